@@ -1,0 +1,223 @@
+/* sdsinf.h - public interface of libsdsinf, distributed sparse DNN inference.
+ *
+ * Conventions, for every call below:
+ *   - Functions return an int status: SDSINF_OK (0) or a negative SDSINF_E*
+ *     code; on failure the sdsinf_err, when not NULL, holds the code and a
+ *     message naming the file and line (or byte offset) at fault.
+ *   - Outputs are written only on success.  Every _free takes NULL.
+ *   - Option structs begin with `version`; call the matching _init first so
+ *     new fields, appended at the end, get their defaults.
+ *
+ * Orientation: activations Y are samples x neurons; a layer computes
+ *   Y_next = min(ymax, ReLU(Y * W + b)), with b added to the stored
+ *   (structurally nonzero) entries of Y * W only, and zeros dropped.
+ *   W[r][c]: r = input neuron, c = output neuron (the GraphChallenge layout).
+ */
+#ifndef SDSINF_H
+#define SDSINF_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(SDSINF_BUILDING) && defined(__GNUC__)
+#define SDSINF_API __attribute__((visibility("default")))
+#else
+#define SDSINF_API
+#endif
+
+#define SDSINF_VERSION_MAJOR 0
+#define SDSINF_VERSION_MINOR 1
+#define SDSINF_VERSION_PATCH 0
+SDSINF_API const char *sdsinf_version(void);
+
+/* ---- Status codes and errors ------------------------------------------ */
+#define SDSINF_STATUS_MAP(X)                                   \
+    X(OK, 0, "success")                                        \
+    X(EINVAL, -1, "invalid argument")                          \
+    X(ENOMEM, -2, "out of memory")                             \
+    X(EIO, -3, "input/output error")                           \
+    X(EPARSE, -4, "malformed input")                           \
+    X(ECORRUPT, -5, "corrupt or truncated data")               \
+    X(ENOTSUP, -6, "not supported")                            \
+    X(ETIMEDOUT, -7, "timed out")                              \
+    X(EMISMATCH, -8, "result differs from the expected one")
+
+enum {
+#define SDSINF_X_(name, code, text) SDSINF_##name = code,
+    SDSINF_STATUS_MAP(SDSINF_X_)
+#undef SDSINF_X_
+};
+
+typedef struct sdsinf_err {
+    int code;      /* the status the failing call returned */
+    char msg[256]; /* what went wrong and where, for a human */
+} sdsinf_err;
+
+/* "EPARSE" etc.; "UNKNOWN" for codes not in the table. */
+SDSINF_API const char *sdsinf_status_name(int code);
+/* A one-line description of the code. */
+SDSINF_API const char *sdsinf_status_text(int code);
+
+/* ---- Sparse matrices --------------------------------------------------- */
+/* Compressed sparse rows, float32 values, column ids ascending within a row.
+ * `owned` is nonzero when the arrays are heap memory freed by
+ * sdsinf_csr_free; zero when they borrow memory (e.g. a mapped bundle). */
+typedef struct sdsinf_csr {
+    int64_t nrows, ncols;
+    int64_t *rowptr; /* nrows + 1 offsets */
+    uint32_t *col;   /* rowptr[nrows] column ids */
+    float *val;      /* rowptr[nrows] values */
+    int owned;
+} sdsinf_csr;
+
+/* Allocates an empty-pattern nrows x ncols matrix with room for cap entries. */
+SDSINF_API int sdsinf_csr_alloc(sdsinf_csr *m, int64_t nrows, int64_t ncols,
+                                int64_t cap, sdsinf_err *err);
+SDSINF_API void sdsinf_csr_free(sdsinf_csr *m);
+static inline int64_t sdsinf_csr_nnz(const sdsinf_csr *m)
+{
+    return m->rowptr ? m->rowptr[m->nrows] : 0;
+}
+/* Writes the transpose of `a` into `t` (caller frees t). */
+SDSINF_API int sdsinf_csr_transpose(const sdsinf_csr *a, sdsinf_csr *t,
+                                    sdsinf_err *err);
+
+/* ---- Models ------------------------------------------------------------ */
+typedef struct sdsinf_layer {
+    sdsinf_csr w;          /* neurons x neurons, row = input, col = output */
+    sdsinf_csr wt;         /* the transpose of w (row = output neuron) */
+    float bias;            /* used when bias_vec is NULL */
+    const float *bias_vec; /* one bias per output neuron, or NULL */
+} sdsinf_layer;
+
+typedef struct sdsinf_model sdsinf_model; /* owns its layers */
+struct sdsinf_model {
+    int32_t neurons;
+    int32_t layers;
+    float ymax;
+    sdsinf_layer *layer; /* layers entries */
+    struct sdsinf_model_store *store_; /* internal: memory behind the layers */
+};
+
+#define SDSINF_MODEL_OPTS_VERSION 1
+typedef struct sdsinf_model_opts {
+    int version;
+    int32_t neurons;  /* 0: infer from the files */
+    int32_t layers;   /* 0: every layer present; else the first `layers` */
+    const char *bias; /* NULL: GraphChallenge default for the size; else a
+                         number for every layer, or a bias file (see README) */
+    float ymax;       /* 0: 32 */
+} sdsinf_model_opts;
+
+SDSINF_API void sdsinf_model_opts_init(sdsinf_model_opts *o);
+/* Loads a model from `path`: a directory of per-layer GraphChallenge TSV
+ * (`n{N}-l{l}.tsv`) or MatrixMarket (`*l{l}.mtx`) files, or a bundle file
+ * written by sdsinf_model_save_bundle.  Caller owns *out. */
+SDSINF_API int sdsinf_model_load(const char *path, const sdsinf_model_opts *o,
+                                 sdsinf_model **out, sdsinf_err *err);
+SDSINF_API void sdsinf_model_free(sdsinf_model *m);
+/* Builds a model from per-layer weights; takes ownership of `w` (layers
+ * matrices, freed with the model even on failure) and copies bias_vec. */
+SDSINF_API int sdsinf_model_from_layers(int32_t neurons, int32_t layers,
+                                        sdsinf_csr *w, const float *bias,
+                                        const float *bias_vec, float ymax,
+                                        sdsinf_model **out, sdsinf_err *err);
+/* The GraphChallenge bias for a neuron count (-0.3 for 1024, ...); returns
+ * SDSINF_ENOTSUP for other sizes. */
+SDSINF_API int sdsinf_default_bias(int32_t neurons, float *bias);
+
+/* Writes `dir/n{N}-l{l}.tsv` for every layer (1-based, GraphChallenge). */
+SDSINF_API int sdsinf_model_save_tsv(const sdsinf_model *m, const char *dir,
+                                     sdsinf_err *err);
+/* Writes the versioned, checksummed, mmap-able bundle. */
+SDSINF_API int sdsinf_model_save_bundle(const sdsinf_model *m,
+                                        const char *path, sdsinf_err *err);
+
+/* ---- Images and categories --------------------------------------------- */
+/* Reads `image feature value` lines (1-based) into an images x neurons CSR;
+ * the image count is the largest id.  Caller frees *out. */
+SDSINF_API int sdsinf_images_load(const char *path, int32_t neurons,
+                                  sdsinf_csr *out, sdsinf_err *err);
+SDSINF_API int sdsinf_images_save(const sdsinf_csr *images, const char *path,
+                                  sdsinf_err *err);
+/* Reads a categories file (one 1-based image id per line, ascending). */
+SDSINF_API int sdsinf_categories_load(const char *path, int64_t **ids,
+                                      int64_t *count, sdsinf_err *err);
+SDSINF_API int sdsinf_categories_save(const int64_t *ids, int64_t count,
+                                      const char *path, sdsinf_err *err);
+
+/* ---- Inference --------------------------------------------------------- */
+typedef struct sdsinf_pool sdsinf_pool; /* worker threads for the kernel */
+/* threads <= 0: one per online CPU. */
+SDSINF_API int sdsinf_pool_create(int threads, sdsinf_pool **out,
+                                  sdsinf_err *err);
+SDSINF_API int sdsinf_pool_threads(const sdsinf_pool *p);
+SDSINF_API void sdsinf_pool_free(sdsinf_pool *p);
+
+/* One layer: *out = min(ymax, ReLU(y * layer->w + bias)), zeros dropped.
+ * `y` has layer->w.nrows columns; *out gets layer->w.ncols.  Caller frees
+ * *out.  Rows are processed in parallel on `pool` (NULL: this thread). */
+SDSINF_API int sdsinf_layer_forward(sdsinf_pool *pool,
+                                    const sdsinf_layer *layer, float ymax,
+                                    const sdsinf_csr *y, sdsinf_csr *out,
+                                    sdsinf_err *err);
+
+/* Per-sample outcome of a run. */
+typedef struct sdsinf_result {
+    int64_t images;
+    int32_t *argmax; /* 0-based neuron of the largest final value (lowest id
+                        wins ties), -1 when the final row is empty */
+    float *max;      /* the largest final value, 0 when empty */
+} sdsinf_result;
+SDSINF_API void sdsinf_result_free(sdsinf_result *r);
+/* The 1-based ids of images with a nonzero final row (the categories). */
+SDSINF_API int sdsinf_result_categories(const sdsinf_result *r, int64_t **ids,
+                                        int64_t *count, sdsinf_err *err);
+/* Writes `image argmax max` (1-based; argmax 0 when empty) per image. */
+SDSINF_API int sdsinf_result_save_scores(const sdsinf_result *r,
+                                         const char *path, sdsinf_err *err);
+
+#define SDSINF_INFER_OPTS_VERSION 1
+typedef struct sdsinf_infer_opts {
+    int version;
+    int threads;        /* <= 0: one per CPU (ignored when pool is set) */
+    sdsinf_pool *pool;  /* borrowed; NULL: a pool is made for the call */
+    int64_t batch_size; /* images per batch; <= 0: all at once */
+    /* Called after every layer of every batch, from the calling thread. */
+    void (*progress)(void *ud, int64_t batch, int64_t batches, int32_t layer,
+                     int32_t layers);
+    void *progress_ud;
+} sdsinf_infer_opts;
+SDSINF_API void sdsinf_infer_opts_init(sdsinf_infer_opts *o);
+/* Runs every image through every layer.  Caller frees *out. */
+SDSINF_API int sdsinf_infer(const sdsinf_model *m, const sdsinf_csr *images,
+                            const sdsinf_infer_opts *o, sdsinf_result *out,
+                            sdsinf_err *err);
+
+/* ---- Generator --------------------------------------------------------- */
+#define SDSINF_GEN_OPTS_VERSION 1
+typedef struct sdsinf_gen_opts {
+    int version;
+    int32_t neurons; /* any N >= 2 */
+    int32_t layers;
+    int64_t images;
+    uint64_t seed;
+} sdsinf_gen_opts;
+SDSINF_API void sdsinf_gen_opts_init(sdsinf_gen_opts *o);
+/* A RadiX-Net-style network: 32 connections per neuron (fewer when N < 32),
+ * weights 1/16, per-layer permutations; bias the GraphChallenge default for
+ * the size or, for other sizes, interpolated in log2(N).  Caller owns both. */
+SDSINF_API int sdsinf_generate_model(const sdsinf_gen_opts *o,
+                                     sdsinf_model **model, sdsinf_err *err);
+/* Sparse image-like inputs (strokes on a sqrt(N) grid), binary values. */
+SDSINF_API int sdsinf_generate_images(const sdsinf_gen_opts *o,
+                                      sdsinf_csr *images, sdsinf_err *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* SDSINF_H */

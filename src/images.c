@@ -1,0 +1,192 @@
+/* images.c - input images, categories files and per-sample results. */
+#include "internal.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+int sdsinf_images_load(const char *path, int32_t neurons, sdsinf_csr *out,
+                       sdsinf_err *err)
+{
+    sdsinf__file f = {0};
+    sdsinf__lines ls;
+    uint32_t *row = NULL, *col = NULL;
+    float *val = NULL;
+    int64_t *line = NULL, n = 0, cap = 0;
+    uint64_t images = 0;
+    int rc;
+    if (neurons < 1)
+        return sdsinf__fail(err, SDSINF_EINVAL, "images need a neuron count");
+    if ((rc = sdsinf__file_read(path, &f, err)) != SDSINF_OK)
+        return rc;
+    sdsinf__lines_init(&ls, &f, path);
+    while (sdsinf__lines_next(&ls)) {
+        uint64_t img, feat;
+        float v;
+        if ((rc = sdsinf__tok_u64(&ls, "image id", &img, err)) ||
+            (rc = sdsinf__tok_u64(&ls, "feature", &feat, err)) ||
+            (rc = sdsinf__tok_f32(&ls, "value", &v, err)) ||
+            (rc = sdsinf__tok_end(&ls, err)))
+            goto done;
+        if (img < 1 || img > UINT32_MAX || feat < 1 || feat > (uint64_t)neurons) {
+            rc = sdsinf__fail(err, SDSINF_EPARSE,
+                              "%s:%lld: image %llu / feature %llu outside "
+                              "1..2^32-1 / 1..%d (the model's neurons)",
+                              path, (long long)ls.line,
+                              (unsigned long long)img,
+                              (unsigned long long)feat, neurons);
+            goto done;
+        }
+        if (v == 0)
+            continue;
+        if (n == cap) {
+            int64_t nc = cap ? 2 * cap : 4096;
+            uint32_t *r2 = sdsinf__realloc(row, (size_t)nc * sizeof *r2);
+            row = r2 ? r2 : row;
+            uint32_t *c2 = sdsinf__realloc(col, (size_t)nc * sizeof *c2);
+            col = c2 ? c2 : col;
+            float *v2 = sdsinf__realloc(val, (size_t)nc * sizeof *v2);
+            val = v2 ? v2 : val;
+            int64_t *l2 = sdsinf__realloc(line, (size_t)nc * sizeof *l2);
+            line = l2 ? l2 : line;
+            if (!r2 || !c2 || !v2 || !l2) {
+                rc = sdsinf__fail(err, SDSINF_ENOMEM, "%s: no memory", path);
+                goto done;
+            }
+            cap = nc;
+        }
+        row[n] = (uint32_t)(img - 1);
+        col[n] = (uint32_t)(feat - 1);
+        val[n] = v;
+        line[n] = ls.line;
+        n++;
+        if (img > images)
+            images = img;
+    }
+    if (images == 0) {
+        rc = sdsinf__fail(err, SDSINF_EPARSE, "%s: no image entries", path);
+        goto done;
+    }
+    rc = sdsinf__csr_from_triplets((int64_t)images, neurons, n, row, col, val,
+                                   line, path, out, err);
+done:
+    sdsinf__free(row);
+    sdsinf__free(col);
+    sdsinf__free(val);
+    sdsinf__free(line);
+    sdsinf__file_free(&f);
+    return rc;
+}
+
+int sdsinf_images_save(const sdsinf_csr *m, const char *path, sdsinf_err *err)
+{
+    FILE *f = fopen(path, "w");
+    if (!f)
+        return sdsinf__fail(err, SDSINF_EIO, "%s: cannot create: %s", path,
+                            strerror(errno));
+    for (int64_t r = 0; r < m->nrows; r++)
+        for (int64_t k = m->rowptr[r]; k < m->rowptr[r + 1]; k++)
+            fprintf(f, "%lld\t%u\t%.9g\n", (long long)r + 1, m->col[k] + 1,
+                    (double)m->val[k]);
+    if (fclose(f) != 0)
+        return sdsinf__fail(err, SDSINF_EIO, "%s: write failed", path);
+    return SDSINF_OK;
+}
+
+int sdsinf_categories_load(const char *path, int64_t **ids, int64_t *count,
+                           sdsinf_err *err)
+{
+    sdsinf__file f = {0};
+    sdsinf__lines ls;
+    int64_t *v = NULL, n = 0, cap = 0;
+    int rc = sdsinf__file_read(path, &f, err);
+    if (rc != SDSINF_OK)
+        return rc;
+    sdsinf__lines_init(&ls, &f, path);
+    while (sdsinf__lines_next(&ls)) {
+        uint64_t id;
+        if ((rc = sdsinf__tok_u64(&ls, "image id", &id, err)) ||
+            (rc = sdsinf__tok_end(&ls, err)))
+            goto done;
+        if (id < 1 || id > INT64_MAX || (n > 0 && (int64_t)id <= v[n - 1])) {
+            rc = sdsinf__fail(err, SDSINF_EPARSE,
+                              "%s:%lld: image ids must be >= 1 and ascending "
+                              "(got %llu)",
+                              path, (long long)ls.line, (unsigned long long)id);
+            goto done;
+        }
+        if (n == cap) {
+            cap = cap ? 2 * cap : 1024;
+            int64_t *nv = sdsinf__realloc(v, (size_t)cap * sizeof *nv);
+            if (!nv) {
+                rc = sdsinf__fail(err, SDSINF_ENOMEM, "%s: no memory", path);
+                goto done;
+            }
+            v = nv;
+        }
+        v[n++] = (int64_t)id;
+    }
+    *ids = v;
+    *count = n;
+    v = NULL;
+done:
+    sdsinf__free(v);
+    sdsinf__file_free(&f);
+    return rc;
+}
+
+int sdsinf_categories_save(const int64_t *ids, int64_t count, const char *path,
+                           sdsinf_err *err)
+{
+    FILE *f = fopen(path, "w");
+    if (!f)
+        return sdsinf__fail(err, SDSINF_EIO, "%s: cannot create: %s", path,
+                            strerror(errno));
+    for (int64_t i = 0; i < count; i++)
+        fprintf(f, "%lld\n", (long long)ids[i]);
+    if (fclose(f) != 0)
+        return sdsinf__fail(err, SDSINF_EIO, "%s: write failed", path);
+    return SDSINF_OK;
+}
+
+void sdsinf_result_free(sdsinf_result *r)
+{
+    if (!r)
+        return;
+    sdsinf__free(r->argmax);
+    sdsinf__free(r->max);
+    memset(r, 0, sizeof *r);
+}
+
+int sdsinf_result_categories(const sdsinf_result *r, int64_t **ids,
+                             int64_t *count, sdsinf_err *err)
+{
+    int64_t n = 0;
+    for (int64_t i = 0; i < r->images; i++)
+        n += r->argmax[i] >= 0;
+    int64_t *v = sdsinf__mallocarray((size_t)n + 1, sizeof *v);
+    if (!v)
+        return sdsinf__fail(err, SDSINF_ENOMEM, "no memory for categories");
+    n = 0;
+    for (int64_t i = 0; i < r->images; i++)
+        if (r->argmax[i] >= 0)
+            v[n++] = i + 1;
+    *ids = v;
+    *count = n;
+    return SDSINF_OK;
+}
+
+int sdsinf_result_save_scores(const sdsinf_result *r, const char *path,
+                              sdsinf_err *err)
+{
+    FILE *f = fopen(path, "w");
+    if (!f)
+        return sdsinf__fail(err, SDSINF_EIO, "%s: cannot create: %s", path,
+                            strerror(errno));
+    for (int64_t i = 0; i < r->images; i++)
+        fprintf(f, "%lld\t%d\t%.9g\n", (long long)i + 1, r->argmax[i] + 1,
+                (double)r->max[i]);
+    if (fclose(f) != 0)
+        return sdsinf__fail(err, SDSINF_EIO, "%s: write failed", path);
+    return SDSINF_OK;
+}

@@ -1,0 +1,82 @@
+/* internal.h - declarations shared by libsdsinf's sources, never installed. */
+#ifndef SDSINF_INTERNAL_H
+#define SDSINF_INTERNAL_H
+
+#include "sdsinf.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+
+#if defined(__GNUC__)
+#define SDSINF__PRINTF(a, b) __attribute__((format(printf, a, b)))
+#else
+#define SDSINF__PRINTF(a, b)
+#endif
+
+/* Fills *err (when not NULL) with code and a formatted message; returns code
+ * so a failure path reads `return sdsinf__fail(err, SDSINF_EIO, ...)`. */
+int sdsinf__fail(sdsinf_err *err, int code, const char *fmt, ...)
+    SDSINF__PRINTF(3, 4);
+
+/* Allocation through one hook, so tests can fail the n-th allocation. */
+void *sdsinf__malloc(size_t n);
+void *sdsinf__calloc(size_t count, size_t size);
+void *sdsinf__realloc(void *p, size_t n);
+void sdsinf__free(void *p);
+/* Malloc of count * size that fails cleanly on overflow. */
+void *sdsinf__mallocarray(size_t count, size_t size);
+
+/* The whole content of a file, NUL-terminated (data[size] == 0). */
+typedef struct sdsinf__file {
+    char *data;
+    size_t size;
+} sdsinf__file;
+int sdsinf__file_read(const char *path, sdsinf__file *f, sdsinf_err *err);
+void sdsinf__file_free(sdsinf__file *f);
+
+/* A line-oriented cursor over a text buffer, tracking the 1-based line. */
+typedef struct sdsinf__lines {
+    const char *p, *end;
+    const char *path; /* for messages */
+    int64_t line;     /* number of the line the last next() returned */
+    const char *cur, *cur_end; /* the current line, without its newline */
+} sdsinf__lines;
+void sdsinf__lines_init(sdsinf__lines *ls, const sdsinf__file *f,
+                        const char *path);
+/* Advances to the next line that is not blank (returns 0 at the end). */
+int sdsinf__lines_next(sdsinf__lines *ls);
+/* Token readers on the current line: skip blanks, parse one token.  They
+ * return SDSINF_OK or SDSINF_EPARSE with a message naming path:line. */
+int sdsinf__tok_u64(sdsinf__lines *ls, const char *what, uint64_t *v,
+                    sdsinf_err *err);
+int sdsinf__tok_f32(sdsinf__lines *ls, const char *what, float *v,
+                    sdsinf_err *err);
+/* Copies the next token (at most cap-1 bytes); 0 when the line is done. */
+size_t sdsinf__tok_str(sdsinf__lines *ls, char *buf, size_t cap);
+/* SDSINF_EPARSE unless only blanks remain on the current line. */
+int sdsinf__tok_end(sdsinf__lines *ls, sdsinf_err *err);
+
+/* Parses a whole string as a finite float (for flags). */
+int sdsinf__parse_float(const char *s, float *v);
+
+/* Triplets -> CSR: sorts by (row, col), rejects duplicates naming the line
+ * of the second occurrence (lines may be NULL).  Takes no ownership. */
+int sdsinf__csr_from_triplets(int64_t nrows, int64_t ncols, int64_t n,
+                              const uint32_t *row, const uint32_t *col,
+                              const float *val, const int64_t *lines,
+                              const char *path, sdsinf_csr *out,
+                              sdsinf_err *err);
+
+/* Parallel for: runs fn(ctx, task, thread) for task in [0, ntasks) on the
+ * pool's threads and the caller (thread ids 0 .. threads-1). */
+typedef void (*sdsinf__task_fn)(void *ctx, int64_t task, int thread);
+void sdsinf__pool_run(sdsinf_pool *p, int64_t ntasks, sdsinf__task_fn fn,
+                      void *ctx);
+
+/* A 64-bit checksum of a byte range (4-lane multiply-rotate, xxh64-like). */
+uint64_t sdsinf__checksum(const void *data, size_t n, uint64_t seed);
+
+/* Monotonic seconds. */
+double sdsinf__now(void);
+
+#endif /* SDSINF_INTERNAL_H */

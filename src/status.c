@@ -1,0 +1,98 @@
+/* status.c - status names, error messages and the allocation hook. */
+#include "internal.h"
+
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+const char *sdsinf_version(void)
+{
+    return "0.1.0";
+}
+
+const char *sdsinf_status_name(int code)
+{
+    switch (code) {
+#define SDSINF_X_(name, c, text) \
+    case c:                      \
+        return #name;
+        SDSINF_STATUS_MAP(SDSINF_X_)
+#undef SDSINF_X_
+    }
+    return "UNKNOWN";
+}
+
+const char *sdsinf_status_text(int code)
+{
+    switch (code) {
+#define SDSINF_X_(name, c, text) \
+    case c:                      \
+        return text;
+        SDSINF_STATUS_MAP(SDSINF_X_)
+#undef SDSINF_X_
+    }
+    return "unknown status";
+}
+
+int sdsinf__fail(sdsinf_err *err, int code, const char *fmt, ...)
+{
+    if (err) {
+        va_list ap;
+        va_start(ap, fmt);
+        err->code = code;
+        vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+        va_end(ap);
+    }
+    return code;
+}
+
+/* Tests set SDSINF_FAIL_ALLOC=n to make the n-th allocation fail. */
+static atomic_long alloc_countdown = -2; /* -2: not read yet, -1: off */
+
+static int alloc_should_fail(void)
+{
+    long n = atomic_load(&alloc_countdown);
+    if (n == -2) {
+        const char *s = getenv("SDSINF_FAIL_ALLOC");
+        n = s ? atol(s) : -1;
+        atomic_store(&alloc_countdown, n < 0 ? -1 : n);
+    }
+    if (n == -1)
+        return 0;
+    return atomic_fetch_sub(&alloc_countdown, 1) == 0;
+}
+
+void *sdsinf__malloc(size_t n)
+{
+    return alloc_should_fail() ? NULL : malloc(n ? n : 1);
+}
+
+void *sdsinf__calloc(size_t count, size_t size)
+{
+    return alloc_should_fail() ? NULL : calloc(count ? count : 1, size ? size : 1);
+}
+
+void *sdsinf__realloc(void *p, size_t n)
+{
+    return alloc_should_fail() ? NULL : realloc(p, n ? n : 1);
+}
+
+void sdsinf__free(void *p)
+{
+    free(p);
+}
+
+void *sdsinf__mallocarray(size_t count, size_t size)
+{
+    if (size && count > SIZE_MAX / size)
+        return NULL;
+    return sdsinf__malloc(count * size);
+}
+
+double sdsinf__now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}

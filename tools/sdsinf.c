@@ -1,0 +1,473 @@
+/* sdsinf.c - the command-line interface: parses flags, calls the library,
+ * prints results (one JSON object as the last stdout line with --json) and
+ * maps statuses to exit codes: 0 success, 1 failure, 2 bad usage. */
+#include "sdsinf.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define EXIT_USAGE 2
+
+static const char *USAGE =
+    "usage: sdsinf <command> [options]\n"
+    "\n"
+    "commands:\n"
+    "  infer     --weights DIR|BUNDLE --images FILE [--layers L] [--neurons N]\n"
+    "            [--bias B|FILE] [--ymax Y] [--threads T] [--batch-size B]\n"
+    "            [--check GOLD] [--out CATEGORIES] [--scores FILE]\n"
+    "            single-process inference (the Serial/Server variants)\n"
+    "  generate  --neurons N --layers L --images M [--seed S] --out DIR\n"
+    "            a RadiX-Net-style network, inputs and golden categories\n"
+    "  convert   --weights DIR --out BUNDLE [--layers L] [--bias B|FILE]\n"
+    "            write the binary model bundle (fast, checksummed)\n"
+    "  demo      [--out DIR] [--neurons N] [--layers L] [--images M]\n"
+    "            generate -> convert -> infer -> check, and a summary\n"
+    "  version\n"
+    "\n"
+    "common options: --json (one JSON object as the last line of stdout),\n"
+    "                --quiet (no progress display)\n";
+
+typedef struct opts {
+    const char *weights, *images, *check, *out, *scores, *bias;
+    long long neurons, layers, threads, batch_size;
+    unsigned long long seed;
+    double ymax;
+    int json, quiet;
+} opts;
+
+static int usage_error(const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, "sdsinf: ");
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\nrun `sdsinf help` for the options\n");
+    return EXIT_USAGE;
+}
+
+static int fail(const sdsinf_err *err)
+{
+    fprintf(stderr, "sdsinf: error %s: %s\n", sdsinf_status_name(err->code),
+            err->msg);
+    return 1;
+}
+
+static int parse_ll(const char *flag, const char *s, long long min,
+                    long long *v)
+{
+    char *end;
+    errno = 0;
+    long long x = strtoll(s, &end, 10);
+    if (errno || *end || end == s || x < min)
+        return usage_error("%s needs an integer >= %lld, not '%s'", flag, min,
+                           s);
+    *v = x;
+    return 0;
+}
+
+static int parse_args(int argc, char **argv, opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->seed = 1;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        int rc = 0;
+        if (!strcmp(a, "--json")) {
+            o->json = 1;
+            continue;
+        }
+        if (!strcmp(a, "--quiet")) {
+            o->quiet = 1;
+            continue;
+        }
+        if (!v)
+            return usage_error("%s needs a value", a);
+        i++;
+        if (!strcmp(a, "--weights"))
+            o->weights = v;
+        else if (!strcmp(a, "--images")) /* a file, or a count (generate) */
+            o->images = v;
+        else if (!strcmp(a, "--check"))
+            o->check = v;
+        else if (!strcmp(a, "--out"))
+            o->out = v;
+        else if (!strcmp(a, "--scores"))
+            o->scores = v;
+        else if (!strcmp(a, "--bias"))
+            o->bias = v;
+        else if (!strcmp(a, "--neurons"))
+            rc = parse_ll(a, v, 1, &o->neurons);
+        else if (!strcmp(a, "--layers"))
+            rc = parse_ll(a, v, 1, &o->layers);
+        else if (!strcmp(a, "--threads"))
+            rc = parse_ll(a, v, 0, &o->threads);
+        else if (!strcmp(a, "--batch-size"))
+            rc = parse_ll(a, v, 0, &o->batch_size);
+        else if (!strcmp(a, "--seed")) {
+            long long s;
+            rc = parse_ll(a, v, 0, &s);
+            o->seed = (unsigned long long)s;
+        } else if (!strcmp(a, "--ymax")) {
+            char *end;
+            o->ymax = strtod(v, &end);
+            if (*end || !(o->ymax > 0))
+                rc = usage_error("--ymax needs a positive number");
+        } else
+            return usage_error("unknown option %s", a);
+        if (rc)
+            return rc;
+        if ((o->neurons > INT32_MAX || o->layers > INT32_MAX ||
+             o->threads > 1024))
+            return usage_error("%s %s is too large", a, v);
+    }
+    return 0;
+}
+
+/* ---- progress display ---------------------------------------------------- */
+typedef struct progress {
+    double last;
+    int shown;
+} progress;
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static void show_progress(void *ud, int64_t batch, int64_t batches,
+                          int32_t layer, int32_t layers)
+{
+    progress *p = ud;
+    double t = now();
+    if (t - p->last < 0.1 && !(batch + 1 == batches && layer == layers))
+        return;
+    p->last = t;
+    p->shown = 1;
+    double done = ((double)batch + (double)layer / layers) / (double)batches;
+    fprintf(stderr, "\r  batch %lld/%lld  layer %d/%d  %5.1f%%",
+            (long long)batch + 1, (long long)batches, layer, layers,
+            100.0 * done);
+    fflush(stderr);
+}
+
+/* ---- shared steps ---------------------------------------------------------- */
+
+static int load_model(const opts *o, sdsinf_model **m, double *secs,
+                      sdsinf_err *err)
+{
+    sdsinf_model_opts mo;
+    sdsinf_model_opts_init(&mo);
+    mo.neurons = (int32_t)o->neurons;
+    mo.layers = (int32_t)o->layers;
+    mo.bias = o->bias;
+    mo.ymax = (float)o->ymax;
+    double t = now();
+    int rc = sdsinf_model_load(o->weights, &mo, m, err);
+    *secs = now() - t;
+    return rc;
+}
+
+/* Compares categories; prints the first differences.  1 when equal. */
+static int compare_categories(const int64_t *got, int64_t ng,
+                              const int64_t *want, int64_t nw, const char *gold)
+{
+    int64_t i = 0, j = 0, missing = 0, extra = 0;
+    while (i < ng || j < nw) {
+        if (j >= nw || (i < ng && got[i] < want[j])) {
+            if (extra++ < 5)
+                fprintf(stderr, "sdsinf: image %lld is categorized but not "
+                        "in %s\n", (long long)got[i], gold);
+            i++;
+        } else if (i >= ng || want[j] < got[i]) {
+            if (missing++ < 5)
+                fprintf(stderr, "sdsinf: image %lld is in %s but not "
+                        "categorized\n", (long long)want[j], gold);
+            j++;
+        } else {
+            i++;
+            j++;
+        }
+    }
+    if (missing || extra)
+        fprintf(stderr, "sdsinf: check failed against %s: %lld missing, "
+                "%lld extra\n", gold, (long long)missing, (long long)extra);
+    return !missing && !extra;
+}
+
+static int64_t model_edges(const sdsinf_model *m)
+{
+    int64_t e = 0;
+    for (int32_t l = 0; l < m->layers; l++)
+        e += sdsinf_csr_nnz(&m->layer[l].w);
+    return e;
+}
+
+/* ---- infer ------------------------------------------------------------------ */
+
+static int cmd_infer(const opts *o)
+{
+    sdsinf_err err = {0};
+    sdsinf_model *m = NULL;
+    sdsinf_csr images = {0};
+    sdsinf_result res = {0};
+    int64_t *cats = NULL, ncats = 0, *gold = NULL, ngold = 0;
+    int rc = 1, check = -1;
+    double load_s, t;
+    progress prog = {0};
+    if (!o->weights || !o->images)
+        return usage_error("infer needs --weights and --images");
+    if (load_model(o, &m, &load_s, &err) != SDSINF_OK)
+        goto fail;
+    t = now();
+    if (sdsinf_images_load(o->images, m->neurons, &images, &err) != SDSINF_OK)
+        goto fail;
+    if (o->check &&
+        sdsinf_categories_load(o->check, &gold, &ngold, &err) != SDSINF_OK)
+        goto fail;
+    load_s += now() - t;
+
+    sdsinf_infer_opts io;
+    sdsinf_infer_opts_init(&io);
+    io.threads = (int)o->threads;
+    io.batch_size = o->batch_size;
+    if (!o->quiet && isatty(2)) {
+        io.progress = show_progress;
+        io.progress_ud = &prog;
+    }
+    t = now();
+    if (sdsinf_infer(m, &images, &io, &res, &err) != SDSINF_OK)
+        goto fail;
+    double secs = now() - t;
+    if (prog.shown)
+        fprintf(stderr, "\n");
+    if (sdsinf_result_categories(&res, &cats, &ncats, &err) != SDSINF_OK)
+        goto fail;
+    if (o->out && sdsinf_categories_save(cats, ncats, o->out, &err))
+        goto fail;
+    if (o->scores && sdsinf_result_save_scores(&res, o->scores, &err))
+        goto fail;
+    if (o->check)
+        check = compare_categories(cats, ncats, gold, ngold, o->check);
+    double eps = secs > 0 ? (double)images.nrows * (double)model_edges(m) / secs
+                          : 0;
+    if (o->json)
+        printf("{\"images\":%lld,\"neurons\":%d,\"layers\":%d,"
+               "\"categories\":%lld,\"check\":%s,\"seconds\":%.6f,"
+               "\"load_seconds\":%.6f,\"edges_per_second\":%.6g,"
+               "\"threads\":%lld}\n",
+               (long long)images.nrows, m->neurons, m->layers,
+               (long long)ncats,
+               check < 0 ? "null" : check ? "\"pass\"" : "\"fail\"", secs,
+               load_s, eps, o->threads);
+    else
+        printf("%lld images x %d layers of %d neurons: %lld categories in "
+               "%.3f s (%.3g edges/s; loading %.3f s)%s\n",
+               (long long)images.nrows, m->layers, m->neurons,
+               (long long)ncats, secs, eps, load_s,
+               check < 0 ? "" : check ? "; check passed" : "; CHECK FAILED");
+    rc = check == 0 ? 1 : 0;
+    goto done;
+fail:
+    rc = fail(&err);
+done:
+    free(cats);
+    free(gold);
+    sdsinf_result_free(&res);
+    sdsinf_csr_free(&images);
+    sdsinf_model_free(m);
+    return rc;
+}
+
+/* ---- generate ------------------------------------------------------------- */
+
+/* Generates into dir; writes weights, images and golden categories. */
+static int generate_into(const char *dir, int32_t N, int32_t L, int64_t M,
+                         uint64_t seed, int threads, int64_t *ncats_out,
+                         sdsinf_err *err)
+{
+    sdsinf_gen_opts g;
+    sdsinf_model *m = NULL;
+    sdsinf_csr images = {0};
+    sdsinf_result res = {0};
+    int64_t *cats = NULL, ncats = 0;
+    char path[4096];
+    int rc;
+    sdsinf_gen_opts_init(&g);
+    g.neurons = N;
+    g.layers = L;
+    g.images = M;
+    g.seed = seed;
+    sdsinf_infer_opts io;
+    sdsinf_infer_opts_init(&io);
+    io.threads = threads;
+    if ((rc = sdsinf_generate_model(&g, &m, err)) ||
+        (rc = sdsinf_generate_images(&g, &images, err)) ||
+        (rc = sdsinf_model_save_tsv(m, dir, err)))
+        goto done;
+    snprintf(path, sizeof path, "%s/sparse-images-%d.tsv", dir, N);
+    if ((rc = sdsinf_images_save(&images, path, err)) ||
+        (rc = sdsinf_infer(m, &images, &io, &res, err)) ||
+        (rc = sdsinf_result_categories(&res, &cats, &ncats, err)))
+        goto done;
+    snprintf(path, sizeof path, "%s/n%d-l%d-categories.tsv", dir, N, L);
+    if ((rc = sdsinf_categories_save(cats, ncats, path, err)))
+        goto done;
+    *ncats_out = ncats;
+done:
+    free(cats);
+    sdsinf_result_free(&res);
+    sdsinf_csr_free(&images);
+    sdsinf_model_free(m);
+    return rc;
+}
+
+static int cmd_generate(const opts *o)
+{
+    sdsinf_err err = {0};
+    int64_t ncats = 0;
+    long long M;
+    if (!o->neurons || !o->layers || !o->images || !o->out)
+        return usage_error("generate needs --neurons, --layers, --images "
+                           "(a count) and --out");
+    if (parse_ll("--images", o->images, 1, &M))
+        return EXIT_USAGE;
+    double t = now();
+    if (generate_into(o->out, (int32_t)o->neurons, (int32_t)o->layers, M,
+                      o->seed, (int)o->threads, &ncats, &err))
+        return fail(&err);
+    t = now() - t;
+    if (o->json)
+        printf("{\"neurons\":%lld,\"layers\":%lld,\"images\":%lld,"
+               "\"seed\":%llu,\"categories\":%lld,\"out\":\"%s\","
+               "\"seconds\":%.6f}\n",
+               o->neurons, o->layers, M, o->seed, (long long)ncats, o->out,
+               t);
+    else
+        printf("wrote %s: %lld neurons x %lld layers, %lld images "
+               "(%lld categorized), seed %llu, in %.2f s\n",
+               o->out, o->neurons, o->layers, M, (long long)ncats, o->seed,
+               t);
+    return 0;
+}
+
+/* ---- convert --------------------------------------------------------------- */
+
+static int cmd_convert(const opts *o)
+{
+    sdsinf_err err = {0};
+    sdsinf_model *m = NULL;
+    double load_s;
+    struct stat st;
+    if (!o->weights || !o->out)
+        return usage_error("convert needs --weights and --out");
+    if (load_model(o, &m, &load_s, &err) != SDSINF_OK)
+        return fail(&err);
+    double t = now();
+    int rc = sdsinf_model_save_bundle(m, o->out, &err);
+    t = now() - t;
+    if (rc == SDSINF_OK && stat(o->out, &st) == 0) {
+        if (o->json)
+            printf("{\"neurons\":%d,\"layers\":%d,\"bytes\":%lld,"
+                   "\"load_seconds\":%.6f,\"seconds\":%.6f}\n",
+                   m->neurons, m->layers, (long long)st.st_size, load_s, t);
+        else
+            printf("wrote %s: %d neurons x %d layers, %lld bytes\n", o->out,
+                   m->neurons, m->layers, (long long)st.st_size);
+    }
+    sdsinf_model_free(m);
+    return rc == SDSINF_OK ? 0 : fail(&err);
+}
+
+/* ---- demo ------------------------------------------------------------------- */
+
+static int cmd_demo(const opts *o)
+{
+    sdsinf_err err = {0};
+    char dir[2048], path[4096];
+    int32_t N = o->neurons ? (int32_t)o->neurons : 1024;
+    int32_t L = o->layers ? (int32_t)o->layers : 120;
+    long long M = 2000;
+    int64_t ncats = 0;
+    if (o->images && parse_ll("--images", o->images, 1, &M))
+        return EXIT_USAGE;
+    if (o->out) {
+        snprintf(dir, sizeof dir, "%s", o->out);
+    } else {
+        snprintf(dir, sizeof dir, "%s/sdsinf-demo-XXXXXX",
+                 getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+        if (!mkdtemp(dir)) {
+            fprintf(stderr, "sdsinf: cannot create %s: %s\n", dir,
+                    strerror(errno));
+            return 1;
+        }
+    }
+    printf("sdsinf demo: %d neurons x %d layers, %lld images, in %s\n", N, L,
+           (long long)M, dir);
+    double t = now();
+    if (generate_into(dir, N, L, M, o->seed, (int)o->threads, &ncats, &err))
+        return fail(&err);
+    printf("  1. generate  %.2f s: network, images and %lld golden "
+           "categories\n", now() - t, (long long)ncats);
+
+    opts c = *o;
+    snprintf(path, sizeof path, "%s/model.sdsinf", dir);
+    c.weights = dir;
+    c.out = path;
+    c.json = 0;
+    printf("  2. convert   ");
+    fflush(stdout);
+    if (cmd_convert(&c))
+        return 1;
+
+    char images[4096], gold[4096]; /* dir + a file name */
+    snprintf(images, sizeof images, "%s/sparse-images-%d.tsv", dir, N);
+    snprintf(gold, sizeof gold, "%s/n%d-l%d-categories.tsv", dir, N, L);
+    opts i = *o;
+    i.weights = path;
+    i.images = images;
+    i.check = gold;
+    i.out = NULL;
+    i.neurons = i.layers = 0;
+    printf("  3. infer     ");
+    fflush(stdout);
+    int rc = cmd_infer(&i);
+    printf("%s\n", rc ? "demo FAILED" : "demo passed: categories equal the "
+                                       "golden file");
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    opts o;
+    if (argc < 2 || !strcmp(argv[1], "help") || !strcmp(argv[1], "--help") ||
+        !strcmp(argv[1], "-h")) {
+        fputs(USAGE, argc < 2 ? stderr : stdout);
+        return argc < 2 ? EXIT_USAGE : 0;
+    }
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
+        printf("sdsinf %s\n", sdsinf_version());
+        return 0;
+    }
+    int rc = parse_args(argc - 2, argv + 2, &o);
+    if (rc)
+        return rc;
+    if (!strcmp(cmd, "infer"))
+        return cmd_infer(&o);
+    if (!strcmp(cmd, "generate"))
+        return cmd_generate(&o);
+    if (!strcmp(cmd, "convert"))
+        return cmd_convert(&o);
+    if (!strcmp(cmd, "demo"))
+        return cmd_demo(&o);
+    return usage_error("unknown command '%s'", cmd);
+}
