@@ -72,6 +72,7 @@ typedef struct sdsinf_csr {
     uint32_t *col;   /* rowptr[nrows] column ids */
     float *val;      /* rowptr[nrows] values */
     int owned;
+    int64_t cap;     /* entries col and val can hold, when owned */
 } sdsinf_csr;
 
 /* Allocates an empty-pattern nrows x ncols matrix with room for cap entries. */
@@ -92,6 +93,9 @@ typedef struct sdsinf_layer {
     sdsinf_csr wt;         /* the transpose of w (row = output neuron) */
     float bias;            /* used when bias_vec is NULL */
     const float *bias_vec; /* one bias per output neuron, or NULL */
+    /* internal: the kernel's visiting order, made by the model; NULL for a
+     * layer assembled by hand (the kernel then goes in output order) */
+    const struct sdsinf_layer_plan *plan_;
 } sdsinf_layer;
 
 typedef struct sdsinf_model sdsinf_model; /* owns its layers */
@@ -159,8 +163,11 @@ SDSINF_API int sdsinf_pool_threads(const sdsinf_pool *p);
 SDSINF_API void sdsinf_pool_free(sdsinf_pool *p);
 
 /* One layer: *out = min(ymax, ReLU(y * layer->w + bias)), zeros dropped.
- * `y` has layer->w.nrows columns; *out gets layer->w.ncols.  Caller frees
- * *out.  Rows are processed in parallel on `pool` (NULL: this thread). */
+ * `y` has layer->w.nrows columns; *out gets layer->w.ncols.  *out is either
+ * zeroed or an owned matrix whose memory is reused (as when a caller
+ * alternates two matrices over the layers); caller frees it.  Rows run in
+ * parallel on `pool` (NULL: this thread), which keeps its scratch memory
+ * between calls: one call at a time per pool. */
 SDSINF_API int sdsinf_layer_forward(sdsinf_pool *pool,
                                     const sdsinf_layer *layer, float ymax,
                                     const sdsinf_csr *y, sdsinf_csr *out,

@@ -38,7 +38,8 @@ struct bundle_header {
 
 struct bundle_layer {
     uint64_t nnz;
-    uint64_t off[7]; /* w rowptr, col, val; wt rowptr, col, val; bias vec */
+    uint64_t off[8]; /* w rowptr, col, val; wt rowptr, col, val; bias vec;
+                        the kernel's output order */
     float bias;
     uint32_t reserved;
     uint64_t checksum; /* of the layer's arrays, in order */
@@ -46,6 +47,8 @@ struct bundle_layer {
 
 int sdsinf__model_new(int32_t neurons, int32_t layers, float ymax,
                       sdsinf_model **out, sdsinf_err *err);
+int sdsinf__model_plan(sdsinf_model *m, int32_t l, const uint32_t *order,
+                       sdsinf_err *err);
 void sdsinf__model_set_map(sdsinf_model *m, void *map, size_t size);
 
 void sdsinf__bundle_unmap(void *map, size_t size)
@@ -53,13 +56,15 @@ void sdsinf__bundle_unmap(void *map, size_t size)
     munmap(map, size);
 }
 
+#define NARRAYS 8
 /* Sizes of a layer's arrays, in the order of bundle_layer.off. */
-static void array_sizes(uint64_t n, uint64_t nnz, int vec, uint64_t sz[7])
+static void array_sizes(uint64_t n, uint64_t nnz, int vec, uint64_t sz[NARRAYS])
 {
     sz[0] = sz[3] = (n + 1) * 8;
     sz[1] = sz[4] = nnz * 4;
     sz[2] = sz[5] = nnz * 4;
     sz[6] = vec ? n * 4 : 0;
+    sz[7] = n * 4;
 }
 
 static uint64_t align_up(uint64_t x)
@@ -76,7 +81,7 @@ int sdsinf_model_save_bundle(const sdsinf_model *m, const char *path,
                              sdsinf_err *err)
 {
     int rc = SDSINF_OK, vec = m->layers > 0 && m->layer[0].bias_vec != NULL;
-    uint64_t N = (uint64_t)m->neurons, pos, sz[7];
+    uint64_t N = (uint64_t)m->neurons, pos, sz[NARRAYS];
     struct bundle_header h;
     struct bundle_layer *tab = sdsinf__calloc((size_t)m->layers, sizeof *tab);
     static const char zeros[BUNDLE_ALIGN];
@@ -96,13 +101,14 @@ int sdsinf_model_save_bundle(const sdsinf_model *m, const char *path,
     pos = align_up(sizeof h + (uint64_t)m->layers * sizeof *tab);
     for (int32_t l = 0; l < m->layers; l++) {
         const sdsinf_layer *ly = &m->layer[l];
-        const void *arr[7] = {ly->w.rowptr, ly->w.col, ly->w.val, ly->wt.rowptr,
-                              ly->wt.col, ly->wt.val, ly->bias_vec};
+        const void *arr[NARRAYS] = {ly->w.rowptr, ly->w.col,  ly->w.val,
+                                    ly->wt.rowptr, ly->wt.col, ly->wt.val,
+                                    ly->bias_vec, ly->plan_->order};
         tab[l].nnz = (uint64_t)sdsinf_csr_nnz(&ly->w);
         tab[l].bias = ly->bias;
         array_sizes(N, tab[l].nnz, vec, sz);
         uint64_t c = 0;
-        for (int a = 0; a < 7; a++) {
+        for (int a = 0; a < NARRAYS; a++) {
             tab[l].off[a] = sz[a] ? pos : 0;
             pos = align_up(pos + sz[a]);
             if (sz[a])
@@ -126,10 +132,11 @@ int sdsinf_model_save_bundle(const sdsinf_model *m, const char *path,
     pos = sizeof h + (uint64_t)m->layers * sizeof *tab;
     for (int32_t l = 0; ok && l < m->layers; l++) {
         const sdsinf_layer *ly = &m->layer[l];
-        const void *arr[7] = {ly->w.rowptr, ly->w.col, ly->w.val, ly->wt.rowptr,
-                              ly->wt.col, ly->wt.val, ly->bias_vec};
+        const void *arr[NARRAYS] = {ly->w.rowptr, ly->w.col,  ly->w.val,
+                                    ly->wt.rowptr, ly->wt.col, ly->wt.val,
+                                    ly->bias_vec, ly->plan_->order};
         array_sizes(N, tab[l].nnz, vec, sz);
-        for (int a = 0; ok && a < 7; a++) {
+        for (int a = 0; ok && a < NARRAYS; a++) {
             if (!sz[a])
                 continue;
             ok = write_all(f, zeros, (size_t)(tab[l].off[a] - pos)) &&
@@ -174,6 +181,27 @@ bad:
                         "%s: layer %d: the %s matrix is malformed (rows out of "
                         "order, a column out of range or a non-finite value)",
                         path, layer + 1, which);
+}
+
+/* Checks that order holds each of 0..n-1 once. */
+static int check_permutation(const uint32_t *order, uint64_t n,
+                             const char *path, int32_t layer, sdsinf_err *err)
+{
+    uint64_t *seen = sdsinf__calloc((size_t)(n + 63) / 64, sizeof *seen);
+    int rc = SDSINF_OK;
+    if (!seen)
+        return sdsinf__fail(err, SDSINF_ENOMEM, "no memory");
+    for (uint64_t i = 0; i < n && rc == SDSINF_OK; i++) {
+        uint32_t c = order[i];
+        if (c >= n || (seen[c / 64] >> (c % 64) & 1))
+            rc = sdsinf__fail(err, SDSINF_ECORRUPT,
+                              "%s: layer %d: the output order is not a "
+                              "permutation", path, layer + 1);
+        else
+            seen[c / 64] |= 1ull << (c % 64);
+    }
+    sdsinf__free(seen);
+    return rc;
 }
 
 int sdsinf__bundle_load(const char *path, const sdsinf_model_opts *o,
@@ -269,7 +297,7 @@ int sdsinf__bundle_load(const char *path, const sdsinf_model_opts *o,
     map = NULL; /* the model owns it now */
     for (int32_t l = 0; l < use; l++) {
         const struct bundle_layer *t = &tab[l];
-        uint64_t sz[7], c = 0;
+        uint64_t sz[NARRAYS], c = 0;
         if (t->nnz > size / 8) {
             rc = sdsinf__fail(err, SDSINF_ECORRUPT,
                               "%s: layer %d: implausible entry count", path,
@@ -277,7 +305,7 @@ int sdsinf__bundle_load(const char *path, const sdsinf_model_opts *o,
             goto done;
         }
         array_sizes(N, t->nnz, vec, sz);
-        for (int a = 0; a < 7; a++) {
+        for (int a = 0; a < NARRAYS; a++) {
             if (!sz[a])
                 continue;
             if (t->off[a] % BUNDLE_ALIGN || t->off[a] > size ||
@@ -301,10 +329,10 @@ int sdsinf__bundle_load(const char *path, const sdsinf_model_opts *o,
         sdsinf_layer *ly = &m->layer[l];
         sdsinf_csr w = {(int64_t)N, (int64_t)N, (int64_t *)(mp + t->off[0]),
                         (uint32_t *)(mp + t->off[1]), (float *)(mp + t->off[2]),
-                        0};
+                        0, 0};
         sdsinf_csr wt = {(int64_t)N, (int64_t)N, (int64_t *)(mp + t->off[3]),
                          (uint32_t *)(mp + t->off[4]),
-                         (float *)(mp + t->off[5]), 0};
+                         (float *)(mp + t->off[5]), 0, 0};
         if ((rc = check_csr(&w, t->nnz, path, l, "weight", err)) ||
             (rc = check_csr(&wt, t->nnz, path, l, "transposed weight", err)))
             goto done;
@@ -323,6 +351,10 @@ int sdsinf__bundle_load(const char *path, const sdsinf_model_opts *o,
                                   "%s: layer %d: non-finite bias", path, l + 1);
                 goto done;
             }
+        const uint32_t *order = (const uint32_t *)(mp + t->off[7]);
+        if ((rc = check_permutation(order, N, path, l, err)) ||
+            (rc = sdsinf__model_plan(m, l, order, err)))
+            goto done;
     }
     if (o->bias) { /* an explicit bias overrides the stored one */
         float b;

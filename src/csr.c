@@ -10,7 +10,7 @@ int sdsinf_csr_alloc(sdsinf_csr *m, int64_t nrows, int64_t ncols, int64_t cap,
         return sdsinf__fail(err, SDSINF_EINVAL,
                             "bad matrix shape %lld x %lld (%lld entries)",
                             (long long)nrows, (long long)ncols, (long long)cap);
-    sdsinf_csr t = {nrows, ncols, NULL, NULL, NULL, 1};
+    sdsinf_csr t = {nrows, ncols, NULL, NULL, NULL, 1, cap};
     t.rowptr = sdsinf__calloc((size_t)nrows + 1, sizeof *t.rowptr);
     t.col = sdsinf__mallocarray((size_t)cap, sizeof *t.col);
     t.val = sdsinf__mallocarray((size_t)cap, sizeof *t.val);
@@ -59,5 +59,17 @@ int sdsinf_csr_transpose(const sdsinf_csr *a, sdsinf_csr *t, sdsinf_err *err)
     memmove(r.rowptr + 1, r.rowptr, (size_t)r.nrows * sizeof *r.rowptr);
     r.rowptr[0] = 0;
     *t = r;
+    return SDSINF_OK;
+}
+
+int sdsinf__csr_reshape(sdsinf_csr *m, int64_t nrows, int64_t ncols,
+                        int64_t cap, sdsinf_err *err)
+{
+    if (!m->owned || !m->rowptr || m->nrows != nrows || m->cap < cap) {
+        sdsinf_csr_free(m);
+        return sdsinf_csr_alloc(m, nrows, ncols, cap, err);
+    }
+    m->ncols = ncols;
+    m->rowptr[0] = 0;
     return SDSINF_OK;
 }

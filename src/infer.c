@@ -88,21 +88,23 @@ int sdsinf_infer(const sdsinf_model *m, const sdsinf_csr *images,
                                           &next, err);
                 if (rc != SDSINF_OK)
                     goto done;
-                sdsinf_csr_free(&y);
+                sdsinf_csr swap = y; /* y's memory serves the next layer */
                 y = next;
-                memset(&next, 0, sizeof next);
+                next = swap;
             }
             if (o->progress)
                 o->progress(o->progress_ud, b, batches, l + 1, m->layers);
         }
         score_rows(&y, &res, first);
         sdsinf_csr_free(&y);
+        sdsinf_csr_free(&next);
     }
     *out = res;
     memset(&res, 0, sizeof res);
 done:
     sdsinf_result_free(&res);
     sdsinf_csr_free(&y);
+    sdsinf_csr_free(&next);
     sdsinf_pool_free(own);
     return rc;
 }

@@ -73,8 +73,30 @@ typedef void (*sdsinf__task_fn)(void *ctx, int64_t task, int thread);
 void sdsinf__pool_run(sdsinf_pool *p, int64_t ntasks, sdsinf__task_fn fn,
                       void *ctx);
 
+/* Scratch memory a pool keeps for its user between calls (the kernel's):
+ * *slot starts NULL; free_fn runs on it when the pool is freed. */
+void **sdsinf__pool_workspace(sdsinf_pool *p, void (*free_fn)(void *));
+/* Grows an owned matrix to nrows x ncols with room for cap entries,
+ * keeping no content; a zeroed matrix is allocated. */
+int sdsinf__csr_reshape(sdsinf_csr *m, int64_t nrows, int64_t ncols,
+                        int64_t cap, sdsinf_err *err);
+
 /* A 64-bit checksum of a byte range (4-lane multiply-rotate, xxh64-like). */
 uint64_t sdsinf__checksum(const void *data, size_t n, uint64_t seed);
+
+/* How the dense kernel visits a layer's outputs (layer_plan.c). */
+struct sdsinf_layer_plan {
+    const uint32_t *order; /* outputs, similar input lists adjacent */
+    uint32_t *own_order;   /* order when the plan owns it, else NULL */
+    uint8_t *same4;        /* per group of 4 in order: identical inputs */
+};
+typedef struct sdsinf_layer_plan sdsinf__layer_plan;
+/* Sorts outputs by input list into order (wt->nrows entries). */
+int sdsinf__layer_order(const sdsinf_csr *wt, uint32_t *order, sdsinf_err *err);
+/* Builds a plan for wt; `order` (borrowed) may be NULL to compute one. */
+int sdsinf__layer_plan_build(const sdsinf_csr *wt, const uint32_t *order,
+                             sdsinf__layer_plan *plan, sdsinf_err *err);
+void sdsinf__layer_plan_free(sdsinf__layer_plan *plan);
 
 /* Monotonic seconds. */
 double sdsinf__now(void);

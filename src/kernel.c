@@ -13,7 +13,9 @@
  * copied into place in parallel once every block is done. */
 #include "internal.h"
 
+#include <math.h>
 #include <stdatomic.h>
+#include <stdlib.h>
 #include <string.h>
 
 #ifndef LANES
@@ -22,10 +24,19 @@
 /* dense path when a block holds at least 1/DENSE_DIV of its K x rows */
 #define DENSE_DIV 24
 
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__SANITIZE_ADDRESS__)
-#define SDSINF_CLONES __attribute__((target_clones("avx2", "default")))
+/* AVX2 + FMA copies of the hot functions sit beside the baseline C on
+ * x86-64 with GCC or Clang, chosen at run time. */
+#if defined(__x86_64__) && defined(__GNUC__)
+#define SDSINF_X86 1
+#include <immintrin.h>
 #else
-#define SDSINF_CLONES
+#define SDSINF_X86 0
+#endif
+/* Helpers of the cloned functions must be inlined into each copy. */
+#if defined(__GNUC__)
+#define HOT_INLINE static inline __attribute__((always_inline))
+#else
+#define HOT_INLINE static inline
 #endif
 
 typedef struct arena {
@@ -41,6 +52,7 @@ typedef struct scratch {
     float *panel;     /* K x LANES: the dense block */
     uint16_t *mask;   /* K: lanes holding an entry, when needed */
     float *tile;      /* LANES x C: dense path output, lane-major */
+    int64_t K, C;     /* the sizes the arrays above hold */
 } scratch;
 
 typedef struct block {
@@ -61,14 +73,23 @@ typedef struct ctx {
     scratch *scr;
     sdsinf_csr *out;
     atomic_int failed;
+    const struct impl *impl;
 } ctx;
 
-static float bias_of(const sdsinf_layer *l, int64_t c)
+/* One implementation of the hot functions (baseline C or a vector copy). */
+typedef struct impl {
+    int (*sparse_row)(ctx *x, scratch *s, int64_t r, int64_t *count);
+    void (*dense_outputs)(const sdsinf_layer *layer, const float *panel,
+                          const uint16_t *mask, float ymax, float *tile);
+    int64_t (*compact)(const float *t, int64_t C, uint32_t *oc, float *ov);
+} impl;
+
+HOT_INLINE float bias_of(const sdsinf_layer *l, int64_t c)
 {
     return l->bias_vec ? l->bias_vec[c] : l->bias;
 }
 
-static float activate(float v, float ymax)
+HOT_INLINE float activate(float v, float ymax)
 {
     if (!(v > 0))
         return 0;
@@ -95,7 +116,7 @@ static int arena_reserve(arena *a, int64_t extra)
 }
 
 /* Gustavson's method on one row; appends its entries to the arena. */
-static int sparse_row(ctx *x, scratch *s, int64_t r, int64_t *count)
+HOT_INLINE int sparse_row_body(ctx *x, scratch *s, int64_t r, int64_t *count)
 {
     const sdsinf_csr *y = x->y, *w = &x->layer->w;
     float *acc = s->acc;
@@ -107,12 +128,11 @@ static int sparse_row(ctx *x, scratch *s, int64_t r, int64_t *count)
         for (int64_t e = w->rowptr[k]; e < w->rowptr[k + 1]; e++) {
             uint32_t c = w->col[e];
             uint64_t bit = (uint64_t)1 << (c & 63);
-            float prod = yv * w->val[e];
             if (bits[c >> 6] & bit) {
-                acc[c] += prod;
+                acc[c] = fmaf(yv, w->val[e], acc[c]);
             } else {
                 bits[c >> 6] |= bit;
-                acc[c] = prod;
+                acc[c] = fmaf(yv, w->val[e], 0.0f);
                 if ((int64_t)(c >> 6) < lo)
                     lo = c >> 6;
                 if ((int64_t)(c >> 6) > hi)
@@ -142,133 +162,196 @@ static int sparse_row(ctx *x, scratch *s, int64_t r, int64_t *count)
     return 1;
 }
 
-/* LANES floats as two 8-wide vectors (GCC/Clang vector extension; plain
- * loops elsewhere).  Products and sums are separate operations either way,
- * so every path rounds the same. */
-#if defined(__GNUC__)
-typedef float vec8 __attribute__((vector_size(32)));
-typedef struct lanes {
-    vec8 v[LANES / 8];
-} lanes;
-static inline void lanes_axpy(lanes *a, float w, const float *p)
-{
-    for (int k = 0; k < LANES / 8; k++) {
-        vec8 x;
-        memcpy(&x, p + 8 * k, sizeof x);
-        a->v[k] += w * x;
-    }
-}
-static inline void lanes_get(const lanes *a, float *out)
-{
-    memcpy(out, a->v, sizeof a->v);
-}
-#else
-typedef struct lanes {
-    float v[LANES];
-} lanes;
-static inline void lanes_axpy(lanes *a, float w, const float *p)
-{
-    for (int j = 0; j < LANES; j++)
-        a->v[j] += w * p[j];
-}
-static inline void lanes_get(const lanes *a, float *out)
-{
-    memcpy(out, a->v, sizeof a->v);
-}
-#endif
-#define AXPY(acc, w, p) lanes_axpy(&(acc), (w), (p))
+/* ---- Baseline C: the reference for every vector copy ---------------------
+ * Each output's sum starts at 0 and adds fmaf(w, y) input by input, in the
+ * order of W's rows; every copy below does exactly the same operations, so
+ * results do not depend on the CPU, the path or the blocking. */
 
-/* Activates one output's LANES sums into the lane-major tile
- * (tile[j * C + c]); lanes outside the structure get 0. */
-static inline void dense_store(float *tile, int64_t C, int64_t c,
-                               const lanes *sum, float b, float ymax,
-                               unsigned m, int use_mask)
+/* Activates one output's LANES sums into the lane-major tile (tile[j*C+c]);
+ * lanes outside the structure (mask bit clear) get 0. */
+HOT_INLINE void store_lanes(float *tile, int64_t C, int64_t c, const float *a,
+                            float b, float ymax, unsigned m, int use_mask)
 {
-    float acc[LANES];
-    lanes_get(sum, acc);
     for (int j = 0; j < LANES; j++) {
-        float v = activate(acc[j] + b, ymax);
-        if (use_mask && !(m >> j & 1))
-            v = 0;
-        tile[(size_t)j * C + c] = v;
+        float v = activate(a[j] + b, ymax);
+        tile[(size_t)j * C + c] = use_mask && !(m >> j & 1) ? 0 : v;
     }
 }
 
-/* For every output c, sums the panel rows of its inputs weighted by column
- * c of W, then activates into the tile.  Four outputs run interleaved so
- * their addition chains overlap; each output still adds in input order. */
-SDSINF_CLONES
-static void dense_outputs(const sdsinf_csr *wt, const float *panel,
-                          const uint16_t *mask, const float *bias_vec,
-                          float bias, float ymax, int64_t C, float *tile)
+static void dense_outputs_c(const sdsinf_layer *layer, const float *panel,
+                            const uint16_t *mask, float ymax, float *tile)
 {
-    const int64_t *rp = wt->rowptr;
-    const uint32_t *col = wt->col;
-    const float *val = wt->val;
-    int use_mask = mask != NULL;
-    int64_t c = 0;
-    for (; c + 4 <= C; c += 4) {
-        lanes a0, a1, a2, a3;
-        memset(&a0, 0, sizeof a0);
-        a1 = a2 = a3 = a0;
-        unsigned m0 = 0, m1 = 0, m2 = 0, m3 = 0;
-        int64_t b0 = rp[c], b1 = rp[c + 1], b2 = rp[c + 2], b3 = rp[c + 3],
-                e3 = rp[c + 4];
-        int64_t n = b1 - b0;
-        if (b2 - b1 < n)
-            n = b2 - b1;
-        if (b3 - b2 < n)
-            n = b3 - b2;
-        if (e3 - b3 < n)
-            n = e3 - b3;
-        for (int64_t i = 0; i < n; i++) {
-            AXPY(a0, val[b0 + i], panel + (size_t)col[b0 + i] * LANES);
-            AXPY(a1, val[b1 + i], panel + (size_t)col[b1 + i] * LANES);
-            AXPY(a2, val[b2 + i], panel + (size_t)col[b2 + i] * LANES);
-            AXPY(a3, val[b3 + i], panel + (size_t)col[b3 + i] * LANES);
-            if (use_mask)
-                m0 |= mask[col[b0 + i]], m1 |= mask[col[b1 + i]],
-                m2 |= mask[col[b2 + i]], m3 |= mask[col[b3 + i]];
-        }
-        /* the rest of each column, still in order */
-        for (int64_t i = b0 + n; i < b1; i++) {
-            AXPY(a0, val[i], panel + (size_t)col[i] * LANES);
-            m0 |= use_mask ? mask[col[i]] : 0;
-        }
-        for (int64_t i = b1 + n; i < b2; i++) {
-            AXPY(a1, val[i], panel + (size_t)col[i] * LANES);
-            m1 |= use_mask ? mask[col[i]] : 0;
-        }
-        for (int64_t i = b2 + n; i < b3; i++) {
-            AXPY(a2, val[i], panel + (size_t)col[i] * LANES);
-            m2 |= use_mask ? mask[col[i]] : 0;
-        }
-        for (int64_t i = b3 + n; i < e3; i++) {
-            AXPY(a3, val[i], panel + (size_t)col[i] * LANES);
-            m3 |= use_mask ? mask[col[i]] : 0;
+    const sdsinf_csr *wt = &layer->wt;
+    const sdsinf__layer_plan *plan = layer->plan_;
+    for (int64_t k = 0; k < wt->nrows; k++) {
+        uint32_t c = plan ? plan->order[k] : (uint32_t)k;
+        float a[LANES] = {0};
+        unsigned m = 0;
+        for (int64_t i = wt->rowptr[c]; i < wt->rowptr[c + 1]; i++) {
+            const float *p = panel + (size_t)wt->col[i] * LANES;
+            for (int j = 0; j < LANES; j++)
+                a[j] = fmaf(wt->val[i], p[j], a[j]);
+            m |= mask ? mask[wt->col[i]] : 0;
         }
         /* no inputs: nothing is stored, whatever the bias */
-        dense_store(tile, C, c, &a0, bias_vec ? bias_vec[c] : bias, ymax,
-                    m0, use_mask || b1 == b0);
-        dense_store(tile, C, c + 1, &a1, bias_vec ? bias_vec[c + 1] : bias,
-                    ymax, m1, use_mask || b2 == b1);
-        dense_store(tile, C, c + 2, &a2, bias_vec ? bias_vec[c + 2] : bias,
-                    ymax, m2, use_mask || b3 == b2);
-        dense_store(tile, C, c + 3, &a3, bias_vec ? bias_vec[c + 3] : bias,
-                    ymax, m3, use_mask || e3 == b3);
-    }
-    for (; c < C; c++) {
-        lanes a0;
-        unsigned m0 = 0;
-        memset(&a0, 0, sizeof a0);
-        for (int64_t i = rp[c]; i < rp[c + 1]; i++) {
-            AXPY(a0, val[i], panel + (size_t)col[i] * LANES);
-            m0 |= use_mask ? mask[col[i]] : 0;
-        }
-        dense_store(tile, C, c, &a0, bias_vec ? bias_vec[c] : bias, ymax, m0,
-                    use_mask || rp[c + 1] == rp[c]);
+        store_lanes(tile, wt->nrows, c, a, bias_of(layer, c), ymax, m,
+                    mask || wt->rowptr[c + 1] == wt->rowptr[c]);
     }
 }
+
+/* Copies the positive entries of t[0..C) as (index, value) pairs. */
+static int64_t compact_c(const float *t, int64_t C, uint32_t *oc, float *ov)
+{
+    int64_t n = 0;
+    for (int64_t c = 0; c < C; c++) {
+        oc[n] = (uint32_t)c;
+        ov[n] = t[c];
+        n += t[c] > 0;
+    }
+    return n;
+}
+
+static int sparse_row_c(ctx *x, scratch *s, int64_t r, int64_t *count)
+{
+    return sparse_row_body(x, s, r, count);
+}
+
+/* ---- AVX2 + FMA copies (x86-64), chosen at run time ----------------------- */
+#if SDSINF_X86
+#define AVX2 __attribute__((target("avx2,fma")))
+
+AVX2 static int sparse_row_avx2(ctx *x, scratch *s, int64_t r, int64_t *count)
+{
+    return sparse_row_body(x, s, r, count);
+}
+
+/* Activates 16 sums (lo, hi) with bias b and stores them in the tile. */
+AVX2 HOT_INLINE void store16(float *tile, int64_t C, int64_t c, __m256 lo,
+                             __m256 hi, float b, __m256 vmax, unsigned m,
+                             int use_mask)
+{
+    const __m256 zero = _mm256_setzero_ps(), vb = _mm256_set1_ps(b);
+    float t[16];
+    lo = _mm256_min_ps(_mm256_max_ps(_mm256_add_ps(lo, vb), zero), vmax);
+    hi = _mm256_min_ps(_mm256_max_ps(_mm256_add_ps(hi, vb), zero), vmax);
+    if (use_mask) {
+        const __m256i bits = _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128);
+        __m256i mlo = _mm256_and_si256(_mm256_set1_epi32((int)m), bits);
+        __m256i mhi = _mm256_and_si256(_mm256_set1_epi32((int)(m >> 8)), bits);
+        lo = _mm256_and_ps(lo, _mm256_castsi256_ps(_mm256_cmpeq_epi32(mlo, bits)));
+        hi = _mm256_and_ps(hi, _mm256_castsi256_ps(_mm256_cmpeq_epi32(mhi, bits)));
+    }
+    _mm256_storeu_ps(t, lo);
+    _mm256_storeu_ps(t + 8, hi);
+    for (int j = 0; j < 16; j++)
+        tile[(size_t)j * C + c] = t[j];
+}
+
+#define FMA16(lo, hi, w, p)                                             \
+    do {                                                                \
+        __m256 w_ = _mm256_set1_ps(w);                                  \
+        lo = _mm256_fmadd_ps(w_, _mm256_loadu_ps(p), lo);               \
+        hi = _mm256_fmadd_ps(w_, _mm256_loadu_ps((p) + 8), hi);         \
+    } while (0)
+
+/* Four outputs with the same input list: one load of each panel row feeds
+ * all four sums. */
+AVX2 HOT_INLINE void four_same(const sdsinf_layer *layer, const float *panel,
+                               const uint16_t *mask, __m256 vmax, float *tile,
+                               const uint32_t *c)
+{
+    const sdsinf_csr *wt = &layer->wt;
+    const int64_t *rp = wt->rowptr;
+    const float *v0 = wt->val + rp[c[0]], *v1 = wt->val + rp[c[1]],
+                *v2 = wt->val + rp[c[2]], *v3 = wt->val + rp[c[3]];
+    const uint32_t *in = wt->col + rp[c[0]];
+    int64_t n = rp[c[0] + 1] - rp[c[0]];
+    __m256 a0 = _mm256_setzero_ps(), b0 = a0, a1 = a0, b1 = a0, a2 = a0,
+           b2 = a0, a3 = a0, b3 = a0;
+    unsigned m = 0;
+    for (int64_t i = 0; i < n; i++) {
+        const float *p = panel + (size_t)in[i] * LANES;
+        __m256 lo = _mm256_loadu_ps(p), hi = _mm256_loadu_ps(p + 8), w;
+        w = _mm256_set1_ps(v0[i]);
+        a0 = _mm256_fmadd_ps(w, lo, a0), b0 = _mm256_fmadd_ps(w, hi, b0);
+        w = _mm256_set1_ps(v1[i]);
+        a1 = _mm256_fmadd_ps(w, lo, a1), b1 = _mm256_fmadd_ps(w, hi, b1);
+        w = _mm256_set1_ps(v2[i]);
+        a2 = _mm256_fmadd_ps(w, lo, a2), b2 = _mm256_fmadd_ps(w, hi, b2);
+        w = _mm256_set1_ps(v3[i]);
+        a3 = _mm256_fmadd_ps(w, lo, a3), b3 = _mm256_fmadd_ps(w, hi, b3);
+        m |= mask ? mask[in[i]] : 0;
+    }
+    int um = mask || n == 0;
+    int64_t C = wt->nrows;
+    store16(tile, C, c[0], a0, b0, bias_of(layer, c[0]), vmax, m, um);
+    store16(tile, C, c[1], a1, b1, bias_of(layer, c[1]), vmax, m, um);
+    store16(tile, C, c[2], a2, b2, bias_of(layer, c[2]), vmax, m, um);
+    store16(tile, C, c[3], a3, b3, bias_of(layer, c[3]), vmax, m, um);
+}
+
+/* One output; four of these interleave well when inputs differ. */
+AVX2 HOT_INLINE void one(const sdsinf_layer *layer, const float *panel,
+                         const uint16_t *mask, __m256 vmax, float *tile,
+                         uint32_t c)
+{
+    const sdsinf_csr *wt = &layer->wt;
+    __m256 lo = _mm256_setzero_ps(), hi = lo;
+    unsigned m = 0;
+    for (int64_t i = wt->rowptr[c]; i < wt->rowptr[c + 1]; i++) {
+        FMA16(lo, hi, wt->val[i], panel + (size_t)wt->col[i] * LANES);
+        m |= mask ? mask[wt->col[i]] : 0;
+    }
+    store16(tile, wt->nrows, c, lo, hi, bias_of(layer, c), vmax, m,
+            mask || wt->rowptr[c + 1] == wt->rowptr[c]);
+}
+
+AVX2 static void dense_outputs_avx2(const sdsinf_layer *layer,
+                                    const float *panel, const uint16_t *mask,
+                                    float ymax, float *tile)
+{
+    const sdsinf__layer_plan *plan = layer->plan_;
+    const __m256 vmax = _mm256_set1_ps(ymax);
+    int64_t C = layer->wt.nrows, c = 0;
+    if (plan)
+        for (; c + 4 <= C; c += 4) {
+            if (plan->same4[c / 4])
+                four_same(layer, panel, mask, vmax, tile, plan->order + c);
+            else
+                for (int k = 0; k < 4; k++)
+                    one(layer, panel, mask, vmax, tile, plan->order[c + k]);
+        }
+    for (; c < C; c++)
+        one(layer, panel, mask, vmax, tile, plan ? plan->order[c] : (uint32_t)c);
+}
+
+AVX2 static int64_t compact_avx2(const float *t, int64_t C, uint32_t *oc,
+                                 float *ov)
+{
+    const __m256 zero = _mm256_setzero_ps();
+    const __m256i step = _mm256_set1_epi32(8);
+    __m256i idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    int64_t n = 0, c = 0;
+    for (; c + 8 <= C; c += 8, idx = _mm256_add_epi32(idx, step)) {
+        __m256 v = _mm256_loadu_ps(t + c);
+        int mk = _mm256_movemask_ps(_mm256_cmp_ps(v, zero, _CMP_GT_OQ));
+        if (mk == 0xff) { /* all eight stored: the common dense case */
+            _mm256_storeu_ps(ov + n, v);
+            _mm256_storeu_si256((__m256i *)(oc + n), idx);
+            n += 8;
+        } else if (mk) {
+            n += compact_c(t + c, 8, oc + n, ov + n);
+            for (int64_t k = n - __builtin_popcount((unsigned)mk); k < n; k++)
+                oc[k] += (uint32_t)c;
+        }
+    }
+    int64_t k0 = n;
+    n += compact_c(t + c, C - c, oc + n, ov + n);
+    for (; k0 < n; k0++)
+        oc[k0] += (uint32_t)c;
+    return n;
+}
+#endif
 
 static int dense_block(ctx *x, scratch *s, const int64_t *rows, int nl)
 {
@@ -279,8 +362,8 @@ static int dense_block(ctx *x, scratch *s, const int64_t *rows, int nl)
             if (x->with_mask)
                 s->mask[y->col[i]] |= (uint16_t)(1u << j);
         }
-    dense_outputs(&x->layer->wt, s->panel, x->with_mask ? s->mask : NULL,
-                  x->layer->bias_vec, x->layer->bias, x->ymax, x->C, s->tile);
+    x->impl->dense_outputs(x->layer, s->panel, x->with_mask ? s->mask : NULL,
+                           x->ymax, s->tile);
     for (int j = 0; j < nl; j++) /* leave the panel zeroed for next time */
         for (int64_t i = y->rowptr[rows[j]]; i < y->rowptr[rows[j] + 1]; i++) {
             s->panel[(size_t)y->col[i] * LANES + j] = 0;
@@ -289,16 +372,10 @@ static int dense_block(ctx *x, scratch *s, const int64_t *rows, int nl)
         }
     if (!arena_reserve(&s->out, nl * x->C))
         return 0;
-    for (int j = 0; j < nl; j++) { /* branch-free compaction of each lane */
-        const float *t = s->tile + (size_t)j * x->C;
-        uint32_t *oc = s->out.col + s->out.len;
-        float *ov = s->out.val + s->out.len;
-        int64_t n = 0;
-        for (int64_t c = 0; c < x->C; c++) {
-            oc[n] = (uint32_t)c;
-            ov[n] = t[c];
-            n += t[c] > 0;
-        }
+    for (int j = 0; j < nl; j++) {
+        int64_t n = x->impl->compact(s->tile + (size_t)j * x->C, x->C,
+                                     s->out.col + s->out.len,
+                                     s->out.val + s->out.len);
         s->out.len += n;
         x->rowcount[rows[j]] = n;
     }
@@ -323,7 +400,7 @@ static void run_block(void *vx, int64_t t, int thread)
         ok = dense_block(x, s, rows, (int)bk->n);
     } else {
         for (int64_t j = 0; ok && j < bk->n; j++)
-            ok = sparse_row(x, s, rows[j], &x->rowcount[rows[j]]);
+            ok = x->impl->sparse_row(x, s, rows[j], &x->rowcount[rows[j]]);
     }
     bk->count = s->out.len - bk->off;
     if (!ok)
@@ -343,16 +420,53 @@ static void place_block(void *vx, int64_t t, int thread)
            (size_t)bk->count * sizeof(float));
 }
 
-static int scratch_init(scratch *s, int64_t K, int64_t C, int with_mask)
+static const impl impl_c = {sparse_row_c, dense_outputs_c, compact_c};
+#if SDSINF_X86
+static const impl impl_avx2 = {sparse_row_avx2, dense_outputs_avx2,
+                               compact_avx2};
+#endif
+
+/* The fastest implementation this CPU runs; SDSINF_KERNEL=c forces the
+ * baseline (for testing that all copies agree). */
+static const impl *pick_impl(void)
 {
-    memset(s, 0, sizeof *s);
+    const char *force = getenv("SDSINF_KERNEL");
+    if (force && !strcmp(force, "c"))
+        return &impl_c;
+#if SDSINF_X86
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+        return &impl_avx2;
+#endif
+    return &impl_c;
+}
+
+/* Sizes a thread's scratch for K inputs and C outputs; the panel and the
+ * bitmap come zeroed and every path leaves them zeroed.  The output arena
+ * is emptied but kept. */
+static int scratch_fit(scratch *s, int64_t K, int64_t C)
+{
+    s->out.len = 0;
+    if (s->panel && s->K >= K && s->C >= C)
+        return 1;
+    sdsinf__free(s->acc);
+    sdsinf__free(s->bits);
+    sdsinf__free(s->panel);
+    sdsinf__free(s->mask);
+    sdsinf__free(s->tile);
     s->acc = sdsinf__mallocarray((size_t)C, sizeof *s->acc);
     s->bits = sdsinf__calloc((size_t)(C + 63) / 64, sizeof *s->bits);
     s->panel = sdsinf__calloc((size_t)K * LANES, sizeof *s->panel);
-    s->mask = with_mask ? sdsinf__calloc((size_t)K, sizeof *s->mask) : NULL;
+    s->mask = sdsinf__calloc((size_t)K, sizeof *s->mask);
     s->tile = sdsinf__mallocarray((size_t)C * LANES, sizeof *s->tile);
-    return s->acc && s->bits && s->panel && (s->mask || !with_mask) &&
-           s->tile;
+    if (!s->acc || !s->bits || !s->panel || !s->mask || !s->tile) {
+        sdsinf__free(s->panel);
+        s->panel = NULL;
+        return 0;
+    }
+    s->K = K;
+    s->C = C;
+    return 1;
 }
 
 static void scratch_free(scratch *s)
@@ -366,19 +480,80 @@ static void scratch_free(scratch *s)
     sdsinf__free(s->tile);
 }
 
+/* Memory kept between calls (by the pool): per-thread scratch and the
+ * per-row and per-block arrays, grown on demand. */
+typedef struct workspace {
+    int threads;
+    scratch *scr;
+    int64_t rows; /* capacity of live and rowcount */
+    int64_t *live, *rowcount;
+    block *blocks;
+} workspace;
+
+static void workspace_free(void *vw)
+{
+    workspace *w = vw;
+    if (!w)
+        return;
+    for (int i = 0; i < w->threads; i++)
+        scratch_free(&w->scr[i]);
+    sdsinf__free(w->scr);
+    sdsinf__free(w->live);
+    sdsinf__free(w->rowcount);
+    sdsinf__free(w->blocks);
+    sdsinf__free(w);
+}
+
+static int workspace_fit(workspace *w, int threads, int64_t rows, int64_t K,
+                         int64_t C)
+{
+    if (!w->scr) {
+        if (!(w->scr = sdsinf__calloc((size_t)threads, sizeof *w->scr)))
+            return 0;
+        w->threads = threads;
+    }
+    for (int i = 0; i < w->threads; i++)
+        if (!scratch_fit(&w->scr[i], K, C))
+            return 0;
+    if (w->rows < rows) {
+        sdsinf__free(w->live);
+        sdsinf__free(w->rowcount);
+        sdsinf__free(w->blocks);
+        w->live = sdsinf__mallocarray((size_t)rows, sizeof *w->live);
+        w->rowcount = sdsinf__mallocarray((size_t)rows, sizeof *w->rowcount);
+        w->blocks = sdsinf__mallocarray((size_t)(rows + LANES - 1) / LANES,
+                                        sizeof *w->blocks);
+        w->rows = w->live && w->rowcount && w->blocks ? rows : 0;
+        if (!w->rows)
+            return 0;
+    }
+    memset(w->rowcount, 0, (size_t)rows * sizeof *w->rowcount);
+    return 1;
+}
+
 int sdsinf_layer_forward(sdsinf_pool *pool, const sdsinf_layer *layer,
                          float ymax, const sdsinf_csr *y, sdsinf_csr *out,
                          sdsinf_err *err)
 {
-    int rc = SDSINF_OK, threads = sdsinf_pool_threads(pool), nscr = 0;
+    int rc = SDSINF_OK;
     ctx x = {0};
-    int64_t *live = NULL, nlive = 0, nblocks = 0;
-    sdsinf_csr res = {0};
-    if (y->ncols != layer->w.nrows || layer->wt.nrows != layer->w.ncols)
+    int64_t nlive = 0, nblocks = 0, total = 0;
+    void **slot = sdsinf__pool_workspace(pool, workspace_free);
+    workspace *w = slot ? *slot : NULL;
+    if (y->ncols != layer->w.nrows || layer->wt.nrows != layer->w.ncols ||
+        out == y)
         return sdsinf__fail(err, SDSINF_EINVAL,
                             "activations have %lld columns but the layer has "
-                            "%lld inputs",
+                            "%lld inputs (or the output is the input)",
                             (long long)y->ncols, (long long)layer->w.nrows);
+    if (!w && !(w = sdsinf__calloc(1, sizeof *w)))
+        goto nomem;
+    if (slot)
+        *slot = w;
+    if (!workspace_fit(w, sdsinf_pool_threads(pool), y->nrows + 1,
+                       layer->w.nrows, layer->w.ncols))
+        goto nomem;
+    x.impl = pick_impl();
     x.layer = layer;
     x.y = y;
     x.ymax = ymax;
@@ -387,56 +562,37 @@ int sdsinf_layer_forward(sdsinf_pool *pool, const sdsinf_layer *layer,
     x.with_mask = layer->bias > 0;
     for (int64_t c = 0; layer->bias_vec && c < x.C && !x.with_mask; c++)
         x.with_mask = layer->bias_vec[c] > 0;
-
-    live = sdsinf__mallocarray((size_t)y->nrows + 1, sizeof *live);
-    x.rowcount = sdsinf__calloc((size_t)y->nrows + 1, sizeof *x.rowcount);
-    x.scr = sdsinf__calloc((size_t)threads, sizeof *x.scr);
-    if (!live || !x.rowcount || !x.scr)
-        goto nomem;
+    x.scr = w->scr;
+    x.live = w->live;
+    x.rowcount = w->rowcount;
+    x.blocks = w->blocks;
     for (int64_t r = 0; r < y->nrows; r++)
         if (y->rowptr[r + 1] > y->rowptr[r])
-            live[nlive++] = r;
+            w->live[nlive++] = r;
     nblocks = (nlive + LANES - 1) / LANES;
-    x.live = live;
-    x.blocks = sdsinf__calloc((size_t)nblocks + 1, sizeof *x.blocks);
-    if (!x.blocks)
-        goto nomem;
     for (int64_t b = 0; b < nblocks; b++) {
         x.blocks[b].first = b * LANES;
         x.blocks[b].n = nlive - b * LANES < LANES ? nlive - b * LANES : LANES;
     }
-    for (; nscr < threads; nscr++)
-        if (!scratch_init(&x.scr[nscr], x.K, x.C, x.with_mask)) {
-            nscr++;
-            goto nomem;
-        }
     sdsinf__pool_run(pool, nblocks, run_block, &x);
     if (atomic_load(&x.failed))
         goto nomem;
 
-    int64_t total = 0;
     for (int64_t r = 0; r < y->nrows; r++)
         total += x.rowcount[r];
-    if ((rc = sdsinf_csr_alloc(&res, y->nrows, x.C, total, err)) != SDSINF_OK)
+    if ((rc = sdsinf__csr_reshape(out, y->nrows, x.C, total, err)) != SDSINF_OK)
         goto done;
     for (int64_t r = 0; r < y->nrows; r++)
-        res.rowptr[r + 1] = res.rowptr[r] + x.rowcount[r];
-    x.out = &res;
+        out->rowptr[r + 1] = out->rowptr[r] + x.rowcount[r];
+    x.out = out;
     sdsinf__pool_run(pool, nblocks, place_block, &x);
-    *out = res;
-    memset(&res, 0, sizeof res);
     goto done;
 nomem:
     rc = sdsinf__fail(err, SDSINF_ENOMEM,
                       "no memory for a layer over %lld samples x %lld neurons",
-                      (long long)y->nrows, (long long)x.C);
+                      (long long)y->nrows, (long long)layer->w.ncols);
 done:
-    for (int i = 0; i < nscr; i++)
-        scratch_free(&x.scr[i]);
-    sdsinf__free(x.scr);
-    sdsinf__free(x.blocks);
-    sdsinf__free(x.rowcount);
-    sdsinf__free(live);
-    sdsinf_csr_free(&res);
+    if (!slot)
+        workspace_free(w);
     return rc;
 }

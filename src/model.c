@@ -15,6 +15,7 @@
 
 /* What a model's arrays live in: heap copies, or a mapped bundle. */
 struct sdsinf_model_store {
+    sdsinf__layer_plan *plans; /* one per layer */
     float *bias_vecs; /* layers x neurons, or NULL */
     void *map;        /* bundle mapping, or NULL */
     size_t map_size;
@@ -51,6 +52,9 @@ void sdsinf_model_free(sdsinf_model *m)
     }
     sdsinf__free(m->layer);
     if (m->store_) {
+        for (int32_t l = 0; m->store_->plans && l < m->layers; l++)
+            sdsinf__layer_plan_free(&m->store_->plans[l]);
+        sdsinf__free(m->store_->plans);
         sdsinf__free(m->store_->bias_vecs);
         if (m->store_->map)
             sdsinf__bundle_unmap(m->store_->map, m->store_->map_size);
@@ -67,8 +71,11 @@ int sdsinf__model_new(int32_t neurons, int32_t layers, float ymax,
     if (m) {
         m->layer = sdsinf__calloc((size_t)layers, sizeof *m->layer);
         m->store_ = sdsinf__calloc(1, sizeof *m->store_);
+        if (m->store_)
+            m->store_->plans = sdsinf__calloc((size_t)layers,
+                                              sizeof *m->store_->plans);
     }
-    if (!m || !m->layer || !m->store_) {
+    if (!m || !m->layer || !m->store_ || !m->store_->plans) {
         sdsinf_model_free(m);
         return sdsinf__fail(err, SDSINF_ENOMEM, "no memory for a model");
     }
@@ -77,6 +84,17 @@ int sdsinf__model_new(int32_t neurons, int32_t layers, float ymax,
     m->ymax = ymax > 0 ? ymax : 32.0f;
     *out = m;
     return SDSINF_OK;
+}
+
+/* Gives layer l its kernel plan; `order` (borrowed) may be NULL. */
+int sdsinf__model_plan(sdsinf_model *m, int32_t l, const uint32_t *order,
+                       sdsinf_err *err)
+{
+    int rc = sdsinf__layer_plan_build(&m->layer[l].wt, order,
+                                      &m->store_->plans[l], err);
+    if (rc == SDSINF_OK)
+        m->layer[l].plan_ = &m->store_->plans[l];
+    return rc;
 }
 
 void sdsinf__model_set_map(sdsinf_model *m, void *map, size_t size)
@@ -129,7 +147,8 @@ int sdsinf_model_from_layers(int32_t neurons, int32_t layers, sdsinf_csr *w,
                               (long long)ly->w.ncols, neurons, neurons);
             goto done;
         }
-        if ((rc = sdsinf_csr_transpose(&ly->w, &ly->wt, err)) != SDSINF_OK)
+        if ((rc = sdsinf_csr_transpose(&ly->w, &ly->wt, err)) != SDSINF_OK ||
+            (rc = sdsinf__model_plan(m, l, NULL, err)) != SDSINF_OK)
             goto done;
     }
     *out = m;

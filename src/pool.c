@@ -18,6 +18,9 @@ struct sdsinf_pool {
     void *ctx;
     int64_t ntasks;
     atomic_llong next;
+    /* the user's scratch memory, kept between loops */
+    void *ws;
+    void (*ws_free)(void *);
 };
 
 typedef struct {
@@ -109,6 +112,8 @@ void sdsinf_pool_free(sdsinf_pool *p)
     pthread_mutex_destroy(&p->mu);
     pthread_cond_destroy(&p->start);
     pthread_cond_destroy(&p->finished);
+    if (p->ws_free)
+        p->ws_free(p->ws);
     sdsinf__free(p->tid);
     sdsinf__free(p);
 }
@@ -135,4 +140,12 @@ void sdsinf__pool_run(sdsinf_pool *p, int64_t ntasks, sdsinf__task_fn fn,
     while (p->running > 0)
         pthread_cond_wait(&p->finished, &p->mu);
     pthread_mutex_unlock(&p->mu);
+}
+
+void **sdsinf__pool_workspace(sdsinf_pool *p, void (*free_fn)(void *))
+{
+    if (!p)
+        return NULL;
+    p->ws_free = free_fn;
+    return &p->ws;
 }
