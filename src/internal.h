@@ -23,6 +23,9 @@ void *sdsinf__malloc(size_t n);
 void *sdsinf__calloc(size_t count, size_t size);
 void *sdsinf__realloc(void *p, size_t n);
 void sdsinf__free(void *p);
+/* Makes the allocation after the next n fail (n < 0: none), for tests;
+ * the environment variable SDSINF_FAIL_ALLOC sets the same at start. */
+void sdsinf__fail_alloc_after(long n);
 /* Malloc of count * size that fails cleanly on overflow. */
 void *sdsinf__mallocarray(size_t count, size_t size);
 

@@ -63,6 +63,11 @@ static int alloc_should_fail(void)
     return atomic_fetch_sub(&alloc_countdown, 1) == 0;
 }
 
+void sdsinf__fail_alloc_after(long n)
+{
+    atomic_store(&alloc_countdown, n < 0 ? -1 : n);
+}
+
 void *sdsinf__malloc(size_t n)
 {
     return alloc_should_fail() ? NULL : malloc(n ? n : 1);

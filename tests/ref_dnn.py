@@ -23,9 +23,9 @@ Inputs, in the GraphChallenge layout (1-based, tab or space separated):
   FILE                `image feature value`; the image count is the largest id
 Outputs:
   --categories OUT    1-based ids of images with a nonzero final row, one a line
-  --scores OUT        `image argmax max` for every image: 1-based argmax (lowest
-                      neuron wins ties), `0 0` for an empty row; max printed
-                      with 9 significant digits (round-trips float32)
+  --scores OUT        `image argmax max` (tab-separated) for every image:
+                      1-based argmax (lowest neuron wins ties), `0 0` for an
+                      empty row; max as %.9g (round-trips float32)
 Exit status: 0 on success, 2 on usage or input errors.
 """
 
@@ -154,7 +154,7 @@ def main():
         with open(args.categories, "w") as f:
             f.writelines(f"{i + 1}\n" for i in live)
         with open(args.scores, "w") as f:
-            f.writelines(f"{i + 1} {argmax[i]} {float(best[i]):.9g}\n"
+            f.writelines(f"{i + 1}\t{argmax[i]}\t{float(best[i]):.9g}\n"
                          for i in range(m))
     except OSError as e:
         fail(f"cannot write: {e.strerror}")

@@ -220,12 +220,13 @@ static int cmd_infer(const opts *o)
     sdsinf_csr images = {0};
     sdsinf_result res = {0};
     int64_t *cats = NULL, ncats = 0, *gold = NULL, ngold = 0;
-    int rc = 1, check = -1;
-    double load_s, t;
+    int rc = 1, check = -1, threads = 0;
+    sdsinf_pool *pool = NULL;
+    double load_s, model_s, t;
     progress prog = {0};
     if (!o->weights || !o->images)
         return usage_error("infer needs --weights and --images");
-    if (load_model(o, &m, &load_s, &err) != SDSINF_OK)
+    if (load_model(o, &m, &model_s, &err) != SDSINF_OK)
         goto fail;
     t = now();
     if (sdsinf_images_load(o->images, m->neurons, &images, &err) != SDSINF_OK)
@@ -233,7 +234,7 @@ static int cmd_infer(const opts *o)
     if (o->check &&
         sdsinf_categories_load(o->check, &gold, &ngold, &err) != SDSINF_OK)
         goto fail;
-    load_s += now() - t;
+    load_s = model_s + now() - t;
 
     sdsinf_infer_opts io;
     sdsinf_infer_opts_init(&io);
@@ -243,6 +244,10 @@ static int cmd_infer(const opts *o)
         io.progress = show_progress;
         io.progress_ud = &prog;
     }
+    if (sdsinf_pool_create((int)o->threads, &pool, &err) != SDSINF_OK)
+        goto fail;
+    io.pool = pool;
+    threads = sdsinf_pool_threads(pool);
     t = now();
     if (sdsinf_infer(m, &images, &io, &res, &err) != SDSINF_OK)
         goto fail;
@@ -262,12 +267,12 @@ static int cmd_infer(const opts *o)
     if (o->json)
         printf("{\"images\":%lld,\"neurons\":%d,\"layers\":%d,"
                "\"categories\":%lld,\"check\":%s,\"seconds\":%.6f,"
-               "\"load_seconds\":%.6f,\"edges_per_second\":%.6g,"
-               "\"threads\":%lld}\n",
+               "\"load_seconds\":%.6f,\"model_load_seconds\":%.6f,"
+               "\"edges_per_second\":%.6g,\"threads\":%d}\n",
                (long long)images.nrows, m->neurons, m->layers,
                (long long)ncats,
                check < 0 ? "null" : check ? "\"pass\"" : "\"fail\"", secs,
-               load_s, eps, o->threads);
+               load_s, model_s, eps, threads);
     else
         printf("%lld images x %d layers of %d neurons: %lld categories in "
                "%.3f s (%.3g edges/s; loading %.3f s)%s\n",
@@ -284,6 +289,7 @@ done:
     sdsinf_result_free(&res);
     sdsinf_csr_free(&images);
     sdsinf_model_free(m);
+    sdsinf_pool_free(pool);
     return rc;
 }
 
