@@ -21,6 +21,9 @@
 #ifndef LANES
 #define LANES 16 /* samples per dense block: a multiple of 8, <= 16 */
 #endif
+/* Lanes of the dense output tile sit this many floats apart: a little more
+ * than C, so that lanes do not all map to the same cache set. */
+#define TILE_STRIDE(C) ((C) + 16)
 /* dense path when a block holds at least 1/DENSE_DIV of its K x rows */
 #define DENSE_DIV 24
 
@@ -174,7 +177,7 @@ HOT_INLINE void store_lanes(float *tile, int64_t C, int64_t c, const float *a,
 {
     for (int j = 0; j < LANES; j++) {
         float v = activate(a[j] + b, ymax);
-        tile[(size_t)j * C + c] = use_mask && !(m >> j & 1) ? 0 : v;
+        tile[(size_t)j * TILE_STRIDE(C) + c] = use_mask && !(m >> j & 1) ? 0 : v;
     }
 }
 
@@ -244,7 +247,7 @@ AVX2 HOT_INLINE void store16(float *tile, int64_t C, int64_t c, __m256 lo,
     _mm256_storeu_ps(t, lo);
     _mm256_storeu_ps(t + 8, hi);
     for (int j = 0; j < 16; j++)
-        tile[(size_t)j * C + c] = t[j];
+        tile[(size_t)j * TILE_STRIDE(C) + c] = t[j];
 }
 
 #define FMA16(lo, hi, w, p)                                             \
@@ -353,28 +356,49 @@ AVX2 static int64_t compact_avx2(const float *t, int64_t C, uint32_t *oc,
 }
 #endif
 
-static int dense_block(ctx *x, scratch *s, const int64_t *rows, int nl)
+/* Spreads the block's rows into the K x LANES panel (and the structure
+ * mask), PANEL_CHUNK inputs at a time so the part being written stays in
+ * the L1 cache; entries not given are zero. */
+#define PANEL_CHUNK 64
+static void fill_panel(ctx *x, scratch *s, const int64_t *rows, int nl)
 {
     const sdsinf_csr *y = x->y;
-    for (int j = 0; j < nl; j++)
-        for (int64_t i = y->rowptr[rows[j]]; i < y->rowptr[rows[j] + 1]; i++) {
-            s->panel[(size_t)y->col[i] * LANES + j] = y->val[i];
+    int64_t cur[LANES], end[LANES];
+    for (int j = 0; j < nl; j++) {
+        cur[j] = y->rowptr[rows[j]];
+        end[j] = y->rowptr[rows[j] + 1];
+    }
+    for (int64_t k0 = 0; k0 < x->K; k0 += PANEL_CHUNK) {
+        int64_t k1 = k0 + PANEL_CHUNK < x->K ? k0 + PANEL_CHUNK : x->K;
+        memset(s->panel + (size_t)k0 * LANES, 0,
+               (size_t)(k1 - k0) * LANES * sizeof *s->panel);
+        if (x->with_mask)
+            memset(s->mask + k0, 0, (size_t)(k1 - k0) * sizeof *s->mask);
+        for (int j = 0; j < nl; j++) {
+            int64_t i = cur[j], e = end[j];
+            const uint32_t *col = y->col;
+            const float *val = y->val;
+            float *panel = s->panel + j;
+            for (; i < e && col[i] < k1; i++)
+                panel[(size_t)col[i] * LANES] = val[i];
             if (x->with_mask)
-                s->mask[y->col[i]] |= (uint16_t)(1u << j);
+                for (int64_t t = cur[j]; t < i; t++)
+                    s->mask[col[t]] |= (uint16_t)(1u << j);
+            cur[j] = i;
         }
+    }
+}
+
+static int dense_block(ctx *x, scratch *s, const int64_t *rows, int nl)
+{
+    fill_panel(x, s, rows, nl);
     x->impl->dense_outputs(x->layer, s->panel, x->with_mask ? s->mask : NULL,
                            x->ymax, s->tile);
-    for (int j = 0; j < nl; j++) /* leave the panel zeroed for next time */
-        for (int64_t i = y->rowptr[rows[j]]; i < y->rowptr[rows[j] + 1]; i++) {
-            s->panel[(size_t)y->col[i] * LANES + j] = 0;
-            if (x->with_mask)
-                s->mask[y->col[i]] = 0;
-        }
     if (!arena_reserve(&s->out, nl * x->C))
         return 0;
     for (int j = 0; j < nl; j++) {
-        int64_t n = x->impl->compact(s->tile + (size_t)j * x->C, x->C,
-                                     s->out.col + s->out.len,
+        int64_t n = x->impl->compact(s->tile + (size_t)j * TILE_STRIDE(x->C),
+                                     x->C, s->out.col + s->out.len,
                                      s->out.val + s->out.len);
         s->out.len += n;
         x->rowcount[rows[j]] = n;
@@ -441,9 +465,9 @@ static const impl *pick_impl(void)
     return &impl_c;
 }
 
-/* Sizes a thread's scratch for K inputs and C outputs; the panel and the
- * bitmap come zeroed and every path leaves them zeroed.  The output arena
- * is emptied but kept. */
+/* Sizes a thread's scratch for K inputs and C outputs; the bitmap comes
+ * zeroed and the sparse path leaves it zeroed.  The output arena is emptied
+ * but kept. */
 static int scratch_fit(scratch *s, int64_t K, int64_t C)
 {
     s->out.len = 0;
@@ -456,9 +480,9 @@ static int scratch_fit(scratch *s, int64_t K, int64_t C)
     sdsinf__free(s->tile);
     s->acc = sdsinf__mallocarray((size_t)C, sizeof *s->acc);
     s->bits = sdsinf__calloc((size_t)(C + 63) / 64, sizeof *s->bits);
-    s->panel = sdsinf__calloc((size_t)K * LANES, sizeof *s->panel);
-    s->mask = sdsinf__calloc((size_t)K, sizeof *s->mask);
-    s->tile = sdsinf__mallocarray((size_t)C * LANES, sizeof *s->tile);
+    s->panel = sdsinf__mallocarray((size_t)K * LANES, sizeof *s->panel);
+    s->mask = sdsinf__mallocarray((size_t)K, sizeof *s->mask);
+    s->tile = sdsinf__mallocarray((size_t)TILE_STRIDE(C) * LANES, sizeof *s->tile);
     if (!s->acc || !s->bits || !s->panel || !s->mask || !s->tile) {
         sdsinf__free(s->panel);
         s->panel = NULL;
