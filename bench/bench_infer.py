@@ -49,15 +49,24 @@ def log(msg):
 
 
 def run_json(cmd, label):
-    """Run cmd; return (json_of_last_stdout_line or None, peak_rss_kib, wall_s).
+    """Run cmd; return (json_of_last_stdout_line or None, peak_rss_kib, wall_s,
+    other_cores).
 
     wait4 gives the rusage of exactly this child (ru_maxrss in KiB on Linux).
+    other_cores: the average number of cores that *other* processes kept busy
+    while it ran (all busy cores per /proc/stat, less the child's own CPU
+    time over its wall time); None where /proc/stat is unavailable.
     """
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        c0 = cpu_sample()
         t0 = time.perf_counter()
         p = subprocess.Popen(cmd, stdout=out, stderr=err)
         _, status, ru = os.wait4(p.pid, 0)
         wall = time.perf_counter() - t0
+        busy = busy_between(c0, cpu_sample())
+        other = None
+        if busy is not None and wall > 0:
+            other = round(max(0.0, busy - (ru.ru_utime + ru.ru_stime) / wall), 2)
         p.returncode = os.waitstatus_to_exitcode(status)  # reaped by wait4
         out.seek(0)
         err.seek(0)
@@ -75,13 +84,37 @@ def run_json(cmd, label):
         log("  command: " + " ".join(shlex.quote(c) for c in cmd))
         for line in (stderr.strip().splitlines() or ["(no stderr)"])[-10:]:
             log("    " + line)
-        return None, ru.ru_maxrss, wall
+        return None, ru.ru_maxrss, wall, other
     if p.returncode != 0:
         log(f"  {label}: exit {p.returncode}; stderr tail:")
         for line in stderr.strip().splitlines()[-5:]:
             log("    " + line)
-    result["_rc"] = p.returncode
-    return result, ru.ru_maxrss, wall
+    return result, ru.ru_maxrss, wall, other
+
+
+def cpu_sample():
+    """(total, idle) jiffies over all CPUs from /proc/stat, or None."""
+    try:
+        with open("/proc/stat") as f:
+            v = [int(x) for x in f.readline().split()[1:]]
+        return sum(v), v[3] + (v[4] if len(v) > 4 else 0)  # idle + iowait
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def busy_between(a, b):
+    """Average number of busy cores between two cpu_sample()s, or None."""
+    if a is None or b is None or b[0] <= a[0]:
+        return None
+    return (1 - (b[1] - a[1]) / (b[0] - a[0])) * (os.cpu_count() or 1)
+
+
+def busy_cores(interval=1.0):
+    """Cores kept busy by other work over `interval` seconds, or None."""
+    a = cpu_sample()
+    time.sleep(interval)
+    busy = busy_between(a, cpu_sample())
+    return None if busy is None else round(busy, 2)
 
 
 def build_graphblas_peer(outdir):
@@ -177,10 +210,10 @@ def main():
         return 0
 
     # Other work on the machine skews timings (badly so at T = #cores, where
-    # OpenMP threads spin-wait for a core): record the load and warn.
-    load_before = os.getloadavg()[0]
-    if load_before > 0.5:
-        log(f"warning: 1-minute load average is {load_before:.2f} before the "
+    # OpenMP threads spin-wait for a core): measure it and warn.
+    busy_before = busy_cores()
+    if busy_before is not None and busy_before > 0.3:
+        log(f"warning: {busy_before:.2f} cores busy with other work before the "
             "benchmark; timings (above all multi-threaded) may be skewed")
 
     have_sdsinf = os.access(args.sdsinf, os.X_OK)
@@ -201,24 +234,31 @@ def main():
         common = ["--weights", weights, "--images", images, "--neurons", str(n),
                   "--layers", str(args.layers), "--check", gold]
 
-        # samples[name][t] = list of (seconds, rss_kib); scipy is single-
+        # samples[name][t] = list of (seconds, rss_kib, other_cores); scipy is single-
         # threaded, so it is measured once (under key 1) and shared by all T.
         samples = {"sdsinf": {}, "graphblas": {}, "scipy": {}}
+        nimages_seen = set()  # image counts the programs report
+        contended = []        # runs during which other work kept >0.3 cores
 
         def measure(name, cmd, t):
-            res, rss, wall = run_json(cmd, f"{name} T={t}")
+            res, rss, wall, other = run_json(cmd, f"{name} T={t}")
+            if other is not None and other > 0.3:
+                contended.append(f"{name} T={t}: {other} cores")
             secs = None
             if res is None:
                 failures.append(f"{name} T={t}: no result")
             else:
                 secs = float(res["seconds"])
+                if "images" in res:
+                    nimages_seen.add(int(res["images"]))
                 chk = res.get("check")
                 if chk != "pass":
                     failures.append(f"{name} T={t}: check={chk}")
                     log(f"  {name} T={t}: golden check {chk!r} (expected 'pass')")
             log(f"  {name:9s} T={t}: {fmt(secs)} s inference, "
-                f"{wall:7.2f} s wall, {rss / 1024:7.1f} MiB peak RSS")
-            samples[name].setdefault(t, []).append((secs, rss))
+                f"{wall:7.2f} s wall, {rss / 1024:7.1f} MiB peak RSS, "
+                f"other work {fmt(other, 4, 2)} cores")
+            samples[name].setdefault(t, []).append((secs, rss, other))
 
         for t in threads:
             log(f"threads={t}:")
@@ -253,6 +293,8 @@ def main():
                 "scipy_rss_mib": sc_rss and sc_rss / 1024,
                 "samples_s": {k: [x[0] for x in samples[k].get(
                     1 if k == "scipy" else t, [])] for k in samples},
+                "samples_other_cores": {k: [x[2] for x in samples[k].get(
+                    1 if k == "scipy" else t, [])] for k in samples},
             })
 
         # ---- the tiled 60,000-image workload (sdsinf only) ----
@@ -266,13 +308,16 @@ def main():
             t = max(threads)
             log(f"large workload: {total} images, batch size {args.batch_size}, "
                 f"threads={t}:")
-            res, rss, wall = run_json(
+            res, rss, wall, other = run_json(
                 sdsinf_cmd(t, img_l, gold_l,
                            ("--batch-size", str(args.batch_size))),
                 "sdsinf large")
             large = {"images": total, "batch_size": args.batch_size,
                      "threads": t, "seconds": None, "wall_s": wall,
-                     "peak_rss_mib": rss / 1024, "check": None}
+                     "peak_rss_mib": rss / 1024, "check": None,
+                     "other_cores": other}
+            if other is not None and other > 0.3:
+                contended.append(f"sdsinf large: {other} cores")
             if res is None:
                 failures.append("sdsinf large: no result")
             else:
@@ -282,11 +327,11 @@ def main():
                     failures.append(f"sdsinf large: check={large['check']}")
             log(f"  sdsinf large: {fmt(large['seconds'])} s inference, "
                 f"{wall:.2f} s wall, {rss / 1024:.1f} MiB peak RSS, "
-                f"check={large['check']}")
+                f"check={large['check']}, other work {fmt(other, 0, 2)} cores")
 
     # ---- report ----
-    print(f"\nSparse DNN inference, {n} neurons x {args.layers} layers, 6000 "
-          f"images; median of {args.repeats}; seconds = inference only")
+    print(f"\nSparse DNN inference, {n} neurons x {args.layers} layers, "
+          f"{os.path.basename(images)}; median of {args.repeats}; seconds = inference only")
     print("(scipy is single-threaded: the same scipy figure appears in every "
           "row)")
     print(f"{'threads':>7} {'sdsinf':>8} {'graphblas':>9} {'scipy':>8} "
@@ -300,21 +345,27 @@ def main():
               f"T={large['threads']}): {fmt(large['seconds'], 0)} s "
               f"inference, {large['wall_s']:.2f} s wall, "
               f"{large['peak_rss_mib']:.1f} MiB peak RSS, check={large['check']}")
+    if contended:
+        print("WARNING: other work competed for the CPUs during "
+              f"{len(contended)} run(s) ({'; '.join(contended)}); those "
+              "timings, above all the multi-threaded ones, are not trustworthy")
     if failures:
         print("FAILURES: " + "; ".join(failures))
 
     summary = {
         "bench": "infer",
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
-                    "loadavg_1min_before": round(load_before, 2),
-                    "loadavg_1min_after": round(os.getloadavg()[0], 2)},
-        "neurons": n, "layers": args.layers, "images": 6000,
+                    "busy_cores_before": busy_before},
+        "neurons": n, "layers": args.layers,
+        "images": (nimages_seen.pop() if len(nimages_seen) == 1
+                   else sorted(nimages_seen) or None),
         "repeats": args.repeats, "statistic": "median",
         "sdsinf": args.sdsinf if have_sdsinf else None,
         "graphblas_peer": gb_exe is not None,
         "scipy_threads": 1,
         "results": rows,
         "large": large,
+        "contended_runs": contended,
         "failures": failures,
     }
     print(json.dumps(summary, separators=(",", ":")))

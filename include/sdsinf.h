@@ -215,9 +215,11 @@ typedef struct sdsinf_gen_opts {
     uint64_t seed;
 } sdsinf_gen_opts;
 SDSINF_API void sdsinf_gen_opts_init(sdsinf_gen_opts *o);
-/* A RadiX-Net-style network: 32 connections per neuron (fewer when N < 32),
- * weights 1/16, per-layer permutations; bias the GraphChallenge default for
- * the size or, for other sizes, interpolated in log2(N).  Caller owns both. */
+/* A RadiX-Net-style network as in the GraphChallenge data: 32 connections
+ * per neuron (all N when N <= 32), weights 2/degree (1/16), butterfly stages
+ * of log2(N/16) layers, each later stage block behind its own random input
+ * permutation; bias the GraphChallenge default for the size or, for other
+ * sizes, interpolated in log2(N).  Caller owns the result. */
 SDSINF_API int sdsinf_generate_model(const sdsinf_gen_opts *o,
                                      sdsinf_model **model, sdsinf_err *err);
 /* Sparse image-like inputs (strokes on a sqrt(N) grid), binary values. */

@@ -21,9 +21,6 @@
 #ifndef LANES
 #define LANES 16 /* samples per dense block: a multiple of 8, <= 16 */
 #endif
-/* Lanes of the dense output tile sit this many floats apart: a little more
- * than C, so that lanes do not all map to the same cache set. */
-#define TILE_STRIDE(C) ((C) + 16)
 /* dense path when a block holds at least 1/DENSE_DIV of its K x rows */
 #define DENSE_DIV 24
 
@@ -54,7 +51,7 @@ typedef struct scratch {
     uint64_t *bits;   /* C bits: touched outputs */
     float *panel;     /* K x LANES: the dense block */
     uint16_t *mask;   /* K: lanes holding an entry, when needed */
-    float *tile;      /* LANES x C: dense path output, lane-major */
+    float *tile;      /* C x LANES: dense path output, tile[c * LANES + j] */
     int64_t K, C;     /* the sizes the arrays above hold */
 } scratch;
 
@@ -84,7 +81,9 @@ typedef struct impl {
     int (*sparse_row)(ctx *x, scratch *s, int64_t r, int64_t *count);
     void (*dense_outputs)(const sdsinf_layer *layer, const float *panel,
                           const uint16_t *mask, float ymax, float *tile);
-    int64_t (*compact)(const float *t, int64_t C, uint32_t *oc, float *ov);
+    /* Lane j's positive entries of the tile go to oc/ov + j * C. */
+    void (*compact)(const float *tile, int64_t C, int nl, uint32_t *oc,
+                    float *ov, int64_t *count);
 } impl;
 
 HOT_INLINE float bias_of(const sdsinf_layer *l, int64_t c)
@@ -170,14 +169,14 @@ HOT_INLINE int sparse_row_body(ctx *x, scratch *s, int64_t r, int64_t *count)
  * order of W's rows; every copy below does exactly the same operations, so
  * results do not depend on the CPU, the path or the blocking. */
 
-/* Activates one output's LANES sums into the lane-major tile (tile[j*C+c]);
+/* Activates one output's LANES sums into the tile (tile[c * LANES + j]);
  * lanes outside the structure (mask bit clear) get 0. */
-HOT_INLINE void store_lanes(float *tile, int64_t C, int64_t c, const float *a,
-                            float b, float ymax, unsigned m, int use_mask)
+HOT_INLINE void store_lanes(float *tile, int64_t c, const float *a, float b,
+                            float ymax, unsigned m, int use_mask)
 {
     for (int j = 0; j < LANES; j++) {
         float v = activate(a[j] + b, ymax);
-        tile[(size_t)j * TILE_STRIDE(C) + c] = use_mask && !(m >> j & 1) ? 0 : v;
+        tile[c * LANES + j] = use_mask && !(m >> j & 1) ? 0 : v;
     }
 }
 
@@ -197,21 +196,33 @@ static void dense_outputs_c(const sdsinf_layer *layer, const float *panel,
             m |= mask ? mask[wt->col[i]] : 0;
         }
         /* no inputs: nothing is stored, whatever the bias */
-        store_lanes(tile, wt->nrows, c, a, bias_of(layer, c), ymax, m,
+        store_lanes(tile, c, a, bias_of(layer, c), ymax, m,
                     mask || wt->rowptr[c + 1] == wt->rowptr[c]);
     }
 }
 
-/* Copies the positive entries of t[0..C) as (index, value) pairs. */
-static int64_t compact_c(const float *t, int64_t C, uint32_t *oc, float *ov)
+/* Copies the positive entries of t[0], t[step], ... (n of them) as
+ * (index + base, value) pairs; returns how many. */
+HOT_INLINE int64_t compact_strided(const float *t, int64_t n, int64_t step,
+                                   uint32_t base, uint32_t *oc, float *ov)
 {
-    int64_t n = 0;
-    for (int64_t c = 0; c < C; c++) {
-        oc[n] = (uint32_t)c;
-        ov[n] = t[c];
-        n += t[c] > 0;
+    int64_t k = 0;
+    for (int64_t c = 0; c < n; c++) {
+        float v = t[c * step];
+        oc[k] = base + (uint32_t)c;
+        ov[k] = v;
+        k += v > 0;
     }
-    return n;
+    return k;
+}
+
+static void compact_c(const float *tile, int64_t C, int nl, uint32_t *oc,
+                      float *ov, int64_t *count)
+{
+    (void)nl; /* lanes past the block's rows hold zeros */
+    for (int j = 0; j < LANES; j++)
+        count[j] = compact_strided(tile + j, C, LANES, 0, oc + (size_t)j * C,
+                                   ov + (size_t)j * C);
 }
 
 static int sparse_row_c(ctx *x, scratch *s, int64_t r, int64_t *count)
@@ -229,12 +240,10 @@ AVX2 static int sparse_row_avx2(ctx *x, scratch *s, int64_t r, int64_t *count)
 }
 
 /* Activates 16 sums (lo, hi) with bias b and stores them in the tile. */
-AVX2 HOT_INLINE void store16(float *tile, int64_t C, int64_t c, __m256 lo,
-                             __m256 hi, float b, __m256 vmax, unsigned m,
-                             int use_mask)
+AVX2 HOT_INLINE void store16(float *tile, int64_t c, __m256 lo, __m256 hi,
+                             float b, __m256 vmax, unsigned m, int use_mask)
 {
     const __m256 zero = _mm256_setzero_ps(), vb = _mm256_set1_ps(b);
-    float t[16];
     lo = _mm256_min_ps(_mm256_max_ps(_mm256_add_ps(lo, vb), zero), vmax);
     hi = _mm256_min_ps(_mm256_max_ps(_mm256_add_ps(hi, vb), zero), vmax);
     if (use_mask) {
@@ -244,10 +253,8 @@ AVX2 HOT_INLINE void store16(float *tile, int64_t C, int64_t c, __m256 lo,
         lo = _mm256_and_ps(lo, _mm256_castsi256_ps(_mm256_cmpeq_epi32(mlo, bits)));
         hi = _mm256_and_ps(hi, _mm256_castsi256_ps(_mm256_cmpeq_epi32(mhi, bits)));
     }
-    _mm256_storeu_ps(t, lo);
-    _mm256_storeu_ps(t + 8, hi);
-    for (int j = 0; j < 16; j++)
-        tile[(size_t)j * TILE_STRIDE(C) + c] = t[j];
+    _mm256_storeu_ps(tile + c * 16, lo);
+    _mm256_storeu_ps(tile + c * 16 + 8, hi);
 }
 
 #define FMA16(lo, hi, w, p)                                             \
@@ -286,11 +293,10 @@ AVX2 HOT_INLINE void four_same(const sdsinf_layer *layer, const float *panel,
         m |= mask ? mask[in[i]] : 0;
     }
     int um = mask || n == 0;
-    int64_t C = wt->nrows;
-    store16(tile, C, c[0], a0, b0, bias_of(layer, c[0]), vmax, m, um);
-    store16(tile, C, c[1], a1, b1, bias_of(layer, c[1]), vmax, m, um);
-    store16(tile, C, c[2], a2, b2, bias_of(layer, c[2]), vmax, m, um);
-    store16(tile, C, c[3], a3, b3, bias_of(layer, c[3]), vmax, m, um);
+    store16(tile, c[0], a0, b0, bias_of(layer, c[0]), vmax, m, um);
+    store16(tile, c[1], a1, b1, bias_of(layer, c[1]), vmax, m, um);
+    store16(tile, c[2], a2, b2, bias_of(layer, c[2]), vmax, m, um);
+    store16(tile, c[3], a3, b3, bias_of(layer, c[3]), vmax, m, um);
 }
 
 /* One output; four of these interleave well when inputs differ. */
@@ -305,7 +311,7 @@ AVX2 HOT_INLINE void one(const sdsinf_layer *layer, const float *panel,
         FMA16(lo, hi, wt->val[i], panel + (size_t)wt->col[i] * LANES);
         m |= mask ? mask[wt->col[i]] : 0;
     }
-    store16(tile, wt->nrows, c, lo, hi, bias_of(layer, c), vmax, m,
+    store16(tile, c, lo, hi, bias_of(layer, c), vmax, m,
             mask || wt->rowptr[c + 1] == wt->rowptr[c]);
 }
 
@@ -328,31 +334,76 @@ AVX2 static void dense_outputs_avx2(const sdsinf_layer *layer,
         one(layer, panel, mask, vmax, tile, plan ? plan->order[c] : (uint32_t)c);
 }
 
-AVX2 static int64_t compact_avx2(const float *t, int64_t C, uint32_t *oc,
-                                 float *ov)
+/* Transposes 8 rows of 8 floats in place (r[j] becomes column j). */
+AVX2 HOT_INLINE void transpose8(__m256 r[8])
 {
-    const __m256 zero = _mm256_setzero_ps();
-    const __m256i step = _mm256_set1_epi32(8);
-    __m256i idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-    int64_t n = 0, c = 0;
-    for (; c + 8 <= C; c += 8, idx = _mm256_add_epi32(idx, step)) {
-        __m256 v = _mm256_loadu_ps(t + c);
-        int mk = _mm256_movemask_ps(_mm256_cmp_ps(v, zero, _CMP_GT_OQ));
-        if (mk == 0xff) { /* all eight stored: the common dense case */
-            _mm256_storeu_ps(ov + n, v);
-            _mm256_storeu_si256((__m256i *)(oc + n), idx);
-            n += 8;
-        } else if (mk) {
-            n += compact_c(t + c, 8, oc + n, ov + n);
-            for (int64_t k = n - __builtin_popcount((unsigned)mk); k < n; k++)
-                oc[k] += (uint32_t)c;
-        }
+    __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
+    __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
+    __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
+    __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
+    __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+    __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+    __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+    __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+    r[0] = _mm256_permute2f128_ps(u0, u4, 0x20);
+    r[1] = _mm256_permute2f128_ps(u1, u5, 0x20);
+    r[2] = _mm256_permute2f128_ps(u2, u6, 0x20);
+    r[3] = _mm256_permute2f128_ps(u3, u7, 0x20);
+    r[4] = _mm256_permute2f128_ps(u0, u4, 0x31);
+    r[5] = _mm256_permute2f128_ps(u1, u5, 0x31);
+    r[6] = _mm256_permute2f128_ps(u2, u6, 0x31);
+    r[7] = _mm256_permute2f128_ps(u3, u7, 0x31);
+}
+
+/* Appends the positive values of v (outputs c..c+7 of one lane) at n. */
+AVX2 HOT_INLINE int64_t append8(__m256 v, __m256i idx, uint32_t c,
+                                uint32_t *oc, float *ov, int64_t n)
+{
+    int mk = _mm256_movemask_ps(_mm256_cmp_ps(v, _mm256_setzero_ps(),
+                                              _CMP_GT_OQ));
+    if (mk == 0xff) { /* all eight stored: the common dense case */
+        _mm256_storeu_ps(ov + n, v);
+        _mm256_storeu_si256((__m256i *)(oc + n), idx);
+        return n + 8;
     }
-    int64_t k0 = n;
-    n += compact_c(t + c, C - c, oc + n, ov + n);
-    for (; k0 < n; k0++)
-        oc[k0] += (uint32_t)c;
+    if (mk) {
+        float t[8];
+        _mm256_storeu_ps(t, v);
+        n += compact_strided(t, 8, 1, c, oc + n, ov + n);
+    }
     return n;
+}
+
+/* Eight outputs at a time: transpose their 16 lanes in two 8 x 8 steps and
+ * append each lane's positive values.  Lanes past the block's rows hold
+ * zeros and append nothing. */
+AVX2 static void compact_avx2(const float *tile, int64_t C, int nl,
+                              uint32_t *oc, float *ov, int64_t *count)
+{
+    const __m256i iota = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    int64_t n[LANES] = {0}, c = 0;
+    (void)nl;
+    for (; c + 8 <= C; c += 8) {
+        __m256i idx = _mm256_add_epi32(iota, _mm256_set1_epi32((int)c));
+        __m256 lo[8], hi[8];
+        for (int k = 0; k < 8; k++) {
+            lo[k] = _mm256_loadu_ps(tile + (c + k) * LANES);
+            hi[k] = _mm256_loadu_ps(tile + (c + k) * LANES + 8);
+        }
+        transpose8(lo);
+        transpose8(hi);
+#define APPEND(j, v) \
+    n[j] = append8(v, idx, (uint32_t)c, oc + (size_t)(j) * C, ov + (size_t)(j) * C, n[j])
+        APPEND(0, lo[0]); APPEND(1, lo[1]); APPEND(2, lo[2]); APPEND(3, lo[3]);
+        APPEND(4, lo[4]); APPEND(5, lo[5]); APPEND(6, lo[6]); APPEND(7, lo[7]);
+        APPEND(8, hi[0]); APPEND(9, hi[1]); APPEND(10, hi[2]); APPEND(11, hi[3]);
+        APPEND(12, hi[4]); APPEND(13, hi[5]); APPEND(14, hi[6]); APPEND(15, hi[7]);
+#undef APPEND
+    }
+    for (int j = 0; j < LANES; j++)
+        count[j] = n[j] + compact_strided(tile + c * LANES + j, C - c, LANES,
+                                          (uint32_t)c, oc + (size_t)j * C + n[j],
+                                          ov + (size_t)j * C + n[j]);
 }
 #endif
 
@@ -394,15 +445,23 @@ static int dense_block(ctx *x, scratch *s, const int64_t *rows, int nl)
     fill_panel(x, s, rows, nl);
     x->impl->dense_outputs(x->layer, s->panel, x->with_mask ? s->mask : NULL,
                            x->ymax, s->tile);
-    if (!arena_reserve(&s->out, nl * x->C))
+    int64_t count[LANES];
+    if (!arena_reserve(&s->out, LANES * x->C))
         return 0;
+    /* lane j lands at j * C; then the lanes close up into rows */
+    uint32_t *oc = s->out.col + s->out.len;
+    float *ov = s->out.val + s->out.len;
+    x->impl->compact(s->tile, x->C, nl, oc, ov, count);
+    int64_t at = 0;
     for (int j = 0; j < nl; j++) {
-        int64_t n = x->impl->compact(s->tile + (size_t)j * TILE_STRIDE(x->C),
-                                     x->C, s->out.col + s->out.len,
-                                     s->out.val + s->out.len);
-        s->out.len += n;
-        x->rowcount[rows[j]] = n;
+        if (at != (int64_t)j * x->C) {
+            memmove(oc + at, oc + (size_t)j * x->C, (size_t)count[j] * sizeof *oc);
+            memmove(ov + at, ov + (size_t)j * x->C, (size_t)count[j] * sizeof *ov);
+        }
+        at += count[j];
+        x->rowcount[rows[j]] = count[j];
     }
+    s->out.len += at;
     return 1;
 }
 
@@ -482,7 +541,7 @@ static int scratch_fit(scratch *s, int64_t K, int64_t C)
     s->bits = sdsinf__calloc((size_t)(C + 63) / 64, sizeof *s->bits);
     s->panel = sdsinf__mallocarray((size_t)K * LANES, sizeof *s->panel);
     s->mask = sdsinf__mallocarray((size_t)K, sizeof *s->mask);
-    s->tile = sdsinf__mallocarray((size_t)TILE_STRIDE(C) * LANES, sizeof *s->tile);
+    s->tile = sdsinf__mallocarray((size_t)C * LANES, sizeof *s->tile);
     if (!s->acc || !s->bits || !s->panel || !s->mask || !s->tile) {
         sdsinf__free(s->panel);
         s->panel = NULL;

@@ -491,7 +491,7 @@ static int load_bias_file(const char *path, int32_t N, int32_t L, float *bias,
                               path, (long long)ls.line, nf);
             goto done;
         }
-        uint64_t l = 1, n = (uint64_t)count + 1;
+        uint64_t l = 1, n = fields == 1 ? (uint64_t)count + 1 : 1;
         float v;
         if ((fields >= 2 && (rc = sdsinf__tok_u64(&ls, "layer", &l, err))) ||
             (fields == 3 && (rc = sdsinf__tok_u64(&ls, "neuron", &n, err))) ||
