@@ -1,16 +1,18 @@
 /* kernel.c - the fused layer: Y_next = min(ymax, ReLU(Y * W + b)).
  *
- * Rows of Y (samples) that have any entry are cut into blocks of LANES
- * consecutive live rows; threads take blocks in turn.  A block runs one of
- * two paths that give bit-identical results (same products, same order of
- * additions, no fused multiply-add):
- *   - sparse: per row, Gustavson's method over the rows of W with a dense
+ * Two primitives, with bit-identical results (same products, same order of
+ * additions, fmaf everywhere):
+ *   - sparse row: Gustavson's method over the rows of W, with a dense
  *     accumulator and a bitmap of touched outputs;
- *   - dense: the block is spread into a K x LANES panel, and every output
- *     neuron sums its inputs' panel rows (W transposed), LANES samples per
- *     vector operation.  Chosen when the block is dense enough.
- * Each block's output is a contiguous range of the result, so the blocks are
- * copied into place in parallel once every block is done. */
+ *   - dense block: LANES samples held as a K x LANES panel; every output
+ *     sums its inputs' panel rows (W transposed), LANES samples per vector
+ *     operation, in the layer plan's order (outputs with identical inputs
+ *     four at a time).
+ * Each exists as baseline C and, on x86-64, as an AVX2 + FMA copy chosen at
+ * run time.  sdsinf_layer_forward builds the CSR-to-CSR layer on them;
+ * infer.c keeps dense blocks as panels from layer to layer.
+ *
+ * Sections: helpers, baseline C, AVX2 copies, selection, CSR layer. */
 #include "internal.h"
 
 #include <math.h>
@@ -18,73 +20,22 @@
 #include <stdlib.h>
 #include <string.h>
 
-#ifndef LANES
-#define LANES 16 /* samples per dense block: a multiple of 8, <= 16 */
-#endif
-/* dense path when a block holds at least 1/DENSE_DIV of its K x rows */
-#define DENSE_DIV 24
+#define LANES SDSINF__LANES
 
-/* AVX2 + FMA copies of the hot functions sit beside the baseline C on
- * x86-64 with GCC or Clang, chosen at run time. */
 #if defined(__x86_64__) && defined(__GNUC__)
 #define SDSINF_X86 1
 #include <immintrin.h>
 #else
 #define SDSINF_X86 0
 #endif
-/* Helpers of the cloned functions must be inlined into each copy. */
+/* Helpers of the vector functions must be inlined into each copy. */
 #if defined(__GNUC__)
 #define HOT_INLINE static inline __attribute__((always_inline))
 #else
 #define HOT_INLINE static inline
 #endif
 
-typedef struct arena {
-    uint32_t *col;
-    float *val;
-    int64_t len, cap;
-} arena;
-
-typedef struct scratch {
-    arena out;
-    float *acc;       /* C: sparse accumulator */
-    uint64_t *bits;   /* C bits: touched outputs */
-    float *panel;     /* K x LANES: the dense block */
-    uint16_t *mask;   /* K: lanes holding an entry, when needed */
-    float *tile;      /* C x LANES: dense path output, tile[c * LANES + j] */
-    int64_t K, C;     /* the sizes the arrays above hold */
-} scratch;
-
-typedef struct block {
-    int64_t first, n; /* range in the live-row list */
-    int thread;
-    int64_t off, count; /* its output in the thread's arena */
-} block;
-
-typedef struct ctx {
-    const sdsinf_layer *layer;
-    const sdsinf_csr *y;
-    float ymax;
-    int with_mask; /* bias can be positive: track structure */
-    int64_t K, C;
-    const int64_t *live;
-    block *blocks;
-    int64_t *rowcount;
-    scratch *scr;
-    sdsinf_csr *out;
-    atomic_int failed;
-    const struct impl *impl;
-} ctx;
-
-/* One implementation of the hot functions (baseline C or a vector copy). */
-typedef struct impl {
-    int (*sparse_row)(ctx *x, scratch *s, int64_t r, int64_t *count);
-    void (*dense_outputs)(const sdsinf_layer *layer, const float *panel,
-                          const uint16_t *mask, float ymax, float *tile);
-    /* Lane j's positive entries of the tile go to oc/ov + j * C. */
-    void (*compact)(const float *tile, int64_t C, int nl, uint32_t *oc,
-                    float *ov, int64_t *count);
-} impl;
+/* ---- Helpers ------------------------------------------------------------ */
 
 HOT_INLINE float bias_of(const sdsinf_layer *l, int64_t c)
 {
@@ -98,35 +49,52 @@ HOT_INLINE float activate(float v, float ymax)
     return v < ymax ? v : ymax;
 }
 
-static int arena_reserve(arena *a, int64_t extra)
+int sdsinf__layer_with_mask(const sdsinf_layer *l)
 {
-    if (a->len + extra <= a->cap)
+    if (l->bias > 0)
         return 1;
-    int64_t cap = a->cap ? a->cap : 4096;
-    while (cap < a->len + extra)
-        cap *= 2;
-    uint32_t *col = sdsinf__realloc(a->col, (size_t)cap * sizeof *col);
-    if (!col)
-        return 0;
-    a->col = col;
-    float *val = sdsinf__realloc(a->val, (size_t)cap * sizeof *val);
-    if (!val)
-        return 0;
-    a->val = val;
-    a->cap = cap;
-    return 1;
+    for (int64_t c = 0; l->bias_vec && c < l->w.ncols; c++)
+        if (l->bias_vec[c] > 0)
+            return 1;
+    return 0;
 }
 
-/* Gustavson's method on one row; appends its entries to the arena. */
-HOT_INLINE int sparse_row_body(ctx *x, scratch *s, int64_t r, int64_t *count)
+/* PANEL_CHUNK inputs at a time, so the part being written stays in L1. */
+#define PANEL_CHUNK 64
+void sdsinf__fill_panel(float *panel, int64_t K, const sdsinf_csr *y,
+                        const int64_t *rows, int nl)
 {
-    const sdsinf_csr *y = x->y, *w = &x->layer->w;
-    float *acc = s->acc;
-    uint64_t *bits = s->bits;
-    int64_t lo = INT64_MAX, hi = -1;
-    for (int64_t i = y->rowptr[r]; i < y->rowptr[r + 1]; i++) {
-        uint32_t k = y->col[i];
-        float yv = y->val[i];
+    int64_t cur[LANES], end[LANES];
+    for (int j = 0; j < nl; j++) {
+        cur[j] = y->rowptr[rows[j]];
+        end[j] = y->rowptr[rows[j] + 1];
+    }
+    for (int64_t k0 = 0; k0 < K; k0 += PANEL_CHUNK) {
+        int64_t k1 = k0 + PANEL_CHUNK < K ? k0 + PANEL_CHUNK : K;
+        memset(panel + k0 * LANES, 0, (size_t)(k1 - k0) * LANES * sizeof *panel);
+        for (int j = 0; j < nl; j++) {
+            int64_t i = cur[j], e = end[j];
+            const uint32_t *col = y->col;
+            const float *val = y->val;
+            float *p = panel + j;
+            for (; i < e && col[i] < k1; i++)
+                p[(size_t)col[i] * LANES] = val[i];
+            cur[j] = i;
+        }
+    }
+}
+
+/* Gustavson's method on one row (n entries); see sdsinf__kernel. */
+HOT_INLINE int64_t sparse_row_body(const sdsinf_layer *layer, float ymax,
+                                   const uint32_t *ycol, const float *yval,
+                                   int64_t n, float *acc, uint64_t *bits,
+                                   uint32_t *oc, float *ov)
+{
+    const sdsinf_csr *w = &layer->w;
+    int64_t lo = INT64_MAX, hi = -1, out = 0;
+    for (int64_t i = 0; i < n; i++) {
+        uint32_t k = ycol[i];
+        float yv = yval[i];
         for (int64_t e = w->rowptr[k]; e < w->rowptr[k + 1]; e++) {
             uint32_t c = w->col[e];
             uint64_t bit = (uint64_t)1 << (c & 63);
@@ -135,70 +103,24 @@ HOT_INLINE int sparse_row_body(ctx *x, scratch *s, int64_t r, int64_t *count)
             } else {
                 bits[c >> 6] |= bit;
                 acc[c] = fmaf(yv, w->val[e], 0.0f);
-                if ((int64_t)(c >> 6) < lo)
-                    lo = c >> 6;
-                if ((int64_t)(c >> 6) > hi)
-                    hi = c >> 6;
+                lo = (int64_t)(c >> 6) < lo ? (int64_t)(c >> 6) : lo;
+                hi = (int64_t)(c >> 6) > hi ? (int64_t)(c >> 6) : hi;
             }
         }
     }
-    int64_t n = 0;
-    if (hi >= 0 && !arena_reserve(&s->out, (hi - lo + 1) * 64))
-        return 0;
     for (int64_t wd = lo; wd <= hi; wd++) {
         uint64_t b = bits[wd];
         bits[wd] = 0;
         while (b) {
             uint32_t c = (uint32_t)(wd * 64 + __builtin_ctzll(b));
             b &= b - 1;
-            float v = activate(acc[c] + bias_of(x->layer, c), x->ymax);
-            if (v > 0) {
-                s->out.col[s->out.len + n] = c;
-                s->out.val[s->out.len + n] = v;
-                n++;
-            }
+            float v = activate(acc[c] + bias_of(layer, c), ymax);
+            oc[out] = c;
+            ov[out] = v;
+            out += v > 0;
         }
     }
-    s->out.len += n;
-    *count = n;
-    return 1;
-}
-
-/* ---- Baseline C: the reference for every vector copy ---------------------
- * Each output's sum starts at 0 and adds fmaf(w, y) input by input, in the
- * order of W's rows; every copy below does exactly the same operations, so
- * results do not depend on the CPU, the path or the blocking. */
-
-/* Activates one output's LANES sums into the tile (tile[c * LANES + j]);
- * lanes outside the structure (mask bit clear) get 0. */
-HOT_INLINE void store_lanes(float *tile, int64_t c, const float *a, float b,
-                            float ymax, unsigned m, int use_mask)
-{
-    for (int j = 0; j < LANES; j++) {
-        float v = activate(a[j] + b, ymax);
-        tile[c * LANES + j] = use_mask && !(m >> j & 1) ? 0 : v;
-    }
-}
-
-static void dense_outputs_c(const sdsinf_layer *layer, const float *panel,
-                            const uint16_t *mask, float ymax, float *tile)
-{
-    const sdsinf_csr *wt = &layer->wt;
-    const sdsinf__layer_plan *plan = layer->plan_;
-    for (int64_t k = 0; k < wt->nrows; k++) {
-        uint32_t c = plan ? plan->order[k] : (uint32_t)k;
-        float a[LANES] = {0};
-        unsigned m = 0;
-        for (int64_t i = wt->rowptr[c]; i < wt->rowptr[c + 1]; i++) {
-            const float *p = panel + (size_t)wt->col[i] * LANES;
-            for (int j = 0; j < LANES; j++)
-                a[j] = fmaf(wt->val[i], p[j], a[j]);
-            m |= mask ? mask[wt->col[i]] : 0;
-        }
-        /* no inputs: nothing is stored, whatever the bias */
-        store_lanes(tile, c, a, bias_of(layer, c), ymax, m,
-                    mask || wt->rowptr[c + 1] == wt->rowptr[c]);
-    }
+    return out;
 }
 
 /* Copies the positive entries of t[0], t[step], ... (n of them) as
@@ -216,59 +138,107 @@ HOT_INLINE int64_t compact_strided(const float *t, int64_t n, int64_t step,
     return k;
 }
 
-static void compact_c(const float *tile, int64_t C, int nl, uint32_t *oc,
-                      float *ov, int64_t *count)
+/* ---- Baseline C: the reference for every vector copy --------------------- */
+
+static int64_t sparse_row_c(const sdsinf_layer *layer, float ymax,
+                            const uint32_t *ycol, const float *yval, int64_t n,
+                            float *acc, uint64_t *bits, uint32_t *oc,
+                            float *ov)
 {
-    (void)nl; /* lanes past the block's rows hold zeros */
+    return sparse_row_body(layer, ymax, ycol, yval, n, acc, bits, oc, ov);
+}
+
+static void dense_c(const sdsinf_layer *layer, float ymax, int with_mask,
+                    const float *panel, float *tile, int64_t count[LANES])
+{
+    const sdsinf_csr *wt = &layer->wt;
+    const sdsinf__layer_plan *plan = layer->plan_;
+    for (int j = 0; j < LANES; j++)
+        count[j] = 0;
+    for (int64_t k = 0; k < wt->nrows; k++) {
+        uint32_t c = plan ? plan->order[k] : (uint32_t)k;
+        float a[LANES] = {0};
+        unsigned m = 0;
+        for (int64_t i = wt->rowptr[c]; i < wt->rowptr[c + 1]; i++) {
+            const float *p = panel + (size_t)wt->col[i] * LANES;
+            for (int j = 0; j < LANES; j++) {
+                a[j] = fmaf(wt->val[i], p[j], a[j]);
+                m |= (unsigned)(p[j] != 0) << j;
+            }
+        }
+        /* no stored input: nothing is stored, whatever the bias */
+        int use_mask = with_mask || wt->rowptr[c + 1] == wt->rowptr[c];
+        for (int j = 0; j < LANES; j++) {
+            float v = activate(a[j] + bias_of(layer, c), ymax);
+            v = use_mask && !(m >> j & 1) ? 0 : v;
+            tile[c * LANES + j] = v;
+            count[j] += v > 0;
+        }
+    }
+}
+
+static void compact_c(const float *tile, int64_t C, uint32_t *oc, float *ov,
+                      int64_t count[LANES])
+{
     for (int j = 0; j < LANES; j++)
         count[j] = compact_strided(tile + j, C, LANES, 0, oc + (size_t)j * C,
                                    ov + (size_t)j * C);
 }
 
-static int sparse_row_c(ctx *x, scratch *s, int64_t r, int64_t *count)
-{
-    return sparse_row_body(x, s, r, count);
-}
-
-/* ---- AVX2 + FMA copies (x86-64), chosen at run time ----------------------- */
+/* ---- AVX2 + FMA copies (x86-64) ------------------------------------------ */
 #if SDSINF_X86
 #define AVX2 __attribute__((target("avx2,fma")))
 
-AVX2 static int sparse_row_avx2(ctx *x, scratch *s, int64_t r, int64_t *count)
+AVX2 static int64_t sparse_row_avx2(const sdsinf_layer *layer, float ymax,
+                                    const uint32_t *ycol, const float *yval,
+                                    int64_t n, float *acc, uint64_t *bits,
+                                    uint32_t *oc, float *ov)
 {
-    return sparse_row_body(x, s, r, count);
+    return sparse_row_body(layer, ymax, ycol, yval, n, acc, bits, oc, ov);
 }
 
-/* Activates 16 sums (lo, hi) with bias b and stores them in the tile. */
+/* Lanes of the structure mask set in a panel row (its nonzeros). */
+AVX2 HOT_INLINE unsigned nonzero_lanes(__m256 lo, __m256 hi)
+{
+    const __m256 z = _mm256_setzero_ps();
+    return (unsigned)_mm256_movemask_ps(_mm256_cmp_ps(lo, z, _CMP_NEQ_UQ)) |
+           (unsigned)_mm256_movemask_ps(_mm256_cmp_ps(hi, z, _CMP_NEQ_UQ)) << 8;
+}
+
+/* The running per-lane counts of positive outputs. */
+typedef struct counts16 {
+    __m256i lo, hi;
+} counts16;
+
+/* Activates 16 sums with bias b, stores them at tile[c], counts positives. */
 AVX2 HOT_INLINE void store16(float *tile, int64_t c, __m256 lo, __m256 hi,
-                             float b, __m256 vmax, unsigned m, int use_mask)
+                             float b, __m256 vmax, unsigned m, int use_mask,
+                             counts16 *n)
 {
     const __m256 zero = _mm256_setzero_ps(), vb = _mm256_set1_ps(b);
     lo = _mm256_min_ps(_mm256_max_ps(_mm256_add_ps(lo, vb), zero), vmax);
     hi = _mm256_min_ps(_mm256_max_ps(_mm256_add_ps(hi, vb), zero), vmax);
     if (use_mask) {
         const __m256i bits = _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128);
-        __m256i mlo = _mm256_and_si256(_mm256_set1_epi32((int)m), bits);
-        __m256i mhi = _mm256_and_si256(_mm256_set1_epi32((int)(m >> 8)), bits);
-        lo = _mm256_and_ps(lo, _mm256_castsi256_ps(_mm256_cmpeq_epi32(mlo, bits)));
-        hi = _mm256_and_ps(hi, _mm256_castsi256_ps(_mm256_cmpeq_epi32(mhi, bits)));
+        __m256i ml = _mm256_and_si256(_mm256_set1_epi32((int)m), bits);
+        __m256i mh = _mm256_and_si256(_mm256_set1_epi32((int)(m >> 8)), bits);
+        lo = _mm256_and_ps(lo, _mm256_castsi256_ps(_mm256_cmpeq_epi32(ml, bits)));
+        hi = _mm256_and_ps(hi, _mm256_castsi256_ps(_mm256_cmpeq_epi32(mh, bits)));
     }
-    _mm256_storeu_ps(tile + c * 16, lo);
-    _mm256_storeu_ps(tile + c * 16 + 8, hi);
+    _mm256_storeu_ps(tile + c * LANES, lo);
+    _mm256_storeu_ps(tile + c * LANES + 8, hi);
+    /* a true comparison is -1: subtracting it counts */
+    n->lo = _mm256_sub_epi32(n->lo, _mm256_castps_si256(
+                                        _mm256_cmp_ps(lo, zero, _CMP_GT_OQ)));
+    n->hi = _mm256_sub_epi32(n->hi, _mm256_castps_si256(
+                                        _mm256_cmp_ps(hi, zero, _CMP_GT_OQ)));
 }
-
-#define FMA16(lo, hi, w, p)                                             \
-    do {                                                                \
-        __m256 w_ = _mm256_set1_ps(w);                                  \
-        lo = _mm256_fmadd_ps(w_, _mm256_loadu_ps(p), lo);               \
-        hi = _mm256_fmadd_ps(w_, _mm256_loadu_ps((p) + 8), hi);         \
-    } while (0)
 
 /* Four outputs with the same input list: one load of each panel row feeds
  * all four sums. */
 AVX2 HOT_INLINE void four_same(const sdsinf_layer *layer, const float *panel,
-                               const uint16_t *mask, __m256 vmax, float *tile,
-                               const uint32_t *c)
+                               int with_mask, __m256 vmax, float *tile,
+                               const uint32_t *c, counts16 *cnt)
 {
     const sdsinf_csr *wt = &layer->wt;
     const int64_t *rp = wt->rowptr;
@@ -290,48 +260,63 @@ AVX2 HOT_INLINE void four_same(const sdsinf_layer *layer, const float *panel,
         a2 = _mm256_fmadd_ps(w, lo, a2), b2 = _mm256_fmadd_ps(w, hi, b2);
         w = _mm256_set1_ps(v3[i]);
         a3 = _mm256_fmadd_ps(w, lo, a3), b3 = _mm256_fmadd_ps(w, hi, b3);
-        m |= mask ? mask[in[i]] : 0;
+        if (with_mask)
+            m |= nonzero_lanes(lo, hi);
     }
-    int um = mask || n == 0;
-    store16(tile, c[0], a0, b0, bias_of(layer, c[0]), vmax, m, um);
-    store16(tile, c[1], a1, b1, bias_of(layer, c[1]), vmax, m, um);
-    store16(tile, c[2], a2, b2, bias_of(layer, c[2]), vmax, m, um);
-    store16(tile, c[3], a3, b3, bias_of(layer, c[3]), vmax, m, um);
+    int um = with_mask || n == 0;
+    store16(tile, c[0], a0, b0, bias_of(layer, c[0]), vmax, m, um, cnt);
+    store16(tile, c[1], a1, b1, bias_of(layer, c[1]), vmax, m, um, cnt);
+    store16(tile, c[2], a2, b2, bias_of(layer, c[2]), vmax, m, um, cnt);
+    store16(tile, c[3], a3, b3, bias_of(layer, c[3]), vmax, m, um, cnt);
 }
 
-/* One output; four of these interleave well when inputs differ. */
+/* One output, its inputs in order. */
 AVX2 HOT_INLINE void one(const sdsinf_layer *layer, const float *panel,
-                         const uint16_t *mask, __m256 vmax, float *tile,
-                         uint32_t c)
+                         int with_mask, __m256 vmax, float *tile, uint32_t c,
+                         counts16 *cnt)
 {
     const sdsinf_csr *wt = &layer->wt;
-    __m256 lo = _mm256_setzero_ps(), hi = lo;
+    __m256 a = _mm256_setzero_ps(), b = a;
     unsigned m = 0;
     for (int64_t i = wt->rowptr[c]; i < wt->rowptr[c + 1]; i++) {
-        FMA16(lo, hi, wt->val[i], panel + (size_t)wt->col[i] * LANES);
-        m |= mask ? mask[wt->col[i]] : 0;
+        const float *p = panel + (size_t)wt->col[i] * LANES;
+        __m256 lo = _mm256_loadu_ps(p), hi = _mm256_loadu_ps(p + 8);
+        __m256 w = _mm256_set1_ps(wt->val[i]);
+        a = _mm256_fmadd_ps(w, lo, a);
+        b = _mm256_fmadd_ps(w, hi, b);
+        if (with_mask)
+            m |= nonzero_lanes(lo, hi);
     }
-    store16(tile, c, lo, hi, bias_of(layer, c), vmax, m,
-            mask || wt->rowptr[c + 1] == wt->rowptr[c]);
+    store16(tile, c, a, b, bias_of(layer, c), vmax, m,
+            with_mask || wt->rowptr[c + 1] == wt->rowptr[c], cnt);
 }
 
-AVX2 static void dense_outputs_avx2(const sdsinf_layer *layer,
-                                    const float *panel, const uint16_t *mask,
-                                    float ymax, float *tile)
+AVX2 static void dense_avx2(const sdsinf_layer *layer, float ymax,
+                            int with_mask, const float *panel, float *tile,
+                            int64_t count[LANES])
 {
     const sdsinf__layer_plan *plan = layer->plan_;
     const __m256 vmax = _mm256_set1_ps(ymax);
     int64_t C = layer->wt.nrows, c = 0;
+    counts16 cnt = {_mm256_setzero_si256(), _mm256_setzero_si256()};
     if (plan)
         for (; c + 4 <= C; c += 4) {
             if (plan->same4[c / 4])
-                four_same(layer, panel, mask, vmax, tile, plan->order + c);
+                four_same(layer, panel, with_mask, vmax, tile,
+                          plan->order + c, &cnt);
             else
                 for (int k = 0; k < 4; k++)
-                    one(layer, panel, mask, vmax, tile, plan->order[c + k]);
+                    one(layer, panel, with_mask, vmax, tile,
+                        plan->order[c + k], &cnt);
         }
     for (; c < C; c++)
-        one(layer, panel, mask, vmax, tile, plan ? plan->order[c] : (uint32_t)c);
+        one(layer, panel, with_mask, vmax, tile,
+            plan ? plan->order[c] : (uint32_t)c, &cnt);
+    int32_t n[LANES];
+    _mm256_storeu_si256((__m256i *)n, cnt.lo);
+    _mm256_storeu_si256((__m256i *)(n + 8), cnt.hi);
+    for (int j = 0; j < LANES; j++)
+        count[j] = n[j];
 }
 
 /* Transposes 8 rows of 8 floats in place (r[j] becomes column j). */
@@ -375,14 +360,12 @@ AVX2 HOT_INLINE int64_t append8(__m256 v, __m256i idx, uint32_t c,
 }
 
 /* Eight outputs at a time: transpose their 16 lanes in two 8 x 8 steps and
- * append each lane's positive values.  Lanes past the block's rows hold
- * zeros and append nothing. */
-AVX2 static void compact_avx2(const float *tile, int64_t C, int nl,
-                              uint32_t *oc, float *ov, int64_t *count)
+ * append each lane's positive values. */
+AVX2 static void compact_avx2(const float *tile, int64_t C, uint32_t *oc,
+                              float *ov, int64_t count[LANES])
 {
     const __m256i iota = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
     int64_t n[LANES] = {0}, c = 0;
-    (void)nl;
     for (; c + 8 <= C; c += 8) {
         __m256i idx = _mm256_add_epi32(iota, _mm256_set1_epi32((int)c));
         __m256 lo[8], hi[8];
@@ -392,13 +375,12 @@ AVX2 static void compact_avx2(const float *tile, int64_t C, int nl,
         }
         transpose8(lo);
         transpose8(hi);
-#define APPEND(j, v) \
-    n[j] = append8(v, idx, (uint32_t)c, oc + (size_t)(j) * C, ov + (size_t)(j) * C, n[j])
-        APPEND(0, lo[0]); APPEND(1, lo[1]); APPEND(2, lo[2]); APPEND(3, lo[3]);
-        APPEND(4, lo[4]); APPEND(5, lo[5]); APPEND(6, lo[6]); APPEND(7, lo[7]);
-        APPEND(8, hi[0]); APPEND(9, hi[1]); APPEND(10, hi[2]); APPEND(11, hi[3]);
-        APPEND(12, hi[4]); APPEND(13, hi[5]); APPEND(14, hi[6]); APPEND(15, hi[7]);
-#undef APPEND
+        for (int j = 0; j < 8; j++) {
+            n[j] = append8(lo[j], idx, (uint32_t)c, oc + (size_t)j * C,
+                           ov + (size_t)j * C, n[j]);
+            n[j + 8] = append8(hi[j], idx, (uint32_t)c, oc + (size_t)(j + 8) * C,
+                               ov + (size_t)(j + 8) * C, n[j + 8]);
+        }
     }
     for (int j = 0; j < LANES; j++)
         count[j] = n[j] + compact_strided(tile + c * LANES + j, C - c, LANES,
@@ -407,51 +389,99 @@ AVX2 static void compact_avx2(const float *tile, int64_t C, int nl,
 }
 #endif
 
-/* Spreads the block's rows into the K x LANES panel (and the structure
- * mask), PANEL_CHUNK inputs at a time so the part being written stays in
- * the L1 cache; entries not given are zero. */
-#define PANEL_CHUNK 64
-static void fill_panel(ctx *x, scratch *s, const int64_t *rows, int nl)
+/* ---- Selection ------------------------------------------------------------ */
+
+static const sdsinf__kernel kernel_c = {sparse_row_c, dense_c, compact_c};
+#if SDSINF_X86
+static const sdsinf__kernel kernel_avx2 = {sparse_row_avx2, dense_avx2,
+                                           compact_avx2};
+#endif
+
+const sdsinf__kernel *sdsinf__kernel_get(void)
 {
-    const sdsinf_csr *y = x->y;
-    int64_t cur[LANES], end[LANES];
-    for (int j = 0; j < nl; j++) {
-        cur[j] = y->rowptr[rows[j]];
-        end[j] = y->rowptr[rows[j] + 1];
-    }
-    for (int64_t k0 = 0; k0 < x->K; k0 += PANEL_CHUNK) {
-        int64_t k1 = k0 + PANEL_CHUNK < x->K ? k0 + PANEL_CHUNK : x->K;
-        memset(s->panel + (size_t)k0 * LANES, 0,
-               (size_t)(k1 - k0) * LANES * sizeof *s->panel);
-        if (x->with_mask)
-            memset(s->mask + k0, 0, (size_t)(k1 - k0) * sizeof *s->mask);
-        for (int j = 0; j < nl; j++) {
-            int64_t i = cur[j], e = end[j];
-            const uint32_t *col = y->col;
-            const float *val = y->val;
-            float *panel = s->panel + j;
-            for (; i < e && col[i] < k1; i++)
-                panel[(size_t)col[i] * LANES] = val[i];
-            if (x->with_mask)
-                for (int64_t t = cur[j]; t < i; t++)
-                    s->mask[col[t]] |= (uint16_t)(1u << j);
-            cur[j] = i;
-        }
-    }
+    const char *force = getenv("SDSINF_KERNEL");
+    if (force && !strcmp(force, "c"))
+        return &kernel_c;
+#if SDSINF_X86
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+        return &kernel_avx2;
+#endif
+    return &kernel_c;
+}
+
+/* ---- The CSR layer -----------------------------------------------------------
+ * Live rows (with any entry) are cut into blocks of LANES; threads take
+ * blocks in turn and append each block's rows to their own arena; then the
+ * blocks are copied into place in the result, in parallel. */
+
+typedef struct arena {
+    uint32_t *col;
+    float *val;
+    int64_t len, cap;
+} arena;
+
+typedef struct block {
+    int64_t first, n; /* range in the live-row list */
+    int thread;
+    int64_t off, count; /* its output in the thread's arena */
+} block;
+
+/* Per-thread scratch, kept by the pool between calls. */
+typedef struct scratch {
+    arena out;
+    float *acc;     /* C: sparse accumulator */
+    uint64_t *bits; /* C bits: touched outputs, kept zero */
+    float *panel;   /* K x LANES */
+    float *tile;    /* C x LANES */
+    int64_t K, C;   /* what the arrays above hold */
+} scratch;
+
+typedef struct ctx {
+    const sdsinf__kernel *kern;
+    const sdsinf_layer *layer;
+    const sdsinf_csr *y;
+    float ymax;
+    int with_mask;
+    int64_t K, C;
+    const int64_t *live;
+    block *blocks;
+    int64_t *rowcount;
+    scratch *scr;
+    sdsinf_csr *out;
+    atomic_int failed;
+} ctx;
+
+static int arena_reserve(arena *a, int64_t extra)
+{
+    if (a->len + extra <= a->cap)
+        return 1;
+    int64_t cap = a->cap ? a->cap : 4096;
+    while (cap < a->len + extra)
+        cap *= 2;
+    uint32_t *col = sdsinf__realloc(a->col, (size_t)cap * sizeof *col);
+    if (!col)
+        return 0;
+    a->col = col;
+    float *val = sdsinf__realloc(a->val, (size_t)cap * sizeof *val);
+    if (!val)
+        return 0;
+    a->val = val;
+    a->cap = cap;
+    return 1;
 }
 
 static int dense_block(ctx *x, scratch *s, const int64_t *rows, int nl)
 {
-    fill_panel(x, s, rows, nl);
-    x->impl->dense_outputs(x->layer, s->panel, x->with_mask ? s->mask : NULL,
-                           x->ymax, s->tile);
     int64_t count[LANES];
     if (!arena_reserve(&s->out, LANES * x->C))
         return 0;
-    /* lane j lands at j * C; then the lanes close up into rows */
+    sdsinf__fill_panel(s->panel, x->K, x->y, rows, nl);
+    x->kern->dense(x->layer, x->ymax, x->with_mask, s->panel, s->tile, count);
+    /* lane j lands at j * C, then the lanes close up into rows */
     uint32_t *oc = s->out.col + s->out.len;
     float *ov = s->out.val + s->out.len;
-    x->impl->compact(s->tile, x->C, nl, oc, ov, count);
+    x->kern->compact(s->tile, x->C, oc, ov, count);
     int64_t at = 0;
     for (int j = 0; j < nl; j++) {
         if (at != (int64_t)j * x->C) {
@@ -471,6 +501,7 @@ static void run_block(void *vx, int64_t t, int thread)
     scratch *s = &x->scr[thread];
     block *bk = &x->blocks[t];
     const int64_t *rows = x->live + bk->first;
+    const sdsinf_csr *y = x->y;
     int64_t nnz = 0;
     int ok = 1;
     if (atomic_load(&x->failed))
@@ -478,12 +509,21 @@ static void run_block(void *vx, int64_t t, int thread)
     bk->thread = thread;
     bk->off = s->out.len;
     for (int64_t j = 0; j < bk->n; j++)
-        nnz += x->y->rowptr[rows[j] + 1] - x->y->rowptr[rows[j]];
-    if (nnz * DENSE_DIV >= bk->n * x->K && bk->n > 1) {
+        nnz += y->rowptr[rows[j] + 1] - y->rowptr[rows[j]];
+    if (bk->n > 1 && nnz * SDSINF__DENSE_DIV >= bk->n * x->K) {
         ok = dense_block(x, s, rows, (int)bk->n);
     } else {
-        for (int64_t j = 0; ok && j < bk->n; j++)
-            ok = x->impl->sparse_row(x, s, rows[j], &x->rowcount[rows[j]]);
+        for (int64_t j = 0; ok && j < bk->n; j++) {
+            int64_t b = y->rowptr[rows[j]];
+            if (!(ok = arena_reserve(&s->out, x->C)))
+                break;
+            int64_t n = x->kern->sparse_row(
+                x->layer, x->ymax, y->col + b, y->val + b,
+                y->rowptr[rows[j] + 1] - b, s->acc, s->bits,
+                s->out.col + s->out.len, s->out.val + s->out.len);
+            s->out.len += n;
+            x->rowcount[rows[j]] = n;
+        }
     }
     bk->count = s->out.len - bk->off;
     if (!ok)
@@ -503,30 +543,8 @@ static void place_block(void *vx, int64_t t, int thread)
            (size_t)bk->count * sizeof(float));
 }
 
-static const impl impl_c = {sparse_row_c, dense_outputs_c, compact_c};
-#if SDSINF_X86
-static const impl impl_avx2 = {sparse_row_avx2, dense_outputs_avx2,
-                               compact_avx2};
-#endif
-
-/* The fastest implementation this CPU runs; SDSINF_KERNEL=c forces the
- * baseline (for testing that all copies agree). */
-static const impl *pick_impl(void)
-{
-    const char *force = getenv("SDSINF_KERNEL");
-    if (force && !strcmp(force, "c"))
-        return &impl_c;
-#if SDSINF_X86
-    __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
-        return &impl_avx2;
-#endif
-    return &impl_c;
-}
-
-/* Sizes a thread's scratch for K inputs and C outputs; the bitmap comes
- * zeroed and the sparse path leaves it zeroed.  The output arena is emptied
- * but kept. */
+/* Sizes a thread's scratch for K inputs and C outputs; the output arena is
+ * emptied but kept. */
 static int scratch_fit(scratch *s, int64_t K, int64_t C)
 {
     s->out.len = 0;
@@ -535,14 +553,12 @@ static int scratch_fit(scratch *s, int64_t K, int64_t C)
     sdsinf__free(s->acc);
     sdsinf__free(s->bits);
     sdsinf__free(s->panel);
-    sdsinf__free(s->mask);
     sdsinf__free(s->tile);
     s->acc = sdsinf__mallocarray((size_t)C, sizeof *s->acc);
     s->bits = sdsinf__calloc((size_t)(C + 63) / 64, sizeof *s->bits);
     s->panel = sdsinf__mallocarray((size_t)K * LANES, sizeof *s->panel);
-    s->mask = sdsinf__mallocarray((size_t)K, sizeof *s->mask);
     s->tile = sdsinf__mallocarray((size_t)C * LANES, sizeof *s->tile);
-    if (!s->acc || !s->bits || !s->panel || !s->mask || !s->tile) {
+    if (!s->acc || !s->bits || !s->panel || !s->tile) {
         sdsinf__free(s->panel);
         s->panel = NULL;
         return 0;
@@ -559,7 +575,6 @@ static void scratch_free(scratch *s)
     sdsinf__free(s->acc);
     sdsinf__free(s->bits);
     sdsinf__free(s->panel);
-    sdsinf__free(s->mask);
     sdsinf__free(s->tile);
 }
 
@@ -636,15 +651,13 @@ int sdsinf_layer_forward(sdsinf_pool *pool, const sdsinf_layer *layer,
     if (!workspace_fit(w, sdsinf_pool_threads(pool), y->nrows + 1,
                        layer->w.nrows, layer->w.ncols))
         goto nomem;
-    x.impl = pick_impl();
+    x.kern = sdsinf__kernel_get();
     x.layer = layer;
     x.y = y;
     x.ymax = ymax;
     x.K = layer->w.nrows;
     x.C = layer->w.ncols;
-    x.with_mask = layer->bias > 0;
-    for (int64_t c = 0; layer->bias_vec && c < x.C && !x.with_mask; c++)
-        x.with_mask = layer->bias_vec[c] > 0;
+    x.with_mask = sdsinf__layer_with_mask(layer);
     x.scr = w->scr;
     x.live = w->live;
     x.rowcount = w->rowcount;
@@ -660,7 +673,6 @@ int sdsinf_layer_forward(sdsinf_pool *pool, const sdsinf_layer *layer,
     sdsinf__pool_run(pool, nblocks, run_block, &x);
     if (atomic_load(&x.failed))
         goto nomem;
-
     for (int64_t r = 0; r < y->nrows; r++)
         total += x.rowcount[r];
     if ((rc = sdsinf__csr_reshape(out, y->nrows, x.C, total, err)) != SDSINF_OK)

@@ -552,8 +552,9 @@ static int resolve_bias(const char *spec, const char *dir, int32_t N,
     if (!spec) {
         if (sdsinf_default_bias(N, &b) != SDSINF_OK)
             return sdsinf__fail(err, SDSINF_EINVAL,
-                                "no GraphChallenge bias for %d neurons: give "
-                                "one with --bias (a number or a file)", N);
+                                "%s: no GraphChallenge bias for %d neurons: "
+                                "give one with --bias (a number or a file)",
+                                dir ? dir : "model", N);
     } else if (sdsinf__parse_float(spec, &b) != SDSINF_OK) {
         return load_bias_file(spec, N, L, bias, vecs, err);
     }
@@ -608,8 +609,10 @@ static int load_dir(const char *dir, const sdsinf_model_opts *o,
         goto done;
     }
     /* Without a neuron count, the layers' largest index decides; read all
-     * triplets first in that case.  With one, build each layer at once. */
-    uint64_t maxdim = 0;
+     * triplets first in that case.  With one, build each layer at once.
+     * MatrixMarket layers must all declare the model's size. */
+    uint64_t maxdim = 0, mtx_dim = 0;
+    const char *mtx_path = NULL;
     triplets *all = NULL;
     if (!(all = sdsinf__calloc((size_t)L, sizeof *all))) {
         rc = sdsinf__fail(err, SDSINF_ENOMEM, "no memory");
@@ -619,11 +622,17 @@ static int load_dir(const char *dir, const sdsinf_model_opts *o,
         uint64_t dim = 0;
         rc = read_layer_file(files[l].path, N ? (uint64_t)N : UINT32_MAX,
                              &all[l], &dim, err);
-        if (rc == SDSINF_OK && has_suffix(files[l].path, ".mtx") && N &&
-            dim != (uint64_t)N)
+        int mtx = rc == SDSINF_OK && has_suffix(files[l].path, ".mtx");
+        uint64_t want = N ? (uint64_t)N : mtx_dim;
+        if (mtx && want && dim != want)
             rc = sdsinf__fail(err, SDSINF_EINVAL,
-                              "%s: declares %llu neurons, the model has %d",
-                              files[l].path, (unsigned long long)dim, N);
+                              "%s: declares %llu neurons, the model has %llu",
+                              files[l].path, (unsigned long long)dim,
+                              (unsigned long long)want);
+        if (mtx && !mtx_path) {
+            mtx_dim = dim;
+            mtx_path = files[l].path;
+        }
         if (dim > maxdim)
             maxdim = dim;
         if (rc == SDSINF_OK && N)
@@ -637,6 +646,12 @@ static int load_dir(const char *dir, const sdsinf_model_opts *o,
     if (rc == SDSINF_OK && !N) {
         if (maxdim > INT32_MAX)
             rc = sdsinf__fail(err, SDSINF_EINVAL, "%s: too many neurons", dir);
+        else if (mtx_path && mtx_dim != maxdim)
+            rc = sdsinf__fail(err, SDSINF_EINVAL,
+                              "%s: declares %llu neurons, but another layer "
+                              "has indices up to %llu",
+                              mtx_path, (unsigned long long)mtx_dim,
+                              (unsigned long long)maxdim);
         N = (int32_t)maxdim;
         for (int32_t l = 0; l < L && rc == SDSINF_OK; l++)
             rc = sdsinf__csr_from_triplets(N, N, all[l].n, all[l].row,
