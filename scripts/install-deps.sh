@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# install-deps.sh - installs what sdsinf needs to build, test and benchmark,
+# from Debian's packages (and, for the Python reference and peers, PyPI).
+# Installs only what is missing; run as root or with sudo available.
+set -eu
+pkgs="build-essential cmake pkg-config libcmocka-dev"
+[ "${1:-}" = "--all" ] && pkgs="$pkgs clang libclang-rt-dev libgraphblas-dev python3-pip"
+missing=""
+for p in $pkgs; do
+    dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+    sudo=""
+    [ "$(id -u)" -ne 0 ] && sudo=sudo
+    echo "installing:$missing"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq $missing >/dev/null
+fi
+if [ "${1:-}" = "--all" ] && ! python3 -c 'import numpy, scipy' 2>/dev/null; then
+    python3 -m pip install -q numpy scipy 2>/dev/null ||
+        python3 -m pip install -q --break-system-packages numpy scipy
+fi
