@@ -10,9 +10,7 @@ int sdsinf_images_load(const char *path, int32_t neurons, sdsinf_csr *out,
 {
     sdsinf__file f = {0};
     sdsinf__lines ls;
-    uint32_t *row = NULL, *col = NULL;
-    float *val = NULL;
-    int64_t *line = NULL, n = 0, cap = 0;
+    sdsinf__triplets t = {0};
     uint64_t images = 0;
     int rc;
     if (neurons < 1)
@@ -39,27 +37,11 @@ int sdsinf_images_load(const char *path, int32_t neurons, sdsinf_csr *out,
         }
         if (v == 0)
             continue;
-        if (n == cap) {
-            int64_t nc = cap ? 2 * cap : 4096;
-            uint32_t *r2 = sdsinf__realloc(row, (size_t)nc * sizeof *r2);
-            row = r2 ? r2 : row;
-            uint32_t *c2 = sdsinf__realloc(col, (size_t)nc * sizeof *c2);
-            col = c2 ? c2 : col;
-            float *v2 = sdsinf__realloc(val, (size_t)nc * sizeof *v2);
-            val = v2 ? v2 : val;
-            int64_t *l2 = sdsinf__realloc(line, (size_t)nc * sizeof *l2);
-            line = l2 ? l2 : line;
-            if (!r2 || !c2 || !v2 || !l2) {
-                rc = sdsinf__fail(err, SDSINF_ENOMEM, "%s: no memory", path);
-                goto done;
-            }
-            cap = nc;
+        if (!sdsinf__triplets_push(&t, (uint32_t)(img - 1),
+                                   (uint32_t)(feat - 1), v, ls.line)) {
+            rc = sdsinf__fail(err, SDSINF_ENOMEM, "%s: no memory", path);
+            goto done;
         }
-        row[n] = (uint32_t)(img - 1);
-        col[n] = (uint32_t)(feat - 1);
-        val[n] = v;
-        line[n] = ls.line;
-        n++;
         if (img > images)
             images = img;
     }
@@ -67,13 +49,10 @@ int sdsinf_images_load(const char *path, int32_t neurons, sdsinf_csr *out,
         rc = sdsinf__fail(err, SDSINF_EPARSE, "%s: no image entries", path);
         goto done;
     }
-    rc = sdsinf__csr_from_triplets((int64_t)images, neurons, n, row, col, val,
-                                   line, path, out, err);
+    rc = sdsinf__csr_from_triplets((int64_t)images, neurons, &t, path, out,
+                                   err);
 done:
-    sdsinf__free(row);
-    sdsinf__free(col);
-    sdsinf__free(val);
-    sdsinf__free(line);
+    sdsinf__triplets_free(&t);
     sdsinf__file_free(&f);
     return rc;
 }

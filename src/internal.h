@@ -62,13 +62,23 @@ int sdsinf__tok_end(sdsinf__lines *ls, sdsinf_err *err);
 /* Parses a whole string as a finite float (for flags). */
 int sdsinf__parse_float(const char *s, float *v);
 
+/* Entries as read from a file: 0-based (row, col, value) and the line each
+ * came from; grown by push. */
+typedef struct sdsinf__triplets {
+    uint32_t *row, *col;
+    float *val;
+    int64_t *line;
+    int64_t n, cap;
+} sdsinf__triplets;
+/* Appends an entry; 0 when out of memory (t unchanged). */
+int sdsinf__triplets_push(sdsinf__triplets *t, uint32_t r, uint32_t c,
+                          float v, int64_t line);
+void sdsinf__triplets_free(sdsinf__triplets *t);
 /* Triplets -> CSR: sorts by (row, col), rejects duplicates naming the line
- * of the second occurrence (lines may be NULL).  Takes no ownership. */
-int sdsinf__csr_from_triplets(int64_t nrows, int64_t ncols, int64_t n,
-                              const uint32_t *row, const uint32_t *col,
-                              const float *val, const int64_t *lines,
-                              const char *path, sdsinf_csr *out,
-                              sdsinf_err *err);
+ * of the second occurrence in `path`.  Rows and columns must be in range. */
+int sdsinf__csr_from_triplets(int64_t nrows, int64_t ncols,
+                              const sdsinf__triplets *t, const char *path,
+                              sdsinf_csr *out, sdsinf_err *err);
 
 /* Parallel for: runs fn(ctx, task, thread) for task in [0, ntasks) on the
  * pool's threads and the caller (thread ids 0 .. threads-1). */

@@ -164,54 +164,9 @@ done:
 
 /* ---- One layer file ----------------------------------------------------- */
 
-typedef struct triplets {
-    uint32_t *row, *col;
-    float *val;
-    int64_t *line;
-    int64_t n, cap;
-} triplets;
-
-static void triplets_free(triplets *t)
-{
-    sdsinf__free(t->row);
-    sdsinf__free(t->col);
-    sdsinf__free(t->val);
-    sdsinf__free(t->line);
-    memset(t, 0, sizeof *t);
-}
-
-static int triplets_push(triplets *t, uint32_t r, uint32_t c, float v,
-                         int64_t line)
-{
-    if (t->n == t->cap) {
-        int64_t cap = t->cap ? 2 * t->cap : 1024;
-        uint32_t *row = sdsinf__realloc(t->row, (size_t)cap * sizeof *row);
-        if (row)
-            t->row = row;
-        uint32_t *col = sdsinf__realloc(t->col, (size_t)cap * sizeof *col);
-        if (col)
-            t->col = col;
-        float *val = sdsinf__realloc(t->val, (size_t)cap * sizeof *val);
-        if (val)
-            t->val = val;
-        int64_t *ln = sdsinf__realloc(t->line, (size_t)cap * sizeof *ln);
-        if (ln)
-            t->line = ln;
-        if (!row || !col || !val || !ln)
-            return 0;
-        t->cap = cap;
-    }
-    t->row[t->n] = r;
-    t->col[t->n] = c;
-    t->val[t->n] = v;
-    t->line[t->n] = line;
-    t->n++;
-    return 1;
-}
-
 /* Reads one 1-based `r c [v]` entry, checking 1 <= r, c <= limit.  */
 static int read_entry(sdsinf__lines *ls, uint64_t limit, int pattern,
-                      triplets *t, sdsinf_err *err)
+                      sdsinf__triplets *t, sdsinf_err *err)
 {
     uint64_t r, c;
     float v = 1.0f;
@@ -229,12 +184,12 @@ static int read_entry(sdsinf__lines *ls, uint64_t limit, int pattern,
                             (unsigned long long)limit);
     if (v == 0) /* zeros are never stored */
         return SDSINF_OK;
-    if (!triplets_push(t, (uint32_t)(r - 1), (uint32_t)(c - 1), v, ls->line))
+    if (!sdsinf__triplets_push(t, (uint32_t)(r - 1), (uint32_t)(c - 1), v, ls->line))
         return sdsinf__fail(err, SDSINF_ENOMEM, "%s: no memory", ls->path);
     return SDSINF_OK;
 }
 
-static int read_tsv_body(sdsinf__lines *ls, uint64_t limit, triplets *t,
+static int read_tsv_body(sdsinf__lines *ls, uint64_t limit, sdsinf__triplets *t,
                          sdsinf_err *err)
 {
     int rc;
@@ -245,7 +200,7 @@ static int read_tsv_body(sdsinf__lines *ls, uint64_t limit, triplets *t,
 }
 
 /* MatrixMarket coordinate real|integer|pattern general|symmetric, square. */
-static int read_mm_body(sdsinf__lines *ls, uint64_t limit, triplets *t,
+static int read_mm_body(sdsinf__lines *ls, uint64_t limit, sdsinf__triplets *t,
                         uint64_t *dim, sdsinf_err *err)
 {
     char w[5][32];
@@ -305,7 +260,7 @@ static int read_mm_body(sdsinf__lines *ls, uint64_t limit, triplets *t,
             return rc;
         if (symmetric && t->n > before &&
             t->row[before] != t->col[before] &&
-            !triplets_push(t, t->col[before], t->row[before], t->val[before],
+            !sdsinf__triplets_push(t, t->col[before], t->row[before], t->val[before],
                            ls->line))
             return sdsinf__fail(err, SDSINF_ENOMEM, "%s: no memory", ls->path);
     }
@@ -326,7 +281,7 @@ static int has_suffix(const char *s, const char *suf)
 
 /* Reads a layer file into triplets; *dim gets the largest index seen (TSV)
  * or the declared size (MatrixMarket). */
-static int read_layer_file(const char *path, uint64_t limit, triplets *t,
+static int read_layer_file(const char *path, uint64_t limit, sdsinf__triplets *t,
                            uint64_t *dim, sdsinf_err *err)
 {
     sdsinf__file f = {0};
@@ -613,7 +568,7 @@ static int load_dir(const char *dir, const sdsinf_model_opts *o,
      * MatrixMarket layers must all declare the model's size. */
     uint64_t maxdim = 0, mtx_dim = 0;
     const char *mtx_path = NULL;
-    triplets *all = NULL;
+    sdsinf__triplets *all = NULL;
     if (!(all = sdsinf__calloc((size_t)L, sizeof *all))) {
         rc = sdsinf__fail(err, SDSINF_ENOMEM, "no memory");
         goto done;
@@ -636,12 +591,10 @@ static int load_dir(const char *dir, const sdsinf_model_opts *o,
         if (dim > maxdim)
             maxdim = dim;
         if (rc == SDSINF_OK && N)
-            rc = sdsinf__csr_from_triplets(N, N, all[l].n, all[l].row,
-                                           all[l].col, all[l].val,
-                                           all[l].line, files[l].path, &w[l],
-                                           err);
+            rc = sdsinf__csr_from_triplets(N, N, &all[l], files[l].path,
+                                           &w[l], err);
         if (N)
-            triplets_free(&all[l]);
+            sdsinf__triplets_free(&all[l]);
     }
     if (rc == SDSINF_OK && !N) {
         if (maxdim > INT32_MAX)
@@ -654,13 +607,11 @@ static int load_dir(const char *dir, const sdsinf_model_opts *o,
                               (unsigned long long)maxdim);
         N = (int32_t)maxdim;
         for (int32_t l = 0; l < L && rc == SDSINF_OK; l++)
-            rc = sdsinf__csr_from_triplets(N, N, all[l].n, all[l].row,
-                                           all[l].col, all[l].val,
-                                           all[l].line, files[l].path, &w[l],
-                                           err);
+            rc = sdsinf__csr_from_triplets(N, N, &all[l], files[l].path,
+                                           &w[l], err);
     }
     for (int32_t l = 0; l < L; l++)
-        triplets_free(&all[l]);
+        sdsinf__triplets_free(&all[l]);
     sdsinf__free(all);
     if (rc != SDSINF_OK)
         goto done;

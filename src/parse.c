@@ -205,13 +205,53 @@ static void sort_row(int64_t *idx, int64_t n, const uint32_t *col)
     }
 }
 
-int sdsinf__csr_from_triplets(int64_t nrows, int64_t ncols, int64_t n,
-                              const uint32_t *row, const uint32_t *col,
-                              const float *val, const int64_t *lines,
-                              const char *path, sdsinf_csr *out,
-                              sdsinf_err *err)
+void sdsinf__triplets_free(sdsinf__triplets *t)
+{
+    sdsinf__free(t->row);
+    sdsinf__free(t->col);
+    sdsinf__free(t->val);
+    sdsinf__free(t->line);
+    memset(t, 0, sizeof *t);
+}
+
+int sdsinf__triplets_push(sdsinf__triplets *t, uint32_t r, uint32_t c,
+                          float v, int64_t line)
+{
+    if (t->n == t->cap) {
+        int64_t cap = t->cap ? 2 * t->cap : 1024;
+        uint32_t *row = sdsinf__realloc(t->row, (size_t)cap * sizeof *row);
+        if (row)
+            t->row = row;
+        uint32_t *col = sdsinf__realloc(t->col, (size_t)cap * sizeof *col);
+        if (col)
+            t->col = col;
+        float *val = sdsinf__realloc(t->val, (size_t)cap * sizeof *val);
+        if (val)
+            t->val = val;
+        int64_t *ln = sdsinf__realloc(t->line, (size_t)cap * sizeof *ln);
+        if (ln)
+            t->line = ln;
+        if (!row || !col || !val || !ln)
+            return 0;
+        t->cap = cap;
+    }
+    t->row[t->n] = r;
+    t->col[t->n] = c;
+    t->val[t->n] = v;
+    t->line[t->n] = line;
+    t->n++;
+    return 1;
+}
+
+int sdsinf__csr_from_triplets(int64_t nrows, int64_t ncols,
+                              const sdsinf__triplets *t, const char *path,
+                              sdsinf_csr *out, sdsinf_err *err)
 {
     int rc;
+    const uint32_t *row = t->row, *col = t->col;
+    const float *val = t->val;
+    const int64_t *lines = t->line;
+    int64_t n = t->n;
     sdsinf_csr m = {0};
     int64_t *idx = NULL, *fill = NULL;
     if ((rc = sdsinf_csr_alloc(&m, nrows, ncols, n, err)) != SDSINF_OK)
@@ -236,15 +276,11 @@ int sdsinf__csr_from_triplets(int64_t nrows, int64_t ncols, int64_t n,
             int64_t i = idx[k];
             if (k > b && col[i] == m.col[k - 1]) {
                 int64_t first = idx[k - 1];
-                rc = lines ? sdsinf__fail(err, SDSINF_EPARSE,
-                                          "%s:%lld: duplicate entry (%u, %u), "
-                                          "first given on line %lld",
-                                          path, (long long)lines[i],
-                                          row[i] + 1, col[i] + 1,
-                                          (long long)lines[first])
-                           : sdsinf__fail(err, SDSINF_EPARSE,
-                                          "%s: duplicate entry (%u, %u)", path,
-                                          row[i] + 1, col[i] + 1);
+                rc = sdsinf__fail(err, SDSINF_EPARSE,
+                                  "%s:%lld: duplicate entry (%u, %u), first "
+                                  "given on line %lld",
+                                  path, (long long)lines[i], row[i] + 1,
+                                  col[i] + 1, (long long)lines[first]);
                 goto done;
             }
             m.col[k] = col[i];
