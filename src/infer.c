@@ -30,6 +30,8 @@ typedef struct tscratch {
     float *tile;    /* N x LANES: dense output, swapped with a block's panel */
     uint32_t *oc;   /* LANES x N: rows on their way into a block */
     float *ov;
+    float **spare;  /* panels no block uses, for reuse (no page faults) */
+    int64_t nspare, capspare;
 } tscratch;
 
 typedef struct engine {
@@ -54,9 +56,37 @@ void sdsinf_infer_opts_init(sdsinf_infer_opts *o)
     o->version = SDSINF_INFER_OPTS_VERSION;
 }
 
-static void block_clear(ablock *b)
+/* A panel from the thread's spares, or a new one. */
+static float *panel_get(engine *e, int thread)
 {
-    sdsinf__free(b->panel);
+    tscratch *s = &e->ts[thread];
+    if (s->nspare > 0)
+        return s->spare[--s->nspare];
+    return sdsinf__mallocarray((size_t)e->N * LANES, sizeof(float));
+}
+
+/* Keeps a panel for reuse (frees it when the list cannot grow). */
+static void panel_put(engine *e, int thread, float *p)
+{
+    tscratch *s = &e->ts[thread];
+    if (!p)
+        return;
+    if (s->nspare == s->capspare) {
+        int64_t cap = s->capspare ? 2 * s->capspare : 64;
+        float **v = sdsinf__realloc(s->spare, (size_t)cap * sizeof *v);
+        if (!v) {
+            sdsinf__free(p);
+            return;
+        }
+        s->spare = v;
+        s->capspare = cap;
+    }
+    s->spare[s->nspare++] = p;
+}
+
+static void block_clear(engine *e, ablock *b)
+{
+    panel_put(e, 0, b->panel);
     b->panel = NULL;
     sdsinf_csr_free(&b->csr);
     b->n = 0;
@@ -65,7 +95,7 @@ static void block_clear(ablock *b)
 static void blocks_free(engine *e)
 {
     for (int64_t i = 0; i < e->nblocks; i++)
-        block_clear(&e->blocks[i]);
+        block_clear(e, &e->blocks[i]);
     sdsinf__free(e->blocks);
     e->blocks = NULL;
     e->nblocks = 0;
@@ -90,12 +120,12 @@ static int block_set_rows(ablock *b, const uint32_t *oc, const float *ov,
 }
 
 /* Turns a sparse block dense when it is dense enough. */
-static int block_maybe_dense(ablock *b, int64_t N)
+static int block_maybe_dense(engine *e, int thread, ablock *b)
 {
-    int64_t total = sdsinf_csr_nnz(&b->csr), rows[LANES];
+    int64_t N = e->N, total = sdsinf_csr_nnz(&b->csr), rows[LANES];
     if (b->n < 2 || total * DENSE_DIV < b->n * N)
         return 1;
-    if (!(b->panel = sdsinf__mallocarray((size_t)N * LANES, sizeof *b->panel)))
+    if (!(b->panel = panel_get(e, thread)))
         return 0;
     for (int j = 0; j < b->n; j++)
         rows[j] = j;
@@ -125,7 +155,7 @@ static void block_layer(void *ve, int64_t t, int thread)
             return;
         /* gone sparse: back to rows */
         e->kern->compact(b->panel, N, s->oc, s->ov, cnt);
-        sdsinf__free(b->panel);
+        panel_put(e, thread, b->panel);
         b->panel = NULL;
         if (!block_set_rows(b, s->oc, s->ov, N, N))
             atomic_store(&e->failed, 1);
@@ -138,7 +168,8 @@ static void block_layer(void *ve, int64_t t, int thread)
             b->csr.rowptr[j + 1] - at, s->acc, s->bits, s->oc + j * N,
             s->ov + j * N);
     }
-    if (!block_set_rows(b, s->oc, s->ov, N, N) || !block_maybe_dense(b, N))
+    if (!block_set_rows(b, s->oc, s->ov, N, N) ||
+        !block_maybe_dense(e, thread, b))
         atomic_store(&e->failed, 1);
 }
 
@@ -149,7 +180,6 @@ static void block_build(void *ve, int64_t t, int thread)
     ablock *b = &e->blocks[t];
     const sdsinf_csr *m = e->src;
     int64_t first = t * LANES;
-    (void)thread;
     b->n = (int)(e->src_rows - first < LANES ? e->src_rows - first : LANES);
     int64_t b0 = m->rowptr[first], b1 = m->rowptr[first + b->n];
     if (sdsinf__csr_reshape(&b->csr, b->n, e->N, b1 - b0, NULL) != SDSINF_OK) {
@@ -163,7 +193,7 @@ static void block_build(void *ve, int64_t t, int thread)
     }
     memcpy(b->csr.col, m->col + b0, (size_t)(b1 - b0) * sizeof *m->col);
     memcpy(b->csr.val, m->val + b0, (size_t)(b1 - b0) * sizeof *m->val);
-    if (!block_maybe_dense(b, e->N))
+    if (!block_maybe_dense(e, thread, b))
         atomic_store(&e->failed, 1);
 }
 
@@ -276,6 +306,9 @@ static void scratch_free(engine *e)
         sdsinf__free(e->ts[i].tile);
         sdsinf__free(e->ts[i].oc);
         sdsinf__free(e->ts[i].ov);
+        while (e->ts[i].nspare > 0)
+            sdsinf__free(e->ts[i].spare[--e->ts[i].nspare]);
+        sdsinf__free(e->ts[i].spare);
     }
     sdsinf__free(e->ts);
 }
