@@ -305,9 +305,8 @@ int sdsinf__bundle_load(const char *path, const sdsinf_model_opts *o,
             goto done;
         }
         array_sizes(N, t->nnz, vec, sz);
+        /* Empty arrays too: their offsets still make pointers. */
         for (int a = 0; a < NARRAYS; a++) {
-            if (!sz[a])
-                continue;
             if (t->off[a] % BUNDLE_ALIGN || t->off[a] > size ||
                 sz[a] > size - t->off[a]) {
                 rc = sdsinf__fail(err, SDSINF_ECORRUPT,
@@ -316,7 +315,8 @@ int sdsinf__bundle_load(const char *path, const sdsinf_model_opts *o,
                                   path, l + 1, a, (unsigned long long)t->off[a]);
                 goto done;
             }
-            c = sdsinf__checksum(mp + t->off[a], sz[a], c);
+            if (sz[a])
+                c = sdsinf__checksum(mp + t->off[a], sz[a], c);
         }
         if (c != t->checksum) {
             rc = sdsinf__fail(err, SDSINF_ECORRUPT,

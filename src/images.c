@@ -49,6 +49,13 @@ int sdsinf_images_load(const char *path, int32_t neurons, sdsinf_csr *out,
         rc = sdsinf__fail(err, SDSINF_EPARSE, "%s: no image entries", path);
         goto done;
     }
+    if (images > SDSINF__SPARSE_LIMIT((uint64_t)t.n)) {
+        rc = sdsinf__fail(err, SDSINF_EPARSE,
+                          "%s: the largest image id is %llu but there are only "
+                          "%lld entries; number the images 1..M",
+                          path, (unsigned long long)images, (long long)t.n);
+        goto done;
+    }
     rc = sdsinf__csr_from_triplets((int64_t)images, neurons, &t, path, out,
                                    err);
 done:

@@ -74,6 +74,9 @@ typedef struct sdsinf__triplets {
 int sdsinf__triplets_push(sdsinf__triplets *t, uint32_t r, uint32_t c,
                           float v, int64_t line);
 void sdsinf__triplets_free(sdsinf__triplets *t);
+/* The most rows a file with n entries may imply (ids or a declared size):
+ * beyond this a few bytes would claim gigabytes of row offsets. */
+#define SDSINF__SPARSE_LIMIT(n) (1024 * ((uint64_t)(n) + 1024))
 /* Triplets -> CSR: sorts by (row, col), rejects duplicates naming the line
  * of the second occurrence in `path`.  Rows and columns must be in range. */
 int sdsinf__csr_from_triplets(int64_t nrows, int64_t ncols,

@@ -238,6 +238,12 @@ static int read_mm_body(sdsinf__lines *ls, uint64_t limit, sdsinf__triplets *t,
         (rc = sdsinf__tok_u64(ls, "entry count", &nnz, err)) ||
         (rc = sdsinf__tok_end(ls, err)))
         return rc;
+    if (nr > SDSINF__SPARSE_LIMIT(nnz))
+        return sdsinf__fail(err, SDSINF_EPARSE,
+                            "%s:%lld: %llu neurons for only %llu entries; the "
+                            "size line is implausible",
+                            ls->path, (long long)ls->line,
+                            (unsigned long long)nr, (unsigned long long)nnz);
     if (nr != nc || nr < 1 || nr > limit)
         return sdsinf__fail(err, SDSINF_EPARSE,
                             "%s:%lld: a layer must be square with at most %llu "
@@ -597,7 +603,17 @@ static int load_dir(const char *dir, const sdsinf_model_opts *o,
             sdsinf__triplets_free(&all[l]);
     }
     if (rc == SDSINF_OK && !N) {
-        if (maxdim > INT32_MAX)
+        int64_t entries = 0;
+        for (int32_t l = 0; l < L; l++)
+            entries += all[l].n;
+        if (maxdim > SDSINF__SPARSE_LIMIT(entries))
+            rc = sdsinf__fail(err, SDSINF_EINVAL,
+                              "%s: the largest neuron index is %llu but the "
+                              "layers hold only %lld entries; give "
+                              "--neurons if that is really meant",
+                              dir, (unsigned long long)maxdim,
+                              (long long)entries);
+        else if (maxdim > INT32_MAX)
             rc = sdsinf__fail(err, SDSINF_EINVAL, "%s: too many neurons", dir);
         else if (mtx_path && mtx_dim != maxdim)
             rc = sdsinf__fail(err, SDSINF_EINVAL,

@@ -311,8 +311,8 @@ static void test_no_default_bias(void **state)
     sdsinf_model_opts o;
     sdsinf_model_opts_init(&o);
     put(dir, "n4-l1.tsv", "1 2 1\n");
-    expect_model_error("no bias", dir, &o, SDSINF_EINVAL, "4 neurons", 0,
-                       "--bias");
+    expect_model_error("no bias", dir, &o, SDSINF_EINVAL, dir, 0,
+                       "no GraphChallenge bias for 4 neurons");
 }
 
 /* ---- good model directories ------------------------------------------------ */
@@ -518,6 +518,20 @@ static void test_bias_per_neuron(void **state)
     sdsinf_model_free(m);
 }
 
+/* `layer value` lines count layers, not neurons: more layers than neurons. */
+static void test_bias_per_layer_many_layers(void **state)
+{
+    const char *dir = *state;
+    put(dir, "n2-l1.tsv", "1 2 1\n");
+    put(dir, "n2-l2.tsv", "2 1 1\n");
+    put(dir, "n2-l3.tsv", "1 1 1\n");
+    sdsinf_model *m = load_with_bias(dir, "1 -0.1\n2 -0.2\n3 -0.3\n");
+    assert_int_equal(m->layers, 3);
+    assert_true(m->layer[2].bias == -0.3f);
+    assert_null(m->layer[2].bias_vec);
+    sdsinf_model_free(m);
+}
+
 /* bias.tsv beside the layers serves when no bias is given. */
 static void test_bias_file_in_model_dir(void **state)
 {
@@ -714,6 +728,7 @@ int main(void)
         T(test_save_tsv_round_trip_bias_vectors),
         T(test_bias_one_column),
         T(test_bias_per_layer),
+        T(test_bias_per_layer_many_layers),
         T(test_bias_per_neuron),
         T(test_bias_file_in_model_dir),
         T(test_bad_bias_files),

@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# cli_bad_input.sh - the command line on bad input: malformed files fail with
+# exit 1 and a message naming file:line, bad usage exits 2, and --check
+# against a wrong golden file exits 1 with 'check failed'.
+# usage: cli_bad_input.sh SDSINF [DATA_DIR]   (the data directory is unused)
+set -u
+
+bin=${1:?usage: cli_bad_input.sh SDSINF [DATA_DIR]}
+if [ ! -x "$bin" ]; then
+    echo "skip: $bin is not an executable"
+    exit 77
+fi
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/sdsinf-cli-XXXXXX") || exit 1
+trap 'rm -rf "$tmp"' EXIT
+failures=0
+
+# check WANT_EXIT TEXT WHAT COMMAND...: runs COMMAND; it must exit WANT_EXIT
+# and, when TEXT is not empty, print TEXT (a fixed string) on stdout or
+# stderr.
+check() {
+    local want=$1 text=$2 what=$3
+    shift 3
+    "$@" >"$tmp/stdout" 2>"$tmp/stderr"
+    local got=$?
+    if [ "$got" -ne "$want" ]; then
+        echo "FAIL: $what: exit $got, want $want"
+    elif [ -n "$text" ] && ! grep -qF -- "$text" "$tmp/stdout" "$tmp/stderr"; then
+        echo "FAIL: $what: no '$text' in the output"
+    else
+        echo "ok:   $what (exit $got${text:+, '$text'})"
+        return
+    fi
+    sed 's/^/    | /' "$tmp/stdout" "$tmp/stderr"
+    failures=$((failures + 1))
+}
+
+# Inputs: a good and a malformed 4-neuron model, images, a text "bundle".
+mkdir "$tmp/good" "$tmp/bad"
+printf '1\t2\t1\n2\t3\t1\n' >"$tmp/good/n4-l1.tsv"
+printf '1\t2\t0.5\n2\tx\t1\n' >"$tmp/bad/n4-l1.tsv"
+printf '1\t1\t1\n1\t2\t1\n' >"$tmp/images.tsv"
+printf '1\t1\t1\n\n1\t9\t1\n' >"$tmp/bad-images.tsv"
+printf '%s\n' "this is text, not a model bundle, though longer than a" \
+    "bundle's 64-byte header" >"$tmp/not-a-bundle"
+
+echo "== malformed input files: exit 1, file:line"
+check 1 "$tmp/bad/n4-l1.tsv:2:" "infer, malformed weights" \
+    "$bin" infer --weights "$tmp/bad" --images "$tmp/images.tsv" --bias -0.3
+check 1 "$tmp/bad/n4-l1.tsv:2:" "convert, malformed weights" \
+    "$bin" convert --weights "$tmp/bad" --out "$tmp/x.sdsinf" --bias -0.3
+check 1 "$tmp/bad-images.tsv:3:" "infer, malformed images" \
+    "$bin" infer --weights "$tmp/good" --images "$tmp/bad-images.tsv" \
+    --bias -0.3
+check 1 "sdsinf convert" "infer, a text file as the bundle" \
+    "$bin" infer --weights "$tmp/not-a-bundle" --images "$tmp/images.tsv"
+
+echo "== paths that do not exist: exit 1, naming them"
+check 1 "$tmp/nowhere" "infer, nonexistent weights" \
+    "$bin" infer --weights "$tmp/nowhere" --images "$tmp/images.tsv"
+check 1 "$tmp/no-images.tsv" "infer, nonexistent images" \
+    "$bin" infer --weights "$tmp/good" --images "$tmp/no-images.tsv" \
+    --bias -0.3
+check 1 "$tmp/no-bias.tsv" "infer, nonexistent bias file" \
+    "$bin" infer --weights "$tmp/good" --images "$tmp/images.tsv" \
+    --bias "$tmp/no-bias.tsv"
+
+echo "== bad usage: exit 2"
+check 2 "unknown option --bogus" "unknown flag" \
+    "$bin" infer --bogus 1 --weights "$tmp/good"
+check 2 "--images needs a value" "flag without its value" \
+    "$bin" infer --weights "$tmp/good" --images
+check 2 "--layers needs an integer" "non-numeric --layers" \
+    "$bin" infer --weights "$tmp/good" --images "$tmp/images.tsv" \
+    --layers three
+check 2 "needs --weights and --images" "infer without --images" \
+    "$bin" infer --weights "$tmp/good"
+check 2 "unknown command" "unknown command" "$bin" frobnicate
+check 2 "usage" "no command" "$bin"
+
+echo "== --check against golden categories"
+check 0 "" "generate a small network" \
+    "$bin" generate --neurons 64 --layers 2 --images 20 --out "$tmp/gen"
+gold="$tmp/gen/n64-l2-categories.tsv"
+infer_gen=("$bin" infer --weights "$tmp/gen" --images
+           "$tmp/gen/sparse-images-64.tsv" --quiet)
+check 0 "check passed" "the right golden file" "${infer_gen[@]}" --check "$gold"
+{ cat "$gold"; echo 21; } >"$tmp/wrong.tsv" # image 21 does not exist
+check 1 "check failed" "a wrong golden file" \
+    "${infer_gen[@]}" --check "$tmp/wrong.tsv"
+printf '5\n3\n' >"$tmp/unsorted.tsv"
+check 1 "$tmp/unsorted.tsv:2:" "a malformed golden file" \
+    "${infer_gen[@]}" --check "$tmp/unsorted.tsv"
+
+if [ "$failures" -ne 0 ]; then
+    echo "$failures check(s) failed"
+    exit 1
+fi
+echo "all checks passed"
