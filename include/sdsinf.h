@@ -226,6 +226,74 @@ SDSINF_API int sdsinf_generate_model(const sdsinf_gen_opts *o,
 SDSINF_API int sdsinf_generate_images(const sdsinf_gen_opts *o,
                                       sdsinf_csr *images, sdsinf_err *err);
 
+/* ---- Plans: neurons partitioned over workers ----------------------------
+ * Stage 0 is the input features, stage l the outputs of layer l.  A plan
+ * gives every neuron of every stage an owner in 0..workers-1; for layer l,
+ * input row k (stage l-1) goes from its owner to every other worker owning
+ * an output that row k feeds: the (row, target) pairs, whose count is the
+ * communication volume in rows. */
+typedef struct sdsinf_plan sdsinf_plan;
+
+#define SDSINF_PARTITION_OPTS_VERSION 1
+typedef struct sdsinf_partition_opts {
+    int version;
+    int workers;
+    const char *method;  /* "block", "random" or "hypergraph" (NULL) */
+    double imbalance;    /* allowed per-layer load imbalance; 0: 0.03 */
+    uint64_t seed;
+    const sdsinf_csr *sample; /* images weighting input features, or NULL */
+} sdsinf_partition_opts;
+SDSINF_API void sdsinf_partition_opts_init(sdsinf_partition_opts *o);
+/* Partitions the model; caller frees *out with sdsinf_plan_free. */
+SDSINF_API int sdsinf_partition(const sdsinf_model *m,
+                                const sdsinf_partition_opts *o,
+                                sdsinf_plan **out, sdsinf_err *err);
+SDSINF_API void sdsinf_plan_free(sdsinf_plan *p);
+
+typedef struct sdsinf_plan_stats {
+    int32_t workers, neurons, layers;
+    const char *method;             /* borrowed from the plan */
+    int64_t row_target_pairs;       /* over all layers */
+    const int64_t *pairs_per_layer; /* layers entries, borrowed */
+    double imbalance; /* max over layers of max worker nonzeros / mean - 1 */
+    double seconds;   /* time the partitioner took */
+} sdsinf_plan_stats;
+SDSINF_API void sdsinf_plan_get_stats(const sdsinf_plan *p,
+                                      sdsinf_plan_stats *s);
+/* Owners of stage s's neurons (neurons entries), borrowed. */
+SDSINF_API const uint16_t *sdsinf_plan_owner(const sdsinf_plan *p,
+                                             int32_t stage);
+/* The workers that need input row k of layer l (1-based layer), its owner
+ * excluded: *targets (borrowed) gets *count ids, ascending. */
+SDSINF_API void sdsinf_plan_targets(const sdsinf_plan *p, int32_t layer,
+                                    int32_t row, const uint16_t **targets,
+                                    int64_t *count);
+
+/* A plan directory: `plan.bin` (owners and targets, checksummed) and, per
+ * worker, `shard-{w}.sdsinf`: a bundle of the weight columns it owns. */
+SDSINF_API int sdsinf_plan_save(const sdsinf_plan *p, const sdsinf_model *m,
+                                const char *dir, sdsinf_err *err);
+/* Loads plan.bin; `m` (may be NULL) must be the model the plan is for. */
+SDSINF_API int sdsinf_plan_load(const char *dir, const sdsinf_model *m,
+                                sdsinf_plan **out, sdsinf_err *err);
+
+/* SDS-Inf's per-worker layout (nnp.<w>, train.<w>, conn.<l>; 0-based):
+ * written from a model, plan and images (images may be NULL), and read
+ * back with every ownership and target checked.  Reading takes the
+ * weights from `known` when given (*m is then NULL; nnp files may be
+ * absent, owners are rebuilt from the conn files), else from the nnp files
+ * with mo->neurons (numNeurons) and mo->bias (a number, or the default).
+ * *conn_pairs (may be NULL) gets the (row, target) pairs the conn files
+ * list: SDS-Inf lists only rows that carry data, so it can be below the
+ * plan's.  The caller owns what load returns (images may be NULL). */
+SDSINF_API int sdsinf_legacy_save(const sdsinf_model *m, const sdsinf_plan *p,
+                                  const sdsinf_csr *images, const char *dir,
+                                  sdsinf_err *err);
+SDSINF_API int sdsinf_legacy_load(const char *dir, const sdsinf_model *known,
+                                  const sdsinf_model_opts *mo, sdsinf_model **m,
+                                  sdsinf_plan **p, sdsinf_csr *images,
+                                  int64_t *conn_pairs, sdsinf_err *err);
+
 #ifdef __cplusplus
 }
 #endif

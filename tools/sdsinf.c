@@ -26,6 +26,16 @@ static const char *USAGE =
     "            a RadiX-Net-style network, inputs and golden categories\n"
     "  convert   --weights DIR --out BUNDLE [--layers L] [--bias B|FILE]\n"
     "            write the binary model bundle (fast, checksummed)\n"
+    "  partition --weights DIR|BUNDLE --workers W [--method hypergraph|block|\n"
+    "            random] [--imbalance 0.03] [--seed S] [--images SAMPLE]\n"
+    "            [--out PLANDIR]   split the neurons of every layer over W\n"
+    "            workers; the plan and one weight shard per worker\n"
+    "  sdsinf-export --weights DIR|BUNDLE --plan PLANDIR [--images FILE]\n"
+    "            --out DIR   write SDS-Inf's nnp.<w>, train.<w>, conn.<l>\n"
+    "  sdsinf-import --from DIR (--neurons N [--bias B] | --weights W)\n"
+    "            --out PLANDIR [--weights-out DIR] [--images-out FILE]\n"
+    "            read and check an SDS-Inf layout (with --weights, conn\n"
+    "            files suffice); write a plan, weights and images\n"
     "  demo      [--out DIR] [--neurons N] [--layers L] [--images M]\n"
     "            generate -> convert -> infer -> check, and a summary\n"
     "  version\n"
@@ -34,8 +44,10 @@ static const char *USAGE =
     "                --quiet (no progress display)\n";
 
 typedef struct opts {
-    const char *weights, *images, *check, *out, *scores, *bias;
-    long long neurons, layers, threads, batch_size;
+    const char *weights, *images, *check, *out, *scores, *bias, *method;
+    const char *plan, *from, *weights_out, *images_out;
+    long long neurons, layers, threads, batch_size, workers;
+    double imbalance;
     unsigned long long seed;
     double ymax;
     int json, quiet;
@@ -106,7 +118,25 @@ static int parse_args(int argc, char **argv, opts *o)
             rc = parse_ll(a, v, 1, &o->neurons);
         else if (!strcmp(a, "--layers"))
             rc = parse_ll(a, v, 1, &o->layers);
-        else if (!strcmp(a, "--threads"))
+        else if (!strcmp(a, "--plan"))
+            o->plan = v;
+        else if (!strcmp(a, "--from"))
+            o->from = v;
+        else if (!strcmp(a, "--weights-out"))
+            o->weights_out = v;
+        else if (!strcmp(a, "--images-out"))
+            o->images_out = v;
+        else if (!strcmp(a, "--method"))
+            o->method = v;
+        else if (!strcmp(a, "--workers"))
+            rc = parse_ll(a, v, 1, &o->workers);
+        else if (!strcmp(a, "--imbalance")) {
+            char *end;
+            o->imbalance = strtod(v, &end);
+            if (*end || !(o->imbalance > 0) || o->imbalance > 10)
+                rc = usage_error("--imbalance needs a number in (0, 10], "
+                                 "e.g. 0.03 for 3%%");
+        } else if (!strcmp(a, "--threads"))
             rc = parse_ll(a, v, 0, &o->threads);
         else if (!strcmp(a, "--batch-size"))
             rc = parse_ll(a, v, 0, &o->batch_size);
@@ -393,6 +423,155 @@ static int cmd_convert(const opts *o)
     return rc == SDSINF_OK ? 0 : fail(&err);
 }
 
+/* ---- partition ------------------------------------------------------------ */
+
+static int cmd_partition(const opts *o)
+{
+    sdsinf_err err = {0};
+    sdsinf_model *m = NULL;
+    sdsinf_plan *plan = NULL;
+    sdsinf_csr sample = {0};
+    double load_s;
+    int rc = 1;
+    if (!o->weights || !o->workers)
+        return usage_error("partition needs --weights and --workers");
+    if (o->workers > 65535)
+        return usage_error("--workers must be at most 65535");
+    if (load_model(o, &m, &load_s, &err) != SDSINF_OK)
+        goto fail;
+    if (o->images &&
+        sdsinf_images_load(o->images, m->neurons, &sample, &err) != SDSINF_OK)
+        goto fail;
+    sdsinf_partition_opts po;
+    sdsinf_partition_opts_init(&po);
+    po.workers = (int)o->workers;
+    po.method = o->method;
+    po.imbalance = o->imbalance;
+    po.seed = o->seed;
+    po.sample = o->images ? &sample : NULL;
+    if (sdsinf_partition(m, &po, &plan, &err) != SDSINF_OK)
+        goto fail;
+    if (o->out && sdsinf_plan_save(plan, m, o->out, &err) != SDSINF_OK)
+        goto fail;
+    sdsinf_plan_stats st;
+    sdsinf_plan_get_stats(plan, &st);
+    int64_t lo = INT64_MAX, hi = 0;
+    for (int32_t l = 0; l < st.layers; l++) {
+        lo = st.pairs_per_layer[l] < lo ? st.pairs_per_layer[l] : lo;
+        hi = st.pairs_per_layer[l] > hi ? st.pairs_per_layer[l] : hi;
+    }
+    if (o->json) {
+        printf("{\"workers\":%d,\"method\":\"%s\",\"row_target_pairs\":%lld,"
+               "\"imbalance\":%.6f,\"seconds\":%.6f,\"neurons\":%d,"
+               "\"layers\":%d,\"pairs_per_layer\":[",
+               st.workers, st.method, (long long)st.row_target_pairs,
+               st.imbalance, st.seconds, st.neurons, st.layers);
+        for (int32_t l = 0; l < st.layers; l++)
+            printf("%s%lld", l ? "," : "", (long long)st.pairs_per_layer[l]);
+        printf("]}\n");
+    } else {
+        printf("%s partition of %d neurons x %d layers over %d workers: "
+               "%lld row-target pairs (per layer %lld to %lld), imbalance "
+               "%.2f%%, %.2f s%s%s\n",
+               st.method, st.neurons, st.layers, st.workers,
+               (long long)st.row_target_pairs, (long long)lo, (long long)hi,
+               100 * st.imbalance, st.seconds, o->out ? "; wrote " : "",
+               o->out ? o->out : "");
+    }
+    rc = 0;
+    goto done;
+fail:
+    rc = fail(&err);
+done:
+    sdsinf_plan_free(plan);
+    sdsinf_csr_free(&sample);
+    sdsinf_model_free(m);
+    return rc;
+}
+
+/* ---- SDS-Inf layout ---------------------------------------------------------- */
+
+static int cmd_sdsinf_export(const opts *o)
+{
+    sdsinf_err err = {0};
+    sdsinf_model *m = NULL;
+    sdsinf_plan *plan = NULL;
+    sdsinf_csr images = {0};
+    double load_s;
+    int rc = 1;
+    if (!o->weights || !o->plan || !o->out)
+        return usage_error("sdsinf-export needs --weights, --plan and --out");
+    if (load_model(o, &m, &load_s, &err) ||
+        sdsinf_plan_load(o->plan, m, &plan, &err) ||
+        (o->images &&
+         sdsinf_images_load(o->images, m->neurons, &images, &err)) ||
+        sdsinf_legacy_save(m, plan, o->images ? &images : NULL, o->out, &err))
+        rc = fail(&err);
+    else
+        rc = 0;
+    if (rc == 0 && o->json)
+        printf("{\"out\":\"%s\",\"neurons\":%d,\"layers\":%d}\n", o->out,
+               m->neurons, m->layers);
+    else if (rc == 0)
+        printf("wrote the SDS-Inf layout of %s into %s\n", o->plan, o->out);
+    sdsinf_plan_free(plan);
+    sdsinf_csr_free(&images);
+    sdsinf_model_free(m);
+    return rc;
+}
+
+static int cmd_sdsinf_import(const opts *o)
+{
+    sdsinf_err err = {0};
+    sdsinf_model *m = NULL, *known = NULL;
+    sdsinf_plan *plan = NULL;
+    sdsinf_csr images = {0};
+    sdsinf_model_opts mo;
+    double load_s;
+    int64_t conn_pairs = 0;
+    int rc = 1;
+    if (!o->from || !(o->neurons || o->weights) || !o->out)
+        return usage_error("sdsinf-import needs --from, --neurons or "
+                           "--weights, and --out");
+    sdsinf_model_opts_init(&mo);
+    mo.neurons = (int32_t)o->neurons;
+    mo.layers = (int32_t)o->layers;
+    mo.bias = o->bias;
+    mo.ymax = (float)o->ymax;
+    if ((o->weights && load_model(o, &known, &load_s, &err)) ||
+        sdsinf_legacy_load(o->from, known, &mo, &m, &plan, &images,
+                           &conn_pairs, &err) ||
+        sdsinf_plan_save(plan, m ? m : known, o->out, &err) ||
+        (o->weights_out &&
+         sdsinf_model_save_tsv(m ? m : known, o->weights_out, &err)) ||
+        (o->images_out && sdsinf_images_save(&images, o->images_out, &err))) {
+        rc = fail(&err);
+    } else {
+        sdsinf_plan_stats st;
+        sdsinf_plan_get_stats(plan, &st);
+        if (o->json)
+            printf("{\"workers\":%d,\"method\":\"%s\",\"row_target_pairs\":"
+                   "%lld,\"listed_pairs\":%lld,\"imbalance\":%.6f,"
+                   "\"images\":%lld}\n",
+                   st.workers, st.method, (long long)st.row_target_pairs,
+                   (long long)conn_pairs, st.imbalance,
+                   (long long)images.nrows);
+        else
+            printf("read %s: %d workers, %d layers of %d neurons, %lld images; "
+                   "the conn files list %lld row-target pairs, the plan "
+                   "needs %lld for every row; imbalance %.2f%%; wrote %s\n",
+                   o->from, st.workers, st.layers, st.neurons,
+                   (long long)images.nrows, (long long)conn_pairs,
+                   (long long)st.row_target_pairs, 100 * st.imbalance, o->out);
+        rc = 0;
+    }
+    sdsinf_plan_free(plan);
+    sdsinf_csr_free(&images);
+    sdsinf_model_free(m);
+    sdsinf_model_free(known);
+    return rc;
+}
+
 /* ---- demo ------------------------------------------------------------------- */
 
 static int cmd_demo(const opts *o)
@@ -473,6 +652,12 @@ int main(int argc, char **argv)
         return cmd_generate(&o);
     if (!strcmp(cmd, "convert"))
         return cmd_convert(&o);
+    if (!strcmp(cmd, "sdsinf-export"))
+        return cmd_sdsinf_export(&o);
+    if (!strcmp(cmd, "sdsinf-import"))
+        return cmd_sdsinf_import(&o);
+    if (!strcmp(cmd, "partition"))
+        return cmd_partition(&o);
     if (!strcmp(cmd, "demo"))
         return cmd_demo(&o);
     return usage_error("unknown command '%s'", cmd);
