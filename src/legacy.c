@@ -345,6 +345,23 @@ done:
     return rc;
 }
 
+/* Rows still without an owner are not listed in the conn files, so they
+ * have no targets: each goes with its outputs (from the last stage down);
+ * the rest (no outputs at all) get the block owner.  w: the L layers. */
+static void owners_complete(reader *r, const sdsinf_csr *const *w)
+{
+    int32_t N = r->N;
+    for (int32_t l = r->L - 1; l >= 0; l--)
+        for (int32_t k = 0; k < N; k++) {
+            uint16_t *o = &r->owner[(size_t)l * N + k];
+            if (*o == NONE && w[l]->rowptr[k + 1] > w[l]->rowptr[k])
+                *o = r->owner[(size_t)(l + 1) * N + w[l]->col[w[l]->rowptr[k]]];
+        }
+    for (size_t i = 0; i < (size_t)(r->L + 1) * N; i++)
+        if (r->owner[i] == NONE)
+            r->owner[i] = (uint16_t)((int64_t)(i % N) * r->W / N);
+}
+
 /* Without nnp files, owners of the outputs come from the conn files and
  * the weights: an output's owner is in (targets + owner) of each of its
  * listed inputs, and is its unlisted inputs' owner; a row that is not
@@ -417,15 +434,6 @@ static int rebuild_owners(reader *r, const sdsinf_model *m, sdsinf_err *err)
                     covered[(size_t)wt->col[e] * r->W + out[c]] = 1;
             }
     }
-    /* unlisted rows go with their outputs, from the last stage down */
-    for (int32_t l = L - 1; l >= 0 && rc == SDSINF_OK; l--) {
-        const sdsinf_csr *w = &m->layer[l].w;
-        for (int32_t k = 0; k < N; k++) {
-            uint16_t *o = &r->owner[(size_t)l * N + k];
-            if (*o == NONE && w->rowptr[k + 1] > w->rowptr[k])
-                *o = r->owner[(size_t)(l + 1) * N + w->col[w->rowptr[k]]];
-        }
-    }
 done:
     for (int32_t l = 0; tl && l < L; l++)
         sdsinf_csr_free(&tl[l]);
@@ -493,23 +501,31 @@ int sdsinf_legacy_load(const char *dir, const sdsinf_model *known,
     }
     if (rc != SDSINF_OK)
         goto done;
-    /* neurons no file names: outputs without inputs, features never used */
-    for (size_t i = 0; i < cells; i++)
-        if (r.owner[i] == NONE)
-            r.owner[i] = (uint16_t)((int64_t)(i % r.N) * r.W / r.N);
+    const sdsinf_csr **layers = sdsinf__mallocarray((size_t)r.L, sizeof *layers);
+    if (!layers) {
+        rc = sdsinf__fail(err, SDSINF_ENOMEM, "no memory");
+        goto done;
+    }
+    for (int32_t l = 0; l < r.L && rc == SDSINF_OK; l++) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s/nnp.*", dir);
+        if (known)
+            layers[l] = &known->layer[l].w;
+        else if ((rc = sdsinf__csr_from_triplets(r.N, r.N, &r.layer[l], path,
+                                                 &w[l], err)) == SDSINF_OK)
+            layers[l] = &w[l];
+    }
+    if (rc == SDSINF_OK)
+        owners_complete(&r, layers);
+    sdsinf__free(layers);
+    if (rc != SDSINF_OK)
+        goto done;
     if (known) {
         rc = sdsinf__plan_from_owners(known, r.W, r.owner, "sds-inf", 0, 0,
                                       &p, err);
         r.owner = NULL;
         goto plan;
     }
-    for (int32_t l = 0; l < r.L && rc == SDSINF_OK; l++) {
-        char path[4096];
-        snprintf(path, sizeof path, "%s/nnp.*", dir);
-        rc = sdsinf__csr_from_triplets(r.N, r.N, &r.layer[l], path, &w[l], err);
-    }
-    if (rc != SDSINF_OK)
-        goto done;
     float b = 0;
     if (mo->bias ? sdsinf__parse_float(mo->bias, &b) != SDSINF_OK
                  : sdsinf_default_bias(r.N, &b) != SDSINF_OK) {
