@@ -377,13 +377,14 @@ done:
     return rc;
 }
 
-static uint64_t body_checksum(const sdsinf_plan *p)
+/* The checksum of the arrays, with ntgt target entries (as the header
+ * says, so a damaged offset table is never followed). */
+static uint64_t body_checksum(const sdsinf_plan *p, uint64_t ntgt)
 {
     size_t N = (size_t)p->neurons, L = (size_t)p->layers;
     uint64_t h = sdsinf__checksum(p->owner, (L + 1) * N * sizeof *p->owner, 0);
     h = sdsinf__checksum(p->tgt_ptr, L * (N + 1) * sizeof *p->tgt_ptr, h);
-    return sdsinf__checksum(p->tgt, (size_t)p->tgt_ptr[L * (N + 1) - 1] *
-                                        sizeof *p->tgt, h);
+    return sdsinf__checksum(p->tgt, (size_t)ntgt * sizeof *p->tgt, h);
 }
 
 static uint64_t header_checksum(struct plan_header h, uint64_t body)
@@ -417,7 +418,7 @@ int sdsinf_plan_save(const sdsinf_plan *p, const sdsinf_model *m,
     h.imbalance = p->imbalance;
     h.seconds = p->seconds;
     h.ntgt = (uint64_t)p->tgt_ptr[L * (N + 1) - 1];
-    h.checksum = header_checksum(h, body_checksum(p));
+    h.checksum = header_checksum(h, body_checksum(p, h.ntgt));
     snprintf(path, sizeof path, "%s/plan.bin", dir);
     snprintf(tmp, sizeof tmp, "%s.tmp%ld", path, (long)getpid());
     FILE *f = fopen(tmp, "wb");
@@ -503,7 +504,7 @@ int sdsinf_plan_load(const char *dir, const sdsinf_model *m,
     p->neurons = (int32_t)N;
     p->layers = (int32_t)L;
     p->workers = (int32_t)h.workers;
-    if (header_checksum(h, body_checksum(p)) != h.checksum) {
+    if (header_checksum(h, body_checksum(p, h.ntgt)) != h.checksum) {
         rc = sdsinf__fail(err, SDSINF_ECORRUPT, "%s: checksum mismatch: the "
                           "plan is damaged", path);
         goto done;
