@@ -294,6 +294,87 @@ SDSINF_API int sdsinf_legacy_load(const char *dir, const sdsinf_model *known,
                                   sdsinf_plan **p, sdsinf_csr *images,
                                   int64_t *conn_pairs, sdsinf_err *err);
 
+/* ---- Channels: how workers' messages travel ------------------------------
+ * A channel moves opaque messages (the codec's bytes) between the workers of
+ * one run, at least once; receivers deduplicate.  A channel is a versioned
+ * table of functions (as sqlite3_vfs is for SQLite): a new channel is one
+ * source file that fills one in and registers it, and passes the shared
+ * conformance suite (tests/conformance_channel.c).  Instances embed
+ * sdsinf_channel first; the core allocates instance_size bytes, zeroed.
+ * An instance is used by one thread unless caps has SDSINF_CAP_THREADSAFE. */
+#define SDSINF_CHANNEL_VERSION 1
+
+enum {
+    SDSINF_CAP_KEYED = 1u,      /* messages sit at known keys (an object
+                                   store): recv fetches the `want` key */
+    SDSINF_CAP_PROCESSES = 2u,  /* works between processes */
+    SDSINF_CAP_THREADSAFE = 4u  /* one instance may be shared by threads */
+};
+
+/* Where a message belongs.  chunk/nchunks number the pieces of one block. */
+typedef struct sdsinf_msg_key {
+    uint64_t run;
+    uint32_t batch, layer, source, target;
+    uint32_t chunk, nchunks;
+} sdsinf_msg_key;
+
+typedef struct sdsinf_channel sdsinf_channel;
+
+typedef struct sdsinf_channel_methods {
+    int version;          /* SDSINF_CHANNEL_VERSION */
+    const char *name;     /* "mem", "local", "fs", ... */
+    size_t instance_size; /* >= sizeof(sdsinf_channel) */
+    unsigned caps;        /* SDSINF_CAP_* */
+    size_t max_message;   /* largest message in bytes; 0: no limit */
+    /* Opens the instance for worker ch->self of ch->workers in run ch->run;
+     * `config` (may be NULL) is the channel's own setting (a directory, a
+     * URL).  On failure close is not called. */
+    int (*open)(sdsinf_channel *ch, const char *config, sdsinf_err *err);
+    /* Sends msg (len bytes, borrowed for the call) to worker key->target. */
+    int (*send)(sdsinf_channel *ch, const sdsinf_msg_key *key,
+                const void *msg, size_t len, sdsinf_err *err);
+    /* The next message for this worker, waiting at most timeout_ms:
+     * SDSINF_ETIMEDOUT if none came.  A keyed channel returns the message
+     * at `want` (all its chunks in one); others ignore `want` but for
+     * error messages.  *msg is malloc'd: the caller frees it with free(). */
+    int (*recv)(sdsinf_channel *ch, const sdsinf_msg_key *want, void **msg,
+                size_t *len, int timeout_ms, sdsinf_err *err);
+    /* Releases the instance; cleanup: also remove what the run left in the
+     * channel (queues, objects, sockets). */
+    int (*close)(sdsinf_channel *ch, int cleanup, sdsinf_err *err);
+    /* Channel-specific operations (op >= 100); SDSINF_ENOTSUP for others. */
+    int (*control)(sdsinf_channel *ch, int op, void *arg, sdsinf_err *err);
+} sdsinf_channel_methods;
+
+struct sdsinf_channel {
+    const sdsinf_channel_methods *methods;
+    int self, workers;
+    uint64_t run;
+    /* kept by the core on every send and recv */
+    uint64_t msgs_sent, bytes_sent, msgs_recv, bytes_recv;
+};
+
+/* The registry (thread-safe).  Registering a name again replaces it. */
+SDSINF_API int sdsinf_channel_register(const sdsinf_channel_methods *m,
+                                       sdsinf_err *err);
+/* NULL or "" gives the default ("local"); NULL when unknown. */
+SDSINF_API const sdsinf_channel_methods *sdsinf_channel_find(const char *name);
+SDSINF_API int sdsinf_channel_open(const char *name, const char *config,
+                                   int self, int workers, uint64_t run,
+                                   sdsinf_channel **out, sdsinf_err *err);
+SDSINF_API int sdsinf_channel_send(sdsinf_channel *ch,
+                                   const sdsinf_msg_key *key, const void *msg,
+                                   size_t len, sdsinf_err *err);
+SDSINF_API int sdsinf_channel_recv(sdsinf_channel *ch,
+                                   const sdsinf_msg_key *want, void **msg,
+                                   size_t *len, int timeout_ms,
+                                   sdsinf_err *err);
+SDSINF_API int sdsinf_channel_control(sdsinf_channel *ch, int op, void *arg,
+                                      sdsinf_err *err);
+/* Closes and frees (NULL is fine). */
+SDSINF_API int sdsinf_channel_close(sdsinf_channel *ch, int cleanup,
+                                    sdsinf_err *err);
+
 #ifdef __cplusplus
 }
 #endif
