@@ -146,6 +146,17 @@ int sdsinf__layer_with_mask(const sdsinf_layer *l);
 void sdsinf__fill_panel(float *panel, int64_t K, const sdsinf_csr *y,
                         const int64_t *rows, int nl);
 
+/* ---- Plans (plan.c) ---- */
+/* A plan from owners ((layers + 1) x neurons, ownership passes, freed on
+ * failure too). */
+int sdsinf__plan_from_owners(const sdsinf_model *m, int workers,
+                             uint16_t *owner, const char *method,
+                             uint64_t seed, double seconds, sdsinf_plan **out,
+                             sdsinf_err *err);
+/* The model restricted to the output columns worker w owns. */
+int sdsinf__plan_shard(const sdsinf_plan *p, const sdsinf_model *m, int w,
+                       sdsinf_model **out, sdsinf_err *err);
+
 /* Monotonic seconds. */
 double sdsinf__now(void);
 

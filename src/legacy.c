@@ -18,11 +18,6 @@
 #include <string.h>
 #include <sys/stat.h>
 
-int sdsinf__plan_from_owners(const sdsinf_model *m, int workers,
-                             uint16_t *owner, const char *method,
-                             uint64_t seed, double seconds, sdsinf_plan **out,
-                             sdsinf_err *err);
-
 static FILE *open_out(const char *dir, const char *name, long id,
                       char *path, size_t cap, sdsinf_err *err)
 {

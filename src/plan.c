@@ -324,8 +324,8 @@ void sdsinf_plan_targets(const sdsinf_plan *p, int32_t layer, int32_t row,
 /* ---- The plan directory ---------------------------------------------------- */
 
 /* The model restricted to the output columns worker w owns, per layer. */
-static int make_shard(const sdsinf_plan *p, const sdsinf_model *m, int w,
-                      sdsinf_model **out, sdsinf_err *err)
+int sdsinf__plan_shard(const sdsinf_plan *p, const sdsinf_model *m, int w,
+                       sdsinf_model **out, sdsinf_err *err)
 {
     int32_t N = m->neurons, L = m->layers;
     sdsinf_csr *layers = sdsinf__calloc((size_t)L, sizeof *layers);
@@ -436,7 +436,7 @@ int sdsinf_plan_save(const sdsinf_plan *p, const sdsinf_model *m,
     for (int w = 0; m && w < p->workers && rc == SDSINF_OK; w++) {
         sdsinf_model *shard = NULL;
         snprintf(path, sizeof path, "%s/shard-%d.sdsinf", dir, w);
-        if ((rc = make_shard(p, m, w, &shard, err)) == SDSINF_OK)
+        if ((rc = sdsinf__plan_shard(p, m, w, &shard, err)) == SDSINF_OK)
             rc = sdsinf_model_save_bundle(shard, path, err);
         sdsinf_model_free(shard);
     }
