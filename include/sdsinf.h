@@ -375,6 +375,40 @@ SDSINF_API int sdsinf_channel_control(sdsinf_channel *ch, int op, void *arg,
 SDSINF_API int sdsinf_channel_close(sdsinf_channel *ch, int cleanup,
                                     sdsinf_err *err);
 
+/* ---- Distributed runs ------------------------------------------------------ */
+#define SDSINF_RUN_OPTS_VERSION 1
+typedef struct sdsinf_run_opts {
+    int version;
+    const char *launcher;       /* "local" processes (NULL) or "threads" */
+    const char *channel;        /* NULL: "local" ("mem" for threads) */
+    const char *channel_config; /* the channel's own setting, or NULL */
+    int64_t batch_size;         /* images per batch; <= 0: all */
+    const char *codec;          /* "zstd" (NULL) or "raw" */
+    int level;                  /* zstd level; 0: 3 */
+    int timeout_ms;             /* longest wait for a message; 0: 30000 */
+    uint64_t run_id;            /* 0: made up */
+    int kernel_threads;         /* per worker; 0: 1 */
+    int bfr, nlevels;           /* launch tree; 0: all from the coordinator */
+} sdsinf_run_opts;
+SDSINF_API void sdsinf_run_opts_init(sdsinf_run_opts *o);
+
+typedef struct sdsinf_run_stats {
+    int workers;
+    double seconds;         /* from every worker started to results merged */
+    double startup_seconds; /* launching and loading, before that */
+    uint64_t messages_sent, bytes_sent;
+    uint64_t duplicates, dropped;
+    double compute_seconds, encode_seconds, decode_seconds, send_seconds,
+        wait_seconds; /* summed over workers */
+} sdsinf_run_stats;
+
+/* Runs the images through the model on p's workers; *out as sdsinf_infer
+ * gives it (equal to it, bit for bit). */
+SDSINF_API int sdsinf_run(const sdsinf_model *m, const sdsinf_plan *p,
+                          const sdsinf_csr *images, const sdsinf_run_opts *o,
+                          sdsinf_result *out, sdsinf_run_stats *st,
+                          sdsinf_err *err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -52,6 +52,16 @@ int sdsinf__msg_encode(const sdsinf_csr *y, const uint32_t *rows,
                        const sdsinf__msg_opts *o, sdsinf__buf *out,
                        uint32_t *nchunks, sdsinf_err *err);
 
+/* The same from the transposed activations yt, neurons x samples (row k:
+ * the samples where neuron k is nonzero, ascending, and the values; what
+ * sdsinf_csr_transpose makes of y).  The block is copied row by row, so a
+ * sender of several blocks transposes once instead of scanning y for each
+ * (sdsinf__msg_encode scans the whole of y); the messages are the same. */
+int sdsinf__msg_encode_t(const sdsinf_csr *yt, const uint32_t *rows,
+                         int64_t nrows, const sdsinf__msg_key *key,
+                         const sdsinf__msg_opts *o, sdsinf__buf *out,
+                         uint32_t *nchunks, sdsinf_err *err);
+
 /* Splits a concatenation of messages: the length of the first. */
 int sdsinf__msg_length(const void *data, size_t size, size_t *len,
                        sdsinf_err *err);

@@ -16,11 +16,13 @@
 
 #include "internal.h"
 
-/* How the initial plan is made (refinement follows each). */
+/* How the initial plan is made.  Only ZOLTAN runs the Zoltan sweeps after
+ * it (and falls back to GREEDY where MPI is already finalised); annealing
+ * and refinement follow each. */
 enum {
-    SDSINF__PART_INIT_ZOLTAN = 0, /* Zoltan PHG over windows of stages */
-    SDSINF__PART_INIT_GREEDY = 1, /* stage by stage, best part for each */
-    SDSINF__PART_INIT_RANDOM = 2  /* balanced random */
+    SDSINF__PART_INIT_ZOLTAN = 0, /* Zoltan PHG, stage by stage */
+    SDSINF__PART_INIT_GREEDY = 1, /* stage by stage, cheapest part each */
+    SDSINF__PART_INIT_RANDOM = 2  /* balanced random clusters */
 };
 
 typedef struct sdsinf__partition_opts {
@@ -29,10 +31,12 @@ typedef struct sdsinf__partition_opts {
     uint64_t seed;             /* same seed, same plan */
     const float *input_weight; /* neurons entries, or NULL: stage 0 by count */
     int initial;               /* SDSINF__PART_INIT_* */
-    int window;                /* stages per Zoltan call; <= 0: 1 */
+    int window;                /* free stages per initial Zoltan call (the
+                                  first is kept); <= 0: 1 */
     int sweeps;                /* Zoltan passes over the stages after the
-                                  initial plan; < 0: 2 */
-    int span;                  /* stages per Zoltan call in a sweep; <= 0: 1 */
+                                  initial plan; < 0: up to 8 */
+    int span;                  /* free stages per Zoltan call in a sweep;
+                                  <= 0: 1 */
     double effort;             /* annealing work, relative; < 0: 1; 0: none */
 } sdsinf__partition_opts;
 
@@ -40,20 +44,24 @@ typedef struct sdsinf__partition_opts {
 typedef struct sdsinf__partition_report {
     int64_t cut_initial;    /* after the initial plan, on clusters */
     int64_t cut_sweeps;     /* after the Zoltan sweeps */
-    int64_t cut_clusters;   /* after refining the clusters */
+    int64_t cut_clusters;   /* after annealing the clusters */
     int64_t cut_final;      /* the plan returned */
     int64_t clusters;       /* vertices of the clustered hypergraph */
     double t_build, t_initial, t_sweeps, t_clusters, t_final;
     int zoltan_calls;       /* 0 when Zoltan was not used */
-    int zoltan_failures;    /* windows Zoltan failed on (greedy took over) */
+    int zoltan_failures;    /* initial calls Zoltan failed (greedy took
+                               over) */
 } sdsinf__partition_report;
 
 void sdsinf__partition_opts_init(sdsinf__partition_opts *o);
 
 /* The plan for o->workers workers (1..65535).  *owner: (layers + 1) x
- * neurons worker ids, stage-major; caller frees with sdsinf__free.  The bound
- * is met whenever the neuron weights allow it (best effort otherwise: check
- * with sdsinf__partition_stats).  report may be NULL. */
+ * neurons worker ids, stage-major; caller frees with sdsinf__free.  The
+ * bound holds wherever the neuron weights allow it (best effort otherwise,
+ * e.g. more workers than neurons: check with sdsinf__partition_stats).
+ * Uses Zoltan, which calls MPI_Init if MPI is not running yet (never
+ * MPI_Finalize); one run at a time uses Zoltan (a lock).  report may be
+ * NULL. */
 int sdsinf__partition_run(const sdsinf_model *m,
                           const sdsinf__partition_opts *o, uint16_t **owner,
                           sdsinf__partition_report *report, sdsinf_err *err);

@@ -9,21 +9,26 @@
  * for the whole hypergraph (left free, it cuts the layers into a pipeline).
  * So:
  *   1. cluster: the vertices of a stage with the same input rows share all
- *      the nets of their layer; they move together, in chunks small enough
- *      to balance (make_clusters, contract);
- *   2. initial plan, stage by stage: Zoltan PHG partitions a window of
- *      stages with the stage before it fixed, the first stage of the window
- *      is kept and rebalanced to its bound (zoltan_sweep; greedy placement
- *      where Zoltan is not available);
- *   3. refine the clusters: greedy moves and swaps, simulated annealing over
- *      moves and swaps, greedy again, all within the per-stage bound;
- *   4. refine the neurons: the clusters' parts projected, every stage
- *      rebalanced to the exact bound, greedy moves and swaps.
- * The same seed gives the same plan (Zoltan's generator is seeded per call).
- * Zoltan keeps global state: calls are serialised by a mutex.
+ *      the nets of their layer and move together, cut into pieces the way
+ *      a packing of the stage into W bounded parts would cut them, so the
+ *      clusters can meet the bound (make_clusters, contract);
+ *   2. initial plan, stage 1 to L: Zoltan PHG partitions the stage with the
+ *      stage before fixed (weightless), the result is repaired to the
+ *      stage's bound (initial_plan, rebalance_stage);
+ *   3. sweeps: every stage again by Zoltan with both neighbours fixed, kept
+ *      where the cut drops (zoltan_improve), then every stage's part names
+ *      matched to the stage before by an assignment problem (relabel);
+ *   4. simulated annealing over moves and swaps of clusters within the
+ *      bounds, kept if it helps (anneal);
+ *   5. the neurons: the clusters' parts projected, every stage rebalanced to
+ *      the exact bound, greedy moves and swaps (refine).
+ * Without Zoltan (MPI finalised) step 2 places greedily and 3 is skipped.
+ * The same seed gives the same plan (Zoltan's generator is seeded per
+ * call).  Zoltan keeps global state: its use is serialised by a mutex.
  *
  * Sections: random numbers, hypergraphs, clusters, plan state, rebalancing
- * and refinement, annealing, Zoltan, initial plans, statistics, entry. */
+ * and refinement, relabelling, annealing, Zoltan, initial plans,
+ * statistics, entry. */
 #include "partition.h"
 
 #include <math.h>
@@ -42,20 +47,15 @@ extern void Zoltan_Srand(unsigned int seed, unsigned int *state);
 /* Stage 0 does no compute: its bound is at least this loose. */
 #define STAGE0_IMBALANCE 0.25
 /* Annealing proposals per cluster at effort 1, and its temperatures. */
-#ifndef ANNEAL_PER_VERTEX
-#define ANNEAL_PER_VERTEX 600
-#endif
-#ifndef ANNEAL_T0
-#define ANNEAL_T0 3.0
-#endif
-#ifndef ANNEAL_TRIES
-#define ANNEAL_TRIES 1
-#endif
-#ifndef ANNEAL_T1
-#define ANNEAL_T1 0.15
-#endif
+#define ANNEAL_PER_VERTEX 300
+#define ANNEAL_MAX 3000000
+#define ANNEAL_T0 2.0
+#define ANNEAL_T1 0.3
+#define ANNEAL_TRIES 3
 #define REFINE_PASSES 8
-#define DEFAULT_SWEEPS 2
+#define DEFAULT_SWEEPS 8
+/* Sweeps stop when one saves less than this share of the cut. */
+#define SWEEP_MIN_GAIN 0.0005
 
 /* ---- Random numbers (splitmix64) --------------------------------------- */
 
@@ -247,9 +247,9 @@ static int hg_build(const sdsinf_model *m, const float *input_weight,
 
 /* ---- Clusters ----------------------------------------------------------- */
 
-/* The nets a vertex is grouped by: for stage 0 the pins of the nets it
- * sources (its outputs), otherwise the nets it does not source (its input
- * rows).  Calls fn on each id, in a fixed order. */
+/* What a vertex is grouped by, its key: for stage 0 the other pins of the
+ * net it sources (its outputs), otherwise the nets it does not source (its
+ * input rows); walked id by id in a fixed order. */
 typedef struct keyiter {
     const hgraph *g;
     int32_t v;
@@ -550,6 +550,8 @@ typedef struct plan {
     int64_t *cap;    /* nstages: the bound on a part's load */
     int64_t cut;     /* sum of weight x (parts spanned - 1) */
     int64_t *gain;   /* W scratch */
+    uint16_t *old;   /* scratch: a stage's parts */
+    hashed *ord;     /* scratch: a stage's vertices in order */
 } plan;
 
 static void plan_free(plan *p)
@@ -560,11 +562,14 @@ static void plan_free(plan *p)
     sdsinf__free(p->load);
     sdsinf__free(p->cap);
     sdsinf__free(p->gain);
+    sdsinf__free(p->old);
+    sdsinf__free(p->ord);
     memset(p, 0, sizeof *p);
 }
 
-/* cap[s] = floor(mean x (1 + tol)): the most a part of stage s may carry
- * (stage 0, with no compute, at least STAGE0_IMBALANCE over the mean). */
+/* cap[s]: the most a part of stage s may carry, load x W / total - 1 <=
+ * tol computed as sdsinf__partition_stats does (stage 0, with no compute,
+ * at least STAGE0_IMBALANCE over the mean). */
 static void stage_caps(const hgraph *g, int W, double tol, int64_t *cap)
 {
     for (int32_t s = 0; s < g->nstages; s++) {
@@ -572,7 +577,10 @@ static void stage_caps(const hgraph *g, int W, double tol, int64_t *cap)
         for (int32_t v = g->xstage[s]; v < g->xstage[s + 1]; v++)
             total += g->vw[v];
         double t = s == 0 && tol < STAGE0_IMBALANCE ? STAGE0_IMBALANCE : tol;
-        cap[s] = (int64_t)floor((double)total * (1 + t) / W * (1 - 1e-12));
+        cap[s] = (int64_t)floor((double)total * (1 + t) / W) + 1;
+        while (cap[s] > 0 && total > 0 &&
+               (double)cap[s] * W / (double)total - 1 > t)
+            cap[s]--;
     }
 }
 
@@ -588,7 +596,14 @@ static int plan_init(plan *p, const hgraph *g, int W, const int64_t *cap,
     p->load = sdsinf__calloc((size_t)g->nstages * (size_t)W, sizeof *p->load);
     p->cap = sdsinf__mallocarray((size_t)g->nstages, sizeof *p->cap);
     p->gain = sdsinf__mallocarray((size_t)W, sizeof *p->gain);
-    if (!p->part || !p->cnt || !p->nass || !p->load || !p->cap || !p->gain) {
+    int32_t maxn = 0;
+    for (int32_t s = 0; s < g->nstages; s++)
+        if (g->xstage[s + 1] - g->xstage[s] > maxn)
+            maxn = g->xstage[s + 1] - g->xstage[s];
+    p->old = sdsinf__mallocarray((size_t)maxn + 1, sizeof *p->old);
+    p->ord = sdsinf__mallocarray((size_t)maxn + 1, sizeof *p->ord);
+    if (!p->part || !p->cnt || !p->nass || !p->load || !p->cap || !p->gain ||
+        !p->old || !p->ord) {
         plan_free(p);
         return sdsinf__fail(err, SDSINF_ENOMEM,
                             "no memory for a plan of %d parts over %d nets",
@@ -626,6 +641,22 @@ static int64_t plan_move(plan *p, int32_t v, int b)
     p->part[v] = (uint16_t)b;
     p->cut += d;
     return d;
+}
+
+/* Takes placed v out of its part. */
+static void plan_unplace(plan *p, int32_t v)
+{
+    const hgraph *g = p->g;
+    int W = p->W, a = p->part[v];
+    for (int64_t i = g->xnet[v]; i < g->xnet[v + 1]; i++) {
+        int32_t e = g->net[i];
+        uint16_t *c = p->cnt + (size_t)e * W;
+        p->nass[e]--;
+        if (--c[a] == 0 && p->nass[e] > 0)
+            p->cut -= g->nw[e];
+    }
+    p->load[(size_t)g->stage[v] * W + a] -= g->vw[v];
+    p->part[v] = (uint16_t)UNASSIGNED;
 }
 
 /* p->gain[b]: how much the cut drops when v goes to b (placed v), or minus
@@ -678,13 +709,85 @@ static int64_t *stage_load(plan *p, int32_t s)
 
 /* ---- Rebalancing and refinement ----------------------------------------- */
 
-/* Moves vertices out of parts above the bound, the least harmful first;
- * when nothing fits under the bound, still lowers the heaviest part. */
+/* Moves vertices out of parts above the bound into parts with room, the
+ * least harmful first; returns whether the stage now meets its bound. */
+static int relieve_stage(plan *p, int32_t s)
+{
+    const hgraph *g = p->g;
+    int W = p->W;
+    int64_t *ld = stage_load(p, s), cap = p->cap[s];
+    for (;;) {
+        int32_t bv = -1;
+        int bb = -1, over = 0;
+        int64_t bg = 0;
+        for (int32_t v = g->xstage[s]; v < g->xstage[s + 1]; v++) {
+            int a = p->part[v];
+            if (ld[a] <= cap)
+                continue;
+            over = 1;
+            if (g->vw[v] == 0)
+                continue;
+            plan_gains(p, v);
+            for (int q = 0; q < W; q++)
+                if (q != a && ld[q] + g->vw[v] <= cap &&
+                    (bv < 0 || p->gain[q] > bg)) {
+                    bv = v;
+                    bb = q;
+                    bg = p->gain[q];
+                }
+        }
+        if (!over || bv < 0)
+            return !over;
+        plan_move(p, bv, bb);
+    }
+}
+
+/* Places the stage afresh, heaviest first: each vertex in its old part if
+ * that has room, else in the cheapest part with room, else in the lightest
+ * (so coarse vertices that collide find parts emptied of small ones). */
+static void repack_stage(plan *p, int32_t s)
+{
+    const hgraph *g = p->g;
+    int32_t v0 = g->xstage[s], n = g->xstage[s + 1] - v0;
+    int64_t *ld = stage_load(p, s), cap = p->cap[s];
+    for (int32_t i = 0; i < n; i++) {
+        p->old[i] = p->part[v0 + i];
+        plan_unplace(p, v0 + i);
+        p->ord[i].h = (uint64_t)(INT64_MAX - g->vw[v0 + i]);
+        p->ord[i].v = v0 + i;
+    }
+    qsort(p->ord, (size_t)n, sizeof *p->ord, cmp_hashed);
+    for (int32_t i = 0; i < n; i++) {
+        int32_t v = p->ord[i].v;
+        int b = p->old[v - v0];
+        if (ld[b] + g->vw[v] > cap) {
+            plan_gains(p, v);
+            b = -1;
+            for (int q = 0; q < p->W; q++) {
+                int fit = ld[q] + g->vw[v] <= cap;
+                int bfit = b >= 0 && ld[b] + g->vw[v] <= cap;
+                if (b < 0 || fit > bfit ||
+                    (fit && bfit && p->gain[q] > p->gain[b]) ||
+                    (!fit && !bfit && ld[q] < ld[b]))
+                    b = q;
+            }
+        }
+        plan_move(p, v, b);
+    }
+}
+
+/* Brings a stage within its bound: moves, else a repacking, else (weights
+ * that cannot meet it) moves that still lower the heaviest part. */
 static void rebalance_stage(plan *p, int32_t s)
 {
     const hgraph *g = p->g;
     int W = p->W;
     int64_t *ld = stage_load(p, s), cap = p->cap[s];
+    if (relieve_stage(p, s))
+        return;
+    repack_stage(p, s);
+    if (relieve_stage(p, s))
+        return;
     for (;;) {
         int a = 0;
         for (int q = 1; q < W; q++)
@@ -693,26 +796,19 @@ static void rebalance_stage(plan *p, int32_t s)
         if (ld[a] <= cap)
             return;
         int32_t bv = -1;
-        int bb = -1, bfit = 0;
+        int bb = -1;
         int64_t bg = 0;
         for (int32_t v = g->xstage[s]; v < g->xstage[s + 1]; v++) {
             if (p->part[v] != a || g->vw[v] == 0)
                 continue;
             plan_gains(p, v);
-            for (int q = 0; q < W; q++) {
-                if (q == a)
-                    continue;
-                int fit = ld[q] + g->vw[v] <= cap;
-                if (!fit && ld[q] + g->vw[v] >= ld[a])
-                    continue;
-                if (bv < 0 || fit > bfit ||
-                    (fit == bfit && p->gain[q] > bg)) {
+            for (int q = 0; q < W; q++)
+                if (q != a && ld[q] + g->vw[v] < ld[a] &&
+                    (bv < 0 || p->gain[q] > bg)) {
                     bv = v;
                     bb = q;
                     bg = p->gain[q];
-                    bfit = fit;
                 }
-            }
         }
         if (bv < 0)
             return; /* the bound cannot be met with these weights */
@@ -1292,17 +1388,6 @@ static struct Zoltan_Struct *zoltan_open(int W)
     Zoltan_Set_Param(zz, "CHECK_HYPERGRAPH", "0");
     snprintf(buf, sizeof buf, "%d", W);
     Zoltan_Set_Param(zz, "NUM_GLOBAL_PARTS", buf);
-#ifdef ZPARAMS_TRACE
-    const char *env = getenv("ZPARAMS");
-    if (env) {
-        char tmp[512], *save = NULL;
-        snprintf(tmp, sizeof tmp, "%s", env);
-        for (char *tok = strtok_r(tmp, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-            char *eq = strchr(tok, '=');
-            if (eq) { *eq = 0; fprintf(stderr, "zoltan %s=%s -> %d\n", tok, eq + 1, Zoltan_Set_Param(zz, tok, eq + 1)); }
-        }
-    }
-#endif
     return zz;
 }
 
@@ -1369,8 +1454,8 @@ static int zsession_open(zsession *zs, const plan *p, int window,
 }
 
 /* Zoltan partitions free stages [s, hi) (neighbours fixed where placed);
- * stages [s, place_hi) go where it says.  Returns 0 when Zoltan failed (nothing
- * moved). */
+ * stages [s, place_hi) go where it says.  Returns 0 when Zoltan failed
+ * (nothing moved). */
 static int zoltan_stage(zsession *zs, plan *p, int32_t s, int32_t hi,
                         int32_t place_hi, unsigned seed)
 {
@@ -1379,10 +1464,7 @@ static int zoltan_stage(zsession *zs, plan *p, int32_t s, int32_t hi,
     int32_t base = zprob_fill(z, p, s, hi), v0 = g->xstage[s];
     if (z->nedge == 0)
         return 0;
-    int64_t total = 0;
-    for (int32_t v = v0; v < g->xstage[hi]; v++)
-        total += g->vw[v];
-    double tol = 0;
+    double tol = 0; /* the loosest stage's, Zoltan has one bound */
     for (int32_t t = s; t < hi; t++) {
         int64_t st = 0;
         for (int32_t v = g->xstage[t]; v < g->xstage[t + 1]; v++)
@@ -1400,7 +1482,7 @@ static int zoltan_stage(zsession *zs, plan *p, int32_t s, int32_t hi,
     int zr = Zoltan_LB_Partition(zs->zz, &changes, &ngid, &nlid, &nimp,
                                  &igid, &ilid, &iproc, &ipart, &nexp, &egid,
                                  &elid, &eproc, &epart);
-    int ok = (zr == ZOLTAN_OK || zr == ZOLTAN_WARN) && total >= 0;
+    int ok = zr == ZOLTAN_OK || zr == ZOLTAN_WARN;
     for (int i = 0; ok && i < nexp; i++)
         if (epart[i] < 0 || epart[i] >= p->W ||
             egid[i] >= (ZOLTAN_ID_TYPE)z->nobj)
@@ -1448,10 +1530,10 @@ static void zoltan_improve(zsession *zs, plan *p, int32_t s, int32_t hi,
 
 /* Places every vertex of stage s at its cheapest part with room, the
  * heaviest first (random order among equals); a vertex that fits nowhere
- * goes where it costs least.  ord: scratch for the stage's vertices. */
-static void greedy_stage(plan *p, int32_t s, rng *r, int32_t *perm,
-                         hashed *ord)
+ * goes where it costs least. */
+static void greedy_stage(plan *p, int32_t s, rng *r, int32_t *perm)
 {
+    hashed *ord = p->ord;
     const hgraph *g = p->g;
     int W = p->W;
     int32_t v0 = g->xstage[s], n = g->xstage[s + 1] - v0;
@@ -1504,19 +1586,12 @@ static int zoltan_stages(const sdsinf__partition_opts *o)
 /* Stage by stage from 1 to L (stage 0 last, it only feeds layer 1): each
  * by Zoltan over a window of stages where zs has Zoltan, else greedily (or
  * at random); rebalanced to the stage's bound. */
-static int initial_plan(plan *p, const sdsinf__partition_opts *o,
-                        zsession *zs, rng *r, int32_t *perm,
-                        sdsinf__partition_report *rep, sdsinf_err *err)
+static void initial_plan(plan *p, const sdsinf__partition_opts *o,
+                         zsession *zs, rng *r, int32_t *perm,
+                         sdsinf__partition_report *rep)
 {
     const hgraph *g = p->g;
     int window = o->window > 0 ? o->window : 1;
-    int32_t maxn = 0;
-    for (int32_t s = 0; s < g->nstages; s++)
-        if (g->xstage[s + 1] - g->xstage[s] > maxn)
-            maxn = g->xstage[s + 1] - g->xstage[s];
-    hashed *ord = sdsinf__mallocarray((size_t)maxn + 1, sizeof *ord);
-    if (!ord)
-        return sdsinf__fail(err, SDSINF_ENOMEM, "no memory for placement");
     for (int32_t s = 1; s < g->nstages; s++) {
         if (zs->zz) {
             int32_t hi = s + window < g->nstages ? s + window : g->nstages;
@@ -1524,23 +1599,21 @@ static int initial_plan(plan *p, const sdsinf__partition_opts *o,
             rep->zoltan_calls++;
             if (!zoltan_stage(zs, p, s, hi, s + 1, seed)) {
                 rep->zoltan_failures++;
-                greedy_stage(p, s, r, perm, ord);
+                greedy_stage(p, s, r, perm);
             }
             rebalance_stage(p, s);
         } else if (o->initial == SDSINF__PART_INIT_RANDOM) {
             random_stage(p, s, r, perm);
         } else {
-            greedy_stage(p, s, r, perm, ord);
+            greedy_stage(p, s, r, perm);
             rebalance_stage(p, s);
         }
     }
     if (o->initial == SDSINF__PART_INIT_RANDOM)
         random_stage(p, 0, r, perm);
     else
-        greedy_stage(p, 0, r, perm, ord);
+        greedy_stage(p, 0, r, perm);
     rebalance_stage(p, 0);
-    sdsinf__free(ord);
-    return SDSINF_OK;
 }
 
 /* Sweeps of zoltan_improve over the stages, each followed by relabel;
@@ -1566,7 +1639,7 @@ static int zoltan_sweeps(zsession *zs, plan *p,
         int rc = relabel(p, err);
         if (rc != SDSINF_OK)
             return rc;
-        if (p->cut >= before)
+        if ((double)(before - p->cut) < SWEEP_MIN_GAIN * (double)before)
             break;
     }
     return SDSINF_OK;
@@ -1653,10 +1726,13 @@ static int check_opts(const sdsinf__partition_opts *o, sdsinf_err *err)
                             "workers must be 1..%d, not %d", MAX_WORKERS,
                             o ? o->workers : 0);
     if (isnan(o->imbalance) || isnan(o->effort) || o->imbalance > 100 ||
-        o->effort > 1000 || o->sweeps > 1000 || o->window > 1000)
+        o->effort > 1000 || o->sweeps > 1000 || o->window > 1000 ||
+        o->span > 1000)
         return sdsinf__fail(err, SDSINF_EINVAL,
-                            "bad imbalance %g or effort %g", o->imbalance,
-                            o->effort);
+                            "bad options: imbalance %g, effort %g, sweeps %d, "
+                            "window %d, span %d",
+                            o->imbalance, o->effort, o->sweeps, o->window,
+                            o->span);
     if (o->initial < SDSINF__PART_INIT_ZOLTAN ||
         o->initial > SDSINF__PART_INIT_RANDOM)
         return sdsinf__fail(err, SDSINF_EINVAL, "unknown initial method %d",
@@ -1664,7 +1740,7 @@ static int check_opts(const sdsinf__partition_opts *o, sdsinf_err *err)
     return SDSINF_OK;
 }
 
-/* Steps 3 and 4 of the header comment: the clusters' plan refined, then
+/* Steps 4 and 5 of the header comment: the clusters' plan annealed, then
  * projected onto the neurons and refined there. */
 static int refine_levels(plan *pc, plan *pf, const int32_t *cl,
                          const sdsinf__partition_opts *o, rng *r,
@@ -1674,12 +1750,24 @@ static int refine_levels(plan *pc, plan *pf, const int32_t *cl,
     const hgraph *c = pc->g, *f = pf->g;
     double effort = o->effort < 0 ? 1 : o->effort;
     double t = sdsinf__now();
-    if (effort > 0 && pc->W > 1) {
-        int rc = anneal(pc, (int64_t)(effort * ANNEAL_PER_VERTEX * c->nv), r,
-                        err);
+    if (effort > 0 && pc->W > 1) { /* kept only if it helped */
+        int64_t before = pc->cut;
+        uint16_t *keep = sdsinf__mallocarray((size_t)c->nv, sizeof *keep);
+        if (!keep)
+            return sdsinf__fail(err, SDSINF_ENOMEM, "no memory for a plan");
+        memcpy(keep, pc->part, (size_t)c->nv * sizeof *keep);
+        double iters = (double)ANNEAL_PER_VERTEX * c->nv;
+        iters = effort * (iters < ANNEAL_MAX ? iters : ANNEAL_MAX);
+        int rc = anneal(pc, (int64_t)iters, r, err);
+        if (rc == SDSINF_OK)
+            refine(pc, 0, c->nstages, r, perm, REFINE_PASSES);
+        if (rc == SDSINF_OK && pc->cut > before) {
+            memcpy(pc->part, keep, (size_t)c->nv * sizeof *keep);
+            plan_rebuild(pc);
+        }
+        sdsinf__free(keep);
         if (rc != SDSINF_OK)
             return rc;
-        refine(pc, 0, c->nstages, r, perm, REFINE_PASSES);
     }
     rep->cut_clusters = pc->cut;
     rep->t_clusters = sdsinf__now() - t;
@@ -1707,6 +1795,14 @@ int sdsinf__partition_run(const sdsinf_model *m,
         return sdsinf__fail(err, SDSINF_EINVAL, "no place for the plan");
     int W = o->workers;
     double tol = o->imbalance < 0 ? DEFAULT_IMBALANCE : o->imbalance;
+    if (W == 1) { /* nothing to decide */
+        size_t n = (size_t)m->neurons * ((size_t)m->layers + 1);
+        *owner = sdsinf__calloc(n, sizeof **owner);
+        if (report)
+            memset(report, 0, sizeof *report);
+        return *owner ? SDSINF_OK
+                      : sdsinf__fail(err, SDSINF_ENOMEM, "no memory for a plan");
+    }
     sdsinf__partition_report rep;
     hgraph f, c;
     plan pc, pf;
@@ -1744,9 +1840,7 @@ int sdsinf__partition_run(const sdsinf_model *m,
     if (o->initial == SDSINF__PART_INIT_ZOLTAN &&
         (rc = zsession_open(&zs, &pc, zoltan_stages(o), err)))
         goto done;
-    rc = initial_plan(&pc, o, &zs, &r, perm, &rep, err);
-    if (rc != SDSINF_OK)
-        goto done;
+    initial_plan(&pc, o, &zs, &r, perm, &rep);
     rep.cut_initial = pc.cut;
     rep.t_initial = sdsinf__now() - t;
     t = sdsinf__now();

@@ -36,6 +36,11 @@ static const char *USAGE =
     "            --out PLANDIR [--weights-out DIR] [--images-out FILE]\n"
     "            read and check an SDS-Inf layout (with --weights, conn\n"
     "            files suffice); write a plan, weights and images\n"
+    "  run       --weights DIR|BUNDLE --images FILE --workers W\n"
+    "            [--plan PLANDIR] [--launcher threads] [--channel mem|...]\n"
+    "            [--channel-config C] [--codec zstd|raw] [--level N]\n"
+    "            [--timeout-ms T] [--batch-size B] [--check GOLD] [--out F]\n"
+    "            [--scores F]   a distributed run on W workers\n"
     "  demo      [--out DIR] [--neurons N] [--layers L] [--images M]\n"
     "            generate -> convert -> infer -> check, and a summary\n"
     "  version\n"
@@ -46,6 +51,8 @@ static const char *USAGE =
 typedef struct opts {
     const char *weights, *images, *check, *out, *scores, *bias, *method;
     const char *plan, *from, *weights_out, *images_out;
+    const char *launcher, *channel, *channel_config, *codec;
+    long long level, timeout_ms;
     long long neurons, layers, threads, batch_size, workers;
     double imbalance;
     unsigned long long seed;
@@ -118,6 +125,18 @@ static int parse_args(int argc, char **argv, opts *o)
             rc = parse_ll(a, v, 1, &o->neurons);
         else if (!strcmp(a, "--layers"))
             rc = parse_ll(a, v, 1, &o->layers);
+        else if (!strcmp(a, "--launcher"))
+            o->launcher = v;
+        else if (!strcmp(a, "--channel"))
+            o->channel = v;
+        else if (!strcmp(a, "--channel-config"))
+            o->channel_config = v;
+        else if (!strcmp(a, "--codec"))
+            o->codec = v;
+        else if (!strcmp(a, "--level"))
+            rc = parse_ll(a, v, 1, &o->level);
+        else if (!strcmp(a, "--timeout-ms"))
+            rc = parse_ll(a, v, 1, &o->timeout_ms);
         else if (!strcmp(a, "--plan"))
             o->plan = v;
         else if (!strcmp(a, "--from"))
@@ -572,6 +591,96 @@ static int cmd_sdsinf_import(const opts *o)
     return rc;
 }
 
+/* ---- run ----------------------------------------------------------------- */
+
+static int cmd_run(const opts *o)
+{
+    sdsinf_err err = {0};
+    sdsinf_model *m = NULL;
+    sdsinf_plan *plan = NULL;
+    sdsinf_csr images = {0};
+    sdsinf_result res = {0};
+    sdsinf_run_stats st;
+    int64_t *cats = NULL, ncats = 0, *gold = NULL, ngold = 0;
+    double load_s;
+    int rc = 1, check = -1;
+    if (!o->weights || !o->images || (!o->workers && !o->plan))
+        return usage_error("run needs --weights, --images and --workers or "
+                           "--plan");
+    if (load_model(o, &m, &load_s, &err) ||
+        sdsinf_images_load(o->images, m->neurons, &images, &err) ||
+        (o->check && sdsinf_categories_load(o->check, &gold, &ngold, &err)))
+        goto fail;
+    if (o->plan) {
+        if (sdsinf_plan_load(o->plan, m, &plan, &err))
+            goto fail;
+    } else {
+        sdsinf_partition_opts po;
+        sdsinf_partition_opts_init(&po);
+        po.workers = (int)o->workers;
+        po.method = o->method;
+        po.seed = o->seed;
+        if (sdsinf_partition(m, &po, &plan, &err))
+            goto fail;
+    }
+    sdsinf_run_opts ro;
+    sdsinf_run_opts_init(&ro);
+    ro.launcher = o->launcher;
+    ro.channel = o->channel;
+    ro.channel_config = o->channel_config;
+    ro.batch_size = o->batch_size;
+    ro.codec = o->codec;
+    ro.level = (int)o->level;
+    ro.timeout_ms = (int)o->timeout_ms;
+    ro.kernel_threads = (int)o->threads;
+    int threads = o->launcher && !strcmp(o->launcher, "threads");
+    const char *channel = o->channel ? o->channel : threads ? "mem" : "local";
+    if (sdsinf_run(m, plan, &images, &ro, &res, &st, &err) ||
+        sdsinf_result_categories(&res, &cats, &ncats, &err) ||
+        (o->out && sdsinf_categories_save(cats, ncats, o->out, &err)) ||
+        (o->scores && sdsinf_result_save_scores(&res, o->scores, &err)))
+        goto fail;
+    if (o->check)
+        check = compare_categories(cats, ncats, gold, ngold, o->check);
+    if (o->json)
+        printf("{\"workers\":%d,\"channel\":\"%s\",\"launcher\":\"%s\","
+               "\"images\":%lld,\"categories\":%lld,\"check\":%s,"
+               "\"seconds\":%.6f,\"startup_seconds\":%.6f,"
+               "\"bytes_sent\":%llu,\"messages_sent\":%llu,"
+               "\"bytes_per_image\":%.1f,\"duplicates\":%llu,"
+               "\"requests\":{\"send\":%llu},\"cost_usd\":null}\n",
+               st.workers, channel, threads ? "threads" : "local",
+               (long long)images.nrows, (long long)ncats,
+               check < 0 ? "null" : check ? "\"pass\"" : "\"fail\"",
+               st.seconds, st.startup_seconds,
+               (unsigned long long)st.bytes_sent,
+               (unsigned long long)st.messages_sent,
+               images.nrows ? (double)st.bytes_sent / (double)images.nrows : 0,
+               (unsigned long long)st.duplicates,
+               (unsigned long long)st.messages_sent);
+    else
+        printf("%d workers: %lld images, %lld categories in %.3f s (start-up "
+               "%.3f s); %llu messages, %llu bytes (%.0f per image)%s\n",
+               st.workers, (long long)images.nrows, (long long)ncats,
+               st.seconds, st.startup_seconds,
+               (unsigned long long)st.messages_sent,
+               (unsigned long long)st.bytes_sent,
+               images.nrows ? (double)st.bytes_sent / (double)images.nrows : 0,
+               check < 0 ? "" : check ? "; check passed" : "; CHECK FAILED");
+    rc = check == 0 ? 1 : 0;
+    goto done;
+fail:
+    rc = fail(&err);
+done:
+    free(cats);
+    free(gold);
+    sdsinf_result_free(&res);
+    sdsinf_plan_free(plan);
+    sdsinf_csr_free(&images);
+    sdsinf_model_free(m);
+    return rc;
+}
+
 /* ---- demo ------------------------------------------------------------------- */
 
 static int cmd_demo(const opts *o)
@@ -652,6 +761,8 @@ int main(int argc, char **argv)
         return cmd_generate(&o);
     if (!strcmp(cmd, "convert"))
         return cmd_convert(&o);
+    if (!strcmp(cmd, "run"))
+        return cmd_run(&o);
     if (!strcmp(cmd, "sdsinf-export"))
         return cmd_sdsinf_export(&o);
     if (!strcmp(cmd, "sdsinf-import"))

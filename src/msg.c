@@ -1,0 +1,1470 @@
+/* msg.c - the message codec between workers: a 64-byte header and a
+ * structured block of activation rows, optionally zstd-compressed.
+ *
+ * A block is the columns `rows` of the sender's sample-major activations:
+ * per neuron, the samples where it is nonzero and the values there.  The
+ * payload (layout in msg.h) exploits what such blocks share: the active
+ * samples are listed once for the whole block (Rice-coded gaps, which is a
+ * bitmap when they are dense), each row says where it is present relative
+ * to that set ("everywhere" costs a byte), a row identical to an earlier
+ * one (neurons with the same inputs) is a back reference, and values go as
+ * one constant, a table of up to 256 values with a byte per entry, frequent
+ * values plus literals, or raw float32, whichever is smallest.
+ *
+ * Sections: byte writer and reader; the header; gathering a block from
+ * sample-major activations; the payload encoder; chunking and the public
+ * encoder; the payload decoder; length, peek and decode. */
+#include "msg.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zstd.h>
+
+#define MAGIC "SDM1"
+/* Header fields (byte offsets). */
+#define H_VERSION 4
+#define H_CODEC 6
+#define H_RUN 8
+#define H_BATCH 16
+#define H_LAYER 20
+#define H_SOURCE 24
+#define H_TARGET 28
+#define H_CHUNK 32
+#define H_NCHUNKS 36
+#define H_ROWS 40
+#define H_RESERVED 44
+#define H_LENGTH 48
+#define H_CHECKSUM 56
+
+/* Row tags (payload, per row). */
+#define TAG_ALL 0    /* present at every sample of the block's set */
+#define TAG_LIST 1   /* present at the listed positions of the set */
+#define TAG_ABSENT 2 /* present everywhere but the listed positions */
+#define TAG_COPY 3   /* 3 + d: the entries of the row d + 1 rows back */
+
+/* Value modes (payload, once). */
+#define VAL_CONST 0 /* one value for every entry */
+#define VAL_TABLE 1 /* up to 256 values, a byte index per entry */
+#define VAL_MIXED 2 /* up to 255 frequent values, code 255: a literal */
+#define VAL_RAW 3   /* a float32 per entry */
+
+#define TABLE_MAX 256
+#define LITERAL 255
+/* Distinct values tracked per chunk when choosing a value mode. */
+#define DISTINCT_MAX 32768
+
+void sdsinf__buf_free(sdsinf__buf *b)
+{
+    if (!b)
+        return;
+    sdsinf__free(b->data);
+    memset(b, 0, sizeof *b);
+}
+
+/* Room for n more bytes; 0 when out of memory (b unchanged). */
+static int buf_reserve(sdsinf__buf *b, size_t n)
+{
+    if (n <= b->cap - b->len)
+        return 1;
+    if (n > SIZE_MAX / 2 - b->len)
+        return 0;
+    size_t cap = b->cap ? b->cap : 256;
+    while (cap - b->len < n)
+        cap *= 2;
+    unsigned char *d = sdsinf__realloc(b->data, cap);
+    if (!d)
+        return 0;
+    b->data = d;
+    b->cap = cap;
+    return 1;
+}
+
+/* ---- Byte writer and reader ----------------------------------------------
+ * Both are sticky: after a failure (no memory, bytes missing or bad) every
+ * operation does nothing and reads return 0, and the caller checks once. */
+
+typedef struct writer {
+    sdsinf__buf *b;
+    int nomem;
+    uint64_t acc; /* pending bits, least significant first */
+    int nacc;
+} writer;
+
+static void w_bytes(writer *w, const void *p, size_t n)
+{
+    if (w->nomem || !n)
+        return;
+    if (!buf_reserve(w->b, n)) {
+        w->nomem = 1;
+        return;
+    }
+    memcpy(w->b->data + w->b->len, p, n);
+    w->b->len += n;
+}
+
+static void w_u8(writer *w, unsigned v)
+{
+    unsigned char c = (unsigned char)v;
+    w_bytes(w, &c, 1);
+}
+
+static void w_varint(writer *w, uint64_t v)
+{
+    unsigned char t[10];
+    size_t n = 0;
+    do {
+        t[n] = (unsigned char)(v & 0x7f);
+        v >>= 7;
+        t[n++] |= v ? 0x80 : 0;
+    } while (v);
+    w_bytes(w, t, n);
+}
+
+static uint32_t f32_bits(float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, sizeof u);
+    return u;
+}
+
+static float bits_f32(uint32_t u)
+{
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+
+static void w_f32(writer *w, float f)
+{
+    uint32_t u = f32_bits(f);
+    unsigned char t[4] = {(unsigned char)u, (unsigned char)(u >> 8),
+                          (unsigned char)(u >> 16), (unsigned char)(u >> 24)};
+    w_bytes(w, t, 4);
+}
+
+/* Appends the n (<= 32) low bits of v. */
+static void w_bits(writer *w, uint64_t v, int n)
+{
+    w->acc |= v << w->nacc;
+    w->nacc += n;
+    while (w->nacc >= 8) {
+        w_u8(w, (unsigned)(w->acc & 0xff));
+        w->acc >>= 8;
+        w->nacc -= 8;
+    }
+}
+
+/* Pads the bits to a whole byte with zeros. */
+static void w_align(writer *w)
+{
+    if (w->nacc > 0)
+        w_u8(w, (unsigned)w->acc);
+    w->acc = 0;
+    w->nacc = 0;
+}
+
+/* Rice code with parameter k (<= 31): v >> k in unary (that many zero bits,
+ * then a one), then the k low bits of v. */
+static void w_rice(writer *w, uint64_t v, int k)
+{
+    uint64_t q = v >> k;
+    for (; q >= 32; q -= 32)
+        w_bits(w, 0, 32);
+    w_bits(w, (uint64_t)1 << q, (int)q + 1);
+    if (k)
+        w_bits(w, v & (((uint64_t)1 << k) - 1), k);
+}
+
+typedef struct reader {
+    const unsigned char *p, *end;
+    uint64_t acc; /* bits taken from whole bytes, not yet used */
+    int nacc;
+    int bad;
+} reader;
+
+static unsigned r_u8(reader *r)
+{
+    if (r->bad || r->p == r->end) {
+        r->bad = 1;
+        return 0;
+    }
+    return *r->p++;
+}
+
+static uint64_t r_varint(reader *r)
+{
+    uint64_t v = 0;
+    for (int shift = 0; shift < 64; shift += 7) {
+        unsigned c = r_u8(r);
+        if (shift == 63 && c > 1)
+            break; /* more than 64 bits */
+        v |= (uint64_t)(c & 0x7f) << shift;
+        if (!(c & 0x80))
+            return r->bad ? 0 : v;
+    }
+    r->bad = 1;
+    return 0;
+}
+
+/* The next n bytes, or NULL when fewer remain. */
+static const unsigned char *r_bytes(reader *r, size_t n)
+{
+    if (r->bad || n > (size_t)(r->end - r->p)) {
+        r->bad = 1;
+        return NULL;
+    }
+    const unsigned char *p = r->p;
+    r->p += n;
+    return p;
+}
+
+static uint32_t le32(const unsigned char *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+           (uint32_t)p[3] << 24;
+}
+
+static float r_f32(reader *r)
+{
+    const unsigned char *p = r_bytes(r, 4);
+    return p ? bits_f32(le32(p)) : 0;
+}
+
+/* n (<= 32) bits. */
+static uint64_t r_bits(reader *r, int n)
+{
+    while (r->nacc < n) {
+        if (r->bad || r->p == r->end) {
+            r->bad = 1;
+            return 0;
+        }
+        r->acc |= (uint64_t)*r->p++ << r->nacc;
+        r->nacc += 8;
+    }
+    uint64_t v = r->acc & (((uint64_t)1 << n) - 1);
+    r->acc >>= n;
+    r->nacc -= n;
+    return v;
+}
+
+/* A Rice-coded value, which must be at most `limit`. */
+static uint64_t r_rice(reader *r, int k, uint64_t limit)
+{
+    uint64_t q = 0, qmax = limit >> k;
+    for (;;) { /* the unary part: zero bits up to a one */
+        if (r->nacc == 0) {
+            if (r->bad || r->p == r->end) {
+                r->bad = 1;
+                return 0;
+            }
+            r->acc = *r->p++;
+            r->nacc = 8;
+        }
+        if (r->acc) {
+            int t = __builtin_ctzll(r->acc);
+            q += (uint64_t)t;
+            r->acc >>= t + 1;
+            r->nacc -= t + 1;
+            break;
+        }
+        q += (uint64_t)r->nacc;
+        r->nacc = 0;
+        if (q > qmax)
+            break;
+    }
+    uint64_t v = q <= qmax ? (q << k) | r_bits(r, k) : UINT64_MAX;
+    if (v > limit)
+        r->bad = 1;
+    return r->bad ? 0 : v;
+}
+
+/* Drops the padding to the next whole byte, which must be zero bits. */
+static void r_align(reader *r)
+{
+    if (r->nacc % 8 && (r->acc & ((1u << (r->nacc % 8)) - 1)))
+        r->bad = 1;
+    r->p -= r->nacc / 8; /* whole bytes taken ahead go back */
+    r->acc = 0;
+    r->nacc = 0;
+}
+
+/* ---- The header ------------------------------------------------------------ */
+
+static void put16(unsigned char *p, uint32_t v)
+{
+    p[0] = (unsigned char)v;
+    p[1] = (unsigned char)(v >> 8);
+}
+
+static void put32(unsigned char *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static void put64(unsigned char *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static uint32_t get16(const unsigned char *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8;
+}
+
+static uint64_t get64(const unsigned char *p)
+{
+    return (uint64_t)le32(p) | (uint64_t)le32(p + 4) << 32;
+}
+
+/* The checksum a message carries: over its header with the checksum field
+ * zero, then its payload. */
+static uint64_t msg_checksum(const unsigned char *msg, size_t payload)
+{
+    unsigned char h[SDSINF__MSG_HEADER];
+    memcpy(h, msg, sizeof h);
+    memset(h + H_CHECKSUM, 0, 8);
+    uint64_t c = sdsinf__checksum(h, sizeof h, 0);
+    return sdsinf__checksum(msg + SDSINF__MSG_HEADER, payload, c);
+}
+
+/* ---- Gathering a block ------------------------------------------------------
+ * The block's nonempty rows, neuron-major: row i has the samples
+ * smp[start[i] .. start[i+1]) (ascending) and their values. */
+
+typedef struct block {
+    int64_t nrows;
+    uint32_t *id;
+    int64_t *start;
+    uint32_t *smp;
+    float *val;
+} block;
+
+static void block_free(block *b)
+{
+    sdsinf__free(b->id);
+    sdsinf__free(b->start);
+    sdsinf__free(b->smp);
+    sdsinf__free(b->val);
+    memset(b, 0, sizeof *b);
+}
+
+/* Checks that positive finite values v[0..n) sit at strictly ascending
+ * sample ids smp[0..n) below `samples`. */
+static int check_row(const uint32_t *smp, const float *v, int64_t n,
+                     int64_t samples, uint32_t neuron, sdsinf_err *err)
+{
+    for (int64_t k = 0; k < n; k++) {
+        if (smp[k] >= (uint64_t)samples || (k && smp[k] <= smp[k - 1]))
+            return sdsinf__fail(err, SDSINF_EINVAL, "activations: neuron %u: "
+                                "samples not ascending below %lld at %u",
+                                neuron, (long long)samples, smp[k]);
+        if (!(v[k] > 0) || !isfinite(v[k]))
+            return sdsinf__fail(err, SDSINF_EINVAL, "activations: sample %u, "
+                                "neuron %u holds %g; activations are "
+                                "positive and finite", smp[k], neuron,
+                                (double)v[k]);
+    }
+    return SDSINF_OK;
+}
+
+/* The passes over y are branch-free (the block is a small, unpredictable
+ * part of it): the first counts the block's entries, the second appends
+ * every entry at a cursor that only the block's entries advance; a counting
+ * sort then groups them by row. */
+static int gather(const sdsinf_csr *y, const uint32_t *rows, int64_t nrows,
+                  block *b, sdsinf_err *err)
+{
+    int rc = SDSINF_OK;
+    int64_t *slot = NULL; /* per neuron: block row + 1, 0 when not in it */
+    int64_t *cnt = NULL, E = 0, R = 0, at = 0;
+    uint32_t *trow = NULL, *tsmp = NULL; /* entries in sample order */
+    float *tval = NULL;
+    const int64_t *rp = y->rowptr;
+    const uint32_t *col = y->col;
+    const float *val = y->val;
+    memset(b, 0, sizeof *b);
+    if (nrows == 0)
+        return SDSINF_OK;
+    slot = sdsinf__calloc((size_t)y->ncols, sizeof *slot);
+    cnt = sdsinf__calloc((size_t)nrows + 2, sizeof *cnt);
+    if (!slot || !cnt)
+        goto nomem;
+    for (int64_t i = 0; i < nrows; i++)
+        slot[rows[i]] = i + 1;
+    for (int64_t s = 0; s < y->nrows; s++)
+        for (int64_t e = rp[s]; e < rp[s + 1]; e++) {
+            if (col[e] >= (uint64_t)y->ncols) {
+                rc = sdsinf__fail(err, SDSINF_EINVAL, "activations: sample "
+                                  "%lld has neuron %u, beyond %lld",
+                                  (long long)s, col[e], (long long)y->ncols);
+                goto done;
+            }
+            if (e > rp[s] && col[e] <= col[e - 1]) {
+                rc = sdsinf__fail(err, SDSINF_EINVAL, "activations: sample "
+                                  "%lld: neurons not ascending at %u",
+                                  (long long)s, col[e]);
+                goto done;
+            }
+            E += slot[col[e]] != 0;
+        }
+    trow = sdsinf__mallocarray((size_t)E + 1, sizeof *trow);
+    tsmp = sdsinf__mallocarray((size_t)E + 1, sizeof *tsmp);
+    tval = sdsinf__mallocarray((size_t)E + 1, sizeof *tval);
+    b->smp = sdsinf__mallocarray((size_t)E + 1, sizeof *b->smp);
+    b->val = sdsinf__mallocarray((size_t)E + 1, sizeof *b->val);
+    if (!trow || !tsmp || !tval || !b->smp || !b->val)
+        goto nomem;
+    for (int64_t s = 0; s < y->nrows; s++)
+        for (int64_t e = rp[s]; e < rp[s + 1]; e++) {
+            int64_t i = slot[col[e]];
+            trow[at] = (uint32_t)i;
+            tsmp[at] = (uint32_t)s;
+            tval[at] = val[e];
+            at += i != 0;
+        }
+    for (int64_t k = 0; k < E; k++)
+        cnt[trow[k]]++;
+    for (int64_t i = 1; i <= nrows; i++)
+        R += cnt[i] > 0;
+    b->nrows = R;
+    b->id = sdsinf__mallocarray((size_t)R + 1, sizeof *b->id);
+    b->start = sdsinf__mallocarray((size_t)R + 1, sizeof *b->start);
+    if (!b->id || !b->start)
+        goto nomem;
+    /* cnt becomes the rows' fill cursors. */
+    R = 0;
+    at = 0;
+    for (int64_t i = 1; i <= nrows; i++) {
+        int64_t n = cnt[i];
+        cnt[i] = at;
+        if (n) {
+            b->id[R] = rows[i - 1];
+            b->start[R++] = at;
+            at += n;
+        }
+    }
+    b->start[R] = E;
+    for (int64_t k = 0; k < E; k++) {
+        int64_t to = cnt[trow[k]]++;
+        b->smp[to] = tsmp[k];
+        b->val[to] = tval[k];
+    }
+    for (int64_t r = 0; r < R && rc == SDSINF_OK; r++)
+        rc = check_row(b->smp + b->start[r], b->val + b->start[r],
+                       b->start[r + 1] - b->start[r], y->nrows, b->id[r], err);
+    goto done;
+nomem:
+    rc = sdsinf__fail(err, SDSINF_ENOMEM, "no memory to gather a block of "
+                      "%lld rows", (long long)nrows);
+done:
+    sdsinf__free(slot);
+    sdsinf__free(cnt);
+    sdsinf__free(trow);
+    sdsinf__free(tsmp);
+    sdsinf__free(tval);
+    if (rc != SDSINF_OK)
+        block_free(b);
+    return rc;
+}
+
+/* The block from transposed activations: rows are copied whole. */
+static int gather_t(const sdsinf_csr *yt, const uint32_t *rows, int64_t nrows,
+                    block *b, sdsinf_err *err)
+{
+    int64_t E = 0, R = 0;
+    const int64_t *rp = yt->rowptr;
+    memset(b, 0, sizeof *b);
+    for (int64_t i = 0; i < nrows; i++) {
+        E += rp[rows[i] + 1] - rp[rows[i]];
+        R += rp[rows[i] + 1] > rp[rows[i]];
+    }
+    b->id = sdsinf__mallocarray((size_t)R + 1, sizeof *b->id);
+    b->start = sdsinf__mallocarray((size_t)R + 1, sizeof *b->start);
+    b->smp = sdsinf__mallocarray((size_t)E + 1, sizeof *b->smp);
+    b->val = sdsinf__mallocarray((size_t)E + 1, sizeof *b->val);
+    if (!b->id || !b->start || !b->smp || !b->val) {
+        block_free(b);
+        return sdsinf__fail(err, SDSINF_ENOMEM, "no memory to gather a block "
+                            "of %lld rows", (long long)nrows);
+    }
+    E = 0;
+    for (int64_t i = 0; i < nrows; i++) {
+        int64_t from = rp[rows[i]], n = rp[rows[i] + 1] - from;
+        if (!n)
+            continue;
+        int rc = check_row(yt->col + from, yt->val + from, n, yt->ncols,
+                           rows[i], err);
+        if (rc != SDSINF_OK) {
+            block_free(b);
+            return rc;
+        }
+        memcpy(b->smp + E, yt->col + from, (size_t)n * sizeof *b->smp);
+        memcpy(b->val + E, yt->val + from, (size_t)n * sizeof *b->val);
+        b->id[b->nrows] = rows[i];
+        b->start[b->nrows++] = E;
+        E += n;
+    }
+    b->start[b->nrows] = E;
+    return SDSINF_OK;
+}
+
+/* ---- The payload encoder ---------------------------------------------------- */
+
+typedef struct vcount { /* a distinct value and how often it occurs */
+    uint32_t bits, count;
+    int code; /* its table index, or -1 */
+} vcount;
+
+typedef struct encoder {
+    const block *blk;
+    int64_t samples;    /* the batch: sample ids are below it */
+    uint64_t *mark;     /* samples bits: the chunk's samples */
+    uint32_t *pos_of;   /* per sample: its position in the chunk's set */
+    uint32_t *set;      /* the chunk's samples, ascending */
+    uint32_t *tmp;      /* positions of one row (samples entries) */
+    uint32_t *vals;     /* the new rows' values, as bits */
+    uint32_t *lits;
+    int64_t *ref;       /* per row of the chunk: the row it copies, or -1 */
+    int64_t *hslot;     /* row dedup table: row + 1 */
+    uint64_t *hkey;
+    vcount *vt;         /* distinct value table, DISTINCT_MAX * 2 slots */
+    vcount *vsort;      /* the same, by frequency */
+    sdsinf__buf payload;
+    sdsinf__buf packed;
+    ZSTD_CCtx *zc;
+} encoder;
+
+static void encoder_free(encoder *e)
+{
+    sdsinf__free(e->mark);
+    sdsinf__free(e->pos_of);
+    sdsinf__free(e->set);
+    sdsinf__free(e->tmp);
+    sdsinf__free(e->vals);
+    sdsinf__free(e->lits);
+    sdsinf__free(e->ref);
+    sdsinf__free(e->hslot);
+    sdsinf__free(e->hkey);
+    sdsinf__free(e->vt);
+    sdsinf__free(e->vsort);
+    sdsinf__buf_free(&e->payload);
+    sdsinf__buf_free(&e->packed);
+    ZSTD_freeCCtx(e->zc);
+}
+
+static int encoder_init(encoder *e, const block *blk, int64_t samples,
+                        sdsinf_err *err)
+{
+    memset(e, 0, sizeof *e);
+    e->blk = blk;
+    e->samples = samples;
+    int64_t E = blk->nrows ? blk->start[blk->nrows] : 0;
+    size_t R = (size_t)blk->nrows, hsize = 16;
+    while (hsize < 2 * R)
+        hsize *= 2;
+    e->mark = sdsinf__calloc((size_t)samples / 64 + 1, sizeof *e->mark);
+    e->pos_of = sdsinf__mallocarray((size_t)samples + 1, sizeof *e->pos_of);
+    e->set = sdsinf__mallocarray((size_t)samples + 1, sizeof *e->set);
+    e->tmp = sdsinf__mallocarray((size_t)(samples > blk->nrows ? samples
+                                                             : blk->nrows) + 1,
+                                 sizeof *e->tmp);
+    e->vals = sdsinf__mallocarray((size_t)E + 1, sizeof *e->vals);
+    e->lits = sdsinf__mallocarray((size_t)E + 1, sizeof *e->vals);
+    e->ref = sdsinf__mallocarray(R + 1, sizeof *e->ref);
+    e->hslot = sdsinf__mallocarray(hsize, sizeof *e->hslot);
+    e->hkey = sdsinf__mallocarray(hsize, sizeof *e->hkey);
+    e->vt = sdsinf__mallocarray(2 * DISTINCT_MAX, sizeof *e->vt);
+    e->vsort = sdsinf__mallocarray(DISTINCT_MAX, sizeof *e->vsort);
+    if (!e->mark || !e->pos_of || !e->set || !e->tmp || !e->vals ||
+        !e->ref || !e->hslot || !e->hkey || !e->vt || !e->vsort) {
+        encoder_free(e);
+        return sdsinf__fail(err, SDSINF_ENOMEM, "no memory to encode a block "
+                            "of %lld samples, %lld entries",
+                            (long long)samples, (long long)E);
+    }
+    return SDSINF_OK;
+}
+
+/* The Rice parameter, 0..31, that codes v[0..n) in the fewest bits, and
+ * that count. */
+static int rice_choose(const uint32_t *v, int64_t n, uint64_t *bits)
+{
+    uint64_t sum = 0;
+    if (n <= 0) {
+        *bits = 0;
+        return 0;
+    }
+    for (int64_t i = 0; i < n; i++)
+        sum += v[i];
+    int k0 = 0;
+    while (k0 < 31 && ((uint64_t)n << (k0 + 1)) <= sum)
+        k0++; /* about log2 of the mean */
+    int best = 0;
+    uint64_t best_bits = UINT64_MAX;
+    for (int k = k0 > 0 ? k0 - 1 : 0; k <= k0 + 1 && k <= 31; k++) {
+        uint64_t b = (uint64_t)n * (1 + (uint64_t)k);
+        for (int64_t i = 0; i < n; i++)
+            b += v[i] >> k;
+        if (b < best_bits) {
+            best_bits = b;
+            best = k;
+        }
+    }
+    *bits = best_bits;
+    return best;
+}
+
+/* Turns an ascending list into gaps in place: the first stays, each later
+ * one becomes its distance to the previous, minus one. */
+static void to_gaps(uint32_t *v, int64_t n)
+{
+    for (int64_t i = n - 1; i > 0; i--)
+        v[i] -= v[i - 1] + 1;
+}
+
+/* Writes an ascending list v[0..n) (n >= 1; turned into gaps): the first
+ * as a varint, then a Rice parameter byte and the codes of the gaps,
+ * padded to a byte. */
+static void w_list(writer *w, uint32_t *v, int64_t n)
+{
+    uint64_t bits;
+    to_gaps(v, n);
+    int k = rice_choose(v + 1, n - 1, &bits);
+    w_varint(w, v[0]);
+    w_u8(w, (unsigned)k);
+    if (!w->nomem && !buf_reserve(w->b, (size_t)(bits / 8 + 2)))
+        w->nomem = 1;
+    for (int64_t i = 1; i < n && !w->nomem; i++)
+        w_rice(w, v[i], k);
+    w_align(w);
+}
+
+static uint64_t row_hash(const block *b, int64_t i)
+{
+    size_t n = (size_t)(b->start[i + 1] - b->start[i]);
+    uint64_t h = sdsinf__checksum(b->smp + b->start[i], n * sizeof *b->smp, n);
+    return sdsinf__checksum(b->val + b->start[i], n * sizeof *b->val, h);
+}
+
+static int rows_equal(const block *b, int64_t i, int64_t j)
+{
+    int64_t n = b->start[i + 1] - b->start[i];
+    return n == b->start[j + 1] - b->start[j] &&
+           !memcmp(b->smp + b->start[i], b->smp + b->start[j],
+                   (size_t)n * sizeof *b->smp) &&
+           !memcmp(b->val + b->start[i], b->val + b->start[j],
+                   (size_t)n * sizeof *b->val);
+}
+
+/* The row of [a, i) equal to row i, latest first, or -1; records i. */
+static int64_t dedup(encoder *e, int64_t a, int64_t i, size_t hsize)
+{
+    uint64_t h = row_hash(e->blk, i);
+    size_t s = (size_t)h & (hsize - 1);
+    for (; e->hslot[s]; s = (s + 1) & (hsize - 1))
+        if (e->hkey[s] == h && rows_equal(e->blk, e->hslot[s] - 1, i)) {
+            int64_t j = e->hslot[s] - 1;
+            e->hslot[s] = i + 1; /* the latest copy is the closest */
+            return j >= a ? j : -1;
+        }
+    e->hslot[s] = i + 1;
+    e->hkey[s] = h;
+    return -1;
+}
+
+/* Writes n float32 bit patterns as four byte planes, the most significant
+ * (sign and exponent) first: a compressor then sees the predictable high
+ * bytes together, apart from the noisy low mantissa bytes. */
+static void w_floats(writer *w, const uint32_t *v, int64_t n)
+{
+    if (w->nomem || !buf_reserve(w->b, 4 * (size_t)n)) {
+        w->nomem = 1;
+        return;
+    }
+    unsigned char *p = w->b->data + w->b->len;
+    for (int plane = 0; plane < 4; plane++)
+        for (int64_t i = 0; i < n; i++)
+            *p++ = (unsigned char)(v[i] >> (8 * (3 - plane)));
+    w->b->len += 4 * (size_t)n;
+}
+
+static int vcount_cmp(const void *pa, const void *pb)
+{
+    const vcount *a = pa, *b = pb;
+    if (a->count != b->count)
+        return a->count > b->count ? -1 : 1;
+    return a->bits < b->bits ? -1 : a->bits > b->bits;
+}
+
+static size_t vhash(uint32_t bits, size_t mask)
+{
+    return (size_t)((bits * 0x9E3779B1u) >> 7) & mask;
+}
+
+/* Writes the values v[0..n) (bits, n >= 1) in the mode that takes the
+ * fewest bytes. */
+static void w_values(writer *w, encoder *e, const uint32_t *v, int64_t n)
+{
+    size_t vsize = 64, mask;
+    while (vsize < 2 * (size_t)n && vsize < 2 * DISTINCT_MAX)
+        vsize *= 2;
+    mask = vsize - 1;
+    memset(e->vt, 0, vsize * sizeof *e->vt);
+    int64_t distinct = 0, overflow = 0;
+    for (int64_t i = 0; i < n; i++) {
+        size_t s = vhash(v[i], mask);
+        while (e->vt[s].count && e->vt[s].bits != v[i])
+            s = (s + 1) & mask;
+        if (e->vt[s].count)
+            e->vt[s].count++;
+        else if ((size_t)distinct < vsize / 2) {
+            e->vt[s] = (vcount){v[i], 1, -1};
+            distinct++;
+        } else
+            overflow = 1; /* untracked: neither const nor table */
+    }
+    int64_t nd = 0;
+    for (size_t s = 0; s < vsize; s++)
+        if (e->vt[s].count)
+            e->vsort[nd++] = e->vt[s];
+    qsort(e->vsort, (size_t)nd, sizeof *e->vsort, vcount_cmp);
+    /* Sizes: raw 4n; table 4d + n; mixed: the values seen twice or more
+     * (at most 255) in the table, 4d + n + 4 * (the rest). */
+    int64_t mixed_d = 0, covered = 0;
+    while (mixed_d < nd && mixed_d < TABLE_MAX - 1 && e->vsort[mixed_d].count > 1)
+        covered += e->vsort[mixed_d++].count;
+    int64_t raw = 4 * n, mixed = 4 * mixed_d + n + 4 * (n - covered);
+    int64_t table = !overflow && nd <= TABLE_MAX ? 4 * nd + n : INT64_MAX;
+    int mode = VAL_RAW;
+    if (!overflow && nd == 1)
+        mode = VAL_CONST;
+    else if (table <= raw && table <= mixed)
+        mode = VAL_TABLE;
+    else if (mixed < raw)
+        mode = VAL_MIXED;
+    w_u8(w, (unsigned)mode);
+    if (mode == VAL_CONST) {
+        w_f32(w, bits_f32(v[0]));
+        return;
+    }
+    if (mode == VAL_RAW) {
+        w_floats(w, v, n);
+        return;
+    }
+    int64_t d = mode == VAL_TABLE ? nd : mixed_d;
+    w_varint(w, (uint64_t)d);
+    for (int64_t i = 0; i < d; i++) {
+        w_f32(w, bits_f32(e->vsort[i].bits));
+        size_t s = vhash(e->vsort[i].bits, mask);
+        while (e->vt[s].bits != e->vsort[i].bits)
+            s = (s + 1) & mask;
+        e->vt[s].code = (int)i;
+    }
+    if (!w->nomem && !buf_reserve(w->b, (size_t)n))
+        w->nomem = 1;
+    for (int64_t i = 0; i < n && !w->nomem; i++) {
+        size_t s = vhash(v[i], mask);
+        while (e->vt[s].count && e->vt[s].bits != v[i])
+            s = (s + 1) & mask;
+        int code = e->vt[s].count ? e->vt[s].code : -1;
+        w->b->data[w->b->len++] = (unsigned char)(code < 0 ? LITERAL : code);
+    }
+    if (mode == VAL_MIXED) {
+        int64_t nl = 0;
+        for (int64_t i = 0; i < n; i++) {
+            size_t s = vhash(v[i], mask);
+            while (e->vt[s].count && e->vt[s].bits != v[i])
+                s = (s + 1) & mask;
+            if (!e->vt[s].count || e->vt[s].code < 0)
+                e->lits[nl++] = v[i];
+        }
+        w_floats(w, e->lits, nl);
+    }
+}
+
+double sdsinf__dbg[8];
+/* Writes the payload of rows [a, b) of the block into e->payload. */
+static int encode_payload(encoder *e, int64_t a, int64_t b, sdsinf_err *err)
+{
+    const block *blk = e->blk;
+    writer w = {&e->payload, 0, 0, 0};
+    e->payload.len = 0;
+    w_varint(&w, (uint64_t)(b - a));
+    if (a == b)
+        goto done;
+    /* The chunk's samples: marked, then listed in order. */
+    int64_t S = 0, words = e->samples / 64 + 1;
+    memset(e->mark, 0, (size_t)words * sizeof *e->mark);
+    for (int64_t k = blk->start[a]; k < blk->start[b]; k++)
+        e->mark[blk->smp[k] / 64] |= (uint64_t)1 << (blk->smp[k] % 64);
+    for (int64_t wd = 0; wd < words; wd++)
+        for (uint64_t m = e->mark[wd]; m; m &= m - 1) {
+            uint32_t s = (uint32_t)(wd * 64 + __builtin_ctzll(m));
+            e->pos_of[s] = (uint32_t)S;
+            e->set[S++] = s;
+        }
+    w_varint(&w, (uint64_t)S);
+    memcpy(e->tmp, blk->id + a, (size_t)(b - a) * sizeof *e->tmp);
+    w_list(&w, e->tmp, b - a);
+    size_t l0 = w.b->len;
+    w_list(&w, e->set, S);
+    sdsinf__dbg[0] += (double)(w.b->len - l0); l0 = w.b->len;
+    /* Rows: copies of earlier ones (runs of the same distance back), or
+     * where they sit in the set. */
+    size_t hsize = 16;
+    while (hsize < 2 * (size_t)(b - a))
+        hsize *= 2;
+    memset(e->hslot, 0, hsize * sizeof *e->hslot);
+    for (int64_t i = a; i < b; i++)
+        e->ref[i - a] = dedup(e, a, i, hsize);
+    int64_t nv = 0;
+    for (int64_t i = a; i < b; i++) {
+        int64_t j = e->ref[i - a];
+        if (j >= 0) {
+            int64_t d = i - j - 1, run = 0;
+            while (i + 1 + run < b && e->ref[i + 1 + run - a] >= 0 &&
+                   i + run - e->ref[i + 1 + run - a] == d)
+                run++;
+            w_varint(&w, TAG_COPY + (uint64_t)d);
+            w_varint(&w, (uint64_t)run);
+            i += run;
+            continue;
+        }
+        int64_t n = blk->start[i + 1] - blk->start[i];
+        const uint32_t *smp = blk->smp + blk->start[i];
+        memcpy(e->vals + nv, blk->val + blk->start[i], (size_t)n * 4);
+        nv += n;
+        if (n == S) {
+            w_varint(&w, TAG_ALL);
+            continue;
+        }
+        /* Present or absent positions, whichever list is shorter. */
+        int absent = n > S / 2;
+        int64_t c = 0;
+        if (!absent)
+            for (int64_t k = 0; k < n; k++)
+                e->tmp[c++] = e->pos_of[smp[k]];
+        else
+            for (int64_t p = 0, k = 0; p < S; p++) {
+                if (k < n && e->pos_of[smp[k]] == (uint32_t)p)
+                    k++;
+                else
+                    e->tmp[c++] = (uint32_t)p;
+            }
+        w_varint(&w, absent ? TAG_ABSENT : TAG_LIST);
+        w_varint(&w, (uint64_t)c);
+        w_list(&w, e->tmp, c);
+    }
+    sdsinf__dbg[1] += (double)(w.b->len - l0); l0 = w.b->len;
+    double tv = sdsinf__now();
+    w_values(&w, e, e->vals, nv);
+    sdsinf__dbg[7] += sdsinf__now() - tv;
+    sdsinf__dbg[2] += (double)(w.b->len - l0);
+    sdsinf__dbg[3] += (double)nv;
+done:
+    if (w.nomem)
+        return sdsinf__fail(err, SDSINF_ENOMEM, "no memory for a message "
+                            "payload");
+    return SDSINF_OK;
+}
+
+/* ---- Chunking and the public encoder ---------------------------------------- */
+
+typedef struct emitter {
+    encoder enc;
+    const sdsinf__msg_key *key;
+    const sdsinf__msg_opts *o;
+    sdsinf__buf *out;
+    size_t *at;     /* where each chunk starts in out */
+    size_t nchunks, cap;
+} emitter;
+
+/* Encodes rows [a, b) as one message at the end of out, or, when it
+ * would exceed max_bytes, as two halves, recursively. */
+static int emit(emitter *m, int64_t a, int64_t b, sdsinf_err *err)
+{
+    encoder *e = &m->enc;
+    const sdsinf__msg_opts *o = m->o;
+    double t0 = sdsinf__now();
+    int rc = encode_payload(e, a, b, err);
+    if (rc != SDSINF_OK)
+        return rc;
+    sdsinf__dbg[5] += sdsinf__now() - t0;
+    const sdsinf__buf *body = &e->payload;
+    int codec = SDSINF__CODEC_RAW;
+    if (o->codec == SDSINF__CODEC_ZSTD) {
+        size_t bound = ZSTD_compressBound(e->payload.len);
+        e->packed.len = 0;
+        if (!buf_reserve(&e->packed, bound))
+            return sdsinf__fail(err, SDSINF_ENOMEM, "no memory to compress "
+                                "%zu bytes", e->payload.len);
+        size_t z = ZSTD_compress2(e->zc, e->packed.data, bound,
+                                  e->payload.data, e->payload.len);
+        if (ZSTD_isError(z))
+            return sdsinf__fail(err, SDSINF_EINVAL, "zstd level %d: %s",
+                                o->level, ZSTD_getErrorName(z));
+        e->packed.len = z;
+        sdsinf__dbg[6] += sdsinf__now() - t0;
+        if (z < e->payload.len) { /* else: raw is smaller */
+            body = &e->packed;
+            codec = SDSINF__CODEC_ZSTD;
+        }
+    }
+    size_t size = SDSINF__MSG_HEADER + body->len;
+    if (o->max_bytes > 0 && size > o->max_bytes) {
+        if (a == b)
+            return sdsinf__fail(err, SDSINF_EINVAL, "an empty block takes "
+                                "%zu bytes, over the %zu-byte message limit",
+                                size, o->max_bytes);
+        if (b - a == 1)
+            return sdsinf__fail(err, SDSINF_EINVAL, "row %u alone takes %zu "
+                                "bytes, over the %zu-byte message limit",
+                                e->blk->id[a], size, o->max_bytes);
+        /* Split where half the entries lie, leaving a row on each side. */
+        const int64_t *st = e->blk->start;
+        int64_t mid = a + 1, half = (st[a] + st[b]) / 2;
+        while (mid < b - 1 && st[mid + 1] <= half)
+            mid++;
+        if ((rc = emit(m, a, mid, err)) != SDSINF_OK)
+            return rc;
+        return emit(m, mid, b, err);
+    }
+    if (m->nchunks == m->cap) {
+        size_t cap = m->cap ? 2 * m->cap : 8;
+        size_t *at = sdsinf__realloc(m->at, cap * sizeof *at);
+        if (!at)
+            return sdsinf__fail(err, SDSINF_ENOMEM, "no memory");
+        m->at = at;
+        m->cap = cap;
+    }
+    if (m->nchunks >= UINT32_MAX || b - a > UINT32_MAX)
+        return sdsinf__fail(err, SDSINF_EINVAL, "block too large: %zu "
+                            "chunks", m->nchunks);
+    if (!buf_reserve(m->out, size))
+        return sdsinf__fail(err, SDSINF_ENOMEM, "no memory for a %zu-byte "
+                            "message", size);
+    unsigned char *h = m->out->data + m->out->len;
+    memset(h, 0, SDSINF__MSG_HEADER);
+    memcpy(h, MAGIC, 4);
+    put16(h + H_VERSION, SDSINF__MSG_VERSION);
+    put16(h + H_CODEC, (uint32_t)codec);
+    put64(h + H_RUN, m->key->run);
+    put32(h + H_BATCH, m->key->batch);
+    put32(h + H_LAYER, m->key->layer);
+    put32(h + H_SOURCE, m->key->source);
+    put32(h + H_TARGET, m->key->target);
+    put32(h + H_CHUNK, (uint32_t)m->nchunks);
+    put32(h + H_ROWS, (uint32_t)(b - a));
+    put64(h + H_LENGTH, body->len);
+    memcpy(h + SDSINF__MSG_HEADER, body->data, body->len);
+    m->at[m->nchunks++] = m->out->len;
+    m->out->len += size;
+    return SDSINF_OK;
+}
+
+/* Checks the arguments of an encode from a matrix whose `lines` rows are
+ * samples (sample-major) or neurons (transposed). */
+static int encode_check(const sdsinf_csr *m, int64_t samples, int64_t neurons,
+                        const uint32_t *rows, int64_t nrows,
+                        const sdsinf__msg_key *key, const sdsinf__msg_opts *o,
+                        sdsinf__buf *out, uint32_t *nchunks, sdsinf_err *err)
+{
+    if (!m || (!rows && nrows) || !key || !o || !out || !nchunks ||
+        nrows < 0 || (!m->rowptr && m->nrows) || m->nrows < 0 || m->ncols < 0)
+        return sdsinf__fail(err, SDSINF_EINVAL, "msg_encode: missing or "
+                            "negative argument");
+    if (o->codec != SDSINF__CODEC_RAW && o->codec != SDSINF__CODEC_ZSTD)
+        return sdsinf__fail(err, SDSINF_EINVAL, "msg_encode: unknown codec "
+                            "%d", o->codec);
+    if (samples > UINT32_MAX || neurons > (int64_t)UINT32_MAX + 1)
+        return sdsinf__fail(err, SDSINF_EINVAL, "msg_encode: %lld samples x "
+                            "%lld neurons: ids must fit 32 bits",
+                            (long long)samples, (long long)neurons);
+    for (int64_t i = 0; i < nrows; i++)
+        if (rows[i] >= (uint64_t)neurons || (i && rows[i] <= rows[i - 1]))
+            return sdsinf__fail(err, SDSINF_EINVAL, "msg_encode: row %lld "
+                                "(neuron %u) is not ascending below %lld",
+                                (long long)i, rows[i], (long long)neurons);
+    return SDSINF_OK;
+}
+
+/* Encodes a gathered block; on failure out keeps its length. */
+static int encode_block(const block *blk, int64_t samples,
+                        const sdsinf__msg_key *key, const sdsinf__msg_opts *o,
+                        sdsinf__buf *out, uint32_t *nchunks, sdsinf_err *err)
+{
+    emitter m = {0};
+    size_t start = out->len;
+    int rc = encoder_init(&m.enc, blk, samples, err);
+    if (rc != SDSINF_OK)
+        return rc;
+    m.key = key;
+    m.o = o;
+    m.out = out;
+    if (o->codec == SDSINF__CODEC_ZSTD) {
+        if (!(m.enc.zc = ZSTD_createCCtx())) {
+            rc = sdsinf__fail(err, SDSINF_ENOMEM, "no memory for zstd");
+            goto done;
+        }
+        size_t z = ZSTD_CCtx_setParameter(m.enc.zc, ZSTD_c_compressionLevel,
+                                          o->level);
+        if (ZSTD_isError(z)) {
+            rc = sdsinf__fail(err, SDSINF_EINVAL, "zstd level %d: %s",
+                              o->level, ZSTD_getErrorName(z));
+            goto done;
+        }
+    }
+    if ((rc = emit(&m, 0, blk->nrows, err)) != SDSINF_OK)
+        goto done;
+    for (size_t c = 0; c < m.nchunks; c++) {
+        unsigned char *h = out->data + m.at[c];
+        put32(h + H_NCHUNKS, (uint32_t)m.nchunks);
+        put64(h + H_CHECKSUM, msg_checksum(h, (size_t)get64(h + H_LENGTH)));
+    }
+    *nchunks = (uint32_t)m.nchunks;
+done:
+    if (rc != SDSINF_OK)
+        out->len = start;
+    sdsinf__free(m.at);
+    encoder_free(&m.enc);
+    return rc;
+}
+
+int sdsinf__msg_encode(const sdsinf_csr *y, const uint32_t *rows,
+                       int64_t nrows, const sdsinf__msg_key *key,
+                       const sdsinf__msg_opts *o, sdsinf__buf *out,
+                       uint32_t *nchunks, sdsinf_err *err)
+{
+    block blk = {0};
+    int rc = encode_check(y, y ? y->nrows : 0, y ? y->ncols : 0, rows, nrows,
+                          key, o, out, nchunks, err);
+    if (rc == SDSINF_OK && (rc = gather(y, rows, nrows, &blk, err)) ==
+                               SDSINF_OK)
+        rc = encode_block(&blk, y->nrows, key, o, out, nchunks, err);
+    block_free(&blk);
+    return rc;
+}
+
+int sdsinf__msg_encode_t(const sdsinf_csr *yt, const uint32_t *rows,
+                         int64_t nrows, const sdsinf__msg_key *key,
+                         const sdsinf__msg_opts *o, sdsinf__buf *out,
+                         uint32_t *nchunks, sdsinf_err *err)
+{
+    block blk = {0};
+    int rc = encode_check(yt, yt ? yt->ncols : 0, yt ? yt->nrows : 0, rows,
+                          nrows, key, o, out, nchunks, err);
+    if (rc == SDSINF_OK && (rc = gather_t(yt, rows, nrows, &blk, err)) ==
+                               SDSINF_OK)
+        rc = encode_block(&blk, yt->ncols, key, o, out, nchunks, err);
+    block_free(&blk);
+    return rc;
+}
+
+/* ---- The payload decoder ------------------------------------------------------
+ * Rows are parsed into (for each row) the range of `pos` holding its
+ * positions in the set and `val` its values; a copy points at its
+ * original's ranges. */
+
+typedef struct decoded {
+    int64_t R, S, nv;   /* rows, samples in the set, new entries */
+    uint32_t *id;       /* R neuron ids */
+    uint32_t *set;      /* S sample ids */
+    int64_t *first;     /* R + 1: row i's entries are pos[first[i]] .. */
+    int64_t *count;     /* R */
+    uint32_t *pos;      /* nv positions */
+    float *val;         /* nv values */
+    int64_t cap;
+} decoded;
+
+static void decoded_free(decoded *d)
+{
+    sdsinf__free(d->id);
+    sdsinf__free(d->set);
+    sdsinf__free(d->first);
+    sdsinf__free(d->count);
+    sdsinf__free(d->pos);
+    sdsinf__free(d->val);
+}
+
+/* Room for n more positions; 0 when out of memory. */
+static int pos_reserve(decoded *d, int64_t n)
+{
+    if (n <= d->cap - d->nv)
+        return 1;
+    int64_t cap = d->cap ? d->cap : 1024;
+    while (cap - d->nv < n)
+        cap *= 2;
+    uint32_t *p = sdsinf__realloc(d->pos, (size_t)cap * sizeof *p);
+    if (!p)
+        return 0;
+    d->pos = p;
+    d->cap = cap;
+    return 1;
+}
+
+/* Reads an ascending list of n (>= 1) values below `below` into v, as
+ * w_list writes it. */
+static void r_list(reader *r, uint32_t *v, int64_t n, uint64_t below)
+{
+    uint64_t x = r_varint(r);
+    int k = (int)r_u8(r);
+    if (r->bad || x >= below || k > 31) {
+        r->bad = 1;
+        return;
+    }
+    v[0] = (uint32_t)x;
+    for (int64_t i = 1; i < n && !r->bad; i++) {
+        if (x + 1 >= below) {
+            r->bad = 1;
+            break;
+        }
+        x += 1 + r_rice(r, k, below - 2 - x);
+        v[i] = (uint32_t)x;
+    }
+    r_align(r);
+}
+
+/* Parses a row's positions (tag LIST or ABSENT) into d->pos. */
+static int r_positions(reader *r, decoded *d, int tag, int64_t i,
+                       uint32_t *tmp, sdsinf_err *err)
+{
+    uint64_t c = r_varint(r);
+    if (r->bad || c == 0 || c >= (uint64_t)d->S)
+        return SDSINF_ECORRUPT;
+    int64_t n = tag == TAG_LIST ? (int64_t)c : d->S - (int64_t)c;
+    if (!pos_reserve(d, n))
+        return sdsinf__fail(err, SDSINF_ENOMEM, "no memory to decode");
+    uint32_t *p = d->pos + d->nv;
+    r_list(r, tag == TAG_LIST ? p : tmp, (int64_t)c, (uint64_t)d->S);
+    if (r->bad)
+        return SDSINF_ECORRUPT;
+    if (tag == TAG_ABSENT) /* the complement of tmp[0..c) */
+        for (int64_t s = 0, k = 0, at = 0; s < d->S; s++) {
+            if (k < (int64_t)c && tmp[k] == (uint64_t)s)
+                k++;
+            else
+                p[at++] = (uint32_t)s;
+        }
+    d->first[i] = d->nv;
+    d->count[i] = n;
+    d->nv += n;
+    return SDSINF_OK;
+}
+
+/* Reads n float32s written by w_floats into out. */
+static void r_floats(reader *r, float *out, int64_t n)
+{
+    const unsigned char *p = (uint64_t)n <= SIZE_MAX / 4
+                                 ? r_bytes(r, 4 * (size_t)n) : NULL;
+    for (int64_t i = 0; p && i < n; i++)
+        out[i] = bits_f32((uint32_t)p[i] << 24 | (uint32_t)p[n + i] << 16 |
+                          (uint32_t)p[2 * n + i] << 8 | p[3 * n + i]);
+}
+
+/* Reads the nv values into d->val; each must be positive and finite. */
+static int r_values(reader *r, decoded *d, sdsinf_err *err)
+{
+    int64_t n = d->nv, nlit = 0;
+    float table[TABLE_MAX];
+    int mode = (int)r_u8(r);
+    if (r->bad || mode > VAL_RAW)
+        return SDSINF_ECORRUPT;
+    if (!(d->val = sdsinf__mallocarray((size_t)n + 1, sizeof *d->val)))
+        return sdsinf__fail(err, SDSINF_ENOMEM, "no memory to decode");
+    if (mode == VAL_CONST) {
+        float c = r_f32(r);
+        for (int64_t i = 0; i < n; i++)
+            d->val[i] = c;
+    } else if (mode == VAL_RAW)
+        r_floats(r, d->val, n);
+    else {
+        uint64_t nt = r_varint(r);
+        if (nt == 0 || nt > (uint64_t)(mode == VAL_TABLE ? TABLE_MAX : LITERAL))
+            return SDSINF_ECORRUPT;
+        for (uint64_t t = 0; t < nt; t++)
+            table[t] = r_f32(r);
+        const unsigned char *code = r_bytes(r, (size_t)n);
+        for (int64_t i = 0; code && i < n; i++) {
+            if (code[i] < nt)
+                d->val[i] = table[code[i]];
+            else if (mode == VAL_MIXED && code[i] == LITERAL)
+                nlit++;
+            else
+                r->bad = 1;
+        }
+        if (nlit && !r->bad) { /* the literals, in order */
+            float *tmp = sdsinf__mallocarray((size_t)nlit, sizeof *tmp);
+            if (!tmp)
+                return sdsinf__fail(err, SDSINF_ENOMEM, "no memory to decode");
+            r_floats(r, tmp, nlit);
+            for (int64_t i = 0, k = 0; !r->bad && i < n; i++)
+                if (code[i] == LITERAL)
+                    d->val[i] = tmp[k++];
+            sdsinf__free(tmp);
+        }
+        r->bad |= !code;
+    }
+    if (r->bad)
+        return SDSINF_ECORRUPT;
+    for (int64_t i = 0; i < n; i++)
+        if (!(d->val[i] > 0) || !isfinite(d->val[i]))
+            return SDSINF_ECORRUPT;
+    return SDSINF_OK;
+}
+
+/* Row i presents at every sample of the set. */
+static int all_positions(decoded *d, int64_t i)
+{
+    if (!pos_reserve(d, d->S))
+        return 0;
+    for (int64_t s = 0; s < d->S; s++)
+        d->pos[d->nv + s] = (uint32_t)s;
+    d->first[i] = d->nv;
+    d->count[i] = d->S;
+    d->nv += d->S;
+    return 1;
+}
+
+/* Parses the rows' tags and positions. */
+static int parse_rows(reader *r, decoded *d, uint32_t *tmp, sdsinf_err *err)
+{
+    for (int64_t i = 0; i < d->R; i++) {
+        uint64_t tag = r_varint(r), run = 0;
+        if (r->bad)
+            return SDSINF_ECORRUPT;
+        if (tag >= TAG_COPY) { /* rows i .. i + run copy d + 1 rows back */
+            uint64_t back = tag - TAG_COPY + 1;
+            run = r_varint(r);
+            if (r->bad || back > (uint64_t)i || run >= (uint64_t)(d->R - i))
+                return SDSINF_ECORRUPT;
+            for (int64_t k = i; k <= i + (int64_t)run; k++) {
+                d->first[k] = d->first[k - (int64_t)back];
+                d->count[k] = d->count[k - (int64_t)back];
+            }
+            i += (int64_t)run;
+        } else if (tag == TAG_ALL) {
+            if (!all_positions(d, i))
+                return sdsinf__fail(err, SDSINF_ENOMEM, "no memory to "
+                                    "decode");
+        } else {
+            int rc = r_positions(r, d, (int)tag, i, tmp, err);
+            if (rc != SDSINF_OK)
+                return rc;
+        }
+    }
+    /* Every sample of the set must be used by some row. */
+    memset(tmp, 0, (size_t)d->S * sizeof *tmp);
+    for (int64_t k = 0; k < d->nv; k++)
+        tmp[d->pos[k]] = 1;
+    for (int64_t s = 0; s < d->S; s++)
+        if (!tmp[s])
+            return SDSINF_ECORRUPT;
+    return SDSINF_OK;
+}
+
+/* Parses a payload of `rows` rows; ECORRUPT without a message when the
+ * bytes are wrong (the caller names the message). */
+static int parse_payload(const unsigned char *p, size_t n, uint32_t rows,
+                         int64_t samples, int64_t neurons, decoded *d,
+                         sdsinf_err *err)
+{
+    reader r = {p, p + n, 0, 0, 0};
+    uint32_t *tmp = NULL;
+    int rc = SDSINF_ECORRUPT;
+    d->R = (int64_t)r_varint(&r);
+    if (r.bad || d->R != (int64_t)rows || d->R > neurons)
+        return SDSINF_ECORRUPT;
+    if (d->R == 0)
+        return r.p == r.end ? SDSINF_OK : SDSINF_ECORRUPT;
+    uint64_t S = r_varint(&r);
+    if (r.bad || S == 0 || S > (uint64_t)samples)
+        return SDSINF_ECORRUPT;
+    d->S = (int64_t)S;
+    d->id = sdsinf__mallocarray((size_t)d->R, sizeof *d->id);
+    d->set = sdsinf__mallocarray((size_t)S, sizeof *d->set);
+    d->first = sdsinf__mallocarray((size_t)d->R, sizeof *d->first);
+    d->count = sdsinf__mallocarray((size_t)d->R, sizeof *d->count);
+    tmp = sdsinf__mallocarray((size_t)S, sizeof *tmp);
+    if (!d->id || !d->set || !d->first || !d->count || !tmp) {
+        rc = sdsinf__fail(err, SDSINF_ENOMEM, "no memory to decode");
+        goto done;
+    }
+    r_list(&r, d->id, d->R, (uint64_t)neurons);
+    r_list(&r, d->set, d->S, (uint64_t)samples);
+    if (r.bad)
+        goto done;
+    if ((rc = parse_rows(&r, d, tmp, err)) != SDSINF_OK ||
+        (rc = r_values(&r, d, err)) != SDSINF_OK)
+        goto done;
+    rc = r.p == r.end ? SDSINF_OK : SDSINF_ECORRUPT;
+done:
+    sdsinf__free(tmp);
+    return rc;
+}
+
+/* The sample-major part from the parsed rows. */
+static int build_part(const decoded *d, int64_t samples, int64_t neurons,
+                      sdsinf_csr *part, sdsinf_err *err)
+{
+    int64_t E = 0;
+    const uint32_t *set = d->set, *pos = d->pos;
+    for (int64_t i = 0; i < d->R; i++)
+        E += d->count[i];
+    sdsinf_csr m;
+    int rc = sdsinf_csr_alloc(&m, samples, neurons, E, err);
+    if (rc != SDSINF_OK)
+        return rc;
+    int64_t *rp = m.rowptr;
+    for (int64_t i = 0; i < d->R; i++)
+        for (int64_t k = d->first[i], end = k + d->count[i]; k < end; k++)
+            rp[set[pos[k]] + 1]++;
+    for (int64_t s = 0; s < samples; s++)
+        rp[s + 1] += rp[s];
+    /* Rows ascend, so columns within a sample do: rowptr is the fill
+     * cursor, shifted back afterwards. */
+    for (int64_t i = 0; i < d->R; i++) {
+        uint32_t id = d->id[i];
+        const float *v = d->val;
+        for (int64_t k = d->first[i], end = k + d->count[i]; k < end; k++) {
+            int64_t at = rp[set[pos[k]]]++;
+            m.col[at] = id;
+            m.val[at] = v[k];
+        }
+    }
+    memmove(rp + 1, rp, (size_t)samples * sizeof *rp);
+    rp[0] = 0;
+    *part = m;
+    return SDSINF_OK;
+}
+
+/* ---- Length, peek and decode ------------------------------------------------- */
+
+int sdsinf__msg_length(const void *data, size_t size, size_t *len,
+                       sdsinf_err *err)
+{
+    const unsigned char *h = data;
+    if (!data || size < SDSINF__MSG_HEADER)
+        return sdsinf__fail(err, SDSINF_ECORRUPT, "message: %zu bytes, "
+                            "shorter than the %d-byte header", data ? size : 0,
+                            SDSINF__MSG_HEADER);
+    if (memcmp(h, MAGIC, 4) != 0)
+        return sdsinf__fail(err, SDSINF_ECORRUPT, "message: bad magic at "
+                            "byte 0 (not an sdsinf message)");
+    uint64_t n = get64(h + H_LENGTH);
+    if (n > size - SDSINF__MSG_HEADER)
+        return sdsinf__fail(err, SDSINF_ECORRUPT, "message: payload of %llu "
+                            "bytes (byte 48) but only %zu follow the header",
+                            (unsigned long long)n, size - SDSINF__MSG_HEADER);
+    *len = SDSINF__MSG_HEADER + (size_t)n;
+    return SDSINF_OK;
+}
+
+int sdsinf__msg_peek(const void *data, size_t size, sdsinf__msg_key *key,
+                     sdsinf_err *err)
+{
+    const unsigned char *h = data;
+    size_t len = 0;
+    int rc = sdsinf__msg_length(data, size, &len, err);
+    if (rc != SDSINF_OK)
+        return rc;
+    if (len != size)
+        return sdsinf__fail(err, SDSINF_ECORRUPT, "message: %zu bytes, but "
+                            "its header says %zu", size, len);
+    uint32_t version = get16(h + H_VERSION), codec = get16(h + H_CODEC);
+    if (version != SDSINF__MSG_VERSION)
+        return sdsinf__fail(err, SDSINF_ENOTSUP, "message: format version %u "
+                            "(byte 4); this sdsinf reads %d", version,
+                            SDSINF__MSG_VERSION);
+    if (get64(h + H_CHECKSUM) != msg_checksum(h, size - SDSINF__MSG_HEADER))
+        return sdsinf__fail(err, SDSINF_ECORRUPT, "message: checksum "
+                            "mismatch (damaged in transit?)");
+    if (codec > SDSINF__CODEC_ZSTD)
+        return sdsinf__fail(err, SDSINF_ENOTSUP, "message: unknown codec %u "
+                            "(byte 6)", codec);
+    sdsinf__msg_key k = {get64(h + H_RUN), le32(h + H_BATCH),
+                         le32(h + H_LAYER), le32(h + H_SOURCE),
+                         le32(h + H_TARGET), le32(h + H_CHUNK),
+                         le32(h + H_NCHUNKS)};
+    if (k.nchunks == 0 || k.chunk >= k.nchunks || le32(h + H_RESERVED))
+        return sdsinf__fail(err, SDSINF_ECORRUPT, "message: chunk %u of %u, "
+                            "reserved %u (bytes 32-47)", k.chunk, k.nchunks,
+                            le32(h + H_RESERVED));
+    if (key)
+        *key = k;
+    return SDSINF_OK;
+}
+
+/* The largest payload a block of `rows` rows over `samples` samples can
+ * take uncompressed (generous: any byte past it is corrupt). */
+static uint64_t payload_bound(uint64_t rows, uint64_t samples)
+{
+    uint64_t per_row = 64 + 10 * samples; /* samples < 2^32 */
+    if (rows + 1 > (UINT64_MAX - 4096) / per_row)
+        return UINT64_MAX;
+    return 4096 + (rows + 1) * per_row;
+}
+
+int sdsinf__msg_decode(const void *data, size_t size, int64_t samples,
+                       int64_t neurons, sdsinf_csr *part, sdsinf_err *err)
+{
+    const unsigned char *h = data;
+    sdsinf__msg_key key;
+    decoded d = {0};
+    unsigned char *raw = NULL;
+    ZSTD_DCtx *dz = NULL;
+    int rc;
+    if (!part || samples < 0 || neurons < 0 || samples > UINT32_MAX ||
+        neurons > (int64_t)UINT32_MAX + 1)
+        return sdsinf__fail(err, SDSINF_EINVAL, "msg_decode: bad bounds "
+                            "%lld samples x %lld neurons",
+                            (long long)samples, (long long)neurons);
+    if ((rc = sdsinf__msg_peek(data, size, &key, err)) != SDSINF_OK)
+        return rc;
+    const unsigned char *p = h + SDSINF__MSG_HEADER;
+    size_t n = size - SDSINF__MSG_HEADER;
+    uint32_t rows = le32(h + H_ROWS);
+    if (rows > neurons) {
+        rc = SDSINF_ECORRUPT;
+        goto done;
+    }
+    if (get16(h + H_CODEC) == SDSINF__CODEC_ZSTD) {
+        unsigned long long want = ZSTD_getFrameContentSize(p, n);
+        if (want == ZSTD_CONTENTSIZE_UNKNOWN ||
+            want == ZSTD_CONTENTSIZE_ERROR ||
+            want > payload_bound(rows, (uint64_t)samples) ||
+            ZSTD_findFrameCompressedSize(p, n) != n) {
+            rc = SDSINF_ECORRUPT;
+            goto done;
+        }
+        raw = sdsinf__malloc((size_t)want + 1);
+        dz = ZSTD_createDCtx();
+        if (!raw || !dz) {
+            rc = sdsinf__fail(err, SDSINF_ENOMEM, "no memory to decompress "
+                              "%llu bytes", want);
+            goto done;
+        }
+        size_t got = ZSTD_decompressDCtx(dz, raw, (size_t)want, p, n);
+        if (ZSTD_isError(got) || got != want) {
+            rc = SDSINF_ECORRUPT;
+            goto done;
+        }
+        p = raw;
+        n = got;
+    }
+    if ((rc = parse_payload(p, n, rows, samples, neurons, &d, err)) ==
+        SDSINF_OK)
+        rc = build_part(&d, samples, neurons, part, err);
+done:
+    if (rc == SDSINF_ECORRUPT)
+        sdsinf__fail(err, rc, "message (layer %u, %u -> %u, chunk %u of %u): "
+                     "corrupt payload for %lld samples x %lld neurons",
+                     key.layer, key.source, key.target, key.chunk,
+                     key.nchunks, (long long)samples, (long long)neurons);
+    ZSTD_freeDCtx(dz);
+    sdsinf__free(raw);
+    decoded_free(&d);
+    return rc;
+}

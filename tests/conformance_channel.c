@@ -1,0 +1,1226 @@
+/* conformance_channel.c - the cases every channel passes, whatever carries
+ * its messages: `conformance_channel NAME` runs them on channel NAME.
+ *
+ * Workers are instances in this process (one thread, or one thread each),
+ * and, for channels with SDSINF_CAP_PROCESSES, a fork()ed peer.  Every
+ * receive says which message it awaits (source, layer, batch; target =
+ * self), so keyed channels fetch exactly that key while queue channels
+ * return their next message: each payload names its sender and sequence
+ * number, and the cases check per-sender order and every byte.  Each case
+ * runs in a fresh directory and a fresh run id.  The round-trip timings
+ * are printed (ctest -V shows them). */
+#include "testutil.h"
+
+#include "internal.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define FS_LISTING 100          /* the fs channel's control operation */
+#define BIG (32u << 20)         /* a large message */
+#define TIMEOUT_MS 20000        /* waits that should succeed */
+#define LATE_MS 400             /* slack allowed after a timeout */
+
+/* fault_channel.c: "faulty:<inner>" wraps a channel and injects faults. */
+#define TU_FAULT_STATS 900
+typedef struct tu_fault_stats {
+    uint64_t dropped, duplicated, reordered, delayed;
+} tu_fault_stats;
+int tu_fault_register(const char *inner, sdsinf_err *err);
+
+static const char *g_name;
+static const char *g_base; /* the channel under test, "faulty:" removed */
+static const sdsinf_channel_methods *g_m;
+static uint64_t g_run_base;
+static uint64_t g_runs;
+
+typedef struct fixture {
+    char *dir;    /* a fresh directory for the case */
+    char *config; /* the channel's config string */
+    uint64_t run;
+} fixture;
+
+/* ---- Helpers ------------------------------------------------------------- */
+
+static uint64_t new_run(void)
+{
+    return g_run_base + ++g_runs;
+}
+
+static int has_cap(unsigned cap)
+{
+    return (g_m->caps & cap) != 0;
+}
+
+static double now_ms(void)
+{
+    return sdsinf__now() * 1e3;
+}
+
+/* The config each channel gets under dir: the run directory (local), the
+ * store (fs), a unique name (mem and others). */
+static char *config_for(const char *dir)
+{
+    char *c = malloc(4096);
+    assert_non_null(c);
+    if (!strcmp(g_base, "local"))
+        snprintf(c, 4096, "%s/run", dir);
+    else if (!strcmp(g_base, "fs"))
+        snprintf(c, 4096, "%s/store", dir);
+    else
+        snprintf(c, 4096, "%s", dir);
+    return c;
+}
+
+static int setup(void **state)
+{
+    fixture *f = calloc(1, sizeof *f);
+    assert_non_null(f);
+    f->dir = tu_mkdtemp();
+    f->config = config_for(f->dir);
+    f->run = new_run();
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture *f = *state;
+    tu_rmdir(f->dir);
+    free(f->dir);
+    free(f->config);
+    free(f);
+    return 0;
+}
+
+static sdsinf_channel *open_w(const char *config, int self, int workers,
+                              uint64_t run)
+{
+    sdsinf_channel *ch = NULL;
+    sdsinf_err err = {0};
+    int rc = sdsinf_channel_open(g_name, config, self, workers, run, &ch, &err);
+    if (rc != SDSINF_OK)
+        fail_msg("open %s worker %d: %s", g_name, self, err.msg);
+    return ch;
+}
+
+static void close_w(sdsinf_channel *ch, int cleanup)
+{
+    sdsinf_err err = {0};
+    int rc = sdsinf_channel_close(ch, cleanup, &err);
+    if (rc != SDSINF_OK)
+        fail_msg("close %s: %s", g_name, err.msg);
+}
+
+static sdsinf_msg_key key_to(const sdsinf_channel *ch, uint32_t target,
+                             uint32_t layer, uint32_t batch)
+{
+    sdsinf_msg_key k = {ch->run, batch, layer, (uint32_t)ch->self, target, 0, 1};
+    return k;
+}
+
+static sdsinf_msg_key want_from(const sdsinf_channel *ch, uint32_t source,
+                                uint32_t layer, uint32_t batch)
+{
+    sdsinf_msg_key k = {ch->run, batch, layer, source, (uint32_t)ch->self, 0, 1};
+    return k;
+}
+
+/* A payload of len bytes: sender and sequence number first (when there is
+ * room), then bytes that depend on both and on the offset. */
+static unsigned char pattern(size_t i, uint32_t source, uint32_t seq)
+{
+    return (unsigned char)(i * 131 + seq * 7 + source * 29 + (i >> 12));
+}
+
+static unsigned char *make_payload(size_t len, uint32_t source, uint32_t seq)
+{
+    unsigned char *p = malloc(len ? len : 1);
+    if (!p)
+        return NULL;
+    for (size_t i = 0; i < len; i++)
+        p[i] = pattern(i, source, seq);
+    if (len >= 8) {
+        memcpy(p, &source, 4);
+        memcpy(p + 4, &seq, 4);
+    }
+    return p;
+}
+
+/* 0 when p is the payload make_payload(len, source, seq) gives. */
+static int payload_differs(const unsigned char *p, size_t len, uint32_t source,
+                           uint32_t seq)
+{
+    uint32_t s, q;
+    size_t i = 0;
+    if (len >= 8) {
+        memcpy(&s, p, 4);
+        memcpy(&q, p + 4, 4);
+        if (s != source || q != seq)
+            return 1;
+        i = 8;
+    }
+    for (; i < len; i++)
+        if (p[i] != pattern(i, source, seq))
+            return 1;
+    return 0;
+}
+
+static void send_msg(sdsinf_channel *ch, uint32_t target, uint32_t layer,
+                     uint32_t batch, size_t len, uint32_t seq)
+{
+    sdsinf_msg_key k = key_to(ch, target, layer, batch);
+    unsigned char *p = make_payload(len, (uint32_t)ch->self, seq);
+    sdsinf_err err = {0};
+    assert_non_null(p);
+    int rc = sdsinf_channel_send(ch, &k, p, len, &err);
+    free(p);
+    if (rc != SDSINF_OK)
+        fail_msg("%s: worker %d send to %u: %s", g_name, ch->self, target, err.msg);
+}
+
+/* Receives the message awaited as (source, layer, batch); returns it. */
+static unsigned char *recv_msg(sdsinf_channel *ch, uint32_t source,
+                               uint32_t layer, uint32_t batch, size_t *len)
+{
+    sdsinf_msg_key w = want_from(ch, source, layer, batch);
+    void *p = NULL;
+    sdsinf_err err = {0};
+    int rc = sdsinf_channel_recv(ch, &w, &p, len, TIMEOUT_MS, &err);
+    if (rc != SDSINF_OK)
+        fail_msg("%s: worker %d recv: %s", g_name, ch->self, err.msg);
+    assert_non_null(p);
+    return p;
+}
+
+/* Receives and checks one message of length len whose sender and sequence
+ * are those awaited (keyed) or, for queue channels, the next of that
+ * sender: next[source] counts them. */
+static void expect_msg(sdsinf_channel *ch, uint32_t source, uint32_t layer,
+                       uint32_t batch, size_t len, uint32_t seq, uint32_t *next)
+{
+    size_t n = 0;
+    unsigned char *p = recv_msg(ch, source, layer, batch, &n);
+    uint32_t s = source, q = seq;
+    if (next && n >= 8) { /* which sender's message came */
+        memcpy(&s, p, 4);
+        memcpy(&q, p + 4, 4);
+        assert_true(s < (uint32_t)ch->workers);
+        assert_int_equal(q, next[s]); /* FIFO per sender */
+        next[s]++;
+        if (has_cap(SDSINF_CAP_KEYED)) { /* exactly the key awaited */
+            assert_int_equal(s, source);
+            assert_int_equal(q, seq);
+        }
+    }
+    if (s == source && q == seq) /* else another sender's came first */
+        assert_int_equal(n, len);
+    if (payload_differs(p, n, s, q))
+        fail_msg("%s: worker %d: message %u from %u is corrupt (%zu bytes)",
+                 g_name, ch->self, q, s, n);
+    free(p);
+}
+
+static void expect_timeout(sdsinf_channel *ch, uint32_t source, uint32_t layer,
+                           uint32_t batch, int timeout_ms, sdsinf_err *err)
+{
+    sdsinf_msg_key w = want_from(ch, source, layer, batch);
+    void *p = NULL;
+    size_t n = 0;
+    int rc = sdsinf_channel_recv(ch, &w, &p, &n, timeout_ms, err);
+    if (rc != SDSINF_ETIMEDOUT)
+        fail_msg("%s: worker %d expected a timeout, got %s (%zu bytes)", g_name,
+                 ch->self, sdsinf_status_name(rc), n);
+    if (rc == SDSINF_OK)
+        free(p);
+}
+
+/* Entries under dir (recursively): files and other non-directories in
+ * *files; *named counts entries whose name contains `name`. */
+static void scan_tree(const char *dir, const char *name, int *files, int *named)
+{
+    DIR *d = opendir(dir);
+    struct dirent *de;
+    if (!d)
+        return;
+    while ((de = readdir(d))) {
+        char path[8192];
+        struct stat st;
+        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+            continue;
+        if (name && strstr(de->d_name, name))
+            (*named)++;
+        snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+        if (lstat(path, &st) == 0 && S_ISDIR(st.st_mode))
+            scan_tree(path, name, files, named);
+        else
+            (*files)++;
+    }
+    closedir(d);
+}
+
+/* Nothing of run left under dir: no file at all, no entry named after the
+ * run, and (local) no run directory. */
+static void assert_nothing_left(const fixture *f, uint64_t run)
+{
+    char id[32];
+    int files = 0, named = 0;
+    snprintf(id, sizeof id, "%" PRIu64, run);
+    scan_tree(f->dir, id, &files, &named);
+    if (files || named)
+        fail_msg("%s: %d files and %d entries of run %s left under %s", g_name,
+                 files, named, id, f->dir);
+    struct stat st;
+    if (!strcmp(g_base, "local") && stat(f->config, &st) == 0)
+        fail_msg("local: the run directory %s is left", f->config);
+}
+
+/* ---- The registry and argument checks ------------------------------------ */
+
+static int dummy_open(sdsinf_channel *ch, const char *c, sdsinf_err *e)
+{
+    (void)ch, (void)c, (void)e;
+    return SDSINF_OK;
+}
+static int dummy_send(sdsinf_channel *ch, const sdsinf_msg_key *k,
+                      const void *m, size_t n, sdsinf_err *e)
+{
+    (void)ch, (void)k, (void)m, (void)n, (void)e;
+    return SDSINF_OK;
+}
+static int dummy_recv(sdsinf_channel *ch, const sdsinf_msg_key *w, void **m,
+                      size_t *n, int t, sdsinf_err *e)
+{
+    (void)ch, (void)w, (void)m, (void)n, (void)t;
+    return sdsinf__fail(e, SDSINF_ETIMEDOUT, "dummy");
+}
+static int dummy_close(sdsinf_channel *ch, int c, sdsinf_err *e)
+{
+    (void)ch, (void)c, (void)e;
+    return SDSINF_OK;
+}
+
+static void test_registry(void **state)
+{
+    (void)state;
+    sdsinf_err err = {0};
+    assert_non_null(g_m);
+    assert_string_equal(g_m->name, g_name);
+    assert_int_equal(g_m->version, SDSINF_CHANNEL_VERSION);
+    assert_true(g_m->instance_size >= sizeof(sdsinf_channel));
+    assert_ptr_equal(sdsinf_channel_find(NULL), sdsinf_channel_find("local"));
+    assert_ptr_equal(sdsinf_channel_find(""), sdsinf_channel_find("local"));
+    assert_non_null(sdsinf_channel_find("mem"));
+    assert_non_null(sdsinf_channel_find("fs"));
+    assert_null(sdsinf_channel_find("no-such-channel"));
+
+    static sdsinf_channel_methods d1 = {
+        SDSINF_CHANNEL_VERSION, "conformance-dummy", sizeof(sdsinf_channel), 0, 0,
+        dummy_open, dummy_send, dummy_recv, dummy_close, NULL};
+    static sdsinf_channel_methods d2;
+    d2 = d1;
+    assert_int_equal(sdsinf_channel_register(NULL, &err), SDSINF_EINVAL);
+    sdsinf_channel_methods bad = d1;
+    bad.version = SDSINF_CHANNEL_VERSION + 1;
+    assert_int_equal(sdsinf_channel_register(&bad, &err), SDSINF_ENOTSUP);
+    assert_non_null(strstr(err.msg, "conformance-dummy"));
+    bad = d1;
+    bad.instance_size = 8;
+    assert_int_equal(sdsinf_channel_register(&bad, &err), SDSINF_EINVAL);
+    bad = d1;
+    bad.recv = NULL;
+    assert_int_equal(sdsinf_channel_register(&bad, &err), SDSINF_EINVAL);
+    bad = d1;
+    bad.name = "";
+    assert_int_equal(sdsinf_channel_register(&bad, &err), SDSINF_EINVAL);
+    assert_int_equal(sdsinf_channel_register(&d1, &err), SDSINF_OK);
+    assert_ptr_equal(sdsinf_channel_find("conformance-dummy"), &d1);
+    assert_int_equal(sdsinf_channel_register(&d2, &err), SDSINF_OK);
+    assert_ptr_equal(sdsinf_channel_find("conformance-dummy"), &d2); /* replaced */
+
+    /* a channel without control: the wrapper answers ENOTSUP */
+    sdsinf_channel *ch = NULL;
+    assert_int_equal(sdsinf_channel_open("conformance-dummy", NULL, 0, 1, 1, &ch,
+                                         &err),
+                     SDSINF_OK);
+    assert_int_equal(sdsinf_channel_control(ch, 100, NULL, &err), SDSINF_ENOTSUP);
+    assert_int_equal(sdsinf_channel_close(ch, 1, &err), SDSINF_OK);
+
+    assert_int_equal(sdsinf_channel_open("no-such-channel", NULL, 0, 1, 1, &ch,
+                                         &err),
+                     SDSINF_EINVAL);
+    assert_non_null(strstr(err.msg, "no-such-channel"));
+    assert_int_equal(sdsinf_channel_close(NULL, 1, &err), SDSINF_OK);
+}
+
+static void test_invalid_arguments(void **state)
+{
+    fixture *f = *state;
+    sdsinf_err err = {0};
+    sdsinf_channel *ch = NULL;
+    const char *cfg = f->config;
+    assert_int_equal(sdsinf_channel_open(g_name, cfg, 0, 0, f->run, &ch, &err),
+                     SDSINF_EINVAL);
+    assert_int_equal(sdsinf_channel_open(g_name, cfg, 2, 2, f->run, &ch, &err),
+                     SDSINF_EINVAL);
+    assert_non_null(strstr(err.msg, g_name));
+    assert_int_equal(sdsinf_channel_open(g_name, cfg, -1, 2, f->run, &ch, &err),
+                     SDSINF_EINVAL);
+    assert_int_equal(sdsinf_channel_open(g_name, cfg, 0, 2, f->run, NULL, &err),
+                     SDSINF_EINVAL);
+    assert_null(ch);
+
+    sdsinf_channel *a = open_w(cfg, 0, 2, f->run), *b = open_w(cfg, 1, 2, f->run);
+    unsigned char buf[16] = {0};
+    void *p = NULL;
+    size_t n = 0;
+    sdsinf_msg_key k = key_to(a, 2, 0, 0); /* target out of range */
+    assert_int_equal(sdsinf_channel_send(a, &k, buf, sizeof buf, &err), SDSINF_EINVAL);
+    assert_non_null(strstr(err.msg, g_name));
+    assert_non_null(strstr(err.msg, "worker 0"));
+    k.target = UINT32_MAX;
+    assert_int_equal(sdsinf_channel_send(a, &k, buf, sizeof buf, &err), SDSINF_EINVAL);
+    k = key_to(a, 1, 0, 0);
+    k.source = 1; /* not the sender */
+    assert_int_equal(sdsinf_channel_send(a, &k, buf, sizeof buf, &err), SDSINF_EINVAL);
+    k = key_to(a, 1, 0, 0);
+    k.run = f->run + 1000; /* another run */
+    assert_int_equal(sdsinf_channel_send(a, &k, buf, sizeof buf, &err), SDSINF_EINVAL);
+    k = key_to(a, 1, 0, 0);
+    k.chunk = 3;
+    k.nchunks = 2;
+    assert_int_equal(sdsinf_channel_send(a, &k, buf, sizeof buf, &err), SDSINF_EINVAL);
+    k = key_to(a, 1, 0, 0);
+    assert_int_equal(sdsinf_channel_send(a, &k, NULL, 5, &err), SDSINF_EINVAL);
+    assert_int_equal(sdsinf_channel_send(a, NULL, buf, 5, &err), SDSINF_EINVAL);
+    assert_int_equal(sdsinf_channel_send(NULL, &k, buf, 5, &err), SDSINF_EINVAL);
+
+    sdsinf_msg_key w = want_from(b, 0, 0, 0);
+    assert_int_equal(sdsinf_channel_recv(b, &w, NULL, &n, 10, &err), SDSINF_EINVAL);
+    assert_int_equal(sdsinf_channel_recv(b, &w, &p, NULL, 10, &err), SDSINF_EINVAL);
+    assert_int_equal(sdsinf_channel_recv(b, &w, &p, &n, -1, &err), SDSINF_EINVAL);
+    assert_int_equal(sdsinf_channel_recv(NULL, &w, &p, &n, 10, &err), SDSINF_EINVAL);
+    w.target = 0; /* not the receiver */
+    assert_int_equal(sdsinf_channel_recv(b, &w, &p, &n, 10, &err), SDSINF_EINVAL);
+    w = want_from(b, 7, 0, 0);
+    assert_int_equal(sdsinf_channel_recv(b, &w, &p, &n, 10, &err), SDSINF_EINVAL);
+    if (has_cap(SDSINF_CAP_KEYED))
+        assert_int_equal(sdsinf_channel_recv(b, NULL, &p, &n, 10, &err),
+                         SDSINF_EINVAL);
+    assert_null(p);
+    /* nothing invalid was counted */
+    assert_int_equal(a->msgs_sent + a->bytes_sent + b->msgs_recv, 0);
+
+    /* the counters of good calls */
+    send_msg(a, 1, 0, 0, 100, 0);
+    expect_msg(b, 0, 0, 0, 100, 0, NULL);
+    assert_int_equal(a->msgs_sent, 1);
+    assert_int_equal(a->bytes_sent, 100);
+    assert_int_equal(b->msgs_recv, 1);
+    assert_int_equal(b->bytes_recv, 100);
+    close_w(a, 0);
+    close_w(b, 1);
+}
+
+static void test_control_unknown(void **state)
+{
+    fixture *f = *state;
+    sdsinf_err err = {0};
+    sdsinf_channel *a = open_w(f->config, 0, 1, f->run);
+    assert_int_equal(sdsinf_channel_control(a, 12345, NULL, &err), SDSINF_ENOTSUP);
+    assert_non_null(strstr(err.msg, g_name));
+    assert_int_equal(sdsinf_channel_control(a, 5, NULL, &err), SDSINF_ENOTSUP);
+    assert_int_equal(sdsinf_channel_control(NULL, 100, NULL, &err), SDSINF_EINVAL);
+    close_w(a, 1);
+}
+
+/* ---- Messages between workers of one process ----------------------------- */
+
+static void test_order_per_sender(void **state)
+{
+    fixture *f = *state;
+    sdsinf_channel *a = open_w(f->config, 0, 2, f->run);
+    sdsinf_channel *b = open_w(f->config, 1, 2, f->run);
+    uint32_t next[2] = {0, 0};
+    for (uint32_t i = 0; i < 100; i++)
+        send_msg(a, 1, i, 0, 8 + i * 3, i);
+    for (uint32_t i = 0; i < 100; i++)
+        expect_msg(b, 0, i, 0, 8 + i * 3, i, next);
+    /* and back, on other batches */
+    for (uint32_t i = 0; i < 20; i++)
+        send_msg(b, 0, 1, i, 64, i);
+    for (uint32_t i = 0; i < 20; i++)
+        expect_msg(a, 1, 1, i, 64, i, NULL);
+    close_w(a, 1);
+    close_w(b, 1);
+    assert_nothing_left(f, f->run);
+}
+
+/* Two senders interleaved: each one's messages come in its order. */
+static void test_two_senders(void **state)
+{
+    fixture *f = *state;
+    sdsinf_channel *w[3];
+    for (int i = 0; i < 3; i++)
+        w[i] = open_w(f->config, i, 3, f->run);
+    for (uint32_t i = 0; i < 50; i++) {
+        send_msg(w[0], 1, i, 0, 40, i);
+        send_msg(w[2], 1, i, 0, 40 + i, i);
+    }
+    uint32_t next[3] = {0, 0, 0};
+    for (uint32_t i = 0; i < 100; i++) {
+        uint32_t src = i % 2 ? 2 : 0, layer = i / 2;
+        expect_msg(w[1], src, layer, 0, src ? 40 + layer : 40, layer, next);
+    }
+    assert_int_equal(next[0], 50);
+    assert_int_equal(next[2], 50);
+    for (int i = 0; i < 3; i++)
+        close_w(w[i], 1);
+    assert_nothing_left(f, f->run);
+}
+
+static void test_send_to_self(void **state)
+{
+    fixture *f = *state;
+    sdsinf_channel *a = open_w(f->config, 0, 2, f->run);
+    send_msg(a, 0, 3, 1, 1000, 9);
+    send_msg(a, 0, 4, 1, (size_t)4 << 20, 10); /* over any socket buffer */
+    expect_msg(a, 0, 3, 1, 1000, 9, NULL);
+    expect_msg(a, 0, 4, 1, (size_t)4 << 20, 10, NULL);
+    close_w(a, 1);
+    assert_nothing_left(f, f->run);
+}
+
+static void test_empty_and_large(void **state)
+{
+    fixture *f = *state;
+    sdsinf_channel *a = open_w(f->config, 0, 2, f->run);
+    sdsinf_channel *b = open_w(f->config, 1, 2, f->run);
+    size_t n = 7;
+    send_msg(a, 1, 0, 0, 0, 0);
+    unsigned char *p = recv_msg(b, 0, 0, 0, &n);
+    assert_int_equal(n, 0);
+    free(p);
+    /* both ways at once: neither side reads until both have sent */
+    send_msg(a, 1, 1, 0, BIG, 1);
+    send_msg(b, 0, 1, 0, BIG, 2);
+    send_msg(a, 1, 2, 0, 0, 3);
+    expect_msg(b, 0, 1, 0, BIG, 1, NULL);
+    expect_msg(a, 1, 1, 0, BIG, 2, NULL);
+    p = recv_msg(b, 0, 2, 0, &n);
+    assert_int_equal(n, 0);
+    free(p);
+    assert_int_equal(a->bytes_sent, BIG);
+    assert_int_equal(b->bytes_recv, BIG);
+    close_w(a, 1);
+    close_w(b, 1);
+    assert_nothing_left(f, f->run);
+}
+
+static void test_many_small(void **state)
+{
+    fixture *f = *state;
+    sdsinf_channel *a = open_w(f->config, 0, 2, f->run);
+    sdsinf_channel *b = open_w(f->config, 1, 2, f->run);
+    enum { COUNT = 3000 };
+    uint32_t next[2] = {0, 0};
+    double t0 = now_ms();
+    for (uint32_t i = 0; i < COUNT; i++)
+        send_msg(a, 1, i % 100, i / 100, 24, i);
+    for (uint32_t i = 0; i < COUNT; i++)
+        expect_msg(b, 0, i % 100, i / 100, 24, i, next);
+    print_message("%s: %d messages of 24 bytes sent and received in %.1f ms\n",
+                  g_name, COUNT, now_ms() - t0);
+    close_w(a, 1);
+    close_w(b, 1);
+    assert_nothing_left(f, f->run);
+}
+
+static void test_recv_timeout(void **state)
+{
+    fixture *f = *state;
+    sdsinf_channel *a = open_w(f->config, 0, 2, f->run);
+    sdsinf_channel *b = open_w(f->config, 1, 2, f->run);
+    sdsinf_err err = {0};
+    double t0 = now_ms();
+    expect_timeout(b, 0, 7, 3, 250, &err);
+    double took = now_ms() - t0;
+    if (took < 249 || took > 250 + LATE_MS)
+        fail_msg("%s: a 250 ms timeout took %.1f ms", g_name, took);
+    assert_int_equal(err.code, SDSINF_ETIMEDOUT);
+    if (!strstr(err.msg, g_name) || !strstr(err.msg, "worker 1") ||
+        !strstr(err.msg, "layer 7") || !strstr(err.msg, "batch 3"))
+        fail_msg("the timeout message names neither channel, worker nor key: %s",
+                 err.msg);
+    t0 = now_ms();
+    expect_timeout(b, 0, 7, 3, 0, &err); /* a poll */
+    assert_true(now_ms() - t0 < LATE_MS);
+    /* a message that comes during the wait ends it */
+    send_msg(a, 1, 7, 3, 10, 1);
+    expect_msg(b, 0, 7, 3, 10, 1, NULL);
+    close_w(a, 1);
+    close_w(b, 1);
+}
+
+/* Workers of another run, on the same config, never see this run's
+ * messages. */
+static void test_runs_isolated(void **state)
+{
+    fixture *f = *state;
+    uint64_t other = new_run();
+    sdsinf_channel *a0 = open_w(f->config, 0, 2, f->run);
+    sdsinf_channel *a1 = open_w(f->config, 1, 2, f->run);
+    sdsinf_channel *b0 = open_w(f->config, 0, 2, other);
+    sdsinf_channel *b1 = open_w(f->config, 1, 2, other);
+    sdsinf_err err = {0};
+    send_msg(a0, 1, 0, 0, 100, 11);
+    send_msg(a0, 0, 0, 0, 100, 12);
+    expect_timeout(b1, 0, 0, 0, 150, &err);
+    expect_timeout(b0, 0, 0, 0, 0, &err);
+    send_msg(b0, 1, 0, 0, 200, 21);
+    expect_msg(b1, 0, 0, 0, 200, 21, NULL);
+    expect_msg(a1, 0, 0, 0, 100, 11, NULL);
+    expect_msg(a0, 0, 0, 0, 100, 12, NULL);
+    if (!has_cap(SDSINF_CAP_KEYED)) /* a store keeps what was fetched */
+        expect_timeout(a1, 0, 0, 0, 50, &err);
+    close_w(a0, 0);
+    close_w(a1, 1);
+    /* the cleanup of one run leaves the other working */
+    send_msg(b0, 1, 1, 0, 300, 22);
+    expect_msg(b1, 0, 1, 0, 300, 22, NULL);
+    close_w(b0, 0);
+    close_w(b1, 1);
+    assert_nothing_left(f, f->run);
+    assert_nothing_left(f, other);
+}
+
+/* Close with messages never received, clean up: nothing of the run is
+ * left, and workers opened again on the same run id get none of them. */
+static void test_cleanup_pending(void **state)
+{
+    fixture *f = *state;
+    sdsinf_err err = {0};
+    sdsinf_channel *a = open_w(f->config, 0, 2, f->run);
+    sdsinf_channel *b = open_w(f->config, 1, 2, f->run);
+    send_msg(a, 1, 0, 0, 10, 0);
+    send_msg(a, 1, 1, 0, (size_t)1 << 20, 1);
+    send_msg(b, 0, 0, 0, 10, 2);
+    close_w(a, 0);
+    close_w(b, 1);
+    assert_nothing_left(f, f->run);
+
+    a = open_w(f->config, 0, 2, f->run);
+    b = open_w(f->config, 1, 2, f->run);
+    expect_timeout(b, 0, 0, 0, 100, &err);
+    expect_timeout(b, 0, 1, 0, 0, &err);
+    expect_timeout(a, 1, 0, 0, 0, &err);
+    close_w(a, 1);
+    close_w(b, 1);
+    assert_nothing_left(f, f->run);
+}
+
+/* mem and keyed channels keep messages like a store: a worker may send and
+ * close before its peer opens (not local: a send waits for the peer). */
+static void test_store_outlives_sender(void **state)
+{
+    fixture *f = *state;
+    if (strcmp(g_base, "mem") != 0 && !has_cap(SDSINF_CAP_KEYED))
+        skip();
+    sdsinf_channel *a = open_w(f->config, 0, 2, f->run);
+    send_msg(a, 1, 2, 0, 500, 5);
+    close_w(a, 0);
+    sdsinf_channel *b = open_w(f->config, 1, 2, f->run);
+    expect_msg(b, 0, 2, 0, 500, 5, NULL);
+    close_w(b, 1);
+    assert_nothing_left(f, f->run);
+}
+
+/* The default config (NULL) puts the run's state under $TMPDIR and the
+ * cleanup takes it away. */
+static void test_default_config(void **state)
+{
+    fixture *f = *state;
+    char *old = getenv("TMPDIR") ? strdup(getenv("TMPDIR")) : NULL;
+    setenv("TMPDIR", f->dir, 1);
+    sdsinf_channel *a = open_w(NULL, 0, 2, f->run);
+    sdsinf_channel *b = open_w(NULL, 1, 2, f->run);
+    send_msg(a, 1, 0, 0, 77, 1);
+    expect_msg(b, 0, 0, 0, 77, 1, NULL);
+    send_msg(a, 1, 1, 0, 77, 2); /* left pending */
+    close_w(a, 0);
+    close_w(b, 1);
+    if (old)
+        setenv("TMPDIR", old, 1);
+    else
+        unsetenv("TMPDIR");
+    free(old);
+    assert_nothing_left(f, f->run);
+}
+
+/* fs's listing mode (SDS-Inf's): any object of the awaited batch and layer
+ * not returned yet.  Skipped by channels without it. */
+static void test_listing(void **state)
+{
+    fixture *f = *state;
+    sdsinf_err err = {0};
+    sdsinf_channel *w[3];
+    for (int i = 0; i < 3; i++)
+        w[i] = open_w(f->config, i, 3, f->run);
+    int on = 1;
+    int rc = sdsinf_channel_control(w[1], FS_LISTING, &on, &err);
+    if (rc == SDSINF_ENOTSUP) {
+        for (int i = 0; i < 3; i++)
+            close_w(w[i], 1);
+        skip();
+    }
+    assert_int_equal(rc, SDSINF_OK);
+    send_msg(w[0], 1, 4, 0, 50, 1);
+    send_msg(w[2], 1, 4, 0, 60, 2);
+    int got[3] = {0, 0, 0};
+    for (int i = 0; i < 2; i++) {
+        size_t n;
+        unsigned char *p = recv_msg(w[1], 0, 4, 0, &n);
+        uint32_t s;
+        memcpy(&s, p, 4);
+        assert_true(s == 0 || s == 2);
+        assert_int_equal(n, s ? 60 : 50);
+        assert_false(payload_differs(p, n, s, s ? 2 : 1));
+        got[s]++;
+        free(p);
+    }
+    assert_int_equal(got[0], 1);
+    assert_int_equal(got[2], 1);
+    expect_timeout(w[1], 0, 4, 0, 50, &err); /* all returned */
+    send_msg(w[2], 1, 4, 0, 60, 2);           /* sent again: a duplicate */
+    expect_timeout(w[1], 0, 4, 0, 50, &err);
+    send_msg(w[0], 1, 5, 0, 70, 3); /* another layer */
+    expect_timeout(w[1], 0, 4, 0, 50, &err);
+    expect_msg(w[1], 0, 5, 0, 70, 3, NULL);
+    on = 0;
+    assert_int_equal(sdsinf_channel_control(w[1], FS_LISTING, &on, &err), SDSINF_OK);
+    expect_msg(w[1], 2, 4, 0, 60, 2, NULL); /* by key again */
+    for (int i = 0; i < 3; i++)
+        close_w(w[i], 1);
+    assert_nothing_left(f, f->run);
+}
+
+/* ---- Allocation failures --------------------------------------------------- */
+
+static int ok_or_nomem(int rc, const char *what, long n, const sdsinf_err *err)
+{
+    if (rc != SDSINF_OK && rc != SDSINF_ENOMEM)
+        fail_msg("%s: %s with allocation %ld failing gave %s: %s", g_name, what,
+                 n, sdsinf_status_name(rc), err->msg);
+    return rc == SDSINF_OK;
+}
+
+/* Open, send, receive, control, close with the n-th allocation failing:
+ * every call gives SDSINF_OK or SDSINF_ENOMEM (the leak check is
+ * AddressSanitizer's). */
+static void test_alloc_failure(void **state)
+{
+    fixture *f = *state;
+    long n;
+    for (n = 0; n < 500; n++) {
+        uint64_t run = new_run();
+        sdsinf_channel *a = NULL, *b = NULL;
+        sdsinf_err err = {0};
+        unsigned char msg[64];
+        int all_ok = 1;
+        memset(msg, 0x5a, sizeof msg);
+        sdsinf__fail_alloc_after(n);
+        all_ok &= ok_or_nomem(sdsinf_channel_open(g_name, f->config, 0, 2, run, &a, &err),
+                              "open", n, &err);
+        all_ok &= ok_or_nomem(sdsinf_channel_open(g_name, f->config, 1, 2, run, &b, &err),
+                              "open", n, &err);
+        if (a && b) {
+            sdsinf_msg_key k = key_to(a, 1, 0, 0);
+            int sent = ok_or_nomem(sdsinf_channel_send(a, &k, msg, sizeof msg, &err),
+                                   "send", n, &err);
+            all_ok &= sent;
+            if (sent) {
+                sdsinf_msg_key w = want_from(b, 0, 0, 0);
+                void *p = NULL;
+                size_t len = 0;
+                int rc = sdsinf_channel_recv(b, &w, &p, &len, TIMEOUT_MS, &err);
+                all_ok &= ok_or_nomem(rc, "recv", n, &err);
+                if (rc == SDSINF_OK) {
+                    assert_int_equal(len, sizeof msg);
+                    assert_memory_equal(p, msg, sizeof msg);
+                    free(p);
+                }
+            }
+            int rc = sdsinf_channel_control(a, 99999, NULL, &err);
+            if (rc != SDSINF_ENOTSUP)
+                all_ok &= ok_or_nomem(rc, "control", n, &err);
+        }
+        int rc = sdsinf_channel_close(a, 1, &err);
+        all_ok &= ok_or_nomem(rc, "close", n, &err);
+        rc = sdsinf_channel_close(b, 1, &err);
+        all_ok &= ok_or_nomem(rc, "close", n, &err);
+        sdsinf__fail_alloc_after(-1);
+        assert_nothing_left(f, run);
+        if (all_ok)
+            break;
+    }
+    assert_true(n < 500);
+    print_message("%s: allocation failures handled at the first %ld allocations\n",
+                  g_name, n);
+}
+
+/* ---- Threads and processes --------------------------------------------------- */
+
+/* Every worker in its own thread sends every other worker a message per
+ * layer, all layers before receiving any: queues must absorb it. */
+typedef struct exchange_arg {
+    const char *config;
+    uint64_t run;
+    int self, workers, layers;
+    size_t len;
+    char fail[512];
+} exchange_arg;
+
+static void *exchange_main(void *p)
+{
+    exchange_arg *x = p;
+    sdsinf_channel *ch = NULL;
+    sdsinf_err err = {0};
+    uint32_t next[16] = {0};
+    unsigned char *buf = NULL;
+    int rc = sdsinf_channel_open(g_name, x->config, x->self, x->workers, x->run,
+                                 &ch, &err);
+    for (int l = 0; rc == SDSINF_OK && l < x->layers; l++)
+        for (int t = 0; rc == SDSINF_OK && t < x->workers; t++) {
+            if (t == x->self)
+                continue;
+            sdsinf_msg_key k = key_to(ch, (uint32_t)t, (uint32_t)l, 0);
+            buf = make_payload(x->len, (uint32_t)x->self, (uint32_t)l);
+            rc = buf ? sdsinf_channel_send(ch, &k, buf, x->len, &err) : SDSINF_ENOMEM;
+            free(buf);
+        }
+    for (int l = 0; rc == SDSINF_OK && l < x->layers; l++)
+        for (int s = 0; rc == SDSINF_OK && s < x->workers; s++) {
+            if (s == x->self)
+                continue;
+            sdsinf_msg_key w = want_from(ch, (uint32_t)s, (uint32_t)l, 0);
+            void *m = NULL;
+            size_t n = 0;
+            rc = sdsinf_channel_recv(ch, &w, &m, &n, TIMEOUT_MS, &err);
+            if (rc != SDSINF_OK)
+                break;
+            uint32_t src, seq;
+            memcpy(&src, m, 4);
+            memcpy(&seq, (unsigned char *)m + 4, 4);
+            if (n != x->len || src >= (uint32_t)x->workers || seq != next[src]++ ||
+                payload_differs(m, n, src, seq) ||
+                (has_cap(SDSINF_CAP_KEYED) && (src != (uint32_t)s || seq != (uint32_t)l)))
+                rc = sdsinf__fail(&err, SDSINF_EMISMATCH,
+                                  "got message %u of worker %u (%zu bytes), "
+                                  "awaiting %d of worker %d",
+                                  seq, src, n, l, s);
+            free(m);
+        }
+    if (rc != SDSINF_OK)
+        snprintf(x->fail, sizeof x->fail, "worker %d: %s", x->self, err.msg);
+    if (ch)
+        sdsinf_channel_close(ch, 0, &err);
+    return NULL;
+}
+
+static void test_all_to_all_threads(void **state)
+{
+    fixture *f = *state;
+    enum { W = 4 };
+    pthread_t tid[W];
+    exchange_arg x[W];
+    for (int i = 0; i < W; i++) {
+        x[i] = (exchange_arg){f->config, f->run, i, W, 5, (size_t)1 << 20, ""};
+        assert_int_equal(pthread_create(&tid[i], NULL, exchange_main, &x[i]), 0);
+    }
+    for (int i = 0; i < W; i++)
+        pthread_join(tid[i], NULL);
+    for (int i = 0; i < W; i++)
+        if (x[i].fail[0])
+            fail_msg("%s: %s", g_name, x[i].fail);
+    sdsinf_channel *c = open_w(f->config, 0, W, f->run);
+    close_w(c, 1);
+    assert_nothing_left(f, f->run);
+}
+
+/* SDSINF_CAP_THREADSAFE: threads share one instance to send. */
+typedef struct shared_arg {
+    sdsinf_channel *ch;
+    uint32_t thread;
+    int count;
+    int rc;
+} shared_arg;
+
+static void *shared_main(void *p)
+{
+    shared_arg *s = p;
+    for (int i = 0; i < s->count && s->rc == SDSINF_OK; i++) {
+        sdsinf_msg_key k = key_to(s->ch, 1, s->thread, (uint32_t)i);
+        uint32_t body[3] = {s->thread, (uint32_t)i, 0xabcdu};
+        s->rc = sdsinf_channel_send(s->ch, &k, body, sizeof body, NULL);
+    }
+    return NULL;
+}
+
+static void test_threadsafe_instance(void **state)
+{
+    fixture *f = *state;
+    if (!has_cap(SDSINF_CAP_THREADSAFE))
+        skip();
+    enum { T = 4, COUNT = 500 };
+    sdsinf_channel *a = open_w(f->config, 0, 2, f->run);
+    sdsinf_channel *b = open_w(f->config, 1, 2, f->run);
+    pthread_t tid[T];
+    shared_arg s[T];
+    for (int t = 0; t < T; t++) {
+        s[t] = (shared_arg){a, (uint32_t)t, COUNT, SDSINF_OK};
+        assert_int_equal(pthread_create(&tid[t], NULL, shared_main, &s[t]), 0);
+    }
+    uint32_t next[T] = {0};
+    for (int i = 0; i < T * COUNT; i++) {
+        size_t n;
+        uint32_t *body = (uint32_t *)recv_msg(b, 0, (uint32_t)(i % T),
+                                              (uint32_t)(i / T), &n);
+        assert_int_equal(n, 3 * sizeof *body);
+        assert_true(body[0] < T);
+        assert_int_equal(body[1], next[body[0]]++); /* FIFO per thread */
+        free(body);
+    }
+    for (int t = 0; t < T; t++) {
+        pthread_join(tid[t], NULL);
+        assert_int_equal(s[t].rc, SDSINF_OK);
+    }
+    assert_int_equal(a->msgs_sent, T * COUNT);
+    close_w(a, 1);
+    close_w(b, 1);
+}
+
+/* The echo peer, worker 1: returns every message it gets to worker 0 with
+ * the same layer.  No cmocka here: it also runs in a forked child. */
+typedef struct echo_arg {
+    const char *config;
+    uint64_t run;
+    int count;
+    char fail[512];
+} echo_arg;
+
+static void *echo_main(void *p)
+{
+    echo_arg *e = p;
+    sdsinf_channel *ch = NULL;
+    sdsinf_err err = {0};
+    int rc = sdsinf_channel_open(g_name, e->config, 1, 2, e->run, &ch, &err);
+    for (int i = 0; rc == SDSINF_OK && i < e->count; i++) {
+        sdsinf_msg_key w = want_from(ch, 0, (uint32_t)i, 0);
+        void *m = NULL;
+        size_t n = 0;
+        rc = sdsinf_channel_recv(ch, &w, &m, &n, TIMEOUT_MS, &err);
+        if (rc != SDSINF_OK)
+            break;
+        sdsinf_msg_key k = key_to(ch, 0, (uint32_t)i, 0);
+        rc = sdsinf_channel_send(ch, &k, m, n, &err);
+        free(m);
+    }
+    if (rc != SDSINF_OK)
+        snprintf(e->fail, sizeof e->fail, "echo peer: %s", err.msg);
+    if (ch)
+        sdsinf_channel_close(ch, 0, NULL);
+    return NULL;
+}
+
+enum { ECHO_SMALL = 300, ECHO_BIG = 4 };
+
+/* Worker 0 receives the echo of its message `seq` of len bytes. */
+static void expect_echo(sdsinf_channel *a, uint32_t seq, size_t len)
+{
+    size_t n = 0;
+    unsigned char *p = recv_msg(a, 1, seq, 0, &n);
+    assert_int_equal(n, len);
+    if (payload_differs(p, n, 0, seq))
+        fail_msg("%s: the echo of message %u is corrupt", g_name, seq);
+    free(p);
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Worker 0's side: checks a few shapes, then times round trips of 64-byte
+ * and 32 MiB messages. */
+static void echo_client(const fixture *f, const char *how)
+{
+    static double rt[ECHO_SMALL];
+    sdsinf_channel *a = open_w(f->config, 0, 2, f->run);
+    const size_t shapes[] = {0, 1, 7, 8, 65536 + 3};
+    uint32_t i = 0;
+    for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++, i++) {
+        send_msg(a, 1, i, 0, shapes[s], i);
+        expect_echo(a, i, shapes[s]);
+    }
+    unsigned char *small = make_payload(64, 0, 0);
+    assert_non_null(small);
+    for (int k = 0; k < ECHO_SMALL; k++, i++) {
+        sdsinf_msg_key key = key_to(a, 1, i, 0), w = want_from(a, 1, i, 0);
+        void *p = NULL;
+        size_t n = 0;
+        double t0 = now_ms();
+        int rc = sdsinf_channel_send(a, &key, small, 64, NULL);
+        if (rc == SDSINF_OK)
+            rc = sdsinf_channel_recv(a, &w, &p, &n, TIMEOUT_MS, NULL);
+        rt[k] = now_ms() - t0;
+        assert_int_equal(rc, SDSINF_OK);
+        assert_int_equal(n, 64);
+        assert_memory_equal(p, small, 64);
+        free(p);
+    }
+    free(small);
+    double big = 0;
+    for (int k = 0; k < ECHO_BIG; k++, i++) {
+        sdsinf_msg_key key = key_to(a, 1, i, 0), w = want_from(a, 1, i, 0);
+        unsigned char *m = make_payload(BIG, 0, i);
+        void *p = NULL;
+        size_t n = 0;
+        assert_non_null(m);
+        double t0 = now_ms();
+        int rc = sdsinf_channel_send(a, &key, m, BIG, NULL);
+        if (rc == SDSINF_OK)
+            rc = sdsinf_channel_recv(a, &w, &p, &n, TIMEOUT_MS, NULL);
+        double t = now_ms() - t0;
+        big = k == 0 || t < big ? t : big; /* best of */
+        assert_int_equal(rc, SDSINF_OK);
+        assert_int_equal(n, BIG);
+        assert_memory_equal(p, m, BIG);
+        free(m);
+        free(p);
+    }
+    qsort(rt, ECHO_SMALL, sizeof *rt, cmp_double);
+    print_message("%s (%s): round trip 64 B median %.1f us (p90 %.1f us), "
+                  "32 MiB best %.1f ms (%.2f GB/s each way)\n",
+                  g_name, how, rt[ECHO_SMALL / 2] * 1e3,
+                  rt[ECHO_SMALL * 9 / 10] * 1e3, big,
+                  2.0 * BIG / (big * 1e-3) / 1e9);
+    close_w(a, 0);
+}
+
+static int echo_count(void)
+{
+    return 5 + ECHO_SMALL + ECHO_BIG;
+}
+
+static void test_echo_thread(void **state)
+{
+    fixture *f = *state;
+    echo_arg e = {f->config, f->run, echo_count(), ""};
+    pthread_t tid;
+    assert_int_equal(pthread_create(&tid, NULL, echo_main, &e), 0);
+    echo_client(f, "threads");
+    pthread_join(tid, NULL);
+    if (e.fail[0])
+        fail_msg("%s: %s", g_name, e.fail);
+    sdsinf_channel *c = open_w(f->config, 0, 2, f->run);
+    close_w(c, 1);
+    assert_nothing_left(f, f->run);
+}
+
+/* Waits at most ms for the child; kills it past that.  Its exit status,
+ * or -1. */
+static int wait_child(pid_t pid, int ms)
+{
+    int st = 0;
+    for (int waited = 0; waited < ms; waited += 5) {
+        pid_t r = waitpid(pid, &st, WNOHANG);
+        if (r == pid)
+            return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+        struct timespec ts = {0, 5000000};
+        nanosleep(&ts, NULL);
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, &st, 0);
+    return -1;
+}
+
+static void test_echo_process(void **state)
+{
+    fixture *f = *state;
+    if (!has_cap(SDSINF_CAP_PROCESSES))
+        skip();
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) { /* the peer: never returns into cmocka */
+        echo_arg e = {f->config, f->run, echo_count(), ""};
+        echo_main(&e);
+        if (e.fail[0])
+            fprintf(stderr, "%s: %s\n", g_name, e.fail);
+        _exit(e.fail[0] ? 1 : 0);
+    }
+    echo_client(f, "processes");
+    assert_int_equal(wait_child(pid, TIMEOUT_MS), 0);
+    sdsinf_channel *c = open_w(f->config, 0, 2, f->run);
+    close_w(c, 1);
+    assert_nothing_left(f, f->run);
+}
+
+/* A peer process that starts late: the first send waits for it. */
+static void test_late_peer_process(void **state)
+{
+    fixture *f = *state;
+    if (!has_cap(SDSINF_CAP_PROCESSES))
+        skip();
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        struct timespec ts = {0, 300000000};
+        nanosleep(&ts, NULL);
+        echo_arg e = {f->config, f->run, 3, ""};
+        echo_main(&e);
+        if (e.fail[0])
+            fprintf(stderr, "%s: %s\n", g_name, e.fail);
+        _exit(e.fail[0] ? 1 : 0);
+    }
+    sdsinf_channel *a = open_w(f->config, 0, 2, f->run);
+    for (uint32_t i = 0; i < 3; i++)
+        send_msg(a, 1, i, 0, 1000 * i, i);
+    for (uint32_t i = 0; i < 3; i++)
+        expect_echo(a, i, 1000 * i);
+    assert_int_equal(wait_child(pid, TIMEOUT_MS), 0);
+    close_w(a, 1);
+    assert_nothing_left(f, f->run);
+}
+
+/* ---- The fault-injection wrapper itself (faulty:<inner> only) ------------- */
+
+static sdsinf_channel *open_faulty(const fixture *f, const char *opts, int self)
+{
+    char cfg[8192];
+    snprintf(cfg, sizeof cfg, "%s|%s", opts, f->config);
+    return open_w(cfg, self, 2, f->run);
+}
+
+/* Duplicates, reorders and delays show, every message still arrives, and
+ * the same seed makes the same choices. */
+static void test_faults_injected(void **state)
+{
+    fixture *f = *state;
+    if (g_base == g_name)
+        skip();
+    enum { COUNT = 300 };
+    sdsinf_err err = {0};
+    sdsinf_channel *a = open_faulty(f, "seed=5,dup=0.2,reorder=0.2,delay=0.2,"
+                                       "delay_ms=5", 0);
+    sdsinf_channel *b = open_w(f->config, 1, 2, f->run); /* plain inner */
+    for (uint32_t i = 0; i < COUNT; i++)
+        send_msg(a, 1, i, 0, 16, i);
+    tu_fault_stats st;
+    assert_int_equal(sdsinf_channel_control(a, TU_FAULT_STATS, &st, &err), SDSINF_OK);
+    assert_true(st.duplicated > 0 && st.reordered > 0 && st.delayed > 0);
+    assert_int_equal(st.dropped, 0);
+    /* a keeps the held messages until it receives (or closes) */
+    expect_timeout(a, 1, 0, 0, 20, &err);
+    int seen[COUNT] = {0}, dups = 0, late = 0;
+    uint32_t last = 0;
+    for (int got = 0; got < COUNT;) {
+        uint32_t want = 0;
+        while (want < COUNT && seen[want])
+            want++;
+        size_t n;
+        unsigned char *p = recv_msg(b, 0, want, 0, &n);
+        uint32_t seq;
+        memcpy(&seq, p + 4, 4);
+        assert_true(seq < COUNT);
+        assert_false(payload_differs(p, n, 0, seq));
+        dups += seen[seq] > 0;
+        got += seen[seq]++ == 0;
+        late += seq < last;
+        last = seq;
+        free(p);
+    }
+    if (!has_cap(SDSINF_CAP_KEYED)) /* a store shows neither */
+        assert_true(dups > 0 && late > 0);
+    close_w(a, 0);
+    close_w(b, 1);
+
+    /* drop=1: nothing arrives */
+    a = open_faulty(f, "drop=1", 0);
+    b = open_w(f->config, 1, 2, f->run);
+    send_msg(a, 1, 0, 0, 16, 0);
+    expect_timeout(b, 0, 0, 0, 100, &err);
+    assert_int_equal(sdsinf_channel_control(a, TU_FAULT_STATS, &st, &err), SDSINF_OK);
+    assert_int_equal(st.dropped, 1);
+    close_w(a, 1);
+    close_w(b, 1);
+
+    /* a bad option is refused, naming it */
+    sdsinf_channel *c = NULL;
+    char cfg[8192];
+    snprintf(cfg, sizeof cfg, "dup=x|%s", f->config);
+    assert_int_equal(sdsinf_channel_open(g_name, cfg, 0, 2, f->run, &c, &err),
+                     SDSINF_EINVAL);
+    assert_non_null(strstr(err.msg, "dup=x"));
+    assert_nothing_left(f, f->run);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc != 2) {
+        fprintf(stderr, "usage: %s CHANNEL\n", argv[0]);
+        return 2;
+    }
+    g_name = argv[1];
+    g_base = strncmp(g_name, "faulty:", 7) ? g_name : g_name + 7;
+    if (g_base != g_name && tu_fault_register(g_base, NULL) != SDSINF_OK) {
+        fprintf(stderr, "%s: no channel '%s' to wrap\n", argv[0], g_base);
+        return 2;
+    }
+    g_m = sdsinf_channel_find(g_name);
+    if (!g_m) {
+        fprintf(stderr, "%s: no channel '%s'\n", argv[0], g_name);
+        return 2;
+    }
+    g_run_base = ((uint64_t)getpid() << 32) ^ ((uint64_t)time(NULL) << 12);
+    signal(SIGPIPE, SIG_IGN); /* a channel must not need this, but a test
+                                 process must not die of one either */
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_registry),
+        cmocka_unit_test_setup_teardown(test_invalid_arguments, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_control_unknown, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_order_per_sender, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_two_senders, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_send_to_self, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_empty_and_large, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_many_small, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_recv_timeout, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_runs_isolated, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cleanup_pending, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_store_outlives_sender, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_default_config, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_listing, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_alloc_failure, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_all_to_all_threads, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_threadsafe_instance, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_echo_thread, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_echo_process, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_late_peer_process, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_faults_injected, setup, teardown),
+    };
+    return cmocka_run_group_tests_name(g_name, tests, NULL, NULL);
+}

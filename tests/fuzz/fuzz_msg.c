@@ -1,0 +1,203 @@
+/* fuzz_msg.c - fuzz target: the message codec between workers.  Each input
+ * is used three ways:
+ *   1. as a message (a concatenation of them): msg_length splits it,
+ *      msg_peek and msg_decode run on every piece;
+ *   2. as one message with its header made plausible (magic, version,
+ *      codec, chunk numbers, length) and its checksum made right, so
+ *      mutations reach the payload decoder behind the checksum;
+ *   3. as a recipe for a block of activations, which must encode (chunked
+ *      when the recipe sets a limit) and decode back exactly.
+ * A decode that succeeds must give a well-formed part within its bounds; a
+ * failure must say what went wrong. */
+#include "msg.h"
+
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Bounds the decoder gets for arbitrary bytes (small: a message may
+ * legally fill every one of samples x neurons). */
+#define SAMPLES 200
+#define NEURONS 160
+
+static void check(int ok)
+{
+    if (!ok)
+        abort();
+}
+
+/* A decoded part must be a well-formed samples x neurons matrix. */
+static void check_part(const sdsinf_csr *m, int64_t samples, int64_t neurons)
+{
+    check(m->nrows == samples && m->ncols == neurons && m->rowptr[0] == 0);
+    for (int64_t s = 0; s < samples; s++) {
+        check(m->rowptr[s] <= m->rowptr[s + 1]);
+        for (int64_t e = m->rowptr[s]; e < m->rowptr[s + 1]; e++) {
+            check(m->col[e] < neurons);
+            check(e == m->rowptr[s] || m->col[e] > m->col[e - 1]);
+            check(m->val[e] > 0 && isfinite(m->val[e]));
+        }
+    }
+}
+
+static void decode_one(const uint8_t *data, size_t size, int64_t samples,
+                       int64_t neurons)
+{
+    sdsinf_csr part = {0};
+    sdsinf_err err = {0};
+    int rc = sdsinf__msg_decode(data, size, samples, neurons, &part, &err);
+    if (rc == SDSINF_OK)
+        check_part(&part, samples, neurons);
+    else
+        check(err.code == rc && err.msg[0] &&
+              (rc == SDSINF_ECORRUPT || rc == SDSINF_ENOTSUP ||
+               rc == SDSINF_ENOMEM));
+    sdsinf_csr_free(&part);
+}
+
+/* 1: the bytes as they are. */
+static void as_messages(const uint8_t *data, size_t size)
+{
+    size_t at = 0, len;
+    sdsinf__msg_key key;
+    sdsinf_err err;
+    while (at < size &&
+           sdsinf__msg_length(data + at, size - at, &len, &err) == SDSINF_OK) {
+        check(len >= SDSINF__MSG_HEADER && len <= size - at);
+        if (sdsinf__msg_peek(data + at, len, &key, &err) == SDSINF_OK)
+            check(key.chunk < key.nchunks);
+        decode_one(data + at, len, SAMPLES, NEURONS);
+        decode_one(data + at, len, 3, 5); /* tight bounds */
+        at += len;
+    }
+}
+
+static void put(uint8_t *p, uint64_t v, int n)
+{
+    for (int i = 0; i < n; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+/* 2: one message with a plausible header and the right checksum (the rule
+ * msg.h states, recomputed here independently). */
+static void as_fixed(const uint8_t *data, size_t size)
+{
+    if (size < SDSINF__MSG_HEADER)
+        return;
+    uint8_t *m = malloc(size);
+    check(m != NULL);
+    memcpy(m, data, size);
+    memcpy(m, "SDM1", 4);
+    put(m + 4, SDSINF__MSG_VERSION, 2);
+    m[6] &= 1; /* codec */
+    m[7] = 0;
+    if (m[36] == 0 && m[37] == 0 && m[38] == 0 && m[39] == 0)
+        m[36] = 1; /* nchunks */
+    memcpy(m + 32, "\0\0\0\0", 4); /* chunk 0 */
+    memset(m + 44, 0, 4);          /* reserved */
+    put(m + 48, size - SDSINF__MSG_HEADER, 8);
+    memset(m + 56, 0, 8);
+    uint64_t c = sdsinf__checksum(m, SDSINF__MSG_HEADER, 0);
+    c = sdsinf__checksum(m + SDSINF__MSG_HEADER, size - SDSINF__MSG_HEADER, c);
+    put(m + 56, c, 8);
+    sdsinf__msg_key key;
+    check(sdsinf__msg_peek(m, size, &key, NULL) == SDSINF_OK);
+    decode_one(m, size, SAMPLES, NEURONS);
+    decode_one(m, size, 7, 9);
+    free(m);
+}
+
+/* 3: a block from the bytes: shape, codec and limit from the first four,
+ * then (sample, neuron, value) triples; every chunk decodes alone and
+ * together they give the block back. */
+static void as_recipe(const uint8_t *data, size_t size)
+{
+    static const float palette[8] = {32.0f, 1.0f, 0.5f, 0.0625f,
+                                     31.7f, 3e-7f, 1e30f, 0.2f};
+    if (size < 4)
+        return;
+    int64_t B = 1 + data[0] % 40, N = 1 + data[1] % 48;
+    sdsinf__msg_opts o = {data[2] & 1, 1 + (data[2] >> 1) % 5,
+                          (data[3] & 0x80) ? 0 : 100 + (size_t)data[3] * 8};
+    float *dense = calloc((size_t)(B * N), sizeof *dense);
+    uint32_t *rows = malloc((size_t)N * sizeof *rows);
+    int64_t nrows = 0;
+    check(dense && rows);
+    for (size_t i = 4; i + 2 < size; i += 3) {
+        float v = palette[data[i + 2] & 7];
+        if (data[i + 2] & 8) /* a value of its own */
+            v = 1.0f + (float)data[i + 2] / 7.0f + (float)data[i] / 1024.0f;
+        dense[(data[i] % B) * N + data[i + 1] % N] = v;
+    }
+    for (int64_t n = 0; n < N; n++) /* rows: a pattern of the shape bytes */
+        if ((n * 7 + data[0]) % 5 != 0 || data[1] & 1)
+            rows[nrows++] = (uint32_t)n;
+    sdsinf_csr y = {0};
+    check(sdsinf_csr_alloc(&y, B, N, B * N, NULL) == SDSINF_OK);
+    for (int64_t s = 0; s < B; s++) {
+        y.rowptr[s + 1] = y.rowptr[s];
+        for (int64_t n = 0; n < N; n++)
+            if (dense[s * N + n] > 0) {
+                y.col[y.rowptr[s + 1]] = (uint32_t)n;
+                y.val[y.rowptr[s + 1]++] = dense[s * N + n];
+            }
+    }
+    sdsinf__msg_key key = {42, 1, 2, 3, 4, 0, 0};
+    sdsinf__buf buf = {0};
+    uint32_t nchunks = 0;
+    sdsinf_err err;
+    int rc = sdsinf__msg_encode(&y, rows, nrows, &key, &o, &buf, &nchunks,
+                                &err);
+    /* Only a limit too small for one row (or an empty block) may fail. */
+    check(rc == SDSINF_OK || (rc == SDSINF_EINVAL && o.max_bytes > 0));
+    float *back = calloc((size_t)(B * N), sizeof *back);
+    check(back != NULL);
+    size_t at = 0;
+    for (uint32_t c = 0; rc == SDSINF_OK && c < nchunks; c++) {
+        size_t len;
+        sdsinf__msg_key k;
+        sdsinf_csr part = {0};
+        check(sdsinf__msg_length(buf.data + at, buf.len - at, &len, NULL) ==
+              SDSINF_OK);
+        check(o.max_bytes == 0 || len <= o.max_bytes);
+        check(sdsinf__msg_peek(buf.data + at, len, &k, NULL) == SDSINF_OK);
+        check(k.run == 42 && k.target == 4 && k.chunk == c &&
+              k.nchunks == nchunks);
+        int d = sdsinf__msg_decode(buf.data + at, len, B, N, &part, &err);
+        check(d == SDSINF_OK);
+        check_part(&part, B, N);
+        for (int64_t s = 0; s < B; s++)
+            for (int64_t e = part.rowptr[s]; e < part.rowptr[s + 1]; e++) {
+                float *slot = &back[s * N + part.col[e]];
+                check(*slot == 0); /* no entry in two chunks */
+                *slot = part.val[e];
+            }
+        sdsinf_csr_free(&part);
+        at += len;
+    }
+    if (rc == SDSINF_OK) {
+        check(at == buf.len);
+        for (int64_t i = 0, r = 0; i < N; i++) {
+            int in = r < nrows && rows[r] == (uint32_t)i;
+            r += in;
+            for (int64_t s = 0; s < B; s++)
+                check(memcmp(&back[s * N + i],
+                             in ? &dense[s * N + i] : &(float){0},
+                             sizeof(float)) == 0);
+        }
+    }
+    sdsinf__buf_free(&buf);
+    sdsinf_csr_free(&y);
+    free(back);
+    free(rows);
+    free(dense);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    as_messages(data, size);
+    as_fixed(data, size);
+    as_recipe(data, size);
+    return 0;
+}
