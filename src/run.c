@@ -16,6 +16,7 @@
 #include "worker.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -325,44 +326,83 @@ static int launch_processes(const run_ctx *c, sdsinf_run_stats *st,
     close(result[1]);
     close(rep[1]);
     result[1] = rep[1] = -1;
-    /* worker 0's result (until it closes the pipe: done or dead) */
-    size_t want = (size_t)c->res->images * (sizeof *c->res->argmax +
-                                            sizeof *c->res->max);
-    size_t got = read_all(result[0], c->res->argmax,
-                          (size_t)c->res->images * sizeof *c->res->argmax);
-    got += read_all(result[0], c->res->max,
-                    (size_t)c->res->images * sizeof *c->res->max);
-    /* the reports, then the children */
-    report r, first = {0};
-    int have_first = 0, nreports = 0;
+    /* results, reports and deaths as they come: the first failure stops
+     * every worker at once, so nobody waits out a timeout in vain */
+    size_t asize = (size_t)c->res->images * sizeof *c->res->argmax;
+    size_t want = asize + (size_t)c->res->images * sizeof *c->res->max, got = 0;
+    char *tmp = sdsinf__malloc(want + 1);
+    report r, first;
+    int have_first = 0, nreports = 0, open_fds = 2;
     double last_ready = 0;
-    first.rc = SDSINF_OK;
-    while (read_all(rep[0], &r, sizeof r) == sizeof r) {
-        nreports++;
-        stats_add(st, &r.st);
-        last_ready = r.ready > last_ready ? r.ready : last_ready;
-        if (r.rc != SDSINF_OK &&
-            (!have_first || (first.rc == SDSINF_ETIMEDOUT &&
-                             r.rc != SDSINF_ETIMEDOUT))) {
-            first = r;
-            have_first = 1;
+    struct pollfd fds[2] = {{result[0], POLLIN, 0}, {rep[0], POLLIN, 0}};
+    memset(&first, 0, sizeof first);
+    if (!tmp) {
+        rc = sdsinf__fail(err, SDSINF_ENOMEM, "no memory");
+        for (int w = 0; w < W; w++)
+            if (pids[w] > 0)
+                kill(pids[w], SIGKILL);
+    }
+    while (tmp && open_fds > 0) {
+        if (poll(fds, 2, 100) < 0 && errno != EINTR)
+            break;
+        if (fds[0].revents) {
+            ssize_t k = read(result[0], tmp + got, want + 1 - got);
+            if (k > 0)
+                got += (size_t)k;
+            else if (k == 0 || errno != EINTR) {
+                fds[0].fd = -1;
+                open_fds--;
+            }
         }
-        if (r.rc != SDSINF_OK) /* stop the rest: no one waits in vain */
+        if (fds[1].revents) {
+            if (read_all(rep[0], &r, sizeof r) == sizeof r) {
+                nreports++;
+                stats_add(st, &r.st);
+                last_ready = r.ready > last_ready ? r.ready : last_ready;
+                if (r.rc != SDSINF_OK &&
+                    (!have_first || (first.rc == SDSINF_ETIMEDOUT &&
+                                     r.rc != SDSINF_ETIMEDOUT))) {
+                    first = r;
+                    have_first = 1;
+                }
+            } else {
+                fds[1].fd = -1;
+                open_fds--;
+            }
+        }
+        pid_t pid;
+        int ws;
+        while ((pid = waitpid(-1, &ws, WNOHANG)) > 0)
+            for (int w = 0; w < W; w++)
+                if (pids[w] == pid) {
+                    pids[w] = 0;
+                    if (WIFSIGNALED(ws) &&
+                        (!have_first || first.rc == SDSINF_ETIMEDOUT)) {
+                        first.rc = SDSINF_EIO;
+                        snprintf(first.msg, sizeof first.msg,
+                                 "worker %d died (signal %d); the run was "
+                                 "stopped", w, WTERMSIG(ws));
+                        have_first = 1;
+                    }
+                }
+        if (have_first) /* stop the rest: no one waits in vain */
             for (int w = 0; w < W; w++)
                 if (pids[w] > 0)
                     kill(pids[w], SIGKILL);
     }
     for (int w = 0; w < W; w++) {
         int ws;
-        if (pids[w] > 0 && waitpid(pids[w], &ws, 0) == pids[w] &&
-            WIFSIGNALED(ws) && !have_first) {
-            first.rc = SDSINF_EIO;
-            snprintf(first.msg, sizeof first.msg, "worker %d died (signal %d)",
-                     w, WTERMSIG(ws));
-            have_first = 1;
-        }
+        if (pids[w] > 0)
+            waitpid(pids[w], &ws, 0);
     }
+    if (tmp && got == want) {
+        memcpy(c->res->argmax, tmp, asize);
+        memcpy(c->res->max, tmp + asize, want - asize);
+    }
+    sdsinf__free(tmp);
     *ready = last_ready;
+    if (rc != SDSINF_OK)
+        goto done;
     if (have_first)
         rc = sdsinf__fail(err, first.rc, "%s", first.msg);
     else if (got != want || nreports != W)

@@ -18,6 +18,8 @@
 #include "msg.h"
 #include "worker.h"
 
+#include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -445,6 +447,16 @@ done:
     return rc;
 }
 
+/* A test hook: SDSINF_TEST_KILL=w:l kills worker w's process at layer l,
+ * as a crash would (fault tests of the process launcher). */
+static void maybe_die(int self, int32_t layer)
+{
+    const char *s = getenv("SDSINF_TEST_KILL");
+    int w, l;
+    if (s && sscanf(s, "%d:%d", &w, &l) == 2 && w == self && l == layer)
+        raise(SIGKILL);
+}
+
 int sdsinf__worker_run(const sdsinf__worker_opts *o, sdsinf_result *res,
                        sdsinf__worker_stats *st, sdsinf_err *err)
 {
@@ -477,6 +489,7 @@ int sdsinf__worker_run(const sdsinf__worker_opts *o, sdsinf_result *res,
             goto done;
         for (int32_t l = 1; l <= w.L; l++) {
             layer_lists *ll = &w.lists[l - 1];
+            maybe_die(w.self, l);
             for (int t = 0; t < w.W; t++) {
                 int64_t cnt = ll->send_ptr[t + 1] - ll->send_ptr[t];
                 if (t != w.self && cnt > 0 &&

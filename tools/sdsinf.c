@@ -40,6 +40,7 @@ static const char *USAGE =
     "            [--plan PLANDIR] [--launcher threads] [--channel mem|...]\n"
     "            [--channel-config C] [--codec zstd|raw] [--level N]\n"
     "            [--timeout-ms T] [--batch-size B] [--check GOLD] [--out F]\n"
+    "            [--bfr B --nlevels N] (launch tree: W = B + B^2 + .. + B^N)\n"
     "            [--scores F]   a distributed run on W workers\n"
     "  demo      [--out DIR] [--neurons N] [--layers L] [--images M]\n"
     "            generate -> convert -> infer -> check, and a summary\n"
@@ -52,7 +53,7 @@ typedef struct opts {
     const char *weights, *images, *check, *out, *scores, *bias, *method;
     const char *plan, *from, *weights_out, *images_out;
     const char *launcher, *channel, *channel_config, *codec;
-    long long level, timeout_ms;
+    long long level, timeout_ms, bfr, nlevels;
     long long neurons, layers, threads, batch_size, workers;
     double imbalance;
     unsigned long long seed;
@@ -135,6 +136,10 @@ static int parse_args(int argc, char **argv, opts *o)
             o->codec = v;
         else if (!strcmp(a, "--level"))
             rc = parse_ll(a, v, 1, &o->level);
+        else if (!strcmp(a, "--bfr"))
+            rc = parse_ll(a, v, 1, &o->bfr);
+        else if (!strcmp(a, "--nlevels"))
+            rc = parse_ll(a, v, 1, &o->nlevels);
         else if (!strcmp(a, "--timeout-ms"))
             rc = parse_ll(a, v, 1, &o->timeout_ms);
         else if (!strcmp(a, "--plan"))
@@ -633,6 +638,8 @@ static int cmd_run(const opts *o)
     ro.level = (int)o->level;
     ro.timeout_ms = (int)o->timeout_ms;
     ro.kernel_threads = (int)o->threads;
+    ro.bfr = (int)o->bfr;
+    ro.nlevels = (int)o->nlevels;
     int threads = o->launcher && !strcmp(o->launcher, "threads");
     const char *channel = o->channel ? o->channel : threads ? "mem" : "local";
     if (sdsinf_run(m, plan, &images, &ro, &res, &st, &err) ||

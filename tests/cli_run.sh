@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# cli_run.sh SDSINF DATA - distributed runs from the command line equal the
+# single-process run for several worker counts, launchers, channels and
+# launch trees; a worker killed mid-run ends the run at once with an error
+# naming it and leaves no process behind; with the shared data, the real
+# 6,000 images on 8 workers reproduce the golden categories.
+set -eu
+sdsinf=$1 data=$2
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+"$sdsinf" generate --neurons 128 --layers 8 --images 60 --seed 5 --out "$tmp/g" >/dev/null
+img=$tmp/g/sparse-images-128.tsv
+"$sdsinf" infer --weights "$tmp/g" --images "$img" --scores "$tmp/single.tsv" --quiet
+check() { # label, run arguments...
+    local label=$1; shift
+    "$sdsinf" run --weights "$tmp/g" --images "$img" --scores "$tmp/s.tsv" "$@" | tail -n 1
+    cmp "$tmp/s.tsv" "$tmp/single.tsv" || { echo "FAIL: $label differs"; exit 1; }
+    echo "ok: $label"
+}
+for w in 1 2 3 8 20; do
+    check "W=$w local processes" --workers $w
+done
+check "W=8 threads" --workers 8 --launcher threads
+check "8 x 1 level" --workers 8 --bfr 8 --nlevels 1
+check "4 x 2 levels" --workers 20 --bfr 4 --nlevels 2
+check "fs channel" --workers 4 --channel fs --channel-config "$tmp/fs"
+[ -z "$(ls -A "$tmp/fs" 2>/dev/null)" ] || { echo "FAIL: the fs channel left objects"; exit 1; }
+check "raw codec, batches" --workers 3 --codec raw --batch-size 16
+
+echo "== a bad launch tree is refused"
+if "$sdsinf" run --weights "$tmp/g" --images "$img" --workers 10 --bfr 4 --nlevels 2 2>"$tmp/err"; then exit 1; fi
+grep -q "choose workers" "$tmp/err"
+
+echo "== a worker killed at layer 3"
+start=$(date +%s)
+if SDSINF_TEST_KILL=2:3 "$sdsinf" run --weights "$tmp/g" --images "$img" --workers 6 \
+        --timeout-ms 5000 2>"$tmp/err"; then echo "FAIL: the run succeeded"; exit 1; fi
+cat "$tmp/err"
+grep -q "worker 2 died" "$tmp/err"
+[ $(( $(date +%s) - start )) -le 30 ]
+sleep 0.2
+if pgrep -f "$tmp/g" >/dev/null; then echo "FAIL: processes left behind"; exit 1; fi
+
+gc=$data/graphchallenge
+if [ -d "$gc/neuron1024" ]; then
+    echo "== the real 1024 x 120 network, 6,000 images, 8 workers"
+    "$sdsinf" run --weights "$gc/neuron1024" --images "$gc/sparse-images-1024-first6000.tsv" \
+        --workers 8 --check "$gc/neuron1024-l120-categories-first6000.tsv" --json | tail -n 1 | tee "$tmp/j"
+    grep -q '"check":"pass"' "$tmp/j"
+else
+    echo "SKIP (real data): $gc not found"
+fi
+echo PASS
