@@ -3,6 +3,7 @@
  *
  *   partition_probe MODEL W... [--seed S] [--imbalance X] [--effort E]
  *                   [--init zoltan|greedy|random] [--window K] [--sweeps N]
+ *                   [--span K]
  *                   [--images FILE [--sample N]] [--baselines] [--check]
  *                   [--dump FILE]
  *
@@ -12,12 +13,14 @@
  * the same seed twice and compares the plans; --dump writes the (last)
  * plan as raw uint16 worker ids, stage-major.
  *
- * Build (after cmake --build build):
+ * Build (after cmake --build build, whose library holds the partitioner,
+ * with Zoltan where CMake found it):
  *   cc -O2 -std=c11 -D_POSIX_C_SOURCE=200809L -Iinclude -Isrc \
- *      -I/usr/include/trilinos $(pkg-config --cflags ompi-c) \
- *      bench/partition_probe.c src/partition_hypergraph.c build/libsdsinf.a \
- *      -ltrilinos_zoltan $(pkg-config --libs ompi-c) -lpthread -lm \
- *      -o build/partition_probe */
+ *      bench/partition_probe.c build/libsdsinf.a -ltrilinos_zoltan \
+ *      $(pkg-config --libs ompi-c) -lpthread -lm -o build/partition_probe
+ * or with a partitioner of your own build: add src/partition_hypergraph.c,
+ * -DSDSINF_HAVE_ZOLTAN=1 -I/usr/include/trilinos and
+ * $(pkg-config --cflags ompi-c) (without them: no Zoltan, no MPI flags). */
 #include "partition.h"
 
 #include <stdio.h>
@@ -29,7 +32,8 @@ static int usage(void)
     fprintf(stderr,
             "usage: partition_probe MODEL W... [--seed S] [--imbalance X] "
             "[--effort E]\n       [--init zoltan|greedy|random] "
-            "[--window K] [--sweeps N] [--images FILE [--sample N]]\n       "
+            "[--window K] [--sweeps N] [--span K]\n       "
+            "[--images FILE [--sample N]] "
             "[--baselines] [--check] [--dump FILE]\n");
     return 2;
 }

@@ -22,7 +22,8 @@
  *      bounds, kept if it helps (anneal);
  *   5. the neurons: the clusters' parts projected, every stage rebalanced to
  *      the exact bound, greedy moves and swaps (refine).
- * Without Zoltan (MPI finalised) step 2 places greedily and 3 is skipped.
+ * Without Zoltan (built without SDSINF_HAVE_ZOLTAN, or MPI finalised) step
+ * 2 places greedily and 3 is skipped.
  * The same seed gives the same plan (Zoltan's generator is seeded per
  * call).  Zoltan keeps global state: its use is serialised by a mutex.
  *
@@ -32,27 +33,36 @@
 #include "partition.h"
 
 #include <math.h>
-#include <mpi.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <zoltan.h>
 
+#if defined(SDSINF_HAVE_ZOLTAN) && SDSINF_HAVE_ZOLTAN
+#define WITH_ZOLTAN 1
+#include <mpi.h>
+#include <pthread.h>
+#include <zoltan.h>
 /* Not in Zoltan's installed headers (zz_rand.h); seeds its generator. */
 extern void Zoltan_Srand(unsigned int seed, unsigned int *state);
+#else
+#define WITH_ZOLTAN 0
+#endif
 
 #define UNASSIGNED 0xFFFFu
 #define MAX_WORKERS 65535
 #define DEFAULT_IMBALANCE 0.03
 /* Stage 0 does no compute: its bound is at least this loose. */
 #define STAGE0_IMBALANCE 0.25
-/* Annealing proposals per cluster at effort 1, and its temperatures. */
+/* Annealing proposals per cluster at effort 1 (at most ANNEAL_MAX), and its
+ * temperatures; hotter and twice as long where no Zoltan sweeps preceded. */
 #define ANNEAL_PER_VERTEX 300
 #define ANNEAL_MAX 3000000
 #define ANNEAL_T0 2.0
 #define ANNEAL_T1 0.3
+#define ANNEAL_HOT_T0 8.0
+#define ANNEAL_HOT_T1 0.8
 #define ANNEAL_TRIES 3
-#define REFINE_PASSES 8
+#define REFINE_PASSES 8 /* greedy passes at most, on clusters */
+#define FINE_PASSES 4   /* and on neurons */
 #define DEFAULT_SWEEPS 8
 /* Sweeps stop when one saves less than this share of the cut. */
 #define SWEEP_MIN_GAIN 0.0005
@@ -1114,7 +1124,8 @@ static int32_t anneal_partner(plan *p, const members *m, int32_t v, int a,
 /* Simulated annealing over single moves and swaps, each within the stage
  * bounds; a vertex is offered a part one of its nets already spans, a swap
  * partner is the best of ANNEAL_TRIES drawn from that part. */
-static int anneal(plan *p, int64_t iters, rng *r, sdsinf_err *err)
+static int anneal(plan *p, int64_t iters, double t0, double t1, rng *r,
+                  sdsinf_err *err)
 {
     const hgraph *g = p->g;
     int W = p->W;
@@ -1122,8 +1133,7 @@ static int anneal(plan *p, int64_t iters, rng *r, sdsinf_err *err)
     int rc = members_init(&m, p, err);
     if (rc != SDSINF_OK)
         return rc;
-    double t = ANNEAL_T0;
-    double cool = pow(ANNEAL_T1 / ANNEAL_T0, 1.0 / (double)(iters + 1));
+    double t = t0, cool = pow(t1 / t0, 1.0 / (double)(iters + 1));
     for (int64_t it = 0; it < iters; it++, t *= cool) {
         int32_t v = (int32_t)rng_below(r, (uint32_t)g->nv), s = g->stage[v];
         int64_t deg = g->xnet[v + 1] - g->xnet[v];
@@ -1162,6 +1172,8 @@ static int anneal(plan *p, int64_t iters, rng *r, sdsinf_err *err)
 }
 
 /* ---- Zoltan ------------------------------------------------------------- */
+
+#if WITH_ZOLTAN
 
 static pthread_mutex_t zoltan_lock = PTHREAD_MUTEX_INITIALIZER;
 
@@ -1526,6 +1538,42 @@ static void zoltan_improve(zsession *zs, plan *p, int32_t s, int32_t hi,
             plan_move(p, v0 + i, zs->saved[i]);
 }
 
+#else /* built without Zoltan: greedy initial plans, no sweeps */
+
+typedef struct zsession {
+    void *zz; /* always NULL */
+} zsession;
+
+static int zsession_open(zsession *zs, const plan *p, int window,
+                         sdsinf_err *err)
+{
+    (void)p;
+    (void)window;
+    (void)err;
+    zs->zz = NULL;
+    return SDSINF_OK;
+}
+
+static void zsession_close(zsession *zs)
+{
+    zs->zz = NULL;
+}
+
+static int zoltan_stage(zsession *zs, plan *p, int32_t s, int32_t hi,
+                        int32_t place_hi, unsigned seed)
+{
+    (void)zs, (void)p, (void)s, (void)hi, (void)place_hi, (void)seed;
+    return 0;
+}
+
+static void zoltan_improve(zsession *zs, plan *p, int32_t s, int32_t hi,
+                           rng *r, int32_t *perm, unsigned seed)
+{
+    (void)zs, (void)p, (void)s, (void)hi, (void)r, (void)perm, (void)seed;
+}
+
+#endif /* WITH_ZOLTAN */
+
 /* ---- Initial plans ------------------------------------------------------ */
 
 /* Places every vertex of stage s at its cheapest part with room, the
@@ -1756,9 +1804,11 @@ static int refine_levels(plan *pc, plan *pf, const int32_t *cl,
         if (!keep)
             return sdsinf__fail(err, SDSINF_ENOMEM, "no memory for a plan");
         memcpy(keep, pc->part, (size_t)c->nv * sizeof *keep);
+        int hot = rep->zoltan_calls == 0;
         double iters = (double)ANNEAL_PER_VERTEX * c->nv;
-        iters = effort * (iters < ANNEAL_MAX ? iters : ANNEAL_MAX);
-        int rc = anneal(pc, (int64_t)iters, r, err);
+        iters = effort * (hot ? 2 : 1) * (iters < ANNEAL_MAX ? iters : ANNEAL_MAX);
+        int rc = anneal(pc, (int64_t)iters, hot ? ANNEAL_HOT_T0 : ANNEAL_T0,
+                        hot ? ANNEAL_HOT_T1 : ANNEAL_T1, r, err);
         if (rc == SDSINF_OK)
             refine(pc, 0, c->nstages, r, perm, REFINE_PASSES);
         if (rc == SDSINF_OK && pc->cut > before) {
@@ -1776,7 +1826,7 @@ static int refine_levels(plan *pc, plan *pf, const int32_t *cl,
         plan_move(pf, v, pc->part[cl[v]]);
     for (int32_t s = 0; s < f->nstages; s++)
         rebalance_stage(pf, s);
-    refine(pf, 0, f->nstages, r, perm, REFINE_PASSES);
+    refine(pf, 0, f->nstages, r, perm, FINE_PASSES);
     rep->cut_final = pf->cut;
     rep->t_final = sdsinf__now() - t;
     return SDSINF_OK;
