@@ -8,7 +8,15 @@
  * unset: /tmp).  A sender writes a temporary file beside it (a name that
  * starts with '.') and renames it into place, so a reader sees a whole
  * object or none; sending a key again replaces its object (the runtime
- * deduplicates).  Objects stay until close(cleanup=1) removes <dir>/<run>.
+ * deduplicates).  Objects stay until the run is cleaned up.
+ *
+ * Cleanup: close(cleanup=1) removes <dir>/<run>, or, while other workers
+ * of the run still have it open, leaves a mark (<dir>/<run>/.cleanup) so
+ * that the last of them to close removes it: every worker may clean up as
+ * it finishes.  Open instances are known from a per-process count and,
+ * across processes, from a file each holds an fcntl() write lock on
+ * (<dir>/<run>/.open.<worker>.<pid>.<n>); the lock dies with its process,
+ * so a crashed worker never holds a run's cleanup back.
  *
  * recv fetches exactly the `want` key, polling with backoff (0.05 ms,
  * doubling to 2 ms) until the timeout.  With control(SDSINF_FS_LISTING,
@@ -22,6 +30,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,15 +55,28 @@ typedef struct fs_seen {
     unsigned char *bits; /* one bit per worker */
 } fs_seen;
 
+/* The runs this process has open, by root, for cleanup. */
+typedef struct fs_open_run {
+    struct fs_open_run *next;
+    pid_t pid; /* the process that counted (a fork()ed child starts over) */
+    int count;
+    char root[]; /* <dir>/<run> */
+} fs_open_run;
+
 typedef struct fs_channel {
     sdsinf_channel base;
     char *root;          /* <dir>/<run> */
+    char *lock_path;     /* the file this instance holds locked */
+    int lock_fd;
+    fs_open_run *counted;
     int listing;
     fs_seen seen[SEEN_SLOTS];
     uint64_t clock;
 } fs_channel;
 
 static atomic_ullong tmp_counter;
+static pthread_mutex_t opens_mu = PTHREAD_MUTEX_INITIALIZER;
+static fs_open_run *opens;
 
 /* ---- Helpers ------------------------------------------------------------ */
 
@@ -161,7 +183,8 @@ static int read_object(const fs_channel *fc, const char *path, void **msg,
     unsigned char *buf = NULL;
     struct stat st;
     if (fstat(fd, &st) != 0 || st.st_size < 0) {
-        rc = sdsinf__fail(err, SDSINF_EIO, "channel 'fs': worker %d cannot stat %s: %s",
+        rc = sdsinf__fail(err, SDSINF_EIO,
+                          "channel 'fs': worker %d cannot stat %s: %s",
                           fc->base.self, path, strerror(errno));
         goto done;
     }
@@ -199,47 +222,186 @@ done:
 
 /* ---- Open and close ------------------------------------------------------ */
 
+/* Counts an instance of root open in this process (opens_mu held). */
+static fs_open_run *count_open(const char *root)
+{
+    pid_t me = getpid();
+    fs_open_run *r = opens;
+    while (r && (r->pid != me || strcmp(r->root, root) != 0))
+        r = r->next;
+    if (!r) {
+        size_t n = strlen(root) + 1;
+        if (!(r = sdsinf__malloc(sizeof *r + n)))
+            return NULL;
+        r->pid = me;
+        r->count = 0;
+        memcpy(r->root, root, n);
+        r->next = opens;
+        opens = r;
+    }
+    r->count++;
+    return r;
+}
+
+/* Uncounts an instance (opens_mu held); how many this process still has. */
+static int uncount_open(fs_open_run *r)
+{
+    int left = --r->count;
+    if (left == 0) {
+        fs_open_run **p = &opens;
+        while (*p != r)
+            p = &(*p)->next;
+        *p = r->next;
+        sdsinf__free(r);
+    }
+    return left;
+}
+
+/* Creates and write-locks this instance's open file; -1 with errno. */
+static int lock_open(fs_channel *fc)
+{
+    size_t cap = strlen(fc->root) + 96;
+    if (!(fc->lock_path = sdsinf__malloc(cap))) {
+        errno = ENOMEM;
+        return -1;
+    }
+    snprintf(fc->lock_path, cap, "%s/.open.%d.%ld.%llu", fc->root, fc->base.self,
+             (long)getpid(),
+             (unsigned long long)atomic_fetch_add(&tmp_counter, 1));
+    fc->lock_fd = open(fc->lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fc->lock_fd < 0)
+        return -1;
+    struct flock fl;
+    memset(&fl, 0, sizeof fl);
+    fl.l_type = F_WRLCK;
+    fl.l_whence = SEEK_SET;
+    if (fcntl(fc->lock_fd, F_SETLK, &fl) != 0) {
+        int e = errno;
+        close(fc->lock_fd);
+        unlink(fc->lock_path);
+        fc->lock_fd = -1;
+        errno = e;
+        return -1;
+    }
+    return 0;
+}
+
+/* Whether another process has the run at root open; removes the open
+ * files of processes that died. */
+static int others_open(const char *root)
+{
+    DIR *d = opendir(root);
+    char me[32], path[FILE_CAP];
+    int live = 0;
+    snprintf(me, sizeof me, ".%ld.", (long)getpid());
+    if (!d)
+        return 0;
+    struct dirent *de;
+    while (!live && (de = readdir(d))) {
+        const char *s = de->d_name;
+        if (strncmp(s, ".open.", 6) != 0)
+            continue;
+        const char *dot = strchr(s + 6, '.'); /* .<pid>.<n> after the worker */
+        if (dot && strncmp(dot, me, strlen(me)) == 0)
+            continue; /* this process's: counted in memory (and closing a
+                         descriptor of it would drop its lock) */
+        snprintf(path, sizeof path, "%s/%s", root, s);
+        int fd = open(path, O_RDWR | O_CLOEXEC);
+        if (fd < 0)
+            continue;
+        struct flock fl;
+        memset(&fl, 0, sizeof fl);
+        fl.l_type = F_WRLCK;
+        fl.l_whence = SEEK_SET;
+        if (fcntl(fd, F_GETLK, &fl) == 0 && fl.l_type == F_UNLCK)
+            unlink(path); /* its process is gone */
+        else
+            live = 1;
+        close(fd);
+    }
+    closedir(d);
+    return live;
+}
+
+static void fs_release(fs_channel *fc)
+{
+    if (fc->lock_fd >= 0) {
+        close(fc->lock_fd); /* drops the lock */
+        fc->lock_fd = -1;
+    }
+    if (fc->lock_path)
+        unlink(fc->lock_path);
+    for (int i = 0; i < SEEN_SLOTS; i++)
+        sdsinf__free(fc->seen[i].bits);
+    sdsinf__free(fc->lock_path);
+    sdsinf__free(fc->root);
+    fc->lock_path = fc->root = NULL;
+}
+
 static int fs_open(sdsinf_channel *ch, const char *config, sdsinf_err *err)
 {
     fs_channel *fc = (fs_channel *)ch;
     const char *t = getenv("TMPDIR");
     char def[PATH_CAP];
+    int rc = SDSINF_OK;
+    fc->lock_fd = -1;
     if (!config || !config[0]) {
         snprintf(def, sizeof def, "%s/sdsinf-store", t && t[0] ? t : "/tmp");
         config = def;
     }
     size_t cap = strlen(config) + 32;
-    fc->root = sdsinf__malloc(cap);
-    if (!fc->root)
+    if (!(fc->root = sdsinf__malloc(cap)))
         return sdsinf__fail(err, SDSINF_ENOMEM,
                             "channel 'fs': no memory to open worker %d", ch->self);
     snprintf(fc->root, cap, "%s/%" PRIu64, config, ch->run);
-    if (cap > PATH_CAP - 128 || mkdir_p(fc->root) != 0) {
-        int e = cap > PATH_CAP - 128 ? ENAMETOOLONG : errno;
-        int rc = sdsinf__fail(err, SDSINF_EIO,
-                              "channel 'fs': worker %d cannot make the run "
-                              "directory %s: %s; pass a writable directory as "
-                              "the config",
-                              ch->self, fc->root, strerror(e));
-        sdsinf__free(fc->root);
-        fc->root = NULL;
-        return rc;
+    pthread_mutex_lock(&opens_mu);
+    int made = -1, e = ENAMETOOLONG;
+    for (int attempt = 0; cap <= PATH_CAP - 128 && attempt < 2 && made; attempt++)
+        if ((made = mkdir_p(fc->root) == 0 ? lock_open(fc) : -1) != 0 &&
+            (e = errno) == ENOENT && fc->lock_path) {
+            sdsinf__free(fc->lock_path); /* the run was just removed */
+            fc->lock_path = NULL;
+        }
+    if (made != 0) {
+        rc = sdsinf__fail(err, e == ENOMEM ? SDSINF_ENOMEM : SDSINF_EIO,
+                          "channel 'fs': worker %d cannot open the run "
+                          "directory %s: %s; pass a writable directory as "
+                          "the config",
+                          ch->self, fc->root, strerror(e));
+    } else if (!(fc->counted = count_open(fc->root))) {
+        rc = sdsinf__fail(err, SDSINF_ENOMEM,
+                          "channel 'fs': no memory to open worker %d", ch->self);
     }
-    return SDSINF_OK;
+    pthread_mutex_unlock(&opens_mu);
+    if (rc != SDSINF_OK)
+        fs_release(fc);
+    return rc;
 }
 
 static int fs_close(sdsinf_channel *ch, int cleanup, sdsinf_err *err)
 {
     (void)err;
     fs_channel *fc = (fs_channel *)ch;
-    if (cleanup && fc->root) {
-        char path[PATH_CAP];
-        snprintf(path, sizeof path, "%s", fc->root);
+    char path[FILE_CAP];
+    pthread_mutex_lock(&opens_mu);
+    int here = uncount_open(fc->counted);
+    char *root = fc->root;
+    fc->root = NULL; /* kept for the steps below */
+    fs_release(fc);
+    /* ordered so that of two workers closing at once, one sees the other
+     * gone: give up the open file, mark, then look */
+    snprintf(path, sizeof path, "%s/.cleanup", root);
+    if (cleanup) {
+        int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+        if (fd >= 0)
+            close(fd);
+    }
+    if (!here && access(path, F_OK) == 0 && !others_open(root)) {
+        snprintf(path, sizeof path, "%s", root);
         rm_tree(path);
     }
-    for (int i = 0; i < SEEN_SLOTS; i++)
-        sdsinf__free(fc->seen[i].bits);
-    sdsinf__free(fc->root);
+    pthread_mutex_unlock(&opens_mu);
+    sdsinf__free(root);
     return SDSINF_OK;
 }
 

@@ -22,8 +22,11 @@
  * Sends wait at most the send timeout (30 s; control op
  * SDSINF_LOCAL_SEND_TIMEOUT) for the peer to listen and to read; a peer
  * that hung up is reconnected once and the message sent again whole (the
- * runtime deduplicates).  close(cleanup=1) removes the run's socket files
- * and, when it is then empty, the directory. */
+ * runtime deduplicates).  Every close removes the worker's own socket and
+ * then the directory if that left it empty; close(cleanup=1) also removes
+ * the sockets of the run's workers that died (nobody listening), never
+ * those of workers still open: every worker may clean up as it finishes,
+ * and the last one leaves nothing. */
 #include "internal.h"
 
 #include <dirent.h>
@@ -256,8 +259,8 @@ static int conn_read(local_channel *lc, local_conn *c)
         }
         if (r == 0)
             return -1;
-        if (r < 0)
-            return errno == EINTR ? 0 : (errno == EAGAIN || errno == EWOULDBLOCK) ? 0 : -1;
+        if (r < 0 && errno != EINTR)
+            return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -1;
     }
 }
 
@@ -287,7 +290,9 @@ static void accept_all(local_channel *lc)
             local_conn *nc = sdsinf__realloc(lc->conns, (size_t)cap * sizeof *nc);
             if (nc)
                 lc->conns = nc;
-            struct pollfd *np = nc ? sdsinf__realloc(lc->pfd, (size_t)(cap + 2) * sizeof *np) : NULL;
+            struct pollfd *np =
+                nc ? sdsinf__realloc(lc->pfd, (size_t)(cap + 2) * sizeof *np)
+                   : NULL;
             if (np)
                 lc->pfd = np;
             if (!nc || !np) {
@@ -308,7 +313,8 @@ static void *io_main(void *arg)
 {
     local_channel *lc = arg;
     for (;;) {
-        struct pollfd head[2] = {{lc->wake[0], POLLIN, 0}, {lc->listen_fd, POLLIN, 0}};
+        struct pollfd head[2] = {{lc->wake[0], POLLIN, 0},
+                                 {lc->listen_fd, POLLIN, 0}};
         struct pollfd *pfd = lc->pfd ? lc->pfd : head;
         pfd[0] = head[0];
         pfd[1] = head[1];
@@ -494,36 +500,53 @@ done:
     return rc;
 }
 
-/* Removes the run's socket files from the directory, then the directory
- * when nothing else is left in it. */
-static void remove_run(local_channel *lc)
+/* Whether a process listens at path (a worker of the run still open). */
+static int listening(const char *path)
+{
+    struct sockaddr_un a;
+    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    if (fd < 0 || set_flags(fd) != 0) {
+        if (fd >= 0)
+            close(fd);
+        return 1; /* cannot tell: keep it */
+    }
+    fill_addr(&a, path);
+    int r = connect(fd, (struct sockaddr *)&a, sizeof a);
+    int e = r == 0 ? 0 : errno;
+    close(fd); /* the listener sees a connection without a hello: dropped */
+    return e != ECONNREFUSED && e != ENOENT;
+}
+
+/* Removes the sockets of the run's dead workers from the directory. */
+static void remove_dead(local_channel *lc)
 {
     DIR *d = opendir(lc->dir);
-    char prefix[32], path[4096];
+    char prefix[32], path[sizeof lc->path];
     int plen = snprintf(prefix, sizeof prefix, "%" PRIu64 ".", lc->base.run);
-    if (d) {
-        struct dirent *de;
-        while ((de = readdir(d))) {
-            const char *s = de->d_name;
-            size_t n = strlen(s);
-            if (strncmp(s, prefix, (size_t)plen) != 0 || n < 6 ||
-                strcmp(s + n - 5, ".sock") != 0)
-                continue;
-            snprintf(path, sizeof path, "%s/%s", lc->dir, s);
+    if (!d)
+        return;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        const char *s = de->d_name;
+        size_t n = strlen(s);
+        if (strncmp(s, prefix, (size_t)plen) != 0 || n < 6 ||
+            strcmp(s + n - 5, ".sock") != 0)
+            continue;
+        int k = snprintf(path, sizeof path, "%s/%s", lc->dir, s);
+        if (k > 0 && (size_t)k < sizeof path && !listening(path))
             unlink(path);
-        }
-        closedir(d);
     }
-    rmdir(lc->dir); /* fails, harmlessly, while other runs use it */
+    closedir(d);
 }
 
 static int local_close(sdsinf_channel *ch, int cleanup, sdsinf_err *err)
 {
     (void)err;
     local_channel *lc = (local_channel *)ch;
-    local_release(lc);
+    local_release(lc); /* our own socket goes */
     if (cleanup)
-        remove_run(lc);
+        remove_dead(lc);
+    rmdir(lc->dir); /* fails, harmlessly, while anything is left in it */
     sdsinf__free(lc->dir);
     return SDSINF_OK;
 }

@@ -5,9 +5,10 @@
  * per worker, a FIFO of messages and a condition variable its receiver
  * waits on (CLOCK_MONOTONIC deadlines).  A hub outlives its instances, as
  * files outlive their writers: a worker may send and close before its
- * peer opens.  close(cleanup=1) takes the hub out of the list and drops
- * its queues; it is freed when its last instance closes.  Instances are
- * thread-safe: any thread may send to any worker at any time. */
+ * peer opens.  Once some instance has closed with cleanup=1, the hub and
+ * whatever it still holds go when its last instance closes (so every
+ * worker may clean up as it finishes).  Instances are thread-safe: any
+ * thread may send to any worker at any time. */
 #include "internal.h"
 
 #include <errno.h>
@@ -34,7 +35,7 @@ typedef struct mem_hub {
     char *config;
     int workers;
     int refs;     /* open instances */
-    int listed;   /* still in the list (not cleaned up) */
+    int cleanup;  /* an instance closed with cleanup: free at refs 0 */
     pthread_mutex_t mu;
     mem_queue *q; /* workers queues */
 } mem_hub;
@@ -124,7 +125,6 @@ static int mem_open(sdsinf_channel *ch, const char *config, sdsinf_err *err)
                               ch->run, ch->workers);
             goto done;
         }
-        h->listed = 1;
         h->next = hubs;
         hubs = h;
     }
@@ -216,18 +216,14 @@ static int mem_close(sdsinf_channel *ch, int cleanup, sdsinf_err *err)
     if (!h)
         return SDSINF_OK;
     pthread_mutex_lock(&hubs_mu);
-    if (cleanup && h->listed) {
+    h->cleanup |= cleanup;
+    int last = --h->refs == 0 && h->cleanup;
+    if (last) {
         mem_hub **p = &hubs;
         while (*p != h)
             p = &(*p)->next;
         *p = h->next;
-        h->listed = 0;
-        pthread_mutex_lock(&h->mu);
-        for (int w = 0; w < h->workers; w++)
-            drop_queue(&h->q[w]);
-        pthread_mutex_unlock(&h->mu);
     }
-    int last = --h->refs == 0 && !h->listed;
     pthread_mutex_unlock(&hubs_mu);
     if (last)
         hub_free(h);

@@ -15,6 +15,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <signal.h>
@@ -629,6 +630,105 @@ static void test_cleanup_pending(void **state)
     assert_nothing_left(f, f->run);
 }
 
+/* A worker may clean up as it finishes: while others of the run are still
+ * open, what they need stays, and the last one to close leaves nothing
+ * behind even without cleanup. */
+static void test_cleanup_while_peer_open(void **state)
+{
+    fixture *f = *state;
+    sdsinf_channel *a = open_w(f->config, 0, 2, f->run);
+    sdsinf_channel *b = open_w(f->config, 1, 2, f->run);
+    send_msg(a, 1, 0, 0, 100, 1);
+    send_msg(a, 1, 1, 0, (size_t)1 << 20, 2);
+    close_w(a, 1);
+    expect_msg(b, 0, 0, 0, 100, 1, NULL);
+    expect_msg(b, 0, 1, 0, (size_t)1 << 20, 2, NULL);
+    close_w(b, 0);
+    assert_nothing_left(f, f->run);
+}
+
+static int wait_child(pid_t pid, int ms);
+
+/* Reads one byte from fd within ms; 0 when it came. */
+static int await_byte(int fd, int ms)
+{
+    for (int waited = 0; waited < ms; waited += 2) {
+        char c;
+        ssize_t r = read(fd, &c, 1);
+        if (r == 1)
+            return 0;
+        if (r == 0)
+            return -1;
+        struct timespec ts = {0, 2000000};
+        nanosleep(&ts, NULL);
+    }
+    return -1;
+}
+
+/* The same across processes; and a worker process that died without
+ * closing holds nobody's cleanup back. */
+static void test_cleanup_across_processes(void **state)
+{
+    fixture *f = *state;
+    if (!has_cap(SDSINF_CAP_PROCESSES))
+        skip();
+    int ready[2], closed[2];
+    assert_int_equal(pipe(ready), 0);
+    assert_int_equal(pipe(closed), 0);
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) { /* worker 1: open, wait for worker 0 to clean up, read */
+        sdsinf_channel *b = NULL;
+        sdsinf_err err = {0};
+        void *m = NULL;
+        size_t n = 0;
+        int fl = fcntl(closed[0], F_GETFL);
+        fcntl(closed[0], F_SETFL, fl | O_NONBLOCK);
+        int rc = sdsinf_channel_open(g_name, f->config, 1, 2, f->run, &b, &err);
+        if (rc == SDSINF_OK && write(ready[1], "r", 1) != 1)
+            rc = SDSINF_EIO;
+        if (rc == SDSINF_OK && await_byte(closed[0], TIMEOUT_MS) != 0)
+            rc = sdsinf__fail(&err, SDSINF_EIO, "worker 0 never closed");
+        sdsinf_msg_key w = b ? want_from(b, 0, 0, 0) : (sdsinf_msg_key){0};
+        if (rc == SDSINF_OK)
+            rc = sdsinf_channel_recv(b, &w, &m, &n, TIMEOUT_MS, &err);
+        if (rc == SDSINF_OK && (n != 300 || payload_differs(m, n, 0, 7)))
+            rc = sdsinf__fail(&err, SDSINF_EMISMATCH, "wrong message");
+        free(m);
+        if (rc != SDSINF_OK)
+            fprintf(stderr, "%s: worker 1: %s\n", g_name, err.msg);
+        if (b && sdsinf_channel_close(b, 0, &err) != SDSINF_OK)
+            rc = SDSINF_EIO;
+        _exit(rc == SDSINF_OK ? 0 : 1);
+    }
+    int fl = fcntl(ready[0], F_GETFL);
+    fcntl(ready[0], F_SETFL, fl | O_NONBLOCK);
+    assert_int_equal(await_byte(ready[0], TIMEOUT_MS), 0);
+    sdsinf_channel *a = open_w(f->config, 0, 2, f->run);
+    send_msg(a, 1, 0, 0, 300, 7);
+    close_w(a, 1);
+    assert_int_equal(write(closed[1], "c", 1), 1);
+    assert_int_equal(wait_child(pid, TIMEOUT_MS), 0);
+    close(ready[0]), close(ready[1]), close(closed[0]), close(closed[1]);
+    assert_nothing_left(f, f->run);
+
+    /* a worker that dies open */
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        sdsinf_channel *b = NULL;
+        int rc = sdsinf_channel_open(g_name, f->config, 1, 2, f->run, &b, NULL);
+        _exit(rc == SDSINF_OK ? 0 : 1); /* no close: as if killed */
+    }
+    assert_int_equal(wait_child(pid, TIMEOUT_MS), 0);
+    a = open_w(f->config, 0, 2, f->run);
+    send_msg(a, 0, 0, 0, 10, 0);
+    close_w(a, 1);
+    assert_nothing_left(f, f->run);
+}
+
 /* mem and keyed channels keep messages like a store: a worker may send and
  * close before its peer opens (not local: a send waits for the peer). */
 static void test_store_outlives_sender(void **state)
@@ -1197,8 +1297,7 @@ int main(int argc, char **argv)
         return 2;
     }
     g_run_base = ((uint64_t)getpid() << 32) ^ ((uint64_t)time(NULL) << 12);
-    signal(SIGPIPE, SIG_IGN); /* a channel must not need this, but a test
-                                 process must not die of one either */
+    /* SIGPIPE keeps its default: a channel must never raise it */
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_registry),
         cmocka_unit_test_setup_teardown(test_invalid_arguments, setup, teardown),
@@ -1211,7 +1310,12 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_recv_timeout, setup, teardown),
         cmocka_unit_test_setup_teardown(test_runs_isolated, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cleanup_pending, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_store_outlives_sender, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cleanup_while_peer_open, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_cleanup_across_processes, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_store_outlives_sender, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_default_config, setup, teardown),
         cmocka_unit_test_setup_teardown(test_listing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_alloc_failure, setup, teardown),
