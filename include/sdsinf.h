@@ -354,6 +354,20 @@ struct sdsinf_channel {
     uint64_t msgs_sent, bytes_sent, msgs_recv, bytes_recv;
 };
 
+/* Contract details every channel keeps:
+ *  - a keyed channel holds one object per key: a block is sent whole
+ *    (chunk 0 of 1); queue channels may get chunks (max_message);
+ *  - queue channels treat `want` as advisory: messages of later layers may
+ *    come early, and the runtime keeps them;
+ *  - on success *msg is never NULL (a 0-byte message too); timeout 0 polls;
+ *  - cleanup is deferred while other workers of the run are open: the last
+ *    worker to close removes the run if any asked; opening one instance and
+ *    closing it with cleanup also removes what dead workers left;
+ *  - the counters are read when no call is in flight.
+ * Channel-specific control ops (>= 100): */
+#define SDSINF_FS_LISTING 100          /* fs: int *on: recv by listing */
+#define SDSINF_LOCAL_SEND_TIMEOUT 110  /* local: int *ms: longest send wait */
+
 /* The registry (thread-safe).  Registering a name again replaces it. */
 SDSINF_API int sdsinf_channel_register(const sdsinf_channel_methods *m,
                                        sdsinf_err *err);

@@ -39,7 +39,6 @@
 #include <unistd.h>
 
 /* Control operation: int *, nonzero to receive by listing. */
-#define SDSINF_FS_LISTING 100
 
 #define POLL_FIRST_MS 0.05
 #define POLL_MAX_MS 2.0

@@ -45,7 +45,6 @@
 #include <unistd.h>
 
 /* Control operation: int * milliseconds a send may wait (>= 0). */
-#define SDSINF_LOCAL_SEND_TIMEOUT 110
 
 #define HELLO_MAGIC 0x314c4453u /* "SDL1" */
 #define HELLO_SIZE 16           /* magic u32, source u32, run u64 */

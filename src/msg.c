@@ -524,14 +524,15 @@ typedef struct encoder {
     uint64_t *mark;     /* samples bits: the chunk's samples */
     uint32_t *pos_of;   /* per sample: its position in the chunk's set */
     uint32_t *set;      /* the chunk's samples, ascending */
-    uint32_t *tmp;      /* positions of one row (samples entries) */
+    uint32_t *tmp;      /* a list being written: row ids, positions */
     uint32_t *vals;     /* the new rows' values, as bits */
-    uint32_t *lits;
+    uint32_t *lits;     /* the values a mixed table leaves out */
     int64_t *ref;       /* per row of the chunk: the row it copies, or -1 */
     int64_t *hslot;     /* row dedup table: row + 1 */
     uint64_t *hkey;
-    vcount *vt;         /* distinct value table, DISTINCT_MAX * 2 slots */
-    vcount *vsort;      /* the same, by frequency */
+    vcount *vt;         /* distinct values (open addressing), at most
+                           2 * DISTINCT_MAX slots */
+    vcount *vsort;      /* some of them, by frequency */
     sdsinf__buf payload;
     sdsinf__buf packed;
     ZSTD_CCtx *zc;
@@ -562,7 +563,9 @@ static int encoder_init(encoder *e, const block *blk, int64_t samples,
     e->blk = blk;
     e->samples = samples;
     int64_t E = blk->nrows ? blk->start[blk->nrows] : 0;
-    size_t R = (size_t)blk->nrows, hsize = 16;
+    size_t R = (size_t)blk->nrows, hsize = 16, vsize = 64;
+    while (vsize < 2 * (size_t)E && vsize < 2 * DISTINCT_MAX)
+        vsize *= 2; /* as w_values sizes its table */
     while (hsize < 2 * R)
         hsize *= 2;
     e->mark = sdsinf__calloc((size_t)samples / 64 + 1, sizeof *e->mark);
@@ -576,9 +579,9 @@ static int encoder_init(encoder *e, const block *blk, int64_t samples,
     e->ref = sdsinf__mallocarray(R + 1, sizeof *e->ref);
     e->hslot = sdsinf__mallocarray(hsize, sizeof *e->hslot);
     e->hkey = sdsinf__mallocarray(hsize, sizeof *e->hkey);
-    e->vt = sdsinf__mallocarray(2 * DISTINCT_MAX, sizeof *e->vt);
-    e->vsort = sdsinf__mallocarray(DISTINCT_MAX, sizeof *e->vsort);
-    if (!e->mark || !e->pos_of || !e->set || !e->tmp || !e->vals ||
+    e->vt = sdsinf__mallocarray(vsize, sizeof *e->vt);
+    e->vsort = sdsinf__mallocarray(vsize / 2, sizeof *e->vsort);
+    if (!e->mark || !e->pos_of || !e->set || !e->tmp || !e->vals || !e->lits ||
         !e->ref || !e->hslot || !e->hkey || !e->vt || !e->vsort) {
         encoder_free(e);
         return sdsinf__fail(err, SDSINF_ENOMEM, "no memory to encode a block "
@@ -726,9 +729,12 @@ static void w_values(writer *w, encoder *e, const uint32_t *v, int64_t n)
         } else
             overflow = 1; /* untracked: neither const nor table */
     }
+    /* By frequency: every value when a table can hold them all, else the
+     * repeated ones (only those can enter a mixed table). */
+    int all = !overflow && distinct <= TABLE_MAX;
     int64_t nd = 0;
     for (size_t s = 0; s < vsize; s++)
-        if (e->vt[s].count)
+        if (e->vt[s].count > (unsigned)!all)
             e->vsort[nd++] = e->vt[s];
     qsort(e->vsort, (size_t)nd, sizeof *e->vsort, vcount_cmp);
     /* Sizes: raw 4n; table 4d + n; mixed: the values seen twice or more
@@ -737,9 +743,9 @@ static void w_values(writer *w, encoder *e, const uint32_t *v, int64_t n)
     while (mixed_d < nd && mixed_d < TABLE_MAX - 1 && e->vsort[mixed_d].count > 1)
         covered += e->vsort[mixed_d++].count;
     int64_t raw = 4 * n, mixed = 4 * mixed_d + n + 4 * (n - covered);
-    int64_t table = !overflow && nd <= TABLE_MAX ? 4 * nd + n : INT64_MAX;
+    int64_t table = all ? 4 * nd + n : INT64_MAX;
     int mode = VAL_RAW;
-    if (!overflow && nd == 1)
+    if (all && nd == 1)
         mode = VAL_CONST;
     else if (table <= raw && table <= mixed)
         mode = VAL_TABLE;
@@ -785,7 +791,6 @@ static void w_values(writer *w, encoder *e, const uint32_t *v, int64_t n)
     }
 }
 
-double sdsinf__dbg[8];
 /* Writes the payload of rows [a, b) of the block into e->payload. */
 static int encode_payload(encoder *e, int64_t a, int64_t b, sdsinf_err *err)
 {
@@ -809,9 +814,7 @@ static int encode_payload(encoder *e, int64_t a, int64_t b, sdsinf_err *err)
     w_varint(&w, (uint64_t)S);
     memcpy(e->tmp, blk->id + a, (size_t)(b - a) * sizeof *e->tmp);
     w_list(&w, e->tmp, b - a);
-    size_t l0 = w.b->len;
     w_list(&w, e->set, S);
-    sdsinf__dbg[0] += (double)(w.b->len - l0); l0 = w.b->len;
     /* Rows: copies of earlier ones (runs of the same distance back), or
      * where they sit in the set. */
     size_t hsize = 16;
@@ -858,12 +861,7 @@ static int encode_payload(encoder *e, int64_t a, int64_t b, sdsinf_err *err)
         w_varint(&w, (uint64_t)c);
         w_list(&w, e->tmp, c);
     }
-    sdsinf__dbg[1] += (double)(w.b->len - l0); l0 = w.b->len;
-    double tv = sdsinf__now();
     w_values(&w, e, e->vals, nv);
-    sdsinf__dbg[7] += sdsinf__now() - tv;
-    sdsinf__dbg[2] += (double)(w.b->len - l0);
-    sdsinf__dbg[3] += (double)nv;
 done:
     if (w.nomem)
         return sdsinf__fail(err, SDSINF_ENOMEM, "no memory for a message "
@@ -888,11 +886,9 @@ static int emit(emitter *m, int64_t a, int64_t b, sdsinf_err *err)
 {
     encoder *e = &m->enc;
     const sdsinf__msg_opts *o = m->o;
-    double t0 = sdsinf__now();
     int rc = encode_payload(e, a, b, err);
     if (rc != SDSINF_OK)
         return rc;
-    sdsinf__dbg[5] += sdsinf__now() - t0;
     const sdsinf__buf *body = &e->payload;
     int codec = SDSINF__CODEC_RAW;
     if (o->codec == SDSINF__CODEC_ZSTD) {
@@ -907,7 +903,6 @@ static int emit(emitter *m, int64_t a, int64_t b, sdsinf_err *err)
             return sdsinf__fail(err, SDSINF_EINVAL, "zstd level %d: %s",
                                 o->level, ZSTD_getErrorName(z));
         e->packed.len = z;
-        sdsinf__dbg[6] += sdsinf__now() - t0;
         if (z < e->payload.len) { /* else: raw is smaller */
             body = &e->packed;
             codec = SDSINF__CODEC_ZSTD;
@@ -965,8 +960,8 @@ static int emit(emitter *m, int64_t a, int64_t b, sdsinf_err *err)
     return SDSINF_OK;
 }
 
-/* Checks the arguments of an encode from a matrix whose `lines` rows are
- * samples (sample-major) or neurons (transposed). */
+/* Checks the arguments of an encode from m: y (samples x neurons) or its
+ * transpose. */
 static int encode_check(const sdsinf_csr *m, int64_t samples, int64_t neurons,
                         const uint32_t *rows, int64_t nrows,
                         const sdsinf__msg_key *key, const sdsinf__msg_opts *o,
@@ -979,9 +974,11 @@ static int encode_check(const sdsinf_csr *m, int64_t samples, int64_t neurons,
     if (o->codec != SDSINF__CODEC_RAW && o->codec != SDSINF__CODEC_ZSTD)
         return sdsinf__fail(err, SDSINF_EINVAL, "msg_encode: unknown codec "
                             "%d", o->codec);
-    if (samples > UINT32_MAX || neurons > (int64_t)UINT32_MAX + 1)
-        return sdsinf__fail(err, SDSINF_EINVAL, "msg_encode: %lld samples x "
-                            "%lld neurons: ids must fit 32 bits",
+    if (samples > UINT32_MAX || neurons > (int64_t)UINT32_MAX + 1 ||
+        nrows >= UINT32_MAX)
+        return sdsinf__fail(err, SDSINF_EINVAL, "msg_encode: %lld rows of "
+                            "%lld samples x %lld neurons: counts and ids "
+                            "must fit 32 bits", (long long)nrows,
                             (long long)samples, (long long)neurons);
     for (int64_t i = 0; i < nrows; i++)
         if (rows[i] >= (uint64_t)neurons || (i && rows[i] <= rows[i - 1]))
@@ -1076,7 +1073,8 @@ typedef struct decoded {
     int64_t *count;     /* R */
     uint32_t *pos;      /* nv positions */
     float *val;         /* nv values */
-    int64_t cap;
+    int64_t cap;        /* positions pos can hold */
+    const char *where;  /* the part being parsed, for messages */
 } decoded;
 
 static void decoded_free(decoded *d)
@@ -1094,6 +1092,8 @@ static int pos_reserve(decoded *d, int64_t n)
 {
     if (n <= d->cap - d->nv)
         return 1;
+    if (n > INT64_MAX / 8 - d->nv)
+        return 0;
     int64_t cap = d->cap ? d->cap : 1024;
     while (cap - d->nv < n)
         cap *= 2;
@@ -1274,11 +1274,14 @@ static int parse_payload(const unsigned char *p, size_t n, uint32_t rows,
     reader r = {p, p + n, 0, 0, 0};
     uint32_t *tmp = NULL;
     int rc = SDSINF_ECORRUPT;
+    d->where = "the row count (not the header's, or above the neurons)";
     d->R = (int64_t)r_varint(&r);
     if (r.bad || d->R != (int64_t)rows || d->R > neurons)
         return SDSINF_ECORRUPT;
+    d->where = "its end (bytes left over)";
     if (d->R == 0)
         return r.p == r.end ? SDSINF_OK : SDSINF_ECORRUPT;
+    d->where = "the sample count (0, or above the samples)";
     uint64_t S = r_varint(&r);
     if (r.bad || S == 0 || S > (uint64_t)samples)
         return SDSINF_ECORRUPT;
@@ -1292,13 +1295,21 @@ static int parse_payload(const unsigned char *p, size_t n, uint32_t rows,
         rc = sdsinf__fail(err, SDSINF_ENOMEM, "no memory to decode");
         goto done;
     }
+    d->where = "the neuron ids (short, or not ascending below the neurons)";
     r_list(&r, d->id, d->R, (uint64_t)neurons);
+    if (r.bad)
+        goto done;
+    d->where = "the sample set (short, or not ascending below the samples)";
     r_list(&r, d->set, d->S, (uint64_t)samples);
     if (r.bad)
         goto done;
-    if ((rc = parse_rows(&r, d, tmp, err)) != SDSINF_OK ||
-        (rc = r_values(&r, d, err)) != SDSINF_OK)
+    d->where = "the rows' positions";
+    if ((rc = parse_rows(&r, d, tmp, err)) != SDSINF_OK)
         goto done;
+    d->where = "the values (short, unknown codes, or not positive and finite)";
+    if ((rc = r_values(&r, d, err)) != SDSINF_OK)
+        goto done;
+    d->where = "its end (bytes left over)";
     rc = r.p == r.end ? SDSINF_OK : SDSINF_ECORRUPT;
 done:
     sdsinf__free(tmp);
@@ -1426,12 +1437,14 @@ int sdsinf__msg_decode(const void *data, size_t size, int64_t samples,
     const unsigned char *p = h + SDSINF__MSG_HEADER;
     size_t n = size - SDSINF__MSG_HEADER;
     uint32_t rows = le32(h + H_ROWS);
+    d.where = "the header's row count (above the neurons)";
     if (rows > neurons) {
         rc = SDSINF_ECORRUPT;
         goto done;
     }
     if (get16(h + H_CODEC) == SDSINF__CODEC_ZSTD) {
         unsigned long long want = ZSTD_getFrameContentSize(p, n);
+        d.where = "the zstd frame (or its size, above what the bounds allow)";
         if (want == ZSTD_CONTENTSIZE_UNKNOWN ||
             want == ZSTD_CONTENTSIZE_ERROR ||
             want > payload_bound(rows, (uint64_t)samples) ||
@@ -1459,10 +1472,11 @@ int sdsinf__msg_decode(const void *data, size_t size, int64_t samples,
         rc = build_part(&d, samples, neurons, part, err);
 done:
     if (rc == SDSINF_ECORRUPT)
-        sdsinf__fail(err, rc, "message (layer %u, %u -> %u, chunk %u of %u): "
-                     "corrupt payload for %lld samples x %lld neurons",
-                     key.layer, key.source, key.target, key.chunk,
-                     key.nchunks, (long long)samples, (long long)neurons);
+        sdsinf__fail(err, rc, "message (layer %u, %u -> %u, chunk %u of %u) "
+                     "for %lld samples x %lld neurons: corrupt payload at "
+                     "%s", key.layer, key.source, key.target, key.chunk,
+                     key.nchunks, (long long)samples, (long long)neurons,
+                     d.where);
     ZSTD_freeDCtx(dz);
     sdsinf__free(raw);
     decoded_free(&d);

@@ -13,7 +13,45 @@
  *   8  run id (u64)          16 batch, layer, source, target (u32 each)
  *   32 chunk, nchunks (u32)  40 rows in this chunk (u32), reserved (u32)
  *   48 payload length (u64)  56 checksum (u64) of header (this field 0)
- *                               and payload */
+ *                               and payload
+ * The codec is the one the payload uses: an encoder asked for zstd writes
+ * the payload raw when compressing does not make it smaller.  The rows are
+ * those the payload lists: the block's rows with at least one entry (empty
+ * rows carry nothing and are left out).  Reserved is 0.  The checksum is
+ * sdsinf__checksum(payload, length, sdsinf__checksum(header, 64, 0)) with
+ * the header's checksum field zero.
+ *
+ * Payload (after zstd, for that codec).  varint: LEB128, 7 bits a byte, low
+ * first.  list of n ascending ids: the first as a varint, then a byte k
+ * (0..31) and the n - 1 gaps minus one, Rice-coded with parameter k (q =
+ * gap >> k as q zero bits and a one bit, then the k low bits; bits fill each
+ * byte from its least significant bit), padded with zero bits to a byte.
+ *   varint R                 rows listed (the header's count); R = 0: the
+ *                            payload ends here (an empty block)
+ *   varint S                 samples where some row is nonzero, >= 1
+ *   list of R neuron ids     ascending
+ *   list of S sample ids     ascending: the block's sample set
+ *   per row, a varint tag:   0: present at all S samples of the set
+ *                            1: varint c, list of c positions (< S) in the
+ *                               set where it is present (0 < c < S)
+ *                            2: the same, of the c positions where it is
+ *                               absent
+ *                            3 + d: varint m; this row and the m after it
+ *                               each repeat the row d + 1 before it (same
+ *                               samples, same values)
+ *   values of the rows with tags 0-2, in row order, then sample order:
+ *                            a mode byte, then
+ *                            0: one float32 for every value
+ *                            1: varint D (1..256), D float32s, a byte per
+ *                               value: its index
+ *                            2: varint D (1..255), D float32s, a byte per
+ *                               value: its index, or 255: the next of the
+ *                               values listed after the bytes
+ *                            3: the values
+ * float32s: little-endian; a run of n values (modes 2 and 3) is stored as
+ * four byte planes, the most significant bytes of all n first.  Values are
+ * positive and finite.  Nothing follows the values; every sample of the
+ * set is used by some row. */
 #ifndef SDSINF_MSG_H
 #define SDSINF_MSG_H
 
@@ -30,8 +68,9 @@ enum { /* payload codecs */
 typedef sdsinf_msg_key sdsinf__msg_key; /* public: channels see it */
 
 typedef struct sdsinf__msg_opts {
-    int codec;          /* SDSINF__CODEC_* */
-    int level;          /* zstd level */
+    int codec;          /* SDSINF__CODEC_*; ZSTD at level 3 is the choice
+                           for real networks (bench/msg_bytes.c) */
+    int level;          /* zstd level (0: zstd's default, 3) */
     size_t max_bytes;   /* a chunk's whole message at most this; 0: none */
 } sdsinf__msg_opts;
 
@@ -46,7 +85,11 @@ void sdsinf__buf_free(sdsinf__buf *b);
  * or more messages (chunks split by rows so each is at most o->max_bytes
  * and decodes alone), appended to *out back to back; *nchunks gets their
  * count; key->chunk/nchunks are filled in per chunk.  A block with no
- * entries is one message with an empty block (receivers expect it). */
+ * entries is one message with an empty block (receivers expect it).
+ * SDSINF_EINVAL: rows not ascending below y->ncols, a value of the block
+ * not positive and finite, an unknown codec, or a single row (or the empty
+ * block) that alone exceeds max_bytes; SDSINF_ENOMEM.  On failure *out
+ * keeps its length (its memory may have grown). */
 int sdsinf__msg_encode(const sdsinf_csr *y, const uint32_t *rows,
                        int64_t nrows, const sdsinf__msg_key *key,
                        const sdsinf__msg_opts *o, sdsinf__buf *out,
@@ -62,16 +105,21 @@ int sdsinf__msg_encode_t(const sdsinf_csr *yt, const uint32_t *rows,
                          const sdsinf__msg_opts *o, sdsinf__buf *out,
                          uint32_t *nchunks, sdsinf_err *err);
 
-/* Splits a concatenation of messages: the length of the first. */
+/* Splits a concatenation of messages: the length of the first, header
+ * included (SDSINF_ECORRUPT when it is not all there). */
 int sdsinf__msg_length(const void *data, size_t size, size_t *len,
                        sdsinf_err *err);
 
-/* Checks a message (magic, version, lengths, checksum) and reads its key. */
+/* Checks a message of exactly `size` bytes (magic, version, codec, length,
+ * checksum, chunk numbers) and reads its key: SDSINF_ECORRUPT, or
+ * SDSINF_ENOTSUP for another format version or an unknown codec. */
 int sdsinf__msg_peek(const void *data, size_t size, sdsinf__msg_key *key,
                      sdsinf_err *err);
 
 /* Decodes a message into *part: samples x neurons, only the block's
- * columns; `samples` and `neurons` bound every index.  Caller frees. */
+ * columns; `samples` and `neurons` bound every index (one beyond them is
+ * SDSINF_ECORRUPT, as is any damage the checksum let through; the message
+ * names the part of the payload at fault).  Caller frees. */
 int sdsinf__msg_decode(const void *data, size_t size, int64_t samples,
                        int64_t neurons, sdsinf_csr *part, sdsinf_err *err);
 

@@ -401,6 +401,13 @@ static int launch_processes(const run_ctx *c, sdsinf_run_stats *st,
     }
     sdsinf__free(tmp);
     *ready = last_ready;
+    if (have_first || rc != SDSINF_OK) {
+        /* killed workers could not clean up: do it for the run */
+        sdsinf_channel *ch = NULL;
+        if (sdsinf_channel_open(c->channel, o->channel_config, 0, W, c->run,
+                                &ch, NULL) == SDSINF_OK)
+            sdsinf_channel_close(ch, 1, NULL);
+    }
     if (rc != SDSINF_OK)
         goto done;
     if (have_first)
