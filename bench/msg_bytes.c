@@ -7,8 +7,14 @@
  * from the owner's own activations (its columns only).  Totals messages and
  * bytes per layer and overall for the raw codec and zstd levels 1, 3 and 9,
  * and for comparison the same blocks as (sample, neuron, float32) triples
- * under zstd; every message is decoded again and checked.  Bytes include
- * the 64-byte header of every message.
+ * under zstd; every message is decoded again (its entries counted against
+ * the block's).  Bytes include the 64-byte header of every message.
+ * Times: encoding from the owners' transposed activations
+ * (sdsinf__msg_encode_t; the transposes, once per owner and layer, are
+ * timed apart), decoding, and inference (sdsinf_layer_forward on the whole
+ * batch); the default codec is also encoded from the sample-major
+ * activations (sdsinf__msg_encode, which scans them for every block),
+ * timed, and checked to give the same bytes.
  *
  * Build (from the project root, after `cmake --build build`):
  *   cc -O2 -std=c11 -D_POSIX_C_SOURCE=200809L -Iinclude -Isrc \
@@ -23,7 +29,7 @@
  *   build/msg_bytes --model /tmp/m1024.sdsinf --plan /tmp/plan8 \
  *       --images ../shared/data/graphchallenge/sparse-images-1024-first6000.tsv
  * Options: --layers L (the first L), --max-bytes B (chunk limit, 0: none),
- * --per-layer (a line per layer), --threads T (inference). */
+ * --totals (no line per layer), --threads T (inference threads). */
 #include "msg.h"
 
 #include <stdio.h>
@@ -214,12 +220,12 @@ int main(int argc, char **argv)
     const char *images =
         "../shared/data/graphchallenge/sparse-images-1024-first6000.tsv";
     int32_t layers = 0;
-    int per_layer = 0, threads = 0;
+    int per_layer = 1, threads = 0;
     size_t max_bytes = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(a, "--per-layer"))
-            per_layer = 1;
+        if (!strcmp(a, "--totals"))
+            per_layer = 0;
         else if (v && !strcmp(a, "--model"))
             model = argv[++i];
         else if (v && !strcmp(a, "--plan"))
@@ -234,7 +240,7 @@ int main(int argc, char **argv)
             threads = atoi(argv[++i]);
         else {
             fprintf(stderr, "usage: msg_bytes [--model F] [--plan DIR] "
-                    "[--images F] [--layers L] [--max-bytes B] [--per-layer] "
+                    "[--images F] [--layers L] [--max-bytes B] [--totals] "
                     "[--threads T]\n");
             return 2;
         }
@@ -266,9 +272,10 @@ int main(int argc, char **argv)
            model, m->neurons, layers, (long long)y.nrows, st.method, W,
            (long long)st.row_target_pairs, max_bytes);
     if (per_layer)
-        printf("%5s %6s %9s %8s %8s %8s %8s %8s  (bytes per image)\n",
-               "layer", "blocks", "entries", "raw", "zstd-1", "zstd-3",
-               "zstd-9", "triples");
+        printf("%5s %6s %8s %9s %8s %8s %8s %8s %8s  (bytes per image; "
+               "messages: %s)\n", "layer", "blocks", "messages", "entries",
+               "raw", "zstd-1", "zstd-3", "zstd-9", "triples",
+               conf_name[DEFAULT]);
     for (int32_t l = 1; l <= layers; l++) {
         totals t = {0};
         for (int w = 0; w < W; w++) {
@@ -280,13 +287,12 @@ int main(int argc, char **argv)
                 die("transpose", &err);
             t.transpose_s += sdsinf__now() - t0;
         }
-        extern double sdsinf__dbg[8]; memset(sdsinf__dbg, 0, 4 * sizeof *sdsinf__dbg);
         layer_blocks(p, l, W, part, partt, m->neurons, max_bytes, &t);
-        if (per_layer) printf("   set %.1f rows %.1f values %.1f (%.0f new entries)\n", sdsinf__dbg[0]/5/images_n, sdsinf__dbg[1]/5/images_n, sdsinf__dbg[2]/5/images_n, sdsinf__dbg[3]/5);
         add(&all, &t);
         if (per_layer)
-            printf("%5d %6.0f %9.0f %8.1f %8.1f %8.1f %8.1f %8.1f\n", l,
-                   t.blocks, t.entries, t.bytes[RAW] / images_n,
+            printf("%5d %6.0f %8.0f %9.0f %8.1f %8.1f %8.1f %8.1f %8.1f\n",
+                   l, t.blocks, t.msgs[DEFAULT], t.entries,
+                   t.bytes[RAW] / images_n,
                    t.bytes[Z1] / images_n, t.bytes[Z3] / images_n,
                    t.bytes[Z9] / images_n, t.triples / images_n);
         double t0 = sdsinf__now();
@@ -298,8 +304,6 @@ int main(int argc, char **argv)
         y = next;
         next = tmp;
     }
-    extern double sdsinf__dbg[8];
-    printf("gather %.3f payload %.3f (values %.3f) payload+zstd %.3f\n", sdsinf__dbg[4], sdsinf__dbg[5], sdsinf__dbg[7], sdsinf__dbg[6]);
     printf("\n%lld blocks, %.0f entries sent (%.1f per image); inference "
            "%.3f s for %d layers (%d threads)\n",
            (long long)all.blocks, all.entries, all.entries / images_n,
