@@ -90,6 +90,31 @@ static void test_targets_exact(void **state)
     sdsinf_model_free(m);
 }
 
+/* The same exactness on the real network (its first 12 layers). */
+static void test_targets_exact_real(void **state)
+{
+    (void)state;
+    const char *data = tu_data_dir();
+    char dir[4096];
+    if (!data) {
+        print_message("skipped: the shared GraphChallenge data is absent\n");
+        skip();
+    }
+    snprintf(dir, sizeof dir, "%s/graphchallenge/neuron1024", data);
+    sdsinf_model_opts mo;
+    sdsinf_model *m;
+    sdsinf_model_opts_init(&mo);
+    mo.layers = 12;
+    assert_int_equal(sdsinf_model_load(dir, &mo, &m, NULL), SDSINF_OK);
+    const char *methods[] = {"block", "hypergraph"};
+    for (int i = 0; i < 2; i++) {
+        sdsinf_plan *p = make_plan(m, 8, methods[i]);
+        check_targets(m, p, 8);
+        sdsinf_plan_free(p);
+    }
+    sdsinf_model_free(m);
+}
+
 static void test_block_volume(void **state)
 {
     (void)state;
@@ -232,6 +257,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_targets_exact),
+        cmocka_unit_test(test_targets_exact_real),
         cmocka_unit_test(test_block_volume),
         cmocka_unit_test(test_bad_requests),
         cmocka_unit_test(test_save_load),
