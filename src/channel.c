@@ -12,9 +12,6 @@
 #include <string.h>
 
 /* The built-in channels (channel_mem.c, channel_local.c, channel_fs.c). */
-extern const sdsinf_channel_methods sdsinf__channel_mem;
-extern const sdsinf_channel_methods sdsinf__channel_local;
-extern const sdsinf_channel_methods sdsinf__channel_fs;
 
 static const sdsinf_channel_methods *const builtins[] = {
     &sdsinf__channel_mem, &sdsinf__channel_local, &sdsinf__channel_fs};

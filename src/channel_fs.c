@@ -79,40 +79,9 @@ static fs_open_run *opens;
 
 /* ---- Helpers ------------------------------------------------------------ */
 
-static void sleep_ms(double ms)
-{
-    long long ns = (long long)(ms * 1e6);
-    struct timespec ts = {(time_t)(ns / 1000000000), (long)(ns % 1000000000)};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-    }
-}
 
 /* mkdir -p with mode 0700 for the components it creates: the leaf first,
  * its parents only when missing (a store's directories mostly exist). */
-static int mkdir_p(const char *dir)
-{
-    char buf[PATH_CAP];
-    size_t n = strlen(dir);
-    if (n == 0 || n >= sizeof buf) {
-        errno = ENAMETOOLONG;
-        return -1;
-    }
-    if (mkdir(dir, 0700) == 0 || errno == EEXIST)
-        return 0;
-    if (errno != ENOENT)
-        return -1;
-    memcpy(buf, dir, n + 1);
-    while (n > 1 && buf[n - 1] == '/')
-        n--;
-    while (n > 1 && buf[n - 1] != '/')
-        n--;
-    if (n <= 1)
-        return -1;
-    buf[n - 1] = 0;
-    if (mkdir_p(buf) != 0)
-        return -1;
-    return mkdir(dir, 0700) == 0 || errno == EEXIST ? 0 : -1;
-}
 
 /* Removes path and, for a directory, everything under it; path is a
  * buffer of PATH_CAP bytes that is restored on return. */
@@ -356,7 +325,7 @@ static int fs_open(sdsinf_channel *ch, const char *config, sdsinf_err *err)
     pthread_mutex_lock(&opens_mu);
     int made = -1, e = ENAMETOOLONG;
     for (int attempt = 0; cap <= PATH_CAP - 128 && attempt < 2 && made; attempt++)
-        if ((made = mkdir_p(fc->root) == 0 ? lock_open(fc) : -1) != 0 &&
+        if ((made = sdsinf__mkdir_p(fc->root) == 0 ? lock_open(fc) : -1) != 0 &&
             (e = errno) == ENOENT && fc->lock_path) {
             sdsinf__free(fc->lock_path); /* the run was just removed */
             fc->lock_path = NULL;
@@ -467,7 +436,7 @@ static int fs_send(sdsinf_channel *ch, const sdsinf_msg_key *key,
         }
         if (!e)
             return SDSINF_OK;
-        if (e == ENOENT && attempt == 0 && mkdir_p(dir) == 0)
+        if (e == ENOENT && attempt == 0 && sdsinf__mkdir_p(dir) == 0)
             continue; /* the key's first object: make its directory */
         if (e == ENOENT && attempt == 0)
             e = errno;
@@ -577,7 +546,7 @@ static int fs_recv(sdsinf_channel *ch, const sdsinf_msg_key *want, void **msg,
         double left = (deadline - sdsinf__now()) * 1e3;
         if (left <= 0)
             return timed_out(fc, want, s ? dir : path, timeout_ms, err);
-        sleep_ms(wait < left ? wait : left);
+        sdsinf__sleep_ms(wait < left ? wait : left);
         wait = wait * 2 < POLL_MAX_MS ? wait * 2 : POLL_MAX_MS;
     }
 }

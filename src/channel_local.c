@@ -110,35 +110,8 @@ static double remaining_ms(double deadline)
     return left > 0 ? left : 0;
 }
 
-static void sleep_ms(double ms)
-{
-    long long ns = (long long)(ms * 1e6);
-    struct timespec ts = {(time_t)(ns / 1000000000), (long)(ns % 1000000000)};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-    }
-}
 
 /* mkdir -p with mode 0700 for the components it creates. */
-static int mkdir_p(const char *dir)
-{
-    char buf[4096];
-    size_t n = strlen(dir);
-    if (n == 0 || n >= sizeof buf) {
-        errno = ENAMETOOLONG;
-        return -1;
-    }
-    memcpy(buf, dir, n + 1);
-    for (size_t i = 1; i <= n; i++) {
-        if (buf[i] != '/' && buf[i] != 0)
-            continue;
-        char c = buf[i];
-        buf[i] = 0;
-        if (mkdir(buf, 0700) != 0 && errno != EEXIST)
-            return -1;
-        buf[i] = c;
-    }
-    return 0;
-}
 
 /* dir/<run>.<w>.sock into out (sun_path bytes); -1 when too long. */
 static int sock_path(const local_channel *lc, int w, char *out, size_t cap)
@@ -277,7 +250,7 @@ static void accept_all(local_channel *lc)
         int fd = accept(lc->listen_fd, NULL, NULL);
         if (fd < 0) {
             if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-                sleep_ms(1); /* e.g. out of descriptors: retry shortly */
+                sdsinf__sleep_ms(1); /* e.g. out of descriptors: retry shortly */
             return;
         }
         if (set_flags(fd) != 0) {
@@ -321,7 +294,7 @@ static void *io_main(void *arg)
             pfd[2 + i] = (struct pollfd){lc->conns[i].fd, POLLIN, 0};
         int n = poll(pfd, (nfds_t)(2 + lc->nconns), IO_POLL_MS);
         if (n < 0 && errno != EINTR)
-            sleep_ms(1); /* e.g. ENOMEM: try again shortly */
+            sdsinf__sleep_ms(1); /* e.g. ENOMEM: try again shortly */
         if (n <= 0)
             continue;
         if (pfd[0].revents)
@@ -412,7 +385,7 @@ static int local_listen(local_channel *lc, sdsinf_err *err)
             unlink(lc->path);
             continue;
         }
-        if (e == ENOENT && attempt < 2 && mkdir_p(lc->dir) == 0)
+        if (e == ENOENT && attempt < 2 && sdsinf__mkdir_p(lc->dir) == 0)
             continue; /* the directory went away (another run's cleanup) */
         if (e == EADDRINUSE)
             return sdsinf__fail(err, SDSINF_EINVAL,
@@ -459,7 +432,7 @@ static int local_open(sdsinf_channel *ch, const char *config, sdsinf_err *err)
         goto done;
     }
     sock_path(lc, ch->self, lc->path, sizeof lc->path);
-    if (mkdir_p(lc->dir) != 0) {
+    if (sdsinf__mkdir_p(lc->dir) != 0) {
         rc = sdsinf__fail(err, SDSINF_EIO,
                           "channel 'local': worker %d cannot make the run "
                           "directory %s: %s",
@@ -643,7 +616,7 @@ static int peer_connect(local_channel *lc, uint32_t t, double deadline,
         double left = remaining_ms(deadline);
         if (!retry || left <= 0)
             break;
-        sleep_ms(backoff < left ? backoff : left);
+        sdsinf__sleep_ms(backoff < left ? backoff : left);
         backoff = backoff * 2 < 50 ? backoff * 2 : 50;
     }
     return sdsinf__fail(err, retry ? SDSINF_ETIMEDOUT : SDSINF_EIO,

@@ -157,6 +157,16 @@ int sdsinf__plan_from_owners(const sdsinf_model *m, int workers,
 int sdsinf__plan_shard(const sdsinf_plan *p, const sdsinf_model *m, int w,
                        sdsinf_model **out, sdsinf_err *err);
 
+/* Sleeps ms milliseconds (resumed after signals). */
+void sdsinf__sleep_ms(double ms);
+/* mkdir -p, mode 0700; 0 or -1 with errno. */
+int sdsinf__mkdir_p(const char *dir);
+
+/* The built-in channels (channel_*.c). */
+extern const sdsinf_channel_methods sdsinf__channel_mem;
+extern const sdsinf_channel_methods sdsinf__channel_local;
+extern const sdsinf_channel_methods sdsinf__channel_fs;
+
 /* Monotonic seconds. */
 double sdsinf__now(void);
 

@@ -1,9 +1,11 @@
 /* status.c - status names, error messages and the allocation hook. */
 #include "internal.h"
 
+#include <errno.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 const char *sdsinf_version(void)
@@ -100,4 +102,37 @@ double sdsinf__now(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+void sdsinf__sleep_ms(double ms)
+{
+    long long ns = (long long)(ms * 1e6);
+    struct timespec ts = {(time_t)(ns / 1000000000), (long)(ns % 1000000000)};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    }
+}
+
+int sdsinf__mkdir_p(const char *dir)
+{
+    char buf[4096];
+    size_t n = strlen(dir);
+    if (n == 0 || n >= sizeof buf) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    if (mkdir(dir, 0700) == 0 || errno == EEXIST)
+        return 0;
+    if (errno != ENOENT)
+        return -1;
+    memcpy(buf, dir, n + 1);
+    while (n > 1 && buf[n - 1] == '/')
+        n--;
+    while (n > 1 && buf[n - 1] != '/')
+        n--;
+    if (n <= 1)
+        return -1;
+    buf[n - 1] = 0;
+    if (sdsinf__mkdir_p(buf) != 0)
+        return -1;
+    return mkdir(dir, 0700) == 0 || errno == EEXIST ? 0 : -1;
 }
