@@ -4,6 +4,7 @@
 #include "sdsinf.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -56,7 +57,7 @@ typedef struct opts {
     long long level, timeout_ms, bfr, nlevels;
     long long neurons, layers, threads, batch_size, workers;
     double imbalance;
-    unsigned long long seed;
+    long long seed;
     double ymax;
     int json, quiet;
 } opts;
@@ -92,94 +93,78 @@ static int parse_ll(const char *flag, const char *s, long long min,
     return 0;
 }
 
+/* Every flag that takes a value: where it goes and what it accepts. */
+typedef struct flag {
+    const char *name;
+    enum { TEXT, COUNT, REAL } kind;
+    size_t at;           /* offsetof(opts, field) */
+    double min, max;     /* accepted range (COUNT, REAL) */
+} flag;
+
+#define TEXT_FLAG(n, f) {n, TEXT, offsetof(opts, f), 0, 0}
+#define COUNT_FLAG(n, f, lo, hi) {n, COUNT, offsetof(opts, f), lo, hi}
+static const flag FLAGS[] = {
+    TEXT_FLAG("--weights", weights), TEXT_FLAG("--images", images),
+    TEXT_FLAG("--check", check), TEXT_FLAG("--out", out),
+    TEXT_FLAG("--scores", scores), TEXT_FLAG("--bias", bias),
+    TEXT_FLAG("--method", method), TEXT_FLAG("--plan", plan),
+    TEXT_FLAG("--from", from), TEXT_FLAG("--weights-out", weights_out),
+    TEXT_FLAG("--images-out", images_out), TEXT_FLAG("--launcher", launcher),
+    TEXT_FLAG("--channel", channel),
+    TEXT_FLAG("--channel-config", channel_config),
+    TEXT_FLAG("--codec", codec),
+    COUNT_FLAG("--neurons", neurons, 1, INT32_MAX),
+    COUNT_FLAG("--layers", layers, 1, INT32_MAX),
+    COUNT_FLAG("--threads", threads, 0, 1024),
+    COUNT_FLAG("--batch-size", batch_size, 0, 1e15),
+    COUNT_FLAG("--workers", workers, 1, 65535),
+    COUNT_FLAG("--level", level, 1, 22),
+    COUNT_FLAG("--bfr", bfr, 1, 65535),
+    COUNT_FLAG("--nlevels", nlevels, 1, 32),
+    COUNT_FLAG("--timeout-ms", timeout_ms, 1, 86400000),
+    COUNT_FLAG("--seed", seed, 0, 9.2e18),
+    {"--ymax", REAL, offsetof(opts, ymax), 1e-30, 3e38},
+    {"--imbalance", REAL, offsetof(opts, imbalance), 1e-9, 10},
+};
+
 static int parse_args(int argc, char **argv, opts *o)
 {
     memset(o, 0, sizeof *o);
     o->seed = 1;
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        int rc = 0;
-        if (!strcmp(a, "--json")) {
-            o->json = 1;
+        const flag *f = NULL;
+        if (!strcmp(a, "--json") || !strcmp(a, "--quiet")) {
+            *(a[2] == 'j' ? &o->json : &o->quiet) = 1;
             continue;
         }
-        if (!strcmp(a, "--quiet")) {
-            o->quiet = 1;
-            continue;
-        }
+        for (size_t k = 0; k < sizeof FLAGS / sizeof *FLAGS && !f; k++)
+            f = strcmp(a, FLAGS[k].name) ? NULL : &FLAGS[k];
+        if (!f)
+            return usage_error("unknown option %s", a);
         if (!v)
             return usage_error("%s needs a value", a);
         i++;
-        if (!strcmp(a, "--weights"))
-            o->weights = v;
-        else if (!strcmp(a, "--images")) /* a file, or a count (generate) */
-            o->images = v;
-        else if (!strcmp(a, "--check"))
-            o->check = v;
-        else if (!strcmp(a, "--out"))
-            o->out = v;
-        else if (!strcmp(a, "--scores"))
-            o->scores = v;
-        else if (!strcmp(a, "--bias"))
-            o->bias = v;
-        else if (!strcmp(a, "--neurons"))
-            rc = parse_ll(a, v, 1, &o->neurons);
-        else if (!strcmp(a, "--layers"))
-            rc = parse_ll(a, v, 1, &o->layers);
-        else if (!strcmp(a, "--launcher"))
-            o->launcher = v;
-        else if (!strcmp(a, "--channel"))
-            o->channel = v;
-        else if (!strcmp(a, "--channel-config"))
-            o->channel_config = v;
-        else if (!strcmp(a, "--codec"))
-            o->codec = v;
-        else if (!strcmp(a, "--level"))
-            rc = parse_ll(a, v, 1, &o->level);
-        else if (!strcmp(a, "--bfr"))
-            rc = parse_ll(a, v, 1, &o->bfr);
-        else if (!strcmp(a, "--nlevels"))
-            rc = parse_ll(a, v, 1, &o->nlevels);
-        else if (!strcmp(a, "--timeout-ms"))
-            rc = parse_ll(a, v, 1, &o->timeout_ms);
-        else if (!strcmp(a, "--plan"))
-            o->plan = v;
-        else if (!strcmp(a, "--from"))
-            o->from = v;
-        else if (!strcmp(a, "--weights-out"))
-            o->weights_out = v;
-        else if (!strcmp(a, "--images-out"))
-            o->images_out = v;
-        else if (!strcmp(a, "--method"))
-            o->method = v;
-        else if (!strcmp(a, "--workers"))
-            rc = parse_ll(a, v, 1, &o->workers);
-        else if (!strcmp(a, "--imbalance")) {
-            char *end;
-            o->imbalance = strtod(v, &end);
-            if (*end || !(o->imbalance > 0) || o->imbalance > 10)
-                rc = usage_error("--imbalance needs a number in (0, 10], "
-                                 "e.g. 0.03 for 3%%");
-        } else if (!strcmp(a, "--threads"))
-            rc = parse_ll(a, v, 0, &o->threads);
-        else if (!strcmp(a, "--batch-size"))
-            rc = parse_ll(a, v, 0, &o->batch_size);
-        else if (!strcmp(a, "--seed")) {
-            long long s;
-            rc = parse_ll(a, v, 0, &s);
-            o->seed = (unsigned long long)s;
-        } else if (!strcmp(a, "--ymax")) {
-            char *end;
-            o->ymax = strtod(v, &end);
-            if (*end || !(o->ymax > 0))
-                rc = usage_error("--ymax needs a positive number");
-        } else
-            return usage_error("unknown option %s", a);
-        if (rc)
-            return rc;
-        if ((o->neurons > INT32_MAX || o->layers > INT32_MAX ||
-             o->threads > 1024))
-            return usage_error("%s %s is too large", a, v);
+        char *field = (char *)o + f->at, *end;
+        if (f->kind == TEXT) {
+            memcpy(field, &v, sizeof v);
+            continue;
+        }
+        errno = 0;
+        double x = f->kind == COUNT ? (double)strtoll(v, &end, 10)
+                                    : strtod(v, &end);
+        if (errno || *end || end == v || !(x >= f->min) || x > f->max)
+            return f->kind == COUNT
+                       ? usage_error("%s needs an integer from %.0f to %.0f, "
+                                     "not '%s'", a, f->min, f->max, v)
+                       : usage_error("%s needs a number from %g to %g, not "
+                                     "'%s'", a, f->min, f->max, v);
+        if (f->kind == COUNT) {
+            long long n = strtoll(v, NULL, 10);
+            memcpy(field, &n, sizeof n);
+        } else {
+            memcpy(field, &x, sizeof x);
+        }
     }
     return 0;
 }
@@ -407,13 +392,13 @@ static int cmd_generate(const opts *o)
     t = now() - t;
     if (o->json)
         printf("{\"neurons\":%lld,\"layers\":%lld,\"images\":%lld,"
-               "\"seed\":%llu,\"categories\":%lld,\"out\":\"%s\","
+               "\"seed\":%lld,\"categories\":%lld,\"out\":\"%s\","
                "\"seconds\":%.6f}\n",
                o->neurons, o->layers, M, o->seed, (long long)ncats, o->out,
                t);
     else
         printf("wrote %s: %lld neurons x %lld layers, %lld images "
-               "(%lld categorized), seed %llu, in %.2f s\n",
+               "(%lld categorized), seed %lld, in %.2f s\n",
                o->out, o->neurons, o->layers, M, (long long)ncats, o->seed,
                t);
     return 0;
