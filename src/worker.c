@@ -109,10 +109,12 @@ static void lists_free(worker *w)
     sdsinf__free(w->later);
 }
 
-/* Encodes rows of y for `target` and sends every chunk. */
-static int send_block(worker *w, const sdsinf_csr *y, const uint32_t *rows,
-                      int64_t n, uint32_t batch, uint32_t layer, int target,
-                      sdsinf_err *err)
+/* Encodes rows of y (yt: its transpose, or NULL) for `target` and sends
+ * every chunk.  With the transpose each block is copied row by row instead
+ * of scanning all of y. */
+static int send_block(worker *w, const sdsinf_csr *y, const sdsinf_csr *yt,
+                      const uint32_t *rows, int64_t n, uint32_t batch,
+                      uint32_t layer, int target, sdsinf_err *err)
 {
     const sdsinf__worker_opts *o = w->o;
     sdsinf__msg_key key = {o->run, batch, layer, (uint32_t)w->self,
@@ -122,7 +124,10 @@ static int send_block(worker *w, const sdsinf_csr *y, const uint32_t *rows,
     sdsinf__buf buf = {0};
     uint32_t nchunks = 0;
     double t = sdsinf__now();
-    int rc = sdsinf__msg_encode(y, rows, n, &key, &mo, &buf, &nchunks, err);
+    int rc = yt ? sdsinf__msg_encode_t(yt, rows, n, &key, &mo, &buf,
+                                       &nchunks, err)
+                : sdsinf__msg_encode(y, rows, n, &key, &mo, &buf, &nchunks,
+                                     err);
     w->st->encode_seconds += sdsinf__now() - t;
     size_t at = 0;
     for (uint32_t c = 0; rc == SDSINF_OK && c < nchunks; c++) {
@@ -417,7 +422,8 @@ static int results(worker *w, const sdsinf_csr *y, uint32_t batch,
             if (used[k])
                 rows[nr++] = (uint32_t)k;
         sdsinf__free(used);
-        rc = send_block(w, &best, rows, nr, batch, (uint32_t)w->L + 1, 0, err);
+        rc = send_block(w, &best, NULL, rows, nr, batch, (uint32_t)w->L + 1,
+                        0, err);
         goto done;
     }
     uint8_t *expect = sdsinf__mallocarray((size_t)w->W, 1);
@@ -461,7 +467,7 @@ int sdsinf__worker_run(const sdsinf__worker_opts *o, sdsinf_result *res,
                        sdsinf__worker_stats *st, sdsinf_err *err)
 {
     worker w = {0};
-    sdsinf_csr y = {0}, full = {0}, next = {0}, *parts = NULL;
+    sdsinf_csr y = {0}, yt = {0}, full = {0}, next = {0}, *parts = NULL;
     int64_t nparts = 0;
     int rc;
     sdsinf_plan_stats ps;
@@ -490,11 +496,18 @@ int sdsinf__worker_run(const sdsinf__worker_opts *o, sdsinf_result *res,
         for (int32_t l = 1; l <= w.L; l++) {
             layer_lists *ll = &w.lists[l - 1];
             maybe_die(w.self, l);
-            for (int t = 0; t < w.W; t++) {
-                int64_t cnt = ll->send_ptr[t + 1] - ll->send_ptr[t];
-                if (t != w.self && cnt > 0 &&
-                    (rc = send_block(&w, &y, ll->send_rows + ll->send_ptr[t],
-                                     cnt, (uint32_t)b, (uint32_t)l, t, err)))
+            double t = sdsinf__now();
+            sdsinf_csr_free(&yt); /* one transpose serves every block */
+            if (ll->send_ptr[w.W] > 0 &&
+                (rc = sdsinf_csr_transpose(&y, &yt, err)) != SDSINF_OK)
+                goto done;
+            st->encode_seconds += sdsinf__now() - t;
+            for (int p = 0; p < w.W; p++) {
+                int64_t cnt = ll->send_ptr[p + 1] - ll->send_ptr[p];
+                if (p != w.self && cnt > 0 &&
+                    (rc = send_block(&w, &y, &yt,
+                                     ll->send_rows + ll->send_ptr[p], cnt,
+                                     (uint32_t)b, (uint32_t)l, p, err)))
                     goto done;
             }
             if ((rc = receive_layer(&w, (uint32_t)b, (uint32_t)l, ll->expect,
@@ -506,7 +519,7 @@ int sdsinf__worker_run(const sdsinf__worker_opts *o, sdsinf_result *res,
             sdsinf__free(parts);
             parts = NULL;
             nparts = 0;
-            double t = sdsinf__now();
+            t = sdsinf__now();
             rc = sdsinf_layer_forward(o->pool, &o->shard->layer[l - 1],
                                       o->shard->ymax, &full, &next, err);
             st->compute_seconds += sdsinf__now() - t;
@@ -525,6 +538,7 @@ done:
         sdsinf_csr_free(&parts[i]);
     sdsinf__free(parts);
     sdsinf_csr_free(&y);
+    sdsinf_csr_free(&yt);
     sdsinf_csr_free(&full);
     sdsinf_csr_free(&next);
     lists_free(&w);
