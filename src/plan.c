@@ -72,33 +72,6 @@ static uint64_t model_sum(const sdsinf_model *m)
     return h;
 }
 
-/* The largest, over layers, of a worker's nonzeros over the mean, minus 1. */
-double sdsinf__plan_imbalance(const sdsinf_model *m, int workers,
-                              const uint16_t *owner)
-{
-    double worst = 0;
-    int64_t *load = sdsinf__calloc((size_t)workers, sizeof *load);
-    if (!load)
-        return -1;
-    for (int32_t l = 0; l < m->layers; l++) {
-        const sdsinf_csr *wt = &m->layer[l].wt;
-        const uint16_t *own = owner + (size_t)(l + 1) * m->neurons;
-        int64_t total = 0, max = 0;
-        memset(load, 0, (size_t)workers * sizeof *load);
-        for (int64_t c = 0; c < wt->nrows; c++) {
-            int64_t d = wt->rowptr[c + 1] - wt->rowptr[c];
-            load[own[c]] += d;
-            total += d;
-        }
-        for (int w = 0; w < workers; w++)
-            max = load[w] > max ? load[w] : max;
-        if (total > 0 && (double)max * workers / (double)total - 1 > worst)
-            worst = (double)max * workers / (double)total - 1;
-    }
-    sdsinf__free(load);
-    return worst;
-}
-
 /* Fills the target lists, pair counts and imbalance from the owners. */
 static int plan_derive(sdsinf_plan *p, const sdsinf_model *m, sdsinf_err *err)
 {
@@ -149,9 +122,8 @@ static int plan_derive(sdsinf_plan *p, const sdsinf_model *m, sdsinf_err *err)
         ptr[N] = n;
     }
     sdsinf__free(seen);
-    p->imbalance = sdsinf__plan_imbalance(m, p->workers, p->owner);
-    return p->imbalance < 0 ? sdsinf__fail(err, SDSINF_ENOMEM, "no memory")
-                            : SDSINF_OK;
+    return sdsinf__partition_stats(m, p->workers, p->owner, NULL,
+                                   &p->imbalance, err);
 nomem:
     sdsinf__free(seen);
     return sdsinf__fail(err, SDSINF_ENOMEM, "no memory for a plan of %d "
