@@ -406,15 +406,39 @@ typedef struct sdsinf_run_opts {
 } sdsinf_run_opts;
 SDSINF_API void sdsinf_run_opts_init(sdsinf_run_opts *o);
 
+/* What one worker did at one layer, over all batches of a run.  Layers
+ * 1..L are the model's; L + 1 is the results' trip to worker 0.  "Sent"
+ * counts messages (chunks) this worker sent at the layer, "received" those
+ * it took in; the sizes are whole messages, header included. */
+typedef struct sdsinf_layer_record {
+    int32_t worker, layer;
+    uint32_t targets;            /* peers it sent a block to */
+    uint64_t sent, sent_bytes, sent_max, sent_min;
+    uint64_t received, received_bytes, received_max, received_min;
+    uint64_t rows_sent, nnz_sent; /* activation rows and entries sent */
+    uint64_t nnz;                /* entries of its activations entering the
+                                    layer (its own neurons, all samples) */
+    double seconds;              /* wall time in the layer */
+    double compute_seconds, encode_seconds, decode_seconds, send_seconds,
+        wait_seconds;
+} sdsinf_layer_record;
+
 typedef struct sdsinf_run_stats {
     int workers;
+    int32_t layers;
+    int64_t batches;
     double seconds;         /* from every worker started to results merged */
     double startup_seconds; /* launching and loading, before that */
-    uint64_t messages_sent, bytes_sent;
+    uint64_t messages_sent, bytes_sent, messages_received, bytes_received;
     uint64_t duplicates, dropped;
     double compute_seconds, encode_seconds, decode_seconds, send_seconds,
         wait_seconds; /* summed over workers */
+    /* workers x (layers + 1) records, by worker then layer (owned: free
+     * with sdsinf_run_stats_free); NULL when a run failed */
+    sdsinf_layer_record *records;
+    int64_t nrecords;
 } sdsinf_run_stats;
+SDSINF_API void sdsinf_run_stats_free(sdsinf_run_stats *st);
 
 /* Runs the images through the model on p's workers; *out as sdsinf_infer
  * gives it (equal to it, bit for bit). */

@@ -489,3 +489,12 @@ int sdsinf_run(const sdsinf_model *m, const sdsinf_plan *p,
     sdsinf_result_free(&res);
     return rc;
 }
+
+void sdsinf_run_stats_free(sdsinf_run_stats *st)
+{
+    if (!st)
+        return;
+    sdsinf__free(st->records);
+    st->records = NULL;
+    st->nrecords = 0;
+}
