@@ -116,13 +116,13 @@ static void decode_all(const sdsinf__buf *buf, uint32_t nchunks,
     int64_t got = 0;
     for (uint32_t c = 0; c < nchunks; c++) {
         size_t len;
-        sdsinf_csr part = {0};
+        sdsinf__rows part = {0};
         if (sdsinf__msg_length(buf->data + at, buf->len - at, &len, &err) ||
-            sdsinf__msg_decode(buf->data + at, len, samples, neurons, &part,
-                               &err))
+            sdsinf__msg_decode(buf->data + at, len, samples, neurons, NULL,
+                               &part, &err))
             die("decode", &err);
-        got += sdsinf_csr_nnz(&part);
-        sdsinf_csr_free(&part);
+        got += sdsinf_csr_nnz(&part.m);
+        sdsinf__rows_free(&part);
         at += len;
     }
     if (got != want) {
@@ -165,11 +165,12 @@ static void layer_blocks(const sdsinf_plan *p, int32_t l, int W,
                                    (uint32_t)b, 0, 0};
             sdsinf__buf ref = {0};
             for (int c = 0; c < NCONF; c++) {
-                sdsinf__msg_opts o = {conf_codec[c], conf_level[c], max_bytes};
+                sdsinf__msg_opts o = {conf_codec[c], conf_level[c], max_bytes,
+                                      NULL};
                 sdsinf__buf buf = {0};
                 uint32_t nchunks, nref;
                 double t0 = sdsinf__now();
-                if (sdsinf__msg_encode_t(&partt[a], rows, n, &key, &o, &buf,
+                if (sdsinf__msg_encode_t(&partt[a], rows, NULL, n, &key, &o, &buf,
                                          &nchunks, &err))
                     die("encode", &err);
                 double t1 = sdsinf__now();

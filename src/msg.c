@@ -470,9 +470,11 @@ done:
     return rc;
 }
 
-/* The block from transposed activations: rows are copied whole. */
-static int gather_t(const sdsinf_csr *yt, const uint32_t *rows, int64_t nrows,
-                    block *b, sdsinf_err *err)
+/* The block from transposed activations: rows are copied whole; row k of
+ * yt is neuron ids[k] (ids NULL: k). */
+static int gather_t(const sdsinf_csr *yt, const uint32_t *rows,
+                    const uint32_t *ids, int64_t nrows, block *b,
+                    sdsinf_err *err)
 {
     int64_t E = 0, R = 0;
     const int64_t *rp = yt->rowptr;
@@ -495,15 +497,16 @@ static int gather_t(const sdsinf_csr *yt, const uint32_t *rows, int64_t nrows,
         int64_t from = rp[rows[i]], n = rp[rows[i] + 1] - from;
         if (!n)
             continue;
-        int rc = check_row(yt->col + from, yt->val + from, n, yt->ncols,
-                           rows[i], err);
+        uint32_t id = ids ? ids[rows[i]] : rows[i];
+        int rc = check_row(yt->col + from, yt->val + from, n, yt->ncols, id,
+                           err);
         if (rc != SDSINF_OK) {
             block_free(b);
             return rc;
         }
         memcpy(b->smp + E, yt->col + from, (size_t)n * sizeof *b->smp);
         memcpy(b->val + E, yt->val + from, (size_t)n * sizeof *b->val);
-        b->id[b->nrows] = rows[i];
+        b->id[b->nrows] = id;
         b->start[b->nrows++] = E;
         E += n;
     }
@@ -995,6 +998,7 @@ static int encode_block(const block *blk, int64_t samples,
 {
     emitter m = {0};
     size_t start = out->len;
+    sdsinf__msg_ctx own = {0}, *ctx = o->ctx ? o->ctx : &own;
     int rc = encoder_init(&m.enc, blk, samples, err);
     if (rc != SDSINF_OK)
         return rc;
@@ -1002,11 +1006,13 @@ static int encode_block(const block *blk, int64_t samples,
     m.o = o;
     m.out = out;
     if (o->codec == SDSINF__CODEC_ZSTD) {
-        if (!(m.enc.zc = ZSTD_createCCtx())) {
+        if (!ctx->zc && !(ctx->zc = ZSTD_createCCtx())) {
             rc = sdsinf__fail(err, SDSINF_ENOMEM, "no memory for zstd");
             goto done;
         }
-        size_t z = ZSTD_CCtx_setParameter(m.enc.zc, ZSTD_c_compressionLevel,
+        m.enc.zc = ctx->zc;
+        ZSTD_CCtx_reset(ctx->zc, ZSTD_reset_session_only);
+        size_t z = ZSTD_CCtx_setParameter(ctx->zc, ZSTD_c_compressionLevel,
                                           o->level);
         if (ZSTD_isError(z)) {
             rc = sdsinf__fail(err, SDSINF_EINVAL, "zstd level %d: %s",
@@ -1026,7 +1032,9 @@ done:
     if (rc != SDSINF_OK)
         out->len = start;
     sdsinf__free(m.at);
+    m.enc.zc = NULL; /* ctx's */
     encoder_free(&m.enc);
+    sdsinf__msg_ctx_free(&own);
     return rc;
 }
 
@@ -1046,15 +1054,21 @@ int sdsinf__msg_encode(const sdsinf_csr *y, const uint32_t *rows,
 }
 
 int sdsinf__msg_encode_t(const sdsinf_csr *yt, const uint32_t *rows,
-                         int64_t nrows, const sdsinf__msg_key *key,
+                         const uint32_t *ids, int64_t nrows,
+                         const sdsinf__msg_key *key,
                          const sdsinf__msg_opts *o, sdsinf__buf *out,
                          uint32_t *nchunks, sdsinf_err *err)
 {
     block blk = {0};
     int rc = encode_check(yt, yt ? yt->ncols : 0, yt ? yt->nrows : 0, rows,
                           nrows, key, o, out, nchunks, err);
-    if (rc == SDSINF_OK && (rc = gather_t(yt, rows, nrows, &blk, err)) ==
-                               SDSINF_OK)
+    for (int64_t i = 1; rc == SDSINF_OK && ids && i < nrows; i++)
+        if (ids[rows[i]] <= ids[rows[i - 1]])
+            rc = sdsinf__fail(err, SDSINF_EINVAL, "msg_encode: row %lld "
+                              "(neuron %u) is not ascending", (long long)i,
+                              ids[rows[i]]);
+    if (rc == SDSINF_OK &&
+        (rc = gather_t(yt, rows, ids, nrows, &blk, err)) == SDSINF_OK)
         rc = encode_block(&blk, yt->ncols, key, o, out, nchunks, err);
     block_free(&blk);
     return rc;
@@ -1316,39 +1330,53 @@ done:
     return rc;
 }
 
-/* The sample-major part from the parsed rows. */
-static int build_part(const decoded *d, int64_t samples, int64_t neurons,
-                      sdsinf_csr *part, sdsinf_err *err)
+/* The neuron-major rows from the parsed payload. */
+static int build_rows(const decoded *d, int64_t samples, sdsinf__rows *out,
+                      sdsinf_err *err)
 {
     int64_t E = 0;
-    const uint32_t *set = d->set, *pos = d->pos;
     for (int64_t i = 0; i < d->R; i++)
         E += d->count[i];
-    sdsinf_csr m;
-    int rc = sdsinf_csr_alloc(&m, samples, neurons, E, err);
-    if (rc != SDSINF_OK)
+    sdsinf__rows r = {0};
+    int rc = sdsinf_csr_alloc(&r.m, d->R, samples, E, err);
+    if (rc == SDSINF_OK &&
+        !(r.id = sdsinf__mallocarray((size_t)d->R + 1, sizeof *r.id)))
+        rc = sdsinf__fail(err, SDSINF_ENOMEM, "no memory for %lld rows",
+                          (long long)d->R);
+    if (rc != SDSINF_OK) {
+        sdsinf__rows_free(&r);
         return rc;
-    int64_t *rp = m.rowptr;
-    for (int64_t i = 0; i < d->R; i++)
-        for (int64_t k = d->first[i], end = k + d->count[i]; k < end; k++)
-            rp[set[pos[k]] + 1]++;
-    for (int64_t s = 0; s < samples; s++)
-        rp[s + 1] += rp[s];
-    /* Rows ascend, so columns within a sample do: rowptr is the fill
-     * cursor, shifted back afterwards. */
-    for (int64_t i = 0; i < d->R; i++) {
-        uint32_t id = d->id[i];
-        const float *v = d->val;
-        for (int64_t k = d->first[i], end = k + d->count[i]; k < end; k++) {
-            int64_t at = rp[set[pos[k]]]++;
-            m.col[at] = id;
-            m.val[at] = v[k];
-        }
     }
-    memmove(rp + 1, rp, (size_t)samples * sizeof *rp);
-    rp[0] = 0;
-    *part = m;
+    int64_t at = 0;
+    for (int64_t i = 0; i < d->R; i++) {
+        r.id[i] = d->id[i];
+        for (int64_t k = d->first[i], end = k + d->count[i]; k < end; k++) {
+            r.m.col[at] = d->set[d->pos[k]];
+            r.m.val[at++] = d->val[k];
+        }
+        r.m.rowptr[i + 1] = at;
+    }
+    *out = r;
     return SDSINF_OK;
+}
+
+void sdsinf__rows_free(sdsinf__rows *r)
+{
+    if (!r)
+        return;
+    sdsinf_csr_free(&r->m);
+    sdsinf__free(r->id);
+    r->id = NULL;
+}
+
+void sdsinf__msg_ctx_free(sdsinf__msg_ctx *c)
+{
+    if (!c)
+        return;
+    ZSTD_freeCCtx(c->zc);
+    ZSTD_freeDCtx(c->dz);
+    c->zc = NULL;
+    c->dz = NULL;
 }
 
 /* ---- Length, peek and decode ------------------------------------------------- */
@@ -1419,14 +1447,17 @@ static uint64_t payload_bound(uint64_t rows, uint64_t samples)
 }
 
 int sdsinf__msg_decode(const void *data, size_t size, int64_t samples,
-                       int64_t neurons, sdsinf_csr *part, sdsinf_err *err)
+                       int64_t neurons, sdsinf__msg_ctx *ctx,
+                       sdsinf__rows *part, sdsinf_err *err)
 {
     const unsigned char *h = data;
     sdsinf__msg_key key;
     decoded d = {0};
     unsigned char *raw = NULL;
-    ZSTD_DCtx *dz = NULL;
+    sdsinf__msg_ctx own = {0};
     int rc;
+    if (!ctx)
+        ctx = &own;
     if (!part || samples < 0 || neurons < 0 || samples > UINT32_MAX ||
         neurons > (int64_t)UINT32_MAX + 1)
         return sdsinf__fail(err, SDSINF_EINVAL, "msg_decode: bad bounds "
@@ -1453,13 +1484,14 @@ int sdsinf__msg_decode(const void *data, size_t size, int64_t samples,
             goto done;
         }
         raw = sdsinf__malloc((size_t)want + 1);
-        dz = ZSTD_createDCtx();
-        if (!raw || !dz) {
+        if (!ctx->dz)
+            ctx->dz = ZSTD_createDCtx();
+        if (!raw || !ctx->dz) {
             rc = sdsinf__fail(err, SDSINF_ENOMEM, "no memory to decompress "
                               "%llu bytes", want);
             goto done;
         }
-        size_t got = ZSTD_decompressDCtx(dz, raw, (size_t)want, p, n);
+        size_t got = ZSTD_decompressDCtx(ctx->dz, raw, (size_t)want, p, n);
         if (ZSTD_isError(got) || got != want) {
             rc = SDSINF_ECORRUPT;
             goto done;
@@ -1469,7 +1501,7 @@ int sdsinf__msg_decode(const void *data, size_t size, int64_t samples,
     }
     if ((rc = parse_payload(p, n, rows, samples, neurons, &d, err)) ==
         SDSINF_OK)
-        rc = build_part(&d, samples, neurons, part, err);
+        rc = build_rows(&d, samples, part, err);
 done:
     if (rc == SDSINF_ECORRUPT)
         sdsinf__fail(err, rc, "message (layer %u, %u -> %u, chunk %u of %u) "
@@ -1477,7 +1509,7 @@ done:
                      "%s", key.layer, key.source, key.target, key.chunk,
                      key.nchunks, (long long)samples, (long long)neurons,
                      d.where);
-    ZSTD_freeDCtx(dz);
+    sdsinf__msg_ctx_free(&own);
     sdsinf__free(raw);
     decoded_free(&d);
     return rc;

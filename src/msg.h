@@ -67,12 +67,31 @@ enum { /* payload codecs */
 
 typedef sdsinf_msg_key sdsinf__msg_key; /* public: channels see it */
 
+/* Codec state a sender or receiver keeps between messages (zstd's
+ * contexts cost more to make than a small block costs to compress);
+ * zero-initialised, freed by sdsinf__msg_ctx_free. */
+typedef struct sdsinf__msg_ctx {
+    struct ZSTD_CCtx_s *zc;
+    struct ZSTD_DCtx_s *dz;
+} sdsinf__msg_ctx;
+void sdsinf__msg_ctx_free(sdsinf__msg_ctx *c);
+
 typedef struct sdsinf__msg_opts {
     int codec;          /* SDSINF__CODEC_*; ZSTD at level 3 is the choice
                            for real networks (bench/msg_bytes.c) */
     int level;          /* zstd level (0: zstd's default, 3) */
     size_t max_bytes;   /* a chunk's whole message at most this; 0: none */
+    sdsinf__msg_ctx *ctx; /* kept codec state, or NULL: made per call */
 } sdsinf__msg_opts;
+
+/* A block of activation rows, neuron-major: row i (of m, rows x samples)
+ * holds the samples where neuron id[i] is nonzero, ascending, and the
+ * values.  What a decoder gives. */
+typedef struct sdsinf__rows {
+    sdsinf_csr m;
+    uint32_t *id; /* m.nrows neuron ids, ascending */
+} sdsinf__rows;
+void sdsinf__rows_free(sdsinf__rows *r);
 
 /* A caller-owned growable byte buffer. */
 typedef struct sdsinf__buf {
@@ -99,9 +118,12 @@ int sdsinf__msg_encode(const sdsinf_csr *y, const uint32_t *rows,
  * the samples where neuron k is nonzero, ascending, and the values; what
  * sdsinf_csr_transpose makes of y).  The block is copied row by row, so a
  * sender of several blocks transposes once instead of scanning y for each
- * (sdsinf__msg_encode scans the whole of y); the messages are the same. */
+ * (sdsinf__msg_encode scans the whole of y); the messages are the same.
+ * ids, when not NULL, names row k of yt neuron ids[k] (a worker's rows are
+ * its own neurons, numbered locally); the listed rows' ids must ascend. */
 int sdsinf__msg_encode_t(const sdsinf_csr *yt, const uint32_t *rows,
-                         int64_t nrows, const sdsinf__msg_key *key,
+                         const uint32_t *ids, int64_t nrows,
+                         const sdsinf__msg_key *key,
                          const sdsinf__msg_opts *o, sdsinf__buf *out,
                          uint32_t *nchunks, sdsinf_err *err);
 
@@ -116,11 +138,13 @@ int sdsinf__msg_length(const void *data, size_t size, size_t *len,
 int sdsinf__msg_peek(const void *data, size_t size, sdsinf__msg_key *key,
                      sdsinf_err *err);
 
-/* Decodes a message into *part: samples x neurons, only the block's
- * columns; `samples` and `neurons` bound every index (one beyond them is
+/* Decodes a message into *rows (the rows it lists; an empty block gives
+ * none); `samples` and `neurons` bound every index (one beyond them is
  * SDSINF_ECORRUPT, as is any damage the checksum let through; the message
- * names the part of the payload at fault).  Caller frees. */
+ * names the part of the payload at fault).  ctx: kept codec state, or
+ * NULL.  Caller frees *rows. */
 int sdsinf__msg_decode(const void *data, size_t size, int64_t samples,
-                       int64_t neurons, sdsinf_csr *part, sdsinf_err *err);
+                       int64_t neurons, sdsinf__msg_ctx *ctx,
+                       sdsinf__rows *rows, sdsinf_err *err);
 
 #endif /* SDSINF_MSG_H */

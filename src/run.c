@@ -16,6 +16,7 @@
 #include "worker.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -89,6 +90,7 @@ typedef struct run_ctx {
 
 typedef struct one_worker {
     sdsinf__worker_opts wo;
+    sdsinf__local_shard shard;
     sdsinf_result *res; /* worker 0: where the merged result goes */
     sdsinf__worker_stats st;
     sdsinf_err err;
@@ -101,7 +103,6 @@ static int worker_setup(const run_ctx *c, int w, one_worker *t,
                         sdsinf_err *err)
 {
     const sdsinf_run_opts *o = c->o;
-    sdsinf_model *shard = NULL;
     int rc;
     t->wo.run = c->run;
     t->wo.plan = c->p;
@@ -111,29 +112,44 @@ static int worker_setup(const run_ctx *c, int w, one_worker *t,
                                                        : SDSINF__CODEC_ZSTD;
     t->wo.level = o->level ? o->level : 3;
     t->wo.timeout_ms = o->timeout_ms > 0 ? o->timeout_ms : 30000;
-    if ((rc = sdsinf__plan_shard(c->p, c->m, w, &shard, err)) != SDSINF_OK)
+    if ((rc = sdsinf__local_shard_build(c->p, c->m, w, &t->shard, err)) !=
+        SDSINF_OK)
         return rc;
-    t->wo.shard = shard;
+    t->wo.shard = &t->shard;
     if ((rc = sdsinf_channel_open(c->channel, o->channel_config, w, c->W,
                                   c->run, &t->wo.channel, err)) != SDSINF_OK)
         return rc;
-    if (o->kernel_threads > 1)
-        rc = sdsinf_pool_create(o->kernel_threads, &t->wo.pool, err);
-    return rc;
+    return sdsinf_pool_create(o->kernel_threads > 1 ? o->kernel_threads : 1,
+                              &t->wo.pool, err);
 }
 
 static void worker_teardown(one_worker *t)
 {
     sdsinf_channel_close(t->wo.channel, 1, NULL);
-    sdsinf_model_free((sdsinf_model *)t->wo.shard);
+    sdsinf__local_shard_free(&t->shard);
     sdsinf_pool_free(t->wo.pool);
     memset(&t->wo, 0, sizeof t->wo);
 }
 
+/* Puts records in their place among the run's (workers x (layers + 1), by
+ * worker then layer; allocated by sdsinf_run). */
+static void records_put(sdsinf_run_stats *st, const sdsinf_layer_record *r,
+                        int64_t n)
+{
+    for (int64_t i = 0; st->records && i < n; i++)
+        if (r[i].worker >= 0 && r[i].worker < st->workers && r[i].layer >= 1 &&
+            r[i].layer <= st->layers + 1)
+            st->records[(int64_t)r[i].worker * (st->layers + 1) +
+                        r[i].layer - 1] = r[i];
+}
+
+/* Adds a worker's totals to the run's. */
 static void stats_add(sdsinf_run_stats *st, const sdsinf__worker_stats *s)
 {
     st->messages_sent += s->messages_sent;
     st->bytes_sent += s->bytes_sent;
+    st->messages_received += s->messages_received;
+    st->bytes_received += s->bytes_received;
     st->duplicates += s->duplicates;
     st->dropped += s->dropped;
     st->compute_seconds += s->compute_seconds;
@@ -181,6 +197,9 @@ static int launch_threads(const run_ctx *c, sdsinf_run_stats *st,
             }
     for (int w = 0; w < c->W; w++) {
         stats_add(st, &tw[w].st);
+        if (tw[w].st.records)
+            records_put(st, tw[w].st.records, st->layers + 1);
+        sdsinf__free(tw[w].st.records);
         worker_teardown(&tw[w]);
     }
     sdsinf__free(tw);
@@ -189,14 +208,20 @@ static int launch_threads(const run_ctx *c, sdsinf_run_stats *st,
 
 /* ---- Processes ------------------------------------------------------------------ */
 
-/* A report through the pipe, small enough to be written atomically. */
+/* A packet through the report pipe, small enough to be written atomically:
+ * a worker's records, REPORT_RECORDS at a time, then its final report. */
+#define REPORT_RECORDS 16
 typedef struct report {
     int worker;
+    int final;         /* 1: the report; 0: records only */
     int rc;
+    int nrec;
     double ready, end; /* CLOCK_MONOTONIC seconds: comparable across processes */
-    sdsinf__worker_stats st;
+    sdsinf__worker_stats st; /* its records pointer is not valid here */
     char msg[256];
+    sdsinf_layer_record rec[REPORT_RECORDS];
 } report;
+_Static_assert(sizeof(report) <= PIPE_BUF, "a report is written atomically");
 
 static void write_all(int fd, const void *p, size_t n)
 {
@@ -265,6 +290,17 @@ static void worker_process(const proc_ctx *pc, int w)
         write_all(pc->result_fd, c->res->max,
                   (size_t)c->res->images * sizeof *c->res->max);
     }
+    for (int32_t i = 0; r.st.records && i <= c->m->layers; /* records */) {
+        report rr;
+        memset(&rr, 0, sizeof rr);
+        rr.worker = w;
+        while (rr.nrec < REPORT_RECORDS && i <= c->m->layers)
+            rr.rec[rr.nrec++] = r.st.records[i++];
+        write_all(pc->report_fd, &rr, sizeof rr);
+    }
+    sdsinf__free(r.st.records);
+    r.st.records = NULL;
+    r.final = 1;
     write_all(pc->report_fd, &r, sizeof r);
     worker_teardown(&t);
     int status = r.rc == SDSINF_OK ? 0 : 1;
@@ -277,6 +313,7 @@ static void worker_process(const proc_ctx *pc, int w)
                 report d;
                 memset(&d, 0, sizeof d);
                 d.worker = k;
+                d.final = 1;
                 d.rc = SDSINF_EIO;
                 snprintf(d.msg, sizeof d.msg, "worker %d died (signal %d)",
                          k, WTERMSIG(ws));
@@ -355,7 +392,11 @@ static int launch_processes(const run_ctx *c, sdsinf_run_stats *st,
             }
         }
         if (fds[1].revents) {
-            if (read_all(rep[0], &r, sizeof r) == sizeof r) {
+            int whole = read_all(rep[0], &r, sizeof r) == sizeof r;
+            if (whole && !r.final) {
+                records_put(st, r.rec, r.nrec < REPORT_RECORDS ? r.nrec
+                                                               : REPORT_RECORDS);
+            } else if (whole) {
                 nreports++;
                 stats_add(st, &r.st);
                 last_ready = r.ready > last_ready ? r.ready : last_ready;
@@ -478,10 +519,28 @@ int sdsinf_run(const sdsinf_model *m, const sdsinf_plan *p,
                  o->channel ? o->channel : threads ? "mem" : "local",
                  ps.workers, o->run_id ? o->run_id : made_up_run_id(), &res};
     st->workers = ps.workers;
+    st->layers = ps.layers;
+    st->batches = o->batch_size > 0 ? (images->nrows + o->batch_size - 1) /
+                                          o->batch_size
+                                    : 1;
+    st->nrecords = (int64_t)ps.workers * (ps.layers + 1);
+    if (!(st->records = sdsinf__calloc((size_t)st->nrecords,
+                                       sizeof *st->records))) {
+        sdsinf_result_free(&res);
+        return sdsinf__fail(err, SDSINF_ENOMEM, "no memory for the records");
+    }
+    for (int64_t i = 0; i < st->nrecords; i++) {
+        st->records[i].worker = (int32_t)(i / (ps.layers + 1));
+        st->records[i].layer = (int32_t)(i % (ps.layers + 1)) + 1;
+    }
     rc = threads ? launch_threads(&c, st, &ready, err)
                  : launch_processes(&c, st, &ready, err);
     st->startup_seconds = ready - t0;
     st->seconds = sdsinf__now() - ready;
+    if (rc != SDSINF_OK)
+        sdsinf_run_stats_free(st);
+    if (st == &local)
+        sdsinf_run_stats_free(st);
     if (rc == SDSINF_OK) {
         *out = res;
         memset(&res, 0, sizeof res);

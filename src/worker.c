@@ -4,7 +4,9 @@
  * (one block, chunked to the channel's limit; an empty block where the peer
  * expects one), receive the blocks this worker needs from each source, put
  * them beside its own rows, and run the layer on its weight shard (the
- * columns it owns).  Messages are deduplicated by (source, chunk); those of
+ * columns it owns, numbered locally: local_layers.c).  Activations are kept
+ * neuron-major between layers: that is what blocks are cut from and what
+ * messages decode to.  Messages are deduplicated by (source, chunk); those of
  * other runs or past layers are dropped, those of later layers kept.  Every
  * wait is bounded: a missing source ends the run with an error naming the
  * worker, the layer, the channel and the sources still owed.  At the end of
@@ -26,7 +28,7 @@
 /* What worker `self` sends and expects at each layer (from the plan). */
 typedef struct layer_lists {
     int64_t *send_ptr;  /* workers + 1 offsets into send_rows */
-    uint32_t *send_rows;
+    uint32_t *send_rows; /* per target: indices into the stage's ids */
     uint8_t *expect;    /* workers: 1 if that source sends to self */
     int nexpect;
 } layer_lists;
@@ -41,10 +43,13 @@ typedef struct worker {
     const sdsinf__worker_opts *o;
     int W, self;
     int32_t N, L;
+    const sdsinf__local_shard *sh;
     layer_lists *lists;     /* L */
     pending *later;         /* messages for later layers or batches */
     int64_t nlater, caplater;
     sdsinf__worker_stats *st;
+    sdsinf_layer_record *rec; /* the current layer's */
+    sdsinf__msg_ctx codec;
 } worker;
 
 static int lists_build(worker *w, sdsinf_err *err)
@@ -82,14 +87,13 @@ static int lists_build(worker *w, sdsinf_err *err)
         int64_t *fill = sdsinf__calloc((size_t)w->W, sizeof *fill);
         if (!fill)
             return sdsinf__fail(err, SDSINF_ENOMEM, "no memory");
-        for (int32_t k = 0; k < w->N; k++) { /* ascending rows per target */
+        const uint32_t *ids = w->sh->ids[l - 1];
+        for (int64_t r = 0; r < w->sh->count[l - 1]; r++) { /* ascending */
             const uint16_t *t;
             int64_t n;
-            if (own[k] != w->self)
-                continue;
-            sdsinf_plan_targets(p, l, k, &t, &n);
+            sdsinf_plan_targets(p, l, (int32_t)ids[r], &t, &n);
             for (int64_t i = 0; i < n; i++)
-                ll->send_rows[ll->send_ptr[t[i]] + fill[t[i]]++] = (uint32_t)k;
+                ll->send_rows[ll->send_ptr[t[i]] + fill[t[i]]++] = (uint32_t)r;
         }
         sdsinf__free(fill);
     }
@@ -107,28 +111,47 @@ static void lists_free(worker *w)
     for (int64_t i = 0; i < w->nlater; i++)
         free(w->later[i].msg);
     sdsinf__free(w->later);
+    sdsinf__msg_ctx_free(&w->codec);
 }
 
-/* Encodes rows of y (yt: its transpose, or NULL) for `target` and sends
- * every chunk.  With the transpose each block is copied row by row instead
- * of scanning all of y. */
+/* Counts a message of len bytes into the current record. */
+static void count_message(uint64_t *n, uint64_t *bytes, uint64_t *max,
+                          uint64_t *min, size_t len)
+{
+    *max = len > *max ? len : *max;
+    *min = !*n || len < *min ? len : *min;
+    (*n)++;
+    *bytes += len;
+}
+
+/* Encodes rows of the activations for `target` and sends every chunk:
+ * from yt (neuron-major, row r is neuron ids[r]) when given, else from y
+ * (sample-major, global columns). */
 static int send_block(worker *w, const sdsinf_csr *y, const sdsinf_csr *yt,
-                      const uint32_t *rows, int64_t n, uint32_t batch,
-                      uint32_t layer, int target, sdsinf_err *err)
+                      const uint32_t *ids, const uint32_t *rows, int64_t n,
+                      uint32_t batch, uint32_t layer, int target,
+                      sdsinf_err *err)
 {
     const sdsinf__worker_opts *o = w->o;
+    sdsinf_layer_record *rec = w->rec;
     sdsinf__msg_key key = {o->run, batch, layer, (uint32_t)w->self,
                            (uint32_t)target, 0, 0};
     sdsinf__msg_opts mo = {o->codec, o->level,
-                           o->channel->methods->max_message};
+                           o->channel->methods->max_message, &w->codec};
     sdsinf__buf buf = {0};
     uint32_t nchunks = 0;
     double t = sdsinf__now();
-    int rc = yt ? sdsinf__msg_encode_t(yt, rows, n, &key, &mo, &buf,
+    int rc = yt ? sdsinf__msg_encode_t(yt, rows, ids, n, &key, &mo, &buf,
                                        &nchunks, err)
                 : sdsinf__msg_encode(y, rows, n, &key, &mo, &buf, &nchunks,
                                      err);
-    w->st->encode_seconds += sdsinf__now() - t;
+    rec->encode_seconds += sdsinf__now() - t;
+    rec->targets++;
+    for (int64_t i = 0; yt && i < n; i++) {
+        int64_t e = yt->rowptr[rows[i] + 1] - yt->rowptr[rows[i]];
+        rec->rows_sent += e > 0;
+        rec->nnz_sent += (uint64_t)e;
+    }
     size_t at = 0;
     for (uint32_t c = 0; rc == SDSINF_OK && c < nchunks; c++) {
         size_t len;
@@ -138,9 +161,9 @@ static int send_block(worker *w, const sdsinf_csr *y, const sdsinf_csr *yt,
         key.nchunks = nchunks;
         t = sdsinf__now();
         rc = sdsinf_channel_send(o->channel, &key, buf.data + at, len, err);
-        w->st->send_seconds += sdsinf__now() - t;
-        w->st->messages_sent++;
-        w->st->bytes_sent += len;
+        rec->send_seconds += sdsinf__now() - t;
+        count_message(&rec->sent, &rec->sent_bytes, &rec->sent_max,
+                      &rec->sent_min, len);
         at += len;
     }
     sdsinf__buf_free(&buf);
@@ -163,12 +186,26 @@ static int keep_later(worker *w, const sdsinf_msg_key *k, void *msg,
     return 1;
 }
 
+/* Whether every row of a block from `source` is one the source owns at
+ * stage layer - 1 and this worker reads at `layer` (else the two run
+ * different plans). */
+static int rows_expected(const worker *w, uint32_t layer, uint32_t source,
+                         const sdsinf__rows *part)
+{
+    const uint16_t *own = sdsinf_plan_owner(w->o->plan, (int32_t)layer - 1);
+    const int32_t *in_of = w->sh->layer[layer - 1].in_of;
+    for (int64_t i = 0; i < part->m.nrows; i++)
+        if (own[part->id[i]] != source || in_of[part->id[i]] < 0)
+            return 0;
+    return 1;
+}
+
 /* Receives every chunk of every block this worker expects at (batch,
  * layer), decoding them into parts (one per chunk).  `expect`: per source,
- * 1 if a block is owed. */
+ * 1 if a block is owed.  Layers past the model's carry results. */
 static int receive_layer(worker *w, uint32_t batch, uint32_t layer,
                          const uint8_t *expect, int64_t samples,
-                         sdsinf_csr **parts_out, int64_t *nparts_out,
+                         sdsinf__rows **parts_out, int64_t *nparts_out,
                          sdsinf_err *err)
 {
     const sdsinf__worker_opts *o = w->o;
@@ -176,7 +213,8 @@ static int receive_layer(worker *w, uint32_t batch, uint32_t layer,
     uint32_t *want_chunks = sdsinf__calloc((size_t)W, sizeof *want_chunks);
     uint32_t *got_chunks = sdsinf__calloc((size_t)W, sizeof *got_chunks);
     uint8_t **seen = sdsinf__calloc((size_t)W, sizeof *seen);
-    sdsinf_csr *parts = NULL;
+    sdsinf__rows *parts = NULL;
+    sdsinf_layer_record *rec = w->rec;
     int64_t nparts = 0, cap = 0, done_sources = 0, owed = 0;
     if (!want_chunks || !got_chunks || !seen) {
         rc = sdsinf__fail(err, SDSINF_ENOMEM, "no memory");
@@ -214,7 +252,7 @@ static int receive_layer(worker *w, uint32_t batch, uint32_t layer,
             double t = sdsinf__now();
             rc = sdsinf_channel_recv(o->channel, &want, &msg, &len,
                                      o->timeout_ms, err);
-            w->st->wait_seconds += sdsinf__now() - t;
+            rec->wait_seconds += sdsinf__now() - t;
             if (rc == SDSINF_ETIMEDOUT) {
                 char owe[256] = "";
                 size_t at = 0;
@@ -270,7 +308,8 @@ static int receive_layer(worker *w, uint32_t batch, uint32_t layer,
         }
         if (nparts == cap) {
             cap = cap ? 2 * cap : 16;
-            sdsinf_csr *np = sdsinf__realloc(parts, (size_t)cap * sizeof *np);
+            sdsinf__rows *np = sdsinf__realloc(parts,
+                                               (size_t)cap * sizeof *np);
             if (!np) {
                 free(msg);
                 rc = sdsinf__fail(err, SDSINF_ENOMEM, "no memory");
@@ -279,14 +318,24 @@ static int receive_layer(worker *w, uint32_t batch, uint32_t layer,
             parts = np;
         }
         double t = sdsinf__now();
-        rc = sdsinf__msg_decode(msg, len, samples, w->N, &parts[nparts], err);
-        w->st->decode_seconds += sdsinf__now() - t;
-        w->st->messages_received++;
-        w->st->bytes_received += len;
+        rc = sdsinf__msg_decode(msg, len, samples, w->N, &w->codec,
+                                &parts[nparts], err);
+        rec->decode_seconds += sdsinf__now() - t;
+        count_message(&rec->received, &rec->received_bytes,
+                      &rec->received_max, &rec->received_min, len);
         free(msg);
         if (rc != SDSINF_OK)
             goto done;
         nparts++;
+        if (layer <= (uint32_t)w->L &&
+            !rows_expected(w, layer, s, &parts[nparts - 1])) {
+            rc = sdsinf__fail(err, SDSINF_ECORRUPT,
+                              "worker %d, layer %u: worker %u sent rows it "
+                              "does not own or this worker does not read; "
+                              "the workers run different plans", w->self,
+                              layer, s);
+            goto done;
+        }
         seen[s][key.chunk] = 1;
         if (++got_chunks[s] == want_chunks[s])
             done_sources++;
@@ -296,7 +345,7 @@ static int receive_layer(worker *w, uint32_t batch, uint32_t layer,
     parts = NULL;
 done:
     for (int64_t i = 0; parts && i < nparts; i++)
-        sdsinf_csr_free(&parts[i]);
+        sdsinf__rows_free(&parts[i]);
     sdsinf__free(parts);
     for (int s = 0; seen && s < W; s++)
         sdsinf__free(seen[s]);
@@ -306,78 +355,114 @@ done:
     return rc;
 }
 
-/* out = own's rows with every part's columns beside them (columns are
- * disjoint: each row of H has one owner), ascending per row. */
-static int merge_parts(const sdsinf_csr *own, const sdsinf_csr *parts,
-                       int64_t nparts, sdsinf_csr *out, sdsinf_err *err)
+/* x = layer ll's inputs, sample-major (B samples x K inputs): the
+ * worker's own rows (from yt, neuron-major) and every received part's,
+ * scattered in input order so each sample's columns ascend. */
+static int assemble(worker *w, const sdsinf__local_layer *ll,
+                    const sdsinf_csr *yt, const sdsinf__rows *parts,
+                    int64_t nparts, int64_t B, sdsinf_csr *x, sdsinf_err *err)
 {
-    int64_t B = own->nrows, N = own->ncols, total = sdsinf_csr_nnz(own);
-    for (int64_t i = 0; i < nparts; i++)
-        total += sdsinf_csr_nnz(&parts[i]);
-    int rc = sdsinf__csr_reshape(out, B, N, total, err);
-    float *acc = sdsinf__mallocarray((size_t)N, sizeof *acc);
-    uint64_t *bits = sdsinf__calloc((size_t)(N + 63) / 64, sizeof *bits);
-    if (rc == SDSINF_OK && (!acc || !bits))
+    int64_t K = ll->layer.w.nrows, total = 0;
+    const uint32_t **smp = sdsinf__calloc((size_t)K + 1, sizeof *smp);
+    const float **val = sdsinf__mallocarray((size_t)K + 1, sizeof *val);
+    int64_t *cnt = sdsinf__calloc((size_t)K + 1, sizeof *cnt);
+    int rc = SDSINF_OK;
+    if (!smp || !val || !cnt) {
         rc = sdsinf__fail(err, SDSINF_ENOMEM, "no memory");
-    int64_t n = 0;
-    for (int64_t r = 0; rc == SDSINF_OK && r < B; r++) {
-        for (int64_t i = -1; i < nparts; i++) {
-            const sdsinf_csr *m = i < 0 ? own : &parts[i];
-            for (int64_t e = m->rowptr[r]; e < m->rowptr[r + 1]; e++) {
-                acc[m->col[e]] = m->val[e];
-                bits[m->col[e] >> 6] |= 1ull << (m->col[e] & 63);
-            }
-        }
-        for (int64_t wd = 0; wd < (N + 63) / 64; wd++)
-            while (bits[wd]) {
-                uint32_t c = (uint32_t)(wd * 64 + __builtin_ctzll(bits[wd]));
-                bits[wd] &= bits[wd] - 1;
-                out->col[n] = c;
-                out->val[n++] = acc[c];
-            }
-        out->rowptr[r + 1] = n;
+        goto done;
     }
-    sdsinf__free(acc);
-    sdsinf__free(bits);
+    for (int64_t i = 0; i < ll->nown; i++) {
+        uint32_t k = ll->own_in[i], r = ll->own_at[i];
+        smp[k] = yt->col + yt->rowptr[r];
+        val[k] = yt->val + yt->rowptr[r];
+        cnt[k] = yt->rowptr[r + 1] - yt->rowptr[r];
+    }
+    for (int64_t p = 0; p < nparts; p++) { /* rows_expected checked ids */
+        const sdsinf__rows *pt = &parts[p];
+        for (int64_t i = 0; i < pt->m.nrows; i++) {
+            int32_t k = ll->in_of[pt->id[i]];
+            if (smp[k]) {
+                rc = sdsinf__fail(err, SDSINF_ECORRUPT, "worker %d: neuron "
+                                  "%u arrived twice", w->self, pt->id[i]);
+                goto done;
+            }
+            smp[k] = pt->m.col + pt->m.rowptr[i];
+            val[k] = pt->m.val + pt->m.rowptr[i];
+            cnt[k] = pt->m.rowptr[i + 1] - pt->m.rowptr[i];
+        }
+    }
+    for (int64_t k = 0; k < K; k++)
+        total += cnt[k];
+    if ((rc = sdsinf__csr_reshape(x, B, K, total, err)) != SDSINF_OK)
+        goto done;
+    int64_t *rp = x->rowptr;
+    memset(rp, 0, (size_t)(B + 1) * sizeof *rp);
+    for (int64_t k = 0; k < K; k++)
+        for (int64_t e = 0; e < cnt[k]; e++)
+            rp[smp[k][e] + 1]++;
+    for (int64_t s = 0; s < B; s++)
+        rp[s + 1] += rp[s];
+    for (int64_t k = 0; k < K; k++) /* rowptr as the fill cursor */
+        for (int64_t e = 0; e < cnt[k]; e++) {
+            int64_t at = rp[smp[k][e]]++;
+            x->col[at] = (uint32_t)k;
+            x->val[at] = val[k][e];
+        }
+    memmove(rp + 1, rp, (size_t)B * sizeof *rp);
+    rp[0] = 0;
+done:
+    sdsinf__free(smp);
+    sdsinf__free(val);
+    sdsinf__free(cnt);
     return rc;
 }
 
-/* The rows [first, first + n) of the images, only this worker's features. */
+/* Stage 0 for the images [first, first + n): the features this worker
+ * owns, neuron-major (row r: feature ids[0][r]). */
 static int own_inputs(const worker *w, int64_t first, int64_t n,
-                      sdsinf_csr *out, sdsinf_err *err)
+                      sdsinf_csr *yt, sdsinf_err *err)
 {
     const sdsinf_csr *im = w->o->images;
-    const uint16_t *own = sdsinf_plan_owner(w->o->plan, 0);
-    int64_t total = 0;
+    const int32_t *pos = w->sh->pos; /* stage 0 */
+    int64_t C = w->sh->count[0], total = 0;
     for (int64_t e = im->rowptr[first]; e < im->rowptr[first + n]; e++)
-        total += own[im->col[e]] == w->self;
-    int rc = sdsinf__csr_reshape(out, n, w->N, total, err);
-    int64_t k = 0;
-    for (int64_t r = 0; rc == SDSINF_OK && r < n; r++) {
-        for (int64_t e = im->rowptr[first + r]; e < im->rowptr[first + r + 1]; e++)
-            if (own[im->col[e]] == w->self) {
-                out->col[k] = im->col[e];
-                out->val[k++] = im->val[e];
+        total += pos[im->col[e]] >= 0;
+    sdsinf_csr_free(yt);
+    int rc = sdsinf_csr_alloc(yt, C, n, total, err);
+    if (rc != SDSINF_OK)
+        return rc;
+    for (int64_t e = im->rowptr[first]; e < im->rowptr[first + n]; e++)
+        if (pos[im->col[e]] >= 0)
+            yt->rowptr[pos[im->col[e]] + 1]++;
+    for (int64_t r = 0; r < C; r++)
+        yt->rowptr[r + 1] += yt->rowptr[r];
+    for (int64_t s = 0; s < n; s++) /* rowptr as the fill cursor */
+        for (int64_t e = im->rowptr[first + s]; e < im->rowptr[first + s + 1];
+             e++)
+            if (pos[im->col[e]] >= 0) {
+                int64_t at = yt->rowptr[pos[im->col[e]]]++;
+                yt->col[at] = (uint32_t)s;
+                yt->val[at] = im->val[e];
             }
-        out->rowptr[r + 1] = k;
-    }
-    return rc;
+    memmove(yt->rowptr + 1, yt->rowptr, (size_t)C * sizeof *yt->rowptr);
+    yt->rowptr[0] = 0;
+    return SDSINF_OK;
 }
 
-/* Best (value, lowest neuron on ties) per sample of y, into arg/max. */
-static void best_of_rows(const sdsinf_csr *y, int32_t *arg, float *max)
+/* Keeps (v, neuron) for sample s if it beats the best so far: a higher
+ * value, or the same with a lower neuron id. */
+static void best_update(int32_t *arg, float *max, int64_t s, float v,
+                        int32_t neuron)
 {
-    for (int64_t r = 0; r < y->nrows; r++)
-        for (int64_t e = y->rowptr[r]; e < y->rowptr[r + 1]; e++)
-            if (y->val[e] > max[r] ||
-                (y->val[e] == max[r] && (int32_t)y->col[e] < arg[r])) {
-                max[r] = y->val[e];
-                arg[r] = (int32_t)y->col[e];
-            }
+    if (v > max[s] || (v == max[s] && neuron < arg[s])) {
+        max[s] = v;
+        arg[s] = neuron;
+    }
 }
 
-/* Sends this worker's best per sample to worker 0 (layer L + 1), or, on
- * worker 0, merges everyone's into the result. */
+/* Sends this worker's best per sample (of y, sample-major, its neurons of
+ * the last stage numbered locally) to worker 0 (layer L + 1), or, on worker
+ * 0, merges everyone's into the result. */
 static int results(worker *w, const sdsinf_csr *y, uint32_t batch,
                    int64_t first, sdsinf_result *res, sdsinf_err *err)
 {
@@ -385,7 +470,9 @@ static int results(worker *w, const sdsinf_csr *y, uint32_t batch,
     int rc = SDSINF_OK;
     int32_t *arg = sdsinf__mallocarray((size_t)B + 1, sizeof *arg);
     float *max = sdsinf__calloc((size_t)B + 1, sizeof *max);
-    sdsinf_csr best = {0}, *parts = NULL;
+    sdsinf_csr best = {0};
+    sdsinf__rows *parts = NULL;
+    const uint32_t *ids = w->sh->ids[w->L];
     uint32_t *rows = NULL;
     int64_t nparts = 0;
     if (!arg || !max) {
@@ -394,7 +481,9 @@ static int results(worker *w, const sdsinf_csr *y, uint32_t batch,
     }
     for (int64_t r = 0; r < B; r++)
         arg[r] = -1;
-    best_of_rows(y, arg, max);
+    for (int64_t r = 0; r < B; r++)
+        for (int64_t e = y->rowptr[r]; e < y->rowptr[r + 1]; e++)
+            best_update(arg, max, r, y->val[e], (int32_t)ids[y->col[e]]);
     if (w->self != 0) { /* one entry per sample: (argmax, max) */
         int64_t n = 0;
         for (int64_t r = 0; r < B; r++)
@@ -422,8 +511,8 @@ static int results(worker *w, const sdsinf_csr *y, uint32_t batch,
             if (used[k])
                 rows[nr++] = (uint32_t)k;
         sdsinf__free(used);
-        rc = send_block(w, &best, NULL, rows, nr, batch, (uint32_t)w->L + 1,
-                        0, err);
+        rc = send_block(w, &best, NULL, NULL, rows, nr, batch,
+                        (uint32_t)w->L + 1, 0, err);
         goto done;
     }
     uint8_t *expect = sdsinf__mallocarray((size_t)w->W, 1);
@@ -436,15 +525,20 @@ static int results(worker *w, const sdsinf_csr *y, uint32_t batch,
     rc = receive_layer(w, batch, (uint32_t)w->L + 1, expect, B, &parts,
                        &nparts, err);
     sdsinf__free(expect);
-    for (int64_t i = 0; rc == SDSINF_OK && i < nparts; i++)
-        best_of_rows(&parts[i], arg, max);
+    for (int64_t i = 0; rc == SDSINF_OK && i < nparts; i++) {
+        const sdsinf_csr *m = &parts[i].m;
+        for (int64_t j = 0; j < m->nrows; j++)
+            for (int64_t e = m->rowptr[j]; e < m->rowptr[j + 1]; e++)
+                best_update(arg, max, m->col[e], m->val[e],
+                            (int32_t)parts[i].id[j]);
+    }
     for (int64_t r = 0; rc == SDSINF_OK && r < B; r++) {
         res->argmax[first + r] = arg[r];
         res->max[first + r] = max[r];
     }
 done:
     for (int64_t i = 0; parts && i < nparts; i++)
-        sdsinf_csr_free(&parts[i]);
+        sdsinf__rows_free(&parts[i]);
     sdsinf__free(parts);
     sdsinf__free(rows);
     sdsinf_csr_free(&best);
@@ -463,12 +557,72 @@ static void maybe_die(int self, int32_t layer)
         raise(SIGKILL);
 }
 
+static void parts_free(sdsinf__rows **parts, int64_t *nparts)
+{
+    for (int64_t i = 0; *parts && i < *nparts; i++)
+        sdsinf__rows_free(&(*parts)[i]);
+    sdsinf__free(*parts);
+    *parts = NULL;
+    *nparts = 0;
+}
+
+/* The worker's totals from its records. */
+static void stats_sum(sdsinf__worker_stats *st, int32_t n)
+{
+    for (int32_t i = 0; i < n; i++) {
+        const sdsinf_layer_record *r = &st->records[i];
+        st->compute_seconds += r->compute_seconds;
+        st->encode_seconds += r->encode_seconds;
+        st->decode_seconds += r->decode_seconds;
+        st->send_seconds += r->send_seconds;
+        st->wait_seconds += r->wait_seconds;
+        st->messages_sent += r->sent;
+        st->bytes_sent += r->sent_bytes;
+        st->messages_received += r->received;
+        st->bytes_received += r->received_bytes;
+    }
+}
+
+/* One layer of one batch: send, receive, assemble, multiply.  yt: the
+ * worker's stage l - 1 (neuron-major); y gets stage l (sample-major). */
+static int layer_step(worker *w, int32_t l, uint32_t b, int64_t n,
+                      const sdsinf_csr *yt, sdsinf_csr *x, sdsinf_csr *y,
+                      sdsinf_err *err)
+{
+    const layer_lists *ll = &w->lists[l - 1];
+    const sdsinf__local_layer *lay = &w->sh->layer[l - 1];
+    sdsinf__rows *parts = NULL;
+    int64_t nparts = 0;
+    int rc = SDSINF_OK;
+    w->rec->nnz += (uint64_t)sdsinf_csr_nnz(yt);
+    for (int p = 0; p < w->W && rc == SDSINF_OK; p++) {
+        int64_t cnt = ll->send_ptr[p + 1] - ll->send_ptr[p];
+        if (p != w->self && cnt > 0)
+            rc = send_block(w, NULL, yt, w->sh->ids[l - 1],
+                            ll->send_rows + ll->send_ptr[p], cnt, b,
+                            (uint32_t)l, p, err);
+    }
+    if (rc == SDSINF_OK)
+        rc = receive_layer(w, b, (uint32_t)l, ll->expect, n, &parts, &nparts,
+                           err);
+    double t = sdsinf__now();
+    if (rc == SDSINF_OK)
+        rc = assemble(w, lay, yt, parts, nparts, n, x, err);
+    w->rec->decode_seconds += sdsinf__now() - t;
+    parts_free(&parts, &nparts);
+    t = sdsinf__now();
+    if (rc == SDSINF_OK)
+        rc = sdsinf_layer_forward(w->o->pool, &lay->layer, w->sh->ymax, x, y,
+                                  err);
+    w->rec->compute_seconds += sdsinf__now() - t;
+    return rc;
+}
+
 int sdsinf__worker_run(const sdsinf__worker_opts *o, sdsinf_result *res,
                        sdsinf__worker_stats *st, sdsinf_err *err)
 {
     worker w = {0};
-    sdsinf_csr y = {0}, yt = {0}, full = {0}, next = {0}, *parts = NULL;
-    int64_t nparts = 0;
+    sdsinf_csr y = {0}, yt = {0}, x = {0};
     int rc;
     sdsinf_plan_stats ps;
     sdsinf_plan_get_stats(o->plan, &ps);
@@ -477,6 +631,7 @@ int sdsinf__worker_run(const sdsinf__worker_opts *o, sdsinf_result *res,
     w.self = o->channel->self;
     w.N = ps.neurons;
     w.L = ps.layers;
+    w.sh = o->shard;
     w.st = st;
     memset(st, 0, sizeof *st);
     double t0 = sdsinf__now();
@@ -485,62 +640,49 @@ int sdsinf__worker_run(const sdsinf__worker_opts *o, sdsinf_result *res,
         return sdsinf__fail(err, SDSINF_EINVAL,
                             "worker %d: the shard, images, plan and channel "
                             "disagree on the sizes", w.self);
+    if (!(st->records = sdsinf__calloc((size_t)w.L + 1, sizeof *st->records)))
+        return sdsinf__fail(err, SDSINF_ENOMEM, "no memory");
+    for (int32_t l = 0; l <= w.L; l++) {
+        st->records[l].worker = w.self;
+        st->records[l].layer = l + 1;
+    }
     if ((rc = lists_build(&w, err)) != SDSINF_OK)
         goto done;
     int64_t M = o->images->nrows;
     int64_t bs = o->batch_size > 0 && o->batch_size < M ? o->batch_size : M;
     for (int64_t first = 0, b = 0; first < M; first += bs, b++) {
         int64_t n = M - first < bs ? M - first : bs;
-        if ((rc = own_inputs(&w, first, n, &y, err)) != SDSINF_OK)
+        if ((rc = own_inputs(&w, first, n, &yt, err)) != SDSINF_OK)
             goto done;
         for (int32_t l = 1; l <= w.L; l++) {
-            layer_lists *ll = &w.lists[l - 1];
-            maybe_die(w.self, l);
             double t = sdsinf__now();
-            sdsinf_csr_free(&yt); /* one transpose serves every block */
-            if (ll->send_ptr[w.W] > 0 &&
-                (rc = sdsinf_csr_transpose(&y, &yt, err)) != SDSINF_OK)
+            w.rec = &st->records[l - 1];
+            maybe_die(w.self, l);
+            if ((rc = layer_step(&w, l, (uint32_t)b, n, &yt, &x, &y, err)))
                 goto done;
-            st->encode_seconds += sdsinf__now() - t;
-            for (int p = 0; p < w.W; p++) {
-                int64_t cnt = ll->send_ptr[p + 1] - ll->send_ptr[p];
-                if (p != w.self && cnt > 0 &&
-                    (rc = send_block(&w, &y, &yt,
-                                     ll->send_rows + ll->send_ptr[p], cnt,
-                                     (uint32_t)b, (uint32_t)l, p, err)))
+            if (l < w.L) { /* the next layer's blocks are cut from yt */
+                double tt = sdsinf__now();
+                sdsinf_csr_free(&yt);
+                rc = sdsinf_csr_transpose(&y, &yt, err);
+                w.rec->encode_seconds += sdsinf__now() - tt;
+                if (rc != SDSINF_OK)
                     goto done;
             }
-            if ((rc = receive_layer(&w, (uint32_t)b, (uint32_t)l, ll->expect,
-                                    n, &parts, &nparts, err)) != SDSINF_OK ||
-                (rc = merge_parts(&y, parts, nparts, &full, err)) != SDSINF_OK)
-                goto done;
-            for (int64_t i = 0; i < nparts; i++)
-                sdsinf_csr_free(&parts[i]);
-            sdsinf__free(parts);
-            parts = NULL;
-            nparts = 0;
-            t = sdsinf__now();
-            rc = sdsinf_layer_forward(o->pool, &o->shard->layer[l - 1],
-                                      o->shard->ymax, &full, &next, err);
-            st->compute_seconds += sdsinf__now() - t;
-            if (rc != SDSINF_OK)
-                goto done;
-            sdsinf_csr swap = y;
-            y = next;
-            next = swap;
+            w.rec->seconds += sdsinf__now() - t;
         }
-        if ((rc = results(&w, &y, (uint32_t)b, first, res, err)) != SDSINF_OK)
+        double t = sdsinf__now();
+        w.rec = &st->records[w.L];
+        rc = results(&w, &y, (uint32_t)b, first, res, err);
+        w.rec->seconds += sdsinf__now() - t;
+        if (rc != SDSINF_OK)
             goto done;
     }
 done:
     st->seconds = sdsinf__now() - t0;
-    for (int64_t i = 0; parts && i < nparts; i++)
-        sdsinf_csr_free(&parts[i]);
-    sdsinf__free(parts);
+    stats_sum(st, w.L + 1);
     sdsinf_csr_free(&y);
     sdsinf_csr_free(&yt);
-    sdsinf_csr_free(&full);
-    sdsinf_csr_free(&next);
+    sdsinf_csr_free(&x);
     lists_free(&w);
     return rc;
 }

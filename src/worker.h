@@ -4,11 +4,40 @@
 
 #include "internal.h"
 
+/* A worker's layer, renumbered (local_layers.c): K inputs (in_ids) to the
+ * C outputs the worker owns at the next stage. */
+typedef struct sdsinf__local_layer {
+    sdsinf_layer layer;        /* K x C; plan_ points at plan */
+    sdsinf__layer_plan plan;
+    float *bias;               /* C, when the model has bias vectors */
+    uint32_t *in_ids;          /* K neurons of the stage before, ascending */
+    int32_t *in_of;            /* neurons: input index, or -1 if not read */
+    uint32_t *own_in, *own_at; /* the nown inputs the worker owns: input
+                                  index, and index in the stage's ids */
+    int64_t nown;
+} sdsinf__local_layer;
+
+typedef struct sdsinf__local_shard {
+    int32_t neurons, layers;
+    float ymax;
+    uint32_t **ids;             /* layers + 1 stages: owned neurons, ascending */
+    int64_t *count;             /* per stage: how many */
+    int32_t *pos;               /* (layers + 1) x neurons: index in ids, or -1 */
+    sdsinf__local_layer *layer; /* layers */
+} sdsinf__local_shard;
+
+/* Worker w's layers from m (the whole model, or its shard: only the columns
+ * w owns are read). */
+int sdsinf__local_shard_build(const sdsinf_plan *p, const sdsinf_model *m,
+                              int w, sdsinf__local_shard *out,
+                              sdsinf_err *err);
+void sdsinf__local_shard_free(sdsinf__local_shard *s);
+
 typedef struct sdsinf__worker_opts {
     sdsinf_channel *channel;     /* borrowed; gives self and workers */
     uint64_t run;                /* run id (messages of others dropped) */
     const sdsinf_plan *plan;     /* borrowed */
-    const sdsinf_model *shard;   /* the weight columns this worker owns */
+    const sdsinf__local_shard *shard; /* its layers */
     const sdsinf_csr *images;    /* all images; it uses its own features */
     int64_t batch_size;          /* <= 0: all at once */
     int codec, level;            /* SDSINF__CODEC_*, zstd level */
@@ -16,12 +45,14 @@ typedef struct sdsinf__worker_opts {
     sdsinf_pool *pool;           /* kernel threads, or NULL */
 } sdsinf__worker_opts;
 
-/* What a worker did (seconds are wall time spent in each part). */
+/* What a worker did (seconds are wall time spent in each part): the sums
+ * of its records, one per layer and one for the results (layers + 1). */
 typedef struct sdsinf__worker_stats {
     double seconds, compute_seconds, encode_seconds, decode_seconds;
     double send_seconds, wait_seconds;
     uint64_t messages_sent, bytes_sent, messages_received, bytes_received;
     uint64_t duplicates, dropped;
+    sdsinf_layer_record *records; /* layers + 1, or NULL; caller frees */
 } sdsinf__worker_stats;
 
 /* Runs every batch through every layer.  Worker 0 also gathers the

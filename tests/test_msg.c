@@ -72,7 +72,7 @@ static int64_t random_rows(int64_t N, double p, uint32_t *rows)
 
 static sdsinf__msg_opts opts(int codec, int level, size_t max_bytes)
 {
-    sdsinf__msg_opts o = {codec, level, max_bytes};
+    sdsinf__msg_opts o = {codec, level, max_bytes, NULL};
     return o;
 }
 
@@ -120,8 +120,8 @@ static int encode(const sdsinf_csr *y, const uint32_t *rows, int64_t nrows,
     uint32_t n2 = 0;
     int rc = sdsinf__msg_encode(y, rows, nrows, &KEY, o, out, nchunks, &err);
     assert_int_equal(sdsinf_csr_transpose(y, &yt, NULL), SDSINF_OK);
-    int rc2 = sdsinf__msg_encode_t(&yt, rows, nrows, &KEY, o, &other, &n2,
-                                   NULL);
+    int rc2 = sdsinf__msg_encode_t(&yt, rows, NULL, nrows, &KEY, o, &other,
+                                   &n2, NULL);
     assert_int_equal(rc, rc2);
     if (rc == SDSINF_OK) {
         assert_int_equal(*nchunks, n2);
@@ -132,6 +132,34 @@ static int encode(const sdsinf_csr *y, const uint32_t *rows, int64_t nrows,
     sdsinf__buf_free(&other);
     sdsinf_csr_free(&yt);
     return rc;
+}
+
+/* sdsinf__msg_decode with its rows put back sample-major (B x N), the
+ * shape the tests compare. */
+static int decode_sm(const void *m, size_t size, int64_t B, int64_t N,
+                     sdsinf_csr *part, sdsinf_err *err)
+{
+    sdsinf__rows r = {0};
+    sdsinf_csr full = {0};
+    int rc = sdsinf__msg_decode(m, size, B, N, NULL, &r, err);
+    if (rc != SDSINF_OK)
+        return rc;
+    assert_int_equal(r.m.ncols, B);
+    assert_int_equal(sdsinf_csr_alloc(&full, N, B, sdsinf_csr_nnz(&r.m),
+                                      NULL), SDSINF_OK);
+    for (int64_t i = 0; i < r.m.nrows; i++) {
+        assert_true(r.id[i] < N && (i == 0 || r.id[i] > r.id[i - 1]));
+        assert_true(r.m.rowptr[i + 1] > r.m.rowptr[i]); /* listed: nonempty */
+        full.rowptr[r.id[i] + 1] = r.m.rowptr[i + 1] - r.m.rowptr[i];
+    }
+    for (int64_t k = 0; k < N; k++)
+        full.rowptr[k + 1] += full.rowptr[k];
+    memcpy(full.col, r.m.col, (size_t)sdsinf_csr_nnz(&r.m) * sizeof *full.col);
+    memcpy(full.val, r.m.val, (size_t)sdsinf_csr_nnz(&r.m) * sizeof *full.val);
+    assert_int_equal(sdsinf_csr_transpose(&full, part, NULL), SDSINF_OK);
+    sdsinf_csr_free(&full);
+    sdsinf__rows_free(&r);
+    return SDSINF_OK;
 }
 
 /* Decodes every message of buf (nchunks of them, each at most max_bytes
@@ -162,7 +190,7 @@ static void check_messages(const sdsinf__buf *buf, uint32_t nchunks,
                     k.target == KEY.target);
         assert_int_equal(k.chunk, c);
         assert_int_equal(k.nchunks, nchunks);
-        int rc = sdsinf__msg_decode(buf->data + at, len, B, N, &part, &err);
+        int rc = decode_sm(buf->data + at, len, B, N, &part, &err);
         if (rc != SDSINF_OK)
             fail_msg("chunk %u: %s", c, err.msg);
         assert_int_equal(part.nrows, B);
@@ -403,7 +431,7 @@ static void test_single_sample(void **state)
     sdsinf__msg_opts o = opts(SDSINF__CODEC_ZSTD, 3, 0);
     assert_int_equal(encode(&y, &row, 1, &o, &buf, &nchunks), SDSINF_OK);
     sdsinf_csr part = {0};
-    assert_int_equal(sdsinf__msg_decode(buf.data, buf.len, B, N, &part, NULL),
+    assert_int_equal(decode_sm(buf.data, buf.len, B, N, &part, NULL),
                      SDSINF_OK);
     assert_int_equal(sdsinf_csr_nnz(&part), 1);
     assert_int_equal(part.rowptr[4999], 0);
@@ -411,9 +439,9 @@ static void test_single_sample(void **state)
     assert_true(part.val[0] == 7.0f);
     /* the bounds are exactly what the message needs */
     sdsinf_csr_free(&part);
-    assert_int_equal(sdsinf__msg_decode(buf.data, buf.len, B - 1, N, &part,
+    assert_int_equal(decode_sm(buf.data, buf.len, B - 1, N, &part,
                                         NULL), SDSINF_ECORRUPT);
-    assert_int_equal(sdsinf__msg_decode(buf.data, buf.len, B, N - 1, &part,
+    assert_int_equal(decode_sm(buf.data, buf.len, B, N - 1, &part,
                                         NULL), SDSINF_ECORRUPT);
     assert_null(part.rowptr);
     sdsinf__buf_free(&buf);
@@ -586,7 +614,7 @@ static int decode_damaged(const unsigned char *m, size_t size, int64_t B,
 {
     sdsinf_csr part = {0};
     sdsinf_err err = {0};
-    int rc = sdsinf__msg_decode(m, size, B, N, &part, &err);
+    int rc = decode_sm(m, size, B, N, &part, &err);
     if (rc == SDSINF_OK) {
         assert_int_equal(part.nrows, B);
         for (int64_t s = 0; s < B; s++)
@@ -740,10 +768,10 @@ static void test_decode_bounds(void **state)
         sdsinf__msg_opts o = opts(codec, 3, 0);
         buf.len = 0;
         assert_int_equal(encode(&y, rows, N, &o, &buf, &nchunks), SDSINF_OK);
-        assert_int_equal(sdsinf__msg_decode(buf.data, buf.len, B, N, &part,
+        assert_int_equal(decode_sm(buf.data, buf.len, B, N, &part,
                                             NULL), SDSINF_OK);
         sdsinf_csr_free(&part);
-        assert_int_equal(sdsinf__msg_decode(buf.data, buf.len, B + 100, N + 7,
+        assert_int_equal(decode_sm(buf.data, buf.len, B + 100, N + 7,
                                             &part, NULL), SDSINF_OK);
         assert_int_equal(part.nrows, B + 100);
         assert_int_equal(part.ncols, N + 7);
@@ -755,10 +783,10 @@ static void test_decode_bounds(void **state)
         assert_int_equal(decode_damaged(buf.data, buf.len, 0, 0),
                          SDSINF_ECORRUPT);
         sdsinf_err err;
-        assert_int_equal(sdsinf__msg_decode(buf.data, buf.len, -1, N, &part,
+        assert_int_equal(decode_sm(buf.data, buf.len, -1, N, &part,
                                             &err), SDSINF_EINVAL);
         assert_int_equal(sdsinf__msg_decode(buf.data, buf.len, B, N, NULL,
-                                            &err), SDSINF_EINVAL);
+                                            NULL, &err), SDSINF_EINVAL);
     }
     sdsinf__buf_free(&buf);
     sdsinf_csr_free(&y);
@@ -835,7 +863,7 @@ static void test_alloc_failures(void **state)
                 sdsinf_err err = {0};
                 sdsinf__fail_alloc_after(n);
                 int rc = variant
-                    ? sdsinf__msg_encode_t(&yt, rows, N, &KEY, &o, &buf,
+                    ? sdsinf__msg_encode_t(&yt, rows, NULL, N, &KEY, &o, &buf,
                                            &nchunks, &err)
                     : sdsinf__msg_encode(&y, rows, N, &KEY, &o, &buf,
                                          &nchunks, &err);
@@ -854,16 +882,19 @@ static void test_alloc_failures(void **state)
                                                         buf.len - at, &len,
                                                         NULL), SDSINF_OK);
                     for (m = 0; m < 100000; m++) {
-                        sdsinf_csr part = {0};
+                        sdsinf__rows part = {0};
                         sdsinf__fail_alloc_after(m);
                         rc = sdsinf__msg_decode(buf.data + at, len, B, N,
-                                                &part, &err);
+                                                NULL, &part, &err);
                         sdsinf__fail_alloc_after(-1);
-                        sdsinf_csr_free(&part);
+                        if (rc != SDSINF_OK) { /* nothing left behind */
+                            assert_int_equal(rc, SDSINF_ENOMEM);
+                            assert_null(part.m.rowptr);
+                            assert_null(part.id);
+                        }
+                        sdsinf__rows_free(&part);
                         if (rc == SDSINF_OK)
                             break;
-                        assert_int_equal(rc, SDSINF_ENOMEM);
-                        assert_null(part.rowptr);
                     }
                 }
                 sdsinf__buf_free(&buf);

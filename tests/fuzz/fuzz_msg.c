@@ -27,15 +27,19 @@ static void check(int ok)
         abort();
 }
 
-/* A decoded part must be a well-formed samples x neurons matrix. */
-static void check_part(const sdsinf_csr *m, int64_t samples, int64_t neurons)
+/* Decoded rows must be well formed: ascending neuron ids below neurons,
+ * each row nonempty with ascending samples below samples, and positive
+ * finite values. */
+static void check_rows(const sdsinf__rows *r, int64_t samples, int64_t neurons)
 {
-    check(m->nrows == samples && m->ncols == neurons && m->rowptr[0] == 0);
-    for (int64_t s = 0; s < samples; s++) {
-        check(m->rowptr[s] <= m->rowptr[s + 1]);
-        for (int64_t e = m->rowptr[s]; e < m->rowptr[s + 1]; e++) {
-            check(m->col[e] < neurons);
-            check(e == m->rowptr[s] || m->col[e] > m->col[e - 1]);
+    const sdsinf_csr *m = &r->m;
+    check(m->ncols == samples && m->rowptr[0] == 0);
+    for (int64_t i = 0; i < m->nrows; i++) {
+        check(r->id[i] < neurons && (i == 0 || r->id[i] > r->id[i - 1]));
+        check(m->rowptr[i] < m->rowptr[i + 1]);
+        for (int64_t e = m->rowptr[i]; e < m->rowptr[i + 1]; e++) {
+            check(m->col[e] < samples);
+            check(e == m->rowptr[i] || m->col[e] > m->col[e - 1]);
             check(m->val[e] > 0 && isfinite(m->val[e]));
         }
     }
@@ -44,16 +48,17 @@ static void check_part(const sdsinf_csr *m, int64_t samples, int64_t neurons)
 static void decode_one(const uint8_t *data, size_t size, int64_t samples,
                        int64_t neurons)
 {
-    sdsinf_csr part = {0};
+    sdsinf__rows part = {0};
     sdsinf_err err = {0};
-    int rc = sdsinf__msg_decode(data, size, samples, neurons, &part, &err);
+    int rc = sdsinf__msg_decode(data, size, samples, neurons, NULL, &part,
+                                &err);
     if (rc == SDSINF_OK)
-        check_part(&part, samples, neurons);
+        check_rows(&part, samples, neurons);
     else
         check(err.code == rc && err.msg[0] &&
               (rc == SDSINF_ECORRUPT || rc == SDSINF_ENOTSUP ||
                rc == SDSINF_ENOMEM));
-    sdsinf_csr_free(&part);
+    sdsinf__rows_free(&part);
 }
 
 /* 1: the bytes as they are. */
@@ -119,7 +124,8 @@ static void as_recipe(const uint8_t *data, size_t size)
         return;
     int64_t B = 1 + data[0] % 40, N = 1 + data[1] % 48;
     sdsinf__msg_opts o = {data[2] & 1, 1 + (data[2] >> 1) % 5,
-                          (data[3] & 0x80) ? 0 : 100 + (size_t)data[3] * 8};
+                          (data[3] & 0x80) ? 0 : 100 + (size_t)data[3] * 8,
+                          NULL};
     float *dense = calloc((size_t)(B * N), sizeof *dense);
     uint32_t *rows = malloc((size_t)N * sizeof *rows);
     int64_t nrows = 0;
@@ -157,23 +163,24 @@ static void as_recipe(const uint8_t *data, size_t size)
     for (uint32_t c = 0; rc == SDSINF_OK && c < nchunks; c++) {
         size_t len;
         sdsinf__msg_key k;
-        sdsinf_csr part = {0};
+        sdsinf__rows part = {0};
         check(sdsinf__msg_length(buf.data + at, buf.len - at, &len, NULL) ==
               SDSINF_OK);
         check(o.max_bytes == 0 || len <= o.max_bytes);
         check(sdsinf__msg_peek(buf.data + at, len, &k, NULL) == SDSINF_OK);
         check(k.run == 42 && k.target == 4 && k.chunk == c &&
               k.nchunks == nchunks);
-        int d = sdsinf__msg_decode(buf.data + at, len, B, N, &part, &err);
+        int d = sdsinf__msg_decode(buf.data + at, len, B, N, NULL, &part,
+                                   &err);
         check(d == SDSINF_OK);
-        check_part(&part, B, N);
-        for (int64_t s = 0; s < B; s++)
-            for (int64_t e = part.rowptr[s]; e < part.rowptr[s + 1]; e++) {
-                float *slot = &back[s * N + part.col[e]];
+        check_rows(&part, B, N);
+        for (int64_t i = 0; i < part.m.nrows; i++)
+            for (int64_t e = part.m.rowptr[i]; e < part.m.rowptr[i + 1]; e++) {
+                float *slot = &back[part.m.col[e] * N + part.id[i]];
                 check(*slot == 0); /* no entry in two chunks */
-                *slot = part.val[e];
+                *slot = part.m.val[e];
             }
-        sdsinf_csr_free(&part);
+        sdsinf__rows_free(&part);
         at += len;
     }
     if (rc == SDSINF_OK) {
