@@ -146,6 +146,19 @@ int sdsinf__layer_with_mask(const sdsinf_layer *l);
 void sdsinf__fill_panel(float *panel, int64_t K, const sdsinf_csr *y,
                         const int64_t *rows, int nl);
 
+/* The layer on neuron-major activations (layer_rows.c): input row k (of
+ * the layer's K) holds n[k] entries, samples smp[k][..] ascending below
+ * `samples` and values val[k][..]; *out gets C rows x samples, the same
+ * numbers sdsinf_layer_forward gives, neuron-major.  *ws: scratch kept
+ * between calls (NULL at first; free with sdsinf__rows_ws_free). */
+typedef struct sdsinf__rows_ws sdsinf__rows_ws;
+int sdsinf__layer_forward_rows(sdsinf_pool *pool, sdsinf__rows_ws **ws,
+                               const sdsinf_layer *layer, float ymax,
+                               int64_t samples, const uint32_t *const *smp,
+                               const float *const *val, const int64_t *n,
+                               sdsinf_csr *out, sdsinf_err *err);
+void sdsinf__rows_ws_free(sdsinf__rows_ws *ws);
+
 /* ---- Plans (plan.c) ---- */
 /* A plan from owners ((layers + 1) x neurons, ownership passes, freed on
  * failure too). */

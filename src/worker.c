@@ -2,20 +2,22 @@
  *
  * Per batch and layer l: send each peer the rows of stage l-1 it needs
  * (one block, chunked to the channel's limit; an empty block where the peer
- * expects one), receive the blocks this worker needs from each source, put
- * them beside its own rows, and run the layer on its weight shard (the
- * columns it owns, numbered locally: local_layers.c).  Activations are kept
- * neuron-major between layers: that is what blocks are cut from and what
- * messages decode to.  Messages are deduplicated by (source, chunk); those of
+ * expects one), receive the blocks this worker needs from each source, and
+ * run the layer on its own rows and the received ones together, with its
+ * weight shard (the columns it owns, numbered locally: local_layers.c).
+ * Activations stay neuron-major throughout (a row per neuron): that is
+ * what blocks are cut from, what messages decode to and what the layer
+ * takes and gives (layer_rows.c), so nothing is transposed.  Messages are deduplicated by (source, chunk); those of
  * other runs or past layers are dropped, those of later layers kept.  Every
  * wait is bounded: a missing source ends the run with an error naming the
  * worker, the layer, the channel and the sources still owed.  At the end of
  * a batch each worker sends its per-sample argmax and max to worker 0,
  * which merges them (lowest neuron id on ties).
  *
- * Because the received rows join the worker's own before one kernel call,
- * each output's sum runs over its inputs in the same order as in a single
- * process: the results are bit-identical to sdsinf_infer. */
+ * Because the received rows join the worker's own in one kernel call, and
+ * local numbers keep the global order, each output's sum runs over its
+ * inputs in the same order as in a single process: the results are
+ * bit-identical to sdsinf_infer. */
 #include "internal.h"
 #include "msg.h"
 #include "worker.h"
@@ -50,6 +52,10 @@ typedef struct worker {
     sdsinf__worker_stats *st;
     sdsinf_layer_record *rec; /* the current layer's */
     sdsinf__msg_ctx codec;
+    sdsinf__rows_ws *kernel;  /* the layer's scratch */
+    const uint32_t **in_smp;  /* the layer's input rows (in_cap room) */
+    const float **in_val;
+    int64_t *in_n, in_cap;
 } worker;
 
 static int lists_build(worker *w, sdsinf_err *err)
@@ -112,6 +118,10 @@ static void lists_free(worker *w)
         free(w->later[i].msg);
     sdsinf__free(w->later);
     sdsinf__msg_ctx_free(&w->codec);
+    sdsinf__rows_ws_free(w->kernel);
+    sdsinf__free(w->in_smp);
+    sdsinf__free(w->in_val);
+    sdsinf__free(w->in_n);
 }
 
 /* Counts a message of len bytes into the current record. */
@@ -355,66 +365,46 @@ done:
     return rc;
 }
 
-/* x = layer ll's inputs, sample-major (B samples x K inputs): the
- * worker's own rows (from yt, neuron-major) and every received part's,
- * scattered in input order so each sample's columns ascend. */
-static int assemble(worker *w, const sdsinf__local_layer *ll,
-                    const sdsinf_csr *yt, const sdsinf__rows *parts,
-                    int64_t nparts, int64_t B, sdsinf_csr *x, sdsinf_err *err)
+/* Points the layer's input rows (w->in_*, K of them) at the worker's own
+ * rows of yt and the received parts' rows. */
+static int gather_inputs(worker *w, const sdsinf__local_layer *ll,
+                         const sdsinf_csr *yt, const sdsinf__rows *parts,
+                         int64_t nparts, sdsinf_err *err)
 {
-    int64_t K = ll->layer.w.nrows, total = 0;
-    const uint32_t **smp = sdsinf__calloc((size_t)K + 1, sizeof *smp);
-    const float **val = sdsinf__mallocarray((size_t)K + 1, sizeof *val);
-    int64_t *cnt = sdsinf__calloc((size_t)K + 1, sizeof *cnt);
-    int rc = SDSINF_OK;
-    if (!smp || !val || !cnt) {
-        rc = sdsinf__fail(err, SDSINF_ENOMEM, "no memory");
-        goto done;
+    int64_t K = ll->layer.w.nrows;
+    if (K > w->in_cap) {
+        sdsinf__free(w->in_smp);
+        sdsinf__free(w->in_val);
+        sdsinf__free(w->in_n);
+        w->in_smp = sdsinf__mallocarray((size_t)K, sizeof *w->in_smp);
+        w->in_val = sdsinf__mallocarray((size_t)K, sizeof *w->in_val);
+        w->in_n = sdsinf__mallocarray((size_t)K, sizeof *w->in_n);
+        w->in_cap = w->in_smp && w->in_val && w->in_n ? K : 0;
+        if (!w->in_cap)
+            return sdsinf__fail(err, SDSINF_ENOMEM, "no memory");
     }
+    memset(w->in_smp, 0, (size_t)K * sizeof *w->in_smp);
+    memset(w->in_n, 0, (size_t)K * sizeof *w->in_n);
     for (int64_t i = 0; i < ll->nown; i++) {
         uint32_t k = ll->own_in[i], r = ll->own_at[i];
-        smp[k] = yt->col + yt->rowptr[r];
-        val[k] = yt->val + yt->rowptr[r];
-        cnt[k] = yt->rowptr[r + 1] - yt->rowptr[r];
+        w->in_smp[k] = yt->col + yt->rowptr[r];
+        w->in_val[k] = yt->val + yt->rowptr[r];
+        w->in_n[k] = yt->rowptr[r + 1] - yt->rowptr[r];
     }
     for (int64_t p = 0; p < nparts; p++) { /* rows_expected checked ids */
         const sdsinf__rows *pt = &parts[p];
         for (int64_t i = 0; i < pt->m.nrows; i++) {
             int32_t k = ll->in_of[pt->id[i]];
-            if (smp[k]) {
-                rc = sdsinf__fail(err, SDSINF_ECORRUPT, "worker %d: neuron "
-                                  "%u arrived twice", w->self, pt->id[i]);
-                goto done;
-            }
-            smp[k] = pt->m.col + pt->m.rowptr[i];
-            val[k] = pt->m.val + pt->m.rowptr[i];
-            cnt[k] = pt->m.rowptr[i + 1] - pt->m.rowptr[i];
+            if (w->in_smp[k])
+                return sdsinf__fail(err, SDSINF_ECORRUPT, "worker %d: "
+                                    "neuron %u arrived twice", w->self,
+                                    pt->id[i]);
+            w->in_smp[k] = pt->m.col + pt->m.rowptr[i];
+            w->in_val[k] = pt->m.val + pt->m.rowptr[i];
+            w->in_n[k] = pt->m.rowptr[i + 1] - pt->m.rowptr[i];
         }
     }
-    for (int64_t k = 0; k < K; k++)
-        total += cnt[k];
-    if ((rc = sdsinf__csr_reshape(x, B, K, total, err)) != SDSINF_OK)
-        goto done;
-    int64_t *rp = x->rowptr;
-    memset(rp, 0, (size_t)(B + 1) * sizeof *rp);
-    for (int64_t k = 0; k < K; k++)
-        for (int64_t e = 0; e < cnt[k]; e++)
-            rp[smp[k][e] + 1]++;
-    for (int64_t s = 0; s < B; s++)
-        rp[s + 1] += rp[s];
-    for (int64_t k = 0; k < K; k++) /* rowptr as the fill cursor */
-        for (int64_t e = 0; e < cnt[k]; e++) {
-            int64_t at = rp[smp[k][e]]++;
-            x->col[at] = (uint32_t)k;
-            x->val[at] = val[k][e];
-        }
-    memmove(rp + 1, rp, (size_t)B * sizeof *rp);
-    rp[0] = 0;
-done:
-    sdsinf__free(smp);
-    sdsinf__free(val);
-    sdsinf__free(cnt);
-    return rc;
+    return SDSINF_OK;
 }
 
 /* Stage 0 for the images [first, first + n): the features this worker
@@ -460,13 +450,13 @@ static void best_update(int32_t *arg, float *max, int64_t s, float v,
     }
 }
 
-/* Sends this worker's best per sample (of y, sample-major, its neurons of
- * the last stage numbered locally) to worker 0 (layer L + 1), or, on worker
- * 0, merges everyone's into the result. */
-static int results(worker *w, const sdsinf_csr *y, uint32_t batch,
+/* Sends this worker's best per sample (from yt, its last stage, a row per
+ * neuron it owns) to worker 0 (layer L + 1), or, on worker 0, merges
+ * everyone's into the result. */
+static int results(worker *w, const sdsinf_csr *yt, uint32_t batch,
                    int64_t first, sdsinf_result *res, sdsinf_err *err)
 {
-    int64_t B = y->nrows;
+    int64_t B = yt->ncols;
     int rc = SDSINF_OK;
     int32_t *arg = sdsinf__mallocarray((size_t)B + 1, sizeof *arg);
     float *max = sdsinf__calloc((size_t)B + 1, sizeof *max);
@@ -481,9 +471,9 @@ static int results(worker *w, const sdsinf_csr *y, uint32_t batch,
     }
     for (int64_t r = 0; r < B; r++)
         arg[r] = -1;
-    for (int64_t r = 0; r < B; r++)
-        for (int64_t e = y->rowptr[r]; e < y->rowptr[r + 1]; e++)
-            best_update(arg, max, r, y->val[e], (int32_t)ids[y->col[e]]);
+    for (int64_t r = 0; r < yt->nrows; r++)
+        for (int64_t e = yt->rowptr[r]; e < yt->rowptr[r + 1]; e++)
+            best_update(arg, max, yt->col[e], yt->val[e], (int32_t)ids[r]);
     if (w->self != 0) { /* one entry per sample: (argmax, max) */
         int64_t n = 0;
         for (int64_t r = 0; r < B; r++)
@@ -583,11 +573,10 @@ static void stats_sum(sdsinf__worker_stats *st, int32_t n)
     }
 }
 
-/* One layer of one batch: send, receive, assemble, multiply.  yt: the
- * worker's stage l - 1 (neuron-major); y gets stage l (sample-major). */
+/* One layer of one batch: send, receive, multiply.  yt: the worker's
+ * stage l - 1; next gets stage l (both a row per neuron it owns). */
 static int layer_step(worker *w, int32_t l, uint32_t b, int64_t n,
-                      const sdsinf_csr *yt, sdsinf_csr *x, sdsinf_csr *y,
-                      sdsinf_err *err)
+                      const sdsinf_csr *yt, sdsinf_csr *next, sdsinf_err *err)
 {
     const layer_lists *ll = &w->lists[l - 1];
     const sdsinf__local_layer *lay = &w->sh->layer[l - 1];
@@ -605,16 +594,15 @@ static int layer_step(worker *w, int32_t l, uint32_t b, int64_t n,
     if (rc == SDSINF_OK)
         rc = receive_layer(w, b, (uint32_t)l, ll->expect, n, &parts, &nparts,
                            err);
+    if (rc == SDSINF_OK)
+        rc = gather_inputs(w, lay, yt, parts, nparts, err);
     double t = sdsinf__now();
     if (rc == SDSINF_OK)
-        rc = assemble(w, lay, yt, parts, nparts, n, x, err);
-    w->rec->decode_seconds += sdsinf__now() - t;
-    parts_free(&parts, &nparts);
-    t = sdsinf__now();
-    if (rc == SDSINF_OK)
-        rc = sdsinf_layer_forward(w->o->pool, &lay->layer, w->sh->ymax, x, y,
-                                  err);
+        rc = sdsinf__layer_forward_rows(w->o->pool, &w->kernel, &lay->layer,
+                                        w->sh->ymax, n, w->in_smp, w->in_val,
+                                        w->in_n, next, err);
     w->rec->compute_seconds += sdsinf__now() - t;
+    parts_free(&parts, &nparts);
     return rc;
 }
 
@@ -622,7 +610,7 @@ int sdsinf__worker_run(const sdsinf__worker_opts *o, sdsinf_result *res,
                        sdsinf__worker_stats *st, sdsinf_err *err)
 {
     worker w = {0};
-    sdsinf_csr y = {0}, yt = {0}, x = {0};
+    sdsinf_csr yt = {0}, next = {0};
     int rc;
     sdsinf_plan_stats ps;
     sdsinf_plan_get_stats(o->plan, &ps);
@@ -658,21 +646,16 @@ int sdsinf__worker_run(const sdsinf__worker_opts *o, sdsinf_result *res,
             double t = sdsinf__now();
             w.rec = &st->records[l - 1];
             maybe_die(w.self, l);
-            if ((rc = layer_step(&w, l, (uint32_t)b, n, &yt, &x, &y, err)))
+            if ((rc = layer_step(&w, l, (uint32_t)b, n, &yt, &next, err)))
                 goto done;
-            if (l < w.L) { /* the next layer's blocks are cut from yt */
-                double tt = sdsinf__now();
-                sdsinf_csr_free(&yt);
-                rc = sdsinf_csr_transpose(&y, &yt, err);
-                w.rec->encode_seconds += sdsinf__now() - tt;
-                if (rc != SDSINF_OK)
-                    goto done;
-            }
+            sdsinf_csr swap = yt;
+            yt = next;
+            next = swap;
             w.rec->seconds += sdsinf__now() - t;
         }
         double t = sdsinf__now();
         w.rec = &st->records[w.L];
-        rc = results(&w, &y, (uint32_t)b, first, res, err);
+        rc = results(&w, &yt, (uint32_t)b, first, res, err);
         w.rec->seconds += sdsinf__now() - t;
         if (rc != SDSINF_OK)
             goto done;
@@ -680,9 +663,8 @@ int sdsinf__worker_run(const sdsinf__worker_opts *o, sdsinf_result *res,
 done:
     st->seconds = sdsinf__now() - t0;
     stats_sum(st, w.L + 1);
-    sdsinf_csr_free(&y);
     sdsinf_csr_free(&yt);
-    sdsinf_csr_free(&x);
+    sdsinf_csr_free(&next);
     lists_free(&w);
     return rc;
 }

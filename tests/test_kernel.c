@@ -84,6 +84,41 @@ static void forward(sdsinf_pool *pool, const test_layer *t, float ymax,
     sdsinf_csr_free(&o);
 }
 
+/* The same through the neuron-major layer (its input the transpose of y),
+ * its output turned back sample-major; *ws kept by the caller. */
+static void forward_rows(sdsinf_pool *pool, sdsinf__rows_ws **ws,
+                         const test_layer *t, float ymax, int64_t B,
+                         int64_t K, const float *y, float **out)
+{
+    sdsinf_csr ys, yt = {0}, ot = {0}, o = {0};
+    sdsinf_err err;
+    tu_csr_dense(&ys, B, K, y);
+    assert_int_equal(sdsinf_csr_transpose(&ys, &yt, NULL), SDSINF_OK);
+    const uint32_t **smp = malloc((size_t)(K + 1) * sizeof *smp);
+    const float **val = malloc((size_t)(K + 1) * sizeof *val);
+    int64_t *n = malloc((size_t)(K + 1) * sizeof *n);
+    for (int64_t k = 0; k < K; k++) {
+        smp[k] = yt.col + yt.rowptr[k];
+        val[k] = yt.val + yt.rowptr[k];
+        n[k] = yt.rowptr[k + 1] - yt.rowptr[k];
+    }
+    assert_int_equal(sdsinf__layer_forward_rows(pool, ws, &t->l, ymax, B, smp,
+                                                val, n, &ot, &err),
+                     SDSINF_OK);
+    assert_int_equal(ot.nrows, t->l.w.ncols);
+    assert_int_equal(ot.ncols, B);
+    assert_int_equal(sdsinf_csr_transpose(&ot, &o, NULL), SDSINF_OK);
+    *out = densify(&o); /* also checks each row's samples ascend */
+    free(densify(&ot));
+    free(smp);
+    free(val);
+    free(n);
+    sdsinf_csr_free(&ys);
+    sdsinf_csr_free(&yt);
+    sdsinf_csr_free(&ot);
+    sdsinf_csr_free(&o);
+}
+
 static void test_hand_worked(void **state)
 {
     (void)state;
@@ -228,6 +263,11 @@ static void check_random(int64_t B, int64_t K, int64_t C, float bias)
     for (int64_t i = 0; i < B * C; i++)
         assert_true(got[i] == want[i]);
     free(got);
+    sdsinf__rows_ws *ws = NULL; /* neuron-major: the same bits */
+    forward_rows(NULL, &ws, &t, 32, B, K, y, &got);
+    assert_memory_equal(got, want, (size_t)(B * C) * sizeof *got);
+    free(got);
+    sdsinf__rows_ws_free(ws);
     /* every row alone (sparse path) gives the same bits as in its block */
     for (int64_t s = 0; s < B; s++) {
         forward(NULL, &t, 32, 1, K, y + s * K, &got);
@@ -265,11 +305,16 @@ static void test_paths_agree(void **state)
     for (int threads = 1; threads <= 4; threads++) {
         sdsinf_pool *pool;
         assert_int_equal(sdsinf_pool_create(threads, &pool, NULL), SDSINF_OK);
+        sdsinf__rows_ws *ws = NULL;
         for (int rep = 0; rep < 2; rep++) { /* the pool's memory is reused */
             forward(pool, &t, 32, B, K, y, &other);
             assert_memory_equal(base, other, (size_t)(B * C) * sizeof *base);
             free(other);
+            forward_rows(pool, &ws, &t, 32, B, K, y, &other);
+            assert_memory_equal(base, other, (size_t)(B * C) * sizeof *base);
+            free(other);
         }
+        sdsinf__rows_ws_free(ws);
         sdsinf_pool_free(pool);
     }
     free(base);
@@ -299,8 +344,59 @@ static void test_allocation_failures(void **state)
         assert_int_equal(rc, SDSINF_ENOMEM);
         assert_true(n < 1000);
     }
+    sdsinf_csr yt;
+    assert_int_equal(sdsinf_csr_transpose(&ys, &yt, NULL), SDSINF_OK);
+    const uint32_t *smp[4];
+    const float *val[4];
+    int64_t n[4];
+    for (int k = 0; k < 4; k++) {
+        smp[k] = yt.col + yt.rowptr[k];
+        val[k] = yt.val + yt.rowptr[k];
+        n[k] = yt.rowptr[k + 1] - yt.rowptr[k];
+    }
+    for (long f = 0;; f++) { /* the neuron-major layer, its scratch kept */
+        sdsinf__rows_ws *ws = NULL;
+        sdsinf_csr o = {0};
+        sdsinf__fail_alloc_after(f);
+        int rc = sdsinf__layer_forward_rows(NULL, &ws, &t.l, 32, 3, smp, val,
+                                            n, &o, NULL);
+        sdsinf__fail_alloc_after(-1);
+        sdsinf_csr_free(&o);
+        sdsinf__rows_ws_free(ws);
+        if (rc == SDSINF_OK)
+            break;
+        assert_int_equal(rc, SDSINF_ENOMEM);
+        assert_true(f < 1000);
+    }
+    sdsinf_csr_free(&yt);
     sdsinf_csr_free(&ys);
     layer_free(&t);
+}
+
+/* One scratch serves layers of different shapes in turn. */
+static void test_rows_scratch_reshapes(void **state)
+{
+    (void)state;
+    static const int64_t shape[][3] = {{50, 20, 70}, {9, 300, 5},
+                                       {120, 64, 64}, {3, 2, 400}};
+    sdsinf__rows_ws *ws = NULL;
+    for (int rep = 0; rep < 2; rep++)
+        for (size_t i = 0; i < sizeof shape / sizeof *shape; i++) {
+            int64_t B = shape[i][0], K = shape[i][1], C = shape[i][2];
+            float *y, *w, *a, *b;
+            random_case(B, K, C, 0.2, &y, &w);
+            test_layer t;
+            layer_make(&t, K, C, w, rep ? 0.1f : -0.2f, NULL);
+            forward(NULL, &t, 32, B, K, y, &a);
+            forward_rows(NULL, &ws, &t, 32, B, K, y, &b);
+            assert_memory_equal(a, b, (size_t)(B * C) * sizeof *a);
+            free(a);
+            free(b);
+            layer_free(&t);
+            free(y);
+            free(w);
+        }
+    sdsinf__rows_ws_free(ws);
 }
 
 int main(void)
@@ -315,6 +411,7 @@ int main(void)
         cmocka_unit_test(test_random_shapes),
         cmocka_unit_test(test_paths_agree),
         cmocka_unit_test(test_allocation_failures),
+        cmocka_unit_test(test_rows_scratch_reshapes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
