@@ -2,6 +2,9 @@
  * prints results (one JSON object as the last stdout line with --json) and
  * maps statuses to exit codes: 0 success, 1 failure, 2 bad usage. */
 #include "sdsinf.h"
+#include "cli_util.h"
+#include "metrics.h"
+#include "payload.h"
 
 #include <errno.h>
 #include <stddef.h>
@@ -42,9 +45,18 @@ static const char *USAGE =
     "            [--channel-config C] [--codec zstd|raw] [--level N]\n"
     "            [--timeout-ms T] [--batch-size B] [--check GOLD] [--out F]\n"
     "            [--bfr B --nlevels N] (launch tree: W = B + B^2 + .. + B^N)\n"
-    "            [--scores F]   a distributed run on W workers\n"
+    "            [--scores F] [--metrics PREFIX]   a distributed run on W\n"
+    "            workers; --metrics writes PREFIX.csv, PREFIX-layers.csv\n"
+    "            and PREFIX.json (SDS-Inf's metrics columns, then ours)\n"
+    "  run       PAYLOAD.json --weights DIR|BUNDLE --images FILE [options]\n"
+    "            an SDS-Inf payload gives the workers, launch tree, sizes,\n"
+    "            batch size, image count and metrics name; the data comes\n"
+    "            from the flags (the payload's places are in S3); flags\n"
+    "            override the payload\n"
     "  demo      [--out DIR] [--neurons N] [--layers L] [--images M]\n"
-    "            generate -> convert -> infer -> check, and a summary\n"
+    "            [--workers W]   generate -> convert -> partition -> a run\n"
+    "            on W local processes (4) -> verify against one process and\n"
+    "            the golden categories, and a summary\n"
     "  version\n"
     "\n"
     "common options: --json (one JSON object as the last line of stdout),\n"
@@ -53,7 +65,8 @@ static const char *USAGE =
 typedef struct opts {
     const char *weights, *images, *check, *out, *scores, *bias, *method;
     const char *plan, *from, *weights_out, *images_out;
-    const char *launcher, *channel, *channel_config, *codec;
+    const char *launcher, *channel, *channel_config, *codec, *metrics;
+    const char *payload; /* the one argument that is not a flag (run) */
     long long level, timeout_ms, bfr, nlevels;
     long long neurons, layers, threads, batch_size, workers;
     double imbalance;
@@ -112,7 +125,7 @@ static const flag FLAGS[] = {
     TEXT_FLAG("--images-out", images_out), TEXT_FLAG("--launcher", launcher),
     TEXT_FLAG("--channel", channel),
     TEXT_FLAG("--channel-config", channel_config),
-    TEXT_FLAG("--codec", codec),
+    TEXT_FLAG("--codec", codec), TEXT_FLAG("--metrics", metrics),
     COUNT_FLAG("--neurons", neurons, 1, INT32_MAX),
     COUNT_FLAG("--layers", layers, 1, INT32_MAX),
     COUNT_FLAG("--threads", threads, 0, 1024),
@@ -138,10 +151,17 @@ static int parse_args(int argc, char **argv, opts *o)
             *(a[2] == 'j' ? &o->json : &o->quiet) = 1;
             continue;
         }
+        if (strncmp(a, "--", 2) && !o->payload) {
+            o->payload = a;
+            continue;
+        }
         for (size_t k = 0; k < sizeof FLAGS / sizeof *FLAGS && !f; k++)
             f = strcmp(a, FLAGS[k].name) ? NULL : &FLAGS[k];
         if (!f)
-            return usage_error("unknown option %s", a);
+            return strncmp(a, "--", 2)
+                       ? usage_error("unexpected argument '%s' (after '%s')",
+                                     a, o->payload)
+                       : usage_error("unknown option %s", a);
         if (!v)
             return usage_error("%s needs a value", a);
         i++;
@@ -379,7 +399,7 @@ static int cmd_generate(const opts *o)
 {
     sdsinf_err err = {0};
     int64_t ncats = 0;
-    long long M;
+    long long M = 0;
     if (!o->neurons || !o->layers || !o->images || !o->out)
         return usage_error("generate needs --neurons, --layers, --images "
                            "(a count) and --out");
@@ -583,153 +603,559 @@ static int cmd_sdsinf_import(const opts *o)
 
 /* ---- run ----------------------------------------------------------------- */
 
-static int cmd_run(const opts *o)
+/* What a run takes beyond the flags: from a payload, or the defaults. */
+typedef struct run_setup {
+    int64_t max_images; /* run the first ones only; 0: all */
+    const char *config; /* the metrics' CONFIG; NULL: the prefix's name */
+    long long expt_id;  /* the metrics' EXPT_ID; -1: none */
+} run_setup;
+
+/* The model, images, golden categories and plan of a run. */
+typedef struct run_inputs {
+    sdsinf_model *m;
+    sdsinf_csr images;
+    int64_t *gold, ngold;
+    sdsinf_plan *plan;
+} run_inputs;
+
+static void run_inputs_free(run_inputs *in)
 {
-    sdsinf_err err = {0};
-    sdsinf_model *m = NULL;
-    sdsinf_plan *plan = NULL;
-    sdsinf_csr images = {0};
-    sdsinf_result res = {0};
-    sdsinf_run_stats st;
-    int64_t *cats = NULL, ncats = 0, *gold = NULL, ngold = 0;
-    double load_s;
-    int rc = 1, check = -1;
-    if (!o->weights || !o->images || (!o->workers && !o->plan))
-        return usage_error("run needs --weights, --images and --workers or "
-                           "--plan");
-    if (load_model(o, &m, &load_s, &err) ||
-        sdsinf_images_load(o->images, m->neurons, &images, &err) ||
-        (o->check && sdsinf_categories_load(o->check, &gold, &ngold, &err)))
-        goto fail;
-    if (o->plan) {
-        if (sdsinf_plan_load(o->plan, m, &plan, &err))
-            goto fail;
-    } else {
-        sdsinf_partition_opts po;
+    sdsinf_plan_free(in->plan);
+    free(in->gold);
+    sdsinf_csr_free(&in->images);
+    sdsinf_model_free(in->m);
+    memset(in, 0, sizeof *in);
+}
+
+/* The payload's data is in S3, which a local run cannot read. */
+static int data_in_s3(const char *file, const char *what,
+                      const payload_loc *loc, const char *flag)
+{
+    return usage_error("%s: the payload's %s is in S3 (bucket %s, %s); "
+                       "give %s for a local run", file, what, loc->bucket,
+                       loc->subfolder, flag);
+}
+
+/* Fills from the payload what the flags leave open. */
+static int apply_payload(const payload *pl, opts *o, run_setup *rs)
+{
+    if (!o->weights)
+        return data_in_s3(o->payload, "model", &pl->weights,
+                          "--weights DIR|BUNDLE");
+    if (!o->images)
+        return data_in_s3(o->payload, "inference data", &pl->inf_data,
+                          "--images FILE");
+    /* the launch tree is taken whole, from the flags or from the payload */
+    if (!o->workers && !o->bfr && !o->nlevels) {
+        o->workers = pl->workers;
+        o->bfr = pl->bfr;
+        o->nlevels = pl->nlevels;
+    }
+    o->neurons = o->neurons ? o->neurons : pl->neurons;
+    o->layers = o->layers ? o->layers : pl->layers;
+    o->batch_size = o->batch_size ? o->batch_size : pl->batch_size;
+    o->metrics = o->metrics ? o->metrics : pl->name;
+    rs->max_images = payload_images(pl);
+    rs->config = pl->config;
+    rs->expt_id = pl->expt_id;
+    if (!o->plan && pl->connectivity.bucket && !o->quiet)
+        fprintf(stderr, "sdsinf: %s: the payload's connectivity is in S3 "
+                "(bucket %s, %s): partitioning here instead (give --plan "
+                "PLANDIR for a saved plan)\n", o->payload,
+                pl->connectivity.bucket, pl->connectivity.subfolder);
+    return 0;
+}
+
+/* Runs the first max_images images only, and checks only their
+ * categories. */
+static void limit_images(const opts *o, const run_setup *rs, run_inputs *in)
+{
+    if (rs->max_images <= 0)
+        return;
+    if (in->images.nrows < rs->max_images) {
+        if (!o->quiet)
+            fprintf(stderr, "sdsinf: %s has %lld images, fewer than the "
+                    "%lld the payload asks for: running them all\n",
+                    o->images, (long long)in->images.nrows,
+                    (long long)rs->max_images);
+        return;
+    }
+    in->images.nrows = rs->max_images;
+    while (in->ngold > 0 && in->gold[in->ngold - 1] > rs->max_images)
+        in->ngold--;
+}
+
+/* The plan from --plan (for as many workers as asked for), or made now. */
+static int load_or_make_plan(const opts *o, const sdsinf_model *m,
+                             sdsinf_plan **plan, sdsinf_err *err)
+{
+    sdsinf_partition_opts po;
+    sdsinf_plan_stats ps;
+    int rc;
+    if (!o->plan) {
         sdsinf_partition_opts_init(&po);
         po.workers = (int)o->workers;
         po.method = o->method;
         po.seed = o->seed;
-        if (sdsinf_partition(m, &po, &plan, &err))
-            goto fail;
+        return sdsinf_partition(m, &po, plan, err);
     }
+    if ((rc = sdsinf_plan_load(o->plan, m, plan, err)))
+        return rc;
+    sdsinf_plan_get_stats(*plan, &ps);
+    if (o->workers && ps.workers != o->workers)
+        return cli_fail(err, SDSINF_EINVAL, "%s is a plan for %d workers, "
+                        "not %lld (%s): give a plan for %lld or leave the "
+                        "worker count to the plan", o->plan, ps.workers,
+                        o->workers, o->payload ? "the payload's "
+                        "total_nworkers, or --workers" : "--workers",
+                        o->workers);
+    return SDSINF_OK;
+}
+
+static int load_run_inputs(const opts *o, const run_setup *rs,
+                           run_inputs *in, sdsinf_err *err)
+{
+    double load_s;
+    int rc;
+    if ((rc = load_model(o, &in->m, &load_s, err)) ||
+        (rc = sdsinf_images_load(o->images, in->m->neurons, &in->images,
+                                 err)) ||
+        (o->check &&
+         (rc = sdsinf_categories_load(o->check, &in->gold, &in->ngold, err))))
+        return rc;
+    limit_images(o, rs, in);
+    return load_or_make_plan(o, in->m, &in->plan, err);
+}
+
+static int threads_launcher(const opts *o)
+{
+    return o->launcher && !strcmp(o->launcher, "threads");
+}
+
+static const char *channel_name(const opts *o)
+{
+    return o->channel ? o->channel : threads_launcher(o) ? "mem" : "local";
+}
+
+static void run_opts_from(const opts *o, sdsinf_run_opts *ro)
+{
+    sdsinf_run_opts_init(ro);
+    ro->launcher = o->launcher;
+    ro->channel = o->channel;
+    ro->channel_config = o->channel_config;
+    ro->batch_size = o->batch_size;
+    ro->codec = o->codec;
+    ro->level = (int)o->level;
+    ro->timeout_ms = (int)o->timeout_ms;
+    ro->kernel_threads = (int)o->threads;
+    ro->bfr = (int)o->bfr;
+    ro->nlevels = (int)o->nlevels;
+}
+
+/* PREFIX.csv, PREFIX-layers.csv and PREFIX.json of a finished run. */
+static int write_run_metrics(const char *prefix, const opts *o,
+                             const run_setup *rs, const run_inputs *in,
+                             const sdsinf_run_stats *st, int64_t ncats,
+                             int check, sdsinf_err *err)
+{
+    const char *base = strrchr(prefix, '/');
+    metrics_run mr = {0};
+    mr.config = rs->config ? rs->config : base ? base + 1 : prefix;
+    mr.expt_id = rs->expt_id;
+    mr.bfr = (int)o->bfr;
+    mr.nlevels = (int)o->nlevels;
+    mr.neurons = in->m->neurons;
+    mr.layers = in->m->layers;
+    mr.images = in->images.nrows;
+    mr.batch_size = o->batch_size;
+    mr.channel = channel_name(o);
+    mr.launcher = threads_launcher(o) ? "threads" : "local";
+    mr.codec = o->codec ? o->codec : "zstd";
+    mr.categories = ncats;
+    mr.check = check;
+    return metrics_write(prefix, &mr, st, err);
+}
+
+static double per_image(uint64_t bytes, int64_t images)
+{
+    return images ? (double)bytes / (double)images : 0;
+}
+
+static void print_run(const opts *o, const run_inputs *in,
+                      const sdsinf_run_stats *st, int64_t ncats, int check)
+{
+    int64_t n = in->images.nrows;
+    if (o->json) {
+        printf("{\"workers\":%d,\"channel\":", st->workers);
+        cli_json_string(stdout, channel_name(o));
+        printf(",\"launcher\":\"%s\",\"images\":%lld,\"categories\":%lld,"
+               "\"check\":%s,\"seconds\":%.6f,\"startup_seconds\":%.6f,"
+               "\"bytes_sent\":%llu,\"messages_sent\":%llu,"
+               "\"bytes_per_image\":%.1f,\"duplicates\":%llu,"
+               "\"requests\":{\"send\":%llu},\"cost_usd\":null,"
+               "\"metrics\":",
+               threads_launcher(o) ? "threads" : "local", (long long)n,
+               (long long)ncats,
+               check < 0 ? "null" : check ? "\"pass\"" : "\"fail\"",
+               st->seconds, st->startup_seconds,
+               (unsigned long long)st->bytes_sent,
+               (unsigned long long)st->messages_sent,
+               per_image(st->bytes_sent, n),
+               (unsigned long long)st->duplicates,
+               (unsigned long long)st->messages_sent);
+        cli_json_string(stdout, o->metrics);
+        printf("}\n");
+        return;
+    }
+    printf("%d workers: %lld images, %lld categories in %.3f s (start-up "
+           "%.3f s); %llu messages, %llu bytes (%.0f per image)%s\n",
+           st->workers, (long long)n, (long long)ncats, st->seconds,
+           st->startup_seconds, (unsigned long long)st->messages_sent,
+           (unsigned long long)st->bytes_sent, per_image(st->bytes_sent, n),
+           check < 0 ? "" : check ? "; check passed" : "; CHECK FAILED");
+    if (o->metrics)
+        printf("metrics: %s.csv, %s-layers.csv, %s.json\n", o->metrics,
+               o->metrics, o->metrics);
+}
+
+static int run_distributed(const opts *o, const run_setup *rs)
+{
+    sdsinf_err err = {0};
+    run_inputs in = {0};
+    sdsinf_result res = {0};
+    sdsinf_run_stats st = {0};
     sdsinf_run_opts ro;
-    sdsinf_run_opts_init(&ro);
-    ro.launcher = o->launcher;
-    ro.channel = o->channel;
-    ro.channel_config = o->channel_config;
-    ro.batch_size = o->batch_size;
-    ro.codec = o->codec;
-    ro.level = (int)o->level;
-    ro.timeout_ms = (int)o->timeout_ms;
-    ro.kernel_threads = (int)o->threads;
-    ro.bfr = (int)o->bfr;
-    ro.nlevels = (int)o->nlevels;
-    int threads = o->launcher && !strcmp(o->launcher, "threads");
-    const char *channel = o->channel ? o->channel : threads ? "mem" : "local";
-    if (sdsinf_run(m, plan, &images, &ro, &res, &st, &err) ||
+    int64_t *cats = NULL, ncats = 0;
+    int rc = 1, check = -1;
+    if (!o->weights || !o->images || (!o->workers && !o->plan))
+        return usage_error("run needs --weights, --images and --workers or "
+                           "--plan, or a payload: run PAYLOAD.json");
+    run_opts_from(o, &ro);
+    if (load_run_inputs(o, rs, &in, &err) ||
+        sdsinf_run(in.m, in.plan, &in.images, &ro, &res, &st, &err) ||
         sdsinf_result_categories(&res, &cats, &ncats, &err) ||
         (o->out && sdsinf_categories_save(cats, ncats, o->out, &err)) ||
         (o->scores && sdsinf_result_save_scores(&res, o->scores, &err)))
         goto fail;
     if (o->check)
-        check = compare_categories(cats, ncats, gold, ngold, o->check);
-    if (o->json)
-        printf("{\"workers\":%d,\"channel\":\"%s\",\"launcher\":\"%s\","
-               "\"images\":%lld,\"categories\":%lld,\"check\":%s,"
-               "\"seconds\":%.6f,\"startup_seconds\":%.6f,"
-               "\"bytes_sent\":%llu,\"messages_sent\":%llu,"
-               "\"bytes_per_image\":%.1f,\"duplicates\":%llu,"
-               "\"requests\":{\"send\":%llu},\"cost_usd\":null}\n",
-               st.workers, channel, threads ? "threads" : "local",
-               (long long)images.nrows, (long long)ncats,
-               check < 0 ? "null" : check ? "\"pass\"" : "\"fail\"",
-               st.seconds, st.startup_seconds,
-               (unsigned long long)st.bytes_sent,
-               (unsigned long long)st.messages_sent,
-               images.nrows ? (double)st.bytes_sent / (double)images.nrows : 0,
-               (unsigned long long)st.duplicates,
-               (unsigned long long)st.messages_sent);
-    else
-        printf("%d workers: %lld images, %lld categories in %.3f s (start-up "
-               "%.3f s); %llu messages, %llu bytes (%.0f per image)%s\n",
-               st.workers, (long long)images.nrows, (long long)ncats,
-               st.seconds, st.startup_seconds,
-               (unsigned long long)st.messages_sent,
-               (unsigned long long)st.bytes_sent,
-               images.nrows ? (double)st.bytes_sent / (double)images.nrows : 0,
-               check < 0 ? "" : check ? "; check passed" : "; CHECK FAILED");
+        check = compare_categories(cats, ncats, in.gold, in.ngold, o->check);
+    if (o->metrics && write_run_metrics(o->metrics, o, rs, &in, &st, ncats,
+                                        check, &err))
+        goto fail;
+    print_run(o, &in, &st, ncats, check);
     rc = check == 0 ? 1 : 0;
     goto done;
 fail:
     rc = fail(&err);
 done:
     free(cats);
-    free(gold);
+    sdsinf_run_stats_free(&st);
     sdsinf_result_free(&res);
-    sdsinf_plan_free(plan);
-    sdsinf_csr_free(&images);
-    sdsinf_model_free(m);
+    run_inputs_free(&in);
+    return rc;
+}
+
+static int cmd_run(const opts *given)
+{
+    sdsinf_err err = {0};
+    run_setup rs = {0, NULL, -1};
+    opts o = *given;
+    payload pl;
+    if (!o.payload)
+        return run_distributed(&o, &rs);
+    if (payload_load(o.payload, &pl, &err) != SDSINF_OK)
+        return fail(&err);
+    int rc = apply_payload(&pl, &o, &rs);
+    if (rc == 0)
+        rc = run_distributed(&o, &rs);
+    payload_free(&pl);
     return rc;
 }
 
 /* ---- demo ------------------------------------------------------------------- */
 
-static int cmd_demo(const opts *o)
+/* Everything the demo makes, in its directory and in memory. */
+typedef struct demo {
+    char dir[2048], bundle[4096], images[4096], gold[4096], plan[4096];
+    char metrics[4096], config[64];
+    int32_t neurons, layers;
+    long long images_n;
+    int workers;
+    run_inputs in;
+    sdsinf_result single, dist;
+    sdsinf_run_stats st;
+    sdsinf_plan_stats ps;
+    int64_t block_pairs, ncats;
+    double single_s;
+} demo;
+
+static void demo_free(demo *d)
 {
-    sdsinf_err err = {0};
-    char dir[2048], path[4096];
-    int32_t N = o->neurons ? (int32_t)o->neurons : 1024;
-    int32_t L = o->layers ? (int32_t)o->layers : 120;
-    long long M = 2000;
-    int64_t ncats = 0;
-    if (o->images && parse_ll("--images", o->images, 1, &M))
-        return EXIT_USAGE;
+    run_inputs_free(&d->in);
+    sdsinf_result_free(&d->single);
+    sdsinf_result_free(&d->dist);
+    sdsinf_run_stats_free(&d->st);
+}
+
+/* The demo's directory (--out, or a new one) and its file names. */
+static int demo_paths(demo *d, const opts *o)
+{
     if (o->out) {
-        snprintf(dir, sizeof dir, "%s", o->out);
+        snprintf(d->dir, sizeof d->dir, "%s", o->out);
     } else {
-        snprintf(dir, sizeof dir, "%s/sdsinf-demo-XXXXXX",
+        snprintf(d->dir, sizeof d->dir, "%s/sdsinf-demo-XXXXXX",
                  getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-        if (!mkdtemp(dir)) {
-            fprintf(stderr, "sdsinf: cannot create %s: %s\n", dir,
-                    strerror(errno));
+        if (!mkdtemp(d->dir)) {
+            fprintf(stderr, "sdsinf: cannot create %s: %s (set TMPDIR or "
+                    "give --out DIR)\n", d->dir, strerror(errno));
             return 1;
         }
     }
-    printf("sdsinf demo: %d neurons x %d layers, %lld images, in %s\n", N, L,
-           (long long)M, dir);
-    double t = now();
-    if (generate_into(dir, N, L, M, o->seed, (int)o->threads, &ncats, &err))
-        return fail(&err);
-    printf("  1. generate  %.2f s: network, images and %lld golden "
-           "categories\n", now() - t, (long long)ncats);
-
-    opts c = *o;
-    snprintf(path, sizeof path, "%s/model.sdsinf", dir);
-    c.weights = dir;
-    c.out = path;
-    c.json = 0;
-    printf("  2. convert   ");
-    fflush(stdout);
-    if (cmd_convert(&c))
-        return 1;
-
-    char images[4096], gold[4096]; /* dir + a file name */
-    snprintf(images, sizeof images, "%s/sparse-images-%d.tsv", dir, N);
-    snprintf(gold, sizeof gold, "%s/n%d-l%d-categories.tsv", dir, N, L);
-    opts i = *o;
-    i.weights = path;
-    i.images = images;
-    i.check = gold;
-    i.out = NULL;
-    i.neurons = i.layers = 0;
-    printf("  3. infer     ");
-    fflush(stdout);
-    int rc = cmd_infer(&i);
-    printf("%s\n", rc ? "demo FAILED" : "demo passed: categories equal the "
-                                       "golden file");
-    return rc;
+    snprintf(d->bundle, sizeof d->bundle, "%s/model.sdsinf", d->dir);
+    snprintf(d->images, sizeof d->images, "%s/sparse-images-%d.tsv", d->dir,
+             d->neurons);
+    snprintf(d->gold, sizeof d->gold, "%s/n%d-l%d-categories.tsv", d->dir,
+             d->neurons, d->layers);
+    snprintf(d->plan, sizeof d->plan, "%s/plan", d->dir);
+    snprintf(d->metrics, sizeof d->metrics, "%s",
+             o->metrics ? o->metrics : d->dir);
+    if (!o->metrics)
+        snprintf(d->metrics + strlen(d->metrics),
+                 sizeof d->metrics - strlen(d->metrics), "/metrics");
+    snprintf(d->config, sizeof d->config, "demo_%dn_%dl_%dw", d->neurons,
+             d->layers, d->workers);
+    return 0;
 }
+
+/* Steps 1 and 2: generate, convert to a bundle, load it back. */
+static int demo_make_model(demo *d, const opts *o, sdsinf_err *err)
+{
+    opts c = *o;
+    sdsinf_model *tsv = NULL;
+    int64_t ngold = 0;
+    double load_s, t = now();
+    int rc;
+    if ((rc = generate_into(d->dir, d->neurons, d->layers, d->images_n,
+                            o->seed, (int)o->threads, &ngold, err)))
+        return rc;
+    printf("  1. generate  %6.2f s  a RadiX-Net network, %lld images and "
+           "their golden categories (%lld)\n", now() - t, d->images_n,
+           (long long)ngold);
+    t = now();
+    c.weights = d->dir;
+    rc = load_model(&c, &tsv, &load_s, err);
+    if (rc == SDSINF_OK)
+        rc = sdsinf_model_save_bundle(tsv, d->bundle, err);
+    sdsinf_model_free(tsv);
+    c.weights = d->bundle;
+    if (rc || (rc = load_model(&c, &d->in.m, &load_s, err)) ||
+        (rc = sdsinf_images_load(d->images, d->neurons, &d->in.images,
+                                 err)) ||
+        (rc = sdsinf_categories_load(d->gold, &d->in.gold, &d->in.ngold,
+                                     err)))
+        return rc;
+    printf("  2. convert   %6.2f s  the TSV files to %s, loaded back\n",
+           now() - t, d->bundle);
+    return SDSINF_OK;
+}
+
+/* Step 3: the hypergraph plan (saved), and block's pairs to compare. */
+static int demo_partition(demo *d, const opts *o, sdsinf_err *err)
+{
+    sdsinf_partition_opts po;
+    sdsinf_plan *block = NULL;
+    sdsinf_plan_stats bs;
+    double t = now();
+    int rc;
+    sdsinf_partition_opts_init(&po);
+    po.workers = d->workers;
+    po.method = "hypergraph";
+    po.seed = o->seed;
+    po.sample = &d->in.images;
+    if ((rc = sdsinf_partition(d->in.m, &po, &d->in.plan, err)) ||
+        (rc = sdsinf_plan_save(d->in.plan, d->in.m, d->plan, err)))
+        return rc;
+    t = now() - t;
+    po.method = "block";
+    po.sample = NULL;
+    if ((rc = sdsinf_partition(d->in.m, &po, &block, err)))
+        return rc;
+    sdsinf_plan_get_stats(block, &bs);
+    d->block_pairs = bs.row_target_pairs;
+    sdsinf_plan_free(block);
+    sdsinf_plan_get_stats(d->in.plan, &d->ps);
+    printf("  3. partition %6.2f s  hypergraph, %d workers: %lld row-target "
+           "pairs (block: %lld), imbalance %.2f%%\n", t, d->workers,
+           (long long)d->ps.row_target_pairs, (long long)d->block_pairs,
+           100 * d->ps.imbalance);
+    return SDSINF_OK;
+}
+
+/* Steps 4 and 5: the distributed run, then one process. */
+static int demo_run(demo *d, const opts *o, sdsinf_err *err)
+{
+    sdsinf_run_opts ro;
+    sdsinf_infer_opts io;
+    int rc;
+    run_opts_from(o, &ro);
+    if ((rc = sdsinf_run(d->in.m, d->in.plan, &d->in.images, &ro, &d->dist,
+                         &d->st, err)))
+        return rc;
+    printf("  4. run       %6.2f s  %d %s: %llu messages, %llu bytes\n",
+           d->st.startup_seconds + d->st.seconds, d->st.workers,
+           threads_launcher(o) ? "threads" : "local processes",
+           (unsigned long long)d->st.messages_sent,
+           (unsigned long long)d->st.bytes_sent);
+    sdsinf_infer_opts_init(&io);
+    io.threads = (int)o->threads;
+    double t = now();
+    if ((rc = sdsinf_infer(d->in.m, &d->in.images, &io, &d->single, err)))
+        return rc;
+    d->single_s = now() - t;
+    printf("  5. infer     %6.2f s  one process\n", d->single_s);
+    return SDSINF_OK;
+}
+
+/* Images whose argmax or max differ, bit for bit (the first few shown). */
+static int64_t compare_scores(const sdsinf_result *got,
+                              const sdsinf_result *want)
+{
+    int64_t bad = 0;
+    for (int64_t i = 0; i < got->images && i < want->images; i++) {
+        if (got->argmax[i] == want->argmax[i] &&
+            !memcmp(&got->max[i], &want->max[i], sizeof got->max[i]))
+            continue;
+        if (bad++ < 5)
+            fprintf(stderr, "sdsinf: image %lld: distributed argmax %d max "
+                    "%.9g, one process argmax %d max %.9g\n",
+                    (long long)i + 1, got->argmax[i], got->max[i],
+                    want->argmax[i], want->max[i]);
+    }
+    return bad + (got->images != want->images);
+}
+
+/* Step 6: the distributed categories, argmax and max equal one process's,
+ * and the categories the golden ones.  1 when all equal. */
+static int demo_verify(demo *d, sdsinf_err *err)
+{
+    int64_t *dist = NULL, nd = 0, *single = NULL, ns = 0;
+    int ok = 0;
+    if (sdsinf_result_categories(&d->dist, &dist, &nd, err) == SDSINF_OK &&
+        sdsinf_result_categories(&d->single, &single, &ns, err) ==
+            SDSINF_OK) {
+        ok = compare_categories(dist, nd, d->in.gold, d->in.ngold, d->gold);
+        ok &= compare_categories(dist, nd, single, ns,
+                                 "the one-process result");
+        ok &= compare_scores(&d->dist, &d->single) == 0;
+        d->ncats = nd;
+        printf("  6. verify             %s\n",
+               ok ? "categories, argmax and max: distributed = one process "
+                    "= golden"
+                  : "the distributed run DIFFERS (see above)");
+    } else {
+        fail(err);
+    }
+    free(dist);
+    free(single);
+    return ok;
+}
+
+static void demo_summary(const demo *d, const opts *o, int ok)
+{
+    int64_t n = d->in.images.nrows;
+    double dist_s = d->st.seconds;
+    if (o->json) {
+        printf("{\"neurons\":%d,\"layers\":%d,\"images\":%lld,\"workers\":%d,"
+               "\"categories\":%lld,\"check\":\"%s\",\"row_target_pairs\":"
+               "%lld,\"block_pairs\":%lld,\"imbalance\":%.6f,"
+               "\"messages_sent\":%llu,\"bytes_sent\":%llu,"
+               "\"bytes_per_image\":%.1f,\"single_seconds\":%.6f,"
+               "\"seconds\":%.6f,\"startup_seconds\":%.6f,\"out\":",
+               d->neurons, d->layers, (long long)n, d->workers,
+               (long long)d->ncats, ok ? "pass" : "fail",
+               (long long)d->ps.row_target_pairs, (long long)d->block_pairs,
+               d->ps.imbalance, (unsigned long long)d->st.messages_sent,
+               (unsigned long long)d->st.bytes_sent,
+               per_image(d->st.bytes_sent, n), d->single_s, dist_s,
+               d->st.startup_seconds);
+        cli_json_string(stdout, d->dir);
+        printf(",\"metrics\":");
+        cli_json_string(stdout, d->metrics);
+        printf("}\n");
+        return;
+    }
+    printf("summary\n"
+           "  model    %d neurons x %d layers, %lld edges; %lld images, %lld "
+           "categorized\n"
+           "  plan     %d workers: %lld row-target pairs (block "
+           "partitioning: %lld)\n"
+           "  traffic  %llu messages, %llu bytes: %.0f bytes per image\n"
+           "  time     one process %.3f s; distributed %.3f s after %.3f s "
+           "start-up\n"
+           "  files    %s: model.sdsinf, plan/, the generated TSV files\n"
+           "  metrics  %s.csv, %s-layers.csv, %s.json\n",
+           d->neurons, d->layers, (long long)model_edges(d->in.m),
+           (long long)n, (long long)d->ncats, d->workers,
+           (long long)d->ps.row_target_pairs, (long long)d->block_pairs,
+           (unsigned long long)d->st.messages_sent,
+           (unsigned long long)d->st.bytes_sent,
+           per_image(d->st.bytes_sent, n), d->single_s, dist_s,
+           d->st.startup_seconds, d->dir, d->metrics, d->metrics,
+           d->metrics);
+    printf("%s\n", ok ? "demo passed: the distributed run equals one "
+                        "process and the golden categories"
+                      : "demo FAILED");
+}
+
+static int cmd_demo(const opts *o)
+{
+    sdsinf_err err = {0};
+    run_setup rs = {0, NULL, -1};
+    demo d;
+    int ok = 0;
+    memset(&d, 0, sizeof d);
+    d.neurons = o->neurons ? (int32_t)o->neurons : 1024;
+    d.layers = o->layers ? (int32_t)o->layers : 120;
+    d.workers = o->workers ? (int)o->workers : 4;
+    d.images_n = 2000;
+    if (o->images && parse_ll("--images", o->images, 1, &d.images_n))
+        return EXIT_USAGE;
+    if (demo_paths(&d, o))
+        return 1;
+    printf("sdsinf demo: %d neurons x %d layers, %lld images, %d workers, "
+           "in %s\n", d.neurons, d.layers, d.images_n, d.workers, d.dir);
+    fflush(stdout);
+    rs.config = d.config;
+    if (demo_make_model(&d, o, &err) || demo_partition(&d, o, &err) ||
+        demo_run(&d, o, &err)) {
+        demo_free(&d);
+        printf("demo FAILED\n");
+        return fail(&err);
+    }
+    ok = demo_verify(&d, &err);
+    if (write_run_metrics(d.metrics, o, &rs, &d.in, &d.st, d.ncats, ok,
+                          &err)) {
+        ok = 0;
+        fail(&err);
+    }
+    demo_summary(&d, o, ok);
+    demo_free(&d);
+    return ok ? 0 : 1;
+}
+
+/* ---- commands ------------------------------------------------------------------ */
+
+typedef struct command {
+    const char *name;
+    int (*run)(const opts *o);
+} command;
+
+static const command COMMANDS[] = {
+    {"infer", cmd_infer},         {"generate", cmd_generate},
+    {"convert", cmd_convert},     {"partition", cmd_partition},
+    {"run", cmd_run},             {"sdsinf-export", cmd_sdsinf_export},
+    {"sdsinf-import", cmd_sdsinf_import}, {"demo", cmd_demo},
+};
 
 int main(int argc, char **argv)
 {
@@ -744,24 +1170,16 @@ int main(int argc, char **argv)
         printf("sdsinf %s\n", sdsinf_version());
         return 0;
     }
-    int rc = parse_args(argc - 2, argv + 2, &o);
-    if (rc)
-        return rc;
-    if (!strcmp(cmd, "infer"))
-        return cmd_infer(&o);
-    if (!strcmp(cmd, "generate"))
-        return cmd_generate(&o);
-    if (!strcmp(cmd, "convert"))
-        return cmd_convert(&o);
-    if (!strcmp(cmd, "run"))
-        return cmd_run(&o);
-    if (!strcmp(cmd, "sdsinf-export"))
-        return cmd_sdsinf_export(&o);
-    if (!strcmp(cmd, "sdsinf-import"))
-        return cmd_sdsinf_import(&o);
-    if (!strcmp(cmd, "partition"))
-        return cmd_partition(&o);
-    if (!strcmp(cmd, "demo"))
-        return cmd_demo(&o);
+    for (size_t i = 0; i < sizeof COMMANDS / sizeof *COMMANDS; i++) {
+        if (strcmp(cmd, COMMANDS[i].name))
+            continue;
+        int rc = parse_args(argc - 2, argv + 2, &o);
+        if (rc)
+            return rc;
+        if (o.payload && COMMANDS[i].run != cmd_run)
+            return usage_error("%s takes no argument '%s' (only run takes "
+                               "a file: a payload)", cmd, o.payload);
+        return COMMANDS[i].run(&o);
+    }
     return usage_error("unknown command '%s'", cmd);
 }
