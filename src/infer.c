@@ -144,7 +144,8 @@ static void block_layer(void *ve, int64_t t, int thread)
     if (atomic_load(&e->failed) || b->n == 0)
         return;
     if (b->panel) {
-        e->kern->dense(e->layer, e->m->ymax, e->with_mask, b->panel, s->tile,
+        e->kern->dense(e->layer, e->m->ymax, e->with_mask, b->panel, LANES,
+                       s->tile,
                        cnt);
         float *t2 = b->panel; /* the output becomes the block's panel */
         b->panel = s->tile;

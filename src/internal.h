@@ -127,11 +127,12 @@ typedef struct sdsinf__kernel {
     int64_t (*sparse_row)(const sdsinf_layer *l, float ymax,
                           const uint32_t *col, const float *val, int64_t n,
                           float *acc, uint64_t *bits, uint32_t *oc, float *ov);
-    /* A panel through the layer into tile (C x LANES, same layout); count[j]
-     * gets lane j's positive outputs.  with_mask: keep the bias off outputs
-     * none of whose inputs is stored (needed when a bias is positive). */
+    /* A panel (row k, LANES floats, at panel + k * stride) through the
+     * layer into tile (C x LANES); count[j] gets lane j's positive outputs.
+     * with_mask: keep the bias off outputs none of whose inputs is stored
+     * (needed when a bias is positive). */
     void (*dense)(const sdsinf_layer *l, float ymax, int with_mask,
-                  const float *panel, float *tile,
+                  const float *panel, int64_t stride, float *tile,
                   int64_t count[SDSINF__LANES]);
     /* Lane j's positive tile entries, as (output, value), to oc/ov + j * C
      * (room for LANES * C); count[j] gets how many. */

@@ -149,7 +149,8 @@ static int64_t sparse_row_c(const sdsinf_layer *layer, float ymax,
 }
 
 static void dense_c(const sdsinf_layer *layer, float ymax, int with_mask,
-                    const float *panel, float *tile, int64_t count[LANES])
+                    const float *panel, int64_t stride, float *tile,
+                    int64_t count[LANES])
 {
     const sdsinf_csr *wt = &layer->wt;
     const sdsinf__layer_plan *plan = layer->plan_;
@@ -160,7 +161,7 @@ static void dense_c(const sdsinf_layer *layer, float ymax, int with_mask,
         float a[LANES] = {0};
         unsigned m = 0;
         for (int64_t i = wt->rowptr[c]; i < wt->rowptr[c + 1]; i++) {
-            const float *p = panel + (size_t)wt->col[i] * LANES;
+            const float *p = panel + (size_t)wt->col[i] * stride;
             for (int j = 0; j < LANES; j++) {
                 a[j] = fmaf(wt->val[i], p[j], a[j]);
                 m |= (unsigned)(p[j] != 0) << j;
@@ -237,8 +238,8 @@ AVX2 HOT_INLINE void store16(float *tile, int64_t c, __m256 lo, __m256 hi,
 /* Four outputs with the same input list: one load of each panel row feeds
  * all four sums. */
 AVX2 HOT_INLINE void four_same(const sdsinf_layer *layer, const float *panel,
-                               int with_mask, __m256 vmax, float *tile,
-                               const uint32_t *c, counts16 *cnt)
+                               int64_t stride, int with_mask, __m256 vmax,
+                               float *tile, const uint32_t *c, counts16 *cnt)
 {
     const sdsinf_csr *wt = &layer->wt;
     const int64_t *rp = wt->rowptr;
@@ -250,7 +251,7 @@ AVX2 HOT_INLINE void four_same(const sdsinf_layer *layer, const float *panel,
            b2 = a0, a3 = a0, b3 = a0;
     unsigned m = 0;
     for (int64_t i = 0; i < n; i++) {
-        const float *p = panel + (size_t)in[i] * LANES;
+        const float *p = panel + (size_t)in[i] * stride;
         __m256 lo = _mm256_loadu_ps(p), hi = _mm256_loadu_ps(p + 8), w;
         w = _mm256_set1_ps(v0[i]);
         a0 = _mm256_fmadd_ps(w, lo, a0), b0 = _mm256_fmadd_ps(w, hi, b0);
@@ -272,14 +273,14 @@ AVX2 HOT_INLINE void four_same(const sdsinf_layer *layer, const float *panel,
 
 /* One output, its inputs in order. */
 AVX2 HOT_INLINE void one(const sdsinf_layer *layer, const float *panel,
-                         int with_mask, __m256 vmax, float *tile, uint32_t c,
-                         counts16 *cnt)
+                         int64_t stride, int with_mask, __m256 vmax,
+                         float *tile, uint32_t c, counts16 *cnt)
 {
     const sdsinf_csr *wt = &layer->wt;
     __m256 a = _mm256_setzero_ps(), b = a;
     unsigned m = 0;
     for (int64_t i = wt->rowptr[c]; i < wt->rowptr[c + 1]; i++) {
-        const float *p = panel + (size_t)wt->col[i] * LANES;
+        const float *p = panel + (size_t)wt->col[i] * stride;
         __m256 lo = _mm256_loadu_ps(p), hi = _mm256_loadu_ps(p + 8);
         __m256 w = _mm256_set1_ps(wt->val[i]);
         a = _mm256_fmadd_ps(w, lo, a);
@@ -292,8 +293,8 @@ AVX2 HOT_INLINE void one(const sdsinf_layer *layer, const float *panel,
 }
 
 AVX2 static void dense_avx2(const sdsinf_layer *layer, float ymax,
-                            int with_mask, const float *panel, float *tile,
-                            int64_t count[LANES])
+                            int with_mask, const float *panel, int64_t stride,
+                            float *tile, int64_t count[LANES])
 {
     const sdsinf__layer_plan *plan = layer->plan_;
     const __m256 vmax = _mm256_set1_ps(ymax);
@@ -302,15 +303,15 @@ AVX2 static void dense_avx2(const sdsinf_layer *layer, float ymax,
     if (plan)
         for (; c + 4 <= C; c += 4) {
             if (plan->same4[c / 4])
-                four_same(layer, panel, with_mask, vmax, tile,
+                four_same(layer, panel, stride, with_mask, vmax, tile,
                           plan->order + c, &cnt);
             else
                 for (int k = 0; k < 4; k++)
-                    one(layer, panel, with_mask, vmax, tile,
+                    one(layer, panel, stride, with_mask, vmax, tile,
                         plan->order[c + k], &cnt);
         }
     for (; c < C; c++)
-        one(layer, panel, with_mask, vmax, tile,
+        one(layer, panel, stride, with_mask, vmax, tile,
             plan ? plan->order[c] : (uint32_t)c, &cnt);
     int32_t n[LANES];
     _mm256_storeu_si256((__m256i *)n, cnt.lo);
@@ -477,7 +478,8 @@ static int dense_block(ctx *x, scratch *s, const int64_t *rows, int nl)
     if (!arena_reserve(&s->out, LANES * x->C))
         return 0;
     sdsinf__fill_panel(s->panel, x->K, x->y, rows, nl);
-    x->kern->dense(x->layer, x->ymax, x->with_mask, s->panel, s->tile, count);
+    x->kern->dense(x->layer, x->ymax, x->with_mask, s->panel, LANES, s->tile,
+                   count);
     /* lane j lands at j * C, then the lanes close up into rows */
     uint32_t *oc = s->out.col + s->out.len;
     float *ov = s->out.val + s->out.len;

@@ -3,10 +3,13 @@
  * A distributed worker receives and sends activations by neuron (a row per
  * neuron: the samples where it is nonzero), so its layer takes rows in and
  * gives rows out, with no transposes in between.  The samples some input
- * row holds (the live ones) are cut into blocks of LANES, in order; a
- * cursor per input row finds each block's entries.  A block goes through
- * the kernel's dense primitive (its entries spread into a panel) or, when
- * sparse, each of its samples through the sparse one.  Both are the primitives sdsinf_layer_forward uses, so the
+ * row holds (the live ones) are cut into blocks of LANES, in order.  When
+ * the layer's inputs are dense on the whole, they are spread into one
+ * K x live matrix, and every block goes through the kernel's dense
+ * primitive, reading its LANES columns in place.  Otherwise a cursor per
+ * input row finds each block's entries, and a block goes through the dense
+ * primitive (its entries spread into a panel) or, when sparse, each of its
+ * samples through the sparse one.  Both are the primitives sdsinf_layer_forward uses, so the
  * results are bit-identical to it.  Threads take contiguous ranges of
  * blocks, and their outputs are joined per neuron in range order, which
  * keeps every output row's samples ascending. */
@@ -45,9 +48,11 @@ struct sdsinf__rows_ws {
     int threads;
     int ready;             /* parts allocated whole for threads, K, C */
     int64_t K, C, samples; /* what the arrays hold */
-    uint64_t *mark;        /* samples bits */
+    uint8_t *mark;         /* samples: 1 where some input row has it */
     uint32_t *live;        /* live samples, ascending */
     int32_t *pos_of;       /* sample -> live position */
+    float *dense;          /* K x live (padded to blocks), dense layers */
+    int64_t dense_cap;     /* floats it holds */
     part *parts;
 };
 
@@ -57,6 +62,7 @@ typedef struct ctx {
     float ymax;
     int with_mask;
     int64_t K, C, nlive;
+    int64_t stride; /* > 0: the inputs are in ws->dense, rows this long */
     const uint32_t *const *smp;
     const float *const *val;
     const int64_t *n;
@@ -94,6 +100,7 @@ void sdsinf__rows_ws_free(sdsinf__rows_ws *ws)
     sdsinf__free(ws->mark);
     sdsinf__free(ws->live);
     sdsinf__free(ws->pos_of);
+    sdsinf__free(ws->dense);
     sdsinf__free(ws);
 }
 
@@ -151,7 +158,7 @@ static int ws_fit(sdsinf__rows_ws *ws, int threads, int64_t K, int64_t C,
         sdsinf__free(ws->live);
         sdsinf__free(ws->pos_of);
         ws->samples = 0;
-        ws->mark = sdsinf__calloc((size_t)samples / 64 + 1, sizeof *ws->mark);
+        ws->mark = sdsinf__calloc((size_t)samples + 1, sizeof *ws->mark);
         ws->live = sdsinf__mallocarray((size_t)samples + 1, sizeof *ws->live);
         ws->pos_of = sdsinf__mallocarray((size_t)samples + 1,
                                          sizeof *ws->pos_of);
@@ -182,6 +189,35 @@ static int row_room(outrow *r, int64_t more)
     return 1;
 }
 
+/* A dense block's tile (its nl samples) appended to the rows. */
+static int tile_emit(const ctx *x, part *p, const uint32_t *samples, int nl)
+{
+    unsigned lanes = (1u << nl) - 1;
+    for (int64_t c = 0; c < x->C; c++) { /* the positive ones stay */
+        const float *t = p->tile + c * LANES;
+        unsigned m = 0;
+        for (int j = 0; j < LANES; j++)
+            m |= (unsigned)(t[j] > 0) << j;
+        if (!(m &= lanes))
+            continue;
+        outrow *r = &p->rows[c];
+        if (!row_room(r, LANES))
+            return 0;
+        if (m == 0xffffu) { /* a whole block: fixed-size copies */
+            memcpy(r->smp + r->n, samples, LANES * sizeof *r->smp);
+            memcpy(r->val + r->n, t, LANES * sizeof *r->val);
+            r->n += LANES;
+            continue;
+        }
+        for (; m; m &= m - 1) {
+            int j = __builtin_ctz(m);
+            r->smp[r->n] = samples[j];
+            r->val[r->n++] = t[j];
+        }
+    }
+    return 1;
+}
+
 /* Block b (its nl samples) through the layer, appended to the rows. */
 static int run_block(const ctx *x, part *p, int64_t b, int nl)
 {
@@ -209,35 +245,12 @@ static int run_block(const ctx *x, part *p, int64_t b, int nl)
             for (int64_t e = p->from[k]; e < p->cur[k]; e++)
                 row[ws->pos_of[x->smp[k][e]]] = x->val[k][e];
         }
-        x->kern->dense(x->layer, x->ymax, x->with_mask, p->panel, p->tile,
-                       count);
+        x->kern->dense(x->layer, x->ymax, x->with_mask, p->panel, LANES,
+                       p->tile, count);
         for (int64_t a = 0; a < nact; a++) /* the panel is kept zero */
             memset(p->panel + (size_t)p->act[a] * LANES, 0,
                    LANES * sizeof *p->panel);
-        unsigned lanes = (1u << nl) - 1;
-        for (int64_t c = 0; c < x->C; c++) { /* the positive ones stay */
-            const float *t = p->tile + c * LANES;
-            unsigned m = 0;
-            for (int j = 0; j < LANES; j++)
-                m |= (unsigned)(t[j] > 0) << j;
-            if (!(m &= lanes))
-                continue;
-            outrow *r = &p->rows[c];
-            if (!row_room(r, LANES))
-                return 0;
-            if (m == 0xffffu) { /* a whole block: fixed-size copies */
-                memcpy(r->smp + r->n, samples, LANES * sizeof *r->smp);
-                memcpy(r->val + r->n, t, LANES * sizeof *r->val);
-                r->n += LANES;
-                continue;
-            }
-            for (; m; m &= m - 1) {
-                int j = __builtin_ctz(m);
-                r->smp[r->n] = samples[j];
-                r->val[r->n++] = t[j];
-            }
-        }
-        return 1;
+        return tile_emit(x, p, samples, nl);
     }
     for (int j = 0; j < nl; j++)
         p->lane_n[j] = 0;
@@ -286,11 +299,19 @@ static void run_range(void *vx, int64_t t, int thread)
     const ctx *x = vx;
     part *p = &x->ws->parts[t]; /* task t: range t, with its own scratch */
     (void)thread;
-    if (p->first < p->last)
+    if (p->first < p->last && !x->stride)
         cursors_at(x, p, x->ws->live[p->first * LANES]);
     for (int64_t b = p->first; b < p->last && !p->failed; b++) {
         int64_t left = x->nlive - b * LANES;
-        p->failed = !run_block(x, p, b, (int)(left < LANES ? left : LANES));
+        int nl = (int)(left < LANES ? left : LANES);
+        if (x->stride) {
+            int64_t count[LANES];
+            x->kern->dense(x->layer, x->ymax, x->with_mask,
+                           x->ws->dense + b * LANES, x->stride, p->tile,
+                           count);
+            p->failed = !tile_emit(x, p, x->ws->live + b * LANES, nl);
+        } else
+            p->failed = !run_block(x, p, b, nl);
     }
 }
 
@@ -307,20 +328,40 @@ int sdsinf__layer_forward_rows(sdsinf_pool *pool, sdsinf__rows_ws **wsp,
     sdsinf__rows_ws *ws = *wsp;
     if (!ws_fit(ws, threads, K, C, samples))
         goto nomem;
-    ctx x = {sdsinf__kernel_get(), layer, ymax, sdsinf__layer_with_mask(layer),
-             K, C, 0, smp, val, n, ws};
+    ctx x = {.kern = sdsinf__kernel_get(), .layer = layer, .ymax = ymax,
+             .with_mask = sdsinf__layer_with_mask(layer), .K = K, .C = C,
+             .smp = smp, .val = val, .n = n, .ws = ws};
     for (int64_t k = 0; k < K; k++) /* the live samples, and their order */
         for (int64_t e = 0; e < n[k]; e++)
-            ws->mark[smp[k][e] >> 6] |= (uint64_t)1 << (smp[k][e] & 63);
-    for (int64_t wd = 0; wd <= (samples - 1) / 64 && samples > 0; wd++) {
-        for (uint64_t m = ws->mark[wd]; m; m &= m - 1) {
-            uint32_t s = (uint32_t)(wd * 64 + __builtin_ctzll(m));
-            ws->pos_of[s] = (int32_t)x.nlive;
-            ws->live[x.nlive++] = s;
+            ws->mark[smp[k][e]] = 1;
+    for (int64_t i = 0; i < samples; i++)
+        if (ws->mark[i]) {
+            ws->mark[i] = 0;
+            ws->pos_of[i] = (int32_t)x.nlive;
+            ws->live[x.nlive++] = (uint32_t)i;
         }
-        ws->mark[wd] = 0;
+    int64_t nblocks = (x.nlive + LANES - 1) / LANES, E = 0;
+    for (int64_t k = 0; k < K; k++)
+        E += n[k];
+    if (x.nlive > 1 && E * SDSINF__DENSE_DIV >= x.nlive * K) {
+        /* dense on the whole: one K x live matrix, each block read in it */
+        int64_t P = nblocks * LANES;
+        if (K * P > ws->dense_cap) {
+            sdsinf__free(ws->dense);
+            ws->dense_cap = 0;
+            if (!(ws->dense = sdsinf__mallocarray((size_t)(K * P),
+                                                  sizeof *ws->dense)))
+                goto nomem;
+            ws->dense_cap = K * P;
+        }
+        memset(ws->dense, 0, (size_t)(K * P) * sizeof *ws->dense);
+        for (int64_t k = 0; k < K; k++) {
+            float *row = ws->dense + k * P;
+            for (int64_t e = 0; e < n[k]; e++)
+                row[ws->pos_of[smp[k][e]]] = val[k][e];
+        }
+        x.stride = P;
     }
-    int64_t nblocks = (x.nlive + LANES - 1) / LANES;
     for (int t = 0; t < threads; t++) { /* contiguous ranges of blocks */
         ws->parts[t].first = nblocks * t / threads;
         ws->parts[t].last = nblocks * (t + 1) / threads;
@@ -339,6 +380,8 @@ int sdsinf__layer_forward_rows(sdsinf_pool *pool, sdsinf__rows_ws **wsp,
     for (int64_t c = 0; c < C; c++) { /* each row: the ranges in order */
         for (int t = 0; t < threads; t++) {
             const outrow *r = &ws->parts[t].rows[c];
+            if (!r->n)
+                continue; /* its arrays may be NULL */
             memcpy(out->col + at, r->smp, (size_t)r->n * sizeof *r->smp);
             memcpy(out->val + at, r->val, (size_t)r->n * sizeof *r->val);
             at += r->n;
