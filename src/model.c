@@ -419,9 +419,13 @@ done:
 
 /* Bias file: one value per line -> N values (a vector for every layer) or
  * `layer value` lines (per-layer scalars) or `layer neuron value` lines
- * (per-layer vectors, unset entries 0), all 1-based. */
-static int load_bias_file(const char *path, int32_t N, int32_t L, float *bias,
-                          float **vecs_out, sdsinf_err *err)
+ * (per-layer vectors, unset entries 0), all 1-based.  The model has
+ * `avail` layers, of which the first L are loaded: lines for layers
+ * L+1..avail are checked and then ignored (a model's bias.tsv lists all
+ * its layers, and --layers takes the first few). */
+static int load_bias_file(const char *path, int32_t N, int32_t L,
+                          int32_t avail, float *bias, float **vecs_out,
+                          sdsinf_err *err)
 {
     sdsinf__file f = {0};
     sdsinf__lines ls;
@@ -458,17 +462,18 @@ static int load_bias_file(const char *path, int32_t N, int32_t L, float *bias,
             (fields == 3 && (rc = sdsinf__tok_u64(&ls, "neuron", &n, err))) ||
             (rc = sdsinf__tok_f32(&ls, "bias", &v, err)))
             goto done;
-        if (l < 1 || l > (uint64_t)L || n < 1 || n > (uint64_t)N) {
+        if (l < 1 || l > (uint64_t)avail || n < 1 || n > (uint64_t)N) {
             rc = sdsinf__fail(err, SDSINF_EPARSE,
                               "%s:%lld: layer %llu / neuron %llu outside the "
                               "model's %d layers x %d neurons",
                               path, (long long)ls.line, (unsigned long long)l,
-                              (unsigned long long)n, L, N);
+                              (unsigned long long)n, avail, N);
             goto done;
         }
-        if (fields == 2)
+        /* lines of layers past L are checked, not loaded */
+        if (fields == 2 && l <= (uint64_t)L)
             bias[l - 1] = v;
-        else
+        else if (l <= (uint64_t)L)
             vecs[(l - 1) * (uint64_t)N + n - 1] = v;
         count++;
     }
@@ -498,9 +503,11 @@ done:
 }
 
 /* Resolves the bias option: NULL (bias.tsv in the model directory, else the
- * GraphChallenge default), a number, or a bias file. */
+ * GraphChallenge default), a number, or a bias file (for the first L of the
+ * model's avail layers). */
 static int resolve_bias(const char *spec, const char *dir, int32_t N,
-                        int32_t L, float *bias, float **vecs, sdsinf_err *err)
+                        int32_t L, int32_t avail, float *bias, float **vecs,
+                        sdsinf_err *err)
 {
     float b;
     char path[4096];
@@ -517,7 +524,7 @@ static int resolve_bias(const char *spec, const char *dir, int32_t N,
                                 "give one with --bias (a number or a file)",
                                 dir ? dir : "model", N);
     } else if (sdsinf__parse_float(spec, &b) != SDSINF_OK) {
-        return load_bias_file(spec, N, L, bias, vecs, err);
+        return load_bias_file(spec, N, L, avail, bias, vecs, err);
     }
     for (int32_t l = 0; l < L; l++)
         bias[l] = b;
@@ -631,7 +638,8 @@ static int load_dir(const char *dir, const sdsinf_model_opts *o,
     sdsinf__free(all);
     if (rc != SDSINF_OK)
         goto done;
-    if ((rc = resolve_bias(o->bias, dir, N, L, bias, &vecs, err)) != SDSINF_OK)
+    if ((rc = resolve_bias(o->bias, dir, N, L, (int32_t)found, bias, &vecs,
+                           err)) != SDSINF_OK)
         goto done;
     rc = sdsinf_model_from_layers(N, L, w, bias, vecs, o->ymax, &m, err);
     w = NULL;

@@ -546,6 +546,47 @@ static void test_bias_file_in_model_dir(void **state)
     sdsinf_model_free(m);
 }
 
+/* With --layers L, a bias file's lines for the layers past L (a generated
+ * model's bias.tsv lists all of them) are checked and ignored; lines past
+ * the model's last layer, or malformed, still fail with file:line. */
+static void test_bias_file_with_fewer_layers(void **state)
+{
+    const char *dir = *state;
+    static const float want1[4] = {0, 0.5f, 0, 0};
+    sdsinf_model_opts o;
+    put(dir, "n4-l1.tsv", "1 2 1\n");
+    put(dir, "n4-l2.tsv", "2 3 1\n");
+    put(dir, "n4-l3.tsv", "3 4 1\n");
+    put(dir, "bias.tsv", "1 -0.75\n2 -0.5\n3 -0.25\n");
+    sdsinf_model_opts_init(&o);
+    o.layers = 2;
+    sdsinf_model *m = load_ok(dir, &o);
+    assert_int_equal(m->layers, 2);
+    assert_true(m->layer[0].bias == -0.75f);
+    assert_true(m->layer[1].bias == -0.5f);
+    sdsinf_model_free(m);
+    o.layers = 1; /* per-neuron lines too */
+    char *path = tu_write(dir, "vec.tsv", "1 2 0.5\n3 4 -2\n2 1 7\n");
+    o.bias = path;
+    m = load_ok(dir, &o);
+    assert_int_equal(m->layers, 1);
+    assert_memory_equal(m->layer[0].bias_vec, want1, sizeof want1);
+    sdsinf_model_free(m);
+    free(path);
+    o.bias = NULL;
+    char *bias = tu_write(dir, "bias.tsv", "1 -0.75\n2 -0.5\n4 -0.25\n");
+    expect_model_error("a layer past the model's", dir, &o, SDSINF_EPARSE,
+                       bias, 3, "layer 4 / neuron 1 outside the model's 3 "
+                       "layers");
+    put(dir, "bias.tsv", "1 -0.75\n2 -0.5\n3 x\n");
+    expect_model_error("a bad line past L", dir, &o, SDSINF_EPARSE, bias, 3,
+                       "bias is not a finite");
+    put(dir, "bias.tsv", "1 -0.75\n2 -0.5\n3\n");
+    expect_model_error("a short line past L", dir, &o, SDSINF_EPARSE, bias, 3,
+                       "1 fields");
+    free(bias);
+}
+
 static const bad_file BAD_BIAS[] = {
     {"bias.txt", "0.1\n0.2\n0.3\n", SDSINF_EPARSE, 0,
      "3 values; a one-column bias file needs one per neuron (4)"},
@@ -731,6 +772,7 @@ int main(void)
         T(test_bias_per_layer_many_layers),
         T(test_bias_per_neuron),
         T(test_bias_file_in_model_dir),
+        T(test_bias_file_with_fewer_layers),
         T(test_bad_bias_files),
         T(test_bad_images),
         T(test_images_load),
