@@ -145,7 +145,7 @@ static void block_layer(void *ve, int64_t t, int thread)
         return;
     if (b->panel) {
         e->kern->dense(e->layer, e->m->ymax, e->with_mask, b->panel, LANES,
-                       s->tile,
+                       s->tile, LANES,
                        cnt);
         float *t2 = b->panel; /* the output becomes the block's panel */
         b->panel = s->tile;

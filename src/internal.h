@@ -128,12 +128,13 @@ typedef struct sdsinf__kernel {
                           const uint32_t *col, const float *val, int64_t n,
                           float *acc, uint64_t *bits, uint32_t *oc, float *ov);
     /* A panel (row k, LANES floats, at panel + k * stride) through the
-     * layer into tile (C x LANES); count[j] gets lane j's positive outputs.
-     * with_mask: keep the bias off outputs none of whose inputs is stored
-     * (needed when a bias is positive). */
+     * layer into tile (output c's LANES floats at tile + c * tstride);
+     * count[j] gets lane j's positive outputs.  with_mask: keep the bias
+     * off outputs none of whose inputs is stored (needed when a bias is
+     * positive). */
     void (*dense)(const sdsinf_layer *l, float ymax, int with_mask,
                   const float *panel, int64_t stride, float *tile,
-                  int64_t count[SDSINF__LANES]);
+                  int64_t tstride, int64_t count[SDSINF__LANES]);
     /* Lane j's positive tile entries, as (output, value), to oc/ov + j * C
      * (room for LANES * C); count[j] gets how many. */
     void (*compact)(const float *tile, int64_t C, uint32_t *oc, float *ov,
@@ -147,17 +148,29 @@ int sdsinf__layer_with_mask(const sdsinf_layer *l);
 void sdsinf__fill_panel(float *panel, int64_t K, const sdsinf_csr *y,
                         const int64_t *rows, int nl);
 
-/* The layer on neuron-major activations (layer_rows.c): input row k (of
- * the layer's K) holds n[k] entries, samples smp[k][..] ascending below
- * `samples` and values val[k][..]; *out gets C rows x samples, the same
- * numbers sdsinf_layer_forward gives, neuron-major.  *ws: scratch kept
+/* The layer for a distributed worker (layer_rows.c), on neuron-major
+ * activations: input row k (of the layer's K) holds n[k] entries, samples
+ * smp[k][..] ascending below `samples` and values val[k][..].  The output,
+ * C rows x samples (the numbers sdsinf_layer_forward gives), goes to *out,
+ * or, when the layer ran dense and its output is dense, stays in *ws
+ * (sdsinf__rows_ws_dense): the next call may then take an input row from
+ * it, own_row[k] >= 0 naming which (own_row NULL: none), and
+ * sdsinf__rows_ws_rows gives its rows.  *ws: scratch and that output, kept
  * between calls (NULL at first; free with sdsinf__rows_ws_free). */
 typedef struct sdsinf__rows_ws sdsinf__rows_ws;
 int sdsinf__layer_forward_rows(sdsinf_pool *pool, sdsinf__rows_ws **ws,
                                const sdsinf_layer *layer, float ymax,
                                int64_t samples, const uint32_t *const *smp,
                                const float *const *val, const int64_t *n,
-                               sdsinf_csr *out, sdsinf_err *err);
+                               const int32_t *own_row, sdsinf_csr *out,
+                               sdsinf_err *err);
+int sdsinf__rows_ws_dense(const sdsinf__rows_ws *ws);
+/* Entries of the last output (held or given). */
+int64_t sdsinf__rows_ws_nnz(const sdsinf__rows_ws *ws);
+/* The held output's rows r with want[r] set (want NULL: all; the others
+ * empty) into *out, C rows x samples. */
+int sdsinf__rows_ws_rows(const sdsinf__rows_ws *ws, const uint8_t *want,
+                         int64_t samples, sdsinf_csr *out, sdsinf_err *err);
 void sdsinf__rows_ws_free(sdsinf__rows_ws *ws);
 
 /* ---- Plans (plan.c) ---- */

@@ -150,7 +150,7 @@ static int64_t sparse_row_c(const sdsinf_layer *layer, float ymax,
 
 static void dense_c(const sdsinf_layer *layer, float ymax, int with_mask,
                     const float *panel, int64_t stride, float *tile,
-                    int64_t count[LANES])
+                    int64_t tstride, int64_t count[LANES])
 {
     const sdsinf_csr *wt = &layer->wt;
     const sdsinf__layer_plan *plan = layer->plan_;
@@ -172,7 +172,7 @@ static void dense_c(const sdsinf_layer *layer, float ymax, int with_mask,
         for (int j = 0; j < LANES; j++) {
             float v = activate(a[j] + bias_of(layer, c), ymax);
             v = use_mask && !(m >> j & 1) ? 0 : v;
-            tile[c * LANES + j] = v;
+            tile[c * tstride + j] = v;
             count[j] += v > 0;
         }
     }
@@ -211,9 +211,9 @@ typedef struct counts16 {
     __m256i lo, hi;
 } counts16;
 
-/* Activates 16 sums with bias b, stores them at tile[c], counts positives. */
-AVX2 HOT_INLINE void store16(float *tile, int64_t c, __m256 lo, __m256 hi,
-                             float b, __m256 vmax, unsigned m, int use_mask,
+/* Activates 16 sums with bias b, stores them at out, counts positives. */
+AVX2 HOT_INLINE void store16(float *out, __m256 lo, __m256 hi, float b,
+                             __m256 vmax, unsigned m, int use_mask,
                              counts16 *n)
 {
     const __m256 zero = _mm256_setzero_ps(), vb = _mm256_set1_ps(b);
@@ -226,8 +226,8 @@ AVX2 HOT_INLINE void store16(float *tile, int64_t c, __m256 lo, __m256 hi,
         lo = _mm256_and_ps(lo, _mm256_castsi256_ps(_mm256_cmpeq_epi32(ml, bits)));
         hi = _mm256_and_ps(hi, _mm256_castsi256_ps(_mm256_cmpeq_epi32(mh, bits)));
     }
-    _mm256_storeu_ps(tile + c * LANES, lo);
-    _mm256_storeu_ps(tile + c * LANES + 8, hi);
+    _mm256_storeu_ps(out, lo);
+    _mm256_storeu_ps(out + 8, hi);
     /* a true comparison is -1: subtracting it counts */
     n->lo = _mm256_sub_epi32(n->lo, _mm256_castps_si256(
                                         _mm256_cmp_ps(lo, zero, _CMP_GT_OQ)));
@@ -239,7 +239,8 @@ AVX2 HOT_INLINE void store16(float *tile, int64_t c, __m256 lo, __m256 hi,
  * all four sums. */
 AVX2 HOT_INLINE void four_same(const sdsinf_layer *layer, const float *panel,
                                int64_t stride, int with_mask, __m256 vmax,
-                               float *tile, const uint32_t *c, counts16 *cnt)
+                               float *tile, int64_t ts, const uint32_t *c,
+                               counts16 *cnt)
 {
     const sdsinf_csr *wt = &layer->wt;
     const int64_t *rp = wt->rowptr;
@@ -265,16 +266,16 @@ AVX2 HOT_INLINE void four_same(const sdsinf_layer *layer, const float *panel,
             m |= nonzero_lanes(lo, hi);
     }
     int um = with_mask || n == 0;
-    store16(tile, c[0], a0, b0, bias_of(layer, c[0]), vmax, m, um, cnt);
-    store16(tile, c[1], a1, b1, bias_of(layer, c[1]), vmax, m, um, cnt);
-    store16(tile, c[2], a2, b2, bias_of(layer, c[2]), vmax, m, um, cnt);
-    store16(tile, c[3], a3, b3, bias_of(layer, c[3]), vmax, m, um, cnt);
+    store16(tile + c[0] * ts, a0, b0, bias_of(layer, c[0]), vmax, m, um, cnt);
+    store16(tile + c[1] * ts, a1, b1, bias_of(layer, c[1]), vmax, m, um, cnt);
+    store16(tile + c[2] * ts, a2, b2, bias_of(layer, c[2]), vmax, m, um, cnt);
+    store16(tile + c[3] * ts, a3, b3, bias_of(layer, c[3]), vmax, m, um, cnt);
 }
 
 /* One output, its inputs in order. */
 AVX2 HOT_INLINE void one(const sdsinf_layer *layer, const float *panel,
                          int64_t stride, int with_mask, __m256 vmax,
-                         float *tile, uint32_t c, counts16 *cnt)
+                         float *tile, int64_t ts, uint32_t c, counts16 *cnt)
 {
     const sdsinf_csr *wt = &layer->wt;
     __m256 a = _mm256_setzero_ps(), b = a;
@@ -288,13 +289,14 @@ AVX2 HOT_INLINE void one(const sdsinf_layer *layer, const float *panel,
         if (with_mask)
             m |= nonzero_lanes(lo, hi);
     }
-    store16(tile, c, a, b, bias_of(layer, c), vmax, m,
+    store16(tile + c * ts, a, b, bias_of(layer, c), vmax, m,
             with_mask || wt->rowptr[c + 1] == wt->rowptr[c], cnt);
 }
 
 AVX2 static void dense_avx2(const sdsinf_layer *layer, float ymax,
                             int with_mask, const float *panel, int64_t stride,
-                            float *tile, int64_t count[LANES])
+                            float *tile, int64_t tstride,
+                            int64_t count[LANES])
 {
     const sdsinf__layer_plan *plan = layer->plan_;
     const __m256 vmax = _mm256_set1_ps(ymax);
@@ -304,14 +306,14 @@ AVX2 static void dense_avx2(const sdsinf_layer *layer, float ymax,
         for (; c + 4 <= C; c += 4) {
             if (plan->same4[c / 4])
                 four_same(layer, panel, stride, with_mask, vmax, tile,
-                          plan->order + c, &cnt);
+                          tstride, plan->order + c, &cnt);
             else
                 for (int k = 0; k < 4; k++)
-                    one(layer, panel, stride, with_mask, vmax, tile,
+                    one(layer, panel, stride, with_mask, vmax, tile, tstride,
                         plan->order[c + k], &cnt);
         }
     for (; c < C; c++)
-        one(layer, panel, stride, with_mask, vmax, tile,
+        one(layer, panel, stride, with_mask, vmax, tile, tstride,
             plan ? plan->order[c] : (uint32_t)c, &cnt);
     int32_t n[LANES];
     _mm256_storeu_si256((__m256i *)n, cnt.lo);
@@ -479,7 +481,7 @@ static int dense_block(ctx *x, scratch *s, const int64_t *rows, int nl)
         return 0;
     sdsinf__fill_panel(s->panel, x->K, x->y, rows, nl);
     x->kern->dense(x->layer, x->ymax, x->with_mask, s->panel, LANES, s->tile,
-                   count);
+                   LANES, count);
     /* lane j lands at j * C, then the lanes close up into rows */
     uint32_t *oc = s->out.col + s->out.len;
     float *ov = s->out.val + s->out.len;

@@ -1,18 +1,23 @@
-/* layer_rows.c - the fused layer on neuron-major activations.
+/* layer_rows.c - the fused layer for a distributed worker.
  *
- * A distributed worker receives and sends activations by neuron (a row per
- * neuron: the samples where it is nonzero), so its layer takes rows in and
- * gives rows out, with no transposes in between.  The samples some input
- * row holds (the live ones) are cut into blocks of LANES, in order.  When
- * the layer's inputs are dense on the whole, they are spread into one
- * K x live matrix, and every block goes through the kernel's dense
- * primitive, reading its LANES columns in place.  Otherwise a cursor per
- * input row finds each block's entries, and a block goes through the dense
- * primitive (its entries spread into a panel) or, when sparse, each of its
- * samples through the sparse one.  Both are the primitives sdsinf_layer_forward uses, so the
- * results are bit-identical to it.  Threads take contiguous ranges of
- * blocks, and their outputs are joined per neuron in range order, which
- * keeps every output row's samples ascending. */
+ * A worker receives and sends activations by neuron (a row per neuron: the
+ * samples where it is nonzero), so its layer takes rows in.  The samples
+ * some input row holds (the live ones) are laid out in order and cut into
+ * blocks of LANES.
+ *   - Dense layers (inputs dense on the whole): the inputs are spread into
+ *     one K x live matrix, every block goes through the kernel's dense
+ *     primitive reading its columns in place and writing its outputs in
+ *     place into a C x live matrix, which the workspace keeps: the next
+ *     layer copies the worker's own rows from it whole, and only the rows
+ *     it sends become row lists.  The layout is kept from layer to layer
+ *     while it holds every received sample and half its samples live.
+ *   - Sparse layers: a cursor per input row finds each block's entries; a
+ *     block goes through the dense primitive (its entries spread into a
+ *     panel) or each of its samples through the sparse one, and the
+ *     outputs are appended to row lists.
+ * The primitives are those of sdsinf_layer_forward, so the results are
+ * bit-identical to it.  Threads take contiguous ranges of blocks; row
+ * lists are joined per neuron in range order, keeping samples ascending. */
 #include "internal.h"
 
 #include <string.h>
@@ -26,7 +31,7 @@ typedef struct outrow {
     int64_t n, cap;
 } outrow;
 
-/* Per-thread scratch. */
+/* Per-thread scratch of the sparse path, and a range's results. */
 typedef struct part {
     int64_t *cur;           /* K: each input's next entry */
     int64_t *from;          /* K: where the block's entries start */
@@ -37,10 +42,11 @@ typedef struct part {
     uint32_t *lcol;         /* LANES x K: a sparse block's rows */
     float *lval;
     int64_t lane_n[LANES];
-    uint32_t *oc;           /* LANES x C: outputs of a block */
+    uint32_t *oc;           /* C: outputs of a sample */
     float *ov;
     outrow *rows;           /* C */
-    int64_t first, last;    /* its range of live positions */
+    int64_t first, last;    /* its range of blocks */
+    int64_t nnz;            /* positive outputs (dense path) */
     int failed;
 } part;
 
@@ -48,11 +54,17 @@ struct sdsinf__rows_ws {
     int threads;
     int ready;             /* parts allocated whole for threads, K, C */
     int64_t K, C, samples; /* what the arrays hold */
-    uint8_t *mark;         /* samples: 1 where some input row has it */
-    uint32_t *live;        /* live samples, ascending */
-    int32_t *pos_of;       /* sample -> live position */
-    float *dense;          /* K x live (padded to blocks), dense layers */
-    int64_t dense_cap;     /* floats it holds */
+    uint8_t *mark;         /* samples, kept zero */
+    int32_t *pos_of;       /* samples: position in live, or -1 */
+    uint32_t *live, *live2; /* the layout: live samples, ascending; spare */
+    int32_t *remap;        /* samples: a new position's old one, or -1 */
+    int64_t nlive, P;      /* live samples, padded to blocks */
+    float *in, *out;       /* K x P inputs, C x P outputs (dense layers) */
+    int64_t in_cap, out_cap;
+    uint8_t *alive;        /* P: some output of the position is positive */
+    int64_t outC;          /* rows of out */
+    int dense_out;         /* out holds the last layer's output */
+    int64_t out_nnz;       /* entries of the last layer's output */
     part *parts;
 };
 
@@ -62,7 +74,7 @@ typedef struct ctx {
     float ymax;
     int with_mask;
     int64_t K, C, nlive;
-    int64_t stride; /* > 0: the inputs are in ws->dense, rows this long */
+    int dense;      /* the inputs are ws->in, the outputs go to ws->out */
     const uint32_t *const *smp;
     const float *const *val;
     const int64_t *n;
@@ -90,6 +102,20 @@ static void part_free(part *p, int64_t C)
     memset(p, 0, sizeof *p);
 }
 
+static void samples_free(sdsinf__rows_ws *ws)
+{
+    sdsinf__free(ws->mark);
+    sdsinf__free(ws->pos_of);
+    sdsinf__free(ws->live);
+    sdsinf__free(ws->live2);
+    sdsinf__free(ws->remap);
+    ws->mark = NULL;
+    ws->pos_of = ws->remap = NULL;
+    ws->live = ws->live2 = NULL;
+    ws->samples = ws->nlive = ws->P = 0;
+    ws->dense_out = 0;
+}
+
 void sdsinf__rows_ws_free(sdsinf__rows_ws *ws)
 {
     if (!ws)
@@ -97,17 +123,16 @@ void sdsinf__rows_ws_free(sdsinf__rows_ws *ws)
     for (int t = 0; ws->parts && t < ws->threads; t++)
         part_free(&ws->parts[t], ws->C);
     sdsinf__free(ws->parts);
-    sdsinf__free(ws->mark);
-    sdsinf__free(ws->live);
-    sdsinf__free(ws->pos_of);
-    sdsinf__free(ws->dense);
+    samples_free(ws);
+    sdsinf__free(ws->in);
+    sdsinf__free(ws->out);
+    sdsinf__free(ws->alive);
     sdsinf__free(ws);
 }
 
-/* Sizes the workspace for threads x (K inputs, C outputs) and samples;
- * output rows are emptied but keep their memory. */
-static int ws_fit(sdsinf__rows_ws *ws, int threads, int64_t K, int64_t C,
-                  int64_t samples)
+/* Sizes the per-thread scratch for K inputs and C outputs; row lists are
+ * emptied but keep their memory. */
+static int parts_fit(sdsinf__rows_ws *ws, int threads, int64_t K, int64_t C)
 {
     if (!ws->ready || ws->threads != threads || ws->K < K || ws->C < C) {
         for (int t = 0; ws->parts && t < ws->threads; t++)
@@ -150,22 +175,83 @@ static int ws_fit(sdsinf__rows_ws *ws, int threads, int64_t K, int64_t C,
     }
     for (int t = 0; t < threads; t++) {
         ws->parts[t].failed = 0;
+        ws->parts[t].nnz = 0;
         for (int64_t c = 0; c < ws->C; c++)
             ws->parts[t].rows[c].n = 0;
     }
-    if (ws->samples < samples) {
-        sdsinf__free(ws->mark);
-        sdsinf__free(ws->live);
-        sdsinf__free(ws->pos_of);
-        ws->samples = 0;
-        ws->mark = sdsinf__calloc((size_t)samples + 1, sizeof *ws->mark);
-        ws->live = sdsinf__mallocarray((size_t)samples + 1, sizeof *ws->live);
-        ws->pos_of = sdsinf__mallocarray((size_t)samples + 1,
-                                         sizeof *ws->pos_of);
-        if (!ws->mark || !ws->live || !ws->pos_of)
-            return 0;
-        ws->samples = samples;
+    return 1;
+}
+
+/* Sizes the per-sample arrays (a new size forgets the layout). */
+static int samples_fit(sdsinf__rows_ws *ws, int64_t samples)
+{
+    if (ws->mark && ws->samples >= samples)
+        return 1;
+    samples_free(ws);
+    ws->mark = sdsinf__calloc((size_t)samples + 1, sizeof *ws->mark);
+    ws->pos_of = sdsinf__mallocarray((size_t)samples + 1, sizeof *ws->pos_of);
+    ws->live = sdsinf__mallocarray((size_t)samples + 1, sizeof *ws->live);
+    ws->live2 = sdsinf__mallocarray((size_t)samples + 1, sizeof *ws->live2);
+    ws->remap = sdsinf__mallocarray((size_t)samples + 1, sizeof *ws->remap);
+    if (!ws->mark || !ws->pos_of || !ws->live || !ws->live2 || !ws->remap) {
+        samples_free(ws);
+        return 0;
     }
+    for (int64_t s = 0; s <= samples; s++)
+        ws->pos_of[s] = -1;
+    ws->samples = samples;
+    return 1;
+}
+
+/* Grows *buf to hold n floats. */
+static int floats_fit(float **buf, int64_t *cap, int64_t n)
+{
+    if (n <= *cap)
+        return 1;
+    sdsinf__free(*buf);
+    *cap = 0;
+    if (!(*buf = sdsinf__mallocarray((size_t)n + 1, sizeof **buf)))
+        return 0;
+    *cap = n;
+    return 1;
+}
+
+/* The new layout: the marked samples (mark is cleared), ascending; remap
+ * gets each new position's old one. */
+static void layout_from_marks(sdsinf__rows_ws *ws, int64_t samples)
+{
+    int64_t q = 0;
+    for (int64_t s = 0; s < samples; s++)
+        if (ws->mark[s]) {
+            ws->mark[s] = 0;
+            ws->remap[q] = ws->pos_of[s];
+            ws->live2[q++] = (uint32_t)s;
+        }
+    for (int64_t p = 0; p < ws->nlive; p++)
+        ws->pos_of[ws->live[p]] = -1;
+    uint32_t *t = ws->live;
+    ws->live = ws->live2;
+    ws->live2 = t;
+    ws->nlive = q;
+    ws->P = (q + LANES - 1) / LANES * LANES;
+    for (int64_t p = 0; p < q; p++)
+        ws->pos_of[ws->live[p]] = (int32_t)p;
+}
+
+/* Whether the kept layout serves a layer whose received rows are the
+ * views: it holds all their samples and half its own are alive. */
+static int layout_holds(const ctx *x)
+{
+    const sdsinf__rows_ws *ws = x->ws;
+    int64_t alive = 0;
+    for (int64_t p = 0; p < ws->nlive; p++)
+        alive += ws->alive[p];
+    if (2 * alive < ws->nlive)
+        return 0;
+    for (int64_t k = 0; k < x->K; k++)
+        for (int64_t e = 0; e < x->n[k]; e++)
+            if (ws->pos_of[x->smp[k][e]] < 0)
+                return 0;
     return 1;
 }
 
@@ -246,7 +332,7 @@ static int run_block(const ctx *x, part *p, int64_t b, int nl)
                 row[ws->pos_of[x->smp[k][e]]] = x->val[k][e];
         }
         x->kern->dense(x->layer, x->ymax, x->with_mask, p->panel, LANES,
-                       p->tile, count);
+                       p->tile, LANES, count);
         for (int64_t a = 0; a < nact; a++) /* the panel is kept zero */
             memset(p->panel + (size_t)p->act[a] * LANES, 0,
                    LANES * sizeof *p->panel);
@@ -294,24 +380,103 @@ static void cursors_at(const ctx *x, part *p, uint32_t s)
     }
 }
 
+
 static void run_range(void *vx, int64_t t, int thread)
 {
     const ctx *x = vx;
-    part *p = &x->ws->parts[t]; /* task t: range t, with its own scratch */
+    sdsinf__rows_ws *ws = x->ws;
+    part *p = &ws->parts[t]; /* task t: range t, with its own scratch */
     (void)thread;
-    if (p->first < p->last && !x->stride)
-        cursors_at(x, p, x->ws->live[p->first * LANES]);
+    if (p->first < p->last && !x->dense)
+        cursors_at(x, p, ws->live[p->first * LANES]);
     for (int64_t b = p->first; b < p->last && !p->failed; b++) {
         int64_t left = x->nlive - b * LANES;
         int nl = (int)(left < LANES ? left : LANES);
-        if (x->stride) {
-            int64_t count[LANES];
-            x->kern->dense(x->layer, x->ymax, x->with_mask,
-                           x->ws->dense + b * LANES, x->stride, p->tile,
-                           count);
-            p->failed = !tile_emit(x, p, x->ws->live + b * LANES, nl);
-        } else
+        if (!x->dense) {
             p->failed = !run_block(x, p, b, nl);
+            continue;
+        }
+        int64_t count[LANES];
+        x->kern->dense(x->layer, x->ymax, x->with_mask, ws->in + b * LANES,
+                       ws->P, ws->out + b * LANES, ws->P, count);
+        for (int j = 0; j < nl; j++) { /* padding lanes stay zero */
+            ws->alive[b * LANES + j] = count[j] > 0;
+            p->nnz += count[j];
+        }
+    }
+}
+
+/* Rows with want[r] set (want NULL: all) of the dense output, into out. */
+static int out_rows(const sdsinf__rows_ws *ws, const uint8_t *want,
+                    int64_t samples, sdsinf_csr *out, sdsinf_err *err)
+{
+    int64_t total = 0;
+    for (int64_t r = 0; r < ws->outC; r++) {
+        const float *row = ws->out + r * ws->P;
+        for (int64_t p = 0; (!want || want[r]) && p < ws->nlive; p++)
+            total += row[p] > 0;
+    }
+    /* one more: the fill writes every value and keeps the positive ones */
+    int rc = sdsinf__csr_reshape(out, ws->outC, samples, total + 1, err);
+    if (rc != SDSINF_OK)
+        return rc;
+    int64_t at = 0;
+    for (int64_t r = 0; r < ws->outC; r++) {
+        const float *row = ws->out + r * ws->P;
+        for (int64_t p = 0; (!want || want[r]) && p < ws->nlive; p++) {
+            out->col[at] = ws->live[p];
+            out->val[at] = row[p];
+            at += row[p] > 0;
+        }
+        out->rowptr[r + 1] = at;
+    }
+    return SDSINF_OK;
+}
+
+int sdsinf__rows_ws_dense(const sdsinf__rows_ws *ws)
+{
+    return ws && ws->dense_out;
+}
+
+int64_t sdsinf__rows_ws_nnz(const sdsinf__rows_ws *ws)
+{
+    return ws ? ws->out_nnz : 0;
+}
+
+int sdsinf__rows_ws_rows(const sdsinf__rows_ws *ws, const uint8_t *want,
+                         int64_t samples, sdsinf_csr *out, sdsinf_err *err)
+{
+    if (!sdsinf__rows_ws_dense(ws))
+        return sdsinf__fail(err, SDSINF_EINVAL, "rows_ws_rows: no dense "
+                            "output held");
+    return out_rows(ws, want, samples, out, err);
+}
+
+/* Spreads the inputs into ws->in (K x P): own rows from the kept output
+ * (own_row, NULL: none; through remap when the layout moved; oldP: the
+ * output's row length), the views' entries at their positions. */
+static void inputs_spread(const ctx *x, const int32_t *own_row, int moved,
+                          int64_t oldP)
+{
+    sdsinf__rows_ws *ws = x->ws;
+    int64_t P = ws->P;
+    for (int64_t k = 0; k < x->K; k++) {
+        float *row = ws->in + k * P;
+        if (own_row && own_row[k] >= 0) {
+            const float *src = ws->out + own_row[k] * oldP;
+            if (!moved) {
+                memcpy(row, src, (size_t)P * sizeof *row);
+                continue;
+            }
+            for (int64_t p = 0; p < ws->nlive; p++)
+                row[p] = ws->remap[p] >= 0 ? src[ws->remap[p]] : 0;
+            memset(row + ws->nlive, 0,
+                   (size_t)(P - ws->nlive) * sizeof *row);
+            continue;
+        }
+        memset(row, 0, (size_t)P * sizeof *row);
+        for (int64_t e = 0; e < x->n[k]; e++)
+            row[ws->pos_of[x->smp[k][e]]] = x->val[k][e];
     }
 }
 
@@ -319,49 +484,47 @@ int sdsinf__layer_forward_rows(sdsinf_pool *pool, sdsinf__rows_ws **wsp,
                                const sdsinf_layer *layer, float ymax,
                                int64_t samples, const uint32_t *const *smp,
                                const float *const *val, const int64_t *n,
-                               sdsinf_csr *out, sdsinf_err *err)
+                               const int32_t *own_row, sdsinf_csr *out,
+                               sdsinf_err *err)
 {
-    int64_t K = layer->w.nrows, C = layer->w.ncols, total = 0;
-    int threads = sdsinf_pool_threads(pool);
+    int64_t K = layer->w.nrows, C = layer->w.ncols, E = 0, total = 0;
+    int threads = sdsinf_pool_threads(pool), rc;
     if (!*wsp && !(*wsp = sdsinf__calloc(1, sizeof **wsp)))
         goto nomem;
     sdsinf__rows_ws *ws = *wsp;
-    if (!ws_fit(ws, threads, K, C, samples))
+    int from_dense = own_row && ws->dense_out, moved = 0;
+    ws->dense_out = 0; /* until this layer's output is whole */
+    if (!parts_fit(ws, threads, K, C) || !samples_fit(ws, samples))
         goto nomem;
     ctx x = {.kern = sdsinf__kernel_get(), .layer = layer, .ymax = ymax,
              .with_mask = sdsinf__layer_with_mask(layer), .K = K, .C = C,
              .smp = smp, .val = val, .n = n, .ws = ws};
-    for (int64_t k = 0; k < K; k++) /* the live samples, and their order */
-        for (int64_t e = 0; e < n[k]; e++)
-            ws->mark[smp[k][e]] = 1;
-    for (int64_t i = 0; i < samples; i++)
-        if (ws->mark[i]) {
-            ws->mark[i] = 0;
-            ws->pos_of[i] = (int32_t)x.nlive;
-            ws->live[x.nlive++] = (uint32_t)i;
-        }
-    int64_t nblocks = (x.nlive + LANES - 1) / LANES, E = 0;
     for (int64_t k = 0; k < K; k++)
         E += n[k];
-    if (x.nlive > 1 && E * SDSINF__DENSE_DIV >= x.nlive * K) {
-        /* dense on the whole: one K x live matrix, each block read in it */
-        int64_t P = nblocks * LANES;
-        if (K * P > ws->dense_cap) {
-            sdsinf__free(ws->dense);
-            ws->dense_cap = 0;
-            if (!(ws->dense = sdsinf__mallocarray((size_t)(K * P),
-                                                  sizeof *ws->dense)))
-                goto nomem;
-            ws->dense_cap = K * P;
-        }
-        memset(ws->dense, 0, (size_t)(K * P) * sizeof *ws->dense);
-        for (int64_t k = 0; k < K; k++) {
-            float *row = ws->dense + k * P;
+    int64_t oldP = ws->P;
+    if (!from_dense || !layout_holds(&x)) { /* a new layout */
+        for (int64_t p = 0; from_dense && p < ws->nlive; p++)
+            ws->mark[ws->live[p]] = ws->alive[p];
+        for (int64_t k = 0; k < K; k++)
             for (int64_t e = 0; e < n[k]; e++)
-                row[ws->pos_of[smp[k][e]]] = val[k][e];
-        }
-        x.stride = P;
+                ws->mark[smp[k][e]] = 1;
+        layout_from_marks(ws, samples);
+        moved = 1;
     }
+    x.nlive = ws->nlive;
+    x.dense = from_dense ||
+              (x.nlive > 1 && E * SDSINF__DENSE_DIV >= x.nlive * K);
+    if (x.dense) {
+        if (!floats_fit(&ws->in, &ws->in_cap, K * ws->P))
+            goto nomem;
+        inputs_spread(&x, from_dense ? own_row : NULL, moved, oldP);
+        sdsinf__free(ws->alive); /* the old output is read: now replace it */
+        ws->alive = sdsinf__calloc((size_t)ws->P + 1, 1);
+        if (!ws->alive || !floats_fit(&ws->out, &ws->out_cap, C * ws->P))
+            goto nomem;
+        ws->outC = C;
+    }
+    int64_t nblocks = ws->P / LANES;
     for (int t = 0; t < threads; t++) { /* contiguous ranges of blocks */
         ws->parts[t].first = nblocks * t / threads;
         ws->parts[t].last = nblocks * (t + 1) / threads;
@@ -370,11 +533,19 @@ int sdsinf__layer_forward_rows(sdsinf_pool *pool, sdsinf__rows_ws **wsp,
     for (int t = 0; t < threads; t++) {
         if (ws->parts[t].failed)
             goto nomem;
-        for (int64_t c = 0; c < C; c++)
+        total += ws->parts[t].nnz;
+        for (int64_t c = 0; !x.dense && c < C; c++)
             total += ws->parts[t].rows[c].n;
     }
-    int rc = sdsinf__csr_reshape(out, C, samples, total, err);
-    if (rc != SDSINF_OK)
+    ws->out_nnz = total;
+    if (x.dense) { /* kept while dense; else its rows are the output */
+        if (total * SDSINF__DENSE_DIV >= x.nlive * C) {
+            ws->dense_out = 1;
+            return SDSINF_OK;
+        }
+        return out_rows(ws, NULL, samples, out, err);
+    }
+    if ((rc = sdsinf__csr_reshape(out, C, samples, total, err)) != SDSINF_OK)
         return rc;
     int64_t at = 0;
     for (int64_t c = 0; c < C; c++) { /* each row: the ranges in order */

@@ -31,6 +31,7 @@
 typedef struct layer_lists {
     int64_t *send_ptr;  /* workers + 1 offsets into send_rows */
     uint32_t *send_rows; /* per target: indices into the stage's ids */
+    uint8_t *sent;       /* per index into the stage's ids: sent at all */
     uint8_t *expect;    /* workers: 1 if that source sends to self */
     int nexpect;
 } layer_lists;
@@ -56,6 +57,7 @@ typedef struct worker {
     const uint32_t **in_smp;  /* the layer's input rows (in_cap room) */
     const float **in_val;
     int64_t *in_n, in_cap;
+    int32_t *own_row;         /* inputs taken from the kernel's held output */
 } worker;
 
 static int lists_build(worker *w, sdsinf_err *err)
@@ -69,7 +71,8 @@ static int lists_build(worker *w, sdsinf_err *err)
         int64_t total = 0;
         ll->send_ptr = sdsinf__calloc((size_t)w->W + 1, sizeof *ll->send_ptr);
         ll->expect = sdsinf__calloc((size_t)w->W, 1);
-        if (!ll->send_ptr || !ll->expect)
+        ll->sent = sdsinf__calloc((size_t)w->sh->count[l - 1] + 1, 1);
+        if (!ll->send_ptr || !ll->expect || !ll->sent)
             return sdsinf__fail(err, SDSINF_ENOMEM, "no memory");
         for (int32_t k = 0; k < w->N; k++) {
             const uint16_t *t;
@@ -100,6 +103,7 @@ static int lists_build(worker *w, sdsinf_err *err)
             sdsinf_plan_targets(p, l, (int32_t)ids[r], &t, &n);
             for (int64_t i = 0; i < n; i++)
                 ll->send_rows[ll->send_ptr[t[i]] + fill[t[i]]++] = (uint32_t)r;
+            ll->sent[r] = n > 0;
         }
         sdsinf__free(fill);
     }
@@ -112,6 +116,7 @@ static void lists_free(worker *w)
         sdsinf__free(w->lists[l].send_ptr);
         sdsinf__free(w->lists[l].send_rows);
         sdsinf__free(w->lists[l].expect);
+        sdsinf__free(w->lists[l].sent);
     }
     sdsinf__free(w->lists);
     for (int64_t i = 0; i < w->nlater; i++)
@@ -122,6 +127,7 @@ static void lists_free(worker *w)
     sdsinf__free(w->in_smp);
     sdsinf__free(w->in_val);
     sdsinf__free(w->in_n);
+    sdsinf__free(w->own_row);
 }
 
 /* Counts a message of len bytes into the current record. */
@@ -365,28 +371,40 @@ done:
     return rc;
 }
 
+static const uint32_t held_mark;
+
 /* Points the layer's input rows (w->in_*, K of them) at the worker's own
- * rows of yt and the received parts' rows. */
+ * rows and the received parts' rows.  Own rows: those of yt, or, with
+ * held (the kernel holds the last output), named in w->own_row. */
 static int gather_inputs(worker *w, const sdsinf__local_layer *ll,
-                         const sdsinf_csr *yt, const sdsinf__rows *parts,
-                         int64_t nparts, sdsinf_err *err)
+                         const sdsinf_csr *yt, int held,
+                         const sdsinf__rows *parts, int64_t nparts,
+                         sdsinf_err *err)
 {
     int64_t K = ll->layer.w.nrows;
     if (K > w->in_cap) {
         sdsinf__free(w->in_smp);
         sdsinf__free(w->in_val);
         sdsinf__free(w->in_n);
+        sdsinf__free(w->own_row);
         w->in_smp = sdsinf__mallocarray((size_t)K, sizeof *w->in_smp);
         w->in_val = sdsinf__mallocarray((size_t)K, sizeof *w->in_val);
         w->in_n = sdsinf__mallocarray((size_t)K, sizeof *w->in_n);
-        w->in_cap = w->in_smp && w->in_val && w->in_n ? K : 0;
+        w->own_row = sdsinf__mallocarray((size_t)K, sizeof *w->own_row);
+        w->in_cap = w->in_smp && w->in_val && w->in_n && w->own_row ? K : 0;
         if (!w->in_cap)
             return sdsinf__fail(err, SDSINF_ENOMEM, "no memory");
     }
     memset(w->in_smp, 0, (size_t)K * sizeof *w->in_smp);
     memset(w->in_n, 0, (size_t)K * sizeof *w->in_n);
+    memset(w->own_row, 0xff, (size_t)K * sizeof *w->own_row); /* all -1 */
     for (int64_t i = 0; i < ll->nown; i++) {
         uint32_t k = ll->own_in[i], r = ll->own_at[i];
+        if (held) {
+            w->own_row[k] = (int32_t)r;
+            w->in_smp[k] = &held_mark; /* present, with no entries here */
+            continue;
+        }
         w->in_smp[k] = yt->col + yt->rowptr[r];
         w->in_val[k] = yt->val + yt->rowptr[r];
         w->in_n[k] = yt->rowptr[r + 1] - yt->rowptr[r];
@@ -574,16 +592,23 @@ static void stats_sum(sdsinf__worker_stats *st, int32_t n)
 }
 
 /* One layer of one batch: send, receive, multiply.  yt: the worker's
- * stage l - 1; next gets stage l (both a row per neuron it owns). */
+ * stage l - 1 as rows, unless the kernel holds it (then yt is filled with
+ * the rows it sends); next gets stage l as rows, unless the kernel keeps
+ * it.  Both have a row per neuron the worker owns. */
 static int layer_step(worker *w, int32_t l, uint32_t b, int64_t n,
-                      const sdsinf_csr *yt, sdsinf_csr *next, sdsinf_err *err)
+                      sdsinf_csr *yt, sdsinf_csr *next, sdsinf_err *err)
 {
     const layer_lists *ll = &w->lists[l - 1];
     const sdsinf__local_layer *lay = &w->sh->layer[l - 1];
     sdsinf__rows *parts = NULL;
     int64_t nparts = 0;
-    int rc = SDSINF_OK;
-    w->rec->nnz += (uint64_t)sdsinf_csr_nnz(yt);
+    int rc = SDSINF_OK, held = l > 1 && sdsinf__rows_ws_dense(w->kernel);
+    double t = sdsinf__now();
+    if (held)
+        rc = sdsinf__rows_ws_rows(w->kernel, ll->sent, n, yt, err);
+    w->rec->encode_seconds += sdsinf__now() - t;
+    w->rec->nnz += (uint64_t)(held ? sdsinf__rows_ws_nnz(w->kernel)
+                                   : sdsinf_csr_nnz(yt));
     for (int p = 0; p < w->W && rc == SDSINF_OK; p++) {
         int64_t cnt = ll->send_ptr[p + 1] - ll->send_ptr[p];
         if (p != w->self && cnt > 0)
@@ -595,12 +620,13 @@ static int layer_step(worker *w, int32_t l, uint32_t b, int64_t n,
         rc = receive_layer(w, b, (uint32_t)l, ll->expect, n, &parts, &nparts,
                            err);
     if (rc == SDSINF_OK)
-        rc = gather_inputs(w, lay, yt, parts, nparts, err);
-    double t = sdsinf__now();
+        rc = gather_inputs(w, lay, yt, held, parts, nparts, err);
+    t = sdsinf__now();
     if (rc == SDSINF_OK)
         rc = sdsinf__layer_forward_rows(w->o->pool, &w->kernel, &lay->layer,
                                         w->sh->ymax, n, w->in_smp, w->in_val,
-                                        w->in_n, next, err);
+                                        w->in_n, held ? w->own_row : NULL,
+                                        next, err);
     w->rec->compute_seconds += sdsinf__now() - t;
     parts_free(&parts, &nparts);
     return rc;
@@ -648,14 +674,19 @@ int sdsinf__worker_run(const sdsinf__worker_opts *o, sdsinf_result *res,
             maybe_die(w.self, l);
             if ((rc = layer_step(&w, l, (uint32_t)b, n, &yt, &next, err)))
                 goto done;
-            sdsinf_csr swap = yt;
-            yt = next;
-            next = swap;
+            if (!sdsinf__rows_ws_dense(w.kernel)) { /* the output as rows */
+                sdsinf_csr swap = yt;
+                yt = next;
+                next = swap;
+            }
             w.rec->seconds += sdsinf__now() - t;
         }
         double t = sdsinf__now();
         w.rec = &st->records[w.L];
-        rc = results(&w, &yt, (uint32_t)b, first, res, err);
+        if (sdsinf__rows_ws_dense(w.kernel))
+            rc = sdsinf__rows_ws_rows(w.kernel, NULL, n, &yt, err);
+        if (rc == SDSINF_OK)
+            rc = results(&w, &yt, (uint32_t)b, first, res, err);
         w.rec->seconds += sdsinf__now() - t;
         if (rc != SDSINF_OK)
             goto done;

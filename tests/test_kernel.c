@@ -103,8 +103,11 @@ static void forward_rows(sdsinf_pool *pool, sdsinf__rows_ws **ws,
         n[k] = yt.rowptr[k + 1] - yt.rowptr[k];
     }
     assert_int_equal(sdsinf__layer_forward_rows(pool, ws, &t->l, ymax, B, smp,
-                                                val, n, &ot, &err),
+                                                val, n, NULL, &ot, &err),
                      SDSINF_OK);
+    if (sdsinf__rows_ws_dense(*ws)) /* held: its rows */
+        assert_int_equal(sdsinf__rows_ws_rows(*ws, NULL, B, &ot, NULL),
+                         SDSINF_OK);
     assert_int_equal(ot.nrows, t->l.w.ncols);
     assert_int_equal(ot.ncols, B);
     assert_int_equal(sdsinf_csr_transpose(&ot, &o, NULL), SDSINF_OK);
@@ -359,7 +362,7 @@ static void test_allocation_failures(void **state)
         sdsinf_csr o = {0};
         sdsinf__fail_alloc_after(f);
         int rc = sdsinf__layer_forward_rows(NULL, &ws, &t.l, 32, 3, smp, val,
-                                            n, &o, NULL);
+                                            n, NULL, &o, NULL);
         sdsinf__fail_alloc_after(-1);
         sdsinf_csr_free(&o);
         sdsinf__rows_ws_free(ws);
@@ -371,6 +374,85 @@ static void test_allocation_failures(void **state)
     sdsinf_csr_free(&yt);
     sdsinf_csr_free(&ys);
     layer_free(&t);
+}
+
+/* Two layers in a row, the second taking its even inputs from the output
+ * the first left held and its odd ones as rows from elsewhere (another
+ * worker's), which may name samples the first had not: the same bits as
+ * the second layer on the whole input, sample-major. */
+static void check_chain(int64_t B, int64_t K, int64_t C, double dens,
+                        int threads)
+{
+    float *y, *w1, *w2, *other, *mid, *want, *got;
+    random_case(B, K, C, dens, &y, &w1);
+    random_case(B, C, C, dens, &other, &w2);
+    test_layer t1, t2;
+    layer_make(&t1, K, C, w1, -0.2f, NULL);
+    layer_make(&t2, C, C, w2, -0.2f, NULL);
+    sdsinf_pool *pool;
+    assert_int_equal(sdsinf_pool_create(threads, &pool, NULL), SDSINF_OK);
+    forward(NULL, &t1, 32, B, K, y, &mid);
+    for (int64_t s = 0; s < B; s++) /* odd inputs: the other rows */
+        for (int64_t k = 1; k < C; k += 2)
+            mid[s * C + k] = other[(s * 7 % B) * C + k];
+    forward(NULL, &t2, 32, B, C, mid, &want);
+    sdsinf__rows_ws *ws = NULL;
+    forward_rows(pool, &ws, &t1, 32, B, K, y, &got); /* leaves it held */
+    free(got);
+    sdsinf_csr ms, mt = {0}, ot = {0}, o = {0};
+    tu_csr_dense(&ms, B, C, mid);
+    assert_int_equal(sdsinf_csr_transpose(&ms, &mt, NULL), SDSINF_OK);
+    const uint32_t **smp = calloc((size_t)C + 1, sizeof *smp);
+    const float **val = calloc((size_t)C + 1, sizeof *val);
+    int64_t *n = calloc((size_t)C + 1, sizeof *n);
+    int32_t *own = malloc((size_t)(C + 1) * sizeof *own);
+    int held = sdsinf__rows_ws_dense(ws);
+    for (int64_t k = 0; k < C; k++) {
+        own[k] = held && k % 2 == 0 ? (int32_t)k : -1;
+        if (own[k] >= 0)
+            continue;
+        smp[k] = mt.col + mt.rowptr[k];
+        val[k] = mt.val + mt.rowptr[k];
+        n[k] = mt.rowptr[k + 1] - mt.rowptr[k];
+    }
+    assert_int_equal(sdsinf__layer_forward_rows(pool, &ws, &t2.l, 32, B, smp,
+                                                val, n, held ? own : NULL,
+                                                &ot, NULL),
+                     SDSINF_OK);
+    if (sdsinf__rows_ws_dense(ws))
+        assert_int_equal(sdsinf__rows_ws_rows(ws, NULL, B, &ot, NULL),
+                         SDSINF_OK);
+    assert_int_equal(sdsinf_csr_transpose(&ot, &o, NULL), SDSINF_OK);
+    got = densify(&o);
+    assert_memory_equal(got, want, (size_t)(B * C) * sizeof *got);
+    free(got);
+    free(smp);
+    free(val);
+    free(n);
+    free(own);
+    sdsinf_csr_free(&ms);
+    sdsinf_csr_free(&mt);
+    sdsinf_csr_free(&ot);
+    sdsinf_csr_free(&o);
+    sdsinf__rows_ws_free(ws);
+    sdsinf_pool_free(pool);
+    layer_free(&t1);
+    layer_free(&t2);
+    free(y);
+    free(w1);
+    free(w2);
+    free(other);
+    free(mid);
+    free(want);
+}
+
+static void test_rows_chain(void **state)
+{
+    (void)state;
+    check_chain(100, 60, 80, 0.5, 1); /* dense: held, layout kept or not */
+    check_chain(100, 60, 80, 0.5, 3);
+    check_chain(37, 200, 50, 0.05, 1); /* sparse: rows all along */
+    check_chain(64, 16, 16, 0.9, 2);
 }
 
 /* One scratch serves layers of different shapes in turn. */
@@ -412,6 +494,7 @@ int main(void)
         cmocka_unit_test(test_paths_agree),
         cmocka_unit_test(test_allocation_failures),
         cmocka_unit_test(test_rows_scratch_reshapes),
+        cmocka_unit_test(test_rows_chain),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
