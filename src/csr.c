@@ -65,9 +65,42 @@ int sdsinf_csr_transpose(const sdsinf_csr *a, sdsinf_csr *t, sdsinf_err *err)
 int sdsinf__csr_reshape(sdsinf_csr *m, int64_t nrows, int64_t ncols,
                         int64_t cap, sdsinf_err *err)
 {
-    if (!m->owned || !m->rowptr || m->nrows != nrows || m->cap < cap) {
+    if (!m->owned || !m->rowptr || nrows < 0 || ncols < 0 || cap < 0 ||
+        ncols > (int64_t)UINT32_MAX + 1) { /* allocate (or refuse) anew */
         sdsinf_csr_free(m);
         return sdsinf_csr_alloc(m, nrows, ncols, cap, err);
+    }
+    /* keep the memory when it serves: a worker reshapes every layer */
+    if (nrows != m->nrows) {
+        int64_t *rp = sdsinf__realloc(m->rowptr,
+                                      ((size_t)nrows + 1) * sizeof *rp);
+        if (!rp) {
+            sdsinf_csr_free(m);
+            return sdsinf_csr_alloc(m, nrows, ncols, cap, err);
+        }
+        m->rowptr = rp;
+        m->nrows = nrows;
+    }
+    if (m->cap < cap) {
+        sdsinf_csr keep = *m;
+        keep.col = NULL;
+        keep.val = NULL;
+        sdsinf__free(m->col);
+        sdsinf__free(m->val);
+        keep.col = sdsinf__mallocarray((size_t)cap, sizeof *keep.col);
+        keep.val = sdsinf__mallocarray((size_t)cap, sizeof *keep.val);
+        if (!keep.col || !keep.val) {
+            sdsinf__free(keep.col);
+            sdsinf__free(keep.val);
+            sdsinf__free(keep.rowptr);
+            memset(m, 0, sizeof *m);
+            return sdsinf__fail(err, SDSINF_ENOMEM, "no memory for a %lld x "
+                                "%lld matrix with %lld entries",
+                                (long long)nrows, (long long)ncols,
+                                (long long)cap);
+        }
+        keep.cap = cap;
+        *m = keep;
     }
     m->ncols = ncols;
     m->rowptr[0] = 0;

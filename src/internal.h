@@ -92,8 +92,9 @@ void sdsinf__pool_run(sdsinf_pool *p, int64_t ntasks, sdsinf__task_fn fn,
 /* Scratch memory a pool keeps for its user between calls (the kernel's):
  * *slot starts NULL; free_fn runs on it when the pool is freed. */
 void **sdsinf__pool_workspace(sdsinf_pool *p, void (*free_fn)(void *));
-/* Grows an owned matrix to nrows x ncols with room for cap entries,
- * keeping no content; a zeroed matrix is allocated. */
+/* Makes m an owned nrows x ncols matrix with room for cap entries, keeping
+ * its memory where it serves and no content (rowptr[0] is 0, the rest of
+ * rowptr for the caller to fill); a zeroed m is allocated. */
 int sdsinf__csr_reshape(sdsinf_csr *m, int64_t nrows, int64_t ncols,
                         int64_t cap, sdsinf_err *err);
 
@@ -193,6 +194,7 @@ int sdsinf__mkdir_p(const char *dir);
 extern const sdsinf_channel_methods sdsinf__channel_mem;
 extern const sdsinf_channel_methods sdsinf__channel_local;
 extern const sdsinf_channel_methods sdsinf__channel_fs;
+extern const sdsinf_channel_methods sdsinf__channel_redis; /* SDSINF_HAVE_REDIS */
 
 /* Monotonic seconds. */
 double sdsinf__now(void);

@@ -47,6 +47,7 @@ typedef struct part {
     outrow *rows;           /* C */
     int64_t first, last;    /* its range of blocks */
     int64_t nnz;            /* positive outputs (dense path) */
+    int64_t alive;          /* positions with some (dense path) */
     int failed;
 } part;
 
@@ -175,7 +176,7 @@ static int parts_fit(sdsinf__rows_ws *ws, int threads, int64_t K, int64_t C)
     }
     for (int t = 0; t < threads; t++) {
         ws->parts[t].failed = 0;
-        ws->parts[t].nnz = 0;
+        ws->parts[t].nnz = ws->parts[t].alive = 0;
         for (int64_t c = 0; c < ws->C; c++)
             ws->parts[t].rows[c].n = 0;
     }
@@ -401,6 +402,7 @@ static void run_range(void *vx, int64_t t, int thread)
                        ws->P, ws->out + b * LANES, ws->P, count);
         for (int j = 0; j < nl; j++) { /* padding lanes stay zero */
             ws->alive[b * LANES + j] = count[j] > 0;
+            p->alive += count[j] > 0;
             p->nnz += count[j];
         }
     }
@@ -488,6 +490,7 @@ int sdsinf__layer_forward_rows(sdsinf_pool *pool, sdsinf__rows_ws **wsp,
                                sdsinf_err *err)
 {
     int64_t K = layer->w.nrows, C = layer->w.ncols, E = 0, total = 0;
+    int64_t alive = 0;
     int threads = sdsinf_pool_threads(pool), rc;
     if (!*wsp && !(*wsp = sdsinf__calloc(1, sizeof **wsp)))
         goto nomem;
@@ -534,12 +537,14 @@ int sdsinf__layer_forward_rows(sdsinf_pool *pool, sdsinf__rows_ws **wsp,
         if (ws->parts[t].failed)
             goto nomem;
         total += ws->parts[t].nnz;
+        alive += ws->parts[t].alive;
         for (int64_t c = 0; !x.dense && c < C; c++)
             total += ws->parts[t].rows[c].n;
     }
     ws->out_nnz = total;
-    if (x.dense) { /* kept while dense; else its rows are the output */
-        if (total * SDSINF__DENSE_DIV >= x.nlive * C) {
+    if (x.dense) { /* kept while dense (over the samples still alive: a
+                      * regroup drops the others); else given as rows */
+        if (total * SDSINF__DENSE_DIV >= alive * C) {
             ws->dense_out = 1;
             return SDSINF_OK;
         }

@@ -16,6 +16,7 @@
  * encoder; the payload decoder; length, peek and decode. */
 #include "msg.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -356,7 +357,13 @@ static void block_free(block *b)
 static int check_row(const uint32_t *smp, const float *v, int64_t n,
                      int64_t samples, uint32_t neuron, sdsinf_err *err)
 {
-    for (int64_t k = 0; k < n; k++) {
+    unsigned bad = n > 0 && smp[n - 1] >= (uint64_t)samples;
+    for (int64_t k = 0; k < n; k++) /* branch-free: rows are long */
+        bad |= (unsigned)(k > 0 && smp[k] <= smp[k - 1]) |
+               (unsigned)!(v[k] > 0) | (unsigned)!(v[k] <= FLT_MAX);
+    if (!bad)
+        return SDSINF_OK;
+    for (int64_t k = 0; k < n; k++) { /* the first fault, for the message */
         if (smp[k] >= (uint64_t)samples || (k && smp[k] <= smp[k - 1]))
             return sdsinf__fail(err, SDSINF_EINVAL, "activations: neuron %u: "
                                 "samples not ascending below %lld at %u",
