@@ -239,21 +239,14 @@ static void layout_from_marks(sdsinf__rows_ws *ws, int64_t samples)
         ws->pos_of[ws->live[p]] = (int32_t)p;
 }
 
-/* Whether the kept layout serves a layer whose received rows are the
- * views: it holds all their samples and half its own are alive. */
-static int layout_holds(const ctx *x)
+/* Whether the kept layout is worth keeping: half its samples are alive.
+ * (It must also hold every received sample: inputs_spread says.) */
+static int layout_alive(const sdsinf__rows_ws *ws)
 {
-    const sdsinf__rows_ws *ws = x->ws;
     int64_t alive = 0;
     for (int64_t p = 0; p < ws->nlive; p++)
         alive += ws->alive[p];
-    if (2 * alive < ws->nlive)
-        return 0;
-    for (int64_t k = 0; k < x->K; k++)
-        for (int64_t e = 0; e < x->n[k]; e++)
-            if (ws->pos_of[x->smp[k][e]] < 0)
-                return 0;
-    return 1;
+    return 2 * alive >= ws->nlive;
 }
 
 /* Makes room for `more` entries in output row r. */
@@ -412,10 +405,10 @@ static void run_range(void *vx, int64_t t, int thread)
 static int out_rows(const sdsinf__rows_ws *ws, const uint8_t *want,
                     int64_t samples, sdsinf_csr *out, sdsinf_err *err)
 {
-    int64_t total = 0;
+    int64_t total = 0, n = ws->nlive;
     for (int64_t r = 0; r < ws->outC; r++) {
         const float *row = ws->out + r * ws->P;
-        for (int64_t p = 0; (!want || want[r]) && p < ws->nlive; p++)
+        for (int64_t p = 0; (!want || want[r]) && p < n; p++)
             total += row[p] > 0;
     }
     /* one more: the fill writes every value and keeps the positive ones */
@@ -425,11 +418,19 @@ static int out_rows(const sdsinf__rows_ws *ws, const uint8_t *want,
     int64_t at = 0;
     for (int64_t r = 0; r < ws->outC; r++) {
         const float *row = ws->out + r * ws->P;
-        for (int64_t p = 0; (!want || want[r]) && p < ws->nlive; p++) {
-            out->col[at] = ws->live[p];
-            out->val[at] = row[p];
-            at += row[p] > 0;
-        }
+        int64_t p = 0;
+        for (; (!want || want[r]) && p < n && row[p] > 0; p++)
+            ; /* a row positive throughout is copied whole */
+        if (p == n && n > 0) {
+            memcpy(out->col + at, ws->live, (size_t)n * sizeof *out->col);
+            memcpy(out->val + at, row, (size_t)n * sizeof *out->val);
+            at += n;
+        } else
+            for (p = 0; (!want || want[r]) && p < n; p++) {
+                out->col[at] = ws->live[p];
+                out->val[at] = row[p];
+                at += row[p] > 0;
+            }
         out->rowptr[r + 1] = at;
     }
     return SDSINF_OK;
@@ -456,9 +457,10 @@ int sdsinf__rows_ws_rows(const sdsinf__rows_ws *ws, const uint8_t *want,
 
 /* Spreads the inputs into ws->in (K x P): own rows from the kept output
  * (own_row, NULL: none; through remap when the layout moved; oldP: the
- * output's row length), the views' entries at their positions. */
-static void inputs_spread(const ctx *x, const int32_t *own_row, int moved,
-                          int64_t oldP)
+ * output's row length), the views' entries at their positions.  0 if some
+ * view's sample has no position (the layout must change). */
+static int inputs_spread(const ctx *x, const int32_t *own_row, int moved,
+                         int64_t oldP)
 {
     sdsinf__rows_ws *ws = x->ws;
     int64_t P = ws->P;
@@ -477,9 +479,27 @@ static void inputs_spread(const ctx *x, const int32_t *own_row, int moved,
             continue;
         }
         memset(row, 0, (size_t)P * sizeof *row);
-        for (int64_t e = 0; e < x->n[k]; e++)
-            row[ws->pos_of[x->smp[k][e]]] = x->val[k][e];
+        for (int64_t e = 0; e < x->n[k]; e++) {
+            int32_t p = ws->pos_of[x->smp[k][e]];
+            if (p < 0)
+                return 0;
+            row[p] = x->val[k][e];
+        }
     }
+    return 1;
+}
+
+/* A new layout: the samples of the views, and those of the kept layout
+ * still alive when from_dense. */
+static void layout_new(const ctx *x, int from_dense, int64_t samples)
+{
+    sdsinf__rows_ws *ws = x->ws;
+    for (int64_t p = 0; from_dense && p < ws->nlive; p++)
+        ws->mark[ws->live[p]] = ws->alive[p];
+    for (int64_t k = 0; k < x->K; k++)
+        for (int64_t e = 0; e < x->n[k]; e++)
+            ws->mark[x->smp[k][e]] = 1;
+    layout_from_marks(ws, samples);
 }
 
 int sdsinf__layer_forward_rows(sdsinf_pool *pool, sdsinf__rows_ws **wsp,
@@ -505,28 +525,29 @@ int sdsinf__layer_forward_rows(sdsinf_pool *pool, sdsinf__rows_ws **wsp,
     for (int64_t k = 0; k < K; k++)
         E += n[k];
     int64_t oldP = ws->P;
-    if (!from_dense || !layout_holds(&x)) { /* a new layout */
-        for (int64_t p = 0; from_dense && p < ws->nlive; p++)
-            ws->mark[ws->live[p]] = ws->alive[p];
-        for (int64_t k = 0; k < K; k++)
-            for (int64_t e = 0; e < n[k]; e++)
-                ws->mark[smp[k][e]] = 1;
-        layout_from_marks(ws, samples);
+    if (!from_dense || !layout_alive(ws)) {
+        layout_new(&x, from_dense, samples);
         moved = 1;
     }
-    x.nlive = ws->nlive;
     x.dense = from_dense ||
-              (x.nlive > 1 && E * SDSINF__DENSE_DIV >= x.nlive * K);
+              (ws->nlive > 1 && E * SDSINF__DENSE_DIV >= ws->nlive * K);
     if (x.dense) {
         if (!floats_fit(&ws->in, &ws->in_cap, K * ws->P))
             goto nomem;
-        inputs_spread(&x, from_dense ? own_row : NULL, moved, oldP);
+        if (!inputs_spread(&x, from_dense ? own_row : NULL, moved, oldP)) {
+            layout_new(&x, from_dense, samples); /* a sample came back */
+            moved = 1;
+            if (!floats_fit(&ws->in, &ws->in_cap, K * ws->P) ||
+                !inputs_spread(&x, own_row, moved, oldP))
+                goto nomem; /* (cannot fail to place: every one has one) */
+        }
         sdsinf__free(ws->alive); /* the old output is read: now replace it */
         ws->alive = sdsinf__calloc((size_t)ws->P + 1, 1);
         if (!ws->alive || !floats_fit(&ws->out, &ws->out_cap, C * ws->P))
             goto nomem;
         ws->outC = C;
     }
+    x.nlive = ws->nlive;
     int64_t nblocks = ws->P / LANES;
     for (int t = 0; t < threads; t++) { /* contiguous ranges of blocks */
         ws->parts[t].first = nblocks * t / threads;

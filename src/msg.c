@@ -358,9 +358,10 @@ static int check_row(const uint32_t *smp, const float *v, int64_t n,
                      int64_t samples, uint32_t neuron, sdsinf_err *err)
 {
     unsigned bad = n > 0 && smp[n - 1] >= (uint64_t)samples;
-    for (int64_t k = 0; k < n; k++) /* branch-free: rows are long */
-        bad |= (unsigned)(k > 0 && smp[k] <= smp[k - 1]) |
-               (unsigned)!(v[k] > 0) | (unsigned)!(v[k] <= FLT_MAX);
+    for (int64_t k = 1; k < n; k++) /* branch-free: rows are long */
+        bad |= smp[k] <= smp[k - 1];
+    for (int64_t k = 0; k < n; k++)
+        bad |= (unsigned)!(v[k] > 0) | (unsigned)!(v[k] <= FLT_MAX);
     if (!bad)
         return SDSINF_OK;
     for (int64_t k = 0; k < n; k++) { /* the first fault, for the message */
@@ -813,8 +814,21 @@ static int encode_payload(encoder *e, int64_t a, int64_t b, sdsinf_err *err)
     /* The chunk's samples: marked, then listed in order. */
     int64_t S = 0, words = e->samples / 64 + 1;
     memset(e->mark, 0, (size_t)words * sizeof *e->mark);
-    for (int64_t k = blk->start[a]; k < blk->start[b]; k++)
-        e->mark[blk->smp[k] / 64] |= (uint64_t)1 << (blk->smp[k] % 64);
+    for (int64_t i = a; i < b; i++) { /* a row's samples ascend: a word's
+                                         bits gather in a register */
+        uint64_t acc = 0;
+        uint32_t cur = 0;
+        for (int64_t k = blk->start[i]; k < blk->start[i + 1]; k++) {
+            uint32_t wd = blk->smp[k] / 64;
+            if (wd != cur) {
+                e->mark[cur] |= acc;
+                cur = wd;
+                acc = 0;
+            }
+            acc |= (uint64_t)1 << (blk->smp[k] % 64);
+        }
+        e->mark[cur] |= acc;
+    }
     for (int64_t wd = 0; wd < words; wd++)
         for (uint64_t m = e->mark[wd]; m; m &= m - 1) {
             uint32_t s = (uint32_t)(wd * 64 + __builtin_ctzll(m));
