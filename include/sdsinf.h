@@ -367,6 +367,9 @@ struct sdsinf_channel {
  * Channel-specific control ops (>= 100): */
 #define SDSINF_FS_LISTING 100          /* fs: int *on: recv by listing */
 #define SDSINF_LOCAL_SEND_TIMEOUT 110  /* local: int *ms: longest send wait */
+#define SDSINF_REDIS_RUN_KEYS 120      /* redis: int64_t *: how many keys of
+                                          the run the server holds (a SCAN,
+                                          for checks) */
 
 /* The registry (thread-safe).  Registering a name again replaces it. */
 SDSINF_API int sdsinf_channel_register(const sdsinf_channel_methods *m,

@@ -3,7 +3,9 @@
 # from Debian's packages (and, for the Python reference and peers, PyPI).
 # Installs only what is missing; run as root or with sudo available.
 set -eu
-pkgs="build-essential cmake pkg-config libcmocka-dev libzstd-dev libcjson-dev libtrilinos-zoltan-dev libopenmpi-dev"
+# libhiredis-dev: the Redis channel; redis-server: its tests (each starts a
+# private server of its own, see tests/with_redis.sh)
+pkgs="build-essential cmake pkg-config libcmocka-dev libzstd-dev libcjson-dev libtrilinos-zoltan-dev libopenmpi-dev libhiredis-dev redis-server"
 [ "${1:-}" = "--all" ] && pkgs="$pkgs clang libclang-rt-dev libgraphblas-dev python3-pip"
 missing=""
 for p in $pkgs; do

@@ -11,10 +11,24 @@
 #include <pthread.h>
 #include <string.h>
 
-/* The built-in channels (channel_mem.c, channel_local.c, channel_fs.c). */
+/* The built-in channels (channel_mem.c, channel_local.c, channel_fs.c,
+ * channel_redis.c), and those this build left out, with what they need. */
 
 static const sdsinf_channel_methods *const builtins[] = {
-    &sdsinf__channel_mem, &sdsinf__channel_local, &sdsinf__channel_fs};
+    &sdsinf__channel_mem, &sdsinf__channel_local, &sdsinf__channel_fs,
+#if SDSINF_HAVE_REDIS
+    &sdsinf__channel_redis,
+#endif
+};
+
+static const struct {
+    const char *name, *needs;
+} left_out[] = {
+#if !SDSINF_HAVE_REDIS
+    {"redis", "hiredis (apt-get install libhiredis-dev, then cmake "
+              "-DSDSINF_WITH_REDIS=ON)"},
+#endif
+    {NULL, NULL}};
 
 #define DEFAULT_CHANNEL "local"
 #define MAX_CHANNELS 64    /* registered tables, built-ins included */
@@ -129,6 +143,12 @@ int sdsinf_channel_open(const char *name, const char *config, int self,
     if (!out)
         return sdsinf__fail(err, SDSINF_EINVAL, "sdsinf_channel_open: NULL out");
     const sdsinf_channel_methods *m = sdsinf_channel_find(name);
+    for (int i = 0; !m && name && left_out[i].name; i++)
+        if (!strcmp(name, left_out[i].name))
+            return sdsinf__fail(err, SDSINF_ENOTSUP,
+                                "channel '%s' is not in this build: it needs "
+                                "%s",
+                                name, left_out[i].needs);
     if (!m) {
         char names[160];
         known_names(names, sizeof names);

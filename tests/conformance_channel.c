@@ -69,15 +69,20 @@ static double now_ms(void)
 }
 
 /* The config each channel gets under dir: the run directory (local), the
- * store (fs), a unique name (mem and others). */
+ * store (fs), the server's URL (redis: $SDSINF_REDIS_URL, which
+ * tests/with_redis.sh sets; empty: the channel's default), a unique name
+ * (mem and others). */
 static char *config_for(const char *dir)
 {
     char *c = malloc(4096);
+    const char *url = getenv("SDSINF_REDIS_URL");
     assert_non_null(c);
     if (!strcmp(g_base, "local"))
         snprintf(c, 4096, "%s/run", dir);
     else if (!strcmp(g_base, "fs"))
         snprintf(c, 4096, "%s/store", dir);
+    else if (!strcmp(g_base, "redis"))
+        snprintf(c, 4096, "%s", url ? url : "");
     else
         snprintf(c, 4096, "%s", dir);
     return c;
@@ -271,7 +276,8 @@ static void scan_tree(const char *dir, const char *name, int *files, int *named)
 }
 
 /* Nothing of run left under dir: no file at all, no entry named after the
- * run, and (local) no run directory. */
+ * run, (local) no run directory, and (redis) no key of the run on the
+ * server. */
 static void assert_nothing_left(const fixture *f, uint64_t run)
 {
     char id[32];
@@ -284,6 +290,20 @@ static void assert_nothing_left(const fixture *f, uint64_t run)
     struct stat st;
     if (!strcmp(g_base, "local") && stat(f->config, &st) == 0)
         fail_msg("local: the run directory %s is left", f->config);
+    if (!strcmp(g_base, "redis")) {
+        sdsinf_channel *ch = NULL;
+        sdsinf_err err = {0};
+        int64_t keys = -1;
+        if (sdsinf_channel_open("redis", f->config, 0, 1, run, &ch, &err) !=
+                SDSINF_OK ||
+            sdsinf_channel_control(ch, SDSINF_REDIS_RUN_KEYS, &keys, &err) !=
+                SDSINF_OK)
+            fail_msg("redis: cannot count the keys of run %s: %s", id, err.msg);
+        sdsinf_channel_close(ch, 0, NULL);
+        if (keys != 0)
+            fail_msg("redis: %lld keys of run %s are left on the server",
+                     (long long)keys, id);
+    }
 }
 
 /* ---- The registry and argument checks ------------------------------------ */
@@ -729,12 +749,14 @@ static void test_cleanup_across_processes(void **state)
     assert_nothing_left(f, f->run);
 }
 
-/* mem and keyed channels keep messages like a store: a worker may send and
- * close before its peer opens (not local: a send waits for the peer). */
+/* mem, redis and keyed channels keep messages like a store: a worker may
+ * send and close before its peer opens (not local: a send waits for the
+ * peer). */
 static void test_store_outlives_sender(void **state)
 {
     fixture *f = *state;
-    if (strcmp(g_base, "mem") != 0 && !has_cap(SDSINF_CAP_KEYED))
+    if (strcmp(g_base, "mem") != 0 && strcmp(g_base, "redis") != 0 &&
+        !has_cap(SDSINF_CAP_KEYED))
         skip();
     sdsinf_channel *a = open_w(f->config, 0, 2, f->run);
     send_msg(a, 1, 2, 0, 500, 5);

@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# cli_redis.sh SDSINF DATA - `sdsinf run --channel redis` against the private
+# server tests/with_redis.sh starts ($SDSINF_REDIS_URL, $SDSINF_REDIS_PORT,
+# $SDSINF_REDIS_SOCKET): distributed runs on local processes and threads
+# equal `sdsinf infer` (categories and every score), over TCP, a Unix socket
+# and another database; a worker killed mid-run ends the run within the
+# timeout, naming it, with no process and no key left; bad settings fail
+# with a clear error; with the shared data, the real 6,000 images on 8
+# workers reproduce the golden categories.  with_redis.sh then checks that
+# the server holds no key at all.
+set -eu
+sdsinf=$1 data=$2
+: "${SDSINF_REDIS_PORT:?run me through tests/with_redis.sh}"
+cli() { redis-cli -p "$SDSINF_REDIS_PORT" "$@"; }
+no_keys() { # label
+    local n
+    n=$(cli info keyspace | grep -c '^db' || true)
+    [ "$n" = 0 ] || { echo "FAIL: $1 left keys:"; cli --scan | head; exit 1; }
+}
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+"$sdsinf" generate --neurons 128 --layers 8 --images 60 --seed 5 --out "$tmp/g" >/dev/null
+img=$tmp/g/sparse-images-128.tsv
+"$sdsinf" infer --weights "$tmp/g" --images "$img" --scores "$tmp/single.tsv" \
+    --out "$tmp/single-cats.tsv" --quiet
+check() { # label, run arguments...
+    local label=$1; shift
+    "$sdsinf" run --weights "$tmp/g" --images "$img" --scores "$tmp/s.tsv" \
+        --out "$tmp/cats.tsv" --channel redis "$@" --json | tail -n 1 >"$tmp/j"
+    cmp "$tmp/s.tsv" "$tmp/single.tsv" || { echo "FAIL: $label: scores differ"; exit 1; }
+    cmp "$tmp/cats.tsv" "$tmp/single-cats.tsv" || { echo "FAIL: $label: categories differ"; exit 1; }
+    grep -q '"channel":"redis"' "$tmp/j"
+    no_keys "$label"
+    echo "ok: $label"
+}
+for w in 1 3 8; do
+    check "W=$w local processes" --workers $w
+done
+check "W=6 threads" --workers 6 --launcher threads
+check "4 x 2 levels, batches" --workers 20 --bfr 4 --nlevels 2 --batch-size 16
+check "unix socket, database 2" --workers 4 \
+    --channel-config "unix://$SDSINF_REDIS_SOCKET?db=2&ttl=60"
+check "URL with database and ttl" --workers 3 \
+    --channel-config "redis://127.0.0.1:$SDSINF_REDIS_PORT/1?ttl=30"
+
+echo "== a worker killed at layer 3"
+start=$(date +%s)
+if SDSINF_TEST_KILL=2:3 "$sdsinf" run --weights "$tmp/g" --images "$img" --workers 6 \
+        --channel redis --timeout-ms 5000 2>"$tmp/err"; then
+    echo "FAIL: the run succeeded"; exit 1
+fi
+cat "$tmp/err"
+grep -q "worker 2 died" "$tmp/err"
+[ $(( $(date +%s) - start )) -le 30 ]
+sleep 0.2
+if pgrep -f "$tmp/g" >/dev/null; then echo "FAIL: processes left behind"; exit 1; fi
+no_keys "the killed run"
+echo "ok: killed run"
+
+echo "== bad settings"
+fails() { # label, text the error must hold, run arguments...
+    local label=$1 want=$2; shift 2
+    if "$sdsinf" run --weights "$tmp/g" --images "$img" --workers 2 --channel redis \
+            --timeout-ms 5000 "$@" 2>"$tmp/err" >/dev/null; then
+        echo "FAIL: $label: the run succeeded"; exit 1
+    fi
+    grep -q -- "$want" "$tmp/err" || { echo "FAIL: $label:"; cat "$tmp/err"; exit 1; }
+    echo "ok: $label: $(cat "$tmp/err")"
+}
+fails "no server" "redis-server --port" --channel-config redis://127.0.0.1:1
+fails "TLS" "TLS (rediss://) needs hiredis >= 1.0" --channel-config rediss://127.0.0.1:6379
+fails "bad URL" "bad URL" --channel-config "redis://127.0.0.1:port"
+cli config set requirepass sekret >/dev/null
+fails "no password" "needs a password"
+SDSINF_REDIS_PASSWORD=sekret check "password from the environment" --workers 2
+check "password in the URL" --workers 2 \
+    --channel-config "redis://:sekret@127.0.0.1:$SDSINF_REDIS_PORT"
+cli -a sekret --no-auth-warning config set requirepass "" >/dev/null
+
+gc=$data/graphchallenge
+if [ -d "$gc/neuron1024" ]; then
+    echo "== the real 1024 x 120 network, 6,000 images, 8 workers, over redis"
+    "$sdsinf" run --weights "$gc/neuron1024" --images "$gc/sparse-images-1024-first6000.tsv" \
+        --workers 8 --channel redis --check "$gc/neuron1024-l120-categories-first6000.tsv" \
+        --json | tail -n 1 | tee "$tmp/j"
+    grep -q '"check":"pass"' "$tmp/j"
+    no_keys "the real run"
+else
+    echo "SKIP (real data): $gc not found"
+fi
+echo PASS
