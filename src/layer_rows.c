@@ -401,36 +401,25 @@ static void run_range(void *vx, int64_t t, int thread)
     }
 }
 
-/* Rows with want[r] set (want NULL: all) of the dense output, into out. */
+/* Rows with want[r] set (want NULL: all) of the dense output, into out:
+ * one pass, with room for every position of every row wanted. */
 static int out_rows(const sdsinf__rows_ws *ws, const uint8_t *want,
                     int64_t samples, sdsinf_csr *out, sdsinf_err *err)
 {
-    int64_t total = 0, n = ws->nlive;
-    for (int64_t r = 0; r < ws->outC; r++) {
-        const float *row = ws->out + r * ws->P;
-        for (int64_t p = 0; (!want || want[r]) && p < n; p++)
-            total += row[p] > 0;
-    }
-    /* one more: the fill writes every value and keeps the positive ones */
-    int rc = sdsinf__csr_reshape(out, ws->outC, samples, total + 1, err);
+    int64_t rows = 0, n = ws->nlive;
+    for (int64_t r = 0; r < ws->outC; r++)
+        rows += !want || want[r];
+    int rc = sdsinf__csr_reshape(out, ws->outC, samples, rows * n + 1, err);
     if (rc != SDSINF_OK)
         return rc;
     int64_t at = 0;
     for (int64_t r = 0; r < ws->outC; r++) {
         const float *row = ws->out + r * ws->P;
-        int64_t p = 0;
-        for (; (!want || want[r]) && p < n && row[p] > 0; p++)
-            ; /* a row positive throughout is copied whole */
-        if (p == n && n > 0) {
-            memcpy(out->col + at, ws->live, (size_t)n * sizeof *out->col);
-            memcpy(out->val + at, row, (size_t)n * sizeof *out->val);
-            at += n;
-        } else
-            for (p = 0; (!want || want[r]) && p < n; p++) {
-                out->col[at] = ws->live[p];
-                out->val[at] = row[p];
-                at += row[p] > 0;
-            }
+        for (int64_t p = 0; (!want || want[r]) && p < n; p++) {
+            out->col[at] = ws->live[p]; /* every value written, the */
+            out->val[at] = row[p];      /* positive ones kept */
+            at += row[p] > 0;
+        }
         out->rowptr[r + 1] = at;
     }
     return SDSINF_OK;

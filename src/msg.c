@@ -816,6 +816,11 @@ static int encode_payload(encoder *e, int64_t a, int64_t b, sdsinf_err *err)
     memset(e->mark, 0, (size_t)words * sizeof *e->mark);
     for (int64_t i = a; i < b; i++) { /* a row's samples ascend: a word's
                                          bits gather in a register */
+        int64_t n = blk->start[i + 1] - blk->start[i];
+        if (i > a && n == blk->start[i] - blk->start[i - 1] &&
+            !memcmp(blk->smp + blk->start[i], blk->smp + blk->start[i - 1],
+                    (size_t)n * sizeof *blk->smp))
+            continue; /* the same samples as the row before */
         uint64_t acc = 0;
         uint32_t cur = 0;
         for (int64_t k = blk->start[i]; k < blk->start[i + 1]; k++) {
