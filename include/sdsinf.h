@@ -393,9 +393,10 @@ SDSINF_API int sdsinf_channel_close(sdsinf_channel *ch, int cleanup,
                                     sdsinf_err *err);
 
 /* ---- Distributed runs ------------------------------------------------------ */
-#define SDSINF_RUN_OPTS_VERSION 1
+#define SDSINF_RUN_OPTS_VERSION 2
 typedef struct sdsinf_run_opts {
-    int version;
+    int version;                /* SDSINF_RUN_OPTS_VERSION (1: without the
+                                   fields of version 2) */
     const char *launcher;       /* "local" processes (NULL) or "threads" */
     const char *channel;        /* NULL: "local" ("mem" for threads) */
     const char *channel_config; /* the channel's own setting, or NULL */
@@ -406,6 +407,14 @@ typedef struct sdsinf_run_opts {
     uint64_t run_id;            /* 0: made up */
     int kernel_threads;         /* per worker; 0: 1 */
     int bfr, nlevels;           /* launch tree; 0: all from the coordinator */
+    /* version 2 */
+    const char *plan_dir; /* where the plan was loaded from: each worker
+                             then loads its shard-{w}.sdsinf itself (mapped;
+                             checked against the plan), after starting its
+                             children, as a serverless worker would, and
+                             takes its weights from it (bias and ymax stay
+                             the model's); NULL: shards are cut from the
+                             model in memory */
 } sdsinf_run_opts;
 SDSINF_API void sdsinf_run_opts_init(sdsinf_run_opts *o);
 
@@ -444,7 +453,10 @@ typedef struct sdsinf_run_stats {
 SDSINF_API void sdsinf_run_stats_free(sdsinf_run_stats *st);
 
 /* Runs the images through the model on p's workers; *out as sdsinf_infer
- * gives it (equal to it, bit for bit). */
+ * gives it (equal to it, bit for bit).  A worker's failure, a lost message
+ * or a dead worker ends the run (every wait bounded by timeout_ms) with an
+ * error naming the worker, the layer and the channel; the local launcher
+ * leaves no process and, through the channel's cleanup, no file behind. */
 SDSINF_API int sdsinf_run(const sdsinf_model *m, const sdsinf_plan *p,
                           const sdsinf_csr *images, const sdsinf_run_opts *o,
                           sdsinf_result *out, sdsinf_run_stats *st,

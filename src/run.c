@@ -1,29 +1,42 @@
 /* run.c - a distributed run: launch the workers, gather the result.
  * Launchers:
  *   threads - each worker a thread of this process, with its own channel
- *             instance and shard (channel "mem" by default);
+ *             instance and shard (channel "mem" by default); the threads
+ *             load their data side by side and start the layers together;
  *   local   - each worker a process, started as SDS-Inf's launch tree
  *             (bfr children per node over nlevels; every node starts its
  *             children before it loads its data; channel "local").  Worker
  *             0 hands the merged result back through a pipe; every worker
  *             reports its statistics or its error through another.  A
- *             worker that dies ends the run: its peers are killed (also
- *             when the coordinator dies: PR_SET_PDEATHSIG) and the error
- *             names it.
- * Sections: the launch tree, one worker, threads, processes, sdsinf_run. */
+ *             worker that dies ends the run: whoever started it (the
+ *             coordinator, or its parent in the tree, which watches its
+ *             children from a thread) reports it at once, its peers are
+ *             killed (also when the coordinator dies: PR_SET_PDEATHSIG),
+ *             and the error names it, with the layer and batch of its last
+ *             call on the channel (every worker's last call sits in memory
+ *             the processes share).
+ * A worker's data: its shard of the model's weight columns, cut from the
+ * model in memory, or (plan_dir) loaded by the worker from the plan
+ * directory's shard-{w}.sdsinf and checked against the plan.
+ * Sections: the launch tree, progress, one worker, threads, processes,
+ * sdsinf_run. */
 #include "internal.h"
 #include "msg.h"
 #include "worker.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -75,6 +88,113 @@ int sdsinf__launch_tree(int bfr, int nlevels, int workers, int *parent,
     return SDSINF_OK;
 }
 
+/* ---- Progress ---------------------------------------------------------------
+ * Every worker process records its pid and its last call on the channel
+ * (send or receive, batch, layer) in a slot of memory all the run's
+ * processes share: a run stopped by a death names the layer the dead worker
+ * had reached, and the coordinator waits for every worker of the tree to be
+ * gone before it cleans the channel up.  The worker's channel is wrapped in
+ * a thin instance ("tracked") that writes the slot and calls the real one. */
+
+typedef struct worker_slot {
+    atomic_uint_least64_t last; /* call << 62 | batch << 32 | layer; 0: none */
+    atomic_int pid;             /* 0: not started, or reaped */
+} worker_slot;
+
+enum { CALL_SEND = 1, CALL_RECV = 2 };
+
+typedef struct tracked_channel {
+    sdsinf_channel base;
+    sdsinf_channel *inner;
+    worker_slot *slot;
+} tracked_channel;
+
+static void track(tracked_channel *tc, int call, const sdsinf_msg_key *k)
+{
+    if (k)
+        atomic_store_explicit(&tc->slot->last,
+                              (uint64_t)call << 62 |
+                                  (uint64_t)(k->batch & 0x3fffffffu) << 32 |
+                                  k->layer,
+                              memory_order_relaxed);
+}
+
+static int tracked_open(sdsinf_channel *ch, const char *config,
+                        sdsinf_err *err)
+{
+    (void)config;
+    return sdsinf__fail(err, SDSINF_ENOTSUP, "channel '%s': a tracked "
+                        "instance is made by the run, not opened",
+                        ch->methods->name);
+}
+
+static int tracked_send(sdsinf_channel *ch, const sdsinf_msg_key *key,
+                        const void *msg, size_t len, sdsinf_err *err)
+{
+    tracked_channel *tc = (tracked_channel *)ch;
+    track(tc, CALL_SEND, key);
+    return sdsinf_channel_send(tc->inner, key, msg, len, err);
+}
+
+static int tracked_recv(sdsinf_channel *ch, const sdsinf_msg_key *want,
+                        void **msg, size_t *len, int timeout_ms,
+                        sdsinf_err *err)
+{
+    tracked_channel *tc = (tracked_channel *)ch;
+    track(tc, CALL_RECV, want);
+    return sdsinf_channel_recv(tc->inner, want, msg, len, timeout_ms, err);
+}
+
+static int tracked_close(sdsinf_channel *ch, int cleanup, sdsinf_err *err)
+{
+    return sdsinf_channel_close(((tracked_channel *)ch)->inner, cleanup, err);
+}
+
+static int tracked_control(sdsinf_channel *ch, int op, void *arg,
+                           sdsinf_err *err)
+{
+    return sdsinf_channel_control(((tracked_channel *)ch)->inner, op, arg,
+                                  err);
+}
+
+/* The table of tracked instances of channel `m` (its name, caps and limit,
+ * so the worker sees the channel it runs on). */
+static sdsinf_channel_methods tracked_methods(const sdsinf_channel_methods *m)
+{
+    sdsinf_channel_methods t = {SDSINF_CHANNEL_VERSION, m->name,
+                                sizeof(tracked_channel), m->caps,
+                                m->max_message, tracked_open, tracked_send,
+                                tracked_recv, tracked_close,
+                                m->control ? tracked_control : NULL};
+    return t;
+}
+
+/* W slots in memory shared with the processes forked after; NULL when
+ * none could be mapped (deaths are then told without the layer). */
+static worker_slot *slots_map(int W)
+{
+    int fd = open("/dev/zero", O_RDWR);
+    void *p = fd < 0 ? MAP_FAILED
+                     : mmap(NULL, (size_t)W * sizeof(worker_slot),
+                            PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (fd >= 0)
+        close(fd);
+    if (p == MAP_FAILED)
+        return NULL;
+    worker_slot *s = p;
+    for (int w = 0; w < W; w++) {
+        atomic_init(&s[w].last, 0);
+        atomic_init(&s[w].pid, 0);
+    }
+    return s;
+}
+
+static void slots_unmap(worker_slot *s, int W)
+{
+    if (s)
+        munmap(s, (size_t)W * sizeof *s);
+}
+
 /* ---- One worker -------------------------------------------------------------- */
 
 typedef struct run_ctx {
@@ -83,10 +203,38 @@ typedef struct run_ctx {
     const sdsinf_csr *images;
     const sdsinf_run_opts *o;
     const char *channel;
+    const char *plan_dir; /* NULL: shards cut from m */
     int W;
     uint64_t run;
     sdsinf_result *res;
+    worker_slot *slots;           /* processes: shared; else NULL */
+    sdsinf_channel_methods track; /* tracked instances of the channel */
 } run_ctx;
+
+/* What a worker's death says: the worker, the signal, and its last call on
+ * the channel (layer and batch). */
+static void death_message(const run_ctx *c, int w, int sig, char *buf,
+                          size_t cap)
+{
+    uint64_t last = c->slots ? atomic_load_explicit(&c->slots[w].last,
+                                                    memory_order_relaxed)
+                             : 0;
+    unsigned call = (unsigned)(last >> 62);
+    uint32_t layer = (uint32_t)last, batch = (uint32_t)(last >> 32) & 0x3fffffffu;
+    if (!call)
+        snprintf(buf, cap, "worker %d died (signal %d) before its first "
+                 "call on channel %s; the run was stopped", w, sig,
+                 c->channel);
+    else
+        snprintf(buf, cap, "worker %d died (signal %d) after its last call "
+                 "on channel %s, a %s at layer %u%s of batch %u; the run was "
+                 "stopped", w, sig, c->channel,
+                 call == CALL_SEND ? "send" : "receive", layer,
+                 layer > (uint32_t)c->m->layers ? " (the results)" : "",
+                 batch);
+}
+
+typedef struct gate gate;
 
 typedef struct one_worker {
     sdsinf__worker_opts wo;
@@ -96,13 +244,113 @@ typedef struct one_worker {
     sdsinf_err err;
     int rc;
     pthread_t tid;
+    const run_ctx *c; /* threads: the run, this worker's id, the gate */
+    int w;
+    gate *g;
 } one_worker;
 
-/* Loads worker w's data (its shard), opens its channel and kernel pool. */
+/* SDSINF_OK when shard `sh` (from `path`) is worker w's under the plan:
+ * the plan's sizes; in layer l, weights only into the neurons the plan
+ * gives w at stage l; and weights from a neuron another worker owns
+ * exactly when the plan's target lists send that neuron's row to w (those
+ * lists were made from the whole model's connections, so a shard cut from
+ * another model or plan disagrees). */
+static int shard_check(const run_ctx *c, int w, const sdsinf_model *sh,
+                       const char *path, sdsinf_err *err)
+{
+    sdsinf_plan_stats ps;
+    sdsinf_plan_get_stats(c->p, &ps);
+    int32_t N = ps.neurons, L = ps.layers;
+    if (sh->neurons != N || sh->layers != L)
+        return sdsinf__fail(err, SDSINF_EINVAL,
+                            "worker %d: %s: a shard of %d neurons x %d "
+                            "layers, but the plan has %d x %d: the plan "
+                            "directory holds another plan's shards "
+                            "(partition again)",
+                            w, path, sh->neurons, sh->layers, N, L);
+    for (int32_t l = 1; l <= L; l++) {
+        const sdsinf_csr *m = &sh->layer[l - 1].w;
+        const uint16_t *in = sdsinf_plan_owner(c->p, l - 1);
+        const uint16_t *out = sdsinf_plan_owner(c->p, l);
+        for (int32_t k = 0; k < N; k++) {
+            for (int64_t e = m->rowptr[k]; e < m->rowptr[k + 1]; e++)
+                if (out[m->col[e]] != w)
+                    return sdsinf__fail(err, SDSINF_EINVAL,
+                                        "worker %d: %s: layer %d has "
+                                        "weights into neuron %u, which the "
+                                        "plan gives worker %u: not this "
+                                        "worker's shard of this plan "
+                                        "(partition again)",
+                                        w, path, l, m->col[e] + 1,
+                                        out[m->col[e]]);
+            if (in[k] == w)
+                continue;
+            const uint16_t *tg;
+            int64_t nt, i = 0;
+            sdsinf_plan_targets(c->p, l, k, &tg, &nt);
+            while (i < nt && tg[i] < w)
+                i++;
+            int sent = i < nt && tg[i] == w;
+            if (sent != (m->rowptr[k + 1] > m->rowptr[k]))
+                return sdsinf__fail(err, SDSINF_EINVAL,
+                                    "worker %d: %s: layer %d %s weights from "
+                                    "neuron %d, but the plan %s its row to "
+                                    "this worker: the shard was cut from "
+                                    "another model or plan (partition "
+                                    "again)",
+                                    w, path, l, sent ? "has no" : "has",
+                                    k + 1, sent ? "sends" : "does not send");
+        }
+    }
+    return SDSINF_OK;
+}
+
+/* Worker w's layers from its own file, <plan_dir>/shard-{w}.sdsinf (a
+ * bundle, mapped), checked against the plan; the bias and the cap are the
+ * run's model's (so a numeric --bias applies as without shards). */
+static int shard_from_file(const run_ctx *c, int w, sdsinf__local_shard *out,
+                           sdsinf_err *err)
+{
+    char path[4096];
+    sdsinf_model_opts mo;
+    sdsinf_model *sh = NULL;
+    sdsinf_err e = {0};
+    struct stat st;
+    int rc, n = snprintf(path, sizeof path, "%s/shard-%d.sdsinf", c->plan_dir,
+                         w);
+    if (n < 0 || (size_t)n >= sizeof path)
+        return sdsinf__fail(err, SDSINF_EINVAL, "worker %d: the plan "
+                            "directory's name is too long", w);
+    const char *why = stat(path, &st) != 0 ? strerror(errno)
+                      : !S_ISREG(st.st_mode) ? "not a file"
+                                             : NULL;
+    if (why)
+        return sdsinf__fail(err, SDSINF_EIO, "worker %d: %s: %s: the plan "
+                            "directory lacks this worker's shard (`sdsinf "
+                            "partition --out DIR` writes one per worker)", w,
+                            path, why);
+    sdsinf_model_opts_init(&mo);
+    if ((rc = sdsinf_model_load(path, &mo, &sh, &e)) != SDSINF_OK)
+        return sdsinf__fail(err, rc, "worker %d, its shard: %s", w, e.msg);
+    if ((rc = shard_check(c, w, sh, path, err)) == SDSINF_OK) {
+        for (int32_t l = 0; l < sh->layers; l++) {
+            sh->layer[l].bias = c->m->layer[l].bias;
+            sh->layer[l].bias_vec = c->m->layer[l].bias_vec;
+        }
+        sh->ymax = c->m->ymax;
+        rc = sdsinf__local_shard_build(c->p, sh, w, out, err);
+    }
+    sdsinf_model_free(sh);
+    return rc;
+}
+
+/* Loads worker w's data (its shard), opens its channel (tracked, for
+ * processes) and kernel pool. */
 static int worker_setup(const run_ctx *c, int w, one_worker *t,
                         sdsinf_err *err)
 {
     const sdsinf_run_opts *o = c->o;
+    sdsinf_channel *ch = NULL;
     int rc;
     t->wo.run = c->run;
     t->wo.plan = c->p;
@@ -112,13 +360,28 @@ static int worker_setup(const run_ctx *c, int w, one_worker *t,
                                                        : SDSINF__CODEC_ZSTD;
     t->wo.level = o->level ? o->level : 3;
     t->wo.timeout_ms = o->timeout_ms > 0 ? o->timeout_ms : 30000;
-    if ((rc = sdsinf__local_shard_build(c->p, c->m, w, &t->shard, err)) !=
+    if ((rc = c->plan_dir ? shard_from_file(c, w, &t->shard, err)
+                          : sdsinf__local_shard_build(c->p, c->m, w,
+                                                      &t->shard, err)) !=
         SDSINF_OK)
         return rc;
     t->wo.shard = &t->shard;
     if ((rc = sdsinf_channel_open(c->channel, o->channel_config, w, c->W,
-                                  c->run, &t->wo.channel, err)) != SDSINF_OK)
+                                  c->run, &ch, err)) != SDSINF_OK)
         return rc;
+    if (c->slots && c->track.name) {
+        tracked_channel *tc = sdsinf__calloc(1, sizeof *tc);
+        if (!tc) {
+            sdsinf_channel_close(ch, 1, NULL);
+            return sdsinf__fail(err, SDSINF_ENOMEM, "no memory");
+        }
+        tc->base = *ch; /* methods replaced below; ids and run as opened */
+        tc->base.methods = &c->track;
+        tc->inner = ch;
+        tc->slot = &c->slots[w];
+        ch = &tc->base;
+    }
+    t->wo.channel = ch;
     return sdsinf_pool_create(o->kernel_threads > 1 ? o->kernel_threads : 1,
                               &t->wo.pool, err);
 }
@@ -161,10 +424,50 @@ static void stats_add(sdsinf_run_stats *st, const sdsinf__worker_stats *s)
 
 /* ---- Threads ------------------------------------------------------------------ */
 
+/* Where the threads meet once loaded: none starts the layers before every
+ * worker has loaded (or failed to), and none at all when one failed. */
+struct gate {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int arrived, total, failed;
+    double open_at; /* when the last one arrived */
+};
+
+/* Counts n workers in (ok: they are ready). */
+static void gate_arrive(gate *g, int n, int ok)
+{
+    pthread_mutex_lock(&g->mu);
+    g->failed |= !ok;
+    g->arrived += n;
+    if (g->arrived >= g->total) {
+        g->open_at = sdsinf__now();
+        pthread_cond_broadcast(&g->cv);
+    }
+    pthread_mutex_unlock(&g->mu);
+}
+
+/* Waits for every worker; 1 when all are ready. */
+static int gate_wait(gate *g)
+{
+    pthread_mutex_lock(&g->mu);
+    while (g->arrived < g->total)
+        pthread_cond_wait(&g->cv, &g->mu);
+    int go = !g->failed;
+    pthread_mutex_unlock(&g->mu);
+    return go;
+}
+
+/* A worker thread loads its own data, runs once all have, and closes its
+ * channel as soon as it is done (as a process does: what the channel still
+ * holds for its peers goes then, not after every thread has ended). */
 static void *worker_thread(void *arg)
 {
     one_worker *t = arg;
-    t->rc = sdsinf__worker_run(&t->wo, t->res, &t->st, &t->err);
+    t->rc = worker_setup(t->c, t->w, t, &t->err);
+    gate_arrive(t->g, 1, t->rc == SDSINF_OK);
+    if (gate_wait(t->g))
+        t->rc = sdsinf__worker_run(&t->wo, t->res, &t->st, &t->err);
+    worker_teardown(t);
     return NULL;
 }
 
@@ -172,20 +475,27 @@ static int launch_threads(const run_ctx *c, sdsinf_run_stats *st,
                           double *ready, sdsinf_err *err)
 {
     one_worker *tw = sdsinf__calloc((size_t)c->W, sizeof *tw);
+    gate g = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, c->W, 0,
+              0};
     int rc = SDSINF_OK, started = 0;
     if (!tw)
         return sdsinf__fail(err, SDSINF_ENOMEM, "no memory");
-    for (int w = 0; w < c->W && rc == SDSINF_OK; w++)
-        rc = worker_setup(c, w, &tw[w], err);
-    *ready = sdsinf__now();
     tw[0].res = c->res; /* worker 0 merges into the result */
-    for (; rc == SDSINF_OK && started < c->W; started++)
+    for (; started < c->W; started++) {
+        tw[started].c = c;
+        tw[started].w = started;
+        tw[started].g = &g;
         if (pthread_create(&tw[started].tid, NULL, worker_thread,
-                           &tw[started]) != 0)
+                           &tw[started]) != 0) {
             rc = sdsinf__fail(err, SDSINF_ENOMEM, "cannot start worker %d",
                               started);
+            gate_arrive(&g, c->W - started, 0); /* the rest never come */
+            break;
+        }
+    }
     for (int w = 0; w < started; w++)
         pthread_join(tw[w].tid, NULL);
+    *ready = g.open_at;
     /* the failure to report: a worker's own before its peers' waits */
     for (int pass = 0; pass < 2 && rc == SDSINF_OK; pass++)
         for (int w = 0; w < started && rc == SDSINF_OK; w++)
@@ -200,8 +510,9 @@ static int launch_threads(const run_ctx *c, sdsinf_run_stats *st,
         if (tw[w].st.records)
             records_put(st, tw[w].st.records, st->layers + 1);
         sdsinf__free(tw[w].st.records);
-        worker_teardown(&tw[w]);
     }
+    pthread_cond_destroy(&g.cv);
+    pthread_mutex_destroy(&g.mu);
     sdsinf__free(tw);
     return rc;
 }
@@ -260,21 +571,71 @@ typedef struct proc_ctx {
 
 static void spawn_children(const proc_ctx *pc, int me, pid_t *pids);
 
-/* The body of worker w's process: children first, then its own data and
- * layers, then its children's fates.  Never returns. */
-static void worker_process(const proc_ctx *pc, int w)
+/* A worker process's watch over its children: each one's end as it comes,
+ * a death reported for it at once (it could not report it itself), so the
+ * run stops without its peers waiting out their timeouts. */
+typedef struct kid_watch {
+    const proc_ctx *pc;
+    pid_t *kids;
+    int failed; /* a child ended other than with status 0 */
+} kid_watch;
+
+static void *watch_kids(void *arg)
+{
+    kid_watch *kw = arg;
+    const run_ctx *c = kw->pc->c;
+    for (;;) {
+        int ws;
+        pid_t pid = waitpid(-1, &ws, 0);
+        if (pid < 0 && errno == EINTR)
+            continue;
+        if (pid < 0) /* ECHILD: every child has ended */
+            return NULL;
+        for (int k = 0; k < c->W; k++) {
+            if (kw->kids[k] != pid)
+                continue;
+            kw->kids[k] = 0;
+            if (c->slots)
+                atomic_store(&c->slots[k].pid, 0);
+            kw->failed |= !(WIFEXITED(ws) && WEXITSTATUS(ws) == 0);
+            if (WIFSIGNALED(ws)) {
+                report d;
+                memset(&d, 0, sizeof d);
+                d.worker = k;
+                d.final = 1;
+                d.rc = SDSINF_EIO;
+                death_message(c, k, WTERMSIG(ws), d.msg, sizeof d.msg);
+                write_all(kw->pc->report_fd, &d, sizeof d);
+            }
+        }
+    }
+}
+
+/* The body of worker w's process (its parent is process `parent`):
+ * children first, then its own data and layers, then its children's
+ * fates.  Never returns. */
+static void worker_process(const proc_ctx *pc, int w, pid_t parent)
 {
     const run_ctx *c = pc->c;
     one_worker t;
     report r;
+    pthread_t watcher;
+    int watching = 0;
     pid_t *kids = sdsinf__calloc((size_t)c->W, sizeof *kids);
+    kid_watch kw = {pc, kids, 0};
     memset(&t, 0, sizeof t);
     memset(&r, 0, sizeof r);
     prctl(PR_SET_PDEATHSIG, SIGKILL); /* die with the parent */
-    if (getppid() == 1)
+    if (getppid() != parent) /* it died before that took effect */
         _exit(3);
-    if (kids)
+    if (c->slots)
+        atomic_store(&c->slots[w].pid, (int)getpid());
+    if (kids) {
         spawn_children(pc, w, kids);
+        for (int k = 0; k < c->W && !watching; k++)
+            watching = kids[k] > 0 &&
+                       pthread_create(&watcher, NULL, watch_kids, &kw) == 0;
+    }
     r.worker = w;
     r.rc = kids ? worker_setup(c, w, &t, &t.err) : SDSINF_ENOMEM;
     r.ready = sdsinf__now();
@@ -303,37 +664,53 @@ static void worker_process(const proc_ctx *pc, int w)
     r.final = 1;
     write_all(pc->report_fd, &r, sizeof r);
     worker_teardown(&t);
-    int status = r.rc == SDSINF_OK ? 0 : 1;
-    for (int k = 0; kids && k < c->W; k++) {
-        int ws;
-        if (kids[k] > 0 && waitpid(kids[k], &ws, 0) == kids[k] &&
-            !(WIFEXITED(ws) && WEXITSTATUS(ws) == 0)) {
-            status = 1;
-            if (WIFSIGNALED(ws)) { /* it could not report: say so for it */
-                report d;
-                memset(&d, 0, sizeof d);
-                d.worker = k;
-                d.final = 1;
-                d.rc = SDSINF_EIO;
-                snprintf(d.msg, sizeof d.msg, "worker %d died (signal %d)",
-                         k, WTERMSIG(ws));
-                write_all(pc->report_fd, &d, sizeof d);
-            }
-        }
-    }
-    _exit(status);
+    if (watching)
+        pthread_join(watcher, NULL);
+    else if (kids) /* no thread: watch here, until every child has ended */
+        watch_kids(&kw);
+    _exit(r.rc == SDSINF_OK && !kw.failed ? 0 : 1);
 }
 
 /* Starts the workers whose parent is `me` (the coordinator is -1). */
 static void spawn_children(const proc_ctx *pc, int me, pid_t *pids)
 {
+    pid_t self = getpid();
     for (int w = 0; w < pc->c->W; w++) {
         if (pc->parent[w] != me)
             continue;
         pid_t pid = fork();
         if (pid == 0)
-            worker_process(pc, w);
+            worker_process(pc, w, self);
         pids[w] = pid;
+    }
+}
+
+/* 1 when process pid has ended (gone, or a zombie nobody reaped yet). */
+static int process_ended(pid_t pid)
+{
+    char path[64], buf[512];
+    if (kill(pid, 0) != 0 && errno == ESRCH)
+        return 1;
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 1;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    const char *paren = strrchr(buf, ')'); /* the state follows the name */
+    return paren && (paren[2] == 'Z' || paren[2] == 'X');
+}
+
+/* Waits (at most a few seconds) for the workers not started by this
+ * process, killed with their parents, to be gone. */
+static void await_tree(const run_ctx *c)
+{
+    double until = sdsinf__now() + 5;
+    for (int w = 0; c->slots && w < c->W; w++) {
+        pid_t pid = atomic_load(&c->slots[w].pid);
+        while (pid > 0 && !process_ended(pid) && sdsinf__now() < until)
+            sdsinf__sleep_ms(5);
     }
 }
 
@@ -369,12 +746,13 @@ static int launch_processes(const run_ctx *c, sdsinf_run_stats *st,
     size_t want = asize + (size_t)c->res->images * sizeof *c->res->max, got = 0;
     char *tmp = sdsinf__malloc(want + 1);
     report r, first;
-    int have_first = 0, nreports = 0, open_fds = 2;
+    int have_first = 0, stopping = 0, nreports = 0, open_fds = 2;
     double last_ready = 0;
     struct pollfd fds[2] = {{result[0], POLLIN, 0}, {rep[0], POLLIN, 0}};
     memset(&first, 0, sizeof first);
     if (!tmp) {
         rc = sdsinf__fail(err, SDSINF_ENOMEM, "no memory");
+        stopping = 1;
         for (int w = 0; w < W; w++)
             if (pids[w] > 0)
                 kill(pids[w], SIGKILL);
@@ -400,7 +778,10 @@ static int launch_processes(const run_ctx *c, sdsinf_run_stats *st,
                 nreports++;
                 stats_add(st, &r.st);
                 last_ready = r.ready > last_ready ? r.ready : last_ready;
-                if (r.rc != SDSINF_OK &&
+                /* the first failure, unless a worker's own error (or
+                 * death) follows a timeout; none once the run is stopped:
+                 * those are the stop's own */
+                if (r.rc != SDSINF_OK && !stopping &&
                     (!have_first || (first.rc == SDSINF_ETIMEDOUT &&
                                      r.rc != SDSINF_ETIMEDOUT))) {
                     first = r;
@@ -411,25 +792,27 @@ static int launch_processes(const run_ctx *c, sdsinf_run_stats *st,
                 open_fds--;
             }
         }
-        pid_t pid;
-        int ws;
-        while ((pid = waitpid(-1, &ws, WNOHANG)) > 0)
-            for (int w = 0; w < W; w++)
-                if (pids[w] == pid) {
-                    pids[w] = 0;
-                    if (WIFSIGNALED(ws) &&
-                        (!have_first || first.rc == SDSINF_ETIMEDOUT)) {
-                        first.rc = SDSINF_EIO;
-                        snprintf(first.msg, sizeof first.msg,
-                                 "worker %d died (signal %d); the run was "
-                                 "stopped", w, WTERMSIG(ws));
-                        have_first = 1;
-                    }
-                }
-        if (have_first) /* stop the rest: no one waits in vain */
+        for (int w = 0; w < W; w++) {
+            int ws;
+            if (pids[w] <= 0 || waitpid(pids[w], &ws, WNOHANG) != pids[w])
+                continue;
+            pids[w] = 0;
+            if (c->slots)
+                atomic_store(&c->slots[w].pid, 0);
+            if (WIFSIGNALED(ws) && !stopping &&
+                (!have_first || first.rc == SDSINF_ETIMEDOUT)) {
+                first.rc = SDSINF_EIO;
+                death_message(c, w, WTERMSIG(ws), first.msg,
+                              sizeof first.msg);
+                have_first = 1;
+            }
+        }
+        if (have_first && !stopping) { /* stop the rest: no one waits */
+            stopping = 1;
             for (int w = 0; w < W; w++)
                 if (pids[w] > 0)
                     kill(pids[w], SIGKILL);
+        }
     }
     for (int w = 0; w < W; w++) {
         int ws;
@@ -443,8 +826,10 @@ static int launch_processes(const run_ctx *c, sdsinf_run_stats *st,
     sdsinf__free(tmp);
     *ready = last_ready;
     if (have_first || rc != SDSINF_OK) {
-        /* killed workers could not clean up: do it for the run */
+        /* killed workers could not clean up: once they are all gone (their
+         * children die with them), do it for the run */
         sdsinf_channel *ch = NULL;
+        await_tree(c);
         if (sdsinf_channel_open(c->channel, o->channel_config, 0, W, c->run,
                                 &ch, NULL) == SDSINF_OK)
             sdsinf_channel_close(ch, 1, NULL);
@@ -515,9 +900,17 @@ int sdsinf_run(const sdsinf_model *m, const sdsinf_plan *p,
         sdsinf_result_free(&res);
         return sdsinf__fail(err, SDSINF_ENOMEM, "no memory for the result");
     }
-    run_ctx c = {m, p, images, o,
-                 o->channel ? o->channel : threads ? "mem" : "local",
-                 ps.workers, o->run_id ? o->run_id : made_up_run_id(), &res};
+    /* fields of later versions, where the caller's struct has them */
+    const char *plan_dir = o->version >= 2 ? o->plan_dir : NULL;
+    run_ctx c = {.m = m, .p = p, .images = images, .o = o,
+                 .channel = o->channel ? o->channel : threads ? "mem" : "local",
+                 .plan_dir = plan_dir && plan_dir[0] ? plan_dir : NULL,
+                 .W = ps.workers,
+                 .run = o->run_id ? o->run_id : made_up_run_id(),
+                 .res = &res};
+    const sdsinf_channel_methods *cm = sdsinf_channel_find(c.channel);
+    if (!threads && cm && (c.slots = slots_map(c.W)))
+        c.track = tracked_methods(cm); /* unknown: the workers say so */
     st->workers = ps.workers;
     st->layers = ps.layers;
     st->batches = o->batch_size > 0 ? (images->nrows + o->batch_size - 1) /
@@ -535,6 +928,7 @@ int sdsinf_run(const sdsinf_model *m, const sdsinf_plan *p,
     }
     rc = threads ? launch_threads(&c, st, &ready, err)
                  : launch_processes(&c, st, &ready, err);
+    slots_unmap(c.slots, c.W);
     st->startup_seconds = ready - t0;
     st->seconds = sdsinf__now() - ready;
     if (rc != SDSINF_OK)

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # cli_run.sh SDSINF DATA - distributed runs from the command line equal the
 # single-process run for several worker counts, launchers, channels and
-# launch trees; a worker killed mid-run ends the run at once with an error
-# naming it and leaves no process behind; with the shared data, the real
-# 6,000 images on 8 workers reproduce the golden categories.
+# launch trees, also when the workers load their shards from --plan (a
+# damaged or missing shard is named with its worker); a worker killed
+# mid-run ends the run at once with an error naming it and leaves no
+# process and no --out or --scores file behind; with the shared data, the
+# real 6,000 images on 8 workers reproduce the golden categories.
 set -eu
 sdsinf=$1 data=$2
 tmp=$(mktemp -d)
@@ -27,6 +29,26 @@ check "fs channel" --workers 4 --channel fs --channel-config "$tmp/fs"
 [ -z "$(ls -A "$tmp/fs" 2>/dev/null)" ] || { echo "FAIL: the fs channel left objects"; exit 1; }
 check "raw codec, batches" --workers 3 --codec raw --batch-size 16
 
+echo "== the workers load their shards from the plan directory"
+"$sdsinf" partition --weights "$tmp/g" --workers 4 --out "$tmp/plan" >/dev/null
+check "W=4, shards from --plan" --plan "$tmp/plan"
+check "W=4 threads, shards from --plan" --plan "$tmp/plan" --launcher threads
+shard=$tmp/plan/shard-3.sdsinf
+size=$(wc -c <"$shard")
+printf 'SDSINFCORRUPTED!' | dd of="$shard" bs=1 seek=$((size / 2)) conv=notrunc 2>/dev/null
+for la in local threads; do
+    if "$sdsinf" run --weights "$tmp/g" --images "$img" --plan "$tmp/plan" \
+            --launcher $la 2>"$tmp/err"; then echo "FAIL: a damaged shard ran"; exit 1; fi
+    cat "$tmp/err"
+    grep -q "worker 3" "$tmp/err" && grep -q "shard-3.sdsinf" "$tmp/err"
+done
+rm "$shard"
+if "$sdsinf" run --weights "$tmp/g" --images "$img" --plan "$tmp/plan" 2>"$tmp/err"; then
+    echo "FAIL: a missing shard ran"; exit 1
+fi
+cat "$tmp/err"
+grep -q "worker 3: .*shard-3.sdsinf" "$tmp/err"
+
 echo "== a bad launch tree is refused"
 if "$sdsinf" run --weights "$tmp/g" --images "$img" --workers 10 --bfr 4 --nlevels 2 2>"$tmp/err"; then exit 1; fi
 grep -q "choose workers" "$tmp/err"
@@ -40,6 +62,27 @@ grep -q "worker 2 died" "$tmp/err"
 [ $(( $(date +%s) - start )) -le 30 ]
 sleep 0.2
 if pgrep -f "$tmp/g" >/dev/null; then echo "FAIL: processes left behind"; exit 1; fi
+
+echo "== a failed run leaves no output, a run no temporary file"
+if SDSINF_TEST_KILL=1:2 "$sdsinf" run --weights "$tmp/g" --images "$img" --workers 3 \
+        --out "$tmp/fail.cat" --scores "$tmp/fail.scores" 2>"$tmp/err"; then
+    echo "FAIL: the run succeeded"; exit 1
+fi
+grep -q "worker 1 died" "$tmp/err"
+if "$sdsinf" run --weights "$tmp/g" --images "$img" --workers 3 --out "$tmp/fail.cat" \
+        --scores "$tmp/no-such-dir/s.tsv" 2>"$tmp/err"; then
+    echo "FAIL: the run succeeded"; exit 1
+fi
+if "$sdsinf" run --weights "$tmp/g" --images "$img" --workers 3 --out "$tmp/fail.cat" \
+        --scores "$tmp/fail.scores" --metrics "$tmp/no-such-dir/m" 2>"$tmp/err"; then
+    echo "FAIL: the run succeeded"; exit 1
+fi
+for f in "$tmp"/fail.*; do [ -e "$f" ] && { echo "FAIL: $f left behind"; exit 1; }; done
+"$sdsinf" run --weights "$tmp/g" --images "$img" --workers 3 --out "$tmp/ok.cat" \
+    --scores "$tmp/ok.scores" >/dev/null
+cmp "$tmp/ok.scores" "$tmp/single.tsv"
+[ -s "$tmp/ok.cat" ]
+for f in "$tmp"/*.tmp*; do [ -e "$f" ] && { echo "FAIL: $f left behind"; exit 1; }; done
 
 gc=$data/graphchallenge
 if [ -d "$gc/neuron1024" ]; then

@@ -23,10 +23,10 @@
  *   delay_ms=N    (default 20)
  * e.g. "seed=7,dup=0.2,reorder=0.3|/tmp/run".  Faults apply on the send
  * side; held messages go out from the sender's later send, recv (which
- * waits in slices so due messages leave on time) and close (cleanup=0;
- * cleanup=1 drops them).  Other control ops go to the inner channel (fs's
- * listing works through the wrapper).  Instances are thread-safe when the
- * inner channel is. */
+ * waits in slices so due messages leave on time) and close (a late message
+ * is still delivered: only drop loses one).  Other control ops go to the
+ * inner channel (fs's listing works through the wrapper).  Instances are
+ * thread-safe when the inner channel is. */
 #include "internal.h"
 
 #include <pthread.h>
@@ -276,16 +276,8 @@ static int fault_recv(sdsinf_channel *ch, const sdsinf_msg_key *want,
 static int fault_close(sdsinf_channel *ch, int cleanup, sdsinf_err *err)
 {
     fault_channel *fc = (fault_channel *)ch;
-    int rc = SDSINF_OK;
-    if (!cleanup)
-        rc = flush(fc, 1, 1, err);
-    held_msg *h = fc->head;
-    while (h) {
-        held_msg *next = h->next;
-        sdsinf__free(h->data);
-        sdsinf__free(h);
-        h = next;
-    }
+    /* what is held is late, not lost: it goes now (flush frees it all) */
+    int rc = flush(fc, 1, 1, err);
     int rc2 = sdsinf_channel_close(fc->inner, cleanup, err);
     pthread_mutex_destroy(&fc->mu);
     return rc != SDSINF_OK ? rc : rc2;

@@ -1,9 +1,14 @@
-/* test_run.c - a distributed run on threads equals single-process inference
- * bit for bit, for any worker count, plan method, batch size and codec. */
+/* test_run.c - a distributed run (local processes, or threads) equals
+ * single-process inference bit for bit, for any worker count, plan method,
+ * batch size and codec, and when every worker loads its own shard from the
+ * plan directory; a missing, damaged or foreign shard fails naming the
+ * file and the worker. */
 #include "testutil.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 typedef struct fixture {
     sdsinf_model *m;
@@ -58,6 +63,7 @@ static void run_and_compare(fixture *f, int W, const char *method,
     assert_memory_equal(r.max, f->single.max, (size_t)r.images * sizeof *r.max);
     if (W > 1)
         assert_true(st.messages_sent > 0);
+    sdsinf_run_stats_free(&st);
     sdsinf_result_free(&r);
     sdsinf_plan_free(p);
 }
@@ -84,11 +90,160 @@ static void test_methods_batches_codecs(void **state)
     free_fixture(&f);
 }
 
+/* ---- Shards loaded by the workers (plan_dir) ------------------------------ */
+
+static void run_plan_dir(fixture *f, const sdsinf_plan *p, const char *dir,
+                         const char *launcher, int version, int *rc,
+                         sdsinf_err *err, sdsinf_result *r)
+{
+    sdsinf_run_opts ro;
+    sdsinf_run_opts_init(&ro);
+    ro.version = version;
+    ro.launcher = launcher;
+    ro.plan_dir = dir;
+    ro.timeout_ms = 20000;
+    memset(r, 0, sizeof *r);
+    *rc = sdsinf_run(f->m, p, &f->images, &ro, r, NULL, err);
+}
+
+static void expect_same(fixture *f, const char *dir, const sdsinf_plan *p,
+                        const char *launcher, int version)
+{
+    sdsinf_result r;
+    sdsinf_err err;
+    int rc;
+    run_plan_dir(f, p, dir, launcher, version, &rc, &err, &r);
+    if (rc != SDSINF_OK)
+        fail_msg("%s, plan_dir %s: %s", launcher, dir, err.msg);
+    assert_int_equal(r.images, f->single.images);
+    assert_memory_equal(r.argmax, f->single.argmax,
+                        (size_t)r.images * sizeof *r.argmax);
+    assert_memory_equal(r.max, f->single.max, (size_t)r.images * sizeof *r.max);
+    sdsinf_result_free(&r);
+}
+
+static void expect_shard_error(fixture *f, const char *dir,
+                               const sdsinf_plan *p, int code,
+                               const char *words1, const char *words2)
+{
+    static const char *launchers[] = {"threads", "local"};
+    for (int i = 0; i < 2; i++) {
+        sdsinf_result r;
+        sdsinf_err err = {0};
+        int rc;
+        run_plan_dir(f, p, dir, launchers[i], SDSINF_RUN_OPTS_VERSION, &rc,
+                     &err, &r);
+        if (rc != code || !strstr(err.msg, words1) ||
+            !strstr(err.msg, words2))
+            fail_msg("%s: got %s \"%s\", want %s with \"%s\" and \"%s\"",
+                     launchers[i], sdsinf_status_name(rc), err.msg,
+                     sdsinf_status_name(code), words1, words2);
+    }
+}
+
+static void copy_file(const char *from, const char *to)
+{
+    FILE *a = fopen(from, "rb"), *b = fopen(to, "wb");
+    char buf[65536];
+    size_t n;
+    assert_non_null(a);
+    assert_non_null(b);
+    while ((n = fread(buf, 1, sizeof buf, a)) > 0)
+        assert_int_equal(fwrite(buf, 1, n, b), n);
+    fclose(a);
+    assert_int_equal(fclose(b), 0);
+}
+
+static void test_plan_dir_shards(void **state)
+{
+    (void)state;
+    fixture f;
+    sdsinf_partition_opts po;
+    sdsinf_plan *made, *p;
+    sdsinf_err err;
+    char *dir = tu_mkdtemp(), plan[4200], path[4300], other[4300];
+    make_fixture(&f, 128, 8, 60);
+    sdsinf_partition_opts_init(&po);
+    po.workers = 4;
+    po.method = "hypergraph";
+    assert_int_equal(sdsinf_partition(f.m, &po, &made, &err), SDSINF_OK);
+    snprintf(plan, sizeof plan, "%s/plan", dir);
+    assert_int_equal(sdsinf_plan_save(made, f.m, plan, &err), SDSINF_OK);
+    assert_int_equal(sdsinf_plan_load(plan, f.m, &p, &err), SDSINF_OK);
+
+    /* the workers' own shards give the single-process result, bit for bit */
+    expect_same(&f, plan, p, "threads", SDSINF_RUN_OPTS_VERSION);
+    expect_same(&f, plan, p, "local", SDSINF_RUN_OPTS_VERSION);
+
+    /* the bias is the model's: a bias set after partitioning still holds */
+    for (int32_t l = 0; l < f.m->layers; l++)
+        f.m->layer[l].bias = -0.2f - 0.01f * (float)l;
+    sdsinf_result_free(&f.single);
+    assert_int_equal(sdsinf_infer(f.m, &f.images, NULL, &f.single, NULL),
+                     SDSINF_OK);
+    expect_same(&f, plan, p, "local", SDSINF_RUN_OPTS_VERSION);
+
+    /* a damaged shard: the bundle's checksums catch it */
+    snprintf(path, sizeof path, "%s/shard-1.sdsinf", plan);
+    snprintf(other, sizeof other, "%s/saved.sdsinf", dir);
+    copy_file(path, other);
+    FILE *fp = fopen(path, "r+b");
+    assert_non_null(fp);
+    fseek(fp, 0, SEEK_END);
+    fseek(fp, ftell(fp) / 2, SEEK_SET);
+    int c = fgetc(fp);
+    fseek(fp, -1, SEEK_CUR);
+    fputc(c ^ 0x5a, fp);
+    fclose(fp);
+    expect_shard_error(&f, plan, p, SDSINF_ECORRUPT, "worker 1",
+                       "shard-1.sdsinf");
+    /* a truncated one */
+    assert_int_equal(truncate(path, 100), 0);
+    expect_shard_error(&f, plan, p, SDSINF_ECORRUPT, "worker 1",
+                       "shard-1.sdsinf");
+    /* another worker's (a whole, valid bundle) */
+    snprintf(other, sizeof other, "%s/shard-0.sdsinf", plan);
+    copy_file(other, path);
+    expect_shard_error(&f, plan, p, SDSINF_EINVAL, "worker 1",
+                       "not this worker's shard");
+    snprintf(other, sizeof other, "%s/saved.sdsinf", dir);
+    copy_file(other, path);
+    expect_same(&f, plan, p, "threads", SDSINF_RUN_OPTS_VERSION);
+
+    /* a missing one */
+    snprintf(path, sizeof path, "%s/shard-2.sdsinf", plan);
+    assert_int_equal(unlink(path), 0);
+    expect_shard_error(&f, plan, p, SDSINF_EIO, "worker 2",
+                       "shard-2.sdsinf");
+    /* options of version 1 have no plan_dir: shards come from the model */
+    expect_same(&f, plan, p, "threads", 1);
+
+    /* a shard of another plan over the same model */
+    po.method = "block";
+    sdsinf_plan *block;
+    snprintf(other, sizeof other, "%s/block", dir);
+    assert_int_equal(sdsinf_partition(f.m, &po, &block, &err), SDSINF_OK);
+    assert_int_equal(sdsinf_plan_save(block, f.m, other, &err), SDSINF_OK);
+    snprintf(path, sizeof path, "%s/shard-2.sdsinf", plan);
+    snprintf(other, sizeof other, "%s/block/shard-2.sdsinf", dir);
+    copy_file(other, path);
+    expect_shard_error(&f, plan, p, SDSINF_EINVAL, "worker 2",
+                       "shard-2.sdsinf");
+
+    sdsinf_plan_free(block);
+    sdsinf_plan_free(p);
+    sdsinf_plan_free(made);
+    free_fixture(&f);
+    tu_rmdir(dir);
+    free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_worker_counts),
         cmocka_unit_test(test_methods_batches_codecs),
+        cmocka_unit_test(test_plan_dir_shards),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

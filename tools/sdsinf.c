@@ -270,6 +270,23 @@ static int64_t model_edges(const sdsinf_model *m)
     return e;
 }
 
+/* Writes --out (the categories) and --scores, when asked for, into the
+ * set: each to a temporary file beside its name (the library's writer on
+ * the set's temporary name), renamed into place by cli_files_commit once
+ * the whole command has succeeded, so a failed command leaves neither. */
+static int save_results(const opts *o, const sdsinf_result *res,
+                        const int64_t *cats, int64_t ncats, cli_files *fs,
+                        sdsinf_err *err)
+{
+    FILE *f; /* the set's handle: left unwritten, the library writes */
+    int rc = SDSINF_OK;
+    if (o->out && !(rc = cli_files_open(fs, o->out, &f, err)))
+        rc = sdsinf_categories_save(cats, ncats, fs->temp[fs->n - 1], err);
+    if (!rc && o->scores && !(rc = cli_files_open(fs, o->scores, &f, err)))
+        rc = sdsinf_result_save_scores(res, fs->temp[fs->n - 1], err);
+    return rc;
+}
+
 /* ---- infer ------------------------------------------------------------------ */
 
 static int cmd_infer(const opts *o)
@@ -283,6 +300,7 @@ static int cmd_infer(const opts *o)
     sdsinf_pool *pool = NULL;
     double load_s, model_s, t;
     progress prog = {0};
+    cli_files outs = {0};
     if (!o->weights || !o->images)
         return usage_error("infer needs --weights and --images");
     if (load_model(o, &m, &model_s, &err) != SDSINF_OK)
@@ -313,11 +331,9 @@ static int cmd_infer(const opts *o)
     double secs = now() - t;
     if (prog.shown)
         fprintf(stderr, "\n");
-    if (sdsinf_result_categories(&res, &cats, &ncats, &err) != SDSINF_OK)
-        goto fail;
-    if (o->out && sdsinf_categories_save(cats, ncats, o->out, &err))
-        goto fail;
-    if (o->scores && sdsinf_result_save_scores(&res, o->scores, &err))
+    if (sdsinf_result_categories(&res, &cats, &ncats, &err) != SDSINF_OK ||
+        save_results(o, &res, cats, ncats, &outs, &err) ||
+        cli_files_commit(&outs, &err))
         goto fail;
     if (o->check)
         check = compare_categories(cats, ncats, gold, ngold, o->check);
@@ -343,6 +359,7 @@ static int cmd_infer(const opts *o)
 fail:
     rc = fail(&err);
 done:
+    cli_files_discard(&outs);
     free(cats);
     free(gold);
     sdsinf_result_free(&res);
@@ -750,6 +767,7 @@ static void run_opts_from(const opts *o, sdsinf_run_opts *ro)
     ro->kernel_threads = (int)o->threads;
     ro->bfr = (int)o->bfr;
     ro->nlevels = (int)o->nlevels;
+    ro->plan_dir = o->plan; /* each worker loads its shard from there */
 }
 
 /* PREFIX.csv, PREFIX-layers.csv and PREFIX.json of a finished run. */
@@ -827,6 +845,7 @@ static int run_distributed(const opts *o, const run_setup *rs)
     sdsinf_run_opts ro;
     int64_t *cats = NULL, ncats = 0;
     int rc = 1, check = -1;
+    cli_files outs = {0};
     if (!o->weights || !o->images || (!o->workers && !o->plan))
         return usage_error("run needs --weights, --images and --workers or "
                            "--plan, or a payload: run PAYLOAD.json");
@@ -834,13 +853,13 @@ static int run_distributed(const opts *o, const run_setup *rs)
     if (load_run_inputs(o, rs, &in, &err) ||
         sdsinf_run(in.m, in.plan, &in.images, &ro, &res, &st, &err) ||
         sdsinf_result_categories(&res, &cats, &ncats, &err) ||
-        (o->out && sdsinf_categories_save(cats, ncats, o->out, &err)) ||
-        (o->scores && sdsinf_result_save_scores(&res, o->scores, &err)))
+        save_results(o, &res, cats, ncats, &outs, &err))
         goto fail;
     if (o->check)
         check = compare_categories(cats, ncats, in.gold, in.ngold, o->check);
-    if (o->metrics && write_run_metrics(o->metrics, o, rs, &in, &st, ncats,
-                                        check, &err))
+    if ((o->metrics && write_run_metrics(o->metrics, o, rs, &in, &st, ncats,
+                                         check, &err)) ||
+        cli_files_commit(&outs, &err))
         goto fail;
     print_run(o, &in, &st, ncats, check);
     rc = check == 0 ? 1 : 0;
@@ -848,6 +867,7 @@ static int run_distributed(const opts *o, const run_setup *rs)
 fail:
     rc = fail(&err);
 done:
+    cli_files_discard(&outs);
     free(cats);
     sdsinf_run_stats_free(&st);
     sdsinf_result_free(&res);
