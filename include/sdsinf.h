@@ -397,8 +397,12 @@ SDSINF_API int sdsinf_channel_close(sdsinf_channel *ch, int cleanup,
 typedef struct sdsinf_run_opts {
     int version;                /* SDSINF_RUN_OPTS_VERSION (1: without the
                                    fields of version 2) */
-    const char *launcher;       /* "local" processes (NULL) or "threads" */
-    const char *channel;        /* NULL: "local" ("mem" for threads) */
+    const char *launcher;       /* "local" processes (NULL), "threads", or
+                                   "mpi": this process is one rank of an
+                                   MPI job (mpirun -n workers), the worker
+                                   of its rank; rank 0 holds the result */
+    const char *channel;        /* NULL: "local" ("mem" for threads, "mpi"
+                                   for mpi) */
     const char *channel_config; /* the channel's own setting, or NULL */
     int64_t batch_size;         /* images per batch; <= 0: all */
     const char *codec;          /* "zstd" (NULL) or "raw" */
@@ -437,6 +441,9 @@ typedef struct sdsinf_layer_record {
 
 typedef struct sdsinf_run_stats {
     int workers;
+    int rank;               /* launcher mpi: this process's rank (only rank
+                               0 holds the result and these statistics);
+                               else 0 */
     int32_t layers;
     int64_t batches;
     double seconds;         /* from every worker started to results merged */

@@ -12,12 +12,16 @@
 #include <string.h>
 
 /* The built-in channels (channel_mem.c, channel_local.c, channel_fs.c,
- * channel_redis.c), and those this build left out, with what they need. */
+ * channel_redis.c, channel_mpi.c), and those this build left out, with
+ * what they need. */
 
 static const sdsinf_channel_methods *const builtins[] = {
     &sdsinf__channel_mem, &sdsinf__channel_local, &sdsinf__channel_fs,
 #if SDSINF_HAVE_REDIS
     &sdsinf__channel_redis,
+#endif
+#if SDSINF_HAVE_MPI
+    &sdsinf__channel_mpi,
 #endif
 };
 
@@ -27,6 +31,10 @@ static const struct {
 #if !SDSINF_HAVE_REDIS
     {"redis", "hiredis (apt-get install libhiredis-dev, then cmake "
               "-DSDSINF_WITH_REDIS=ON)"},
+#endif
+#if !SDSINF_HAVE_MPI
+    {"mpi", "Open MPI (apt-get install libopenmpi-dev openmpi-bin, then "
+            "cmake -DSDSINF_WITH_MPI=ON)"},
 #endif
     {NULL, NULL}};
 

@@ -195,6 +195,7 @@ extern const sdsinf_channel_methods sdsinf__channel_mem;
 extern const sdsinf_channel_methods sdsinf__channel_local;
 extern const sdsinf_channel_methods sdsinf__channel_fs;
 extern const sdsinf_channel_methods sdsinf__channel_redis; /* SDSINF_HAVE_REDIS */
+extern const sdsinf_channel_methods sdsinf__channel_mpi;   /* SDSINF_HAVE_MPI */
 
 /* Monotonic seconds. */
 double sdsinf__now(void);

@@ -22,6 +22,7 @@
  * sdsinf_run. */
 #include "internal.h"
 #include "msg.h"
+#include "run.h"
 #include "worker.h"
 
 #include <errno.h>
@@ -197,19 +198,7 @@ static void slots_unmap(worker_slot *s, int W)
 
 /* ---- One worker -------------------------------------------------------------- */
 
-typedef struct run_ctx {
-    const sdsinf_model *m;
-    const sdsinf_plan *p;
-    const sdsinf_csr *images;
-    const sdsinf_run_opts *o;
-    const char *channel;
-    const char *plan_dir; /* NULL: shards cut from m */
-    int W;
-    uint64_t run;
-    sdsinf_result *res;
-    worker_slot *slots;           /* processes: shared; else NULL */
-    sdsinf_channel_methods track; /* tracked instances of the channel */
-} run_ctx;
+
 
 /* What a worker's death says: the worker, the signal, and its last call on
  * the channel (layer and batch). */
@@ -234,20 +223,7 @@ static void death_message(const run_ctx *c, int w, int sig, char *buf,
                  batch);
 }
 
-typedef struct gate gate;
 
-typedef struct one_worker {
-    sdsinf__worker_opts wo;
-    sdsinf__local_shard shard;
-    sdsinf_result *res; /* worker 0: where the merged result goes */
-    sdsinf__worker_stats st;
-    sdsinf_err err;
-    int rc;
-    pthread_t tid;
-    const run_ctx *c; /* threads: the run, this worker's id, the gate */
-    int w;
-    gate *g;
-} one_worker;
 
 /* SDSINF_OK when shard `sh` (from `path`) is worker w's under the plan:
  * the plan's sizes; in layer l, weights only into the neurons the plan
@@ -346,7 +322,7 @@ static int shard_from_file(const run_ctx *c, int w, sdsinf__local_shard *out,
 
 /* Loads worker w's data (its shard), opens its channel (tracked, for
  * processes) and kernel pool. */
-static int worker_setup(const run_ctx *c, int w, one_worker *t,
+int sdsinf__worker_setup(const run_ctx *c, int w, one_worker *t,
                         sdsinf_err *err)
 {
     const sdsinf_run_opts *o = c->o;
@@ -386,7 +362,7 @@ static int worker_setup(const run_ctx *c, int w, one_worker *t,
                               &t->wo.pool, err);
 }
 
-static void worker_teardown(one_worker *t)
+void sdsinf__worker_teardown(one_worker *t)
 {
     sdsinf_channel_close(t->wo.channel, 1, NULL);
     sdsinf__local_shard_free(&t->shard);
@@ -396,7 +372,7 @@ static void worker_teardown(one_worker *t)
 
 /* Puts records in their place among the run's (workers x (layers + 1), by
  * worker then layer; allocated by sdsinf_run). */
-static void records_put(sdsinf_run_stats *st, const sdsinf_layer_record *r,
+void sdsinf__records_put(sdsinf_run_stats *st, const sdsinf_layer_record *r,
                         int64_t n)
 {
     for (int64_t i = 0; st->records && i < n; i++)
@@ -407,7 +383,7 @@ static void records_put(sdsinf_run_stats *st, const sdsinf_layer_record *r,
 }
 
 /* Adds a worker's totals to the run's. */
-static void stats_add(sdsinf_run_stats *st, const sdsinf__worker_stats *s)
+void sdsinf__stats_add(sdsinf_run_stats *st, const sdsinf__worker_stats *s)
 {
     st->messages_sent += s->messages_sent;
     st->bytes_sent += s->bytes_sent;
@@ -463,11 +439,11 @@ static int gate_wait(gate *g)
 static void *worker_thread(void *arg)
 {
     one_worker *t = arg;
-    t->rc = worker_setup(t->c, t->w, t, &t->err);
+    t->rc = sdsinf__worker_setup(t->c, t->w, t, &t->err);
     gate_arrive(t->g, 1, t->rc == SDSINF_OK);
     if (gate_wait(t->g))
         t->rc = sdsinf__worker_run(&t->wo, t->res, &t->st, &t->err);
-    worker_teardown(t);
+    sdsinf__worker_teardown(t);
     return NULL;
 }
 
@@ -506,9 +482,9 @@ static int launch_threads(const run_ctx *c, sdsinf_run_stats *st,
                     *err = tw[w].err;
             }
     for (int w = 0; w < c->W; w++) {
-        stats_add(st, &tw[w].st);
+        sdsinf__stats_add(st, &tw[w].st);
         if (tw[w].st.records)
-            records_put(st, tw[w].st.records, st->layers + 1);
+            sdsinf__records_put(st, tw[w].st.records, st->layers + 1);
         sdsinf__free(tw[w].st.records);
     }
     pthread_cond_destroy(&g.cv);
@@ -637,7 +613,7 @@ static void worker_process(const proc_ctx *pc, int w, pid_t parent)
                        pthread_create(&watcher, NULL, watch_kids, &kw) == 0;
     }
     r.worker = w;
-    r.rc = kids ? worker_setup(c, w, &t, &t.err) : SDSINF_ENOMEM;
+    r.rc = kids ? sdsinf__worker_setup(c, w, &t, &t.err) : SDSINF_ENOMEM;
     r.ready = sdsinf__now();
     if (r.rc == SDSINF_OK)
         r.rc = sdsinf__worker_run(&t.wo, w == 0 ? c->res : NULL, &r.st,
@@ -663,7 +639,7 @@ static void worker_process(const proc_ctx *pc, int w, pid_t parent)
     r.st.records = NULL;
     r.final = 1;
     write_all(pc->report_fd, &r, sizeof r);
-    worker_teardown(&t);
+    sdsinf__worker_teardown(&t);
     if (watching)
         pthread_join(watcher, NULL);
     else if (kids) /* no thread: watch here, until every child has ended */
@@ -772,11 +748,11 @@ static int launch_processes(const run_ctx *c, sdsinf_run_stats *st,
         if (fds[1].revents) {
             int whole = read_all(rep[0], &r, sizeof r) == sizeof r;
             if (whole && !r.final) {
-                records_put(st, r.rec, r.nrec < REPORT_RECORDS ? r.nrec
+                sdsinf__records_put(st, r.rec, r.nrec < REPORT_RECORDS ? r.nrec
                                                                : REPORT_RECORDS);
             } else if (whole) {
                 nreports++;
-                stats_add(st, &r.st);
+                sdsinf__stats_add(st, &r.st);
                 last_ready = r.ready > last_ready ? r.ready : last_ready;
                 /* the first failure, unless a worker's own error (or
                  * death) follows a timeout; none once the run is stopped:
@@ -881,10 +857,28 @@ int sdsinf_run(const sdsinf_model *m, const sdsinf_plan *p,
     memset(st, 0, sizeof *st);
     sdsinf_plan_get_stats(p, &ps);
     const char *launcher = o->launcher ? o->launcher : "local";
-    int threads = !strcmp(launcher, "threads");
-    if (o->version < 1 || (!threads && strcmp(launcher, "local")))
-        return sdsinf__fail(err, SDSINF_ENOTSUP, "launcher '%s': threads or "
-                            "local", launcher);
+    int threads = !strcmp(launcher, "threads"), mpi = !strcmp(launcher, "mpi");
+    if (o->version < 1 || (!threads && !mpi && strcmp(launcher, "local")))
+        return sdsinf__fail(err, SDSINF_ENOTSUP, "launcher '%s': local, "
+                            "threads or mpi", launcher);
+#ifndef SDSINF_HAVE_MPI
+    if (mpi)
+        return sdsinf__fail(err, SDSINF_ENOTSUP, "launcher mpi: this build "
+                            "has no MPI (apt-get install libopenmpi-dev, "
+                            "then rebuild)");
+#endif
+    const char *channel = o->channel ? o->channel
+                          : threads  ? "mem"
+                          : mpi      ? "mpi"
+                                     : "local";
+    const sdsinf_channel_methods *cm = sdsinf_channel_find(channel);
+    if (!threads && cm && !(cm->caps & SDSINF_CAP_PROCESSES) &&
+        !(mpi && !strcmp(channel, "mpi")))
+        return sdsinf__fail(err, SDSINF_EINVAL, "channel %s works only "
+                            "between threads of one process; the %s launcher "
+                            "runs workers as processes (use --launcher "
+                            "threads, or a channel such as local)", channel,
+                            launcher);
     if (o->codec && strcmp(o->codec, "zstd") && strcmp(o->codec, "raw"))
         return sdsinf__fail(err, SDSINF_EINVAL, "codec '%s': zstd or raw",
                             o->codec);
@@ -903,13 +897,12 @@ int sdsinf_run(const sdsinf_model *m, const sdsinf_plan *p,
     /* fields of later versions, where the caller's struct has them */
     const char *plan_dir = o->version >= 2 ? o->plan_dir : NULL;
     run_ctx c = {.m = m, .p = p, .images = images, .o = o,
-                 .channel = o->channel ? o->channel : threads ? "mem" : "local",
+                 .channel = channel,
                  .plan_dir = plan_dir && plan_dir[0] ? plan_dir : NULL,
                  .W = ps.workers,
                  .run = o->run_id ? o->run_id : made_up_run_id(),
                  .res = &res};
-    const sdsinf_channel_methods *cm = sdsinf_channel_find(c.channel);
-    if (!threads && cm && (c.slots = slots_map(c.W)))
+    if (!threads && !mpi && cm && (c.slots = slots_map(c.W)))
         c.track = tracked_methods(cm); /* unknown: the workers say so */
     st->workers = ps.workers;
     st->layers = ps.layers;
@@ -926,8 +919,13 @@ int sdsinf_run(const sdsinf_model *m, const sdsinf_plan *p,
         st->records[i].worker = (int32_t)(i / (ps.layers + 1));
         st->records[i].layer = (int32_t)(i % (ps.layers + 1)) + 1;
     }
-    rc = threads ? launch_threads(&c, st, &ready, err)
-                 : launch_processes(&c, st, &ready, err);
+#ifdef SDSINF_HAVE_MPI
+    if (mpi)
+        rc = sdsinf__launch_mpi(&c, st, &ready, err);
+    else
+#endif
+        rc = threads ? launch_threads(&c, st, &ready, err)
+                     : launch_processes(&c, st, &ready, err);
     slots_unmap(c.slots, c.W);
     st->startup_seconds = ready - t0;
     st->seconds = sdsinf__now() - ready;

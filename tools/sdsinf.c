@@ -41,7 +41,7 @@ static const char *USAGE =
     "            read and check an SDS-Inf layout (with --weights, conn\n"
     "            files suffice); write a plan, weights and images\n"
     "  run       --weights DIR|BUNDLE --images FILE --workers W\n"
-    "            [--plan PLANDIR] [--launcher threads] [--channel mem|...]\n"
+    "            [--plan PLANDIR] [--launcher threads|mpi] [--channel mem|...]\n"
     "            [--channel-config C] [--codec zstd|raw] [--level N]\n"
     "            [--timeout-ms T] [--batch-size B] [--check GOLD] [--out F]\n"
     "            [--bfr B --nlevels N] (launch tree: W = B + B^2 + .. + B^N)\n"
@@ -744,14 +744,18 @@ static int load_run_inputs(const opts *o, const run_setup *rs,
     return load_or_make_plan(o, in->m, &in->plan, err);
 }
 
-static int threads_launcher(const opts *o)
+static const char *launcher_name(const opts *o)
 {
-    return o->launcher && !strcmp(o->launcher, "threads");
+    return o->launcher ? o->launcher : "local";
 }
 
 static const char *channel_name(const opts *o)
 {
-    return o->channel ? o->channel : threads_launcher(o) ? "mem" : "local";
+    const char *l = launcher_name(o);
+    return o->channel            ? o->channel
+           : !strcmp(l, "threads") ? "mem"
+           : !strcmp(l, "mpi")     ? "mpi"
+                                   : "local";
 }
 
 static void run_opts_from(const opts *o, sdsinf_run_opts *ro)
@@ -787,7 +791,7 @@ static int write_run_metrics(const char *prefix, const opts *o,
     mr.images = in->images.nrows;
     mr.batch_size = o->batch_size;
     mr.channel = channel_name(o);
-    mr.launcher = threads_launcher(o) ? "threads" : "local";
+    mr.launcher = launcher_name(o);
     mr.codec = o->codec ? o->codec : "zstd";
     mr.categories = ncats;
     mr.check = check;
@@ -806,14 +810,15 @@ static void print_run(const opts *o, const run_inputs *in,
     if (o->json) {
         printf("{\"workers\":%d,\"channel\":", st->workers);
         cli_json_string(stdout, channel_name(o));
-        printf(",\"launcher\":\"%s\",\"images\":%lld,\"categories\":%lld,"
+        printf(",\"launcher\":");
+        cli_json_string(stdout, launcher_name(o));
+        printf(",\"images\":%lld,\"categories\":%lld,"
                "\"check\":%s,\"seconds\":%.6f,\"startup_seconds\":%.6f,"
                "\"bytes_sent\":%llu,\"messages_sent\":%llu,"
                "\"bytes_per_image\":%.1f,\"duplicates\":%llu,"
                "\"requests\":{\"send\":%llu},\"cost_usd\":null,"
                "\"metrics\":",
-               threads_launcher(o) ? "threads" : "local", (long long)n,
-               (long long)ncats,
+               (long long)n, (long long)ncats,
                check < 0 ? "null" : check ? "\"pass\"" : "\"fail\"",
                st->seconds, st->startup_seconds,
                (unsigned long long)st->bytes_sent,
@@ -849,9 +854,21 @@ static int run_distributed(const opts *o, const run_setup *rs)
     if (!o->weights || !o->images || (!o->workers && !o->plan))
         return usage_error("run needs --weights, --images and --workers or "
                            "--plan, or a payload: run PAYLOAD.json");
+    if (!strcmp(launcher_name(o), "mpi") && !o->plan)
+        return usage_error("run --launcher mpi needs --plan: every rank "
+                           "reads the same plan (make it once with sdsinf "
+                           "partition)");
     run_opts_from(o, &ro);
-    if (load_run_inputs(o, rs, &in, &err) ||
-        sdsinf_run(in.m, in.plan, &in.images, &ro, &res, &st, &err) ||
+    if (load_run_inputs(o, rs, &in, &err))
+        goto fail;
+    if (sdsinf_run(in.m, in.plan, &in.images, &ro, &res, &st, &err) &&
+        st.rank > 0) { /* MPI: rank 0 says what went wrong */
+        rc = 1;
+        goto done;
+    }
+    if (st.rank > 0) /* MPI: rank 0 holds the result */
+        goto done_quiet;
+    if (err.code ||
         sdsinf_result_categories(&res, &cats, &ncats, &err) ||
         save_results(o, &res, cats, ncats, &outs, &err))
         goto fail;
@@ -863,6 +880,9 @@ static int run_distributed(const opts *o, const run_setup *rs)
         goto fail;
     print_run(o, &in, &st, ncats, check);
     rc = check == 0 ? 1 : 0;
+    goto done;
+done_quiet:
+    rc = 0;
     goto done;
 fail:
     rc = fail(&err);
@@ -1023,7 +1043,7 @@ static int demo_run(demo *d, const opts *o, sdsinf_err *err)
         return rc;
     printf("  4. run       %6.2f s  %d %s: %llu messages, %llu bytes\n",
            d->st.startup_seconds + d->st.seconds, d->st.workers,
-           threads_launcher(o) ? "threads" : "local processes",
+           !strcmp(launcher_name(o), "threads") ? "threads" : "local processes",
            (unsigned long long)d->st.messages_sent,
            (unsigned long long)d->st.bytes_sent);
     sdsinf_infer_opts_init(&io);

@@ -1,0 +1,61 @@
+/* run.h - what the launchers of a distributed run share (internal): the
+ * run, one worker's setup and teardown, and the statistics they gather.
+ * A launcher (run.c: threads, local processes; launch_mpi.c: MPI ranks)
+ * starts the workers its way and gathers their results and statistics. */
+#ifndef SDSINF_RUN_H
+#define SDSINF_RUN_H
+
+#include "worker.h"
+
+#include <pthread.h>
+
+struct worker_slot;
+
+typedef struct run_ctx {
+    const sdsinf_model *m;
+    const sdsinf_plan *p;
+    const sdsinf_csr *images;
+    const sdsinf_run_opts *o;
+    const char *channel;
+    const char *plan_dir; /* NULL: shards cut from m */
+    int W;
+    uint64_t run;
+    sdsinf_result *res;
+    struct worker_slot *slots;           /* processes: shared; else NULL */
+    sdsinf_channel_methods track; /* tracked instances of the channel */
+} run_ctx;
+
+typedef struct gate gate;
+
+typedef struct one_worker {
+    sdsinf__worker_opts wo;
+    sdsinf__local_shard shard;
+    sdsinf_result *res; /* worker 0: where the merged result goes */
+    sdsinf__worker_stats st;
+    sdsinf_err err;
+    int rc;
+    pthread_t tid;
+    const run_ctx *c; /* threads: the run, this worker's id, the gate */
+    int w;
+    gate *g;
+} one_worker;
+
+/* Loads worker w's data (its shard), opens its channel (tracked, for
+ * processes) and kernel pool. */
+int sdsinf__worker_setup(const run_ctx *c, int w, one_worker *t,
+                         sdsinf_err *err);
+void sdsinf__worker_teardown(one_worker *t);
+/* Puts records in their place among the run's (workers x (layers + 1), by
+ * worker then layer; allocated by sdsinf_run). */
+void sdsinf__records_put(sdsinf_run_stats *st, const sdsinf_layer_record *r,
+                         int64_t n);
+/* Adds a worker's totals to the run's. */
+void sdsinf__stats_add(sdsinf_run_stats *st, const sdsinf__worker_stats *s);
+
+/* The launchers other than run.c's, where built: each starts the c->W
+ * workers, fills st (c->res on the process holding the result) and sets
+ * *ready to when every worker had loaded. */
+int sdsinf__launch_mpi(run_ctx *c, sdsinf_run_stats *st, double *ready,
+                       sdsinf_err *err);
+
+#endif /* SDSINF_RUN_H */

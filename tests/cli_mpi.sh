@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# cli_mpi.sh SDSINF DATA - the workers as the ranks of mpirun: distributed
+# equals single-process on a generated model (4 and 8 ranks; channel mpi,
+# and channel local between the ranks); a job of the wrong size is refused
+# by every rank with one message; a rank killed mid-run ends the job with a
+# non-zero exit and no process left; with the shared data, the real 6,000
+# images on 8 ranks reproduce the golden categories.
+set -eu
+sdsinf=$1 data=$2
+command -v mpirun >/dev/null || { echo "SKIP: mpirun not installed (apt-get install openmpi-bin)"; exit 77; }
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+mpi() { # ranks, arguments... (oversubscribed: more ranks than cores)
+    local n=$1; shift
+    timeout 300 mpirun --oversubscribe -n "$n" "$@"
+}
+"$sdsinf" generate --neurons 128 --layers 8 --images 60 --seed 5 --out "$tmp/g" >/dev/null
+img=$tmp/g/sparse-images-128.tsv
+"$sdsinf" infer --weights "$tmp/g" --images "$img" --scores "$tmp/single.tsv" --quiet
+for w in 4 8; do
+    "$sdsinf" partition --weights "$tmp/g" --workers $w --out "$tmp/p$w" >/dev/null
+done
+check() { # label, ranks, run arguments...
+    local label=$1 n=$2; shift 2
+    rm -f "$tmp/s.tsv"
+    mpi "$n" "$sdsinf" run --launcher mpi --weights "$tmp/g" --images "$img" \
+        --scores "$tmp/s.tsv" "$@" | tail -n 1
+    cmp "$tmp/s.tsv" "$tmp/single.tsv" || { echo "FAIL: $label differs"; exit 1; }
+    echo "ok: $label"
+}
+check "4 ranks" 4 --plan "$tmp/p4"
+check "8 ranks" 8 --plan "$tmp/p8"
+check "8 ranks, channel local" 8 --plan "$tmp/p8" --channel local \
+    --channel-config "$tmp/sock"
+check "4 ranks, batches, raw codec" 4 --plan "$tmp/p4" --batch-size 16 --codec raw
+
+echo "== a job of the wrong size"
+if mpi 3 "$sdsinf" run --launcher mpi --weights "$tmp/g" --images "$img" \
+        --plan "$tmp/p4" >"$tmp/out" 2>&1; then
+    echo "FAIL: 3 ranks ran a 4-worker plan"; exit 1
+fi
+n=$(grep -c "the plan has 4 workers but the MPI job has 3 ranks" "$tmp/out" || true)
+[ "$n" = 1 ] || { echo "FAIL: wanted one message, got $n:"; cat "$tmp/out"; exit 1; }
+echo "ok: refused once"
+if "$sdsinf" run --launcher mpi --weights "$tmp/g" --images "$img" --workers 4 \
+        >"$tmp/out" 2>&1; then
+    echo "FAIL: --launcher mpi without --plan ran"; exit 1
+fi
+grep -q "needs --plan" "$tmp/out" || { cat "$tmp/out"; exit 1; }
+echo "ok: --plan required"
+
+echo "== a rank killed mid-run"
+start=$(date +%s)
+if SDSINF_TEST_KILL=2:4 mpi 4 -x SDSINF_TEST_KILL "$sdsinf" run --launcher mpi \
+        --weights "$tmp/g" --images "$img" --plan "$tmp/p4" --out "$tmp/cats" \
+        >"$tmp/out" 2>&1; then
+    echo "FAIL: the run succeeded"; exit 1
+fi
+took=$(( $(date +%s) - start ))
+grep -q "rank 2" "$tmp/out" || { echo "FAIL: rank 2 not named:"; cat "$tmp/out"; exit 1; }
+[ "$took" -lt 30 ] || { echo "FAIL: took ${took}s"; exit 1; }
+[ ! -e "$tmp/cats" ] || { echo "FAIL: --out written"; exit 1; }
+sleep 1
+if pgrep -f "$tmp/g" >/dev/null; then echo "FAIL: processes left"; pgrep -af "$tmp/g"; exit 1; fi
+echo "ok: ended in ${took}s naming rank 2, nothing left"
+
+gc=$data/graphchallenge
+if [ -z "$data" ] || [ ! -d "$gc/neuron1024" ]; then
+    echo "SKIP: the real 6,000 images need the shared data (SDSINF_DATA)"
+    exit 0
+fi
+echo "== the real 6,000 images on 8 ranks"
+"$sdsinf" convert --weights "$gc/neuron1024" --out "$tmp/n1024.sdsinf" >/dev/null
+"$sdsinf" partition --weights "$tmp/n1024.sdsinf" --workers 8 --out "$tmp/plan8" >/dev/null
+mpi 8 "$sdsinf" run --launcher mpi --weights "$tmp/n1024.sdsinf" \
+    --images "$gc/sparse-images-1024-first6000.tsv" --plan "$tmp/plan8" \
+    --check "$gc/neuron1024-l120-categories-first6000.tsv" | tail -n 1 | tee "$tmp/out"
+grep -q "check passed" "$tmp/out" || { echo "FAIL: golden check"; exit 1; }
+echo "ok: golden categories"
