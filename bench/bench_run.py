@@ -12,20 +12,35 @@ In one invocation on one machine, on the GraphChallenge data (1024 neurons,
       sdsinf infer --threads 1   and   --threads 2   (inference seconds)
       sdsinf run --plan HYPERGRAPH --check GOLD --json --metrics PREFIX
     for every launcher x channel asked for (default: local processes,
-    local channel; e.g. --launchers local,threads --channels local,fs);
-  * once each: the hypergraph plan with --codec raw, the block plan and
-    SDS-Inf's plan (default codec), for the bytes and the entries sent;
+    local channel; e.g. --launchers local,threads --channels local,fs), or
+    the pairs of --setups; the mpi launcher's runs start as
+    `mpirun --oversubscribe -n W sdsinf run --launcher mpi ...` (as root
+    with OMPI_ALLOW_RUN_AS_ROOT{,_CONFIRM}=1), and channel redis without a
+    --channel-config redis=URL talks to a private redis-server started on
+    a free port of 127.0.0.1 (--save '' --appendonly no) and stopped at the
+    end; a setup that cannot run here (no mpirun, no MPI in the build, no
+    redis-server) is skipped with a note;
+  * once each (unless --no-once): the hypergraph plan with --codec raw, the
+    block plan and SDS-Inf's plan (default codec), for the bytes and the
+    entries sent;
   * reports medians: run seconds (after start-up) and start-up seconds apart,
     bytes and messages per image, the check, run/infer(T=2) and
     run/infer(T=1); bytes and messages per layer summed over workers (from
     PREFIX-layers.csv); and the bytes split into partition (entries that must
-    cross) x encoding (bytes per entry).
+    cross) x encoding (bytes per entry); first, the setups side by side:
+    run seconds (median of the clean repeats, and of all), start-up, wall,
+    bytes, messages, bytes/image, check.
+
+--selfhosted is the self-hosted comparison in one invocation: infer T=1 and
+T=2, then local processes over channel local, MPI ranks over channel mpi
+and local processes over channel redis (--setups
+local/local,mpi/mpi,local/redis --no-once).
 
 Contention: like bench_infer.py, the cores other processes kept busy before
 the benchmark and during every run (all busy cores from /proc/stat less the
 child's own CPU time per wall second; the child's CPU includes the worker
-processes it reaped), plus the load average; runs above 0.3 cores are
-flagged.
+processes it reaped, mpirun's ranks, and the CPU the private redis-server
+used meanwhile), plus the load average; runs above 0.3 cores are flagged.
 
 Output: progress on stderr; on stdout markdown tables; --json FILE writes
 every figure. Data absent: says what is missing and exits 0 (as
@@ -40,6 +55,8 @@ import os
 import platform
 import shlex
 import shutil
+import signal
+import socket
 import statistics
 import subprocess
 import sys
@@ -57,6 +74,7 @@ TRIPLE_BYTES = 12    # SDS-Inf: float32 (value, row, sample) per entry
 CONTENDED = 0.3      # cores of other work that make a run suspect
 TARGET_BPI = 600     # the issue: bytes sent per image, default codec
 TARGET_RATIO = 3.0   # the issue: run seconds / infer seconds (same cores)
+SELFHOSTED = "local/local,mpi/mpi,local/redis"   # --selfhosted's setups
 
 
 def die(msg, code=2):
@@ -64,25 +82,51 @@ def die(msg, code=2):
     sys.exit(code)
 
 
-def run_json(cmd, label, timeout):
-    """Run cmd (in its own process group, killed whole after `timeout`
-    seconds); return (last-line JSON or None, peak RSS KiB, wall s,
-    other_cores, CPU s) as bench_infer.run_json does (plus the CPU).  The child's rusage from
-    wait4 includes the worker processes it reaped."""
+def proc_cpu(pids):
+    """CPU seconds (user + system) the processes `pids` have used so far,
+    from /proc/PID/stat (0 for one that is gone)."""
+    tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    total = 0.0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tick
+        except (OSError, ValueError, IndexError):
+            pass
+    return total
+
+
+def run_json(cmd, label, timeout, env=None, aux_pids=()):
+    """Run cmd (in its own process group; after `timeout` seconds the group
+    gets SIGTERM, so that mpirun can stop its ranks, then SIGKILL 5 s
+    later); return (last-line JSON or None, peak RSS KiB, wall s,
+    other_cores, CPU s, stderr) as bench_infer.run_json does (plus the CPU
+    and stderr).  The child's rusage from wait4 includes the processes it
+    reaped (the workers; mpirun's ranks).  The CPU that `aux_pids` (a
+    server the run talks to, such as redis-server) used meanwhile counts as
+    the run's own, not as other work."""
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        a0 = proc_cpu(aux_pids)
         c0 = cpu_sample()
         t0 = time.perf_counter()
-        p = subprocess.Popen(cmd, stdout=out, stderr=err,
+        p = subprocess.Popen(cmd, stdout=out, stderr=err, env=env,
                              start_new_session=True)
-        timed_out = False
+        timed_out, term_at = False, None
         while True:
             pid, status, ru = os.wait4(p.pid, os.WNOHANG)
             if pid:
                 break
-            if time.perf_counter() - t0 > timeout:
-                timed_out = True
+            now = time.perf_counter()
+            if now - t0 > timeout and term_at is None:
+                timed_out, term_at = True, now
                 try:
-                    os.killpg(p.pid, 9)
+                    os.killpg(p.pid, signal.SIGTERM)
+                except ProcessLookupError:
+                    pass
+            if term_at is not None and now - term_at > 5:
+                try:
+                    os.killpg(p.pid, signal.SIGKILL)
                 except ProcessLookupError:
                     pass
                 _, status, ru = os.wait4(p.pid, 0)
@@ -91,9 +135,10 @@ def run_json(cmd, label, timeout):
         wall = time.perf_counter() - t0
         busy = busy_between(c0, cpu_sample())
         cpu = ru.ru_utime + ru.ru_stime
+        aux = proc_cpu(aux_pids) - a0
         other = None
         if busy is not None and wall > 0:
-            other = round(max(0.0, busy - cpu / wall), 2)
+            other = round(max(0.0, busy - (cpu + aux) / wall), 2)
         p.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0)
         err.seek(0)
@@ -113,12 +158,109 @@ def run_json(cmd, label, timeout):
         log("  command: " + " ".join(shlex.quote(c) for c in cmd))
         for line in (stderr.strip().splitlines() or ["(no stderr)"])[-10:]:
             log("    " + line)
-        return None, ru.ru_maxrss, wall, other, cpu
+        return None, ru.ru_maxrss, wall, other, cpu + aux, stderr
     if p.returncode != 0:
         log(f"  {label}: exit {p.returncode}; stderr tail:")
         for line in stderr.strip().splitlines()[-5:]:
             log("    " + line)
-    return result, ru.ru_maxrss, wall, other, cpu
+    return result, ru.ru_maxrss, wall, other, cpu + aux, stderr
+
+
+def redis_call(port, *args, timeout=2.0):
+    """One command to the Redis server on 127.0.0.1:port (RESP, stdlib
+    only); returns the reply as str (simple, bulk or error string) or int,
+    or None when the server cannot be reached."""
+    req = b"*%d\r\n" % len(args) + b"".join(
+        b"$%d\r\n%s\r\n" % (len(a.encode()), a.encode()) for a in args)
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout) as c:
+            c.sendall(req)
+            buf = b""
+            while b"\r\n" not in buf:
+                chunk = c.recv(65536)
+                if not chunk:
+                    return None
+                buf += chunk
+            head, rest = buf.split(b"\r\n", 1)
+            kind, body = head[:1], head[1:].decode()
+            if kind in (b"+", b"-"):
+                return body
+            if kind == b":":
+                return int(body)
+            if kind == b"$":
+                n = int(body)
+                if n < 0:
+                    return None
+                while len(rest) < n + 2:
+                    chunk = c.recv(65536)
+                    if not chunk:
+                        break
+                    rest += chunk
+                return rest[:n].decode(errors="replace")
+    except (OSError, ValueError):
+        return None
+    return None
+
+
+class PrivateRedis:
+    """A private redis-server, as tests/with_redis.sh starts one: on
+    127.0.0.1 at a free port, in its own directory, with no persistence
+    (--save '' --appendonly no).  start() returns the URL or None (and sets
+    .why); stop() ends it."""
+
+    def __init__(self, exe, directory):
+        self.exe, self.dir = exe, directory
+        self.proc, self.port, self.why = None, None, None
+
+    def start(self):
+        os.makedirs(self.dir, exist_ok=True)
+        logf = os.path.join(self.dir, "redis.log")
+        for _ in range(8):
+            with socket.socket() as s:   # a port nobody listens on now
+                s.bind(("127.0.0.1", 0))
+                port = s.getsockname()[1]
+            proc = subprocess.Popen(
+                [self.exe, "--port", str(port), "--bind", "127.0.0.1",
+                 "--save", "", "--appendonly", "no", "--daemonize", "no",
+                 "--dir", self.dir, "--logfile", logf],
+                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL, start_new_session=True)
+            for _ in range(100):
+                if redis_call(port, "PING") == "PONG":
+                    self.proc, self.port = proc, port
+                    return f"redis://127.0.0.1:{port}"
+                if proc.poll() is not None:
+                    break                 # it could not bind: another port
+                time.sleep(0.05)
+            self._end(proc)
+        tail = ""
+        try:
+            with open(logf) as f:
+                tail = " ".join(f.read().strip().splitlines()[-2:])
+        except OSError:
+            pass
+        self.why = f"could not start {self.exe} on 127.0.0.1 {tail}".strip()
+        return None
+
+    def keys_left(self):
+        """The server's keyspace lines (db0:keys=...), [] when empty."""
+        info = redis_call(self.port, "INFO", "keyspace") or ""
+        return [x.strip() for x in info.splitlines() if x.startswith("db")]
+
+    @staticmethod
+    def _end(proc):
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+    def stop(self):
+        if self.proc:
+            self._end(self.proc)
+            self.proc = None
 
 
 def sdsinf_json(cmd, what):
@@ -247,13 +389,36 @@ def main():
     ap.add_argument("--layers", type=int, default=120)
     ap.add_argument("--workers", type=int, default=8)
     ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--selfhosted", action="store_true",
+                    help="the self-hosted comparison: infer T=1 and T=2, "
+                         "local processes over channel local, MPI ranks "
+                         "(mpirun, channel mpi) and local processes over "
+                         "channel redis (a private redis-server); same as "
+                         "--setups " + SELFHOSTED + " --no-once")
     ap.add_argument("--launchers", default="local",
-                    help="comma-separated launchers (local, threads); "
+                    help="comma-separated launchers (local, threads, mpi); "
                          "default local")
     ap.add_argument("--channels", default="local",
-                    help="comma-separated channels (local, fs, mem, and "
-                         "later redis, mpi ...); every launcher x channel "
-                         "pair runs (mem only with threads); default local")
+                    help="comma-separated channels (local, fs, mem, redis, "
+                         "mpi); every launcher x channel pair runs (mem "
+                         "only with threads, mpi only with the mpi "
+                         "launcher); default local")
+    ap.add_argument("--setups", metavar="LA/CH,...",
+                    help="launcher/channel pairs to run, instead of "
+                         "--launchers x --channels (e.g. "
+                         "local/local,mpi/mpi,local/redis)")
+    ap.add_argument("--no-once", action="store_true",
+                    help="skip the once-only runs (--codec raw, block "
+                         "plan, SDS-Inf's plan) and the partition x "
+                         "encoding split")
+    ap.add_argument("--mpirun", default="mpirun --oversubscribe",
+                    help="how the mpi launcher's runs start: this, then "
+                         "-n W and the sdsinf command (default "
+                         "'mpirun --oversubscribe')")
+    ap.add_argument("--redis-server", default="redis-server",
+                    help="the redis-server for channel redis when no "
+                         "--channel-config redis=URL is given (default "
+                         "redis-server from PATH)")
     ap.add_argument("--channel-config", action="append", default=[],
                     metavar="CHANNEL=CONFIG",
                     help="--channel-config for that channel (repeatable)")
@@ -291,13 +456,39 @@ def main():
             die(f"--channel-config wants CHANNEL=CONFIG, not {cc!r}")
         k, v = cc.split("=", 1)
         chconf[k] = v
+    if args.selfhosted:
+        args.setups = args.setups or SELFHOSTED
+        args.no_once = True
+    if args.setups:
+        pairs = []
+        for x in args.setups.split(","):
+            if x.count("/") != 1 or not all(x.split("/")):
+                die(f"--setups wants LAUNCHER/CHANNEL pairs, not {x!r}")
+            pairs.append(tuple(x.split("/")))
+    else:
+        pairs = [(la, ch) for la in launchers for ch in channels]
     configs, skipped_configs = [], []
-    for la in launchers:
-        for ch in channels:
-            if ch == "mem" and la != "threads":
-                skipped_configs.append(f"{la}/{ch}: the mem channel needs "
-                                       "the threads launcher")
-                continue
+    for la, ch in pairs:
+        if ch == "mem" and la != "threads":
+            skipped_configs.append(f"{la}/{ch}: the mem channel needs "
+                                   "the threads launcher")
+            continue
+        if ch == "mpi" and la != "mpi":
+            skipped_configs.append(f"{la}/{ch}: the mpi channel needs the "
+                                   "mpi launcher")
+            continue
+        if la == "mpi" and not shutil.which(shlex.split(args.mpirun)[0]):
+            skipped_configs.append(f"{la}/{ch}: {shlex.split(args.mpirun)[0]}"
+                                   " not found (apt-get install "
+                                   "openmpi-bin)")
+            continue
+        if (ch == "redis" and "redis" not in chconf
+                and not shutil.which(args.redis_server)):
+            skipped_configs.append(f"{la}/{ch}: {args.redis_server} not "
+                                   "found (apt-get install redis-server), "
+                                   "and no --channel-config redis=URL")
+            continue
+        if (la, ch) not in configs:
             configs.append((la, ch))
     if not configs:
         die("no launcher/channel pair to run")
@@ -332,18 +523,22 @@ def main():
         work = tmp
     metrics_dir = os.path.join(work, "metrics")
     os.makedirs(metrics_dir, exist_ok=True)
+    servers = []   # private servers bench() starts, stopped here
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     try:
         return bench(args, n, nl, W, configs, skipped_configs, primary,
                      chconf, run_extra, weights, images, gold, conn,
-                     ref_metrics, work, metrics_dir)
+                     ref_metrics, work, metrics_dir, servers)
     finally:
+        for srv in servers:
+            srv.stop()
         if tmp:
             shutil.rmtree(tmp, ignore_errors=True)
 
 
 def bench(args, n, nl, W, configs, skipped_configs, primary, chconf,
           run_extra, weights, images, gold, conn, ref_metrics, work,
-          metrics_dir):
+          metrics_dir, servers):
     exe = args.sdsinf
     model = os.path.join(work, f"n{n}-l{nl}.sdsinf")
     reuse = args.reuse and args.work
@@ -386,8 +581,12 @@ def bench(args, n, nl, W, configs, skipped_configs, primary, chconf,
         plans[name] = info
 
     partition("hypergraph", "hypergraph", shlex.split(args.partition_extra))
-    partition("block", "block")
-    if os.path.isdir(conn):
+    if not args.no_once:
+        partition("block", "block")
+    if args.no_once:
+        log("--no-once: no block plan, no SDS-Inf's plan (they serve only "
+            "the once-only runs)")
+    elif os.path.isdir(conn):
         out = os.path.join(work, f"plan-sds-inf-{W}")
         info_path = os.path.join(out, "bench-partition.json")
         if reuse and os.path.exists(info_path):
@@ -410,6 +609,32 @@ def bench(args, n, nl, W, configs, skipped_configs, primary, chconf,
     else:
         log(f"SDS-Inf's plan: {conn} not found, not compared")
 
+    # ---- channel redis without a server given: a private one ----
+    redis, aux_pids = None, {}
+    if (any(ch == "redis" for _, ch in configs) and "redis" not in chconf):
+        redis = PrivateRedis(args.redis_server, os.path.join(work, "redis"))
+        servers.append(redis)
+        url = redis.start()
+        if url:
+            chconf["redis"] = url
+            log(f"redis: a private {args.redis_server} at {url} (pid "
+                f"{redis.proc.pid}, --save '' --appendonly no)")
+            for la, ch in configs:
+                if ch == "redis":
+                    aux_pids[(la, ch)] = [redis.proc.pid]
+        else:
+            for la, ch in [c for c in configs if c[1] == "redis"]:
+                configs.remove((la, ch))
+                skipped_configs.append(f"{la}/{ch}: {redis.why}")
+            if not configs:
+                die("no launcher/channel pair left to run")
+            primary = configs[0]
+    mpi_env = dict(os.environ)
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        # Open MPI refuses root without both
+        mpi_env.setdefault("OMPI_ALLOW_RUN_AS_ROOT", "1")
+        mpi_env.setdefault("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1")
+
     # ---- the interleaved repeats (after the build, on a quiet machine if
     # --wait-quiet allows) ----
     busy = busy_cores()
@@ -427,8 +652,24 @@ def bench(args, n, nl, W, configs, skipped_configs, primary, chconf,
     failures, contended = [], []
     samples = {}   # label -> list of dicts
 
-    def measure(label, cmd, kind):
-        res, rss, wall, other, cpu = run_json(cmd, label, args.timeout)
+    def measure(label, cmd, kind, config=None):
+        la = config[0] if config else None
+        if "--metrics" in cmd:   # no stale files from an earlier run
+            pre = cmd[cmd.index("--metrics") + 1]
+            for suffix in (".csv", "-layers.csv", ".json"):
+                if os.path.exists(pre + suffix):
+                    os.remove(pre + suffix)
+        res, rss, wall, other, cpu, stderr = run_json(
+            cmd, label, args.timeout, env=mpi_env if la == "mpi" else None,
+            aux_pids=aux_pids.get(config, ()))
+        if res is None and la == "mpi" and "has no MPI" in stderr:
+            skipped_configs.append(f"{config[0]}/{config[1]}: {exe} was "
+                                   "built without MPI (apt-get install "
+                                   "libopenmpi-dev openmpi-bin, then "
+                                   "rebuild)")
+            configs.remove(config)
+            log(f"  {label}: skipped, {exe} has no MPI")
+            return None
         s = {"wall_s": round(wall, 3), "rss_mib": round(rss / 1024, 1),
              "cpu_s": round(cpu, 3), "other_cores": other}
         if other is not None and other > CONTENDED:
@@ -460,6 +701,8 @@ def bench(args, n, nl, W, configs, skipped_configs, primary, chconf,
                "--workers", str(W), "--plan", plan, "--launcher", launcher,
                "--channel", channel, "--check", gold, "--json",
                "--metrics", prefix]
+        if launcher == "mpi":   # rank r is worker r; rank 0 prints
+            cmd = shlex.split(args.mpirun) + ["-n", str(W)] + cmd
         if channel in chconf:
             cmd += ["--channel-config", chconf[channel]]
         if codec:
@@ -479,10 +722,12 @@ def bench(args, n, nl, W, configs, skipped_configs, primary, chconf,
         log(f"repeat {rep + 1}/{args.repeats}:")
         measure("infer T=1", infer_cmd(1), "infer")
         measure("infer T=2", infer_cmd(2), "infer")
-        for la, ch in configs:
+        for la, ch in list(configs):
             label = label_of(la, ch)
             prefix = os.path.join(metrics_dir, f"hg-{la}-{ch}-r{rep + 1}")
-            s = measure(label, run_cmd(hg, la, ch, prefix), "run")
+            s = measure(label, run_cmd(hg, la, ch, prefix), "run", (la, ch))
+            if s is None:
+                continue
             per, record = read_layers(prefix, nl)
             if per is not None and label not in layer_data:
                 layer_data[label] = (per, record)
@@ -492,21 +737,42 @@ def bench(args, n, nl, W, configs, skipped_configs, primary, chconf,
                     "WAIT_SECONDS", "METRIC_ELAPSED_TIME_COMPUTATION",
                     "METRIC_ELAPSED_TIME_BATCH")}
 
+    if not configs:
+        die("no launcher/channel pair left to run", 1)
+    primary = configs[0]
+
     # ---- once each: raw codec, block plan, SDS-Inf's plan ----
-    log("once each (bytes and entries):")
     la, ch = primary
-    once = [("run hypergraph raw", hg, "raw", "hg-raw"),
-            ("run block", plans["block"]["dir"], None, "block")]
+    once = []
+    if not args.no_once:
+        log("once each (bytes and entries):")
+        once = [("run hypergraph raw", hg, "raw", "hg-raw"),
+                ("run block", plans["block"]["dir"], None, "block")]
     if "sds-inf" in plans:
         once.append(("run sds-inf plan", plans["sds-inf"]["dir"], None,
                      "sds-inf"))
     for label, plan, codec, tag in once:
         prefix = os.path.join(metrics_dir, f"{tag}-{la}-{ch}")
-        measure(label, run_cmd(plan, la, ch, prefix, codec), "run")
+        measure(label, run_cmd(plan, la, ch, prefix, codec), "run",
+                (la, ch))
         per, record = read_layers(prefix, nl)
         if per is not None:
             layer_data[label] = (per, record)
 
+    if redis:
+        left = redis.keys_left()
+        if left:
+            failures.append("the private redis-server holds keys after the "
+                            "runs: " + ", ".join(left))
+    redis_info = None
+    if redis and redis.port:
+        info = redis_call(redis.port, "INFO", "server") or ""
+        ver = next((x.split(":", 1)[1].strip() for x in info.splitlines()
+                    if x.startswith("redis_version:")), None)
+        redis_info = {"url": chconf.get("redis"), "version": ver,
+                      "private": True}
+    elif "redis" in chconf:
+        redis_info = {"url": chconf["redis"], "private": False}
     load_after = os.getloadavg()
 
     # ---- medians ----
@@ -610,7 +876,7 @@ def bench(args, n, nl, W, configs, skipped_configs, primary, chconf,
 
     # ---- partition x encoding ----
     split = None
-    if per_hg:
+    if per_hg and not args.no_once:
         ex = {name: exchange(per, nl) for name, per in (
             ("hypergraph", per_hg), ("hypergraph_raw", per_raw),
             ("block", per_blk), ("sds_inf", per_sds)) if per is not None}
@@ -633,7 +899,8 @@ def bench(args, n, nl, W, configs, skipped_configs, primary, chconf,
     # ---- report ----
     report(args, n, nl, W, plans, rows, by_label, inf1, inf2, plabel,
            layers_out, hot, split, nimg, configs, skipped_configs,
-           busy_before, load_before, load_after, contended, failures)
+           busy_before, load_before, load_after, contended, failures,
+           redis_info)
 
     prim = by_label.get(plabel, {})
     targets = {
@@ -657,6 +924,9 @@ def bench(args, n, nl, W, configs, skipped_configs, primary, chconf,
         "sdsinf": exe, "neurons": n, "layers": nl, "workers": W,
         "images": nimg, "repeats": args.repeats, "statistic": "median",
         "configs": [f"{a}/{b}" for a, b in configs],
+        "setups": [setup_row(r) for r in rows],
+        "redis": redis_info, "mpirun": (args.mpirun if any(
+            la == "mpi" for la, _ in configs) else None),
         "skipped_configs": skipped_configs,
         "plans": {k: {kk: vv for kk, vv in v.items() if kk != "dir"}
                   for k, v in plans.items()},
@@ -674,18 +944,96 @@ def bench(args, n, nl, W, configs, skipped_configs, primary, chconf,
     return 0
 
 
+LAUNCHER_NAMES = {"local": "local processes", "threads": "threads",
+                  "mpi": "MPI ranks (mpirun)"}
+
+
+def setup_name(label):
+    """A row's label as a setup: what runs the workers, over what."""
+    if label.startswith("infer T="):
+        t = label.split("=", 1)[1]
+        return f"single process, `infer --threads {t}`"
+    if label.startswith("run hypergraph ") and "/" in label:
+        la, ch = label.split(" ", 2)[2].split("/", 1)
+        return f"{LAUNCHER_NAMES.get(la, la)}, channel {ch}"
+    return label
+
+
+def setup_row(r):
+    """The setups table's figures for one row of results."""
+    infer = r["label"].startswith("infer")
+    return {"setup": setup_name(r["label"]), "label": r["label"],
+            "n": r["n"], "clean_n": r["quiet_n"],
+            "run_seconds_clean": r["quiet_seconds"],
+            "run_seconds_all": r["seconds"],
+            "startup_seconds": r.get("load_seconds" if infer
+                                     else "startup_seconds"),
+            "startup_is_load": infer, "wall_seconds": r["wall_s"],
+            "bytes_sent": None if infer else r.get("bytes_sent"),
+            "messages_sent": None if infer else r.get("messages_sent"),
+            "bytes_per_image": None if infer else r.get("bytes_per_image"),
+            "checks": r["checks"]}
+
+
+def report_setups(rows):
+    """The setups side by side: run seconds (median of the clean repeats,
+    i.e. with other work <= CONTENDED cores; then of all), start-up, the
+    wall time of the whole command, bytes and messages, the check."""
+    p = print
+    p("### Setups\n")
+    p("run s: median over the clean repeats (other work <= "
+      f"{CONTENDED} cores; how many in brackets), after start-up for runs, "
+      "inference only for infer; all: median over every repeat; start-up: "
+      "`startup_seconds` of `run --json` (workers started, data loaded, "
+      "ready), for infer its `load_seconds`; wall: the whole command "
+      "(for MPI mpirun's start of the ranks and every rank's loading "
+      "included); bytes and messages: sent over the channel, all workers, "
+      "the results' trip included.\n")
+    p("| setup | run s (clean) | run s (all) | start-up s | wall s | "
+      "bytes | messages | bytes/image | check |")
+    p("|---|---:|---:|---:|---:|---:|---:|---:|---|")
+    for r in rows:
+        x = setup_row(r)
+        if x["label"] in ("run hypergraph raw", "run block",
+                          "run sds-inf plan"):
+            continue
+        clean = (f"{fmt(x['run_seconds_clean'], 0)} ({x['clean_n']})"
+                 if x["clean_n"] else f"- (0 of {x['n']})")
+        start = fmt(x["startup_seconds"], 0)
+        if x["startup_is_load"] and x["startup_seconds"] is not None:
+            start += " (load)"
+        p(f"| {x['setup']} | {clean} | {fmt(x['run_seconds_all'], 0)} | "
+          f"{start} | {fmt(x['wall_seconds'], 0, 2)} | "
+          f"{num(x['bytes_sent'])} | {num(x['messages_sent'])} | "
+          f"{num(x['bytes_per_image'], 1)} | {'/'.join(x['checks'])} |")
+    p("")
+
+
 def report(args, n, nl, W, plans, rows, by_label, inf1, inf2, plabel,
            layers_out, hot, split, nimg, configs, skipped_configs,
-           busy_before, load_before, load_after, contended, failures):
+           busy_before, load_before, load_after, contended, failures,
+           redis_info):
     p = print
     p(f"\n## sdsinf run: {n} neurons x {nl} layers, {nimg:,} images, "
       f"{W} workers\n")
+    once = ("" if args.no_once else
+            "; raw, block and SDS-Inf's plan once each")
     p(f"{time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores "
       f"({platform.machine()}); median of {args.repeats} "
-      "(infer and the hypergraph runs interleaved; raw, block and SDS-Inf's "
-      "plan once each); other work before: "
-      f"{fmt(busy_before, 0, 2)} cores, load average "
-      f"{load_before[0]:.2f} before, {load_after[0]:.2f} after.\n")
+      f"(infer and the hypergraph runs interleaved{once}); other work "
+      f"before: {fmt(busy_before, 0, 2)} cores, load average "
+      f"{load_before[0]:.2f} before, {load_after[0]:.2f} after.")
+    if any(la == "mpi" for la, _ in configs):
+        p(f"MPI: `{args.mpirun} -n {W} sdsinf run --launcher mpi ...`.")
+    if redis_info:
+        p("Redis: " + (f"a private redis-server {redis_info.get('version')} "
+                       f"at {redis_info['url']} (no persistence), stopped "
+                       "afterwards." if redis_info.get("private")
+                       else f"{redis_info['url']} (given)."))
+    if skipped_configs:
+        p("Not run: " + "; ".join(skipped_configs) + ".")
+    p("")
+    report_setups(rows)
 
     p("| plan | row-target pairs | imbalance | partition s |")
     p("|---|---:|---:|---:|")
@@ -721,8 +1069,6 @@ def report(args, n, nl, W, plans, rows, by_label, inf1, inf2, plabel,
               f"({fmt(r.get('quiet_over_quiet_infer_t2'), 0, 2)}) | "
               f"{fmt(r.get('over_infer_t1'), 0, 2)} "
               f"({fmt(r.get('quiet_over_quiet_infer_t1'), 0, 2)}) |")
-    if skipped_configs:
-        p("\nNot run: " + "; ".join(skipped_configs) + ".")
     prim = by_label.get(plabel)
     if prim and prim.get("summed_over_workers_s"):
         s = prim["summed_over_workers_s"]

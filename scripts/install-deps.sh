@@ -3,9 +3,12 @@
 # from Debian's packages (and, for the Python reference and peers, PyPI).
 # Installs only what is missing; run as root or with sudo available.
 set -eu
-# libhiredis-dev: the Redis channel; redis-server: its tests (each starts a
-# private server of its own, see tests/with_redis.sh)
-pkgs="build-essential cmake pkg-config libcmocka-dev libzstd-dev libcjson-dev libtrilinos-zoltan-dev libopenmpi-dev libhiredis-dev redis-server"
+# libopenmpi-dev: the mpi launcher and channel; openmpi-bin: mpirun, for
+# their tests (tests/cli_mpi.sh) and runs (mpirun -n W sdsinf run --launcher
+# mpi ...).  libhiredis-dev: the Redis channel; redis-server and redis-tools
+# (redis-cli): its tests and bench/bench_run.py (each starts a private
+# server of its own, see tests/with_redis.sh)
+pkgs="build-essential cmake pkg-config libcmocka-dev libzstd-dev libcjson-dev libtrilinos-zoltan-dev libopenmpi-dev openmpi-bin libhiredis-dev redis-server redis-tools"
 [ "${1:-}" = "--all" ] && pkgs="$pkgs clang libclang-rt-dev libgraphblas-dev python3-pip"
 missing=""
 for p in $pkgs; do
