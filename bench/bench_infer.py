@@ -72,6 +72,14 @@ def run_json(cmd, label):
         err.seek(0)
         stdout = out.read().decode(errors="replace")
         stderr = err.read().decode(errors="replace")
+    result = json_result(cmd, label, p.returncode, stdout, stderr)
+    return result, ru.ru_maxrss, wall, other
+
+
+def json_result(cmd, label, returncode, stdout, stderr, failed=None):
+    """The JSON object of a run's last stdout line, or None (logged with the
+    command and stderr's tail) when there is none with "seconds", or when
+    `failed` says why the run is void; a non-zero exit is logged."""
     lines = stdout.strip().splitlines()
     result = None
     if lines:
@@ -79,17 +87,18 @@ def run_json(cmd, label):
             result = json.loads(lines[-1])
         except json.JSONDecodeError:
             result = None
-    if not isinstance(result, dict) or "seconds" not in result:
-        log(f"  {label}: FAILED (exit {p.returncode}, no JSON result line)")
+    if failed or not isinstance(result, dict) or "seconds" not in result:
+        why = failed or f"exit {returncode}, no JSON result line"
+        log(f"  {label}: FAILED ({why})")
         log("  command: " + " ".join(shlex.quote(c) for c in cmd))
         for line in (stderr.strip().splitlines() or ["(no stderr)"])[-10:]:
             log("    " + line)
-        return None, ru.ru_maxrss, wall, other
-    if p.returncode != 0:
-        log(f"  {label}: exit {p.returncode}; stderr tail:")
+        return None
+    if returncode != 0:
+        log(f"  {label}: exit {returncode}; stderr tail:")
         for line in stderr.strip().splitlines()[-5:]:
             log("    " + line)
-    return result, ru.ru_maxrss, wall, other
+    return result
 
 
 def cpu_sample():

@@ -67,7 +67,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BENCH = os.path.join(ROOT, "bench")
 sys.path.insert(0, BENCH)
 from bench_infer import (busy_between, busy_cores, cpu_sample, fmt,  # noqa: E402
-                         log, median_or_none)
+                         json_result, log, median_or_none)
 
 HEADER_BYTES = 64    # every message's header (README: "Distributed runs")
 TRIPLE_BYTES = 12    # SDS-Inf: float32 (value, row, sample) per entry
@@ -144,25 +144,8 @@ def run_json(cmd, label, timeout, env=None, aux_pids=()):
         err.seek(0)
         stdout = out.read().decode(errors="replace")
         stderr = err.read().decode(errors="replace")
-    lines = stdout.strip().splitlines()
-    result = None
-    if lines:
-        try:
-            result = json.loads(lines[-1])
-        except json.JSONDecodeError:
-            result = None
-    if timed_out or not isinstance(result, dict) or "seconds" not in result:
-        why = (f"killed after {timeout:g} s" if timed_out
-               else f"exit {p.returncode}, no JSON result line")
-        log(f"  {label}: FAILED ({why})")
-        log("  command: " + " ".join(shlex.quote(c) for c in cmd))
-        for line in (stderr.strip().splitlines() or ["(no stderr)"])[-10:]:
-            log("    " + line)
-        return None, ru.ru_maxrss, wall, other, cpu + aux, stderr
-    if p.returncode != 0:
-        log(f"  {label}: exit {p.returncode}; stderr tail:")
-        for line in stderr.strip().splitlines()[-5:]:
-            log("    " + line)
+    result = json_result(cmd, label, p.returncode, stdout, stderr,
+                         f"killed after {timeout:g} s" if timed_out else None)
     return result, ru.ru_maxrss, wall, other, cpu + aux, stderr
 
 
