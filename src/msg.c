@@ -50,6 +50,11 @@
 #define VAL_MIXED 2 /* up to 255 frequent values, code 255: a literal */
 #define VAL_RAW 3   /* a float32 per entry */
 
+/* Payloads shorter than this go raw under the zstd codec: the structured
+ * encoding leaves zstd nothing to win there (on the real data not one byte
+ * below 1 KiB), and a compression call costs more than the bytes. */
+#define ZSTD_MIN 1024
+
 #define TABLE_MAX 256
 #define LITERAL 255
 /* Distinct values tracked per chunk when choosing a value mode. */
@@ -920,7 +925,7 @@ static int emit(emitter *m, int64_t a, int64_t b, sdsinf_err *err)
         return rc;
     const sdsinf__buf *body = &e->payload;
     int codec = SDSINF__CODEC_RAW;
-    if (o->codec == SDSINF__CODEC_ZSTD) {
+    if (o->codec == SDSINF__CODEC_ZSTD && e->payload.len >= ZSTD_MIN) {
         size_t bound = ZSTD_compressBound(e->payload.len);
         e->packed.len = 0;
         if (!buf_reserve(&e->packed, bound))

@@ -714,11 +714,12 @@ static void test_foreign(void **state)
     assert_int_equal(sdsinf__msg_peek(m, size, &k, &err), SDSINF_ENOTSUP);
     assert_non_null(strstr(err.msg, "version"));
     put_le(m + 4, SDSINF__MSG_VERSION, 2);
-    /* an unknown codec */
+    /* an unknown codec (small payloads go raw even under zstd) */
+    unsigned codec = m[6] | (unsigned)m[7] << 8;
     put_le(m + 6, 7, 2);
     fix_checksum(m, size);
     assert_int_equal(sdsinf__msg_peek(m, size, &k, &err), SDSINF_ENOTSUP);
-    put_le(m + 6, SDSINF__CODEC_ZSTD, 2);
+    put_le(m + 6, codec, 2);
     /* chunk numbers out of order, the reserved field set */
     put_le(m + 32, 1, 4);
     fix_checksum(m, size);
@@ -748,6 +749,35 @@ static void test_foreign(void **state)
     assert_int_equal(sdsinf__msg_length(NULL, 0, &size, &err),
                      SDSINF_ECORRUPT);
     free(m);
+}
+
+/* Under the zstd codec a payload below 1 KiB goes raw (zstd gains nothing
+ * there), a large compressible one compressed; both decode. */
+static void test_zstd_threshold(void **state)
+{
+    (void)state;
+    size_t size;
+    int64_t B, N;
+    unsigned char *m = sample_message(SDSINF__CODEC_ZSTD, &size, &B, &N);
+    assert_true(size < 64 + 1024);
+    assert_int_equal(m[6] | m[7] << 8, SDSINF__CODEC_RAW);
+    free(m);
+    enum { BB = 600, NN = 40 };
+    float *d = random_dense(BB, NN, 0.5, V_VARIED);
+    uint32_t rows[NN];
+    for (uint32_t n = 0; n < NN; n++)
+        rows[n] = n;
+    sdsinf_csr y = {0};
+    sdsinf__buf buf = {0};
+    uint32_t nchunks;
+    sdsinf__msg_opts o = opts(SDSINF__CODEC_ZSTD, 3, 0);
+    tu_csr_dense(&y, BB, NN, d);
+    assert_int_equal(encode(&y, rows, NN, &o, &buf, &nchunks), SDSINF_OK);
+    assert_int_equal(buf.data[6] | buf.data[7] << 8, SDSINF__CODEC_ZSTD);
+    sdsinf__buf_free(&buf);
+    sdsinf_csr_free(&y);
+    round_trip(d, BB, NN, rows, NN, &o);
+    free(d);
 }
 
 /* Every index is checked against the decoder's bounds. */
@@ -970,6 +1000,7 @@ int main(void)
         cmocka_unit_test(test_truncated),
         cmocka_unit_test(test_flipped),
         cmocka_unit_test(test_foreign),
+        cmocka_unit_test(test_zstd_threshold),
         cmocka_unit_test(test_decode_bounds),
         cmocka_unit_test(test_bad_arguments),
         cmocka_unit_test(test_alloc_failures),
