@@ -11,9 +11,9 @@
  * one constant, a table of up to 256 values with a byte per entry, frequent
  * values plus literals, or raw float32, whichever is smallest.
  *
- * Sections: byte writer and reader; the header; gathering a block from
- * sample-major activations; the payload encoder; chunking and the public
- * encoder; the payload decoder; length, peek and decode. */
+ * Sections: byte writer and reader; the header; work arrays (kept in a
+ * ctx between calls); gathering a block; the payload encoder; chunking; the
+ * payload decoder; the public encoders; length, peek and decode. */
 #include "msg.h"
 
 #include <float.h>
@@ -93,8 +93,6 @@ static int buf_reserve(sdsinf__buf *b, size_t n)
 typedef struct writer {
     sdsinf__buf *b;
     int nomem;
-    uint64_t acc; /* pending bits, least significant first */
-    int nacc;
 } writer;
 
 static void w_bytes(writer *w, const void *p, size_t n)
@@ -149,37 +147,54 @@ static void w_f32(writer *w, float f)
     w_bytes(w, t, 4);
 }
 
+/* Bits being written to reserved room: they fill each byte from its least
+ * significant bit. */
+typedef struct bitw {
+    unsigned char *p;
+    uint64_t acc; /* pending bits, least significant first; fewer than 32 */
+    int n;
+} bitw;
+
 /* Appends the n (<= 32) low bits of v. */
-static void w_bits(writer *w, uint64_t v, int n)
+static inline void bw_put(bitw *b, uint64_t v, int n)
 {
-    w->acc |= v << w->nacc;
-    w->nacc += n;
-    while (w->nacc >= 8) {
-        w_u8(w, (unsigned)(w->acc & 0xff));
-        w->acc >>= 8;
-        w->nacc -= 8;
+    b->acc |= v << b->n;
+    b->n += n;
+    if (b->n >= 32) {
+        for (int i = 0; i < 4; i++)
+            b->p[i] = (unsigned char)(b->acc >> (8 * i));
+        b->p += 4;
+        b->acc >>= 32;
+        b->n -= 32;
     }
 }
 
-/* Pads the bits to a whole byte with zeros. */
-static void w_align(writer *w)
+/* Writes v[0..n) Rice-coded with parameter k (<= 31), `bits` bits in all
+ * (rice_choose's count): v >> k in unary (that many zero bits, then a one),
+ * then the k low bits of v; the last byte is padded with zero bits. */
+static void w_rice(writer *w, const uint32_t *v, int64_t n, int k,
+                   uint64_t bits)
 {
-    if (w->nacc > 0)
-        w_u8(w, (unsigned)w->acc);
-    w->acc = 0;
-    w->nacc = 0;
-}
-
-/* Rice code with parameter k (<= 31): v >> k in unary (that many zero bits,
- * then a one), then the k low bits of v. */
-static void w_rice(writer *w, uint64_t v, int k)
-{
-    uint64_t q = v >> k;
-    for (; q >= 32; q -= 32)
-        w_bits(w, 0, 32);
-    w_bits(w, (uint64_t)1 << q, (int)q + 1);
-    if (k)
-        w_bits(w, v & (((uint64_t)1 << k) - 1), k);
+    if (w->nomem || !buf_reserve(w->b, (size_t)(bits / 8 + 1))) {
+        w->nomem = 1;
+        return;
+    }
+    bitw b = {w->b->data + w->b->len, 0, 0};
+    uint64_t low = ((uint64_t)1 << k) - 1;
+    for (int64_t i = 0; i < n; i++) {
+        uint32_t q = v[i] >> k;
+        for (; q >= 32; q -= 32)
+            bw_put(&b, 0, 32);
+        if ((int)q + 1 + k <= 32) /* one put: the unary part, then the low */
+            bw_put(&b, ((v[i] & low) << 1 | 1) << q, (int)q + 1 + k);
+        else {
+            bw_put(&b, (uint64_t)1 << q, (int)q + 1);
+            bw_put(&b, v[i] & low, k);
+        }
+    }
+    for (; b.n > 0; b.n -= 8, b.acc >>= 8)
+        *b.p++ = (unsigned char)b.acc;
+    w->b->len = (size_t)(b.p - w->b->data);
 }
 
 typedef struct reader {
@@ -336,6 +351,33 @@ static uint64_t msg_checksum(const unsigned char *msg, size_t payload)
     return sdsinf__checksum(msg + SDSINF__MSG_HEADER, payload, c);
 }
 
+/* ---- Work arrays -------------------------------------------------------------
+ * A ctx keeps them between calls (allocating a dozen arrays per block cost
+ * more than encoding a small one); each grows as a block needs. */
+
+/* Makes the array at pp (*cap elements of `size` bytes) hold at least n,
+ * dropping what it held (new room is zero when `zero`); 0 when out of
+ * memory, the array then empty. */
+static int reserve(void *pp, size_t *cap, size_t n, size_t size, int zero)
+{
+    void *p;
+    if (n <= *cap)
+        return 1;
+    size_t want = n < 2 * *cap && *cap <= SIZE_MAX / 4 / size ? 2 * *cap : n;
+    memcpy(&p, pp, sizeof p);
+    sdsinf__free(p);
+    p = zero ? sdsinf__calloc(want, size) : sdsinf__mallocarray(want, size);
+    memcpy(pp, &p, sizeof p);
+    *cap = p ? want : 0;
+    return p != NULL;
+}
+
+/* reserve() for the array field f of *s, whose capacity is s->f_cap. */
+#define RESERVE(s, f, n) \
+    reserve(&(s)->f, &(s)->f##_cap, (size_t)(n), sizeof *(s)->f, 0)
+#define RESERVE_ZERO(s, f, n) \
+    reserve(&(s)->f, &(s)->f##_cap, (size_t)(n), sizeof *(s)->f, 1)
+
 /* ---- Gathering a block ------------------------------------------------------
  * The block's nonempty rows, neuron-major: row i has the samples
  * smp[start[i] .. start[i+1]) (ascending) and their values. */
@@ -346,6 +388,7 @@ typedef struct block {
     int64_t *start;
     uint32_t *smp;
     float *val;
+    size_t id_cap, start_cap, smp_cap, val_cap;
 } block;
 
 static void block_free(block *b)
@@ -357,6 +400,39 @@ static void block_free(block *b)
     memset(b, 0, sizeof *b);
 }
 
+/* An empty block with room for R rows and E entries; 0: no memory. */
+static int block_reserve(block *b, int64_t R, int64_t E)
+{
+    b->nrows = 0;
+    return RESERVE(b, id, R + 1) && RESERVE(b, start, R + 1) &&
+           RESERVE(b, smp, E + 1) && RESERVE(b, val, E + 1);
+}
+
+/* Nonzero for the bits of a float that is not positive and finite (zero,
+ * negative, infinite or NaN): those outside 1 .. FLT_MAX's. */
+static unsigned bad_value(uint32_t u)
+{
+    return u - 1u >= 0x7f7fffffu;
+}
+
+/* Reports the first fault of a row that failed check_row or copy_row. */
+static int row_fault(const uint32_t *smp, const float *v, int64_t n,
+                     int64_t samples, uint32_t neuron, sdsinf_err *err)
+{
+    for (int64_t k = 0; k < n; k++) {
+        if (smp[k] >= (uint64_t)samples || (k && smp[k] <= smp[k - 1]))
+            return sdsinf__fail(err, SDSINF_EINVAL, "activations: neuron %u: "
+                                "samples not ascending below %lld at %u",
+                                neuron, (long long)samples, smp[k]);
+        if (bad_value(f32_bits(v[k])))
+            return sdsinf__fail(err, SDSINF_EINVAL, "activations: sample %u, "
+                                "neuron %u holds %g; activations are "
+                                "positive and finite", smp[k], neuron,
+                                (double)v[k]);
+    }
+    return SDSINF_OK;
+}
+
 /* Checks that positive finite values v[0..n) sit at strictly ascending
  * sample ids smp[0..n) below `samples`. */
 static int check_row(const uint32_t *smp, const float *v, int64_t n,
@@ -366,21 +442,27 @@ static int check_row(const uint32_t *smp, const float *v, int64_t n,
     for (int64_t k = 1; k < n; k++) /* branch-free: rows are long */
         bad |= smp[k] <= smp[k - 1];
     for (int64_t k = 0; k < n; k++)
-        bad |= (unsigned)!(v[k] > 0) | (unsigned)!(v[k] <= FLT_MAX);
-    if (!bad)
-        return SDSINF_OK;
-    for (int64_t k = 0; k < n; k++) { /* the first fault, for the message */
-        if (smp[k] >= (uint64_t)samples || (k && smp[k] <= smp[k - 1]))
-            return sdsinf__fail(err, SDSINF_EINVAL, "activations: neuron %u: "
-                                "samples not ascending below %lld at %u",
-                                neuron, (long long)samples, smp[k]);
-        if (!(v[k] > 0) || !isfinite(v[k]))
-            return sdsinf__fail(err, SDSINF_EINVAL, "activations: sample %u, "
-                                "neuron %u holds %g; activations are "
-                                "positive and finite", smp[k], neuron,
-                                (double)v[k]);
+        bad |= bad_value(f32_bits(v[k]));
+    return bad ? row_fault(smp, v, n, samples, neuron, err) : SDSINF_OK;
+}
+
+/* Copies a row of n (>= 1) entries to (ds, dv) and checks it as check_row
+ * does in the same pass; nonzero when it is at fault. */
+static unsigned copy_row(uint32_t *restrict ds, float *restrict dv,
+                         const uint32_t *smp, const float *v, int64_t n,
+                         int64_t samples)
+{
+    unsigned bad = smp[n - 1] >= (uint64_t)samples;
+    ds[0] = smp[0];
+    for (int64_t k = 1; k < n; k++) {
+        ds[k] = smp[k];
+        bad |= smp[k] <= smp[k - 1];
     }
-    return SDSINF_OK;
+    for (int64_t k = 0; k < n; k++) {
+        dv[k] = v[k];
+        bad |= bad_value(f32_bits(v[k]));
+    }
+    return bad;
 }
 
 /* The passes over y are branch-free (the block is a small, unpredictable
@@ -398,7 +480,7 @@ static int gather(const sdsinf_csr *y, const uint32_t *rows, int64_t nrows,
     const int64_t *rp = y->rowptr;
     const uint32_t *col = y->col;
     const float *val = y->val;
-    memset(b, 0, sizeof *b);
+    b->nrows = 0;
     if (nrows == 0)
         return SDSINF_OK;
     slot = sdsinf__calloc((size_t)y->ncols, sizeof *slot);
@@ -426,9 +508,7 @@ static int gather(const sdsinf_csr *y, const uint32_t *rows, int64_t nrows,
     trow = sdsinf__mallocarray((size_t)E + 1, sizeof *trow);
     tsmp = sdsinf__mallocarray((size_t)E + 1, sizeof *tsmp);
     tval = sdsinf__mallocarray((size_t)E + 1, sizeof *tval);
-    b->smp = sdsinf__mallocarray((size_t)E + 1, sizeof *b->smp);
-    b->val = sdsinf__mallocarray((size_t)E + 1, sizeof *b->val);
-    if (!trow || !tsmp || !tval || !b->smp || !b->val)
+    if (!trow || !tsmp || !tval || !block_reserve(b, nrows, E))
         goto nomem;
     for (int64_t s = 0; s < y->nrows; s++)
         for (int64_t e = rp[s]; e < rp[s + 1]; e++) {
@@ -440,15 +520,7 @@ static int gather(const sdsinf_csr *y, const uint32_t *rows, int64_t nrows,
         }
     for (int64_t k = 0; k < E; k++)
         cnt[trow[k]]++;
-    for (int64_t i = 1; i <= nrows; i++)
-        R += cnt[i] > 0;
-    b->nrows = R;
-    b->id = sdsinf__mallocarray((size_t)R + 1, sizeof *b->id);
-    b->start = sdsinf__mallocarray((size_t)R + 1, sizeof *b->start);
-    if (!b->id || !b->start)
-        goto nomem;
     /* cnt becomes the rows' fill cursors. */
-    R = 0;
     at = 0;
     for (int64_t i = 1; i <= nrows; i++) {
         int64_t n = cnt[i];
@@ -468,6 +540,7 @@ static int gather(const sdsinf_csr *y, const uint32_t *rows, int64_t nrows,
     for (int64_t r = 0; r < R && rc == SDSINF_OK; r++)
         rc = check_row(b->smp + b->start[r], b->val + b->start[r],
                        b->start[r + 1] - b->start[r], y->nrows, b->id[r], err);
+    b->nrows = R;
     goto done;
 nomem:
     rc = sdsinf__fail(err, SDSINF_ENOMEM, "no memory to gather a block of "
@@ -479,46 +552,35 @@ done:
     sdsinf__free(tsmp);
     sdsinf__free(tval);
     if (rc != SDSINF_OK)
-        block_free(b);
+        b->nrows = 0;
     return rc;
 }
 
-/* The block from transposed activations: rows are copied whole; row k of
- * yt is neuron ids[k] (ids NULL: k). */
+/* The block from transposed activations: rows are copied whole (and
+ * checked as they are); row k of yt is neuron ids[k] (ids NULL: k). */
 static int gather_t(const sdsinf_csr *yt, const uint32_t *rows,
                     const uint32_t *ids, int64_t nrows, block *b,
                     sdsinf_err *err)
 {
-    int64_t E = 0, R = 0;
+    int64_t E = 0;
     const int64_t *rp = yt->rowptr;
-    memset(b, 0, sizeof *b);
-    for (int64_t i = 0; i < nrows; i++) {
+    for (int64_t i = 0; i < nrows; i++)
         E += rp[rows[i] + 1] - rp[rows[i]];
-        R += rp[rows[i] + 1] > rp[rows[i]];
-    }
-    b->id = sdsinf__mallocarray((size_t)R + 1, sizeof *b->id);
-    b->start = sdsinf__mallocarray((size_t)R + 1, sizeof *b->start);
-    b->smp = sdsinf__mallocarray((size_t)E + 1, sizeof *b->smp);
-    b->val = sdsinf__mallocarray((size_t)E + 1, sizeof *b->val);
-    if (!b->id || !b->start || !b->smp || !b->val) {
-        block_free(b);
+    if (!block_reserve(b, nrows, E))
         return sdsinf__fail(err, SDSINF_ENOMEM, "no memory to gather a block "
                             "of %lld rows", (long long)nrows);
-    }
     E = 0;
     for (int64_t i = 0; i < nrows; i++) {
         int64_t from = rp[rows[i]], n = rp[rows[i] + 1] - from;
         if (!n)
             continue;
         uint32_t id = ids ? ids[rows[i]] : rows[i];
-        int rc = check_row(yt->col + from, yt->val + from, n, yt->ncols, id,
-                           err);
-        if (rc != SDSINF_OK) {
-            block_free(b);
-            return rc;
+        if (copy_row(b->smp + E, b->val + E, yt->col + from, yt->val + from,
+                     n, yt->ncols)) {
+            b->nrows = 0;
+            return row_fault(yt->col + from, yt->val + from, n, yt->ncols, id,
+                             err);
         }
-        memcpy(b->smp + E, yt->col + from, (size_t)n * sizeof *b->smp);
-        memcpy(b->val + E, yt->val + from, (size_t)n * sizeof *b->val);
         b->id[b->nrows] = id;
         b->start[b->nrows++] = E;
         E += n;
@@ -531,13 +593,17 @@ static int gather_t(const sdsinf_csr *yt, const uint32_t *rows,
 
 typedef struct vcount { /* a distinct value and how often it occurs */
     uint32_t bits, count;
-    int code; /* its table index, or -1 */
+    uint32_t id;   /* its index among the payload's distinct values */
+    uint32_t slot; /* its slot in the hash table */
 } vcount;
 
+/* The encoder's state; its arrays are work arrays (kept in a ctx), each
+ * sized for the block (or its samples) by encoder_prepare. */
 typedef struct encoder {
     const block *blk;
     int64_t samples;    /* the batch: sample ids are below it */
-    uint64_t *mark;     /* samples bits: the chunk's samples */
+    uint64_t *mark;     /* samples bits: the chunk's samples; all zero
+                           between payloads */
     uint32_t *pos_of;   /* per sample: its position in the chunk's set */
     uint32_t *set;      /* the chunk's samples, ascending */
     uint32_t *tmp;      /* a list being written: row ids, positions */
@@ -546,12 +612,21 @@ typedef struct encoder {
     int64_t *ref;       /* per row of the chunk: the row it copies, or -1 */
     int64_t *hslot;     /* row dedup table: row + 1 */
     uint64_t *hkey;
-    vcount *vt;         /* distinct values (open addressing), at most
-                           2 * DISTINCT_MAX slots */
-    vcount *vsort;      /* some of them, by frequency */
+    uint32_t *vt;       /* distinct values (open addressing, at most
+                           2 * DISTINCT_MAX slots): index + 1, 0: free;
+                           all zero between payloads */
+    vcount *dv;         /* the distinct values, first seen first, and one
+                           for the untracked ones */
+    uint32_t *vid;      /* per value: its index in dv */
+    unsigned char *code; /* per index in dv: its byte (a table index) */
+    vcount *vsort;      /* some of dv, by frequency */
+    size_t *at;         /* where each chunk starts in out */
+    size_t mark_cap, pos_of_cap, set_cap, tmp_cap, vals_cap, lits_cap,
+        ref_cap, hslot_cap, hkey_cap, vt_cap, dv_cap, vid_cap, code_cap,
+        vsort_cap, at_cap;
     sdsinf__buf payload;
     sdsinf__buf packed;
-    ZSTD_CCtx *zc;
+    ZSTD_CCtx *zc;      /* the ctx's */
 } encoder;
 
 static void encoder_free(encoder *e)
@@ -566,52 +641,55 @@ static void encoder_free(encoder *e)
     sdsinf__free(e->hslot);
     sdsinf__free(e->hkey);
     sdsinf__free(e->vt);
+    sdsinf__free(e->dv);
+    sdsinf__free(e->vid);
+    sdsinf__free(e->code);
     sdsinf__free(e->vsort);
+    sdsinf__free(e->at);
     sdsinf__buf_free(&e->payload);
     sdsinf__buf_free(&e->packed);
-    ZSTD_freeCCtx(e->zc);
+    memset(e, 0, sizeof *e);
 }
 
-static int encoder_init(encoder *e, const block *blk, int64_t samples,
-                        sdsinf_err *err)
+/* The size of the value hash table for n values: twice them, at most
+ * 2 * DISTINCT_MAX (it tracks up to half its size). */
+static size_t value_table_size(int64_t n)
 {
-    memset(e, 0, sizeof *e);
+    size_t vsize = 64;
+    while (vsize < 2 * (size_t)n && vsize < 2 * DISTINCT_MAX)
+        vsize *= 2;
+    return vsize;
+}
+
+/* Makes e's arrays hold what encoding blk of `samples` samples needs. */
+static int encoder_prepare(encoder *e, const block *blk, int64_t samples,
+                           sdsinf_err *err)
+{
     e->blk = blk;
     e->samples = samples;
-    int64_t E = blk->nrows ? blk->start[blk->nrows] : 0;
-    size_t R = (size_t)blk->nrows, hsize = 16, vsize = 64;
-    while (vsize < 2 * (size_t)E && vsize < 2 * DISTINCT_MAX)
-        vsize *= 2; /* as w_values sizes its table */
-    while (hsize < 2 * R)
+    int64_t E = blk->nrows ? blk->start[blk->nrows] : 0, R = blk->nrows;
+    size_t hsize = 16, vsize = value_table_size(E);
+    while (hsize < 2 * (size_t)R)
         hsize *= 2;
-    e->mark = sdsinf__calloc((size_t)samples / 64 + 1, sizeof *e->mark);
-    e->pos_of = sdsinf__mallocarray((size_t)samples + 1, sizeof *e->pos_of);
-    e->set = sdsinf__mallocarray((size_t)samples + 1, sizeof *e->set);
-    e->tmp = sdsinf__mallocarray((size_t)(samples > blk->nrows ? samples
-                                                             : blk->nrows) + 1,
-                                 sizeof *e->tmp);
-    e->vals = sdsinf__mallocarray((size_t)E + 1, sizeof *e->vals);
-    e->lits = sdsinf__mallocarray((size_t)E + 1, sizeof *e->vals);
-    e->ref = sdsinf__mallocarray(R + 1, sizeof *e->ref);
-    e->hslot = sdsinf__mallocarray(hsize, sizeof *e->hslot);
-    e->hkey = sdsinf__mallocarray(hsize, sizeof *e->hkey);
-    e->vt = sdsinf__mallocarray(vsize, sizeof *e->vt);
-    e->vsort = sdsinf__mallocarray(vsize / 2, sizeof *e->vsort);
-    if (!e->mark || !e->pos_of || !e->set || !e->tmp || !e->vals || !e->lits ||
-        !e->ref || !e->hslot || !e->hkey || !e->vt || !e->vsort) {
-        encoder_free(e);
-        return sdsinf__fail(err, SDSINF_ENOMEM, "no memory to encode a block "
-                            "of %lld samples, %lld entries",
-                            (long long)samples, (long long)E);
-    }
-    return SDSINF_OK;
+    if (RESERVE_ZERO(e, mark, samples / 64 + 1) &&
+        RESERVE(e, pos_of, samples + 1) && RESERVE(e, set, samples + 1) &&
+        RESERVE(e, tmp, (samples > R ? samples : R) + 1) &&
+        RESERVE(e, vals, E + 1) && RESERVE(e, lits, E + 1) &&
+        RESERVE(e, ref, R + 1) && RESERVE(e, hslot, hsize) &&
+        RESERVE(e, hkey, hsize) && RESERVE_ZERO(e, vt, vsize) &&
+        RESERVE(e, dv, vsize / 2 + 1) && RESERVE(e, vid, E + 1) &&
+        RESERVE(e, code, vsize / 2 + 1) && RESERVE(e, vsort, vsize / 2))
+        return SDSINF_OK;
+    return sdsinf__fail(err, SDSINF_ENOMEM, "no memory to encode a block of "
+                        "%lld samples, %lld entries", (long long)samples,
+                        (long long)E);
 }
 
 /* The Rice parameter, 0..31, that codes v[0..n) in the fewest bits, and
  * that count. */
 static int rice_choose(const uint32_t *v, int64_t n, uint64_t *bits)
 {
-    uint64_t sum = 0;
+    uint64_t sum = 0, b[3] = {0, 0, 0};
     if (n <= 0) {
         *bits = 0;
         return 0;
@@ -621,14 +699,18 @@ static int rice_choose(const uint32_t *v, int64_t n, uint64_t *bits)
     int k0 = 0;
     while (k0 < 31 && ((uint64_t)n << (k0 + 1)) <= sum)
         k0++; /* about log2 of the mean */
+    int lo = k0 > 0 ? k0 - 1 : 0, hi = k0 < 31 ? k0 + 1 : 31;
+    for (int64_t i = 0; i < n; i++) { /* the candidates lo .. hi at once */
+        b[0] += (uint64_t)v[i] >> lo;
+        b[1] += (uint64_t)v[i] >> (lo + 1);
+        b[2] += (uint64_t)v[i] >> (lo + 2);
+    }
     int best = 0;
     uint64_t best_bits = UINT64_MAX;
-    for (int k = k0 > 0 ? k0 - 1 : 0; k <= k0 + 1 && k <= 31; k++) {
-        uint64_t b = (uint64_t)n * (1 + (uint64_t)k);
-        for (int64_t i = 0; i < n; i++)
-            b += v[i] >> k;
-        if (b < best_bits) {
-            best_bits = b;
+    for (int k = lo; k <= hi; k++) {
+        uint64_t c = (uint64_t)n * (1 + (uint64_t)k) + b[k - lo];
+        if (c < best_bits) {
+            best_bits = c;
             best = k;
         }
     }
@@ -654,18 +736,29 @@ static void w_list(writer *w, uint32_t *v, int64_t n)
     int k = rice_choose(v + 1, n - 1, &bits);
     w_varint(w, v[0]);
     w_u8(w, (unsigned)k);
-    if (!w->nomem && !buf_reserve(w->b, (size_t)(bits / 8 + 2)))
-        w->nomem = 1;
-    for (int64_t i = 1; i < n && !w->nomem; i++)
-        w_rice(w, v[i], k);
-    w_align(w);
+    w_rice(w, v + 1, n - 1, k, bits);
 }
 
+/* A hash of row i's samples and values, one multiply per entry in four
+ * independent lanes (equal rows hash equal; dedup compares the rows). */
 static uint64_t row_hash(const block *b, int64_t i)
 {
-    size_t n = (size_t)(b->start[i + 1] - b->start[i]);
-    uint64_t h = sdsinf__checksum(b->smp + b->start[i], n * sizeof *b->smp, n);
-    return sdsinf__checksum(b->val + b->start[i], n * sizeof *b->val, h);
+    const uint64_t M = 0x9E3779B97F4A7C15ull;
+    int64_t n = b->start[i + 1] - b->start[i], k = 0;
+    const uint32_t *smp = b->smp + b->start[i];
+    const float *val = b->val + b->start[i];
+    uint64_t a[4] = {(uint64_t)n, 1, 2, 3};
+    for (; k + 4 <= n; k += 4)
+        for (int j = 0; j < 4; j++)
+            a[j] = (a[j] + (smp[k + j] | (uint64_t)f32_bits(val[k + j]) << 32))
+                   * M;
+    for (; k < n; k++)
+        a[0] = (a[0] + (smp[k] | (uint64_t)f32_bits(val[k]) << 32)) * M;
+    uint64_t h = a[0] ^ (a[1] << 16 | a[1] >> 48) ^ (a[2] << 32 | a[2] >> 32) ^
+                 (a[3] << 48 | a[3] >> 16);
+    h ^= h >> 29;
+    h *= M;
+    return h ^ h >> 32;
 }
 
 static int rows_equal(const block *b, int64_t i, int64_t j)
@@ -723,35 +816,55 @@ static size_t vhash(uint32_t bits, size_t mask)
     return (size_t)((bits * 0x9E3779B1u) >> 7) & mask;
 }
 
+/* Counts the distinct values of v[0..n) into e->dv, first seen first, up
+ * to vsize / 2 of them (the rest count as one, untracked, at index
+ * vsize / 2), notes each value's index in e->vid, and returns how many
+ * are tracked.  The hash table is left empty. */
+static uint32_t count_values(encoder *e, const uint32_t *v, int64_t n,
+                             size_t vsize)
+{
+    size_t mask = vsize - 1;
+    uint32_t untracked = (uint32_t)(vsize / 2), d = 0;
+    e->dv[untracked].count = 0;
+    for (int64_t i = 0; i < n; i++) {
+        uint32_t id;
+        if (i && v[i] == v[i - 1]) /* runs are common (the cap) */
+            id = e->vid[i - 1];
+        else {
+            size_t s = vhash(v[i], mask);
+            while (e->vt[s] && e->dv[e->vt[s] - 1].bits != v[i])
+                s = (s + 1) & mask;
+            if (e->vt[s])
+                id = e->vt[s] - 1;
+            else if (d < untracked) {
+                e->vt[s] = d + 1;
+                e->dv[d] = (vcount){v[i], 0, d, (uint32_t)s};
+                id = d++;
+            } else
+                id = untracked;
+        }
+        e->dv[id].count++;
+        e->vid[i] = id;
+    }
+    for (uint32_t k = 0; k < d; k++)
+        e->vt[e->dv[k].slot] = 0;
+    return d;
+}
+
 /* Writes the values v[0..n) (bits, n >= 1) in the mode that takes the
  * fewest bytes. */
 static void w_values(writer *w, encoder *e, const uint32_t *v, int64_t n)
 {
-    size_t vsize = 64, mask;
-    while (vsize < 2 * (size_t)n && vsize < 2 * DISTINCT_MAX)
-        vsize *= 2;
-    mask = vsize - 1;
-    memset(e->vt, 0, vsize * sizeof *e->vt);
-    int64_t distinct = 0, overflow = 0;
-    for (int64_t i = 0; i < n; i++) {
-        size_t s = vhash(v[i], mask);
-        while (e->vt[s].count && e->vt[s].bits != v[i])
-            s = (s + 1) & mask;
-        if (e->vt[s].count)
-            e->vt[s].count++;
-        else if ((size_t)distinct < vsize / 2) {
-            e->vt[s] = (vcount){v[i], 1, -1};
-            distinct++;
-        } else
-            overflow = 1; /* untracked: neither const nor table */
-    }
+    size_t vsize = value_table_size(n);
+    uint32_t untracked = (uint32_t)(vsize / 2);
+    uint32_t distinct = count_values(e, v, n, vsize);
     /* By frequency: every value when a table can hold them all, else the
      * repeated ones (only those can enter a mixed table). */
-    int all = !overflow && distinct <= TABLE_MAX;
+    int all = e->dv[untracked].count == 0 && distinct <= TABLE_MAX;
     int64_t nd = 0;
-    for (size_t s = 0; s < vsize; s++)
-        if (e->vt[s].count > (unsigned)!all)
-            e->vsort[nd++] = e->vt[s];
+    for (uint32_t k = 0; k < distinct; k++)
+        if (e->dv[k].count > (unsigned)!all)
+            e->vsort[nd++] = e->dv[k];
     qsort(e->vsort, (size_t)nd, sizeof *e->vsort, vcount_cmp);
     /* Sizes: raw 4n; table 4d + n; mixed: the values seen twice or more
      * (at most 255) in the table, 4d + n + 4 * (the rest). */
@@ -778,47 +891,41 @@ static void w_values(writer *w, encoder *e, const uint32_t *v, int64_t n)
     }
     int64_t d = mode == VAL_TABLE ? nd : mixed_d;
     w_varint(w, (uint64_t)d);
+    memset(e->code, LITERAL, distinct);
+    e->code[untracked] = LITERAL;
     for (int64_t i = 0; i < d; i++) {
         w_f32(w, bits_f32(e->vsort[i].bits));
-        size_t s = vhash(e->vsort[i].bits, mask);
-        while (e->vt[s].bits != e->vsort[i].bits)
-            s = (s + 1) & mask;
-        e->vt[s].code = (int)i;
+        e->code[e->vsort[i].id] = (unsigned char)i;
     }
-    if (!w->nomem && !buf_reserve(w->b, (size_t)n))
+    if (w->nomem || !buf_reserve(w->b, (size_t)n)) {
         w->nomem = 1;
-    for (int64_t i = 0; i < n && !w->nomem; i++) {
-        size_t s = vhash(v[i], mask);
-        while (e->vt[s].count && e->vt[s].bits != v[i])
-            s = (s + 1) & mask;
-        int code = e->vt[s].count ? e->vt[s].code : -1;
-        w->b->data[w->b->len++] = (unsigned char)(code < 0 ? LITERAL : code);
+        return;
     }
-    if (mode == VAL_MIXED) {
-        int64_t nl = 0;
-        for (int64_t i = 0; i < n; i++) {
-            size_t s = vhash(v[i], mask);
-            while (e->vt[s].count && e->vt[s].bits != v[i])
-                s = (s + 1) & mask;
-            if (!e->vt[s].count || e->vt[s].code < 0)
-                e->lits[nl++] = v[i];
-        }
+    /* A byte per value; the literals (code LITERAL) gather in order. */
+    unsigned char *p = w->b->data + w->b->len;
+    int64_t nl = 0;
+    for (int64_t i = 0; i < n; i++) {
+        unsigned char c = e->code[e->vid[i]];
+        p[i] = c;
+        e->lits[nl] = v[i];
+        nl += c == LITERAL;
+    }
+    w->b->len += (size_t)n;
+    if (mode == VAL_MIXED)
         w_floats(w, e->lits, nl);
-    }
 }
-
 /* Writes the payload of rows [a, b) of the block into e->payload. */
 static int encode_payload(encoder *e, int64_t a, int64_t b, sdsinf_err *err)
 {
     const block *blk = e->blk;
-    writer w = {&e->payload, 0, 0, 0};
+    writer w = {&e->payload, 0};
     e->payload.len = 0;
     w_varint(&w, (uint64_t)(b - a));
     if (a == b)
         goto done;
-    /* The chunk's samples: marked, then listed in order. */
+    /* The chunk's samples: marked, then listed in order (which clears the
+     * marks again). */
     int64_t S = 0, words = e->samples / 64 + 1;
-    memset(e->mark, 0, (size_t)words * sizeof *e->mark);
     for (int64_t i = a; i < b; i++) { /* a row's samples ascend: a word's
                                          bits gather in a register */
         int64_t n = blk->start[i + 1] - blk->start[i];
@@ -839,12 +946,15 @@ static int encode_payload(encoder *e, int64_t a, int64_t b, sdsinf_err *err)
         }
         e->mark[cur] |= acc;
     }
-    for (int64_t wd = 0; wd < words; wd++)
-        for (uint64_t m = e->mark[wd]; m; m &= m - 1) {
+    for (int64_t wd = 0; wd < words; wd++) {
+        uint64_t m = e->mark[wd];
+        e->mark[wd] = 0;
+        for (; m; m &= m - 1) {
             uint32_t s = (uint32_t)(wd * 64 + __builtin_ctzll(m));
             e->pos_of[s] = (uint32_t)S;
             e->set[S++] = s;
         }
+    }
     w_varint(&w, (uint64_t)S);
     memcpy(e->tmp, blk->id + a, (size_t)(b - a) * sizeof *e->tmp);
     w_list(&w, e->tmp, b - a);
@@ -903,22 +1013,21 @@ done:
     return SDSINF_OK;
 }
 
-/* ---- Chunking and the public encoder ---------------------------------------- */
+/* ---- Chunking ---------------------------------------------------------------- */
 
 typedef struct emitter {
-    encoder enc;
+    encoder *enc;
     const sdsinf__msg_key *key;
     const sdsinf__msg_opts *o;
     sdsinf__buf *out;
-    size_t *at;     /* where each chunk starts in out */
-    size_t nchunks, cap;
+    size_t nchunks; /* so far; enc->at has where each starts in out */
 } emitter;
 
 /* Encodes rows [a, b) as one message at the end of out, or, when it
  * would exceed max_bytes, as two halves, recursively. */
 static int emit(emitter *m, int64_t a, int64_t b, sdsinf_err *err)
 {
-    encoder *e = &m->enc;
+    encoder *e = m->enc;
     const sdsinf__msg_opts *o = m->o;
     int rc = encode_payload(e, a, b, err);
     if (rc != SDSINF_OK)
@@ -961,13 +1070,13 @@ static int emit(emitter *m, int64_t a, int64_t b, sdsinf_err *err)
             return rc;
         return emit(m, mid, b, err);
     }
-    if (m->nchunks == m->cap) {
-        size_t cap = m->cap ? 2 * m->cap : 8;
-        size_t *at = sdsinf__realloc(m->at, cap * sizeof *at);
+    if (m->nchunks == e->at_cap) { /* kept: grown with its contents */
+        size_t cap = e->at_cap ? 2 * e->at_cap : 8;
+        size_t *at = sdsinf__realloc(e->at, cap * sizeof *at);
         if (!at)
             return sdsinf__fail(err, SDSINF_ENOMEM, "no memory");
-        m->at = at;
-        m->cap = cap;
+        e->at = at;
+        e->at_cap = cap;
     }
     if (m->nchunks >= UINT32_MAX || b - a > UINT32_MAX)
         return sdsinf__fail(err, SDSINF_EINVAL, "block too large: %zu "
@@ -989,7 +1098,7 @@ static int emit(emitter *m, int64_t a, int64_t b, sdsinf_err *err)
     put32(h + H_ROWS, (uint32_t)(b - a));
     put64(h + H_LENGTH, body->len);
     memcpy(h + SDSINF__MSG_HEADER, body->data, body->len);
-    m->at[m->nchunks++] = m->out->len;
+    e->at[m->nchunks++] = m->out->len;
     m->out->len += size;
     return SDSINF_OK;
 }
@@ -1022,89 +1131,6 @@ static int encode_check(const sdsinf_csr *m, int64_t samples, int64_t neurons,
     return SDSINF_OK;
 }
 
-/* Encodes a gathered block; on failure out keeps its length. */
-static int encode_block(const block *blk, int64_t samples,
-                        const sdsinf__msg_key *key, const sdsinf__msg_opts *o,
-                        sdsinf__buf *out, uint32_t *nchunks, sdsinf_err *err)
-{
-    emitter m = {0};
-    size_t start = out->len;
-    sdsinf__msg_ctx own = {0}, *ctx = o->ctx ? o->ctx : &own;
-    int rc = encoder_init(&m.enc, blk, samples, err);
-    if (rc != SDSINF_OK)
-        return rc;
-    m.key = key;
-    m.o = o;
-    m.out = out;
-    if (o->codec == SDSINF__CODEC_ZSTD) {
-        if (!ctx->zc && !(ctx->zc = ZSTD_createCCtx())) {
-            rc = sdsinf__fail(err, SDSINF_ENOMEM, "no memory for zstd");
-            goto done;
-        }
-        m.enc.zc = ctx->zc;
-        ZSTD_CCtx_reset(ctx->zc, ZSTD_reset_session_only);
-        size_t z = ZSTD_CCtx_setParameter(ctx->zc, ZSTD_c_compressionLevel,
-                                          o->level);
-        if (ZSTD_isError(z)) {
-            rc = sdsinf__fail(err, SDSINF_EINVAL, "zstd level %d: %s",
-                              o->level, ZSTD_getErrorName(z));
-            goto done;
-        }
-    }
-    if ((rc = emit(&m, 0, blk->nrows, err)) != SDSINF_OK)
-        goto done;
-    for (size_t c = 0; c < m.nchunks; c++) {
-        unsigned char *h = out->data + m.at[c];
-        put32(h + H_NCHUNKS, (uint32_t)m.nchunks);
-        put64(h + H_CHECKSUM, msg_checksum(h, (size_t)get64(h + H_LENGTH)));
-    }
-    *nchunks = (uint32_t)m.nchunks;
-done:
-    if (rc != SDSINF_OK)
-        out->len = start;
-    sdsinf__free(m.at);
-    m.enc.zc = NULL; /* ctx's */
-    encoder_free(&m.enc);
-    sdsinf__msg_ctx_free(&own);
-    return rc;
-}
-
-int sdsinf__msg_encode(const sdsinf_csr *y, const uint32_t *rows,
-                       int64_t nrows, const sdsinf__msg_key *key,
-                       const sdsinf__msg_opts *o, sdsinf__buf *out,
-                       uint32_t *nchunks, sdsinf_err *err)
-{
-    block blk = {0};
-    int rc = encode_check(y, y ? y->nrows : 0, y ? y->ncols : 0, rows, nrows,
-                          key, o, out, nchunks, err);
-    if (rc == SDSINF_OK && (rc = gather(y, rows, nrows, &blk, err)) ==
-                               SDSINF_OK)
-        rc = encode_block(&blk, y->nrows, key, o, out, nchunks, err);
-    block_free(&blk);
-    return rc;
-}
-
-int sdsinf__msg_encode_t(const sdsinf_csr *yt, const uint32_t *rows,
-                         const uint32_t *ids, int64_t nrows,
-                         const sdsinf__msg_key *key,
-                         const sdsinf__msg_opts *o, sdsinf__buf *out,
-                         uint32_t *nchunks, sdsinf_err *err)
-{
-    block blk = {0};
-    int rc = encode_check(yt, yt ? yt->ncols : 0, yt ? yt->nrows : 0, rows,
-                          nrows, key, o, out, nchunks, err);
-    for (int64_t i = 1; rc == SDSINF_OK && ids && i < nrows; i++)
-        if (ids[rows[i]] <= ids[rows[i - 1]])
-            rc = sdsinf__fail(err, SDSINF_EINVAL, "msg_encode: row %lld "
-                              "(neuron %u) is not ascending", (long long)i,
-                              ids[rows[i]]);
-    if (rc == SDSINF_OK &&
-        (rc = gather_t(yt, rows, ids, nrows, &blk, err)) == SDSINF_OK)
-        rc = encode_block(&blk, yt->ncols, key, o, out, nchunks, err);
-    block_free(&blk);
-    return rc;
-}
-
 /* ---- The payload decoder ------------------------------------------------------
  * Rows are parsed into (for each row) the range of `pos` holding its
  * positions in the set and `val` its values; a copy points at its
@@ -1112,13 +1138,18 @@ int sdsinf__msg_encode_t(const sdsinf_csr *yt, const uint32_t *rows,
 
 typedef struct decoded {
     int64_t R, S, nv;   /* rows, samples in the set, new entries */
+    int all;            /* some row is present at every sample */
     uint32_t *id;       /* R neuron ids */
     uint32_t *set;      /* S sample ids */
     int64_t *first;     /* R + 1: row i's entries are pos[first[i]] .. */
     int64_t *count;     /* R */
     uint32_t *pos;      /* nv positions */
     float *val;         /* nv values */
-    int64_t cap;        /* positions pos can hold */
+    uint32_t *tmp;      /* S: a row's absent positions, the used ones */
+    float *lit;         /* the literals of a mixed table */
+    unsigned char *raw; /* the payload, decompressed */
+    size_t id_cap, set_cap, first_cap, count_cap, pos_cap, val_cap, tmp_cap,
+        lit_cap, raw_cap;  /* the arrays are work arrays (kept in a ctx) */
     const char *where;  /* the part being parsed, for messages */
 } decoded;
 
@@ -1130,23 +1161,28 @@ static void decoded_free(decoded *d)
     sdsinf__free(d->count);
     sdsinf__free(d->pos);
     sdsinf__free(d->val);
+    sdsinf__free(d->tmp);
+    sdsinf__free(d->lit);
+    sdsinf__free(d->raw);
+    memset(d, 0, sizeof *d);
 }
 
-/* Room for n more positions; 0 when out of memory. */
+/* Room for n more positions, keeping those parsed; 0 when out of
+ * memory. */
 static int pos_reserve(decoded *d, int64_t n)
 {
-    if (n <= d->cap - d->nv)
+    if ((uint64_t)n <= d->pos_cap - (uint64_t)d->nv)
         return 1;
     if (n > INT64_MAX / 8 - d->nv)
         return 0;
-    int64_t cap = d->cap ? d->cap : 1024;
-    while (cap - d->nv < n)
+    size_t cap = d->pos_cap ? d->pos_cap : 1024;
+    while (cap - (uint64_t)d->nv < (uint64_t)n)
         cap *= 2;
-    uint32_t *p = sdsinf__realloc(d->pos, (size_t)cap * sizeof *p);
+    uint32_t *p = sdsinf__realloc(d->pos, cap * sizeof *p);
     if (!p)
         return 0;
     d->pos = p;
-    d->cap = cap;
+    d->pos_cap = cap;
     return 1;
 }
 
@@ -1174,7 +1210,7 @@ static void r_list(reader *r, uint32_t *v, int64_t n, uint64_t below)
 
 /* Parses a row's positions (tag LIST or ABSENT) into d->pos. */
 static int r_positions(reader *r, decoded *d, int tag, int64_t i,
-                       uint32_t *tmp, sdsinf_err *err)
+                       sdsinf_err *err)
 {
     uint64_t c = r_varint(r);
     if (r->bad || c == 0 || c >= (uint64_t)d->S)
@@ -1183,12 +1219,12 @@ static int r_positions(reader *r, decoded *d, int tag, int64_t i,
     if (!pos_reserve(d, n))
         return sdsinf__fail(err, SDSINF_ENOMEM, "no memory to decode");
     uint32_t *p = d->pos + d->nv;
-    r_list(r, tag == TAG_LIST ? p : tmp, (int64_t)c, (uint64_t)d->S);
+    r_list(r, tag == TAG_LIST ? p : d->tmp, (int64_t)c, (uint64_t)d->S);
     if (r->bad)
         return SDSINF_ECORRUPT;
     if (tag == TAG_ABSENT) /* the complement of tmp[0..c) */
         for (int64_t s = 0, k = 0, at = 0; s < d->S; s++) {
-            if (k < (int64_t)c && tmp[k] == (uint64_t)s)
+            if (k < (int64_t)c && d->tmp[k] == (uint64_t)s)
                 k++;
             else
                 p[at++] = (uint32_t)s;
@@ -1217,7 +1253,7 @@ static int r_values(reader *r, decoded *d, sdsinf_err *err)
     int mode = (int)r_u8(r);
     if (r->bad || mode > VAL_RAW)
         return SDSINF_ECORRUPT;
-    if (!(d->val = sdsinf__mallocarray((size_t)n + 1, sizeof *d->val)))
+    if (!RESERVE(d, val, n + 1))
         return sdsinf__fail(err, SDSINF_ENOMEM, "no memory to decode");
     if (mode == VAL_CONST) {
         float c = r_f32(r);
@@ -1241,23 +1277,19 @@ static int r_values(reader *r, decoded *d, sdsinf_err *err)
                 r->bad = 1;
         }
         if (nlit && !r->bad) { /* the literals, in order */
-            float *tmp = sdsinf__mallocarray((size_t)nlit, sizeof *tmp);
-            if (!tmp)
+            if (!RESERVE(d, lit, nlit))
                 return sdsinf__fail(err, SDSINF_ENOMEM, "no memory to decode");
-            r_floats(r, tmp, nlit);
+            r_floats(r, d->lit, nlit);
             for (int64_t i = 0, k = 0; !r->bad && i < n; i++)
                 if (code[i] == LITERAL)
-                    d->val[i] = tmp[k++];
-            sdsinf__free(tmp);
+                    d->val[i] = d->lit[k++];
         }
         r->bad |= !code;
     }
-    if (r->bad)
-        return SDSINF_ECORRUPT;
-    for (int64_t i = 0; i < n; i++)
-        if (!(d->val[i] > 0) || !isfinite(d->val[i]))
-            return SDSINF_ECORRUPT;
-    return SDSINF_OK;
+    unsigned bad = r->bad;
+    for (int64_t i = 0; i < n; i++) /* branch-free: rows are long */
+        bad |= bad_value(f32_bits(d->val[i]));
+    return bad ? SDSINF_ECORRUPT : SDSINF_OK;
 }
 
 /* Row i presents at every sample of the set. */
@@ -1270,11 +1302,12 @@ static int all_positions(decoded *d, int64_t i)
     d->first[i] = d->nv;
     d->count[i] = d->S;
     d->nv += d->S;
+    d->all = 1;
     return 1;
 }
 
 /* Parses the rows' tags and positions. */
-static int parse_rows(reader *r, decoded *d, uint32_t *tmp, sdsinf_err *err)
+static int parse_rows(reader *r, decoded *d, sdsinf_err *err)
 {
     for (int64_t i = 0; i < d->R; i++) {
         uint64_t tag = r_varint(r), run = 0;
@@ -1295,17 +1328,19 @@ static int parse_rows(reader *r, decoded *d, uint32_t *tmp, sdsinf_err *err)
                 return sdsinf__fail(err, SDSINF_ENOMEM, "no memory to "
                                     "decode");
         } else {
-            int rc = r_positions(r, d, (int)tag, i, tmp, err);
+            int rc = r_positions(r, d, (int)tag, i, err);
             if (rc != SDSINF_OK)
                 return rc;
         }
     }
     /* Every sample of the set must be used by some row. */
-    memset(tmp, 0, (size_t)d->S * sizeof *tmp);
+    if (d->all)
+        return SDSINF_OK;
+    memset(d->tmp, 0, (size_t)d->S * sizeof *d->tmp);
     for (int64_t k = 0; k < d->nv; k++)
-        tmp[d->pos[k]] = 1;
+        d->tmp[d->pos[k]] = 1;
     for (int64_t s = 0; s < d->S; s++)
-        if (!tmp[s])
+        if (!d->tmp[s])
             return SDSINF_ECORRUPT;
     return SDSINF_OK;
 }
@@ -1317,8 +1352,6 @@ static int parse_payload(const unsigned char *p, size_t n, uint32_t rows,
                          sdsinf_err *err)
 {
     reader r = {p, p + n, 0, 0, 0};
-    uint32_t *tmp = NULL;
-    int rc = SDSINF_ECORRUPT;
     d->where = "the row count (not the header's, or above the neurons)";
     d->R = (int64_t)r_varint(&r);
     if (r.bad || d->R != (int64_t)rows || d->R > neurons)
@@ -1331,34 +1364,27 @@ static int parse_payload(const unsigned char *p, size_t n, uint32_t rows,
     if (r.bad || S == 0 || S > (uint64_t)samples)
         return SDSINF_ECORRUPT;
     d->S = (int64_t)S;
-    d->id = sdsinf__mallocarray((size_t)d->R, sizeof *d->id);
-    d->set = sdsinf__mallocarray((size_t)S, sizeof *d->set);
-    d->first = sdsinf__mallocarray((size_t)d->R, sizeof *d->first);
-    d->count = sdsinf__mallocarray((size_t)d->R, sizeof *d->count);
-    tmp = sdsinf__mallocarray((size_t)S, sizeof *tmp);
-    if (!d->id || !d->set || !d->first || !d->count || !tmp) {
-        rc = sdsinf__fail(err, SDSINF_ENOMEM, "no memory to decode");
-        goto done;
-    }
+    if (!RESERVE(d, id, d->R) || !RESERVE(d, set, S) ||
+        !RESERVE(d, first, d->R) || !RESERVE(d, count, d->R) ||
+        !RESERVE(d, tmp, S))
+        return sdsinf__fail(err, SDSINF_ENOMEM, "no memory to decode");
     d->where = "the neuron ids (short, or not ascending below the neurons)";
     r_list(&r, d->id, d->R, (uint64_t)neurons);
     if (r.bad)
-        goto done;
+        return SDSINF_ECORRUPT;
     d->where = "the sample set (short, or not ascending below the samples)";
     r_list(&r, d->set, d->S, (uint64_t)samples);
     if (r.bad)
-        goto done;
+        return SDSINF_ECORRUPT;
     d->where = "the rows' positions";
-    if ((rc = parse_rows(&r, d, tmp, err)) != SDSINF_OK)
-        goto done;
+    int rc = parse_rows(&r, d, err);
+    if (rc != SDSINF_OK)
+        return rc;
     d->where = "the values (short, unknown codes, or not positive and finite)";
     if ((rc = r_values(&r, d, err)) != SDSINF_OK)
-        goto done;
+        return rc;
     d->where = "its end (bytes left over)";
-    rc = r.p == r.end ? SDSINF_OK : SDSINF_ECORRUPT;
-done:
-    sdsinf__free(tmp);
-    return rc;
+    return r.p == r.end ? SDSINF_OK : SDSINF_ECORRUPT;
 }
 
 /* The neuron-major rows from the parsed payload. */
@@ -1380,11 +1406,15 @@ static int build_rows(const decoded *d, int64_t samples, sdsinf__rows *out,
     }
     int64_t at = 0;
     for (int64_t i = 0; i < d->R; i++) {
+        int64_t first = d->first[i], n = d->count[i];
         r.id[i] = d->id[i];
-        for (int64_t k = d->first[i], end = k + d->count[i]; k < end; k++) {
-            r.m.col[at] = d->set[d->pos[k]];
-            r.m.val[at++] = d->val[k];
-        }
+        if (n == d->S) /* present everywhere: the set */
+            memcpy(r.m.col + at, d->set, (size_t)n * sizeof *r.m.col);
+        else
+            for (int64_t k = 0; k < n; k++)
+                r.m.col[at + k] = d->set[d->pos[first + k]];
+        memcpy(r.m.val + at, d->val + first, (size_t)n * sizeof *r.m.val);
+        at += n;
         r.m.rowptr[i + 1] = at;
     }
     *out = r;
@@ -1400,14 +1430,121 @@ void sdsinf__rows_free(sdsinf__rows *r)
     r->id = NULL;
 }
 
+/* ---- Work arrays in a ctx; the public encoders ------------------------------- */
+
+/* Work arrays kept between calls: an encoder's and a decoder's. */
+struct sdsinf__msg_work {
+    block blk;
+    encoder enc;
+    decoded dec;
+};
+
 void sdsinf__msg_ctx_free(sdsinf__msg_ctx *c)
 {
     if (!c)
         return;
     ZSTD_freeCCtx(c->zc);
     ZSTD_freeDCtx(c->dz);
+    if (c->work) {
+        block_free(&c->work->blk);
+        encoder_free(&c->work->enc);
+        decoded_free(&c->work->dec);
+        sdsinf__free(c->work);
+    }
     c->zc = NULL;
     c->dz = NULL;
+    c->work = NULL;
+}
+
+
+/* ctx's work arrays, made on first use. */
+static struct sdsinf__msg_work *work_of(sdsinf__msg_ctx *ctx, sdsinf_err *err)
+{
+    if (!ctx->work && !(ctx->work = sdsinf__calloc(1, sizeof *ctx->work)))
+        sdsinf__fail(err, SDSINF_ENOMEM, "no memory for the codec's work "
+                     "arrays");
+    return ctx->work;
+}
+
+/* Encodes a gathered block with ctx's encoder; on failure out keeps its
+ * length. */
+static int encode_block(const block *blk, int64_t samples,
+                        const sdsinf__msg_key *key, const sdsinf__msg_opts *o,
+                        sdsinf__msg_ctx *ctx, sdsinf__buf *out,
+                        uint32_t *nchunks, sdsinf_err *err)
+{
+    encoder *e = &ctx->work->enc;
+    emitter m = {e, key, o, out, 0};
+    size_t start = out->len;
+    int rc = encoder_prepare(e, blk, samples, err);
+    if (rc != SDSINF_OK)
+        return rc;
+    e->zc = NULL;
+    if (o->codec == SDSINF__CODEC_ZSTD) {
+        if (!ctx->zc && !(ctx->zc = ZSTD_createCCtx()))
+            return sdsinf__fail(err, SDSINF_ENOMEM, "no memory for zstd");
+        e->zc = ctx->zc;
+        ZSTD_CCtx_reset(ctx->zc, ZSTD_reset_session_only);
+        size_t z = ZSTD_CCtx_setParameter(ctx->zc, ZSTD_c_compressionLevel,
+                                          o->level);
+        if (ZSTD_isError(z))
+            return sdsinf__fail(err, SDSINF_EINVAL, "zstd level %d: %s",
+                                o->level, ZSTD_getErrorName(z));
+    }
+    if ((rc = emit(&m, 0, blk->nrows, err)) != SDSINF_OK) {
+        out->len = start;
+        return rc;
+    }
+    for (size_t c = 0; c < m.nchunks; c++) {
+        unsigned char *h = out->data + e->at[c];
+        put32(h + H_NCHUNKS, (uint32_t)m.nchunks);
+        put64(h + H_CHECKSUM, msg_checksum(h, (size_t)get64(h + H_LENGTH)));
+    }
+    *nchunks = (uint32_t)m.nchunks;
+    return SDSINF_OK;
+}
+
+int sdsinf__msg_encode(const sdsinf_csr *y, const uint32_t *rows,
+                       int64_t nrows, const sdsinf__msg_key *key,
+                       const sdsinf__msg_opts *o, sdsinf__buf *out,
+                       uint32_t *nchunks, sdsinf_err *err)
+{
+    sdsinf__msg_ctx own = {0}, *ctx = o && o->ctx ? o->ctx : &own;
+    int rc = encode_check(y, y ? y->nrows : 0, y ? y->ncols : 0, rows, nrows,
+                          key, o, out, nchunks, err);
+    if (rc == SDSINF_OK && !work_of(ctx, err))
+        rc = SDSINF_ENOMEM;
+    if (rc == SDSINF_OK &&
+        (rc = gather(y, rows, nrows, &ctx->work->blk, err)) == SDSINF_OK)
+        rc = encode_block(&ctx->work->blk, y->nrows, key, o, ctx, out,
+                          nchunks, err);
+    sdsinf__msg_ctx_free(&own);
+    return rc;
+}
+
+int sdsinf__msg_encode_t(const sdsinf_csr *yt, const uint32_t *rows,
+                         const uint32_t *ids, int64_t nrows,
+                         const sdsinf__msg_key *key,
+                         const sdsinf__msg_opts *o, sdsinf__buf *out,
+                         uint32_t *nchunks, sdsinf_err *err)
+{
+    sdsinf__msg_ctx own = {0}, *ctx = o && o->ctx ? o->ctx : &own;
+    int rc = encode_check(yt, yt ? yt->ncols : 0, yt ? yt->nrows : 0, rows,
+                          nrows, key, o, out, nchunks, err);
+    for (int64_t i = 1; rc == SDSINF_OK && ids && i < nrows; i++)
+        if (ids[rows[i]] <= ids[rows[i - 1]])
+            rc = sdsinf__fail(err, SDSINF_EINVAL, "msg_encode: row %lld "
+                              "(neuron %u) is not ascending", (long long)i,
+                              ids[rows[i]]);
+    if (rc == SDSINF_OK && !work_of(ctx, err))
+        rc = SDSINF_ENOMEM;
+    if (rc == SDSINF_OK &&
+        (rc = gather_t(yt, rows, ids, nrows, &ctx->work->blk, err)) ==
+            SDSINF_OK)
+        rc = encode_block(&ctx->work->blk, yt->ncols, key, o, ctx, out,
+                          nchunks, err);
+    sdsinf__msg_ctx_free(&own);
+    return rc;
 }
 
 /* ---- Length, peek and decode ------------------------------------------------- */
@@ -1483,8 +1620,6 @@ int sdsinf__msg_decode(const void *data, size_t size, int64_t samples,
 {
     const unsigned char *h = data;
     sdsinf__msg_key key;
-    decoded d = {0};
-    unsigned char *raw = NULL;
     sdsinf__msg_ctx own = {0};
     int rc;
     if (!ctx)
@@ -1496,17 +1631,22 @@ int sdsinf__msg_decode(const void *data, size_t size, int64_t samples,
                             (long long)samples, (long long)neurons);
     if ((rc = sdsinf__msg_peek(data, size, &key, err)) != SDSINF_OK)
         return rc;
+    if (!work_of(ctx, err))
+        return SDSINF_ENOMEM;
+    decoded *d = &ctx->work->dec;
+    d->R = d->S = d->nv = 0;
+    d->all = 0;
     const unsigned char *p = h + SDSINF__MSG_HEADER;
     size_t n = size - SDSINF__MSG_HEADER;
     uint32_t rows = le32(h + H_ROWS);
-    d.where = "the header's row count (above the neurons)";
+    d->where = "the header's row count (above the neurons)";
     if (rows > neurons) {
         rc = SDSINF_ECORRUPT;
         goto done;
     }
     if (get16(h + H_CODEC) == SDSINF__CODEC_ZSTD) {
         unsigned long long want = ZSTD_getFrameContentSize(p, n);
-        d.where = "the zstd frame (or its size, above what the bounds allow)";
+        d->where = "the zstd frame (or its size, above what the bounds allow)";
         if (want == ZSTD_CONTENTSIZE_UNKNOWN ||
             want == ZSTD_CONTENTSIZE_ERROR ||
             want > payload_bound(rows, (uint64_t)samples) ||
@@ -1514,34 +1654,32 @@ int sdsinf__msg_decode(const void *data, size_t size, int64_t samples,
             rc = SDSINF_ECORRUPT;
             goto done;
         }
-        raw = sdsinf__malloc((size_t)want + 1);
         if (!ctx->dz)
             ctx->dz = ZSTD_createDCtx();
-        if (!raw || !ctx->dz) {
+        if (!RESERVE(d, raw, want + 1) || !ctx->dz) {
             rc = sdsinf__fail(err, SDSINF_ENOMEM, "no memory to decompress "
                               "%llu bytes", want);
             goto done;
         }
-        size_t got = ZSTD_decompressDCtx(ctx->dz, raw, (size_t)want, p, n);
+        size_t got = ZSTD_decompressDCtx(ctx->dz, d->raw, (size_t)want, p,
+                                         n);
         if (ZSTD_isError(got) || got != want) {
             rc = SDSINF_ECORRUPT;
             goto done;
         }
-        p = raw;
+        p = d->raw;
         n = got;
     }
-    if ((rc = parse_payload(p, n, rows, samples, neurons, &d, err)) ==
+    if ((rc = parse_payload(p, n, rows, samples, neurons, d, err)) ==
         SDSINF_OK)
-        rc = build_rows(&d, samples, part, err);
+        rc = build_rows(d, samples, part, err);
 done:
     if (rc == SDSINF_ECORRUPT)
         sdsinf__fail(err, rc, "message (layer %u, %u -> %u, chunk %u of %u) "
                      "for %lld samples x %lld neurons: corrupt payload at "
                      "%s", key.layer, key.source, key.target, key.chunk,
                      key.nchunks, (long long)samples, (long long)neurons,
-                     d.where);
+                     d->where);
     sdsinf__msg_ctx_free(&own);
-    sdsinf__free(raw);
-    decoded_free(&d);
     return rc;
 }

@@ -67,12 +67,14 @@ enum { /* payload codecs */
 
 typedef sdsinf_msg_key sdsinf__msg_key; /* public: channels see it */
 
-/* Codec state a sender or receiver keeps between messages (zstd's
- * contexts cost more to make than a small block costs to compress);
- * zero-initialised, freed by sdsinf__msg_ctx_free. */
+/* Codec state a sender or receiver keeps between messages: zstd's
+ * contexts and the codec's work arrays (grown to the largest block seen),
+ * which cost more to make than a small block costs to encode or decode.
+ * Zero-initialised, freed by sdsinf__msg_ctx_free; one thread at a time. */
 typedef struct sdsinf__msg_ctx {
     struct ZSTD_CCtx_s *zc;
     struct ZSTD_DCtx_s *dz;
+    struct sdsinf__msg_work *work; /* msg.c's; NULL until first used */
 } sdsinf__msg_ctx;
 void sdsinf__msg_ctx_free(sdsinf__msg_ctx *c);
 

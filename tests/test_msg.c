@@ -2,7 +2,8 @@
  * round-trip under both codecs (from sample-major and transposed
  * activations alike), chunks obey their limit and decode alone, the header
  * is the documented one, and damaged messages (truncated, a byte flipped,
- * out of bounds, foreign) fail cleanly, as does running out of memory. */
+ * out of bounds, foreign) fail cleanly, as does running out of memory; a
+ * ctx kept across blocks encodes and decodes as a fresh one. */
 #include "testutil.h"
 
 #include "msg.h"
@@ -937,6 +938,98 @@ static void test_alloc_failures(void **state)
     free(d);
 }
 
+/* ---- A kept ctx ------------------------------------------------------------- */
+
+/* Encodes and decodes with ctx (checking a decode against one without),
+ * and returns the messages, which must be those of an encode without. */
+static void ctx_round(sdsinf__msg_ctx *ctx, const sdsinf_csr *yt,
+                      const uint32_t *rows, int64_t nrows, int codec,
+                      size_t max_bytes)
+{
+    sdsinf__msg_opts o = opts(codec, 3, max_bytes), oc = o;
+    sdsinf__buf ref = {0}, got = {0};
+    uint32_t n1 = 0, n2 = 0;
+    oc.ctx = ctx;
+    assert_int_equal(sdsinf__msg_encode_t(yt, rows, NULL, nrows, &KEY, &o,
+                                          &ref, &n1, NULL), SDSINF_OK);
+    assert_int_equal(sdsinf__msg_encode_t(yt, rows, NULL, nrows, &KEY, &oc,
+                                          &got, &n2, NULL), SDSINF_OK);
+    assert_int_equal(n1, n2);
+    assert_int_equal(ref.len, got.len);
+    assert_memory_equal(ref.data, got.data, ref.len);
+    size_t at = 0, len;
+    for (uint32_t c = 0; c < n1; c++, at += len) {
+        sdsinf__rows a = {0}, b = {0};
+        assert_int_equal(sdsinf__msg_length(ref.data + at, ref.len - at, &len,
+                                            NULL), SDSINF_OK);
+        assert_int_equal(sdsinf__msg_decode(ref.data + at, len, yt->ncols,
+                                            yt->nrows, NULL, &a, NULL),
+                         SDSINF_OK);
+        assert_int_equal(sdsinf__msg_decode(ref.data + at, len, yt->ncols,
+                                            yt->nrows, ctx, &b, NULL),
+                         SDSINF_OK);
+        int64_t nnz = sdsinf_csr_nnz(&a.m);
+        assert_int_equal(a.m.nrows, b.m.nrows);
+        assert_int_equal(nnz, sdsinf_csr_nnz(&b.m));
+        assert_memory_equal(a.id, b.id, (size_t)a.m.nrows * sizeof *a.id);
+        assert_memory_equal(a.m.rowptr, b.m.rowptr,
+                            (size_t)(a.m.nrows + 1) * sizeof *a.m.rowptr);
+        assert_memory_equal(a.m.col, b.m.col, (size_t)nnz * sizeof *a.m.col);
+        assert_memory_equal(a.m.val, b.m.val, (size_t)nnz * sizeof *a.m.val);
+        sdsinf__rows_free(&a);
+        sdsinf__rows_free(&b);
+    }
+    sdsinf__buf_free(&ref);
+    sdsinf__buf_free(&got);
+}
+
+/* One ctx, kept across blocks that grow and shrink (samples, rows, values,
+ * both codecs, chunked or not) and across a failed allocation, encodes and
+ * decodes exactly as a fresh one. */
+static void test_ctx_reuse(void **state)
+{
+    (void)state;
+    static const struct { int64_t B, N; double density; int kind; } shape[] = {
+        {40, 12, 0.5, V_MIXED},  {900, 60, 0.3, V_VARIED}, {7, 3, 0.9, V_CAP},
+        {300, 200, 0.2, V_FEW},  {1, 1, 1.0, V_CAP},       {2000, 30, 0.6, V_MIXED},
+        {64, 64, 0.05, V_VARIED}};
+    sdsinf__msg_ctx ctx = {0};
+    uint32_t rows[200];
+    for (size_t i = 0; i < sizeof shape / sizeof *shape; i++) {
+        int64_t B = shape[i].B, N = shape[i].N;
+        float *d = random_dense(B, N, shape[i].density, shape[i].kind);
+        for (int64_t s = 0; s < B && N > 2; s++) /* a copied row */
+            d[s * N + 2] = d[s * N + 1];
+        sdsinf_csr y = {0}, yt = {0};
+        tu_csr_dense(&y, B, N, d);
+        assert_int_equal(sdsinf_csr_transpose(&y, &yt, NULL), SDSINF_OK);
+        int64_t nrows = random_rows(N, 0.8, rows);
+        for (int codec = 0; codec < 2; codec++) {
+            ctx_round(&ctx, &yt, rows, nrows, codec, 0);
+            ctx_round(&ctx, &yt, rows, nrows, codec, 64 + 40 * (size_t)B);
+        }
+        /* Out of memory part way: the ctx stays usable. */
+        for (long n = 0; n < 40; n += 3) {
+            sdsinf__msg_opts o = opts(SDSINF__CODEC_ZSTD, 3, 0);
+            sdsinf__buf buf = {0};
+            uint32_t nchunks;
+            o.ctx = &ctx;
+            sdsinf__fail_alloc_after(n);
+            int rc = sdsinf__msg_encode_t(&yt, rows, NULL, nrows, &KEY, &o,
+                                          &buf, &nchunks, NULL);
+            sdsinf__fail_alloc_after(-1);
+            assert_true(rc == SDSINF_OK || rc == SDSINF_ENOMEM);
+            sdsinf__buf_free(&buf);
+            ctx_round(&ctx, &yt, rows, nrows, SDSINF__CODEC_ZSTD, 0);
+        }
+        sdsinf_csr_free(&yt);
+        sdsinf_csr_free(&y);
+        free(d);
+    }
+    sdsinf__msg_ctx_free(&ctx);
+    sdsinf__msg_ctx_free(&ctx); /* freed twice: nothing happens */
+}
+
 /* ---- Activations of a generated network --------------------------------------- */
 
 /* Blocks as workers send them, for a few layers of a generated network
@@ -1004,6 +1097,7 @@ int main(void)
         cmocka_unit_test(test_decode_bounds),
         cmocka_unit_test(test_bad_arguments),
         cmocka_unit_test(test_alloc_failures),
+        cmocka_unit_test(test_ctx_reuse),
         cmocka_unit_test(test_network_blocks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
