@@ -739,19 +739,23 @@ static void w_list(writer *w, uint32_t *v, int64_t n)
     w_rice(w, v + 1, n - 1, k, bits);
 }
 
-/* A hash of row i's length and of up to 16 of its entries, evenly spread
- * (equal rows hash equal; dedup compares the rows in full, and rows that
- * hash equal but differ cost only that compare). */
+/* A hash of row i's samples and values, one multiply per entry in four
+ * independent lanes (equal rows hash equal; dedup compares the rows). */
 static uint64_t row_hash(const block *b, int64_t i)
 {
     const uint64_t M = 0x9E3779B97F4A7C15ull;
-    int64_t n = b->start[i + 1] - b->start[i];
-    int64_t step = n > 16 ? n / 16 : 1;
+    int64_t n = b->start[i + 1] - b->start[i], k = 0;
     const uint32_t *smp = b->smp + b->start[i];
     const float *val = b->val + b->start[i];
-    uint64_t h = (uint64_t)n * M;
-    for (int64_t k = n - 1; k >= 0; k -= step)
-        h = (h ^ (smp[k] | (uint64_t)f32_bits(val[k]) << 32)) * M;
+    uint64_t a[4] = {(uint64_t)n, 1, 2, 3};
+    for (; k + 4 <= n; k += 4)
+        for (int j = 0; j < 4; j++)
+            a[j] = (a[j] + (smp[k + j] | (uint64_t)f32_bits(val[k + j]) << 32))
+                   * M;
+    for (; k < n; k++)
+        a[0] = (a[0] + (smp[k] | (uint64_t)f32_bits(val[k]) << 32)) * M;
+    uint64_t h = a[0] ^ (a[1] << 16 | a[1] >> 48) ^ (a[2] << 32 | a[2] >> 32) ^
+                 (a[3] << 48 | a[3] >> 16);
     h ^= h >> 29;
     h *= M;
     return h ^ h >> 32;
