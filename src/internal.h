@@ -23,6 +23,9 @@ void *sdsinf__malloc(size_t n);
 void *sdsinf__calloc(size_t count, size_t size);
 void *sdsinf__realloc(void *p, size_t n);
 void sdsinf__free(void *p);
+/* Malloc for large scratch that is touched whole: 2 MiB aligned and
+ * advised into huge pages (a fault per 2 MiB, not per 4 KiB). */
+void *sdsinf__malloc_big(size_t n);
 /* Makes the allocation after the next n fail (n < 0: none), for tests;
  * the environment variable SDSINF_FAIL_ALLOC sets the same at start. */
 void sdsinf__fail_alloc_after(long n);
@@ -199,5 +202,7 @@ extern const sdsinf_channel_methods sdsinf__channel_mpi;   /* SDSINF_HAVE_MPI */
 
 /* Monotonic seconds. */
 double sdsinf__now(void);
+/* 1 when process pid has ended: gone, or a zombie nobody reaped yet. */
+int sdsinf__process_ended(int pid);
 
 #endif /* SDSINF_INTERNAL_H */

@@ -211,7 +211,8 @@ static int floats_fit(float **buf, int64_t *cap, int64_t n)
         return 1;
     sdsinf__free(*buf);
     *cap = 0;
-    if (!(*buf = sdsinf__mallocarray((size_t)n + 1, sizeof **buf)))
+    if ((uint64_t)n >= SIZE_MAX / sizeof **buf ||
+        !(*buf = sdsinf__malloc_big(((size_t)n + 1) * sizeof **buf)))
         return 0;
     *cap = n;
     return 1;

@@ -1,10 +1,14 @@
 /* status.c - status names, error messages and the allocation hook. */
+#define _DEFAULT_SOURCE /* madvise */
 #include "internal.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 
@@ -85,6 +89,21 @@ void *sdsinf__realloc(void *p, size_t n)
     return alloc_should_fail() ? NULL : realloc(p, n ? n : 1);
 }
 
+void *sdsinf__malloc_big(size_t n)
+{
+    enum { HUGE = 2u << 20 };
+    void *p = NULL;
+    if (n < HUGE)
+        return sdsinf__malloc(n);
+    if (alloc_should_fail() || n > SIZE_MAX - HUGE ||
+        posix_memalign(&p, HUGE, (n + HUGE - 1) / HUGE * HUGE) != 0)
+        return NULL;
+#ifdef MADV_HUGEPAGE
+    madvise(p, (n + HUGE - 1) / HUGE * HUGE, MADV_HUGEPAGE);
+#endif
+    return p;
+}
+
 void sdsinf__free(void *p)
 {
     free(p);
@@ -95,6 +114,22 @@ void *sdsinf__mallocarray(size_t count, size_t size)
     if (size && count > SIZE_MAX / size)
         return NULL;
     return sdsinf__malloc(count * size);
+}
+
+int sdsinf__process_ended(int pid)
+{
+    char path[64], buf[512];
+    if (kill(pid, 0) != 0 && errno == ESRCH)
+        return 1;
+    snprintf(path, sizeof path, "/proc/%d/stat", pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 1;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    const char *paren = strrchr(buf, ')'); /* the state follows the name */
+    return paren && (paren[2] == 'Z' || paren[2] == 'X');
 }
 
 double sdsinf__now(void)
