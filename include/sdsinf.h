@@ -340,7 +340,7 @@ typedef struct sdsinf_channel_methods {
     int (*recv)(sdsinf_channel *ch, const sdsinf_msg_key *want, void **msg,
                 size_t *len, int timeout_ms, sdsinf_err *err);
     /* Releases the instance; cleanup: also remove what the run left in the
-     * channel (queues, objects, sockets). */
+     * channel (queues, objects, files). */
     int (*close)(sdsinf_channel *ch, int cleanup, sdsinf_err *err);
     /* Channel-specific operations (op >= 100); SDSINF_ENOTSUP for others. */
     int (*control)(sdsinf_channel *ch, int op, void *arg, sdsinf_err *err);

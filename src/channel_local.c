@@ -1,673 +1,507 @@
 /* channel_local.c - the "local" channel (the default): workers that are
- * processes (or threads) of one machine, over Unix domain sockets.
+ * processes (or threads) of one machine, through shared memory.
  *
- * Layout: worker w of run R listens at <dir>/<R>.<w>.sock, where dir is
- * the config string (default $TMPDIR/sdsinf-<R>, TMPDIR unset: /tmp).  The
- * run id in the name keeps runs that share a directory apart; the hello
- * that opens every connection carries it too, and frames of any other run
- * are refused.
+ * The run's workers map one file, <dir>/<R>.shm (dir: the config string;
+ * default /dev/shm/sdsinf-<R>, or $TMPDIR/sdsinf-<R> where /dev/shm is
+ * missing): a header, a slot per worker (open, pid, bell) and a ring per
+ * (source, target) pair.  A ring has one writer and one reader, so it
+ * needs no lock: the writer publishes its tail, the reader its head.
  *
- * Wire (native byte order, one machine): a sender connects once per peer,
- * lazily, retrying while the peer is not listening yet, and keeps the
- * connection.  It writes a hello (magic, run, source), then per message a
- * 32-byte frame header (payload length, key) and the payload.
+ * A message goes into the ring as a 16-byte frame (length, kind) and its
+ * payload, padded to 8 bytes, when it is at most a quarter of the ring and
+ * fits the room left; otherwise into a file of its own,
+ * <dir>/<R>.<source>.<seq>.msg, which the ring's frame names and the reader
+ * removes.  So a send never waits for the reader (two workers may send each
+ * other large messages before either reads, a worker may send to itself),
+ * unless the ring is full of frames: then it waits, taking its own incoming
+ * messages meanwhile, so that two such senders do not wait on each other.
  *
- * Each instance runs one I/O thread that accepts connections and reads
- * every frame as soon as it arrives into a queue that recv takes from.
- * Without it, two workers sending each other large messages would block
- * in write() with full socket buffers and neither would ever read (and a
- * worker could not send a large message to itself).  Payloads are read
- * straight into the malloc'd buffer recv hands over: one copy per side.
+ * Waking: each worker has a bell, a counter in its slot.  A sender rings
+ * the target's bell after publishing; a reader that frees room in a ring
+ * whose writer asked for it rings the writer's.  A worker with nothing to
+ * read sleeps on its bell (a futex), and is only woken (a system call) when
+ * it sleeps: a busy run moves its messages without any.
  *
- * Sends wait at most the send timeout (30 s; control op
- * SDSINF_LOCAL_SEND_TIMEOUT) for the peer to listen and to read; a peer
- * that hung up is reconnected once and the message sent again whole (the
- * runtime deduplicates).  Every close removes the worker's own socket and
- * then the directory if that left it empty; close(cleanup=1) also removes
- * the sockets of the run's workers that died (nobody listening), never
- * those of workers still open: every worker may clean up as it finishes,
- * and the last one leaves nothing. */
+ * Life cycle, under an flock of the file: open creates and sizes the file
+ * (or checks it holds the same run) and marks its slot open; close marks
+ * it closed and, when no other slot is open (with cleanup: held by a live
+ * process), removes the file, the run's message files and the directory if
+ * that left it empty.  Files removed while others still map them stay
+ * valid to those.  A send waits, at most the send timeout (30 s; control
+ * op SDSINF_LOCAL_SEND_TIMEOUT), for its target to open; to one that has
+ * been open and closed it goes into the ring all the same (a late
+ * duplicate, or a loss the receiver's timeout reports). */
+#define _DEFAULT_SOURCE /* flock, syscall */
 #include "internal.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <poll.h>
-#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
+#include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
-#include <sys/uio.h>
-#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
+#ifdef __linux__
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#endif
 
-/* Control operation: int * milliseconds a send may wait (>= 0). */
-
-#define HELLO_MAGIC 0x314c4453u /* "SDL1" */
-#define HELLO_SIZE 16           /* magic u32, source u32, run u64 */
-#define FRAME_SIZE 32           /* length u64, batch layer source target
-                                   chunk nchunks u32 */
-#define MAX_FRAME ((uint64_t)1 << 40) /* larger lengths are corrupt */
+#define SHM_MAGIC 0x314d4853444c4453ull /* "SDLSHM1" */
 #define SEND_TIMEOUT_MS 30000
-#define IO_POLL_MS 1000         /* the I/O thread's idle wake-up */
-#define SOCK_BUF (4 << 20)      /* socket buffer sizes asked for */
+#define RING_MAX (256u << 10)  /* a ring's bytes, for few workers */
+#define RING_MIN (16u << 10)   /* ... and at least */
+#define RINGS_BUDGET (1ull << 30) /* all rings' bytes (sparse) at most */
+#define FRAME 16               /* length u64, kind u32, spare u32 */
+#define KIND_INLINE 0
+#define KIND_FILE 1            /* the payload: the file's seq, u64 */
 
+_Static_assert(ATOMIC_LLONG_LOCK_FREE == 2 && ATOMIC_INT_LOCK_FREE == 2,
+               "shared-memory rings need lock-free atomics");
+
+typedef struct shm_header {
+    uint64_t magic, run;
+    uint32_t workers, ring; /* ring: the bytes of each ring */
+} shm_header;
+
+typedef struct shm_slot { /* one cache line per worker */
+    _Atomic uint32_t bell;     /* rung on every arrival, and on room freed */
+    _Atomic uint32_t sleepers; /* threads asleep on the bell */
+    _Atomic uint32_t open;
+    _Atomic int32_t pid;
+    _Atomic uint64_t seq;      /* the last message file's number */
+    _Atomic uint32_t opened;   /* has been open (a closed one is done) */
+    char pad[36];
+} shm_slot;
+
+typedef struct shm_ring { /* the writer's line, then the reader's */
+    _Atomic uint64_t tail;
+    _Atomic uint32_t want_room; /* the writer waits for room */
+    char pad1[52];
+    _Atomic uint64_t head;
+    char pad2[56];
+} shm_ring;
+
+#define HEADER_BYTES 4096
+
+/* A message taken from a ring before recv asked (while a send waited). */
 typedef struct local_node {
     struct local_node *next;
-    void *data; /* malloc'd: handed to the receiver as is */
+    void *data;
     size_t len;
 } local_node;
-
-/* An accepted connection, as the I/O thread reads it. */
-typedef struct local_conn {
-    int fd;
-    int hello;        /* the hello has been read */
-    uint32_t source;  /* from the hello */
-    unsigned char hdr[FRAME_SIZE];
-    size_t hdr_got;
-    unsigned char *data; /* the payload being read, or NULL */
-    size_t len, got;
-} local_conn;
 
 typedef struct local_channel {
     sdsinf_channel base;
     char *dir;
-    char path[sizeof(((struct sockaddr_un *)0)->sun_path)]; /* own socket */
-    int listen_fd, wake[2];
-    int *peer; /* workers sending connections, -1 until made */
+    char *path;          /* the shared file */
+    int fd;
+    unsigned char *map;  /* the shared file, map_len bytes */
+    size_t map_len;
+    uint32_t ring;       /* bytes per ring */
+    shm_slot *slots;     /* workers */
+    shm_ring *rings;     /* workers x workers: [source * W + target] */
+    unsigned char *data; /* the rings' bytes, in the same order */
+    int open_marked;     /* this worker's slot is marked open */
+    int next_source;     /* where recv's scan starts: fairness */
     int send_timeout_ms;
-    int io_started, sync_ready;
-    pthread_t io;
-    /* shared with the I/O thread, under mu */
-    pthread_mutex_t mu;
-    pthread_cond_t ready;
     local_node *head, *tail;
-    int io_err;         /* a failure of the I/O thread, for recv */
-    char io_msg[200];
-    /* the I/O thread's own */
-    local_conn *conns;
-    struct pollfd *pfd;
-    int nconns, cap;
 } local_channel;
 
 /* ---- Helpers ------------------------------------------------------------ */
 
-static int set_flags(int fd)
+static uint32_t ring_bytes(int workers)
 {
-    int fl = fcntl(fd, F_GETFL);
-    if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0 ||
-        fcntl(fd, F_SETFD, FD_CLOEXEC) < 0)
-        return -1;
-    return 0;
+    uint64_t r = RING_MAX, w2 = (uint64_t)workers * (uint64_t)workers;
+    while (r > RING_MIN && r * w2 > RINGS_BUDGET)
+        r /= 2;
+    return (uint32_t)r;
 }
 
-static double remaining_ms(double deadline)
+static size_t map_bytes(int workers, uint32_t ring)
 {
-    double left = (deadline - sdsinf__now()) * 1e3;
-    return left > 0 ? left : 0;
+    size_t w = (size_t)workers;
+    return HEADER_BYTES + w * sizeof(shm_slot) + w * w * sizeof(shm_ring) +
+           w * w * ring;
 }
 
-
-/* mkdir -p with mode 0700 for the components it creates. */
-
-/* dir/<run>.<w>.sock into out (sun_path bytes); -1 when too long. */
-static int sock_path(const local_channel *lc, int w, char *out, size_t cap)
+static size_t pad8(size_t n)
 {
-    int n = snprintf(out, cap, "%s/%" PRIu64 ".%d.sock", lc->dir, lc->base.run, w);
-    return n < 0 || (size_t)n >= cap ? -1 : 0;
+    return (n + 7) & ~(size_t)7;
 }
 
-static void fill_addr(struct sockaddr_un *a, const char *path)
+/* <dir>/<run>.<source>.<seq>.msg into a malloc'd string, or NULL. */
+static char *msg_path(const local_channel *lc, uint32_t source, uint64_t seq)
 {
-    memset(a, 0, sizeof *a);
-    a->sun_family = AF_UNIX;
-    memcpy(a->sun_path, path, strlen(path) + 1);
+    size_t n = strlen(lc->dir) + 64;
+    char *p = sdsinf__malloc(n);
+    if (p)
+        snprintf(p, n, "%s/%" PRIu64 ".%" PRIu32 ".%" PRIu64 ".msg", lc->dir,
+                 lc->base.run, source, seq);
+    return p;
 }
 
-static void put32(unsigned char *p, uint32_t v) { memcpy(p, &v, 4); }
-static void put64(unsigned char *p, uint64_t v) { memcpy(p, &v, 8); }
-static uint32_t get32(const unsigned char *p)
+/* Copies n bytes into ring r at position pos (mod the ring), and out. */
+static void ring_put(const local_channel *lc, unsigned char *r, uint64_t pos,
+                     const void *src, size_t n)
 {
-    uint32_t v;
-    memcpy(&v, p, 4);
-    return v;
-}
-static uint64_t get64(const unsigned char *p)
-{
-    uint64_t v;
-    memcpy(&v, p, 8);
-    return v;
+    size_t at = (size_t)(pos % lc->ring), first = lc->ring - at;
+    if (first > n)
+        first = n;
+    memcpy(r + at, src, first);
+    memcpy(r, (const unsigned char *)src + first, n - first);
 }
 
-/* ---- The I/O thread ------------------------------------------------------ */
-
-/* Records the first failure for recv to report; wakes the receiver. */
-static void io_fail(local_channel *lc, int code, const char *what, size_t len,
-                    uint32_t source)
+static void ring_get(const local_channel *lc, const unsigned char *r,
+                     uint64_t pos, void *dst, size_t n)
 {
-    pthread_mutex_lock(&lc->mu);
-    if (!lc->io_err) {
-        lc->io_err = code;
-        snprintf(lc->io_msg, sizeof lc->io_msg,
-                 "channel 'local': worker %d lost a %zu-byte message from "
-                 "worker %" PRIu32 ": %s",
-                 lc->base.self, len, source, what);
+    size_t at = (size_t)(pos % lc->ring), first = lc->ring - at;
+    if (first > n)
+        first = n;
+    memcpy(dst, r + at, first);
+    memcpy((unsigned char *)dst + first, r, n - first);
+}
+
+/* ---- The bell ------------------------------------------------------------ */
+
+/* Rings worker w's bell, waking it only if it sleeps. */
+static void bell_ring(shm_slot *s)
+{
+    atomic_fetch_add(&s->bell, 1);
+    if (atomic_load(&s->sleepers) == 0)
+        return;
+#ifdef __linux__
+    syscall(SYS_futex, &s->bell, FUTEX_WAKE, INT32_MAX, NULL, NULL, 0);
+#endif
+}
+
+/* Sleeps while the bell still reads `seen`, at most ms milliseconds. */
+static void bell_wait(shm_slot *s, uint32_t seen, double ms)
+{
+    atomic_fetch_add(&s->sleepers, 1);
+    if (atomic_load(&s->bell) == seen) {
+#ifdef __linux__
+        long long ns = (long long)(ms * 1e6);
+        struct timespec ts = {(time_t)(ns / 1000000000), (long)(ns % 1000000000)};
+        syscall(SYS_futex, &s->bell, FUTEX_WAIT, seen, &ts, NULL, 0);
+#else
+        sdsinf__sleep_ms(ms < 0.2 ? ms : 0.2);
+#endif
     }
-    pthread_cond_signal(&lc->ready);
-    pthread_mutex_unlock(&lc->mu);
-}
-
-static void deliver(local_channel *lc, local_conn *c)
-{
-    local_node *n = sdsinf__malloc(sizeof *n);
-    if (!n) {
-        io_fail(lc, SDSINF_ENOMEM, "no memory to queue it", c->len, c->source);
-        free(c->data);
-    } else {
-        n->next = NULL;
-        n->data = c->data;
-        n->len = c->len;
-        pthread_mutex_lock(&lc->mu);
-        if (lc->tail)
-            lc->tail->next = n;
-        else
-            lc->head = n;
-        lc->tail = n;
-        pthread_cond_signal(&lc->ready);
-        pthread_mutex_unlock(&lc->mu);
-    }
-    c->data = NULL;
-    c->len = c->got = c->hdr_got = 0;
-}
-
-/* A complete hello or frame header in c->hdr: 0, or -1 to drop c. */
-static int parse_header(local_channel *lc, local_conn *c)
-{
-    const unsigned char *h = c->hdr;
-    c->hdr_got = 0;
-    if (!c->hello) {
-        uint32_t src = get32(h + 4);
-        if (get32(h) != HELLO_MAGIC || get64(h + 8) != lc->base.run ||
-            src >= (uint32_t)lc->base.workers)
-            return -1; /* not one of this run's workers */
-        c->hello = 1;
-        c->source = src;
-        return 0;
-    }
-    uint64_t len = get64(h);
-    if (get32(h + 16) != c->source || get32(h + 20) != (uint32_t)lc->base.self ||
-        len > MAX_FRAME || len > SIZE_MAX)
-        return -1;
-    c->len = (size_t)len;
-    c->got = 0;
-    c->data = malloc(c->len ? c->len : 1);
-    if (!c->data) {
-        io_fail(lc, SDSINF_ENOMEM, "no memory to receive it", c->len, c->source);
-        return -1;
-    }
-    if (c->len == 0)
-        deliver(lc, c);
-    return 0;
-}
-
-/* Reads what c has: 0 to keep it, -1 to drop it (closed or bad). */
-static int conn_read(local_channel *lc, local_conn *c)
-{
-    for (;;) {
-        ssize_t r;
-        if (c->data) {
-            r = read(c->fd, c->data + c->got, c->len - c->got);
-            if (r > 0 && (c->got += (size_t)r) == c->len)
-                deliver(lc, c);
-        } else {
-            size_t need = c->hello ? FRAME_SIZE : HELLO_SIZE;
-            r = read(c->fd, c->hdr + c->hdr_got, need - c->hdr_got);
-            if (r > 0 && (c->hdr_got += (size_t)r) == need &&
-                parse_header(lc, c) != 0)
-                return -1;
-        }
-        if (r == 0)
-            return -1;
-        if (r < 0 && errno != EINTR)
-            return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -1;
-    }
-}
-
-static void conn_drop(local_channel *lc, int i)
-{
-    close(lc->conns[i].fd);
-    free(lc->conns[i].data);
-    lc->conns[i] = lc->conns[--lc->nconns];
-}
-
-/* Takes every pending connection. */
-static void accept_all(local_channel *lc)
-{
-    for (;;) {
-        int fd = accept(lc->listen_fd, NULL, NULL);
-        if (fd < 0) {
-            if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-                sdsinf__sleep_ms(1); /* e.g. out of descriptors: retry shortly */
-            return;
-        }
-        if (set_flags(fd) != 0) {
-            close(fd);
-            continue;
-        }
-        if (lc->nconns == lc->cap) {
-            int cap = lc->cap ? 2 * lc->cap : 8;
-            local_conn *nc = sdsinf__realloc(lc->conns, (size_t)cap * sizeof *nc);
-            if (nc)
-                lc->conns = nc;
-            struct pollfd *np =
-                nc ? sdsinf__realloc(lc->pfd, (size_t)(cap + 2) * sizeof *np)
-                   : NULL;
-            if (np)
-                lc->pfd = np;
-            if (!nc || !np) {
-                io_fail(lc, SDSINF_ENOMEM, "no memory to accept its connection", 0,
-                        UINT32_MAX);
-                close(fd);
-                continue;
-            }
-            lc->cap = cap;
-        }
-        local_conn *c = &lc->conns[lc->nconns++];
-        memset(c, 0, sizeof *c);
-        c->fd = fd;
-    }
-}
-
-static void *io_main(void *arg)
-{
-    local_channel *lc = arg;
-    for (;;) {
-        struct pollfd head[2] = {{lc->wake[0], POLLIN, 0},
-                                 {lc->listen_fd, POLLIN, 0}};
-        struct pollfd *pfd = lc->pfd ? lc->pfd : head;
-        pfd[0] = head[0];
-        pfd[1] = head[1];
-        for (int i = 0; i < lc->nconns; i++)
-            pfd[2 + i] = (struct pollfd){lc->conns[i].fd, POLLIN, 0};
-        int n = poll(pfd, (nfds_t)(2 + lc->nconns), IO_POLL_MS);
-        if (n < 0 && errno != EINTR)
-            sdsinf__sleep_ms(1); /* e.g. ENOMEM: try again shortly */
-        if (n <= 0)
-            continue;
-        if (pfd[0].revents)
-            break;
-        /* connections first: accepting may move pfd */
-        for (int i = lc->nconns - 1; i >= 0; i--)
-            if (pfd[2 + i].revents && conn_read(lc, &lc->conns[i]) != 0)
-                conn_drop(lc, i);
-        if (pfd[1].revents)
-            accept_all(lc);
-    }
-    return NULL;
+    atomic_fetch_sub(&s->sleepers, 1);
 }
 
 /* ---- Open and close ------------------------------------------------------ */
 
-/* Undoes open, step by step as far as it got. */
-static void local_release(local_channel *lc)
+/* Whether slot w is held: open, by this process or (unless dead_free) one
+ * that may be alive. */
+static int slot_held(const shm_slot *s, int dead_free)
 {
-    if (lc->io_started) {
-        char b = 1;
-        while (write(lc->wake[1], &b, 1) < 0 && errno == EINTR) {
+    return atomic_load(&s->open) &&
+           (!dead_free || !sdsinf__process_ended(atomic_load(&s->pid)));
+}
+
+/* Removes the run's message files from the directory. */
+static void remove_run_files(const local_channel *lc)
+{
+    DIR *d = opendir(lc->dir);
+    char prefix[32];
+    int plen = snprintf(prefix, sizeof prefix, "%" PRIu64 ".", lc->base.run);
+    if (!d)
+        return;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        size_t n = strlen(de->d_name);
+        if (strncmp(de->d_name, prefix, (size_t)plen) != 0 || n < 5 ||
+            strcmp(de->d_name + n - 4, ".msg") != 0)
+            continue;
+        char *p = sdsinf__malloc(strlen(lc->dir) + n + 2);
+        if (p) {
+            sprintf(p, "%s/%s", lc->dir, de->d_name);
+            unlink(p);
+            sdsinf__free(p);
         }
-        pthread_join(lc->io, NULL);
     }
-    while (lc->nconns > 0)
-        conn_drop(lc, lc->nconns - 1);
-    sdsinf__free(lc->conns);
-    sdsinf__free(lc->pfd);
-    if (lc->listen_fd >= 0) {
-        close(lc->listen_fd);
+    closedir(d);
+}
+
+/* Undoes open as far as it got; with `last`, also removes the run. */
+static void local_release(local_channel *lc, int last)
+{
+    if (last) {
         unlink(lc->path);
+        remove_run_files(lc);
     }
-    for (int i = 0; i < 2; i++)
-        if (lc->wake[i] >= 0)
-            close(lc->wake[i]);
-    for (int w = 0; lc->peer && w < lc->base.workers; w++)
-        if (lc->peer[w] >= 0)
-            close(lc->peer[w]);
-    sdsinf__free(lc->peer);
+    if (lc->map)
+        munmap(lc->map, lc->map_len);
+    if (lc->fd >= 0)
+        close(lc->fd); /* drops the flock */
     while (lc->head) {
         local_node *n = lc->head;
         lc->head = n->next;
         free(n->data);
         sdsinf__free(n);
     }
-    if (lc->sync_ready) {
-        pthread_cond_destroy(&lc->ready);
-        pthread_mutex_destroy(&lc->mu);
+    if (lc->dir)
+        rmdir(lc->dir); /* fails, harmlessly, while anything is left in it */
+    sdsinf__free(lc->dir);
+    sdsinf__free(lc->path);
+    lc->dir = lc->path = NULL;
+}
+
+/* Opens the run's file, locked, one that no closer removed meanwhile. */
+static int file_open_locked(local_channel *lc, sdsinf_err *err)
+{
+    for (;;) {
+        struct stat st;
+        lc->fd = open(lc->path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+        if (lc->fd < 0 && errno == ENOENT && sdsinf__mkdir_p(lc->dir) == 0)
+            continue; /* the directory went with another run's cleanup */
+        if (lc->fd < 0)
+            return sdsinf__fail(err, SDSINF_EIO, "channel 'local': worker %d "
+                                "cannot open %s: %s", lc->base.self, lc->path,
+                                strerror(errno));
+        while (flock(lc->fd, LOCK_EX) != 0 && errno == EINTR) {
+        }
+        if (fstat(lc->fd, &st) == 0 && st.st_nlink > 0)
+            return SDSINF_OK;
+        close(lc->fd); /* removed by the run's last closer: a new one */
+        lc->fd = -1;
     }
 }
 
-/* Binds and listens at lc->path; clears a stale socket left by a dead
- * process of the same run.  SDSINF_OK or a failure naming the path. */
-static int local_listen(local_channel *lc, sdsinf_err *err)
+/* Sizes a new file and writes its header, or checks an existing one's. */
+static int file_prepare(local_channel *lc, sdsinf_err *err)
 {
-    struct sockaddr_un a;
-    fill_addr(&a, lc->path);
-    for (int attempt = 0;; attempt++) {
-        int fd = socket(AF_UNIX, SOCK_STREAM, 0);
-        if (fd < 0)
-            return sdsinf__fail(err, SDSINF_EIO,
-                                "channel 'local': worker %d cannot make a "
-                                "socket: %s",
-                                lc->base.self, strerror(errno));
-        if (bind(fd, (struct sockaddr *)&a, sizeof a) == 0) {
-            int sz = SOCK_BUF;
-            setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof sz);
-            if (listen(fd, SOMAXCONN) != 0 || set_flags(fd) != 0) {
-                int e = errno;
-                close(fd);
-                unlink(lc->path);
-                return sdsinf__fail(err, SDSINF_EIO,
-                                    "channel 'local': worker %d cannot listen "
-                                    "at %s: %s",
-                                    lc->base.self, lc->path, strerror(e));
-            }
-            lc->listen_fd = fd;
-            return SDSINF_OK;
-        }
-        int e = errno;
-        int stale = 0;
-        if (e == EADDRINUSE && attempt < 2) /* alive, or left by a crash? */
-            stale = connect(fd, (struct sockaddr *)&a, sizeof a) != 0 &&
-                    errno == ECONNREFUSED;
-        close(fd);
-        if (stale) {
-            unlink(lc->path);
-            continue;
-        }
-        if (e == ENOENT && attempt < 2 && sdsinf__mkdir_p(lc->dir) == 0)
-            continue; /* the directory went away (another run's cleanup) */
-        if (e == EADDRINUSE)
-            return sdsinf__fail(err, SDSINF_EINVAL,
-                                "channel 'local': %s is in use: worker %d of "
-                                "run %" PRIu64 " is open elsewhere; give each "
-                                "run its own id",
-                                lc->path, lc->base.self, lc->base.run);
-        return sdsinf__fail(err, SDSINF_EIO,
-                            "channel 'local': worker %d cannot bind %s: %s",
-                            lc->base.self, lc->path, strerror(e));
+    struct stat st;
+    shm_header h = {SHM_MAGIC, lc->base.run, (uint32_t)lc->base.workers,
+                    lc->ring};
+    if (fstat(lc->fd, &st) != 0)
+        return sdsinf__fail(err, SDSINF_EIO, "channel 'local': %s: %s",
+                            lc->path, strerror(errno));
+    if (st.st_size == 0) {
+        if (ftruncate(lc->fd, (off_t)lc->map_len) != 0 ||
+            pwrite(lc->fd, &h, sizeof h, 0) != (ssize_t)sizeof h)
+            return sdsinf__fail(err, SDSINF_EIO, "channel 'local': cannot "
+                                "size %s to %zu bytes: %s", lc->path,
+                                lc->map_len, strerror(errno));
+        return SDSINF_OK;
     }
+    shm_header got;
+    if ((size_t)st.st_size != lc->map_len ||
+        pread(lc->fd, &got, sizeof got, 0) != (ssize_t)sizeof got ||
+        memcmp(&got, &h, sizeof h) != 0)
+        return sdsinf__fail(err, SDSINF_EINVAL, "channel 'local': %s belongs "
+                            "to another run or worker count (worker %d of "
+                            "%d, run %" PRIu64 "); give each run its own id "
+                            "or remove the file", lc->path, lc->base.self,
+                            lc->base.workers, lc->base.run);
+    return SDSINF_OK;
 }
 
 static int local_open(sdsinf_channel *ch, const char *config, sdsinf_err *err)
 {
     local_channel *lc = (local_channel *)ch;
-    int rc = SDSINF_OK;
     char def[4096];
-    lc->listen_fd = lc->wake[0] = lc->wake[1] = -1;
+    int rc;
+    lc->fd = -1;
     lc->send_timeout_ms = SEND_TIMEOUT_MS;
     if (!config || !config[0]) {
+        struct stat st;
         const char *t = getenv("TMPDIR");
+        if (stat("/dev/shm", &st) == 0 && S_ISDIR(st.st_mode))
+            t = "/dev/shm"; /* memory: nothing is ever written back */
         snprintf(def, sizeof def, "%s/sdsinf-%" PRIu64, t && t[0] ? t : "/tmp",
                  ch->run);
         config = def;
     }
     size_t dlen = strlen(config);
     lc->dir = sdsinf__malloc(dlen + 1);
-    lc->peer = sdsinf__mallocarray((size_t)ch->workers, sizeof *lc->peer);
-    if (!lc->dir || !lc->peer) {
-        rc = sdsinf__fail(err, SDSINF_ENOMEM,
-                          "channel 'local': no memory to open worker %d",
-                          ch->self);
-        goto done;
+    lc->path = sdsinf__malloc(dlen + 32);
+    if (!lc->dir || !lc->path) {
+        local_release(lc, 0);
+        return sdsinf__fail(err, SDSINF_ENOMEM, "channel 'local': no memory "
+                            "to open worker %d", ch->self);
     }
     memcpy(lc->dir, config, dlen + 1);
-    for (int w = 0; w < ch->workers; w++)
-        lc->peer[w] = -1;
-    if (sock_path(lc, ch->workers - 1, lc->path, sizeof lc->path) != 0) {
-        rc = sdsinf__fail(err, SDSINF_EINVAL,
-                          "channel 'local': socket paths under '%s' exceed %zu "
-                          "bytes; pass a shorter directory as the config",
-                          lc->dir, sizeof lc->path - 1);
-        goto done;
-    }
-    sock_path(lc, ch->self, lc->path, sizeof lc->path);
+    snprintf(lc->path, dlen + 32, "%s/%" PRIu64 ".shm", lc->dir, ch->run);
+    lc->ring = ring_bytes(ch->workers);
+    lc->map_len = map_bytes(ch->workers, lc->ring);
     if (sdsinf__mkdir_p(lc->dir) != 0) {
-        rc = sdsinf__fail(err, SDSINF_EIO,
-                          "channel 'local': worker %d cannot make the run "
-                          "directory %s: %s",
-                          ch->self, lc->dir, strerror(errno));
-        goto done;
+        rc = sdsinf__fail(err, SDSINF_EIO, "channel 'local': worker %d cannot "
+                          "make the run directory %s: %s", ch->self, lc->dir,
+                          strerror(errno));
+        local_release(lc, 0);
+        return rc;
     }
-    if (pipe(lc->wake) != 0 || set_flags(lc->wake[0]) != 0 ||
-        set_flags(lc->wake[1]) != 0) {
-        rc = sdsinf__fail(err, SDSINF_EIO,
-                          "channel 'local': worker %d cannot make a pipe: %s",
-                          ch->self, strerror(errno));
-        goto done;
+    if ((rc = file_open_locked(lc, err)) != SDSINF_OK ||
+        (rc = file_prepare(lc, err)) != SDSINF_OK)
+        goto fail;
+    void *m = mmap(NULL, lc->map_len, PROT_READ | PROT_WRITE, MAP_SHARED,
+                   lc->fd, 0);
+    if (m == MAP_FAILED) {
+        rc = sdsinf__fail(err, SDSINF_ENOMEM, "channel 'local': cannot map "
+                          "%zu bytes of %s: %s", lc->map_len, lc->path,
+                          strerror(errno));
+        goto fail;
     }
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&lc->ready, &ca);
-    pthread_condattr_destroy(&ca);
-    pthread_mutex_init(&lc->mu, NULL);
-    lc->sync_ready = 1;
-    if ((rc = local_listen(lc, err)) != SDSINF_OK)
-        goto done;
-    int e = pthread_create(&lc->io, NULL, io_main, lc);
-    if (e != 0) {
-        rc = sdsinf__fail(err, e == EAGAIN ? SDSINF_ENOMEM : SDSINF_EIO,
-                          "channel 'local': worker %d cannot start its I/O "
-                          "thread: %s",
-                          ch->self, strerror(e));
-        goto done;
+    size_t W = (size_t)ch->workers;
+    lc->map = m;
+    lc->slots = (shm_slot *)(lc->map + HEADER_BYTES);
+    lc->rings = (shm_ring *)(lc->slots + W);
+    lc->data = (unsigned char *)(lc->rings + W * W);
+    shm_slot *me = &lc->slots[ch->self];
+    if (slot_held(me, 1)) {
+        rc = sdsinf__fail(err, SDSINF_EINVAL, "channel 'local': worker %d of "
+                          "run %" PRIu64 " is open elsewhere (pid %d); give "
+                          "each run its own id", ch->self, ch->run,
+                          (int)atomic_load(&me->pid));
+        goto fail;
     }
-    lc->io_started = 1;
-done:
-    if (rc != SDSINF_OK) {
-        local_release(lc);
-        sdsinf__free(lc->dir);
-    }
+    atomic_store(&me->pid, (int32_t)getpid());
+    atomic_store(&me->open, 1);
+    atomic_store(&me->opened, 1);
+    lc->open_marked = 1;
+    flock(lc->fd, LOCK_UN);
+    return SDSINF_OK;
+fail: {
+    int last = 1; /* a file this open made, nobody else holds: remove */
+    for (int w = 0; lc->map && w < ch->workers; w++)
+        last &= !slot_held(&lc->slots[w], 1);
+    local_release(lc, last && lc->map);
     return rc;
 }
-
-/* Whether a process listens at path (a worker of the run still open). */
-static int listening(const char *path)
-{
-    struct sockaddr_un a;
-    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
-    if (fd < 0 || set_flags(fd) != 0) {
-        if (fd >= 0)
-            close(fd);
-        return 1; /* cannot tell: keep it */
-    }
-    fill_addr(&a, path);
-    int r = connect(fd, (struct sockaddr *)&a, sizeof a);
-    int e = r == 0 ? 0 : errno;
-    close(fd); /* the listener sees a connection without a hello: dropped */
-    return e != ECONNREFUSED && e != ENOENT;
-}
-
-/* Removes the sockets of the run's dead workers from the directory. */
-static void remove_dead(local_channel *lc)
-{
-    DIR *d = opendir(lc->dir);
-    char prefix[32], path[sizeof lc->path];
-    int plen = snprintf(prefix, sizeof prefix, "%" PRIu64 ".", lc->base.run);
-    if (!d)
-        return;
-    struct dirent *de;
-    while ((de = readdir(d))) {
-        const char *s = de->d_name;
-        size_t n = strlen(s);
-        if (strncmp(s, prefix, (size_t)plen) != 0 || n < 6 ||
-            strcmp(s + n - 5, ".sock") != 0)
-            continue;
-        int k = snprintf(path, sizeof path, "%s/%s", lc->dir, s);
-        if (k > 0 && (size_t)k < sizeof path && !listening(path))
-            unlink(path);
-    }
-    closedir(d);
 }
 
 static int local_close(sdsinf_channel *ch, int cleanup, sdsinf_err *err)
 {
     (void)err;
     local_channel *lc = (local_channel *)ch;
-    local_release(lc); /* our own socket goes */
-    if (cleanup)
-        remove_dead(lc);
-    rmdir(lc->dir); /* fails, harmlessly, while anything is left in it */
-    sdsinf__free(lc->dir);
+    int last = 1;
+    while (flock(lc->fd, LOCK_EX) != 0 && errno == EINTR) {
+    }
+    atomic_store(&lc->slots[ch->self].open, 0);
+    for (int w = 0; w < ch->workers; w++)
+        last &= !slot_held(&lc->slots[w], cleanup);
+    local_release(lc, last);
     return SDSINF_OK;
 }
 
-/* ---- Send and receive ---------------------------------------------------- */
+/* ---- Receive ------------------------------------------------------------- */
 
-/* Writes the iovecs whole by the deadline: SDSINF_OK, SDSINF_ETIMEDOUT, or
- * SDSINF_EIO with *gone set when the peer hung up. */
-static int write_all(int fd, struct iovec *iov, int n, double deadline,
-                     int *gone)
+/* Takes the next message from ring (source, self) if any: *got 1 with
+ * *msg (malloc'd) and *len, 0 when the ring is empty. */
+static int ring_take(local_channel *lc, int source, int *got, void **msg,
+                     size_t *len, sdsinf_err *err)
 {
-    *gone = 0;
-    while (n > 0) {
-        struct msghdr mh;
-        memset(&mh, 0, sizeof mh);
-        mh.msg_iov = iov;
-        mh.msg_iovlen = (size_t)n;
-        ssize_t w = sendmsg(fd, &mh, MSG_NOSIGNAL);
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            if (errno != EAGAIN && errno != EWOULDBLOCK) {
-                *gone = errno == EPIPE || errno == ECONNRESET;
-                return SDSINF_EIO;
-            }
-            double left = remaining_ms(deadline);
-            if (left <= 0)
-                return SDSINF_ETIMEDOUT;
-            struct pollfd p = {fd, POLLOUT, 0};
-            poll(&p, 1, (int)left + 1);
-            continue;
-        }
-        size_t done = (size_t)w;
-        while (n > 0 && done >= iov->iov_len) {
-            done -= iov->iov_len;
-            iov++;
-            n--;
-        }
-        if (n > 0) {
-            iov->iov_base = (char *)iov->iov_base + done;
-            iov->iov_len -= done;
-        }
+    int W = lc->base.workers, self = lc->base.self;
+    shm_ring *r = &lc->rings[(size_t)source * W + self];
+    unsigned char *d = lc->data + ((size_t)source * W + self) * lc->ring;
+    uint64_t head = atomic_load_explicit(&r->head, memory_order_relaxed);
+    uint64_t tail = atomic_load_explicit(&r->tail, memory_order_acquire);
+    *got = 0;
+    if (head == tail)
+        return SDSINF_OK;
+    unsigned char f[FRAME];
+    uint64_t n, seq = 0;
+    uint32_t kind;
+    ring_get(lc, d, head, f, FRAME);
+    memcpy(&n, f, 8);
+    memcpy(&kind, f + 8, 4);
+    size_t body = kind == KIND_FILE ? 8 : pad8((size_t)n);
+    if ((kind != KIND_INLINE && kind != KIND_FILE) ||
+        (kind == KIND_INLINE && n > lc->ring / 4) ||
+        FRAME + body > tail - head)
+        return sdsinf__fail(err, SDSINF_ECORRUPT, "channel 'local': worker "
+                            "%d: a damaged frame from worker %d in %s",
+                            self, source, lc->path);
+    void *m = malloc(n ? (size_t)n : 1);
+    if (!m)
+        return sdsinf__fail(err, SDSINF_ENOMEM, "channel 'local': no memory "
+                            "for a %" PRIu64 "-byte message", n);
+    if (kind == KIND_INLINE)
+        ring_get(lc, d, head + FRAME, m, (size_t)n);
+    else
+        ring_get(lc, d, head + FRAME, &seq, 8);
+    atomic_store_explicit(&r->head, head + FRAME + body, memory_order_release);
+    if (atomic_load(&r->want_room)) {
+        atomic_store(&r->want_room, 0);
+        bell_ring(&lc->slots[source]);
     }
-    return SDSINF_OK;
-}
-
-/* Connects to worker t and says hello, retrying while t is not listening
- * yet, until the deadline. */
-static int peer_connect(local_channel *lc, uint32_t t, double deadline,
-                        sdsinf_err *err)
-{
-    char path[sizeof lc->path];
-    struct sockaddr_un a;
-    sock_path(lc, (int)t, path, sizeof path);
-    fill_addr(&a, path);
-    double backoff = 0.5;
-    int e = 0, retry = 0;
-    for (;;) {
-        int fd = socket(AF_UNIX, SOCK_STREAM, 0);
-        if (fd < 0 || set_flags(fd) != 0) {
-            e = errno;
-            if (fd >= 0)
-                close(fd);
-            return sdsinf__fail(err, SDSINF_EIO,
-                                "channel 'local': worker %d cannot make a "
-                                "socket: %s",
-                                lc->base.self, strerror(e));
+    if (kind == KIND_FILE) {
+        char *p = msg_path(lc, (uint32_t)source, seq);
+        int fd = p ? open(p, O_RDONLY | O_CLOEXEC) : -1;
+        size_t got_n = 0;
+        while (fd >= 0 && got_n < n) {
+            ssize_t k = read(fd, (unsigned char *)m + got_n, (size_t)n - got_n);
+            if (k <= 0 && !(k < 0 && errno == EINTR))
+                break;
+            got_n += k > 0 ? (size_t)k : 0;
         }
-        int r = connect(fd, (struct sockaddr *)&a, sizeof a);
-        e = r == 0 ? 0 : errno;
-        if (e == EINPROGRESS) { /* not on Linux; wait for the outcome */
-            struct pollfd p = {fd, POLLOUT, 0};
-            socklen_t sl = sizeof e;
-            if (poll(&p, 1, (int)remaining_ms(deadline) + 1) <= 0 ||
-                getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &sl) != 0)
-                e = ETIMEDOUT;
-        }
-        if (e == 0) {
-            unsigned char h[HELLO_SIZE];
-            int gone, sz = SOCK_BUF;
-            setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof sz);
-            put32(h, HELLO_MAGIC);
-            put32(h + 4, (uint32_t)lc->base.self);
-            put64(h + 8, lc->base.run);
-            struct iovec iov = {h, sizeof h};
-            if (write_all(fd, &iov, 1, deadline, &gone) == SDSINF_OK) {
-                lc->peer[t] = fd;
-                return SDSINF_OK;
-            }
-            e = ECONNRESET;
-        }
-        close(fd);
-        retry = e == ENOENT || e == ECONNREFUSED || e == EAGAIN ||
-                e == ECONNRESET || e == ETIMEDOUT;
-        double left = remaining_ms(deadline);
-        if (!retry || left <= 0)
-            break;
-        sdsinf__sleep_ms(backoff < left ? backoff : left);
-        backoff = backoff * 2 < 50 ? backoff * 2 : 50;
-    }
-    return sdsinf__fail(err, retry ? SDSINF_ETIMEDOUT : SDSINF_EIO,
-                        "channel 'local': worker %d could not reach worker %"
-                        PRIu32 " at %s within %d ms (%s); is that worker "
-                        "running with the same run id and directory?",
-                        lc->base.self, t, path, lc->send_timeout_ms,
-                        strerror(e));
-}
-
-static int local_send(sdsinf_channel *ch, const sdsinf_msg_key *key,
-                      const void *msg, size_t len, sdsinf_err *err)
-{
-    local_channel *lc = (local_channel *)ch;
-    double deadline = sdsinf__now() + lc->send_timeout_ms / 1e3;
-    unsigned char h[FRAME_SIZE];
-    put64(h, (uint64_t)len);
-    put32(h + 8, key->batch);
-    put32(h + 12, key->layer);
-    put32(h + 16, key->source);
-    put32(h + 20, key->target);
-    put32(h + 24, key->chunk);
-    put32(h + 28, key->nchunks);
-    for (int attempt = 0;; attempt++) {
-        int rc, gone;
-        if (lc->peer[key->target] < 0 &&
-            (rc = peer_connect(lc, key->target, deadline, err)) != SDSINF_OK)
+        if (fd >= 0)
+            close(fd);
+        if (p && got_n == n)
+            unlink(p);
+        int rc = got_n == n ? SDSINF_OK
+                 : sdsinf__fail(err, SDSINF_EIO, "channel 'local': worker %d "
+                                "cannot read the %" PRIu64 "-byte message %s "
+                                "from worker %d: %s", self, n,
+                                p ? p : "(no memory)", source,
+                                fd < 0 ? strerror(errno) : "cut short");
+        sdsinf__free(p);
+        if (rc != SDSINF_OK) {
+            free(m);
             return rc;
-        struct iovec iov[2] = {{h, sizeof h}, {(void *)msg, len}};
-        rc = write_all(lc->peer[key->target], iov, len ? 2 : 1, deadline, &gone);
-        if (rc == SDSINF_OK)
-            return SDSINF_OK;
-        int e = errno;
-        close(lc->peer[key->target]);
-        lc->peer[key->target] = -1; /* a partial frame: never reuse */
-        if (gone && attempt == 0)
-            continue; /* the peer restarted: send it all again */
-        if (rc == SDSINF_ETIMEDOUT)
-            return sdsinf__fail(err, rc,
-                                "channel 'local': worker %d could not send %zu "
-                                "bytes (batch %" PRIu32 " layer %" PRIu32
-                                ") to worker %" PRIu32 " within %d ms: it is "
-                                "not reading",
-                                ch->self, len, key->batch, key->layer,
-                                key->target, lc->send_timeout_ms);
-        return sdsinf__fail(err, rc,
-                            "channel 'local': worker %d lost its connection to "
-                            "worker %" PRIu32 " sending batch %" PRIu32
-                            " layer %" PRIu32 ": %s",
-                            ch->self, key->target, key->batch, key->layer,
-                            strerror(e));
+        }
+    }
+    *msg = m;
+    *len = (size_t)n;
+    *got = 1;
+    return SDSINF_OK;
+}
+
+/* The next message from any ring, sources in turn (*got 0: none). */
+static int take_any(local_channel *lc, int *got, void **msg, size_t *len,
+                    sdsinf_err *err)
+{
+    int W = lc->base.workers;
+    for (int i = 0; i < W; i++) {
+        int s = (lc->next_source + i) % W;
+        int rc = ring_take(lc, s, got, msg, len, err);
+        if (rc != SDSINF_OK || *got) {
+            lc->next_source = (s + 1) % W;
+            return rc;
+        }
+    }
+    return SDSINF_OK;
+}
+
+/* Moves every message waiting in the rings to the private queue (a send
+ * waiting for room keeps its own inbox moving). */
+static int drain(local_channel *lc, sdsinf_err *err)
+{
+    for (;;) {
+        void *m;
+        size_t n;
+        int got, rc = take_any(lc, &got, &m, &n, err);
+        if (rc != SDSINF_OK || !got)
+            return rc;
+        local_node *node = sdsinf__malloc(sizeof *node);
+        if (!node) {
+            free(m);
+            return sdsinf__fail(err, SDSINF_ENOMEM, "channel 'local': no "
+                                "memory");
+        }
+        *node = (local_node){NULL, m, n};
+        if (lc->tail)
+            lc->tail->next = node;
+        else
+            lc->head = node;
+        lc->tail = node;
     }
 }
 
@@ -675,47 +509,155 @@ static int local_recv(sdsinf_channel *ch, const sdsinf_msg_key *want,
                       void **msg, size_t *len, int timeout_ms, sdsinf_err *err)
 {
     local_channel *lc = (local_channel *)ch;
-    struct timespec deadline;
-    clock_gettime(CLOCK_MONOTONIC, &deadline);
-    deadline.tv_sec += timeout_ms / 1000;
-    deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-    if (deadline.tv_nsec >= 1000000000L) {
-        deadline.tv_sec++;
-        deadline.tv_nsec -= 1000000000L;
-    }
-    int rc = SDSINF_OK, waited = 0;
-    pthread_mutex_lock(&lc->mu);
-    while (!lc->head && !lc->io_err && waited != ETIMEDOUT)
-        waited = pthread_cond_timedwait(&lc->ready, &lc->mu, &deadline);
-    local_node *n = lc->head;
-    if (n) {
-        lc->head = n->next;
-        if (!lc->head)
+    shm_slot *me = &lc->slots[ch->self];
+    if (lc->head) {
+        local_node *n = lc->head;
+        if (!(lc->head = n->next))
             lc->tail = NULL;
-    } else if (lc->io_err) {
-        rc = sdsinf__fail(err, lc->io_err, "%s", lc->io_msg);
-        lc->io_err = 0;
+        *msg = n->data;
+        *len = n->len;
+        sdsinf__free(n);
+        return SDSINF_OK;
     }
-    pthread_mutex_unlock(&lc->mu);
+    double deadline = sdsinf__now() + timeout_ms / 1e3;
+    for (;;) {
+        uint32_t seen = atomic_load(&me->bell);
+        int got, rc = take_any(lc, &got, msg, len, err);
+        if (rc != SDSINF_OK || got)
+            return rc;
+        double left = (deadline - sdsinf__now()) * 1e3;
+        if (left <= 0)
+            break;
+        bell_wait(me, seen, left);
+    }
+    if (want)
+        return sdsinf__fail(err, SDSINF_ETIMEDOUT, "channel 'local': worker "
+                            "%d got no message in %d ms (awaiting batch %"
+                            PRIu32 " layer %" PRIu32 " from worker %" PRIu32
+                            " of run %" PRIu64 " at %s)", ch->self,
+                            timeout_ms, want->batch, want->layer, want->source,
+                            ch->run, lc->path);
+    return sdsinf__fail(err, SDSINF_ETIMEDOUT, "channel 'local': worker %d got "
+                        "no message in %d ms (run %" PRIu64 " at %s)",
+                        ch->self, timeout_ms, ch->run, lc->path);
+}
+
+/* ---- Send ---------------------------------------------------------------- */
+
+/* Writes the message to a file of its own; its number into *seq. */
+static int file_write(local_channel *lc, const void *msg, size_t len,
+                      uint64_t *seq, sdsinf_err *err)
+{
+    shm_slot *me = &lc->slots[lc->base.self];
+    for (;;) {
+        *seq = atomic_fetch_add(&me->seq, 1) + 1;
+        char *p = msg_path(lc, (uint32_t)lc->base.self, *seq);
+        if (!p)
+            return sdsinf__fail(err, SDSINF_ENOMEM, "channel 'local': no "
+                                "memory");
+        int fd = open(p, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        if (fd < 0 && errno == EEXIST) { /* an earlier open of this worker's */
+            sdsinf__free(p);
+            continue;
+        }
+        size_t done = 0;
+        while (fd >= 0 && done < len) {
+            ssize_t k = write(fd, (const unsigned char *)msg + done, len - done);
+            if (k < 0 && errno == EINTR)
+                continue;
+            if (k <= 0)
+                break;
+            done += (size_t)k;
+        }
+        int e = errno;
+        if (fd >= 0)
+            close(fd);
+        if (done == len) {
+            sdsinf__free(p);
+            return SDSINF_OK;
+        }
+        if (fd >= 0)
+            unlink(p);
+        int rc = sdsinf__fail(err, SDSINF_EIO, "channel 'local': worker %d "
+                              "cannot write a %zu-byte message to %s: %s",
+                              lc->base.self, len, p, strerror(e));
+        sdsinf__free(p);
+        return rc;
+    }
+}
+
+/* Waits for the target to open, or for room in a ring: sleeps on this
+ * worker's bell (rung by arrivals too, which it takes meanwhile). */
+static int send_wait(local_channel *lc, uint32_t seen, double deadline,
+                     sdsinf_err *err)
+{
+    int rc = drain(lc, err);
     if (rc != SDSINF_OK)
         return rc;
-    if (!n) {
-        if (want)
-            return sdsinf__fail(err, SDSINF_ETIMEDOUT,
-                                "channel 'local': worker %d got no message in "
-                                "%d ms (awaiting batch %" PRIu32 " layer %" PRIu32
-                                " from worker %" PRIu32 " of run %" PRIu64
-                                " at %s)",
-                                ch->self, timeout_ms, want->batch, want->layer,
-                                want->source, ch->run, lc->path);
-        return sdsinf__fail(err, SDSINF_ETIMEDOUT,
-                            "channel 'local': worker %d got no message in %d "
-                            "ms (run %" PRIu64 " at %s)",
-                            ch->self, timeout_ms, ch->run, lc->path);
+    double left = (deadline - sdsinf__now()) * 1e3;
+    if (left <= 0)
+        return SDSINF_ETIMEDOUT;
+    bell_wait(&lc->slots[lc->base.self], seen, left < 5 ? left : 5);
+    return SDSINF_OK;
+}
+
+static int local_send(sdsinf_channel *ch, const sdsinf_msg_key *key,
+                      const void *msg, size_t len, sdsinf_err *err)
+{
+    local_channel *lc = (local_channel *)ch;
+    uint32_t t = key->target;
+    int W = ch->workers, rc = SDSINF_OK;
+    shm_ring *r = &lc->rings[(size_t)ch->self * W + t];
+    unsigned char *d = lc->data + ((size_t)ch->self * W + t) * lc->ring;
+    shm_slot *me = &lc->slots[ch->self], *peer = &lc->slots[t];
+    double deadline = sdsinf__now() + lc->send_timeout_ms / 1e3;
+    int inline_ok = len <= lc->ring / 4;
+    uint64_t seq = 0, tail = atomic_load_explicit(&r->tail,
+                                                  memory_order_relaxed);
+    for (;;) { /* the target open, and room for the frame */
+        uint32_t seen = atomic_load(&me->bell);
+        uint64_t room = lc->ring - (tail - atomic_load_explicit(
+                                               &r->head, memory_order_acquire));
+        if (atomic_load(&peer->opened)) {
+            if (inline_ok && FRAME + pad8(len) <= room)
+                break;
+            if (FRAME + 8 <= room) {
+                inline_ok = 0;
+                break;
+            }
+            atomic_store(&r->want_room, 1);
+            if (room != lc->ring - (tail - atomic_load(&r->head)))
+                continue; /* room came meanwhile */
+        }
+        if ((rc = send_wait(lc, seen, deadline, err)) != SDSINF_OK)
+            break;
     }
-    *msg = n->data;
-    *len = n->len;
-    sdsinf__free(n);
+    if (rc == SDSINF_ETIMEDOUT)
+        return sdsinf__fail(err, rc, "channel 'local': worker %d could not "
+                            "send %zu bytes (batch %" PRIu32 " layer %" PRIu32
+                            ") to worker %" PRIu32 " within %d ms: %s", ch->self,
+                            len, key->batch, key->layer, t,
+                            lc->send_timeout_ms, atomic_load(&peer->opened)
+                                ? "it is not reading"
+                                : "it is not running (same run id and "
+                                  "directory?)");
+    if (rc != SDSINF_OK)
+        return rc;
+    if (!inline_ok && (rc = file_write(lc, msg, len, &seq, err)) != SDSINF_OK)
+        return rc;
+    unsigned char f[FRAME] = {0};
+    uint64_t n = len;
+    uint32_t kind = inline_ok ? KIND_INLINE : KIND_FILE;
+    memcpy(f, &n, 8);
+    memcpy(f + 8, &kind, 4);
+    ring_put(lc, d, tail, f, FRAME);
+    if (inline_ok)
+        ring_put(lc, d, tail + FRAME, msg, len);
+    else
+        ring_put(lc, d, tail + FRAME, &seq, 8);
+    atomic_store_explicit(&r->tail, tail + FRAME + (inline_ok ? pad8(len) : 8),
+                          memory_order_release);
+    bell_ring(peer);
     return SDSINF_OK;
 }
 

@@ -661,23 +661,6 @@ static void spawn_children(const proc_ctx *pc, int me, pid_t *pids)
     }
 }
 
-/* 1 when process pid has ended (gone, or a zombie nobody reaped yet). */
-static int process_ended(pid_t pid)
-{
-    char path[64], buf[512];
-    if (kill(pid, 0) != 0 && errno == ESRCH)
-        return 1;
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return 1;
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = 0;
-    const char *paren = strrchr(buf, ')'); /* the state follows the name */
-    return paren && (paren[2] == 'Z' || paren[2] == 'X');
-}
-
 /* Waits (at most a few seconds) for the workers not started by this
  * process, killed with their parents, to be gone. */
 static void await_tree(const run_ctx *c)
@@ -685,7 +668,7 @@ static void await_tree(const run_ctx *c)
     double until = sdsinf__now() + 5;
     for (int w = 0; c->slots && w < c->W; w++) {
         pid_t pid = atomic_load(&c->slots[w].pid);
-        while (pid > 0 && !process_ended(pid) && sdsinf__now() < until)
+        while (pid > 0 && !sdsinf__process_ended(pid) && sdsinf__now() < until)
             sdsinf__sleep_ms(5);
     }
 }

@@ -97,7 +97,7 @@ static int teardown(void **state)
 
 /* ---- Helpers ------------------------------------------------------------- */
 
-/* The channel's own config for a fresh run: a socket directory (local),
+/* The channel's own config for a fresh run: a run directory (local),
  * an object store (fs), a name (mem); *where gets the path (or ""). */
 static void inner_config(fixture *f, const char *inner, char *cfg, size_t cap,
                          char *where, size_t wcap)
@@ -133,7 +133,7 @@ static int files_left(const char *dir)
     return n;
 }
 
-/* What a channel leaves after a run: nothing (local: not even its socket
+/* What a channel leaves after a run: nothing (local: not even its
  * directory; fs: no object in the store). */
 static void assert_channel_clean(const char *inner, const char *where)
 {
