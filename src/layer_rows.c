@@ -402,6 +402,32 @@ static void run_range(void *vx, int64_t t, int thread)
     }
 }
 
+/* The positive values of row[0..n) and their samples live[p], into col
+ * and val (room for n): groups of 8 all zero are skipped whole (outputs
+ * are never negative), the others written branch-free. */
+static int64_t row_compact(const float *row, const uint32_t *live, int64_t n,
+                           uint32_t *col, float *val)
+{
+    int64_t at = 0, p = 0;
+    for (; p + 8 <= n; p += 8) {
+        uint32_t bits[8], any = 0;
+        memcpy(bits, row + p, sizeof bits);
+        for (int j = 0; j < 8; j++)
+            any |= bits[j];
+        for (int j = 0; any && j < 8; j++) {
+            col[at] = live[p + j]; /* every value written, the */
+            val[at] = row[p + j];  /* positive ones kept */
+            at += row[p + j] > 0;
+        }
+    }
+    for (; p < n; p++) {
+        col[at] = live[p];
+        val[at] = row[p];
+        at += row[p] > 0;
+    }
+    return at;
+}
+
 /* Rows with want[r] set (want NULL: all) of the dense output, into out:
  * one pass, with room for every position of every row wanted. */
 static int out_rows(const sdsinf__rows_ws *ws, const uint8_t *want,
@@ -415,12 +441,9 @@ static int out_rows(const sdsinf__rows_ws *ws, const uint8_t *want,
         return rc;
     int64_t at = 0;
     for (int64_t r = 0; r < ws->outC; r++) {
-        const float *row = ws->out + r * ws->P;
-        for (int64_t p = 0; (!want || want[r]) && p < n; p++) {
-            out->col[at] = ws->live[p]; /* every value written, the */
-            out->val[at] = row[p];      /* positive ones kept */
-            at += row[p] > 0;
-        }
+        if (!want || want[r])
+            at += row_compact(ws->out + r * ws->P, ws->live, n, out->col + at,
+                              out->val + at);
         out->rowptr[r + 1] = at;
     }
     return SDSINF_OK;
