@@ -107,6 +107,7 @@ uint64_t sdsinf__checksum(const void *data, size_t n, uint64_t seed);
 /* How the dense kernel visits a layer's outputs (layer_plan.c). */
 struct sdsinf_layer_plan {
     const uint32_t *order; /* outputs, similar input lists adjacent */
+    int64_t count;         /* outputs in order: all, or a subset's */
     uint32_t *own_order;   /* order when the plan owns it, else NULL */
     uint8_t *same4;        /* per group of 4 in order: identical inputs */
 };
@@ -116,6 +117,11 @@ int sdsinf__layer_order(const sdsinf_csr *wt, uint32_t *order, sdsinf_err *err);
 /* Builds a plan for wt; `order` (borrowed) may be NULL to compute one. */
 int sdsinf__layer_plan_build(const sdsinf_csr *wt, const uint32_t *order,
                              sdsinf__layer_plan *plan, sdsinf_err *err);
+/* The plan visiting only the outputs c with keep[c] set, in full's order. */
+int sdsinf__layer_plan_subset(const sdsinf_csr *wt,
+                              const sdsinf__layer_plan *full,
+                              const uint8_t *keep, sdsinf__layer_plan *sub,
+                              sdsinf_err *err);
 void sdsinf__layer_plan_free(sdsinf__layer_plan *plan);
 
 /* ---- Kernel primitives (kernel.c) ----
@@ -166,8 +172,19 @@ int sdsinf__layer_forward_rows(sdsinf_pool *pool, sdsinf__rows_ws **ws,
                                const sdsinf_layer *layer, float ymax,
                                int64_t samples, const uint32_t *const *smp,
                                const float *const *val, const int64_t *n,
-                               const int32_t *own_row, sdsinf_csr *out,
-                               sdsinf_err *err);
+                               const int32_t *own_row,
+                               const sdsinf__layer_plan *rest,
+                               sdsinf_csr *out, sdsinf_err *err);
+/* Before the other rows arrive: when ws holds the last output dense (and
+ * its layout stays), runs the outputs of `own` (a plan of those reading
+ * only own rows, own_row as for forward_rows) from it; the next
+ * forward_rows then runs only `rest` (the other outputs) unless a
+ * received sample makes it lay the samples out anew.  Bit-identical to
+ * one forward_rows: each output still sums all its inputs in order. */
+int sdsinf__layer_forward_own(sdsinf_pool *pool, sdsinf__rows_ws *ws,
+                              const sdsinf_layer *layer,
+                              const sdsinf__layer_plan *own, float ymax,
+                              const int32_t *own_row, sdsinf_err *err);
 int sdsinf__rows_ws_dense(const sdsinf__rows_ws *ws);
 /* Entries of the last output (held or given). */
 int64_t sdsinf__rows_ws_nnz(const sdsinf__rows_ws *ws);

@@ -156,7 +156,7 @@ static void dense_c(const sdsinf_layer *layer, float ymax, int with_mask,
     const sdsinf__layer_plan *plan = layer->plan_;
     for (int j = 0; j < LANES; j++)
         count[j] = 0;
-    for (int64_t k = 0; k < wt->nrows; k++) {
+    for (int64_t k = 0; k < (plan ? plan->count : wt->nrows); k++) {
         uint32_t c = plan ? plan->order[k] : (uint32_t)k;
         float a[LANES] = {0};
         unsigned m = 0;
@@ -300,7 +300,7 @@ AVX2 static void dense_avx2(const sdsinf_layer *layer, float ymax,
 {
     const sdsinf__layer_plan *plan = layer->plan_;
     const __m256 vmax = _mm256_set1_ps(ymax);
-    int64_t C = layer->wt.nrows, c = 0;
+    int64_t C = plan ? plan->count : layer->wt.nrows, c = 0;
     counts16 cnt = {_mm256_setzero_si256(), _mm256_setzero_si256()};
     if (plan)
         for (; c + 4 <= C; c += 4) {

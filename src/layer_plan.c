@@ -56,6 +56,18 @@ static int same_inputs(const sdsinf_csr *wt, uint32_t a, uint32_t b)
                    (size_t)n * sizeof *wt->col);
 }
 
+/* Flags the groups of four in order[0..n) whose outputs read the same
+ * inputs. */
+static void mark_same4(const sdsinf_csr *wt, const uint32_t *order, int64_t n,
+                       uint8_t *same)
+{
+    for (int64_t g = 0; g < n / 4; g++) {
+        const uint32_t *o = order + 4 * g;
+        same[g] = same_inputs(wt, o[0], o[1]) && same_inputs(wt, o[0], o[2]) &&
+                  same_inputs(wt, o[0], o[3]);
+    }
+}
+
 int sdsinf__layer_plan_build(const sdsinf_csr *wt, const uint32_t *order,
                              sdsinf__layer_plan *plan, sdsinf_err *err)
 {
@@ -78,14 +90,34 @@ int sdsinf__layer_plan_build(const sdsinf_csr *wt, const uint32_t *order,
         }
         order = own;
     }
-    for (int64_t g = 0; g < groups; g++) {
-        const uint32_t *o = order + 4 * g;
-        same[g] = same_inputs(wt, o[0], o[1]) && same_inputs(wt, o[0], o[2]) &&
-                  same_inputs(wt, o[0], o[3]);
-    }
+    mark_same4(wt, order, C, same);
     plan->order = order;
+    plan->count = C;
     plan->own_order = own;
     plan->same4 = same;
+    return SDSINF_OK;
+}
+
+int sdsinf__layer_plan_subset(const sdsinf_csr *wt,
+                              const sdsinf__layer_plan *full,
+                              const uint8_t *keep, sdsinf__layer_plan *sub,
+                              sdsinf_err *err)
+{
+    int64_t n = 0;
+    memset(sub, 0, sizeof *sub);
+    sub->own_order = sdsinf__mallocarray((size_t)full->count + 1,
+                                         sizeof *sub->own_order);
+    sub->same4 = sdsinf__calloc((size_t)full->count / 4 + 1, 1);
+    if (!sub->own_order || !sub->same4) {
+        sdsinf__layer_plan_free(sub);
+        return sdsinf__fail(err, SDSINF_ENOMEM, "no memory for a layer plan");
+    }
+    for (int64_t i = 0; i < full->count; i++)
+        if (keep[full->order[i]])
+            sub->own_order[n++] = full->order[i];
+    mark_same4(wt, sub->own_order, n, sub->same4);
+    sub->order = sub->own_order;
+    sub->count = n;
     return SDSINF_OK;
 }
 

@@ -61,11 +61,15 @@ struct sdsinf__rows_ws {
     int32_t *remap;        /* samples: a new position's old one, or -1 */
     int64_t nlive, P;      /* live samples, padded to blocks */
     float *in, *out;       /* K x P inputs, C x P outputs (dense layers) */
-    int64_t in_cap, out_cap;
+    float *next;           /* C x P: the output being written */
+    int64_t in_cap, out_cap, next_cap;
     uint8_t *alive;        /* P: some output of the position is positive */
+    uint8_t *alive_next;   /* ... of next */
     int64_t outC;          /* rows of out */
     int dense_out;         /* out holds the last layer's output */
     int64_t out_nnz;       /* entries of the last layer's output */
+    int own_done;          /* the own-only outputs are in next already */
+    int64_t own_nnz, own_alive; /* their positives, positions they made live */
     part *parts;
 };
 
@@ -75,7 +79,7 @@ typedef struct ctx {
     float ymax;
     int with_mask;
     int64_t K, C, nlive;
-    int dense;      /* the inputs are ws->in, the outputs go to ws->out */
+    int dense;      /* the inputs are ws->in, the outputs go to ws->next */
     const uint32_t *const *smp;
     const float *const *val;
     const int64_t *n;
@@ -127,7 +131,9 @@ void sdsinf__rows_ws_free(sdsinf__rows_ws *ws)
     samples_free(ws);
     sdsinf__free(ws->in);
     sdsinf__free(ws->out);
+    sdsinf__free(ws->next);
     sdsinf__free(ws->alive);
+    sdsinf__free(ws->alive_next);
     sdsinf__free(ws);
 }
 
@@ -241,7 +247,7 @@ static void layout_from_marks(sdsinf__rows_ws *ws, int64_t samples)
 }
 
 /* Whether the kept layout is worth keeping: half its samples are alive.
- * (It must also hold every received sample: inputs_spread says.) */
+ * (It must also hold every received sample: views_spread says.) */
 static int layout_alive(const sdsinf__rows_ws *ws)
 {
     int64_t alive = 0;
@@ -392,11 +398,12 @@ static void run_range(void *vx, int64_t t, int thread)
             continue;
         }
         int64_t count[LANES];
+        uint8_t *al = ws->alive_next + b * LANES;
         x->kern->dense(x->layer, x->ymax, x->with_mask, ws->in + b * LANES,
-                       ws->P, ws->out + b * LANES, ws->P, count);
+                       ws->P, ws->next + b * LANES, ws->P, count);
         for (int j = 0; j < nl; j++) { /* padding lanes stay zero */
-            ws->alive[b * LANES + j] = count[j] > 0;
-            p->alive += count[j] > 0;
+            p->alive += count[j] > 0 && !al[j]; /* (own-only outputs may */
+            al[j] |= count[j] > 0;              /* have run before) */
             p->nnz += count[j];
         }
     }
@@ -468,29 +475,38 @@ int sdsinf__rows_ws_rows(const sdsinf__rows_ws *ws, const uint8_t *want,
     return out_rows(ws, want, samples, out, err);
 }
 
-/* Spreads the inputs into ws->in (K x P): own rows from the kept output
- * (own_row, NULL: none; through remap when the layout moved; oldP: the
- * output's row length), the views' entries at their positions.  0 if some
- * view's sample has no position (the layout must change). */
-static int inputs_spread(const ctx *x, const int32_t *own_row, int moved,
-                         int64_t oldP)
+/* Copies the own rows (own_row[k] >= 0; own_row NULL: none) of the kept
+ * output into ws->in (K x P), through remap when the layout moved (oldP:
+ * the output's row length). */
+static void own_spread(sdsinf__rows_ws *ws, int64_t K, const int32_t *own_row,
+                       int moved, int64_t oldP)
+{
+    int64_t P = ws->P;
+    for (int64_t k = 0; own_row && k < K; k++) {
+        float *row = ws->in + k * P;
+        const float *src = ws->out + own_row[k] * oldP;
+        if (own_row[k] < 0)
+            continue;
+        if (!moved) {
+            memcpy(row, src, (size_t)P * sizeof *row);
+            continue;
+        }
+        for (int64_t p = 0; p < ws->nlive; p++)
+            row[p] = ws->remap[p] >= 0 ? src[ws->remap[p]] : 0;
+        memset(row + ws->nlive, 0, (size_t)(P - ws->nlive) * sizeof *row);
+    }
+}
+
+/* Spreads the views (the rows not own) into ws->in at their samples'
+ * positions.  0 if some sample has no position (the layout must change). */
+static int views_spread(const ctx *x, const int32_t *own_row)
 {
     sdsinf__rows_ws *ws = x->ws;
     int64_t P = ws->P;
     for (int64_t k = 0; k < x->K; k++) {
         float *row = ws->in + k * P;
-        if (own_row && own_row[k] >= 0) {
-            const float *src = ws->out + own_row[k] * oldP;
-            if (!moved) {
-                memcpy(row, src, (size_t)P * sizeof *row);
-                continue;
-            }
-            for (int64_t p = 0; p < ws->nlive; p++)
-                row[p] = ws->remap[p] >= 0 ? src[ws->remap[p]] : 0;
-            memset(row + ws->nlive, 0,
-                   (size_t)(P - ws->nlive) * sizeof *row);
+        if (own_row && own_row[k] >= 0)
             continue;
-        }
         memset(row, 0, (size_t)P * sizeof *row);
         for (int64_t e = 0; e < x->n[k]; e++) {
             int32_t p = ws->pos_of[x->smp[k][e]];
@@ -515,12 +531,62 @@ static void layout_new(const ctx *x, int from_dense, int64_t samples)
     layout_from_marks(ws, samples);
 }
 
+/* Room for the output being written (C x P, and its alive flags, zero). */
+static int next_fit(sdsinf__rows_ws *ws, int64_t C)
+{
+    sdsinf__free(ws->alive_next);
+    ws->alive_next = sdsinf__calloc((size_t)ws->P + 1, 1);
+    return ws->alive_next && floats_fit(&ws->next, &ws->next_cap, C * ws->P);
+}
+
+/* Runs x's blocks in contiguous ranges, one per thread. */
+static void run_blocks(sdsinf_pool *pool, int threads, ctx *x)
+{
+    int64_t nblocks = x->ws->P / LANES;
+    for (int t = 0; t < threads; t++) {
+        x->ws->parts[t].first = nblocks * t / threads;
+        x->ws->parts[t].last = nblocks * (t + 1) / threads;
+    }
+    sdsinf__pool_run(pool, threads, run_range, x);
+}
+
+int sdsinf__layer_forward_own(sdsinf_pool *pool, sdsinf__rows_ws *ws,
+                              const sdsinf_layer *layer,
+                              const sdsinf__layer_plan *own, float ymax,
+                              const int32_t *own_row, sdsinf_err *err)
+{
+    int64_t K = layer->w.nrows, C = layer->w.ncols;
+    int threads = sdsinf_pool_threads(pool);
+    if (!ws || !ws->dense_out || !own_row || !own->count || !layout_alive(ws))
+        return SDSINF_OK; /* forward_rows does it all */
+    if (!parts_fit(ws, threads, K, C) ||
+        !floats_fit(&ws->in, &ws->in_cap, K * ws->P) || !next_fit(ws, C))
+        return sdsinf__fail(err, SDSINF_ENOMEM, "no memory for a layer over "
+                            "%lld positions x %lld neurons",
+                            (long long)ws->P, (long long)C);
+    sdsinf_layer view = *layer;
+    view.plan_ = own;
+    ctx x = {.kern = sdsinf__kernel_get(), .layer = &view, .ymax = ymax,
+             .with_mask = sdsinf__layer_with_mask(layer), .K = K, .C = C,
+             .nlive = ws->nlive, .dense = 1, .ws = ws};
+    own_spread(ws, K, own_row, 0, ws->P);
+    run_blocks(pool, threads, &x);
+    ws->own_nnz = ws->own_alive = 0;
+    for (int t = 0; t < threads; t++) {
+        ws->own_nnz += ws->parts[t].nnz;
+        ws->own_alive += ws->parts[t].alive;
+    }
+    ws->own_done = 1;
+    return SDSINF_OK;
+}
+
 int sdsinf__layer_forward_rows(sdsinf_pool *pool, sdsinf__rows_ws **wsp,
                                const sdsinf_layer *layer, float ymax,
                                int64_t samples, const uint32_t *const *smp,
                                const float *const *val, const int64_t *n,
-                               const int32_t *own_row, sdsinf_csr *out,
-                               sdsinf_err *err)
+                               const int32_t *own_row,
+                               const sdsinf__layer_plan *rest,
+                               sdsinf_csr *out, sdsinf_err *err)
 {
     int64_t K = layer->w.nrows, C = layer->w.ncols, E = 0, total = 0;
     int64_t alive = 0;
@@ -529,9 +595,12 @@ int sdsinf__layer_forward_rows(sdsinf_pool *pool, sdsinf__rows_ws **wsp,
         goto nomem;
     sdsinf__rows_ws *ws = *wsp;
     int from_dense = own_row && ws->dense_out, moved = 0;
-    ws->dense_out = 0; /* until this layer's output is whole */
+    int split = from_dense && ws->own_done; /* the own-only outputs ran */
+    ws->dense_out = ws->own_done = 0; /* until this layer's output is whole */
     if (!parts_fit(ws, threads, K, C) || !samples_fit(ws, samples))
         goto nomem;
+    sdsinf_layer view = *layer;
+    view.plan_ = rest;
     ctx x = {.kern = sdsinf__kernel_get(), .layer = layer, .ymax = ymax,
              .with_mask = sdsinf__layer_with_mask(layer), .K = K, .C = C,
              .smp = smp, .val = val, .n = n, .ws = ws};
@@ -547,26 +616,27 @@ int sdsinf__layer_forward_rows(sdsinf_pool *pool, sdsinf__rows_ws **wsp,
     if (x.dense) {
         if (!floats_fit(&ws->in, &ws->in_cap, K * ws->P))
             goto nomem;
-        if (!inputs_spread(&x, from_dense ? own_row : NULL, moved, oldP)) {
+        if (!split)
+            own_spread(ws, K, from_dense ? own_row : NULL, moved, oldP);
+        if (!views_spread(&x, from_dense ? own_row : NULL)) {
             layout_new(&x, from_dense, samples); /* a sample came back */
             moved = 1;
-            if (!floats_fit(&ws->in, &ws->in_cap, K * ws->P) ||
-                !inputs_spread(&x, own_row, moved, oldP))
-                goto nomem; /* (cannot fail to place: every one has one) */
+            split = 0; /* what ran is in the old layout: all again */
+            if (!floats_fit(&ws->in, &ws->in_cap, K * ws->P))
+                goto nomem;
+            own_spread(ws, K, own_row, moved, oldP);
+            views_spread(&x, own_row); /* (every sample has a place) */
         }
-        sdsinf__free(ws->alive); /* the old output is read: now replace it */
-        ws->alive = sdsinf__calloc((size_t)ws->P + 1, 1);
-        if (!ws->alive || !floats_fit(&ws->out, &ws->out_cap, C * ws->P))
+        if (!split && !next_fit(ws, C))
             goto nomem;
-        ws->outC = C;
+        if (split) { /* the rest of the outputs, and the counts so far */
+            x.layer = &view;
+            total = ws->own_nnz;
+            alive = ws->own_alive;
+        }
     }
     x.nlive = ws->nlive;
-    int64_t nblocks = ws->P / LANES;
-    for (int t = 0; t < threads; t++) { /* contiguous ranges of blocks */
-        ws->parts[t].first = nblocks * t / threads;
-        ws->parts[t].last = nblocks * (t + 1) / threads;
-    }
-    sdsinf__pool_run(pool, threads, run_range, &x);
+    run_blocks(pool, threads, &x);
     for (int t = 0; t < threads; t++) {
         if (ws->parts[t].failed)
             goto nomem;
@@ -578,6 +648,12 @@ int sdsinf__layer_forward_rows(sdsinf_pool *pool, sdsinf__rows_ws **wsp,
     ws->out_nnz = total;
     if (x.dense) { /* kept while dense (over the samples still alive: a
                       * regroup drops the others); else given as rows */
+        float *f = ws->out;
+        int64_t cap = ws->out_cap;
+        uint8_t *a = ws->alive;
+        ws->out = ws->next, ws->out_cap = ws->next_cap, ws->alive = ws->alive_next;
+        ws->next = f, ws->next_cap = cap, ws->alive_next = a;
+        ws->outC = C;
         if (total * SDSINF__DENSE_DIV >= alive * C) {
             ws->dense_out = 1;
             return SDSINF_OK;

@@ -2,20 +2,22 @@
  *
  * Per batch and layer l: send each peer the rows of stage l-1 it needs
  * (one block, chunked to the channel's limit; an empty block where the peer
- * expects one), receive the blocks this worker needs from each source, and
- * run the layer on its own rows and the received ones together, with its
- * weight shard (the columns it owns, numbered locally: local_layers.c).
- * Activations stay neuron-major throughout (a row per neuron): that is
- * what blocks are cut from, what messages decode to and what the layer
- * takes and gives (layer_rows.c), so nothing is transposed.  Messages are deduplicated by (source, chunk); those of
+ * expects one), run the outputs that read only the worker's own rows while
+ * the others travel, receive the blocks this worker needs from each
+ * source, and run the other outputs on its own rows and the received ones
+ * together, with its weight shard (the columns it owns, numbered locally:
+ * local_layers.c).  Activations stay neuron-major throughout (a row per
+ * neuron): that is what blocks are cut from, what messages decode to and
+ * what the layer takes and gives (layer_rows.c), so nothing is transposed.
+ * Messages are deduplicated by (source, chunk); those of
  * other runs or past layers are dropped, those of later layers kept.  Every
  * wait is bounded: a missing source ends the run with an error naming the
  * worker, the layer, the channel and the sources still owed.  At the end of
  * a batch each worker sends its per-sample argmax and max to worker 0,
  * which merges them (lowest neuron id on ties).
  *
- * Because the received rows join the worker's own in one kernel call, and
- * local numbers keep the global order, each output's sum runs over its
+ * Because an output that reads a received row runs only once all are in,
+ * and local numbers keep the global order, each output's sum runs over its
  * inputs in the same order as in a single process: the results are
  * bit-identical to sdsinf_infer. */
 #include "internal.h"
@@ -374,12 +376,10 @@ done:
 static const uint32_t held_mark;
 
 /* Points the layer's input rows (w->in_*, K of them) at the worker's own
- * rows and the received parts' rows.  Own rows: those of yt, or, with
- * held (the kernel holds the last output), named in w->own_row. */
-static int gather_inputs(worker *w, const sdsinf__local_layer *ll,
-                         const sdsinf_csr *yt, int held,
-                         const sdsinf__rows *parts, int64_t nparts,
-                         sdsinf_err *err)
+ * rows: those of yt, or, with held (the kernel holds the last output),
+ * named in w->own_row; the others start empty. */
+static int gather_own(worker *w, const sdsinf__local_layer *ll,
+                      const sdsinf_csr *yt, int held, sdsinf_err *err)
 {
     int64_t K = ll->layer.w.nrows;
     if (K > w->in_cap) {
@@ -409,6 +409,14 @@ static int gather_inputs(worker *w, const sdsinf__local_layer *ll,
         w->in_val[k] = yt->val + yt->rowptr[r];
         w->in_n[k] = yt->rowptr[r + 1] - yt->rowptr[r];
     }
+    return SDSINF_OK;
+}
+
+/* Points the layer's other input rows at the received parts' rows. */
+static int gather_received(worker *w, const sdsinf__local_layer *ll,
+                           const sdsinf__rows *parts, int64_t nparts,
+                           sdsinf_err *err)
+{
     for (int64_t p = 0; p < nparts; p++) { /* rows_expected checked ids */
         const sdsinf__rows *pt = &parts[p];
         for (int64_t i = 0; i < pt->m.nrows; i++) {
@@ -617,16 +625,24 @@ static int layer_step(worker *w, int32_t l, uint32_t b, int64_t n,
                             (uint32_t)l, p, err);
     }
     if (rc == SDSINF_OK)
+        rc = gather_own(w, lay, yt, held, err);
+    t = sdsinf__now();
+    if (rc == SDSINF_OK && held) /* while the peers' rows travel */
+        rc = sdsinf__layer_forward_own(w->o->pool, w->kernel, &lay->layer,
+                                       &lay->own_plan, w->sh->ymax,
+                                       w->own_row, err);
+    w->rec->compute_seconds += sdsinf__now() - t;
+    if (rc == SDSINF_OK)
         rc = receive_layer(w, b, (uint32_t)l, ll->expect, n, &parts, &nparts,
                            err);
     if (rc == SDSINF_OK)
-        rc = gather_inputs(w, lay, yt, held, parts, nparts, err);
+        rc = gather_received(w, lay, parts, nparts, err);
     t = sdsinf__now();
     if (rc == SDSINF_OK)
         rc = sdsinf__layer_forward_rows(w->o->pool, &w->kernel, &lay->layer,
                                         w->sh->ymax, n, w->in_smp, w->in_val,
                                         w->in_n, held ? w->own_row : NULL,
-                                        next, err);
+                                        &lay->rest_plan, next, err);
     w->rec->compute_seconds += sdsinf__now() - t;
     parts_free(&parts, &nparts);
     return rc;

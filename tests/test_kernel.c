@@ -103,7 +103,7 @@ static void forward_rows(sdsinf_pool *pool, sdsinf__rows_ws **ws,
         n[k] = yt.rowptr[k + 1] - yt.rowptr[k];
     }
     assert_int_equal(sdsinf__layer_forward_rows(pool, ws, &t->l, ymax, B, smp,
-                                                val, n, NULL, &ot, &err),
+                                                val, n, NULL, NULL, &ot, &err),
                      SDSINF_OK);
     if (sdsinf__rows_ws_dense(*ws)) /* held: its rows */
         assert_int_equal(sdsinf__rows_ws_rows(*ws, NULL, B, &ot, NULL),
@@ -362,7 +362,7 @@ static void test_allocation_failures(void **state)
         sdsinf_csr o = {0};
         sdsinf__fail_alloc_after(f);
         int rc = sdsinf__layer_forward_rows(NULL, &ws, &t.l, 32, 3, smp, val,
-                                            n, NULL, &o, NULL);
+                                            n, NULL, NULL, &o, NULL);
         sdsinf__fail_alloc_after(-1);
         sdsinf_csr_free(&o);
         sdsinf__rows_ws_free(ws);
@@ -379,22 +379,38 @@ static void test_allocation_failures(void **state)
 /* Two layers in a row, the second taking its even inputs from the output
  * the first left held and its odd ones as rows from elsewhere (another
  * worker's), which may name samples the first had not: the same bits as
- * the second layer on the whole input, sample-major. */
+ * the second layer on the whole input, sample-major.  With split, every
+ * third output reads only even inputs, and those run first
+ * (sdsinf__layer_forward_own), before the odd rows are given (at samples
+ * held already; split 2: also at sample 0, which the first layer lacks,
+ * so that everything runs again in a new layout). */
 static void check_chain(int64_t B, int64_t K, int64_t C, double dens,
-                        int threads)
+                        int threads, int split)
 {
     float *y, *w1, *w2, *other, *mid, *want, *got;
     random_case(B, K, C, dens, &y, &w1);
     random_case(B, C, C, dens, &other, &w2);
+    if (split == 2)
+        memset(y, 0, (size_t)K * sizeof *y);
+    uint8_t *only = malloc((size_t)C + 1), *rest = malloc((size_t)C + 1);
+    for (int64_t c = 0; c < C; c++) {
+        only[c] = split && c % 3 == 0;
+        rest[c] = !only[c];
+        for (int64_t k = 1; only[c] && k < C; k += 2)
+            w2[k * C + c] = 0;
+    }
     test_layer t1, t2;
     layer_make(&t1, K, C, w1, -0.2f, NULL);
     layer_make(&t2, C, C, w2, -0.2f, NULL);
     sdsinf_pool *pool;
     assert_int_equal(sdsinf_pool_create(threads, &pool, NULL), SDSINF_OK);
     forward(NULL, &t1, 32, B, K, y, &mid);
-    for (int64_t s = 0; s < B; s++) /* odd inputs: the other rows */
-        for (int64_t k = 1; k < C; k += 2)
-            mid[s * C + k] = other[(s * 7 % B) * C + k];
+    for (int64_t s = 0; s < B; s++) /* odd inputs: the other rows (split: */
+        for (int64_t k = 1; k < C; k += 2) /* at samples held already) */
+            mid[s * C + k] = split ? mid[s * C + k - 1] * 0.5f
+                                   : other[(s * 7 % B) * C + k];
+    if (split == 2)
+        mid[1] = 0.75f;
     forward(NULL, &t2, 32, B, C, mid, &want);
     sdsinf__rows_ws *ws = NULL;
     forward_rows(pool, &ws, &t1, 32, B, K, y, &got); /* leaves it held */
@@ -407,8 +423,19 @@ static void check_chain(int64_t B, int64_t K, int64_t C, double dens,
     int64_t *n = calloc((size_t)C + 1, sizeof *n);
     int32_t *own = malloc((size_t)(C + 1) * sizeof *own);
     int held = sdsinf__rows_ws_dense(ws);
-    for (int64_t k = 0; k < C; k++) {
+    sdsinf__layer_plan p_own, p_rest;
+    assert_int_equal(sdsinf__layer_plan_subset(&t2.l.wt, &t2.plan, only,
+                                               &p_own, NULL), SDSINF_OK);
+    assert_int_equal(sdsinf__layer_plan_subset(&t2.l.wt, &t2.plan, rest,
+                                               &p_rest, NULL), SDSINF_OK);
+    assert_int_equal(p_own.count + p_rest.count, C);
+    for (int64_t k = 0; k < C; k++)
         own[k] = held && k % 2 == 0 ? (int32_t)k : -1;
+    if (held)
+        assert_int_equal(sdsinf__layer_forward_own(pool, ws, &t2.l, &p_own,
+                                                   32, own, NULL),
+                         SDSINF_OK);
+    for (int64_t k = 0; k < C; k++) {
         if (own[k] >= 0)
             continue;
         smp[k] = mt.col + mt.rowptr[k];
@@ -417,8 +444,12 @@ static void check_chain(int64_t B, int64_t K, int64_t C, double dens,
     }
     assert_int_equal(sdsinf__layer_forward_rows(pool, &ws, &t2.l, 32, B, smp,
                                                 val, n, held ? own : NULL,
-                                                &ot, NULL),
+                                                &p_rest, &ot, NULL),
                      SDSINF_OK);
+    sdsinf__layer_plan_free(&p_own);
+    sdsinf__layer_plan_free(&p_rest);
+    free(only);
+    free(rest);
     if (sdsinf__rows_ws_dense(ws))
         assert_int_equal(sdsinf__rows_ws_rows(ws, NULL, B, &ot, NULL),
                          SDSINF_OK);
@@ -449,10 +480,12 @@ static void check_chain(int64_t B, int64_t K, int64_t C, double dens,
 static void test_rows_chain(void **state)
 {
     (void)state;
-    check_chain(100, 60, 80, 0.5, 1); /* dense: held, layout kept or not */
-    check_chain(100, 60, 80, 0.5, 3);
-    check_chain(37, 200, 50, 0.05, 1); /* sparse: rows all along */
-    check_chain(64, 16, 16, 0.9, 2);
+    for (int split = 0; split < 3; split++) {
+        check_chain(100, 60, 80, 0.5, 1, split); /* dense: held, layout */
+        check_chain(100, 60, 80, 0.5, 3, split); /* kept or not */
+        check_chain(37, 200, 50, 0.05, 1, split); /* sparse: rows throughout */
+        check_chain(64, 16, 16, 0.9, 2, split);
+    }
 }
 
 /* One scratch serves layers of different shapes in turn. */
