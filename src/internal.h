@@ -175,16 +175,28 @@ int sdsinf__layer_forward_rows(sdsinf_pool *pool, sdsinf__rows_ws **ws,
                                const int32_t *own_row,
                                const sdsinf__layer_plan *rest,
                                sdsinf_csr *out, sdsinf_err *err);
-/* Before the other rows arrive: when ws holds the last output dense (and
- * its layout stays), runs the outputs of `own` (a plan of those reading
- * only own rows, own_row as for forward_rows) from it; the next
- * forward_rows then runs only `rest` (the other outputs) unless a
- * received sample makes it lay the samples out anew.  Bit-identical to
- * one forward_rows: each output still sums all its inputs in order. */
+/* A layer in steps, while the other rows arrive.  forward_own: when ws
+ * holds the last output dense (and its layout stays; else *early = 0 and
+ * forward_rows does it all), spreads the own rows (own_row as for
+ * forward_rows) and runs the outputs of plan `own` (those reading only
+ * own rows).  forward_more: spreads the views ks[0..nks) (arrived) and
+ * runs the outputs of `ready` (those whose inputs are all in).  The next
+ * forward_rows spreads the views not spread yet and runs `rest` (the
+ * outputs not run yet), unless a received sample needs a new layout: then
+ * it runs everything.  Bit-identical to one forward_rows: each output
+ * still sums all its inputs in order. */
 int sdsinf__layer_forward_own(sdsinf_pool *pool, sdsinf__rows_ws *ws,
                               const sdsinf_layer *layer,
                               const sdsinf__layer_plan *own, float ymax,
-                              const int32_t *own_row, sdsinf_err *err);
+                              const int32_t *own_row, int *early,
+                              sdsinf_err *err);
+int sdsinf__layer_forward_more(sdsinf_pool *pool, sdsinf__rows_ws *ws,
+                               const sdsinf_layer *layer,
+                               const sdsinf__layer_plan *ready, float ymax,
+                               const uint32_t *const *smp,
+                               const float *const *val, const int64_t *n,
+                               const uint32_t *ks, int64_t nks,
+                               sdsinf_err *err);
 int sdsinf__rows_ws_dense(const sdsinf__rows_ws *ws);
 /* Entries of the last output (held or given). */
 int64_t sdsinf__rows_ws_nnz(const sdsinf__rows_ws *ws);

@@ -68,8 +68,10 @@ struct sdsinf__rows_ws {
     int64_t outC;          /* rows of out */
     int dense_out;         /* out holds the last layer's output */
     int64_t out_nnz;       /* entries of the last layer's output */
-    int own_done;          /* the own-only outputs are in next already */
-    int64_t own_nnz, own_alive; /* their positives, positions they made live */
+    int early;             /* some outputs are in next already */
+    int64_t early_nnz, early_alive; /* their positives, positions made live */
+    uint8_t *spread;       /* K: row k of in holds its input already */
+    int64_t spread_cap;
     part *parts;
 };
 
@@ -134,6 +136,7 @@ void sdsinf__rows_ws_free(sdsinf__rows_ws *ws)
     sdsinf__free(ws->next);
     sdsinf__free(ws->alive);
     sdsinf__free(ws->alive_next);
+    sdsinf__free(ws->spread);
     sdsinf__free(ws);
 }
 
@@ -497,24 +500,31 @@ static void own_spread(sdsinf__rows_ws *ws, int64_t K, const int32_t *own_row,
     }
 }
 
-/* Spreads the views (the rows not own) into ws->in at their samples'
- * positions.  0 if some sample has no position (the layout must change). */
-static int views_spread(const ctx *x, const int32_t *own_row)
+/* Spreads view k into row k of ws->in at its samples' positions: 0 if
+ * some sample has none (the layout must change). */
+static int view_spread(sdsinf__rows_ws *ws, const uint32_t *smp,
+                       const float *val, int64_t n, int64_t k)
 {
-    sdsinf__rows_ws *ws = x->ws;
-    int64_t P = ws->P;
-    for (int64_t k = 0; k < x->K; k++) {
-        float *row = ws->in + k * P;
-        if (own_row && own_row[k] >= 0)
-            continue;
-        memset(row, 0, (size_t)P * sizeof *row);
-        for (int64_t e = 0; e < x->n[k]; e++) {
-            int32_t p = ws->pos_of[x->smp[k][e]];
-            if (p < 0)
-                return 0;
-            row[p] = x->val[k][e];
-        }
+    float *row = ws->in + k * ws->P;
+    memset(row, 0, (size_t)ws->P * sizeof *row);
+    for (int64_t e = 0; e < n; e++) {
+        int32_t p = ws->pos_of[smp[e]];
+        if (p < 0)
+            return 0;
+        row[p] = val[e];
     }
+    return 1;
+}
+
+/* Spreads the views (the rows not own, nor spread already when `done`
+ * is given) into ws->in.  0 if some sample has no position. */
+static int views_spread(const ctx *x, const int32_t *own_row,
+                        const uint8_t *done)
+{
+    for (int64_t k = 0; k < x->K; k++)
+        if (!(own_row && own_row[k] >= 0) && !(done && done[k]) &&
+            !view_spread(x->ws, x->smp[k], x->val[k], x->n[k], k))
+            return 0;
     return 1;
 }
 
@@ -539,6 +549,20 @@ static int next_fit(sdsinf__rows_ws *ws, int64_t C)
     return ws->alive_next && floats_fit(&ws->next, &ws->next_cap, C * ws->P);
 }
 
+/* Room for K spread flags, all clear. */
+static int spread_fit(sdsinf__rows_ws *ws, int64_t K)
+{
+    if (K > ws->spread_cap) {
+        sdsinf__free(ws->spread);
+        ws->spread = sdsinf__malloc((size_t)K);
+        ws->spread_cap = ws->spread ? K : 0;
+        if (!ws->spread)
+            return 0;
+    }
+    memset(ws->spread, 0, (size_t)K);
+    return 1;
+}
+
 /* Runs x's blocks in contiguous ranges, one per thread. */
 static void run_blocks(sdsinf_pool *pool, int threads, ctx *x)
 {
@@ -550,34 +574,75 @@ static void run_blocks(sdsinf_pool *pool, int threads, ctx *x)
     sdsinf__pool_run(pool, threads, run_range, x);
 }
 
-int sdsinf__layer_forward_own(sdsinf_pool *pool, sdsinf__rows_ws *ws,
-                              const sdsinf_layer *layer,
-                              const sdsinf__layer_plan *own, float ymax,
-                              const int32_t *own_row, sdsinf_err *err)
+/* Runs `plan`'s outputs of the layer into next (dense, layout kept),
+ * adding their counts to the early ones. */
+static int run_early(sdsinf_pool *pool, sdsinf__rows_ws *ws,
+                     const sdsinf_layer *layer, const sdsinf__layer_plan *plan,
+                     float ymax, sdsinf_err *err)
 {
     int64_t K = layer->w.nrows, C = layer->w.ncols;
     int threads = sdsinf_pool_threads(pool);
-    if (!ws || !ws->dense_out || !own_row || !own->count || !layout_alive(ws))
-        return SDSINF_OK; /* forward_rows does it all */
-    if (!parts_fit(ws, threads, K, C) ||
-        !floats_fit(&ws->in, &ws->in_cap, K * ws->P) || !next_fit(ws, C))
-        return sdsinf__fail(err, SDSINF_ENOMEM, "no memory for a layer over "
-                            "%lld positions x %lld neurons",
-                            (long long)ws->P, (long long)C);
+    if (!plan->count)
+        return SDSINF_OK;
+    if (!parts_fit(ws, threads, K, C))
+        return sdsinf__fail(err, SDSINF_ENOMEM, "no memory for a layer of "
+                            "%lld neurons", (long long)C);
     sdsinf_layer view = *layer;
-    view.plan_ = own;
+    view.plan_ = plan;
     ctx x = {.kern = sdsinf__kernel_get(), .layer = &view, .ymax = ymax,
              .with_mask = sdsinf__layer_with_mask(layer), .K = K, .C = C,
              .nlive = ws->nlive, .dense = 1, .ws = ws};
-    own_spread(ws, K, own_row, 0, ws->P);
     run_blocks(pool, threads, &x);
-    ws->own_nnz = ws->own_alive = 0;
     for (int t = 0; t < threads; t++) {
-        ws->own_nnz += ws->parts[t].nnz;
-        ws->own_alive += ws->parts[t].alive;
+        ws->early_nnz += ws->parts[t].nnz;
+        ws->early_alive += ws->parts[t].alive;
     }
-    ws->own_done = 1;
     return SDSINF_OK;
+}
+
+int sdsinf__layer_forward_own(sdsinf_pool *pool, sdsinf__rows_ws *ws,
+                              const sdsinf_layer *layer,
+                              const sdsinf__layer_plan *own, float ymax,
+                              const int32_t *own_row, int *early,
+                              sdsinf_err *err)
+{
+    int64_t K = layer->w.nrows, C = layer->w.ncols;
+    *early = 0;
+    if (!ws || !ws->dense_out || !own_row || !layout_alive(ws))
+        return SDSINF_OK; /* forward_rows does it all */
+    if (!floats_fit(&ws->in, &ws->in_cap, K * ws->P) || !next_fit(ws, C) ||
+        !spread_fit(ws, K))
+        return sdsinf__fail(err, SDSINF_ENOMEM, "no memory for a layer over "
+                            "%lld positions x %lld neurons",
+                            (long long)ws->P, (long long)C);
+    own_spread(ws, K, own_row, 0, ws->P);
+    for (int64_t k = 0; k < K; k++) /* rows never sent (empty) stay zero */
+        if (own_row[k] < 0)
+            memset(ws->in + k * ws->P, 0, (size_t)ws->P * sizeof *ws->in);
+    ws->early_nnz = ws->early_alive = 0;
+    int rc = run_early(pool, ws, layer, own, ymax, err);
+    ws->early = *early = rc == SDSINF_OK;
+    return rc;
+}
+
+int sdsinf__layer_forward_more(sdsinf_pool *pool, sdsinf__rows_ws *ws,
+                               const sdsinf_layer *layer,
+                               const sdsinf__layer_plan *ready, float ymax,
+                               const uint32_t *const *smp,
+                               const float *const *val, const int64_t *n,
+                               const uint32_t *ks, int64_t nks,
+                               sdsinf_err *err)
+{
+    if (!ws || !ws->early)
+        return SDSINF_OK;
+    for (int64_t i = 0; i < nks; i++) {
+        if (!view_spread(ws, smp[ks[i]], val[ks[i]], n[ks[i]], ks[i])) {
+            ws->early = 0; /* a new sample: forward_rows runs it all anew */
+            return SDSINF_OK;
+        }
+        ws->spread[ks[i]] = 1;
+    }
+    return run_early(pool, ws, layer, ready, ymax, err);
 }
 
 int sdsinf__layer_forward_rows(sdsinf_pool *pool, sdsinf__rows_ws **wsp,
@@ -595,8 +660,8 @@ int sdsinf__layer_forward_rows(sdsinf_pool *pool, sdsinf__rows_ws **wsp,
         goto nomem;
     sdsinf__rows_ws *ws = *wsp;
     int from_dense = own_row && ws->dense_out, moved = 0;
-    int split = from_dense && ws->own_done; /* the own-only outputs ran */
-    ws->dense_out = ws->own_done = 0; /* until this layer's output is whole */
+    int split = from_dense && ws->early; /* some outputs ran already */
+    ws->dense_out = ws->early = 0; /* until this layer's output is whole */
     if (!parts_fit(ws, threads, K, C) || !samples_fit(ws, samples))
         goto nomem;
     sdsinf_layer view = *layer;
@@ -618,21 +683,22 @@ int sdsinf__layer_forward_rows(sdsinf_pool *pool, sdsinf__rows_ws **wsp,
             goto nomem;
         if (!split)
             own_spread(ws, K, from_dense ? own_row : NULL, moved, oldP);
-        if (!views_spread(&x, from_dense ? own_row : NULL)) {
+        if (!views_spread(&x, from_dense ? own_row : NULL,
+                          split ? ws->spread : NULL)) {
             layout_new(&x, from_dense, samples); /* a sample came back */
             moved = 1;
             split = 0; /* what ran is in the old layout: all again */
             if (!floats_fit(&ws->in, &ws->in_cap, K * ws->P))
                 goto nomem;
             own_spread(ws, K, own_row, moved, oldP);
-            views_spread(&x, own_row); /* (every sample has a place) */
+            views_spread(&x, own_row, NULL); /* (every sample has a place) */
         }
         if (!split && !next_fit(ws, C))
             goto nomem;
         if (split) { /* the rest of the outputs, and the counts so far */
             x.layer = &view;
-            total = ws->own_nnz;
-            alive = ws->own_alive;
+            total = ws->early_nnz;
+            alive = ws->early_alive;
         }
     }
     x.nlive = ws->nlive;

@@ -36,6 +36,9 @@ typedef struct layer_lists {
     uint8_t *sent;       /* per index into the stage's ids: sent at all */
     uint8_t *expect;    /* workers: 1 if that source sends to self */
     int nexpect;
+    int8_t *src_bit;    /* workers: an expected source's bit in need */
+    uint64_t *need;     /* per output: the sources it reads rows of; NULL
+                           (outputs run at the end) past 64 sources */
 } layer_lists;
 
 typedef struct pending {
@@ -60,7 +63,43 @@ typedef struct worker {
     const float **in_val;
     int64_t *in_n, in_cap;
     int32_t *own_row;         /* inputs taken from the kernel's held output */
+    /* Outputs run as their sources arrive (when the layer allows): */
+    const layer_lists *inc;   /* the layer's lists, or NULL: at the end */
+    const sdsinf__local_layer *inc_layer;
+    uint64_t arrived;         /* the sources in, as need's bits */
+    uint8_t *ran, *keep;      /* per output: run already; to run now */
+    uint32_t *ks;             /* inputs that just arrived */
+    int64_t max_c, max_k;     /* the room of ran, keep and ks */
 } worker;
+
+/* Which sources each output of layer l reads rows from (as bits of the
+ * expected sources, at most 64; else need stays NULL). */
+static int need_build(worker *w, int32_t l, layer_lists *ll, sdsinf_err *err)
+{
+    const sdsinf__local_layer *lay = &w->sh->layer[l - 1];
+    const sdsinf_csr *wt = &lay->layer.wt;
+    const uint16_t *own = sdsinf_plan_owner(w->o->plan, l - 1);
+    int bits = 0;
+    w->max_c = wt->nrows > w->max_c ? wt->nrows : w->max_c;
+    w->max_k = lay->layer.w.nrows > w->max_k ? lay->layer.w.nrows : w->max_k;
+    if (!(ll->src_bit = sdsinf__mallocarray((size_t)w->W, 1)))
+        return sdsinf__fail(err, SDSINF_ENOMEM, "no memory");
+    for (int s = 0; s < w->W; s++)
+        ll->src_bit[s] = (int8_t)(ll->expect[s] && bits < 64 ? bits++ : -1);
+    if (ll->nexpect > 64)
+        return SDSINF_OK;
+    if (!(ll->need = sdsinf__calloc((size_t)wt->nrows + 1, sizeof *ll->need)))
+        return sdsinf__fail(err, SDSINF_ENOMEM, "no memory");
+    for (int64_t c = 0; c < wt->nrows; c++)
+        for (int64_t e = wt->rowptr[c]; e < wt->rowptr[c + 1]; e++) {
+            int src = own[lay->in_ids[wt->col[e]]];
+            if (src != w->self) /* (a source not expected: never early) */
+                ll->need[c] |= ll->src_bit[src] >= 0
+                                   ? (uint64_t)1 << ll->src_bit[src]
+                                   : ~(uint64_t)0;
+        }
+    return SDSINF_OK;
+}
 
 static int lists_build(worker *w, sdsinf_err *err)
 {
@@ -108,7 +147,14 @@ static int lists_build(worker *w, sdsinf_err *err)
             ll->sent[r] = n > 0;
         }
         sdsinf__free(fill);
+        if (need_build(w, l, ll, err) != SDSINF_OK)
+            return SDSINF_ENOMEM;
     }
+    w->ran = sdsinf__malloc((size_t)w->max_c + 1);
+    w->keep = sdsinf__malloc((size_t)w->max_c + 1);
+    w->ks = sdsinf__mallocarray((size_t)w->max_k + 1, sizeof *w->ks);
+    if (!w->ran || !w->keep || !w->ks)
+        return sdsinf__fail(err, SDSINF_ENOMEM, "no memory");
     return SDSINF_OK;
 }
 
@@ -119,7 +165,12 @@ static void lists_free(worker *w)
         sdsinf__free(w->lists[l].send_rows);
         sdsinf__free(w->lists[l].expect);
         sdsinf__free(w->lists[l].sent);
+        sdsinf__free(w->lists[l].src_bit);
+        sdsinf__free(w->lists[l].need);
     }
+    sdsinf__free(w->ran);
+    sdsinf__free(w->keep);
+    sdsinf__free(w->ks);
     sdsinf__free(w->lists);
     for (int64_t i = 0; i < w->nlater; i++)
         free(w->later[i].msg);
@@ -218,6 +269,41 @@ static int rows_expected(const worker *w, uint32_t layer, uint32_t source,
     return 1;
 }
 
+static int gather_part(worker *w, const sdsinf__local_layer *ll,
+                       const sdsinf__rows *pt, int64_t *nks, sdsinf_err *err);
+
+/* All of source s's rows are in: points the layer's inputs at them and
+ * runs the outputs that now have all theirs. */
+static int source_arrived(worker *w, uint32_t s, const sdsinf__rows *parts,
+                          const uint32_t *psrc, int64_t nparts,
+                          sdsinf_err *err)
+{
+    const sdsinf__local_layer *lay = w->inc_layer;
+    const uint64_t *need = w->inc->need;
+    int64_t nks = 0, C = lay->layer.wt.nrows;
+    sdsinf__layer_plan ready;
+    int rc = SDSINF_OK;
+    double t = sdsinf__now();
+    w->arrived |= (uint64_t)1 << w->inc->src_bit[s];
+    for (int64_t p = 0; p < nparts && rc == SDSINF_OK; p++)
+        if (psrc[p] == s)
+            rc = gather_part(w, lay, &parts[p], &nks, err);
+    for (int64_t c = 0; c < C; c++) {
+        w->keep[c] = !w->ran[c] && !(need[c] & ~w->arrived);
+        w->ran[c] |= w->keep[c];
+    }
+    if (rc == SDSINF_OK &&
+        (rc = sdsinf__layer_plan_subset(&lay->layer.wt, &lay->plan, w->keep,
+                                        &ready, err)) == SDSINF_OK) {
+        rc = sdsinf__layer_forward_more(w->o->pool, w->kernel, &lay->layer,
+                                        &ready, w->sh->ymax, w->in_smp,
+                                        w->in_val, w->in_n, w->ks, nks, err);
+        sdsinf__layer_plan_free(&ready);
+    }
+    w->rec->compute_seconds += sdsinf__now() - t;
+    return rc;
+}
+
 /* Receives every chunk of every block this worker expects at (batch,
  * layer), decoding them into parts (one per chunk).  `expect`: per source,
  * 1 if a block is owed.  Layers past the model's carry results. */
@@ -232,6 +318,7 @@ static int receive_layer(worker *w, uint32_t batch, uint32_t layer,
     uint32_t *got_chunks = sdsinf__calloc((size_t)W, sizeof *got_chunks);
     uint8_t **seen = sdsinf__calloc((size_t)W, sizeof *seen);
     sdsinf__rows *parts = NULL;
+    uint32_t *psrc = NULL; /* each part's source */
     sdsinf_layer_record *rec = w->rec;
     int64_t nparts = 0, cap = 0, done_sources = 0, owed = 0;
     if (!want_chunks || !got_chunks || !seen) {
@@ -328,13 +415,18 @@ static int receive_layer(worker *w, uint32_t batch, uint32_t layer,
             cap = cap ? 2 * cap : 16;
             sdsinf__rows *np = sdsinf__realloc(parts,
                                                (size_t)cap * sizeof *np);
-            if (!np) {
+            if (np)
+                parts = np;
+            uint32_t *ns = np ? sdsinf__realloc(psrc, (size_t)cap * sizeof *ns)
+                              : NULL;
+            if (!ns) {
                 free(msg);
                 rc = sdsinf__fail(err, SDSINF_ENOMEM, "no memory");
                 goto done;
             }
-            parts = np;
+            psrc = ns;
         }
+        psrc[nparts] = s;
         double t = sdsinf__now();
         rc = sdsinf__msg_decode(msg, len, samples, w->N, &w->codec,
                                 &parts[nparts], err);
@@ -355,8 +447,12 @@ static int receive_layer(worker *w, uint32_t batch, uint32_t layer,
             goto done;
         }
         seen[s][key.chunk] = 1;
-        if (++got_chunks[s] == want_chunks[s])
+        if (++got_chunks[s] == want_chunks[s]) {
             done_sources++;
+            if (w->inc && (rc = source_arrived(w, s, parts, psrc, nparts,
+                                               err)) != SDSINF_OK)
+                goto done;
+        }
     }
     *parts_out = parts;
     *nparts_out = nparts;
@@ -365,6 +461,7 @@ done:
     for (int64_t i = 0; parts && i < nparts; i++)
         sdsinf__rows_free(&parts[i]);
     sdsinf__free(parts);
+    sdsinf__free(psrc);
     for (int s = 0; seen && s < W; s++)
         sdsinf__free(seen[s]);
     sdsinf__free(seen);
@@ -412,23 +509,20 @@ static int gather_own(worker *w, const sdsinf__local_layer *ll,
     return SDSINF_OK;
 }
 
-/* Points the layer's other input rows at the received parts' rows. */
-static int gather_received(worker *w, const sdsinf__local_layer *ll,
-                           const sdsinf__rows *parts, int64_t nparts,
-                           sdsinf_err *err)
+/* Points the layer's input rows at a received part's rows (their ids
+ * checked by rows_expected), listing them in w->ks[*nks..]. */
+static int gather_part(worker *w, const sdsinf__local_layer *ll,
+                       const sdsinf__rows *pt, int64_t *nks, sdsinf_err *err)
 {
-    for (int64_t p = 0; p < nparts; p++) { /* rows_expected checked ids */
-        const sdsinf__rows *pt = &parts[p];
-        for (int64_t i = 0; i < pt->m.nrows; i++) {
-            int32_t k = ll->in_of[pt->id[i]];
-            if (w->in_smp[k])
-                return sdsinf__fail(err, SDSINF_ECORRUPT, "worker %d: "
-                                    "neuron %u arrived twice", w->self,
-                                    pt->id[i]);
-            w->in_smp[k] = pt->m.col + pt->m.rowptr[i];
-            w->in_val[k] = pt->m.val + pt->m.rowptr[i];
-            w->in_n[k] = pt->m.rowptr[i + 1] - pt->m.rowptr[i];
-        }
+    for (int64_t i = 0; i < pt->m.nrows; i++) {
+        int32_t k = ll->in_of[pt->id[i]];
+        if (w->in_smp[k])
+            return sdsinf__fail(err, SDSINF_ECORRUPT, "worker %d: neuron %u "
+                                "arrived twice", w->self, pt->id[i]);
+        w->in_smp[k] = pt->m.col + pt->m.rowptr[i];
+        w->in_val[k] = pt->m.val + pt->m.rowptr[i];
+        w->in_n[k] = pt->m.rowptr[i + 1] - pt->m.rowptr[i];
+        w->ks[(*nks)++] = (uint32_t)k;
     }
     return SDSINF_OK;
 }
@@ -624,26 +718,41 @@ static int layer_step(worker *w, int32_t l, uint32_t b, int64_t n,
                             ll->send_rows + ll->send_ptr[p], cnt, b,
                             (uint32_t)l, p, err);
     }
+    int early = 0;
+    sdsinf__layer_plan rest = {0};
     if (rc == SDSINF_OK)
         rc = gather_own(w, lay, yt, held, err);
     t = sdsinf__now();
     if (rc == SDSINF_OK && held) /* while the peers' rows travel */
         rc = sdsinf__layer_forward_own(w->o->pool, w->kernel, &lay->layer,
                                        &lay->own_plan, w->sh->ymax,
-                                       w->own_row, err);
+                                       w->own_row, &early, err);
     w->rec->compute_seconds += sdsinf__now() - t;
+    w->inc = early && ll->need ? ll : NULL; /* then: as sources arrive */
+    w->inc_layer = lay;
+    w->arrived = 0;
+    for (int64_t c = 0; w->inc && c < lay->layer.wt.nrows; c++)
+        w->ran[c] = !ll->need[c]; /* the own-only ones ran */
     if (rc == SDSINF_OK)
         rc = receive_layer(w, b, (uint32_t)l, ll->expect, n, &parts, &nparts,
                            err);
-    if (rc == SDSINF_OK)
-        rc = gather_received(w, lay, parts, nparts, err);
+    for (int64_t p = 0, nks = 0; rc == SDSINF_OK && !w->inc && p < nparts; p++)
+        rc = gather_part(w, lay, &parts[p], &nks, err);
+    for (int64_t c = 0; w->inc && c < lay->layer.wt.nrows; c++)
+        w->keep[c] = !w->ran[c];
+    if (rc == SDSINF_OK && w->inc)
+        rc = sdsinf__layer_plan_subset(&lay->layer.wt, &lay->plan, w->keep,
+                                       &rest, err);
     t = sdsinf__now();
     if (rc == SDSINF_OK)
         rc = sdsinf__layer_forward_rows(w->o->pool, &w->kernel, &lay->layer,
                                         w->sh->ymax, n, w->in_smp, w->in_val,
                                         w->in_n, held ? w->own_row : NULL,
-                                        &lay->rest_plan, next, err);
+                                        w->inc ? &rest : &lay->rest_plan,
+                                        next, err);
     w->rec->compute_seconds += sdsinf__now() - t;
+    w->inc = NULL;
+    sdsinf__layer_plan_free(&rest);
     parts_free(&parts, &nparts);
     return rc;
 }
