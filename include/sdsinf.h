@@ -393,10 +393,10 @@ SDSINF_API int sdsinf_channel_close(sdsinf_channel *ch, int cleanup,
                                     sdsinf_err *err);
 
 /* ---- Distributed runs ------------------------------------------------------ */
-#define SDSINF_RUN_OPTS_VERSION 2
+#define SDSINF_RUN_OPTS_VERSION 3
 typedef struct sdsinf_run_opts {
-    int version;                /* SDSINF_RUN_OPTS_VERSION (1: without the
-                                   fields of version 2) */
+    int version;                /* SDSINF_RUN_OPTS_VERSION (older: without
+                                   the fields of later versions) */
     const char *launcher;       /* "local" processes (NULL), "threads", or
                                    "mpi": this process is one rank of an
                                    MPI job (mpirun -n workers), the worker
@@ -419,6 +419,11 @@ typedef struct sdsinf_run_opts {
                              takes its weights from it (bias and ymax stay
                              the model's); NULL: shards are cut from the
                              model in memory */
+    /* version 3 */
+    int64_t max_message; /* bytes a message may take (a block over it goes
+                            as chunks, split between rows); 0: 256 KiB, an
+                            SQS message's limit; a channel's own lower
+                            limit wins */
 } sdsinf_run_opts;
 SDSINF_API void sdsinf_run_opts_init(sdsinf_run_opts *o);
 

@@ -1059,7 +1059,8 @@ static int emit(emitter *m, int64_t a, int64_t b, sdsinf_err *err)
                                 size, o->max_bytes);
         if (b - a == 1)
             return sdsinf__fail(err, SDSINF_EINVAL, "row %u alone takes %zu "
-                                "bytes, over the %zu-byte message limit",
+                                "bytes, over the %zu-byte message limit; "
+                                "raise the limit",
                                 e->blk->id[a], size, o->max_bytes);
         /* Split where half the entries lie, leaving a row on each side. */
         const int64_t *st = e->blk->start;

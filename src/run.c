@@ -42,6 +42,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#define MAX_MESSAGE (256 << 10) /* bytes per message by default: SQS's limit */
+#define MIN_MESSAGE 256         /* the least a limit may be: a header, a row */
+
 void sdsinf_run_opts_init(sdsinf_run_opts *o)
 {
     memset(o, 0, sizeof *o);
@@ -336,6 +339,7 @@ int sdsinf__worker_setup(const run_ctx *c, int w, one_worker *t,
                                                        : SDSINF__CODEC_ZSTD;
     t->wo.level = o->level ? o->level : 3;
     t->wo.timeout_ms = o->timeout_ms > 0 ? o->timeout_ms : 30000;
+    t->wo.max_message = c->max_message;
     if ((rc = c->plan_dir ? shard_from_file(c, w, &t->shard, err)
                           : sdsinf__local_shard_build(c->p, c->m, w,
                                                       &t->shard, err)) !=
@@ -879,9 +883,20 @@ int sdsinf_run(const sdsinf_model *m, const sdsinf_plan *p,
     }
     /* fields of later versions, where the caller's struct has them */
     const char *plan_dir = o->version >= 2 ? o->plan_dir : NULL;
+    int64_t max_message = o->version >= 3 && o->max_message ? o->max_message
+                                                            : MAX_MESSAGE;
+    if (max_message < MIN_MESSAGE) {
+        sdsinf_result_free(&res);
+        return sdsinf__fail(err, SDSINF_EINVAL, "a message limit of %lld "
+                            "bytes: give at least %d (a header and a row)",
+                            (long long)max_message, MIN_MESSAGE);
+    }
+    if (cm && cm->max_message && cm->max_message < (size_t)max_message)
+        max_message = (int64_t)cm->max_message;
     run_ctx c = {.m = m, .p = p, .images = images, .o = o,
                  .channel = channel,
                  .plan_dir = plan_dir && plan_dir[0] ? plan_dir : NULL,
+                 .max_message = (size_t)max_message,
                  .W = ps.workers,
                  .run = o->run_id ? o->run_id : made_up_run_id(),
                  .res = &res};

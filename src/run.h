@@ -18,6 +18,8 @@ typedef struct run_ctx {
     const sdsinf_run_opts *o;
     const char *channel;
     const char *plan_dir; /* NULL: shards cut from m */
+    size_t max_message;   /* bytes per message: the option, or the
+                             channel's lower limit */
     int W;
     uint64_t run;
     sdsinf_result *res;

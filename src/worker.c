@@ -205,8 +205,7 @@ static int send_block(worker *w, const sdsinf_csr *y, const sdsinf_csr *yt,
     sdsinf_layer_record *rec = w->rec;
     sdsinf__msg_key key = {o->run, batch, layer, (uint32_t)w->self,
                            (uint32_t)target, 0, 0};
-    sdsinf__msg_opts mo = {o->codec, o->level,
-                           o->channel->methods->max_message, &w->codec};
+    sdsinf__msg_opts mo = {o->codec, o->level, o->max_message, &w->codec};
     sdsinf__buf buf = {0};
     uint32_t nchunks = 0;
     double t = sdsinf__now();

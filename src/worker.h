@@ -44,6 +44,7 @@ typedef struct sdsinf__worker_opts {
     int64_t batch_size;          /* <= 0: all at once */
     int codec, level;            /* SDSINF__CODEC_*, zstd level */
     int timeout_ms;              /* longest wait for a message */
+    size_t max_message;          /* bytes per message at most (> 0) */
     sdsinf_pool *pool;           /* kernel threads, or NULL */
 } sdsinf__worker_opts;
 

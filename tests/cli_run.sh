@@ -28,6 +28,7 @@ check "4 x 2 levels" --workers 20 --bfr 4 --nlevels 2
 check "fs channel" --workers 4 --channel fs --channel-config "$tmp/fs"
 [ -z "$(ls -A "$tmp/fs" 2>/dev/null)" ] || { echo "FAIL: the fs channel left objects"; exit 1; }
 check "raw codec, batches" --workers 3 --codec raw --batch-size 16
+check "1 KiB messages (blocks as chunks)" --workers 3 --codec raw --max-message 1024
 
 echo "== the workers load their shards from the plan directory"
 "$sdsinf" partition --weights "$tmp/g" --workers 4 --out "$tmp/plan" >/dev/null

@@ -37,8 +37,13 @@ static void free_fixture(fixture *f)
     sdsinf_result_free(&f->single);
 }
 
-static void run_and_compare(fixture *f, int W, const char *method,
-                            int64_t batch, const char *codec)
+/* Runs on W workers (the plan of `method`) and checks the result equals
+ * one process's; the messages sent and the largest into *messages and
+ * *largest when given. */
+static void run_and_compare_limit(fixture *f, int W, const char *method,
+                                  int64_t batch, const char *codec,
+                                  int64_t max_message, uint64_t *messages,
+                                  uint64_t *largest)
 {
     sdsinf_partition_opts po;
     sdsinf_plan *p;
@@ -52,6 +57,7 @@ static void run_and_compare(fixture *f, int W, const char *method,
     ro.batch_size = batch;
     ro.codec = codec;
     ro.timeout_ms = 20000;
+    ro.max_message = max_message;
     sdsinf_result r;
     sdsinf_run_stats st;
     int rc = sdsinf_run(f->m, p, &f->images, &ro, &r, &st, &err);
@@ -63,9 +69,51 @@ static void run_and_compare(fixture *f, int W, const char *method,
     assert_memory_equal(r.max, f->single.max, (size_t)r.images * sizeof *r.max);
     if (W > 1)
         assert_true(st.messages_sent > 0);
+    if (messages)
+        *messages = st.messages_sent;
+    for (int64_t i = 0; largest && i < st.nrecords; i++)
+        if (st.records[i].sent_max > *largest)
+            *largest = st.records[i].sent_max;
     sdsinf_run_stats_free(&st);
     sdsinf_result_free(&r);
     sdsinf_plan_free(p);
+}
+
+static void run_and_compare(fixture *f, int W, const char *method,
+                            int64_t batch, const char *codec)
+{
+    run_and_compare_limit(f, W, method, batch, codec, 0, NULL, NULL);
+}
+
+/* A message limit splits blocks into chunks (more messages, none over
+ * it) and changes nothing else; a limit below a header and a row is
+ * refused. */
+static void test_message_limit(void **state)
+{
+    (void)state;
+    fixture f;
+    make_fixture(&f, 256, 10, 300);
+    uint64_t whole = 0, chunked = 0, largest = 0, big = 0;
+    run_and_compare_limit(&f, 4, "block", 0, NULL, 0, &whole, &big);
+    assert_true(big > 2048); /* else the limit below splits nothing */
+    run_and_compare_limit(&f, 4, "block", 0, NULL, 2048, &chunked, &largest);
+    assert_true(chunked > whole);
+    assert_true(largest <= 2048);
+    sdsinf_plan *p;
+    sdsinf_partition_opts po;
+    sdsinf_partition_opts_init(&po);
+    po.workers = 2;
+    assert_int_equal(sdsinf_partition(f.m, &po, &p, NULL), SDSINF_OK);
+    sdsinf_run_opts ro;
+    sdsinf_run_opts_init(&ro);
+    ro.max_message = 100;
+    sdsinf_result r;
+    sdsinf_err err;
+    assert_int_equal(sdsinf_run(f.m, p, &f.images, &ro, &r, NULL, &err),
+                     SDSINF_EINVAL);
+    assert_non_null(strstr(err.msg, "at least 256"));
+    sdsinf_plan_free(p);
+    free_fixture(&f);
 }
 
 static void test_worker_counts(void **state)
@@ -243,6 +291,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_worker_counts),
         cmocka_unit_test(test_methods_batches_codecs),
+        cmocka_unit_test(test_message_limit),
         cmocka_unit_test(test_plan_dir_shards),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

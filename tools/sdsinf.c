@@ -44,6 +44,8 @@ static const char *USAGE =
     "            [--plan PLANDIR] [--launcher threads|mpi] [--channel mem|...]\n"
     "            [--channel-config C] [--codec zstd|raw] [--level N]\n"
     "            [--timeout-ms T] [--batch-size B] [--check GOLD] [--out F]\n"
+    "            [--max-message BYTES] (default 256 KiB; larger blocks go\n"
+    "            as chunks)\n"
     "            [--bfr B --nlevels N] (launch tree: W = B + B^2 + .. + B^N)\n"
     "            [--scores F] [--metrics PREFIX]   a distributed run on W\n"
     "            workers; --metrics writes PREFIX.csv, PREFIX-layers.csv\n"
@@ -67,7 +69,7 @@ typedef struct opts {
     const char *plan, *from, *weights_out, *images_out;
     const char *launcher, *channel, *channel_config, *codec, *metrics;
     const char *payload; /* the one argument that is not a flag (run) */
-    long long level, timeout_ms, bfr, nlevels;
+    long long level, timeout_ms, bfr, nlevels, max_message;
     long long neurons, layers, threads, batch_size, workers;
     double imbalance;
     long long seed;
@@ -135,6 +137,7 @@ static const flag FLAGS[] = {
     COUNT_FLAG("--bfr", bfr, 1, 65535),
     COUNT_FLAG("--nlevels", nlevels, 1, 32),
     COUNT_FLAG("--timeout-ms", timeout_ms, 1, 86400000),
+    COUNT_FLAG("--max-message", max_message, 256, 9.2e18),
     COUNT_FLAG("--seed", seed, 0, 9.2e18),
     {"--ymax", REAL, offsetof(opts, ymax), 1e-30, 3e38},
     {"--imbalance", REAL, offsetof(opts, imbalance), 1e-9, 10},
@@ -768,6 +771,7 @@ static void run_opts_from(const opts *o, sdsinf_run_opts *ro)
     ro->codec = o->codec;
     ro->level = (int)o->level;
     ro->timeout_ms = (int)o->timeout_ms;
+    ro->max_message = o->max_message;
     ro->kernel_threads = (int)o->threads;
     ro->bfr = (int)o->bfr;
     ro->nlevels = (int)o->nlevels;
