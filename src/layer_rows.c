@@ -500,13 +500,15 @@ static void own_spread(sdsinf__rows_ws *ws, int64_t K, const int32_t *own_row,
     }
 }
 
-/* Spreads view k into row k of ws->in at its samples' positions: 0 if
- * some sample has none (the layout must change). */
+/* Spreads view k into row k of ws->in at its samples' positions (zeroed
+ * first unless `zero`: it is already): 0 if some sample has none (the
+ * layout must change). */
 static int view_spread(sdsinf__rows_ws *ws, const uint32_t *smp,
-                       const float *val, int64_t n, int64_t k)
+                       const float *val, int64_t n, int64_t k, int zero)
 {
     float *row = ws->in + k * ws->P;
-    memset(row, 0, (size_t)ws->P * sizeof *row);
+    if (!zero)
+        memset(row, 0, (size_t)ws->P * sizeof *row);
     for (int64_t e = 0; e < n; e++) {
         int32_t p = ws->pos_of[smp[e]];
         if (p < 0)
@@ -516,14 +518,15 @@ static int view_spread(sdsinf__rows_ws *ws, const uint32_t *smp,
     return 1;
 }
 
-/* Spreads the views (the rows not own, nor spread already when `done`
- * is given) into ws->in.  0 if some sample has no position. */
+/* Spreads the views (the rows not own) into ws->in; with `done` (the
+ * rows are zero from forward_own) only those not spread yet.  0 if some
+ * sample has no position. */
 static int views_spread(const ctx *x, const int32_t *own_row,
                         const uint8_t *done)
 {
     for (int64_t k = 0; k < x->K; k++)
         if (!(own_row && own_row[k] >= 0) && !(done && done[k]) &&
-            !view_spread(x->ws, x->smp[k], x->val[k], x->n[k], k))
+            !view_spread(x->ws, x->smp[k], x->val[k], x->n[k], k, !!done))
             return 0;
     return 1;
 }
@@ -636,7 +639,7 @@ int sdsinf__layer_forward_more(sdsinf_pool *pool, sdsinf__rows_ws *ws,
     if (!ws || !ws->early)
         return SDSINF_OK;
     for (int64_t i = 0; i < nks; i++) {
-        if (!view_spread(ws, smp[ks[i]], val[ks[i]], n[ks[i]], ks[i])) {
+        if (!view_spread(ws, smp[ks[i]], val[ks[i]], n[ks[i]], ks[i], 1)) {
             ws->early = 0; /* a new sample: forward_rows runs it all anew */
             return SDSINF_OK;
         }

@@ -657,13 +657,13 @@ done:
 }
 
 /* A test hook: SDSINF_TEST_KILL=w:l kills worker w's process at layer l,
- * as a crash would (fault tests of the process launcher). */
-static void maybe_die(int self, int32_t layer)
+ * as a crash would (fault tests of the process launcher).  The layer at
+ * which this worker dies, or -1. */
+static int32_t kill_layer(int self)
 {
     const char *s = getenv("SDSINF_TEST_KILL");
     int w, l;
-    if (s && sscanf(s, "%d:%d", &w, &l) == 2 && w == self && l == layer)
-        raise(SIGKILL);
+    return s && sscanf(s, "%d:%d", &w, &l) == 2 && w == self ? l : -1;
 }
 
 static void parts_free(sdsinf__rows **parts, int64_t *nparts)
@@ -786,6 +786,7 @@ int sdsinf__worker_run(const sdsinf__worker_opts *o, sdsinf_result *res,
     }
     if ((rc = lists_build(&w, err)) != SDSINF_OK)
         goto done;
+    int32_t kill_at = kill_layer(w.self);
     int64_t M = o->images->nrows;
     int64_t bs = o->batch_size > 0 && o->batch_size < M ? o->batch_size : M;
     for (int64_t first = 0, b = 0; first < M; first += bs, b++) {
@@ -795,7 +796,8 @@ int sdsinf__worker_run(const sdsinf__worker_opts *o, sdsinf_result *res,
         for (int32_t l = 1; l <= w.L; l++) {
             double t = sdsinf__now();
             w.rec = &st->records[l - 1];
-            maybe_die(w.self, l);
+            if (l == kill_at)
+                raise(SIGKILL);
             if ((rc = layer_step(&w, l, (uint32_t)b, n, &yt, &next, err)))
                 goto done;
             if (!sdsinf__rows_ws_dense(w.kernel)) { /* the output as rows */
