@@ -197,6 +197,11 @@ int sdsinf__layer_forward_more(sdsinf_pool *pool, sdsinf__rows_ws *ws,
                                const float *const *val, const int64_t *n,
                                const uint32_t *ks, int64_t nks,
                                sdsinf_err *err);
+/* Makes *ws (created if NULL) ready for layers of up to K inputs and C
+ * outputs over `samples` samples on `threads` threads, its memory touched:
+ * a worker does this while starting, so its layers do not fault pages in. */
+int sdsinf__rows_ws_reserve(sdsinf__rows_ws **ws, int threads, int64_t K,
+                            int64_t C, int64_t samples, sdsinf_err *err);
 int sdsinf__rows_ws_dense(const sdsinf__rows_ws *ws);
 /* Entries of the last output (held or given). */
 int64_t sdsinf__rows_ws_nnz(const sdsinf__rows_ws *ws);

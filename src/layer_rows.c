@@ -459,6 +459,25 @@ static int out_rows(const sdsinf__rows_ws *ws, const uint8_t *want,
     return SDSINF_OK;
 }
 
+int sdsinf__rows_ws_reserve(sdsinf__rows_ws **wsp, int threads, int64_t K,
+                            int64_t C, int64_t samples, sdsinf_err *err)
+{
+    int64_t P = (samples + LANES - 1) / LANES * LANES;
+    sdsinf__rows_ws *ws = *wsp ? *wsp : sdsinf__calloc(1, sizeof *ws);
+    *wsp = ws;
+    if (!ws || !parts_fit(ws, threads, K, C) || !samples_fit(ws, samples) ||
+        !floats_fit(&ws->in, &ws->in_cap, K * P) ||
+        !floats_fit(&ws->out, &ws->out_cap, C * P) ||
+        !floats_fit(&ws->next, &ws->next_cap, C * P))
+        return sdsinf__fail(err, SDSINF_ENOMEM, "no memory for layers of "
+                            "%lld inputs x %lld samples", (long long)K,
+                            (long long)samples);
+    memset(ws->in, 0, (size_t)(K * P) * sizeof *ws->in); /* its pages now */
+    memset(ws->out, 0, (size_t)(C * P) * sizeof *ws->out);
+    memset(ws->next, 0, (size_t)(C * P) * sizeof *ws->next);
+    return SDSINF_OK;
+}
+
 int sdsinf__rows_ws_dense(const sdsinf__rows_ws *ws)
 {
     return ws && ws->dense_out;

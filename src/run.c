@@ -323,6 +323,21 @@ static int shard_from_file(const run_ctx *c, int w, sdsinf__local_shard *out,
     return rc;
 }
 
+/* The layers' scratch for the largest layer and batch, its pages touched:
+ * start-up work, not the first layers'. */
+static int kernel_reserve(const run_ctx *c, one_worker *t, sdsinf_err *err)
+{
+    int64_t K = 0, C = 0, M = c->images->nrows, bs = c->o->batch_size;
+    for (int32_t l = 0; l < t->shard.layers; l++) {
+        const sdsinf_csr *w = &t->shard.layer[l].layer.w;
+        K = w->nrows > K ? w->nrows : K;
+        C = w->ncols > C ? w->ncols : C;
+    }
+    t->wo.kernel = &t->kernel;
+    return sdsinf__rows_ws_reserve(&t->kernel, sdsinf_pool_threads(t->wo.pool),
+                                   K, C, bs > 0 && bs < M ? bs : M, err);
+}
+
 /* Loads worker w's data (its shard), opens its channel (tracked, for
  * processes) and kernel pool. */
 int sdsinf__worker_setup(const run_ctx *c, int w, one_worker *t,
@@ -362,8 +377,10 @@ int sdsinf__worker_setup(const run_ctx *c, int w, one_worker *t,
         ch = &tc->base;
     }
     t->wo.channel = ch;
-    return sdsinf_pool_create(o->kernel_threads > 1 ? o->kernel_threads : 1,
-                              &t->wo.pool, err);
+    if ((rc = sdsinf_pool_create(o->kernel_threads > 1 ? o->kernel_threads : 1,
+                                 &t->wo.pool, err)) != SDSINF_OK)
+        return rc;
+    return kernel_reserve(c, t, err);
 }
 
 void sdsinf__worker_teardown(one_worker *t)
@@ -371,6 +388,8 @@ void sdsinf__worker_teardown(one_worker *t)
     sdsinf_channel_close(t->wo.channel, 1, NULL);
     sdsinf__local_shard_free(&t->shard);
     sdsinf_pool_free(t->wo.pool);
+    sdsinf__rows_ws_free(t->kernel);
+    t->kernel = NULL;
     memset(&t->wo, 0, sizeof t->wo);
 }
 

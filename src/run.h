@@ -40,6 +40,7 @@ typedef struct one_worker {
     const run_ctx *c; /* threads: the run, this worker's id, the gate */
     int w;
     gate *g;
+    sdsinf__rows_ws *kernel; /* its layers' scratch, reserved at setup */
 } one_worker;
 
 /* Loads worker w's data (its shard), opens its channel (tracked, for

@@ -280,20 +280,23 @@ static int source_arrived(worker *w, uint32_t s, const sdsinf__rows *parts,
     const sdsinf__local_layer *lay = w->inc_layer;
     const uint64_t *need = w->inc->need;
     int64_t nks = 0, C = lay->layer.wt.nrows;
-    sdsinf__layer_plan ready;
+    sdsinf__layer_plan ready = {0};
     int rc = SDSINF_OK;
     double t = sdsinf__now();
     w->arrived |= (uint64_t)1 << w->inc->src_bit[s];
     for (int64_t p = 0; p < nparts && rc == SDSINF_OK; p++)
         if (psrc[p] == s)
             rc = gather_part(w, lay, &parts[p], &nks, err);
+    int64_t nready = 0;
     for (int64_t c = 0; c < C; c++) {
         w->keep[c] = !w->ran[c] && !(need[c] & ~w->arrived);
         w->ran[c] |= w->keep[c];
+        nready += w->keep[c];
     }
     if (rc == SDSINF_OK &&
-        (rc = sdsinf__layer_plan_subset(&lay->layer.wt, &lay->plan, w->keep,
-                                        &ready, err)) == SDSINF_OK) {
+        (rc = nready ? sdsinf__layer_plan_subset(&lay->layer.wt, &lay->plan,
+                                                 w->keep, &ready, err)
+                     : SDSINF_OK) == SDSINF_OK) { /* (none: only spread) */
         rc = sdsinf__layer_forward_more(w->o->pool, w->kernel, &lay->layer,
                                         &ready, w->sh->ymax, w->in_smp,
                                         w->in_val, w->in_n, w->ks, nks, err);
@@ -780,6 +783,10 @@ int sdsinf__worker_run(const sdsinf__worker_opts *o, sdsinf_result *res,
                             "disagree on the sizes", w.self);
     if (!(st->records = sdsinf__calloc((size_t)w.L + 1, sizeof *st->records)))
         return sdsinf__fail(err, SDSINF_ENOMEM, "no memory");
+    if (o->kernel) { /* borrowed for the run */
+        w.kernel = *o->kernel;
+        *o->kernel = NULL;
+    }
     for (int32_t l = 0; l <= w.L; l++) {
         st->records[l].worker = w.self;
         st->records[l].layer = l + 1;
@@ -822,6 +829,10 @@ done:
     stats_sum(st, w.L + 1);
     sdsinf_csr_free(&yt);
     sdsinf_csr_free(&next);
+    if (o->kernel) { /* handed back */
+        *o->kernel = w.kernel;
+        w.kernel = NULL;
+    }
     lists_free(&w);
     return rc;
 }

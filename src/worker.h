@@ -46,6 +46,8 @@ typedef struct sdsinf__worker_opts {
     int timeout_ms;              /* longest wait for a message */
     size_t max_message;          /* bytes per message at most (> 0) */
     sdsinf_pool *pool;           /* kernel threads, or NULL */
+    sdsinf__rows_ws **kernel;    /* the layers' scratch, prepared (the run
+                                    takes it and puts it back), or NULL */
 } sdsinf__worker_opts;
 
 /* What a worker did (seconds are wall time spent in each part): the sums
