@@ -57,6 +57,15 @@ typedef struct sdsinf_err {
     char msg[256]; /* what went wrong and where, for a human */
 } sdsinf_err;
 
+/* Fills *err (when not NULL) with code and a formatted message; returns
+ * code, so a failure path reads `return sdsinf_err_set(err, SDSINF_EIO,
+ * "...: %s", ...)` (for channels and programs built on the library). */
+SDSINF_API int sdsinf_err_set(sdsinf_err *err, int code, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+
 /* "EPARSE" etc.; "UNKNOWN" for codes not in the table. */
 SDSINF_API const char *sdsinf_status_name(int code);
 /* A one-line description of the code. */

@@ -13,10 +13,8 @@
 #define SDSINF__PRINTF(a, b)
 #endif
 
-/* Fills *err (when not NULL) with code and a formatted message; returns code
- * so a failure path reads `return sdsinf__fail(err, SDSINF_EIO, ...)`. */
-int sdsinf__fail(sdsinf_err *err, int code, const char *fmt, ...)
-    SDSINF__PRINTF(3, 4);
+/* The library's failure paths: sdsinf_err_set. */
+#define sdsinf__fail sdsinf_err_set
 
 /* Allocation through one hook, so tests can fail the n-th allocation. */
 void *sdsinf__malloc(size_t n);

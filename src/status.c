@@ -41,7 +41,7 @@ const char *sdsinf_status_text(int code)
     return "unknown status";
 }
 
-int sdsinf__fail(sdsinf_err *err, int code, const char *fmt, ...)
+int sdsinf_err_set(sdsinf_err *err, int code, const char *fmt, ...)
 {
     if (err) {
         va_list ap;

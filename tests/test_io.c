@@ -746,10 +746,29 @@ static void test_categories_load(void **state)
     free(path);
 }
 
+/* sdsinf_err_set fills err and returns the code; NULL err is fine; a
+ * long message is cut, terminated. */
+static void test_err_set(void **state)
+{
+    (void)state;
+    sdsinf_err err = {0};
+    char long_text[600];
+    memset(long_text, 'x', sizeof long_text - 1);
+    long_text[sizeof long_text - 1] = 0;
+    assert_int_equal(sdsinf_err_set(&err, SDSINF_EIO, "%s: %d", "f", 7),
+                     SDSINF_EIO);
+    assert_int_equal(err.code, SDSINF_EIO);
+    assert_string_equal(err.msg, "f: 7");
+    assert_int_equal(sdsinf_err_set(NULL, SDSINF_EPARSE, "x"), SDSINF_EPARSE);
+    sdsinf_err_set(&err, SDSINF_EINVAL, "%s", long_text);
+    assert_int_equal(strlen(err.msg), sizeof err.msg - 1);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup_dir, teardown_dir)
     const struct CMUnitTest tests[] = {
+        T(test_err_set),
         T(test_bad_layer_files),
         T(test_bad_second_layer),
         T(test_missing_layer),

@@ -9,18 +9,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-int cli_fail(sdsinf_err *err, int code, const char *fmt, ...)
-{
-    if (err) {
-        va_list ap;
-        va_start(ap, fmt);
-        err->code = code;
-        vsnprintf(err->msg, sizeof err->msg, fmt, ap);
-        va_end(ap);
-    }
-    return code;
-}
-
 void cli_json_string(FILE *f, const char *s)
 {
     if (!s) {

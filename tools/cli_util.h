@@ -7,12 +7,8 @@
 
 #include <stdio.h>
 
-/* Sets err (when not NULL) to code and the formatted message; returns
- * code, so a failure path reads `return cli_fail(err, SDSINF_EIO, ...)`. */
-#if defined(__GNUC__)
-__attribute__((format(printf, 3, 4)))
-#endif
-int cli_fail(sdsinf_err *err, int code, const char *fmt, ...);
+/* The tools report failures as the library does. */
+#define cli_fail sdsinf_err_set
 
 /* Writes s as a JSON string, quoted and escaped (NULL writes null). */
 void cli_json_string(FILE *f, const char *s);
