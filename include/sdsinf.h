@@ -432,7 +432,8 @@ typedef struct sdsinf_run_opts {
     int64_t max_message; /* bytes a message may take (a block over it goes
                             as chunks, split between rows); 0: 256 KiB, an
                             SQS message's limit; a channel's own lower
-                            limit wins */
+                            limit wins; a keyed channel (an object store)
+                            takes each block whole */
 } sdsinf_run_opts;
 SDSINF_API void sdsinf_run_opts_init(sdsinf_run_opts *o);
 

@@ -103,12 +103,37 @@ static void test_message_limit(void **state)
     sdsinf_partition_opts po;
     sdsinf_partition_opts_init(&po);
     po.workers = 2;
+    po.method = "block";
     assert_int_equal(sdsinf_partition(f.m, &po, &p, NULL), SDSINF_OK);
     sdsinf_run_opts ro;
     sdsinf_run_opts_init(&ro);
-    ro.max_message = 100;
     sdsinf_result r;
     sdsinf_err err;
+    sdsinf_run_stats st;
+    /* an object store keeps one object per key: blocks go whole */
+    char *dir = tu_mkdtemp();
+    ro.launcher = "threads";
+    ro.channel = "fs";
+    ro.channel_config = dir;
+    ro.max_message = 2048;
+    ro.timeout_ms = 20000;
+    if (sdsinf_run(f.m, p, &f.images, &ro, &r, &st, &err) != SDSINF_OK)
+        fail_msg("fs, 2 KiB limit: %s", err.msg);
+    assert_memory_equal(r.argmax, f.single.argmax,
+                        (size_t)r.images * sizeof *r.argmax);
+    uint64_t biggest = 0;
+    for (int64_t i = 0; i < st.nrecords; i++) {
+        assert_true(st.records[i].sent <= 1);
+        biggest = st.records[i].sent_max > biggest ? st.records[i].sent_max
+                                                   : biggest;
+    }
+    assert_true(biggest > 2048);
+    sdsinf_result_free(&r);
+    sdsinf_run_stats_free(&st);
+    tu_rmdir(dir);
+    free(dir);
+    sdsinf_run_opts_init(&ro);
+    ro.max_message = 100;
     assert_int_equal(sdsinf_run(f.m, p, &f.images, &ro, &r, NULL, &err),
                      SDSINF_EINVAL);
     assert_non_null(strstr(err.msg, "at least 256"));
