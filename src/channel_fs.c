@@ -4,8 +4,10 @@
  *
  * One object per (run, batch, layer, source, target), at the known key
  *   <dir>/<run>/<batch>/<layer>/<target>/<source>.msg
- * where dir is the config string (default $TMPDIR/sdsinf-store, TMPDIR
- * unset: /tmp).  A sender writes a temporary file beside it (a name that
+ * where dir is the config string (default /dev/shm/sdsinf-store, or
+ * $TMPDIR/sdsinf-store without /dev/shm: sdsinf__scratch_dir; a journaled
+ * disk filesystem makes every create and rename wait on its journal, 10x
+ * slower here).  A sender writes a temporary file beside it (a name that
  * starts with '.') and renames it into place, so a reader sees a whole
  * object or none; sending a key again replaces its object (the runtime
  * deduplicates).  Objects stay until the run is cleaned up.
@@ -309,12 +311,11 @@ static void fs_release(fs_channel *fc)
 static int fs_open(sdsinf_channel *ch, const char *config, sdsinf_err *err)
 {
     fs_channel *fc = (fs_channel *)ch;
-    const char *t = getenv("TMPDIR");
     char def[PATH_CAP];
     int rc = SDSINF_OK;
     fc->lock_fd = -1;
     if (!config || !config[0]) {
-        snprintf(def, sizeof def, "%s/sdsinf-store", t && t[0] ? t : "/tmp");
+        snprintf(def, sizeof def, "%s/sdsinf-store", sdsinf__scratch_dir());
         config = def;
     }
     size_t cap = strlen(config) + 32;

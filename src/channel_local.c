@@ -3,7 +3,7 @@
  *
  * The run's workers map one file, <dir>/<R>.shm (dir: the config string;
  * default /dev/shm/sdsinf-<R>, or $TMPDIR/sdsinf-<R> where /dev/shm is
- * missing): a header, a slot per worker (open, pid, bell) and a ring per
+ * missing: sdsinf__scratch_dir): a header, a slot per worker (open, pid, bell) and a ring per
  * (source, target) pair.  A ring has one writer and one reader, so it
  * needs no lock: the writer publishes its tail, the reader its head.
  *
@@ -311,11 +311,7 @@ static int local_open(sdsinf_channel *ch, const char *config, sdsinf_err *err)
     lc->fd = -1;
     lc->send_timeout_ms = SEND_TIMEOUT_MS;
     if (!config || !config[0]) {
-        struct stat st;
-        const char *t = getenv("TMPDIR");
-        if (stat("/dev/shm", &st) == 0 && S_ISDIR(st.st_mode))
-            t = "/dev/shm"; /* memory: nothing is ever written back */
-        snprintf(def, sizeof def, "%s/sdsinf-%" PRIu64, t && t[0] ? t : "/tmp",
+        snprintf(def, sizeof def, "%s/sdsinf-%" PRIu64, sdsinf__scratch_dir(),
                  ch->run);
         config = def;
     }

@@ -222,6 +222,10 @@ int sdsinf__plan_shard(const sdsinf_plan *p, const sdsinf_model *m, int w,
 
 /* Sleeps ms milliseconds (resumed after signals). */
 void sdsinf__sleep_ms(double ms);
+/* Where channels keep a run's files by default: /dev/shm (memory: a
+ * journaled disk makes every create and rename wait), else $TMPDIR, else
+ * /tmp. */
+const char *sdsinf__scratch_dir(void);
 /* mkdir -p, mode 0700; 0 or -1 with errno. */
 int sdsinf__mkdir_p(const char *dir);
 

@@ -147,6 +147,15 @@ void sdsinf__sleep_ms(double ms)
     }
 }
 
+const char *sdsinf__scratch_dir(void)
+{
+    struct stat st;
+    const char *t = getenv("TMPDIR");
+    if (stat("/dev/shm", &st) == 0 && S_ISDIR(st.st_mode))
+        return "/dev/shm";
+    return t && t[0] ? t : "/tmp";
+}
+
 int sdsinf__mkdir_p(const char *dir)
 {
     char buf[4096];
