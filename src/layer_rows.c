@@ -505,10 +505,10 @@ static void own_spread(sdsinf__rows_ws *ws, int64_t K, const int32_t *own_row,
 {
     int64_t P = ws->P;
     for (int64_t k = 0; own_row && k < K; k++) {
-        float *row = ws->in + k * P;
-        const float *src = ws->out + own_row[k] * oldP;
         if (own_row[k] < 0)
             continue;
+        float *row = ws->in + k * P;
+        const float *src = ws->out + own_row[k] * oldP;
         if (!moved) {
             memcpy(row, src, (size_t)P * sizeof *row);
             continue;
@@ -519,14 +519,14 @@ static void own_spread(sdsinf__rows_ws *ws, int64_t K, const int32_t *own_row,
     }
 }
 
-/* Spreads view k into row k of ws->in at its samples' positions (zeroed
- * first unless `zero`: it is already): 0 if some sample has none (the
- * layout must change). */
+/* Spreads view k into row k of ws->in at its samples' positions (zeroing
+ * the row first unless it is `cleared` already): 0 if some sample has
+ * none (the layout must change). */
 static int view_spread(sdsinf__rows_ws *ws, const uint32_t *smp,
-                       const float *val, int64_t n, int64_t k, int zero)
+                       const float *val, int64_t n, int64_t k, int cleared)
 {
     float *row = ws->in + k * ws->P;
-    if (!zero)
+    if (!cleared)
         memset(row, 0, (size_t)ws->P * sizeof *row);
     for (int64_t e = 0; e < n; e++) {
         int32_t p = ws->pos_of[smp[e]];
@@ -569,6 +569,22 @@ static int next_fit(sdsinf__rows_ws *ws, int64_t C)
     sdsinf__free(ws->alive_next);
     ws->alive_next = sdsinf__calloc((size_t)ws->P + 1, 1);
     return ws->alive_next && floats_fit(&ws->next, &ws->next_cap, C * ws->P);
+}
+
+/* The output written (next) becomes the one kept (out); out's memory
+ * serves the next layer's. */
+static void next_keep(sdsinf__rows_ws *ws, int64_t C)
+{
+    float *f = ws->out;
+    int64_t cap = ws->out_cap;
+    uint8_t *a = ws->alive;
+    ws->out = ws->next;
+    ws->out_cap = ws->next_cap;
+    ws->alive = ws->alive_next;
+    ws->next = f;
+    ws->next_cap = cap;
+    ws->alive_next = a;
+    ws->outC = C;
 }
 
 /* Room for K spread flags, all clear. */
@@ -736,12 +752,7 @@ int sdsinf__layer_forward_rows(sdsinf_pool *pool, sdsinf__rows_ws **wsp,
     ws->out_nnz = total;
     if (x.dense) { /* kept while dense (over the samples still alive: a
                       * regroup drops the others); else given as rows */
-        float *f = ws->out;
-        int64_t cap = ws->out_cap;
-        uint8_t *a = ws->alive;
-        ws->out = ws->next, ws->out_cap = ws->next_cap, ws->alive = ws->alive_next;
-        ws->next = f, ws->next_cap = cap, ws->alive_next = a;
-        ws->outC = C;
+        next_keep(ws, C);
         if (total * SDSINF__DENSE_DIV >= alive * C) {
             ws->dense_out = 1;
             return SDSINF_OK;
