@@ -15,8 +15,6 @@ static void layer_free(sdsinf__local_layer *ll)
     sdsinf_csr_free(&ll->layer.w);
     sdsinf_csr_free(&ll->layer.wt);
     sdsinf__layer_plan_free(&ll->plan);
-    sdsinf__layer_plan_free(&ll->own_plan);
-    sdsinf__layer_plan_free(&ll->rest_plan);
     sdsinf__free(ll->bias);
     sdsinf__free(ll->in_ids);
     sdsinf__free(ll->in_of);
@@ -35,38 +33,6 @@ void sdsinf__local_shard_free(sdsinf__local_shard *s)
     sdsinf__free(s->count);
     sdsinf__free(s->pos);
     memset(s, 0, sizeof *s);
-}
-
-/* The plans of the outputs that read only the worker's own inputs (they
- * run while the others' rows travel) and of the rest. */
-static int split_plans(sdsinf__local_layer *ll, int w, int32_t l,
-                       sdsinf_err *err)
-{
-    const sdsinf_csr *wt = &ll->layer.wt;
-    uint8_t *own = sdsinf__calloc((size_t)ll->layer.w.nrows + 1, 1);
-    uint8_t *only = sdsinf__mallocarray((size_t)wt->nrows + 1, 1);
-    int rc = SDSINF_OK;
-    if (!own || !only)
-        rc = sdsinf__fail(err, SDSINF_ENOMEM, "no memory for worker %d's "
-                          "layer %d", w, l);
-    for (int64_t i = 0; rc == SDSINF_OK && i < ll->nown; i++)
-        own[ll->own_in[i]] = 1;
-    for (int64_t c = 0; rc == SDSINF_OK && c < wt->nrows; c++) {
-        only[c] = 1;
-        for (int64_t e = wt->rowptr[c]; e < wt->rowptr[c + 1]; e++)
-            only[c] &= own[wt->col[e]];
-    }
-    if (rc == SDSINF_OK &&
-        (rc = sdsinf__layer_plan_subset(wt, &ll->plan, only, &ll->own_plan,
-                                        err)) == SDSINF_OK) {
-        for (int64_t c = 0; c < wt->nrows; c++)
-            only[c] = !only[c];
-        rc = sdsinf__layer_plan_subset(wt, &ll->plan, only, &ll->rest_plan,
-                                       err);
-    }
-    sdsinf__free(own);
-    sdsinf__free(only);
-    return rc;
 }
 
 /* Layer l (1-based) from the model's columns that stage l gives worker w. */
@@ -121,8 +87,6 @@ static int layer_build(const sdsinf__local_shard *s, const sdsinf_layer *src,
                                        err)) != SDSINF_OK)
         return rc;
     ll->layer.plan_ = &ll->plan;
-    if ((rc = split_plans(ll, w, l, err)) != SDSINF_OK)
-        return rc;
     ll->layer.bias = src->bias;
     if (src->bias_vec) {
         if (!(ll->bias = sdsinf__mallocarray((size_t)C + 1, sizeof *ll->bias)))

@@ -37,8 +37,11 @@ typedef struct layer_lists {
     uint8_t *expect;    /* workers: 1 if that source sends to self */
     int nexpect;
     int8_t *src_bit;    /* workers: an expected source's bit in need */
-    uint64_t *need;     /* per output: the sources it reads rows of; NULL
-                           (outputs run at the end) past 64 sources */
+    uint64_t *need;     /* per output: the sources it reads rows of (a
+                           source past the 64th sets every bit: such
+                           outputs run at the end) */
+    sdsinf__layer_plan own_plan; /* the outputs that need none: they run
+                                    while the others' rows travel */
 } layer_lists;
 
 typedef struct pending {
@@ -64,7 +67,7 @@ typedef struct worker {
     int64_t *in_n, in_cap;
     int32_t *own_row;         /* inputs taken from the kernel's held output */
     /* Outputs run as their sources arrive (when the layer allows): */
-    const layer_lists *inc;   /* the layer's lists, or NULL: at the end */
+    const layer_lists *inc;   /* the layer's lists, or NULL: all at once */
     const sdsinf__local_layer *inc_layer;
     uint64_t arrived;         /* the sources in, as need's bits */
     uint8_t *ran, *keep;      /* per output: run already; to run now */
@@ -73,32 +76,37 @@ typedef struct worker {
 } worker;
 
 /* Which sources each output of layer l reads rows from (as bits of the
- * expected sources, at most 64; else need stays NULL). */
+ * first 64 expected sources), and the plan of the outputs that read none. */
 static int need_build(worker *w, int32_t l, layer_lists *ll, sdsinf_err *err)
 {
     const sdsinf__local_layer *lay = &w->sh->layer[l - 1];
     const sdsinf_csr *wt = &lay->layer.wt;
     const uint16_t *own = sdsinf_plan_owner(w->o->plan, l - 1);
-    int bits = 0;
+    int bits = 0, rc;
     w->max_c = wt->nrows > w->max_c ? wt->nrows : w->max_c;
     w->max_k = lay->layer.w.nrows > w->max_k ? lay->layer.w.nrows : w->max_k;
-    if (!(ll->src_bit = sdsinf__mallocarray((size_t)w->W, 1)))
+    ll->src_bit = sdsinf__mallocarray((size_t)w->W, 1);
+    ll->need = sdsinf__calloc((size_t)wt->nrows + 1, sizeof *ll->need);
+    uint8_t *none = sdsinf__mallocarray((size_t)wt->nrows + 1, 1);
+    if (!ll->src_bit || !ll->need || !none) {
+        sdsinf__free(none);
         return sdsinf__fail(err, SDSINF_ENOMEM, "no memory");
+    }
     for (int s = 0; s < w->W; s++)
         ll->src_bit[s] = (int8_t)(ll->expect[s] && bits < 64 ? bits++ : -1);
-    if (ll->nexpect > 64)
-        return SDSINF_OK;
-    if (!(ll->need = sdsinf__calloc((size_t)wt->nrows + 1, sizeof *ll->need)))
-        return sdsinf__fail(err, SDSINF_ENOMEM, "no memory");
-    for (int64_t c = 0; c < wt->nrows; c++)
+    for (int64_t c = 0; c < wt->nrows; c++) {
         for (int64_t e = wt->rowptr[c]; e < wt->rowptr[c + 1]; e++) {
             int src = own[lay->in_ids[wt->col[e]]];
-            if (src != w->self) /* (a source not expected: never early) */
+            if (src != w->self)
                 ll->need[c] |= ll->src_bit[src] >= 0
                                    ? (uint64_t)1 << ll->src_bit[src]
                                    : ~(uint64_t)0;
         }
-    return SDSINF_OK;
+        none[c] = !ll->need[c];
+    }
+    rc = sdsinf__layer_plan_subset(wt, &lay->plan, none, &ll->own_plan, err);
+    sdsinf__free(none);
+    return rc;
 }
 
 static int lists_build(worker *w, sdsinf_err *err)
@@ -147,8 +155,9 @@ static int lists_build(worker *w, sdsinf_err *err)
             ll->sent[r] = n > 0;
         }
         sdsinf__free(fill);
-        if (need_build(w, l, ll, err) != SDSINF_OK)
-            return SDSINF_ENOMEM;
+        int rc = need_build(w, l, ll, err);
+        if (rc != SDSINF_OK)
+            return rc;
     }
     w->ran = sdsinf__malloc((size_t)w->max_c + 1);
     w->keep = sdsinf__malloc((size_t)w->max_c + 1);
@@ -167,6 +176,7 @@ static void lists_free(worker *w)
         sdsinf__free(w->lists[l].sent);
         sdsinf__free(w->lists[l].src_bit);
         sdsinf__free(w->lists[l].need);
+        sdsinf__layer_plan_free(&w->lists[l].own_plan);
     }
     sdsinf__free(w->ran);
     sdsinf__free(w->keep);
@@ -727,10 +737,10 @@ static int layer_step(worker *w, int32_t l, uint32_t b, int64_t n,
     t = sdsinf__now();
     if (rc == SDSINF_OK && held) /* while the peers' rows travel */
         rc = sdsinf__layer_forward_own(w->o->pool, w->kernel, &lay->layer,
-                                       &lay->own_plan, w->sh->ymax,
+                                       &ll->own_plan, w->sh->ymax,
                                        w->own_row, &early, err);
     w->rec->compute_seconds += sdsinf__now() - t;
-    w->inc = early && ll->need ? ll : NULL; /* then: as sources arrive */
+    w->inc = early ? ll : NULL; /* then the others as their sources arrive */
     w->inc_layer = lay;
     w->arrived = 0;
     for (int64_t c = 0; w->inc && c < lay->layer.wt.nrows; c++)
@@ -750,8 +760,7 @@ static int layer_step(worker *w, int32_t l, uint32_t b, int64_t n,
         rc = sdsinf__layer_forward_rows(w->o->pool, &w->kernel, &lay->layer,
                                         w->sh->ymax, n, w->in_smp, w->in_val,
                                         w->in_n, held ? w->own_row : NULL,
-                                        w->inc ? &rest : &lay->rest_plan,
-                                        next, err);
+                                        w->inc ? &rest : NULL, next, err);
     w->rec->compute_seconds += sdsinf__now() - t;
     w->inc = NULL;
     sdsinf__layer_plan_free(&rest);

@@ -9,8 +9,6 @@
 typedef struct sdsinf__local_layer {
     sdsinf_layer layer;        /* K x C; plan_ points at plan */
     sdsinf__layer_plan plan;
-    sdsinf__layer_plan own_plan;  /* the outputs that read only own inputs */
-    sdsinf__layer_plan rest_plan; /* the others */
     float *bias;               /* C, when the model has bias vectors */
     uint32_t *in_ids;          /* K neurons of the stage before, ascending */
     int32_t *in_of;            /* neurons: input index, or -1 if not read */
