@@ -910,11 +910,11 @@ int sdsinf_run(const sdsinf_model *m, const sdsinf_plan *p,
                             "bytes: give at least %d (a header and a row)",
                             (long long)max_message, MIN_MESSAGE);
     }
-    if (cm && cm->max_message && cm->max_message < (size_t)max_message)
-        max_message = (int64_t)cm->max_message;
     if (cm && (cm->caps & SDSINF_CAP_KEYED)) /* one object per key: whole */
         max_message = cm->max_message ? (int64_t)cm->max_message
                                       : INT64_MAX;
+    else if (cm && cm->max_message && cm->max_message < (size_t)max_message)
+        max_message = (int64_t)cm->max_message;
     run_ctx c = {.m = m, .p = p, .images = images, .o = o,
                  .channel = channel,
                  .plan_dir = plan_dir && plan_dir[0] ? plan_dir : NULL,

@@ -95,11 +95,13 @@ void *sdsinf__malloc_big(size_t n)
     void *p = NULL;
     if (n < HUGE)
         return sdsinf__malloc(n);
-    if (alloc_should_fail() || n > SIZE_MAX - HUGE ||
-        posix_memalign(&p, HUGE, (n + HUGE - 1) / HUGE * HUGE) != 0)
+    if (n > SIZE_MAX - HUGE)
+        return NULL;
+    size_t whole = (n + HUGE - 1) / HUGE * HUGE; /* huge pages, whole */
+    if (alloc_should_fail() || posix_memalign(&p, HUGE, whole) != 0)
         return NULL;
 #ifdef MADV_HUGEPAGE
-    madvise(p, (n + HUGE - 1) / HUGE * HUGE, MADV_HUGEPAGE);
+    madvise(p, whole, MADV_HUGEPAGE);
 #endif
     return p;
 }
