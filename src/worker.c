@@ -36,12 +36,11 @@ typedef struct layer_lists {
     uint8_t *sent;       /* per index into the stage's ids: sent at all */
     uint8_t *expect;    /* workers: 1 if that source sends to self */
     int nexpect;
-    int8_t *src_bit;    /* workers: an expected source's bit in need */
-    uint64_t *need;     /* per output: the sources it reads rows of (a
-                           source past the 64th sets every bit: such
-                           outputs run at the end) */
-    sdsinf__layer_plan own_plan; /* the outputs that need none: they run
-                                    while the others' rows travel */
+    uint32_t *nsrc;     /* per output: the peers it reads rows of */
+    int64_t *reader_ptr; /* workers + 1 offsets into readers */
+    uint32_t *readers;  /* per peer: the outputs that read its rows */
+    sdsinf__layer_plan own_plan; /* the outputs that read no peer's rows:
+                                    they run while the others' travel */
 } layer_lists;
 
 typedef struct pending {
@@ -69,42 +68,69 @@ typedef struct worker {
     /* Outputs run as their sources arrive (when the layer allows): */
     const layer_lists *inc;   /* the layer's lists, or NULL: all at once */
     const sdsinf__local_layer *inc_layer;
-    uint64_t arrived;         /* the sources in, as need's bits */
-    uint8_t *ran, *keep;      /* per output: run already; to run now */
+    uint32_t *left;           /* per output: its peers not in yet (0: run) */
+    uint8_t *keep;            /* per output: to run now (else all zero) */
     uint32_t *ks;             /* inputs that just arrived */
-    int64_t max_c, max_k;     /* the room of ran, keep and ks */
+    int64_t max_c, max_k;     /* the room of left, keep and ks */
 } worker;
 
-/* Which sources each output of layer l reads rows from (as bits of the
- * first 64 expected sources), and the plan of the outputs that read none. */
+/* Which peers each output of layer l reads rows from (a count per output,
+ * and per peer the outputs reading it), and the plan of the outputs that
+ * read none.  Any number of workers: no bit per peer. */
 static int need_build(worker *w, int32_t l, layer_lists *ll, sdsinf_err *err)
 {
     const sdsinf__local_layer *lay = &w->sh->layer[l - 1];
     const sdsinf_csr *wt = &lay->layer.wt;
     const uint16_t *own = sdsinf_plan_owner(w->o->plan, l - 1);
-    int bits = 0, rc;
-    w->max_c = wt->nrows > w->max_c ? wt->nrows : w->max_c;
+    int64_t C = wt->nrows;
+    int rc = SDSINF_OK;
+    w->max_c = C > w->max_c ? C : w->max_c;
     w->max_k = lay->layer.w.nrows > w->max_k ? lay->layer.w.nrows : w->max_k;
-    ll->src_bit = sdsinf__mallocarray((size_t)w->W, 1);
-    ll->need = sdsinf__calloc((size_t)wt->nrows + 1, sizeof *ll->need);
-    uint8_t *none = sdsinf__mallocarray((size_t)wt->nrows + 1, 1);
-    if (!ll->src_bit || !ll->need || !none) {
-        sdsinf__free(none);
-        return sdsinf__fail(err, SDSINF_ENOMEM, "no memory");
+    ll->nsrc = sdsinf__calloc((size_t)C + 1, sizeof *ll->nsrc);
+    ll->reader_ptr = sdsinf__calloc((size_t)w->W + 1, sizeof *ll->reader_ptr);
+    int64_t *mark = sdsinf__mallocarray((size_t)w->W, sizeof *mark);
+    uint8_t *none = sdsinf__mallocarray((size_t)C + 1, 1);
+    if (!ll->nsrc || !ll->reader_ptr || !mark || !none) {
+        rc = sdsinf__fail(err, SDSINF_ENOMEM, "no memory");
+        goto done;
     }
-    for (int s = 0; s < w->W; s++)
-        ll->src_bit[s] = (int8_t)(ll->expect[s] && bits < 64 ? bits++ : -1);
-    for (int64_t c = 0; c < wt->nrows; c++) {
-        for (int64_t e = wt->rowptr[c]; e < wt->rowptr[c + 1]; e++) {
-            int src = own[lay->in_ids[wt->col[e]]];
-            if (src != w->self)
-                ll->need[c] |= ll->src_bit[src] >= 0
-                                   ? (uint64_t)1 << ll->src_bit[src]
-                                   : ~(uint64_t)0;
+    /* Two passes over the edges: count each (peer, output) pair once, then
+     * list it; mark[src] is the last output that counted src. */
+    for (int pass = 0; pass < 2; pass++) {
+        for (int s = 0; s < w->W; s++)
+            mark[s] = -1;
+        for (int64_t c = 0; c < C; c++)
+            for (int64_t e = wt->rowptr[c]; e < wt->rowptr[c + 1]; e++) {
+                int src = own[lay->in_ids[wt->col[e]]];
+                if (src == w->self || mark[src] == c)
+                    continue;
+                mark[src] = c;
+                if (pass == 0) {
+                    ll->nsrc[c]++;
+                    ll->reader_ptr[src + 1]++;
+                } else {
+                    ll->readers[ll->reader_ptr[src]++] = (uint32_t)c;
+                }
+            }
+        if (pass == 0) {
+            for (int s = 0; s < w->W; s++)
+                ll->reader_ptr[s + 1] += ll->reader_ptr[s];
+            ll->readers = sdsinf__mallocarray(
+                (size_t)ll->reader_ptr[w->W] + 1, sizeof *ll->readers);
+            if (!ll->readers) {
+                rc = sdsinf__fail(err, SDSINF_ENOMEM, "no memory");
+                goto done;
+            }
         }
-        none[c] = !ll->need[c];
     }
+    for (int s = w->W; s > 0; s--) /* the fill moved each start to the end */
+        ll->reader_ptr[s] = ll->reader_ptr[s - 1];
+    ll->reader_ptr[0] = 0;
+    for (int64_t c = 0; c < C; c++)
+        none[c] = !ll->nsrc[c];
     rc = sdsinf__layer_plan_subset(wt, &lay->plan, none, &ll->own_plan, err);
+done:
+    sdsinf__free(mark);
     sdsinf__free(none);
     return rc;
 }
@@ -159,10 +185,10 @@ static int lists_build(worker *w, sdsinf_err *err)
         if (rc != SDSINF_OK)
             return rc;
     }
-    w->ran = sdsinf__malloc((size_t)w->max_c + 1);
-    w->keep = sdsinf__malloc((size_t)w->max_c + 1);
+    w->left = sdsinf__mallocarray((size_t)w->max_c + 1, sizeof *w->left);
+    w->keep = sdsinf__calloc((size_t)w->max_c + 1, 1);
     w->ks = sdsinf__mallocarray((size_t)w->max_k + 1, sizeof *w->ks);
-    if (!w->ran || !w->keep || !w->ks)
+    if (!w->left || !w->keep || !w->ks)
         return sdsinf__fail(err, SDSINF_ENOMEM, "no memory");
     return SDSINF_OK;
 }
@@ -174,11 +200,12 @@ static void lists_free(worker *w)
         sdsinf__free(w->lists[l].send_rows);
         sdsinf__free(w->lists[l].expect);
         sdsinf__free(w->lists[l].sent);
-        sdsinf__free(w->lists[l].src_bit);
-        sdsinf__free(w->lists[l].need);
+        sdsinf__free(w->lists[l].nsrc);
+        sdsinf__free(w->lists[l].reader_ptr);
+        sdsinf__free(w->lists[l].readers);
         sdsinf__layer_plan_free(&w->lists[l].own_plan);
     }
-    sdsinf__free(w->ran);
+    sdsinf__free(w->left);
     sdsinf__free(w->keep);
     sdsinf__free(w->ks);
     sdsinf__free(w->lists);
@@ -288,19 +315,18 @@ static int source_arrived(worker *w, uint32_t s, const sdsinf__rows *parts,
                           sdsinf_err *err)
 {
     const sdsinf__local_layer *lay = w->inc_layer;
-    const uint64_t *need = w->inc->need;
-    int64_t nks = 0, C = lay->layer.wt.nrows;
+    const layer_lists *ll = w->inc;
+    int64_t nks = 0;
     sdsinf__layer_plan ready = {0};
     int rc = SDSINF_OK;
     double t = sdsinf__now();
-    w->arrived |= (uint64_t)1 << w->inc->src_bit[s];
     for (int64_t p = 0; p < nparts && rc == SDSINF_OK; p++)
         if (psrc[p] == s)
             rc = gather_part(w, lay, &parts[p], &nks, err);
     int64_t nready = 0;
-    for (int64_t c = 0; c < C; c++) {
-        w->keep[c] = !w->ran[c] && !(need[c] & ~w->arrived);
-        w->ran[c] |= w->keep[c];
+    for (int64_t i = ll->reader_ptr[s]; i < ll->reader_ptr[s + 1]; i++) {
+        uint32_t c = ll->readers[i];
+        w->keep[c] = --w->left[c] == 0;
         nready += w->keep[c];
     }
     if (rc == SDSINF_OK &&
@@ -312,6 +338,8 @@ static int source_arrived(worker *w, uint32_t s, const sdsinf__rows *parts,
                                         w->in_val, w->in_n, w->ks, nks, err);
         sdsinf__layer_plan_free(&ready);
     }
+    for (int64_t i = ll->reader_ptr[s]; i < ll->reader_ptr[s + 1]; i++)
+        w->keep[ll->readers[i]] = 0; /* keep stays all zero between calls */
     w->rec->compute_seconds += sdsinf__now() - t;
     return rc;
 }
@@ -742,19 +770,20 @@ static int layer_step(worker *w, int32_t l, uint32_t b, int64_t n,
     w->rec->compute_seconds += sdsinf__now() - t;
     w->inc = early ? ll : NULL; /* then the others as their sources arrive */
     w->inc_layer = lay;
-    w->arrived = 0;
     for (int64_t c = 0; w->inc && c < lay->layer.wt.nrows; c++)
-        w->ran[c] = !ll->need[c]; /* the own-only ones ran */
+        w->left[c] = ll->nsrc[c]; /* the own-only ones (0) ran */
     if (rc == SDSINF_OK)
         rc = receive_layer(w, b, (uint32_t)l, ll->expect, n, &parts, &nparts,
                            err);
     for (int64_t p = 0, nks = 0; rc == SDSINF_OK && !w->inc && p < nparts; p++)
         rc = gather_part(w, lay, &parts[p], &nks, err);
     for (int64_t c = 0; w->inc && c < lay->layer.wt.nrows; c++)
-        w->keep[c] = !w->ran[c];
+        w->keep[c] = w->left[c] != 0;
     if (rc == SDSINF_OK && w->inc)
         rc = sdsinf__layer_plan_subset(&lay->layer.wt, &lay->plan, w->keep,
                                        &rest, err);
+    if (w->inc)
+        memset(w->keep, 0, (size_t)lay->layer.wt.nrows);
     t = sdsinf__now();
     if (rc == SDSINF_OK)
         rc = sdsinf__layer_forward_rows(w->o->pool, &w->kernel, &lay->layer,
