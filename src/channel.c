@@ -144,13 +144,12 @@ static void known_names(char *buf, size_t cap)
     pthread_mutex_unlock(&reg_mu);
 }
 
-int sdsinf_channel_open(const char *name, const char *config, int self,
-                        int workers, uint64_t run, sdsinf_channel **out,
-                        sdsinf_err *err)
+int sdsinf__channel_resolve(const char *name,
+                            const sdsinf_channel_methods **out,
+                            sdsinf_err *err)
 {
-    if (!out)
-        return sdsinf__fail(err, SDSINF_EINVAL, "sdsinf_channel_open: NULL out");
     const sdsinf_channel_methods *m = sdsinf_channel_find(name);
+    *out = m;
     for (int i = 0; !m && name && left_out[i].name; i++)
         if (!strcmp(name, left_out[i].name))
             return sdsinf__fail(err, SDSINF_ENOTSUP,
@@ -165,8 +164,18 @@ int sdsinf_channel_open(const char *name, const char *config, int self,
                             "first",
                             name, names);
     }
-    int rc = check_methods(m, err);
-    if (rc != SDSINF_OK)
+    return SDSINF_OK;
+}
+
+int sdsinf_channel_open(const char *name, const char *config, int self,
+                        int workers, uint64_t run, sdsinf_channel **out,
+                        sdsinf_err *err)
+{
+    if (!out)
+        return sdsinf__fail(err, SDSINF_EINVAL, "sdsinf_channel_open: NULL out");
+    const sdsinf_channel_methods *m;
+    int rc = sdsinf__channel_resolve(name, &m, err);
+    if (rc != SDSINF_OK || (rc = check_methods(m, err)) != SDSINF_OK)
         return rc;
     if (workers < 1 || workers > MAX_WORKERS || self < 0 || self >= workers)
         return sdsinf__fail(err, SDSINF_EINVAL,

@@ -236,6 +236,12 @@ extern const sdsinf_channel_methods sdsinf__channel_fs;
 extern const sdsinf_channel_methods sdsinf__channel_redis; /* SDSINF_HAVE_REDIS */
 extern const sdsinf_channel_methods sdsinf__channel_mpi;   /* SDSINF_HAVE_MPI */
 
+/* The registered channel called name, or SDSINF_EINVAL (unknown, with
+ * the known names) or SDSINF_ENOTSUP (left out of this build). */
+int sdsinf__channel_resolve(const char *name,
+                            const sdsinf_channel_methods **out,
+                            sdsinf_err *err);
+
 /* Monotonic seconds. */
 double sdsinf__now(void);
 /* 1 when process pid has ended: gone, or a zombie nobody reaped yet. */

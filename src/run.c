@@ -845,6 +845,59 @@ static uint64_t made_up_run_id(void)
            ((uint64_t)getpid() << 48);
 }
 
+/* The channel a run uses: the options', else the launcher's default. */
+static const char *default_channel(const sdsinf_run_opts *o)
+{
+    const char *launcher = o->launcher ? o->launcher : "local";
+    return o->channel                      ? o->channel
+           : !strcmp(launcher, "threads") ? "mem"
+           : !strcmp(launcher, "mpi")     ? "mpi"
+                                           : "local";
+}
+
+int sdsinf_run_opts_check(const sdsinf_run_opts *o, sdsinf_err *err)
+{
+    if (!o || o->version < 1)
+        return sdsinf__fail(err, SDSINF_EINVAL, "run options: NULL or "
+                            "version %d (call sdsinf_run_opts_init)",
+                            o ? o->version : 0);
+    const char *launcher = o->launcher ? o->launcher : "local";
+    int threads = !strcmp(launcher, "threads"), mpi = !strcmp(launcher, "mpi");
+    if (!threads && !mpi && strcmp(launcher, "local"))
+        return sdsinf__fail(err, SDSINF_EINVAL, "unknown launcher '%s' "
+                            "(known: local, threads, mpi)", launcher);
+#ifndef SDSINF_HAVE_MPI
+    if (mpi)
+        return sdsinf__fail(err, SDSINF_ENOTSUP, "launcher mpi: this build "
+                            "has no MPI (apt-get install libopenmpi-dev, "
+                            "then rebuild)");
+#endif
+    const char *channel = default_channel(o);
+    const sdsinf_channel_methods *cm;
+    int rc = sdsinf__channel_resolve(channel, &cm, err);
+    if (rc != SDSINF_OK)
+        return rc;
+    if (!threads && !(cm->caps & SDSINF_CAP_PROCESSES) &&
+        !(mpi && !strcmp(channel, "mpi")))
+        return sdsinf__fail(err, SDSINF_EINVAL, "channel %s works only "
+                            "between threads of one process; the %s launcher "
+                            "runs workers as processes (use --launcher "
+                            "threads, or a channel such as local)", channel,
+                            launcher);
+    if (o->codec && strcmp(o->codec, "zstd") && strcmp(o->codec, "raw"))
+        return sdsinf__fail(err, SDSINF_EINVAL, "unknown codec '%s' (known: "
+                            "zstd, raw)", o->codec);
+    if (o->batch_size < 0)
+        return sdsinf__fail(err, SDSINF_EINVAL, "a batch size of %lld: give "
+                            "at least 1 image (or 0 for all at once)",
+                            (long long)o->batch_size);
+    if (o->version >= 3 && o->max_message && o->max_message < MIN_MESSAGE)
+        return sdsinf__fail(err, SDSINF_EINVAL, "a message limit of %lld "
+                            "bytes: give at least %d (a header and a row)",
+                            (long long)o->max_message, MIN_MESSAGE);
+    return SDSINF_OK;
+}
+
 int sdsinf_run(const sdsinf_model *m, const sdsinf_plan *p,
                const sdsinf_csr *images, const sdsinf_run_opts *o,
                sdsinf_result *out, sdsinf_run_stats *st, sdsinf_err *err)
@@ -862,32 +915,12 @@ int sdsinf_run(const sdsinf_model *m, const sdsinf_plan *p,
         st = &local;
     memset(st, 0, sizeof *st);
     sdsinf_plan_get_stats(p, &ps);
+    if ((rc = sdsinf_run_opts_check(o, err)) != SDSINF_OK)
+        return rc;
     const char *launcher = o->launcher ? o->launcher : "local";
     int threads = !strcmp(launcher, "threads"), mpi = !strcmp(launcher, "mpi");
-    if (o->version < 1 || (!threads && !mpi && strcmp(launcher, "local")))
-        return sdsinf__fail(err, SDSINF_ENOTSUP, "launcher '%s': local, "
-                            "threads or mpi", launcher);
-#ifndef SDSINF_HAVE_MPI
-    if (mpi)
-        return sdsinf__fail(err, SDSINF_ENOTSUP, "launcher mpi: this build "
-                            "has no MPI (apt-get install libopenmpi-dev, "
-                            "then rebuild)");
-#endif
-    const char *channel = o->channel ? o->channel
-                          : threads  ? "mem"
-                          : mpi      ? "mpi"
-                                     : "local";
+    const char *channel = default_channel(o);
     const sdsinf_channel_methods *cm = sdsinf_channel_find(channel);
-    if (!threads && cm && !(cm->caps & SDSINF_CAP_PROCESSES) &&
-        !(mpi && !strcmp(channel, "mpi")))
-        return sdsinf__fail(err, SDSINF_EINVAL, "channel %s works only "
-                            "between threads of one process; the %s launcher "
-                            "runs workers as processes (use --launcher "
-                            "threads, or a channel such as local)", channel,
-                            launcher);
-    if (o->codec && strcmp(o->codec, "zstd") && strcmp(o->codec, "raw"))
-        return sdsinf__fail(err, SDSINF_EINVAL, "codec '%s': zstd or raw",
-                            o->codec);
     if (ps.neurons != m->neurons || ps.layers != m->layers ||
         images->ncols != m->neurons)
         return sdsinf__fail(err, SDSINF_EINVAL, "the plan, model and images "
@@ -904,16 +937,10 @@ int sdsinf_run(const sdsinf_model *m, const sdsinf_plan *p,
     const char *plan_dir = o->version >= 2 ? o->plan_dir : NULL;
     int64_t max_message = o->version >= 3 && o->max_message ? o->max_message
                                                             : MAX_MESSAGE;
-    if (max_message < MIN_MESSAGE) {
-        sdsinf_result_free(&res);
-        return sdsinf__fail(err, SDSINF_EINVAL, "a message limit of %lld "
-                            "bytes: give at least %d (a header and a row)",
-                            (long long)max_message, MIN_MESSAGE);
-    }
-    if (cm && (cm->caps & SDSINF_CAP_KEYED)) /* one object per key: whole */
+    if (cm->caps & SDSINF_CAP_KEYED) /* one object per key: whole */
         max_message = cm->max_message ? (int64_t)cm->max_message
                                       : INT64_MAX;
-    else if (cm && cm->max_message && cm->max_message < (size_t)max_message)
+    else if (cm->max_message && cm->max_message < (size_t)max_message)
         max_message = (int64_t)cm->max_message;
     run_ctx c = {.m = m, .p = p, .images = images, .o = o,
                  .channel = channel,
@@ -922,8 +949,8 @@ int sdsinf_run(const sdsinf_model *m, const sdsinf_plan *p,
                  .W = ps.workers,
                  .run = o->run_id ? o->run_id : made_up_run_id(),
                  .res = &res};
-    if (!threads && !mpi && cm && (c.slots = slots_map(c.W)))
-        c.track = tracked_methods(cm); /* unknown: the workers say so */
+    if (!threads && !mpi && (c.slots = slots_map(c.W)))
+        c.track = tracked_methods(cm);
     st->workers = ps.workers;
     st->layers = ps.layers;
     st->batches = o->batch_size > 0 ? (images->nrows + o->batch_size - 1) /

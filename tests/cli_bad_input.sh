@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # cli_bad_input.sh - the command line on bad input: malformed files fail with
 # exit 1 and a message naming file:line, bad usage exits 2, and --check
-# against a wrong golden file exits 1 with 'check failed'.
+# against a wrong golden file exits 1 with 'check failed' (one listing
+# images the run does not have is an error).
 # usage: cli_bad_input.sh SDSINF [DATA_DIR]   (the data directory is unused)
 set -u
 
@@ -76,6 +77,27 @@ check 2 "needs --weights and --images" "infer without --images" \
     "$bin" infer --weights "$tmp/good"
 check 2 "unknown command" "unknown command" "$bin" frobnicate
 check 2 "usage" "no command" "$bin"
+check 2 "--batch-size needs an integer from 1" "infer --batch-size 0" \
+    "$bin" infer --weights "$tmp/good" --images "$tmp/images.tsv" \
+    --bias -0.3 --batch-size 0
+run_good=("$bin" run --weights "$tmp/good" --images "$tmp/images.tsv"
+          --bias -0.3 --workers 2)
+check 2 "--batch-size needs an integer from 1" "run --batch-size 0" \
+    "${run_good[@]}" --batch-size 0
+check 2 "unknown codec 'lz4' (known: zstd, raw)" "run --codec lz4" \
+    "${run_good[@]}" --codec lz4
+check 2 "unknown launcher 'nope'" "run --launcher nope" \
+    "${run_good[@]}" --launcher nope
+check 2 "unknown channel 'nope'" "run --channel nope" \
+    "${run_good[@]}" --channel nope
+check 2 "channel mem works only between threads" \
+    "run --launcher local --channel mem" \
+    "${run_good[@]}" --launcher local --channel mem
+check 2 "unknown partition method 'nope'" "partition --method nope" \
+    "$bin" partition --weights "$tmp/good" --bias -0.3 --workers 2 \
+    --method nope --out "$tmp/plan-nope"
+[ ! -e "$tmp/plan-nope" ] || { echo "FAIL: a refused partition wrote its plan"
+                               failures=$((failures + 1)); }
 
 echo "== --check against golden categories"
 check 0 "" "generate a small network" \
@@ -84,9 +106,18 @@ gold="$tmp/gen/n64-l2-categories.tsv"
 infer_gen=("$bin" infer --weights "$tmp/gen" --images
            "$tmp/gen/sparse-images-64.tsv" --quiet)
 check 0 "check passed" "the right golden file" "${infer_gen[@]}" --check "$gold"
-{ cat "$gold"; echo 21; } >"$tmp/wrong.tsv" # image 21 does not exist
+sed '$d' "$gold" >"$tmp/wrong.tsv" # one category fewer
 check 1 "check failed" "a wrong golden file" \
     "${infer_gen[@]}" --check "$tmp/wrong.tsv"
+{ cat "$gold"; echo 21; } >"$tmp/beyond.tsv" # image 21 does not exist
+check 1 "lists image 21, but $tmp/gen/sparse-images-64.tsv has 20 images" \
+    "a golden file of other images" "${infer_gen[@]}" --check "$tmp/beyond.tsv"
+# A failed check still writes what was asked for, and says so.
+check 1 "written all the same: --out $tmp/cats-failed.tsv" \
+    "a failed check writes --out" "${infer_gen[@]}" --check "$tmp/wrong.tsv" \
+    --out "$tmp/cats-failed.tsv"
+[ -s "$tmp/cats-failed.tsv" ] || { echo "FAIL: a failed check wrote no --out"
+                                   failures=$((failures + 1)); }
 printf '5\n3\n' >"$tmp/unsorted.tsv"
 check 1 "$tmp/unsorted.tsv:2:" "a malformed golden file" \
     "${infer_gen[@]}" --check "$tmp/unsorted.tsv"

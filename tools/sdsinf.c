@@ -131,7 +131,7 @@ static const flag FLAGS[] = {
     COUNT_FLAG("--neurons", neurons, 1, INT32_MAX),
     COUNT_FLAG("--layers", layers, 1, INT32_MAX),
     COUNT_FLAG("--threads", threads, 0, 1024),
-    COUNT_FLAG("--batch-size", batch_size, 0, 1e15),
+    COUNT_FLAG("--batch-size", batch_size, 1, 1e15),
     COUNT_FLAG("--workers", workers, 1, 65535),
     COUNT_FLAG("--level", level, 1, 22),
     COUNT_FLAG("--bfr", bfr, 1, 65535),
@@ -265,6 +265,41 @@ static int compare_categories(const int64_t *got, int64_t ng,
     return !missing && !extra;
 }
 
+/* The golden categories of --check, each an image of the nimages of
+ * --images: one beyond them means the files do not belong together. */
+static int load_gold(const opts *o, int64_t nimages, int64_t **gold,
+                     int64_t *ngold, sdsinf_err *err)
+{
+    int rc = sdsinf_categories_load(o->check, gold, ngold, err);
+    if (rc == SDSINF_OK && *ngold > 0 && (*gold)[*ngold - 1] > nimages)
+        rc = cli_fail(err, SDSINF_EINVAL, "%s lists image %lld, but %s has "
+                      "%lld images: give the golden categories of these "
+                      "images", o->check, (long long)(*gold)[*ngold - 1],
+                      o->images, (long long)nimages);
+    return rc;
+}
+
+/* A failed --check still writes what was asked for (the results are the
+ * run's own, only not the expected ones): says so. */
+static void note_check_failed(const opts *o)
+{
+    if (!o->out && !o->scores && !o->metrics)
+        return;
+    fprintf(stderr, "sdsinf: the check failed; written all the same:%s%s%s%s"
+            "%s%s\n", o->out ? " --out " : "", o->out ? o->out : "",
+            o->scores ? " --scores " : "", o->scores ? o->scores : "",
+            o->metrics ? " --metrics " : "", o->metrics ? o->metrics : "");
+}
+
+/* ", "out":..., "scores":...: the files written, in a JSON object. */
+static void json_outputs(const opts *o)
+{
+    printf(",\"out\":");
+    cli_json_string(stdout, o->out);
+    printf(",\"scores\":");
+    cli_json_string(stdout, o->scores);
+}
+
 static int64_t model_edges(const sdsinf_model *m)
 {
     int64_t e = 0;
@@ -311,8 +346,7 @@ static int cmd_infer(const opts *o)
     t = now();
     if (sdsinf_images_load(o->images, m->neurons, &images, &err) != SDSINF_OK)
         goto fail;
-    if (o->check &&
-        sdsinf_categories_load(o->check, &gold, &ngold, &err) != SDSINF_OK)
+    if (o->check && load_gold(o, images.nrows, &gold, &ngold, &err))
         goto fail;
     load_s = model_s + now() - t;
 
@@ -346,17 +380,22 @@ static int cmd_infer(const opts *o)
         printf("{\"images\":%lld,\"neurons\":%d,\"layers\":%d,"
                "\"categories\":%lld,\"check\":%s,\"seconds\":%.6f,"
                "\"load_seconds\":%.6f,\"model_load_seconds\":%.6f,"
-               "\"edges_per_second\":%.6g,\"threads\":%d}\n",
+               "\"edges_per_second\":%.6g,\"threads\":%d",
                (long long)images.nrows, m->neurons, m->layers,
                (long long)ncats,
                check < 0 ? "null" : check ? "\"pass\"" : "\"fail\"", secs,
                load_s, model_s, eps, threads);
-    else
+    if (o->json) {
+        json_outputs(o);
+        printf("}\n");
+    } else
         printf("%lld images x %d layers of %d neurons: %lld categories in "
                "%.3f s (%.3g edges/s; loading %.3f s)%s\n",
                (long long)images.nrows, m->layers, m->neurons,
                (long long)ncats, secs, eps, load_s,
                check < 0 ? "" : check ? "; check passed" : "; CHECK FAILED");
+    if (check == 0)
+        note_check_failed(o);
     rc = check == 0 ? 1 : 0;
     goto done;
 fail:
@@ -498,7 +537,11 @@ static int cmd_partition(const opts *o)
     po.imbalance = o->imbalance;
     po.seed = o->seed;
     po.sample = o->images ? &sample : NULL;
-    if (sdsinf_partition(m, &po, &plan, &err) != SDSINF_OK)
+    if ((rc = sdsinf_partition(m, &po, &plan, &err)) == SDSINF_EINVAL) {
+        rc = usage_error("%s", err.msg); /* the options, checked first */
+        goto done;
+    }
+    if (rc != SDSINF_OK)
         goto fail;
     if (o->out && sdsinf_plan_save(plan, m, o->out, &err) != SDSINF_OK)
         goto fail;
@@ -741,7 +784,7 @@ static int load_run_inputs(const opts *o, const run_setup *rs,
         (rc = sdsinf_images_load(o->images, in->m->neurons, &in->images,
                                  err)) ||
         (o->check &&
-         (rc = sdsinf_categories_load(o->check, &in->gold, &in->ngold, err))))
+         (rc = load_gold(o, in->images.nrows, &in->gold, &in->ngold, err))))
         return rc;
     limit_images(o, rs, in);
     return load_or_make_plan(o, in->m, &in->plan, err);
@@ -831,6 +874,7 @@ static void print_run(const opts *o, const run_inputs *in,
                (unsigned long long)st->duplicates,
                (unsigned long long)st->messages_sent);
         cli_json_string(stdout, o->metrics);
+        json_outputs(o);
         printf("}\n");
         return;
     }
@@ -863,6 +907,8 @@ static int run_distributed(const opts *o, const run_setup *rs)
                            "reads the same plan (make it once with sdsinf "
                            "partition)");
     run_opts_from(o, &ro);
+    if (sdsinf_run_opts_check(&ro, &err) == SDSINF_EINVAL)
+        return usage_error("%s", err.msg); /* before loading anything */
     if (load_run_inputs(o, rs, &in, &err))
         goto fail;
     if (sdsinf_run(in.m, in.plan, &in.images, &ro, &res, &st, &err) &&
@@ -883,6 +929,8 @@ static int run_distributed(const opts *o, const run_setup *rs)
         cli_files_commit(&outs, &err))
         goto fail;
     print_run(o, &in, &st, ncats, check);
+    if (check == 0)
+        note_check_failed(o);
     rc = check == 0 ? 1 : 0;
     goto done;
 done_quiet:
