@@ -447,7 +447,7 @@ int sdsinf_legacy_load(const char *dir, const sdsinf_model *known,
     reader r = {0};
     int rc = SDSINF_OK;
     sdsinf_csr *w = NULL;
-    float *bias = NULL;
+    float *bias = NULL, *bias_vecs = NULL;
     sdsinf_model *m = NULL;
     sdsinf_plan *p = NULL;
     sdsinf_csr im = {0};
@@ -521,16 +521,11 @@ int sdsinf_legacy_load(const char *dir, const sdsinf_model *known,
         r.owner = NULL;
         goto plan;
     }
-    float b = 0;
-    if (mo->bias ? sdsinf__parse_float(mo->bias, &b) != SDSINF_OK
-                 : sdsinf_default_bias(r.N, &b) != SDSINF_OK) {
-        rc = sdsinf__fail(err, SDSINF_EINVAL, "%s: give the bias as a number "
-                          "(no GraphChallenge bias for %d neurons)", dir, r.N);
+    if ((rc = sdsinf__bias_resolve(mo->bias, NULL, r.N, r.L, r.L, bias,
+                                   &bias_vecs, err)) != SDSINF_OK)
         goto done;
-    }
-    for (int32_t l = 0; l < r.L; l++)
-        bias[l] = b;
-    rc = sdsinf_model_from_layers(r.N, r.L, w, bias, NULL, mo->ymax, &m, err);
+    rc = sdsinf_model_from_layers(r.N, r.L, w, bias, bias_vecs, mo->ymax, &m,
+                                  err);
     w = NULL;
     if (rc != SDSINF_OK)
         goto done;
@@ -571,6 +566,7 @@ done:
         sdsinf_csr_free(&w[l]);
     sdsinf__free(w);
     sdsinf__free(bias);
+    sdsinf__free(bias_vecs);
     sdsinf_model_free(m);
     sdsinf_plan_free(p);
     return rc;
