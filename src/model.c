@@ -639,9 +639,9 @@ int sdsinf__bias_resolve(const char *spec, const char *dir, int32_t N,
     if (!spec) {
         if (sdsinf_default_bias(N, &b) != SDSINF_OK)
             return sdsinf__fail(err, SDSINF_EINVAL,
-                                "%s: no GraphChallenge bias for %d neurons: "
+                                "%s%sno GraphChallenge bias for %d neurons: "
                                 "give one with --bias (a number or a file)",
-                                dir ? dir : "the model", N);
+                                dir ? dir : "", dir ? ": " : "", N);
     } else if (sdsinf__parse_float(spec, &b) != SDSINF_OK) {
         return load_bias_file(spec, N, L, avail, bias, vecs, err);
     }
