@@ -437,8 +437,8 @@ static int64_t unset_ranges(const uint8_t *set, int64_t n, char *buf,
         while (j + 1 < n && !set[j + 1])
             j++;
         count += j - i + 1;
-        /* a range takes at most 43 bytes: keep room for the ", ..." */
-        if (!full && used + 48 > cap) {
+        /* a range of int32 numbers takes at most 23 bytes, ", ..." 6 */
+        if (!full && used + 30 > cap) {
             snprintf(buf + used, cap - used, ", ...");
             full = 1;
         }
