@@ -291,7 +291,8 @@ SDSINF_API int sdsinf_plan_load(const char *dir, const sdsinf_model *m,
  * back with every ownership and target checked.  Reading takes the
  * weights from `known` when given (*m is then NULL; nnp files may be
  * absent, owners are rebuilt from the conn files), else from the nnp files
- * with mo->neurons (numNeurons) and mo->bias (a number, or the default).
+ * with mo->neurons (numNeurons) and mo->bias (a number, a bias file as
+ * sdsinf_model_load reads it, or the default).
  * *conn_pairs (may be NULL) gets the (row, target) pairs the conn files
  * list: SDS-Inf lists only rows that carry data, so it can be below the
  * plan's.  The caller owns what load returns (images may be NULL). */

@@ -44,6 +44,7 @@ typedef struct sdsinf__lines {
     const char *path; /* for messages */
     int64_t line;     /* number of the line the last next() returned */
     const char *cur, *cur_end; /* the current line, without its newline */
+    const char *line_start;    /* its first byte, for columns */
 } sdsinf__lines;
 void sdsinf__lines_init(sdsinf__lines *ls, const sdsinf__file *f,
                         const char *path);
@@ -57,8 +58,22 @@ int sdsinf__tok_f32(sdsinf__lines *ls, const char *what, float *v,
                     sdsinf_err *err);
 /* Copies the next token (at most cap-1 bytes); 0 when the line is done. */
 size_t sdsinf__tok_str(sdsinf__lines *ls, char *buf, size_t cap);
+/* The same, checked: SDSINF_EPARSE naming path:line and the column of a
+ * control byte (NUL included) in the token, `what` being the field's name;
+ * *len gets the token's length (0 when the line is done). */
+int sdsinf__tok_word(sdsinf__lines *ls, const char *what, char *buf,
+                     size_t cap, size_t *len, sdsinf_err *err);
 /* SDSINF_EPARSE unless only blanks remain on the current line. */
 int sdsinf__tok_end(sdsinf__lines *ls, sdsinf_err *err);
+
+/* The bias of a model's first L layers (of avail) from spec: NULL
+ * (dir/bias.tsv where dir is given and has one, else the GraphChallenge
+ * default), a number, or a bias file, which must give every layer (every
+ * neuron) exactly once.  bias gets L scalars; *vecs, for per-neuron files,
+ * L x N values the caller owns. */
+int sdsinf__bias_resolve(const char *spec, const char *dir, int32_t N,
+                         int32_t L, int32_t avail, float *bias, float **vecs,
+                         sdsinf_err *err);
 
 /* Parses a whole string as a finite float (for flags). */
 int sdsinf__parse_float(const char *s, float *v);

@@ -13,6 +13,7 @@
  * conn files' pairs can be fewer than the plan's. */
 #include "internal.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -120,6 +121,30 @@ static int file_exists(const char *dir, const char *name, long id)
     struct stat st;
     snprintf(path, sizeof path, "%s/%s.%ld", dir, name, id);
     return stat(path, &st) == 0;
+}
+
+/* The largest l of the conn.<l> files in dir (-1 with none), so that a
+ * gap in their numbers is found, not taken for the model's end. */
+static int conn_last(const char *dir, long *last, sdsinf_err *err)
+{
+    DIR *d = opendir(dir);
+    struct dirent *de;
+    if (!d)
+        return sdsinf__fail(err, SDSINF_EIO, "%s: cannot open: %s", dir,
+                            strerror(errno));
+    *last = -1;
+    while ((de = readdir(d)) != NULL) {
+        const char *s = de->d_name;
+        char *end;
+        if (strncmp(s, "conn.", 5) || s[5] < '0' || s[5] > '9')
+            continue;
+        errno = 0;
+        long l = strtol(s + 5, &end, 10);
+        if (!*end && errno == 0 && l > *last)
+            *last = l;
+    }
+    closedir(d);
+    return SDSINF_OK;
 }
 
 /* Reads nnp.<w>: its blocks give layer triplets and output owners. */
@@ -251,8 +276,10 @@ static int read_conn(reader *r, int32_t l, const sdsinf_plan *p, int pass,
         goto done;
     }
     sdsinf__lines_init(&ls, &f, path);
+    int64_t rows = 0;
     while (sdsinf__lines_next(&ls)) {
         uint64_t k, o, t;
+        rows++;
         if ((rc = sdsinf__tok_u64(&ls, "row", &k, err)) ||
             (rc = sdsinf__tok_u64(&ls, "owner", &o, err)))
             goto done;
@@ -333,6 +360,22 @@ static int read_conn(reader *r, int32_t l, const sdsinf_plan *p, int pass,
                               (long long)match, (long long)n);
             goto done;
         }
+    }
+    /* An empty file is damage, unless the nnp files' owners need nothing
+     * in this layer (one worker, a layer that stays local). */
+    if (rows == 0 && r->conn)
+        rc = sdsinf__fail(err, SDSINF_EPARSE, "%s: empty: without nnp files "
+                          "the owners come from the conn files, and an empty "
+                          "one leaves its layer's unknown; export the layout "
+                          "again", path);
+    else if (rows == 0 && pass == 2) {
+        sdsinf_plan_stats st;
+        sdsinf_plan_get_stats(p, &st);
+        if (st.pairs_per_layer[l] > 0)
+            rc = sdsinf__fail(err, SDSINF_EPARSE, "%s: empty, but the nnp "
+                              "files' owners need %lld row-target pairs in "
+                              "this layer; export the layout again", path,
+                              (long long)st.pairs_per_layer[l]);
     }
 done:
     sdsinf__free(mark);
@@ -447,25 +490,42 @@ int sdsinf_legacy_load(const char *dir, const sdsinf_model *known,
     reader r = {0};
     int rc = SDSINF_OK;
     sdsinf_csr *w = NULL;
-    float *bias = NULL;
+    float *bias = NULL, *bias_vecs = NULL;
     sdsinf_model *m = NULL;
     sdsinf_plan *p = NULL;
     sdsinf_csr im = {0};
     r.dir = dir;
     while (r.W < 65535 && file_exists(dir, "nnp", r.W))
         r.W++;
-    while (r.L < 10000000 && file_exists(dir, "conn", r.L))
-        r.L++;
-    if ((r.W == 0 && !known) || r.L == 0)
+    long last = -1;
+    if ((rc = conn_last(dir, &last, err)) != SDSINF_OK)
+        return rc;
+    if ((r.W == 0 && !known) || last < 0)
         return sdsinf__fail(err, SDSINF_EINVAL, "%s: no SDS-Inf layout here "
                             "(expected nnp.0.. and conn.0.., or conn.0.. with "
                             "the model's weights)", dir);
+    /* the model's layer count where known, else the conn files' */
+    int counted = !known && mo->layers <= 0;
+    long nl = known ? known->layers : counted ? last + 1 : mo->layers;
+    long gap = 0;
+    while (gap < nl && file_exists(dir, "conn", gap))
+        gap++;
+    if (gap < nl && counted)
+        return sdsinf__fail(err, SDSINF_EINVAL, "%s/conn.%ld: missing, but "
+                            "there are conn files up to conn.%ld: one per "
+                            "layer, numbered from 0 without gaps", dir, gap,
+                            last);
+    if (gap < nl)
+        return sdsinf__fail(err, SDSINF_EINVAL, "%s/conn.%ld: missing; a "
+                            "model of %ld layers needs conn.0 to conn.%ld, "
+                            "one per layer", dir, gap, nl, nl - 1);
+    if (last >= nl)
+        return sdsinf__fail(err, SDSINF_EINVAL, "%s/conn.%ld: a conn file "
+                            "past the model's %ld layers (conn.0 to "
+                            "conn.%ld); is it another model's layout?", dir,
+                            last, nl, nl - 1);
+    r.L = (int32_t)nl;
     r.N = known ? known->neurons : mo->neurons;
-    if ((known && known->layers != r.L) ||
-        (!known && mo->layers > 0 && mo->layers != r.L))
-        return sdsinf__fail(err, SDSINF_EINVAL, "%s: %d conn files for a "
-                            "model of %d layers", dir, r.L,
-                            known ? known->layers : mo->layers);
     if (r.N <= 0)
         return sdsinf__fail(err, SDSINF_EINVAL, "%s: give the neuron count "
                             "(numNeurons) to read an SDS-Inf layout", dir);
@@ -521,16 +581,11 @@ int sdsinf_legacy_load(const char *dir, const sdsinf_model *known,
         r.owner = NULL;
         goto plan;
     }
-    float b = 0;
-    if (mo->bias ? sdsinf__parse_float(mo->bias, &b) != SDSINF_OK
-                 : sdsinf_default_bias(r.N, &b) != SDSINF_OK) {
-        rc = sdsinf__fail(err, SDSINF_EINVAL, "%s: give the bias as a number "
-                          "(no GraphChallenge bias for %d neurons)", dir, r.N);
+    if ((rc = sdsinf__bias_resolve(mo->bias, NULL, r.N, r.L, r.L, bias,
+                                   &bias_vecs, err)) != SDSINF_OK)
         goto done;
-    }
-    for (int32_t l = 0; l < r.L; l++)
-        bias[l] = b;
-    rc = sdsinf_model_from_layers(r.N, r.L, w, bias, NULL, mo->ymax, &m, err);
+    rc = sdsinf_model_from_layers(r.N, r.L, w, bias, bias_vecs, mo->ymax, &m,
+                                  err);
     w = NULL;
     if (rc != SDSINF_OK)
         goto done;
@@ -571,6 +626,7 @@ done:
         sdsinf_csr_free(&w[l]);
     sdsinf__free(w);
     sdsinf__free(bias);
+    sdsinf__free(bias_vecs);
     sdsinf_model_free(m);
     sdsinf_plan_free(p);
     return rc;

@@ -207,8 +207,11 @@ static int read_mm_body(sdsinf__lines *ls, uint64_t limit, sdsinf__triplets *t,
     int rc, pattern, symmetric;
     if (!sdsinf__lines_next(ls))
         return sdsinf__fail(err, SDSINF_EPARSE, "%s: empty file", ls->path);
-    for (int i = 0; i < 5; i++)
-        sdsinf__tok_str(ls, w[i], sizeof w[i]);
+    for (int i = 0; i < 5; i++) {
+        size_t n;
+        if ((rc = sdsinf__tok_word(ls, "header", w[i], sizeof w[i], &n, err)))
+            return rc;
+    }
     for (int i = 1; i < 5; i++)
         for (char *p = w[i]; *p; p++)
             *p = (char)(*p >= 'A' && *p <= 'Z' ? *p - 'A' + 'a' : *p);
@@ -417,12 +420,77 @@ done:
     return rc;
 }
 
+/* Writes the 1-based numbers i + 1 for which set[i] is 0, i < n, as
+ * ranges ("2-5, 7, 9-120", cut with "..." when buf is full) into buf;
+ * returns how many there are. */
+static int64_t unset_ranges(const uint8_t *set, int64_t n, char *buf,
+                            size_t cap)
+{
+    int64_t count = 0;
+    size_t used = 0;
+    int full = 0;
+    buf[0] = 0;
+    for (int64_t i = 0; i < n; i++) {
+        if (set[i])
+            continue;
+        int64_t j = i;
+        while (j + 1 < n && !set[j + 1])
+            j++;
+        count += j - i + 1;
+        /* a range of int32 numbers takes at most 23 bytes, ", ..." 6 */
+        if (!full && used + 30 > cap) {
+            snprintf(buf + used, cap - used, ", ...");
+            full = 1;
+        }
+        if (!full && j > i)
+            used += (size_t)snprintf(buf + used, cap - used, "%s%lld-%lld",
+                                     used ? ", " : "", (long long)i + 1,
+                                     (long long)j + 1);
+        else if (!full)
+            used += (size_t)snprintf(buf + used, cap - used, "%s%lld",
+                                     used ? ", " : "", (long long)i + 1);
+        i = j;
+    }
+    return count;
+}
+
+/* Reads the layer (and neuron) fields of a bias line, as load_bias_file
+ * does; n counts lines in a one-column file. */
+static int bias_key(sdsinf__lines *ls, int fields, int64_t count, uint64_t *l,
+                    uint64_t *n, sdsinf_err *err)
+{
+    int rc = SDSINF_OK;
+    *l = 1;
+    *n = fields == 1 ? (uint64_t)count + 1 : 1;
+    if ((fields >= 2 && (rc = sdsinf__tok_u64(ls, "layer", l, err))) ||
+        (fields == 3 && (rc = sdsinf__tok_u64(ls, "neuron", n, err))))
+        return rc;
+    return SDSINF_OK;
+}
+
+/* The line of f that first gave bias key (l, n): a duplicate's first. */
+static int64_t bias_first_line(const sdsinf__file *f, const char *path,
+                               int fields, uint64_t l, uint64_t n)
+{
+    sdsinf__lines ls;
+    sdsinf__lines_init(&ls, f, path);
+    while (sdsinf__lines_next(&ls)) {
+        uint64_t a, b;
+        if (bias_key(&ls, fields, 0, &a, &b, NULL) == SDSINF_OK && a == l &&
+            b == n)
+            return ls.line;
+    }
+    return 0;
+}
+
 /* Bias file: one value per line -> N values (a vector for every layer) or
  * `layer value` lines (per-layer scalars) or `layer neuron value` lines
- * (per-layer vectors, unset entries 0), all 1-based.  The model has
- * `avail` layers, of which the first L are loaded: lines for layers
- * L+1..avail are checked and then ignored (a model's bias.tsv lists all
- * its layers, and --layers takes the first few). */
+ * (per-layer vectors), all 1-based.  Every loaded layer (every neuron of
+ * it) needs exactly one line: a missing or repeated one is an error, never
+ * a default.  The model has `avail` layers, of which the first L are
+ * loaded: lines for layers L+1..avail are checked and then ignored (a
+ * model's bias.tsv lists all its layers, and --layers takes the first
+ * few). */
 static int load_bias_file(const char *path, int32_t N, int32_t L,
                           int32_t avail, float *bias, float **vecs_out,
                           sdsinf_err *err)
@@ -430,6 +498,8 @@ static int load_bias_file(const char *path, int32_t N, int32_t L,
     sdsinf__file f = {0};
     sdsinf__lines ls;
     float *vecs = NULL;
+    uint8_t *seen = NULL; /* per layer (x neuron): given already */
+    char ranges[64];
     int rc = sdsinf__file_read(path, &f, err), fields = 0;
     int64_t count = 0;
     if (rc != SDSINF_OK)
@@ -439,8 +509,6 @@ static int load_bias_file(const char *path, int32_t N, int32_t L,
         rc = sdsinf__fail(err, SDSINF_ENOMEM, "no memory for bias vectors");
         goto done;
     }
-    for (int32_t l = 0; l < L; l++)
-        bias[l] = 0;
     while (sdsinf__lines_next(&ls)) {
         char tok[64];
         sdsinf__lines probe = ls;
@@ -456,10 +524,15 @@ static int load_bias_file(const char *path, int32_t N, int32_t L,
                               path, (long long)ls.line, nf);
             goto done;
         }
-        uint64_t l = 1, n = fields == 1 ? (uint64_t)count + 1 : 1;
+        size_t per = fields == 3 ? (size_t)N : 1;
+        if (fields > 1 && !seen &&
+            !(seen = sdsinf__calloc(per * (size_t)avail, 1))) {
+            rc = sdsinf__fail(err, SDSINF_ENOMEM, "no memory for bias vectors");
+            goto done;
+        }
+        uint64_t l, n;
         float v;
-        if ((fields >= 2 && (rc = sdsinf__tok_u64(&ls, "layer", &l, err))) ||
-            (fields == 3 && (rc = sdsinf__tok_u64(&ls, "neuron", &n, err))) ||
+        if ((rc = bias_key(&ls, fields, count, &l, &n, err)) ||
             (rc = sdsinf__tok_f32(&ls, "bias", &v, err)))
             goto done;
         if (l < 1 || l > (uint64_t)avail || n < 1 || n > (uint64_t)N) {
@@ -470,12 +543,35 @@ static int load_bias_file(const char *path, int32_t N, int32_t L,
                               (unsigned long long)n, avail, N);
             goto done;
         }
+        if (seen && seen[(l - 1) * per + (fields == 3 ? n - 1 : 0)]++) {
+            long long first = (long long)bias_first_line(&f, path, fields, l, n);
+            if (fields == 2)
+                rc = sdsinf__fail(err, SDSINF_EPARSE,
+                                  "%s:%lld: a second bias for layer %llu "
+                                  "(the first is on line %lld); give every "
+                                  "layer exactly one line",
+                                  path, (long long)ls.line,
+                                  (unsigned long long)l, first);
+            else
+                rc = sdsinf__fail(err, SDSINF_EPARSE,
+                                  "%s:%lld: a second bias for layer %llu, "
+                                  "neuron %llu (the first is on line %lld); "
+                                  "give every neuron exactly one line",
+                                  path, (long long)ls.line,
+                                  (unsigned long long)l, (unsigned long long)n,
+                                  first);
+            goto done;
+        }
         /* lines of layers past L are checked, not loaded */
         if (fields == 2 && l <= (uint64_t)L)
             bias[l - 1] = v;
         else if (l <= (uint64_t)L)
             vecs[(l - 1) * (uint64_t)N + n - 1] = v;
         count++;
+    }
+    if (count == 0) {
+        rc = sdsinf__fail(err, SDSINF_EPARSE, "%s: no bias values", path);
+        goto done;
     }
     if (fields == 1) {
         if (count != N) {
@@ -487,27 +583,50 @@ static int load_bias_file(const char *path, int32_t N, int32_t L,
         }
         for (int32_t l = 1; l < L; l++)
             memcpy(vecs + (size_t)l * N, vecs, (size_t)N * sizeof *vecs);
-    }
-    if (count == 0) {
-        rc = sdsinf__fail(err, SDSINF_EPARSE, "%s: no bias values", path);
-        goto done;
+    } else if (fields == 2) {
+        int64_t k = unset_ranges(seen, L, ranges, sizeof ranges);
+        if (k) {
+            rc = sdsinf__fail(err, SDSINF_EPARSE,
+                              "%s: layer%s %s ha%s no bias; every layer needs "
+                              "one line (layer value)",
+                              path, k > 1 ? "s" : "", ranges,
+                              k > 1 ? "ve" : "s");
+            goto done;
+        }
+    } else {
+        int32_t bad = -1, incomplete = 0;
+        for (int32_t l = 0; l < L; l++) {
+            int64_t k = unset_ranges(seen + (size_t)l * N, N, ranges,
+                                     sizeof ranges);
+            incomplete += k > 0;
+            bad = bad < 0 && k ? l : bad;
+        }
+        if (bad >= 0) {
+            int64_t k = unset_ranges(seen + (size_t)bad * N, N, ranges,
+                                     sizeof ranges);
+            rc = sdsinf__fail(err, SDSINF_EPARSE,
+                              "%s: layer %d has no bias for neuron%s %s (%d "
+                              "of %d layers lack some); every layer needs a "
+                              "line for each of its %d neurons",
+                              path, bad + 1, k > 1 ? "s" : "", ranges,
+                              incomplete, L, N);
+            goto done;
+        }
     }
     if (fields != 2) {
         *vecs_out = vecs;
         vecs = NULL;
     }
 done:
+    sdsinf__free(seen);
     sdsinf__free(vecs);
     sdsinf__file_free(&f);
     return rc;
 }
 
-/* Resolves the bias option: NULL (bias.tsv in the model directory, else the
- * GraphChallenge default), a number, or a bias file (for the first L of the
- * model's avail layers). */
-static int resolve_bias(const char *spec, const char *dir, int32_t N,
-                        int32_t L, int32_t avail, float *bias, float **vecs,
-                        sdsinf_err *err)
+int sdsinf__bias_resolve(const char *spec, const char *dir, int32_t N,
+                         int32_t L, int32_t avail, float *bias, float **vecs,
+                         sdsinf_err *err)
 {
     float b;
     char path[4096];
@@ -520,9 +639,9 @@ static int resolve_bias(const char *spec, const char *dir, int32_t N,
     if (!spec) {
         if (sdsinf_default_bias(N, &b) != SDSINF_OK)
             return sdsinf__fail(err, SDSINF_EINVAL,
-                                "%s: no GraphChallenge bias for %d neurons: "
+                                "%s%sno GraphChallenge bias for %d neurons: "
                                 "give one with --bias (a number or a file)",
-                                dir ? dir : "model", N);
+                                dir ? dir : "", dir ? ": " : "", N);
     } else if (sdsinf__parse_float(spec, &b) != SDSINF_OK) {
         return load_bias_file(spec, N, L, avail, bias, vecs, err);
     }
@@ -638,7 +757,7 @@ static int load_dir(const char *dir, const sdsinf_model_opts *o,
     sdsinf__free(all);
     if (rc != SDSINF_OK)
         goto done;
-    if ((rc = resolve_bias(o->bias, dir, N, L, (int32_t)found, bias, &vecs,
+    if ((rc = sdsinf__bias_resolve(o->bias, dir, N, L, (int32_t)found, bias, &vecs,
                            err)) != SDSINF_OK)
         goto done;
     rc = sdsinf_model_from_layers(N, L, w, bias, vecs, o->ymax, &m, err);

@@ -68,7 +68,7 @@ void sdsinf__lines_init(sdsinf__lines *ls, const sdsinf__file *f,
     ls->end = f->data + f->size;
     ls->path = path;
     ls->line = 0;
-    ls->cur = ls->cur_end = f->data;
+    ls->line_start = ls->cur = ls->cur_end = f->data;
 }
 
 static int is_blank(char c)
@@ -89,6 +89,7 @@ int sdsinf__lines_next(sdsinf__lines *ls)
             q++;
         if (q == e)
             continue;
+        ls->line_start = s;
         ls->cur = q;
         ls->cur_end = e;
         return 1;
@@ -112,11 +113,47 @@ size_t sdsinf__tok_str(sdsinf__lines *ls, char *buf, size_t cap)
     return n;
 }
 
+/* A byte that is neither text nor a blank (NUL, the other C0 controls,
+ * DEL): strtof and the messages would stop at, or print, it raw. */
+static int is_control(unsigned char c)
+{
+    return (c < 0x20 || c == 0x7f) && !is_blank((char)c);
+}
+
+int sdsinf__tok_word(sdsinf__lines *ls, const char *what, char *buf,
+                     size_t cap, size_t *len, sdsinf_err *err)
+{
+    while (ls->cur < ls->cur_end && is_blank(*ls->cur))
+        ls->cur++;
+    const char *start = ls->cur;
+    size_t n = sdsinf__tok_str(ls, buf, cap);
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)start[i];
+        char name[24];
+        if (!is_control(c))
+            continue;
+        if (c == 0)
+            snprintf(name, sizeof name, "NUL byte");
+        else
+            snprintf(name, sizeof name, "control byte 0x%02x", c);
+        return sdsinf__fail(err, SDSINF_EPARSE,
+                            "%s:%lld: %s at column %lld, in the %s: the file "
+                            "is damaged or not text",
+                            ls->path, (long long)ls->line, name,
+                            (long long)(start + i - ls->line_start + 1), what);
+    }
+    *len = n;
+    return SDSINF_OK;
+}
+
 int sdsinf__tok_u64(sdsinf__lines *ls, const char *what, uint64_t *v,
                     sdsinf_err *err)
 {
     char tok[32];
-    size_t n = sdsinf__tok_str(ls, tok, sizeof tok);
+    size_t n = 0;
+    int rc = sdsinf__tok_word(ls, what, tok, sizeof tok, &n, err);
+    if (rc != SDSINF_OK)
+        return rc;
     if (n == 0)
         return sdsinf__fail(err, SDSINF_EPARSE, "%s:%lld: missing %s",
                             ls->path, (long long)ls->line, what);
@@ -153,7 +190,10 @@ int sdsinf__tok_f32(sdsinf__lines *ls, const char *what, float *v,
                     sdsinf_err *err)
 {
     char tok[64];
-    size_t n = sdsinf__tok_str(ls, tok, sizeof tok);
+    size_t n = 0;
+    int rc = sdsinf__tok_word(ls, what, tok, sizeof tok, &n, err);
+    if (rc != SDSINF_OK)
+        return rc;
     if (n == 0)
         return sdsinf__fail(err, SDSINF_EPARSE, "%s:%lld: missing %s",
                             ls->path, (long long)ls->line, what);
@@ -167,7 +207,11 @@ int sdsinf__tok_f32(sdsinf__lines *ls, const char *what, float *v,
 int sdsinf__tok_end(sdsinf__lines *ls, sdsinf_err *err)
 {
     char tok[32];
-    if (sdsinf__tok_str(ls, tok, sizeof tok) != 0)
+    size_t n = 0;
+    int rc = sdsinf__tok_word(ls, "rest of the line", tok, sizeof tok, &n, err);
+    if (rc != SDSINF_OK)
+        return rc;
+    if (n != 0)
         return sdsinf__fail(err, SDSINF_EPARSE,
                             "%s:%lld: unexpected extra field '%s'", ls->path,
                             (long long)ls->line, tok);

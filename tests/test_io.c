@@ -512,7 +512,8 @@ static void test_bias_per_neuron(void **state)
     const char *dir = *state;
     static const float want1[4] = {0, 0.5f, 0, 0}, want2[4] = {0, 0, 0, -2};
     put_model(dir);
-    sdsinf_model *m = load_with_bias(dir, "1 2 0.5\n2 4 -2\n");
+    sdsinf_model *m = load_with_bias(dir, "1 2 0.5\n2 4 -2\n1 1 0\n1 3 0\n"
+                                          "1 4 0\n2 1 0\n2 2 0\n2 3 0\n");
     assert_memory_equal(m->layer[0].bias_vec, want1, sizeof want1);
     assert_memory_equal(m->layer[1].bias_vec, want2, sizeof want2);
     sdsinf_model_free(m);
@@ -566,7 +567,8 @@ static void test_bias_file_with_fewer_layers(void **state)
     assert_true(m->layer[1].bias == -0.5f);
     sdsinf_model_free(m);
     o.layers = 1; /* per-neuron lines too */
-    char *path = tu_write(dir, "vec.tsv", "1 2 0.5\n3 4 -2\n2 1 7\n");
+    char *path = tu_write(dir, "vec.tsv", "1 2 0.5\n3 4 -2\n1 1 0\n2 1 7\n"
+                                          "1 3 0\n1 4 0\n");
     o.bias = path;
     m = load_ok(dir, &o);
     assert_int_equal(m->layers, 1);
@@ -584,6 +586,13 @@ static void test_bias_file_with_fewer_layers(void **state)
     put(dir, "bias.tsv", "1 -0.75\n2 -0.5\n3\n");
     expect_model_error("a short line past L", dir, &o, SDSINF_EPARSE, bias, 3,
                        "1 fields");
+    put(dir, "bias.tsv", "1 -0.75\n2 -0.5\n3 -0.25\n3 -0.1\n");
+    expect_model_error("a repeated line past L", dir, &o, SDSINF_EPARSE, bias,
+                       4, "a second bias for layer 3 (the first is on line 3)");
+    o.layers = 2;
+    put(dir, "bias.tsv", "1 -0.75\n3 -0.25\n"); /* layer 2 of the 2 loaded */
+    expect_model_error("a loaded layer missing", dir, &o, SDSINF_EPARSE, bias,
+                       0, "layer 2 has no bias; every layer needs one line");
     free(bias);
 }
 
@@ -600,7 +609,48 @@ static const bad_file BAD_BIAS[] = {
     {"bias.txt", "x 0.1\n", SDSINF_EPARSE, 1, "layer is not"},
     {"bias.txt", "1 nan\n", SDSINF_EPARSE, 1, "bias is not a finite"},
     {"bias.txt", "\n\n", SDSINF_EPARSE, 0, "no bias values"},
+    /* every layer (neuron) exactly once: no default, no last-one-wins */
+    {"bias.txt", "1 -0.3\n", SDSINF_EPARSE, 0,
+     "bias.txt: layer 2 has no bias; every layer needs one line"},
+    {"bias.txt", "2 -0.3\n1 -0.3\n2 -0.2\n", SDSINF_EPARSE, 3,
+     "a second bias for layer 2 (the first is on line 1); give every layer "
+     "exactly one line"},
+    {"bias.txt", "1 2 0.5\n", SDSINF_EPARSE, 0,
+     "layer 1 has no bias for neurons 1, 3-4 (2 of 2 layers lack some)"},
+    {"bias.txt", "1 1 0\n1 2 0\n1 3 0\n1 4 0\n2 1 0\n2 2 0\n2 4 0\n",
+     SDSINF_EPARSE, 0,
+     "layer 2 has no bias for neuron 3 (1 of 2 layers lack some); every "
+     "layer needs a line for each of its 4 neurons"},
+    {"bias.txt", "1 1 0\n\n1 2 0\n1 2 1\n", SDSINF_EPARSE, 4,
+     "a second bias for layer 1, neuron 2 (the first is on line 3)"},
 };
+
+/* Missing layers are named as ranges, cut short when they are many. */
+static void test_bias_missing_ranges(void **state)
+{
+    const char *dir = *state;
+    char text[4096] = "", *path;
+    size_t used = 0;
+    for (int l = 1; l <= 40; l++) {
+        char name[32];
+        snprintf(name, sizeof name, "n4-l%d.tsv", l);
+        put(dir, name, "1 2 1\n");
+    }
+    path = tu_write(dir, "bias.txt", "1 -0.1\n3 -0.1\n");
+    sdsinf_model_opts o = opts_bias(path);
+    expect_model_error("ranges", dir, &o, SDSINF_EPARSE, path, 0,
+                       "layers 2, 4-40 have no bias");
+    for (int l = 1; l <= 40; l += 2) /* every other layer: 20 ranges */
+        used += (size_t)snprintf(text + used, sizeof text - used, "%d -0.1\n", l);
+    free(path);
+    path = tu_write(dir, "bias.txt", text);
+    o = opts_bias(path);
+    expect_model_error("many ranges", dir, &o, SDSINF_EPARSE, path, 0,
+                       "layers 2, 4, 6, 8, 10, ");
+    expect_model_error("cut short", dir, &o, SDSINF_EPARSE, path, 0,
+                       ", ... have no bias; every layer needs one line");
+    free(path);
+}
 
 static void test_bad_bias_files(void **state)
 {
@@ -746,6 +796,96 @@ static void test_categories_load(void **state)
     free(path);
 }
 
+/* ---- control bytes ------------------------------------------------------------ */
+
+/* A file's bytes, NULs included. */
+typedef struct raw_file {
+    const char *name; /* a layer file is loaded as a model, bias.txt as
+                       * its bias, img.tsv as images, cat.tsv as categories */
+    const char *data;
+    size_t size;
+    int line;
+    const char *words;
+} raw_file;
+
+#define RAW(name, lit, line, words) {name, lit, sizeof lit - 1, line, words}
+
+static const raw_file CONTROL_BYTES[] = {
+    RAW("n4-l1.tsv", "1 1 1\n1\t2\t6.25\0e-02\n", 2,
+        "NUL byte at column 9, in the value: the file is damaged or not text"),
+    RAW("n4-l1.tsv", "1\0 2 1\n", 1, "NUL byte at column 2, in the row index"),
+    RAW("n4-l1.tsv", "1 2\0\0 1\n", 1, "NUL byte at column 4, in the column"),
+    RAW("n4-l1.tsv", "1 2 1\x01\n", 1, "control byte 0x01 at column 6"),
+    RAW("n4-l1.tsv", "1 2 1 \x7f\n", 1, "control byte 0x7f at column 7, in "
+        "the rest of the line"),
+    RAW("n4-l1.tsv", "1 2 1 \0\n", 1, "NUL byte at column 7"),
+    RAW("l1.mtx", "%%MatrixMarket matrix coordinate real gen\0eral\n"
+        "4 4 1\n1 1 1\n", 1, "NUL byte at column 42, in the header"),
+    RAW("l1.mtx", MM_REAL "4 4 1\n1 1 0.5\0\n", 3,
+        "NUL byte at column 8, in the value"),
+    RAW("l1.mtx", MM_REAL "4 4\0 1\n1 1 0.5\n", 2,
+        "NUL byte at column 4, in the column count"),
+    RAW("img.tsv", "1 1 1\n2\0 1 1\n", 2, "NUL byte at column 2, in the image"),
+    RAW("img.tsv", "1 1 1\x02\n", 1, "control byte 0x02 at column 6"),
+    RAW("cat.tsv", "1\n2\0\n", 2, "NUL byte at column 2, in the image id"),
+    RAW("bias.txt", "1 -0.3\0\n2 -0.3\n", 1,
+        "NUL byte at column 7, in the bias"),
+    RAW("bias.txt", "1 2 -0.3\n1\0 1 0\n", 2,
+        "NUL byte at column 2, in the layer"),
+};
+
+/* Fails unless msg holds only printable bytes. */
+static void assert_printable(const char *label, const char *msg)
+{
+    for (const char *p = msg; *p; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f)
+            fail_msg("%s: a raw byte 0x%02x in the message", label,
+                     (unsigned char)*p);
+}
+
+/* Every reader rejects a control byte inside a line (strtof would stop at
+ * a NUL: 6.25\0e-02 read as 6.25), naming the file, line and column, in a
+ * message that is whole and printable. */
+static void test_control_bytes(void **state)
+{
+    const char *dir = *state;
+    for (size_t i = 0; i < sizeof CONTROL_BYTES / sizeof *CONTROL_BYTES; i++) {
+        const raw_file *c = &CONTROL_BYTES[i];
+        char name[32], label[64], path[8192];
+        sdsinf_err err = {0};
+        int rc;
+        snprintf(name, sizeof name, "case%zu", i);
+        snprintf(label, sizeof label, "control case %zu (%s)", i, c->name);
+        char *d = subdir(dir, name);
+        snprintf(path, sizeof path, "%s/%s", d, c->name);
+        FILE *f = fopen(path, "wb");
+        assert_non_null(f);
+        assert_int_equal(fwrite(c->data, 1, c->size, f), c->size);
+        assert_int_equal(fclose(f), 0);
+        if (!strcmp(c->name, "img.tsv")) {
+            sdsinf_csr out = {0};
+            rc = sdsinf_images_load(path, 4, &out, &err);
+            assert_null(out.rowptr);
+        } else if (!strcmp(c->name, "cat.tsv")) {
+            int64_t *ids = NULL, count = 0;
+            rc = sdsinf_categories_load(path, &ids, &count, &err);
+            assert_null(ids);
+        } else {
+            sdsinf_model_opts o = opts_bias("-0.3");
+            if (!strcmp(c->name, "bias.txt")) {
+                put_model(d);
+                o.bias = path;
+            }
+            sdsinf_model *m = NULL;
+            rc = sdsinf_model_load(d, &o, &m, &err);
+            assert_null(m);
+        }
+        check_err(label, rc, &err, SDSINF_EPARSE, path, c->line, c->words);
+        assert_printable(label, err.msg);
+        free(d);
+    }
+}
+
 /* sdsinf_err_set fills err and returns the code; NULL err is fine; a
  * long message is cut, terminated. */
 static void test_err_set(void **state)
@@ -793,6 +933,8 @@ int main(void)
         T(test_bias_file_in_model_dir),
         T(test_bias_file_with_fewer_layers),
         T(test_bad_bias_files),
+        T(test_bias_missing_ranges),
+        T(test_control_bytes),
         T(test_bad_images),
         T(test_images_load),
         T(test_bad_categories),

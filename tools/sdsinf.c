@@ -36,7 +36,7 @@ static const char *USAGE =
     "            workers; the plan and one weight shard per worker\n"
     "  sdsinf-export --weights DIR|BUNDLE --plan PLANDIR [--images FILE]\n"
     "            --out DIR   write SDS-Inf's nnp.<w>, train.<w>, conn.<l>\n"
-    "  sdsinf-import --from DIR (--neurons N [--bias B] | --weights W)\n"
+    "  sdsinf-import --from DIR (--neurons N [--bias B|FILE] | --weights W)\n"
     "            --out PLANDIR [--weights-out DIR] [--images-out FILE]\n"
     "            read and check an SDS-Inf layout (with --weights, conn\n"
     "            files suffice); write a plan, weights and images\n"
