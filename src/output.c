@@ -43,7 +43,7 @@ static char *final_target(const char *path, int *magic)
         *magic |= have_proc && st.st_dev == proc.st_dev;
         ssize_t n = hops < 40 ? readlink(p, link, sizeof link - 1) : -1;
         if (n < 0 || n == (ssize_t)sizeof link - 1) {
-            errno = n < 0 && hops < 40 ? errno : ELOOP;
+            errno = hops >= 40 ? ELOOP : n < 0 ? errno : ENAMETOOLONG;
             sdsinf__free(p);
             return NULL;
         }
