@@ -18,6 +18,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -162,6 +163,48 @@ SDSINF_API int sdsinf_categories_load(const char *path, int64_t **ids,
                                       int64_t *count, sdsinf_err *err);
 SDSINF_API int sdsinf_categories_save(const int64_t *ids, int64_t count,
                                       const char *path, sdsinf_err *err);
+/* Writes the categories to an open file (errors show in ferror(f)). */
+SDSINF_API void sdsinf_categories_write(const int64_t *ids, int64_t count,
+                                        FILE *f);
+
+/* ---- Output files and directories -------------------------------------- */
+/* Where a write of a path goes; every writer above goes through these.  A
+ * regular file or a new path is written to a temporary file beside it
+ * (NAME.tmpXXXXXX) that commit renames onto it, so a reader never sees half
+ * of it and a failure leaves it as it was; a symlink is followed to its
+ * final target (the link stays a link; a dangling one creates its target);
+ * a character device, FIFO, socket or terminal is written straight
+ * through, and a link to an open file (/dev/stdout, /dev/fd/N) appended to;
+ * a directory is refused (SDSINF_EINVAL). */
+typedef struct sdsinf_output {
+    FILE *f;     /* write here (the output owns it) */
+    char *name;  /* the path as given, for messages */
+    char *final; /* where the temporary file goes (a link's final target) */
+    char *temp;  /* the temporary file; NULL when written straight through */
+} sdsinf_output;
+SDSINF_API int sdsinf_output_open(const char *path, sdsinf_output *o,
+                                  sdsinf_err *err);
+/* Closes the file, checking every write, and renames it into place; on
+ * failure removes the temporary file.  Either way *o is then empty. */
+SDSINF_API int sdsinf_output_commit(sdsinf_output *o, sdsinf_err *err);
+/* Closes the file and removes the temporary one; *o is then empty. */
+SDSINF_API void sdsinf_output_abort(sdsinf_output *o);
+
+/* A directory written whole: begin makes `.NAME.tmpXXXXXX` beside it (write
+ * the content into d->temp); commit renames it into place, replacing an
+ * existing directory only then (swapped, the old one removed); abort
+ * removes it.  An existing directory that is neither empty nor holds
+ * `marker` (plan.bin for a plan) is not ours: begin refuses it
+ * (SDSINF_EINVAL), as it refuses a file in its place. */
+typedef struct sdsinf_output_dir {
+    char *path; /* the directory (a link's final target) */
+    char *temp; /* where to write until commit */
+} sdsinf_output_dir;
+SDSINF_API int sdsinf_output_dir_begin(const char *dir, const char *marker,
+                                       sdsinf_output_dir *d, sdsinf_err *err);
+SDSINF_API int sdsinf_output_dir_commit(sdsinf_output_dir *d,
+                                        sdsinf_err *err);
+SDSINF_API void sdsinf_output_dir_abort(sdsinf_output_dir *d);
 
 /* ---- Inference --------------------------------------------------------- */
 typedef struct sdsinf_pool sdsinf_pool; /* worker threads for the kernel */
@@ -196,6 +239,8 @@ SDSINF_API int sdsinf_result_categories(const sdsinf_result *r, int64_t **ids,
 /* Writes `image argmax max` (1-based; argmax 0 when empty) per image. */
 SDSINF_API int sdsinf_result_save_scores(const sdsinf_result *r,
                                          const char *path, sdsinf_err *err);
+/* The same to an open file (errors show in ferror(f)). */
+SDSINF_API void sdsinf_result_write_scores(const sdsinf_result *r, FILE *f);
 
 #define SDSINF_INFER_OPTS_VERSION 1
 typedef struct sdsinf_infer_opts {

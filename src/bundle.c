@@ -85,8 +85,7 @@ int sdsinf_model_save_bundle(const sdsinf_model *m, const char *path,
     struct bundle_header h;
     struct bundle_layer *tab = sdsinf__calloc((size_t)m->layers, sizeof *tab);
     static const char zeros[BUNDLE_ALIGN];
-    FILE *f = NULL;
-    char tmp[4096];
+    sdsinf_output o;
     if (!tab)
         return sdsinf__fail(err, SDSINF_ENOMEM, "no memory");
     memset(&h, 0, sizeof h);
@@ -120,13 +119,10 @@ int sdsinf_model_save_bundle(const sdsinf_model *m, const char *path,
     h.table_checksum = sdsinf__checksum(tab, (size_t)m->layers * sizeof *tab, 0);
     h.header_checksum = sdsinf__checksum(&h, offsetof(struct bundle_header,
                                                       header_checksum), 0);
-    /* Write to a temporary name and rename, so a reader never sees half. */
-    snprintf(tmp, sizeof tmp, "%s.tmp%ld", path, (long)getpid());
-    if (!(f = fopen(tmp, "wb"))) {
-        rc = sdsinf__fail(err, SDSINF_EIO, "%s: cannot create: %s", tmp,
-                          strerror(errno));
+    /* sdsinf_output: a reader never sees half of a file */
+    if ((rc = sdsinf_output_open(path, &o, err)))
         goto done;
-    }
+    FILE *f = o.f;
     int ok = write_all(f, &h, sizeof h) &&
              write_all(f, tab, (size_t)m->layers * sizeof *tab);
     pos = sizeof h + (uint64_t)m->layers * sizeof *tab;
@@ -144,17 +140,9 @@ int sdsinf_model_save_bundle(const sdsinf_model *m, const char *path,
             pos = tab[l].off[a] + sz[a];
         }
     }
-    ok = ok && write_all(f, zeros, (size_t)(h.file_size - pos));
-    if (fclose(f) != 0 || !ok) {
-        rc = sdsinf__fail(err, SDSINF_EIO, "%s: write failed", tmp);
-        unlink(tmp);
-        goto done;
-    }
-    if (rename(tmp, path) != 0) {
-        rc = sdsinf__fail(err, SDSINF_EIO, "%s: cannot rename to %s: %s", tmp,
-                          path, strerror(errno));
-        unlink(tmp);
-    }
+    if (ok)
+        write_all(f, zeros, (size_t)(h.file_size - pos));
+    rc = sdsinf_output_commit(&o, err); /* a failed write shows here */
 done:
     sdsinf__free(tab);
     return rc;

@@ -66,17 +66,15 @@ done:
 
 int sdsinf_images_save(const sdsinf_csr *m, const char *path, sdsinf_err *err)
 {
-    FILE *f = fopen(path, "w");
-    if (!f)
-        return sdsinf__fail(err, SDSINF_EIO, "%s: cannot create: %s", path,
-                            strerror(errno));
+    sdsinf_output o;
+    int rc = sdsinf_output_open(path, &o, err);
+    if (rc != SDSINF_OK)
+        return rc;
     for (int64_t r = 0; r < m->nrows; r++)
         for (int64_t k = m->rowptr[r]; k < m->rowptr[r + 1]; k++)
-            fprintf(f, "%lld\t%u\t%.9g\n", (long long)r + 1, m->col[k] + 1,
-                    (double)m->val[k]);
-    if (fclose(f) != 0)
-        return sdsinf__fail(err, SDSINF_EIO, "%s: write failed", path);
-    return SDSINF_OK;
+            fprintf(o.f, "%lld\t%u\t%.9g\n", (long long)r + 1,
+                    m->col[k] + 1, (double)m->val[k]);
+    return sdsinf_output_commit(&o, err);
 }
 
 int sdsinf_categories_load(const char *path, int64_t **ids, int64_t *count,
@@ -121,18 +119,21 @@ done:
     return rc;
 }
 
+void sdsinf_categories_write(const int64_t *ids, int64_t count, FILE *f)
+{
+    for (int64_t i = 0; i < count; i++)
+        fprintf(f, "%lld\n", (long long)ids[i]);
+}
+
 int sdsinf_categories_save(const int64_t *ids, int64_t count, const char *path,
                            sdsinf_err *err)
 {
-    FILE *f = fopen(path, "w");
-    if (!f)
-        return sdsinf__fail(err, SDSINF_EIO, "%s: cannot create: %s", path,
-                            strerror(errno));
-    for (int64_t i = 0; i < count; i++)
-        fprintf(f, "%lld\n", (long long)ids[i]);
-    if (fclose(f) != 0)
-        return sdsinf__fail(err, SDSINF_EIO, "%s: write failed", path);
-    return SDSINF_OK;
+    sdsinf_output o;
+    int rc = sdsinf_output_open(path, &o, err);
+    if (rc != SDSINF_OK)
+        return rc;
+    sdsinf_categories_write(ids, count, o.f);
+    return sdsinf_output_commit(&o, err);
 }
 
 void sdsinf_result_free(sdsinf_result *r)
@@ -162,17 +163,20 @@ int sdsinf_result_categories(const sdsinf_result *r, int64_t **ids,
     return SDSINF_OK;
 }
 
-int sdsinf_result_save_scores(const sdsinf_result *r, const char *path,
-                              sdsinf_err *err)
+void sdsinf_result_write_scores(const sdsinf_result *r, FILE *f)
 {
-    FILE *f = fopen(path, "w");
-    if (!f)
-        return sdsinf__fail(err, SDSINF_EIO, "%s: cannot create: %s", path,
-                            strerror(errno));
     for (int64_t i = 0; i < r->images; i++)
         fprintf(f, "%lld\t%d\t%.9g\n", (long long)i + 1, r->argmax[i] + 1,
                 (double)r->max[i]);
-    if (fclose(f) != 0)
-        return sdsinf__fail(err, SDSINF_EIO, "%s: write failed", path);
-    return SDSINF_OK;
+}
+
+int sdsinf_result_save_scores(const sdsinf_result *r, const char *path,
+                              sdsinf_err *err)
+{
+    sdsinf_output o;
+    int rc = sdsinf_output_open(path, &o, err);
+    if (rc != SDSINF_OK)
+        return rc;
+    sdsinf_result_write_scores(r, o.f);
+    return sdsinf_output_commit(&o, err);
 }

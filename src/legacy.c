@@ -19,29 +19,19 @@
 #include <string.h>
 #include <sys/stat.h>
 
-static FILE *open_out(const char *dir, const char *name, long id,
-                      char *path, size_t cap, sdsinf_err *err)
+static int open_out(const char *dir, const char *name, long id,
+                    sdsinf_output *o, sdsinf_err *err)
 {
-    snprintf(path, cap, "%s/%s.%ld", dir, name, id);
-    FILE *f = fopen(path, "w");
-    if (!f)
-        sdsinf__fail(err, SDSINF_EIO, "%s: cannot create: %s", path,
-                     strerror(errno));
-    return f;
-}
-
-static int close_out(FILE *f, const char *path, sdsinf_err *err)
-{
-    if (fclose(f) != 0)
-        return sdsinf__fail(err, SDSINF_EIO, "%s: write failed", path);
-    return SDSINF_OK;
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s.%ld", dir, name, id);
+    return sdsinf_output_open(path, o, err);
 }
 
 int sdsinf_legacy_save(const sdsinf_model *m, const sdsinf_plan *p,
                        const sdsinf_csr *images, const char *dir,
                        sdsinf_err *err)
 {
-    char path[4096];
+    sdsinf_output o;
     int rc = SDSINF_OK;
     sdsinf_plan_stats st;
     sdsinf_plan_get_stats(p, &st);
@@ -52,37 +42,34 @@ int sdsinf_legacy_save(const sdsinf_model *m, const sdsinf_plan *p,
         return sdsinf__fail(err, SDSINF_EIO, "%s: cannot create: %s", dir,
                             strerror(errno));
     for (int w = 0; w < st.workers && rc == SDSINF_OK; w++) {
-        FILE *f = open_out(dir, "nnp", w, path, sizeof path, err);
-        if (!f)
-            return SDSINF_EIO;
+        if ((rc = open_out(dir, "nnp", w, &o, err)))
+            return rc;
         for (int32_t l = 0; l < m->layers; l++) {
             const sdsinf_csr *wt = &m->layer[l].wt;
             const uint16_t *own = sdsinf_plan_owner(p, l + 1);
             int64_t nnz = 0;
             for (int64_t c = 0; c < wt->nrows; c++)
                 nnz += own[c] == w ? wt->rowptr[c + 1] - wt->rowptr[c] : 0;
-            fprintf(f, "%d %lld\n", l, (long long)nnz);
+            fprintf(o.f, "%d %lld\n", l, (long long)nnz);
             for (int64_t c = 0; c < wt->nrows; c++)
                 for (int64_t e = wt->rowptr[c]; own[c] == w && e < wt->rowptr[c + 1]; e++)
-                    fprintf(f, "%lld %u %.9g\n", (long long)c, wt->col[e],
+                    fprintf(o.f, "%lld %u %.9g\n", (long long)c, wt->col[e],
                             (double)wt->val[e]);
         }
-        if ((rc = close_out(f, path, err)) != SDSINF_OK)
-            break;
-        if (!(f = open_out(dir, "train", w, path, sizeof path, err)))
-            return SDSINF_EIO;
+        if ((rc = sdsinf_output_commit(&o, err)) ||
+            (rc = open_out(dir, "train", w, &o, err)))
+            return rc;
         const uint16_t *own0 = sdsinf_plan_owner(p, 0);
         for (int64_t s = 0; images && s < images->nrows; s++)
             for (int64_t e = images->rowptr[s]; e < images->rowptr[s + 1]; e++)
                 if (own0[images->col[e]] == w)
-                    fprintf(f, "%lld %u %.9g\n", (long long)s, images->col[e],
+                    fprintf(o.f, "%lld %u %.9g\n", (long long)s, images->col[e],
                             (double)images->val[e]);
-        rc = close_out(f, path, err);
+        rc = sdsinf_output_commit(&o, err);
     }
     for (int32_t l = 0; l < m->layers && rc == SDSINF_OK; l++) {
-        FILE *f = open_out(dir, "conn", l, path, sizeof path, err);
-        if (!f)
-            return SDSINF_EIO;
+        if ((rc = open_out(dir, "conn", l, &o, err)))
+            return rc;
         const uint16_t *own = sdsinf_plan_owner(p, l);
         for (int32_t k = 0; k < m->neurons; k++) {
             const uint16_t *t;
@@ -90,12 +77,12 @@ int sdsinf_legacy_save(const sdsinf_model *m, const sdsinf_plan *p,
             sdsinf_plan_targets(p, l + 1, k, &t, &n);
             if (n == 0)
                 continue;
-            fprintf(f, "%d %u", k, own[k]);
+            fprintf(o.f, "%d %u", k, own[k]);
             for (int64_t i = 0; i < n; i++)
-                fprintf(f, " %u", t[i]);
-            fputc('\n', f);
+                fprintf(o.f, " %u", t[i]);
+            fputc('\n', o.f);
         }
-        rc = close_out(f, path, err);
+        rc = sdsinf_output_commit(&o, err);
     }
     return rc;
 }

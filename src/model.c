@@ -799,38 +799,34 @@ int sdsinf_model_save_tsv(const sdsinf_model *m, const char *dir,
                           sdsinf_err *err)
 {
     char path[4096];
+    sdsinf_output o;
+    int rc;
     if (mkdir(dir, 0777) != 0 && errno != EEXIST)
         return sdsinf__fail(err, SDSINF_EIO, "%s: cannot create: %s", dir,
                             strerror(errno));
     for (int32_t l = 0; l < m->layers; l++) {
         const sdsinf_csr *w = &m->layer[l].w;
         snprintf(path, sizeof path, "%s/n%d-l%d.tsv", dir, m->neurons, l + 1);
-        FILE *f = fopen(path, "w");
-        if (!f)
-            return sdsinf__fail(err, SDSINF_EIO, "%s: cannot create: %s",
-                                path, strerror(errno));
+        if ((rc = sdsinf_output_open(path, &o, err)))
+            return rc;
         for (int64_t r = 0; r < w->nrows; r++)
             for (int64_t k = w->rowptr[r]; k < w->rowptr[r + 1]; k++)
-                fprintf(f, "%lld\t%u\t%.9g\n", (long long)r + 1,
+                fprintf(o.f, "%lld\t%u\t%.9g\n", (long long)r + 1,
                         w->col[k] + 1, (double)w->val[k]);
-        if (fclose(f) != 0)
-            return sdsinf__fail(err, SDSINF_EIO, "%s: write failed", path);
+        if ((rc = sdsinf_output_commit(&o, err)))
+            return rc;
     }
     /* The bias goes beside the layers, so any size reloads as it was. */
     snprintf(path, sizeof path, "%s/bias.tsv", dir);
-    FILE *f = fopen(path, "w");
-    if (!f)
-        return sdsinf__fail(err, SDSINF_EIO, "%s: cannot create: %s", path,
-                            strerror(errno));
+    if ((rc = sdsinf_output_open(path, &o, err)))
+        return rc;
     for (int32_t l = 0; l < m->layers; l++)
         for (int32_t n = 0; n < m->neurons; n++) {
             if (m->layer[l].bias_vec)
-                fprintf(f, "%d\t%d\t%.9g\n", l + 1, n + 1,
+                fprintf(o.f, "%d\t%d\t%.9g\n", l + 1, n + 1,
                         (double)m->layer[l].bias_vec[n]);
             else if (n == 0)
-                fprintf(f, "%d\t%.9g\n", l + 1, (double)m->layer[l].bias);
+                fprintf(o.f, "%d\t%.9g\n", l + 1, (double)m->layer[l].bias);
         }
-    if (fclose(f) != 0)
-        return sdsinf__fail(err, SDSINF_EIO, "%s: write failed", path);
-    return SDSINF_OK;
+    return sdsinf_output_commit(&o, err);
 }

@@ -368,9 +368,10 @@ static uint64_t header_checksum(struct plan_header h, uint64_t body)
 int sdsinf_plan_save(const sdsinf_plan *p, const sdsinf_model *m,
                      const char *dir, sdsinf_err *err)
 {
-    char path[4096], tmp[4200];
+    char path[4096];
     size_t N = (size_t)p->neurons, L = (size_t)p->layers;
     struct plan_header h;
+    sdsinf_output o;
     int rc = SDSINF_OK;
     if (m && model_sum(m) != p->model_sum)
         return sdsinf__fail(err, SDSINF_EINVAL,
@@ -392,19 +393,15 @@ int sdsinf_plan_save(const sdsinf_plan *p, const sdsinf_model *m,
     h.ntgt = (uint64_t)p->tgt_ptr[L * (N + 1) - 1];
     h.checksum = header_checksum(h, body_checksum(p, h.ntgt));
     snprintf(path, sizeof path, "%s/plan.bin", dir);
-    snprintf(tmp, sizeof tmp, "%s.tmp%ld", path, (long)getpid());
-    FILE *f = fopen(tmp, "wb");
-    if (!f)
-        return sdsinf__fail(err, SDSINF_EIO, "%s: cannot create: %s", tmp,
-                            strerror(errno));
-    int ok = fwrite(&h, sizeof h, 1, f) == 1 &&
-             fwrite(p->owner, sizeof *p->owner, (L + 1) * N, f) == (L + 1) * N &&
-             fwrite(p->tgt_ptr, sizeof *p->tgt_ptr, L * (N + 1), f) == L * (N + 1) &&
-             fwrite(p->tgt, sizeof *p->tgt, (size_t)h.ntgt, f) == (size_t)h.ntgt;
-    if (fclose(f) != 0 || !ok || rename(tmp, path) != 0) {
-        unlink(tmp);
-        return sdsinf__fail(err, SDSINF_EIO, "%s: write failed", path);
-    }
+    if ((rc = sdsinf_output_open(path, &o, err)))
+        return rc;
+    FILE *f = o.f; /* a failed write shows in the commit */
+    if (fwrite(&h, sizeof h, 1, f) == 1 &&
+        fwrite(p->owner, sizeof *p->owner, (L + 1) * N, f) == (L + 1) * N &&
+        fwrite(p->tgt_ptr, sizeof *p->tgt_ptr, L * (N + 1), f) == L * (N + 1))
+        fwrite(p->tgt, sizeof *p->tgt, (size_t)h.ntgt, f);
+    if ((rc = sdsinf_output_commit(&o, err)))
+        return rc;
     for (int w = 0; m && w < p->workers && rc == SDSINF_OK; w++) {
         sdsinf_model *shard = NULL;
         snprintf(path, sizeof path, "%s/shard-%d.sdsinf", dir, w);

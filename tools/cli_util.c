@@ -7,7 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 void cli_json_string(FILE *f, const char *s)
 {
@@ -29,74 +28,52 @@ void cli_json_string(FILE *f, const char *s)
 
 /* ---- files written whole or not at all ----------------------------------- */
 
+/* 1 when path is a link to this process's standard output (/dev/stdout,
+ * /dev/fd/1): written through stdout itself, in order with what it prints. */
+static int names_stdout(const char *path)
+{
+    struct stat ln, st, out;
+    return lstat(path, &ln) == 0 && S_ISLNK(ln.st_mode) &&
+           stat(path, &st) == 0 && fstat(fileno(stdout), &out) == 0 &&
+           st.st_dev == out.st_dev && st.st_ino == out.st_ino;
+}
+
 int cli_files_open(cli_files *s, const char *path, FILE **f, sdsinf_err *err)
 {
-    size_t n = strlen(path);
-    char *final = malloc(n + 1), *temp = malloc(n + 11);
-    int fd = -1;
-    if (s->n >= CLI_FILES_MAX || !final || !temp) {
-        free(final);
-        free(temp);
+    sdsinf_output *o = &s->out[s->n];
+    int rc;
+    if (s->n >= CLI_FILES_MAX)
         return cli_fail(err, SDSINF_ENOMEM, "%s: no room for another file",
                         path);
-    }
-    memcpy(final, path, n + 1);
-    snprintf(temp, n + 11, "%s.tmpXXXXXX", path);
-    mode_t mask = umask(0);
-    umask(mask);
-    if ((fd = mkstemp(temp)) < 0 || fchmod(fd, 0666 & ~mask) != 0 ||
-        !(*f = fdopen(fd, "w"))) {
-        int e = errno;
-        if (fd >= 0) {
-            close(fd);
-            unlink(temp);
-        }
-        free(final);
-        free(temp);
-        return cli_fail(err, SDSINF_EIO, "%s: cannot write: %s", path,
-                        strerror(e));
-    }
-    s->f[s->n] = *f;
-    s->final[s->n] = final;
-    s->temp[s->n++] = temp;
+    memset(o, 0, sizeof *o);
+    if (!strcmp(path, "-") || names_stdout(path))
+        o->f = stdout;
+    else if ((rc = sdsinf_output_open(path, o, err)))
+        return rc;
+    *f = o->f;
+    s->n++;
     return SDSINF_OK;
 }
 
 int cli_files_commit(cli_files *s, sdsinf_err *err)
 {
     int rc = SDSINF_OK;
-    for (int i = 0; i < s->n; i++) {
-        FILE *f = s->f[i];
-        s->f[i] = NULL;
-        int bad = fflush(f) != 0 || ferror(f);
-        int e = errno;
-        if ((fclose(f) != 0 || bad) && rc == SDSINF_OK)
+    for (int i = 0; i < s->n && rc == SDSINF_OK; i++)
+        if (fflush(s->out[i].f) != 0 || ferror(s->out[i].f))
             rc = cli_fail(err, SDSINF_EIO, "%s: write failed: %s",
-                          s->final[i], strerror(bad ? e : errno));
-    }
-    for (int i = 0; i < s->n && rc == SDSINF_OK; i++) {
-        if (rename(s->temp[i], s->final[i]) != 0) {
-            rc = cli_fail(err, SDSINF_EIO, "%s: cannot rename %s into "
-                          "place: %s", s->final[i], s->temp[i],
+                          s->out[i].name ? s->out[i].name : "standard output",
                           strerror(errno));
-        } else {
-            free(s->temp[i]);
-            s->temp[i] = NULL;
-        }
-    }
+    for (int i = 0; i < s->n && rc == SDSINF_OK; i++)
+        if (s->out[i].f != stdout)
+            rc = sdsinf_output_commit(&s->out[i], err);
     cli_files_discard(s);
     return rc;
 }
 
 void cli_files_discard(cli_files *s)
 {
-    for (int i = 0; i < s->n; i++) {
-        if (s->f[i])
-            fclose(s->f[i]);
-        if (s->temp[i])
-            unlink(s->temp[i]);
-        free(s->temp[i]);
-        free(s->final[i]);
-    }
+    for (int i = 0; i < s->n; i++)
+        if (s->out[i].f != stdout)
+            sdsinf_output_abort(&s->out[i]);
     memset(s, 0, sizeof *s);
 }

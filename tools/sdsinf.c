@@ -309,20 +309,82 @@ static int64_t model_edges(const sdsinf_model *m)
 }
 
 /* Writes --out (the categories) and --scores, when asked for, into the
- * set: each to a temporary file beside its name (the library's writer on
- * the set's temporary name), renamed into place by cli_files_commit once
- * the whole command has succeeded, so a failed command leaves neither. */
+ * set: renamed into place by cli_files_commit once the whole command has
+ * succeeded, so a failed command leaves neither (`-`: standard output,
+ * before the summary or JSON line). */
 static int save_results(const opts *o, const sdsinf_result *res,
                         const int64_t *cats, int64_t ncats, cli_files *fs,
                         sdsinf_err *err)
 {
-    FILE *f; /* the set's handle: left unwritten, the library writes */
+    FILE *f;
     int rc = SDSINF_OK;
     if (o->out && !(rc = cli_files_open(fs, o->out, &f, err)))
-        rc = sdsinf_categories_save(cats, ncats, fs->temp[fs->n - 1], err);
+        sdsinf_categories_write(cats, ncats, f);
     if (!rc && o->scores && !(rc = cli_files_open(fs, o->scores, &f, err)))
-        rc = sdsinf_result_save_scores(res, fs->temp[fs->n - 1], err);
+        sdsinf_result_write_scores(res, f);
     return rc;
+}
+
+/* A --metrics PREFIX names three files: one that is itself a directory,
+ * device or FIFO is refused before any work. */
+static int check_metrics(const char *prefix)
+{
+    struct stat st;
+    if (!prefix || stat(prefix, &st) != 0 || S_ISREG(st.st_mode))
+        return 0;
+    return usage_error("--metrics takes a prefix for three files (PREFIX.csv, "
+                       "PREFIX-layers.csv, PREFIX.json), but %s is %s: give "
+                       "e.g. %s%s", prefix,
+                       S_ISDIR(st.st_mode) ? "a directory"
+                                           : "a device, FIFO or socket",
+                       S_ISDIR(st.st_mode) ? prefix : "./metrics",
+                       S_ISDIR(st.st_mode) ? "/metrics" : "");
+}
+
+/* Output flags that cannot work, refused before any work: --out and
+ * --scores both `-`, either a directory, and check_metrics. */
+static int check_outputs(const opts *o)
+{
+    const char *flag[2] = {"--out", "--scores"}, *path[2] = {o->out, o->scores};
+    struct stat st;
+    if (o->out && o->scores && !strcmp(o->out, "-") && !strcmp(o->scores, "-"))
+        return usage_error("--out and --scores cannot both be - (standard "
+                           "output): give one of them a file");
+    for (int i = 0; i < 2; i++)
+        if (path[i] && stat(path[i], &st) == 0 && S_ISDIR(st.st_mode))
+            return usage_error("%s %s is a directory: give a file name",
+                               flag[i], path[i]);
+    return check_metrics(o->metrics);
+}
+
+/* A failure inside a directory being built names the file by where it was
+ * going (DIR/...), not by the temporary directory it never left. */
+static void name_in_dir(const sdsinf_output_dir *d, sdsinf_err *err)
+{
+    const char *at = d->temp ? strstr(err->msg, d->temp) : NULL;
+    char msg[sizeof err->msg];
+    if (!at)
+        return;
+    snprintf(msg, sizeof msg, "%.*s%s%s", (int)(at - err->msg), err->msg,
+             d->path, at + strlen(d->temp));
+    memcpy(err->msg, msg, sizeof msg);
+}
+
+/* What marks a directory as one a command wrote (and may replace). */
+#define MODEL_DIR_MARKER "bias.tsv"  /* sdsinf_model_save_tsv: generate, demo */
+#define PLAN_DIR_MARKER "plan.bin"   /* sdsinf_plan_save */
+#define LEGACY_DIR_MARKER "conn.0"   /* sdsinf_legacy_save */
+
+/* Starts a directory written whole (--out DIR of the commands that write
+ * one): refused as bad usage when DIR is not ours to replace. */
+static int begin_dir(const char *dir, const char *marker,
+                     sdsinf_output_dir *d)
+{
+    sdsinf_err err = {0};
+    int rc = sdsinf_output_dir_begin(dir, marker, d, &err);
+    return rc == SDSINF_EINVAL ? usage_error("%s", err.msg)
+           : rc                ? fail(&err)
+                               : 0;
 }
 
 /* ---- infer ------------------------------------------------------------------ */
@@ -341,6 +403,8 @@ static int cmd_infer(const opts *o)
     cli_files outs = {0};
     if (!o->weights || !o->images)
         return usage_error("infer needs --weights and --images");
+    if (check_outputs(o))
+        return EXIT_USAGE;
     if (load_model(o, &m, &model_s, &err) != SDSINF_OK)
         goto fail;
     t = now();
@@ -457,17 +521,25 @@ done:
 static int cmd_generate(const opts *o)
 {
     sdsinf_err err = {0};
+    sdsinf_output_dir dir;
     int64_t ncats = 0;
     long long M = 0;
+    int rc;
     if (!o->neurons || !o->layers || !o->images || !o->out)
         return usage_error("generate needs --neurons, --layers, --images "
                            "(a count) and --out");
     if (parse_ll("--images", o->images, 1, &M))
         return EXIT_USAGE;
+    if ((rc = begin_dir(o->out, MODEL_DIR_MARKER, &dir)))
+        return rc;
     double t = now();
-    if (generate_into(o->out, (int32_t)o->neurons, (int32_t)o->layers, M,
-                      o->seed, (int)o->threads, &ncats, &err))
+    if (generate_into(dir.temp, (int32_t)o->neurons, (int32_t)o->layers, M,
+                      o->seed, (int)o->threads, &ncats, &err) ||
+        sdsinf_output_dir_commit(&dir, &err)) {
+        name_in_dir(&dir, &err);
+        sdsinf_output_dir_abort(&dir);
         return fail(&err);
+    }
     t = now() - t;
     if (o->json)
         printf("{\"neurons\":%lld,\"layers\":%lld,\"images\":%lld,"
@@ -493,6 +565,8 @@ static int cmd_convert(const opts *o)
     struct stat st;
     if (!o->weights || !o->out)
         return usage_error("convert needs --weights and --out");
+    if (check_outputs(o))
+        return EXIT_USAGE;
     if (load_model(o, &m, &load_s, &err) != SDSINF_OK)
         return fail(&err);
     double t = now();
@@ -519,12 +593,15 @@ static int cmd_partition(const opts *o)
     sdsinf_model *m = NULL;
     sdsinf_plan *plan = NULL;
     sdsinf_csr sample = {0};
+    sdsinf_output_dir dir = {0};
     double load_s;
     int rc = 1;
     if (!o->weights || !o->workers)
         return usage_error("partition needs --weights and --workers");
     if (o->workers > 65535)
         return usage_error("--workers must be at most 65535");
+    if (o->out && (rc = begin_dir(o->out, PLAN_DIR_MARKER, &dir)))
+        return rc;
     if (load_model(o, &m, &load_s, &err) != SDSINF_OK)
         goto fail;
     if (o->images &&
@@ -543,7 +620,8 @@ static int cmd_partition(const opts *o)
     }
     if (rc != SDSINF_OK)
         goto fail;
-    if (o->out && sdsinf_plan_save(plan, m, o->out, &err) != SDSINF_OK)
+    if (o->out && (sdsinf_plan_save(plan, m, dir.temp, &err) ||
+                   sdsinf_output_dir_commit(&dir, &err)))
         goto fail;
     sdsinf_plan_stats st;
     sdsinf_plan_get_stats(plan, &st);
@@ -573,8 +651,10 @@ static int cmd_partition(const opts *o)
     rc = 0;
     goto done;
 fail:
+    name_in_dir(&dir, &err);
     rc = fail(&err);
 done:
+    sdsinf_output_dir_abort(&dir);
     sdsinf_plan_free(plan);
     sdsinf_csr_free(&sample);
     sdsinf_model_free(m);
@@ -589,16 +669,23 @@ static int cmd_sdsinf_export(const opts *o)
     sdsinf_model *m = NULL;
     sdsinf_plan *plan = NULL;
     sdsinf_csr images = {0};
+    sdsinf_output_dir dir;
     double load_s;
     int rc = 1;
     if (!o->weights || !o->plan || !o->out)
         return usage_error("sdsinf-export needs --weights, --plan and --out");
+    if ((rc = begin_dir(o->out, LEGACY_DIR_MARKER, &dir)))
+        return rc;
     if (load_model(o, &m, &load_s, &err) ||
         sdsinf_plan_load(o->plan, m, &plan, &err) ||
         (o->images &&
          sdsinf_images_load(o->images, m->neurons, &images, &err)) ||
-        sdsinf_legacy_save(m, plan, o->images ? &images : NULL, o->out, &err))
+        sdsinf_legacy_save(m, plan, o->images ? &images : NULL, dir.temp,
+                           &err) ||
+        sdsinf_output_dir_commit(&dir, &err)) {
+        name_in_dir(&dir, &err);
         rc = fail(&err);
+    }
     else
         rc = 0;
     if (rc == 0 && o->json)
@@ -606,6 +693,7 @@ static int cmd_sdsinf_export(const opts *o)
                m->neurons, m->layers);
     else if (rc == 0)
         printf("wrote the SDS-Inf layout of %s into %s\n", o->plan, o->out);
+    sdsinf_output_dir_abort(&dir);
     sdsinf_plan_free(plan);
     sdsinf_csr_free(&images);
     sdsinf_model_free(m);
@@ -619,12 +707,19 @@ static int cmd_sdsinf_import(const opts *o)
     sdsinf_plan *plan = NULL;
     sdsinf_csr images = {0};
     sdsinf_model_opts mo;
+    sdsinf_output_dir dir = {0}, wdir = {0};
     double load_s;
     int64_t conn_pairs = 0;
     int rc = 1;
     if (!o->from || !(o->neurons || o->weights) || !o->out)
         return usage_error("sdsinf-import needs --from, --neurons or "
                            "--weights, and --out");
+    if ((rc = begin_dir(o->out, PLAN_DIR_MARKER, &dir)) ||
+        (o->weights_out &&
+         (rc = begin_dir(o->weights_out, MODEL_DIR_MARKER, &wdir)))) {
+        sdsinf_output_dir_abort(&dir);
+        return rc;
+    }
     sdsinf_model_opts_init(&mo);
     mo.neurons = (int32_t)o->neurons;
     mo.layers = (int32_t)o->layers;
@@ -633,10 +728,14 @@ static int cmd_sdsinf_import(const opts *o)
     if ((o->weights && load_model(o, &known, &load_s, &err)) ||
         sdsinf_legacy_load(o->from, known, &mo, &m, &plan, &images,
                            &conn_pairs, &err) ||
-        sdsinf_plan_save(plan, m ? m : known, o->out, &err) ||
+        sdsinf_plan_save(plan, m ? m : known, dir.temp, &err) ||
         (o->weights_out &&
-         sdsinf_model_save_tsv(m ? m : known, o->weights_out, &err)) ||
-        (o->images_out && sdsinf_images_save(&images, o->images_out, &err))) {
+         sdsinf_model_save_tsv(m ? m : known, wdir.temp, &err)) ||
+        (o->images_out && sdsinf_images_save(&images, o->images_out, &err)) ||
+        sdsinf_output_dir_commit(&dir, &err) ||
+        (o->weights_out && sdsinf_output_dir_commit(&wdir, &err))) {
+        name_in_dir(&dir, &err);
+        name_in_dir(&wdir, &err);
         rc = fail(&err);
     } else {
         sdsinf_plan_stats st;
@@ -657,6 +756,8 @@ static int cmd_sdsinf_import(const opts *o)
                    (long long)st.row_target_pairs, 100 * st.imbalance, o->out);
         rc = 0;
     }
+    sdsinf_output_dir_abort(&dir);
+    sdsinf_output_dir_abort(&wdir);
     sdsinf_plan_free(plan);
     sdsinf_csr_free(&images);
     sdsinf_model_free(m);
@@ -906,6 +1007,8 @@ static int run_distributed(const opts *o, const run_setup *rs)
         return usage_error("run --launcher mpi needs --plan: every rank "
                            "reads the same plan (make it once with sdsinf "
                            "partition)");
+    if (check_outputs(o))
+        return EXIT_USAGE;
     run_opts_from(o, &ro);
     if (sdsinf_run_opts_check(&ro, &err) == SDSINF_EINVAL)
         return usage_error("%s", err.msg); /* before loading anything */
@@ -969,7 +1072,9 @@ static int cmd_run(const opts *given)
 /* Everything the demo makes, in its directory and in memory. */
 typedef struct demo {
     char dir[2048], bundle[4096], images[4096], gold[4096], plan[4096];
-    char metrics[4096], config[64];
+    char metrics[4096], shown_metrics[4096], config[64];
+    sdsinf_output_dir out; /* --out DIR, built in out.temp until the end */
+    const char *work;      /* where the files go: out.temp, or dir */
     int32_t neurons, layers;
     long long images_n;
     int workers;
@@ -983,17 +1088,24 @@ typedef struct demo {
 
 static void demo_free(demo *d)
 {
+    sdsinf_output_dir_abort(&d->out);
     run_inputs_free(&d->in);
     sdsinf_result_free(&d->single);
     sdsinf_result_free(&d->dist);
     sdsinf_run_stats_free(&d->st);
 }
 
-/* The demo's directory (--out, or a new one) and its file names. */
+/* The demo's directory (--out, written whole, or a new one) and its file
+ * names, in the directory being built. */
 static int demo_paths(demo *d, const opts *o)
 {
+    const char *work = d->dir;
+    int rc;
     if (o->out) {
         snprintf(d->dir, sizeof d->dir, "%s", o->out);
+        if ((rc = begin_dir(o->out, MODEL_DIR_MARKER, &d->out)))
+            return rc;
+        work = d->out.temp;
     } else {
         snprintf(d->dir, sizeof d->dir, "%s/sdsinf-demo-XXXXXX",
                  getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
@@ -1003,17 +1115,17 @@ static int demo_paths(demo *d, const opts *o)
             return 1;
         }
     }
-    snprintf(d->bundle, sizeof d->bundle, "%s/model.sdsinf", d->dir);
-    snprintf(d->images, sizeof d->images, "%s/sparse-images-%d.tsv", d->dir,
+    d->work = work;
+    snprintf(d->bundle, sizeof d->bundle, "%s/model.sdsinf", work);
+    snprintf(d->images, sizeof d->images, "%s/sparse-images-%d.tsv", work,
              d->neurons);
-    snprintf(d->gold, sizeof d->gold, "%s/n%d-l%d-categories.tsv", d->dir,
+    snprintf(d->gold, sizeof d->gold, "%s/n%d-l%d-categories.tsv", work,
              d->neurons, d->layers);
-    snprintf(d->plan, sizeof d->plan, "%s/plan", d->dir);
-    snprintf(d->metrics, sizeof d->metrics, "%s",
-             o->metrics ? o->metrics : d->dir);
-    if (!o->metrics)
-        snprintf(d->metrics + strlen(d->metrics),
-                 sizeof d->metrics - strlen(d->metrics), "/metrics");
+    snprintf(d->plan, sizeof d->plan, "%s/plan", work);
+    snprintf(d->metrics, sizeof d->metrics, "%s%s", o->metrics ? o->metrics
+             : work, o->metrics ? "" : "/metrics");
+    snprintf(d->shown_metrics, sizeof d->shown_metrics, "%s%s",
+             o->metrics ? o->metrics : d->dir, o->metrics ? "" : "/metrics");
     snprintf(d->config, sizeof d->config, "demo_%dn_%dl_%dw", d->neurons,
              d->layers, d->workers);
     return 0;
@@ -1027,14 +1139,14 @@ static int demo_make_model(demo *d, const opts *o, sdsinf_err *err)
     int64_t ngold = 0;
     double load_s, t = now();
     int rc;
-    if ((rc = generate_into(d->dir, d->neurons, d->layers, d->images_n,
+    if ((rc = generate_into(d->work, d->neurons, d->layers, d->images_n,
                             o->seed, (int)o->threads, &ngold, err)))
         return rc;
     printf("  1. generate  %6.2f s  a RadiX-Net network, %lld images and "
            "their golden categories (%lld)\n", now() - t, d->images_n,
            (long long)ngold);
     t = now();
-    c.weights = d->dir;
+    c.weights = d->work;
     rc = load_model(&c, &tsv, &load_s, err);
     if (rc == SDSINF_OK)
         rc = sdsinf_model_save_bundle(tsv, d->bundle, err);
@@ -1046,8 +1158,8 @@ static int demo_make_model(demo *d, const opts *o, sdsinf_err *err)
         (rc = sdsinf_categories_load(d->gold, &d->in.gold, &d->in.ngold,
                                      err)))
         return rc;
-    printf("  2. convert   %6.2f s  the TSV files to %s, loaded back\n",
-           now() - t, d->bundle);
+    printf("  2. convert   %6.2f s  the TSV files to %s/model.sdsinf, loaded "
+           "back\n", now() - t, d->dir);
     return SDSINF_OK;
 }
 
@@ -1172,7 +1284,7 @@ static void demo_summary(const demo *d, const opts *o, int ok)
                d->st.startup_seconds);
         cli_json_string(stdout, d->dir);
         printf(",\"metrics\":");
-        cli_json_string(stdout, d->metrics);
+        cli_json_string(stdout, d->shown_metrics);
         printf("}\n");
         return;
     }
@@ -1192,8 +1304,8 @@ static void demo_summary(const demo *d, const opts *o, int ok)
            (unsigned long long)d->st.messages_sent,
            (unsigned long long)d->st.bytes_sent,
            per_image(d->st.bytes_sent, n), d->single_s, dist_s,
-           d->st.startup_seconds, d->dir, d->metrics, d->metrics,
-           d->metrics);
+           d->st.startup_seconds, d->dir, d->shown_metrics,
+           d->shown_metrics, d->shown_metrics);
     printf("%s\n", ok ? "demo passed: the distributed run equals one "
                         "process and the golden categories"
                       : "demo FAILED");
@@ -1204,29 +1316,32 @@ static int cmd_demo(const opts *o)
     sdsinf_err err = {0};
     run_setup rs = {0, NULL, -1};
     demo d;
-    int ok = 0;
+    int ok = 0, rc;
     memset(&d, 0, sizeof d);
     d.neurons = o->neurons ? (int32_t)o->neurons : 1024;
     d.layers = o->layers ? (int32_t)o->layers : 120;
     d.workers = o->workers ? (int)o->workers : 4;
     d.images_n = 2000;
-    if (o->images && parse_ll("--images", o->images, 1, &d.images_n))
+    if ((o->images && parse_ll("--images", o->images, 1, &d.images_n)) ||
+        check_metrics(o->metrics))
         return EXIT_USAGE;
-    if (demo_paths(&d, o))
-        return 1;
+    if ((rc = demo_paths(&d, o)))
+        return rc;
     printf("sdsinf demo: %d neurons x %d layers, %lld images, %d workers, "
            "in %s\n", d.neurons, d.layers, d.images_n, d.workers, d.dir);
     fflush(stdout);
     rs.config = d.config;
     if (demo_make_model(&d, o, &err) || demo_partition(&d, o, &err) ||
         demo_run(&d, o, &err)) {
+        name_in_dir(&d.out, &err);
         demo_free(&d);
         printf("demo FAILED\n");
         return fail(&err);
     }
     ok = demo_verify(&d, &err);
     if (write_run_metrics(d.metrics, o, &rs, &d.in, &d.st, d.ncats, ok,
-                          &err)) {
+                          &err) ||
+        (d.out.temp && sdsinf_output_dir_commit(&d.out, &err))) {
         ok = 0;
         fail(&err);
     }

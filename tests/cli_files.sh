@@ -1,0 +1,222 @@
+#!/usr/bin/env bash
+# cli_files.sh - where the command line's outputs go: --out on a device, a
+# FIFO, a symlink or `-` (standard output) keeps what it names (a device
+# stays a device, a link a link), --metrics on a FIFO or directory is bad
+# usage, and the commands that write a directory (generate, demo,
+# partition, sdsinf-export, sdsinf-import) leave nothing of it when a write
+# fails (a full disk, made with ulimit -f) and keep an existing good one.
+# usage: cli_files.sh SDSINF [DATA_DIR]   (the data directory is unused)
+set -u
+
+bin=${1:?usage: cli_files.sh SDSINF [DATA_DIR]}
+if [ ! -x "$bin" ]; then
+    echo "skip: $bin is not an executable"
+    exit 77
+fi
+bin=$(cd "$(dirname "$bin")" && pwd)/$(basename "$bin")
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/sdsinf-files-XXXXXX") || exit 1
+trap 'rm -rf "$tmp"' EXIT
+cd "$tmp" || exit 1
+failures=0
+
+# check WANT_EXIT TEXT WHAT COMMAND...: runs COMMAND; it must exit WANT_EXIT
+# and, when TEXT is not empty, print TEXT (a fixed string) on stdout or
+# stderr.
+check() {
+    local want=$1 text=$2 what=$3
+    shift 3
+    "$@" >stdout 2>stderr
+    local got=$?
+    if [ "$got" -ne "$want" ]; then
+        echo "FAIL: $what: exit $got, want $want"
+    elif [ -n "$text" ] && ! grep -qF -- "$text" stdout stderr; then
+        echo "FAIL: $what: no '$text' in the output"
+    else
+        echo "ok:   $what (exit $got${text:+, '$text'})"
+        return
+    fi
+    sed 's/^/    | /' stdout stderr
+    failures=$((failures + 1))
+}
+
+# expect WHAT TEST...: the file system afterwards (a `test` expression).
+expect() {
+    local what=$1
+    shift
+    if [ "$@" ]; then
+        echo "ok:   $what"
+    else
+        echo "FAIL: $what"
+        failures=$((failures + 1))
+    fi
+}
+
+# no_dir NAME WHAT: nothing named NAME, nor a .NAME.tmp* beside it.
+no_dir() {
+    local left
+    left=$(ls -d "$1" ".$1".tmp* ".old.$1".tmp* 2>/dev/null)
+    expect "$2: nothing left ($left)" -z "$left"
+}
+
+# limited KIB COMMAND...: COMMAND with files limited to KIB KiB, as on a
+# full disk: SIGXFSZ ignored, so a write past it fails with EFBIG.
+limited() {
+    (trap '' XFSZ; ulimit -f "$1" && shift && exec "$@")
+}
+
+sum() { find "$1" -type f | sort | xargs cat | cksum; }
+
+check 0 "" "generate a small model" \
+    "$bin" generate --neurons 64 --layers 4 --images 50 --out m
+check 0 "" "generate a larger one" \
+    "$bin" generate --neurons 256 --layers 12 --images 300 --out big
+img=m/sparse-images-64.tsv
+"$bin" infer --weights m --images "$img" --out want.tsv >/dev/null
+
+echo "== --out on what is not a regular file"
+check 0 "" "infer --out /dev/null" \
+    "$bin" infer --weights m --images "$img" --out /dev/null
+expect "/dev/null is still a character device" -c /dev/null
+if [ -c /dev/full ]; then
+    check 1 "/dev/full: write failed: No space left on device" \
+        "infer --out /dev/full" \
+        "$bin" infer --weights m --images "$img" --out /dev/full
+    expect "/dev/full is still a character device" -c /dev/full
+    check 1 "No space left on device" "convert --out /dev/full" \
+        "$bin" convert --weights m --out /dev/full
+    expect "/dev/full is still a character device" -c /dev/full
+else
+    echo "skip: /dev/full: not here"
+fi
+check 0 "" "convert --out /dev/null" \
+    "$bin" convert --weights m --out /dev/null
+expect "/dev/null is still a character device" -c /dev/null
+
+ln -s target.tsv link.tsv
+check 0 "" "infer --out a symlink" \
+    "$bin" infer --weights m --images "$img" --out link.tsv
+expect "the link is still a link" -L link.tsv
+expect "its target holds the categories" "$(cmp -s target.tsv want.tsv &&
+    echo same)" = same
+mkdir sub && ln -s ../sub/deep.tsv sub/rel.tsv
+check 0 "" "run --out a dangling relative symlink" \
+    "$bin" run --weights m --images "$img" --workers 2 --launcher threads \
+    --out sub/rel.tsv
+expect "the link is still a link" -L sub/rel.tsv
+expect "the run created its target" "$(cmp -s sub/deep.tsv want.tsv &&
+    echo same)" = same
+ln -s m.sdsinf bundle-link
+check 0 "" "convert --out a symlink" \
+    "$bin" convert --weights m --out bundle-link
+expect "the bundle's link is still a link to a bundle" \
+    "$(test -L bundle-link && test -s m.sdsinf && echo yes)" = yes
+
+mkfifo fifo
+timeout 60 cat fifo >from-fifo & # bounded: a writer that never opens it
+reader=$!
+check 0 "" "infer --out a FIFO (read by cat)" \
+    "$bin" infer --weights m --images "$img" --out fifo
+wait "$reader"
+expect "the FIFO is still a FIFO" -p fifo
+expect "its reader got the categories" "$(cmp -s from-fifo want.tsv &&
+    echo same)" = same
+
+check 0 "" "infer --out - --json" \
+    "$bin" infer --weights m --images "$img" --out - --json
+expect "stdout: the categories, then the JSON line last" \
+    "$(head -n -1 stdout | cmp -s - want.tsv && tail -n 1 stdout |
+       grep -c '^{"images"')" = 1
+"$bin" infer --weights m --images "$img" --out /dev/stdout --json >redirected
+expect "--out /dev/stdout into a file: the categories, then the JSON line" \
+    "$(head -n -1 redirected | cmp -s - want.tsv && tail -n 1 redirected |
+       grep -c '^{"images"')" = 1
+check 2 "cannot both be -" "infer --out - --scores -" \
+    "$bin" infer --weights m --images "$img" --out - --scores -
+check 2 "is a directory" "infer --out DIR" \
+    "$bin" infer --weights m --images "$img" --out sub
+check 2 "is a directory" "convert --out DIR" \
+    "$bin" convert --weights m --out sub
+
+echo "== --metrics PREFIX names three files"
+check 2 "--metrics takes a prefix for three files" "run --metrics FIFO" \
+    "$bin" run --weights m --images "$img" --workers 2 --launcher threads \
+    --metrics fifo
+expect "the FIFO is still a FIFO, and no fifo.csv" \
+    "$(test -p fifo && ! test -e fifo.csv && echo yes)" = yes
+check 2 "but sub is a directory: give e.g. sub/metrics" "run --metrics DIR" \
+    "$bin" run --weights m --images "$img" --workers 2 --launcher threads \
+    --metrics sub
+check 2 "--metrics takes a prefix" "demo --metrics /dev/null" \
+    "$bin" demo --neurons 64 --layers 4 --images 50 --metrics /dev/null
+
+echo "== directories written whole"
+check 1 "gen/n256-l1.tsv: write failed: File too large" \
+    "generate on a full disk" \
+    limited 16 "$bin" generate --neurons 256 --layers 12 --images 300 \
+    --out gen
+no_dir gen "generate on a full disk"
+before=$(sum m)
+check 1 "File too large" "generate over a good directory, on a full disk" \
+    limited 16 "$bin" generate --neurons 256 --layers 12 --images 300 --out m
+expect "the good directory is untouched" "$(sum m)" = "$before"
+expect "no temporary directory beside it" -z "$(ls -d .m.tmp* 2>/dev/null)"
+
+check 1 "File too large" "partition on a full disk" \
+    limited 16 "$bin" partition --weights big --workers 2 --method block \
+    --out plan
+no_dir plan "partition on a full disk"
+check 0 "" "partition" \
+    "$bin" partition --weights big --workers 3 --method block --out plan
+before=$(sum plan)
+check 1 "File too large" "partition over a good plan, on a full disk" \
+    limited 16 "$bin" partition --weights big --workers 2 --method block \
+    --out plan
+expect "the good plan is untouched" "$(sum plan)" = "$before"
+ln -s plan plan-link
+check 0 "" "partition over a plan, through a symlink" \
+    "$bin" partition --weights big --workers 2 --method block --out plan-link
+expect "the link is still a link" -L plan-link
+expect "the plan was replaced whole (no shard-2 left)" \
+    "$(ls plan)" = "$(printf 'plan.bin\nshard-0.sdsinf\nshard-1.sdsinf')"
+expect "nothing beside it" -z "$(ls -d .plan.tmp* .old.plan.tmp* 2>/dev/null)"
+
+mkdir mine && echo keep >mine/notes.txt
+check 2 "mine exists and is not what this command writes (it has no plan.bin): remove it or choose another path" \
+    "partition --out a directory of someone else's" \
+    "$bin" partition --weights big --workers 2 --method block --out mine
+expect "it is untouched" "$(cat mine/notes.txt)" = keep
+check 2 "mine exists and is not what this command writes" \
+    "generate --out a directory of someone else's" \
+    "$bin" generate --neurons 64 --layers 4 --images 50 --out mine
+before=$(cksum <want.tsv)
+check 2 "exists and is not a directory" "partition --out a file" \
+    "$bin" partition --weights big --workers 2 --method block --out want.tsv
+expect "the file is untouched" "$(cksum <want.tsv)" = "$before"
+
+check 1 "File too large" "sdsinf-export on a full disk" \
+    limited 16 "$bin" sdsinf-export --weights big --plan plan --out legacy
+no_dir legacy "sdsinf-export on a full disk"
+check 0 "" "sdsinf-export" \
+    "$bin" sdsinf-export --weights big --plan plan --out legacy
+check 1 "File too large" "sdsinf-import on a full disk" \
+    limited 16 "$bin" sdsinf-import --from legacy --neurons 256 \
+    --bias -0.3 --out plan2 --weights-out w2
+no_dir plan2 "sdsinf-import on a full disk (--out)"
+no_dir w2 "sdsinf-import on a full disk (--weights-out)"
+check 0 "" "sdsinf-import" \
+    "$bin" sdsinf-import --from legacy --neurons 256 --bias -0.3 \
+    --out plan2 --weights-out w2
+expect "its plan and weights are in place" \
+    "$(test -f plan2/plan.bin && test -f w2/bias.tsv && echo yes)" = yes
+
+check 1 "File too large" "demo --out on a full disk" \
+    limited 16 "$bin" demo --neurons 256 --layers 8 --images 200 \
+    --workers 2 --out dm
+no_dir dm "demo on a full disk"
+
+echo
+if [ "$failures" -ne 0 ]; then
+    echo "$failures check(s) failed"
+    exit 1
+fi
+echo "all output-file checks passed"
