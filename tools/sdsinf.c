@@ -914,8 +914,10 @@ static int run_distributed(const opts *o, const run_setup *rs)
         goto fail;
     catch_stop_signals();
     if (sdsinf_run(in.m, in.plan, &in.images, &ro, &res, &st, &err) &&
-        st.rank > 0) { /* MPI: rank 0 says what went wrong */
-        rc = stop_signal ? 128 + stop_signal : 1;
+        st.rank > 0) {
+        /* MPI: rank 0 says what went wrong and exits 1; a 1 here could
+         * make mpirun end the job before rank 0 has said it */
+        rc = stop_signal ? 128 + stop_signal : 0;
         goto done;
     }
     if (st.rank > 0) /* MPI: rank 0 holds the result */
