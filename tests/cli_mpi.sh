@@ -97,7 +97,9 @@ mkdir "$SDSINF_SCRATCH"
 "$sdsinf" partition --weights "$tmp/big.sdsinf" --workers 8 --method block \
     --out "$tmp/bigplan" >/dev/null
 big_run() { # a run of a few seconds in the background; its pid in $pid
-    mpirun --oversubscribe -n 8 -x SDSINF_SCRATCH "$sdsinf" run --launcher mpi \
+    # (Open MPI's own segments in $tmp: a SIGKILLed mpirun leaves them)
+    mpirun --oversubscribe -n 8 --mca btl_vader_backing_directory "$tmp" \
+        -x SDSINF_SCRATCH "$sdsinf" run --launcher mpi \
         --channel local --weights "$tmp/big.sdsinf" \
         --images "$tmp/big/sparse-images-1024.tsv" --plan "$tmp/bigplan" \
         --out "$tmp/cats" >"$tmp/out" 2>&1 &
