@@ -16,6 +16,7 @@
 #ifndef SDSINF_H
 #define SDSINF_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -45,7 +46,8 @@ SDSINF_API const char *sdsinf_version(void);
     X(ECORRUPT, -5, "corrupt or truncated data")               \
     X(ENOTSUP, -6, "not supported")                            \
     X(ETIMEDOUT, -7, "timed out")                              \
-    X(EMISMATCH, -8, "result differs from the expected one")
+    X(EMISMATCH, -8, "result differs from the expected one")        \
+    X(ECANCELED, -9, "canceled")
 
 enum {
 #define SDSINF_X_(name, code, text) SDSINF_##name = code,
@@ -448,7 +450,7 @@ SDSINF_API int sdsinf_channel_close(sdsinf_channel *ch, int cleanup,
                                     sdsinf_err *err);
 
 /* ---- Distributed runs ------------------------------------------------------ */
-#define SDSINF_RUN_OPTS_VERSION 3
+#define SDSINF_RUN_OPTS_VERSION 4
 typedef struct sdsinf_run_opts {
     int version;                /* SDSINF_RUN_OPTS_VERSION (older: without
                                    the fields of later versions) */
@@ -480,6 +482,12 @@ typedef struct sdsinf_run_opts {
                             SQS message's limit; a channel's own lower
                             limit wins; a keyed channel (an object store)
                             takes each block whole */
+    /* version 4 */
+    const volatile sig_atomic_t *cancel; /* NULL, or a flag the caller sets
+                            (from a signal handler, say) to stop the run:
+                            the workers are stopped, the run's channel
+                            state removed, and sdsinf_run returns
+                            SDSINF_ECANCELED (within ~0.2 s) */
 } sdsinf_run_opts;
 SDSINF_API void sdsinf_run_opts_init(sdsinf_run_opts *o);
 /* Checks the options alone, before any data is loaded (sdsinf_run checks
@@ -531,11 +539,42 @@ SDSINF_API void sdsinf_run_stats_free(sdsinf_run_stats *st);
  * gives it (equal to it, bit for bit).  A worker's failure, a lost message
  * or a dead worker ends the run (every wait bounded by timeout_ms) with an
  * error naming the worker, the layer and the channel; the local launcher
- * leaves no process and, through the channel's cleanup, no file behind. */
+ * leaves no process and, through the channel's cleanup, no file behind.
+ * The local and fs channels' state under the scratch directory records
+ * its owner (this process: pid and start time), and a run first sweeps
+ * what runs whose owner is gone (killed) left there (sdsinf_clean). */
 SDSINF_API int sdsinf_run(const sdsinf_model *m, const sdsinf_plan *p,
                           const sdsinf_csr *images, const sdsinf_run_opts *o,
                           sdsinf_result *out, sdsinf_run_stats *st,
                           sdsinf_err *err);
+
+/* ---- Channel state left by killed runs ------------------------------------ */
+/* Where the local and fs channels keep a run's state by default:
+ * $SDSINF_SCRATCH, else /dev/shm, else $TMPDIR, else /tmp. */
+SDSINF_API const char *sdsinf_scratch_dir(void);
+
+/* One run's state that sdsinf_clean removed (or, dry run, would remove). */
+typedef struct sdsinf_stale_run {
+    const char *path; /* the run's directory (valid during the callback) */
+    uint64_t run;
+    int owner_pid;    /* the process that owned it, now gone */
+    int64_t files, bytes;
+} sdsinf_stale_run;
+
+typedef struct sdsinf_clean_stats {
+    int64_t runs, files, bytes; /* removed (dry run: would be) */
+    int64_t kept;               /* runs whose owner lives, or unknown */
+} sdsinf_clean_stats;
+
+/* Removes (dry_run: only finds) the state that local and fs channel runs
+ * left under the scratch directory (its sdsinf-* entries) when their owner
+ * process is gone, calling fn (when not NULL) for each run; state whose
+ * owner lives, without an owner record, or of another user is kept.  A
+ * Redis run's keys expire by themselves. */
+SDSINF_API int sdsinf_clean(int dry_run,
+                            void (*fn)(const sdsinf_stale_run *r, void *arg),
+                            void *arg, sdsinf_clean_stats *st,
+                            sdsinf_err *err);
 
 #ifdef __cplusplus
 }

@@ -85,36 +85,6 @@ static fs_open_run *opens;
 /* mkdir -p with mode 0700 for the components it creates: the leaf first,
  * its parents only when missing (a store's directories mostly exist). */
 
-/* Removes path and, for a directory, everything under it; path is a
- * buffer of PATH_CAP bytes that is restored on return. */
-static void rm_tree(char *path)
-{
-    struct stat st;
-    if (lstat(path, &st) != 0)
-        return;
-    if (!S_ISDIR(st.st_mode)) {
-        unlink(path);
-        return;
-    }
-    DIR *d = opendir(path);
-    size_t n = strlen(path);
-    if (d) {
-        struct dirent *de;
-        while ((de = readdir(d))) {
-            if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-                continue;
-            if (n + 1 + strlen(de->d_name) >= PATH_CAP)
-                continue;
-            path[n] = '/';
-            strcpy(path + n + 1, de->d_name);
-            rm_tree(path);
-            path[n] = 0;
-        }
-        closedir(d);
-    }
-    rmdir(path);
-}
-
 /* <root>/<batch>/<layer>/<target> into out; -1 when too long. */
 static int dir_of(const fs_channel *fc, uint32_t batch, uint32_t layer,
                   uint32_t target, char *out)
@@ -308,16 +278,21 @@ static void fs_release(fs_channel *fc)
     fc->lock_path = fc->root = NULL;
 }
 
+const char *sdsinf__fs_store(const char *config, char *def, size_t cap)
+{
+    if (config && config[0])
+        return config;
+    snprintf(def, cap, "%s/sdsinf-store", sdsinf__scratch_dir());
+    return def;
+}
+
 static int fs_open(sdsinf_channel *ch, const char *config, sdsinf_err *err)
 {
     fs_channel *fc = (fs_channel *)ch;
     char def[PATH_CAP];
     int rc = SDSINF_OK;
     fc->lock_fd = -1;
-    if (!config || !config[0]) {
-        snprintf(def, sizeof def, "%s/sdsinf-store", sdsinf__scratch_dir());
-        config = def;
-    }
+    config = sdsinf__fs_store(config, def, sizeof def);
     size_t cap = strlen(config) + 32;
     if (!(fc->root = sdsinf__malloc(cap)))
         return sdsinf__fail(err, SDSINF_ENOMEM,
@@ -367,7 +342,7 @@ static int fs_close(sdsinf_channel *ch, int cleanup, sdsinf_err *err)
     }
     if (!here && access(path, F_OK) == 0 && !others_open(root)) {
         snprintf(path, sizeof path, "%s", root);
-        rm_tree(path);
+        sdsinf__rm_tree(path, sizeof path, 0, NULL, NULL);
     }
     pthread_mutex_unlock(&opens_mu);
     sdsinf__free(root);

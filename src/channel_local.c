@@ -303,6 +303,15 @@ static int file_prepare(local_channel *lc, sdsinf_err *err)
     return SDSINF_OK;
 }
 
+const char *sdsinf__local_dir(const char *config, uint64_t run, char *def,
+                              size_t cap)
+{
+    if (config && config[0])
+        return config;
+    snprintf(def, cap, "%s/sdsinf-%" PRIu64, sdsinf__scratch_dir(), run);
+    return def;
+}
+
 static int local_open(sdsinf_channel *ch, const char *config, sdsinf_err *err)
 {
     local_channel *lc = (local_channel *)ch;
@@ -310,11 +319,7 @@ static int local_open(sdsinf_channel *ch, const char *config, sdsinf_err *err)
     int rc;
     lc->fd = -1;
     lc->send_timeout_ms = SEND_TIMEOUT_MS;
-    if (!config || !config[0]) {
-        snprintf(def, sizeof def, "%s/sdsinf-%" PRIu64, sdsinf__scratch_dir(),
-                 ch->run);
-        config = def;
-    }
+    config = sdsinf__local_dir(config, ch->run, def, sizeof def);
     size_t dlen = strlen(config);
     lc->dir = sdsinf__malloc(dlen + 1);
     lc->path = sdsinf__malloc(dlen + 32);

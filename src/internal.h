@@ -237,12 +237,20 @@ int sdsinf__plan_shard(const sdsinf_plan *p, const sdsinf_model *m, int w,
 
 /* Sleeps ms milliseconds (resumed after signals). */
 void sdsinf__sleep_ms(double ms);
-/* Where channels keep a run's files by default: /dev/shm (memory: a
- * journaled disk makes every create and rename wait), else $TMPDIR, else
- * /tmp. */
+/* Where channels keep a run's files by default: $SDSINF_SCRATCH, else
+ * /dev/shm (memory: a journaled disk makes every create and rename wait),
+ * else $TMPDIR, else /tmp. */
 const char *sdsinf__scratch_dir(void);
 /* mkdir -p, mode 0700; 0 or -1 with errno. */
 int sdsinf__mkdir_p(const char *dir);
+
+/* The local channel's directory for run (config, else
+ * <scratch>/sdsinf-<run>) and the fs channel's store (config, else
+ * <scratch>/sdsinf-store; a run's objects under <store>/<run>): config, or
+ * def (cap bytes) filled with the default. */
+const char *sdsinf__local_dir(const char *config, uint64_t run, char *def,
+                              size_t cap);
+const char *sdsinf__fs_store(const char *config, char *def, size_t cap);
 
 /* The built-in channels (channel_*.c). */
 extern const sdsinf_channel_methods sdsinf__channel_mem;
@@ -261,5 +269,27 @@ int sdsinf__channel_resolve(const char *name,
 double sdsinf__now(void);
 /* 1 when process pid has ended: gone, or a zombie nobody reaped yet. */
 int sdsinf__process_ended(int pid);
+/* Process pid's state letter and start time (clock ticks after boot) from
+ * /proc/PID/stat; 0, or -1 when it cannot be read (gone). */
+int sdsinf__proc_stat(int pid, char *state, unsigned long long *start);
+
+/* ---- A run's channel state and its owner (sweep.c) ---- */
+/* Removes path and, for a directory, everything under it (never following
+ * a link), counting into *files and *bytes what it removes (dry_run:
+ * would remove); path is a buffer of cap bytes, restored on return.
+ * 0, or -1 with errno when something could not be removed. */
+int sdsinf__rm_tree(char *path, size_t cap, int dry_run, int64_t *files,
+                    int64_t *bytes);
+/* Sweeps what runs whose owner is gone left in the scratch directory,
+ * then records this process (pid, start time) as the owner of run's state
+ * for the channel (local or fs; other channels keep none) under config
+ * (NULL: the default place), before any worker opens it; the record's
+ * path goes into owner (cap bytes; "" when none was written: the run goes
+ * on, its state just not sweepable). */
+void sdsinf__owner_claim(const char *channel, const char *config,
+                         uint64_t run, char *owner, size_t cap);
+/* Removes the owner record (once the run's state is gone) and its
+ * directory if that left it empty. */
+void sdsinf__owner_release(const char *owner);
 
 #endif /* SDSINF_INTERNAL_H */

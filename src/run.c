@@ -355,6 +355,7 @@ int sdsinf__worker_setup(const run_ctx *c, int w, one_worker *t,
     t->wo.level = o->level ? o->level : 3;
     t->wo.timeout_ms = o->timeout_ms > 0 ? o->timeout_ms : 30000;
     t->wo.max_message = c->max_message;
+    t->wo.cancel = c->cancel;
     if ((rc = c->plan_dir ? shard_from_file(c, w, &t->shard, err)
                           : sdsinf__local_shard_build(c->p, c->m, w,
                                                       &t->shard, err)) !=
@@ -403,6 +404,17 @@ void sdsinf__records_put(sdsinf_run_stats *st, const sdsinf_layer_record *r,
             r[i].layer <= st->layers + 1)
             st->records[(int64_t)r[i].worker * (st->layers + 1) +
                         r[i].layer - 1] = r[i];
+}
+
+int sdsinf__canceled(const run_ctx *c, int cleaned, sdsinf_err *err)
+{
+    if (!cleaned)
+        return sdsinf__fail(err, SDSINF_ECANCELED, "stopped %d workers; the "
+                            "run's channel state (channel %s) could not be "
+                            "removed: run `sdsinf clean`", c->W, c->channel);
+    return sdsinf__fail(err, SDSINF_ECANCELED, "stopped %d workers and "
+                        "removed the run's channel state (channel %s)", c->W,
+                        c->channel);
 }
 
 /* Adds a worker's totals to the run's. */
@@ -495,6 +507,9 @@ static int launch_threads(const run_ctx *c, sdsinf_run_stats *st,
     for (int w = 0; w < started; w++)
         pthread_join(tw[w].tid, NULL);
     *ready = g.open_at;
+    for (int w = 0; w < started && rc == SDSINF_OK; w++)
+        if (tw[w].rc == SDSINF_ECANCELED) /* each closed with cleanup */
+            rc = sdsinf__canceled(c, 1, err);
     /* the failure to report: a worker's own before its peers' waits */
     for (int pass = 0; pass < 2 && rc == SDSINF_OK; pass++)
         for (int w = 0; w < started && rc == SDSINF_OK; w++)
@@ -627,6 +642,15 @@ static void worker_process(const proc_ctx *pc, int w, pid_t parent)
     prctl(PR_SET_PDEATHSIG, SIGKILL); /* die with the parent */
     if (getppid() != parent) /* it died before that took effect */
         _exit(3);
+    /* The caller's SIGINT and SIGTERM handlers are for its own process: a
+     * worker so signalled dies, and whoever started it reports that; on
+     * a cancel its coordinator stops it and cleans up for it. */
+    for (int k = 0; k < 2; k++) {
+        struct sigaction sa;
+        int sig = k ? SIGTERM : SIGINT;
+        if (sigaction(sig, NULL, &sa) == 0 && sa.sa_handler != SIG_IGN)
+            signal(sig, SIG_DFL);
+    }
     if (c->slots)
         atomic_store(&c->slots[w].pid, (int)getpid());
     if (kids) {
@@ -637,6 +661,7 @@ static void worker_process(const proc_ctx *pc, int w, pid_t parent)
     }
     r.worker = w;
     r.rc = kids ? sdsinf__worker_setup(c, w, &t, &t.err) : SDSINF_ENOMEM;
+    t.wo.cancel = NULL; /* see above */
     r.ready = sdsinf__now();
     if (r.rc == SDSINF_OK)
         r.rc = sdsinf__worker_run(&t.wo, w == 0 ? c->res : NULL, &r.st,
@@ -728,7 +753,7 @@ static int launch_processes(const run_ctx *c, sdsinf_run_stats *st,
     size_t want = asize + (size_t)c->res->images * sizeof *c->res->max, got = 0;
     char *tmp = sdsinf__malloc(want + 1);
     report r, first;
-    int have_first = 0, stopping = 0, nreports = 0, open_fds = 2;
+    int have_first = 0, stopping = 0, nreports = 0, open_fds = 2, cancel = 0;
     double last_ready = 0;
     struct pollfd fds[2] = {{result[0], POLLIN, 0}, {rep[0], POLLIN, 0}};
     memset(&first, 0, sizeof first);
@@ -740,6 +765,12 @@ static int launch_processes(const run_ctx *c, sdsinf_run_stats *st,
                 kill(pids[w], SIGKILL);
     }
     while (tmp && open_fds > 0) {
+        if (c->cancel && *c->cancel && !stopping) {
+            cancel = stopping = 1;
+            for (int w = 0; w < W; w++)
+                if (pids[w] > 0)
+                    kill(pids[w], SIGKILL); /* the tree dies with them */
+        }
         if (poll(fds, 2, 100) < 0 && errno != EINTR)
             break;
         if (fds[0].revents) {
@@ -807,18 +838,24 @@ static int launch_processes(const run_ctx *c, sdsinf_run_stats *st,
     }
     sdsinf__free(tmp);
     *ready = last_ready;
-    if (have_first || rc != SDSINF_OK) {
+    /* a failure that came with a cancel (the signal also hit the workers)
+     * is the cancel's */
+    cancel |= have_first && c->cancel && *c->cancel;
+    int cleaned = 0;
+    if (have_first || cancel || rc != SDSINF_OK) {
         /* killed workers could not clean up: once they are all gone (their
          * children die with them), do it for the run */
         sdsinf_channel *ch = NULL;
         await_tree(c);
         if (sdsinf_channel_open(c->channel, o->channel_config, 0, W, c->run,
                                 &ch, NULL) == SDSINF_OK)
-            sdsinf_channel_close(ch, 1, NULL);
+            cleaned = sdsinf_channel_close(ch, 1, NULL) == SDSINF_OK;
     }
     if (rc != SDSINF_OK)
         goto done;
-    if (have_first)
+    if (cancel)
+        rc = sdsinf__canceled(c, cleaned, err);
+    else if (have_first)
         rc = sdsinf__fail(err, first.rc, "%s", first.msg);
     else if (got != want || nreports != W)
         rc = sdsinf__fail(err, SDSINF_EIO, "the workers ended without their "
@@ -948,7 +985,8 @@ int sdsinf_run(const sdsinf_model *m, const sdsinf_plan *p,
                  .max_message = (size_t)max_message,
                  .W = ps.workers,
                  .run = o->run_id ? o->run_id : made_up_run_id(),
-                 .res = &res};
+                 .res = &res,
+                 .cancel = o->version >= 4 ? o->cancel : NULL};
     if (!threads && !mpi && (c.slots = slots_map(c.W)))
         c.track = tracked_methods(cm);
     st->workers = ps.workers;
@@ -966,6 +1004,9 @@ int sdsinf_run(const sdsinf_model *m, const sdsinf_plan *p,
         st->records[i].worker = (int32_t)(i / (ps.layers + 1));
         st->records[i].layer = (int32_t)(i % (ps.layers + 1)) + 1;
     }
+    if (!mpi) /* MPI: rank 0 claims it, once it knows it is rank 0 */
+        sdsinf__owner_claim(channel, o->channel_config, c.run, c.owner,
+                            sizeof c.owner);
 #ifdef SDSINF_HAVE_MPI
     if (mpi)
         rc = sdsinf__launch_mpi(&c, st, &ready, err);
@@ -973,6 +1014,7 @@ int sdsinf_run(const sdsinf_model *m, const sdsinf_plan *p,
 #endif
         rc = threads ? launch_threads(&c, st, &ready, err)
                      : launch_processes(&c, st, &ready, err);
+    sdsinf__owner_release(c.owner); /* the workers are gone, and the rest */
     slots_unmap(c.slots, c.W);
     st->startup_seconds = ready - t0;
     st->seconds = sdsinf__now() - ready;

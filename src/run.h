@@ -25,6 +25,8 @@ typedef struct run_ctx {
     sdsinf_result *res;
     struct worker_slot *slots;           /* processes: shared; else NULL */
     sdsinf_channel_methods track; /* tracked instances of the channel */
+    const volatile sig_atomic_t *cancel; /* the caller's flag, or NULL */
+    char owner[4352]; /* the run's owner record (sweep.c), or "" */
 } run_ctx;
 
 typedef struct gate gate;
@@ -54,6 +56,9 @@ void sdsinf__records_put(sdsinf_run_stats *st, const sdsinf_layer_record *r,
                          int64_t n);
 /* Adds a worker's totals to the run's. */
 void sdsinf__stats_add(sdsinf_run_stats *st, const sdsinf__worker_stats *s);
+/* The error of a run canceled through c->cancel: its workers stopped and
+ * (cleaned: whether that worked) its channel state removed. */
+int sdsinf__canceled(const run_ctx *c, int cleaned, sdsinf_err *err);
 
 /* The launchers other than run.c's, where built: each starts the c->W
  * workers, fills st (c->res on the process holding the result) and sets

@@ -118,20 +118,34 @@ void *sdsinf__mallocarray(size_t count, size_t size)
     return sdsinf__malloc(count * size);
 }
 
-int sdsinf__process_ended(int pid)
+int sdsinf__proc_stat(int pid, char *state, unsigned long long *start)
 {
-    char path[64], buf[512];
-    if (kill(pid, 0) != 0 && errno == ESRCH)
-        return 1;
+    char path[64], buf[1024];
     snprintf(path, sizeof path, "/proc/%d/stat", pid);
     FILE *f = fopen(path, "r");
     if (!f)
-        return 1;
+        return -1;
     size_t n = fread(buf, 1, sizeof buf - 1, f);
     fclose(f);
     buf[n] = 0;
-    const char *paren = strrchr(buf, ')'); /* the state follows the name */
-    return paren && (paren[2] == 'Z' || paren[2] == 'X');
+    const char *p = strrchr(buf, ')'); /* fields follow the name */
+    if (!p || !p[1] || !p[2])
+        return -1;
+    *state = p[2];
+    p += 3; /* then fields 4..21, then the start time (field 22) */
+    for (int field = 4; field < 22 && p; field++)
+        p = strchr(p + 1, ' ');
+    return p && sscanf(p, "%llu", start) == 1 ? 0 : -1;
+}
+
+int sdsinf__process_ended(int pid)
+{
+    char state;
+    unsigned long long start;
+    if (kill(pid, 0) != 0 && errno == ESRCH)
+        return 1;
+    return sdsinf__proc_stat(pid, &state, &start) != 0 || state == 'Z' ||
+           state == 'X';
 }
 
 double sdsinf__now(void)
@@ -152,10 +166,17 @@ void sdsinf__sleep_ms(double ms)
 const char *sdsinf__scratch_dir(void)
 {
     struct stat st;
-    const char *t = getenv("TMPDIR");
+    const char *s = getenv("SDSINF_SCRATCH"), *t = getenv("TMPDIR");
+    if (s && s[0])
+        return s;
     if (stat("/dev/shm", &st) == 0 && S_ISDIR(st.st_mode))
         return "/dev/shm";
     return t && t[0] ? t : "/tmp";
+}
+
+const char *sdsinf_scratch_dir(void)
+{
+    return sdsinf__scratch_dir();
 }
 
 int sdsinf__mkdir_p(const char *dir)

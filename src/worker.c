@@ -29,6 +29,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define CANCEL_SLICE_MS 100 /* a cancelable wait checks the flag this often */
+
 /* What worker `self` sends and expects at each layer (from the plan). */
 typedef struct layer_lists {
     int64_t *send_ptr;  /* workers + 1 offsets into send_rows */
@@ -347,6 +349,37 @@ static int source_arrived(worker *w, uint32_t s, const sdsinf__rows *parts,
 /* Receives every chunk of every block this worker expects at (batch,
  * layer), decoding them into parts (one per chunk).  `expect`: per source,
  * 1 if a block is owed.  Layers past the model's carry results. */
+/* Worker w's cancel check: SDSINF_ECANCELED once the run's flag is set. */
+static int check_cancel(const worker *w, sdsinf_err *err)
+{
+    return w->o->cancel && *w->o->cancel
+               ? sdsinf__fail(err, SDSINF_ECANCELED, "worker %d: the run was "
+                              "canceled", w->self)
+               : SDSINF_OK;
+}
+
+/* A receive that waits at most timeout_ms; a cancelable run waits in
+ * slices of CANCEL_SLICE_MS, so that a cancel ends it within one. */
+static int recv_or_cancel(const worker *w, const sdsinf_msg_key *want,
+                          void **msg, size_t *len, sdsinf_err *err)
+{
+    const sdsinf__worker_opts *o = w->o;
+    if (!o->cancel)
+        return sdsinf_channel_recv(o->channel, want, msg, len, o->timeout_ms,
+                                   err);
+    double deadline = sdsinf__now() + o->timeout_ms / 1e3;
+    for (;;) {
+        int rc = check_cancel(w, err);
+        double left_ms = (deadline - sdsinf__now()) * 1e3;
+        int slice = left_ms < CANCEL_SLICE_MS ? (int)left_ms + 1
+                                              : CANCEL_SLICE_MS;
+        if (rc == SDSINF_OK)
+            rc = sdsinf_channel_recv(o->channel, want, msg, len, slice, err);
+        if (rc != SDSINF_ETIMEDOUT || sdsinf__now() >= deadline)
+            return rc;
+    }
+}
+
 static int receive_layer(worker *w, uint32_t batch, uint32_t layer,
                          const uint8_t *expect, int64_t samples,
                          sdsinf__rows **parts_out, int64_t *nparts_out,
@@ -395,8 +428,7 @@ static int receive_layer(worker *w, uint32_t batch, uint32_t layer,
                 want.source = (uint32_t)next_keyed;
             }
             double t = sdsinf__now();
-            rc = sdsinf_channel_recv(o->channel, &want, &msg, &len,
-                                     o->timeout_ms, err);
+            rc = recv_or_cancel(w, &want, &msg, &len, err);
             rec->wait_seconds += sdsinf__now() - t;
             if (rc == SDSINF_ETIMEDOUT) {
                 char owe[256] = "";
@@ -843,7 +875,8 @@ int sdsinf__worker_run(const sdsinf__worker_opts *o, sdsinf_result *res,
             w.rec = &st->records[l - 1];
             if (l == kill_at)
                 raise(SIGKILL);
-            if ((rc = layer_step(&w, l, (uint32_t)b, n, &yt, &next, err)))
+            if ((rc = check_cancel(&w, err)) ||
+                (rc = layer_step(&w, l, (uint32_t)b, n, &yt, &next, err)))
                 goto done;
             if (!sdsinf__rows_ws_dense(w.kernel)) { /* the output as rows */
                 sdsinf_csr swap = yt;

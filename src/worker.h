@@ -4,6 +4,8 @@
 
 #include "internal.h"
 
+#include <signal.h>
+
 /* A worker's layer, renumbered (local_layers.c): K inputs (in_ids) to the
  * C outputs the worker owns at the next stage. */
 typedef struct sdsinf__local_layer {
@@ -46,6 +48,8 @@ typedef struct sdsinf__worker_opts {
     sdsinf_pool *pool;           /* kernel threads, or NULL */
     sdsinf__rows_ws **kernel;    /* the layers' scratch, prepared (the run
                                     takes it and puts it back), or NULL */
+    const volatile sig_atomic_t *cancel; /* nonzero: stop (SDSINF_ECANCELED)
+                                    within a slice of a wait; or NULL */
 } sdsinf__worker_opts;
 
 /* What a worker did (seconds are wall time spent in each part): the sums

@@ -2,9 +2,13 @@
 # cli_mpi.sh SDSINF DATA - the workers as the ranks of mpirun: distributed
 # equals single-process on a generated model (4 and 8 ranks; channel mpi,
 # and channel local between the ranks); a job of the wrong size is refused
-# by every rank with one message; a rank killed mid-run ends the job with a
-# non-zero exit and no process left; with the shared data, the real 6,000
-# images on 8 ranks reproduce the golden categories.
+# by every rank with one message; a damaged shard (truncated, or bytes
+# flipped) is named with its worker by rank 0; a rank killed mid-run ends
+# the job with a non-zero exit and no process left; mpirun interrupted
+# (SIGINT, SIGTERM) with --channel local stops the ranks, which remove the
+# shared-memory state, and SIGKILL leaves it for `sdsinf clean`; with the
+# shared data, the real 6,000 images on 8 ranks reproduce the golden
+# categories.
 set -eu
 sdsinf=$1 data=$2
 command -v mpirun >/dev/null || { echo "SKIP: mpirun not installed (apt-get install openmpi-bin)"; exit 77; }
@@ -49,6 +53,27 @@ fi
 grep -q "needs --plan" "$tmp/out" || { cat "$tmp/out"; exit 1; }
 echo "ok: --plan required"
 
+echo "== a damaged shard"
+cp -r "$tmp/p8" "$tmp/bad"
+shard=$tmp/bad/shard-5.sdsinf
+size=$(wc -c <"$shard")
+for how in truncated flipped; do
+    cp "$tmp/p8/shard-5.sdsinf" "$shard"
+    if [ $how = truncated ]; then
+        truncate -s $((size / 2)) "$shard"
+    else
+        printf 'SDSINFCORRUPTED!' | dd of="$shard" bs=1 seek=$((size / 2)) conv=notrunc 2>/dev/null
+    fi
+    if mpi 8 "$sdsinf" run --launcher mpi --weights "$tmp/g" --images "$img" \
+            --plan "$tmp/bad" --out "$tmp/cats" >"$tmp/out" 2>&1; then
+        echo "FAIL: a $how shard ran"; exit 1
+    fi
+    n=$(grep -c "^sdsinf: error ECORRUPT: worker 5, its shard: $shard: .*; the run did not start" "$tmp/out" || true)
+    [ "$n" = 1 ] || { echo "FAIL: the $how shard not named once:"; cat "$tmp/out"; exit 1; }
+    [ ! -e "$tmp/cats" ] || { echo "FAIL: --out written"; exit 1; }
+    echo "ok: $how: $(grep '^sdsinf: error' "$tmp/out")"
+done
+
 echo "== a rank killed mid-run"
 start=$(date +%s)
 if SDSINF_TEST_KILL=2:4 mpi 4 -x SDSINF_TEST_KILL "$sdsinf" run --launcher mpi \
@@ -63,6 +88,52 @@ grep -q "rank 2" "$tmp/out" || { echo "FAIL: rank 2 not named:"; cat "$tmp/out";
 sleep 1
 if pgrep -f "$tmp/g" >/dev/null; then echo "FAIL: processes left"; pgrep -af "$tmp/g"; exit 1; fi
 echo "ok: ended in ${took}s naming rank 2, nothing left"
+
+echo "== mpirun interrupted, channel local"
+export SDSINF_SCRATCH=$tmp/scratch # private: other runs' state is not ours
+mkdir "$SDSINF_SCRATCH"
+"$sdsinf" generate --neurons 1024 --layers 120 --images 2000 --out "$tmp/big" >/dev/null
+"$sdsinf" convert --weights "$tmp/big" --out "$tmp/big.sdsinf" >/dev/null
+"$sdsinf" partition --weights "$tmp/big.sdsinf" --workers 8 --method block \
+    --out "$tmp/bigplan" >/dev/null
+big_run() { # a run of a few seconds in the background; its pid in $pid
+    # (Open MPI's own segments in $tmp: a SIGKILLed mpirun leaves them)
+    mpirun --oversubscribe -n 8 --mca btl_vader_backing_directory "$tmp" \
+        -x SDSINF_SCRATCH "$sdsinf" run --launcher mpi \
+        --channel local --weights "$tmp/big.sdsinf" \
+        --images "$tmp/big/sparse-images-1024.tsv" --plan "$tmp/bigplan" \
+        --out "$tmp/cats" >"$tmp/out" 2>&1 &
+    pid=$!
+    for _ in $(seq 300); do
+        compgen -G "$SDSINF_SCRATCH/sdsinf-*/*.shm" >/dev/null && { sleep 1; return 0; }
+        sleep 0.1
+    done
+    echo "FAIL: the run did not start"; cat "$tmp/out"; exit 1
+}
+state() { find "$SDSINF_SCRATCH" -mindepth 1; }
+for sig in INT TERM; do
+    big_run
+    kill -$sig $pid
+    if wait $pid; then echo "FAIL: SIG$sig: mpirun exited 0"; exit 1; fi
+    # mpirun passes SIGTERM on to the ranks
+    grep -q "^sdsinf: interrupted (SIGTERM): stopped 8 workers and removed the run's channel state (channel local)" "$tmp/out" ||
+        { echo "FAIL: SIG$sig: the message"; cat "$tmp/out"; exit 1; }
+    sleep 1
+    if pgrep -f "$tmp/big.sdsinf" >/dev/null; then echo "FAIL: processes left"; exit 1; fi
+    [ -z "$(state)" ] || { echo "FAIL: SIG$sig left:"; state; exit 1; }
+    [ ! -e "$tmp/cats" ] || { echo "FAIL: --out written"; exit 1; }
+    echo "ok: SIG$sig to mpirun: $(grep '^sdsinf:' "$tmp/out")"
+done
+big_run
+kill -KILL $pid
+wait $pid || true
+sleep 2 # the ranks go with mpirun
+if pgrep -f "$tmp/big.sdsinf" >/dev/null; then echo "FAIL: processes left"; exit 1; fi
+[ -n "$(state)" ] || { echo "FAIL: SIGKILL left no state to sweep"; exit 1; }
+"$sdsinf" clean | grep -q "^removed 1 run's channel state" || { echo "FAIL: clean"; exit 1; }
+[ -z "$(state)" ] || { echo "FAIL: clean left:"; state; exit 1; }
+echo "ok: SIGKILL to mpirun left the segment; clean removed it"
+unset SDSINF_SCRATCH
 
 gc=$data/graphchallenge
 if [ -z "$data" ] || [ ! -d "$gc/neuron1024" ]; then

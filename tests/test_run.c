@@ -2,12 +2,17 @@
  * single-process inference bit for bit, for any worker count, plan method,
  * batch size and codec, and when every worker loads its own shard from the
  * plan directory; a missing, damaged or foreign shard fails naming the
- * file and the worker. */
+ * file and the worker; a run whose cancel flag is set (as a program's
+ * signal handler would) returns SDSINF_ECANCELED, its state removed. */
 #include "testutil.h"
 
+#include <dirent.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 typedef struct fixture {
@@ -311,6 +316,74 @@ static void test_plan_dir_shards(void **state)
     free(dir);
 }
 
+static volatile sig_atomic_t cancel_flag;
+
+static void *cancel_soon(void *arg)
+{
+    struct timespec ts = {0, 100 * 1000 * 1000}; /* the run takes ~1 s */
+    (void)arg;
+    nanosleep(&ts, NULL);
+    cancel_flag = 1;
+    return NULL;
+}
+
+/* Entries of dir other than "." and "..". */
+static int entries(const char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *de;
+    int n = 0;
+    while (d && (de = readdir(d)))
+        n += strcmp(de->d_name, ".") && strcmp(de->d_name, "..");
+    if (d)
+        closedir(d);
+    return n;
+}
+
+/* A flag set from another thread mid-run stops it on every launcher with
+ * the local channel: SDSINF_ECANCELED, the workers named, no state left in
+ * the scratch directory (a private one). */
+static void test_cancel(void **state)
+{
+    (void)state;
+    fixture f;
+    char scratch[] = "/tmp/sdsinf-test-cancel-XXXXXX";
+    const char *launchers[] = {"local", "threads"};
+    sdsinf_partition_opts po;
+    sdsinf_plan *p;
+    assert_non_null(mkdtemp(scratch));
+    setenv("SDSINF_SCRATCH", scratch, 1);
+    make_fixture(&f, 256, 120, 3000);
+    sdsinf_partition_opts_init(&po);
+    po.workers = 4;
+    po.method = "block";
+    assert_int_equal(sdsinf_partition(f.m, &po, &p, NULL), SDSINF_OK);
+    for (int i = 0; i < 2; i++) {
+        sdsinf_run_opts ro;
+        sdsinf_result r;
+        sdsinf_err err = {0};
+        pthread_t t;
+        sdsinf_run_opts_init(&ro);
+        ro.launcher = launchers[i];
+        ro.channel = "local";
+        ro.batch_size = 25; /* many batches: the run lasts */
+        ro.cancel = &cancel_flag;
+        cancel_flag = 0;
+        assert_int_equal(pthread_create(&t, NULL, cancel_soon, NULL), 0);
+        int rc = sdsinf_run(f.m, p, &f.images, &ro, &r, NULL, &err);
+        pthread_join(t, NULL);
+        if (rc != SDSINF_ECANCELED)
+            fail_msg("%s: %d: %s", launchers[i], rc, err.msg);
+        assert_non_null(strstr(err.msg, "stopped 4 workers and removed the "
+                                        "run's channel state"));
+        assert_int_equal(entries(scratch), 0);
+    }
+    sdsinf_plan_free(p);
+    free_fixture(&f);
+    unsetenv("SDSINF_SCRATCH");
+    rmdir(scratch);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -318,6 +391,7 @@ int main(void)
         cmocka_unit_test(test_methods_batches_codecs),
         cmocka_unit_test(test_message_limit),
         cmocka_unit_test(test_plan_dir_shards),
+        cmocka_unit_test(test_cancel),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

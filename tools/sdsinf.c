@@ -7,6 +7,7 @@
 #include "payload.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stddef.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -59,6 +60,8 @@ static const char *USAGE =
     "            [--workers W]   generate -> convert -> partition -> a run\n"
     "            on W local processes (4) -> verify against one process and\n"
     "            the golden categories, and a summary\n"
+    "  clean     [--dry-run]   remove the channel state (under the scratch\n"
+    "            directory) of local and fs runs whose process was killed\n"
     "  version\n"
     "\n"
     "common options: --json (one JSON object as the last line of stdout),\n"
@@ -74,7 +77,7 @@ typedef struct opts {
     double imbalance;
     long long seed;
     double ymax;
-    int json, quiet;
+    int json, quiet, dry_run;
 } opts;
 
 static int usage_error(const char *fmt, ...)
@@ -93,6 +96,47 @@ static int fail(const sdsinf_err *err)
     fprintf(stderr, "sdsinf: error %s: %s\n", sdsinf_status_name(err->code),
             err->msg);
     return 1;
+}
+
+/* ---- signals ------------------------------------------------------------------
+ * SIGINT and SIGTERM during a run set a flag (all a handler may safely
+ * do); the run's wait loops read it as their cancel flag, stop the
+ * workers and remove the run's channel state, and the command exits with
+ * 128 + the signal.  Before the run nothing needs undoing: the default
+ * action (dying) stays. */
+static volatile sig_atomic_t stop_signal;
+
+static void on_stop_signal(int sig)
+{
+    stop_signal = sig;
+}
+
+/* Catches SIGINT and SIGTERM, unless ignored on entry (a background job's
+ * SIGINT stays ignored); no SA_RESTART: a wait returns at once. */
+static void catch_stop_signals(void)
+{
+    int sigs[2] = {SIGINT, SIGTERM};
+    for (int i = 0; i < 2; i++) {
+        struct sigaction sa;
+        if (sigaction(sigs[i], NULL, &sa) != 0 || sa.sa_handler == SIG_IGN)
+            continue;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = on_stop_signal;
+        sigemptyset(&sa.sa_mask);
+        sigaction(sigs[i], &sa, NULL);
+    }
+}
+
+/* Says what an interrupted command did (err: the run's cancel, or NULL
+ * when it came after the run) and gives its exit status. */
+static int interrupted(const sdsinf_err *err)
+{
+    fprintf(stderr, "sdsinf: interrupted (%s): %s\n",
+            stop_signal == SIGINT ? "SIGINT" : "SIGTERM",
+            err && err->code == SDSINF_ECANCELED
+                ? err->msg
+                : "the run had ended; no output was written");
+    return 128 + stop_signal;
 }
 
 static int parse_ll(const char *flag, const char *s, long long min,
@@ -150,8 +194,10 @@ static int parse_args(int argc, char **argv, opts *o)
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         const flag *f = NULL;
-        if (!strcmp(a, "--json") || !strcmp(a, "--quiet")) {
-            *(a[2] == 'j' ? &o->json : &o->quiet) = 1;
+        if (!strcmp(a, "--json") || !strcmp(a, "--quiet") ||
+            !strcmp(a, "--dry-run")) {
+            *(a[2] == 'j' ? &o->json : a[2] == 'q' ? &o->quiet
+                                                   : &o->dry_run) = 1;
             continue;
         }
         if (strncmp(a, "--", 2) && !o->payload) {
@@ -920,6 +966,7 @@ static void run_opts_from(const opts *o, sdsinf_run_opts *ro)
     ro->bfr = (int)o->bfr;
     ro->nlevels = (int)o->nlevels;
     ro->plan_dir = o->plan; /* each worker loads its shard from there */
+    ro->cancel = &stop_signal;
 }
 
 /* PREFIX.csv, PREFIX-layers.csv and PREFIX.json of a finished run. */
@@ -1014,22 +1061,30 @@ static int run_distributed(const opts *o, const run_setup *rs)
         return usage_error("%s", err.msg); /* before loading anything */
     if (load_run_inputs(o, rs, &in, &err))
         goto fail;
+    catch_stop_signals();
     if (sdsinf_run(in.m, in.plan, &in.images, &ro, &res, &st, &err) &&
-        st.rank > 0) { /* MPI: rank 0 says what went wrong */
-        rc = 1;
+        st.rank > 0) {
+        /* MPI: rank 0 says what went wrong and exits 1; a 1 here could
+         * make mpirun end the job before rank 0 has said it */
+        rc = stop_signal ? 128 + stop_signal : 0;
         goto done;
     }
     if (st.rank > 0) /* MPI: rank 0 holds the result */
         goto done_quiet;
+    if (stop_signal)
+        goto stopped;
     if (err.code ||
         sdsinf_result_categories(&res, &cats, &ncats, &err) ||
         save_results(o, &res, cats, ncats, &outs, &err))
         goto fail;
     if (o->check)
         check = compare_categories(cats, ncats, in.gold, in.ngold, o->check);
-    if ((o->metrics && write_run_metrics(o->metrics, o, rs, &in, &st, ncats,
-                                         check, &err)) ||
-        cli_files_commit(&outs, &err))
+    if (o->metrics && write_run_metrics(o->metrics, o, rs, &in, &st, ncats,
+                                        check, &err))
+        goto fail;
+    if (stop_signal) /* nothing renamed into place yet */
+        goto stopped;
+    if (cli_files_commit(&outs, &err))
         goto fail;
     print_run(o, &in, &st, ncats, check);
     if (check == 0)
@@ -1038,6 +1093,9 @@ static int run_distributed(const opts *o, const run_setup *rs)
     goto done;
 done_quiet:
     rc = 0;
+    goto done;
+stopped:
+    rc = interrupted(&err);
     goto done;
 fail:
     rc = fail(&err);
@@ -1202,6 +1260,7 @@ static int demo_run(demo *d, const opts *o, sdsinf_err *err)
     sdsinf_infer_opts io;
     int rc;
     run_opts_from(o, &ro);
+    catch_stop_signals();
     if ((rc = sdsinf_run(d->in.m, d->in.plan, &d->in.images, &ro, &d->dist,
                          &d->st, err)))
         return rc;
@@ -1336,7 +1395,7 @@ static int cmd_demo(const opts *o)
         name_in_dir(&d.out, &err);
         demo_free(&d);
         printf("demo FAILED\n");
-        return fail(&err);
+        return stop_signal ? interrupted(&err) : fail(&err);
     }
     ok = demo_verify(&d, &err);
     if (write_run_metrics(d.metrics, o, &rs, &d.in, &d.st, d.ncats, ok,
@@ -1348,6 +1407,71 @@ static int cmd_demo(const opts *o)
     demo_summary(&d, o, ok);
     demo_free(&d);
     return ok ? 0 : 1;
+}
+
+/* ---- clean ------------------------------------------------------------------- */
+
+/* One line per run swept (arg: the options). */
+static void print_removed(const sdsinf_stale_run *r, void *arg)
+{
+    const opts *o = arg;
+    printf("%s %s: run %llu, its owner (pid %d) gone: %lld files, %.1f MB\n",
+           o->dry_run ? "would remove" : "removed", r->path,
+           (unsigned long long)r->run, r->owner_pid, (long long)r->files,
+           r->bytes / 1e6);
+}
+
+/* The "removed" list for --json, built while sweeping: printed once the
+ * sweep has succeeded, as one line. */
+typedef struct clean_json {
+    char *buf;
+    size_t len;
+    FILE *f; /* writes buf */
+    int n;   /* elements so far */
+} clean_json;
+
+static void json_removed(const sdsinf_stale_run *r, void *arg)
+{
+    clean_json *j = arg;
+    FILE *f = j->f;
+    fprintf(f, "%s{\"path\":", j->n++ ? "," : "");
+    cli_json_string(f, r->path);
+    fprintf(f, ",\"run\":%llu,\"owner_pid\":%d,\"files\":%lld,"
+            "\"bytes\":%lld}", (unsigned long long)r->run, r->owner_pid,
+            (long long)r->files, (long long)r->bytes);
+}
+
+static int cmd_clean(const opts *o)
+{
+    sdsinf_err err = {0};
+    sdsinf_clean_stats st;
+    clean_json j = {NULL, 0, NULL, 0};
+    if (o->json && !(j.f = open_memstream(&j.buf, &j.len))) {
+        cli_fail(&err, SDSINF_ENOMEM, "no memory");
+        return fail(&err);
+    }
+    int rc = o->json ? sdsinf_clean(o->dry_run, json_removed, &j, &st, &err)
+                     : sdsinf_clean(o->dry_run, print_removed, (void *)o,
+                                    &st, &err);
+    if (j.f)
+        fclose(j.f);
+    if (rc == SDSINF_OK && o->json) {
+        printf("{\"scratch\":");
+        cli_json_string(stdout, sdsinf_scratch_dir());
+        printf(",\"dry_run\":%s,\"removed\":[%s],\"runs\":%lld,"
+               "\"files\":%lld,\"bytes\":%lld,\"kept\":%lld}\n",
+               o->dry_run ? "true" : "false", j.buf ? j.buf : "",
+               (long long)st.runs, (long long)st.files, (long long)st.bytes,
+               (long long)st.kept);
+    } else if (rc == SDSINF_OK) {
+        printf("%s %lld %s channel state (%lld files, %.1f MB) in %s; "
+               "kept %lld (owner running, or no owner recorded)\n",
+               o->dry_run ? "would remove" : "removed", (long long)st.runs,
+               st.runs == 1 ? "run's" : "runs'", (long long)st.files,
+               st.bytes / 1e6, sdsinf_scratch_dir(), (long long)st.kept);
+    }
+    free(j.buf);
+    return rc == SDSINF_OK ? 0 : fail(&err);
 }
 
 /* ---- commands ------------------------------------------------------------------ */
@@ -1362,6 +1486,7 @@ static const command COMMANDS[] = {
     {"convert", cmd_convert},     {"partition", cmd_partition},
     {"run", cmd_run},             {"sdsinf-export", cmd_sdsinf_export},
     {"sdsinf-import", cmd_sdsinf_import}, {"demo", cmd_demo},
+    {"clean", cmd_clean},
 };
 
 int main(int argc, char **argv)
