@@ -456,6 +456,10 @@ done:
 
 /* ---- generate ------------------------------------------------------------- */
 
+/* generate's golden categories run in batches of this many images, so its
+ * memory is the model's and the images' (the results are the same). */
+#define GEN_BATCH 8192
+
 /* The generator's options for N neurons, L layers, M images. */
 static void gen_opts_for(int32_t N, int32_t L, int64_t M, uint64_t seed,
                          sdsinf_gen_opts *g)
@@ -481,6 +485,7 @@ static int generate_into(const char *dir, const sdsinf_gen_opts *g,
     sdsinf_infer_opts io;
     sdsinf_infer_opts_init(&io);
     io.threads = threads;
+    io.batch_size = GEN_BATCH;
     if ((rc = sdsinf_generate_model(g, &m, err)) ||
         (rc = sdsinf_generate_images(g, &images, err)) ||
         (rc = sdsinf_model_save_tsv(m, dir, err)))
@@ -517,7 +522,8 @@ static int cmd_generate(const opts *o)
     gen_opts_for((int32_t)o->neurons, (int32_t)o->layers, M,
                  (uint64_t)o->seed, &g);
     sdsinf_generate_mem(&g, &ms);
-    ms.infer = 1; /* the golden categories: all images at once */
+    ms.infer = 1; /* the golden categories */
+    ms.batch_size = GEN_BATCH;
     double t = now();
     if (check_memory("generate", &ms, o, &err) ||
         generate_into(o->out, &g, (int)o->threads, &ncats, &err))
