@@ -63,7 +63,10 @@ static const char *USAGE =
     "  version\n"
     "\n"
     "common options: --json (one JSON object as the last line of stdout),\n"
-    "                --quiet (no progress display)\n";
+    "                --quiet (no progress display), --max-memory SIZE\n"
+    "                (512M, 8G or bytes; default the available memory:\n"
+    "                larger sizes are refused up front), --images-count M\n"
+    "                (the images file holds images 1..M)\n";
 
 typedef struct opts {
     const char *weights, *images, *check, *out, *scores, *bias, *method;
@@ -115,7 +118,7 @@ typedef struct flag {
     const char *name;
     enum { TEXT, COUNT, REAL, SIZE } kind;
     size_t at;           /* offsetof(opts, field) */
-    double min, max;     /* accepted range (COUNT, REAL) */
+    double min, max;     /* accepted range (COUNT, REAL, SIZE) */
 } flag;
 
 #define TEXT_FLAG(n, f) {n, TEXT, offsetof(opts, f), 0, 0}
