@@ -154,8 +154,15 @@ SDSINF_API int sdsinf_model_save_bundle(const sdsinf_model *m,
                                         const char *path, sdsinf_err *err);
 
 /* ---- Images and categories --------------------------------------------- */
-/* Reads `image feature value` lines (1-based) into an images x neurons CSR;
- * the image count is the largest id.  Caller frees *out. */
+/* Reads `image feature value` lines (1-based) into an images x neurons CSR
+ * of M rows, images 1..M: with count > 0, M = count and a larger id is an
+ * error; with count 0, M is the largest id, which may be at most twice the
+ * number of distinct ids with entries (an image without entries has no
+ * line, but most do), else the line of the largest id is an error.
+ * sdsinf_images_load is count 0.  Caller frees *out. */
+SDSINF_API int sdsinf_images_load_count(const char *path, int32_t neurons,
+                                        int64_t count, sdsinf_csr *out,
+                                        sdsinf_err *err);
 SDSINF_API int sdsinf_images_load(const char *path, int32_t neurons,
                                   sdsinf_csr *out, sdsinf_err *err);
 SDSINF_API int sdsinf_images_save(const sdsinf_csr *images, const char *path,
@@ -281,6 +288,47 @@ SDSINF_API int sdsinf_generate_model(const sdsinf_gen_opts *o,
 /* Sparse image-like inputs (strokes on a sqrt(N) grid), binary values. */
 SDSINF_API int sdsinf_generate_images(const sdsinf_gen_opts *o,
                                       sdsinf_csr *images, sdsinf_err *err);
+
+/* ---- Memory: sizes that cannot fit, refused up front -------------------
+ * A command's peak memory, estimated from its sizes before it allocates
+ * (within about a factor of 2 of what it takes), so a size that cannot fit
+ * is refused with the figure instead of running the machine out of memory.
+ * Zero fields are unknown or absent and add nothing. */
+typedef struct sdsinf_mem_sizes {
+    int32_t neurons, layers;
+    int64_t weights;       /* weight entries over all layers, when known */
+    int64_t model_text;    /* else: bytes of the model's text layer files */
+    int64_t model_text_once; /* of those, the most parsed at once (the
+                                largest file; all without a neuron count) */
+    int64_t images;        /* images held (rows of the images matrix) */
+    int64_t image_entries; /* their entries, when known */
+    int64_t image_text;    /* else: bytes of the images file to parse */
+    int64_t batch_size;    /* images computed at once; <= 0: all */
+    int infer;             /* one-process inference runs (dense batches) */
+    int workers;           /* distributed workers in this process or on
+                              this machine (each holds a batch); 0: none */
+    int hypergraph;        /* the hypergraph partitioner runs */
+} sdsinf_mem_sizes;
+
+/* Bytes this machine can still give: MemAvailable from /proc/meminfo, else
+ * its physical memory (sysconf); 0 when neither is known. */
+SDSINF_API int64_t sdsinf_mem_available(void);
+/* The estimated peak bytes of a command over sizes s. */
+SDSINF_API int64_t sdsinf_mem_estimate(const sdsinf_mem_sizes *s);
+/* SDSINF_ENOMEM, with a message giving the estimate, the sizes and the
+ * limit, when the estimate exceeds limit bytes (limit 0: the available
+ * memory; no check when that is unknown).  `what` names the command. */
+SDSINF_API int sdsinf_mem_check(const char *what, const sdsinf_mem_sizes *s,
+                                int64_t limit, sdsinf_err *err);
+/* Fills the model's sizes in *s from `path` without loading it: a bundle's
+ * header and layer table, or a directory's layer file names and sizes (the
+ * other fields of *s are left as they are).  A path that does not load is
+ * left to sdsinf_model_load to report: *s is then left unchanged. */
+SDSINF_API void sdsinf_model_mem(const char *path, const sdsinf_model_opts *o,
+                                 sdsinf_mem_sizes *s);
+/* The sizes of what sdsinf_generate_model and _images make for o. */
+SDSINF_API void sdsinf_generate_mem(const sdsinf_gen_opts *o,
+                                    sdsinf_mem_sizes *s);
 
 /* ---- Plans: neurons partitioned over workers ----------------------------
  * Stage 0 is the input features, stage l the outputs of layer l.  A plan

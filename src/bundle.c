@@ -192,6 +192,40 @@ static int check_permutation(const uint32_t *order, uint64_t n,
     return rc;
 }
 
+/* The neurons, layers and weight entries of a bundle's first `use` layers
+ * (0: all), read from its header and layer table (s unchanged when they do
+ * not read: the loader says why). */
+void sdsinf__bundle_sizes(const char *path, int32_t use, sdsinf_mem_sizes *s)
+{
+    struct bundle_header h;
+    struct bundle_layer t[64];
+    int64_t nnz = 0;
+    int fd = open(path, O_RDONLY);
+    if (fd < 0)
+        return;
+    int ok = pread(fd, &h, sizeof h, 0) == (ssize_t)sizeof h &&
+             !memcmp(h.magic, BUNDLE_MAGIC, 8) &&
+             h.version == BUNDLE_VERSION && h.byte_order == BUNDLE_ORDER &&
+             h.neurons <= INT32_MAX && h.layers <= INT32_MAX;
+    if (ok && use > 0 && (uint32_t)use < h.layers)
+        h.layers = (uint32_t)use;
+    for (uint32_t l = 0; ok && l < h.layers; l += 64) {
+        uint32_t n = h.layers - l < 64 ? h.layers - l : 64;
+        size_t len = n * sizeof *t;
+        ok = pread(fd, t, len, (off_t)(h.table_offset + l * sizeof *t)) ==
+             (ssize_t)len;
+        for (uint32_t i = 0; ok && i < n; i++)
+            nnz += t[i].nnz < (uint64_t)h.file_size ? (int64_t)t[i].nnz : 0;
+    }
+    close(fd);
+    if (!ok)
+        return;
+    s->neurons = (int32_t)h.neurons;
+    s->layers = (int32_t)h.layers;
+    s->weights = nnz;
+    s->model_text = s->model_text_once = 0;
+}
+
 int sdsinf__bundle_load(const char *path, const sdsinf_model_opts *o,
                         sdsinf_model **out, sdsinf_err *err)
 {

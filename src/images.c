@@ -5,14 +5,46 @@
 #include <stdlib.h>
 #include <string.h>
 
+static int cmp_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* How many distinct values rows[0..n) holds (sorts a copy); -1: no memory. */
+static int64_t distinct_rows(const uint32_t *rows, int64_t n)
+{
+    uint32_t *v = sdsinf__mallocarray((size_t)n + 1, sizeof *v);
+    int64_t d = 0;
+    if (!v)
+        return -1;
+    memcpy(v, rows, (size_t)n * sizeof *v);
+    qsort(v, (size_t)n, sizeof *v, cmp_u32);
+    for (int64_t i = 0; i < n; i++)
+        d += i == 0 || v[i] != v[i - 1];
+    sdsinf__free(v);
+    return d;
+}
+
 int sdsinf_images_load(const char *path, int32_t neurons, sdsinf_csr *out,
                        sdsinf_err *err)
+{
+    return sdsinf_images_load_count(path, neurons, 0, out, err);
+}
+
+int sdsinf_images_load_count(const char *path, int32_t neurons, int64_t count,
+                             sdsinf_csr *out, sdsinf_err *err)
 {
     sdsinf__file f = {0};
     sdsinf__lines ls;
     sdsinf__triplets t = {0};
     uint64_t images = 0;
+    int64_t images_line = 0, distinct;
     int rc;
+    if (count < 0 || count > UINT32_MAX)
+        return sdsinf__fail(err, SDSINF_EINVAL, "an image count must be "
+                            "from 1 to 2^32-1 (0: from the file), not %lld",
+                            (long long)count);
     if (neurons < 1)
         return sdsinf__fail(err, SDSINF_EINVAL, "images need a neuron count");
     if ((rc = sdsinf__file_read(path, &f, err)) != SDSINF_OK)
@@ -35,6 +67,14 @@ int sdsinf_images_load(const char *path, int32_t neurons, sdsinf_csr *out,
                               (unsigned long long)feat, neurons);
             goto done;
         }
+        if (count && img > (uint64_t)count) {
+            rc = sdsinf__fail(err, SDSINF_EPARSE,
+                              "%s:%lld: image %llu is beyond the %lld images "
+                              "declared (--images-count): fix the id or "
+                              "the count", path, (long long)ls.line,
+                              (unsigned long long)img, (long long)count);
+            goto done;
+        }
         if (v == 0)
             continue;
         if (!sdsinf__triplets_push(&t, (uint32_t)(img - 1),
@@ -42,22 +82,33 @@ int sdsinf_images_load(const char *path, int32_t neurons, sdsinf_csr *out,
             rc = sdsinf__fail(err, SDSINF_ENOMEM, "%s: no memory", path);
             goto done;
         }
-        if (img > images)
+        if (img > images) {
             images = img;
+            images_line = ls.line;
+        }
     }
     if (images == 0) {
         rc = sdsinf__fail(err, SDSINF_EPARSE, "%s: no image entries", path);
         goto done;
     }
-    if (images > SDSINF__SPARSE_LIMIT((uint64_t)t.n)) {
-        rc = sdsinf__fail(err, SDSINF_EPARSE,
-                          "%s: the largest image id is %llu but there are only "
-                          "%lld entries; number the images 1..M",
-                          path, (unsigned long long)images, (long long)t.n);
+    /* images are 1..M: an id far past the images present is a typo, not
+     * millions of empty images */
+    if (!count && images > 2 * (uint64_t)(distinct = distinct_rows(t.row,
+                                                                   t.n))) {
+        rc = distinct < 0
+                 ? sdsinf__fail(err, SDSINF_ENOMEM, "%s: no memory", path)
+                 : sdsinf__fail(err, SDSINF_EPARSE,
+                                "%s:%lld: image %llu is far beyond the %lld "
+                                "images with entries (images are 1..M, M "
+                                "at most twice that): fix the id, or give "
+                                "the count (--images-count M)",
+                                path, (long long)images_line,
+                                (unsigned long long)images,
+                                (long long)distinct);
         goto done;
     }
-    rc = sdsinf__csr_from_triplets((int64_t)images, neurons, &t, path, out,
-                                   err);
+    rc = sdsinf__csr_from_triplets(count ? count : (int64_t)images, neurons,
+                                   &t, path, out, err);
 done:
     sdsinf__triplets_free(&t);
     sdsinf__file_free(&f);

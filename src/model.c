@@ -777,6 +777,41 @@ done:
     return rc;
 }
 
+void sdsinf__bundle_sizes(const char *path, int32_t use,
+                          sdsinf_mem_sizes *s); /* bundle.c */
+
+void sdsinf_model_mem(const char *path, const sdsinf_model_opts *o,
+                      sdsinf_mem_sizes *s)
+{
+    layer_file *files = NULL;
+    long found = 0;
+    struct stat st;
+    if (stat(path, &st) != 0)
+        return;
+    if (!S_ISDIR(st.st_mode)) {
+        sdsinf__bundle_sizes(path, o ? o->layers : 0, s);
+        return;
+    }
+    if (list_layer_files(path, &files, &found, NULL) != SDSINF_OK)
+        return;
+    int32_t L = o && o->layers > 0 && o->layers < found ? o->layers
+                                                        : (int32_t)found;
+    int32_t N = o && o->neurons ? o->neurons : files[0].n_in_name;
+    int64_t bytes = 0, largest = 0;
+    for (int32_t l = 0; l < L; l++)
+        if (files[l].path && stat(files[l].path, &st) == 0) {
+            bytes += (int64_t)st.st_size;
+            largest = st.st_size > largest ? (int64_t)st.st_size : largest;
+        }
+    s->neurons = N;
+    s->layers = L;
+    s->weights = 0;
+    s->model_text = bytes;
+    /* without a neuron count, load_dir holds every layer's triplets */
+    s->model_text_once = N ? largest : bytes;
+    files_free(files, found);
+}
+
 int sdsinf_model_load(const char *path, const sdsinf_model_opts *o,
                       sdsinf_model **out, sdsinf_err *err)
 {

@@ -700,6 +700,10 @@ static const bad_file BAD_IMAGES[] = {
     {"img.tsv", "2 1 1\n1 1 1\n2 1 3\n", SDSINF_EPARSE, 3,
      "duplicate entry (2, 1), first given on line 1"},
     {"img.tsv", "", SDSINF_EPARSE, 0, "no image entries"},
+    {"img.tsv", "1 1 1\n5 2 1\n", SDSINF_EPARSE, 2,
+     "image 5 is far beyond the 2 images with entries"},
+    {"img.tsv", "1 1 1\n99999999 2 1\n2 1 1\n", SDSINF_EPARSE, 2,
+     "image 99999999 is far beyond"},
 };
 
 static void test_bad_images(void **state)
@@ -739,6 +743,27 @@ static void test_images_load(void **state)
     assert_csr_equal(&m, &w);
     sdsinf_csr_free(&w);
     sdsinf_csr_free(&m);
+    free(path);
+}
+
+/* A declared count: M rows whatever the ids, an id above it an error. */
+static void test_images_load_count(void **state)
+{
+    const char *dir = *state;
+    char *path = tu_write(dir, "img.tsv", "1 1 1\n5 2 1\n");
+    sdsinf_csr m = {0};
+    sdsinf_err err = {0};
+    assert_int_equal(sdsinf_images_load_count(path, 4, 7, &m, &err),
+                     SDSINF_OK);
+    assert_int_equal(m.nrows, 7);
+    assert_int_equal(sdsinf_csr_nnz(&m), 2);
+    sdsinf_csr_free(&m);
+    memset(&m, 0x5a, sizeof m);
+    sdsinf_csr before = m;
+    int rc = sdsinf_images_load_count(path, 4, 4, &m, &err);
+    assert_memory_equal(&m, &before, sizeof m);
+    check_err("count 4", rc, &err, SDSINF_EPARSE, path, 2,
+              "image 5 is beyond the 4 images declared");
     free(path);
 }
 
@@ -937,6 +962,7 @@ int main(void)
         T(test_control_bytes),
         T(test_bad_images),
         T(test_images_load),
+        T(test_images_load_count),
         T(test_bad_categories),
         T(test_categories_load),
     };

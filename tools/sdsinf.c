@@ -6,6 +6,7 @@
 #include "metrics.h"
 #include "payload.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <signal.h>
 #include <stddef.h>
@@ -65,7 +66,10 @@ static const char *USAGE =
     "  version\n"
     "\n"
     "common options: --json (one JSON object as the last line of stdout),\n"
-    "                --quiet (no progress display)\n";
+    "                --quiet (no progress display), --max-memory SIZE\n"
+    "                (512M, 8G or bytes; default the available memory:\n"
+    "                larger sizes are refused up front), --images-count M\n"
+    "                (the images file holds images 1..M)\n";
 
 typedef struct opts {
     const char *weights, *images, *check, *out, *scores, *bias, *method;
@@ -74,6 +78,7 @@ typedef struct opts {
     const char *payload; /* the one argument that is not a flag (run) */
     long long level, timeout_ms, bfr, nlevels, max_message;
     long long neurons, layers, threads, batch_size, workers;
+    long long images_count, max_memory;
     double imbalance;
     long long seed;
     double ymax;
@@ -155,9 +160,9 @@ static int parse_ll(const char *flag, const char *s, long long min,
 /* Every flag that takes a value: where it goes and what it accepts. */
 typedef struct flag {
     const char *name;
-    enum { TEXT, COUNT, REAL } kind;
+    enum { TEXT, COUNT, REAL, SIZE } kind;
     size_t at;           /* offsetof(opts, field) */
-    double min, max;     /* accepted range (COUNT, REAL) */
+    double min, max;     /* accepted range (COUNT, REAL, SIZE) */
 } flag;
 
 #define TEXT_FLAG(n, f) {n, TEXT, offsetof(opts, f), 0, 0}
@@ -183,9 +188,26 @@ static const flag FLAGS[] = {
     COUNT_FLAG("--timeout-ms", timeout_ms, 1, 86400000),
     COUNT_FLAG("--max-message", max_message, 256, 9.2e18),
     COUNT_FLAG("--seed", seed, 0, 9.2e18),
+    COUNT_FLAG("--images-count", images_count, 1, 4294967295.0),
+    {"--max-memory", SIZE, offsetof(opts, max_memory), 1, 9.2e18},
     {"--ymax", REAL, offsetof(opts, ymax), 1e-30, 3e38},
     {"--imbalance", REAL, offsetof(opts, imbalance), 1e-9, 10},
 };
+
+/* The multiplier of a size's suffix at *end (K, M, G, T: binary, with an
+ * optional "iB" or "B"), moving *end past it; 1 for none. */
+static double size_unit(char **end)
+{
+    static const char units[] = "KMGT";
+    const char *u = **end ? strchr(units, toupper((unsigned char)**end))
+                          : NULL;
+    if (!u)
+        return 1;
+    (*end)++;
+    if (!strcmp(*end, "iB") || !strcmp(*end, "B"))
+        *end += strlen(*end);
+    return (double)(1ull << (10 * (u - units + 1)));
+}
 
 static int parse_args(int argc, char **argv, opts *o)
 {
@@ -222,13 +244,22 @@ static int parse_args(int argc, char **argv, opts *o)
         errno = 0;
         double x = f->kind == COUNT ? (double)strtoll(v, &end, 10)
                                     : strtod(v, &end);
+        if (f->kind == SIZE)
+            x *= size_unit(&end);
         if (errno || *end || end == v || !(x >= f->min) || x > f->max)
             return f->kind == COUNT
                        ? usage_error("%s needs an integer from %.0f to %.0f, "
                                      "not '%s'", a, f->min, f->max, v)
+                   : f->kind == SIZE
+                       ? usage_error("%s needs a size: bytes, or a number "
+                                     "with K, M, G or T (KiB .. TiB), e.g. "
+                                     "512M or 8G, not '%s'", a, v)
                        : usage_error("%s needs a number from %g to %g, not "
                                      "'%s'", a, f->min, f->max, v);
-        if (f->kind == COUNT) {
+        if (f->kind == SIZE) {
+            long long n = (long long)x;
+            memcpy(field, &n, sizeof n);
+        } else if (f->kind == COUNT) {
             long long n = strtoll(v, NULL, 10);
             memcpy(field, &n, sizeof n);
         } else {
@@ -269,15 +300,20 @@ static void show_progress(void *ud, int64_t batch, int64_t batches,
 
 /* ---- shared steps ---------------------------------------------------------- */
 
+static void model_opts_from(const opts *o, sdsinf_model_opts *mo)
+{
+    sdsinf_model_opts_init(mo);
+    mo->neurons = (int32_t)o->neurons;
+    mo->layers = (int32_t)o->layers;
+    mo->bias = o->bias;
+    mo->ymax = (float)o->ymax;
+}
+
 static int load_model(const opts *o, sdsinf_model **m, double *secs,
                       sdsinf_err *err)
 {
     sdsinf_model_opts mo;
-    sdsinf_model_opts_init(&mo);
-    mo.neurons = (int32_t)o->neurons;
-    mo.layers = (int32_t)o->layers;
-    mo.bias = o->bias;
-    mo.ymax = (float)o->ymax;
+    model_opts_from(o, &mo);
     double t = now();
     int rc = sdsinf_model_load(o->weights, &mo, m, err);
     *secs = now() - t;
@@ -352,6 +388,48 @@ static int64_t model_edges(const sdsinf_model *m)
     for (int32_t l = 0; l < m->layers; l++)
         e += sdsinf_csr_nnz(&m->layer[l].w);
     return e;
+}
+
+/* ---- memory: sizes that cannot fit, refused before loading --------------- */
+
+/* The images of --images, numbered 1..--images-count when given. */
+static int load_images(const opts *o, int32_t neurons, sdsinf_csr *images,
+                       sdsinf_err *err)
+{
+    return sdsinf_images_load_count(o->images, neurons, o->images_count,
+                                    images, err);
+}
+
+/* The sizes of --weights and --images as files, before loading them. */
+static void file_sizes(const opts *o, sdsinf_mem_sizes *s)
+{
+    sdsinf_model_opts mo;
+    struct stat st;
+    memset(s, 0, sizeof *s);
+    model_opts_from(o, &mo);
+    sdsinf_model_mem(o->weights, &mo, s);
+    if (o->images && stat(o->images, &st) == 0)
+        s->image_text = (int64_t)st.st_size;
+    s->images = o->images_count;
+    s->batch_size = o->batch_size;
+}
+
+/* The sizes of a loaded model and images (NULL: none). */
+static void loaded_sizes(const sdsinf_model *m, const sdsinf_csr *images,
+                         sdsinf_mem_sizes *s)
+{
+    s->neurons = m->neurons;
+    s->layers = m->layers;
+    s->weights = model_edges(m);
+    s->model_text = s->model_text_once = s->image_text = 0;
+    s->images = images ? images->nrows : 0;
+    s->image_entries = images ? sdsinf_csr_nnz(images) : 0;
+}
+
+static int check_memory(const char *what, const sdsinf_mem_sizes *s,
+                        const opts *o, sdsinf_err *err)
+{
+    return sdsinf_mem_check(what, s, o->max_memory, err);
 }
 
 /* Writes --out (the categories) and --scores, when asked for, into the
@@ -447,14 +525,21 @@ static int cmd_infer(const opts *o)
     double load_s, model_s, t;
     progress prog = {0};
     cli_files outs = {0};
+    sdsinf_mem_sizes ms;
     if (!o->weights || !o->images)
         return usage_error("infer needs --weights and --images");
     if (check_outputs(o))
         return EXIT_USAGE;
-    if (load_model(o, &m, &model_s, &err) != SDSINF_OK)
+    file_sizes(o, &ms);
+    ms.infer = 1;
+    if (check_memory("infer", &ms, o, &err) ||
+        load_model(o, &m, &model_s, &err) != SDSINF_OK)
         goto fail;
     t = now();
-    if (sdsinf_images_load(o->images, m->neurons, &images, &err) != SDSINF_OK)
+    if (load_images(o, m->neurons, &images, &err) != SDSINF_OK)
+        goto fail;
+    loaded_sizes(m, &images, &ms);
+    if (check_memory("infer", &ms, o, &err))
         goto fail;
     if (o->check && load_gold(o, images.nrows, &gold, &ngold, &err))
         goto fail;
@@ -523,28 +608,38 @@ done:
 
 /* ---- generate ------------------------------------------------------------- */
 
-/* Generates into dir; writes weights, images and golden categories. */
-static int generate_into(const char *dir, int32_t N, int32_t L, int64_t M,
-                         uint64_t seed, int threads, int64_t *ncats_out,
-                         sdsinf_err *err)
+/* generate's golden categories run in batches of this many images, so its
+ * memory is the model's and the images' (the results are the same). */
+#define GEN_BATCH 8192
+
+/* The generator's options for N neurons, L layers, M images. */
+static void gen_opts_for(int32_t N, int32_t L, int64_t M, uint64_t seed,
+                         sdsinf_gen_opts *g)
 {
-    sdsinf_gen_opts g;
+    sdsinf_gen_opts_init(g);
+    g->neurons = N;
+    g->layers = L;
+    g->images = M;
+    g->seed = seed;
+}
+
+/* Generates into dir; writes weights, images and golden categories. */
+static int generate_into(const char *dir, const sdsinf_gen_opts *g,
+                         int threads, int64_t *ncats_out, sdsinf_err *err)
+{
+    int32_t N = g->neurons, L = g->layers;
     sdsinf_model *m = NULL;
     sdsinf_csr images = {0};
     sdsinf_result res = {0};
     int64_t *cats = NULL, ncats = 0;
     char path[4096];
     int rc;
-    sdsinf_gen_opts_init(&g);
-    g.neurons = N;
-    g.layers = L;
-    g.images = M;
-    g.seed = seed;
     sdsinf_infer_opts io;
     sdsinf_infer_opts_init(&io);
     io.threads = threads;
-    if ((rc = sdsinf_generate_model(&g, &m, err)) ||
-        (rc = sdsinf_generate_images(&g, &images, err)) ||
+    io.batch_size = GEN_BATCH;
+    if ((rc = sdsinf_generate_model(g, &m, err)) ||
+        (rc = sdsinf_generate_images(g, &images, err)) ||
         (rc = sdsinf_model_save_tsv(m, dir, err)))
         goto done;
     snprintf(path, sizeof path, "%s/sparse-images-%d.tsv", dir, N);
@@ -576,11 +671,19 @@ static int cmd_generate(const opts *o)
                            "(a count) and --out");
     if (parse_ll("--images", o->images, 1, &M))
         return EXIT_USAGE;
+    sdsinf_gen_opts g;
+    sdsinf_mem_sizes ms = {0};
+    gen_opts_for((int32_t)o->neurons, (int32_t)o->layers, M,
+                 (uint64_t)o->seed, &g);
+    sdsinf_generate_mem(&g, &ms);
+    ms.infer = 1; /* the golden categories */
+    ms.batch_size = GEN_BATCH;
+    if (check_memory("generate", &ms, o, &err))
+        return fail(&err);
     if ((rc = begin_dir(o->out, MODEL_DIR_MARKER, &dir)))
         return rc;
     double t = now();
-    if (generate_into(dir.temp, (int32_t)o->neurons, (int32_t)o->layers, M,
-                      o->seed, (int)o->threads, &ncats, &err) ||
+    if (generate_into(dir.temp, &g, (int)o->threads, &ncats, &err) ||
         sdsinf_output_dir_commit(&dir, &err)) {
         name_in_dir(&dir, &err);
         sdsinf_output_dir_abort(&dir);
@@ -609,11 +712,14 @@ static int cmd_convert(const opts *o)
     sdsinf_model *m = NULL;
     double load_s;
     struct stat st;
+    sdsinf_mem_sizes ms;
     if (!o->weights || !o->out)
         return usage_error("convert needs --weights and --out");
     if (check_outputs(o))
         return EXIT_USAGE;
-    if (load_model(o, &m, &load_s, &err) != SDSINF_OK)
+    file_sizes(o, &ms);
+    if (check_memory("convert", &ms, o, &err) ||
+        load_model(o, &m, &load_s, &err) != SDSINF_OK)
         return fail(&err);
     double t = now();
     int rc = sdsinf_model_save_bundle(m, o->out, &err);
@@ -642,16 +748,20 @@ static int cmd_partition(const opts *o)
     sdsinf_output_dir dir = {0};
     double load_s;
     int rc = 1;
+    sdsinf_mem_sizes ms;
     if (!o->weights || !o->workers)
         return usage_error("partition needs --weights and --workers");
     if (o->workers > 65535)
         return usage_error("--workers must be at most 65535");
+    file_sizes(o, &ms);
+    ms.hypergraph = !o->method || !strcmp(o->method, "hypergraph");
+    if (check_memory("partition", &ms, o, &err))
+        goto fail;
     if (o->out && (rc = begin_dir(o->out, PLAN_DIR_MARKER, &dir)))
         return rc;
     if (load_model(o, &m, &load_s, &err) != SDSINF_OK)
         goto fail;
-    if (o->images &&
-        sdsinf_images_load(o->images, m->neurons, &sample, &err) != SDSINF_OK)
+    if (o->images && load_images(o, m->neurons, &sample, &err) != SDSINF_OK)
         goto fail;
     sdsinf_partition_opts po;
     sdsinf_partition_opts_init(&po);
@@ -724,8 +834,7 @@ static int cmd_sdsinf_export(const opts *o)
         return rc;
     if (load_model(o, &m, &load_s, &err) ||
         sdsinf_plan_load(o->plan, m, &plan, &err) ||
-        (o->images &&
-         sdsinf_images_load(o->images, m->neurons, &images, &err)) ||
+        (o->images && load_images(o, m->neurons, &images, &err)) ||
         sdsinf_legacy_save(m, plan, o->images ? &images : NULL, dir.temp,
                            &err) ||
         sdsinf_output_dir_commit(&dir, &err)) {
@@ -766,11 +875,7 @@ static int cmd_sdsinf_import(const opts *o)
         sdsinf_output_dir_abort(&dir);
         return rc;
     }
-    sdsinf_model_opts_init(&mo);
-    mo.neurons = (int32_t)o->neurons;
-    mo.layers = (int32_t)o->layers;
-    mo.bias = o->bias;
-    mo.ymax = (float)o->ymax;
+    model_opts_from(o, &mo);
     if ((o->weights && load_model(o, &known, &load_s, &err)) ||
         sdsinf_legacy_load(o->from, known, &mo, &m, &plan, &images,
                            &conn_pairs, &err) ||
@@ -922,24 +1027,44 @@ static int load_or_make_plan(const opts *o, const sdsinf_model *m,
     return SDSINF_OK;
 }
 
+static const char *launcher_name(const opts *o)
+{
+    return o->launcher ? o->launcher : "local";
+}
+
+/* Workers on this machine: an MPI rank is one of them. */
+static int local_workers(const opts *o, int workers)
+{
+    return !strcmp(launcher_name(o), "mpi") ? 1 : workers;
+}
+
+/* Checks the memory from the files' sizes, loads, then checks again with
+ * the sizes loaded and the plan's workers. */
 static int load_run_inputs(const opts *o, const run_setup *rs,
                            run_inputs *in, sdsinf_err *err)
 {
     double load_s;
+    sdsinf_mem_sizes ms;
+    sdsinf_plan_stats ps;
     int rc;
-    if ((rc = load_model(o, &in->m, &load_s, err)) ||
-        (rc = sdsinf_images_load(o->images, in->m->neurons, &in->images,
-                                 err)) ||
+    file_sizes(o, &ms);
+    ms.workers = local_workers(o, (int)o->workers);
+    ms.hypergraph = !o->plan && (!o->method || !strcmp(o->method,
+                                                       "hypergraph"));
+    if ((rc = check_memory("run", &ms, o, err)) ||
+        (rc = load_model(o, &in->m, &load_s, err)) ||
+        (rc = load_images(o, in->m->neurons, &in->images, err)) ||
         (o->check &&
          (rc = load_gold(o, in->images.nrows, &in->gold, &in->ngold, err))))
         return rc;
     limit_images(o, rs, in);
-    return load_or_make_plan(o, in->m, &in->plan, err);
-}
-
-static const char *launcher_name(const opts *o)
-{
-    return o->launcher ? o->launcher : "local";
+    if ((rc = load_or_make_plan(o, in->m, &in->plan, err)))
+        return rc;
+    sdsinf_plan_get_stats(in->plan, &ps);
+    loaded_sizes(in->m, &in->images, &ms);
+    ms.workers = local_workers(o, ps.workers);
+    ms.hypergraph = 0;
+    return check_memory("run", &ms, o, err);
 }
 
 static const char *channel_name(const opts *o)
@@ -1197,8 +1322,9 @@ static int demo_make_model(demo *d, const opts *o, sdsinf_err *err)
     int64_t ngold = 0;
     double load_s, t = now();
     int rc;
-    if ((rc = generate_into(d->work, d->neurons, d->layers, d->images_n,
-                            o->seed, (int)o->threads, &ngold, err)))
+    sdsinf_gen_opts g;
+    gen_opts_for(d->neurons, d->layers, d->images_n, (uint64_t)o->seed, &g);
+    if ((rc = generate_into(d->work, &g, (int)o->threads, &ngold, err)))
         return rc;
     printf("  1. generate  %6.2f s  a RadiX-Net network, %lld images and "
            "their golden categories (%lld)\n", now() - t, d->images_n,
@@ -1370,6 +1496,20 @@ static void demo_summary(const demo *d, const opts *o, int ok)
                       : "demo FAILED");
 }
 
+/* The demo's peak: the generated model and images, the hypergraph plan, the
+ * workers' batches and one process's inference; before its directory. */
+static int demo_check_memory(const demo *d, const opts *o, sdsinf_err *err)
+{
+    sdsinf_gen_opts g;
+    sdsinf_mem_sizes ms = {0};
+    gen_opts_for(d->neurons, d->layers, d->images_n, (uint64_t)o->seed, &g);
+    sdsinf_generate_mem(&g, &ms);
+    ms.batch_size = o->batch_size;
+    ms.infer = ms.hypergraph = 1;
+    ms.workers = d->workers;
+    return check_memory("demo", &ms, o, err);
+}
+
 static int cmd_demo(const opts *o)
 {
     sdsinf_err err = {0};
@@ -1384,6 +1524,8 @@ static int cmd_demo(const opts *o)
     if ((o->images && parse_ll("--images", o->images, 1, &d.images_n)) ||
         check_metrics(o->metrics))
         return EXIT_USAGE;
+    if (demo_check_memory(&d, o, &err))
+        return fail(&err);
     if ((rc = demo_paths(&d, o)))
         return rc;
     printf("sdsinf demo: %d neurons x %d layers, %lld images, %d workers, "
