@@ -539,11 +539,13 @@ typedef struct sdsinf_run_opts {
 } sdsinf_run_opts;
 SDSINF_API void sdsinf_run_opts_init(sdsinf_run_opts *o);
 /* Checks the options alone, before any data is loaded (sdsinf_run checks
- * them too): SDSINF_EINVAL for a value no run takes (an unknown launcher,
- * channel or codec, a channel the launcher cannot use, a negative batch
- * size, a message limit too small), SDSINF_ENOTSUP for one this build
- * lacks (the mpi launcher without MPI, a channel left out). */
-SDSINF_API int sdsinf_run_opts_check(const sdsinf_run_opts *o,
+ * them too), for a run of `workers` workers (0: not known yet):
+ * SDSINF_EINVAL for a value no run takes (an unknown launcher, channel or
+ * codec, a channel the launcher cannot use, a negative batch size, a
+ * message limit too small, a launch tree of another size), SDSINF_ENOTSUP
+ * for one this build lacks (the mpi launcher without MPI, a channel left
+ * out). */
+SDSINF_API int sdsinf_run_opts_check(const sdsinf_run_opts *o, int workers,
                                      sdsinf_err *err);
 
 /* What one worker did at one layer, over all batches of a run.  Layers

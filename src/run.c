@@ -53,8 +53,10 @@ void sdsinf_run_opts_init(sdsinf_run_opts *o)
 
 /* ---- The launch tree ------------------------------------------------------- */
 
-int sdsinf__launch_tree(int bfr, int nlevels, int workers, int *parent,
-                        sdsinf_err *err)
+/* Whether bfr children per node over nlevels levels start exactly
+ * `workers` workers. */
+static int launch_tree_check(int bfr, int nlevels, int workers,
+                             sdsinf_err *err)
 {
     int64_t total = 0, p = 1;
     if (bfr < 1 || nlevels < 1 || nlevels > 32)
@@ -71,6 +73,15 @@ int sdsinf__launch_tree(int bfr, int nlevels, int workers, int *parent,
                             "workers = bfr + bfr^2 + ... + bfr^nlevels",
                             bfr, nlevels, (long long)total, workers,
                             workers - 1);
+    return SDSINF_OK;
+}
+
+int sdsinf__launch_tree(int bfr, int nlevels, int workers, int *parent,
+                        sdsinf_err *err)
+{
+    int rc = launch_tree_check(bfr, nlevels, workers, err);
+    if (rc != SDSINF_OK)
+        return rc;
     /* pre-order ids, as SDS-Inf numbers them: a node, then its subtrees */
     int stack_id[33], stack_left[33], depth = 0, id = 0;
     stack_id[0] = -1; /* the coordinator */
@@ -892,7 +903,8 @@ static const char *default_channel(const sdsinf_run_opts *o)
                                            : "local";
 }
 
-int sdsinf_run_opts_check(const sdsinf_run_opts *o, sdsinf_err *err)
+int sdsinf_run_opts_check(const sdsinf_run_opts *o, int workers,
+                          sdsinf_err *err)
 {
     if (!o || o->version < 1)
         return sdsinf__fail(err, SDSINF_EINVAL, "run options: NULL or "
@@ -932,6 +944,10 @@ int sdsinf_run_opts_check(const sdsinf_run_opts *o, sdsinf_err *err)
         return sdsinf__fail(err, SDSINF_EINVAL, "a message limit of %lld "
                             "bytes: give at least %d (a header and a row)",
                             (long long)o->max_message, MIN_MESSAGE);
+    if (workers > 0 && !threads && !mpi && (o->bfr > 0 || o->nlevels > 0))
+        return launch_tree_check(o->bfr > 0 ? o->bfr : workers,
+                                 o->nlevels > 0 ? o->nlevels : 1, workers,
+                                 err);
     return SDSINF_OK;
 }
 
@@ -952,7 +968,7 @@ int sdsinf_run(const sdsinf_model *m, const sdsinf_plan *p,
         st = &local;
     memset(st, 0, sizeof *st);
     sdsinf_plan_get_stats(p, &ps);
-    if ((rc = sdsinf_run_opts_check(o, err)) != SDSINF_OK)
+    if ((rc = sdsinf_run_opts_check(o, ps.workers, err)) != SDSINF_OK)
         return rc;
     const char *launcher = o->launcher ? o->launcher : "local";
     int threads = !strcmp(launcher, "threads"), mpi = !strcmp(launcher, "mpi");

@@ -93,6 +93,8 @@ check 2 "unknown channel 'nope'" "run --channel nope" \
 check 2 "channel mem works only between threads" \
     "run --launcher local --channel mem" \
     "${run_good[@]}" --launcher local --channel mem
+check 2 "bfr 3 over 1 levels starts 3 workers, not 2" \
+    "run, a launch tree of another size" "${run_good[@]}" --bfr 3 --nlevels 1
 check 2 "unknown partition method 'nope'" "partition --method nope" \
     "$bin" partition --weights "$tmp/good" --bias -0.3 --workers 2 \
     --method nope --out "$tmp/plan-nope"

@@ -1182,7 +1182,7 @@ static int run_distributed(const opts *o, const run_setup *rs)
     if (check_outputs(o))
         return EXIT_USAGE;
     run_opts_from(o, &ro);
-    if (sdsinf_run_opts_check(&ro, &err) == SDSINF_EINVAL)
+    if (sdsinf_run_opts_check(&ro, (int)o->workers, &err) == SDSINF_EINVAL)
         return usage_error("%s", err.msg); /* before loading anything */
     if (load_run_inputs(o, rs, &in, &err))
         goto fail;
