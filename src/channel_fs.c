@@ -12,7 +12,8 @@
  * object or none; sending a key again replaces its object (the runtime
  * deduplicates).  Objects stay until the run is cleaned up.
  *
- * Cleanup: close(cleanup=1) removes <dir>/<run>, or, while other workers
+ * Cleanup: close(cleanup=1) removes <dir>/<run> (and the default store,
+ * once empty), or, while other workers
  * of the run still have it open, leaves a mark (<dir>/<run>/.cleanup) so
  * that the last of them to close removes it: every worker may clean up as
  * it finishes.  Open instances are known from a per-process count and,
@@ -71,6 +72,7 @@ typedef struct fs_channel {
     int lock_fd;
     fs_open_run *counted;
     int listing;
+    int own_store;       /* <dir> is the default store, sdsinf's own */
     fs_seen seen[SEEN_SLOTS];
     uint64_t clock;
 } fs_channel;
@@ -292,6 +294,7 @@ static int fs_open(sdsinf_channel *ch, const char *config, sdsinf_err *err)
     char def[PATH_CAP];
     int rc = SDSINF_OK;
     fc->lock_fd = -1;
+    fc->own_store = !config || !config[0];
     config = sdsinf__fs_store(config, def, sizeof def);
     size_t cap = strlen(config) + 32;
     if (!(fc->root = sdsinf__malloc(cap)))
@@ -343,6 +346,13 @@ static int fs_close(sdsinf_channel *ch, int cleanup, sdsinf_err *err)
     if (!here && access(path, F_OK) == 0 && !others_open(root)) {
         snprintf(path, sizeof path, "%s", root);
         sdsinf__rm_tree(path, sizeof path, 0, NULL, NULL);
+        char *slash = strrchr(path, '/');
+        if (fc->own_store && slash && slash != path) {
+            *slash = 0;
+            rmdir(path); /* the default store, once no run is left in it
+                            (sdsinf__mkdir_p retries a run's directory
+                            whose parent went meanwhile) */
+        }
     }
     pthread_mutex_unlock(&opens_mu);
     sdsinf__free(root);

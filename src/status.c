@@ -179,7 +179,7 @@ const char *sdsinf_scratch_dir(void)
     return sdsinf__scratch_dir();
 }
 
-int sdsinf__mkdir_p(const char *dir)
+static int mkdir_p_once(const char *dir)
 {
     char buf[4096];
     size_t n = strlen(dir);
@@ -199,7 +199,17 @@ int sdsinf__mkdir_p(const char *dir)
     if (n <= 1)
         return -1;
     buf[n - 1] = 0;
-    if (sdsinf__mkdir_p(buf) != 0)
+    if (mkdir_p_once(buf) != 0)
         return -1;
     return mkdir(dir, 0700) == 0 || errno == EEXIST ? 0 : -1;
+}
+
+int sdsinf__mkdir_p(const char *dir)
+{
+    int rc = mkdir_p_once(dir);
+    /* a parent made here may be removed, empty, by another process before
+     * its child is made (the fs channel's default store): make it again */
+    for (int i = 0; rc != 0 && errno == ENOENT && i < 8; i++)
+        rc = mkdir_p_once(dir);
+    return rc;
 }

@@ -177,6 +177,8 @@ static void sweep_store(sweep *sw, const char *store)
     }
     if (d)
         closedir(d);
+    if (!sw->dry_run)
+        rmdir(store); /* once no run is left in it */
 }
 
 /* The scratch directory's sdsinf-* entries: local runs' directories

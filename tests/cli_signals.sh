@@ -35,8 +35,9 @@ started() { # waits for a run's owner record, then for its layers to run
     done
     echo "FAIL: the run did not start"; exit 1
 }
-state() { # what the scratch directory holds besides the fs store itself
-    find "$SDSINF_SCRATCH" -mindepth 1 ! -path "$SDSINF_SCRATCH/sdsinf-store"
+state() { # what the scratch directory holds (the fs store goes with its
+          # last run)
+    find "$SDSINF_SCRATCH" -mindepth 1
 }
 no_processes() {
     if pgrep -f "$tmp/m.sdsinf" >/dev/null; then
