@@ -16,40 +16,9 @@ fi
 bin=$(cd "$(dirname "$bin")" && pwd)/$(basename "$bin")
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/sdsinf-files-XXXXXX") || exit 1
 trap 'rm -rf "$tmp"' EXIT
-cd "$tmp" || exit 1
 failures=0
-
-# check WANT_EXIT TEXT WHAT COMMAND...: runs COMMAND; it must exit WANT_EXIT
-# and, when TEXT is not empty, print TEXT (a fixed string) on stdout or
-# stderr.
-check() {
-    local want=$1 text=$2 what=$3
-    shift 3
-    "$@" >stdout 2>stderr
-    local got=$?
-    if [ "$got" -ne "$want" ]; then
-        echo "FAIL: $what: exit $got, want $want"
-    elif [ -n "$text" ] && ! grep -qF -- "$text" stdout stderr; then
-        echo "FAIL: $what: no '$text' in the output"
-    else
-        echo "ok:   $what (exit $got${text:+, '$text'})"
-        return
-    fi
-    sed 's/^/    | /' stdout stderr
-    failures=$((failures + 1))
-}
-
-# expect WHAT TEST...: the file system afterwards (a `test` expression).
-expect() {
-    local what=$1
-    shift
-    if [ "$@" ]; then
-        echo "ok:   $what"
-    else
-        echo "FAIL: $what"
-        failures=$((failures + 1))
-    fi
-}
+. "$(dirname "$0")/cli_check.sh"
+cd "$tmp" || exit 1
 
 # no_dir NAME WHAT: nothing named NAME, nor a .NAME.tmp* beside it.
 no_dir() {

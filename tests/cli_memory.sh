@@ -15,25 +15,7 @@ fi
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/sdsinf-cli-XXXXXX") || exit 1
 trap 'rm -rf "$tmp"' EXIT
 failures=0
-
-# check WANT_EXIT TEXT WHAT COMMAND...: COMMAND must exit WANT_EXIT and,
-# when TEXT is not empty, print TEXT (a fixed string).
-check() {
-    local want=$1 text=$2 what=$3
-    shift 3
-    "$@" >"$tmp/stdout" 2>"$tmp/stderr"
-    local got=$?
-    if [ "$got" -ne "$want" ]; then
-        echo "FAIL: $what: exit $got, want $want"
-    elif [ -n "$text" ] && ! grep -qF -- "$text" "$tmp/stdout" "$tmp/stderr"; then
-        echo "FAIL: $what: no '$text' in the output"
-    else
-        echo "ok:   $what (exit $got${text:+, '$text'})"
-        return
-    fi
-    sed 's/^/    | /' "$tmp/stdout" "$tmp/stderr"
-    failures=$((failures + 1))
-}
+. "$(dirname "$0")/cli_check.sh"
 
 # absent PATH WHAT: PATH must not exist.
 absent() {

@@ -14,38 +14,7 @@ sdsinf=$(cd "$(dirname "$1")" && pwd)/$(basename "$1") data=${2:-}
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/sdsinf-payload-XXXXXX") || exit 1
 trap 'rm -rf "$tmp"' EXIT
 failures=0
-
-# check WANT_EXIT TEXT WHAT COMMAND...: COMMAND must exit WANT_EXIT and,
-# when TEXT is not empty, print TEXT (a fixed string) on stdout or stderr.
-check() {
-    local want=$1 text=$2 what=$3
-    shift 3
-    "$@" >"$tmp/stdout" 2>"$tmp/stderr"
-    local got=$?
-    if [ "$got" -ne "$want" ]; then
-        echo "FAIL: $what: exit $got, want $want"
-    elif [ -n "$text" ] && ! grep -qF -- "$text" "$tmp/stdout" "$tmp/stderr"; then
-        echo "FAIL: $what: no '$text' in the output"
-    else
-        echo "ok:   $what (exit $got${text:+, '$text'})"
-        return 0
-    fi
-    sed 's/^/    | /' "$tmp/stdout" "$tmp/stderr"
-    failures=$((failures + 1))
-    return 1
-}
-
-# expect WHAT CONDITION...: a test(1) condition that must hold.
-expect() {
-    local what=$1
-    shift
-    if [ "$@" ]; then
-        echo "ok:   $what"
-    else
-        echo "FAIL: $what ($*)"
-        failures=$((failures + 1))
-    fi
-}
+. "$(dirname "$0")/cli_check.sh"
 
 # csv_get FILE ROW COLUMN: the value in data row ROW (1 = first after the
 # header) of COLUMN.
