@@ -547,6 +547,9 @@ SDSINF_API void sdsinf_run_opts_init(sdsinf_run_opts *o);
  * out). */
 SDSINF_API int sdsinf_run_opts_check(const sdsinf_run_opts *o, int workers,
                                      sdsinf_err *err);
+/* The channel a run with these options uses: o->channel, else the
+ * launcher's default ("mem" for threads, "mpi" for mpi, else "local"). */
+SDSINF_API const char *sdsinf_run_channel(const sdsinf_run_opts *o);
 
 /* What one worker did at one layer, over all batches of a run.  Layers
  * 1..L are the model's; L + 1 is the results' trip to worker 0.  "Sent"

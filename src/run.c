@@ -893,8 +893,7 @@ static uint64_t made_up_run_id(void)
            ((uint64_t)getpid() << 48);
 }
 
-/* The channel a run uses: the options', else the launcher's default. */
-static const char *default_channel(const sdsinf_run_opts *o)
+const char *sdsinf_run_channel(const sdsinf_run_opts *o)
 {
     const char *launcher = o->launcher ? o->launcher : "local";
     return o->channel                      ? o->channel
@@ -921,7 +920,7 @@ int sdsinf_run_opts_check(const sdsinf_run_opts *o, int workers,
                             "has no MPI (apt-get install libopenmpi-dev, "
                             "then rebuild)");
 #endif
-    const char *channel = default_channel(o);
+    const char *channel = sdsinf_run_channel(o);
     const sdsinf_channel_methods *cm;
     int rc = sdsinf__channel_resolve(channel, &cm, err);
     if (rc != SDSINF_OK)
@@ -972,7 +971,7 @@ int sdsinf_run(const sdsinf_model *m, const sdsinf_plan *p,
         return rc;
     const char *launcher = o->launcher ? o->launcher : "local";
     int threads = !strcmp(launcher, "threads"), mpi = !strcmp(launcher, "mpi");
-    const char *channel = default_channel(o);
+    const char *channel = sdsinf_run_channel(o);
     const sdsinf_channel_methods *cm = sdsinf_channel_find(channel);
     if (ps.neurons != m->neurons || ps.layers != m->layers ||
         images->ncols != m->neurons)

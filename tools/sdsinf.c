@@ -1067,15 +1067,6 @@ static int load_run_inputs(const opts *o, const run_setup *rs,
     return check_memory("run", &ms, o, err);
 }
 
-static const char *channel_name(const opts *o)
-{
-    const char *l = launcher_name(o);
-    return o->channel            ? o->channel
-           : !strcmp(l, "threads") ? "mem"
-           : !strcmp(l, "mpi")     ? "mpi"
-                                   : "local";
-}
-
 static void run_opts_from(const opts *o, sdsinf_run_opts *ro)
 {
     sdsinf_run_opts_init(ro);
@@ -1092,6 +1083,13 @@ static void run_opts_from(const opts *o, sdsinf_run_opts *ro)
     ro->nlevels = (int)o->nlevels;
     ro->plan_dir = o->plan; /* each worker loads its shard from there */
     ro->cancel = &stop_signal;
+}
+
+static const char *channel_name(const opts *o)
+{
+    sdsinf_run_opts ro;
+    run_opts_from(o, &ro);
+    return sdsinf_run_channel(&ro);
 }
 
 /* PREFIX.csv, PREFIX-layers.csv and PREFIX.json of a finished run. */
