@@ -30,7 +30,7 @@
  *       --images ../shared/data/graphchallenge/sparse-images-1024-first6000.tsv
  * Options: --layers L (the first L), --max-bytes B (chunk limit, 0: none),
  * --totals (no line per layer), --threads T (inference threads). */
-#include "msg.h"
+#include "run/codec.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -21,7 +21,7 @@
  * or with a partitioner of your own build: add src/partition_hypergraph.c,
  * -DSDSINF_HAVE_ZOLTAN=1 -I/usr/include/trilinos and
  * $(pkg-config --cflags ompi-c) (without them: no Zoltan, no MPI flags). */
-#include "partition.h"
+#include "plan/partition.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -11,7 +11,7 @@
  * are printed (ctest -V shows them). */
 #include "testutil.h"
 
-#include "internal.h"
+#include "core/core.h"
 
 #include <dirent.h>
 #include <errno.h>

@@ -27,7 +27,7 @@
  * is still delivered: only drop loses one).  Other control ops go to the
  * inner channel (fs's listing works through the wrapper).  Instances are
  * thread-safe when the inner channel is. */
-#include "internal.h"
+#include "core/core.h"
 
 #include <pthread.h>
 #include <stdio.h>

@@ -3,7 +3,7 @@
  * fail cleanly with the output untouched. */
 #include "testutil.h"
 
-#include "internal.h"
+#include "core/core.h"
 
 #include <stdio.h>
 #include <stdlib.h>

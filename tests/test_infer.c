@@ -3,7 +3,7 @@
  * by layer, bit for bit, for every batch size and thread count. */
 #include "testutil.h"
 
-#include "internal.h"
+#include "core/core.h"
 
 #include <math.h>
 #include <stdlib.h>

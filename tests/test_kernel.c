@@ -3,7 +3,7 @@
  * C and vector copies, the sparse and dense paths, and thread counts. */
 #include "testutil.h"
 
-#include "internal.h"
+#include "kernel/layer_rows.h"
 
 #include <math.h>
 #include <stdlib.h>

@@ -6,7 +6,7 @@
  * ctx kept across blocks encodes and decodes as a fresh one. */
 #include "testutil.h"
 
-#include "msg.h"
+#include "run/codec.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -93,7 +93,7 @@ static void put_le(unsigned char *p, uint64_t v, int n)
         p[i] = (unsigned char)(v >> (8 * i));
 }
 
-/* The checksum as msg.h defines it. */
+/* The checksum as run/codec.h defines it. */
 static uint64_t expected_checksum(const unsigned char *m, size_t size)
 {
     unsigned char h[SDSINF__MSG_HEADER];

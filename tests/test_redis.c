@@ -8,7 +8,7 @@
  * ($SDSINF_REDIS_URL, _PORT, _SOCKET and _PID); exits 77 without one. */
 #include "testutil.h"
 
-#include "internal.h"
+#include "core/core.h"
 
 #include <inttypes.h>
 #include <signal.h>

@@ -7,7 +7,7 @@
 #include "sdsinf.h"
 #include "fuzz_input.h"
 
-#include "internal.h"
+#include "core/core.h"
 
 #include <stdint.h>
 #include <stdio.h>

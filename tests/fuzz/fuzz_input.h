@@ -11,4 +11,7 @@
 const char *fuzz_write(const char *name, const uint8_t *data, size_t size);
 const char *fuzz_dir(void);
 
+/* libFuzzer's entry point, which every target defines. */
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
 #endif

@@ -9,7 +9,8 @@
  *      when the recipe sets a limit) and decode back exactly.
  * A decode that succeeds must give a well-formed part within its bounds; a
  * failure must say what went wrong. */
-#include "msg.h"
+#include "fuzz_input.h"
+#include "run/codec.h"
 
 #include <math.h>
 #include <stdint.h>
@@ -85,7 +86,7 @@ static void put(uint8_t *p, uint64_t v, int n)
 }
 
 /* 2: one message with a plausible header and the right checksum (the rule
- * msg.h states, recomputed here independently). */
+ * run/codec.h states, recomputed here independently). */
 static void as_fixed(const uint8_t *data, size_t size)
 {
     if (size < SDSINF__MSG_HEADER)

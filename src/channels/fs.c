@@ -1,0 +1,569 @@
+/* channels/fs.c - the "fs" channel: an object store in a directory, with the
+ * Object variant's semantics (SDS-Inf on S3), for processes that share a
+ * filesystem.
+ *
+ * One object per (run, batch, layer, source, target), at the known key
+ *   <dir>/<run>/<batch>/<layer>/<target>/<source>.msg
+ * where dir is the config string (default /dev/shm/sdsinf-store, or
+ * $TMPDIR/sdsinf-store without /dev/shm: sdsinf__scratch_dir; a journaled
+ * disk filesystem makes every create and rename wait on its journal, 10x
+ * slower here).  A sender writes a temporary file beside it (a name that
+ * starts with '.') and renames it into place, so a reader sees a whole
+ * object or none; sending a key again replaces its object (the runtime
+ * deduplicates).  Objects stay until the run is cleaned up.
+ *
+ * Cleanup: close(cleanup=1) removes <dir>/<run> (and the default store,
+ * once empty), or, while other workers
+ * of the run still have it open, leaves a mark (<dir>/<run>/.cleanup) so
+ * that the last of them to close removes it: every worker may clean up as
+ * it finishes.  Open instances are known from a per-process count and,
+ * across processes, from a file each holds an fcntl() write lock on
+ * (<dir>/<run>/.open.<worker>.<pid>.<n>); the lock dies with its process,
+ * so a crashed worker never holds a run's cleanup back.
+ *
+ * recv fetches exactly the `want` key, polling with backoff (0.05 ms,
+ * doubling to 2 ms) until the timeout.  With control(SDSINF_FS_LISTING,
+ * &on) recv instead lists <dir>/<run>/<batch>/<layer>/<self>/ (batch and
+ * layer from `want`) and returns any object it has not returned yet, as
+ * SDS-Inf did.  A key holds one object: send a block's chunks as one
+ * message (max_message 0). */
+#include "channels/channels.h"
+#include "run/sweep.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+/* Control operation: int *, nonzero to receive by listing. */
+
+#define POLL_FIRST_MS 0.05
+#define POLL_MAX_MS 2.0
+#define SEEN_SLOTS 16 /* (batch, layer) directories listing remembers */
+#define PATH_CAP 4096 /* a directory's path */
+#define FILE_CAP (PATH_CAP + 320) /* a file's: directory and name */
+#define NOT_THERE 1   /* internal: the object is not (yet) there */
+
+/* The sources already returned from one (batch, layer) in listing mode. */
+typedef struct fs_seen {
+    uint32_t batch, layer;
+    uint64_t used; /* when last used, for eviction; 0: empty slot */
+    unsigned char *bits; /* one bit per worker */
+} fs_seen;
+
+/* The runs this process has open, by root, for cleanup. */
+typedef struct fs_open_run {
+    struct fs_open_run *next;
+    pid_t pid; /* the process that counted (a fork()ed child starts over) */
+    int count;
+    char root[]; /* <dir>/<run> */
+} fs_open_run;
+
+typedef struct fs_channel {
+    sdsinf_channel base;
+    char *root;          /* <dir>/<run> */
+    char *lock_path;     /* the file this instance holds locked */
+    int lock_fd;
+    fs_open_run *counted;
+    int listing;
+    int own_store;       /* <dir> is the default store, sdsinf's own */
+    fs_seen seen[SEEN_SLOTS];
+    uint64_t clock;
+} fs_channel;
+
+static atomic_ullong tmp_counter;
+static pthread_mutex_t opens_mu = PTHREAD_MUTEX_INITIALIZER;
+static fs_open_run *opens;
+
+/* ---- Helpers ------------------------------------------------------------ */
+
+
+/* mkdir -p with mode 0700 for the components it creates: the leaf first,
+ * its parents only when missing (a store's directories mostly exist). */
+
+/* <root>/<batch>/<layer>/<target> into out; -1 when too long. */
+static int dir_of(const fs_channel *fc, uint32_t batch, uint32_t layer,
+                  uint32_t target, char *out)
+{
+    int n = snprintf(out, PATH_CAP, "%s/%" PRIu32 "/%" PRIu32 "/%" PRIu32,
+                     fc->root, batch, layer, target);
+    return n < 0 || n >= PATH_CAP - 64 ? -1 : 0; /* room for a file name */
+}
+
+/* The source of an object's file name ("<source>.msg"), or -1. */
+static long parse_name(const char *s, int workers)
+{
+    long v = 0;
+    const char *p = s;
+    while (*p >= '0' && *p <= '9' && v <= workers)
+        v = v * 10 + (*p++ - '0');
+    if (p == s || strcmp(p, ".msg") != 0 || v >= workers)
+        return -1;
+    return v;
+}
+
+/* Reads a whole object into a malloc'd buffer: SDSINF_OK, NOT_THERE, or
+ * a failure. */
+static int read_object(const fs_channel *fc, const char *path, void **msg,
+                       size_t *len, sdsinf_err *err)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return errno == ENOENT ? NOT_THERE
+                               : sdsinf__fail(err, SDSINF_EIO,
+                                              "channel 'fs': worker %d cannot "
+                                              "open %s: %s",
+                                              fc->base.self, path,
+                                              strerror(errno));
+    int rc = SDSINF_OK;
+    unsigned char *buf = NULL;
+    struct stat st;
+    if (fstat(fd, &st) != 0 || st.st_size < 0) {
+        rc = sdsinf__fail(err, SDSINF_EIO,
+                          "channel 'fs': worker %d cannot stat %s: %s",
+                          fc->base.self, path, strerror(errno));
+        goto done;
+    }
+    size_t size = (size_t)st.st_size, got = 0;
+    buf = malloc(size ? size : 1);
+    if (!buf) {
+        rc = sdsinf__fail(err, SDSINF_ENOMEM,
+                          "channel 'fs': worker %d has no memory for the "
+                          "%zu-byte object %s",
+                          fc->base.self, size, path);
+        goto done;
+    }
+    while (got < size) {
+        ssize_t r = read(fd, buf + got, size - got);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0) {
+            rc = sdsinf__fail(err, SDSINF_EIO,
+                              "channel 'fs': worker %d read %zu of %zu bytes "
+                              "of %s: %s",
+                              fc->base.self, got, size, path,
+                              r < 0 ? strerror(errno) : "it shrank");
+            goto done;
+        }
+        got += (size_t)r;
+    }
+    *msg = buf;
+    *len = size;
+    buf = NULL;
+done:
+    free(buf);
+    close(fd);
+    return rc;
+}
+
+/* ---- Open and close ------------------------------------------------------ */
+
+/* Counts an instance of root open in this process (opens_mu held). */
+static fs_open_run *count_open(const char *root)
+{
+    pid_t me = getpid();
+    fs_open_run *r = opens;
+    while (r && (r->pid != me || strcmp(r->root, root) != 0))
+        r = r->next;
+    if (!r) {
+        size_t n = strlen(root) + 1;
+        if (!(r = sdsinf__malloc(sizeof *r + n)))
+            return NULL;
+        r->pid = me;
+        r->count = 0;
+        memcpy(r->root, root, n);
+        r->next = opens;
+        opens = r;
+    }
+    r->count++;
+    return r;
+}
+
+/* Uncounts an instance (opens_mu held); how many this process still has. */
+static int uncount_open(fs_open_run *r)
+{
+    int left = --r->count;
+    if (left == 0) {
+        fs_open_run **p = &opens;
+        while (*p != r)
+            p = &(*p)->next;
+        *p = r->next;
+        sdsinf__free(r);
+    }
+    return left;
+}
+
+/* Creates and write-locks this instance's open file; -1 with errno. */
+static int lock_open(fs_channel *fc)
+{
+    size_t cap = strlen(fc->root) + 96;
+    if (!(fc->lock_path = sdsinf__malloc(cap))) {
+        errno = ENOMEM;
+        return -1;
+    }
+    snprintf(fc->lock_path, cap, "%s/.open.%d.%ld.%llu", fc->root, fc->base.self,
+             (long)getpid(),
+             (unsigned long long)atomic_fetch_add(&tmp_counter, 1));
+    fc->lock_fd = open(fc->lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fc->lock_fd < 0)
+        return -1;
+    struct flock fl;
+    memset(&fl, 0, sizeof fl);
+    fl.l_type = F_WRLCK;
+    fl.l_whence = SEEK_SET;
+    if (fcntl(fc->lock_fd, F_SETLK, &fl) != 0) {
+        int e = errno;
+        close(fc->lock_fd);
+        unlink(fc->lock_path);
+        fc->lock_fd = -1;
+        errno = e;
+        return -1;
+    }
+    return 0;
+}
+
+/* Whether another process has the run at root open; removes the open
+ * files of processes that died. */
+static int others_open(const char *root)
+{
+    DIR *d = opendir(root);
+    char me[32], path[FILE_CAP];
+    int live = 0;
+    snprintf(me, sizeof me, ".%ld.", (long)getpid());
+    if (!d)
+        return 0;
+    struct dirent *de;
+    while (!live && (de = readdir(d))) {
+        const char *s = de->d_name;
+        if (strncmp(s, ".open.", 6) != 0)
+            continue;
+        const char *dot = strchr(s + 6, '.'); /* .<pid>.<n> after the worker */
+        if (dot && strncmp(dot, me, strlen(me)) == 0)
+            continue; /* this process's: counted in memory (and closing a
+                         descriptor of it would drop its lock) */
+        snprintf(path, sizeof path, "%s/%s", root, s);
+        int fd = open(path, O_RDWR | O_CLOEXEC);
+        if (fd < 0)
+            continue;
+        struct flock fl;
+        memset(&fl, 0, sizeof fl);
+        fl.l_type = F_WRLCK;
+        fl.l_whence = SEEK_SET;
+        if (fcntl(fd, F_GETLK, &fl) == 0 && fl.l_type == F_UNLCK)
+            unlink(path); /* its process is gone */
+        else
+            live = 1;
+        close(fd);
+    }
+    closedir(d);
+    return live;
+}
+
+static void fs_release(fs_channel *fc)
+{
+    if (fc->lock_fd >= 0) {
+        close(fc->lock_fd); /* drops the lock */
+        fc->lock_fd = -1;
+    }
+    if (fc->lock_path)
+        unlink(fc->lock_path);
+    for (int i = 0; i < SEEN_SLOTS; i++)
+        sdsinf__free(fc->seen[i].bits);
+    sdsinf__free(fc->lock_path);
+    sdsinf__free(fc->root);
+    fc->lock_path = fc->root = NULL;
+}
+
+const char *sdsinf__fs_store(const char *config, char *def, size_t cap)
+{
+    if (config && config[0])
+        return config;
+    snprintf(def, cap, "%s/sdsinf-store", sdsinf__scratch_dir());
+    return def;
+}
+
+static int fs_open(sdsinf_channel *ch, const char *config, sdsinf_err *err)
+{
+    fs_channel *fc = (fs_channel *)ch;
+    char def[PATH_CAP];
+    int rc = SDSINF_OK;
+    fc->lock_fd = -1;
+    fc->own_store = !config || !config[0];
+    config = sdsinf__fs_store(config, def, sizeof def);
+    size_t cap = strlen(config) + 32;
+    if (!(fc->root = sdsinf__malloc(cap)))
+        return sdsinf__fail(err, SDSINF_ENOMEM,
+                            "channel 'fs': no memory to open worker %d", ch->self);
+    snprintf(fc->root, cap, "%s/%" PRIu64, config, ch->run);
+    pthread_mutex_lock(&opens_mu);
+    int made = -1, e = ENAMETOOLONG;
+    for (int attempt = 0; cap <= PATH_CAP - 128 && attempt < 2 && made; attempt++)
+        if ((made = sdsinf__mkdir_p(fc->root) == 0 ? lock_open(fc) : -1) != 0 &&
+            (e = errno) == ENOENT && fc->lock_path) {
+            sdsinf__free(fc->lock_path); /* the run was just removed */
+            fc->lock_path = NULL;
+        }
+    if (made != 0) {
+        rc = sdsinf__fail(err, e == ENOMEM ? SDSINF_ENOMEM : SDSINF_EIO,
+                          "channel 'fs': worker %d cannot open the run "
+                          "directory %s: %s; pass a writable directory as "
+                          "the config",
+                          ch->self, fc->root, strerror(e));
+    } else if (!(fc->counted = count_open(fc->root))) {
+        rc = sdsinf__fail(err, SDSINF_ENOMEM,
+                          "channel 'fs': no memory to open worker %d", ch->self);
+    }
+    pthread_mutex_unlock(&opens_mu);
+    if (rc != SDSINF_OK)
+        fs_release(fc);
+    return rc;
+}
+
+static int fs_close(sdsinf_channel *ch, int cleanup, sdsinf_err *err)
+{
+    (void)err;
+    fs_channel *fc = (fs_channel *)ch;
+    char path[FILE_CAP];
+    pthread_mutex_lock(&opens_mu);
+    int here = uncount_open(fc->counted);
+    char *root = fc->root;
+    fc->root = NULL; /* kept for the steps below */
+    fs_release(fc);
+    /* ordered so that of two workers closing at once, one sees the other
+     * gone: give up the open file, mark, then look */
+    snprintf(path, sizeof path, "%s/.cleanup", root);
+    if (cleanup) {
+        int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+        if (fd >= 0)
+            close(fd);
+    }
+    if (!here && access(path, F_OK) == 0 && !others_open(root)) {
+        snprintf(path, sizeof path, "%s", root);
+        sdsinf__rm_tree(path, sizeof path, 0, NULL, NULL);
+        char *slash = strrchr(path, '/');
+        if (fc->own_store && slash && slash != path) {
+            *slash = 0;
+            rmdir(path); /* the default store, once no run is left in it
+                            (sdsinf__mkdir_p retries a run's directory
+                            whose parent went meanwhile) */
+        }
+    }
+    pthread_mutex_unlock(&opens_mu);
+    sdsinf__free(root);
+    return SDSINF_OK;
+}
+
+/* ---- Send ------------------------------------------------------------------ */
+
+/* Writes msg to tmp (created, never existing before) whole. */
+static int write_file(const char *tmp, const void *msg, size_t len)
+{
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return -1;
+    const unsigned char *p = msg;
+    size_t done = 0;
+    while (done < len) {
+        ssize_t w = write(fd, p + done, len - done);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            int e = w < 0 ? errno : EIO;
+            close(fd);
+            unlink(tmp);
+            errno = e;
+            return -1;
+        }
+        done += (size_t)w;
+    }
+    if (close(fd) != 0) {
+        int e = errno;
+        unlink(tmp);
+        errno = e;
+        return -1;
+    }
+    return 0;
+}
+
+static int fs_send(sdsinf_channel *ch, const sdsinf_msg_key *key,
+                   const void *msg, size_t len, sdsinf_err *err)
+{
+    fs_channel *fc = (fs_channel *)ch;
+    char dir[PATH_CAP], tmp[FILE_CAP], path[FILE_CAP];
+    if (key->chunk != 0)
+        return sdsinf__fail(err, SDSINF_EINVAL,
+                            "channel 'fs': worker %d sends chunk %" PRIu32
+                            " of batch %" PRIu32 " layer %" PRIu32 " to worker %"
+                            PRIu32 "; a key holds one object: send the block's "
+                            "chunks as one message",
+                            ch->self, key->chunk, key->batch, key->layer,
+                            key->target);
+    if (dir_of(fc, key->batch, key->layer, key->target, dir) != 0)
+        return sdsinf__fail(err, SDSINF_EINVAL,
+                            "channel 'fs': object paths under %s are too long; "
+                            "pass a shorter directory as the config",
+                            fc->root);
+    snprintf(path, sizeof path, "%s/%" PRIu32 ".msg", dir, key->source);
+    snprintf(tmp, sizeof tmp, "%s/.%" PRIu32 ".msg.%ld.%llu.tmp", dir, key->source,
+             (long)getpid(), (unsigned long long)atomic_fetch_add(&tmp_counter, 1));
+    for (int attempt = 0;; attempt++) {
+        int e = 0;
+        if (write_file(tmp, msg, len) != 0)
+            e = errno;
+        else if (rename(tmp, path) != 0) {
+            e = errno;
+            unlink(tmp);
+        }
+        if (!e)
+            return SDSINF_OK;
+        if (e == ENOENT && attempt == 0 && sdsinf__mkdir_p(dir) == 0)
+            continue; /* the key's first object: make its directory */
+        if (e == ENOENT && attempt == 0)
+            e = errno;
+        return sdsinf__fail(err, SDSINF_EIO,
+                            "channel 'fs': worker %d cannot store %s (%zu "
+                            "bytes): %s; check the store directory is "
+                            "writable and has room",
+                            ch->self, path, len, strerror(e));
+    }
+}
+
+/* ---- Receive ----------------------------------------------------------------- */
+
+static int timed_out(const fs_channel *fc, const sdsinf_msg_key *want,
+                     const char *where, int timeout_ms, sdsinf_err *err)
+{
+    if (fc->listing)
+        return sdsinf__fail(err, SDSINF_ETIMEDOUT,
+                            "channel 'fs': worker %d found no new object in %s "
+                            "in %d ms (listing batch %" PRIu32 " layer %" PRIu32
+                            ", awaiting worker %" PRIu32 ")",
+                            fc->base.self, where, timeout_ms, want->batch,
+                            want->layer, want->source);
+    return sdsinf__fail(err, SDSINF_ETIMEDOUT,
+                        "channel 'fs': worker %d found no object at %s in %d "
+                        "ms (awaiting batch %" PRIu32 " layer %" PRIu32
+                        " from worker %" PRIu32 " of run %" PRIu64 ")",
+                        fc->base.self, where, timeout_ms, want->batch,
+                        want->layer, want->source, fc->base.run);
+}
+
+/* The seen-set of (batch, layer), made (evicting the oldest) if absent. */
+static fs_seen *seen_of(fs_channel *fc, uint32_t batch, uint32_t layer)
+{
+    fs_seen *s = NULL, *old = &fc->seen[0];
+    for (int i = 0; i < SEEN_SLOTS && !s; i++) {
+        fs_seen *x = &fc->seen[i];
+        if (x->used && x->batch == batch && x->layer == layer)
+            s = x;
+        else if (x->used < old->used)
+            old = x;
+    }
+    if (!s) {
+        unsigned char *bits = sdsinf__calloc(((size_t)fc->base.workers + 7) / 8, 1);
+        if (!bits)
+            return NULL;
+        s = old;
+        sdsinf__free(s->bits);
+        s->bits = bits;
+        s->batch = batch;
+        s->layer = layer;
+    }
+    s->used = ++fc->clock;
+    return s;
+}
+
+/* One look at the listing directory: SDSINF_OK with a message not
+ * returned before, NOT_THERE, or a failure. */
+static int list_once(fs_channel *fc, const char *dir, fs_seen *s, void **msg,
+                     size_t *len, sdsinf_err *err)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return errno == ENOENT ? NOT_THERE
+                               : sdsinf__fail(err, SDSINF_EIO,
+                                              "channel 'fs': worker %d cannot "
+                                              "list %s: %s",
+                                              fc->base.self, dir,
+                                              strerror(errno));
+    int rc = NOT_THERE;
+    struct dirent *de;
+    while (rc == NOT_THERE && (de = readdir(d))) {
+        long src = parse_name(de->d_name, fc->base.workers);
+        if (src < 0 || (s->bits[src / 8] >> (src % 8)) & 1)
+            continue;
+        char path[FILE_CAP];
+        snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+        rc = read_object(fc, path, msg, len, err); /* NOT_THERE: vanished */
+        if (rc == SDSINF_OK)
+            s->bits[src / 8] |= (unsigned char)(1u << (src % 8));
+    }
+    closedir(d);
+    return rc;
+}
+
+static int fs_recv(sdsinf_channel *ch, const sdsinf_msg_key *want, void **msg,
+                   size_t *len, int timeout_ms, sdsinf_err *err)
+{
+    fs_channel *fc = (fs_channel *)ch;
+    char dir[PATH_CAP], path[FILE_CAP];
+    if (dir_of(fc, want->batch, want->layer, (uint32_t)ch->self, dir) != 0)
+        return sdsinf__fail(err, SDSINF_EINVAL,
+                            "channel 'fs': object paths under %s are too long",
+                            fc->root);
+    snprintf(path, sizeof path, "%s/%" PRIu32 ".msg", dir, want->source);
+    fs_seen *s = NULL;
+    if (fc->listing && !(s = seen_of(fc, want->batch, want->layer)))
+        return sdsinf__fail(err, SDSINF_ENOMEM,
+                            "channel 'fs': worker %d has no memory to list %s",
+                            ch->self, dir);
+    double deadline = sdsinf__now() + timeout_ms / 1e3, wait = POLL_FIRST_MS;
+    for (;;) {
+        int rc = s ? list_once(fc, dir, s, msg, len, err)
+                   : read_object(fc, path, msg, len, err);
+        if (rc != NOT_THERE)
+            return rc;
+        double left = (deadline - sdsinf__now()) * 1e3;
+        if (left <= 0)
+            return timed_out(fc, want, s ? dir : path, timeout_ms, err);
+        sdsinf__sleep_ms(wait < left ? wait : left);
+        wait = wait * 2 < POLL_MAX_MS ? wait * 2 : POLL_MAX_MS;
+    }
+}
+
+static int fs_control(sdsinf_channel *ch, int op, void *arg, sdsinf_err *err)
+{
+    fs_channel *fc = (fs_channel *)ch;
+    if (op == SDSINF_FS_LISTING) {
+        if (!arg)
+            return sdsinf__fail(err, SDSINF_EINVAL,
+                                "channel 'fs', worker %d: listing needs an int "
+                                "* (nonzero: on)",
+                                ch->self);
+        fc->listing = *(int *)arg != 0;
+        return SDSINF_OK;
+    }
+    return sdsinf__fail(err, SDSINF_ENOTSUP,
+                        "channel 'fs', worker %d: no control operation %d",
+                        ch->self, op);
+}
+
+const sdsinf_channel_methods sdsinf__channel_fs = {
+    .version = SDSINF_CHANNEL_VERSION,
+    .name = "fs",
+    .instance_size = sizeof(fs_channel),
+    .caps = SDSINF_CAP_KEYED | SDSINF_CAP_PROCESSES,
+    .max_message = 0,
+    .open = fs_open,
+    .send = fs_send,
+    .recv = fs_recv,
+    .close = fs_close,
+    .control = fs_control,
+};

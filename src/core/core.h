@@ -1,0 +1,52 @@
+/* core/core.h - what every source of the library uses: allocation, errors, time, processes, files (internal). */
+#ifndef SDSINF_CORE_H
+#define SDSINF_CORE_H
+
+#include "sdsinf.h"
+#include <stdarg.h>
+#include <stdio.h>
+
+#if defined(__GNUC__)
+#define SDSINF__PRINTF(a, b) __attribute__((format(printf, a, b)))
+#else
+#define SDSINF__PRINTF(a, b)
+#endif
+
+/* The library's failure paths: sdsinf_err_set. */
+#define sdsinf__fail sdsinf_err_set
+
+/* Allocation through one hook, so tests can fail the n-th allocation. */
+void *sdsinf__malloc(size_t n);
+void *sdsinf__calloc(size_t count, size_t size);
+void *sdsinf__realloc(void *p, size_t n);
+void sdsinf__free(void *p);
+/* Malloc for large scratch that is touched whole: 2 MiB aligned and
+ * advised into huge pages (a fault per 2 MiB, not per 4 KiB). */
+void *sdsinf__malloc_big(size_t n);
+/* Makes the allocation after the next n fail (n < 0: none), for tests;
+ * the environment variable SDSINF_FAIL_ALLOC sets the same at start. */
+void sdsinf__fail_alloc_after(long n);
+/* Malloc of count * size that fails cleanly on overflow. */
+void *sdsinf__mallocarray(size_t count, size_t size);
+
+/* A 64-bit checksum of a byte range (4-lane multiply-rotate, xxh64-like). */
+uint64_t sdsinf__checksum(const void *data, size_t n, uint64_t seed);
+
+/* Sleeps ms milliseconds (resumed after signals). */
+void sdsinf__sleep_ms(double ms);
+/* Where channels keep a run's files by default: $SDSINF_SCRATCH, else
+ * /dev/shm (memory: a journaled disk makes every create and rename wait),
+ * else $TMPDIR, else /tmp. */
+const char *sdsinf__scratch_dir(void);
+/* mkdir -p, mode 0700; 0 or -1 with errno. */
+int sdsinf__mkdir_p(const char *dir);
+
+/* Monotonic seconds. */
+double sdsinf__now(void);
+/* 1 when process pid has ended: gone, or a zombie nobody reaped yet. */
+int sdsinf__process_ended(int pid);
+/* Process pid's state letter and start time (clock ticks after boot) from
+ * /proc/PID/stat; 0, or -1 when it cannot be read (gone). */
+int sdsinf__proc_stat(int pid, char *state, unsigned long long *start);
+
+#endif /* SDSINF_CORE_H */

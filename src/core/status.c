@@ -1,0 +1,215 @@
+/* status.c - status names, error messages and the allocation hook. */
+#define _DEFAULT_SOURCE /* madvise */
+#include "core/core.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+
+const char *sdsinf_version(void)
+{
+    return "0.1.0";
+}
+
+const char *sdsinf_status_name(int code)
+{
+    switch (code) {
+#define SDSINF_X_(name, c, text) \
+    case c:                      \
+        return #name;
+        SDSINF_STATUS_MAP(SDSINF_X_)
+#undef SDSINF_X_
+    }
+    return "UNKNOWN";
+}
+
+const char *sdsinf_status_text(int code)
+{
+    switch (code) {
+#define SDSINF_X_(name, c, text) \
+    case c:                      \
+        return text;
+        SDSINF_STATUS_MAP(SDSINF_X_)
+#undef SDSINF_X_
+    }
+    return "unknown status";
+}
+
+int sdsinf_err_set(sdsinf_err *err, int code, const char *fmt, ...)
+{
+    if (err) {
+        va_list ap;
+        va_start(ap, fmt);
+        err->code = code;
+        vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+        va_end(ap);
+    }
+    return code;
+}
+
+/* Tests set SDSINF_FAIL_ALLOC=n to make the n-th allocation fail. */
+static atomic_long alloc_countdown = -2; /* -2: not read yet, -1: off */
+
+static int alloc_should_fail(void)
+{
+    long n = atomic_load(&alloc_countdown);
+    if (n == -2) {
+        const char *s = getenv("SDSINF_FAIL_ALLOC");
+        n = s ? atol(s) : -1;
+        atomic_store(&alloc_countdown, n < 0 ? -1 : n);
+    }
+    if (n == -1)
+        return 0;
+    return atomic_fetch_sub(&alloc_countdown, 1) == 0;
+}
+
+void sdsinf__fail_alloc_after(long n)
+{
+    atomic_store(&alloc_countdown, n < 0 ? -1 : n);
+}
+
+void *sdsinf__malloc(size_t n)
+{
+    return alloc_should_fail() ? NULL : malloc(n ? n : 1);
+}
+
+void *sdsinf__calloc(size_t count, size_t size)
+{
+    return alloc_should_fail() ? NULL : calloc(count ? count : 1, size ? size : 1);
+}
+
+void *sdsinf__realloc(void *p, size_t n)
+{
+    return alloc_should_fail() ? NULL : realloc(p, n ? n : 1);
+}
+
+void *sdsinf__malloc_big(size_t n)
+{
+    enum { HUGE = 2u << 20 };
+    void *p = NULL;
+    if (n < HUGE)
+        return sdsinf__malloc(n);
+    if (n > SIZE_MAX - HUGE)
+        return NULL;
+    size_t whole = (n + HUGE - 1) / HUGE * HUGE; /* huge pages, whole */
+    if (alloc_should_fail() || posix_memalign(&p, HUGE, whole) != 0)
+        return NULL;
+#ifdef MADV_HUGEPAGE
+    madvise(p, whole, MADV_HUGEPAGE);
+#endif
+    return p;
+}
+
+void sdsinf__free(void *p)
+{
+    free(p);
+}
+
+void *sdsinf__mallocarray(size_t count, size_t size)
+{
+    if (size && count > SIZE_MAX / size)
+        return NULL;
+    return sdsinf__malloc(count * size);
+}
+
+int sdsinf__proc_stat(int pid, char *state, unsigned long long *start)
+{
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%d/stat", pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    const char *p = strrchr(buf, ')'); /* fields follow the name */
+    if (!p || !p[1] || !p[2])
+        return -1;
+    *state = p[2];
+    p += 3; /* then fields 4..21, then the start time (field 22) */
+    for (int field = 4; field < 22 && p; field++)
+        p = strchr(p + 1, ' ');
+    return p && sscanf(p, "%llu", start) == 1 ? 0 : -1;
+}
+
+int sdsinf__process_ended(int pid)
+{
+    char state;
+    unsigned long long start;
+    if (kill(pid, 0) != 0 && errno == ESRCH)
+        return 1;
+    return sdsinf__proc_stat(pid, &state, &start) != 0 || state == 'Z' ||
+           state == 'X';
+}
+
+double sdsinf__now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+void sdsinf__sleep_ms(double ms)
+{
+    long long ns = (long long)(ms * 1e6);
+    struct timespec ts = {(time_t)(ns / 1000000000), (long)(ns % 1000000000)};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    }
+}
+
+const char *sdsinf__scratch_dir(void)
+{
+    struct stat st;
+    const char *s = getenv("SDSINF_SCRATCH"), *t = getenv("TMPDIR");
+    if (s && s[0])
+        return s;
+    if (stat("/dev/shm", &st) == 0 && S_ISDIR(st.st_mode))
+        return "/dev/shm";
+    return t && t[0] ? t : "/tmp";
+}
+
+const char *sdsinf_scratch_dir(void)
+{
+    return sdsinf__scratch_dir();
+}
+
+static int mkdir_p_once(const char *dir)
+{
+    char buf[4096];
+    size_t n = strlen(dir);
+    if (n == 0 || n >= sizeof buf) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    if (mkdir(dir, 0700) == 0 || errno == EEXIST)
+        return 0;
+    if (errno != ENOENT)
+        return -1;
+    memcpy(buf, dir, n + 1);
+    while (n > 1 && buf[n - 1] == '/')
+        n--;
+    while (n > 1 && buf[n - 1] != '/')
+        n--;
+    if (n <= 1)
+        return -1;
+    buf[n - 1] = 0;
+    if (mkdir_p_once(buf) != 0)
+        return -1;
+    return mkdir(dir, 0700) == 0 || errno == EEXIST ? 0 : -1;
+}
+
+int sdsinf__mkdir_p(const char *dir)
+{
+    int rc = mkdir_p_once(dir);
+    /* a parent made here may be removed, empty, by another process before
+     * its child is made (the fs channel's default store): make it again */
+    for (int i = 0; rc != 0 && errno == ENOENT && i < 8; i++)
+        rc = mkdir_p_once(dir);
+    return rc;
+}

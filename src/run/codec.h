@@ -1,0 +1,152 @@
+/* run/codec.h - the message format between workers (internal).
+ *
+ * A message is a fixed 64-byte header and a payload.  The payload carries
+ * a block of activation rows: for a set of neurons (the rows of H, the
+ * stage's activations, that one worker sends another), the samples where
+ * each is nonzero and their values.  Encoders read the sender's sample-major
+ * activations (B samples x N neurons); decoders produce a sample-major
+ * matrix with only the block's neuron columns.  Every decoder is bounds
+ * checked: no bytes can make it read or write outside its buffers.
+ *
+ * Header, little-endian on the wire:
+ *   0  magic "SDM1"          4  version (u16) and codec (u16)
+ *   8  run id (u64)          16 batch, layer, source, target (u32 each)
+ *   32 chunk, nchunks (u32)  40 rows in this chunk (u32), reserved (u32)
+ *   48 payload length (u64)  56 checksum (u64) of header (this field 0)
+ *                               and payload
+ * The codec is the one the payload uses: an encoder asked for zstd writes
+ * the payload raw when compressing does not make it smaller.  The rows are
+ * those the payload lists: the block's rows with at least one entry (empty
+ * rows carry nothing and are left out).  Reserved is 0.  The checksum is
+ * sdsinf__checksum(payload, length, sdsinf__checksum(header, 64, 0)) with
+ * the header's checksum field zero.
+ *
+ * Payload (after zstd, for that codec).  varint: LEB128, 7 bits a byte, low
+ * first.  list of n ascending ids: the first as a varint, then a byte k
+ * (0..31) and the n - 1 gaps minus one, Rice-coded with parameter k (q =
+ * gap >> k as q zero bits and a one bit, then the k low bits; bits fill each
+ * byte from its least significant bit), padded with zero bits to a byte.
+ *   varint R                 rows listed (the header's count); R = 0: the
+ *                            payload ends here (an empty block)
+ *   varint S                 samples where some row is nonzero, >= 1
+ *   list of R neuron ids     ascending
+ *   list of S sample ids     ascending: the block's sample set
+ *   per row, a varint tag:   0: present at all S samples of the set
+ *                            1: varint c, list of c positions (< S) in the
+ *                               set where it is present (0 < c < S)
+ *                            2: the same, of the c positions where it is
+ *                               absent
+ *                            3 + d: varint m; this row and the m after it
+ *                               each repeat the row d + 1 before it (same
+ *                               samples, same values)
+ *   values of the rows with tags 0-2, in row order, then sample order:
+ *                            a mode byte, then
+ *                            0: one float32 for every value
+ *                            1: varint D (1..256), D float32s, a byte per
+ *                               value: its index
+ *                            2: varint D (1..255), D float32s, a byte per
+ *                               value: its index, or 255: the next of the
+ *                               values listed after the bytes
+ *                            3: the values
+ * float32s: little-endian; a run of n values (modes 2 and 3) is stored as
+ * four byte planes, the most significant bytes of all n first.  Values are
+ * positive and finite.  Nothing follows the values; every sample of the
+ * set is used by some row. */
+#ifndef SDSINF_MSG_H
+#define SDSINF_MSG_H
+
+#include "core/core.h"
+
+#define SDSINF__MSG_HEADER 64
+#define SDSINF__MSG_VERSION 1
+
+enum { /* payload codecs */
+    SDSINF__CODEC_RAW = 0,    /* the structured block, uncompressed */
+    SDSINF__CODEC_ZSTD = 1    /* the structured block, zstd-compressed */
+};
+
+typedef sdsinf_msg_key sdsinf__msg_key; /* public: channels see it */
+
+/* Codec state a sender or receiver keeps between messages: zstd's
+ * contexts and the codec's work arrays (grown to the largest block seen),
+ * which cost more to make than a small block costs to encode or decode.
+ * Zero-initialised, freed by sdsinf__msg_ctx_free; one thread at a time. */
+typedef struct sdsinf__msg_ctx {
+    struct ZSTD_CCtx_s *zc;
+    struct ZSTD_DCtx_s *dz;
+    struct sdsinf__msg_work *work; /* codec.c's; NULL until first used */
+} sdsinf__msg_ctx;
+void sdsinf__msg_ctx_free(sdsinf__msg_ctx *c);
+
+typedef struct sdsinf__msg_opts {
+    int codec;          /* SDSINF__CODEC_*; ZSTD at level 3 is the choice
+                           for real networks (bench/msg_bytes.c) */
+    int level;          /* zstd level (0: zstd's default, 3) */
+    size_t max_bytes;   /* a chunk's whole message at most this; 0: none */
+    sdsinf__msg_ctx *ctx; /* kept codec state, or NULL: made per call */
+} sdsinf__msg_opts;
+
+/* A block of activation rows, neuron-major: row i (of m, rows x samples)
+ * holds the samples where neuron id[i] is nonzero, ascending, and the
+ * values.  What a decoder gives. */
+typedef struct sdsinf__rows {
+    sdsinf_csr m;
+    uint32_t *id; /* m.nrows neuron ids, ascending */
+} sdsinf__rows;
+void sdsinf__rows_free(sdsinf__rows *r);
+
+/* A caller-owned growable byte buffer. */
+typedef struct sdsinf__buf {
+    unsigned char *data;
+    size_t len, cap;
+} sdsinf__buf;
+void sdsinf__buf_free(sdsinf__buf *b);
+
+/* Encodes the columns rows[0..nrows) (ascending neuron ids) of y into one
+ * or more messages (chunks split by rows so each is at most o->max_bytes
+ * and decodes alone), appended to *out back to back; *nchunks gets their
+ * count; key->chunk/nchunks are filled in per chunk.  A block with no
+ * entries is one message with an empty block (receivers expect it).
+ * SDSINF_EINVAL: rows not ascending below y->ncols, a value of the block
+ * not positive and finite, an unknown codec, or a single row (or the empty
+ * block) that alone exceeds max_bytes; SDSINF_ENOMEM.  On failure *out
+ * keeps its length (its memory may have grown). */
+int sdsinf__msg_encode(const sdsinf_csr *y, const uint32_t *rows,
+                       int64_t nrows, const sdsinf__msg_key *key,
+                       const sdsinf__msg_opts *o, sdsinf__buf *out,
+                       uint32_t *nchunks, sdsinf_err *err);
+
+/* The same from the transposed activations yt, neurons x samples (row k:
+ * the samples where neuron k is nonzero, ascending, and the values; what
+ * sdsinf_csr_transpose makes of y).  The block is copied row by row, so a
+ * sender of several blocks transposes once instead of scanning y for each
+ * (sdsinf__msg_encode scans the whole of y); the messages are the same.
+ * ids, when not NULL, names row k of yt neuron ids[k] (a worker's rows are
+ * its own neurons, numbered locally); the listed rows' ids must ascend. */
+int sdsinf__msg_encode_t(const sdsinf_csr *yt, const uint32_t *rows,
+                         const uint32_t *ids, int64_t nrows,
+                         const sdsinf__msg_key *key,
+                         const sdsinf__msg_opts *o, sdsinf__buf *out,
+                         uint32_t *nchunks, sdsinf_err *err);
+
+/* Splits a concatenation of messages: the length of the first, header
+ * included (SDSINF_ECORRUPT when it is not all there). */
+int sdsinf__msg_length(const void *data, size_t size, size_t *len,
+                       sdsinf_err *err);
+
+/* Checks a message of exactly `size` bytes (magic, version, codec, length,
+ * checksum, chunk numbers) and reads its key: SDSINF_ECORRUPT, or
+ * SDSINF_ENOTSUP for another format version or an unknown codec. */
+int sdsinf__msg_peek(const void *data, size_t size, sdsinf__msg_key *key,
+                     sdsinf_err *err);
+
+/* Decodes a message into *rows (the rows it lists; an empty block gives
+ * none); `samples` and `neurons` bound every index (one beyond them is
+ * SDSINF_ECORRUPT, as is any damage the checksum let through; the message
+ * names the part of the payload at fault).  ctx: kept codec state, or
+ * NULL.  Caller frees *rows. */
+int sdsinf__msg_decode(const void *data, size_t size, int64_t samples,
+                       int64_t neurons, sdsinf__msg_ctx *ctx,
+                       sdsinf__rows *rows, sdsinf_err *err);
+
+#endif /* SDSINF_MSG_H */
