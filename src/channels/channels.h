@@ -12,7 +12,7 @@ const char *sdsinf__local_dir(const char *config, uint64_t run, char *def,
                               size_t cap);
 const char *sdsinf__fs_store(const char *config, char *def, size_t cap);
 
-/* The built-in channels (channels/*.c). */
+/* The built-in channels (one file each in channels/). */
 extern const sdsinf_channel_methods sdsinf__channel_mem;
 extern const sdsinf_channel_methods sdsinf__channel_local;
 extern const sdsinf_channel_methods sdsinf__channel_fs;
