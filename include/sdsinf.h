@@ -47,7 +47,9 @@ SDSINF_API const char *sdsinf_version(void);
     X(ENOTSUP, -6, "not supported")                            \
     X(ETIMEDOUT, -7, "timed out")                              \
     X(EMISMATCH, -8, "result differs from the expected one")        \
-    X(ECANCELED, -9, "canceled")
+    X(ECANCELED, -9, "canceled")                               \
+    X(ETHROTTLED, -10, "throttled by the service")             \
+    X(EACCES, -11, "access denied")
 
 enum {
 #define SDSINF_X_(name, code, text) SDSINF_##name = code,
@@ -425,6 +427,20 @@ typedef struct sdsinf_msg_key {
 
 typedef struct sdsinf_channel sdsinf_channel;
 
+/* Billable requests by kind, as the service behind a channel bills them
+ * (a batch of 10 messages is one send request; a receive that returns
+ * nothing still counts).  Channels without a bill count calls. */
+typedef struct sdsinf_requests {
+    uint64_t send;    /* send/publish/put calls */
+    uint64_t receive; /* receive/get calls, empty ones included */
+    uint64_t empty;   /* of those, the ones that returned nothing */
+    uint64_t remove;  /* delete calls */
+    uint64_t list;    /* list calls */
+    uint64_t retries; /* requests repeated after throttling or a 5xx */
+    uint64_t units;   /* payload in the service's billing units (SQS/SNS:
+                         64 KiB chunks per request), 0 where not billed */
+} sdsinf_requests;
+
 typedef struct sdsinf_channel_methods {
     int version;          /* SDSINF_CHANNEL_VERSION */
     const char *name;     /* "mem", "local", "fs", ... */
@@ -566,6 +582,7 @@ typedef struct sdsinf_layer_record {
     double seconds;              /* wall time in the layer */
     double compute_seconds, encode_seconds, decode_seconds, send_seconds,
         wait_seconds;
+    sdsinf_requests requests;    /* the channel's requests in the layer */
 } sdsinf_layer_record;
 
 typedef struct sdsinf_run_stats {
@@ -581,6 +598,8 @@ typedef struct sdsinf_run_stats {
     uint64_t duplicates, dropped;
     double compute_seconds, encode_seconds, decode_seconds, send_seconds,
         wait_seconds; /* summed over workers */
+    sdsinf_requests requests; /* the channel's requests, summed over
+                                 workers and the coordinator */
     /* workers x (layers + 1) records, by worker then layer (owned: free
      * with sdsinf_run_stats_free); NULL when a run failed */
     sdsinf_layer_record *records;
