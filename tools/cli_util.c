@@ -1,5 +1,5 @@
 /* cli_util.c - small helpers the command-line modules share: filling an
- * sdsinf_err, writing a JSON string, and writing files atomically. */
+ * sdsinf_err, writing JSON through cJSON, and writing files atomically. */
 #include "cli_util.h"
 
 #include <errno.h>
@@ -8,22 +8,23 @@
 #include <string.h>
 #include <sys/stat.h>
 
-void cli_json_string(FILE *f, const char *s)
+void cli_json_add_string(cJSON *o, const char *key, const char *s)
 {
-    if (!s) {
-        fputs("null", f);
-        return;
-    }
-    fputc('"', f);
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p == '"' || *p == '\\')
-            fprintf(f, "\\%c", *p);
-        else if (*p < 0x20)
-            fprintf(f, "\\u%04x", *p);
-        else
-            fputc(*p, f);
-    }
-    fputc('"', f);
+    if (s)
+        cJSON_AddStringToObject(o, key, s);
+    else
+        cJSON_AddNullToObject(o, key);
+}
+
+int cli_json_write(cJSON *o, FILE *f, sdsinf_err *err)
+{
+    char *text = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    if (!text)
+        return cli_fail(err, SDSINF_ENOMEM, "no memory for the JSON output");
+    fputs(text, f);
+    cJSON_free(text);
+    return SDSINF_OK;
 }
 
 /* ---- files written whole or not at all ----------------------------------- */

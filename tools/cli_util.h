@@ -1,17 +1,22 @@
 /* cli_util.h - small helpers the command-line modules share: filling an
- * sdsinf_err, writing a JSON string, and writing files atomically. */
+ * sdsinf_err, writing JSON through cJSON, and writing files atomically. */
 #ifndef SDSINF_CLI_UTIL_H
 #define SDSINF_CLI_UTIL_H
 
 #include "sdsinf.h"
 
+#include <cjson/cJSON.h>
 #include <stdio.h>
 
 /* The tools report failures as the library does. */
 #define cli_fail sdsinf_err_set
 
-/* Writes s as a JSON string, quoted and escaped (NULL writes null). */
-void cli_json_string(FILE *f, const char *s);
+/* Adds key: s to the object, a string, or null when s is NULL (cJSON
+ * would leave the key out). */
+void cli_json_add_string(cJSON *o, const char *key, const char *s);
+/* Writes o (NULL: out of memory while building it) to f on one line, no
+ * newline after it, and deletes it. */
+int cli_json_write(cJSON *o, FILE *f, sdsinf_err *err);
 
 /* Files written whole or not at all: each is an sdsinf_output (a regular
  * file through a temporary file beside it, a device or FIFO straight

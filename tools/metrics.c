@@ -228,20 +228,32 @@ static void csv_line(FILE *f, const char *const *names, const value *v,
     fputc('\n', f);
 }
 
-static void json_object(FILE *f, const char *const *names, const value *v,
-                        size_t n)
+/* A cell as a JSON value: a count, a real as the CSV writes it (%.9g, so
+ * both files hold the same values), text, or null for an empty cell. */
+static cJSON *json_value(const value *v)
 {
-    fputc('{', f);
-    for (size_t i = 0; i < n; i++) {
-        fprintf(f, "%s\"%s\":", i ? "," : "", names[i]);
-        if (v[i].kind == V_COUNT)
-            fprintf(f, "%" PRIu64, v[i].n);
-        else if (v[i].kind == V_REAL)
-            fprintf(f, "%.9g", v[i].x);
-        else
-            cli_json_string(f, v[i].kind == V_TEXT ? v[i].s : NULL);
+    char real[32];
+    if (v->kind == V_COUNT)
+        return cJSON_CreateNumber((double)v->n);
+    if (v->kind == V_REAL) {
+        snprintf(real, sizeof real, "%.9g", v->x);
+        return cJSON_CreateNumber(strtod(real, NULL));
     }
-    fputc('}', f);
+    return v->kind == V_TEXT ? cJSON_CreateString(v->s) : cJSON_CreateNull();
+}
+
+/* Writes one record as a JSON object, the columns' names (static: keys
+ * cJSON need not copy) as its keys. */
+static int json_object(FILE *f, const char *const *names, const value *v,
+                       size_t n, sdsinf_err *err)
+{
+    cJSON *o = cJSON_CreateObject();
+    for (size_t i = 0; i < n && o; i++)
+        if (!cJSON_AddItemToObjectCS(o, names[i], json_value(&v[i]))) {
+            cJSON_Delete(o);
+            o = NULL;
+        }
+    return cli_json_write(o, f, err);
 }
 
 /* ---- entry ---------------------------------------------------------------------- */
@@ -279,13 +291,15 @@ int metrics_write(const char *prefix, const metrics_run *mr,
     csv_line(run_csv, NULL, run, NRUN);
     csv_line(layer_csv, LAYER_NAMES, NULL, NLAYER);
     fputs("{\"run\":", json);
-    json_object(json, RUN_NAMES, run, NRUN);
+    if ((rc = json_object(json, RUN_NAMES, run, NRUN, err)))
+        goto done;
     fputs(",\n\"layers\":[", json);
     for (int64_t k = 0; t.have_records && k < st->nrecords; k++) {
         layer_values(mr, &st->records[k], layer);
         csv_line(layer_csv, NULL, layer, NLAYER);
         fputs(k ? ",\n" : "\n", json);
-        json_object(json, LAYER_NAMES, layer, NLAYER);
+        if ((rc = json_object(json, LAYER_NAMES, layer, NLAYER, err)))
+            goto done;
     }
     fputs("]}\n", json);
     rc = cli_files_commit(&files, err);

@@ -1,6 +1,9 @@
 /* sdsinf.c - the command-line interface: parses flags, calls the library,
- * prints results (one JSON object as the last stdout line with --json) and
- * maps statuses to exit codes: 0 success, 1 failure, 2 bad usage. */
+ * prints results (one JSON object, built with cJSON, as the last stdout
+ * line with --json) and maps statuses to exit codes: 0 success, 1 failure,
+ * 2 bad usage.  FLAGS describes every flag once; COMMANDS names the flags
+ * each command takes (any other is refused) and its usage is made of the
+ * two (sdsinf help CMD, sdsinf CMD --help). */
 #include "sdsinf.h"
 #include "cli_util.h"
 #include "metrics.h"
@@ -19,57 +22,6 @@
 #include <unistd.h>
 
 #define EXIT_USAGE 2
-
-static const char *USAGE =
-    "usage: sdsinf <command> [options]\n"
-    "\n"
-    "commands:\n"
-    "  infer     --weights DIR|BUNDLE --images FILE [--layers L] [--neurons N]\n"
-    "            [--bias B|FILE] [--ymax Y] [--threads T] [--batch-size B]\n"
-    "            [--check GOLD] [--out CATEGORIES] [--scores FILE]\n"
-    "            single-process inference (the Serial/Server variants)\n"
-    "  generate  --neurons N --layers L --images M [--seed S] --out DIR\n"
-    "            a RadiX-Net-style network, inputs and golden categories\n"
-    "  convert   --weights DIR --out BUNDLE [--layers L] [--bias B|FILE]\n"
-    "            write the binary model bundle (fast, checksummed)\n"
-    "  partition --weights DIR|BUNDLE --workers W [--method hypergraph|block|\n"
-    "            random] [--imbalance 0.03] [--seed S] [--images SAMPLE]\n"
-    "            [--out PLANDIR]   split the neurons of every layer over W\n"
-    "            workers; the plan and one weight shard per worker\n"
-    "  sdsinf-export --weights DIR|BUNDLE --plan PLANDIR [--images FILE]\n"
-    "            --out DIR   write SDS-Inf's nnp.<w>, train.<w>, conn.<l>\n"
-    "  sdsinf-import --from DIR (--neurons N [--bias B|FILE] | --weights W)\n"
-    "            --out PLANDIR [--weights-out DIR] [--images-out FILE]\n"
-    "            read and check an SDS-Inf layout (with --weights, conn\n"
-    "            files suffice); write a plan, weights and images\n"
-    "  run       --weights DIR|BUNDLE --images FILE --workers W\n"
-    "            [--plan PLANDIR] [--launcher threads|mpi] [--channel mem|...]\n"
-    "            [--channel-config C] [--codec zstd|raw] [--level N]\n"
-    "            [--timeout-ms T] [--batch-size B] [--check GOLD] [--out F]\n"
-    "            [--max-message BYTES] (default 256 KiB; larger blocks go\n"
-    "            as chunks)\n"
-    "            [--bfr B --nlevels N] (launch tree: W = B + B^2 + .. + B^N)\n"
-    "            [--scores F] [--metrics PREFIX]   a distributed run on W\n"
-    "            workers; --metrics writes PREFIX.csv, PREFIX-layers.csv\n"
-    "            and PREFIX.json (SDS-Inf's metrics columns, then ours)\n"
-    "  run       PAYLOAD.json --weights DIR|BUNDLE --images FILE [options]\n"
-    "            an SDS-Inf payload gives the workers, launch tree, sizes,\n"
-    "            batch size, image count and metrics name; the data comes\n"
-    "            from the flags (the payload's places are in S3); flags\n"
-    "            override the payload\n"
-    "  demo      [--out DIR] [--neurons N] [--layers L] [--images M]\n"
-    "            [--workers W]   generate -> convert -> partition -> a run\n"
-    "            on W local processes (4) -> verify against one process and\n"
-    "            the golden categories, and a summary\n"
-    "  clean     [--dry-run]   remove the channel state (under the scratch\n"
-    "            directory) of local and fs runs whose process was killed\n"
-    "  version\n"
-    "\n"
-    "common options: --json (one JSON object as the last line of stdout),\n"
-    "                --quiet (no progress display), --max-memory SIZE\n"
-    "                (512M, 8G or bytes; default the available memory:\n"
-    "                larger sizes are refused up front), --images-count M\n"
-    "                (the images file holds images 1..M)\n";
 
 typedef struct opts {
     const char *weights, *images, *check, *out, *scores, *bias, *method;
@@ -157,42 +109,155 @@ static int parse_ll(const char *flag, const char *s, long long min,
     return 0;
 }
 
-/* Every flag that takes a value: where it goes and what it accepts. */
+/* Every flag: where it goes, what it accepts, and its line in the usage
+ * (one description, whichever commands take it). */
 typedef struct flag {
     const char *name;
-    enum { TEXT, COUNT, REAL, SIZE } kind;
-    size_t at;           /* offsetof(opts, field) */
+    enum { SWITCH, TEXT, COUNT, REAL, SIZE } kind;
+    size_t at;           /* offsetof(opts, field); a SWITCH's is an int */
     double min, max;     /* accepted range (COUNT, REAL, SIZE) */
+    const char *arg;     /* the value, as the usage names it; NULL: none */
+    const char *help;    /* what it does, and its default */
 } flag;
 
-#define TEXT_FLAG(n, f) {n, TEXT, offsetof(opts, f), 0, 0}
-#define COUNT_FLAG(n, f, lo, hi) {n, COUNT, offsetof(opts, f), lo, hi}
+#define SWITCH_FLAG(n, f, help) {n, SWITCH, offsetof(opts, f), 0, 0, NULL, help}
+#define TEXT_FLAG(n, f, arg, help) {n, TEXT, offsetof(opts, f), 0, 0, arg, help}
+#define COUNT_FLAG(n, f, lo, hi, arg, help)                                  \
+    {n, COUNT, offsetof(opts, f), lo, hi, arg, help}
 static const flag FLAGS[] = {
-    TEXT_FLAG("--weights", weights), TEXT_FLAG("--images", images),
-    TEXT_FLAG("--check", check), TEXT_FLAG("--out", out),
-    TEXT_FLAG("--scores", scores), TEXT_FLAG("--bias", bias),
-    TEXT_FLAG("--method", method), TEXT_FLAG("--plan", plan),
-    TEXT_FLAG("--from", from), TEXT_FLAG("--weights-out", weights_out),
-    TEXT_FLAG("--images-out", images_out), TEXT_FLAG("--launcher", launcher),
-    TEXT_FLAG("--channel", channel),
-    TEXT_FLAG("--channel-config", channel_config),
-    TEXT_FLAG("--codec", codec), TEXT_FLAG("--metrics", metrics),
-    COUNT_FLAG("--neurons", neurons, 1, INT32_MAX),
-    COUNT_FLAG("--layers", layers, 1, INT32_MAX),
-    COUNT_FLAG("--threads", threads, 0, 1024),
-    COUNT_FLAG("--batch-size", batch_size, 1, 1e15),
-    COUNT_FLAG("--workers", workers, 1, 65535),
-    COUNT_FLAG("--level", level, 1, 22),
-    COUNT_FLAG("--bfr", bfr, 1, 65535),
-    COUNT_FLAG("--nlevels", nlevels, 1, 32),
-    COUNT_FLAG("--timeout-ms", timeout_ms, 1, 86400000),
-    COUNT_FLAG("--max-message", max_message, 256, 9.2e18),
-    COUNT_FLAG("--seed", seed, 0, 9.2e18),
-    COUNT_FLAG("--images-count", images_count, 1, 4294967295.0),
-    {"--max-memory", SIZE, offsetof(opts, max_memory), 1, 9.2e18},
-    {"--ymax", REAL, offsetof(opts, ymax), 1e-30, 3e38},
-    {"--imbalance", REAL, offsetof(opts, imbalance), 1e-9, 10},
+    TEXT_FLAG("--weights", weights, "DIR|BUNDLE",
+              "the model: a directory of layer files (nN-lL.tsv or *lL.mtx, "
+              "and a bias.tsv) or a bundle from convert; sdsinf-import: the "
+              "model the layout was cut from (its conn files then suffice)"),
+    TEXT_FLAG("--images", images, "FILE|M",
+              "the images (lines: image feature value); partition: a sample "
+              "that weighs the features; generate, demo: how many images to "
+              "make (demo: 2000)"),
+    TEXT_FLAG("--check", check, "GOLD",
+              "golden categories to compare with: a difference exits 1 (the "
+              "outputs are written all the same)"),
+    TEXT_FLAG("--out", out, "PATH",
+              "the output: the categories (infer, run; - for standard "
+              "output), the model's directory (generate; demo: default a new "
+              "one in $TMPDIR), the bundle (convert), the plan's directory "
+              "(partition: default none; sdsinf-import) or the SDS-Inf "
+              "layout's (sdsinf-export)"),
+    TEXT_FLAG("--scores", scores, "FILE",
+              "each image's argmax and maximum score (- for standard output)"),
+    TEXT_FLAG("--bias", bias, "B|FILE",
+              "the bias: a number for every neuron, or a bias file (default: "
+              "the weights' bias.tsv, else GraphChallenge's for the neuron "
+              "count)"),
+    TEXT_FLAG("--method", method, "NAME",
+              "how to partition: hypergraph, block or random (default "
+              "hypergraph)"),
+    TEXT_FLAG("--plan", plan, "PLANDIR",
+              "a plan from partition (run: default a new one for --workers; "
+              "each worker maps its shard from it)"),
+    TEXT_FLAG("--from", from, "DIR",
+              "the SDS-Inf layout to read (nnp.<w>, train.<w>, conn.<l>)"),
+    TEXT_FLAG("--weights-out", weights_out, "DIR",
+              "also write the model, as TSV files"),
+    TEXT_FLAG("--images-out", images_out, "FILE",
+              "also write the images (of the train.<w> files), as one file"),
+    TEXT_FLAG("--launcher", launcher, "NAME",
+              "how the workers start: local (processes; the default), "
+              "threads, or mpi (this process is one rank of mpirun -n W)"),
+    TEXT_FLAG("--channel", channel, "NAME",
+              "what carries the messages: local (shared memory), mem "
+              "(threads only), fs, redis or mpi (default local; mem for "
+              "threads, mpi for mpi)"),
+    TEXT_FLAG("--channel-config", channel_config, "C",
+              "the channel's own setting (local, fs: a directory; redis: a "
+              "URL)"),
+    TEXT_FLAG("--codec", codec, "NAME",
+              "the messages' encoding: zstd (the default) or raw"),
+    TEXT_FLAG("--metrics", metrics, "PREFIX",
+              "write PREFIX.csv, PREFIX-layers.csv and PREFIX.json: SDS-Inf's "
+              "metrics columns, then ours (demo: default DIR/metrics)"),
+    COUNT_FLAG("--neurons", neurons, 1, INT32_MAX, "N",
+               "neurons per layer (default: the model's; demo: 1024)"),
+    COUNT_FLAG("--layers", layers, 1, INT32_MAX, "L",
+               "layers: the model's first L (default all; demo: 120)"),
+    COUNT_FLAG("--threads", threads, 0, 1024, "T",
+               "kernel threads (default one per CPU; a run's workers: 1 "
+               "each)"),
+    COUNT_FLAG("--batch-size", batch_size, 1, 1e15, "B",
+               "images computed at once, which bounds the memory (default "
+               "all)"),
+    COUNT_FLAG("--workers", workers, 1, 65535, "W",
+               "the workers (run: default the plan's; demo: 4)"),
+    COUNT_FLAG("--level", level, 1, 22, "N", "zstd's level (default 3)"),
+    COUNT_FLAG("--bfr", bfr, 1, 65535, "B",
+               "a launch tree, with --nlevels N: the coordinator starts B "
+               "workers, each of them B more, N levels deep; W = B + B^2 + "
+               ".. + B^N (default: the coordinator starts all)"),
+    COUNT_FLAG("--nlevels", nlevels, 1, 32, "N",
+               "the launch tree's depth (with --bfr)"),
+    COUNT_FLAG("--timeout-ms", timeout_ms, 1, 86400000, "T",
+               "the longest wait for a message, in ms (default 30000)"),
+    COUNT_FLAG("--max-message", max_message, 256, 9.2e18, "BYTES",
+               "the largest message: larger blocks go as chunks (default "
+               "262144)"),
+    COUNT_FLAG("--seed", seed, 0, 9.2e18, "S", "the random seed (default 1)"),
+    COUNT_FLAG("--images-count", images_count, 1, 4294967295.0, "M",
+               "the images file holds images 1..M (default: its largest "
+               "image)"),
+    {"--max-memory", SIZE, offsetof(opts, max_memory), 1, 9.2e18, "SIZE",
+     "refuse up front what needs more memory: bytes, or 512M, 8G (default "
+     "the available memory)"},
+    {"--ymax", REAL, offsetof(opts, ymax), 1e-30, 3e38, "Y",
+     "the activations' cap (default 32)"},
+    {"--imbalance", REAL, offsetof(opts, imbalance), 1e-9, 10, "X",
+     "the load imbalance allowed per layer (default 0.03)"},
+    SWITCH_FLAG("--dry-run", dry_run, "say what would be removed, remove "
+                "nothing"),
+    SWITCH_FLAG("--json", json,
+                "one JSON object as the last line of standard output"),
+    SWITCH_FLAG("--quiet", quiet,
+                "no progress display, no notes on standard error"),
 };
+
+/* A command: what it runs, its usage, and the flags it takes. */
+typedef struct command {
+    const char *name;
+    int (*run)(const opts *o);
+    const char *synopsis; /* what follows the name: lines split by \n */
+    const char *about;    /* what it does */
+    const char *flags;    /* the flags it takes, in its usage's order */
+} command;
+
+/* The flag named by the len bytes at name, or NULL. */
+static const flag *flag_named(const char *name, size_t len)
+{
+    for (size_t k = 0; k < sizeof FLAGS / sizeof *FLAGS; k++)
+        if (strlen(FLAGS[k].name) == len && !strncmp(FLAGS[k].name, name, len))
+            return &FLAGS[k];
+    return NULL;
+}
+
+/* 1 when c takes the flag: its name is a word of c->flags. */
+static int takes_flag(const command *c, const char *name)
+{
+    size_t n = strlen(name);
+    for (const char *p = c->flags; (p = strstr(p, name)); p += n)
+        if ((p == c->flags || p[-1] == ' ') && (p[n] == ' ' || !p[n]))
+            return 1;
+    return 0;
+}
+
+/* An option c does not take (known: another command's): bad usage, naming
+ * the option and the command. */
+static int refuse_option(const command *c, const char *a, int known)
+{
+    fprintf(stderr, "sdsinf %s: ", c->name);
+    if (known)
+        fprintf(stderr, "%s is not an option of %s", a, c->name);
+    else
+        fprintf(stderr, "unknown option %s", a);
+    fprintf(stderr, " (see sdsinf %s --help)\n", c->name);
+    return EXIT_USAGE;
+}
 
 /* The multiplier of a size's suffix at *end (K, M, G, T: binary, with an
  * optional "iB" or "B"), moving *end past it; 1 for none. */
@@ -209,34 +274,37 @@ static double size_unit(char **end)
     return (double)(1ull << (10 * (u - units + 1)));
 }
 
-static int parse_args(int argc, char **argv, opts *o)
+/* parse_args' answer to --help (or -h): the command's usage is wanted. */
+#define HELP_ASKED (-1)
+
+/* Reads c's arguments into o: 0, EXIT_USAGE (said why) or HELP_ASKED. */
+static int parse_args(const command *c, int argc, char **argv, opts *o)
 {
     memset(o, 0, sizeof *o);
     o->seed = 1;
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        const flag *f = NULL;
-        if (!strcmp(a, "--json") || !strcmp(a, "--quiet") ||
-            !strcmp(a, "--dry-run")) {
-            *(a[2] == 'j' ? &o->json : a[2] == 'q' ? &o->quiet
-                                                   : &o->dry_run) = 1;
-            continue;
-        }
+        if (!strcmp(a, "--help") || !strcmp(a, "-h"))
+            return HELP_ASKED;
         if (strncmp(a, "--", 2) && !o->payload) {
             o->payload = a;
             continue;
         }
-        for (size_t k = 0; k < sizeof FLAGS / sizeof *FLAGS && !f; k++)
-            f = strcmp(a, FLAGS[k].name) ? NULL : &FLAGS[k];
-        if (!f)
-            return strncmp(a, "--", 2)
-                       ? usage_error("unexpected argument '%s' (after '%s')",
-                                     a, o->payload)
-                       : usage_error("unknown option %s", a);
+        if (strncmp(a, "--", 2))
+            return usage_error("unexpected argument '%s' (after '%s')", a,
+                               o->payload);
+        const flag *f = flag_named(a, strlen(a));
+        if (!f || !takes_flag(c, a))
+            return refuse_option(c, a, f != NULL);
+        char *field = (char *)o + f->at, *end;
+        if (f->kind == SWITCH) {
+            int on = 1;
+            memcpy(field, &on, sizeof on);
+            continue;
+        }
         if (!v)
             return usage_error("%s needs a value", a);
         i++;
-        char *field = (char *)o + f->at, *end;
         if (f->kind == TEXT) {
             memcpy(field, &v, sizeof v);
             continue;
@@ -373,13 +441,40 @@ static void note_check_failed(const opts *o)
             o->metrics ? " --metrics " : "", o->metrics ? o->metrics : "");
 }
 
-/* ", "out":..., "scores":...: the files written, in a JSON object. */
-static void json_outputs(const opts *o)
+/* ---- JSON output ----------------------------------------------------------- */
+
+/* Prints o (NULL: out of memory building it) as the last line of standard
+ * output; 1 when it could not. */
+static int print_json(cJSON *o)
 {
-    printf(",\"out\":");
-    cli_json_string(stdout, o->out);
-    printf(",\"scores\":");
-    cli_json_string(stdout, o->scores);
+    sdsinf_err err = {0};
+    if (cli_json_write(o, stdout, &err))
+        return fail(&err);
+    putchar('\n');
+    return 0;
+}
+
+/* key: v as an integer, exactly: for identifiers and seeds, which span all
+ * 64 bits (a JSON number through a double keeps 53). */
+static void json_add_u64(cJSON *o, const char *key, uint64_t v)
+{
+    char digits[24];
+    snprintf(digits, sizeof digits, "%llu", (unsigned long long)v);
+    cJSON_AddRawToObject(o, key, digits);
+}
+
+/* "check": "pass", "fail", or null when there was none (check < 0). */
+static void json_check(cJSON *o, int check)
+{
+    cli_json_add_string(o, "check",
+                        check < 0 ? NULL : check ? "pass" : "fail");
+}
+
+/* "out" and "scores": the files written, or null. */
+static void json_outputs(cJSON *o, const opts *a)
+{
+    cli_json_add_string(o, "out", a->out);
+    cli_json_add_string(o, "scores", a->scores);
 }
 
 static int64_t model_edges(const sdsinf_model *m)
@@ -571,18 +666,21 @@ static int cmd_infer(const opts *o)
         check = compare_categories(cats, ncats, gold, ngold, o->check);
     double eps = secs > 0 ? (double)images.nrows * (double)model_edges(m) / secs
                           : 0;
-    if (o->json)
-        printf("{\"images\":%lld,\"neurons\":%d,\"layers\":%d,"
-               "\"categories\":%lld,\"check\":%s,\"seconds\":%.6f,"
-               "\"load_seconds\":%.6f,\"model_load_seconds\":%.6f,"
-               "\"edges_per_second\":%.6g,\"threads\":%d",
-               (long long)images.nrows, m->neurons, m->layers,
-               (long long)ncats,
-               check < 0 ? "null" : check ? "\"pass\"" : "\"fail\"", secs,
-               load_s, model_s, eps, threads);
     if (o->json) {
-        json_outputs(o);
-        printf("}\n");
+        cJSON *j = cJSON_CreateObject();
+        cJSON_AddNumberToObject(j, "images", (double)images.nrows);
+        cJSON_AddNumberToObject(j, "neurons", m->neurons);
+        cJSON_AddNumberToObject(j, "layers", m->layers);
+        cJSON_AddNumberToObject(j, "categories", (double)ncats);
+        json_check(j, check);
+        cJSON_AddNumberToObject(j, "seconds", secs);
+        cJSON_AddNumberToObject(j, "load_seconds", load_s);
+        cJSON_AddNumberToObject(j, "model_load_seconds", model_s);
+        cJSON_AddNumberToObject(j, "edges_per_second", eps);
+        cJSON_AddNumberToObject(j, "threads", threads);
+        json_outputs(j, o);
+        if (print_json(j))
+            goto done; /* rc is 1 */
     } else
         printf("%lld images x %d layers of %d neurons: %lld categories in "
                "%.3f s (%.3g edges/s; loading %.3f s)%s\n",
@@ -690,17 +788,20 @@ static int cmd_generate(const opts *o)
         return fail(&err);
     }
     t = now() - t;
-    if (o->json)
-        printf("{\"neurons\":%lld,\"layers\":%lld,\"images\":%lld,"
-               "\"seed\":%lld,\"categories\":%lld,\"out\":\"%s\","
-               "\"seconds\":%.6f}\n",
-               o->neurons, o->layers, M, o->seed, (long long)ncats, o->out,
-               t);
-    else
-        printf("wrote %s: %lld neurons x %lld layers, %lld images "
-               "(%lld categorized), seed %lld, in %.2f s\n",
-               o->out, o->neurons, o->layers, M, (long long)ncats, o->seed,
-               t);
+    if (o->json) {
+        cJSON *j = cJSON_CreateObject();
+        cJSON_AddNumberToObject(j, "neurons", (double)o->neurons);
+        cJSON_AddNumberToObject(j, "layers", (double)o->layers);
+        cJSON_AddNumberToObject(j, "images", (double)M);
+        json_add_u64(j, "seed", (uint64_t)o->seed);
+        cJSON_AddNumberToObject(j, "categories", (double)ncats);
+        cli_json_add_string(j, "out", o->out);
+        cJSON_AddNumberToObject(j, "seconds", t);
+        return print_json(j);
+    }
+    printf("wrote %s: %lld neurons x %lld layers, %lld images (%lld "
+           "categorized), seed %lld, in %.2f s\n", o->out, o->neurons,
+           o->layers, M, (long long)ncats, o->seed, t);
     return 0;
 }
 
@@ -724,20 +825,44 @@ static int cmd_convert(const opts *o)
     double t = now();
     int rc = sdsinf_model_save_bundle(m, o->out, &err);
     t = now() - t;
+    int printed = 0;
     if (rc == SDSINF_OK && stat(o->out, &st) == 0) {
-        if (o->json)
-            printf("{\"neurons\":%d,\"layers\":%d,\"bytes\":%lld,"
-                   "\"load_seconds\":%.6f,\"seconds\":%.6f}\n",
-                   m->neurons, m->layers, (long long)st.st_size, load_s, t);
-        else
+        if (o->json) {
+            cJSON *j = cJSON_CreateObject();
+            cJSON_AddNumberToObject(j, "neurons", m->neurons);
+            cJSON_AddNumberToObject(j, "layers", m->layers);
+            cJSON_AddNumberToObject(j, "bytes", (double)st.st_size);
+            cJSON_AddNumberToObject(j, "load_seconds", load_s);
+            cJSON_AddNumberToObject(j, "seconds", t);
+            printed = print_json(j);
+        } else
             printf("wrote %s: %d neurons x %d layers, %lld bytes\n", o->out,
                    m->neurons, m->layers, (long long)st.st_size);
     }
     sdsinf_model_free(m);
-    return rc == SDSINF_OK ? 0 : fail(&err);
+    return rc != SDSINF_OK ? fail(&err) : printed;
 }
 
 /* ---- partition ------------------------------------------------------------ */
+
+/* partition --json: the plan's statistics. */
+static cJSON *partition_json(const sdsinf_plan_stats *st)
+{
+    cJSON *j = cJSON_CreateObject(), *pairs;
+    cJSON_AddNumberToObject(j, "workers", st->workers);
+    cli_json_add_string(j, "method", st->method);
+    cJSON_AddNumberToObject(j, "row_target_pairs",
+                            (double)st->row_target_pairs);
+    cJSON_AddNumberToObject(j, "imbalance", st->imbalance);
+    cJSON_AddNumberToObject(j, "seconds", st->seconds);
+    cJSON_AddNumberToObject(j, "neurons", st->neurons);
+    cJSON_AddNumberToObject(j, "layers", st->layers);
+    pairs = cJSON_AddArrayToObject(j, "pairs_per_layer");
+    for (int32_t l = 0; pairs && l < st->layers; l++)
+        cJSON_AddItemToArray(pairs,
+                             cJSON_CreateNumber((double)st->pairs_per_layer[l]));
+    return j;
+}
 
 static int cmd_partition(const opts *o)
 {
@@ -787,23 +912,15 @@ static int cmd_partition(const opts *o)
         hi = st.pairs_per_layer[l] > hi ? st.pairs_per_layer[l] : hi;
     }
     if (o->json) {
-        printf("{\"workers\":%d,\"method\":\"%s\",\"row_target_pairs\":%lld,"
-               "\"imbalance\":%.6f,\"seconds\":%.6f,\"neurons\":%d,"
-               "\"layers\":%d,\"pairs_per_layer\":[",
-               st.workers, st.method, (long long)st.row_target_pairs,
-               st.imbalance, st.seconds, st.neurons, st.layers);
-        for (int32_t l = 0; l < st.layers; l++)
-            printf("%s%lld", l ? "," : "", (long long)st.pairs_per_layer[l]);
-        printf("]}\n");
-    } else {
-        printf("%s partition of %d neurons x %d layers over %d workers: "
-               "%lld row-target pairs (per layer %lld to %lld), imbalance "
-               "%.2f%%, %.2f s%s%s\n",
-               st.method, st.neurons, st.layers, st.workers,
-               (long long)st.row_target_pairs, (long long)lo, (long long)hi,
-               100 * st.imbalance, st.seconds, o->out ? "; wrote " : "",
-               o->out ? o->out : "");
+        rc = print_json(partition_json(&st));
+        goto done;
     }
+    printf("%s partition of %d neurons x %d layers over %d workers: %lld "
+           "row-target pairs (per layer %lld to %lld), imbalance %.2f%%, "
+           "%.2f s%s%s\n", st.method, st.neurons, st.layers, st.workers,
+           (long long)st.row_target_pairs, (long long)lo, (long long)hi,
+           100 * st.imbalance, st.seconds, o->out ? "; wrote " : "",
+           o->out ? o->out : "");
     rc = 0;
     goto done;
 fail:
@@ -843,10 +960,13 @@ static int cmd_sdsinf_export(const opts *o)
     }
     else
         rc = 0;
-    if (rc == 0 && o->json)
-        printf("{\"out\":\"%s\",\"neurons\":%d,\"layers\":%d}\n", o->out,
-               m->neurons, m->layers);
-    else if (rc == 0)
+    if (rc == 0 && o->json) {
+        cJSON *j = cJSON_CreateObject();
+        cli_json_add_string(j, "out", o->out);
+        cJSON_AddNumberToObject(j, "neurons", m->neurons);
+        cJSON_AddNumberToObject(j, "layers", m->layers);
+        rc = print_json(j);
+    } else if (rc == 0)
         printf("wrote the SDS-Inf layout of %s into %s\n", o->plan, o->out);
     sdsinf_output_dir_abort(&dir);
     sdsinf_plan_free(plan);
@@ -891,21 +1011,25 @@ static int cmd_sdsinf_import(const opts *o)
     } else {
         sdsinf_plan_stats st;
         sdsinf_plan_get_stats(plan, &st);
-        if (o->json)
-            printf("{\"workers\":%d,\"method\":\"%s\",\"row_target_pairs\":"
-                   "%lld,\"listed_pairs\":%lld,\"imbalance\":%.6f,"
-                   "\"images\":%lld}\n",
-                   st.workers, st.method, (long long)st.row_target_pairs,
-                   (long long)conn_pairs, st.imbalance,
-                   (long long)images.nrows);
-        else
+        if (o->json) {
+            cJSON *j = cJSON_CreateObject();
+            cJSON_AddNumberToObject(j, "workers", st.workers);
+            cli_json_add_string(j, "method", st.method);
+            cJSON_AddNumberToObject(j, "row_target_pairs",
+                                    (double)st.row_target_pairs);
+            cJSON_AddNumberToObject(j, "listed_pairs", (double)conn_pairs);
+            cJSON_AddNumberToObject(j, "imbalance", st.imbalance);
+            cJSON_AddNumberToObject(j, "images", (double)images.nrows);
+            rc = print_json(j);
+        } else {
             printf("read %s: %d workers, %d layers of %d neurons, %lld images; "
                    "the conn files list %lld row-target pairs, the plan "
                    "needs %lld for every row; imbalance %.2f%%; wrote %s\n",
                    o->from, st.workers, st.layers, st.neurons,
                    (long long)images.nrows, (long long)conn_pairs,
                    (long long)st.row_target_pairs, 100 * st.imbalance, o->out);
-        rc = 0;
+            rc = 0;
+        }
     }
     sdsinf_output_dir_abort(&dir);
     sdsinf_output_dir_abort(&wdir);
@@ -1121,33 +1245,32 @@ static double per_image(uint64_t bytes, int64_t images)
     return images ? (double)bytes / (double)images : 0;
 }
 
-static void print_run(const opts *o, const run_inputs *in,
-                      const sdsinf_run_stats *st, int64_t ncats, int check)
+/* Prints a run's summary (or its JSON line); 1 when it could not. */
+static int print_run(const opts *o, const run_inputs *in,
+                     const sdsinf_run_stats *st, int64_t ncats, int check)
 {
     int64_t n = in->images.nrows;
     if (o->json) {
-        printf("{\"workers\":%d,\"channel\":", st->workers);
-        cli_json_string(stdout, channel_name(o));
-        printf(",\"launcher\":");
-        cli_json_string(stdout, launcher_name(o));
-        printf(",\"images\":%lld,\"categories\":%lld,"
-               "\"check\":%s,\"seconds\":%.6f,\"startup_seconds\":%.6f,"
-               "\"bytes_sent\":%llu,\"messages_sent\":%llu,"
-               "\"bytes_per_image\":%.1f,\"duplicates\":%llu,"
-               "\"requests\":{\"send\":%llu},\"cost_usd\":null,"
-               "\"metrics\":",
-               (long long)n, (long long)ncats,
-               check < 0 ? "null" : check ? "\"pass\"" : "\"fail\"",
-               st->seconds, st->startup_seconds,
-               (unsigned long long)st->bytes_sent,
-               (unsigned long long)st->messages_sent,
-               per_image(st->bytes_sent, n),
-               (unsigned long long)st->duplicates,
-               (unsigned long long)st->messages_sent);
-        cli_json_string(stdout, o->metrics);
-        json_outputs(o);
-        printf("}\n");
-        return;
+        cJSON *j = cJSON_CreateObject();
+        cJSON_AddNumberToObject(j, "workers", st->workers);
+        cli_json_add_string(j, "channel", channel_name(o));
+        cli_json_add_string(j, "launcher", launcher_name(o));
+        cJSON_AddNumberToObject(j, "images", (double)n);
+        cJSON_AddNumberToObject(j, "categories", (double)ncats);
+        json_check(j, check);
+        cJSON_AddNumberToObject(j, "seconds", st->seconds);
+        cJSON_AddNumberToObject(j, "startup_seconds", st->startup_seconds);
+        cJSON_AddNumberToObject(j, "bytes_sent", (double)st->bytes_sent);
+        cJSON_AddNumberToObject(j, "messages_sent", (double)st->messages_sent);
+        cJSON_AddNumberToObject(j, "bytes_per_image",
+                                per_image(st->bytes_sent, n));
+        cJSON_AddNumberToObject(j, "duplicates", (double)st->duplicates);
+        cJSON_AddNumberToObject(cJSON_AddObjectToObject(j, "requests"),
+                                "send", (double)st->messages_sent);
+        cJSON_AddNullToObject(j, "cost_usd");
+        cli_json_add_string(j, "metrics", o->metrics);
+        json_outputs(j, o);
+        return print_json(j);
     }
     printf("%d workers: %lld images, %lld categories in %.3f s (start-up "
            "%.3f s); %llu messages, %llu bytes (%.0f per image)%s\n",
@@ -1158,6 +1281,7 @@ static void print_run(const opts *o, const run_inputs *in,
     if (o->metrics)
         printf("metrics: %s.csv, %s-layers.csv, %s.json\n", o->metrics,
                o->metrics, o->metrics);
+    return 0;
 }
 
 static int run_distributed(const opts *o, const run_setup *rs)
@@ -1209,10 +1333,11 @@ static int run_distributed(const opts *o, const run_setup *rs)
         goto stopped;
     if (cli_files_commit(&outs, &err))
         goto fail;
-    print_run(o, &in, &st, ncats, check);
-    if (check == 0)
+    rc = print_run(o, &in, &st, ncats, check);
+    if (check == 0) {
         note_check_failed(o);
-    rc = check == 0 ? 1 : 0;
+        rc = 1;
+    }
     goto done;
 done_quiet:
     rc = 0;
@@ -1447,29 +1572,34 @@ static int demo_verify(demo *d, sdsinf_err *err)
     return ok;
 }
 
-static void demo_summary(const demo *d, const opts *o, int ok)
+/* Prints the demo's summary (or its JSON line); 1 when it could not. */
+static int demo_summary(const demo *d, const opts *o, int ok)
 {
     int64_t n = d->in.images.nrows;
     double dist_s = d->st.seconds;
     if (o->json) {
-        printf("{\"neurons\":%d,\"layers\":%d,\"images\":%lld,\"workers\":%d,"
-               "\"categories\":%lld,\"check\":\"%s\",\"row_target_pairs\":"
-               "%lld,\"block_pairs\":%lld,\"imbalance\":%.6f,"
-               "\"messages_sent\":%llu,\"bytes_sent\":%llu,"
-               "\"bytes_per_image\":%.1f,\"single_seconds\":%.6f,"
-               "\"seconds\":%.6f,\"startup_seconds\":%.6f,\"out\":",
-               d->neurons, d->layers, (long long)n, d->workers,
-               (long long)d->ncats, ok ? "pass" : "fail",
-               (long long)d->ps.row_target_pairs, (long long)d->block_pairs,
-               d->ps.imbalance, (unsigned long long)d->st.messages_sent,
-               (unsigned long long)d->st.bytes_sent,
-               per_image(d->st.bytes_sent, n), d->single_s, dist_s,
-               d->st.startup_seconds);
-        cli_json_string(stdout, d->dir);
-        printf(",\"metrics\":");
-        cli_json_string(stdout, d->shown_metrics);
-        printf("}\n");
-        return;
+        cJSON *j = cJSON_CreateObject();
+        cJSON_AddNumberToObject(j, "neurons", d->neurons);
+        cJSON_AddNumberToObject(j, "layers", d->layers);
+        cJSON_AddNumberToObject(j, "images", (double)n);
+        cJSON_AddNumberToObject(j, "workers", d->workers);
+        cJSON_AddNumberToObject(j, "categories", (double)d->ncats);
+        json_check(j, ok);
+        cJSON_AddNumberToObject(j, "row_target_pairs",
+                                (double)d->ps.row_target_pairs);
+        cJSON_AddNumberToObject(j, "block_pairs", (double)d->block_pairs);
+        cJSON_AddNumberToObject(j, "imbalance", d->ps.imbalance);
+        cJSON_AddNumberToObject(j, "messages_sent",
+                                (double)d->st.messages_sent);
+        cJSON_AddNumberToObject(j, "bytes_sent", (double)d->st.bytes_sent);
+        cJSON_AddNumberToObject(j, "bytes_per_image",
+                                per_image(d->st.bytes_sent, n));
+        cJSON_AddNumberToObject(j, "single_seconds", d->single_s);
+        cJSON_AddNumberToObject(j, "seconds", dist_s);
+        cJSON_AddNumberToObject(j, "startup_seconds", d->st.startup_seconds);
+        cli_json_add_string(j, "out", d->dir);
+        cli_json_add_string(j, "metrics", d->shown_metrics);
+        return print_json(j);
     }
     printf("summary\n"
            "  model    %d neurons x %d layers, %lld edges; %lld images, %lld "
@@ -1492,6 +1622,7 @@ static void demo_summary(const demo *d, const opts *o, int ok)
     printf("%s\n", ok ? "demo passed: the distributed run equals one "
                         "process and the golden categories"
                       : "demo FAILED");
+    return 0;
 }
 
 /* The demo's peak: the generated model and images, the hypergraph plan, the
@@ -1544,7 +1675,8 @@ static int cmd_demo(const opts *o)
         ok = 0;
         fail(&err);
     }
-    demo_summary(&d, o, ok);
+    if (demo_summary(&d, o, ok))
+        ok = 0;
     demo_free(&d);
     return ok ? 0 : 1;
 }
@@ -1561,97 +1693,240 @@ static void print_removed(const sdsinf_stale_run *r, void *arg)
            r->bytes / 1e6);
 }
 
-/* The "removed" list for --json, built while sweeping: printed once the
- * sweep has succeeded, as one line. */
-typedef struct clean_json {
-    char *buf;
-    size_t len;
-    FILE *f; /* writes buf */
-    int n;   /* elements so far */
-} clean_json;
-
+/* One element of --json's "removed" array per run swept (arg: the
+ * array). */
 static void json_removed(const sdsinf_stale_run *r, void *arg)
 {
-    clean_json *j = arg;
-    FILE *f = j->f;
-    fprintf(f, "%s{\"path\":", j->n++ ? "," : "");
-    cli_json_string(f, r->path);
-    fprintf(f, ",\"run\":%llu,\"owner_pid\":%d,\"files\":%lld,"
-            "\"bytes\":%lld}", (unsigned long long)r->run, r->owner_pid,
-            (long long)r->files, (long long)r->bytes);
+    cJSON *e = cJSON_CreateObject();
+    cli_json_add_string(e, "path", r->path);
+    json_add_u64(e, "run", r->run);
+    cJSON_AddNumberToObject(e, "owner_pid", r->owner_pid);
+    cJSON_AddNumberToObject(e, "files", (double)r->files);
+    cJSON_AddNumberToObject(e, "bytes", (double)r->bytes);
+    if (!cJSON_AddItemToArray(arg, e))
+        cJSON_Delete(e);
 }
 
 static int cmd_clean(const opts *o)
 {
     sdsinf_err err = {0};
     sdsinf_clean_stats st;
-    clean_json j = {NULL, 0, NULL, 0};
-    if (o->json && !(j.f = open_memstream(&j.buf, &j.len))) {
-        cli_fail(&err, SDSINF_ENOMEM, "no memory");
-        return fail(&err);
-    }
-    int rc = o->json ? sdsinf_clean(o->dry_run, json_removed, &j, &st, &err)
-                     : sdsinf_clean(o->dry_run, print_removed, (void *)o,
-                                    &st, &err);
-    if (j.f)
-        fclose(j.f);
-    if (rc == SDSINF_OK && o->json) {
-        printf("{\"scratch\":");
-        cli_json_string(stdout, sdsinf_scratch_dir());
-        printf(",\"dry_run\":%s,\"removed\":[%s],\"runs\":%lld,"
-               "\"files\":%lld,\"bytes\":%lld,\"kept\":%lld}\n",
-               o->dry_run ? "true" : "false", j.buf ? j.buf : "",
-               (long long)st.runs, (long long)st.files, (long long)st.bytes,
-               (long long)st.kept);
-    } else if (rc == SDSINF_OK) {
+    if (!o->json) {
+        if (sdsinf_clean(o->dry_run, print_removed, (void *)o, &st, &err))
+            return fail(&err);
         printf("%s %lld %s channel state (%lld files, %.1f MB) in %s; "
                "kept %lld (owner running, or no owner recorded)\n",
                o->dry_run ? "would remove" : "removed", (long long)st.runs,
                st.runs == 1 ? "run's" : "runs'", (long long)st.files,
                st.bytes / 1e6, sdsinf_scratch_dir(), (long long)st.kept);
+        return 0;
     }
-    free(j.buf);
-    return rc == SDSINF_OK ? 0 : fail(&err);
+    cJSON *j = cJSON_CreateObject(), *removed;
+    cli_json_add_string(j, "scratch", sdsinf_scratch_dir());
+    cJSON_AddBoolToObject(j, "dry_run", o->dry_run);
+    removed = cJSON_AddArrayToObject(j, "removed");
+    if (sdsinf_clean(o->dry_run, json_removed, removed, &st, &err)) {
+        cJSON_Delete(j);
+        return fail(&err);
+    }
+    cJSON_AddNumberToObject(j, "runs", (double)st.runs);
+    cJSON_AddNumberToObject(j, "files", (double)st.files);
+    cJSON_AddNumberToObject(j, "bytes", (double)st.bytes);
+    cJSON_AddNumberToObject(j, "kept", (double)st.kept);
+    return print_json(j);
+}
+
+/* ---- version ------------------------------------------------------------------ */
+
+static int cmd_version(const opts *o)
+{
+    (void)o;
+    printf("sdsinf %s\n", sdsinf_version());
+    return 0;
 }
 
 /* ---- commands ------------------------------------------------------------------ */
 
-typedef struct command {
-    const char *name;
-    int (*run)(const opts *o);
-} command;
+/* Flags that several commands take alike: the model's, and a run's. */
+#define MODEL_FLAGS "--neurons --layers --bias --ymax"
+#define RUN_FLAGS                                                            \
+    "--launcher --channel --channel-config --codec --level --timeout-ms "    \
+    "--max-message --bfr --nlevels --batch-size --threads"
 
 static const command COMMANDS[] = {
-    {"infer", cmd_infer},         {"generate", cmd_generate},
-    {"convert", cmd_convert},     {"partition", cmd_partition},
-    {"run", cmd_run},             {"sdsinf-export", cmd_sdsinf_export},
-    {"sdsinf-import", cmd_sdsinf_import}, {"demo", cmd_demo},
-    {"clean", cmd_clean},
+    {"infer", cmd_infer, "--weights DIR|BUNDLE --images FILE [options]",
+     "single-process inference (the Serial/Server variants)",
+     "--weights --images " MODEL_FLAGS " --threads --batch-size "
+     "--images-count --check --out --scores --max-memory --json --quiet"},
+    {"generate", cmd_generate,
+     "--neurons N --layers L --images M --out DIR [options]",
+     "a RadiX-Net-style network, its inputs and their golden categories",
+     "--neurons --layers --images --seed --out --threads --max-memory --json"},
+    {"convert", cmd_convert, "--weights DIR --out BUNDLE [options]",
+     "write the binary model bundle (fast to load, checksummed)",
+     "--weights --out " MODEL_FLAGS " --max-memory --json"},
+    {"partition", cmd_partition, "--weights DIR|BUNDLE --workers W [options]",
+     "split the neurons of every layer over W workers: the plan and one "
+     "weight shard per worker",
+     "--weights --workers --method --imbalance --seed --images --images-count "
+     "--out " MODEL_FLAGS " --max-memory --json"},
+    {"sdsinf-export", cmd_sdsinf_export,
+     "--weights DIR|BUNDLE --plan PLANDIR --out DIR [options]",
+     "write SDS-Inf's layout of a plan: nnp.<w>, train.<w> (of --images), "
+     "conn.<l>",
+     "--weights --plan --images --images-count --out " MODEL_FLAGS " --json"},
+    {"sdsinf-import", cmd_sdsinf_import,
+     "--from DIR (--neurons N | --weights W) --out PLANDIR [options]",
+     "read and check an SDS-Inf layout (with --weights, its conn files "
+     "suffice); write a plan, and the weights and images when asked",
+     "--from " MODEL_FLAGS " --weights --out --weights-out --images-out "
+     "--json"},
+    {"run", cmd_run,
+     "--weights DIR|BUNDLE --images FILE --workers W [options]\n"
+     "PAYLOAD.json --weights DIR|BUNDLE --images FILE [options]",
+     "a distributed run on W workers. An SDS-Inf payload gives the workers, "
+     "launch tree, sizes, batch size, image count and metrics name; the data "
+     "comes from the flags (the payload's places are in S3), and flags "
+     "override the payload",
+     "--weights --images --workers --plan --method --seed " RUN_FLAGS
+     " --check --out --scores --metrics " MODEL_FLAGS " --images-count "
+     "--max-memory --json --quiet"},
+    {"demo", cmd_demo, "[options]",
+     "generate -> convert -> partition -> a run on W local processes -> "
+     "verify against one process and the golden categories, and a summary",
+     "--out --neurons --layers --images --workers --seed " RUN_FLAGS
+     " --metrics --max-memory --json"},
+    {"clean", cmd_clean, "[options]",
+     "remove the channel state (under the scratch directory) of local and "
+     "fs runs whose process was killed",
+     "--dry-run --json"},
+    {"version", cmd_version, "", "print the version", ""},
 };
+#define NCOMMANDS (sizeof COMMANDS / sizeof *COMMANDS)
+
+/* The command of that name, or NULL. */
+static const command *command_named(const char *name)
+{
+    for (size_t i = 0; i < NCOMMANDS; i++)
+        if (!strcmp(name, COMMANDS[i].name))
+            return &COMMANDS[i];
+    return NULL;
+}
+
+/* An unknown command: bad usage, naming it and the known ones. */
+static int unknown_command(const char *name)
+{
+    fprintf(stderr, "sdsinf: unknown command '%s' (known:", name);
+    for (size_t i = 0; i < NCOMMANDS; i++)
+        fprintf(stderr, "%s %s", i ? "," : "", COMMANDS[i].name);
+    fprintf(stderr, ")\nrun `sdsinf help` for the usage\n");
+    return EXIT_USAGE;
+}
+
+/* ---- usage -------------------------------------------------------------------- */
+
+/* Writes text from the cursor's column col, wrapped before column 80, its
+ * further lines indented to column indent. */
+static void put_wrapped(FILE *f, const char *text, int col, int indent)
+{
+    for (int first = 1; *(text += strspn(text, " ")); first = 0) {
+        int n = (int)strcspn(text, " ");
+        if (!first && col + 1 + n >= 80)
+            col = fprintf(f, "\n%*s", indent, "") - 1;
+        else if (!first)
+            col += fprintf(f, " ");
+        col += fprintf(f, "%.*s", n, text);
+        text += n;
+    }
+    fputc('\n', f);
+}
+
+/* c's synopsis, a line each (the first begins with first, the others with
+ * rest): its name and arguments. */
+static void put_synopsis(FILE *f, const command *c, const char *first,
+                         const char *rest)
+{
+    const char *line = c->synopsis;
+    for (int k = 0; k == 0 || *line; k++) {
+        size_t n = strcspn(line, "\n");
+        fprintf(f, "%s%s%s%.*s\n", k ? rest : first, c->name, n ? " " : "",
+                (int)n, line);
+        line += n + (line[n] == '\n');
+    }
+}
+
+/* sdsinf help: every command, its synopsis and what it does. */
+static void usage(FILE *f)
+{
+    fputs("usage: sdsinf <command> [options]\n\ncommands:\n", f);
+    for (size_t i = 0; i < NCOMMANDS; i++) {
+        put_synopsis(f, &COMMANDS[i], "  ", "  ");
+        fputs("      ", f);
+        put_wrapped(f, COMMANDS[i].about, 6, 6);
+    }
+    fputs("\nsdsinf help <command> (or sdsinf <command> --help): its "
+          "options.\nExit status: 0 success, 1 failure, 2 bad usage.\n", f);
+}
+
+/* sdsinf help CMD (or CMD --help): c's synopsis, what it does, and a line
+ * per flag it takes, from FLAGS. */
+static int command_usage(const command *c, FILE *f)
+{
+    size_t n;
+    put_synopsis(f, c, "usage: sdsinf ", "       sdsinf ");
+    put_wrapped(f, c->about, 0, 0);
+    fputs("\noptions:\n", f);
+    for (const char *p = c->flags; *(p += strspn(p, " ")); p += n) {
+        const flag *fl = flag_named(p, n = strcspn(p, " "));
+        char label[64];
+        if (!fl) { /* a mistake in COMMANDS */
+            fprintf(stderr, "sdsinf: %s lists %.*s, no flag\n", c->name,
+                    (int)n, p);
+            return 1;
+        }
+        snprintf(label, sizeof label, "%s%s%s", fl->name, fl->arg ? " " : "",
+                 fl->arg ? fl->arg : "");
+        put_wrapped(f, fl->help, fprintf(f, "  %-21s ", label), 24);
+    }
+    put_wrapped(f, "this help", fprintf(f, "  %-21s ", "--help"), 24);
+    return 0;
+}
+
+/* sdsinf help [CMD]: the usage, or CMD's. */
+static int help(int argc, char **argv)
+{
+    const command *c = argc ? command_named(argv[0]) : NULL;
+    if (argc > 1)
+        return usage_error("help takes one command, not '%s'", argv[1]);
+    if (argc && !c)
+        return unknown_command(argv[0]);
+    if (c)
+        return command_usage(c, stdout);
+    usage(stdout);
+    return 0;
+}
 
 int main(int argc, char **argv)
 {
     opts o;
-    if (argc < 2 || !strcmp(argv[1], "help") || !strcmp(argv[1], "--help") ||
-        !strcmp(argv[1], "-h")) {
-        fputs(USAGE, argc < 2 ? stderr : stdout);
-        return argc < 2 ? EXIT_USAGE : 0;
+    if (argc < 2) {
+        usage(stderr);
+        return EXIT_USAGE;
     }
-    const char *cmd = argv[1];
-    if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
-        printf("sdsinf %s\n", sdsinf_version());
-        return 0;
-    }
-    for (size_t i = 0; i < sizeof COMMANDS / sizeof *COMMANDS; i++) {
-        if (strcmp(cmd, COMMANDS[i].name))
-            continue;
-        int rc = parse_args(argc - 2, argv + 2, &o);
-        if (rc)
-            return rc;
-        if (o.payload && COMMANDS[i].run != cmd_run)
-            return usage_error("%s takes no argument '%s' (only run takes "
-                               "a file: a payload)", cmd, o.payload);
-        return COMMANDS[i].run(&o);
-    }
-    return usage_error("unknown command '%s'", cmd);
+    if (!strcmp(argv[1], "help") || !strcmp(argv[1], "--help") ||
+        !strcmp(argv[1], "-h"))
+        return help(argc - 2, argv + 2);
+    const command *c =
+        command_named(strcmp(argv[1], "--version") ? argv[1] : "version");
+    if (!c)
+        return unknown_command(argv[1]);
+    int rc = parse_args(c, argc - 2, argv + 2, &o);
+    if (rc == HELP_ASKED)
+        return command_usage(c, stdout);
+    if (rc)
+        return rc;
+    if (o.payload && c->run != cmd_run)
+        return usage_error("%s takes no argument '%s' (only run takes a "
+                           "file: a payload)", c->name, o.payload);
+    return c->run(&o);
 }

@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# cli_usage.sh - the command line's usage and JSON: each command takes only
+# its own flags (another command's is bad usage naming both), `CMD --help`
+# and `help CMD` print the command's usage, `help` an unknown command is
+# bad usage listing the known ones, and --json stays valid JSON whatever a
+# path holds (a double quote, a backslash, a tab).
+# usage: cli_usage.sh SDSINF [DATA_DIR]   (the data directory is unused)
+set -u
+
+bin=${1:?usage: cli_usage.sh SDSINF [DATA_DIR]}
+if [ ! -x "$bin" ]; then
+    echo "skip: $bin is not an executable"
+    exit 77
+fi
+bin=$(cd "$(dirname "$bin")" && pwd)/$(basename "$bin")
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/sdsinf-usage-XXXXXX") || exit 1
+trap 'rm -rf "$tmp"' EXIT
+failures=0
+. "$(dirname "$0")/cli_check.sh"
+cd "$tmp" || exit 1
+
+# field KEY: KEY of the JSON object on the last line of $tmp/stdout, as
+# python's json reads it (nothing when that line is not JSON).
+field() {
+    python3 -c 'import json, sys
+last = open(sys.argv[1]).read().splitlines()[-1]
+sys.stdout.write(json.loads(last)[sys.argv[2]])' "$tmp/stdout" "$1" 2>/dev/null
+}
+
+echo "== each command takes only its own flags"
+check 2 "--channel is not an option of generate" "generate --channel redis" \
+    "$bin" generate --neurons 64 --layers 4 --images 10 --out g \
+    --channel redis
+expect "... and writes nothing" ! -e g
+check 2 "see sdsinf generate --help" "... pointing to generate's usage" \
+    "$bin" generate --neurons 64 --layers 4 --images 10 --out g \
+    --channel redis
+check 2 "--dry-run is not an option of infer" "infer --dry-run" \
+    "$bin" infer --weights w --images i --dry-run
+check 2 "--json is not an option of version" "version --json" \
+    "$bin" version --json
+
+echo "== usage"
+check 0 "--workers" "run --help" "$bin" run --help
+expect "... on stdout" "$(grep -c -- '--workers W' "$tmp/stdout")" -ge 1
+check 0 "--workers" "help run" "$bin" help run
+expect "... on stdout, the same" "$("$bin" run --help | cksum)" = \
+    "$(cksum < "$tmp/stdout")"
+check 0 "sdsinf run PAYLOAD.json" "run --help after other flags" \
+    "$bin" run --workers 3 --help
+for c in infer generate convert partition sdsinf-export sdsinf-import run \
+         demo clean version; do
+    check 0 "usage: sdsinf $c" "$c --help" "$bin" "$c" --help
+done
+check 0 "" "help generate" "$bin" help generate
+expect "... has no run flag" "$(grep -c -- '--channel' "$tmp/stdout")" = 0
+check 0 "commands:" "help" "$bin" help
+check 0 "commands:" "--help" "$bin" --help
+check 2 "unknown command 'nosuch'" "help nosuch" "$bin" help nosuch
+expect "... listing the known ones" \
+    "$(grep -c 'known: infer, generate' "$tmp/stderr")" = 1
+check 2 "unknown command 'nosuch'" "nosuch" "$bin" nosuch
+
+echo "== --json with a quote, a backslash and a tab in a path"
+odd=$'odd"quote\\back\ttab'
+check 0 "" "generate --out '$odd' --json" \
+    "$bin" generate --neurons 64 --layers 4 --images 20 --out "$odd" --json
+expect "... parses, out is the path" "$(field out)" = "$odd"
+imgs="$odd/sparse-images-64.tsv"
+check 0 "" "infer --out/--scores '$odd.*' --json" \
+    "$bin" infer --weights "$odd" --images "$imgs" --out "$odd.cats" \
+    --scores "$odd.scores" --json
+expect "... parses, out is the path" "$(field out)" = "$odd.cats"
+expect "... scores too" "$(field scores)" = "$odd.scores"
+check 0 "" "partition --out '$odd.plan'" \
+    "$bin" partition --weights "$odd" --workers 2 --out "$odd.plan"
+check 0 "" "sdsinf-export --out '$odd.layout' --json" \
+    "$bin" sdsinf-export --weights "$odd" --plan "$odd.plan" \
+    --images "$imgs" --out "$odd.layout" --json
+expect "... parses, out is the path" "$(field out)" = "$odd.layout"
+check 0 "" "run --metrics '$odd.m' --json" \
+    "$bin" run --weights "$odd" --images "$imgs" --plan "$odd.plan" \
+    --metrics "$odd.m" --json
+expect "... parses, metrics is the prefix" "$(field metrics)" = "$odd.m"
+expect "... and $odd.m.json parses, CONFIG its name" "$(python3 -c '
+import json, sys
+sys.stdout.write(json.load(open(sys.argv[1] + ".json"))["run"]["CONFIG"])' \
+    "$odd.m")" = "$odd.m"
+
+echo
+if [ "$failures" -ne 0 ]; then
+    echo "$failures check(s) failed"
+    exit 1
+fi
+echo "all usage checks passed"
