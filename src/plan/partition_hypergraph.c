@@ -28,26 +28,15 @@
  * call).  Zoltan keeps global state: its use is serialised by a mutex.
  *
  * Sections: random numbers, hypergraphs, clusters, plan state, rebalancing
- * and refinement, relabelling, annealing, Zoltan, initial plans,
- * statistics, entry. */
+ * and refinement, relabelling, annealing, initial plans, statistics, entry;
+ * Zoltan's own steps are in zoltan.c. */
 #include "plan/partition.h"
+#include "plan/zoltan.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-#if defined(SDSINF_HAVE_ZOLTAN) && SDSINF_HAVE_ZOLTAN
-#define WITH_ZOLTAN 1
-#include <mpi.h>
-#include <pthread.h>
-#include <zoltan.h>
-/* Not in Zoltan's installed headers (zz_rand.h); seeds its generator. */
-extern void Zoltan_Srand(unsigned int seed, unsigned int *state);
-#else
-#define WITH_ZOLTAN 0
-#endif
-
-#define UNASSIGNED 0xFFFFu
 #define MAX_WORKERS 65535
 #define DEFAULT_IMBALANCE 0.03
 /* Stage 0 does no compute: its bound is at least this loose. */
@@ -104,21 +93,6 @@ static void shuffle(int32_t *a, int32_t n, rng *r)
 
 /* ---- Hypergraphs -------------------------------------------------------- */
 
-/* Vertices are numbered stage by stage; a net's pins lie in two adjacent
- * stages and its first pin is in the lower one (the source row, for the
- * neuron hypergraph).  Nets are ordered by the stage of their first pin. */
-typedef struct hgraph {
-    int32_t nv, ne, nstages;
-    int32_t *xstage; /* nstages + 1: stage s is [xstage[s], xstage[s+1]) */
-    int32_t *stage;  /* nv */
-    int64_t *vw;     /* nv weights */
-    int64_t *xpin;   /* ne + 1 */
-    int32_t *pin;
-    int32_t *nw;     /* ne weights */
-    int32_t *xsrc;   /* nstages + 1: nets whose first pin is in stage s */
-    int64_t *xnet;   /* nv + 1: incidence, nets ascending */
-    int32_t *net;
-} hgraph;
 
 static void hg_free(hgraph *g)
 {
@@ -325,10 +299,6 @@ static int key_equal(const hgraph *g, int32_t a, int32_t b)
     }
 }
 
-typedef struct hashed {
-    uint64_t h;
-    int32_t v;
-} hashed;
 
 static int cmp_hashed(const void *pa, const void *pb)
 {
@@ -550,19 +520,6 @@ done:
 
 /* ---- Plan state --------------------------------------------------------- */
 
-typedef struct plan {
-    const hgraph *g;
-    int W;
-    uint16_t *part;  /* nv; UNASSIGNED until placed */
-    uint16_t *cnt;   /* ne x W: a net's pins in each part */
-    int32_t *nass;   /* ne: a net's placed pins */
-    int64_t *load;   /* nstages x W */
-    int64_t *cap;    /* nstages: the bound on a part's load */
-    int64_t cut;     /* sum of weight x (parts spanned - 1) */
-    int64_t *gain;   /* W scratch */
-    uint16_t *old;   /* scratch: a stage's parts */
-    hashed *ord;     /* scratch: a stage's vertices in order */
-} plan;
 
 static void plan_free(plan *p)
 {
@@ -625,7 +582,7 @@ static int plan_init(plan *p, const hgraph *g, int W, const int64_t *cap,
 }
 
 /* Moves (or places) v into part b; returns the change of the cut. */
-static int64_t plan_move(plan *p, int32_t v, int b)
+int64_t sdsinf__hplan_move(plan *p, int32_t v, int b)
 {
     const hgraph *g = p->g;
     int W = p->W, a = p->part[v];
@@ -748,7 +705,7 @@ static int relieve_stage(plan *p, int32_t s)
         }
         if (!over || bv < 0)
             return !over;
-        plan_move(p, bv, bb);
+        sdsinf__hplan_move(p, bv, bb);
     }
 }
 
@@ -782,7 +739,7 @@ static void repack_stage(plan *p, int32_t s)
                     b = q;
             }
         }
-        plan_move(p, v, b);
+        sdsinf__hplan_move(p, v, b);
     }
 }
 
@@ -822,7 +779,7 @@ static void rebalance_stage(plan *p, int32_t s)
         }
         if (bv < 0)
             return; /* the bound cannot be met with these weights */
-        plan_move(p, bv, bb);
+        sdsinf__hplan_move(p, bv, bb);
     }
 }
 
@@ -877,18 +834,18 @@ static int64_t refine_pass(plan *p, int32_t s0, int32_t s1, rng *r,
             }
         }
         if (bm >= 0) {
-            plan_move(p, v, bm);
+            sdsinf__hplan_move(p, v, bm);
             continue;
         }
         if (!swaps || bs < 0)
             continue;
         int64_t gv = p->gain[bs], gu = 0;
-        plan_move(p, v, bs);
+        sdsinf__hplan_move(p, v, bs);
         int32_t u = swap_partner(p, v, a, bs, &gu);
         if (u >= 0 && gv + gu > 0)
-            plan_move(p, u, a);
+            sdsinf__hplan_move(p, u, a);
         else
-            plan_move(p, v, a);
+            sdsinf__hplan_move(p, v, a);
     }
     return before - p->cut;
 }
@@ -970,7 +927,7 @@ static void plan_rebuild(plan *p)
     for (int32_t v = 0; v < g->nv; v++) {
         int b = p->part[v];
         p->part[v] = (uint16_t)UNASSIGNED;
-        plan_move(p, v, b);
+        sdsinf__hplan_move(p, v, b);
     }
 }
 
@@ -1148,14 +1105,14 @@ static int anneal(plan *p, int64_t iters, double t0, double t1, rng *r,
             b += b >= a;
         }
         int fits = stage_load(p, s)[b] + g->vw[v] <= p->cap[s];
-        int64_t d = plan_move(p, v, b);
+        int64_t d = sdsinf__hplan_move(p, v, b);
         int32_t u = fits ? -1 : anneal_partner(p, &m, v, a, b, r);
         if (!fits && u < 0) {
-            plan_move(p, v, a);
+            sdsinf__hplan_move(p, v, a);
             continue;
         }
         if (u >= 0)
-            d += plan_move(p, u, a);
+            d += sdsinf__hplan_move(p, u, a);
         if (d <= 0 || rng_unit(r) < exp(-(double)d / t)) {
             if (u >= 0)
                 members_swap_at(&m, m.pos[v], m.pos[u]);
@@ -1164,415 +1121,38 @@ static int anneal(plan *p, int64_t iters, double t0, double t1, rng *r,
             continue;
         }
         if (u >= 0)
-            plan_move(p, u, b);
-        plan_move(p, v, a);
+            sdsinf__hplan_move(p, u, b);
+        sdsinf__hplan_move(p, v, a);
     }
     members_free(&m);
     return SDSINF_OK;
 }
 
-/* ---- Zoltan ------------------------------------------------------------- */
-
-#if WITH_ZOLTAN
-
-static pthread_mutex_t zoltan_lock = PTHREAD_MUTEX_INITIALIZER;
-
-/* One window: objects are window vertices (ids 0..nobj-1); the fixed ones
- * weigh nothing. */
-typedef struct zprob {
-    int32_t nobj;
-    float *wgt;
-    int32_t nfixed;
-    ZOLTAN_ID_TYPE *fixed_gid;
-    int *fixed_part;
-    int32_t nedge;
-    int64_t npins;
-    int *xedge;
-    ZOLTAN_ID_TYPE *epin;
-    float *ewgt;
-} zprob;
-
-static int zq_num_obj(void *data, int *ierr)
-{
-    *ierr = ZOLTAN_OK;
-    return ((zprob *)data)->nobj;
-}
-
-static void zq_obj_list(void *data, int ngid, int nlid, ZOLTAN_ID_PTR gids,
-                        ZOLTAN_ID_PTR lids, int wdim, float *wgts, int *ierr)
-{
-    zprob *z = data;
-    (void)ngid;
-    (void)nlid;
-    for (int32_t i = 0; i < z->nobj; i++) {
-        gids[i] = (ZOLTAN_ID_TYPE)i;
-        lids[i] = (ZOLTAN_ID_TYPE)i;
-        if (wdim > 0)
-            wgts[i] = z->wgt[i];
-    }
-    *ierr = ZOLTAN_OK;
-}
-
-static void zq_hg_size(void *data, int *nlists, int *npins, int *format,
-                       int *ierr)
-{
-    zprob *z = data;
-    *nlists = z->nedge;
-    *npins = (int)z->npins;
-    *format = ZOLTAN_COMPRESSED_EDGE;
-    *ierr = ZOLTAN_OK;
-}
-
-static void zq_hg_cs(void *data, int ngid, int nedge, int npins, int format,
-                     ZOLTAN_ID_PTR egid, int *eptr, ZOLTAN_ID_PTR pgid,
-                     int *ierr)
-{
-    zprob *z = data;
-    (void)ngid;
-    if (nedge != z->nedge || npins != (int)z->npins ||
-        format != ZOLTAN_COMPRESSED_EDGE) {
-        *ierr = ZOLTAN_FATAL;
-        return;
-    }
-    for (int32_t e = 0; e < z->nedge; e++) {
-        egid[e] = (ZOLTAN_ID_TYPE)e;
-        eptr[e] = z->xedge[e];
-    }
-    memcpy(pgid, z->epin, (size_t)z->npins * sizeof *pgid);
-    *ierr = ZOLTAN_OK;
-}
-
-static void zq_ew_size(void *data, int *nedge, int *ierr)
-{
-    *nedge = ((zprob *)data)->nedge;
-    *ierr = ZOLTAN_OK;
-}
-
-/* Zoltan asks for the edge ids with the weights: both are outputs. */
-static void zq_ew(void *data, int ngid, int nlid, int nedge, int wdim,
-                  ZOLTAN_ID_PTR egid, ZOLTAN_ID_PTR elid, float *ew, int *ierr)
-{
-    zprob *z = data;
-    if (ngid != 1 || nlid > 1 || nedge != z->nedge) {
-        *ierr = ZOLTAN_FATAL;
-        return;
-    }
-    for (int32_t i = 0; i < nedge; i++) {
-        egid[i] = (ZOLTAN_ID_TYPE)i;
-        if (nlid == 1)
-            elid[i] = (ZOLTAN_ID_TYPE)i;
-        for (int k = 0; k < wdim; k++)
-            ew[i * wdim + k] = k == 0 ? z->ewgt[i] : 1;
-    }
-    *ierr = ZOLTAN_OK;
-}
-
-static int zq_num_fixed(void *data, int *ierr)
-{
-    *ierr = ZOLTAN_OK;
-    return ((zprob *)data)->nfixed;
-}
-
-static void zq_fixed(void *data, int nfixed, int ngid, ZOLTAN_ID_PTR gids,
-                     int *parts, int *ierr)
-{
-    zprob *z = data;
-    (void)ngid;
-    for (int32_t i = 0; i < nfixed && i < z->nfixed; i++) {
-        gids[i] = z->fixed_gid[i];
-        parts[i] = z->fixed_part[i];
-    }
-    *ierr = ZOLTAN_OK;
-}
-
-static void zprob_free(zprob *z)
-{
-    sdsinf__free(z->wgt);
-    sdsinf__free(z->fixed_gid);
-    sdsinf__free(z->fixed_part);
-    sdsinf__free(z->xedge);
-    sdsinf__free(z->epin);
-    sdsinf__free(z->ewgt);
-    memset(z, 0, sizeof *z);
-}
-
-/* Room for any window of `window` free stages and a fixed one each side. */
-static int zprob_alloc(zprob *z, const hgraph *g, int window, sdsinf_err *err)
-{
-    int32_t maxv = 0, maxe = 0;
-    int64_t maxp = 0;
-    memset(z, 0, sizeof *z);
-    for (int32_t s = 0; s < g->nstages; s++) {
-        int32_t lo = s > 0 ? s - 1 : 0;
-        int32_t hi = s + window + 1 < g->nstages ? s + window + 1 : g->nstages;
-        if (g->xstage[hi] - g->xstage[lo] > maxv)
-            maxv = g->xstage[hi] - g->xstage[lo];
-        if (g->xsrc[hi] - g->xsrc[lo] > maxe)
-            maxe = g->xsrc[hi] - g->xsrc[lo];
-        if (g->xpin[g->xsrc[hi]] - g->xpin[g->xsrc[lo]] > maxp)
-            maxp = g->xpin[g->xsrc[hi]] - g->xpin[g->xsrc[lo]];
-    }
-    if (maxv > INT32_MAX / 2 || maxp > INT32_MAX / 2)
-        return sdsinf__fail(err, SDSINF_ENOTSUP,
-                            "a window of %d stages is too big for Zoltan",
-                            window);
-    z->wgt = sdsinf__mallocarray((size_t)maxv + 1, sizeof *z->wgt);
-    z->fixed_gid = sdsinf__mallocarray((size_t)maxv + 1, sizeof *z->fixed_gid);
-    z->fixed_part = sdsinf__mallocarray((size_t)maxv + 1, sizeof *z->fixed_part);
-    z->xedge = sdsinf__mallocarray((size_t)maxe + 1, sizeof *z->xedge);
-    z->epin = sdsinf__mallocarray((size_t)maxp + 1, sizeof *z->epin);
-    z->ewgt = sdsinf__mallocarray((size_t)maxe + 1, sizeof *z->ewgt);
-    if (!z->wgt || !z->fixed_gid || !z->fixed_part || !z->xedge ||
-        !z->epin || !z->ewgt) {
-        zprob_free(z);
-        return sdsinf__fail(err, SDSINF_ENOMEM,
-                            "no memory for Zoltan's windows");
-    }
-    return SDSINF_OK;
-}
-
-static int stage_placed(const plan *p, int32_t s)
-{
-    const hgraph *g = p->g;
-    return s >= 0 && s < g->nstages && g->xstage[s] < g->xstage[s + 1] &&
-           p->part[g->xstage[s]] != UNASSIGNED;
-}
-
-/* Fills z for free stages [s, hi), with the stages either side fixed where
- * placed; the nets are those with a free pin, cut to the window.  Returns
- * the first vertex of the window (object 0). */
-static int32_t zprob_fill(zprob *z, const plan *p, int32_t s, int32_t hi)
-{
-    const hgraph *g = p->g;
-    int32_t lo = stage_placed(p, s - 1) ? s - 1 : s;
-    int32_t top = stage_placed(p, hi) ? hi + 1 : hi;
-    int32_t base = g->xstage[lo], end = g->xstage[top];
-    z->nobj = end - base;
-    z->nfixed = 0;
-    for (int32_t v = base; v < end; v++) {
-        int fixed = v < g->xstage[s] || v >= g->xstage[hi];
-        z->wgt[v - base] = fixed ? 0.0f : (float)g->vw[v];
-        if (fixed) {
-            z->fixed_gid[z->nfixed] = (ZOLTAN_ID_TYPE)(v - base);
-            z->fixed_part[z->nfixed++] = p->part[v];
-        }
-    }
-    z->nedge = 0;
-    z->npins = 0;
-    for (int32_t e = g->xsrc[s > 0 ? s - 1 : 0]; e < g->xsrc[hi]; e++) {
-        int64_t start = z->npins;
-        for (int64_t i = g->xpin[e]; i < g->xpin[e + 1]; i++)
-            if (g->pin[i] >= base && g->pin[i] < end)
-                z->epin[z->npins++] = (ZOLTAN_ID_TYPE)(g->pin[i] - base);
-        if (z->npins - start < 2) {
-            z->npins = start;
-            continue;
-        }
-        z->xedge[z->nedge] = (int)start;
-        z->ewgt[z->nedge++] = (float)g->nw[e];
-    }
-    z->xedge[z->nedge] = (int)z->npins;
-    return base;
-}
-
-static struct Zoltan_Struct *zoltan_open(int W)
-{
-    float ver;
-    int fin = 0;
-    MPI_Finalized(&fin);
-    if (fin || Zoltan_Initialize(0, NULL, &ver) != ZOLTAN_OK)
-        return NULL;
-    struct Zoltan_Struct *zz = Zoltan_Create(MPI_COMM_SELF);
-    if (!zz)
-        return NULL;
-    char buf[32];
-    Zoltan_Set_Param(zz, "DEBUG_LEVEL", "0");
-    Zoltan_Set_Param(zz, "LB_METHOD", "HYPERGRAPH");
-    Zoltan_Set_Param(zz, "HYPERGRAPH_PACKAGE", "PHG");
-    Zoltan_Set_Param(zz, "LB_APPROACH", "PARTITION");
-    Zoltan_Set_Param(zz, "PHG_CUT_OBJECTIVE", "CONNECTIVITY");
-    Zoltan_Set_Param(zz, "PHG_EDGE_SIZE_THRESHOLD", "1.0");
-    Zoltan_Set_Param(zz, "NUM_GID_ENTRIES", "1");
-    Zoltan_Set_Param(zz, "NUM_LID_ENTRIES", "1");
-    Zoltan_Set_Param(zz, "OBJ_WEIGHT_DIM", "1");
-    Zoltan_Set_Param(zz, "EDGE_WEIGHT_DIM", "1");
-    Zoltan_Set_Param(zz, "RETURN_LISTS", "PARTS");
-    Zoltan_Set_Param(zz, "CHECK_HYPERGRAPH", "0");
-    snprintf(buf, sizeof buf, "%d", W);
-    Zoltan_Set_Param(zz, "NUM_GLOBAL_PARTS", buf);
-    return zz;
-}
-
-/* A Zoltan handle with its window buffers; Zoltan's global state is held
- * (the lock) from open to close.  zz is NULL where Zoltan cannot start
- * (MPI finalised, or initialisation failed). */
-typedef struct zsession {
-    struct Zoltan_Struct *zz;
-    zprob z;
-    uint16_t *next;  /* a stage's new parts */
-    uint16_t *saved; /* a stage's parts before a call */
-    int locked;
-} zsession;
-
-static void zsession_close(zsession *zs)
-{
-    if (zs->zz)
-        Zoltan_Destroy(&zs->zz);
-    if (zs->locked)
-        pthread_mutex_unlock(&zoltan_lock);
-    zprob_free(&zs->z);
-    sdsinf__free(zs->next);
-    sdsinf__free(zs->saved);
-    memset(zs, 0, sizeof *zs);
-}
-
-/* window: the most free stages a call will have. */
-static int zsession_open(zsession *zs, const plan *p, int window,
-                         sdsinf_err *err)
-{
-    const hgraph *g = p->g;
-    int32_t maxn = 0;
-    memset(zs, 0, sizeof *zs);
-    for (int32_t s = 0; s < g->nstages; s++) {
-        int32_t hi = s + window < g->nstages ? s + window : g->nstages;
-        if (g->xstage[hi] - g->xstage[s] > maxn)
-            maxn = g->xstage[hi] - g->xstage[s];
-    }
-    int rc = zprob_alloc(&zs->z, g, window, err);
-    if (rc != SDSINF_OK)
-        return rc;
-    zs->next = sdsinf__mallocarray((size_t)maxn + 1, sizeof *zs->next);
-    zs->saved = sdsinf__mallocarray((size_t)maxn + 1, sizeof *zs->saved);
-    if (!zs->next || !zs->saved) {
-        zsession_close(zs);
-        return sdsinf__fail(err, SDSINF_ENOMEM, "no memory for Zoltan");
-    }
-    pthread_mutex_lock(&zoltan_lock);
-    zs->locked = 1;
-    zs->zz = zoltan_open(p->W);
-    if (zs->zz) {
-        struct Zoltan_Struct *zz = zs->zz;
-        zprob *z = &zs->z;
-        Zoltan_Set_Num_Obj_Fn(zz, zq_num_obj, z);
-        Zoltan_Set_Obj_List_Fn(zz, zq_obj_list, z);
-        Zoltan_Set_HG_Size_CS_Fn(zz, zq_hg_size, z);
-        Zoltan_Set_HG_CS_Fn(zz, zq_hg_cs, z);
-        Zoltan_Set_HG_Size_Edge_Wts_Fn(zz, zq_ew_size, z);
-        Zoltan_Set_HG_Edge_Wts_Fn(zz, zq_ew, z);
-        Zoltan_Set_Num_Fixed_Obj_Fn(zz, zq_num_fixed, z);
-        Zoltan_Set_Fixed_Obj_List_Fn(zz, zq_fixed, z);
-    }
-    return SDSINF_OK;
-}
-
-/* Zoltan partitions free stages [s, hi) (neighbours fixed where placed);
- * stages [s, place_hi) go where it says.  Returns 0 when Zoltan failed
- * (nothing moved). */
-static int zoltan_stage(zsession *zs, plan *p, int32_t s, int32_t hi,
-                        int32_t place_hi, unsigned seed)
-{
-    const hgraph *g = p->g;
-    zprob *z = &zs->z;
-    int32_t base = zprob_fill(z, p, s, hi), v0 = g->xstage[s];
-    if (z->nedge == 0)
-        return 0;
-    double tol = 0; /* the loosest stage's, Zoltan has one bound */
-    for (int32_t t = s; t < hi; t++) {
-        int64_t st = 0;
-        for (int32_t v = g->xstage[t]; v < g->xstage[t + 1]; v++)
-            st += g->vw[v];
-        double x = st > 0 ? (double)p->cap[t] * p->W / (double)st - 1 : 0;
-        tol = x > tol ? x : tol;
-    }
-    char buf[32];
-    snprintf(buf, sizeof buf, "%.6f", 1 + tol);
-    Zoltan_Set_Param(zs->zz, "IMBALANCE_TOL", buf);
-    int changes, ngid, nlid, nimp, nexp;
-    ZOLTAN_ID_PTR igid = NULL, ilid = NULL, egid = NULL, elid = NULL;
-    int *iproc = NULL, *ipart = NULL, *eproc = NULL, *epart = NULL;
-    Zoltan_Srand(seed, NULL);
-    int zr = Zoltan_LB_Partition(zs->zz, &changes, &ngid, &nlid, &nimp,
-                                 &igid, &ilid, &iproc, &ipart, &nexp, &egid,
-                                 &elid, &eproc, &epart);
-    int ok = zr == ZOLTAN_OK || zr == ZOLTAN_WARN;
-    for (int i = 0; ok && i < nexp; i++)
-        if (epart[i] < 0 || epart[i] >= p->W ||
-            egid[i] >= (ZOLTAN_ID_TYPE)z->nobj)
-            ok = 0;
-    if (ok) { /* objects not listed are in part 0 (their input part) */
-        int32_t n = g->xstage[place_hi] - v0;
-        memset(zs->next, 0, (size_t)n * sizeof *zs->next);
-        for (int i = 0; i < nexp; i++) {
-            int32_t v = base + (int32_t)egid[i];
-            if (v >= v0 && v < v0 + n)
-                zs->next[v - v0] = (uint16_t)epart[i];
-        }
-        for (int32_t i = 0; i < n; i++)
-            if (p->part[v0 + i] != zs->next[i])
-                plan_move(p, v0 + i, zs->next[i]);
-    }
-    Zoltan_LB_Free_Part(&igid, &ilid, &iproc, &ipart);
-    Zoltan_LB_Free_Part(&egid, &elid, &eproc, &epart);
-    return ok;
-}
-
 /* Stages [s, hi) re-partitioned by Zoltan with both neighbours fixed,
  * rebalanced and refined; kept only if the cut does not grow. */
-static void zoltan_improve(zsession *zs, plan *p, int32_t s, int32_t hi,
+static void zoltan_improve(sdsinf__zoltan *zs, plan *p, int32_t s, int32_t hi,
                            rng *r, int32_t *perm, unsigned seed)
 {
     const hgraph *g = p->g;
     int32_t v0 = g->xstage[s], n = g->xstage[hi] - v0;
     int64_t before = p->cut;
-    for (int32_t i = 0; i < n; i++)
-        zs->saved[i] = p->part[v0 + i];
-    if (!zoltan_stage(zs, p, s, hi, hi, seed))
+    uint16_t *saved = sdsinf__mallocarray((size_t)n + 1, sizeof *saved);
+    if (!saved) /* no memory: the stages stay as they are */
         return;
+    memcpy(saved, p->part + v0, (size_t)n * sizeof *saved);
+    if (!sdsinf__zoltan_stage(zs, p, s, hi, hi, seed)) {
+        sdsinf__free(saved);
+        return;
+    }
     for (int32_t t = s; t < hi; t++)
         rebalance_stage(p, t);
     refine(p, s, hi, r, perm, 2);
-    if (p->cut <= before)
-        return;
-    for (int32_t i = 0; i < n; i++)
-        if (p->part[v0 + i] != zs->saved[i])
-            plan_move(p, v0 + i, zs->saved[i]);
+    int undo = p->cut > before; /* then every vertex goes back */
+    for (int32_t i = 0; undo && i < n; i++)
+        if (p->part[v0 + i] != saved[i])
+            sdsinf__hplan_move(p, v0 + i, saved[i]);
+    sdsinf__free(saved);
 }
-
-#else /* built without Zoltan: greedy initial plans, no sweeps */
-
-typedef struct zsession {
-    void *zz; /* always NULL */
-} zsession;
-
-static int zsession_open(zsession *zs, const plan *p, int window,
-                         sdsinf_err *err)
-{
-    (void)p;
-    (void)window;
-    (void)err;
-    zs->zz = NULL;
-    return SDSINF_OK;
-}
-
-static void zsession_close(zsession *zs)
-{
-    zs->zz = NULL;
-}
-
-static int zoltan_stage(zsession *zs, plan *p, int32_t s, int32_t hi,
-                        int32_t place_hi, unsigned seed)
-{
-    (void)zs, (void)p, (void)s, (void)hi, (void)place_hi, (void)seed;
-    return 0;
-}
-
-static void zoltan_improve(zsession *zs, plan *p, int32_t s, int32_t hi,
-                           rng *r, int32_t *perm, unsigned seed)
-{
-    (void)zs, (void)p, (void)s, (void)hi, (void)r, (void)perm, (void)seed;
-}
-
-#endif /* WITH_ZOLTAN */
 
 /* ---- Initial plans ------------------------------------------------------ */
 
@@ -1608,7 +1188,7 @@ static void greedy_stage(plan *p, int32_t s, rng *r, int32_t *perm)
                 bfit = fit;
             }
         }
-        plan_move(p, v, best);
+        sdsinf__hplan_move(p, v, best);
     }
 }
 
@@ -1620,7 +1200,7 @@ static void random_stage(plan *p, int32_t s, rng *r, int32_t *perm)
         perm[i] = v0 + i;
     shuffle(perm, n, r);
     for (int32_t i = 0; i < n; i++)
-        plan_move(p, perm[i], (int)(i % p->W));
+        sdsinf__hplan_move(p, perm[i], (int)(i % p->W));
     rebalance_stage(p, s);
 }
 
@@ -1635,17 +1215,17 @@ static int zoltan_stages(const sdsinf__partition_opts *o)
  * by Zoltan over a window of stages where zs has Zoltan, else greedily (or
  * at random); rebalanced to the stage's bound. */
 static void initial_plan(plan *p, const sdsinf__partition_opts *o,
-                         zsession *zs, rng *r, int32_t *perm,
+                         sdsinf__zoltan *zs, rng *r, int32_t *perm,
                          sdsinf__partition_report *rep)
 {
     const hgraph *g = p->g;
     int window = o->window > 0 ? o->window : 1;
     for (int32_t s = 1; s < g->nstages; s++) {
-        if (zs->zz) {
+        if (zs) {
             int32_t hi = s + window < g->nstages ? s + window : g->nstages;
             unsigned seed = (unsigned)(o->seed * 2654435761u + (uint64_t)s);
             rep->zoltan_calls++;
-            if (!zoltan_stage(zs, p, s, hi, s + 1, seed)) {
+            if (!sdsinf__zoltan_stage(zs, p, s, hi, s + 1, seed)) {
                 rep->zoltan_failures++;
                 greedy_stage(p, s, r, perm);
             }
@@ -1666,7 +1246,7 @@ static void initial_plan(plan *p, const sdsinf__partition_opts *o,
 
 /* Sweeps of zoltan_improve over the stages, each followed by relabel;
  * until a sweep gains nothing. */
-static int zoltan_sweeps(zsession *zs, plan *p,
+static int zoltan_sweeps(sdsinf__zoltan *zs, plan *p,
                          const sdsinf__partition_opts *o, rng *r,
                          int32_t *perm, sdsinf__partition_report *rep,
                          sdsinf_err *err)
@@ -1674,7 +1254,7 @@ static int zoltan_sweeps(zsession *zs, plan *p,
     const hgraph *g = p->g;
     int sweeps = o->sweeps < 0 ? DEFAULT_SWEEPS : o->sweeps;
     int span = o->span > 0 ? o->span : 1;
-    for (int k = 0; zs->zz && k < sweeps; k++) {
+    for (int k = 0; zs && k < sweeps; k++) {
         int64_t before = p->cut;
         for (int32_t s = 0; s < g->nstages; s++) {
             unsigned seed = (unsigned)(o->seed * 2246822519u +
@@ -1823,7 +1403,7 @@ static int refine_levels(plan *pc, plan *pf, const int32_t *cl,
     rep->t_clusters = sdsinf__now() - t;
     t = sdsinf__now();
     for (int32_t v = 0; v < f->nv; v++)
-        plan_move(pf, v, pc->part[cl[v]]);
+        sdsinf__hplan_move(pf, v, pc->part[cl[v]]);
     for (int32_t s = 0; s < f->nstages; s++)
         rebalance_stage(pf, s);
     refine(pf, 0, f->nstages, r, perm, FINE_PASSES);
@@ -1856,7 +1436,7 @@ int sdsinf__partition_run(const sdsinf_model *m,
     sdsinf__partition_report rep;
     hgraph f, c;
     plan pc, pf;
-    zsession zs;
+    sdsinf__zoltan *zs = NULL;
     int32_t *cl = NULL, *perm = NULL, ncl = 0;
     int64_t *cap = NULL, *fc = NULL;
     rng r = {o->seed ^ 0x5D5157A11CE5EEDull};
@@ -1865,7 +1445,6 @@ int sdsinf__partition_run(const sdsinf_model *m,
     memset(&c, 0, sizeof c);
     memset(&pc, 0, sizeof pc);
     memset(&pf, 0, sizeof pf);
-    memset(&zs, 0, sizeof zs);
     double t = sdsinf__now();
     rc = hg_build(m, o->input_weight, &f, err);
     if (rc != SDSINF_OK)
@@ -1888,17 +1467,18 @@ int sdsinf__partition_run(const sdsinf_model *m,
     rep.t_build = sdsinf__now() - t;
     t = sdsinf__now();
     if (o->initial == SDSINF__PART_INIT_ZOLTAN &&
-        (rc = zsession_open(&zs, &pc, zoltan_stages(o), err)))
+        (rc = sdsinf__zoltan_open(&zs, &pc, zoltan_stages(o), err)))
         goto done;
-    initial_plan(&pc, o, &zs, &r, perm, &rep);
+    initial_plan(&pc, o, zs, &r, perm, &rep);
     rep.cut_initial = pc.cut;
     rep.t_initial = sdsinf__now() - t;
     t = sdsinf__now();
     refine(&pc, 0, c.nstages, &r, perm, REFINE_PASSES);
     if ((rc = relabel(&pc, err)) != SDSINF_OK)
         goto done;
-    rc = zoltan_sweeps(&zs, &pc, o, &r, perm, &rep, err);
-    zsession_close(&zs);
+    rc = zoltan_sweeps(zs, &pc, o, &r, perm, &rep, err);
+    sdsinf__zoltan_close(zs); /* Zoltan's lock released before annealing */
+    zs = NULL;
     if (rc != SDSINF_OK)
         goto done;
     rep.cut_sweeps = pc.cut;
@@ -1911,7 +1491,7 @@ int sdsinf__partition_run(const sdsinf_model *m,
     if (report)
         *report = rep;
 done:
-    zsession_close(&zs);
+    sdsinf__zoltan_close(zs);
     plan_free(&pc);
     plan_free(&pf);
     hg_free(&f);
