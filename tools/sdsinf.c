@@ -1245,6 +1245,18 @@ static double per_image(uint64_t bytes, int64_t images)
     return images ? (double)bytes / (double)images : 0;
 }
 
+/* The channel's billable requests by kind (what the run JSON's `requests`
+ * map holds: calls made, not messages sent). */
+static void json_requests(cJSON *j, const sdsinf_requests *r)
+{
+    static const char *const kind[] = {"send",   "receive", "empty", "remove",
+                                       "list",   "retries", "units"};
+    const uint64_t v[] = {r->send,   r->receive, r->empty, r->remove,
+                          r->list,   r->retries, r->units};
+    for (size_t i = 0; j && i < sizeof v / sizeof v[0]; i++)
+        cJSON_AddNumberToObject(j, kind[i], (double)v[i]);
+}
+
 /* Prints a run's summary (or its JSON line); 1 when it could not. */
 static int print_run(const opts *o, const run_inputs *in,
                      const sdsinf_run_stats *st, int64_t ncats, int check)
@@ -1265,8 +1277,7 @@ static int print_run(const opts *o, const run_inputs *in,
         cJSON_AddNumberToObject(j, "bytes_per_image",
                                 per_image(st->bytes_sent, n));
         cJSON_AddNumberToObject(j, "duplicates", (double)st->duplicates);
-        cJSON_AddNumberToObject(cJSON_AddObjectToObject(j, "requests"),
-                                "send", (double)st->messages_sent);
+        json_requests(cJSON_AddObjectToObject(j, "requests"), &st->requests);
         cJSON_AddNullToObject(j, "cost_usd");
         cli_json_add_string(j, "metrics", o->metrics);
         json_outputs(j, o);
