@@ -9,10 +9,8 @@
  * kernel/shard.c).  Activations stay neuron-major throughout (a row per
  * neuron): that is what blocks are cut from, what messages decode to and
  * what the layer takes and gives (layer_rows.c), so nothing is transposed.
- * Messages are deduplicated by (source, chunk); those of
- * other runs or past layers are dropped, those of later layers kept.  Every
- * wait is bounded: a missing source ends the run with an error naming the
- * worker, the layer, the channel and the sources still owed.  At the end of
+ * What arrives goes through the inbox (run/inbox.c): deduplicated,
+ * reassembled, kept for a later layer, every wait bounded.  At the end of
  * a batch each worker sends its per-sample argmax and max to worker 0,
  * which merges them (lowest neuron id on ties).
  *
@@ -20,15 +18,13 @@
  * and local numbers keep the global order, each output's sum runs over its
  * inputs in the same order as in a single process: the results are
  * bit-identical to sdsinf_infer. */
-#include "run/codec.h"
+#include "run/inbox.h"
 #include "run/worker.h"
 
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define CANCEL_SLICE_MS 100 /* a cancelable wait checks the flag this often */
 
 /* What worker `self` sends and expects at each layer (from the plan). */
 typedef struct layer_lists {
@@ -44,20 +40,13 @@ typedef struct layer_lists {
                                     they run while the others' travel */
 } layer_lists;
 
-typedef struct pending {
-    sdsinf_msg_key key;
-    void *msg;
-    size_t len;
-} pending;
-
 typedef struct worker {
     const sdsinf__worker_opts *o;
     int W, self;
     int32_t N, L;
     const sdsinf__local_shard *sh;
     layer_lists *lists;     /* L */
-    pending *later;         /* messages for later layers or batches */
-    int64_t nlater, caplater;
+    sdsinf__inbox *inbox;   /* what arrives (run/inbox.c) */
     sdsinf__worker_stats *st;
     sdsinf_layer_record *rec; /* the current layer's */
     sdsinf__msg_ctx codec;
@@ -210,25 +199,13 @@ static void lists_free(worker *w)
     sdsinf__free(w->keep);
     sdsinf__free(w->ks);
     sdsinf__free(w->lists);
-    for (int64_t i = 0; i < w->nlater; i++)
-        free(w->later[i].msg);
-    sdsinf__free(w->later);
+    sdsinf__inbox_free(w->inbox);
     sdsinf__msg_ctx_free(&w->codec);
     sdsinf__rows_ws_free(w->kernel);
     sdsinf__free(w->in_smp);
     sdsinf__free(w->in_val);
     sdsinf__free(w->in_n);
     sdsinf__free(w->own_row);
-}
-
-/* Counts a message of len bytes into the current record. */
-static void count_message(uint64_t *n, uint64_t *bytes, uint64_t *max,
-                          uint64_t *min, size_t len)
-{
-    *max = len > *max ? len : *max;
-    *min = !*n || len < *min ? len : *min;
-    (*n)++;
-    *bytes += len;
 }
 
 /* Encodes rows of the activations for `target` and sends every chunk:
@@ -268,7 +245,7 @@ static int send_block(worker *w, const sdsinf_csr *y, const sdsinf_csr *yt,
         t = sdsinf__now();
         rc = sdsinf_channel_send(o->channel, &key, buf.data + at, len, err);
         rec->send_seconds += sdsinf__now() - t;
-        count_message(&rec->sent, &rec->sent_bytes, &rec->sent_max,
+        sdsinf__count_message(&rec->sent, &rec->sent_bytes, &rec->sent_max,
                       &rec->sent_min, len);
         at += len;
     }
@@ -276,45 +253,37 @@ static int send_block(worker *w, const sdsinf_csr *y, const sdsinf_csr *yt,
     return rc;
 }
 
-/* Keeps a message for a later layer or batch. */
-static int keep_later(worker *w, const sdsinf_msg_key *k, void *msg,
-                      size_t len)
+/* The inbox's check of a received chunk: every row of a block from
+ * `source` is one the source owns at stage layer - 1 and this worker reads
+ * at `layer` (else the two run different plans); results pass. */
+static int rows_expected(void *ctx, uint32_t layer, uint32_t source,
+                         const sdsinf__rows *part, sdsinf_err *err)
 {
-    if (w->nlater == w->caplater) {
-        int64_t cap = w->caplater ? 2 * w->caplater : 16;
-        pending *v = sdsinf__realloc(w->later, (size_t)cap * sizeof *v);
-        if (!v)
-            return 0;
-        w->later = v;
-        w->caplater = cap;
-    }
-    w->later[w->nlater++] = (pending){*k, msg, len};
-    return 1;
-}
-
-/* Whether every row of a block from `source` is one the source owns at
- * stage layer - 1 and this worker reads at `layer` (else the two run
- * different plans). */
-static int rows_expected(const worker *w, uint32_t layer, uint32_t source,
-                         const sdsinf__rows *part)
-{
+    const worker *w = ctx;
+    if (layer > (uint32_t)w->L)
+        return SDSINF_OK;
     const uint16_t *own = sdsinf_plan_owner(w->o->plan, (int32_t)layer - 1);
     const int32_t *in_of = w->sh->layer[layer - 1].in_of;
     for (int64_t i = 0; i < part->m.nrows; i++)
         if (own[part->id[i]] != source || in_of[part->id[i]] < 0)
-            return 0;
-    return 1;
+            return sdsinf__fail(err, SDSINF_ECORRUPT,
+                                "worker %d, layer %u: worker %u sent rows it "
+                                "does not own or this worker does not read; "
+                                "the workers run different plans", w->self,
+                                layer, source);
+    return SDSINF_OK;
 }
 
 static int gather_part(worker *w, const sdsinf__local_layer *ll,
                        const sdsinf__rows *pt, int64_t *nks, sdsinf_err *err);
 
-/* All of source s's rows are in: points the layer's inputs at them and
- * runs the outputs that now have all theirs. */
-static int source_arrived(worker *w, uint32_t s, const sdsinf__rows *parts,
+/* The inbox's word that all of source s's rows are in: points the
+ * layer's inputs at them and runs the outputs that now have all theirs. */
+static int source_arrived(void *ctx, uint32_t s, const sdsinf__rows *parts,
                           const uint32_t *psrc, int64_t nparts,
                           sdsinf_err *err)
 {
+    worker *w = ctx;
     const sdsinf__local_layer *lay = w->inc_layer;
     const layer_lists *ll = w->inc;
     int64_t nks = 0;
@@ -342,202 +311,6 @@ static int source_arrived(worker *w, uint32_t s, const sdsinf__rows *parts,
     for (int64_t i = ll->reader_ptr[s]; i < ll->reader_ptr[s + 1]; i++)
         w->keep[ll->readers[i]] = 0; /* keep stays all zero between calls */
     w->rec->compute_seconds += sdsinf__now() - t;
-    return rc;
-}
-
-/* Receives every chunk of every block this worker expects at (batch,
- * layer), decoding them into parts (one per chunk).  `expect`: per source,
- * 1 if a block is owed.  Layers past the model's carry results. */
-/* Worker w's cancel check: SDSINF_ECANCELED once the run's flag is set. */
-static int check_cancel(const worker *w, sdsinf_err *err)
-{
-    return w->o->cancel && *w->o->cancel
-               ? sdsinf__fail(err, SDSINF_ECANCELED, "worker %d: the run was "
-                              "canceled", w->self)
-               : SDSINF_OK;
-}
-
-/* A receive that waits at most timeout_ms; a cancelable run waits in
- * slices of CANCEL_SLICE_MS, so that a cancel ends it within one. */
-static int recv_or_cancel(const worker *w, const sdsinf_msg_key *want,
-                          void **msg, size_t *len, sdsinf_err *err)
-{
-    const sdsinf__worker_opts *o = w->o;
-    if (!o->cancel)
-        return sdsinf_channel_recv(o->channel, want, msg, len, o->timeout_ms,
-                                   err);
-    double deadline = sdsinf__now() + o->timeout_ms / 1e3;
-    for (;;) {
-        int rc = check_cancel(w, err);
-        double left_ms = (deadline - sdsinf__now()) * 1e3;
-        int slice = left_ms < CANCEL_SLICE_MS ? (int)left_ms + 1
-                                              : CANCEL_SLICE_MS;
-        if (rc == SDSINF_OK)
-            rc = sdsinf_channel_recv(o->channel, want, msg, len, slice, err);
-        if (rc != SDSINF_ETIMEDOUT || sdsinf__now() >= deadline)
-            return rc;
-    }
-}
-
-static int receive_layer(worker *w, uint32_t batch, uint32_t layer,
-                         const uint8_t *expect, int64_t samples,
-                         sdsinf__rows **parts_out, int64_t *nparts_out,
-                         sdsinf_err *err)
-{
-    const sdsinf__worker_opts *o = w->o;
-    int W = w->W, rc = SDSINF_OK;
-    uint32_t *want_chunks = sdsinf__calloc((size_t)W, sizeof *want_chunks);
-    uint32_t *got_chunks = sdsinf__calloc((size_t)W, sizeof *got_chunks);
-    uint8_t **seen = sdsinf__calloc((size_t)W, sizeof *seen);
-    sdsinf__rows *parts = NULL;
-    uint32_t *psrc = NULL; /* each part's source */
-    sdsinf_layer_record *rec = w->rec;
-    int64_t nparts = 0, cap = 0, done_sources = 0, owed = 0;
-    if (!want_chunks || !got_chunks || !seen) {
-        rc = sdsinf__fail(err, SDSINF_ENOMEM, "no memory");
-        goto done;
-    }
-    for (int s = 0; s < W; s++)
-        owed += expect[s];
-    int keyed = (o->channel->methods->caps & SDSINF_CAP_KEYED) != 0;
-    int next_keyed = 0; /* keyed channels: the source to fetch next */
-    int64_t i_later = 0;
-    while (done_sources < owed) {
-        sdsinf__msg_key key;
-        void *msg = NULL;
-        size_t len = 0;
-        if (i_later < w->nlater) { /* kept earlier: take those first */
-            pending *pd = &w->later[i_later];
-            if (pd->key.batch != batch || pd->key.layer != layer) {
-                i_later++;
-                continue;
-            }
-            msg = pd->msg;
-            len = pd->len;
-            w->later[i_later] = w->later[--w->nlater];
-        } else {
-            sdsinf_msg_key want = {o->run, batch, layer, 0, (uint32_t)w->self,
-                                   0, 0};
-            if (keyed) {
-                while (next_keyed < W && (!expect[next_keyed] ||
-                                          (want_chunks[next_keyed] &&
-                                           got_chunks[next_keyed] ==
-                                               want_chunks[next_keyed])))
-                    next_keyed++;
-                want.source = (uint32_t)next_keyed;
-            }
-            double t = sdsinf__now();
-            rc = recv_or_cancel(w, &want, &msg, &len, err);
-            rec->wait_seconds += sdsinf__now() - t;
-            if (rc == SDSINF_ETIMEDOUT) {
-                char owe[256] = "";
-                size_t at = 0;
-                for (int s = 0; s < W && at + 12 < sizeof owe; s++)
-                    if (expect[s] && (!want_chunks[s] ||
-                                      got_chunks[s] < want_chunks[s]))
-                        at += (size_t)snprintf(owe + at, sizeof owe - at,
-                                               "%s%d", at ? "," : "", s);
-                rc = sdsinf__fail(err, SDSINF_ETIMEDOUT,
-                                  "worker %d, layer %u, batch %u: no message "
-                                  "from worker(s) %s on channel %s within "
-                                  "%d ms; a worker died or is stuck",
-                                  w->self, layer, batch, owe,
-                                  o->channel->methods->name, o->timeout_ms);
-            }
-            if (rc != SDSINF_OK)
-                goto done;
-        }
-        if (sdsinf__msg_peek(msg, len, &key, NULL) != SDSINF_OK ||
-            key.run != o->run || key.target != (uint32_t)w->self ||
-            key.source >= (uint32_t)W || key.nchunks == 0 ||
-            key.chunk >= key.nchunks) {
-            free(msg); /* damaged, or not ours: at-least-once noise */
-            w->st->dropped++;
-            continue;
-        }
-        if (key.batch != batch || key.layer != layer) {
-            int later = key.batch > batch ||
-                        (key.batch == batch && key.layer > layer);
-            if (!later || !keep_later(w, &key, msg, len))
-                free(msg);
-            w->st->dropped += !later;
-            continue;
-        }
-        uint32_t s = key.source;
-        if (!expect[s] || (want_chunks[s] && want_chunks[s] != key.nchunks)) {
-            free(msg);
-            w->st->dropped++;
-            continue;
-        }
-        if (!want_chunks[s]) {
-            want_chunks[s] = key.nchunks;
-            if (!(seen[s] = sdsinf__calloc(key.nchunks, 1))) {
-                free(msg);
-                rc = sdsinf__fail(err, SDSINF_ENOMEM, "no memory");
-                goto done;
-            }
-        }
-        if (seen[s][key.chunk]) { /* a duplicate */
-            free(msg);
-            w->st->duplicates++;
-            continue;
-        }
-        if (nparts == cap) {
-            cap = cap ? 2 * cap : 16;
-            sdsinf__rows *np = sdsinf__realloc(parts,
-                                               (size_t)cap * sizeof *np);
-            if (np)
-                parts = np;
-            uint32_t *ns = np ? sdsinf__realloc(psrc, (size_t)cap * sizeof *ns)
-                              : NULL;
-            if (!ns) {
-                free(msg);
-                rc = sdsinf__fail(err, SDSINF_ENOMEM, "no memory");
-                goto done;
-            }
-            psrc = ns;
-        }
-        psrc[nparts] = s;
-        double t = sdsinf__now();
-        rc = sdsinf__msg_decode(msg, len, samples, w->N, &w->codec,
-                                &parts[nparts], err);
-        rec->decode_seconds += sdsinf__now() - t;
-        count_message(&rec->received, &rec->received_bytes,
-                      &rec->received_max, &rec->received_min, len);
-        free(msg);
-        if (rc != SDSINF_OK)
-            goto done;
-        nparts++;
-        if (layer <= (uint32_t)w->L &&
-            !rows_expected(w, layer, s, &parts[nparts - 1])) {
-            rc = sdsinf__fail(err, SDSINF_ECORRUPT,
-                              "worker %d, layer %u: worker %u sent rows it "
-                              "does not own or this worker does not read; "
-                              "the workers run different plans", w->self,
-                              layer, s);
-            goto done;
-        }
-        seen[s][key.chunk] = 1;
-        if (++got_chunks[s] == want_chunks[s]) {
-            done_sources++;
-            if (w->inc && (rc = source_arrived(w, s, parts, psrc, nparts,
-                                               err)) != SDSINF_OK)
-                goto done;
-        }
-    }
-    *parts_out = parts;
-    *nparts_out = nparts;
-    parts = NULL;
-done:
-    for (int64_t i = 0; parts && i < nparts; i++)
-        sdsinf__rows_free(&parts[i]);
-    sdsinf__free(parts);
-    sdsinf__free(psrc);
-    for (int s = 0; seen && s < W; s++)
-        sdsinf__free(seen[s]);
-    sdsinf__free(seen);
-    sdsinf__free(want_chunks);
-    sdsinf__free(got_chunks);
     return rc;
 }
 
@@ -703,8 +476,8 @@ static int results(worker *w, const sdsinf_csr *yt, uint32_t batch,
     }
     memset(expect, 1, (size_t)w->W);
     expect[0] = 0;
-    rc = receive_layer(w, batch, (uint32_t)w->L + 1, expect, B, &parts,
-                       &nparts, err);
+    rc = sdsinf__inbox_receive(w->inbox, batch, (uint32_t)w->L + 1, expect, B,
+                               NULL, w->rec, &parts, &nparts, err);
     sdsinf__free(expect);
     for (int64_t i = 0; rc == SDSINF_OK && i < nparts; i++) {
         const sdsinf_csr *m = &parts[i].m;
@@ -803,9 +576,11 @@ static int layer_step(worker *w, int32_t l, uint32_t b, int64_t n,
     w->inc_layer = lay;
     for (int64_t c = 0; w->inc && c < lay->layer.wt.nrows; c++)
         w->left[c] = ll->nsrc[c]; /* the own-only ones (0) ran */
+    sdsinf__inbox_hooks hooks = {w, rows_expected,
+                                 w->inc ? source_arrived : NULL};
     if (rc == SDSINF_OK)
-        rc = receive_layer(w, b, (uint32_t)l, ll->expect, n, &parts, &nparts,
-                           err);
+        rc = sdsinf__inbox_receive(w->inbox, b, (uint32_t)l, ll->expect, n,
+                                   &hooks, w->rec, &parts, &nparts, err);
     for (int64_t p = 0, nks = 0; rc == SDSINF_OK && !w->inc && p < nparts; p++)
         rc = gather_part(w, lay, &parts[p], &nks, err);
     for (int64_t c = 0; w->inc && c < lay->layer.wt.nrows; c++)
@@ -860,7 +635,10 @@ int sdsinf__worker_run(const sdsinf__worker_opts *o, sdsinf_result *res,
         st->records[l].worker = w.self;
         st->records[l].layer = l + 1;
     }
-    if ((rc = lists_build(&w, err)) != SDSINF_OK)
+    sdsinf__inbox_opts io = {o->channel, o->run, w.N,
+                             o->timeout_ms, o->cancel, &w.codec};
+    if ((rc = lists_build(&w, err)) != SDSINF_OK ||
+        (rc = sdsinf__inbox_new(&io, &w.inbox, err)) != SDSINF_OK)
         goto done;
     int32_t kill_at = kill_layer(w.self);
     int64_t M = o->images->nrows;
@@ -874,7 +652,7 @@ int sdsinf__worker_run(const sdsinf__worker_opts *o, sdsinf_result *res,
             w.rec = &st->records[l - 1];
             if (l == kill_at)
                 raise(SIGKILL);
-            if ((rc = check_cancel(&w, err)) ||
+            if ((rc = sdsinf__inbox_canceled(w.inbox, err)) ||
                 (rc = layer_step(&w, l, (uint32_t)b, n, &yt, &next, err)))
                 goto done;
             if (!sdsinf__rows_ws_dense(w.kernel)) { /* the output as rows */
@@ -897,6 +675,8 @@ int sdsinf__worker_run(const sdsinf__worker_opts *o, sdsinf_result *res,
 done:
     st->seconds = sdsinf__now() - t0;
     stats_sum(st, w.L + 1);
+    if (w.inbox)
+        sdsinf__inbox_counts(w.inbox, &st->dropped, &st->duplicates);
     sdsinf_csr_free(&yt);
     sdsinf_csr_free(&next);
     if (o->kernel) { /* handed back */
