@@ -129,10 +129,15 @@ kill -KILL $pid
 wait $pid || true
 sleep 2 # the ranks go with mpirun
 if pgrep -f "$tmp/big.sdsinf" >/dev/null; then echo "FAIL: processes left"; exit 1; fi
-[ -n "$(state)" ] || { echo "FAIL: SIGKILL left no state to sweep"; exit 1; }
-"$sdsinf" clean | grep -q "^removed 1 run's channel state" || { echo "FAIL: clean"; exit 1; }
-[ -z "$(state)" ] || { echo "FAIL: clean left:"; state; exit 1; }
-echo "ok: SIGKILL to mpirun left the segment; clean removed it"
+# Open MPI may stop the ranks with SIGTERM (they clean up) or SIGKILL
+# (their state stays, for sdsinf clean), depending on timing.
+if [ -z "$(state)" ]; then
+    echo "ok: SIGKILL to mpirun: the ranks were stopped and cleaned up"
+else
+    "$sdsinf" clean | grep -q "^removed 1 run's channel state" || { echo "FAIL: clean"; exit 1; }
+    [ -z "$(state)" ] || { echo "FAIL: clean left:"; state; exit 1; }
+    echo "ok: SIGKILL to mpirun left the segment; clean removed it"
+fi
 unset SDSINF_SCRATCH
 
 gc=$data/graphchallenge
