@@ -1,15 +1,14 @@
 #!/usr/bin/env bash
 # install_check.sh BUILD SOURCE VERSION CC CMAKE GENERATOR [SANITIZERS] -
-# the installed
-# library works for a program of someone else's: `cmake --install BUILD`
-# into a scratch prefix, then tests/install/consumer.c (an inference and
-# two-worker runs that must equal it) is built and run
+# the installed library works for someone else's program: `cmake --install
+# BUILD` into a scratch prefix, then tests/install/consumer.c (an inference
+# and two-worker runs that must equal it) is built and run
 #   - with pkg-config: against libsdsinf.so, and with --static against
 #     libsdsinf.a (no libsdsinf in ldd);
 #   - with CMake: find_package(sdsinf) (sdsinf::sdsinf and
 #     sdsinf::sdsinf_shared), and add_subdirectory of the source tree;
-# and the installed tool prints its version.  Skips (77) without
-# pkg-config, and in a sanitized build.
+# and the installed tool runs (its version, a small demo).  Skips (77)
+# without pkg-config, and in a sanitized build.
 set -u
 build=$1 src=$2 version=$3 cc=$4 cmake=$5 generator=$6 sanitizers=${7:-}
 if [ -n "$sanitizers" ]; then
@@ -85,6 +84,10 @@ check 0 "" "add_subdirectory(sdsinf): configure" \
     check 0 "the runs equal infer" "add_subdirectory(sdsinf): runs" \
         "$tmp/sub/consumer" "$version"
 
-check 0 "sdsinf $version" "the installed tool runs" "$prefix/bin/sdsinf" --version
+check 0 "sdsinf $version" "the installed tool's version" \
+    "$prefix/bin/sdsinf" --version
+check 0 "demo passed" "the installed tool runs a small demo" \
+    "$prefix/bin/sdsinf" demo --neurons 64 --layers 8 --images 100 \
+    --workers 2 --out "$tmp/demo"
 [ "$failures" -eq 0 ] || { echo "$failures check(s) failed"; exit 1; }
 echo "install check passed"
