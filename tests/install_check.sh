@@ -3,8 +3,9 @@
 # the installed library works for someone else's program: `cmake --install
 # BUILD` into a scratch prefix, then tests/install/consumer.c (an inference
 # and two-worker runs that must equal it) is built and run
-#   - with pkg-config: against libsdsinf.so, and with --static against
-#     libsdsinf.a (no libsdsinf in ldd);
+#   - with pkg-config: against libsdsinf.so (which exports the header's
+#     functions only), and with --static against libsdsinf.a (no libsdsinf
+#     in ldd);
 #   - with CMake: find_package(sdsinf) (sdsinf::sdsinf and
 #     sdsinf::sdsinf_shared), and add_subdirectory of the source tree;
 # and the installed tool runs (its version, a small demo).  Skips (77)
@@ -31,6 +32,15 @@ check 0 "" "cmake --install into a scratch prefix" \
 pcdir=$(dirname "$(find "$prefix" -name sdsinf.pc)")
 export PKG_CONFIG_PATH=$pcdir
 libdir=$(cd "$(pkg-config --variable=libdir sdsinf)" && pwd -P)
+
+# libsdsinf.so exports the header's functions (sdsinf_*), no internals
+# (sdsinf__*) and nothing else
+if command -v nm >/dev/null; then
+    others=$(nm -D --defined-only "$libdir/libsdsinf.so" | awk '{print $3}' |
+             grep -Ev '^sdsinf_[a-z0-9][a-z0-9_]*$')
+    expect "libsdsinf.so exports only sdsinf_ functions${others:+ (not: $others)}" \
+        -z "$others"
+fi
 
 # pkg-config, the shared library (found through the run path)
 check 0 "" "cc \$(pkg-config --cflags --libs sdsinf)" \
