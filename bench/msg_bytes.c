@@ -17,7 +17,7 @@
  * timed, and checked to give the same bytes.
  *
  * Build (from the project root, after `cmake --build build`):
- *   cc -O2 -std=c11 -D_POSIX_C_SOURCE=200809L -Iinclude -Isrc \
+ *   cc -O2 -std=c11 -D_POSIX_C_SOURCE=200809L -Iinclude -Ibuild/include -Isrc \
  *      bench/msg_bytes.c build/libsdsinf.a $(pkg-config --libs libzstd) \
  *      -ltrilinos_zoltan -lmpi -lpthread -lm -o build/msg_bytes
  * (drop -ltrilinos_zoltan -lmpi when the build found no Zoltan).

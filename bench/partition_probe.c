@@ -15,7 +15,7 @@
  *
  * Build (after cmake --build build, whose library holds the partitioner,
  * with Zoltan where CMake found it):
- *   cc -O2 -std=c11 -D_POSIX_C_SOURCE=200809L -Iinclude -Isrc \
+ *   cc -O2 -std=c11 -D_POSIX_C_SOURCE=200809L -Iinclude -Ibuild/include -Isrc \
  *      bench/partition_probe.c build/libsdsinf.a -ltrilinos_zoltan \
  *      $(pkg-config --libs ompi-c) -lpthread -lm -o build/partition_probe
  * or with a partitioner of your own build: add src/partition_hypergraph.c,

@@ -31,9 +31,10 @@ extern "C" {
 #define SDSINF_API
 #endif
 
-#define SDSINF_VERSION_MAJOR 0
-#define SDSINF_VERSION_MINOR 1
-#define SDSINF_VERSION_PATCH 0
+/* SDSINF_VERSION_MAJOR, _MINOR, _PATCH and _STRING: this header's version
+ * (generated at build time, installed beside it). */
+#include "sdsinf_version.h"
+/* The library's version, as SDSINF_VERSION_STRING gives it. */
 SDSINF_API const char *sdsinf_version(void);
 
 /* ---- Status codes and errors ------------------------------------------ */

@@ -14,7 +14,7 @@
 
 const char *sdsinf_version(void)
 {
-    return "0.1.0";
+    return SDSINF_VERSION_STRING;
 }
 
 const char *sdsinf_status_name(int code)

@@ -1,0 +1,69 @@
+# install.cmake - what `cmake --install` puts under the prefix (GNU
+# directories): libsdsinf.a and libsdsinf.so, the public headers, the
+# sdsinf tool, a pkg-config file (sdsinf.pc) and a CMake package
+# (find_package(sdsinf): sdsinf::sdsinf, sdsinf::sdsinf_static,
+# sdsinf::sdsinf_shared).  Both stay relocatable: they find the prefix from
+# where they are installed.
+include(CMakePackageConfigHelpers)
+set(sdsinf_cmake_dir ${CMAKE_INSTALL_LIBDIR}/cmake/sdsinf)
+
+install(FILES include/sdsinf.h ${PROJECT_BINARY_DIR}/include/sdsinf_version.h
+        DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+# Installed programs and libsdsinf.so keep the run path to libraries found
+# outside the system's directories (Open MPI's).
+set_target_properties(sdsinf_shared PROPERTIES INSTALL_RPATH_USE_LINK_PATH ON)
+foreach(flavour static shared)
+  install(TARGETS sdsinf_${flavour} EXPORT sdsinf_${flavour}
+          ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
+          LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR})
+  install(EXPORT sdsinf_${flavour} NAMESPACE sdsinf::
+          FILE sdsinf_${flavour}-targets.cmake DESTINATION ${sdsinf_cmake_dir})
+endforeach()
+
+if(SDSINF_BUILD_TOOLS)
+  if(BUILD_SHARED_LIBS) # the installed tool finds libsdsinf.so beside it
+    file(RELATIVE_PATH bin_to_lib ${CMAKE_INSTALL_FULL_BINDIR}
+         ${CMAKE_INSTALL_FULL_LIBDIR})
+    set_target_properties(sdsinf_cli PROPERTIES
+                          INSTALL_RPATH "$ORIGIN/${bin_to_lib}")
+  endif()
+  set_target_properties(sdsinf_cli PROPERTIES INSTALL_RPATH_USE_LINK_PATH ON)
+  install(TARGETS sdsinf_cli RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+endif()
+
+# sdsinf.pc: `pkg-config --libs sdsinf` links libsdsinf.so, and
+# `--static` adds what libsdsinf.a needs of its own (the dependencies this
+# build found).
+set(pc_requires libzstd)
+set(pc_libs -pthread -lm)
+if(SDSINF_HAVE_REDIS)
+  list(APPEND pc_requires hiredis)
+endif()
+if(SDSINF_HAVE_ZOLTAN)
+  list(APPEND pc_libs ${ZOLTAN_LIB})
+endif()
+if(SDSINF_HAVE_MPI OR SDSINF_HAVE_ZOLTAN)
+  list(APPEND pc_libs ${MPI_C_LIBRARIES})
+endif()
+list(JOIN pc_requires " " SDSINF_PC_REQUIRES)
+list(JOIN pc_libs " " SDSINF_PC_LIBS)
+file(RELATIVE_PATH SDSINF_PC_PREFIX ${CMAKE_INSTALL_FULL_LIBDIR}/pkgconfig
+     ${CMAKE_INSTALL_PREFIX})
+string(REGEX REPLACE "/$" "" SDSINF_PC_PREFIX "${SDSINF_PC_PREFIX}")
+file(RELATIVE_PATH SDSINF_PC_LIBDIR ${CMAKE_INSTALL_PREFIX}
+     ${CMAKE_INSTALL_FULL_LIBDIR})
+file(RELATIVE_PATH SDSINF_PC_INCLUDEDIR ${CMAKE_INSTALL_PREFIX}
+     ${CMAKE_INSTALL_FULL_INCLUDEDIR})
+configure_file(cmake/sdsinf.pc.in sdsinf.pc @ONLY)
+install(FILES ${PROJECT_BINARY_DIR}/sdsinf.pc
+        DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
+
+# The CMake package: sdsinfConfig.cmake finds libsdsinf.a's dependencies
+# and includes both flavours' exported targets.
+configure_package_config_file(cmake/sdsinfConfig.cmake.in sdsinfConfig.cmake
+                              INSTALL_DESTINATION ${sdsinf_cmake_dir})
+write_basic_package_version_file(sdsinfConfigVersion.cmake
+                                 COMPATIBILITY SameMajorVersion)
+install(FILES ${PROJECT_BINARY_DIR}/sdsinfConfig.cmake
+              ${PROJECT_BINARY_DIR}/sdsinfConfigVersion.cmake
+        DESTINATION ${sdsinf_cmake_dir})
