@@ -700,7 +700,11 @@ SDSINF_API void sdsinf_run_stats_free(sdsinf_run_stats *st);
  * gives it (equal to it, bit for bit).  A worker's failure, a lost message
  * or a dead worker ends the run (every wait bounded by timeout_ms) with an
  * error naming the worker, the layer and the channel; the local launcher
- * leaves no process and, through the channel's cleanup, no file behind.
+ * leaves no process and, through the channel's run_destroy (called once the
+ * workers have ended, as run_create was before they started; the mpi
+ * launcher's ranks clean up as they close), no file behind.  The run's
+ * requests (st->requests, and per layer in the records) are what its
+ * channel counted.
  * The local and fs channels' state under the scratch directory records
  * its owner (this process: pid and start time), and a run first sweeps
  * what runs whose owner is gone (killed) left there (sdsinf_clean). */

@@ -495,6 +495,16 @@ static void run_equal(fixture *f, int W, const char *launcher,
     assert_memory_equal(r.max, f->single.max, (size_t)r.images * sizeof *r.max);
     if (!strncmp(channel, "shuffle:", 8))
         assert_true(st.duplicates > 0); /* the faults showed */
+    /* the requests: the records' (each layer's round trips) and, in the
+     * total, the coordinator's; a send is one round trip here */
+    sdsinf_requests rec = {0};
+    for (int64_t i = 0; i < st.nrecords; i++) {
+        rec.send += st.records[i].requests.send;
+        rec.receive += st.records[i].requests.receive;
+    }
+    assert_true(rec.send >= st.messages_sent && rec.receive > 0);
+    assert_true(st.requests.send >= rec.send &&
+                st.requests.receive >= rec.receive);
     print_message("W=%d %s over %s: %.3f s, %" PRIu64 " messages, %" PRIu64
                   " duplicates dropped\n",
                   W, launcher, channel, st.seconds, st.messages_sent,

@@ -92,10 +92,6 @@ static fs_open_run *opens;
 
 /* ---- Helpers ------------------------------------------------------------ */
 
-
-/* mkdir -p with mode 0700 for the components it creates: the leaf first,
- * its parents only when missing (a store's directories mostly exist). */
-
 /* <root>/<batch>/<layer>/<target> into out; -1 when too long. */
 static int dir_of(const fs_channel *fc, uint32_t batch, uint32_t layer,
                   uint32_t target, char *out)
