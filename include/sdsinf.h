@@ -405,18 +405,40 @@ SDSINF_API int sdsinf_legacy_load(const char *dir, const sdsinf_model *known,
 /* ---- Channels: how workers' messages travel ------------------------------
  * A channel moves opaque messages (the codec's bytes) between the workers of
  * one run, at least once; receivers deduplicate.  A channel is a versioned
- * table of functions (as sqlite3_vfs is for SQLite): a new channel is one
- * source file that fills one in and registers it, and passes the shared
- * conformance suite (tests/conformance_channel.c).  Instances embed
+ * table of functions (as sqlite3_vfs is for SQLite).  Instances embed
  * sdsinf_channel first; the core allocates instance_size bytes, zeroed.
- * An instance is used by one thread unless caps has SDSINF_CAP_THREADSAFE. */
-#define SDSINF_CHANNEL_VERSION 1
+ * An instance is used by one thread unless caps has SDSINF_CAP_THREADSAFE.
+ *
+ * Adding a channel: one source file in src/channels/ that fills in a table,
+ * its line in the registry's list of built-ins (channels/registry.c, with
+ * its extern in channels/channels.h and the file in CMakeLists.txt) or a
+ * sdsinf_channel_register call, and one line in tests/CMakeLists.txt
+ * running the shared conformance suite (tests/conformance_channel.c) on it
+ * with the setting each case gives it.  The table needs:
+ *   - version SDSINF_CHANNEL_VERSION, name, instance_size, caps,
+ *     max_message; open, send, recv and close (control may be NULL);
+ *   - for a service that bills requests: instance->requests, counted on
+ *     every request the channel makes (a version 1 table gets its send and
+ *     recv calls counted by the core instead);
+ *   - where a run leaves state (files, keys, queues): run_create and
+ *     run_destroy, which the coordinator calls once before the workers
+ *     start and once after they end, whatever their fate, and run_residue,
+ *     which counts what a run left (the suite's check that nothing is);
+ *   - type_init and type_cleanup for what all instances of the channel in a
+ *     process share (a client, a connection pool, MPI), and flush when
+ *     sends are batched.  Every version 2 entry may be NULL.
+ * Version 1 tables (without the entries after control) keep working. */
+#define SDSINF_CHANNEL_VERSION 2
 
 enum {
     SDSINF_CAP_KEYED = 1u,      /* messages sit at known keys (an object
                                    store): recv fetches the `want` key */
     SDSINF_CAP_PROCESSES = 2u,  /* works between processes */
-    SDSINF_CAP_THREADSAFE = 4u  /* one instance may be shared by threads */
+    SDSINF_CAP_THREADSAFE = 4u, /* one instance may be shared by threads */
+    SDSINF_CAP_DETACHED = 8u    /* a message waits in the channel for a
+                                   receiver not open yet: a worker may send
+                                   and close before its peer opens (a store
+                                   or a queue service, not a pipe) */
 };
 
 /* Where a message belongs.  chunk/nchunks number the pieces of one block. */
@@ -442,8 +464,10 @@ typedef struct sdsinf_requests {
                          64 KiB chunks per request), 0 where not billed */
 } sdsinf_requests;
 
-typedef struct sdsinf_channel_methods {
-    int version;          /* SDSINF_CHANNEL_VERSION */
+typedef struct sdsinf_channel_methods sdsinf_channel_methods;
+struct sdsinf_channel_methods {
+    int version;          /* SDSINF_CHANNEL_VERSION (1: without the
+                             entries of version 2) */
     const char *name;     /* "mem", "local", "fs", ... */
     size_t instance_size; /* >= sizeof(sdsinf_channel) */
     unsigned caps;        /* SDSINF_CAP_* */
@@ -462,11 +486,43 @@ typedef struct sdsinf_channel_methods {
     int (*recv)(sdsinf_channel *ch, const sdsinf_msg_key *want, void **msg,
                 size_t *len, int timeout_ms, sdsinf_err *err);
     /* Releases the instance; cleanup: also remove what the run left in the
-     * channel (queues, objects, files). */
+     * channel (queues, objects, files), unless run_create made the run:
+     * then its state stays for run_destroy. */
     int (*close)(sdsinf_channel *ch, int cleanup, sdsinf_err *err);
     /* Channel-specific operations (op >= 100); SDSINF_ENOTSUP for others. */
     int (*control)(sdsinf_channel *ch, int op, void *arg, sdsinf_err *err);
-} sdsinf_channel_methods;
+
+    /* ---- version 2: each may be NULL (nothing to do) ---- */
+    /* Makes the state the channel's instances in this process share
+     * (*state, handed to every instance as ch->type_state and to the run
+     * calls below); called once, on the first open or run call, under a
+     * lock (a failure is returned to that caller, and the next one tries
+     * again).  m is the table registered, for code serving several. */
+    int (*type_init)(const sdsinf_channel_methods *m, void **state,
+                     sdsinf_err *err);
+    /* Frees that state: at exit, or when the table is replaced and its
+     * last instance has closed. */
+    void (*type_cleanup)(void *state);
+    /* Makes what run `run` of `workers` workers needs (queues, a prefix, a
+     * directory) before any worker opens it.  Called once, by the run's
+     * coordinator; the requests it makes are added to *req. */
+    int (*run_create)(void *state, const char *config, uint64_t run,
+                      int workers, sdsinf_requests *req, sdsinf_err *err);
+    /* Removes everything the run left, whatever its workers did (also when
+     * they crashed, or were never started); called once by the
+     * coordinator after they ended.  Required with run_create. */
+    int (*run_destroy)(void *state, const char *config, uint64_t run,
+                       int workers, sdsinf_requests *req, sdsinf_err *err);
+    /* Hands the service what send holds back for a batch (the worker calls
+     * it after a layer's sends); a message must still go at the latest
+     * with the sender's next recv or close. */
+    int (*flush)(sdsinf_channel *ch, sdsinf_err *err);
+    /* How many items (files, keys, queues, messages) of the run the
+     * channel still holds; 0 once run_destroy or the last close with
+     * cleanup is done.  For checks and `sdsinf clean`. */
+    int (*run_residue)(void *state, const char *config, uint64_t run,
+                       int64_t *items, sdsinf_err *err);
+};
 
 struct sdsinf_channel {
     const sdsinf_channel_methods *methods;
@@ -474,6 +530,13 @@ struct sdsinf_channel {
     uint64_t run;
     /* kept by the core on every send and recv */
     uint64_t msgs_sent, bytes_sent, msgs_recv, bytes_recv;
+    /* version 2 */
+    void *type_state;         /* the channel's shared state (type_init) */
+    sdsinf_requests requests; /* the requests the instance made so far:
+                                 counted by a version 2 channel (atomically
+                                 when SDSINF_CAP_THREADSAFE), by the core
+                                 for version 1 (calls; ETIMEDOUT: empty) */
+    struct sdsinf_channel_type *type_; /* internal: the registry's entry */
 };
 
 /* Contract details every channel keeps:
@@ -482,18 +545,21 @@ struct sdsinf_channel {
  *  - queue channels treat `want` as advisory: messages of later layers may
  *    come early, and the runtime keeps them;
  *  - on success *msg is never NULL (a 0-byte message too); timeout 0 polls;
- *  - cleanup is deferred while other workers of the run are open: the last
- *    worker to close removes the run if any asked; opening one instance and
- *    closing it with cleanup also removes what dead workers left;
+ *  - a run made by run_create is removed by run_destroy alone; in one
+ *    opened without it (a standalone user), cleanup is deferred while
+ *    other workers of the run are open: the last worker to close removes
+ *    the run if any asked, and opening one instance and closing it with
+ *    cleanup also removes what dead workers left;
+ *  - access refused by the service or the filesystem is SDSINF_EACCES, a
+ *    service that sheds load (busy, out of memory, too many clients)
+ *    SDSINF_ETHROTTLED, each with what to do in the message;
  *  - the counters are read when no call is in flight.
  * Channel-specific control ops (>= 100): */
 #define SDSINF_FS_LISTING 100          /* fs: int *on: recv by listing */
 #define SDSINF_LOCAL_SEND_TIMEOUT 110  /* local: int *ms: longest send wait */
-#define SDSINF_REDIS_RUN_KEYS 120      /* redis: int64_t *: how many keys of
-                                          the run the server holds (a SCAN,
-                                          for checks) */
 
-/* The registry (thread-safe).  Registering a name again replaces it. */
+/* The registry (thread-safe).  Registering a name again replaces it (the
+ * same table again changes nothing). */
 SDSINF_API int sdsinf_channel_register(const sdsinf_channel_methods *m,
                                        sdsinf_err *err);
 /* NULL or "" gives the default ("local"); NULL when unknown. */
@@ -508,11 +574,34 @@ SDSINF_API int sdsinf_channel_recv(sdsinf_channel *ch,
                                    const sdsinf_msg_key *want, void **msg,
                                    size_t *len, int timeout_ms,
                                    sdsinf_err *err);
+/* What send holds back goes now (SDSINF_OK at once for channels without
+ * batches). */
+SDSINF_API int sdsinf_channel_flush(sdsinf_channel *ch, sdsinf_err *err);
+/* The instance's request counters so far (SDSINF_EINVAL for NULL). */
+SDSINF_API int sdsinf_channel_requests(const sdsinf_channel *ch,
+                                       sdsinf_requests *out);
 SDSINF_API int sdsinf_channel_control(sdsinf_channel *ch, int op, void *arg,
                                       sdsinf_err *err);
 /* Closes and frees (NULL is fine). */
 SDSINF_API int sdsinf_channel_close(sdsinf_channel *ch, int cleanup,
                                     sdsinf_err *err);
+/* A run's life on channel `name`, for its coordinator: create before any
+ * worker opens, destroy after every worker ended (both SDSINF_OK for a
+ * channel without them).  The requests they make are added to *req (may
+ * be NULL). */
+SDSINF_API int sdsinf_channel_run_create(const char *name, const char *config,
+                                         uint64_t run, int workers,
+                                         sdsinf_requests *req,
+                                         sdsinf_err *err);
+SDSINF_API int sdsinf_channel_run_destroy(const char *name,
+                                          const char *config, uint64_t run,
+                                          int workers, sdsinf_requests *req,
+                                          sdsinf_err *err);
+/* How many items of the run the channel holds (SDSINF_ENOTSUP for a
+ * channel that cannot tell). */
+SDSINF_API int sdsinf_channel_run_residue(const char *name,
+                                          const char *config, uint64_t run,
+                                          int64_t *items, sdsinf_err *err);
 
 /* ---- Distributed runs ------------------------------------------------------ */
 #define SDSINF_RUN_OPTS_VERSION 4
@@ -612,7 +701,11 @@ SDSINF_API void sdsinf_run_stats_free(sdsinf_run_stats *st);
  * gives it (equal to it, bit for bit).  A worker's failure, a lost message
  * or a dead worker ends the run (every wait bounded by timeout_ms) with an
  * error naming the worker, the layer and the channel; the local launcher
- * leaves no process and, through the channel's cleanup, no file behind.
+ * leaves no process and, through the channel's run_destroy (called once the
+ * workers have ended, as run_create was before they started; the mpi
+ * launcher's ranks clean up as they close), no file behind.  The run's
+ * requests (st->requests, and per layer in the records) are what its
+ * channel counted.
  * The local and fs channels' state under the scratch directory records
  * its owner (this process: pid and start time), and a run first sweeps
  * what runs whose owner is gone (killed) left there (sdsinf_clean). */

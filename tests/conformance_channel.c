@@ -1,5 +1,11 @@
 /* conformance_channel.c - the cases every channel passes, whatever carries
- * its messages: `conformance_channel NAME` runs them on channel NAME.
+ * its messages: `conformance_channel NAME [CONFIG [DENIED]]` runs them on
+ * channel NAME, each case giving it the setting CONFIG ("{dir}" in it
+ * stands for the case's fresh directory; "default": the channel's own
+ * default; absent: "{dir}") and, for the access check, DENIED (a setting
+ * where "{dir}" is a directory nobody may write; absent: the check is
+ * skipped).  Nothing here knows a channel by name: what differs is the
+ * setting, the table's caps and its version 2 entries.
  *
  * Workers are instances in this process (one thread, or one thread each),
  * and, for channels with SDSINF_CAP_PROCESSES, a fork()ed peer.  Every
@@ -23,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -41,6 +48,8 @@ int tu_fault_register(const char *inner, sdsinf_err *err);
 
 static const char *g_name;
 static const char *g_base; /* the channel under test, "faulty:" removed */
+static const char *g_config = "{dir}"; /* each case's setting */
+static const char *g_denied;           /* a setting refused, or NULL */
 static const sdsinf_channel_methods *g_m;
 static uint64_t g_run_base;
 static uint64_t g_runs;
@@ -68,23 +77,24 @@ static double now_ms(void)
     return sdsinf__now() * 1e3;
 }
 
-/* The config each channel gets under dir: the run directory (local), the
- * store (fs), the server's URL (redis: $SDSINF_REDIS_URL, which
- * tests/with_redis.sh sets; empty: the channel's default), a unique name
- * (mem and others). */
-static char *config_for(const char *dir)
+/* A setting from its template: every "{dir}" replaced by dir;
+ * "default" is "" (the channel's default, such as $SDSINF_REDIS_URL). */
+static char *config_for(const char *tmpl, const char *dir)
 {
     char *c = malloc(4096);
-    const char *url = getenv("SDSINF_REDIS_URL");
+    size_t n = 0;
     assert_non_null(c);
-    if (!strcmp(g_base, "local"))
-        snprintf(c, 4096, "%s/run", dir);
-    else if (!strcmp(g_base, "fs"))
-        snprintf(c, 4096, "%s/store", dir);
-    else if (!strcmp(g_base, "redis"))
-        snprintf(c, 4096, "%s", url ? url : "");
-    else
-        snprintf(c, 4096, "%s", dir);
+    if (!strcmp(tmpl, "default"))
+        tmpl = "";
+    for (const char *p = tmpl; *p && n + 1 < 4096;) {
+        if (!strncmp(p, "{dir}", 5)) {
+            n += (size_t)snprintf(c + n, 4096 - n, "%s", dir);
+            p += 5;
+        } else {
+            c[n++] = *p++;
+        }
+    }
+    c[n < 4096 ? n : 4095] = 0;
     return c;
 }
 
@@ -93,7 +103,7 @@ static int setup(void **state)
     fixture *f = calloc(1, sizeof *f);
     assert_non_null(f);
     f->dir = tu_mkdtemp();
-    f->config = config_for(f->dir);
+    f->config = config_for(g_config, f->dir);
     f->run = new_run();
     *state = f;
     return 0;
@@ -107,6 +117,13 @@ static int teardown(void **state)
     free(f->config);
     free(f);
     return 0;
+}
+
+static void flush_w(sdsinf_channel *ch)
+{
+    sdsinf_err err = {0};
+    if (sdsinf_channel_flush(ch, &err) != SDSINF_OK)
+        fail_msg("%s: worker %d flush: %s", g_name, ch->self, err.msg);
 }
 
 static sdsinf_channel *open_w(const char *config, int self, int workers,
@@ -193,6 +210,7 @@ static void send_msg(sdsinf_channel *ch, uint32_t target, uint32_t layer,
     free(p);
     if (rc != SDSINF_OK)
         fail_msg("%s: worker %d send to %u: %s", g_name, ch->self, target, err.msg);
+    flush_w(ch); /* a peer in this thread receives next */
 }
 
 /* Receives the message awaited as (source, layer, batch); returns it. */
@@ -275,10 +293,26 @@ static void scan_tree(const char *dir, const char *name, int *files, int *named)
     closedir(d);
 }
 
-/* Nothing of run left under dir: no file at all, no entry named after the
- * run, (local) no run directory, and (redis) no key of the run on the
- * server. */
-static void assert_nothing_left(const fixture *f, uint64_t run)
+/* The items of run the channel holds under config (run_residue), or -1
+ * when it cannot tell. */
+static int64_t residue(const char *config, uint64_t run)
+{
+    sdsinf_err err = {0};
+    int64_t items = -1;
+    int rc = sdsinf_channel_run_residue(g_name, config, run, &items, &err);
+    if (rc == SDSINF_ENOTSUP)
+        return -1;
+    if (rc != SDSINF_OK)
+        fail_msg("%s: cannot count what run %" PRIu64 " left: %s", g_name, run,
+                 err.msg);
+    return items;
+}
+
+/* Nothing of run left: no file at all under the case's directory, no
+ * entry named after the run, and nothing the channel counts (its
+ * run_residue, under config: files, keys, messages). */
+static void assert_nothing_left_at(const fixture *f, const char *config,
+                                   uint64_t run)
 {
     char id[32];
     int files = 0, named = 0;
@@ -287,23 +321,15 @@ static void assert_nothing_left(const fixture *f, uint64_t run)
     if (files || named)
         fail_msg("%s: %d files and %d entries of run %s left under %s", g_name,
                  files, named, id, f->dir);
-    struct stat st;
-    if (!strcmp(g_base, "local") && stat(f->config, &st) == 0)
-        fail_msg("local: the run directory %s is left", f->config);
-    if (!strcmp(g_base, "redis")) {
-        sdsinf_channel *ch = NULL;
-        sdsinf_err err = {0};
-        int64_t keys = -1;
-        if (sdsinf_channel_open("redis", f->config, 0, 1, run, &ch, &err) !=
-                SDSINF_OK ||
-            sdsinf_channel_control(ch, SDSINF_REDIS_RUN_KEYS, &keys, &err) !=
-                SDSINF_OK)
-            fail_msg("redis: cannot count the keys of run %s: %s", id, err.msg);
-        sdsinf_channel_close(ch, 0, NULL);
-        if (keys != 0)
-            fail_msg("redis: %lld keys of run %s are left on the server",
-                     (long long)keys, id);
-    }
+    int64_t items = residue(config, run);
+    if (items > 0)
+        fail_msg("%s: %lld items of run %s are left (setting '%s')", g_name,
+                 (long long)items, id, config ? config : "(default)");
+}
+
+static void assert_nothing_left(const fixture *f, uint64_t run)
+{
+    assert_nothing_left_at(f, f->config, run);
 }
 
 /* ---- The registry and argument checks ------------------------------------ */
@@ -330,6 +356,12 @@ static int dummy_close(sdsinf_channel *ch, int c, sdsinf_err *e)
     (void)ch, (void)c, (void)e;
     return SDSINF_OK;
 }
+static int dummy_run_create(void *s, const char *c, uint64_t run, int w,
+                            sdsinf_requests *q, sdsinf_err *e)
+{
+    (void)s, (void)c, (void)run, (void)w, (void)q, (void)e;
+    return SDSINF_OK;
+}
 
 static void test_registry(void **state)
 {
@@ -346,8 +378,9 @@ static void test_registry(void **state)
     assert_null(sdsinf_channel_find("no-such-channel"));
 
     static sdsinf_channel_methods d1 = {
-        SDSINF_CHANNEL_VERSION, "conformance-dummy", sizeof(sdsinf_channel), 0, 0,
-        dummy_open, dummy_send, dummy_recv, dummy_close, NULL};
+        .version = SDSINF_CHANNEL_VERSION, .name = "conformance-dummy",
+        .instance_size = sizeof(sdsinf_channel), .open = dummy_open,
+        .send = dummy_send, .recv = dummy_recv, .close = dummy_close};
     static sdsinf_channel_methods d2;
     d2 = d1;
     assert_int_equal(sdsinf_channel_register(NULL, &err), SDSINF_EINVAL);
@@ -382,6 +415,94 @@ static void test_registry(void **state)
                      SDSINF_EINVAL);
     assert_non_null(strstr(err.msg, "no-such-channel"));
     assert_int_equal(sdsinf_channel_close(NULL, 1, &err), SDSINF_OK);
+}
+
+/* A table with shared state: type_init runs once (again after a
+ * failure), every instance sees the state, and type_cleanup frees it when
+ * the table is replaced, once its last instance has closed. */
+static int ts_inits, ts_cleanups, ts_refuse;
+static void *ts_cleaned;
+static const sdsinf_channel_methods *ts_table;
+
+static int ts_init(const sdsinf_channel_methods *m, void **state,
+                   sdsinf_err *err)
+{
+    ts_inits++;
+    ts_table = m;
+    if (ts_refuse)
+        return sdsinf__fail(err, SDSINF_EIO, "ts: the service is not there");
+    *state = &ts_inits;
+    return SDSINF_OK;
+}
+
+static void ts_cleanup(void *state)
+{
+    ts_cleanups++;
+    ts_cleaned = state;
+}
+
+static int ts_open(sdsinf_channel *ch, const char *c, sdsinf_err *e)
+{
+    (void)c;
+    return ch->type_state == &ts_inits
+               ? SDSINF_OK
+               : sdsinf__fail(e, SDSINF_EINVAL, "ts: no shared state");
+}
+
+static void test_type_state(void **state)
+{
+    (void)state;
+    static sdsinf_channel_methods t1 = {
+        .version = SDSINF_CHANNEL_VERSION, .name = "conformance-state",
+        .instance_size = sizeof(sdsinf_channel), .open = ts_open,
+        .send = dummy_send, .recv = dummy_recv, .close = dummy_close,
+        .type_init = ts_init, .type_cleanup = ts_cleanup};
+    static sdsinf_channel_methods t2;
+    sdsinf_err err = {0};
+    sdsinf_channel *a = NULL, *b = NULL;
+    t2 = t1;
+    assert_int_equal(sdsinf_channel_register(&t1, &err), SDSINF_OK);
+    ts_refuse = 1;
+    assert_int_equal(sdsinf_channel_open("conformance-state", NULL, 0, 2, 1,
+                                         &a, &err), SDSINF_EIO);
+    assert_non_null(strstr(err.msg, "not there"));
+    assert_int_equal(sdsinf_channel_run_create("conformance-state", NULL, 1, 2,
+                                               NULL, &err), SDSINF_EIO);
+    ts_refuse = 0;
+    assert_int_equal(sdsinf_channel_open("conformance-state", NULL, 0, 2, 1,
+                                         &a, &err), SDSINF_OK);
+    assert_int_equal(sdsinf_channel_open("conformance-state", NULL, 1, 2, 1,
+                                         &b, &err), SDSINF_OK);
+    assert_int_equal(ts_inits, 3); /* two refused, then once */
+    assert_ptr_equal(ts_table, &t1);
+    /* no run calls in the table: nothing to make or remove */
+    assert_int_equal(sdsinf_channel_run_create("conformance-state", NULL, 1, 2,
+                                               NULL, &err), SDSINF_OK);
+    assert_int_equal(sdsinf_channel_run_destroy("conformance-state", NULL, 1,
+                                                2, NULL, &err), SDSINF_OK);
+    assert_int_equal(sdsinf_channel_close(a, 1, &err), SDSINF_OK);
+    /* replaced while b is open: its state lives until b closes */
+    assert_int_equal(sdsinf_channel_register(&t2, &err), SDSINF_OK);
+    assert_int_equal(sdsinf_channel_register(&t2, &err), SDSINF_OK); /* same */
+    assert_int_equal(ts_cleanups, 0);
+    assert_int_equal(sdsinf_channel_close(b, 1, &err), SDSINF_OK);
+    assert_int_equal(ts_cleanups, 1);
+    assert_ptr_equal(ts_cleaned, &ts_inits);
+    /* the new table has its own; replaced with nothing open, it goes now */
+    assert_int_equal(sdsinf_channel_open("conformance-state", NULL, 0, 1, 1,
+                                         &a, &err), SDSINF_OK);
+    assert_ptr_equal(ts_table, &t2);
+    assert_int_equal(sdsinf_channel_close(a, 1, &err), SDSINF_OK);
+    assert_int_equal(sdsinf_channel_register(&t1, &err), SDSINF_OK);
+    assert_int_equal(ts_cleanups, 2);
+    assert_int_equal(ts_inits, 4);
+
+    /* a table that makes runs must remove them */
+    sdsinf_channel_methods bad = t1;
+    bad.name = "conformance-bad";
+    bad.run_create = dummy_run_create;
+    assert_int_equal(sdsinf_channel_register(&bad, &err), SDSINF_EINVAL);
+    assert_non_null(strstr(err.msg, "run_destroy"));
 }
 
 static void test_invalid_arguments(void **state)
@@ -749,14 +870,13 @@ static void test_cleanup_across_processes(void **state)
     assert_nothing_left(f, f->run);
 }
 
-/* mem, redis and keyed channels keep messages like a store: a worker may
- * send and close before its peer opens (not local: a send waits for the
- * peer). */
+/* SDSINF_CAP_DETACHED channels (mem, redis, stores) keep messages like a
+ * store: a worker may send and close before its peer opens (not local: a
+ * send waits for the peer). */
 static void test_store_outlives_sender(void **state)
 {
     fixture *f = *state;
-    if (strcmp(g_base, "mem") != 0 && strcmp(g_base, "redis") != 0 &&
-        !has_cap(SDSINF_CAP_KEYED))
+    if (!has_cap(SDSINF_CAP_DETACHED))
         skip();
     sdsinf_channel *a = open_w(f->config, 0, 2, f->run);
     send_msg(a, 1, 2, 0, 500, 5);
@@ -786,7 +906,7 @@ static void test_default_config(void **state)
     else
         unsetenv("TMPDIR");
     free(old);
-    assert_nothing_left(f, f->run);
+    assert_nothing_left_at(f, NULL, f->run);
 }
 
 /* fs's listing mode (SDS-Inf's): any object of the awaited batch and layer
@@ -1240,6 +1360,279 @@ static void test_late_peer_process(void **state)
     assert_nothing_left(f, f->run);
 }
 
+/* ---- Version 2: a run's life, flush, requests ------------------------------ */
+
+static void run_create_ok(const char *config, uint64_t run, int workers)
+{
+    sdsinf_err err = {0};
+    sdsinf_requests req = {0};
+    if (sdsinf_channel_run_create(g_name, config, run, workers, &req, &err) !=
+        SDSINF_OK)
+        fail_msg("%s: run_create: %s", g_name, err.msg);
+}
+
+static void run_destroy_ok(const char *config, uint64_t run, int workers)
+{
+    sdsinf_err err = {0};
+    sdsinf_requests req = {0};
+    if (sdsinf_channel_run_destroy(g_name, config, run, workers, &req, &err) !=
+        SDSINF_OK)
+        fail_msg("%s: run_destroy: %s", g_name, err.msg);
+}
+
+/* A setting where the channel may not write (DENIED): open and
+ * run_create refuse it with SDSINF_EACCES, saying what to do.  Root
+ * writes any directory whatever its mode: it gets a path under /sys,
+ * which nobody may create entries in. */
+static void test_access_denied(void **state)
+{
+    fixture *f = *state;
+    char dir[4096];
+    struct statfs sf;
+    if (!g_denied)
+        skip();
+    if (geteuid() != 0) {
+        snprintf(dir, sizeof dir, "%s/read-only", f->dir);
+        assert_int_equal(mkdir(dir, 0500), 0);
+    } else if (statfs("/sys", &sf) == 0 && sf.f_type == 0x62656572) {
+        snprintf(dir, sizeof dir, "/sys/sdsinf-conformance-%ld", (long)getpid());
+    } else {
+        print_message("SKIP: running as root without sysfs at /sys: no "
+                      "directory denies root\n");
+        skip();
+    }
+    char *cfg = config_for(g_denied, dir);
+    sdsinf_channel *ch = NULL;
+    sdsinf_err err = {0};
+    int rc = sdsinf_channel_open(g_name, cfg, 0, 1, f->run, &ch, &err);
+    int rc2 = rc == SDSINF_EACCES ? SDSINF_OK : SDSINF_EINVAL;
+    if (rc2 == SDSINF_OK && g_m->version >= 2 && g_m->run_create)
+        rc2 = sdsinf_channel_run_create(g_name, cfg, f->run, 1, NULL, &err) ==
+                      SDSINF_EACCES
+                  ? SDSINF_OK
+                  : SDSINF_EINVAL;
+    chmod(dir, 0700);
+    free(cfg);
+    if (rc == SDSINF_OK)
+        sdsinf_channel_close(ch, 1, NULL);
+    if (rc2 != SDSINF_OK || !strstr(err.msg, "may write"))
+        fail_msg("%s: a setting in %s it may not write gave %s: %s", g_name,
+                 dir, sdsinf_status_name(rc), err.msg);
+    print_message("%s: %s\n", g_name, err.msg);
+}
+
+/* A run made by run_create: its workers close with cleanup as they finish,
+ * and what they never received stays (a detached channel still delivers
+ * it to a worker opened again) until run_destroy, which leaves nothing,
+ * and may be called again. */
+static void test_run_create_destroy(void **state)
+{
+    fixture *f = *state;
+    sdsinf_err err = {0};
+    run_create_ok(f->config, f->run, 3);
+    sdsinf_channel *w[3];
+    for (int i = 0; i < 3; i++)
+        w[i] = open_w(f->config, i, 3, f->run);
+    send_msg(w[0], 1, 0, 0, 100, 1);
+    send_msg(w[0], 2, 0, 0, (size_t)1 << 20, 2); /* never received */
+    send_msg(w[2], 0, 0, 0, 10, 3);              /* never received */
+    expect_msg(w[1], 0, 0, 0, 100, 1, NULL);
+    for (int i = 0; i < 3; i++)
+        close_w(w[i], 1);
+    if (has_cap(SDSINF_CAP_DETACHED)) {
+        sdsinf_channel *late = open_w(f->config, 2, 3, f->run);
+        expect_msg(late, 0, 0, 0, (size_t)1 << 20, 2, NULL);
+        close_w(late, 1);
+    }
+    run_destroy_ok(f->config, f->run, 3);
+    assert_nothing_left(f, f->run);
+    run_destroy_ok(f->config, f->run, 3); /* nothing to do */
+    assert_int_equal(sdsinf_channel_run_create(g_name, f->config, f->run, 0,
+                                               NULL, &err),
+                     SDSINF_EINVAL);
+    assert_int_equal(sdsinf_channel_run_residue(g_name, f->config, f->run,
+                                                NULL, &err),
+                     SDSINF_EINVAL);
+}
+
+/* run_destroy also removes what a crashed worker process left. */
+static void test_run_destroy_after_crash(void **state)
+{
+    fixture *f = *state;
+    if (!has_cap(SDSINF_CAP_PROCESSES))
+        skip();
+    run_create_ok(f->config, f->run, 2);
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) { /* worker 1 sends, then dies without closing */
+        sdsinf_channel *b = NULL;
+        sdsinf_err err = {0};
+        int rc = sdsinf_channel_open(g_name, f->config, 1, 2, f->run, &b, &err);
+        sdsinf_msg_key k = b ? key_to(b, 0, 0, 0) : (sdsinf_msg_key){0};
+        unsigned char *m = make_payload(300, 1, 4);
+        if (rc == SDSINF_OK)
+            rc = sdsinf_channel_send(b, &k, m, 300, &err);
+        if (rc == SDSINF_OK)
+            rc = sdsinf_channel_send(b, &k, m, 300, &err); /* left there */
+        if (rc == SDSINF_OK)
+            rc = sdsinf_channel_flush(b, &err);
+        if (rc != SDSINF_OK)
+            fprintf(stderr, "%s: worker 1: %s\n", g_name, err.msg);
+        _exit(rc == SDSINF_OK ? 0 : 1);
+    }
+    sdsinf_channel *a = open_w(f->config, 0, 2, f->run);
+    expect_msg(a, 1, 0, 0, 300, 4, NULL);
+    assert_int_equal(wait_child(pid, TIMEOUT_MS), 0);
+    close_w(a, 0);
+    run_destroy_ok(f->config, f->run, 2);
+    assert_nothing_left(f, f->run);
+}
+
+/* Sends held back for a batch go with flush (and every channel takes a
+ * flush, with or without batches). */
+static void test_flush(void **state)
+{
+    fixture *f = *state;
+    sdsinf_err err = {0};
+    enum { COUNT = 50 };
+    sdsinf_channel *a = open_w(f->config, 0, 2, f->run);
+    sdsinf_channel *b = open_w(f->config, 1, 2, f->run);
+    for (uint32_t i = 0; i < COUNT; i++) {
+        sdsinf_msg_key k = key_to(a, 1, i, 0);
+        unsigned char *p = make_payload(40 + i, 0, i);
+        assert_non_null(p);
+        assert_int_equal(sdsinf_channel_send(a, &k, p, 40 + i, &err), SDSINF_OK);
+        free(p);
+    }
+    flush_w(a);
+    flush_w(a); /* nothing left to flush */
+    uint32_t next[2] = {0, 0};
+    for (uint32_t i = 0; i < COUNT; i++)
+        expect_msg(b, 0, i, 0, 40 + i, i, next);
+    assert_int_equal(sdsinf_channel_flush(NULL, &err), SDSINF_EINVAL);
+    close_w(a, 1);
+    close_w(b, 1);
+    assert_nothing_left(f, f->run);
+}
+
+/* The request counters: sends count on the sender, receives (an empty one
+ * too) on the receiver, invalid calls nowhere. */
+static void test_requests(void **state)
+{
+    fixture *f = *state;
+    sdsinf_err err = {0};
+    sdsinf_requests a0, a1, b0, b1, b2;
+    sdsinf_channel *a = open_w(f->config, 0, 2, f->run);
+    sdsinf_channel *b = open_w(f->config, 1, 2, f->run);
+    assert_int_equal(sdsinf_channel_requests(a, &a0), SDSINF_OK);
+    assert_int_equal(sdsinf_channel_requests(b, &b0), SDSINF_OK);
+    for (uint32_t i = 0; i < 20; i++)
+        send_msg(a, 1, i, 0, 64, i);
+    for (uint32_t i = 0; i < 20; i++)
+        expect_msg(b, 0, i, 0, 64, i, NULL);
+    sdsinf_channel_requests(a, &a1);
+    sdsinf_channel_requests(b, &b1);
+    if (a1.send <= a0.send || b1.receive <= b0.receive)
+        fail_msg("%s: 20 sends counted %" PRIu64 " send requests, 20 receives "
+                 "%" PRIu64 " receive requests", g_name, a1.send - a0.send,
+                 b1.receive - b0.receive);
+    expect_timeout(b, 0, 99, 0, 30, &err);
+    sdsinf_channel_requests(b, &b2);
+    assert_true(b2.receive > b1.receive);
+    assert_true(b2.empty > b1.empty);
+    assert_true(b2.empty - b0.empty <= b2.receive - b0.receive);
+    sdsinf_msg_key k = key_to(a, 5, 0, 0); /* refused by the core */
+    assert_int_equal(sdsinf_channel_send(a, &k, "x", 1, &err), SDSINF_EINVAL);
+    sdsinf_channel_requests(a, &a0);
+    assert_memory_equal(&a0, &a1, sizeof a0);
+    assert_int_equal(sdsinf_channel_requests(NULL, &a0), SDSINF_EINVAL);
+    assert_int_equal(sdsinf_channel_requests(a, NULL), SDSINF_EINVAL);
+    close_w(a, 1);
+    close_w(b, 1);
+}
+
+/* "conformance-v1": a version 1 table (no entry past control) over the
+ * channel under test.  The core counts its calls as requests; flush and a
+ * run's create and destroy have nothing to do; it cannot count what a run
+ * left. */
+typedef struct v1_channel {
+    sdsinf_channel base;
+    sdsinf_channel *inner;
+} v1_channel;
+
+static int v1_open(sdsinf_channel *ch, const char *config, sdsinf_err *err)
+{
+    return sdsinf_channel_open(g_name, config, ch->self, ch->workers, ch->run,
+                               &((v1_channel *)ch)->inner, err);
+}
+
+static int v1_send(sdsinf_channel *ch, const sdsinf_msg_key *k, const void *m,
+                   size_t n, sdsinf_err *err)
+{
+    return sdsinf_channel_send(((v1_channel *)ch)->inner, k, m, n, err);
+}
+
+static int v1_recv(sdsinf_channel *ch, const sdsinf_msg_key *want, void **m,
+                   size_t *n, int timeout_ms, sdsinf_err *err)
+{
+    return sdsinf_channel_recv(((v1_channel *)ch)->inner, want, m, n,
+                               timeout_ms, err);
+}
+
+static int v1_close(sdsinf_channel *ch, int cleanup, sdsinf_err *err)
+{
+    return sdsinf_channel_close(((v1_channel *)ch)->inner, cleanup, err);
+}
+
+static void test_v1_table(void **state)
+{
+    fixture *f = *state;
+    static sdsinf_channel_methods v1 = {
+        .version = 1, .name = "conformance-v1",
+        .instance_size = sizeof(v1_channel), .open = v1_open,
+        .send = v1_send, .recv = v1_recv, .close = v1_close};
+    sdsinf_err err = {0};
+    sdsinf_requests ra, rb, none = {0};
+    int64_t items;
+    v1.caps = g_m->caps;
+    assert_int_equal(sdsinf_channel_register(&v1, &err), SDSINF_OK);
+    assert_int_equal(sdsinf_channel_run_create("conformance-v1", f->config,
+                                               f->run, 2, NULL, &err),
+                     SDSINF_OK);
+    sdsinf_channel *a = NULL, *b = NULL;
+    assert_int_equal(sdsinf_channel_open("conformance-v1", f->config, 0, 2,
+                                         f->run, &a, &err), SDSINF_OK);
+    assert_int_equal(sdsinf_channel_open("conformance-v1", f->config, 1, 2,
+                                         f->run, &b, &err), SDSINF_OK);
+    assert_null(a->type_state);
+    for (uint32_t i = 0; i < 3; i++)
+        send_msg(a, 1, i, 0, 30, i);
+    for (uint32_t i = 0; i < 3; i++)
+        expect_msg(b, 0, i, 0, 30, i, NULL);
+    expect_timeout(b, 0, 9, 0, 20, &err);
+    sdsinf_channel_requests(a, &ra);
+    sdsinf_channel_requests(b, &rb);
+    assert_int_equal(ra.send, 3);
+    assert_int_equal(ra.receive, 0);
+    assert_int_equal(rb.receive, 4);
+    assert_int_equal(rb.empty, 1);
+    assert_int_equal(rb.send + rb.remove + rb.list + rb.retries + rb.units, 0);
+    assert_int_equal(sdsinf_channel_run_residue("conformance-v1", f->config,
+                                                f->run, &items, &err),
+                     SDSINF_ENOTSUP);
+    assert_non_null(strstr(err.msg, "conformance-v1"));
+    close_w(a, 1);
+    close_w(b, 1);
+    assert_int_equal(sdsinf_channel_run_destroy("conformance-v1", f->config,
+                                                f->run, 2, &none, &err),
+                     SDSINF_OK);
+    sdsinf_requests zero = {0};
+    assert_memory_equal(&none, &zero, sizeof none);
+    assert_nothing_left(f, f->run);
+}
+
 /* ---- The fault-injection wrapper itself (faulty:<inner> only) ------------- */
 
 static sdsinf_channel *open_faulty(const fixture *f, const char *opts, int self)
@@ -1314,11 +1707,16 @@ static void test_faults_injected(void **state)
 
 int main(int argc, char **argv)
 {
-    if (argc != 2) {
-        fprintf(stderr, "usage: %s CHANNEL\n", argv[0]);
+    if (argc < 2 || argc > 4) {
+        fprintf(stderr, "usage: %s CHANNEL [CONFIG [DENIED]] ({dir}: each "
+                "case's directory)\n", argv[0]);
         return 2;
     }
     g_name = argv[1];
+    if (argc > 2)
+        g_config = argv[2];
+    if (argc > 3)
+        g_denied = argv[3];
     g_base = strncmp(g_name, "faulty:", 7) ? g_name : g_name + 7;
     if (g_base != g_name && tu_fault_register(g_base, NULL) != SDSINF_OK) {
         fprintf(stderr, "%s: no channel '%s' to wrap\n", argv[0], g_base);
@@ -1358,6 +1756,15 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_echo_process, setup, teardown),
         cmocka_unit_test_setup_teardown(test_late_peer_process, setup, teardown),
         cmocka_unit_test_setup_teardown(test_faults_injected, setup, teardown),
+        cmocka_unit_test(test_type_state),
+        cmocka_unit_test_setup_teardown(test_access_denied, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_run_create_destroy, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_run_destroy_after_crash, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_flush, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_requests, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_v1_table, setup, teardown),
     };
     return cmocka_run_group_tests_name(g_name, tests, NULL, NULL);
 }

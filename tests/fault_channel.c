@@ -25,8 +25,10 @@
  * side; held messages go out from the sender's later send, recv (which
  * waits in slices so due messages leave on time) and close (a late message
  * is still delivered: only drop loses one).  Other control ops go to the
- * inner channel (fs's listing works through the wrapper).  Instances are
- * thread-safe when the inner channel is. */
+ * inner channel (fs's listing works through the wrapper), and so do flush,
+ * a run's create, destroy and residue (the table is its shared state:
+ * type_init) and the inner instance's request counters (copied after
+ * each call).  Instances are thread-safe when the inner channel is. */
 #include "core/core.h"
 
 #include <pthread.h>
@@ -81,6 +83,21 @@ static pthread_mutex_t tables_mu = PTHREAD_MUTEX_INITIALIZER;
 static const char *inner_name(const sdsinf_channel *ch)
 {
     return ((const fault_table *)ch->methods)->inner;
+}
+
+/* The inner channel's config: what follows the options' '|', if any. */
+static const char *inner_config(const char *config)
+{
+    const char *bar = config ? strchr(config, '|') : NULL;
+    return bar ? bar + 1 : config;
+}
+
+/* A call's status, once the inner instance's requests are the wrapper's
+ * (fc->mu held). */
+static int counted(fault_channel *fc, int rc)
+{
+    sdsinf_channel_requests(fc->inner, &fc->base.requests);
+    return rc;
 }
 
 /* splitmix64: a uniform double in [0, 1). */
@@ -143,7 +160,7 @@ static int fault_open(sdsinf_channel *ch, const char *config, sdsinf_err *err)
     fault_channel *fc = (fault_channel *)ch;
     const char *bar = config ? strchr(config, '|') : NULL;
     const char *env = getenv("SDSINF_FAULTS");
-    const char *inner_cfg = bar ? bar + 1 : config;
+    const char *inner_cfg = inner_config(config);
     int rc = bar ? parse_opts(config, (size_t)(bar - config), &fc->o, err)
                  : parse_opts(env ? env : "", env ? strlen(env) : 0, &fc->o, err);
     if (rc != SDSINF_OK)
@@ -232,6 +249,7 @@ static int fault_send(sdsinf_channel *ch, const sdsinf_msg_key *key,
         if (rc == SDSINF_OK) /* earlier reordered messages go after it */
             rc = flush(fc, 0, 1, err);
     }
+    rc = counted(fc, rc);
     pthread_mutex_unlock(&fc->mu);
     return rc;
 }
@@ -261,6 +279,9 @@ static int fault_recv(sdsinf_channel *ch, const sdsinf_msg_key *want,
         double now = sdsinf__now(), until = due && due < deadline ? due : deadline;
         int slice = until > now ? (int)((until - now) * 1e3) + 1 : 0;
         rc = sdsinf_channel_recv(fc->inner, want, msg, len, slice, err);
+        pthread_mutex_lock(&fc->mu);
+        counted(fc, rc);
+        pthread_mutex_unlock(&fc->mu);
         if (rc != SDSINF_ETIMEDOUT || sdsinf__now() >= deadline) {
             if (rc != SDSINF_OK && err) {
                 char inner_msg[sizeof err->msg];
@@ -281,6 +302,51 @@ static int fault_close(sdsinf_channel *ch, int cleanup, sdsinf_err *err)
     int rc2 = sdsinf_channel_close(fc->inner, cleanup, err);
     pthread_mutex_destroy(&fc->mu);
     return rc != SDSINF_OK ? rc : rc2;
+}
+
+/* The inner channel's flush (held messages are the faults' delays, not a
+ * batch: they keep waiting). */
+static int fault_flush(sdsinf_channel *ch, sdsinf_err *err)
+{
+    fault_channel *fc = (fault_channel *)ch;
+    pthread_mutex_lock(&fc->mu);
+    int rc = counted(fc, sdsinf_channel_flush(fc->inner, err));
+    pthread_mutex_unlock(&fc->mu);
+    return rc;
+}
+
+/* The shared state of a "faulty:<inner>" table: the table itself, which
+ * names the inner channel for the run calls. */
+static int fault_type_init(const sdsinf_channel_methods *m, void **state,
+                           sdsinf_err *err)
+{
+    (void)err;
+    *state = (void *)m;
+    return SDSINF_OK;
+}
+
+static int fault_run_create(void *state, const char *config, uint64_t run,
+                            int workers, sdsinf_requests *req, sdsinf_err *err)
+{
+    return sdsinf_channel_run_create(((fault_table *)state)->inner,
+                                     inner_config(config), run, workers, req,
+                                     err);
+}
+
+static int fault_run_destroy(void *state, const char *config, uint64_t run,
+                             int workers, sdsinf_requests *req,
+                             sdsinf_err *err)
+{
+    return sdsinf_channel_run_destroy(((fault_table *)state)->inner,
+                                      inner_config(config), run, workers, req,
+                                      err);
+}
+
+static int fault_run_residue(void *state, const char *config, uint64_t run,
+                             int64_t *items, sdsinf_err *err)
+{
+    return sdsinf_channel_run_residue(((fault_table *)state)->inner,
+                                      inner_config(config), run, items, err);
 }
 
 static int fault_control(sdsinf_channel *ch, int op, void *arg, sdsinf_err *err)
@@ -325,9 +391,13 @@ int tu_fault_register(const char *inner, sdsinf_err *err)
         memcpy(t->name, name, sizeof name);
         t->inner = t->name + strlen("faulty:");
         t->m = (sdsinf_channel_methods){
-            SDSINF_CHANNEL_VERSION, t->name, sizeof(fault_channel), in->caps,
-            in->max_message, fault_open, fault_send, fault_recv, fault_close,
-            fault_control};
+            .version = SDSINF_CHANNEL_VERSION, .name = t->name,
+            .instance_size = sizeof(fault_channel), .caps = in->caps,
+            .max_message = in->max_message, .open = fault_open,
+            .send = fault_send, .recv = fault_recv, .close = fault_close,
+            .control = fault_control, .type_init = fault_type_init,
+            .run_create = fault_run_create, .run_destroy = fault_run_destroy,
+            .flush = fault_flush, .run_residue = fault_run_residue};
     }
     pthread_mutex_unlock(&tables_mu);
     return rc == SDSINF_OK ? sdsinf_channel_register(&t->m, err) : rc;

@@ -1,6 +1,7 @@
 /* test_redis.c - what the shared conformance suite does not cover of the
  * "redis" channel: its settings (URLs, environment, TLS refused), a server
- * that is not there, passwords, Unix sockets and databases, expiry of what
+ * that is not there, passwords and permissions (SDSINF_EACCES), a server
+ * out of memory (SDSINF_ETHROTTLED), Unix sockets and databases, expiry of what
  * an aborted worker leaves, a send the server refuses, a server that stops
  * answering, and distributed runs over it with duplicated and reordered
  * messages that still equal one process bit for bit and leave no key
@@ -47,15 +48,13 @@ static sdsinf_channel *open_ok(const char *config, int self, int W,
     return ch;
 }
 
-/* The keys of run the server holds (through an instance of its own). */
+/* The keys of run the server holds (the channel's run_residue). */
 static int64_t run_keys(const char *config, uint64_t run)
 {
-    sdsinf_channel *ch = open_ok(config, 0, 1, run);
     sdsinf_err err = {0};
     int64_t n = -1;
-    if (sdsinf_channel_control(ch, SDSINF_REDIS_RUN_KEYS, &n, &err) != SDSINF_OK)
+    if (sdsinf_channel_run_residue("redis", config, run, &n, &err) != SDSINF_OK)
         fail_msg("counting keys: %s", err.msg);
-    assert_int_equal(sdsinf_channel_close(ch, 0, &err), SDSINF_OK);
     return n;
 }
 
@@ -146,7 +145,8 @@ static void test_settings(void **state)
     sdsinf_err err = {0};
     ch = open_ok(g_url, 0, 1, new_run());
     assert_int_equal(sdsinf_channel_control(ch, 121, NULL, &err), SDSINF_ENOTSUP);
-    assert_int_equal(sdsinf_channel_control(ch, SDSINF_REDIS_RUN_KEYS, NULL, &err),
+    assert_int_equal(sdsinf_channel_run_residue("redis", g_url, ch->run, NULL,
+                                                &err),
                      SDSINF_EINVAL);
     assert_int_equal(sdsinf_channel_close(ch, 1, NULL), SDSINF_OK);
 }
@@ -163,8 +163,9 @@ static void test_no_server(void **state)
     assert_true(sdsinf__now() - t0 < 5);
 }
 
-/* A server with a password: refused without it, with a wrong one; taken
- * from the URL or the environment. */
+/* A server with a password: refused without it, with a wrong one (access
+ * denied, saying where the password goes); taken from the URL or the
+ * environment. */
 static void test_password(void **state)
 {
     (void)state;
@@ -172,10 +173,15 @@ static void test_password(void **state)
     char url[256];
     assert_int_equal(sh("redis-cli -p %s config set requirepass 's3 cr@t' "
                         ">/dev/null", port), 0);
-    expect_refused(g_url, SDSINF_EINVAL, "needs a password");
-    expect_refused(g_url, SDSINF_EINVAL, "SDSINF_REDIS_PASSWORD");
+    expect_refused(g_url, SDSINF_EACCES, "needs a password");
+    expect_refused(g_url, SDSINF_EACCES, "SDSINF_REDIS_PASSWORD");
     snprintf(url, sizeof url, "redis://:wrong@127.0.0.1:%s", port);
-    expect_refused(url, SDSINF_EINVAL, "credentials");
+    expect_refused(url, SDSINF_EACCES, "credentials");
+    expect_refused(url, SDSINF_EACCES, "WRONGPASS");
+    sdsinf_err err = {0};
+    assert_int_equal(sdsinf_channel_run_create("redis", url, new_run(), 2,
+                                               NULL, &err),
+                     SDSINF_EACCES);
     snprintf(url, sizeof url, "redis://:s3%%20cr%%40t@127.0.0.1:%s", port);
     sdsinf_channel *ch = open_ok(url, 0, 1, new_run());
     round_trip(ch, 10);
@@ -192,6 +198,62 @@ static void test_password(void **state)
     unsetenv("SDSINF_REDIS_PASSWORD");
     ch = open_ok(g_url, 0, 1, new_run());
     assert_int_equal(sdsinf_channel_close(ch, 1, NULL), SDSINF_OK);
+}
+
+/* A user the server denies the list commands: its sends are refused with
+ * SDSINF_EACCES (the next call reports it), naming the refusal. */
+static void test_no_permission(void **state)
+{
+    (void)state;
+    const char *port = getenv("SDSINF_REDIS_PORT");
+    char url[256];
+    assert_int_equal(sh("redis-cli -p %s acl setuser reader on '>pw' '~*' "
+                        "'&*' +@all -rpush >/dev/null", port), 0);
+    snprintf(url, sizeof url, "redis://reader:pw@127.0.0.1:%s", port);
+    uint64_t run = new_run();
+    sdsinf_channel *a = open_ok(url, 0, 1, run);
+    sdsinf_msg_key k = {run, 0, 2, 0, 0, 0, 1};
+    sdsinf_err err = {0};
+    void *m = NULL;
+    size_t n = 0;
+    assert_int_equal(sdsinf_channel_send(a, &k, "abc", 3, &err), SDSINF_OK);
+    assert_int_equal(sdsinf_channel_recv(a, &k, &m, &n, 100, &err),
+                     SDSINF_EACCES);
+    if (!strstr(err.msg, "NOPERM") || !strstr(err.msg, "allowed"))
+        fail_msg("a send without permission: %s", err.msg);
+    assert_int_equal(sdsinf_channel_close(a, 1, &err), SDSINF_OK);
+    assert_int_equal(sh("redis-cli -p %s acl deluser reader >/dev/null", port),
+                     0);
+    assert_int_equal(run_keys(g_url, run), 0);
+}
+
+/* A server out of memory refuses writes: SDSINF_ETHROTTLED, saying to
+ * retry or raise maxmemory. */
+static void test_throttled(void **state)
+{
+    (void)state;
+    const char *port = getenv("SDSINF_REDIS_PORT");
+    uint64_t run = new_run();
+    sdsinf_channel *a = open_ok(g_url, 0, 1, run);
+    sdsinf_msg_key k = {run, 0, 2, 0, 0, 0, 1};
+    sdsinf_err err = {0};
+    void *m = NULL;
+    size_t n = 0;
+    assert_int_equal(sh("redis-cli -p %s config set maxmemory 1 >/dev/null",
+                        port), 0);
+    int sent = sdsinf_channel_send(a, &k, "abc", 3, &err);
+    int rc = sdsinf_channel_recv(a, &k, &m, &n, 100, &err);
+    int created = sdsinf_channel_run_create("redis", g_url, new_run(), 1, NULL,
+                                            NULL);
+    assert_int_equal(sh("redis-cli -p %s config set maxmemory 0 >/dev/null",
+                        port), 0);
+    assert_int_equal(sent, SDSINF_OK);
+    assert_int_equal(rc, SDSINF_ETHROTTLED);
+    if (!strstr(err.msg, "OOM") || !strstr(err.msg, "maxmemory"))
+        fail_msg("a server out of memory: %s", err.msg);
+    assert_int_equal(created, SDSINF_ETHROTTLED);
+    assert_int_equal(sdsinf_channel_close(a, 1, &err), SDSINF_OK);
+    assert_int_equal(run_keys(g_url, run), 0);
 }
 
 static void test_unix_socket_and_db(void **state)
@@ -391,11 +453,13 @@ static int shuffle_close(sdsinf_channel *ch, int cleanup, sdsinf_err *err)
     return sdsinf_channel_close(sc->inner, cleanup, err);
 }
 
+/* A version 1 table (the core counts its calls as requests; a run over it
+ * has no create or destroy: its redis instances clean up as they close). */
 static const sdsinf_channel_methods shuffle_methods = {
-    SDSINF_CHANNEL_VERSION, "shuffle:redis", sizeof(shuffle_channel),
-    SDSINF_CAP_PROCESSES,   0,               shuffle_open,
-    shuffle_send,           shuffle_recv,    shuffle_close,
-    NULL};
+    .version = 1, .name = "shuffle:redis",
+    .instance_size = sizeof(shuffle_channel), .caps = SDSINF_CAP_PROCESSES,
+    .open = shuffle_open, .send = shuffle_send, .recv = shuffle_recv,
+    .close = shuffle_close};
 
 typedef struct fixture {
     sdsinf_model *m;
@@ -431,6 +495,16 @@ static void run_equal(fixture *f, int W, const char *launcher,
     assert_memory_equal(r.max, f->single.max, (size_t)r.images * sizeof *r.max);
     if (!strncmp(channel, "shuffle:", 8))
         assert_true(st.duplicates > 0); /* the faults showed */
+    /* the requests: the records' (each layer's round trips) and, in the
+     * total, the coordinator's; a send is one round trip here */
+    sdsinf_requests rec = {0};
+    for (int64_t i = 0; i < st.nrecords; i++) {
+        rec.send += st.records[i].requests.send;
+        rec.receive += st.records[i].requests.receive;
+    }
+    assert_true(rec.send >= st.messages_sent && rec.receive > 0);
+    assert_true(st.requests.send >= rec.send &&
+                st.requests.receive >= rec.receive);
     print_message("W=%d %s over %s: %.3f s, %" PRIu64 " messages, %" PRIu64
                   " duplicates dropped\n",
                   W, launcher, channel, st.seconds, st.messages_sent,
@@ -483,6 +557,8 @@ int main(void)
         cmocka_unit_test(test_settings),
         cmocka_unit_test(test_no_server),
         cmocka_unit_test(test_password),
+        cmocka_unit_test(test_no_permission),
+        cmocka_unit_test(test_throttled),
         cmocka_unit_test(test_unix_socket_and_db),
         cmocka_unit_test(test_expiry),
         cmocka_unit_test(test_refused_send),

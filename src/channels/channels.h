@@ -24,9 +24,39 @@ extern const sdsinf_channel_methods sdsinf__channel_mpi;   /* SDSINF_HAVE_MPI */
 int sdsinf__channel_resolve(const char *name,
                             const sdsinf_channel_methods **out,
                             sdsinf_err *err);
+/* The shared state of channel table m (type_init run on first use, as for
+ * its instances), held until exit: for code that needs it without an
+ * instance (the mpi launcher starts MPI through the mpi channel's). */
+int sdsinf__channel_type_state(const sdsinf_channel_methods *m, void **state,
+                               sdsinf_err *err);
 
 /* Starts MPI once per process (channels/mpi.c; the mpi launcher and
  * channel share it). */
 int sdsinf__mpi_start(sdsinf_err *err);
+
+/* ---- Request counters ------------------------------------------------------ */
+
+/* Every field of sdsinf_requests, for code that treats them alike. */
+#define SDSINF__REQUEST_KINDS(X) \
+    X(send) X(receive) X(empty) X(remove) X(list) X(retries) X(units)
+
+/* Counts n requests of one kind on instance ch (atomically: instances may
+ * be shared by threads). */
+#if defined(__GNUC__)
+#define SDSINF__COUNT(ch, kind, n) \
+    __atomic_fetch_add(&(ch)->requests.kind, (uint64_t)(n), __ATOMIC_RELAXED)
+#else
+#define SDSINF__COUNT(ch, kind, n) ((ch)->requests.kind += (uint64_t)(n))
+#endif
+
+/* sum += add, kind by kind. */
+void sdsinf__requests_add(sdsinf_requests *sum, const sdsinf_requests *add);
+/* sum += now - before (counters that only grow). */
+void sdsinf__requests_since(sdsinf_requests *sum, const sdsinf_requests *now,
+                            const sdsinf_requests *before);
+
+/* The status of a failed system call's errno: SDSINF_EACCES for access
+ * refused (EACCES, EPERM, EROFS), SDSINF_ENOMEM, else SDSINF_EIO. */
+int sdsinf__errno_status(int e);
 
 #endif /* SDSINF_CHANNELS_H */

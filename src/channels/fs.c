@@ -12,14 +12,21 @@
  * object or none; sending a key again replaces its object (the runtime
  * deduplicates).  Objects stay until the run is cleaned up.
  *
- * Cleanup: close(cleanup=1) removes <dir>/<run> (and the default store,
- * once empty), or, while other workers
- * of the run still have it open, leaves a mark (<dir>/<run>/.cleanup) so
- * that the last of them to close removes it: every worker may clean up as
- * it finishes.  Open instances are known from a per-process count and,
- * across processes, from a file each holds an fcntl() write lock on
+ * Cleanup: run_create (the run's coordinator) makes <dir>/<run> with a
+ * mark, <dir>/<run>/.created, and run_destroy removes <dir>/<run> (and the
+ * default store, once empty).  In a run made without run_create,
+ * close(cleanup=1) does that, or, while other workers of the run still
+ * have it open, leaves a mark (<dir>/<run>/.cleanup) so that the last of
+ * them to close removes it: every worker may clean up as it finishes.
+ * Open instances are known from a per-process count and, across
+ * processes, from a file each holds an fcntl() write lock on
  * (<dir>/<run>/.open.<worker>.<pid>.<n>); the lock dies with its process,
  * so a crashed worker never holds a run's cleanup back.
+ *
+ * Requests, as an object store bills them: a file made (an object put,
+ * the open file) is a send, a file read or looked for a receive (empty
+ * when not there: every poll of recv), a directory listed a list, a file
+ * removed a remove.
  *
  * recv fetches exactly the `want` key, polling with backoff (0.05 ms,
  * doubling to 2 ms) until the timeout.  With control(SDSINF_FS_LISTING,
@@ -74,6 +81,7 @@ typedef struct fs_channel {
     fs_open_run *counted;
     int listing;
     int own_store;       /* <dir> is the default store, sdsinf's own */
+    int created;         /* the run was made by run_create */
     fs_seen seen[SEEN_SLOTS];
     uint64_t clock;
 } fs_channel;
@@ -83,10 +91,6 @@ static pthread_mutex_t opens_mu = PTHREAD_MUTEX_INITIALIZER;
 static fs_open_run *opens;
 
 /* ---- Helpers ------------------------------------------------------------ */
-
-
-/* mkdir -p with mode 0700 for the components it creates: the leaf first,
- * its parents only when missing (a store's directories mostly exist). */
 
 /* <root>/<batch>/<layer>/<target> into out; -1 when too long. */
 static int dir_of(const fs_channel *fc, uint32_t batch, uint32_t layer,
@@ -231,12 +235,13 @@ static int lock_open(fs_channel *fc)
 
 /* Whether another process has the run at root open; removes the open
  * files of processes that died. */
-static int others_open(const char *root)
+static int others_open(fs_channel *fc, const char *root)
 {
     DIR *d = opendir(root);
     char me[32], path[FILE_CAP];
     int live = 0;
     snprintf(me, sizeof me, ".%ld.", (long)getpid());
+    SDSINF__COUNT(&fc->base, list, 1);
     if (!d)
         return 0;
     struct dirent *de;
@@ -256,10 +261,12 @@ static int others_open(const char *root)
         memset(&fl, 0, sizeof fl);
         fl.l_type = F_WRLCK;
         fl.l_whence = SEEK_SET;
-        if (fcntl(fd, F_GETLK, &fl) == 0 && fl.l_type == F_UNLCK)
+        if (fcntl(fd, F_GETLK, &fl) == 0 && fl.l_type == F_UNLCK) {
             unlink(path); /* its process is gone */
-        else
+            SDSINF__COUNT(&fc->base, remove, 1);
+        } else {
             live = 1;
+        }
         close(fd);
     }
     closedir(d);
@@ -272,8 +279,8 @@ static void fs_release(fs_channel *fc)
         close(fc->lock_fd); /* drops the lock */
         fc->lock_fd = -1;
     }
-    if (fc->lock_path)
-        unlink(fc->lock_path);
+    if (fc->lock_path && unlink(fc->lock_path) == 0)
+        SDSINF__COUNT(&fc->base, remove, 1);
     for (int i = 0; i < SEEN_SLOTS; i++)
         sdsinf__free(fc->seen[i].bits);
     sdsinf__free(fc->lock_path);
@@ -289,36 +296,86 @@ const char *sdsinf__fs_store(const char *config, char *def, size_t cap)
     return def;
 }
 
+/* <store>/<run> into root (config, or the default store); SDSINF_EINVAL
+ * when too long for the objects' paths under it. */
+static int run_root(const char *config, uint64_t run, char root[PATH_CAP],
+                    sdsinf_err *err)
+{
+    char def[PATH_CAP];
+    const char *store = sdsinf__fs_store(config, def, sizeof def);
+    if (snprintf(root, PATH_CAP, "%s/%" PRIu64, store, run) >= PATH_CAP - 128)
+        return sdsinf__fail(err, SDSINF_EINVAL,
+                            "channel 'fs': the store %.80s... is too long; "
+                            "pass a shorter directory as the config",
+                            store);
+    return SDSINF_OK;
+}
+
+/* The failure to make or open the run's directory root (errno e). */
+static int root_fail(const char *who, const char *root, int e,
+                     sdsinf_err *err)
+{
+    return sdsinf__fail(err, sdsinf__errno_status(e),
+                        "channel 'fs': %s cannot open the run directory %s: "
+                        "%s; pass a directory it may write as the config",
+                        who, root, strerror(e));
+}
+
+/* Removes the run at root and, from the default store (own_store), the
+ * store once no run is left in it; each file removed counted in *req.
+ * 0, or -1 with errno. */
+static int remove_run(const char *root, int own_store, sdsinf_requests *req)
+{
+    char path[FILE_CAP];
+    int64_t files = 0;
+    snprintf(path, sizeof path, "%s", root);
+    int rc = sdsinf__rm_tree(path, sizeof path, 0, &files, NULL);
+    int e = errno;
+    req->remove += (uint64_t)files;
+    char *slash = strrchr(path, '/');
+    if (own_store && slash && slash != path) {
+        *slash = 0;
+        rmdir(path); /* the default store, once no run is left in it
+                        (sdsinf__mkdir_p retries a run's directory whose
+                        parent went meanwhile) */
+    }
+    errno = e;
+    return rc;
+}
+
 static int fs_open(sdsinf_channel *ch, const char *config, sdsinf_err *err)
 {
     fs_channel *fc = (fs_channel *)ch;
-    char def[PATH_CAP];
-    int rc = SDSINF_OK;
+    char root[PATH_CAP], who[32];
+    int rc;
     fc->lock_fd = -1;
     fc->own_store = !config || !config[0];
-    config = sdsinf__fs_store(config, def, sizeof def);
-    size_t cap = strlen(config) + 32;
-    if (!(fc->root = sdsinf__malloc(cap)))
+    snprintf(who, sizeof who, "worker %d", ch->self);
+    if ((rc = run_root(config, ch->run, root, err)) != SDSINF_OK)
+        return rc;
+    if (!(fc->root = sdsinf__malloc(strlen(root) + 1)))
         return sdsinf__fail(err, SDSINF_ENOMEM,
                             "channel 'fs': no memory to open worker %d", ch->self);
-    snprintf(fc->root, cap, "%s/%" PRIu64, config, ch->run);
+    strcpy(fc->root, root);
     pthread_mutex_lock(&opens_mu);
-    int made = -1, e = ENAMETOOLONG;
-    for (int attempt = 0; cap <= PATH_CAP - 128 && attempt < 2 && made; attempt++)
+    int made = -1, e = 0;
+    for (int attempt = 0; attempt < 2 && made; attempt++)
         if ((made = sdsinf__mkdir_p(fc->root) == 0 ? lock_open(fc) : -1) != 0 &&
             (e = errno) == ENOENT && fc->lock_path) {
             sdsinf__free(fc->lock_path); /* the run was just removed */
             fc->lock_path = NULL;
         }
     if (made != 0) {
-        rc = sdsinf__fail(err, e == ENOMEM ? SDSINF_ENOMEM : SDSINF_EIO,
-                          "channel 'fs': worker %d cannot open the run "
-                          "directory %s: %s; pass a writable directory as "
-                          "the config",
-                          ch->self, fc->root, strerror(e));
+        rc = root_fail(who, fc->root, e, err);
     } else if (!(fc->counted = count_open(fc->root))) {
         rc = sdsinf__fail(err, SDSINF_ENOMEM,
                           "channel 'fs': no memory to open worker %d", ch->self);
+    } else {
+        char mark[FILE_CAP];
+        SDSINF__COUNT(ch, send, 1); /* the open file */
+        SDSINF__COUNT(ch, receive, 1);
+        snprintf(mark, sizeof mark, "%s/.created", fc->root);
+        fc->created = access(mark, F_OK) == 0;
     }
     pthread_mutex_unlock(&opens_mu);
     if (rc != SDSINF_OK)
@@ -337,26 +394,73 @@ static int fs_close(sdsinf_channel *ch, int cleanup, sdsinf_err *err)
     fc->root = NULL; /* kept for the steps below */
     fs_release(fc);
     /* ordered so that of two workers closing at once, one sees the other
-     * gone: give up the open file, mark, then look */
+     * gone: give up the open file, mark, then look (a run made by
+     * run_create is run_destroy's to remove) */
     snprintf(path, sizeof path, "%s/.cleanup", root);
-    if (cleanup) {
+    if (cleanup && !fc->created) {
         int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+        SDSINF__COUNT(ch, send, 1);
         if (fd >= 0)
             close(fd);
     }
-    if (!here && access(path, F_OK) == 0 && !others_open(root)) {
-        snprintf(path, sizeof path, "%s", root);
-        sdsinf__rm_tree(path, sizeof path, 0, NULL, NULL);
-        char *slash = strrchr(path, '/');
-        if (fc->own_store && slash && slash != path) {
-            *slash = 0;
-            rmdir(path); /* the default store, once no run is left in it
-                            (sdsinf__mkdir_p retries a run's directory
-                            whose parent went meanwhile) */
-        }
-    }
+    if (!fc->created && !here && access(path, F_OK) == 0 &&
+        !others_open(fc, root))
+        remove_run(root, fc->own_store, &fc->base.requests);
     pthread_mutex_unlock(&opens_mu);
     sdsinf__free(root);
+    return SDSINF_OK;
+}
+
+/* Makes the run's directory, marked as made by run_create. */
+static int fs_run_create(void *state, const char *config, uint64_t run,
+                         int workers, sdsinf_requests *req, sdsinf_err *err)
+{
+    (void)state, (void)workers;
+    char root[PATH_CAP], mark[FILE_CAP];
+    int rc = run_root(config, run, root, err), fd = -1;
+    if (rc != SDSINF_OK)
+        return rc;
+    snprintf(mark, sizeof mark, "%s/.created", root);
+    if (sdsinf__mkdir_p(root) != 0 ||
+        (fd = open(mark, O_WRONLY | O_CREAT | O_CLOEXEC, 0600)) < 0)
+        return root_fail("run_create", root, errno, err);
+    req->send++;
+    close(fd);
+    return SDSINF_OK;
+}
+
+/* Removes the run's directory, whatever is in it. */
+static int fs_run_destroy(void *state, const char *config, uint64_t run,
+                          int workers, sdsinf_requests *req, sdsinf_err *err)
+{
+    (void)state, (void)workers;
+    char root[PATH_CAP];
+    int rc = run_root(config, run, root, err);
+    pthread_mutex_lock(&opens_mu);
+    if (rc == SDSINF_OK && remove_run(root, !config || !config[0], req) != 0)
+        rc = sdsinf__fail(err, sdsinf__errno_status(errno),
+                          "channel 'fs': cannot remove all of %s: %s; remove "
+                          "it by hand", root, strerror(errno));
+    pthread_mutex_unlock(&opens_mu);
+    return rc;
+}
+
+/* The run's directory and everything under it. */
+static int fs_run_residue(void *state, const char *config, uint64_t run,
+                          int64_t *items, sdsinf_err *err)
+{
+    (void)state;
+    char root[PATH_CAP], path[FILE_CAP];
+    int64_t n = 0;
+    int rc = run_root(config, run, root, err);
+    if (rc != SDSINF_OK)
+        return rc;
+    snprintf(path, sizeof path, "%s", root);
+    if (sdsinf__rm_tree(path, sizeof path, 1, &n, NULL) != 0)
+        return sdsinf__fail(err, sdsinf__errno_status(errno),
+                            "channel 'fs': cannot look through %s: %s", root,
+                            strerror(errno));
+    *items = n;
     return SDSINF_OK;
 }
 
@@ -413,6 +517,7 @@ static int fs_send(sdsinf_channel *ch, const sdsinf_msg_key *key,
     snprintf(path, sizeof path, "%s/%" PRIu32 ".msg", dir, key->source);
     snprintf(tmp, sizeof tmp, "%s/.%" PRIu32 ".msg.%ld.%llu.tmp", dir, key->source,
              (long)getpid(), (unsigned long long)atomic_fetch_add(&tmp_counter, 1));
+    SDSINF__COUNT(ch, send, 1);
     for (int attempt = 0;; attempt++) {
         int e = 0;
         if (write_file(tmp, msg, len) != 0)
@@ -427,7 +532,7 @@ static int fs_send(sdsinf_channel *ch, const sdsinf_msg_key *key,
             continue; /* the key's first object: make its directory */
         if (e == ENOENT && attempt == 0)
             e = errno;
-        return sdsinf__fail(err, SDSINF_EIO,
+        return sdsinf__fail(err, sdsinf__errno_status(e),
                             "channel 'fs': worker %d cannot store %s (%zu "
                             "bytes): %s; check the store directory is "
                             "writable and has room",
@@ -486,6 +591,7 @@ static int list_once(fs_channel *fc, const char *dir, fs_seen *s, void **msg,
                      size_t *len, sdsinf_err *err)
 {
     DIR *d = opendir(dir);
+    SDSINF__COUNT(&fc->base, list, 1);
     if (!d)
         return errno == ENOENT ? NOT_THERE
                                : sdsinf__fail(err, SDSINF_EIO,
@@ -501,6 +607,7 @@ static int list_once(fs_channel *fc, const char *dir, fs_seen *s, void **msg,
             continue;
         char path[FILE_CAP];
         snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+        SDSINF__COUNT(&fc->base, receive, 1);
         rc = read_object(fc, path, msg, len, err); /* NOT_THERE: vanished */
         if (rc == SDSINF_OK)
             s->bits[src / 8] |= (unsigned char)(1u << (src % 8));
@@ -526,10 +633,12 @@ static int fs_recv(sdsinf_channel *ch, const sdsinf_msg_key *want, void **msg,
                             ch->self, dir);
     double deadline = sdsinf__now() + timeout_ms / 1e3, wait = POLL_FIRST_MS;
     for (;;) {
+        SDSINF__COUNT(ch, receive, !s);
         int rc = s ? list_once(fc, dir, s, msg, len, err)
                    : read_object(fc, path, msg, len, err);
         if (rc != NOT_THERE)
             return rc;
+        SDSINF__COUNT(ch, empty, 1);
         double left = (deadline - sdsinf__now()) * 1e3;
         if (left <= 0)
             return timed_out(fc, want, s ? dir : path, timeout_ms, err);
@@ -559,11 +668,14 @@ const sdsinf_channel_methods sdsinf__channel_fs = {
     .version = SDSINF_CHANNEL_VERSION,
     .name = "fs",
     .instance_size = sizeof(fs_channel),
-    .caps = SDSINF_CAP_KEYED | SDSINF_CAP_PROCESSES,
+    .caps = SDSINF_CAP_KEYED | SDSINF_CAP_PROCESSES | SDSINF_CAP_DETACHED,
     .max_message = 0,
     .open = fs_open,
     .send = fs_send,
     .recv = fs_recv,
     .close = fs_close,
     .control = fs_control,
+    .run_create = fs_run_create,
+    .run_destroy = fs_run_destroy,
+    .run_residue = fs_run_residue,
 };

@@ -22,12 +22,15 @@
  * read sleeps on its bell (a futex), and is only woken (a system call) when
  * it sleeps: a busy run moves its messages without any.
  *
- * Life cycle, under an flock of the file: open creates and sizes the file
- * (or checks it holds the same run) and marks its slot open; close marks
- * it closed and, when no other slot is open (with cleanup: held by a live
- * process), removes the file, the run's message files and the directory if
- * that left it empty.  Files removed while others still map them stay
- * valid to those.  A send waits, at most the send timeout (30 s; control
+ * Life cycle, under an flock of the file: run_create (the coordinator's)
+ * makes the directory and the file, marked as made so; open creates and
+ * sizes the file if that is not done (or checks it holds the same run) and
+ * marks its slot open; close marks it closed.  run_destroy removes the
+ * file, the run's message files and the directory if that left it empty.
+ * In a run made without run_create, the last close (no other slot open;
+ * with cleanup: held by a live process) does that instead.  Files removed
+ * while others still map them stay valid to those.  Requests are calls
+ * (send, receive; empty: a receive that timed out).  A send waits, at most the send timeout (30 s; control
  * op SDSINF_LOCAL_SEND_TIMEOUT), for its target to open; to one that has
  * been open and closed it goes into the ring all the same (a late
  * duplicate, or a loss the receiver's timeout reports). */
@@ -51,7 +54,7 @@
 #include <sys/syscall.h>
 #endif
 
-#define SHM_MAGIC 0x314d4853444c4453ull /* "SDLSHM1" */
+#define SHM_MAGIC 0x324d4853444c4453ull /* "SDLSHM2" */
 #define SEND_TIMEOUT_MS 30000
 #define RING_MAX (256u << 10)  /* a ring's bytes, for few workers */
 #define RING_MIN (16u << 10)   /* ... and at least */
@@ -66,7 +69,12 @@ _Static_assert(ATOMIC_LLONG_LOCK_FREE == 2 && ATOMIC_INT_LOCK_FREE == 2,
 typedef struct shm_header {
     uint64_t magic, run;
     uint32_t workers, ring; /* ring: the bytes of each ring */
+    uint32_t flags, spare;  /* RUN_CREATED */
 } shm_header;
+
+#define RUN_CREATED 1u /* made by run_create: removed by run_destroy */
+#define PATH_CAP 4096  /* a directory's path */
+#define FILE_CAP (PATH_CAP + 32) /* a file's in it */
 
 typedef struct shm_slot { /* one cache line per worker */
     _Atomic uint32_t bell;     /* rung on every arrival, and on room freed */
@@ -205,37 +213,45 @@ static int slot_held(const shm_slot *s, int dead_free)
            (!dead_free || !sdsinf__process_ended(atomic_load(&s->pid)));
 }
 
-/* Removes the run's message files from the directory. */
-static void remove_run_files(const local_channel *lc)
+/* Removes the run's message files from dir (and, with shm, its shared
+ * file), counting each removal; the number of this run's entries left
+ * that could not be removed, or with dry_run, of those there are. */
+static int64_t run_files(const char *dir, uint64_t run, int shm, int dry_run,
+                         sdsinf_requests *req)
 {
-    DIR *d = opendir(lc->dir);
+    DIR *d = opendir(dir);
     char prefix[32];
-    int plen = snprintf(prefix, sizeof prefix, "%" PRIu64 ".", lc->base.run);
+    int plen = snprintf(prefix, sizeof prefix, "%" PRIu64 ".", run);
+    int64_t left = 0;
+    if (req)
+        req->list++;
     if (!d)
-        return;
+        return 0;
     struct dirent *de;
     while ((de = readdir(d))) {
         size_t n = strlen(de->d_name);
-        if (strncmp(de->d_name, prefix, (size_t)plen) != 0 || n < 5 ||
-            strcmp(de->d_name + n - 4, ".msg") != 0)
+        if (strncmp(de->d_name, prefix, (size_t)plen) != 0)
             continue;
-        char *p = sdsinf__malloc(strlen(lc->dir) + n + 2);
-        if (p) {
-            sprintf(p, "%s/%s", lc->dir, de->d_name);
-            unlink(p);
-            sdsinf__free(p);
+        int ours = n >= 5 && (!strcmp(de->d_name + n - 4, ".msg") ||
+                              (shm && !strcmp(de->d_name + plen, "shm")));
+        if (ours && !dry_run) {
+            char p[PATH_CAP + 256];
+            snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
+            if (req)
+                req->remove++;
+            ours = unlink(p) != 0 && errno != ENOENT;
         }
+        left += dry_run || ours;
     }
     closedir(d);
+    return left;
 }
 
 /* Undoes open as far as it got; with `last`, also removes the run. */
 static void local_release(local_channel *lc, int last)
 {
-    if (last) {
-        unlink(lc->path);
-        remove_run_files(lc);
-    }
+    if (last)
+        run_files(lc->dir, lc->base.run, 1, 0, &lc->base.requests);
     if (lc->map)
         munmap(lc->map, lc->map_len);
     if (lc->fd >= 0)
@@ -253,53 +269,70 @@ static void local_release(local_channel *lc, int last)
     lc->dir = lc->path = NULL;
 }
 
-/* Opens the run's file, locked, one that no closer removed meanwhile. */
-static int file_open_locked(local_channel *lc, sdsinf_err *err)
+/* What a failed system call on path means for `who`: the status and a
+ * message saying what to do. */
+static int sys_fail(const char *who, const char *doing, const char *path,
+                    int e, sdsinf_err *err)
+{
+    int code = sdsinf__errno_status(e);
+    return sdsinf__fail(err, code, "channel 'local': %s cannot %s %s: %s%s",
+                        who, doing, path, strerror(e),
+                        code == SDSINF_EACCES
+                            ? "; give it a directory it may write (the "
+                              "channel config, or $SDSINF_SCRATCH)"
+                            : "");
+}
+
+/* Opens path (the run's file in dir) into *fd, locked: one that no closer
+ * removed meanwhile, made (with dir) when missing. */
+static int file_open_locked(const char *dir, const char *path, int *fd,
+                            const char *who, sdsinf_err *err)
 {
     for (;;) {
         struct stat st;
-        lc->fd = open(lc->path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-        if (lc->fd < 0 && errno == ENOENT && sdsinf__mkdir_p(lc->dir) == 0)
+        *fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+        if (*fd < 0 && errno == ENOENT && sdsinf__mkdir_p(dir) == 0)
             continue; /* the directory went with another run's cleanup */
-        if (lc->fd < 0)
-            return sdsinf__fail(err, SDSINF_EIO, "channel 'local': worker %d "
-                                "cannot open %s: %s", lc->base.self, lc->path,
-                                strerror(errno));
-        while (flock(lc->fd, LOCK_EX) != 0 && errno == EINTR) {
+        if (*fd < 0)
+            return sys_fail(who, "open", path, errno, err);
+        while (flock(*fd, LOCK_EX) != 0 && errno == EINTR) {
         }
-        if (fstat(lc->fd, &st) == 0 && st.st_nlink > 0)
+        if (fstat(*fd, &st) == 0 && st.st_nlink > 0)
             return SDSINF_OK;
-        close(lc->fd); /* removed by the run's last closer: a new one */
-        lc->fd = -1;
+        close(*fd); /* removed by the run's last closer: a new one */
+        *fd = -1;
     }
 }
 
-/* Sizes a new file and writes its header, or checks an existing one's. */
-static int file_prepare(local_channel *lc, sdsinf_err *err)
+/* Sizes a new file (fd, at path) and writes header h, or checks that an
+ * existing one holds the same run (and adds h's flags to it). */
+static int file_prepare(int fd, const char *path, const shm_header *h,
+                        size_t map_len, const char *who, sdsinf_err *err)
 {
     struct stat st;
-    shm_header h = {SHM_MAGIC, lc->base.run, (uint32_t)lc->base.workers,
-                    lc->ring};
-    if (fstat(lc->fd, &st) != 0)
-        return sdsinf__fail(err, SDSINF_EIO, "channel 'local': %s: %s",
-                            lc->path, strerror(errno));
+    if (fstat(fd, &st) != 0)
+        return sys_fail(who, "stat", path, errno, err);
     if (st.st_size == 0) {
-        if (ftruncate(lc->fd, (off_t)lc->map_len) != 0 ||
-            pwrite(lc->fd, &h, sizeof h, 0) != (ssize_t)sizeof h)
+        if (ftruncate(fd, (off_t)map_len) != 0 ||
+            pwrite(fd, h, sizeof *h, 0) != (ssize_t)sizeof *h)
             return sdsinf__fail(err, SDSINF_EIO, "channel 'local': cannot "
-                                "size %s to %zu bytes: %s", lc->path,
-                                lc->map_len, strerror(errno));
+                                "size %s to %zu bytes: %s", path, map_len,
+                                strerror(errno));
         return SDSINF_OK;
     }
     shm_header got;
-    if ((size_t)st.st_size != lc->map_len ||
-        pread(lc->fd, &got, sizeof got, 0) != (ssize_t)sizeof got ||
-        memcmp(&got, &h, sizeof h) != 0)
+    if ((size_t)st.st_size != map_len ||
+        pread(fd, &got, sizeof got, 0) != (ssize_t)sizeof got ||
+        got.magic != h->magic || got.run != h->run ||
+        got.workers != h->workers || got.ring != h->ring)
         return sdsinf__fail(err, SDSINF_EINVAL, "channel 'local': %s belongs "
-                            "to another run or worker count (worker %d of "
-                            "%d, run %" PRIu64 "); give each run its own id "
-                            "or remove the file", lc->path, lc->base.self,
-                            lc->base.workers, lc->base.run);
+                            "to another run or worker count (%s of %u "
+                            "workers, run %" PRIu64 "); give each run its own "
+                            "id or remove the file", path, who, h->workers,
+                            h->run);
+    got.flags |= h->flags;
+    if (h->flags && pwrite(fd, &got, sizeof got, 0) != (ssize_t)sizeof got)
+        return sys_fail(who, "write", path, errno, err);
     return SDSINF_OK;
 }
 
@@ -312,35 +345,60 @@ const char *sdsinf__local_dir(const char *config, uint64_t run, char *def,
     return def;
 }
 
+/* The run's directory and file: dir (config, or the default) and
+ * <dir>/<run>.shm into path; SDSINF_EINVAL when too long. */
+static int run_paths(const char *config, uint64_t run, char dir[PATH_CAP],
+                     char path[FILE_CAP], sdsinf_err *err)
+{
+    char def[PATH_CAP];
+    const char *d = sdsinf__local_dir(config, run, def, sizeof def);
+    if (snprintf(dir, PATH_CAP, "%s", d) >= PATH_CAP - 40)
+        return sdsinf__fail(err, SDSINF_EINVAL, "channel 'local': the "
+                            "directory %.80s... is too long; pass a shorter "
+                            "one as the config", d);
+    snprintf(path, FILE_CAP, "%s/%" PRIu64 ".shm", dir, run);
+    return SDSINF_OK;
+}
+
+/* Whether the run was made by run_create (its state stays for
+ * run_destroy). */
+static int run_created(const local_channel *lc)
+{
+    return lc->map && (((const volatile shm_header *)lc->map)->flags &
+                       RUN_CREATED);
+}
+
 static int local_open(sdsinf_channel *ch, const char *config, sdsinf_err *err)
 {
     local_channel *lc = (local_channel *)ch;
-    char def[4096];
+    char dir[PATH_CAP], path[FILE_CAP], who[32];
     int rc;
     lc->fd = -1;
     lc->send_timeout_ms = SEND_TIMEOUT_MS;
-    config = sdsinf__local_dir(config, ch->run, def, sizeof def);
-    size_t dlen = strlen(config);
-    lc->dir = sdsinf__malloc(dlen + 1);
-    lc->path = sdsinf__malloc(dlen + 32);
+    snprintf(who, sizeof who, "worker %d", ch->self);
+    if ((rc = run_paths(config, ch->run, dir, path, err)))
+        return rc;
+    lc->dir = sdsinf__malloc(strlen(dir) + 1);
+    lc->path = sdsinf__malloc(strlen(path) + 1);
     if (!lc->dir || !lc->path) {
         local_release(lc, 0);
         return sdsinf__fail(err, SDSINF_ENOMEM, "channel 'local': no memory "
                             "to open worker %d", ch->self);
     }
-    memcpy(lc->dir, config, dlen + 1);
-    snprintf(lc->path, dlen + 32, "%s/%" PRIu64 ".shm", lc->dir, ch->run);
+    strcpy(lc->dir, dir);
+    strcpy(lc->path, path);
     lc->ring = ring_bytes(ch->workers);
     lc->map_len = map_bytes(ch->workers, lc->ring);
+    shm_header h = {SHM_MAGIC, ch->run, (uint32_t)ch->workers, lc->ring, 0, 0};
     if (sdsinf__mkdir_p(lc->dir) != 0) {
-        rc = sdsinf__fail(err, SDSINF_EIO, "channel 'local': worker %d cannot "
-                          "make the run directory %s: %s", ch->self, lc->dir,
-                          strerror(errno));
+        rc = sys_fail(who, "make the run directory", lc->dir, errno, err);
         local_release(lc, 0);
         return rc;
     }
-    if ((rc = file_open_locked(lc, err)) != SDSINF_OK ||
-        (rc = file_prepare(lc, err)) != SDSINF_OK)
+    if ((rc = file_open_locked(lc->dir, lc->path, &lc->fd, who, err)) !=
+            SDSINF_OK ||
+        (rc = file_prepare(lc->fd, lc->path, &h, lc->map_len, who, err)) !=
+            SDSINF_OK)
         goto fail;
     void *m = mmap(NULL, lc->map_len, PROT_READ | PROT_WRITE, MAP_SHARED,
                    lc->fd, 0);
@@ -370,7 +428,8 @@ static int local_open(sdsinf_channel *ch, const char *config, sdsinf_err *err)
     flock(lc->fd, LOCK_UN);
     return SDSINF_OK;
 fail: {
-    int last = 1; /* a file this open made, nobody else holds: remove */
+    int last = !run_created(lc); /* a file this open made, nobody else
+                                    holds: remove */
     for (int w = 0; lc->map && w < ch->workers; w++)
         last &= !slot_held(&lc->slots[w], 1);
     local_release(lc, last && lc->map);
@@ -382,13 +441,78 @@ static int local_close(sdsinf_channel *ch, int cleanup, sdsinf_err *err)
 {
     (void)err;
     local_channel *lc = (local_channel *)ch;
-    int last = 1;
+    int last = !run_created(lc);
     while (flock(lc->fd, LOCK_EX) != 0 && errno == EINTR) {
     }
     atomic_store(&lc->slots[ch->self].open, 0);
     for (int w = 0; w < ch->workers; w++)
         last &= !slot_held(&lc->slots[w], cleanup);
     local_release(lc, last);
+    return SDSINF_OK;
+}
+
+/* Makes the run's directory and its shared file, marked as made here. */
+static int local_run_create(void *state, const char *config, uint64_t run,
+                            int workers, sdsinf_requests *req,
+                            sdsinf_err *err)
+{
+    (void)state;
+    char dir[PATH_CAP], path[FILE_CAP];
+    int fd = -1, rc = run_paths(config, run, dir, path, err);
+    uint32_t ring = ring_bytes(workers);
+    shm_header h = {SHM_MAGIC, run, (uint32_t)workers, ring, RUN_CREATED, 0};
+    if (rc == SDSINF_OK && sdsinf__mkdir_p(dir) != 0)
+        rc = sys_fail("run_create", "make the run directory", dir, errno, err);
+    if (rc == SDSINF_OK &&
+        (rc = file_open_locked(dir, path, &fd, "run_create", err)) ==
+            SDSINF_OK) {
+        req->send++;
+        rc = file_prepare(fd, path, &h, map_bytes(workers, ring),
+                          "run_create", err);
+    }
+    if (fd >= 0)
+        close(fd);
+    return rc;
+}
+
+/* Removes the run's file, its message files and its directory once that
+ * is empty (an owner record keeps it: sweep.c removes both). */
+static int local_run_destroy(void *state, const char *config, uint64_t run,
+                             int workers, sdsinf_requests *req,
+                             sdsinf_err *err)
+{
+    (void)state, (void)workers;
+    char dir[PATH_CAP], path[FILE_CAP];
+    int rc = run_paths(config, run, dir, path, err);
+    if (rc != SDSINF_OK)
+        return rc;
+    int64_t left = run_files(dir, run, 1, 0, req);
+    if (rmdir(dir) == 0)
+        req->remove++;
+    if (left)
+        return sdsinf__fail(err, SDSINF_EIO, "channel 'local': %lld files of "
+                            "run %" PRIu64 " in %s could not be removed: "
+                            "remove them by hand", (long long)left, run, dir);
+    return SDSINF_OK;
+}
+
+/* The run's file and message files, and its directory when nothing else
+ * is in it. */
+static int local_run_residue(void *state, const char *config, uint64_t run,
+                             int64_t *items, sdsinf_err *err)
+{
+    (void)state;
+    char dir[PATH_CAP], path[FILE_CAP];
+    int rc = run_paths(config, run, dir, path, err);
+    if (rc != SDSINF_OK)
+        return rc;
+    int64_t n = run_files(dir, run, 1, 1, NULL), all = 0;
+    DIR *d = opendir(dir);
+    for (struct dirent *de; d && (de = readdir(d));)
+        all += strcmp(de->d_name, ".") && strcmp(de->d_name, "..");
+    if (d)
+        closedir(d);
+    *items = n + (d && all == n);
     return SDSINF_OK;
 }
 
@@ -511,6 +635,7 @@ static int local_recv(sdsinf_channel *ch, const sdsinf_msg_key *want,
 {
     local_channel *lc = (local_channel *)ch;
     shm_slot *me = &lc->slots[ch->self];
+    SDSINF__COUNT(ch, receive, 1);
     if (lc->head) {
         local_node *n = lc->head;
         if (!(lc->head = n->next))
@@ -531,6 +656,7 @@ static int local_recv(sdsinf_channel *ch, const sdsinf_msg_key *want,
             break;
         bell_wait(me, seen, left);
     }
+    SDSINF__COUNT(ch, empty, 1);
     if (want)
         return sdsinf__fail(err, SDSINF_ETIMEDOUT, "channel 'local': worker "
                             "%d got no message in %d ms (awaiting batch %"
@@ -613,6 +739,7 @@ static int local_send(sdsinf_channel *ch, const sdsinf_msg_key *key,
     shm_slot *me = &lc->slots[ch->self], *peer = &lc->slots[t];
     double deadline = sdsinf__now() + lc->send_timeout_ms / 1e3;
     int inline_ok = len <= lc->ring / 4;
+    SDSINF__COUNT(ch, send, 1);
     uint64_t seq = 0, tail = atomic_load_explicit(&r->tail,
                                                   memory_order_relaxed);
     for (;;) { /* the target open, and room for the frame */
@@ -690,4 +817,7 @@ const sdsinf_channel_methods sdsinf__channel_local = {
     .recv = local_recv,
     .close = local_close,
     .control = local_control,
+    .run_create = local_run_create,
+    .run_destroy = local_run_destroy,
+    .run_residue = local_run_residue,
 };

@@ -5,15 +5,17 @@
  * per worker, a FIFO of messages and a condition variable its receiver
  * waits on (CLOCK_MONOTONIC deadlines).  A hub outlives its instances, as
  * files outlive their writers: a worker may send and close before its
- * peer opens.  Once some instance has closed with cleanup=1, the hub and
- * whatever it still holds go when its last instance closes (so every
- * worker may clean up as it finishes).  Instances are thread-safe: any
- * thread may send to any worker at any time. */
+ * peer opens.  A hub made by run_create goes with run_destroy; another,
+ * once some instance has closed with cleanup=1, when its last instance
+ * closes (so every worker may clean up as it finishes).  Instances are
+ * thread-safe: any thread may send to any worker at any time.  Requests
+ * are calls (send, receive; empty: a receive that timed out). */
 #include "channels/channels.h"
 
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -36,6 +38,7 @@ typedef struct mem_hub {
     int workers;
     int refs;     /* open instances */
     int cleanup;  /* an instance closed with cleanup: free at refs 0 */
+    int created;  /* made by run_create: only run_destroy frees it */
     pthread_mutex_t mu;
     mem_queue *q; /* workers queues */
 } mem_hub;
@@ -99,38 +102,60 @@ static mem_hub *hub_new(uint64_t run, const char *config, int workers)
     return h;
 }
 
-static int mem_open(sdsinf_channel *ch, const char *config, sdsinf_err *err)
+/* The live hub of run and config, or NULL (hubs_mu held). */
+static mem_hub *hub_find(uint64_t run, const char *config)
 {
-    mem_channel *mc = (mem_channel *)ch;
-    const char *cfg = config ? config : "";
-    int rc = SDSINF_OK;
-    pthread_mutex_lock(&hubs_mu);
     mem_hub *h = hubs;
-    while (h && (h->run != ch->run || strcmp(h->config, cfg) != 0))
+    while (h && (h->run != run || strcmp(h->config, config) != 0))
         h = h->next;
-    if (h && h->workers != ch->workers) {
-        rc = sdsinf__fail(err, SDSINF_EINVAL,
-                          "channel 'mem': run %" PRIu64 " has %d workers, but "
-                          "worker %d opens it with %d; open every worker of a "
-                          "run with the same count",
-                          ch->run, h->workers, ch->self, ch->workers);
-        goto done;
-    }
+    return h;
+}
+
+/* Unlinks h from the live hubs (hubs_mu held). */
+static void hub_unlink(mem_hub *h)
+{
+    mem_hub **p = &hubs;
+    while (*p != h)
+        p = &(*p)->next;
+    *p = h->next;
+}
+
+/* The hub of run and config for `workers` workers, made if there is none
+ * (hubs_mu held); `self` (-1: the coordinator) names the caller. */
+static int hub_get(uint64_t run, const char *config, int workers, int self,
+                   mem_hub **out, sdsinf_err *err)
+{
+    mem_hub *h = hub_find(run, config);
+    char who[32] = "run_create";
+    if (self >= 0)
+        snprintf(who, sizeof who, "worker %d", self);
+    if (h && h->workers != workers)
+        return sdsinf__fail(err, SDSINF_EINVAL,
+                            "channel 'mem': run %" PRIu64 " has %d workers, "
+                            "but %s opens it with %d; open every worker of a "
+                            "run with the same count",
+                            run, h->workers, who, workers);
     if (!h) {
-        h = hub_new(ch->run, cfg, ch->workers);
-        if (!h) {
-            rc = sdsinf__fail(err, SDSINF_ENOMEM,
-                              "channel 'mem': no memory for the queues of run "
-                              "%" PRIu64 " (%d workers)",
-                              ch->run, ch->workers);
-            goto done;
-        }
+        if (!(h = hub_new(run, config, workers)))
+            return sdsinf__fail(err, SDSINF_ENOMEM,
+                                "channel 'mem': no memory for the queues of "
+                                "run %" PRIu64 " (%d workers)",
+                                run, workers);
         h->next = hubs;
         hubs = h;
     }
-    h->refs++;
-    mc->hub = h;
-done:
+    *out = h;
+    return SDSINF_OK;
+}
+
+static int mem_open(sdsinf_channel *ch, const char *config, sdsinf_err *err)
+{
+    mem_channel *mc = (mem_channel *)ch;
+    pthread_mutex_lock(&hubs_mu);
+    int rc = hub_get(ch->run, config ? config : "", ch->workers, ch->self,
+                     &mc->hub, err);
+    if (rc == SDSINF_OK)
+        mc->hub->refs++;
     pthread_mutex_unlock(&hubs_mu);
     return rc;
 }
@@ -149,6 +174,7 @@ static int mem_send(sdsinf_channel *ch, const sdsinf_msg_key *key,
                             "%zu-byte message to worker %" PRIu32,
                             ch->self, len, key->target);
     }
+    SDSINF__COUNT(ch, send, 1);
     if (len)
         memcpy(data, msg, len);
     n->next = NULL;
@@ -190,7 +216,9 @@ static int mem_recv(sdsinf_channel *ch, const sdsinf_msg_key *want,
             q->tail = NULL;
     }
     pthread_mutex_unlock(&h->mu);
+    SDSINF__COUNT(ch, receive, 1);
     if (!n) {
+        SDSINF__COUNT(ch, empty, 1);
         if (want)
             return sdsinf__fail(err, SDSINF_ETIMEDOUT,
                                 "channel 'mem': worker %d got no message in %d "
@@ -217,16 +245,69 @@ static int mem_close(sdsinf_channel *ch, int cleanup, sdsinf_err *err)
         return SDSINF_OK;
     pthread_mutex_lock(&hubs_mu);
     h->cleanup |= cleanup;
-    int last = --h->refs == 0 && h->cleanup;
-    if (last) {
-        mem_hub **p = &hubs;
-        while (*p != h)
-            p = &(*p)->next;
-        *p = h->next;
-    }
+    int last = --h->refs == 0 && h->cleanup && !h->created;
+    if (last)
+        hub_unlink(h);
     pthread_mutex_unlock(&hubs_mu);
     if (last)
         hub_free(h);
+    return SDSINF_OK;
+}
+
+/* Makes the run's hub, held for run_destroy. */
+static int mem_run_create(void *state, const char *config, uint64_t run,
+                          int workers, sdsinf_requests *req, sdsinf_err *err)
+{
+    (void)state;
+    (void)req;
+    mem_hub *h;
+    pthread_mutex_lock(&hubs_mu);
+    int rc = hub_get(run, config ? config : "", workers, -1, &h, err);
+    if (rc == SDSINF_OK)
+        h->created = 1;
+    pthread_mutex_unlock(&hubs_mu);
+    return rc;
+}
+
+/* Frees the run's hub and what it holds (at its last close, if instances
+ * are still open). */
+static int mem_run_destroy(void *state, const char *config, uint64_t run,
+                           int workers, sdsinf_requests *req, sdsinf_err *err)
+{
+    (void)state, (void)workers, (void)req, (void)err;
+    pthread_mutex_lock(&hubs_mu);
+    mem_hub *h = hub_find(run, config ? config : "");
+    int now = h && h->refs == 0;
+    if (h) {
+        h->created = 0;
+        h->cleanup = 1;
+    }
+    if (now)
+        hub_unlink(h);
+    pthread_mutex_unlock(&hubs_mu);
+    if (now)
+        hub_free(h);
+    return SDSINF_OK;
+}
+
+/* The run's hub (1) and the messages it holds. */
+static int mem_run_residue(void *state, const char *config, uint64_t run,
+                           int64_t *items, sdsinf_err *err)
+{
+    (void)state, (void)err;
+    int64_t n = 0;
+    pthread_mutex_lock(&hubs_mu);
+    mem_hub *h = hub_find(run, config ? config : "");
+    if (h) {
+        pthread_mutex_lock(&h->mu);
+        n = 1;
+        for (int w = 0; w < h->workers; w++)
+            for (const mem_node *m = h->q[w].head; m; m = m->next)
+                n++;
+        pthread_mutex_unlock(&h->mu);
+    }
+    pthread_mutex_unlock(&hubs_mu);
+    *items = n;
     return SDSINF_OK;
 }
 
@@ -242,11 +323,14 @@ const sdsinf_channel_methods sdsinf__channel_mem = {
     .version = SDSINF_CHANNEL_VERSION,
     .name = "mem",
     .instance_size = sizeof(mem_channel),
-    .caps = SDSINF_CAP_THREADSAFE,
+    .caps = SDSINF_CAP_THREADSAFE | SDSINF_CAP_DETACHED,
     .max_message = 0,
     .open = mem_open,
     .send = mem_send,
     .recv = mem_recv,
     .close = mem_close,
     .control = mem_control,
+    .run_create = mem_run_create,
+    .run_destroy = mem_run_destroy,
+    .run_residue = mem_run_residue,
 };

@@ -4,19 +4,24 @@
  * Worker w lives on rank w % size, so a job of W ranks has one worker per
  * rank, and one rank (a singleton, as in the conformance suite) can hold
  * every worker.  A message travels as one MPI message on this channel's
- * own communicator (a duplicate of MPI_COMM_WORLD, made once), tagged with
- * the run (its low 15 bits) and the target worker, so runs and workers that
- * share a rank keep apart; the runtime drops any other run's message that
- * still slipped through.  Sends are non-blocking (MPI_Isend of a copy);
- * their buffers are freed as they complete, checked on every call: two
- * workers sending each other large messages never wait on each other.
- * Receives probe for their tag until the deadline, backing off from 20 us
- * to 2 ms.  MPI is started here (MPI_Init_thread) when nobody has; every
- * MPI call is made under one lock, so any thread may use any instance.
- * Closing drops what the run still has queued on this rank for workers
- * not open here: with cleanup=1, and always when the last of the run's
- * instances here closes (a worker may clean up as it finishes; what its
- * peers still need stays). */
+ * own communicator (a duplicate of MPI_COMM_WORLD), tagged with the run
+ * (its low 15 bits) and the target worker, so runs and workers that share
+ * a rank keep apart; the runtime drops any other run's message that still
+ * slipped through.  Sends are non-blocking (MPI_Isend of a copy); their
+ * buffers are freed as they complete, checked on every call: two workers
+ * sending each other large messages never wait on each other.  Receives
+ * probe for their tag until the deadline, backing off from 20 us to 2 ms.
+ *
+ * The channel's shared state (type_init, once per process; the mpi
+ * launcher's too, through sdsinf__mpi_start) starts MPI (MPI_Init_thread)
+ * when nobody has and makes the communicator; type_cleanup, at exit, frees
+ * it and finalizes MPI if it was started here.  Every MPI call is made
+ * under the state's lock, so any thread may use any instance.  Closing
+ * drops what the run still has queued on this rank for workers not open
+ * here: with cleanup=1, and always when the last of the run's instances
+ * here closes (a worker may clean up as it finishes; what its peers still
+ * need stays).  Requests are calls (send, receive; empty: a receive that
+ * timed out). */
 #include "channels/channels.h"
 
 #include <mpi.h>
@@ -42,71 +47,81 @@ typedef struct mpi_channel {
     int npend, cappend;
 } mpi_channel;
 
-static pthread_mutex_t mpi_mu = PTHREAD_MUTEX_INITIALIZER;
-static MPI_Comm mpi_comm = MPI_COMM_NULL; /* ours, for all instances */
-static int mpi_rank, mpi_size;
-static mpi_channel *open_list; /* this process's open instances */
+/* What the process's instances share (the channel's type state). */
+typedef struct mpi_state {
+    pthread_mutex_t mu;     /* every MPI call */
+    MPI_Comm comm;          /* ours, for all instances */
+    int rank, size;
+    int ours;               /* MPI was started here: finalized at exit */
+    mpi_channel *open_list; /* this process's open instances */
+} mpi_state;
 
 static int tag_of(uint64_t run, int worker)
 {
     return (int)((run & ((1u << RUN_BITS) - 1)) << RUN_BITS) | worker;
 }
 
-static int mpi_ours; /* MPI was started here: finalize it at exit */
-
 /* Frees the communicator and finalizes MPI if it was started here (at
- * exit: after every run and instance). */
-static void mpi_stop(void)
+ * exit: after every run and instance; nothing when the caller finalized
+ * it already). */
+static void mpi_type_cleanup(void *state)
 {
+    mpi_state *S = state;
     int finalized = 0;
     MPI_Finalized(&finalized);
-    if (finalized)
-        return;
-    if (mpi_comm != MPI_COMM_NULL)
-        MPI_Comm_free(&mpi_comm);
-    if (mpi_ours)
+    if (!finalized && S->comm != MPI_COMM_NULL)
+        MPI_Comm_free(&S->comm);
+    if (!finalized && S->ours)
         MPI_Finalize();
+    pthread_mutex_destroy(&S->mu);
+    sdsinf__free(S);
 }
 
-/* Starts MPI if nobody has and makes the communicator; under mpi_mu. */
-static int mpi_start(sdsinf_err *err)
+/* Starts MPI if nobody has and makes the communicator. */
+static int mpi_type_init(const sdsinf_channel_methods *m, void **state,
+                         sdsinf_err *err)
 {
+    (void)m;
     int inited = 0, finalized = 0, provided;
-    if (mpi_comm != MPI_COMM_NULL)
-        return SDSINF_OK;
+    mpi_state *S = sdsinf__calloc(1, sizeof *S);
+    if (!S)
+        return sdsinf__fail(err, SDSINF_ENOMEM, "channel mpi: no memory");
+    S->comm = MPI_COMM_NULL;
     MPI_Finalized(&finalized);
-    if (finalized)
-        return sdsinf__fail(err, SDSINF_EIO, "channel mpi: MPI was finalized "
-                            "already");
     MPI_Initialized(&inited);
-    if (!inited) {
-        if (MPI_Init_thread(NULL, NULL, MPI_THREAD_SERIALIZED, &provided) !=
-            MPI_SUCCESS)
-            return sdsinf__fail(err, SDSINF_EIO, "MPI_Init_thread failed: "
-                                "run under mpirun (Open MPI), or as one "
-                                "process");
-        mpi_ours = 1;
-        atexit(mpi_stop);
+    int rc = SDSINF_OK;
+    if (finalized)
+        rc = sdsinf__fail(err, SDSINF_EIO, "channel mpi: MPI was finalized "
+                          "already");
+    else if (!inited && MPI_Init_thread(NULL, NULL, MPI_THREAD_SERIALIZED,
+                                        &provided) != MPI_SUCCESS)
+        rc = sdsinf__fail(err, SDSINF_EIO, "MPI_Init_thread failed: run "
+                          "under mpirun (Open MPI), or as one process");
+    S->ours = rc == SDSINF_OK && !inited;
+    if (rc == SDSINF_OK &&
+        MPI_Comm_dup(MPI_COMM_WORLD, &S->comm) != MPI_SUCCESS)
+        rc = sdsinf__fail(err, SDSINF_EIO, "channel mpi: MPI_Comm_dup "
+                          "failed");
+    if (rc != SDSINF_OK) {
+        if (S->ours)
+            MPI_Finalize();
+        sdsinf__free(S);
+        return rc;
     }
-    if (MPI_Comm_dup(MPI_COMM_WORLD, &mpi_comm) != MPI_SUCCESS)
-        return sdsinf__fail(err, SDSINF_EIO, "channel mpi: MPI_Comm_dup "
-                            "failed");
-    if (!mpi_ours)
-        atexit(mpi_stop); /* the communicator, before the caller finalizes */
-    MPI_Comm_rank(mpi_comm, &mpi_rank);
-    MPI_Comm_size(mpi_comm, &mpi_size);
+    MPI_Comm_rank(S->comm, &S->rank);
+    MPI_Comm_size(S->comm, &S->size);
+    pthread_mutex_init(&S->mu, NULL);
+    *state = S;
     return SDSINF_OK;
 }
 
 int sdsinf__mpi_start(sdsinf_err *err)
 {
-    pthread_mutex_lock(&mpi_mu);
-    int rc = mpi_start(err);
-    pthread_mutex_unlock(&mpi_mu);
-    return rc;
+    void *state;
+    return sdsinf__channel_type_state(&sdsinf__channel_mpi, &state, err);
 }
 
-/* Frees the buffers of completed sends; under mpi_mu. */
+/* Frees the buffers of completed sends; under the lock. */
 static void reap(mpi_channel *mc)
 {
     for (int i = 0; i < mc->npend;) {
@@ -124,30 +139,30 @@ static void reap(mpi_channel *mc)
 static int mpi_open(sdsinf_channel *ch, const char *config, sdsinf_err *err)
 {
     mpi_channel *mc = (mpi_channel *)ch;
+    mpi_state *S = ch->type_state;
     (void)config;
     if (ch->workers > MAX_WORKERS)
         return sdsinf__fail(err, SDSINF_EINVAL, "channel mpi: at most %d "
                             "workers", MAX_WORKERS);
-    pthread_mutex_lock(&mpi_mu);
-    int rc = mpi_start(err);
-    if (rc == SDSINF_OK && ch->self % mpi_size != mpi_rank)
-        rc = sdsinf__fail(err, SDSINF_EINVAL, "channel mpi: worker %d belongs "
-                          "on rank %d of %d, not on rank %d", ch->self,
-                          ch->self % mpi_size, mpi_size, mpi_rank);
+    if (ch->self % S->size != S->rank)
+        return sdsinf__fail(err, SDSINF_EINVAL, "channel mpi: worker %d "
+                            "belongs on rank %d of %d, not on rank %d",
+                            ch->self, ch->self % S->size, S->size, S->rank);
     mc->tag = tag_of(ch->run, ch->self);
-    if (rc == SDSINF_OK) {
-        mc->next = open_list;
-        open_list = mc;
-    }
-    pthread_mutex_unlock(&mpi_mu);
-    return rc;
+    pthread_mutex_lock(&S->mu);
+    mc->next = S->open_list;
+    S->open_list = mc;
+    pthread_mutex_unlock(&S->mu);
+    return SDSINF_OK;
 }
 
 static int mpi_send(sdsinf_channel *ch, const sdsinf_msg_key *key,
                     const void *msg, size_t len, sdsinf_err *err)
 {
     mpi_channel *mc = (mpi_channel *)ch;
+    mpi_state *S = ch->type_state;
     int rc = SDSINF_OK;
+    SDSINF__COUNT(ch, send, 1);
     if (len > (size_t)ch->methods->max_message)
         return sdsinf__fail(err, SDSINF_EINVAL, "channel mpi: a message of "
                             "%zu bytes; at most %zu", len,
@@ -156,7 +171,7 @@ static int mpi_send(sdsinf_channel *ch, const sdsinf_msg_key *key,
     if (!copy)
         return sdsinf__fail(err, SDSINF_ENOMEM, "channel mpi: no memory");
     memcpy(copy, msg, len);
-    pthread_mutex_lock(&mpi_mu);
+    pthread_mutex_lock(&S->mu);
     reap(mc);
     if (mc->npend == mc->cappend) {
         int cap = mc->cappend ? 2 * mc->cappend : 16;
@@ -170,26 +185,28 @@ static int mpi_send(sdsinf_channel *ch, const sdsinf_msg_key *key,
     }
     int target = (int)key->target;
     if (rc == SDSINF_OK &&
-        MPI_Isend(copy, (int)len, MPI_BYTE, target % mpi_size,
-                  tag_of(ch->run, target), mpi_comm,
+        MPI_Isend(copy, (int)len, MPI_BYTE, target % S->size,
+                  tag_of(ch->run, target), S->comm,
                   &mc->pend[mc->npend].req) != MPI_SUCCESS)
         rc = sdsinf__fail(err, SDSINF_EIO, "channel mpi: sending to worker "
-                          "%d (rank %d) failed", target, target % mpi_size);
+                          "%d (rank %d) failed", target, target % S->size);
     if (rc == SDSINF_OK)
         mc->pend[mc->npend++].buf = copy;
     else
         free(copy);
-    pthread_mutex_unlock(&mpi_mu);
+    pthread_mutex_unlock(&S->mu);
     return rc;
 }
 
-/* Takes the next message with tag `tag`, if one is there; under mpi_mu. */
-static int take(int tag, void **msg, size_t *len, int *got, sdsinf_err *err)
+/* Takes the next message with tag `tag`, if one is there; under the
+ * lock. */
+static int take(const mpi_state *S, int tag, void **msg, size_t *len,
+                int *got, sdsinf_err *err)
 {
     MPI_Status st;
     int flag = 0, count = 0;
     *got = 0;
-    MPI_Iprobe(MPI_ANY_SOURCE, tag, mpi_comm, &flag, &st);
+    MPI_Iprobe(MPI_ANY_SOURCE, tag, S->comm, &flag, &st);
     if (!flag)
         return SDSINF_OK;
     MPI_Get_count(&st, MPI_BYTE, &count);
@@ -197,7 +214,7 @@ static int take(int tag, void **msg, size_t *len, int *got, sdsinf_err *err)
     if (!buf)
         return sdsinf__fail(err, SDSINF_ENOMEM, "channel mpi: no memory for "
                             "a message of %d bytes", count);
-    MPI_Recv(buf, count, MPI_BYTE, st.MPI_SOURCE, tag, mpi_comm,
+    MPI_Recv(buf, count, MPI_BYTE, st.MPI_SOURCE, tag, S->comm,
              MPI_STATUS_IGNORE);
     *msg = buf;
     *len = (size_t)count;
@@ -209,22 +226,26 @@ static int mpi_recv(sdsinf_channel *ch, const sdsinf_msg_key *want,
                     void **msg, size_t *len, int timeout_ms, sdsinf_err *err)
 {
     mpi_channel *mc = (mpi_channel *)ch;
+    mpi_state *S = ch->type_state;
     double deadline = sdsinf__now() + timeout_ms / 1e3, pause_ms = 0.02;
+    SDSINF__COUNT(ch, receive, 1);
     for (;;) {
         int got = 0;
-        pthread_mutex_lock(&mpi_mu);
+        pthread_mutex_lock(&S->mu);
         reap(mc);
-        int rc = take(mc->tag, msg, len, &got, err);
-        pthread_mutex_unlock(&mpi_mu);
+        int rc = take(S, mc->tag, msg, len, &got, err);
+        pthread_mutex_unlock(&S->mu);
         if (rc != SDSINF_OK || got)
             return rc;
-        if (sdsinf__now() >= deadline)
+        if (sdsinf__now() >= deadline) {
+            SDSINF__COUNT(ch, empty, 1);
             return sdsinf__fail(err, SDSINF_ETIMEDOUT, "channel mpi: worker "
                                 "%d, layer %u, batch %u: no message from "
                                 "worker %u within %d ms", ch->self,
                                 want ? want->layer : 0,
                                 want ? want->batch : 0,
                                 want ? want->source : 0, timeout_ms);
+        }
         sdsinf__sleep_ms(pause_ms);
         pause_ms = pause_ms * 2 < 2 ? pause_ms * 2 : 2;
     }
@@ -233,10 +254,11 @@ static int mpi_recv(sdsinf_channel *ch, const sdsinf_msg_key *want,
 static int mpi_close(sdsinf_channel *ch, int cleanup, sdsinf_err *err)
 {
     mpi_channel *mc = (mpi_channel *)ch;
+    mpi_state *S = ch->type_state;
     (void)err;
-    pthread_mutex_lock(&mpi_mu);
+    pthread_mutex_lock(&S->mu);
     int others = 0; /* of the run, open here */
-    for (mpi_channel **p = &open_list; *p;) {
+    for (mpi_channel **p = &S->open_list; *p;) {
         if (*p == mc) {
             *p = mc->next;
             continue;
@@ -244,15 +266,15 @@ static int mpi_close(sdsinf_channel *ch, int cleanup, sdsinf_err *err)
         others += (*p)->base.run == ch->run;
         p = &(*p)->next;
     }
-    for (int w = mpi_rank; (cleanup || !others) && w < ch->workers;
-         w += mpi_size) {
+    for (int w = S->rank; (cleanup || !others) && w < ch->workers;
+         w += S->size) {
         int open = 0;
-        for (mpi_channel *o = open_list; o; o = o->next)
+        for (mpi_channel *o = S->open_list; o; o = o->next)
             open |= o->base.run == ch->run && o->base.self == w;
         for (int got = !open; got;) { /* what the run left for w */
             void *m = NULL;
             size_t n;
-            take(tag_of(ch->run, w), &m, &n, &got, NULL);
+            take(S, tag_of(ch->run, w), &m, &n, &got, NULL);
             free(m);
         }
     }
@@ -261,26 +283,27 @@ static int mpi_close(sdsinf_channel *ch, int cleanup, sdsinf_err *err)
      * copy are left behind (MPI may still read it). */
     double deadline = sdsinf__now() + CLOSE_WAIT_MS / 1e3;
     for (reap(mc); mc->npend && sdsinf__now() < deadline; reap(mc)) {
-        pthread_mutex_unlock(&mpi_mu);
+        pthread_mutex_unlock(&S->mu);
         sdsinf__sleep_ms(1);
-        pthread_mutex_lock(&mpi_mu);
+        pthread_mutex_lock(&S->mu);
     }
     for (int i = 0; i < mc->npend; i++)
         MPI_Request_free(&mc->pend[i].req);
-    pthread_mutex_unlock(&mpi_mu);
+    pthread_mutex_unlock(&S->mu);
     sdsinf__free(mc->pend);
     return SDSINF_OK;
 }
 
-static int mpi_control(sdsinf_channel *ch, int op, void *arg, sdsinf_err *err)
-{
-    (void)ch;
-    (void)arg;
-    return sdsinf__fail(err, SDSINF_ENOTSUP, "channel mpi: no operation %d",
-                        op);
-}
-
 const sdsinf_channel_methods sdsinf__channel_mpi = {
-    SDSINF_CHANNEL_VERSION, "mpi", sizeof(mpi_channel),
-    SDSINF_CAP_THREADSAFE, (size_t)1 << 30,
-    mpi_open, mpi_send, mpi_recv, mpi_close, mpi_control};
+    .version = SDSINF_CHANNEL_VERSION,
+    .name = "mpi",
+    .instance_size = sizeof(mpi_channel),
+    .caps = SDSINF_CAP_THREADSAFE,
+    .max_message = (size_t)1 << 30,
+    .open = mpi_open,
+    .send = mpi_send,
+    .recv = mpi_recv,
+    .close = mpi_close,
+    .type_init = mpi_type_init,
+    .type_cleanup = mpi_type_cleanup,
+};

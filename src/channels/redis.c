@@ -30,17 +30,28 @@
  * is used; ttl defaults to $SDSINF_REDIS_TTL, else 600 s.  rediss:// (TLS)
  * is refused: it needs hiredis >= 1.0 with SSL (hiredis_ssl).
  *
- * Cleanup: every instance's connection is named "sdsinf-<run>-<w>" (CLIENT
- * SETNAME) while it is open.  close(cleanup=1) sets a mark key
- * ("sdsinf:{<run>}:cleanup"); then any close drops its name and, when the
- * server (CLIENT LIST) shows no other connection of the run and the mark
- * is there, removes the run's keys (UNLINK of the known names: the lists
- * 0..W-1 and the mark; never a KEYS scan).  A worker that died lost its
- * connection, so it never holds a run's cleanup back.  Where the server
- * refuses CLIENT SETNAME or CLIENT LIST, cleanup is left to the expiry.
+ * Cleanup: run_create (the run's coordinator) sets a mark key,
+ * "sdsinf:{<run>}:created" (with the ttl), that each open reads in its
+ * first round trip, and run_destroy removes the run's keys (UNLINK of the
+ * known names: the lists 0..W-1 and the marks; never a KEYS scan).  In a
+ * run made without run_create: every instance's connection is named
+ * "sdsinf-<run>-<w>" (CLIENT SETNAME) while it is open; close(cleanup=1)
+ * sets a mark key ("sdsinf:{<run>}:cleanup"); then any close drops its
+ * name and, when the server (CLIENT LIST) shows no other connection of the
+ * run and the mark is there, removes the run's keys.  A worker that died
+ * lost its connection, so it never holds a run's cleanup back.  Where the
+ * server refuses CLIENT SETNAME or CLIENT LIST, cleanup is left to the
+ * expiry.  run_residue counts the run's keys (SCAN).
+ *
+ * Requests: a round trip is one (a send's MULTI..EXEC, though its replies
+ * are read later, is a send; a pop a receive, empty when it got nothing;
+ * CLIENT LIST and SCAN lists; an UNLINK batch a remove).  Refusals map to
+ * statuses: NOAUTH, WRONGPASS, NOPERM to SDSINF_EACCES; BUSY, OOM,
+ * LOADING, TRYAGAIN, MASTERDOWN and a full client table to
+ * SDSINF_ETHROTTLED.
  *
  * Sections: settings, connection, replies of sends, open and close, send
- * and receive, control. */
+ * and receive, the run's keys. */
 #include "channels/channels.h"
 
 #include <hiredis/hiredis.h>
@@ -88,6 +99,7 @@ typedef struct redis_channel {
     redisContext *c;  /* NULL when not connected (or the link broke) */
     pid_t pid;        /* the process that opened the instance */
     int named;        /* the connection carries the run's client name */
+    int created;      /* the run was made by run_create (its mark is set) */
     int timeout_ms;   /* the socket timeout now set; 0: none set */
     /* settings */
     char host[256], path[108], user[128], pass[256];
@@ -95,6 +107,7 @@ typedef struct redis_channel {
     long ttl_s;
     char where[300];  /* the server, for messages (no password) */
     char name[64];    /* the connection's name */
+    char who[32];     /* "worker <w>", or "the coordinator", for messages */
     char prefix[48];  /* "sdsinf:{<run>}:" */
     /* sends not confirmed yet: a ring */
     redis_pending pend[MAX_PENDING];
@@ -402,15 +415,15 @@ static int link_fail_errno(redis_channel *rc, const char *doing, int e,
     disconnect(rc);
     if (timed)
         return sdsinf__fail(err, SDSINF_ETIMEDOUT,
-                            "channel 'redis': worker %d got no answer from %s "
+                            "channel 'redis': %s got no answer from %s "
                             "within %d ms while %s (%d sends unconfirmed); is "
                             "the server overloaded or stopped?",
-                            rc->base.self, rc->where, within_ms,
+                            rc->who, rc->where, within_ms,
                             doing, unconfirmed);
     return sdsinf__fail(err, SDSINF_EIO,
-                        "channel 'redis': worker %d lost %s while %s: %s (%d "
+                        "channel 'redis': %s lost %s while %s: %s (%d "
                         "sends unconfirmed); " HINT,
-                        rc->base.self, rc->where, doing, why, unconfirmed);
+                        rc->who, rc->where, doing, why, unconfirmed);
 }
 
 static int link_fail(redis_channel *rc, const char *doing, sdsinf_err *err)
@@ -446,6 +459,47 @@ static int write_direct(int fd, struct iovec *iov, int n)
     return 0;
 }
 
+/* The status of an error reply: access refused (SDSINF_EACCES), load shed
+ * (SDSINF_ETHROTTLED), else dflt. */
+static int reply_status(const char *reply, int dflt)
+{
+    static const char *const denied[] = {"NOAUTH", "WRONGPASS", "NOPERM"};
+    static const char *const shed[] = {"BUSY", "OOM", "LOADING", "TRYAGAIN",
+                                       "MASTERDOWN"};
+    size_t n = strcspn(reply, " ");
+    for (size_t i = 0; i < sizeof denied / sizeof *denied; i++)
+        if (n == strlen(denied[i]) && !strncmp(reply, denied[i], n))
+            return SDSINF_EACCES;
+    for (size_t i = 0; i < sizeof shed / sizeof *shed; i++)
+        if (n == strlen(shed[i]) && !strncmp(reply, shed[i], n))
+            return SDSINF_ETHROTTLED;
+    return strstr(reply, "max number of clients") ? SDSINF_ETHROTTLED : dflt;
+}
+
+/* What to do about a refusal of that status ("" for others). */
+static const char *refusal_hint(int code)
+{
+    return code == SDSINF_EACCES
+               ? "; the server denies access: give the password (and user) "
+                 "of one allowed the list commands: "
+                 "redis://[USER]:PASSWORD@host:port or $SDSINF_REDIS_PASSWORD"
+           : code == SDSINF_ETHROTTLED
+               ? "; the server sheds load (busy, out of memory, or at its "
+                 "client limit): retry later, or raise its maxmemory or "
+                 "maxclients"
+               : "";
+}
+
+/* The failure of a request `what` the server refused with `reply`: its
+ * status (reply_status, else dflt) and a message saying what to do. */
+static int refused(const redis_channel *rc, const char *what,
+                   const char *reply, int dflt, sdsinf_err *err)
+{
+    int code = reply_status(reply, dflt);
+    return sdsinf__fail(err, code, "channel 'redis': %s refused %s: %.100s%s",
+                        rc->where, what, reply, refusal_hint(code));
+}
+
 /* The server's version from INFO's text, as major * 100 + minor; -1. */
 static int server_version(const char *info)
 {
@@ -466,17 +520,16 @@ static int connect_server(redis_channel *rc, sdsinf_err *err)
     int code = SDSINF_OK;
     if (!c)
         return sdsinf__fail(err, SDSINF_ENOMEM,
-                            "channel 'redis': no memory for worker %d's "
-                            "connection",
-                            rc->base.self);
+                            "channel 'redis': no memory for %s's connection",
+                            rc->who);
     rc->c = c;
     rc->timeout_ms = 0;
     rc->version = -1;
     if (c->err) {
         code = sdsinf__fail(err, SDSINF_EIO,
-                            "channel 'redis': worker %d cannot connect to %s: "
+                            "channel 'redis': %s cannot connect to %s: "
                             "%s; " HINT ", or set SDSINF_REDIS_URL",
-                            rc->base.self, rc->where, c->errstr);
+                            rc->who, rc->where, c->errstr);
         goto done;
     }
     if (!rc->path[0])
@@ -497,11 +550,15 @@ static int connect_server(redis_channel *rc, sdsinf_err *err)
         ok &= redisAppendCommandArgv(c, 2, argv, NULL) == REDIS_OK;
         nrep++;
     }
+    char mark[KEY_CAP];
+    snprintf(mark, sizeof mark, "%screated", rc->prefix);
     const char *name_argv[3] = {"CLIENT", "SETNAME", rc->name};
     const char *info_argv[2] = {"INFO", "server"};
+    const char *created_argv[2] = {"EXISTS", mark};
     ok &= redisAppendCommandArgv(c, 3, name_argv, NULL) == REDIS_OK;
     ok &= redisAppendCommandArgv(c, 2, info_argv, NULL) == REDIS_OK;
-    nrep += 2;
+    ok &= redisAppendCommandArgv(c, 2, created_argv, NULL) == REDIS_OK;
+    nrep += 3;
     if (!ok || flush_out(rc) != 0) {
         code = link_fail(rc, "opening", err);
         goto done;
@@ -513,23 +570,24 @@ static int connect_server(redis_channel *rc, sdsinf_err *err)
             goto done;
         }
         int is_err = r->type == REDIS_REPLY_ERROR;
-        int step = i - (nrep - 2); /* < 0 AUTH or SELECT, 0 SETNAME, 1 INFO */
-        if (step < 0 && is_err && code == SDSINF_OK) {
+        /* < 0 AUTH or SELECT, 0 SETNAME, 1 INFO, 2 EXISTS */
+        int step = i - (nrep - 3);
+        if (is_err && code == SDSINF_OK && !strncmp(r->str, "NOAUTH", 6)) {
+            code = sdsinf__fail(err, SDSINF_EACCES,
+                                "channel 'redis': %s needs a password: put "
+                                "it in the URL (redis://:PASSWORD@host:port) "
+                                "or in $SDSINF_REDIS_PASSWORD",
+                                rc->where);
+        } else if (step < 0 && is_err && code == SDSINF_OK) {
             int auth = rc->pass[0] && i == 0;
-            code = sdsinf__fail(err, SDSINF_EINVAL,
-                                "channel 'redis': %s refused %s: %.120s",
-                                rc->where,
-                                auth ? "the credentials (the URL's or "
-                                       "$SDSINF_REDIS_PASSWORD)"
-                                     : "the database number",
-                                r->str);
-        } else if (step == 0 && is_err && code == SDSINF_OK) {
-            if (!strncmp(r->str, "NOAUTH", 6))
-                code = sdsinf__fail(err, SDSINF_EINVAL,
-                                    "channel 'redis': %s needs a password: put "
-                                    "it in the URL (redis://:PASSWORD@host:"
-                                    "port) or in $SDSINF_REDIS_PASSWORD",
-                                    rc->where);
+            code = refused(rc, auth ? "the credentials (the URL's or "
+                                      "$SDSINF_REDIS_PASSWORD)"
+                                    : "the database number",
+                           r->str, SDSINF_EINVAL, err);
+        } else if (is_err && code == SDSINF_OK &&
+                   reply_status(r->str, SDSINF_OK) == SDSINF_ETHROTTLED) {
+            code = refused(rc, "the connection", r->str, SDSINF_OK, err);
+        } else if (step == 0 && is_err) {
             rc->named = 0; /* cleanup is left to the expiry */
         } else if (step == 0) {
             rc->named = 1;
@@ -542,6 +600,8 @@ static int connect_server(redis_channel *rc, sdsinf_err *err)
                                     "channel needs Redis >= 6.0 (sub-second "
                                     "blocking waits)",
                                     rc->where, v / 100, v % 100);
+        } else if (step == 2) {
+            rc->created = r->type == REDIS_REPLY_INTEGER && r->integer > 0;
         }
         freeReplyObject(r);
     }
@@ -588,14 +648,16 @@ static int drain(redis_channel *rc, sdsinf_err *err)
                                REDIS_REPLY_ARRAY && e < r->elements; e++)
                 if (r->element[e]->type == REDIS_REPLY_ERROR)
                     why = r->element[e]->str; /* e.g. WRONGTYPE */
-            if (why && code == SDSINF_OK)
-                code = sdsinf__fail(err, SDSINF_EIO,
+            if (why && code == SDSINF_OK) {
+                int st = reply_status(why, SDSINF_EIO);
+                code = sdsinf__fail(err, st,
                                     "channel 'redis': %s refused worker %d's "
                                     "%zu-byte message to worker %" PRIu32
                                     " (batch %" PRIu32 " layer %" PRIu32
-                                    "): %.80s",
+                                    "): %.80s%s",
                                     rc->where, rc->base.self, p.len, p.target,
-                                    p.batch, p.layer, why);
+                                    p.batch, p.layer, why, refusal_hint(st));
+            }
             freeReplyObject(r);
         }
         rc->pend0 = (rc->pend0 + 1) % MAX_PENDING;
@@ -606,17 +668,36 @@ static int drain(redis_channel *rc, sdsinf_err *err)
 
 /* ---- Open and close ------------------------------------------------------- */
 
-static int redis_open(sdsinf_channel *ch, const char *config, sdsinf_err *err)
+/* Fills rc's settings for run (of `workers`) and its identity: worker
+ * self, or (self < 0) the run's coordinator, whose connection's name is
+ * not one of the run's workers'. */
+static int redis_setup(redis_channel *rc, const char *config, uint64_t run,
+                       int workers, int self, sdsinf_err *err)
 {
-    redis_channel *rc = (redis_channel *)ch;
     int code = parse_config(rc, config, err);
     if (code != SDSINF_OK)
         return code;
+    rc->base.run = run;
+    rc->base.workers = workers;
     rc->pid = getpid();
-    snprintf(rc->prefix, sizeof rc->prefix, "sdsinf:{%" PRIu64 "}:", ch->run);
-    snprintf(rc->name, sizeof rc->name, "sdsinf-%" PRIu64 "-%d", ch->run,
-             ch->self);
-    return connect_server(rc, err);
+    snprintf(rc->prefix, sizeof rc->prefix, "sdsinf:{%" PRIu64 "}:", run);
+    if (self >= 0) {
+        snprintf(rc->name, sizeof rc->name, "sdsinf-%" PRIu64 "-%d", run,
+                 self);
+        snprintf(rc->who, sizeof rc->who, "worker %d", self);
+    } else {
+        snprintf(rc->name, sizeof rc->name, "sdsinf-coordinator-%" PRIu64,
+                 run);
+        snprintf(rc->who, sizeof rc->who, "the coordinator");
+    }
+    return SDSINF_OK;
+}
+
+static int redis_open(sdsinf_channel *ch, const char *config, sdsinf_err *err)
+{
+    redis_channel *rc = (redis_channel *)ch;
+    int code = redis_setup(rc, config, ch->run, ch->workers, ch->self, err);
+    return code != SDSINF_OK ? code : connect_server(rc, err);
 }
 
 /* Whether CLIENT LIST's text shows a connection of this run (one it
@@ -630,37 +711,42 @@ static int run_open_elsewhere(const redis_channel *rc, const redisReply *r)
     return strstr(r->str, pat) != NULL;
 }
 
-/* Removes the run's keys: the lists of its workers and the mark. */
+/* Removes the run's keys: the lists of its workers and the marks. */
 static int remove_run(redis_channel *rc, sdsinf_err *err)
 {
+    static const char *const marks[] = {"cleanup", "created"};
     char keys[UNLINK_BATCH][KEY_CAP];
     const char *argv[UNLINK_BATCH + 1];
-    int W = rc->base.workers, batches = 0;
+    int W = rc->base.workers, batches = 0, code = SDSINF_OK;
     argv[0] = "UNLINK";
-    for (int w = 0; w <= W;) { /* w == W: the mark */
+    for (int w = 0; w < W + 2;) { /* w >= W: the marks */
         int n = 0;
-        for (; w <= W && n < UNLINK_BATCH; w++, n++) {
+        for (; w < W + 2 && n < UNLINK_BATCH; w++, n++) {
             if (w < W)
                 list_key(rc, (uint32_t)w, keys[n]);
             else
-                snprintf(keys[n], KEY_CAP, "%scleanup", rc->prefix);
+                snprintf(keys[n], KEY_CAP, "%s%s", rc->prefix, marks[w - W]);
             argv[1 + n] = keys[n];
         }
         if (redisAppendCommandArgv(rc->c, n + 1, argv, NULL) != REDIS_OK)
             return link_fail(rc, "removing the run", err);
         batches++;
-        if (batches == 16 || w > W) { /* a bounded pipeline */
+        if (batches == 16 || w == W + 2) { /* a bounded pipeline */
             if (flush_out(rc) != 0)
                 return link_fail(rc, "removing the run", err);
+            SDSINF__COUNT(&rc->base, remove, 1);
             for (; batches > 0; batches--) {
                 redisReply *r;
                 if (get_reply(rc, &r) != 0)
                     return link_fail(rc, "removing the run", err);
+                if (r->type == REDIS_REPLY_ERROR && code == SDSINF_OK)
+                    code = refused(rc, "removing the run's keys", r->str,
+                                   SDSINF_EIO, err);
                 freeReplyObject(r);
             }
         }
     }
-    return SDSINF_OK;
+    return code;
 }
 
 /* Leaves the run: marks it for cleanup if asked, drops this connection's
@@ -689,6 +775,7 @@ static int leave_run(redis_channel *rc, int cleanup, sdsinf_err *err)
     nrep += 2;
     if (!ok || flush_out(rc) != 0)
         return link_fail(rc, "closing", err);
+    SDSINF__COUNT(&rc->base, list, 1);
     int others = !rc->named, marked = 0;
     for (int i = 0; i < nrep; i++) {
         redisReply *r;
@@ -713,8 +800,9 @@ static int redis_close(sdsinf_channel *ch, int cleanup, sdsinf_err *err)
             set_timeout(rc, -COMMAND_TIMEOUT_MS);
             code = drain(rc, err);
         }
-        int r = ensure_connected(rc, err); /* after a failure: again */
-        if (r == SDSINF_OK)
+        /* (a run made by run_create is run_destroy's to remove) */
+        int r = rc->created ? SDSINF_OK : ensure_connected(rc, err);
+        if (r == SDSINF_OK && !rc->created) /* after a failure: again */
             r = leave_run(rc, cleanup, err);
         code = code != SDSINF_OK ? code : r;
     }
@@ -767,6 +855,7 @@ static int redis_send(sdsinf_channel *ch, const sdsinf_msg_key *key,
         redisAppendCommandArgv(rc->c, 1, exec, NULL) != REDIS_OK ||
         flush_out(rc) != 0)
         return link_fail(rc, "sending", err);
+    SDSINF__COUNT(ch, send, 1);
     int slot = (rc->pend0 + rc->npend) % MAX_PENDING;
     rc->pend[slot] = (redis_pending){key->target, key->batch, key->layer, len};
     rc->npend++;
@@ -838,6 +927,8 @@ static int pop_once(redis_channel *rc, int wait_ms, double left_ms,
     snprintf(count, sizeof count, "%d", POP_BATCH - 1);
     const char *blpop[3] = {"BLPOP", lkey, secs}, *lpop[3] = {"LPOP", lkey, count};
     int more = rc->version >= 602, nrep = 1 + more;
+    char what[48];
+    snprintf(what, sizeof what, "%s's pop", rc->who);
     int ok = wait_ms > 0 ? redisAppendCommandArgv(rc->c, 3, blpop, NULL)
                          : redisAppendCommandArgv(rc->c, 2, lpop, NULL);
     if (more && ok == REDIS_OK)
@@ -846,6 +937,7 @@ static int pop_once(redis_channel *rc, int wait_ms, double left_ms,
     set_timeout(rc, ((int)left_ms + REPLY_SLACK_MS + 999) / 1000 * 1000);
     if (ok != REDIS_OK || flush_out(rc) != 0)
         return link_fail(rc, "receiving", err);
+    SDSINF__COUNT(&rc->base, receive, 1);
     sdsinf_err send_err = {0};
     int send_rc = drain(rc, &send_err);
     if (!rc->c) /* the link failed */
@@ -866,10 +958,7 @@ static int pop_once(redis_channel *rc, int wait_ms, double left_ms,
                 nomem = r->element[e]->type != REDIS_REPLY_STRING ||
                         rc->ngot == POP_BATCH || keep_popped(rc, r->element[e]);
         else if (r->type == REDIS_REPLY_ERROR && code == SDSINF_OK)
-            code = sdsinf__fail(err, SDSINF_EIO,
-                                "channel 'redis': %s refused worker %d's pop: "
-                                "%.100s",
-                                rc->where, rc->base.self, r->str);
+            code = refused(rc, what, r->str, SDSINF_EIO, err);
         else if (r->type != REDIS_REPLY_NIL && code == SDSINF_OK)
             code = sdsinf__fail(err, SDSINF_EIO,
                                 "channel 'redis': worker %d got a reply of type "
@@ -882,6 +971,7 @@ static int pop_once(redis_channel *rc, int wait_ms, double left_ms,
                                 rc->base.self);
         freeReplyObject(r);
     }
+    SDSINF__COUNT(&rc->base, empty, rc->ngot == 0);
     if (send_rc != SDSINF_OK)
         return sdsinf__fail(err, send_rc, "%s", send_err.msg);
     return code;
@@ -919,25 +1009,24 @@ static int redis_recv(sdsinf_channel *ch, const sdsinf_msg_key *want,
     }
 }
 
-/* ---- Control -------------------------------------------------------------- */
+/* ---- The run's keys ----------------------------------------------------------- */
 
-/* How many keys of the run the server holds (SCAN: for checks, not for
- * the runtime). */
+/* How many keys of the run the server holds (SCAN: for checks and
+ * run_residue, not for the runtime). */
 static int count_run_keys(redis_channel *rc, int64_t *out, sdsinf_err *err)
 {
     char pat[KEY_CAP + 2], cursor[32] = "0";
     int64_t n = 0;
     snprintf(pat, sizeof pat, "%s*", rc->prefix);
     set_timeout(rc, -COMMAND_TIMEOUT_MS);
-    int code = drain(rc, err);
-    if (code != SDSINF_OK)
-        return code;
+    int code = SDSINF_OK;
     do {
         const char *argv[6] = {"SCAN", cursor, "MATCH", pat, "COUNT", "1000"};
         redisReply *r;
         if (redisAppendCommandArgv(rc->c, 6, argv, NULL) != REDIS_OK ||
             flush_out(rc) != 0 || get_reply(rc, &r) != 0)
             return link_fail(rc, "counting the run's keys", err);
+        SDSINF__COUNT(&rc->base, list, 1);
         int shape = r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
                     r->element[0]->type == REDIS_REPLY_STRING &&
                     r->element[1]->type == REDIS_REPLY_ARRAY;
@@ -945,10 +1034,9 @@ static int count_run_keys(redis_channel *rc, int64_t *out, sdsinf_err *err)
             snprintf(cursor, sizeof cursor, "%s", r->element[0]->str);
             n += (int64_t)r->element[1]->elements;
         } else {
-            code = sdsinf__fail(err, SDSINF_EIO,
-                                "channel 'redis': %s refused SCAN: %.100s",
-                                rc->where,
-                                r->type == REDIS_REPLY_ERROR ? r->str : "?");
+            code = refused(rc, "SCAN",
+                           r->type == REDIS_REPLY_ERROR ? r->str : "?",
+                           SDSINF_EIO, err);
         }
         freeReplyObject(r);
     } while (code == SDSINF_OK && strcmp(cursor, "0") != 0);
@@ -957,32 +1045,84 @@ static int count_run_keys(redis_channel *rc, int64_t *out, sdsinf_err *err)
     return code;
 }
 
-static int redis_control(sdsinf_channel *ch, int op, void *arg, sdsinf_err *err)
+/* Sets the mark that tells the run's instances run_create made it. */
+static int mark_created(redis_channel *rc, sdsinf_err *err)
 {
-    redis_channel *rc = (redis_channel *)ch;
-    if (op == SDSINF_REDIS_RUN_KEYS) {
-        if (!arg)
-            return sdsinf__fail(err, SDSINF_EINVAL,
-                                "channel 'redis', worker %d: counting keys "
-                                "needs an int64_t *",
-                                ch->self);
-        int code = ensure_connected(rc, err);
-        return code != SDSINF_OK ? code : count_run_keys(rc, arg, err);
-    }
-    return sdsinf__fail(err, SDSINF_ENOTSUP,
-                        "channel 'redis', worker %d: no control operation %d",
-                        ch->self, op);
+    char mark[KEY_CAP], ttl[24];
+    snprintf(mark, sizeof mark, "%screated", rc->prefix);
+    snprintf(ttl, sizeof ttl, "%ld", rc->ttl_s);
+    const char *argv[5] = {"SET", mark, "1", "EX", ttl};
+    redisReply *r;
+    if (redisAppendCommandArgv(rc->c, 5, argv, NULL) != REDIS_OK ||
+        flush_out(rc) != 0 || get_reply(rc, &r) != 0)
+        return link_fail(rc, "creating the run", err);
+    SDSINF__COUNT(&rc->base, send, 1);
+    int code = r->type == REDIS_REPLY_ERROR
+                   ? refused(rc, "the run's mark", r->str, SDSINF_EIO, err)
+                   : SDSINF_OK;
+    freeReplyObject(r);
+    return code;
+}
+
+enum { RUN_CREATE, RUN_DESTROY, RUN_RESIDUE };
+
+/* Does the coordinator's part of run (op: RUN_*) on a connection of its
+ * own; its requests are added to *req. */
+static int coordinate(int op, const char *config, uint64_t run, int workers,
+                      int64_t *items, sdsinf_requests *req, sdsinf_err *err)
+{
+    redis_channel *rc = sdsinf__calloc(1, sizeof *rc);
+    if (!rc)
+        return sdsinf__fail(err, SDSINF_ENOMEM, "channel 'redis': no memory "
+                            "for the coordinator's connection");
+    int code = redis_setup(rc, config, run, workers, -1, err);
+    if (code == SDSINF_OK)
+        code = connect_server(rc, err);
+    if (code == SDSINF_OK)
+        code = op == RUN_CREATE    ? mark_created(rc, err)
+               : op == RUN_DESTROY ? remove_run(rc, err)
+                                   : count_run_keys(rc, items, err);
+    if (req)
+        sdsinf__requests_add(req, &rc->base.requests);
+    disconnect(rc);
+    sdsinf__free(rc);
+    return code;
+}
+
+static int redis_run_create(void *state, const char *config, uint64_t run,
+                            int workers, sdsinf_requests *req,
+                            sdsinf_err *err)
+{
+    (void)state;
+    return coordinate(RUN_CREATE, config, run, workers, NULL, req, err);
+}
+
+static int redis_run_destroy(void *state, const char *config, uint64_t run,
+                             int workers, sdsinf_requests *req,
+                             sdsinf_err *err)
+{
+    (void)state;
+    return coordinate(RUN_DESTROY, config, run, workers, NULL, req, err);
+}
+
+static int redis_run_residue(void *state, const char *config, uint64_t run,
+                             int64_t *items, sdsinf_err *err)
+{
+    (void)state;
+    return coordinate(RUN_RESIDUE, config, run, 1, items, NULL, err);
 }
 
 const sdsinf_channel_methods sdsinf__channel_redis = {
     .version = SDSINF_CHANNEL_VERSION,
     .name = "redis",
     .instance_size = sizeof(redis_channel),
-    .caps = SDSINF_CAP_PROCESSES,
+    .caps = SDSINF_CAP_PROCESSES | SDSINF_CAP_DETACHED,
     .max_message = 0,
     .open = redis_open,
     .send = redis_send,
     .recv = redis_recv,
     .close = redis_close,
-    .control = redis_control,
+    .run_create = redis_run_create,
+    .run_destroy = redis_run_destroy,
+    .run_residue = redis_run_residue,
 };

@@ -2,13 +2,20 @@
  *
  * The registry holds pointers to method tables (the caller keeps its table
  * alive while registered); the built-in channels enter it once, from one
- * static table, on first use.  The wrappers check the table (version, the
- * methods it must have), validate every argument before a channel sees it,
- * and keep the instance's counters, so a channel only moves bytes. */
+ * static table, on first use.  Each entry also holds its channel's shared
+ * state (type_init, run on first use; type_cleanup at exit) and counts its
+ * users (open instances and run calls under way), so that a table
+ * replaced while in use keeps its state until its last user is done.  The
+ * wrappers check the table (version, the methods it must have), validate
+ * every argument before a channel sees it, and keep the instance's
+ * counters (a version 1 channel's requests too), so a channel only moves
+ * bytes. */
 #include "channels/channels.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* The built-in channels (channels/mem.c, local.c, fs.c, redis.c,
@@ -43,15 +50,26 @@ static const struct {
 #define MAX_NAME 64        /* bytes of a channel's name, NUL excluded */
 #define MAX_WORKERS 65535  /* as many as a plan holds */
 
+/* One registered table and what the registry keeps for it. */
+struct sdsinf_channel_type {
+    const sdsinf_channel_methods *m; /* NULL: a free entry */
+    int current; /* found by name; 0: replaced, kept for its users */
+    int users;   /* open instances and run calls under way */
+    int ready;   /* type_init succeeded: state is the channel's */
+    void *state;
+};
+typedef struct sdsinf_channel_type chan_type;
+
 static pthread_once_t reg_once = PTHREAD_ONCE_INIT;
-static pthread_mutex_t reg_mu = PTHREAD_MUTEX_INITIALIZER;
-static const sdsinf_channel_methods *reg[MAX_CHANNELS];
-static int reg_count;
+static pthread_mutex_t reg_mu = PTHREAD_MUTEX_INITIALIZER;  /* the entries */
+static pthread_mutex_t init_mu = PTHREAD_MUTEX_INITIALIZER; /* type_init */
+static chan_type reg[MAX_CHANNELS];
+static int at_exit_set; /* types_at_exit is registered (under init_mu) */
 
 static void reg_builtins(void)
 {
     for (size_t i = 0; i < sizeof builtins / sizeof *builtins; i++)
-        reg[reg_count++] = builtins[i];
+        reg[i] = (chan_type){builtins[i], 1, 0, 0, NULL};
 }
 
 /* Counters of an instance that threads may share (SDSINF_CAP_THREADSAFE). */
@@ -60,6 +78,77 @@ static void reg_builtins(void)
 #else
 #define COUNT(field, n) ((field) += (n))
 #endif
+
+/* The current entry called name, or NULL (reg_mu held). */
+static chan_type *entry_named(const char *name)
+{
+    for (int i = 0; i < MAX_CHANNELS; i++)
+        if (reg[i].m && reg[i].current && strcmp(reg[i].m->name, name) == 0)
+            return &reg[i];
+    return NULL;
+}
+
+/* Takes t's state out for type_cleanup (reg_mu held): the function to call
+ * once the lock is dropped, or NULL; with `drop`, frees the entry. */
+static void (*entry_retire(chan_type *t, int drop, void **state))(void *)
+{
+    void (*fn)(void *) = t->ready && t->m->version >= 2 ? t->m->type_cleanup
+                                                         : NULL;
+    *state = t->state;
+    t->ready = 0;
+    t->state = NULL;
+    if (drop)
+        t->m = NULL;
+    return fn;
+}
+
+/* At exit: every channel's shared state goes. */
+static void types_at_exit(void)
+{
+    pthread_mutex_lock(&reg_mu);
+    for (int i = 0; i < MAX_CHANNELS; i++) {
+        void *state;
+        void (*fn)(void *) = reg[i].m ? entry_retire(&reg[i], 0, &state) : NULL;
+        if (fn)
+            fn(state);
+    }
+    pthread_mutex_unlock(&reg_mu);
+}
+
+/* Runs t's type_init if it has not succeeded yet; t is held (a user). */
+static int entry_init(chan_type *t, sdsinf_err *err)
+{
+    const sdsinf_channel_methods *m = t->m;
+    int rc = SDSINF_OK;
+    if (m->version < 2 || !m->type_init)
+        return SDSINF_OK;
+    pthread_mutex_lock(&init_mu);
+    if (!t->ready) {
+        void *state = NULL;
+        rc = m->type_init(m, &state, err);
+        if (rc == SDSINF_OK && !at_exit_set)
+            at_exit_set = atexit(types_at_exit) == 0;
+        pthread_mutex_lock(&reg_mu);
+        t->state = rc == SDSINF_OK ? state : NULL;
+        t->ready = rc == SDSINF_OK;
+        pthread_mutex_unlock(&reg_mu);
+    }
+    pthread_mutex_unlock(&init_mu);
+    return rc;
+}
+
+/* Ends a use of t: a replaced table's state goes with its last user. */
+static void entry_release(chan_type *t)
+{
+    void *state = NULL;
+    void (*fn)(void *) = NULL;
+    pthread_mutex_lock(&reg_mu);
+    if (--t->users == 0 && !t->current)
+        fn = entry_retire(t, 1, &state);
+    pthread_mutex_unlock(&reg_mu);
+    if (fn)
+        fn(state);
+}
 
 /* SDSINF_OK when the table can be used by this library. */
 static int check_methods(const sdsinf_channel_methods *m, sdsinf_err *err)
@@ -87,6 +176,11 @@ static int check_methods(const sdsinf_channel_methods *m, sdsinf_err *err)
                             "channel '%s': open, send, recv and close must all "
                             "be set in its table",
                             name);
+    if (m->version >= 2 && m->run_create && !m->run_destroy)
+        return sdsinf__fail(err, SDSINF_EINVAL,
+                            "channel '%s': run_create without run_destroy; "
+                            "set run_destroy to remove what run_create makes",
+                            name);
     return SDSINF_OK;
 }
 
@@ -98,34 +192,45 @@ int sdsinf_channel_register(const sdsinf_channel_methods *m, sdsinf_err *err)
     int rc = check_methods(m, err);
     if (rc != SDSINF_OK)
         return rc;
+    void *state = NULL;
+    void (*fn)(void *) = NULL;
     pthread_once(&reg_once, reg_builtins);
     pthread_mutex_lock(&reg_mu);
-    int i = 0;
-    while (i < reg_count && strcmp(reg[i]->name, m->name) != 0)
-        i++;
-    if (i == MAX_CHANNELS) {
+    chan_type *old = entry_named(m->name), *t = NULL;
+    if (old && old->m == m) { /* the same table again */
+        pthread_mutex_unlock(&reg_mu);
+        return SDSINF_OK;
+    }
+    if (old && old->users == 0) { /* its entry is free to take over */
+        fn = entry_retire(old, 0, &state);
+        t = old;
+    }
+    for (int i = 0; !t && i < MAX_CHANNELS; i++)
+        if (!reg[i].m)
+            t = &reg[i];
+    if (!t) {
         rc = sdsinf__fail(err, SDSINF_ENOMEM,
                           "channel '%s': the registry is full (%d channels)",
                           m->name, MAX_CHANNELS);
     } else {
-        reg[i] = m; /* a new entry, or the replacement of one */
-        if (i == reg_count)
-            reg_count++;
+        if (old && old != t)
+            old->current = 0; /* its state goes with its last user */
+        *t = (chan_type){m, 1, 0, 0, NULL};
     }
     pthread_mutex_unlock(&reg_mu);
+    if (fn)
+        fn(state);
     return rc;
 }
 
 const sdsinf_channel_methods *sdsinf_channel_find(const char *name)
 {
-    const sdsinf_channel_methods *found = NULL;
     if (!name || !name[0])
         name = DEFAULT_CHANNEL;
     pthread_once(&reg_once, reg_builtins);
     pthread_mutex_lock(&reg_mu);
-    for (int i = 0; i < reg_count && !found; i++)
-        if (strcmp(reg[i]->name, name) == 0)
-            found = reg[i];
+    chan_type *t = entry_named(name);
+    const sdsinf_channel_methods *found = t ? t->m : NULL;
     pthread_mutex_unlock(&reg_mu);
     return found;
 }
@@ -137,34 +242,85 @@ static void known_names(char *buf, size_t cap)
     buf[0] = 0;
     pthread_once(&reg_once, reg_builtins);
     pthread_mutex_lock(&reg_mu);
-    for (int i = 0; i < reg_count && n + 1 < cap; i++) {
-        int k = snprintf(buf + n, cap - n, "%s%s", i ? ", " : "", reg[i]->name);
+    for (int i = 0; i < MAX_CHANNELS && n + 1 < cap; i++) {
+        if (!reg[i].m || !reg[i].current)
+            continue;
+        int k = snprintf(buf + n, cap - n, "%s%s", n ? ", " : "",
+                         reg[i].m->name);
         n += k > 0 ? (size_t)k : 0;
     }
     pthread_mutex_unlock(&reg_mu);
+}
+
+/* The failure of a name that is not registered: left out of this build,
+ * or unknown. */
+static int unknown_name(const char *name, sdsinf_err *err)
+{
+    for (int i = 0; name && left_out[i].name; i++)
+        if (!strcmp(name, left_out[i].name))
+            return sdsinf__fail(err, SDSINF_ENOTSUP,
+                                "channel '%s' is not in this build: it needs "
+                                "%s",
+                                name, left_out[i].needs);
+    char names[160];
+    known_names(names, sizeof names);
+    return sdsinf__fail(err, SDSINF_EINVAL,
+                        "unknown channel '%s' (known: %s); register it first",
+                        name ? name : DEFAULT_CHANNEL, names);
 }
 
 int sdsinf__channel_resolve(const char *name,
                             const sdsinf_channel_methods **out,
                             sdsinf_err *err)
 {
-    const sdsinf_channel_methods *m = sdsinf_channel_find(name);
-    *out = m;
-    for (int i = 0; !m && name && left_out[i].name; i++)
-        if (!strcmp(name, left_out[i].name))
-            return sdsinf__fail(err, SDSINF_ENOTSUP,
-                                "channel '%s' is not in this build: it needs "
-                                "%s",
-                                name, left_out[i].needs);
-    if (!m) {
-        char names[160];
-        known_names(names, sizeof names);
-        return sdsinf__fail(err, SDSINF_EINVAL,
-                            "unknown channel '%s' (known: %s); register it "
-                            "first",
-                            name, names);
+    *out = sdsinf_channel_find(name);
+    return *out ? SDSINF_OK : unknown_name(name, err);
+}
+
+/* Holds the entry of channel `name` for a use, its shared state made. */
+static int entry_acquire(const char *name, chan_type **out, sdsinf_err *err)
+{
+    pthread_once(&reg_once, reg_builtins);
+    pthread_mutex_lock(&reg_mu);
+    chan_type *t = entry_named(name && name[0] ? name : DEFAULT_CHANNEL);
+    if (t)
+        t->users++;
+    pthread_mutex_unlock(&reg_mu);
+    if (!t)
+        return unknown_name(name, err);
+    int rc = entry_init(t, err);
+    if (rc != SDSINF_OK) {
+        entry_release(t);
+        return rc;
     }
+    *out = t;
     return SDSINF_OK;
+}
+
+int sdsinf__channel_type_state(const sdsinf_channel_methods *m, void **state,
+                               sdsinf_err *err)
+{
+    chan_type *t = NULL;
+    pthread_once(&reg_once, reg_builtins);
+    pthread_mutex_lock(&reg_mu);
+    for (int i = 0; i < MAX_CHANNELS && !t; i++)
+        if (reg[i].m == m)
+            t = &reg[i];
+    for (int i = 0; i < MAX_CHANNELS && !t; i++)
+        if (!reg[i].m) { /* replaced by another of its name: kept aside */
+            t = &reg[i];
+            *t = (chan_type){m, 0, 0, 0, NULL};
+        }
+    if (t)
+        t->users++; /* held until exit */
+    pthread_mutex_unlock(&reg_mu);
+    if (!t)
+        return sdsinf__fail(err, SDSINF_ENOMEM,
+                            "channel '%s': the registry is full (%d channels)",
+                            m->name, MAX_CHANNELS);
+    int rc = entry_init(t, err);
+    *state = rc == SDSINF_OK ? t->state : NULL;
+    return rc;
 }
 
 int sdsinf_channel_open(const char *name, const char *config, int self,
@@ -182,18 +338,27 @@ int sdsinf_channel_open(const char *name, const char *config, int self,
                             "channel '%s': worker %d of %d workers: need "
                             "1 <= workers <= %d and 0 <= self < workers",
                             m->name, self, workers, MAX_WORKERS);
+    chan_type *t;
+    if ((rc = entry_acquire(name, &t, err)) != SDSINF_OK)
+        return rc;
+    m = t->m; /* (replaced meanwhile: the current one) */
     sdsinf_channel *ch = sdsinf__calloc(1, m->instance_size);
-    if (!ch)
+    if (!ch) {
+        entry_release(t);
         return sdsinf__fail(err, SDSINF_ENOMEM,
                             "channel '%s': no memory for worker %d's instance",
                             m->name, self);
+    }
     ch->methods = m;
     ch->self = self;
     ch->workers = workers;
     ch->run = run;
+    ch->type_state = t->state;
+    ch->type_ = t;
     rc = m->open(ch, config, err);
     if (rc != SDSINF_OK) {
         sdsinf__free(ch);
+        entry_release(t);
         return rc;
     }
     *out = ch;
@@ -201,7 +366,8 @@ int sdsinf_channel_open(const char *name, const char *config, int self,
 }
 
 /* Checks an instance handed to a wrapper. */
-static int check_instance(sdsinf_channel *ch, const char *call, sdsinf_err *err)
+static int check_instance(const sdsinf_channel *ch, const char *call,
+                          sdsinf_err *err)
 {
     if (!ch || !ch->methods)
         return sdsinf__fail(err, SDSINF_EINVAL,
@@ -260,6 +426,8 @@ int sdsinf_channel_send(sdsinf_channel *ch, const sdsinf_msg_key *key,
                             "%zu; encode it in chunks of at most that",
                             m->name, ch->self, len, key->target, m->max_message);
     rc = m->send(ch, key, msg, len, err);
+    if (m->version < 2) /* a version 2 channel counts its own requests */
+        SDSINF__COUNT(ch, send, 1);
     if (rc == SDSINF_OK) {
         COUNT(ch->msgs_sent, 1);
         COUNT(ch->bytes_sent, (uint64_t)len);
@@ -297,6 +465,10 @@ int sdsinf_channel_recv(sdsinf_channel *ch, const sdsinf_msg_key *want,
     void *p = NULL;
     size_t n = 0;
     rc = m->recv(ch, want, &p, &n, timeout_ms, err);
+    if (m->version < 2) {
+        SDSINF__COUNT(ch, receive, 1);
+        SDSINF__COUNT(ch, empty, rc == SDSINF_ETIMEDOUT);
+    }
     if (rc != SDSINF_OK)
         return rc;
     COUNT(ch->msgs_recv, 1);
@@ -319,6 +491,30 @@ int sdsinf_channel_control(sdsinf_channel *ch, int op, void *arg,
     return ch->methods->control(ch, op, arg, err);
 }
 
+int sdsinf_channel_flush(sdsinf_channel *ch, sdsinf_err *err)
+{
+    int rc = check_instance(ch, "sdsinf_channel_flush", err);
+    if (rc != SDSINF_OK)
+        return rc;
+    const sdsinf_channel_methods *m = ch->methods;
+    return m->version >= 2 && m->flush ? m->flush(ch, err) : SDSINF_OK;
+}
+
+int sdsinf_channel_requests(const sdsinf_channel *ch, sdsinf_requests *out)
+{
+    if (!ch || !out)
+        return SDSINF_EINVAL;
+#if defined(__GNUC__)
+#define LOAD_(kind) \
+    out->kind = __atomic_load_n(&ch->requests.kind, __ATOMIC_RELAXED);
+#else
+#define LOAD_(kind) out->kind = ch->requests.kind;
+#endif
+    SDSINF__REQUEST_KINDS(LOAD_)
+#undef LOAD_
+    return SDSINF_OK;
+}
+
 int sdsinf_channel_close(sdsinf_channel *ch, int cleanup, sdsinf_err *err)
 {
     if (!ch)
@@ -326,6 +522,96 @@ int sdsinf_channel_close(sdsinf_channel *ch, int cleanup, sdsinf_err *err)
     int rc = check_instance(ch, "sdsinf_channel_close", err);
     if (rc == SDSINF_OK)
         rc = ch->methods->close(ch, cleanup, err);
+    /* (a wrapper's copy of its inner instance has another table) */
+    if (ch->type_ && ch->type_->m == ch->methods)
+        entry_release(ch->type_);
     sdsinf__free(ch);
     return rc;
+}
+
+/* ---- A run's life --------------------------------------------------------- */
+
+enum { RUN_CREATE, RUN_DESTROY, RUN_RESIDUE };
+
+/* Calls the channel's run_create, run_destroy or run_residue (op) for run;
+ * its requests are added to *req (may be NULL). */
+static int run_call(int op, const char *name, const char *config,
+                    uint64_t run, int workers, int64_t *items,
+                    sdsinf_requests *req, sdsinf_err *err)
+{
+    static const char *const what[] = {"sdsinf_channel_run_create",
+                                       "sdsinf_channel_run_destroy",
+                                       "sdsinf_channel_run_residue"};
+    if (op != RUN_RESIDUE && (workers < 1 || workers > MAX_WORKERS))
+        return sdsinf__fail(err, SDSINF_EINVAL,
+                            "%s: %d workers; need 1 to %d", what[op],
+                            workers, MAX_WORKERS);
+    if (op == RUN_RESIDUE && !items)
+        return sdsinf__fail(err, SDSINF_EINVAL, "%s: NULL items", what[op]);
+    chan_type *t;
+    int rc = entry_acquire(name, &t, err);
+    if (rc != SDSINF_OK)
+        return rc;
+    const sdsinf_channel_methods *m = t->m;
+    sdsinf_requests mine = {0};
+    int v2 = m->version >= 2;
+    if (op == RUN_CREATE && v2 && m->run_create)
+        rc = m->run_create(t->state, config, run, workers, &mine, err);
+    else if (op == RUN_DESTROY && v2 && m->run_destroy)
+        rc = m->run_destroy(t->state, config, run, workers, &mine, err);
+    else if (op == RUN_RESIDUE && v2 && m->run_residue)
+        rc = m->run_residue(t->state, config, run, items, err);
+    else if (op == RUN_RESIDUE)
+        rc = sdsinf__fail(err, SDSINF_ENOTSUP,
+                          "channel '%s' cannot count what a run left (its "
+                          "table has no run_residue)",
+                          m->name);
+    entry_release(t);
+    if (req)
+        sdsinf__requests_add(req, &mine);
+    return rc;
+}
+
+int sdsinf_channel_run_create(const char *name, const char *config,
+                              uint64_t run, int workers, sdsinf_requests *req,
+                              sdsinf_err *err)
+{
+    return run_call(RUN_CREATE, name, config, run, workers, NULL, req, err);
+}
+
+int sdsinf_channel_run_destroy(const char *name, const char *config,
+                               uint64_t run, int workers, sdsinf_requests *req,
+                               sdsinf_err *err)
+{
+    return run_call(RUN_DESTROY, name, config, run, workers, NULL, req, err);
+}
+
+int sdsinf_channel_run_residue(const char *name, const char *config,
+                               uint64_t run, int64_t *items, sdsinf_err *err)
+{
+    return run_call(RUN_RESIDUE, name, config, run, 0, items, NULL, err);
+}
+
+/* ---- Helpers for channels --------------------------------------------------- */
+
+void sdsinf__requests_add(sdsinf_requests *sum, const sdsinf_requests *add)
+{
+#define ADD_(kind) sum->kind += add->kind;
+    SDSINF__REQUEST_KINDS(ADD_)
+#undef ADD_
+}
+
+void sdsinf__requests_since(sdsinf_requests *sum, const sdsinf_requests *now,
+                            const sdsinf_requests *before)
+{
+#define SINCE_(kind) sum->kind += now->kind - before->kind;
+    SDSINF__REQUEST_KINDS(SINCE_)
+#undef SINCE_
+}
+
+int sdsinf__errno_status(int e)
+{
+    return e == EACCES || e == EPERM || e == EROFS ? SDSINF_EACCES
+           : e == ENOMEM                           ? SDSINF_ENOMEM
+                                                   : SDSINF_EIO;
 }

@@ -143,12 +143,21 @@ static int tracked_open(sdsinf_channel *ch, const char *config,
                         ch->methods->name);
 }
 
+/* A call's status, once the inner instance's requests are the tracked
+ * one's. */
+static int tracked_done(tracked_channel *tc, int rc)
+{
+    sdsinf_channel_requests(tc->inner, &tc->base.requests);
+    return rc;
+}
+
 static int tracked_send(sdsinf_channel *ch, const sdsinf_msg_key *key,
                         const void *msg, size_t len, sdsinf_err *err)
 {
     tracked_channel *tc = (tracked_channel *)ch;
     track(tc, CALL_SEND, key);
-    return sdsinf_channel_send(tc->inner, key, msg, len, err);
+    return tracked_done(tc, sdsinf_channel_send(tc->inner, key, msg, len,
+                                                err));
 }
 
 static int tracked_recv(sdsinf_channel *ch, const sdsinf_msg_key *want,
@@ -157,7 +166,14 @@ static int tracked_recv(sdsinf_channel *ch, const sdsinf_msg_key *want,
 {
     tracked_channel *tc = (tracked_channel *)ch;
     track(tc, CALL_RECV, want);
-    return sdsinf_channel_recv(tc->inner, want, msg, len, timeout_ms, err);
+    return tracked_done(tc, sdsinf_channel_recv(tc->inner, want, msg, len,
+                                                timeout_ms, err));
+}
+
+static int tracked_flush(sdsinf_channel *ch, sdsinf_err *err)
+{
+    tracked_channel *tc = (tracked_channel *)ch;
+    return tracked_done(tc, sdsinf_channel_flush(tc->inner, err));
 }
 
 static int tracked_close(sdsinf_channel *ch, int cleanup, sdsinf_err *err)
@@ -176,11 +192,13 @@ static int tracked_control(sdsinf_channel *ch, int op, void *arg,
  * so the worker sees the channel it runs on). */
 static sdsinf_channel_methods tracked_methods(const sdsinf_channel_methods *m)
 {
-    sdsinf_channel_methods t = {SDSINF_CHANNEL_VERSION, m->name,
-                                sizeof(tracked_channel), m->caps,
-                                m->max_message, tracked_open, tracked_send,
-                                tracked_recv, tracked_close,
-                                m->control ? tracked_control : NULL};
+    sdsinf_channel_methods t = {
+        .version = SDSINF_CHANNEL_VERSION, .name = m->name,
+        .instance_size = sizeof(tracked_channel), .caps = m->caps,
+        .max_message = m->max_message, .open = tracked_open,
+        .send = tracked_send, .recv = tracked_recv, .close = tracked_close,
+        .control = m->control ? tracked_control : NULL,
+        .flush = tracked_flush};
     return t;
 }
 
@@ -442,6 +460,7 @@ void sdsinf__stats_add(sdsinf_run_stats *st, const sdsinf__worker_stats *s)
     st->decode_seconds += s->decode_seconds;
     st->send_seconds += s->send_seconds;
     st->wait_seconds += s->wait_seconds;
+    sdsinf__requests_add(&st->requests, &s->requests);
 }
 
 /* ---- Threads ------------------------------------------------------------------ */
@@ -1022,14 +1041,24 @@ int sdsinf_run(const sdsinf_model *m, const sdsinf_plan *p,
     if (!mpi) /* MPI: rank 0 claims it, once it knows it is rank 0 */
         sdsinf__owner_claim(channel, o->channel_config, c.run, c.owner,
                             sizeof c.owner);
+    /* The channel's state of the run, made before the workers start and
+     * removed once they have all ended, whatever their fate (MPI: each
+     * rank's close cleans up, as a standalone instance's does). */
+    if (!mpi)
+        rc = sdsinf_channel_run_create(channel, o->channel_config, c.run,
+                                       c.W, &st->requests, err);
 #ifdef SDSINF_HAVE_MPI
     if (mpi)
         rc = sdsinf__launch_mpi(&c, st, &ready, err);
     else
 #endif
+    if (rc == SDSINF_OK)
         rc = threads ? launch_threads(&c, st, &ready, err)
                      : launch_processes(&c, st, &ready, err);
-    sdsinf__owner_release(c.owner); /* the workers are gone, and the rest */
+    if (mpi || sdsinf_channel_run_destroy(channel, o->channel_config, c.run,
+                                          c.W, &st->requests, NULL) ==
+                   SDSINF_OK) /* else its owner record lets clean take it */
+        sdsinf__owner_release(c.owner); /* the workers are gone, and the rest */
     slots_unmap(c.slots, c.W);
     st->startup_seconds = ready - t0;
     st->seconds = sdsinf__now() - ready;

@@ -18,6 +18,7 @@
  * and local numbers keep the global order, each output's sum runs over its
  * inputs in the same order as in a single process: the results are
  * bit-identical to sdsinf_infer. */
+#include "channels/channels.h"
 #include "run/inbox.h"
 #include "run/worker.h"
 
@@ -253,6 +254,26 @@ static int send_block(worker *w, const sdsinf_csr *y, const sdsinf_csr *yt,
     return rc;
 }
 
+/* Hands the channel what it holds back of the sends just made (a batching
+ * channel's), before this worker waits. */
+static int flush_sends(worker *w, sdsinf_err *err)
+{
+    double t = sdsinf__now();
+    int rc = sdsinf_channel_flush(w->o->channel, err);
+    w->rec->send_seconds += sdsinf__now() - t;
+    return rc;
+}
+
+/* Adds the requests the channel made since *since to the current record,
+ * and moves *since on. */
+static void count_requests(worker *w, sdsinf_requests *since)
+{
+    sdsinf_requests now;
+    sdsinf_channel_requests(w->o->channel, &now);
+    sdsinf__requests_since(&w->rec->requests, &now, since);
+    *since = now;
+}
+
 /* The inbox's check of a received chunk: every row of a block from
  * `source` is one the source owns at stage layer - 1 and this worker reads
  * at `layer` (else the two run different plans); results pass. */
@@ -467,6 +488,8 @@ static int results(worker *w, const sdsinf_csr *yt, uint32_t batch,
         sdsinf__free(used);
         rc = send_block(w, &best, NULL, NULL, rows, nr, batch,
                         (uint32_t)w->L + 1, 0, err);
+        if (rc == SDSINF_OK)
+            rc = flush_sends(w, err);
         goto done;
     }
     uint8_t *expect = sdsinf__mallocarray((size_t)w->W, 1);
@@ -534,6 +557,7 @@ static void stats_sum(sdsinf__worker_stats *st, int32_t n)
         st->bytes_sent += r->sent_bytes;
         st->messages_received += r->received;
         st->bytes_received += r->received_bytes;
+        sdsinf__requests_add(&st->requests, &r->requests);
     }
 }
 
@@ -562,6 +586,8 @@ static int layer_step(worker *w, int32_t l, uint32_t b, int64_t n,
                             ll->send_rows + ll->send_ptr[p], cnt, b,
                             (uint32_t)l, p, err);
     }
+    if (rc == SDSINF_OK)
+        rc = flush_sends(w, err);
     int early = 0;
     sdsinf__layer_plan rest = {0};
     if (rc == SDSINF_OK)
@@ -642,6 +668,8 @@ int sdsinf__worker_run(const sdsinf__worker_opts *o, sdsinf_result *res,
         goto done;
     int32_t kill_at = kill_layer(w.self);
     int64_t M = o->images->nrows;
+    sdsinf_requests since; /* the channel's requests before the record's */
+    sdsinf_channel_requests(o->channel, &since);
     int64_t bs = o->batch_size > 0 && o->batch_size < M ? o->batch_size : M;
     for (int64_t first = 0, b = 0; first < M; first += bs, b++) {
         int64_t n = M - first < bs ? M - first : bs;
@@ -652,8 +680,11 @@ int sdsinf__worker_run(const sdsinf__worker_opts *o, sdsinf_result *res,
             w.rec = &st->records[l - 1];
             if (l == kill_at)
                 raise(SIGKILL);
-            if ((rc = sdsinf__inbox_canceled(w.inbox, err)) ||
-                (rc = layer_step(&w, l, (uint32_t)b, n, &yt, &next, err)))
+            rc = sdsinf__inbox_canceled(w.inbox, err);
+            if (rc == SDSINF_OK)
+                rc = layer_step(&w, l, (uint32_t)b, n, &yt, &next, err);
+            count_requests(&w, &since);
+            if (rc != SDSINF_OK)
                 goto done;
             if (!sdsinf__rows_ws_dense(w.kernel)) { /* the output as rows */
                 sdsinf_csr swap = yt;
@@ -668,6 +699,7 @@ int sdsinf__worker_run(const sdsinf__worker_opts *o, sdsinf_result *res,
             rc = sdsinf__rows_ws_rows(w.kernel, NULL, n, &yt, err);
         if (rc == SDSINF_OK)
             rc = results(&w, &yt, (uint32_t)b, first, res, err);
+        count_requests(&w, &since);
         w.rec->seconds += sdsinf__now() - t;
         if (rc != SDSINF_OK)
             goto done;

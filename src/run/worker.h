@@ -31,6 +31,7 @@ typedef struct sdsinf__worker_stats {
     double send_seconds, wait_seconds;
     uint64_t messages_sent, bytes_sent, messages_received, bytes_received;
     uint64_t duplicates, dropped;
+    sdsinf_requests requests;     /* the channel's, over the records */
     sdsinf_layer_record *records; /* layers + 1, or NULL; caller frees */
 } sdsinf__worker_stats;
 
