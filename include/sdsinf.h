@@ -427,7 +427,9 @@ SDSINF_API int sdsinf_legacy_load(const char *dir, const sdsinf_model *known,
  *   - type_init and type_cleanup for what all instances of the channel in a
  *     process share (a client, a connection pool, MPI), and flush when
  *     sends are batched.  Every version 2 entry may be NULL.
- * Version 1 tables (without the entries after control) keep working. */
+ * Version 1 tables (without the entries after control) keep working when
+ * built against this header (sdsinf_channel grew: rebuild a channel built
+ * against an older one; its table may keep version 1). */
 #define SDSINF_CHANNEL_VERSION 2
 
 enum {
