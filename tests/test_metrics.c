@@ -35,11 +35,14 @@
 #define OUR_RUN                                                               \
     "EXPT_ID,CHANNEL,LAUNCHER,CODEC,CATEGORIES,CHECK,RUN_SECONDS,"            \
     "STARTUP_SECONDS,BYTES_PER_IMAGE,DUPLICATES,DROPPED,ENCODE_SECONDS,"      \
-    "DECODE_SECONDS,SEND_SECONDS,WAIT_SECONDS"
+    "DECODE_SECONDS,SEND_SECONDS,WAIT_SECONDS," OUR_REQUESTS
 #define OUR_LAYER                                                             \
     "RECEIVED_NUM,RECEIVED_TOTAL_SIZE,RECEIVED_MAX_SIZE,RECEIVED_MIN_SIZE,"   \
     "RECEIVED_AVG_SIZE,COMPUTE_SECONDS,ENCODE_SECONDS,DECODE_SECONDS,"        \
-    "SEND_SECONDS,WAIT_SECONDS"
+    "SEND_SECONDS,WAIT_SECONDS," OUR_REQUESTS
+#define OUR_REQUESTS                                                          \
+    "REQUESTS_SEND,REQUESTS_RECEIVE,REQUESTS_EMPTY,REQUESTS_REMOVE,"          \
+    "REQUESTS_LIST,REQUESTS_RETRIES,REQUESTS_UNITS"
 
 #define WORKERS 2
 #define LAYERS 2
@@ -181,6 +184,12 @@ static void fake_stats(sdsinf_run_stats *st, sdsinf_layer_record *rec)
             r->nnz = 1000 + (uint64_t)(10 * w + l);
             r->seconds = 0.25;
             r->compute_seconds = 0.125;
+            r->requests.send = r->sent; /* one request per message */
+            r->requests.receive = 2;    /* one of them empty */
+            r->requests.empty = 1;
+            st->requests.send += r->requests.send;
+            st->requests.receive += r->requests.receive;
+            st->requests.empty += r->requests.empty;
             st->messages_sent += r->sent;
             st->bytes_sent += r->sent_bytes;
             st->messages_received += r->received;
@@ -302,6 +311,10 @@ static void test_rows(void **state)
             assert_true(cell(layers, row, "RECEIVED_TOTAL_SIZE") == 70);
             assert_true(cell(layers, row, "LAYER_DURATION") == 0.25);
             assert_true(cell(layers, row, "COMPUTE_SECONDS") == 0.125);
+            assert_true(cell(layers, row, "REQUESTS_SEND") == sent);
+            assert_true(cell(layers, row, "REQUESTS_RECEIVE") == 2);
+            assert_true(cell(layers, row, "REQUESTS_EMPTY") == 1);
+            assert_true(cell(layers, row, "REQUESTS_UNITS") == 0);
         }
     assert_true(cell(run, 1, "TOTAL_NWORKERS") == WORKERS);
     assert_true(cell(run, 1, "BFR") == WORKERS); /* all from the coordinator */
@@ -311,6 +324,8 @@ static void test_rows(void **state)
     assert_true(cell(run, 1, "NUM_BATCHES") == 1);
     assert_true(cell(run, 1, "METRIC_NUM_MESSAGES_SENT") == 6);
     assert_true(cell(run, 1, "METRIC_PUBLISH_CALLS") == 6);
+    assert_true(cell(run, 1, "METRIC_RECEIVE_POLL_CALLS") == 2 * NREC);
+    assert_true(cell(run, 1, "REQUESTS_EMPTY") == NREC);
     assert_true(cell(run, 1, "METRIC_SIZE_MESSAGES_SENT") == 600);
     assert_true(cell(run, 1, "METRIC_SIZE_MESSAGES_RECEIVED") == 70 * NREC);
     assert_true(cell(run, 1, "METRIC_MAX_MESSAGE_SIZE") == 120);

@@ -71,10 +71,10 @@ typedef struct totals {
     X(NUM_DATA, count((uint64_t)mr->images))                                  \
     X(BATCH_SIZE, count((uint64_t)t->batch_size))                             \
     X(NUM_BATCHES, count((uint64_t)t->batches))                               \
-    X(METRIC_PUBLISH_CALLS, count(st->messages_sent))                         \
+    X(METRIC_PUBLISH_CALLS, count(st->requests.send))                         \
     X(METRIC_NUM_MESSAGES_SENT, count(st->messages_sent))                     \
     X(METRIC_SIZE_MESSAGES_SENT, count(st->bytes_sent))                       \
-    X(METRIC_RECEIVE_POLL_CALLS, none())                                      \
+    X(METRIC_RECEIVE_POLL_CALLS, count(st->requests.receive))                 \
     X(METRIC_NUM_MESSAGES_RECEIVED, count(st->messages_received))             \
     X(METRIC_SIZE_MESSAGES_RECEIVED, count(st->bytes_received))               \
     X(METRIC_ELAPSED_TIME_BATCH, real(t->worker_seconds))                     \
@@ -106,7 +106,18 @@ typedef struct totals {
     X(ENCODE_SECONDS, real(st->encode_seconds))                               \
     X(DECODE_SECONDS, real(st->decode_seconds))                               \
     X(SEND_SECONDS, real(st->send_seconds))                                   \
-    X(WAIT_SECONDS, real(st->wait_seconds))
+    X(WAIT_SECONDS, real(st->wait_seconds))                                   \
+    REQUEST_COLUMNS(X, st->requests)
+
+/* The channel's billable requests by kind (sdsinf_requests), from rq. */
+#define REQUEST_COLUMNS(X, rq)                                                \
+    X(REQUESTS_SEND, count((rq).send))                                        \
+    X(REQUESTS_RECEIVE, count((rq).receive))                                  \
+    X(REQUESTS_EMPTY, count((rq).empty))                                      \
+    X(REQUESTS_REMOVE, count((rq).remove))                                    \
+    X(REQUESTS_LIST, count((rq).list))                                        \
+    X(REQUESTS_RETRIES, count((rq).retries))                                  \
+    X(REQUESTS_UNITS, count((rq).units))
 
 /* A size over n messages: 0 when there were none (SDS-Inf's "unset"). */
 #define SIZE_IF(n, size) count((n) ? (size) : 0)
@@ -149,7 +160,8 @@ typedef struct totals {
     X(ENCODE_SECONDS, real(r->encode_seconds))                                \
     X(DECODE_SECONDS, real(r->decode_seconds))                                \
     X(SEND_SECONDS, real(r->send_seconds))                                    \
-    X(WAIT_SECONDS, real(r->wait_seconds))
+    X(WAIT_SECONDS, real(r->wait_seconds))                                    \
+    REQUEST_COLUMNS(X, r->requests)
 
 #define COLUMN_NAME(name, v) #name,
 #define COLUMN_VALUE(name, v) out[i++] = (v);

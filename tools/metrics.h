@@ -10,7 +10,9 @@
  * 0-based as in SDS-Inf: 0..L-1 are the model's layers, L the results'
  * trip to worker 0.  As in SDS-Inf, MSG_* and CHUNK_* count the messages
  * a worker sent (one message per send here, so PUBLISH_* too); what it
- * received is in RECEIVED_*. */
+ * received is in RECEIVED_*.  METRIC_PUBLISH_CALLS and
+ * METRIC_RECEIVE_POLL_CALLS are the channel's send and receive requests,
+ * and REQUESTS_* all its billable requests by kind (sdsinf_requests). */
 #ifndef SDSINF_METRICS_H
 #define SDSINF_METRICS_H
 
