@@ -12,12 +12,33 @@ const char *sdsinf__local_dir(const char *config, uint64_t run, char *def,
                               size_t cap);
 const char *sdsinf__fs_store(const char *config, char *def, size_t cap);
 
-/* The built-in channels (one file each in channels/). */
-extern const sdsinf_channel_methods sdsinf__channel_mem;
-extern const sdsinf_channel_methods sdsinf__channel_local;
-extern const sdsinf_channel_methods sdsinf__channel_fs;
-extern const sdsinf_channel_methods sdsinf__channel_redis; /* SDSINF_HAVE_REDIS */
-extern const sdsinf_channel_methods sdsinf__channel_mpi;   /* SDSINF_HAVE_MPI */
+/* The built-in channels, one line each (adding a channel is its file in
+ * channels/ and a line here): X(table, built, what a build without it
+ * needs).  A channel left out of the build is named as such, not unknown. */
+#if defined(SDSINF_HAVE_REDIS) && SDSINF_HAVE_REDIS
+#define SDSINF__BUILT_REDIS 1
+#else
+#define SDSINF__BUILT_REDIS 0
+#endif
+#if defined(SDSINF_HAVE_MPI) && SDSINF_HAVE_MPI
+#define SDSINF__BUILT_MPI 1
+#else
+#define SDSINF__BUILT_MPI 0
+#endif
+#define SDSINF__BUILTIN_CHANNELS(X)                                           \
+    X(sdsinf__channel_mem, 1, NULL)                                           \
+    X(sdsinf__channel_local, 1, NULL)                                         \
+    X(sdsinf__channel_fs, 1, NULL)                                            \
+    X(sdsinf__channel_redis, SDSINF__BUILT_REDIS,                             \
+      "redis:hiredis (apt-get install libhiredis-dev, then cmake "           \
+      "-DSDSINF_WITH_REDIS=ON)")                                              \
+    X(sdsinf__channel_mpi, SDSINF__BUILT_MPI,                                   \
+      "mpi:Open MPI (apt-get install libopenmpi-dev openmpi-bin, then cmake " \
+      "-DSDSINF_WITH_MPI=ON)")
+#define SDSINF__CHANNEL_EXTERN(table, built, needs)                           \
+    extern const sdsinf_channel_methods table;
+SDSINF__BUILTIN_CHANNELS(SDSINF__CHANNEL_EXTERN)
+#undef SDSINF__CHANNEL_EXTERN
 
 /* The registered channel called name, or SDSINF_EINVAL (unknown, with
  * the known names) or SDSINF_ENOTSUP (left out of this build). */

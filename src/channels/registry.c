@@ -18,32 +18,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The built-in channels (channels/mem.c, local.c, fs.c, redis.c,
- * mpi.c), and those this build left out, with
- * what they need. */
-
+/* The built-in channels this build has, and those it left out: the name
+ * (before the ':' of `needs`) and what it needs. */
+#define BUILT(table, built, needs) built ? &table : NULL,
+#define LEFT_OUT(table, built, needs) built ? NULL : needs,
 static const sdsinf_channel_methods *const builtins[] = {
-    &sdsinf__channel_mem, &sdsinf__channel_local, &sdsinf__channel_fs,
-#if SDSINF_HAVE_REDIS
-    &sdsinf__channel_redis,
-#endif
-#if SDSINF_HAVE_MPI
-    &sdsinf__channel_mpi,
-#endif
-};
-
-static const struct {
-    const char *name, *needs;
-} left_out[] = {
-#if !SDSINF_HAVE_REDIS
-    {"redis", "hiredis (apt-get install libhiredis-dev, then cmake "
-              "-DSDSINF_WITH_REDIS=ON)"},
-#endif
-#if !SDSINF_HAVE_MPI
-    {"mpi", "Open MPI (apt-get install libopenmpi-dev openmpi-bin, then "
-            "cmake -DSDSINF_WITH_MPI=ON)"},
-#endif
-    {NULL, NULL}};
+    SDSINF__BUILTIN_CHANNELS(BUILT)};
+static const char *const left_out[] = {SDSINF__BUILTIN_CHANNELS(LEFT_OUT)};
+#define NBUILTIN (sizeof builtins / sizeof *builtins)
 
 #define DEFAULT_CHANNEL "local"
 #define MAX_CHANNELS 64    /* registered tables, built-ins included */
@@ -68,8 +50,9 @@ static int at_exit_set; /* types_at_exit is registered (under init_mu) */
 
 static void reg_builtins(void)
 {
-    for (size_t i = 0; i < sizeof builtins / sizeof *builtins; i++)
-        reg[i] = (chan_type){builtins[i], 1, 0, 0, NULL};
+    for (size_t i = 0, n = 0; i < NBUILTIN; i++)
+        if (builtins[i])
+            reg[n++] = (chan_type){builtins[i], 1, 0, 0, NULL};
 }
 
 /* Counters of an instance that threads may share (SDSINF_CAP_THREADSAFE). */
@@ -256,12 +239,15 @@ static void known_names(char *buf, size_t cap)
  * or unknown. */
 static int unknown_name(const char *name, sdsinf_err *err)
 {
-    for (int i = 0; name && left_out[i].name; i++)
-        if (!strcmp(name, left_out[i].name))
+    for (size_t i = 0; name && i < NBUILTIN; i++) {
+        const char *lo = left_out[i], *colon = lo ? strchr(lo, ':') : NULL;
+        if (colon && strlen(name) == (size_t)(colon - lo) &&
+            !strncmp(name, lo, (size_t)(colon - lo)))
             return sdsinf__fail(err, SDSINF_ENOTSUP,
                                 "channel '%s' is not in this build: it needs "
                                 "%s",
-                                name, left_out[i].needs);
+                                name, colon + 1);
+    }
     char names[160];
     known_names(names, sizeof names);
     return sdsinf__fail(err, SDSINF_EINVAL,
