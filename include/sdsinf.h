@@ -640,7 +640,9 @@ typedef struct sdsinf_run_opts {
                             takes each block whole */
     /* version 4 */
     const volatile sig_atomic_t *cancel; /* NULL, or a flag the caller sets
-                            (from a signal handler, say) to stop the run:
+                            (from a signal handler, say; from another
+                            thread with an atomic store, such as
+                            __atomic_store_n) to stop the run:
                             the workers are stopped, the run's channel
                             state removed, and sdsinf_run returns
                             SDSINF_ECANCELED (within ~0.2 s) */

@@ -323,7 +323,7 @@ static void *cancel_soon(void *arg)
     struct timespec ts = {0, 100 * 1000 * 1000}; /* the run takes ~1 s */
     (void)arg;
     nanosleep(&ts, NULL);
-    cancel_flag = 1;
+    __atomic_store_n(&cancel_flag, 1, __ATOMIC_RELAXED); /* thread-safe */
     return NULL;
 }
 

@@ -3,6 +3,7 @@
 #define SDSINF_CORE_H
 
 #include "sdsinf.h"
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 
@@ -28,6 +29,18 @@ void *sdsinf__malloc_big(size_t n);
 void sdsinf__fail_alloc_after(long n);
 /* Malloc of count * size that fails cleanly on overflow. */
 void *sdsinf__mallocarray(size_t count, size_t size);
+
+/* Whether a stop flag (volatile sig_atomic_t, set by a signal handler or,
+ * with an atomic store, by another thread) is set: an atomic read, so a
+ * thread's store is no data race. */
+static inline int sdsinf__flag_set(const volatile sig_atomic_t *f)
+{
+#if defined(__GNUC__)
+    return f && __atomic_load_n(f, __ATOMIC_RELAXED) != 0;
+#else
+    return f && *f != 0;
+#endif
+}
 
 /* A 64-bit checksum of a byte range (4-lane multiply-rotate, xxh64-like). */
 uint64_t sdsinf__checksum(const void *data, size_t n, uint64_t seed);

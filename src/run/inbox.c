@@ -71,7 +71,7 @@ void sdsinf__count_message(uint64_t *n, uint64_t *bytes, uint64_t *max,
 
 int sdsinf__inbox_canceled(const sdsinf__inbox *ib, sdsinf_err *err)
 {
-    return ib->o.cancel && *ib->o.cancel
+    return sdsinf__flag_set(ib->o.cancel)
                ? sdsinf__fail(err, SDSINF_ECANCELED, "worker %d: the run was "
                               "canceled", ib->self)
                : SDSINF_OK;

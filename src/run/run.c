@@ -795,7 +795,7 @@ static int launch_processes(const run_ctx *c, sdsinf_run_stats *st,
                 kill(pids[w], SIGKILL);
     }
     while (tmp && open_fds > 0) {
-        if (c->cancel && *c->cancel && !stopping) {
+        if (sdsinf__flag_set(c->cancel) && !stopping) {
             cancel = stopping = 1;
             for (int w = 0; w < W; w++)
                 if (pids[w] > 0)
@@ -870,7 +870,7 @@ static int launch_processes(const run_ctx *c, sdsinf_run_stats *st,
     *ready = last_ready;
     /* a failure that came with a cancel (the signal also hit the workers)
      * is the cancel's */
-    cancel |= have_first && c->cancel && *c->cancel;
+    cancel |= have_first && sdsinf__flag_set(c->cancel);
     int cleaned = 0;
     if (have_first || cancel || rc != SDSINF_OK) {
         /* killed workers could not clean up: once they are all gone (their
