@@ -620,6 +620,66 @@ SDSINF_API int sdsinf_run(const sdsinf_model *m, const sdsinf_plan *p,
                           sdsinf_result *out, sdsinf_run_stats *st,
                           sdsinf_err *err);
 
+/* ---- Launchers: how a run's workers start ---------------------------------
+ * A launcher starts the workers of a run and waits for them; sdsinf_run
+ * (the coordinator) picks it by name (the run option `launcher`) and
+ * checks the run's channel against its caps.  Like a channel it is a
+ * versioned table of functions in a registry by name: a new launcher
+ * (workers that run elsewhere) is one source file that fills one in and
+ * registers it.  Built in: "local" (processes of this machine, the
+ * default), "threads" and, where built with MPI, "mpi". */
+#define SDSINF_LAUNCHER_VERSION 1
+
+enum {
+    SDSINF_LAUNCH_SHARES_MEMORY = 1u, /* the workers are threads of the
+                                         calling process: any channel
+                                         works, one without
+                                         SDSINF_CAP_PROCESSES (mem) too */
+    SDSINF_LAUNCH_TREE = 2u,          /* starts the workers as a launch
+                                         tree (run options bfr, nlevels) */
+    SDSINF_LAUNCH_IN_JOB = 4u         /* the calling process is one worker
+                                         of a job started outside the
+                                         library (the ranks of mpirun): it
+                                         runs that worker, and the job's
+                                         process of worker 0 holds the
+                                         result */
+};
+
+/* A run as its launcher sees it (filled by sdsinf_run). */
+typedef struct sdsinf_launch {
+    const sdsinf_run_opts *opts; /* the run's options */
+    const char *channel;         /* the channel's name */
+    int workers;
+    uint64_t run;                /* the run id (an IN_JOB launcher may
+                                    agree on another one) */
+    void *state;                 /* the launcher's own, from start */
+    struct run_ctx *ctx_;        /* internal: the run in memory */
+} sdsinf_launch;
+
+typedef struct sdsinf_launcher_methods {
+    int version;                     /* SDSINF_LAUNCHER_VERSION */
+    const char *name;                /* "local", "threads", "mpi", ... */
+    unsigned caps;                   /* SDSINF_LAUNCH_* */
+    const char *default_channel;     /* a run's channel when it names
+                                        none; NULL: "local" */
+    const char *const *own_channels; /* NULL, or NULL-terminated: channels
+                                        without SDSINF_CAP_PROCESSES that
+                                        its workers can use all the same
+                                        (the mpi launcher's "mpi") */
+    /* Starts the run's workers. */
+    int (*start)(sdsinf_launch *l, sdsinf_err *err);
+    /* Returns once every worker is gone, releasing l->state (may be
+     * NULL). */
+    void (*wait)(sdsinf_launch *l);
+} sdsinf_launcher_methods;
+
+/* The registry (thread-safe).  Registering a name again replaces it. */
+SDSINF_API int sdsinf_launcher_register(const sdsinf_launcher_methods *m,
+                                        sdsinf_err *err);
+/* NULL or "" gives the default ("local"); NULL when unknown. */
+SDSINF_API const sdsinf_launcher_methods *
+sdsinf_launcher_find(const char *name);
+
 /* ---- Channel state left by killed runs ------------------------------------ */
 /* Where the local and fs channels keep a run's state by default:
  * $SDSINF_SCRATCH, else /dev/shm, else $TMPDIR, else /tmp. */

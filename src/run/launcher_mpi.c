@@ -22,8 +22,6 @@
 #include <stdio.h>
 #include <string.h>
 
-/* channels/mpi.c: starts MPI (once, and finalizes it at exit). */
-
 /* What each rank tells rank 0. */
 typedef struct outcome {
     int rc;
@@ -31,9 +29,12 @@ typedef struct outcome {
     char msg[256];
 } outcome;
 
-int sdsinf__launch_mpi(run_ctx *c, sdsinf_run_stats *st, double *ready,
-                       sdsinf_err *err)
+/* Runs this rank's worker; rank 0 gathers every rank's outcome. */
+static int mpi_start(sdsinf_launch *l, sdsinf_err *err)
 {
+    run_ctx *c = l->ctx_;
+    sdsinf_run_stats *st = c->st;
+    double *ready = &c->ready;
     int rank = 0, size = 0, rc, all_ok = 0;
     one_worker t;
     outcome mine, *all = NULL;
@@ -120,3 +121,14 @@ done:
     sdsinf__free(all);
     return rc;
 }
+
+static const char *const mpi_channels[] = {"mpi", NULL};
+
+const sdsinf_launcher_methods sdsinf__launcher_mpi = {
+    .version = SDSINF_LAUNCHER_VERSION,
+    .name = "mpi",
+    .caps = SDSINF_LAUNCH_IN_JOB,
+    .default_channel = "mpi",
+    .own_channels = mpi_channels,
+    .start = mpi_start,
+};

@@ -1,15 +1,12 @@
 /* run.h - what the launchers of a distributed run share (internal): the
  * run, one worker's setup and teardown, and the statistics they gather.
- * A launcher (run.c: threads, local processes; launcher_mpi.c: MPI ranks)
- * starts the workers its way and gathers their results and statistics. */
+ * A launcher (launcher_threads.c, launcher_local.c, launcher_mpi.c; found
+ * through launchers.c) starts the workers its way and gathers their
+ * results and statistics into the run. */
 #ifndef SDSINF_RUN_H
 #define SDSINF_RUN_H
 
 #include "run/worker.h"
-
-#include <pthread.h>
-
-struct worker_slot;
 
 typedef struct run_ctx {
     const sdsinf_model *m;
@@ -23,30 +20,32 @@ typedef struct run_ctx {
     int W;
     uint64_t run;
     sdsinf_result *res;
-    struct worker_slot *slots;           /* processes: shared; else NULL */
-    sdsinf_channel_methods track; /* tracked instances of the channel */
+    sdsinf_run_stats *st;  /* where the launcher puts totals and records */
+    double ready;          /* when every worker had loaded (monotonic s) */
     const volatile sig_atomic_t *cancel; /* the caller's flag, or NULL */
     char owner[4352]; /* the run's owner record (sweep.c), or "" */
 } run_ctx;
 
-typedef struct gate gate;
-
 typedef struct one_worker {
     sdsinf__worker_opts wo;
     sdsinf__local_shard shard;
-    sdsinf_result *res; /* worker 0: where the merged result goes */
     sdsinf__worker_stats st;
     sdsinf_err err;
     int rc;
-    pthread_t tid;
-    const run_ctx *c; /* threads: the run, this worker's id, the gate */
-    int w;
-    gate *g;
     sdsinf__rows_ws *kernel; /* its layers' scratch, reserved at setup */
 } one_worker;
 
-/* Loads worker w's data (its shard), opens its channel (tracked, for
- * processes) and kernel pool. */
+/* The built-in launchers (one file each) and the registry's lookup: the
+ * launcher called name, or SDSINF_EINVAL (unknown, with the known names)
+ * or SDSINF_ENOTSUP (left out of this build). */
+extern const sdsinf_launcher_methods sdsinf__launcher_local;
+extern const sdsinf_launcher_methods sdsinf__launcher_threads;
+extern const sdsinf_launcher_methods sdsinf__launcher_mpi; /* SDSINF_HAVE_MPI */
+int sdsinf__launcher_resolve(const char *name,
+                             const sdsinf_launcher_methods **out,
+                             sdsinf_err *err);
+
+/* Loads worker w's data (its shard), opens its channel and kernel pool. */
 int sdsinf__worker_setup(const run_ctx *c, int w, one_worker *t,
                          sdsinf_err *err);
 void sdsinf__worker_teardown(one_worker *t);
@@ -65,11 +64,5 @@ int sdsinf__canceled(const run_ctx *c, int cleaned, sdsinf_err *err);
  * tree must hold exactly `workers` (SDSINF_EINVAL otherwise). */
 int sdsinf__launch_tree(int bfr, int nlevels, int workers, int *parent,
                         sdsinf_err *err);
-
-/* The launchers other than run.c's, where built: each starts the c->W
- * workers, fills st (c->res on the process holding the result) and sets
- * *ready to when every worker had loaded. */
-int sdsinf__launch_mpi(run_ctx *c, sdsinf_run_stats *st, double *ready,
-                       sdsinf_err *err);
 
 #endif /* SDSINF_RUN_H */
