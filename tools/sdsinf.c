@@ -75,6 +75,7 @@ typedef struct opts {
     const char *weights, *images, *check, *out, *scores, *bias, *method;
     const char *plan, *from, *weights_out, *images_out;
     const char *launcher, *channel, *channel_config, *codec, *metrics;
+    const char *spec, *specs_out; /* worker; run --launcher external */
     const char *payload; /* the one argument that is not a flag (run) */
     long long level, timeout_ms, bfr, nlevels, max_message;
     long long neurons, layers, threads, batch_size, workers;
@@ -177,6 +178,7 @@ static const flag FLAGS[] = {
     TEXT_FLAG("--channel", channel),
     TEXT_FLAG("--channel-config", channel_config),
     TEXT_FLAG("--codec", codec), TEXT_FLAG("--metrics", metrics),
+    TEXT_FLAG("--spec", spec), TEXT_FLAG("--specs-out", specs_out),
     COUNT_FLAG("--neurons", neurons, 1, INT32_MAX),
     COUNT_FLAG("--layers", layers, 1, INT32_MAX),
     COUNT_FLAG("--threads", threads, 0, 1024),
@@ -1083,6 +1085,8 @@ static void run_opts_from(const opts *o, sdsinf_run_opts *ro)
     ro->nlevels = (int)o->nlevels;
     ro->plan_dir = o->plan; /* each worker loads its shard from there */
     ro->cancel = &stop_signal;
+    ro->worker_exe = "/proc/self/exe"; /* local workers: `sdsinf worker` */
+    ro->specs_dir = o->specs_out;
 }
 
 static const char *channel_name(const opts *o)
@@ -1614,6 +1618,47 @@ static int cmd_clean(const opts *o)
     return rc == SDSINF_OK ? 0 : fail(&err);
 }
 
+/* ---- worker ------------------------------------------------------------------ */
+
+/* One worker of a run, from its spec (a file, or - for standard input):
+ * what a launcher starts, or someone starts from `run --launcher external
+ * --specs-out DIR`'s DIR/worker-{w}.spec.  Its status goes to the run's
+ * coordinator over the channel; --quiet keeps its error off stderr. */
+static int cmd_worker(const opts *o)
+{
+    sdsinf_err err = {0};
+    sdsinf_worker_spec spec;
+    char *text = NULL;
+    size_t len = 0, cap = 0, n;
+    if (!o->spec)
+        return usage_error("worker needs --spec FILE (or - for standard "
+                           "input)");
+    FILE *f = strcmp(o->spec, "-") ? fopen(o->spec, "rb") : stdin;
+    if (!f) {
+        cli_fail(&err, SDSINF_EIO, "%s: %s", o->spec, strerror(errno));
+        return fail(&err);
+    }
+    int bad = 0;
+    do { /* a spec is small: read it whole */
+        char *more = len == cap ? realloc(text, cap = cap ? 2 * cap : 4096)
+                                : text;
+        if (!(bad = !more))
+            len += n = fread((text = more) + len, 1, cap - len, f);
+    } while (!bad && n > 0);
+    bad |= ferror(f) != 0;
+    if (f != stdin)
+        fclose(f);
+    int rc = bad ? cli_fail(&err, SDSINF_EIO, "%s: cannot read the spec",
+                            o->spec)
+                 : sdsinf_worker_spec_read(text, len, &spec, &err);
+    free(text);
+    if (rc == SDSINF_OK) {
+        rc = sdsinf_worker_main(&spec, &err);
+        sdsinf_worker_spec_free(&spec);
+    }
+    return rc == SDSINF_OK ? 0 : o->quiet ? 1 : fail(&err);
+}
+
 /* ---- commands ------------------------------------------------------------------ */
 
 typedef struct command {
@@ -1626,7 +1671,7 @@ static const command COMMANDS[] = {
     {"convert", cmd_convert},     {"partition", cmd_partition},
     {"run", cmd_run},             {"sdsinf-export", cmd_sdsinf_export},
     {"sdsinf-import", cmd_sdsinf_import}, {"demo", cmd_demo},
-    {"clean", cmd_clean},
+    {"clean", cmd_clean},         {"worker", cmd_worker},
 };
 
 int main(int argc, char **argv)

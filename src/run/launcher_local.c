@@ -1,298 +1,44 @@
 /* run/launcher_local.c - the "local" launcher (the default): each worker a
- * process of this machine, started as SDS-Inf's launch tree (bfr children
- * per node over nlevels; every node starts its children before it loads
- * its data; channel "local").  Worker 0 hands the merged result back
- * through a pipe; every worker reports its statistics or its error
- * through another.  A worker that dies ends the run: whoever started it
- * (the coordinator, or its parent in the tree, which watches its children
- * from a thread) reports it at once, its peers are killed (also when the
- * coordinator dies: PR_SET_PDEATHSIG), and the error names it, with the
- * layer and batch of its last call on the channel (every worker's last
- * call sits in memory the processes share).
- * Sections: progress, processes. */
+ * process of this machine, started from its spec alone, as a remote one
+ * would be: a fork that reads the serialised spec back and runs
+ * sdsinf_worker_main, or, when the run names a worker executable (the
+ * command line names itself), a fork that executes `sdsinf worker --quiet
+ * --spec -` with the spec on its standard input.  The workers start as
+ * SDS-Inf's launch tree (bfr children per node over nlevels): every node
+ * starts its children before it loads its data, and watches them.
+ *
+ * Every process of the run maps the run's progress file (progress.h):
+ * whoever starts a worker records its pid there, a worker records its last
+ * call on the channel and its outcome, and whoever reaps it records its
+ * end, so the coordinator sees at once the end of any worker of the tree
+ * and names a death with the layer it had reached.  A worker dies with its
+ * parent (PR_SET_PDEATHSIG): stopping the tree's roots stops the tree. */
 #include "run/run.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
-#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
-#include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-/* ---- Progress ---------------------------------------------------------------
- * Every worker process records its pid and its last call on the channel
- * (send or receive, batch, layer) in a slot of memory all the run's
- * processes share: a run stopped by a death names the layer the dead worker
- * had reached, and the coordinator waits for every worker of the tree to be
- * gone before it cleans the channel up.  The worker's channel is wrapped in
- * a thin instance ("tracked") that writes the slot and calls the real one. */
+#define SPEC_PIPE_MAX 65536 /* a spec fits a pipe's buffer, written whole */
 
-typedef struct worker_slot {
-    atomic_uint_least64_t last; /* call << 62 | batch << 32 | layer; 0: none */
-    atomic_int pid;             /* 0: not started, or reaped */
-} worker_slot;
+/* ---- Starting one worker ------------------------------------------------------ */
 
-enum { CALL_SEND = 1, CALL_RECV = 2 };
-
-typedef struct tracked_channel {
-    sdsinf_channel base;
-    sdsinf_channel *inner;
-    worker_slot *slot;
-} tracked_channel;
-
-static void track(tracked_channel *tc, int call, const sdsinf_msg_key *k)
+/* The body of worker w's process, forked by process `parent`: its spec
+ * (text) read back and run, or executed as `exe worker --spec -` reading
+ * it from `in`.  Never returns. */
+static void worker_child(const sdsinf__progress *pr, int w, pid_t parent,
+                         const char *text, size_t len, const char *exe,
+                         int in)
 {
-    if (k)
-        atomic_store_explicit(&tc->slot->last,
-                              (uint64_t)call << 62 |
-                                  (uint64_t)(k->batch & 0x3fffffffu) << 32 |
-                                  k->layer,
-                              memory_order_relaxed);
-}
-
-static int tracked_open(sdsinf_channel *ch, const char *config,
-                        sdsinf_err *err)
-{
-    (void)config;
-    return sdsinf__fail(err, SDSINF_ENOTSUP, "channel '%s': a tracked "
-                        "instance is made by the run, not opened",
-                        ch->methods->name);
-}
-
-static int tracked_send(sdsinf_channel *ch, const sdsinf_msg_key *key,
-                        const void *msg, size_t len, sdsinf_err *err)
-{
-    tracked_channel *tc = (tracked_channel *)ch;
-    track(tc, CALL_SEND, key);
-    return sdsinf_channel_send(tc->inner, key, msg, len, err);
-}
-
-static int tracked_recv(sdsinf_channel *ch, const sdsinf_msg_key *want,
-                        void **msg, size_t *len, int timeout_ms,
-                        sdsinf_err *err)
-{
-    tracked_channel *tc = (tracked_channel *)ch;
-    track(tc, CALL_RECV, want);
-    return sdsinf_channel_recv(tc->inner, want, msg, len, timeout_ms, err);
-}
-
-static int tracked_close(sdsinf_channel *ch, int cleanup, sdsinf_err *err)
-{
-    return sdsinf_channel_close(((tracked_channel *)ch)->inner, cleanup, err);
-}
-
-static int tracked_control(sdsinf_channel *ch, int op, void *arg,
-                           sdsinf_err *err)
-{
-    return sdsinf_channel_control(((tracked_channel *)ch)->inner, op, arg,
-                                  err);
-}
-
-/* The table of tracked instances of channel `m` (its name, caps and limit,
- * so the worker sees the channel it runs on). */
-static sdsinf_channel_methods tracked_methods(const sdsinf_channel_methods *m)
-{
-    sdsinf_channel_methods t = {SDSINF_CHANNEL_VERSION, m->name,
-                                sizeof(tracked_channel), m->caps,
-                                m->max_message, tracked_open, tracked_send,
-                                tracked_recv, tracked_close,
-                                m->control ? tracked_control : NULL};
-    return t;
-}
-
-/* W slots in memory shared with the processes forked after; NULL when
- * none could be mapped (deaths are then told without the layer). */
-static worker_slot *slots_map(int W)
-{
-    int fd = open("/dev/zero", O_RDWR);
-    void *p = fd < 0 ? MAP_FAILED
-                     : mmap(NULL, (size_t)W * sizeof(worker_slot),
-                            PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-    if (fd >= 0)
-        close(fd);
-    if (p == MAP_FAILED)
-        return NULL;
-    worker_slot *s = p;
-    for (int w = 0; w < W; w++) {
-        atomic_init(&s[w].last, 0);
-        atomic_init(&s[w].pid, 0);
-    }
-    return s;
-}
-
-static void slots_unmap(worker_slot *s, int W)
-{
-    if (s)
-        munmap(s, (size_t)W * sizeof *s);
-}
-
-
-
-/* The run as the processes share it: its data, the tree, the pipes'
- * write ends, the progress slots and the tracked channel's table. */
-typedef struct proc_ctx {
-    const run_ctx *c;
-    const int *parent;
-    int result_fd, report_fd; /* write ends */
-    worker_slot *slots;       /* shared; NULL when none could be mapped */
-    sdsinf_channel_methods track; /* tracked instances of the channel */
-} proc_ctx;
-
-/* Wraps worker w's channel *ch in a tracked instance writing its slot
- * (when there are slots); on failure *ch is closed. */
-static int track_channel(const proc_ctx *pc, int w, sdsinf_channel **ch,
-                         sdsinf_err *err)
-{
-    if (!pc->slots)
-        return SDSINF_OK;
-    tracked_channel *tc = sdsinf__calloc(1, sizeof *tc);
-    if (!tc) {
-        sdsinf_channel_close(*ch, 1, NULL);
-        *ch = NULL;
-        return sdsinf__fail(err, SDSINF_ENOMEM, "no memory");
-    }
-    tc->base = **ch; /* methods replaced below; ids and run as opened */
-    tc->base.methods = &pc->track;
-    tc->inner = *ch;
-    tc->slot = &pc->slots[w];
-    *ch = &tc->base;
-    return SDSINF_OK;
-}
-
-/* What a worker's death says: the worker, the signal, and its last call on
- * the channel (layer and batch). */
-static void death_message(const proc_ctx *pc, int w, int sig, char *buf,
-                          size_t cap)
-{
-    const run_ctx *c = pc->c;
-    uint64_t last = pc->slots ? atomic_load_explicit(&pc->slots[w].last,
-                                                    memory_order_relaxed)
-                             : 0;
-    unsigned call = (unsigned)(last >> 62);
-    uint32_t layer = (uint32_t)last, batch = (uint32_t)(last >> 32) & 0x3fffffffu;
-    if (!call)
-        snprintf(buf, cap, "worker %d died (signal %d) before its first "
-                 "call on channel %s; the run was stopped", w, sig,
-                 c->channel);
-    else
-        snprintf(buf, cap, "worker %d died (signal %d) after its last call "
-                 "on channel %s, a %s at layer %u%s of batch %u; the run was "
-                 "stopped", w, sig, c->channel,
-                 call == CALL_SEND ? "send" : "receive", layer,
-                 layer > (uint32_t)c->m->layers ? " (the results)" : "",
-                 batch);
-}
-
-/* ---- Processes ------------------------------------------------------------------ */
-
-/* A packet through the report pipe, small enough to be written atomically:
- * a worker's records, REPORT_RECORDS at a time, then its final report. */
-#define REPORT_RECORDS 16
-typedef struct report {
-    int worker;
-    int final;         /* 1: the report; 0: records only */
-    int rc;
-    int nrec;
-    double ready, end; /* CLOCK_MONOTONIC seconds: comparable across processes */
-    sdsinf__worker_stats st; /* its records pointer is not valid here */
-    char msg[256];
-    sdsinf_layer_record rec[REPORT_RECORDS];
-} report;
-_Static_assert(sizeof(report) <= PIPE_BUF, "a report is written atomically");
-
-static void write_all(int fd, const void *p, size_t n)
-{
-    const char *c = p;
-    while (n > 0) {
-        ssize_t k = write(fd, c, n);
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k <= 0)
-            return;
-        c += k;
-        n -= (size_t)k;
-    }
-}
-
-static size_t read_all(int fd, void *p, size_t n)
-{
-    char *c = p;
-    size_t got = 0;
-    while (got < n) {
-        ssize_t k = read(fd, c + got, n - got);
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k <= 0)
-            break;
-        got += (size_t)k;
-    }
-    return got;
-}
-
-
-static void spawn_children(const proc_ctx *pc, int me, pid_t *pids);
-
-/* A worker process's watch over its children: each one's end as it comes,
- * a death reported for it at once (it could not report it itself), so the
- * run stops without its peers waiting out their timeouts. */
-typedef struct kid_watch {
-    const proc_ctx *pc;
-    pid_t *kids;
-    int failed; /* a child ended other than with status 0 */
-} kid_watch;
-
-static void *watch_kids(void *arg)
-{
-    kid_watch *kw = arg;
-    const run_ctx *c = kw->pc->c;
-    for (;;) {
-        int ws;
-        pid_t pid = waitpid(-1, &ws, 0);
-        if (pid < 0 && errno == EINTR)
-            continue;
-        if (pid < 0) /* ECHILD: every child has ended */
-            return NULL;
-        for (int k = 0; k < c->W; k++) {
-            if (kw->kids[k] != pid)
-                continue;
-            kw->kids[k] = 0;
-            if (kw->pc->slots)
-                atomic_store(&kw->pc->slots[k].pid, 0);
-            kw->failed |= !(WIFEXITED(ws) && WEXITSTATUS(ws) == 0);
-            if (WIFSIGNALED(ws)) {
-                report d;
-                memset(&d, 0, sizeof d);
-                d.worker = k;
-                d.final = 1;
-                d.rc = SDSINF_EIO;
-                death_message(kw->pc, k, WTERMSIG(ws), d.msg, sizeof d.msg);
-                write_all(kw->pc->report_fd, &d, sizeof d);
-            }
-        }
-    }
-}
-
-/* The body of worker w's process (its parent is process `parent`):
- * children first, then its own data and layers, then its children's
- * fates.  Never returns. */
-static void worker_process(const proc_ctx *pc, int w, pid_t parent)
-{
-    const run_ctx *c = pc->c;
-    one_worker t;
-    report r;
-    pthread_t watcher;
-    int watching = 0;
-    pid_t *kids = sdsinf__calloc((size_t)c->W, sizeof *kids);
-    kid_watch kw = {pc, kids, 0};
-    memset(&t, 0, sizeof t);
-    memset(&r, 0, sizeof r);
+    sdsinf_worker_spec s;
+    sdsinf_err err = {0};
     prctl(PR_SET_PDEATHSIG, SIGKILL); /* die with the parent */
     if (getppid() != parent) /* it died before that took effect */
         _exit(3);
@@ -305,243 +51,274 @@ static void worker_process(const proc_ctx *pc, int w, pid_t parent)
         if (sigaction(sig, NULL, &sa) == 0 && sa.sa_handler != SIG_IGN)
             signal(sig, SIG_DFL);
     }
-    if (pc->slots)
-        atomic_store(&pc->slots[w].pid, (int)getpid());
-    if (kids) {
-        spawn_children(pc, w, kids);
-        for (int k = 0; k < c->W && !watching; k++)
-            watching = kids[k] > 0 &&
-                       pthread_create(&watcher, NULL, watch_kids, &kw) == 0;
+    if (exe) {
+        if (dup2(in, 0) == 0) {
+            close(in);
+            execl(exe, "sdsinf", "worker", "--quiet", "--spec", "-",
+                  (char *)NULL);
+        }
+        sdsinf__fail(&err, SDSINF_EIO, "worker %d: cannot run %s: %s (the "
+                     "run's worker executable)", w, exe, strerror(errno));
+        sdsinf__progress_outcome(pr, w, err.code, err.msg);
+        _exit(127);
     }
-    r.worker = w;
-    r.rc = kids ? sdsinf__worker_setup(c, w, &t, &t.err) : SDSINF_ENOMEM;
-    if (r.rc == SDSINF_OK)
-        r.rc = track_channel(pc, w, &t.wo.channel, &t.err);
-    t.wo.cancel = NULL; /* see above */
-    r.ready = sdsinf__now();
-    if (r.rc == SDSINF_OK)
-        r.rc = sdsinf__worker_run(&t.wo, w == 0 ? c->res : NULL, &r.st,
-                                  &t.err);
-    r.end = sdsinf__now();
-    if (r.rc != SDSINF_OK)
-        snprintf(r.msg, sizeof r.msg, "%s", t.err.msg);
-    if (w == 0 && r.rc == SDSINF_OK) {
-        write_all(pc->result_fd, c->res->argmax,
-                  (size_t)c->res->images * sizeof *c->res->argmax);
-        write_all(pc->result_fd, c->res->max,
-                  (size_t)c->res->images * sizeof *c->res->max);
-    }
-    for (int32_t i = 0; r.st.records && i <= c->m->layers; /* records */) {
-        report rr;
-        memset(&rr, 0, sizeof rr);
-        rr.worker = w;
-        while (rr.nrec < REPORT_RECORDS && i <= c->m->layers)
-            rr.rec[rr.nrec++] = r.st.records[i++];
-        write_all(pc->report_fd, &rr, sizeof rr);
-    }
-    sdsinf__free(r.st.records);
-    r.st.records = NULL;
-    r.final = 1;
-    write_all(pc->report_fd, &r, sizeof r);
-    sdsinf__worker_teardown(&t);
-    if (watching)
-        pthread_join(watcher, NULL);
-    else if (kids) /* no thread: watch here, until every child has ended */
-        watch_kids(&kw);
-    _exit(r.rc == SDSINF_OK && !kw.failed ? 0 : 1);
+    int rc = sdsinf_worker_spec_read(text, len, &s, &err);
+    if (rc == SDSINF_OK)
+        rc = sdsinf_worker_main(&s, &err);
+    else /* it never started: its outcome tells why */
+        sdsinf__progress_outcome(pr, w, rc, err.msg);
+    _exit(rc == SDSINF_OK ? 0 : 1);
 }
 
-/* Starts the workers whose parent is `me` (the coordinator is -1). */
-static void spawn_children(const proc_ctx *pc, int me, pid_t *pids)
+/* Starts worker w of spec base (its own spec: base with `worker` w) as a
+ * process, recording its pid in the progress file. */
+static int spawn(const sdsinf_worker_spec *base, int w,
+                 const sdsinf__progress *pr, pid_t *out, sdsinf_err *err)
 {
-    pid_t self = getpid();
-    for (int w = 0; w < pc->c->W; w++) {
-        if (pc->parent[w] != me)
-            continue;
-        pid_t pid = fork();
-        if (pid == 0)
-            worker_process(pc, w, self);
-        pids[w] = pid;
-    }
-}
-
-/* Waits (at most a few seconds) for the workers not started by this
- * process, killed with their parents, to be gone. */
-static void await_tree(const proc_ctx *pc)
-{
-    double until = sdsinf__now() + 5;
-    for (int w = 0; pc->slots && w < pc->c->W; w++) {
-        pid_t pid = atomic_load(&pc->slots[w].pid);
-        while (pid > 0 && !sdsinf__process_ended(pid) && sdsinf__now() < until)
-            sdsinf__sleep_ms(5);
-    }
-}
-
-/* Starts the tree's roots, then takes the results, reports and deaths as
- * they come, until every worker is gone. */
-static int local_start(sdsinf_launch *l, sdsinf_err *err)
-{
-    const run_ctx *c = l->ctx_;
-    sdsinf_run_stats *st = c->st;
-    double *ready = &l->ctx_->ready;
-    const sdsinf_run_opts *o = c->o;
-    int W = c->W, rc = SDSINF_OK, result[2] = {-1, -1}, rep[2] = {-1, -1};
-    int *parent = sdsinf__mallocarray((size_t)W, sizeof *parent);
-    pid_t *pids = sdsinf__calloc((size_t)W, sizeof *pids);
-    proc_ctx pc = {c, NULL, -1, -1, NULL, {0}};
-    if (!parent || !pids) {
-        rc = sdsinf__fail(err, SDSINF_ENOMEM, "no memory");
+    sdsinf_worker_spec s = *base;
+    char *text = NULL;
+    size_t len = 0;
+    int fds[2] = {-1, -1}, rc;
+    s.worker = w;
+    s.store_ = NULL;
+    if ((rc = sdsinf_worker_spec_write(&s, &text, &len, err)) != SDSINF_OK)
+        return rc;
+    if (s.exec && (len > SPEC_PIPE_MAX || pipe(fds) != 0 ||
+                   fcntl(fds[0], F_SETFD, FD_CLOEXEC) != 0 ||
+                   fcntl(fds[1], F_SETFD, FD_CLOEXEC) != 0 ||
+                   write(fds[1], text, len) != (ssize_t)len)) {
+        rc = sdsinf__fail(err, SDSINF_EIO, "worker %d: cannot hand its spec "
+                          "to %s: %s", w, s.exec, strerror(errno));
         goto done;
     }
-    if ((rc = sdsinf__launch_tree(o->bfr > 0 ? o->bfr : W,
-                                  o->nlevels > 0 ? o->nlevels : 1, W, parent,
-                                  err)) != SDSINF_OK)
-        goto done;
-    if (pipe(result) != 0 || pipe(rep) != 0) {
-        rc = sdsinf__fail(err, SDSINF_EIO, "cannot make pipes: %s",
+    if (fds[1] >= 0) { /* the child sees the end of it */
+        close(fds[1]);
+        fds[1] = -1;
+    }
+    pid_t self = getpid(), pid = fork();
+    if (pid == 0)
+        worker_child(pr, w, self, text, len, s.exec, fds[0]);
+    if (pid < 0) {
+        rc = sdsinf__fail(err, SDSINF_EIO, "cannot start worker %d: %s", w,
                           strerror(errno));
         goto done;
     }
-    pc.parent = parent;
-    pc.result_fd = result[1];
-    pc.report_fd = rep[1];
-    if ((pc.slots = slots_map(W)))
-        pc.track = tracked_methods(sdsinf_channel_find(c->channel));
-    fflush(NULL); /* no buffered output duplicated into the children */
-    spawn_children(&pc, -1, pids);
-    close(result[1]);
-    close(rep[1]);
-    result[1] = rep[1] = -1;
-    /* results, reports and deaths as they come: the first failure stops
-     * every worker at once, so nobody waits out a timeout in vain */
-    size_t asize = (size_t)c->res->images * sizeof *c->res->argmax;
-    size_t want = asize + (size_t)c->res->images * sizeof *c->res->max, got = 0;
-    char *tmp = sdsinf__malloc(want + 1);
-    report r, first;
-    int have_first = 0, stopping = 0, nreports = 0, open_fds = 2, cancel = 0;
-    double last_ready = 0;
-    struct pollfd fds[2] = {{result[0], POLLIN, 0}, {rep[0], POLLIN, 0}};
-    memset(&first, 0, sizeof first);
-    if (!tmp) {
-        rc = sdsinf__fail(err, SDSINF_ENOMEM, "no memory");
-        stopping = 1;
-        for (int w = 0; w < W; w++)
-            if (pids[w] > 0)
-                kill(pids[w], SIGKILL);
-    }
-    while (tmp && open_fds > 0) {
-        if (c->cancel && *c->cancel && !stopping) {
-            cancel = stopping = 1;
-            for (int w = 0; w < W; w++)
-                if (pids[w] > 0)
-                    kill(pids[w], SIGKILL); /* the tree dies with them */
-        }
-        if (poll(fds, 2, 100) < 0 && errno != EINTR)
-            break;
-        if (fds[0].revents) {
-            ssize_t k = read(result[0], tmp + got, want + 1 - got);
-            if (k > 0)
-                got += (size_t)k;
-            else if (k == 0 || errno != EINTR) {
-                fds[0].fd = -1;
-                open_fds--;
-            }
-        }
-        if (fds[1].revents) {
-            int whole = read_all(rep[0], &r, sizeof r) == sizeof r;
-            if (whole && !r.final) {
-                sdsinf__records_put(st, r.rec, r.nrec < REPORT_RECORDS ? r.nrec
-                                                               : REPORT_RECORDS);
-            } else if (whole) {
-                nreports++;
-                sdsinf__stats_add(st, &r.st);
-                last_ready = r.ready > last_ready ? r.ready : last_ready;
-                /* the first failure, unless a worker's own error (or
-                 * death) follows a timeout; none once the run is stopped:
-                 * those are the stop's own */
-                if (r.rc != SDSINF_OK && !stopping &&
-                    (!have_first || (first.rc == SDSINF_ETIMEDOUT &&
-                                     r.rc != SDSINF_ETIMEDOUT))) {
-                    first = r;
-                    have_first = 1;
-                }
-            } else {
-                fds[1].fd = -1;
-                open_fds--;
-            }
-        }
-        for (int w = 0; w < W; w++) {
-            int ws;
-            if (pids[w] <= 0 || waitpid(pids[w], &ws, WNOHANG) != pids[w])
-                continue;
-            pids[w] = 0;
-            if (pc.slots)
-                atomic_store(&pc.slots[w].pid, 0);
-            if (WIFSIGNALED(ws) && !stopping &&
-                (!have_first || first.rc == SDSINF_ETIMEDOUT)) {
-                first.rc = SDSINF_EIO;
-                death_message(&pc, w, WTERMSIG(ws), first.msg,
-                              sizeof first.msg);
-                have_first = 1;
-            }
-        }
-        if (have_first && !stopping) { /* stop the rest: no one waits */
-            stopping = 1;
-            for (int w = 0; w < W; w++)
-                if (pids[w] > 0)
-                    kill(pids[w], SIGKILL);
-        }
-    }
-    for (int w = 0; w < W; w++) {
-        int ws;
-        if (pids[w] > 0)
-            waitpid(pids[w], &ws, 0);
-    }
-    if (tmp && got == want) {
-        memcpy(c->res->argmax, tmp, asize);
-        memcpy(c->res->max, tmp + asize, want - asize);
-    }
-    sdsinf__free(tmp);
-    *ready = last_ready;
-    /* a failure that came with a cancel (the signal also hit the workers)
-     * is the cancel's */
-    cancel |= have_first && c->cancel && *c->cancel;
-    int cleaned = 0;
-    if (have_first || cancel || rc != SDSINF_OK) {
-        /* killed workers could not clean up: once they are all gone (their
-         * children die with them), do it for the run */
-        sdsinf_channel *ch = NULL;
-        await_tree(&pc);
-        if (sdsinf_channel_open(c->channel, o->channel_config, 0, W, c->run,
-                                &ch, NULL) == SDSINF_OK)
-            cleaned = sdsinf_channel_close(ch, 1, NULL) == SDSINF_OK;
-    }
-    if (rc != SDSINF_OK)
-        goto done;
-    if (cancel)
-        rc = sdsinf__canceled(c, cleaned, err);
-    else if (have_first)
-        rc = sdsinf__fail(err, first.rc, "%s", first.msg);
-    else if (got != want || nreports != W)
-        rc = sdsinf__fail(err, SDSINF_EIO, "the workers ended without their "
-                          "result (%d of %d reported)", nreports, W);
+    sdsinf__progress_set_pid(pr, w, (int)pid);
+    *out = pid;
 done:
-    for (int i = 0; i < 2; i++) {
-        if (result[i] >= 0)
-            close(result[i]);
-        if (rep[i] >= 0)
-            close(rep[i]);
-    }
-    slots_unmap(pc.slots, W);
-    sdsinf__free(parent);
-    sdsinf__free(pids);
+    if (fds[0] >= 0)
+        close(fds[0]);
+    if (fds[1] >= 0)
+        close(fds[1]);
+    free(text);
     return rc;
+}
+
+/* Starts the workers whose parent is `me` (-1: the coordinator) in the
+ * spec's launch tree; pids[w] gets each one's pid. */
+static int spawn_children(const sdsinf_worker_spec *s, const int *parent,
+                          int me, const sdsinf__progress *pr, pid_t *pids,
+                          sdsinf_err *err)
+{
+    int rc = SDSINF_OK;
+    fflush(NULL); /* no buffered output duplicated into the children */
+    for (int w = 0; w < s->workers && rc == SDSINF_OK; w++)
+        if (parent[w] == me)
+            rc = spawn(s, w, pr, &pids[w], err);
+    return rc;
+}
+
+/* The tree of spec s: parent[w] for each worker (caller frees). */
+static int tree_of(const sdsinf_worker_spec *s, int **parent, sdsinf_err *err)
+{
+    int W = s->workers;
+    if (!(*parent = sdsinf__mallocarray((size_t)W, sizeof **parent)))
+        return sdsinf__fail(err, SDSINF_ENOMEM, "no memory");
+    return sdsinf__launch_tree(s->bfr > 0 ? s->bfr : W,
+                               s->nlevels > 0 ? s->nlevels : 1, W, *parent,
+                               err);
+}
+
+/* ---- In a worker: its children ---------------------------------------------------
+ * A worker process starts its children before it loads, and a thread
+ * reaps each as it ends, recording its end in the progress file at once
+ * (the coordinator tells the run from there); the worker waits for them
+ * all before it exits. */
+
+typedef struct local_kids {
+    sdsinf__progress pr;
+    int workers;
+    pid_t *pid;     /* per worker id: its pid while running, else 0 */
+    pthread_t watcher;
+    int watching;
+    int failed;     /* a child ended other than with status 0 */
+} local_kids;
+
+static void *watch_kids(void *arg)
+{
+    local_kids *k = arg;
+    for (;;) {
+        int ws;
+        pid_t pid = waitpid(-1, &ws, 0);
+        if (pid < 0 && errno == EINTR)
+            continue;
+        if (pid < 0) /* ECHILD: every child has ended */
+            return NULL;
+        for (int w = 0; w < k->workers; w++)
+            if (k->pid[w] == pid) {
+                k->pid[w] = 0;
+                sdsinf__progress_reaped(&k->pr, w, ws);
+                k->failed |= !(WIFEXITED(ws) && WEXITSTATUS(ws) == 0);
+            }
+    }
+}
+
+static int local_start_children(const sdsinf_worker_spec *s, void **out,
+                                sdsinf_err *err)
+{
+    int *parent = NULL, rc = tree_of(s, &parent, err), any = 0;
+    local_kids *k = rc == SDSINF_OK ? sdsinf__calloc(1, sizeof *k) : NULL;
+    if (rc == SDSINF_OK && (!k || !(k->pid = sdsinf__calloc(
+                                        (size_t)s->workers, sizeof *k->pid))))
+        rc = sdsinf__fail(err, SDSINF_ENOMEM, "no memory");
+    if (rc == SDSINF_OK) {
+        k->workers = s->workers;
+        if (s->progress) /* best effort: ends then go untold */
+            sdsinf__progress_open(s->progress, s->workers, &k->pr, NULL);
+        rc = spawn_children(s, parent, s->worker, &k->pr, k->pid, err);
+        for (int w = 0; w < s->workers; w++)
+            any |= k->pid[w] > 0;
+        k->watching = any && pthread_create(&k->watcher, NULL, watch_kids,
+                                            k) == 0;
+    }
+    sdsinf__free(parent);
+    *out = k;
+    return rc;
+}
+
+static int local_end_children(void *arg)
+{
+    local_kids *k = arg;
+    if (k->watching)
+        pthread_join(k->watcher, NULL);
+    else /* no thread: watch here, until every child has ended */
+        watch_kids(k);
+    int rc = k->failed ? SDSINF_EIO : SDSINF_OK;
+    sdsinf__progress_close(&k->pr);
+    sdsinf__free(k->pid);
+    sdsinf__free(k);
+    return rc;
+}
+
+/* ---- The coordinator's side ---------------------------------------------------- */
+
+typedef struct local_run {
+    sdsinf__progress pr;
+    sdsinf_worker_spec spec; /* the run's, naming the progress file */
+    char progress[4400];
+    int *parent;
+    pid_t *pid;              /* the roots' pids while running, else 0 */
+    unsigned char *told;     /* ends told by poll */
+    int workers;
+} local_run;
+
+static int local_start(sdsinf_launch *l, sdsinf_err *err)
+{
+    const sdsinf_run_opts *o = l->opts;
+    local_run *lr = sdsinf__calloc(1, sizeof *lr);
+    int rc;
+    if (!lr)
+        return sdsinf__fail(err, SDSINF_ENOMEM, "no memory");
+    l->state = lr;
+    lr->workers = l->workers;
+    lr->spec = *l->spec;
+    lr->spec.exec = o->version >= 5 ? o->worker_exe : NULL;
+    snprintf(lr->progress, sizeof lr->progress, "%s/progress", l->work_dir);
+    lr->spec.progress = lr->progress;
+    if ((rc = tree_of(&lr->spec, &lr->parent, err)) != SDSINF_OK)
+        return rc;
+    lr->pid = sdsinf__calloc((size_t)l->workers, sizeof *lr->pid);
+    lr->told = sdsinf__calloc((size_t)l->workers, 1);
+    if (!lr->pid || !lr->told)
+        return sdsinf__fail(err, SDSINF_ENOMEM, "no memory");
+    if ((rc = sdsinf__progress_create(lr->progress, l->workers, &lr->pr,
+                                      err)) != SDSINF_OK)
+        return rc;
+    return spawn_children(&lr->spec, lr->parent, -1, &lr->pr, lr->pid, err);
+}
+
+/* Reaps root w if it has ended, recording its end. */
+static void reap_root(local_run *lr, int w, int options)
+{
+    int ws;
+    if (lr->pid[w] > 0 && waitpid(lr->pid[w], &ws, options) == lr->pid[w]) {
+        lr->pid[w] = 0;
+        sdsinf__progress_reaped(&lr->pr, w, ws);
+    }
+}
+
+/* The next worker whose end the progress file holds (a root reaped here,
+ * the others by their parents), with what it says. */
+static int local_poll(sdsinf_launch *l, int *worker, sdsinf_err *err)
+{
+    local_run *lr = l->state;
+    for (int w = 0; lr && w < lr->workers; w++) {
+        int status;
+        if (lr->told[w])
+            continue;
+        reap_root(lr, w, WNOHANG);
+        if (!sdsinf__progress_ended(&lr->pr, w, &status))
+            continue;
+        lr->told[w] = 1;
+        *worker = w;
+        sdsinf__progress_explain(&lr->pr, w, status, l->ctx_->st->layers,
+                                 l->channel, err);
+        return 1;
+    }
+    return 0;
+}
+
+static void local_stop(sdsinf_launch *l)
+{
+    local_run *lr = l->state;
+    for (int w = 0; lr && lr->pid && w < lr->workers; w++)
+        if (lr->pid[w] > 0)
+            kill(lr->pid[w], SIGKILL); /* the tree dies with them */
+}
+
+/* Reaps the roots, then waits (at most a few seconds) for the workers
+ * they started, killed with them, to be gone too. */
+static void local_wait(sdsinf_launch *l)
+{
+    local_run *lr = l->state;
+    if (!lr)
+        return;
+    for (int w = 0; lr->pid && w < lr->workers; w++)
+        reap_root(lr, w, 0);
+    double until = sdsinf__now() + 5;
+    for (int w = 0; w < lr->workers; w++) {
+        int pid = sdsinf__progress_pid(&lr->pr, w);
+        while (pid > 0 && !sdsinf__process_ended(pid) &&
+               sdsinf__now() < until)
+            sdsinf__sleep_ms(5);
+    }
+    sdsinf__progress_close(&lr->pr);
+    sdsinf__free(lr->parent);
+    sdsinf__free(lr->pid);
+    sdsinf__free(lr->told);
+    sdsinf__free(lr);
+    l->state = NULL;
 }
 
 const sdsinf_launcher_methods sdsinf__launcher_local = {
     .version = SDSINF_LAUNCHER_VERSION,
     .name = "local",
-    .caps = SDSINF_LAUNCH_TREE,
+    .caps = SDSINF_LAUNCH_TREE | SDSINF_LAUNCH_SPECS,
     .default_channel = "local",
     .start = local_start,
+    .poll = local_poll,
+    .stop = local_stop,
+    .wait = local_wait,
+    .start_children = local_start_children,
+    .end_children = local_end_children,
 };

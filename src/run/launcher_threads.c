@@ -1,10 +1,13 @@
 /* run/launcher_threads.c - the "threads" launcher: each worker a thread of
  * this process, with its own channel instance and shard (channel "mem" by
  * default, or any other: the threads share memory); the threads load their
- * data side by side and start the layers together. */
+ * data side by side and start the layers together, each reports to the
+ * coordinator like any worker, and a stop (a failure elsewhere, a cancel)
+ * ends their waits within a slice. */
 #include "run/run.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 
 /* Where the threads meet once loaded: none starts the layers before every
@@ -13,17 +16,26 @@ typedef struct gate {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     int arrived, total, failed;
-    double open_at; /* when the last one arrived */
 } gate;
+
+typedef struct threads_run threads_run;
 
 typedef struct thread_worker {
     one_worker t;
-    sdsinf_result *res; /* worker 0: where the merged result goes */
     pthread_t tid;
-    const run_ctx *c;
     int w;
-    gate *g;
+    atomic_int done; /* its report sent, its channel closed */
+    int told;        /* its end told by poll */
+    threads_run *tr;
 } thread_worker;
+
+struct threads_run {
+    const run_ctx *c;
+    thread_worker *tw;
+    int started;
+    gate g;
+    volatile sig_atomic_t stop; /* every worker's cancel flag */
+};
 
 /* Counts n workers in (ok: they are ready). */
 static void gate_arrive(gate *g, int n, int ok)
@@ -31,10 +43,8 @@ static void gate_arrive(gate *g, int n, int ok)
     pthread_mutex_lock(&g->mu);
     g->failed |= !ok;
     g->arrived += n;
-    if (g->arrived >= g->total) {
-        g->open_at = sdsinf__now();
+    if (g->arrived >= g->total)
         pthread_cond_broadcast(&g->cv);
-    }
     pthread_mutex_unlock(&g->mu);
 }
 
@@ -49,70 +59,96 @@ static int gate_wait(gate *g)
     return go;
 }
 
-/* A worker thread loads its own data, runs once all have, and closes its
- * channel as soon as it is done (as a process does: what the channel still
- * holds for its peers goes then, not after every thread has ended). */
+/* A worker thread loads its own data, runs once all have, reports, and
+ * closes its channel as soon as it is done (as a process does: what the
+ * channel still holds for its peers goes then, not after every thread has
+ * ended). */
 static void *worker_thread(void *arg)
 {
     thread_worker *tw = arg;
     one_worker *t = &tw->t;
-    t->rc = sdsinf__worker_setup(tw->c, tw->w, t, &t->err);
-    gate_arrive(tw->g, 1, t->rc == SDSINF_OK);
-    if (gate_wait(tw->g))
-        t->rc = sdsinf__worker_run(&t->wo, tw->res, &t->st, &t->err);
+    t->rc = sdsinf__worker_setup(tw->tr->c, tw->w, t, &t->err);
+    t->wo.cancel = &tw->tr->stop;
+    gate_arrive(&tw->tr->g, 1, t->rc == SDSINF_OK);
+    if (gate_wait(&tw->tr->g)) {
+        t->ready = sdsinf__wall_now();
+        t->rc = sdsinf__worker_run(&t->wo, tw->w == 0 ? &t->res : NULL,
+                                   &t->st, &t->err);
+    } else if (t->rc == SDSINF_OK) {
+        t->rc = sdsinf__fail(&t->err, SDSINF_ECANCELED, "worker %d: not "
+                             "run: another worker failed to load", tw->w);
+    }
+    sdsinf__worker_report(t);
     sdsinf__worker_teardown(t);
+    atomic_store(&tw->done, 1);
     return NULL;
 }
 
-/* Runs every worker in a thread of its own and gathers their outcomes. */
 static int threads_start(sdsinf_launch *l, sdsinf_err *err)
 {
-    run_ctx *c = l->ctx_;
-    sdsinf_run_stats *st = c->st;
-    thread_worker *tw = sdsinf__calloc((size_t)c->W, sizeof *tw);
-    gate g = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, c->W, 0,
-              0};
-    int rc = SDSINF_OK, started = 0;
-    if (!tw)
+    const run_ctx *c = l->ctx_;
+    threads_run *tr = sdsinf__calloc(1, sizeof *tr);
+    if (tr && !(tr->tw = sdsinf__calloc((size_t)c->W, sizeof *tr->tw))) {
+        sdsinf__free(tr);
+        tr = NULL;
+    }
+    if (!tr)
         return sdsinf__fail(err, SDSINF_ENOMEM, "no memory");
-    tw[0].res = c->res; /* worker 0 merges into the result */
-    for (; started < c->W; started++) {
-        tw[started].c = c;
-        tw[started].w = started;
-        tw[started].g = &g;
-        if (pthread_create(&tw[started].tid, NULL, worker_thread,
-                           &tw[started]) != 0) {
-            rc = sdsinf__fail(err, SDSINF_ENOMEM, "cannot start worker %d",
-                              started);
-            gate_arrive(&g, c->W - started, 0); /* the rest never come */
-            break;
+    pthread_mutex_init(&tr->g.mu, NULL);
+    pthread_cond_init(&tr->g.cv, NULL);
+    tr->g.total = c->W;
+    tr->c = c;
+    l->state = tr;
+    for (; tr->started < c->W; tr->started++) {
+        thread_worker *tw = &tr->tw[tr->started];
+        tw->w = tr->started;
+        tw->tr = tr;
+        atomic_init(&tw->done, 0);
+        if (pthread_create(&tw->tid, NULL, worker_thread, tw) != 0) {
+            gate_arrive(&tr->g, c->W - tr->started, 0); /* never to come */
+            return sdsinf__fail(err, SDSINF_ENOMEM, "cannot start worker "
+                                "%d's thread", tr->started);
         }
     }
-    for (int w = 0; w < started; w++)
-        pthread_join(tw[w].tid, NULL);
-    c->ready = g.open_at;
-    for (int w = 0; w < started && rc == SDSINF_OK; w++)
-        if (tw[w].t.rc == SDSINF_ECANCELED) /* each closed with cleanup */
-            rc = sdsinf__canceled(c, 1, err);
-    /* the failure to report: a worker's own before its peers' waits */
-    for (int pass = 0; pass < 2 && rc == SDSINF_OK; pass++)
-        for (int w = 0; w < started && rc == SDSINF_OK; w++)
-            if (tw[w].t.rc != SDSINF_OK &&
-                (pass == 1 || tw[w].t.rc != SDSINF_ETIMEDOUT)) {
-                rc = tw[w].t.rc;
-                if (err)
-                    *err = tw[w].t.err;
-            }
-    for (int w = 0; w < c->W; w++) {
-        sdsinf__stats_add(st, &tw[w].t.st);
-        if (tw[w].t.st.records)
-            sdsinf__records_put(st, tw[w].t.st.records, st->layers + 1);
-        sdsinf__free(tw[w].t.st.records);
+    return SDSINF_OK;
+}
+
+/* The next thread that has ended: its outcome is in memory. */
+static int threads_poll(sdsinf_launch *l, int *worker, sdsinf_err *err)
+{
+    threads_run *tr = l->state;
+    for (int w = 0; tr && w < tr->started; w++) {
+        thread_worker *tw = &tr->tw[w];
+        if (tw->told || !atomic_load(&tw->done))
+            continue;
+        tw->told = 1;
+        *worker = w;
+        *err = tw->t.err;
+        err->code = tw->t.rc;
+        return 1;
     }
-    pthread_cond_destroy(&g.cv);
-    pthread_mutex_destroy(&g.mu);
-    sdsinf__free(tw);
-    return rc;
+    return 0;
+}
+
+static void threads_stop(sdsinf_launch *l)
+{
+    threads_run *tr = l->state;
+    if (tr)
+        tr->stop = 1;
+}
+
+static void threads_wait(sdsinf_launch *l)
+{
+    threads_run *tr = l->state;
+    if (!tr)
+        return;
+    for (int w = 0; w < tr->started; w++)
+        pthread_join(tr->tw[w].tid, NULL);
+    pthread_cond_destroy(&tr->g.cv);
+    pthread_mutex_destroy(&tr->g.mu);
+    sdsinf__free(tr->tw);
+    sdsinf__free(tr);
+    l->state = NULL;
 }
 
 const sdsinf_launcher_methods sdsinf__launcher_threads = {
@@ -121,4 +157,7 @@ const sdsinf_launcher_methods sdsinf__launcher_threads = {
     .caps = SDSINF_LAUNCH_SHARES_MEMORY,
     .default_channel = "mem",
     .start = threads_start,
+    .poll = threads_poll,
+    .stop = threads_stop,
+    .wait = threads_wait,
 };

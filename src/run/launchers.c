@@ -1,5 +1,6 @@
 /* run/launchers.c - the launcher registry: the built-in launchers
- * (launcher_threads.c, launcher_local.c, launcher_mpi.c) and those
+ * (launcher_local.c, launcher_threads.c, launcher_external.c,
+ * launcher_mpi.c) and those
  * registered by programs, found by name; a launcher this build left out is
  * told apart from an unknown one, with what it needs. */
 #include "run/run.h"
@@ -9,6 +10,7 @@
 
 static const sdsinf_launcher_methods *const builtins[] = {
     &sdsinf__launcher_local, &sdsinf__launcher_threads,
+    &sdsinf__launcher_external,
 #if SDSINF_HAVE_MPI
     &sdsinf__launcher_mpi,
 #endif

@@ -1,26 +1,21 @@
-/* run.c - a distributed run: the options, the launch tree, one worker's
- * data and channel, and sdsinf_run, which picks the launcher by name
- * (launchers.c), checks the channel against its caps and lets it start the
- * workers (launcher_threads.c, launcher_local.c, launcher_mpi.c).
- * A worker's data: its shard of the model's weight columns, cut from the
- * model in memory, or (plan_dir) loaded by the worker from the plan
- * directory's shard-{w}.sdsinf and checked against the plan.
- * Sections: the launch tree, one worker, sdsinf_run. */
+/* run.c - a distributed run: the options, the launch tree, and
+ * sdsinf_run, the coordinator: it picks the launcher by name (launchers.c)
+ * and checks the channel against its caps, writes what workers that start
+ * from their specs load (stage.c), opens its own endpoint of the channel,
+ * lets the launcher start the workers (launcher_*.c), gathers their
+ * reports (gather.c), and removes the run's channel state and files once
+ * every worker is gone, also after a failure or a cancel.
+ * Sections: the launch tree, sdsinf_run. */
 #include "channels/channels.h"
-#include "run/codec.h"
 #include "run/run.h"
 #include "run/sweep.h"
 
-#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
-#define MAX_MESSAGE (256 << 10) /* bytes per message by default: SQS's limit */
 #define MIN_MESSAGE 256         /* the least a limit may be: a header, a row */
 
 void sdsinf_run_opts_init(sdsinf_run_opts *o)
@@ -81,173 +76,6 @@ int sdsinf__launch_tree(int bfr, int nlevels, int workers, int *parent,
     return SDSINF_OK;
 }
 
-/* ---- One worker -------------------------------------------------------------- */
-
-/* SDSINF_OK when shard `sh` (from `path`) is worker w's under the plan:
- * the plan's sizes; in layer l, weights only into the neurons the plan
- * gives w at stage l; and weights from a neuron another worker owns
- * exactly when the plan's target lists send that neuron's row to w (those
- * lists were made from the whole model's connections, so a shard cut from
- * another model or plan disagrees). */
-static int shard_check(const run_ctx *c, int w, const sdsinf_model *sh,
-                       const char *path, sdsinf_err *err)
-{
-    sdsinf_plan_stats ps;
-    sdsinf_plan_get_stats(c->p, &ps);
-    int32_t N = ps.neurons, L = ps.layers;
-    if (sh->neurons != N || sh->layers != L)
-        return sdsinf__fail(err, SDSINF_EINVAL,
-                            "worker %d: %s: a shard of %d neurons x %d "
-                            "layers, but the plan has %d x %d: the plan "
-                            "directory holds another plan's shards "
-                            "(partition again)",
-                            w, path, sh->neurons, sh->layers, N, L);
-    for (int32_t l = 1; l <= L; l++) {
-        const sdsinf_csr *m = &sh->layer[l - 1].w;
-        const uint16_t *in = sdsinf_plan_owner(c->p, l - 1);
-        const uint16_t *out = sdsinf_plan_owner(c->p, l);
-        for (int32_t k = 0; k < N; k++) {
-            for (int64_t e = m->rowptr[k]; e < m->rowptr[k + 1]; e++)
-                if (out[m->col[e]] != w)
-                    return sdsinf__fail(err, SDSINF_EINVAL,
-                                        "worker %d: %s: layer %d has "
-                                        "weights into neuron %u, which the "
-                                        "plan gives worker %u: not this "
-                                        "worker's shard of this plan "
-                                        "(partition again)",
-                                        w, path, l, m->col[e] + 1,
-                                        out[m->col[e]]);
-            if (in[k] == w)
-                continue;
-            const uint16_t *tg;
-            int64_t nt, i = 0;
-            sdsinf_plan_targets(c->p, l, k, &tg, &nt);
-            while (i < nt && tg[i] < w)
-                i++;
-            int sent = i < nt && tg[i] == w;
-            if (sent != (m->rowptr[k + 1] > m->rowptr[k]))
-                return sdsinf__fail(err, SDSINF_EINVAL,
-                                    "worker %d: %s: layer %d %s weights from "
-                                    "neuron %d, but the plan %s its row to "
-                                    "this worker: the shard was cut from "
-                                    "another model or plan (partition "
-                                    "again)",
-                                    w, path, l, sent ? "has no" : "has",
-                                    k + 1, sent ? "sends" : "does not send");
-        }
-    }
-    return SDSINF_OK;
-}
-
-/* Worker w's layers from its own file, <plan_dir>/shard-{w}.sdsinf (a
- * bundle, mapped), checked against the plan; the bias and the cap are the
- * run's model's (so a numeric --bias applies as without shards). */
-static int shard_from_file(const run_ctx *c, int w, sdsinf__local_shard *out,
-                           sdsinf_err *err)
-{
-    char path[4096];
-    sdsinf_model_opts mo;
-    sdsinf_model *sh = NULL;
-    sdsinf_err e = {0};
-    struct stat st;
-    int rc, n = snprintf(path, sizeof path, "%s/shard-%d.sdsinf", c->plan_dir,
-                         w);
-    if (n < 0 || (size_t)n >= sizeof path)
-        return sdsinf__fail(err, SDSINF_EINVAL, "worker %d: the plan "
-                            "directory's name is too long", w);
-    const char *why = stat(path, &st) != 0 ? strerror(errno)
-                      : !S_ISREG(st.st_mode) ? "not a file"
-                                             : NULL;
-    if (why)
-        return sdsinf__fail(err, SDSINF_EIO, "worker %d: %s: %s: the plan "
-                            "directory lacks this worker's shard (`sdsinf "
-                            "partition --out DIR` writes one per worker)", w,
-                            path, why);
-    sdsinf_model_opts_init(&mo);
-    if ((rc = sdsinf_model_load(path, &mo, &sh, &e)) != SDSINF_OK)
-        return sdsinf__fail(err, rc, "worker %d, its shard: %s", w, e.msg);
-    if ((rc = shard_check(c, w, sh, path, err)) == SDSINF_OK) {
-        for (int32_t l = 0; l < sh->layers; l++) {
-            sh->layer[l].bias = c->m->layer[l].bias;
-            sh->layer[l].bias_vec = c->m->layer[l].bias_vec;
-        }
-        sh->ymax = c->m->ymax;
-        rc = sdsinf__local_shard_build(c->p, sh, w, out, err);
-    }
-    sdsinf_model_free(sh);
-    return rc;
-}
-
-/* The layers' scratch for the largest layer and batch, its pages touched:
- * start-up work, not the first layers'. */
-static int kernel_reserve(const run_ctx *c, one_worker *t, sdsinf_err *err)
-{
-    int64_t K = 0, C = 0, M = c->images->nrows, bs = c->o->batch_size;
-    for (int32_t l = 0; l < t->shard.layers; l++) {
-        const sdsinf_csr *w = &t->shard.layer[l].layer.w;
-        K = w->nrows > K ? w->nrows : K;
-        C = w->ncols > C ? w->ncols : C;
-    }
-    t->wo.kernel = &t->kernel;
-    return sdsinf__rows_ws_reserve(&t->kernel, sdsinf_pool_threads(t->wo.pool),
-                                   K, C, bs > 0 && bs < M ? bs : M, err);
-}
-
-/* Loads worker w's data (its shard), opens its channel and kernel pool. */
-int sdsinf__worker_setup(const run_ctx *c, int w, one_worker *t,
-                        sdsinf_err *err)
-{
-    const sdsinf_run_opts *o = c->o;
-    sdsinf_channel *ch = NULL;
-    int rc;
-    t->wo.run = c->run;
-    t->wo.plan = c->p;
-    t->wo.images = c->images;
-    t->wo.batch_size = o->batch_size;
-    t->wo.codec = o->codec && !strcmp(o->codec, "raw") ? SDSINF__CODEC_RAW
-                                                       : SDSINF__CODEC_ZSTD;
-    t->wo.level = o->level ? o->level : 3;
-    t->wo.timeout_ms = o->timeout_ms > 0 ? o->timeout_ms : 30000;
-    t->wo.max_message = c->max_message;
-    t->wo.cancel = c->cancel;
-    if ((rc = c->plan_dir ? shard_from_file(c, w, &t->shard, err)
-                          : sdsinf__local_shard_build(c->p, c->m, w,
-                                                      &t->shard, err)) !=
-        SDSINF_OK)
-        return rc;
-    t->wo.shard = &t->shard;
-    if ((rc = sdsinf_channel_open(c->channel, o->channel_config, w, c->W,
-                                  c->run, &ch, err)) != SDSINF_OK)
-        return rc;
-    t->wo.channel = ch;
-    if ((rc = sdsinf_pool_create(o->kernel_threads > 1 ? o->kernel_threads : 1,
-                                 &t->wo.pool, err)) != SDSINF_OK)
-        return rc;
-    return kernel_reserve(c, t, err);
-}
-
-void sdsinf__worker_teardown(one_worker *t)
-{
-    sdsinf_channel_close(t->wo.channel, 1, NULL);
-    sdsinf__local_shard_free(&t->shard);
-    sdsinf_pool_free(t->wo.pool);
-    sdsinf__rows_ws_free(t->kernel);
-    t->kernel = NULL;
-    memset(&t->wo, 0, sizeof t->wo);
-}
-
-/* Puts records in their place among the run's (workers x (layers + 1), by
- * worker then layer; allocated by sdsinf_run). */
-void sdsinf__records_put(sdsinf_run_stats *st, const sdsinf_layer_record *r,
-                        int64_t n)
-{
-    for (int64_t i = 0; st->records && i < n; i++)
-        if (r[i].worker >= 0 && r[i].worker < st->workers && r[i].layer >= 1 &&
-            r[i].layer <= st->layers + 1)
-            st->records[(int64_t)r[i].worker * (st->layers + 1) +
-                        r[i].layer - 1] = r[i];
-}
-
 int sdsinf__canceled(const run_ctx *c, int cleaned, sdsinf_err *err)
 {
     if (!cleaned)
@@ -257,22 +85,6 @@ int sdsinf__canceled(const run_ctx *c, int cleaned, sdsinf_err *err)
     return sdsinf__fail(err, SDSINF_ECANCELED, "stopped %d workers and "
                         "removed the run's channel state (channel %s)", c->W,
                         c->channel);
-}
-
-/* Adds a worker's totals to the run's. */
-void sdsinf__stats_add(sdsinf_run_stats *st, const sdsinf__worker_stats *s)
-{
-    st->messages_sent += s->messages_sent;
-    st->bytes_sent += s->bytes_sent;
-    st->messages_received += s->messages_received;
-    st->bytes_received += s->bytes_received;
-    st->duplicates += s->duplicates;
-    st->dropped += s->dropped;
-    st->compute_seconds += s->compute_seconds;
-    st->encode_seconds += s->encode_seconds;
-    st->decode_seconds += s->decode_seconds;
-    st->send_seconds += s->send_seconds;
-    st->wait_seconds += s->wait_seconds;
 }
 
 /* ---- sdsinf_run ------------------------------------------------------------- */
@@ -354,6 +166,63 @@ int sdsinf_run_opts_check(const sdsinf_run_opts *o, int workers,
     return SDSINF_OK;
 }
 
+/* The records of a run of workers x layers (+ the results' trip), each
+ * named with its worker and layer; NULL when out of memory. */
+static sdsinf_layer_record *records_new(int workers, int32_t layers,
+                                        int64_t *n)
+{
+    *n = (int64_t)workers * (layers + 1);
+    sdsinf_layer_record *r = sdsinf__calloc((size_t)*n, sizeof *r);
+    for (int64_t i = 0; r && i < *n; i++) {
+        r[i].worker = (int32_t)(i / (layers + 1));
+        r[i].layer = (int32_t)(i % (layers + 1)) + 1;
+    }
+    return r;
+}
+
+/* Starts the workers with launcher lm, gathers their reports at the
+ * coordinator's endpoint, and waits until every worker is gone; then
+ * removes the run's channel state (closing the endpoint, the last one
+ * open, with cleanup) and its files. */
+static int run_launch(run_ctx *c, const sdsinf_launcher_methods *lm,
+                      sdsinf_err *err)
+{
+    sdsinf__stage stage;
+    sdsinf_launch l = {c->o, c->channel, c->W, c->run, NULL, NULL, NULL, c};
+    int rc = SDSINF_OK, specs = (lm->caps & SDSINF_LAUNCH_SPECS) != 0;
+    memset(&stage, 0, sizeof stage);
+    if (!(lm->caps & SDSINF_LAUNCH_IN_JOB)) /* else: the process of worker
+                                              0, once it knows it is */
+        sdsinf__owner_claim(c->channel, c->o->channel_config, c->run,
+                            c->owner, sizeof c->owner);
+    if (specs && (rc = sdsinf__stage_write(c, lm, &stage, err)) ==
+                     SDSINF_OK) {
+        l.spec = &stage.spec;
+        l.work_dir = stage.work;
+    }
+    /* open before any worker is: no worker's cleanup can take the run's
+     * state away before the reports are in */
+    if (rc == SDSINF_OK && !(lm->caps & SDSINF_LAUNCH_IN_JOB))
+        rc = sdsinf__coordinator_open(c, err);
+    if (rc == SDSINF_OK && (rc = lm->start(&l, err)) != SDSINF_OK &&
+        lm->stop)
+        lm->stop(&l); /* those it started before it failed */
+    if (rc == SDSINF_OK && c->coord)
+        rc = sdsinf__gather(c, &l, lm, err);
+    if (lm->wait)
+        lm->wait(&l);
+    c->st->seconds = sdsinf__now() - c->ready;
+    int cleaned = !c->coord || sdsinf_channel_close(c->coord, 1, NULL) ==
+                                   SDSINF_OK;
+    c->coord = NULL;
+    if (specs)
+        sdsinf__stage_remove(&stage);
+    sdsinf__owner_release(c->owner); /* the workers are gone, and the rest */
+    if (c->canceled)
+        rc = sdsinf__canceled(c, cleaned, err);
+    return rc;
+}
+
 int sdsinf_run(const sdsinf_model *m, const sdsinf_plan *p,
                const sdsinf_csr *images, const sdsinf_run_opts *o,
                sdsinf_result *out, sdsinf_run_stats *st, sdsinf_err *err)
@@ -374,68 +243,41 @@ int sdsinf_run(const sdsinf_model *m, const sdsinf_plan *p,
     if ((rc = sdsinf_run_opts_check(o, ps.workers, err)) != SDSINF_OK)
         return rc;
     const sdsinf_launcher_methods *lm = sdsinf_launcher_find(o->launcher);
-    const char *channel = run_channel(o, lm);
-    const sdsinf_channel_methods *cm = sdsinf_channel_find(channel);
     if (ps.neurons != m->neurons || ps.layers != m->layers ||
         images->ncols != m->neurons)
         return sdsinf__fail(err, SDSINF_EINVAL, "the plan, model and images "
                             "disagree on the sizes");
-    double t0 = sdsinf__now();
     res.images = images->nrows;
     res.argmax = sdsinf__mallocarray((size_t)res.images + 1, sizeof *res.argmax);
     res.max = sdsinf__mallocarray((size_t)res.images + 1, sizeof *res.max);
-    if (!res.argmax || !res.max) {
-        sdsinf_result_free(&res);
-        return sdsinf__fail(err, SDSINF_ENOMEM, "no memory for the result");
-    }
-    /* fields of later versions, where the caller's struct has them */
-    const char *plan_dir = o->version >= 2 ? o->plan_dir : NULL;
-    int64_t max_message = o->version >= 3 && o->max_message ? o->max_message
-                                                            : MAX_MESSAGE;
-    if (cm->caps & SDSINF_CAP_KEYED) /* one object per key: whole */
-        max_message = cm->max_message ? (int64_t)cm->max_message
-                                      : INT64_MAX;
-    else if (cm->max_message && cm->max_message < (size_t)max_message)
-        max_message = (int64_t)cm->max_message;
-    run_ctx c = {.m = m, .p = p, .images = images, .o = o,
-                 .channel = channel,
-                 .plan_dir = plan_dir && plan_dir[0] ? plan_dir : NULL,
-                 .max_message = (size_t)max_message,
-                 .W = ps.workers,
-                 .run = o->run_id ? o->run_id : made_up_run_id(),
-                 .res = &res,
-                 .st = st,
-                 .ready = t0,
-                 .cancel = o->version >= 4 ? o->cancel : NULL};
     st->workers = ps.workers;
     st->layers = ps.layers;
     st->batches = o->batch_size > 0 ? (images->nrows + o->batch_size - 1) /
                                           o->batch_size
                                     : 1;
-    st->nrecords = (int64_t)ps.workers * (ps.layers + 1);
-    if (!(st->records = sdsinf__calloc((size_t)st->nrecords,
-                                       sizeof *st->records))) {
+    st->records = records_new(ps.workers, ps.layers, &st->nrecords);
+    if (!res.argmax || !res.max || !st->records) {
         sdsinf_result_free(&res);
-        return sdsinf__fail(err, SDSINF_ENOMEM, "no memory for the records");
-    }
-    for (int64_t i = 0; i < st->nrecords; i++) {
-        st->records[i].worker = (int32_t)(i / (ps.layers + 1));
-        st->records[i].layer = (int32_t)(i % (ps.layers + 1)) + 1;
-    }
-    if (!(lm->caps & SDSINF_LAUNCH_IN_JOB)) /* else: the process of worker
-                                              0, once it knows it is */
-        sdsinf__owner_claim(channel, o->channel_config, c.run, c.owner,
-                            sizeof c.owner);
-    sdsinf_launch l = {o, channel, c.W, c.run, NULL, &c};
-    rc = lm->start(&l, err);
-    if (lm->wait)
-        lm->wait(&l);
-    sdsinf__owner_release(c.owner); /* the workers are gone, and the rest */
-    st->startup_seconds = c.ready - t0;
-    st->seconds = sdsinf__now() - c.ready;
-    if (rc != SDSINF_OK)
         sdsinf_run_stats_free(st);
-    if (st == &local)
+        return sdsinf__fail(err, SDSINF_ENOMEM, "no memory for the result "
+                            "and records");
+    }
+    /* fields of later versions, where the caller's struct has them */
+    const char *plan_dir = o->version >= 2 ? o->plan_dir : NULL;
+    run_ctx c = {.m = m, .p = p, .images = images, .o = o,
+                 .channel = run_channel(o, lm),
+                 .plan_dir = plan_dir && plan_dir[0] ? plan_dir : NULL,
+                 .W = ps.workers,
+                 .run = o->run_id ? o->run_id : made_up_run_id(),
+                 .res = &res,
+                 .st = st,
+                 .t0 = sdsinf__now(),
+                 .t0_wall = sdsinf__wall_now(),
+                 .cancel = o->version >= 4 ? o->cancel : NULL};
+    c.ready = c.t0;
+    rc = run_launch(&c, lm, err);
+    st->startup_seconds = c.ready - c.t0;
+    if (rc != SDSINF_OK || st == &local)
         sdsinf_run_stats_free(st);
     if (rc == SDSINF_OK) {
         *out = res;

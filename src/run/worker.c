@@ -448,6 +448,7 @@ static int receive_layer(worker *w, uint32_t batch, uint32_t layer,
                 goto done;
         }
         if (sdsinf__msg_peek(msg, len, &key, NULL) != SDSINF_OK ||
+            sdsinf__msg_kind(msg) != SDSINF__KIND_ROWS ||
             key.run != o->run || key.target != (uint32_t)w->self ||
             key.source >= (uint32_t)W || key.nchunks == 0 ||
             key.chunk >= key.nchunks) {
@@ -846,7 +847,7 @@ int sdsinf__worker_run(const sdsinf__worker_opts *o, sdsinf_result *res,
     memset(st, 0, sizeof *st);
     double t0 = sdsinf__now();
     if (o->shard->neurons != w.N || o->shard->layers != w.L ||
-        o->images->ncols != w.N || o->channel->workers != w.W)
+        o->images->ncols != w.N || o->channel->workers != w.W + 1)
         return sdsinf__fail(err, SDSINF_EINVAL,
                             "worker %d: the shard, images, plan and channel "
                             "disagree on the sizes", w.self);
