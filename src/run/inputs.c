@@ -4,11 +4,14 @@
 #include "run/inputs.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #define INPUTS_MAGIC "SDSINFIN"
 #define INPUTS_VERSION 1u
@@ -34,52 +37,118 @@ static uint64_t data_checksum(const sdsinf_csr *m)
     return sdsinf__checksum(m->val, (size_t)n * 4, c);
 }
 
-int sdsinf__inputs_save(const sdsinf_csr *images, const sdsinf_plan *p,
-                        int w, const char *path, sdsinf_err *err)
+int sdsinf__inputs_path(const char *dir, int w, char *buf, size_t cap,
+                        sdsinf_err *err)
 {
-    const uint16_t *own = sdsinf_plan_owner(p, 0);
-    sdsinf_plan_stats ps;
-    sdsinf_csr m = {0};
-    int64_t n = 0;
-    int rc;
-    sdsinf_plan_get_stats(p, &ps);
-    for (int64_t e = 0; e < sdsinf_csr_nnz(images); e++)
-        n += own[images->col[e]] == w;
-    if ((rc = sdsinf_csr_alloc(&m, images->nrows, images->ncols, n, err)))
+    int n = snprintf(buf, cap, "%s/inputs-%d.sdsinf", dir, w);
+    if (n < 0 || (size_t)n >= cap)
+        return sdsinf__fail(err, SDSINF_EINVAL, "worker %d: the inputs "
+                            "directory's name is too long", w);
+    return SDSINF_OK;
+}
+
+/* One worker's file being written: mapped whole, its arrays in place. */
+typedef struct out_file {
+    unsigned char *map;
+    size_t size;
+    sdsinf_csr m; /* rowptr, col and val point into map */
+} out_file;
+
+/* Creates dir/inputs-{w}.sdsinf for n entries over `images` rows and maps
+ * it. */
+static int out_open(const char *dir, int w, int64_t images, int64_t n,
+                    out_file *o, sdsinf_err *err)
+{
+    char path[4300];
+    int rc = sdsinf__inputs_path(dir, w, path, sizeof path, err);
+    if (rc != SDSINF_OK)
         return rc;
-    n = 0;
-    for (int64_t r = 0; r < images->nrows; r++) {
-        for (int64_t e = images->rowptr[r]; e < images->rowptr[r + 1]; e++)
-            if (own[images->col[e]] == w) {
-                m.col[n] = images->col[e];
-                m.val[n++] = images->val[e];
-            }
-        m.rowptr[r + 1] = n;
-    }
+    o->size = sizeof(struct inputs_header) + ((size_t)images + 1) * 8 +
+              (size_t)n * 8;
+    int fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    void *p = fd >= 0 && ftruncate(fd, (off_t)o->size) == 0
+                  ? mmap(NULL, o->size, PROT_READ | PROT_WRITE, MAP_SHARED,
+                         fd, 0)
+                  : MAP_FAILED;
+    int e = errno;
+    if (fd >= 0)
+        close(fd); /* the mapping stays */
+    if (p == MAP_FAILED)
+        return sdsinf__fail(err, SDSINF_EIO, "%s: cannot write worker %d's "
+                            "inputs: %s", path, w, strerror(e));
+    o->map = p;
+    o->m.nrows = images;
+    o->m.rowptr = (int64_t *)(void *)(o->map + sizeof(struct inputs_header));
+    o->m.col = (uint32_t *)(void *)(o->m.rowptr + images + 1);
+    o->m.val = (float *)(void *)(o->m.col + n);
+    o->m.rowptr[0] = 0;
+    return SDSINF_OK;
+}
+
+/* Writes the header of a file whose arrays are filled in, and unmaps it. */
+static void out_close(out_file *o, const sdsinf_plan_stats *ps, int w)
+{
     struct inputs_header h;
+    if (!o->map)
+        return;
     memset(&h, 0, sizeof h);
     memcpy(h.magic, INPUTS_MAGIC, 8);
     h.version = INPUTS_VERSION;
     h.worker = (uint32_t)w;
-    h.images = (uint64_t)m.nrows;
-    h.neurons = (uint32_t)ps.neurons;
-    h.workers = (uint32_t)ps.workers;
-    h.entries = (uint64_t)n;
-    h.data_checksum = data_checksum(&m);
+    h.images = (uint64_t)o->m.nrows;
+    h.neurons = (uint32_t)ps->neurons;
+    h.workers = (uint32_t)ps->workers;
+    h.entries = (uint64_t)o->m.rowptr[o->m.nrows];
+    h.data_checksum = data_checksum(&o->m);
     h.header_checksum = sdsinf__checksum(
         &h, offsetof(struct inputs_header, header_checksum), 0);
-    FILE *f = fopen(path, "wb");
-    int ok = f && fwrite(&h, sizeof h, 1, f) == 1 &&
-             fwrite(m.rowptr, 8, (size_t)m.nrows + 1, f) ==
-                 (size_t)m.nrows + 1 &&
-             fwrite(m.col, 4, (size_t)n, f) == (size_t)n &&
-             fwrite(m.val, 4, (size_t)n, f) == (size_t)n;
-    if (f && fclose(f) != 0)
-        ok = 0;
-    if (!ok)
-        rc = sdsinf__fail(err, SDSINF_EIO, "%s: cannot write worker %d's "
-                          "inputs: %s", path, w, strerror(errno));
-    sdsinf_csr_free(&m);
+    memcpy(o->map, &h, sizeof h);
+    munmap(o->map, o->size);
+    o->map = NULL;
+}
+
+#define SAVE_GROUP 256 /* files written (mapped) at once */
+
+int sdsinf__inputs_save(const sdsinf_csr *images, const sdsinf_plan *p,
+                        const char *dir, sdsinf_err *err)
+{
+    const uint16_t *own = sdsinf_plan_owner(p, 0);
+    sdsinf_plan_stats ps;
+    sdsinf_plan_get_stats(p, &ps);
+    int W = ps.workers, rc = SDSINF_OK;
+    int64_t nnz = sdsinf_csr_nnz(images), M = images->nrows;
+    int64_t *count = sdsinf__calloc((size_t)W, sizeof *count);
+    int64_t *at = sdsinf__calloc(SAVE_GROUP, sizeof *at);
+    out_file *o = sdsinf__calloc(SAVE_GROUP, sizeof *o);
+    if (!count || !at || !o)
+        rc = sdsinf__fail(err, SDSINF_ENOMEM, "no memory");
+    for (int64_t e = 0; rc == SDSINF_OK && e < nnz; e++)
+        count[own[images->col[e]]]++;
+    /* the files of up to SAVE_GROUP workers filled in one pass, each entry
+     * dealt straight into its worker's mapped file */
+    for (int first = 0; rc == SDSINF_OK && first < W; first += SAVE_GROUP) {
+        int n = W - first < SAVE_GROUP ? W - first : SAVE_GROUP;
+        for (int i = 0; i < n && rc == SDSINF_OK; i++)
+            rc = out_open(dir, first + i, M, count[first + i], &o[i], err);
+        memset(at, 0, SAVE_GROUP * sizeof *at);
+        for (int64_t r = 0; rc == SDSINF_OK && r < M; r++) {
+            for (int64_t e = images->rowptr[r]; e < images->rowptr[r + 1];
+                 e++) {
+                unsigned i = (unsigned)(own[images->col[e]] - first);
+                if (i >= (unsigned)n)
+                    continue;
+                o[i].m.col[at[i]] = images->col[e];
+                o[i].m.val[at[i]++] = images->val[e];
+            }
+            for (int i = 0; i < n; i++)
+                o[i].m.rowptr[r + 1] = at[i];
+        }
+        for (int i = 0; i < n; i++)
+            out_close(&o[i], &ps, first + i);
+    }
+    sdsinf__free(o);
+    sdsinf__free(at);
+    sdsinf__free(count);
     return rc;
 }
 
@@ -120,14 +189,17 @@ static int check_entries(const sdsinf_csr *m, const uint16_t *own, int w,
     return SDSINF_OK;
 }
 
-int sdsinf__inputs_load(const char *path, const sdsinf_plan *p, int w,
+int sdsinf__inputs_load(const char *dir, const sdsinf_plan *p, int w,
                         sdsinf_csr *out, sdsinf_err *err)
 {
     struct inputs_header h;
     struct stat st;
     sdsinf_plan_stats ps;
     sdsinf_csr m = {0};
-    int rc = SDSINF_OK;
+    char path[4300];
+    int rc = sdsinf__inputs_path(dir, w, path, sizeof path, err);
+    if (rc != SDSINF_OK)
+        return rc;
     sdsinf_plan_get_stats(p, &ps);
     FILE *f = fopen(path, "rb");
     if (!f)

@@ -15,15 +15,19 @@
 
 #include "core/core.h"
 
-/* Writes worker w's entries of images (those in the stage 0 neurons plan
- * p gives w) to path. */
+/* Writes every worker's inputs file into dir (dir/inputs-{w}.sdsinf: the
+ * entries of images in the stage 0 neurons plan p gives w), in two passes
+ * over the images. */
 int sdsinf__inputs_save(const sdsinf_csr *images, const sdsinf_plan *p,
-                        int w, const char *path, sdsinf_err *err);
-/* Loads path as worker w's inputs under plan p, every byte checked (the
- * checksums, the shape, each entry's feature one the plan gives w):
+                        const char *dir, sdsinf_err *err);
+/* Loads worker w's inputs file from dir under plan p, every byte checked
+ * (the checksums, the shape, each entry's feature one the plan gives w):
  * SDSINF_EIO, SDSINF_ECORRUPT, or SDSINF_EINVAL for another worker's or
  * plan's file.  Caller frees *out. */
-int sdsinf__inputs_load(const char *path, const sdsinf_plan *p, int w,
+int sdsinf__inputs_load(const char *dir, const sdsinf_plan *p, int w,
                         sdsinf_csr *out, sdsinf_err *err);
+/* dir/inputs-{w}.sdsinf into buf (cap bytes). */
+int sdsinf__inputs_path(const char *dir, int w, char *buf, size_t cap,
+                        sdsinf_err *err);
 
 #endif /* SDSINF_INPUTS_H */

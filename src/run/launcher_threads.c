@@ -16,6 +16,7 @@ typedef struct gate {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     int arrived, total, failed;
+    double open_at; /* when the last one arrived (wall clock) */
 } gate;
 
 typedef struct threads_run threads_run;
@@ -43,8 +44,10 @@ static void gate_arrive(gate *g, int n, int ok)
     pthread_mutex_lock(&g->mu);
     g->failed |= !ok;
     g->arrived += n;
-    if (g->arrived >= g->total)
+    if (g->arrived >= g->total) {
+        g->open_at = sdsinf__wall_now();
         pthread_cond_broadcast(&g->cv);
+    }
     pthread_mutex_unlock(&g->mu);
 }
 
@@ -71,7 +74,7 @@ static void *worker_thread(void *arg)
     t->wo.cancel = &tw->tr->stop;
     gate_arrive(&tw->tr->g, 1, t->rc == SDSINF_OK);
     if (gate_wait(&tw->tr->g)) {
-        t->ready = sdsinf__wall_now();
+        t->ready = tw->tr->g.open_at; /* all are ready: the layers start */
         t->rc = sdsinf__worker_run(&t->wo, tw->w == 0 ? &t->res : NULL,
                                    &t->st, &t->err);
     } else if (t->rc == SDSINF_OK) {

@@ -76,11 +76,8 @@ int sdsinf__stage_write(const run_ctx *c, const sdsinf_launcher_methods *lm,
                            s->work)) ||
              (rc = sdsinf_plan_save(c->p, c->m, s->plan, err)))
         return rc;
-    for (int w = 0; w < c->W; w++)
-        if ((rc = path_of(path, sizeof path, err, "%s/inputs-%d.sdsinf",
-                          s->work, w)) ||
-            (rc = sdsinf__inputs_save(c->images, c->p, w, path, err)))
-            return rc;
+    if ((rc = sdsinf__inputs_save(c->images, c->p, s->work, err)))
+        return rc;
     if ((rc = path_of(path, sizeof path, err, "%s/bias.tsv", s->work)) ||
         (rc = bias_spec(c->m, path, s->bias, sizeof s->bias, err)))
         return rc;

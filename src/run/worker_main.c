@@ -212,7 +212,6 @@ int sdsinf__worker_setup(const run_ctx *c, int w, one_worker *t,
 static int spec_setup(const sdsinf_worker_spec *s, one_worker *t,
                       sdsinf_err *err)
 {
-    char path[4096];
     sdsinf_plan_stats ps;
     sdsinf_model *sh = NULL;
     sdsinf_err e = {0};
@@ -248,11 +247,8 @@ static int spec_setup(const sdsinf_worker_spec *s, one_worker *t,
     sdsinf__free(vecs);
     if (rc != SDSINF_OK)
         return rc;
-    if (snprintf(path, sizeof path, "%s/inputs-%d.sdsinf", s->inputs_dir,
-                 w) >= (int)sizeof path)
-        return sdsinf__fail(err, SDSINF_EINVAL, "worker %d: the inputs "
-                            "directory's name is too long", w);
-    if ((rc = sdsinf__inputs_load(path, t->plan, w, &t->inputs, err)))
+    if ((rc = sdsinf__inputs_load(s->inputs_dir, t->plan, w, &t->inputs,
+                                  err)))
         return rc;
     t->wo.images = &t->inputs;
     return worker_open(t, w, s->workers, s->channel, s->channel_config,
