@@ -606,14 +606,16 @@ SDSINF_API int sdsinf_channel_run_residue(const char *name,
                                           int64_t *items, sdsinf_err *err);
 
 /* ---- Distributed runs ------------------------------------------------------ */
-#define SDSINF_RUN_OPTS_VERSION 4
+#define SDSINF_RUN_OPTS_VERSION 5
 typedef struct sdsinf_run_opts {
     int version;                /* SDSINF_RUN_OPTS_VERSION (older: without
                                    the fields of later versions) */
-    const char *launcher;       /* "local" processes (NULL), "threads", or
-                                   "mpi": this process is one rank of an
-                                   MPI job (mpirun -n workers), the worker
-                                   of its rank; rank 0 holds the result */
+    const char *launcher;       /* "local" processes (NULL), "threads",
+                                   "external" (specs_dir), "mpi": this
+                                   process is one rank of an MPI job
+                                   (mpirun -n workers), the worker of its
+                                   rank; rank 0 holds the result; or any
+                                   registered (see Launchers) */
     const char *channel;        /* NULL: "local" ("mem" for threads, "mpi"
                                    for mpi) */
     const char *channel_config; /* the channel's own setting, or NULL */
@@ -630,8 +632,11 @@ typedef struct sdsinf_run_opts {
                              checked against the plan), after starting its
                              children, as a serverless worker would, and
                              takes its weights from it (bias and ymax stay
-                             the model's); NULL: shards are cut from the
-                             model in memory */
+                             the model's); NULL: threads and MPI ranks cut
+                             their shards from the model in memory, and for
+                             workers that start from their specs (local,
+                             external) the run writes the plan directory
+                             under its scratch directory first */
     /* version 3 */
     int64_t max_message; /* bytes a message may take (a block over it goes
                             as chunks, split between rows); 0: 256 KiB, an
@@ -646,6 +651,17 @@ typedef struct sdsinf_run_opts {
                             the workers are stopped, the run's channel
                             state removed, and sdsinf_run returns
                             SDSINF_ECANCELED (within ~0.2 s) */
+    /* version 5 */
+    const char *worker_exe; /* launcher local: each worker process runs
+                            `worker_exe worker --quiet --spec -` (the sdsinf
+                            executable: the command line gives its own),
+                            its spec on standard input; NULL: a fork of
+                            this process runs sdsinf_worker_main on it */
+    const char *specs_dir;  /* launcher external: the directory where the
+                            run writes worker-{w}.spec, one per worker, for
+                            someone else to start the workers with (`sdsinf
+                            worker --spec FILE`), and waits for their
+                            reports */
 } sdsinf_run_opts;
 SDSINF_API void sdsinf_run_opts_init(sdsinf_run_opts *o);
 /* Checks the options alone, before any data is loaded (sdsinf_run checks
@@ -702,7 +718,10 @@ typedef struct sdsinf_run_stats {
 SDSINF_API void sdsinf_run_stats_free(sdsinf_run_stats *st);
 
 /* Runs the images through the model on p's workers; *out as sdsinf_infer
- * gives it (equal to it, bit for bit).  A worker's failure, a lost message
+ * gives it (equal to it, bit for bit).  The calling process is the run's
+ * coordinator: it starts the workers through the launcher (see Launchers)
+ * and takes every worker's report (status, records, worker 0's result) at
+ * its own endpoint of the channel.  A worker's failure, a lost message
  * or a dead worker ends the run (every wait bounded by timeout_ms) with an
  * error naming the worker, the layer and the channel; the local launcher
  * leaves no process and, through the channel's run_destroy (called once the
@@ -717,6 +736,163 @@ SDSINF_API int sdsinf_run(const sdsinf_model *m, const sdsinf_plan *p,
                           const sdsinf_csr *images, const sdsinf_run_opts *o,
                           sdsinf_result *out, sdsinf_run_stats *st,
                           sdsinf_err *err);
+
+/* ---- A worker from its spec -----------------------------------------------
+ * Everything one worker needs, as settings and the locations of its data:
+ * sdsinf_worker_main loads the rest itself (the plan, its shard, its
+ * inputs), so a worker can start wherever those paths are visible:
+ * another process, another machine, a serverless function.  A spec
+ * travels as text: a first line `sdsinf-worker-spec 1`, then one
+ * `key value` line per field set (the keys are the field names below;
+ * plan_dir is `plan`, inputs_dir `inputs`), each value percent-encoded
+ * (%XX for the bytes <= 0x20, '%' and >= 0x7f), so any path survives.
+ * The reader refuses unknown keys, a key given twice, a required one
+ * missing (run, worker, workers, launcher, channel, plan, inputs) and bad
+ * values, naming the line. */
+#define SDSINF_WORKER_SPEC_VERSION 1
+typedef struct sdsinf_worker_spec {
+    int version;                /* SDSINF_WORKER_SPEC_VERSION */
+    uint64_t run;               /* the run id */
+    int worker, workers;        /* this worker's id, of how many */
+    const char *launcher;       /* the run's launcher: it starts this
+                                   worker's children in a launch tree */
+    int bfr, nlevels;           /* the launch tree (0: none: the run
+                                   starts every worker) */
+    const char *exec;           /* the sdsinf executable children start
+                                   as (`exec worker --quiet --spec -`), or
+                                   NULL: forked from the worker */
+    const char *channel;        /* the channel's name, and its own */
+    const char *channel_config; /* setting (or NULL) */
+    const char *plan_dir;       /* plan.bin and shard-{w}.sdsinf */
+    const char *inputs_dir;     /* inputs-{w}.sdsinf: each worker's input
+                                   features, written by the run */
+    const char *bias;           /* a number or a bias file, as the model
+                                   loader takes it; NULL: the shard's */
+    float ymax;                 /* 0: the shard's */
+    int64_t batch_size;         /* images per batch; <= 0: all */
+    const char *codec;          /* "zstd" (NULL) or "raw" */
+    int level;                  /* zstd level; 0: 3 */
+    int timeout_ms;             /* longest wait for a message; 0: 30000 */
+    int64_t max_message;        /* bytes a message may take; 0: 256 KiB */
+    int kernel_threads;         /* 0: 1 */
+    const char *progress;       /* local processes: the run's file of
+                                   per-worker slots (pid, last call on the
+                                   channel, end) all its processes map, or
+                                   NULL */
+    char *store_;               /* internal: a spec read owns its strings */
+} sdsinf_worker_spec;
+SDSINF_API void sdsinf_worker_spec_init(sdsinf_worker_spec *s);
+/* The spec as text: *text (malloc'd, NUL-terminated; free() it) of *len
+ * bytes. */
+SDSINF_API int sdsinf_worker_spec_write(const sdsinf_worker_spec *s,
+                                        char **text, size_t *len,
+                                        sdsinf_err *err);
+/* The same, written to an open file (a failed write is SDSINF_EIO). */
+SDSINF_API int sdsinf_worker_spec_save(const sdsinf_worker_spec *s, FILE *f,
+                                       sdsinf_err *err);
+/* Parses len bytes of spec text into *out (its strings owned by *out:
+ * sdsinf_worker_spec_free); SDSINF_EPARSE naming the line at fault, or
+ * SDSINF_ENOTSUP for a later format version. */
+SDSINF_API int sdsinf_worker_spec_read(const void *data, size_t len,
+                                       sdsinf_worker_spec *out,
+                                       sdsinf_err *err);
+SDSINF_API void sdsinf_worker_spec_free(sdsinf_worker_spec *s);
+/* Runs the worker of `spec`: starts its children (launch tree), loads its
+ * data from the spec's locations, runs every layer, and reports to the
+ * run's coordinator over the channel (its status, per-layer records and,
+ * from worker 0, the result).  Returns the worker's status. */
+SDSINF_API int sdsinf_worker_main(const sdsinf_worker_spec *spec,
+                                  sdsinf_err *err);
+
+/* ---- Launchers: how a run's workers start ---------------------------------
+ * A launcher starts the workers of a run, tells their ends and stops
+ * them; sdsinf_run (the coordinator) picks it by name (the run option
+ * `launcher`), checks the run's channel against its caps, opens its own
+ * endpoint of the channel (a run's channel has workers + 1 endpoints: the
+ * coordinator is the last one) and collects there every worker's report
+ * (status, per-layer records, and worker 0's result), stopping the
+ * workers at the first failure.  Like a channel it is a versioned table
+ * of functions in a registry by name: a new launcher (workers that run
+ * elsewhere) is one source file that fills one in and registers it.
+ * Built in: "local" (processes of this machine, the default), "threads",
+ * "external" (writes the specs for someone else to start) and, where
+ * built with MPI, "mpi". */
+#define SDSINF_LAUNCHER_VERSION 1
+
+enum {
+    SDSINF_LAUNCH_SHARES_MEMORY = 1u, /* the workers are threads of the
+                                         calling process, with the run's
+                                         data in memory: any channel
+                                         works, one without
+                                         SDSINF_CAP_PROCESSES (mem) too */
+    SDSINF_LAUNCH_TREE = 2u,          /* starts the workers as a launch
+                                         tree (run options bfr, nlevels):
+                                         start_children */
+    SDSINF_LAUNCH_IN_JOB = 4u,        /* the calling process is one worker
+                                         of a job started outside the
+                                         library (the ranks of mpirun):
+                                         start runs that worker, and the
+                                         job's process of worker 0 is the
+                                         coordinator */
+    SDSINF_LAUNCH_SPECS = 8u          /* each worker starts from its spec
+                                         alone (sdsinf_worker_main): the
+                                         run first writes what the workers
+                                         load (plan, shards, inputs) */
+};
+
+/* A run as its launcher sees it (filled by sdsinf_run). */
+typedef struct sdsinf_launch {
+    const sdsinf_run_opts *opts;     /* the run's options */
+    const char *channel;             /* the channel's name */
+    int workers;
+    uint64_t run;                    /* the run id */
+    const sdsinf_worker_spec *spec;  /* SPECS: worker 0's spec (worker w's
+                                        differs in `worker` alone); NULL */
+    const char *work_dir;            /* SPECS: a directory of the run's,
+                                        removed after it; NULL */
+    void *state;                     /* the launcher's own, from start */
+    struct run_ctx *ctx_;            /* internal: the run in memory */
+} sdsinf_launch;
+
+typedef struct sdsinf_launcher_methods {
+    int version;                     /* SDSINF_LAUNCHER_VERSION */
+    const char *name;                /* "local", "threads", "mpi", ... */
+    unsigned caps;                   /* SDSINF_LAUNCH_* */
+    const char *default_channel;     /* a run's channel when it names
+                                        none; NULL: "local" */
+    const char *const *own_channels; /* NULL, or NULL-terminated: channels
+                                        without SDSINF_CAP_PROCESSES that
+                                        its workers can use all the same
+                                        (the mpi launcher's "mpi") */
+    /* Starts the run's workers (IN_JOB: runs this process's). */
+    int (*start)(sdsinf_launch *l, sdsinf_err *err);
+    /* A worker that has ended since the last call: 1, with its id in
+     * *worker and its outcome as the launcher knows it in *err (code
+     * SDSINF_OK for a normal end; a death named with its layer); 0 when
+     * none.  NULL: the launcher cannot tell (the run then knows its
+     * workers from their reports alone). */
+    int (*poll)(sdsinf_launch *l, int *worker, sdsinf_err *err);
+    /* Stops every worker at once (a failure, a cancel); may be NULL. */
+    void (*stop)(sdsinf_launch *l);
+    /* Returns once every worker is gone, releasing l->state; may be
+     * NULL. */
+    void (*wait)(sdsinf_launch *l);
+    /* In a worker of a launch tree (SDSINF_LAUNCH_TREE): starts the
+     * workers whose parent it is, each from its spec, before it loads its
+     * own data; *kids is the launcher's until end_children. */
+    int (*start_children)(const sdsinf_worker_spec *parent, void **kids,
+                          sdsinf_err *err);
+    /* Waits for those children to end and releases kids: SDSINF_OK when
+     * every one ended well. */
+    int (*end_children)(void *kids);
+} sdsinf_launcher_methods;
+
+/* The registry (thread-safe).  Registering a name again replaces it. */
+SDSINF_API int sdsinf_launcher_register(const sdsinf_launcher_methods *m,
+                                        sdsinf_err *err);
+/* NULL or "" gives the default ("local"); NULL when unknown. */
+SDSINF_API const sdsinf_launcher_methods *
+sdsinf_launcher_find(const char *name);
 
 /* ---- Channel state left by killed runs ------------------------------------ */
 /* Where the local and fs channels keep a run's state by default:

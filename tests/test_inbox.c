@@ -149,8 +149,8 @@ static void open_all(fixture *f, const char *channel, const char *config,
         assert_int_equal(sdsinf_channel_open(channel, config, w, W, RUN,
                                              &f->ch[w], &err),
                          SDSINF_OK);
-    sdsinf__inbox_opts io = {f->ch[0], RUN, NEURONS, timeout_ms, &f->cancel,
-                             &f->codec};
+    sdsinf__inbox_opts io = {f->ch[0], RUN, W, NEURONS,
+                             timeout_ms, &f->cancel, &f->codec};
     assert_int_equal(sdsinf__inbox_new(&io, &f->ib, &err), SDSINF_OK);
 }
 

@@ -27,6 +27,7 @@ typedef struct opts {
     const char *weights, *images, *check, *out, *scores, *bias, *method;
     const char *plan, *from, *weights_out, *images_out;
     const char *launcher, *channel, *channel_config, *codec, *metrics;
+    const char *spec, *specs_out; /* worker; run --launcher external */
     const char *payload; /* the one argument that is not a flag (run) */
     long long level, timeout_ms, bfr, nlevels, max_message;
     long long neurons, layers, threads, batch_size, workers;
@@ -162,7 +163,8 @@ static const flag FLAGS[] = {
               "also write the images (of the train.<w> files), as one file"),
     TEXT_FLAG("--launcher", launcher, "NAME",
               "how the workers start: local (processes; the default), "
-              "threads, or mpi (this process is one rank of mpirun -n W)"),
+              "threads, mpi (this process is one rank of mpirun -n W), or "
+              "external (workers started by `sdsinf worker --spec`)"),
     TEXT_FLAG("--channel", channel, "NAME",
               "what carries the messages: local (shared memory), mem "
               "(threads only), fs, redis or mpi (default local; mem for "
@@ -172,6 +174,12 @@ static const flag FLAGS[] = {
               "URL)"),
     TEXT_FLAG("--codec", codec, "NAME",
               "the messages' encoding: zstd (the default) or raw"),
+    TEXT_FLAG("--spec", spec, "FILE|-",
+              "the worker's spec (from a launcher, or run --launcher external "
+              "--specs-out DIR); - for standard input"),
+    TEXT_FLAG("--specs-out", specs_out, "DIR",
+              "launcher external: write DIR/worker-{w}.spec, for `sdsinf "
+              "worker --spec` to start each worker anywhere"),
     TEXT_FLAG("--metrics", metrics, "PREFIX",
               "write PREFIX.csv, PREFIX-layers.csv and PREFIX.json: SDS-Inf's "
               "metrics columns, then ours (demo: default DIR/metrics)"),
@@ -1207,6 +1215,8 @@ static void run_opts_from(const opts *o, sdsinf_run_opts *ro)
     ro->nlevels = (int)o->nlevels;
     ro->plan_dir = o->plan; /* each worker loads its shard from there */
     ro->cancel = &stop_signal;
+    ro->worker_exe = "/proc/self/exe"; /* local workers: `sdsinf worker` */
+    ro->specs_dir = o->specs_out;
 }
 
 static const char *channel_name(const opts *o)
@@ -1756,6 +1766,47 @@ static int cmd_version(const opts *o)
     return 0;
 }
 
+/* ---- worker ------------------------------------------------------------------ */
+
+/* One worker of a run, from its spec (a file, or - for standard input):
+ * what a launcher starts, or someone starts from `run --launcher external
+ * --specs-out DIR`'s DIR/worker-{w}.spec.  Its status goes to the run's
+ * coordinator over the channel; --quiet keeps its error off stderr. */
+static int cmd_worker(const opts *o)
+{
+    sdsinf_err err = {0};
+    sdsinf_worker_spec spec;
+    char *text = NULL;
+    size_t len = 0, cap = 0, n;
+    if (!o->spec)
+        return usage_error("worker needs --spec FILE (or - for standard "
+                           "input)");
+    FILE *f = strcmp(o->spec, "-") ? fopen(o->spec, "rb") : stdin;
+    if (!f) {
+        cli_fail(&err, SDSINF_EIO, "%s: %s", o->spec, strerror(errno));
+        return fail(&err);
+    }
+    int bad = 0;
+    do { /* a spec is small: read it whole */
+        char *more = len == cap ? realloc(text, cap = cap ? 2 * cap : 4096)
+                                : text;
+        if (!(bad = !more))
+            len += n = fread((text = more) + len, 1, cap - len, f);
+    } while (!bad && n > 0);
+    bad |= ferror(f) != 0;
+    if (f != stdin)
+        fclose(f);
+    int rc = bad ? cli_fail(&err, SDSINF_EIO, "%s: cannot read the spec",
+                            o->spec)
+                 : sdsinf_worker_spec_read(text, len, &spec, &err);
+    free(text);
+    if (rc == SDSINF_OK) {
+        rc = sdsinf_worker_main(&spec, &err);
+        sdsinf_worker_spec_free(&spec);
+    }
+    return rc == SDSINF_OK ? 0 : o->quiet ? 1 : fail(&err);
+}
+
 /* ---- commands ------------------------------------------------------------------ */
 
 /* Flags that several commands take alike: the model's, and a run's. */
@@ -1800,8 +1851,8 @@ static const command COMMANDS[] = {
      "comes from the flags (the payload's places are in S3), and flags "
      "override the payload",
      "--weights --images --workers --plan --method --seed " RUN_FLAGS
-     " --check --out --scores --metrics " MODEL_FLAGS " --images-count "
-     "--max-memory --json --quiet"},
+     " --check --out --scores --metrics --specs-out " MODEL_FLAGS
+     " --images-count --max-memory --json --quiet"},
     {"demo", cmd_demo, "[options]",
      "generate -> convert -> partition -> a run on W local processes -> "
      "verify against one process and the golden categories, and a summary",
@@ -1811,6 +1862,9 @@ static const command COMMANDS[] = {
      "remove the channel state (under the scratch directory) of local and "
      "fs runs whose process was killed",
      "--dry-run --json"},
+    {"worker", cmd_worker, "--spec FILE|- [options]",
+     "one worker of a run, from its spec: what a launcher starts",
+     "--spec --quiet"},
     {"version", cmd_version, "", "print the version", ""},
 };
 #define NCOMMANDS (sizeof COMMANDS / sizeof *COMMANDS)

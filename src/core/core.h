@@ -56,6 +56,8 @@ int sdsinf__mkdir_p(const char *dir);
 
 /* Monotonic seconds. */
 double sdsinf__now(void);
+/* Wall-clock seconds (CLOCK_REALTIME): comparable between machines. */
+double sdsinf__wall_now(void);
 /* 1 when process pid has ended: gone, or a zombie nobody reaped yet. */
 int sdsinf__process_ended(int pid);
 /* Process pid's state letter and start time (clock ticks after boot) from

@@ -155,6 +155,13 @@ double sdsinf__now(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+double sdsinf__wall_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
 void sdsinf__sleep_ms(double ms)
 {
     long long ns = (long long)(ms * 1e6);

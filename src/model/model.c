@@ -848,6 +848,14 @@ int sdsinf_model_save_tsv(const sdsinf_model *m, const char *dir,
     }
     /* The bias goes beside the layers, so any size reloads as it was. */
     snprintf(path, sizeof path, "%s/bias.tsv", dir);
+    return sdsinf__bias_save(m, path, err);
+}
+
+int sdsinf__bias_save(const sdsinf_model *m, const char *path,
+                      sdsinf_err *err)
+{
+    sdsinf_output o;
+    int rc;
     if ((rc = sdsinf_output_open(path, &o, err)))
         return rc;
     for (int32_t l = 0; l < m->layers; l++)

@@ -13,6 +13,12 @@ int sdsinf__bias_resolve(const char *spec, const char *dir, int32_t N,
                          int32_t L, int32_t avail, float *bias, float **vecs,
                          sdsinf_err *err);
 
+/* Writes the model's bias as a bias file (bias.tsv: `layer bias`, or
+ * `layer neuron bias` for per-neuron vectors), as sdsinf__bias_resolve
+ * reads it back, value for value. */
+int sdsinf__bias_save(const sdsinf_model *m, const char *path,
+                      sdsinf_err *err);
+
 /* Hands a model the bundle mapping it reads from (bundle.c -> model.c);
  * the model unmaps it when freed. */
 void sdsinf__model_set_map(sdsinf_model *m, void *map, size_t size);

@@ -22,7 +22,8 @@
 #include <string.h>
 #include <zstd.h>
 
-#define MAGIC "SDM1"
+#define MAGIC "SDM1"        /* a block of rows */
+#define MAGIC_REPORT "SDR1" /* a worker's report */
 /* Header fields (byte offsets). */
 #define H_VERSION 4
 #define H_CODEC 6
@@ -1558,7 +1559,7 @@ int sdsinf__msg_length(const void *data, size_t size, size_t *len,
         return sdsinf__fail(err, SDSINF_ECORRUPT, "message: %zu bytes, "
                             "shorter than the %d-byte header", data ? size : 0,
                             SDSINF__MSG_HEADER);
-    if (memcmp(h, MAGIC, 4) != 0)
+    if (memcmp(h, MAGIC, 4) != 0 && memcmp(h, MAGIC_REPORT, 4) != 0)
         return sdsinf__fail(err, SDSINF_ECORRUPT, "message: bad magic at "
                             "byte 0 (not an sdsinf message)");
     uint64_t n = get64(h + H_LENGTH);
@@ -1632,6 +1633,10 @@ int sdsinf__msg_decode(const void *data, size_t size, int64_t samples,
                             (long long)samples, (long long)neurons);
     if ((rc = sdsinf__msg_peek(data, size, &key, err)) != SDSINF_OK)
         return rc;
+    if (sdsinf__msg_kind(data) != SDSINF__KIND_ROWS)
+        return sdsinf__fail(err, SDSINF_ECORRUPT, "message (layer %u, %u -> "
+                            "%u): a worker's report, not a block of rows",
+                            key.layer, key.source, key.target);
     if (!work_of(ctx, err))
         return SDSINF_ENOMEM;
     decoded *d = &ctx->work->dec;
@@ -1682,5 +1687,345 @@ done:
                      key.nchunks, (long long)samples, (long long)neurons,
                      d->where);
     sdsinf__msg_ctx_free(&own);
+    return rc;
+}
+
+unsigned sdsinf__msg_kind(const void *data)
+{
+    return memcmp(data, MAGIC_REPORT, 4) ? SDSINF__KIND_ROWS
+                                         : SDSINF__KIND_REPORT;
+}
+
+/* ---- Reports ------------------------------------------------------------------
+ * A worker's last message, to the coordinator (layout in codec.h). */
+
+#define REPORT_FORMAT 1u
+#define RECORD_BYTES 204 /* one record's fields, as written */
+#define REPORT_FIXED (4 + 4 + 4 + 255 + 8 + 6 * 8 + 6 * 8 + 4 + 8)
+
+static void w_u32(writer *w, uint32_t v)
+{
+    unsigned char t[4];
+    put32(t, v);
+    w_bytes(w, t, 4);
+}
+
+static void w_u64(writer *w, uint64_t v)
+{
+    unsigned char t[8];
+    put64(t, v);
+    w_bytes(w, t, 8);
+}
+
+static void w_f64(writer *w, double d)
+{
+    uint64_t u;
+    memcpy(&u, &d, sizeof u);
+    w_u64(w, u);
+}
+
+static uint32_t r_u32(reader *r)
+{
+    const unsigned char *p = r_bytes(r, 4);
+    return p ? le32(p) : 0;
+}
+
+static uint64_t r_u64(reader *r)
+{
+    const unsigned char *p = r_bytes(r, 8);
+    return p ? get64(p) : 0;
+}
+
+/* A double that must be finite and at least `min` (else the reader goes
+ * bad). */
+static double r_f64(reader *r, double min)
+{
+    uint64_t u = r_u64(r);
+    double d;
+    memcpy(&d, &u, sizeof d);
+    if (!isfinite(d) || d < min)
+        r->bad = 1;
+    return r->bad ? 0 : d;
+}
+
+/* The fields of a worker's totals, in payload order. */
+#define TOTAL_SECONDS(X, s)                                                  \
+    X(s.seconds) X(s.compute_seconds) X(s.encode_seconds) X(s.decode_seconds) \
+        X(s.send_seconds) X(s.wait_seconds)
+#define TOTAL_COUNTS(X, s)                                                   \
+    X(s.messages_sent) X(s.bytes_sent) X(s.messages_received)                \
+        X(s.bytes_received) X(s.duplicates) X(s.dropped)
+/* ... and of a record, after worker, layer and targets. */
+#define RECORD_COUNTS(X, r)                                                  \
+    X(r.sent) X(r.sent_bytes) X(r.sent_max) X(r.sent_min) X(r.received)      \
+        X(r.received_bytes) X(r.received_max) X(r.received_min)              \
+            X(r.rows_sent) X(r.nnz_sent) X(r.nnz)
+#define RECORD_SECONDS(X, r)                                                 \
+    X(r.seconds) X(r.compute_seconds) X(r.encode_seconds)                    \
+        X(r.decode_seconds) X(r.send_seconds) X(r.wait_seconds)
+#define RECORD_REQUESTS(X, r)                                                \
+    X(r.requests.send) X(r.requests.receive) X(r.requests.empty)             \
+        X(r.requests.remove) X(r.requests.list) X(r.requests.retries)        \
+            X(r.requests.units)
+
+/* The uncompressed payload of r. */
+static void report_payload(writer *w, const sdsinf__report *r, int64_t nrec)
+{
+    size_t m = strnlen(r->msg, sizeof r->msg - 1);
+    w_u32(w, REPORT_FORMAT);
+    w_u32(w, (uint32_t)r->rc);
+    w_u32(w, (uint32_t)m);
+    w_bytes(w, r->msg, m);
+    w_f64(w, r->ready);
+#define W_F64(x) w_f64(w, x);
+#define W_U64(x) w_u64(w, x);
+    TOTAL_SECONDS(W_F64, r->st)
+    TOTAL_COUNTS(W_U64, r->st)
+    w_u32(w, (uint32_t)nrec);
+    for (int64_t i = 0; i < nrec; i++) {
+        const sdsinf_layer_record *rec = &r->st.records[i];
+        w_u32(w, (uint32_t)rec->worker);
+        w_u32(w, (uint32_t)rec->layer);
+        w_u32(w, rec->targets);
+        RECORD_COUNTS(W_U64, (*rec))
+        RECORD_SECONDS(W_F64, (*rec))
+        RECORD_REQUESTS(W_U64, (*rec))
+    }
+#undef W_F64
+#undef W_U64
+    w_u64(w, (uint64_t)r->res.images);
+    for (int64_t i = 0; i < r->res.images; i++)
+        w_u32(w, (uint32_t)r->res.argmax[i]);
+    for (int64_t i = 0; i < r->res.images; i++)
+        w_f32(w, r->res.max[i]);
+}
+
+int sdsinf__report_encode(const sdsinf__report *r, int32_t layers,
+                          const sdsinf__msg_key *key,
+                          const sdsinf__msg_opts *o, sdsinf__buf *out,
+                          uint32_t *nchunks, sdsinf_err *err)
+{
+    sdsinf__buf raw = {0}, packed = {0};
+    writer w = {&raw, 0};
+    int rc = SDSINF_OK, codec = SDSINF__CODEC_RAW;
+    report_payload(&w, r, r->st.records ? (int64_t)layers + 1 : 0);
+    const sdsinf__buf *body = &raw;
+    if (w.nomem) {
+        rc = sdsinf__fail(err, SDSINF_ENOMEM, "no memory for a report");
+        goto done;
+    }
+    if (o->codec == SDSINF__CODEC_ZSTD && raw.len >= ZSTD_MIN) {
+        size_t bound = ZSTD_compressBound(raw.len);
+        if (!buf_reserve(&packed, bound)) {
+            rc = sdsinf__fail(err, SDSINF_ENOMEM, "no memory for a report");
+            goto done;
+        }
+        size_t z = ZSTD_compress(packed.data, bound, raw.data, raw.len,
+                                 o->level ? o->level : 3);
+        if (ZSTD_isError(z)) {
+            rc = sdsinf__fail(err, SDSINF_EINVAL, "zstd level %d: %s",
+                              o->level, ZSTD_getErrorName(z));
+            goto done;
+        }
+        packed.len = z;
+        if (z < raw.len) {
+            body = &packed;
+            codec = SDSINF__CODEC_ZSTD;
+        }
+    }
+    size_t piece = o->max_bytes ? o->max_bytes - SDSINF__MSG_HEADER
+                                : body->len + 1;
+    size_t n = body->len ? 1 + (body->len - 1) / piece : 1;
+    if (o->max_bytes && o->max_bytes <= SDSINF__MSG_HEADER) {
+        rc = sdsinf__fail(err, SDSINF_EINVAL, "a %zu-byte message limit "
+                          "leaves no room for a report", o->max_bytes);
+        goto done;
+    }
+    if (n > UINT32_MAX ||
+        !buf_reserve(out, body->len + n * SDSINF__MSG_HEADER)) {
+        rc = sdsinf__fail(err, SDSINF_ENOMEM, "no memory for a report");
+        goto done;
+    }
+    for (size_t c = 0, at = 0; c < n; c++) {
+        size_t len = body->len - at < piece ? body->len - at : piece;
+        unsigned char *h = out->data + out->len;
+        memset(h, 0, SDSINF__MSG_HEADER);
+        memcpy(h, MAGIC_REPORT, 4);
+        put16(h + H_VERSION, SDSINF__MSG_VERSION);
+        put16(h + H_CODEC, (uint32_t)codec);
+        put64(h + H_RUN, key->run);
+        put32(h + H_BATCH, key->batch);
+        put32(h + H_LAYER, key->layer);
+        put32(h + H_SOURCE, key->source);
+        put32(h + H_TARGET, key->target);
+        put32(h + H_CHUNK, (uint32_t)c);
+        put32(h + H_NCHUNKS, (uint32_t)n);
+        put64(h + H_LENGTH, len);
+        memcpy(h + SDSINF__MSG_HEADER, body->data + at, len);
+        put64(h + H_CHECKSUM, msg_checksum(h, len));
+        out->len += SDSINF__MSG_HEADER + len;
+        at += len;
+    }
+    *nchunks = (uint32_t)n;
+done:
+    sdsinf__buf_free(&raw);
+    sdsinf__buf_free(&packed);
+    return rc;
+}
+
+void sdsinf__report_free(sdsinf__report *r)
+{
+    if (!r)
+        return;
+    sdsinf__free(r->st.records);
+    sdsinf_result_free(&r->res);
+    memset(r, 0, sizeof *r);
+}
+
+/* Parses a report's payload (p, n bytes); *where names the field at
+ * fault. */
+static int parse_report(const unsigned char *p, size_t n, int32_t worker,
+                        int32_t layers, int64_t images, int32_t neurons,
+                        sdsinf__report *out, const char **where,
+                        sdsinf_err *err)
+{
+    reader r = {p, p + n, 0, 0, 0};
+    sdsinf__report rep;
+    memset(&rep, 0, sizeof rep);
+    *where = "the format";
+    if (r_u32(&r) != REPORT_FORMAT)
+        return SDSINF_ECORRUPT;
+    *where = "the status or the message";
+    rep.rc = (int32_t)r_u32(&r);
+    uint32_t m = r_u32(&r);
+    const unsigned char *msg = m < sizeof rep.msg ? r_bytes(&r, m) : NULL;
+    if (r.bad || !msg || memchr(msg, 0, m) || rep.rc > 0 || rep.rc < -1000)
+        return SDSINF_ECORRUPT;
+    memcpy(rep.msg, msg, m);
+    *where = "the totals";
+    rep.ready = r_f64(&r, 0);
+#define R_F64(x) x = r_f64(&r, 0);
+#define R_U64(x) x = r_u64(&r);
+    TOTAL_SECONDS(R_F64, rep.st)
+    TOTAL_COUNTS(R_U64, rep.st)
+    uint32_t nrec = r_u32(&r);
+    *where = "the record count (0, or layers + 1 from a worker that ran)";
+    if (r.bad || (nrec && (int64_t)nrec != (int64_t)layers + 1) ||
+        (rep.rc == SDSINF_OK && !nrec))
+        return SDSINF_ECORRUPT;
+    *where = "a record (its worker, layer or times)";
+    if (nrec && (size_t)(r.end - r.p) / RECORD_BYTES < nrec)
+        return SDSINF_ECORRUPT;
+    if (nrec && !(rep.st.records = sdsinf__calloc(nrec, sizeof(sdsinf_layer_record))))
+        return sdsinf__fail(err, SDSINF_ENOMEM, "no memory for a report");
+    for (uint32_t i = 0; i < nrec && !r.bad; i++) {
+        sdsinf_layer_record *rec = &rep.st.records[i];
+        rec->worker = (int32_t)r_u32(&r);
+        rec->layer = (int32_t)r_u32(&r);
+        rec->targets = r_u32(&r);
+        RECORD_COUNTS(R_U64, (*rec))
+        RECORD_SECONDS(R_F64, (*rec))
+        RECORD_REQUESTS(R_U64, (*rec))
+        if (rec->worker != worker || rec->layer != (int32_t)i + 1)
+            r.bad = 1;
+    }
+#undef R_F64
+#undef R_U64
+    uint64_t M = r_u64(&r);
+    *where = "the result's size (the run's images, from worker 0 alone)";
+    if (r.bad || M != (worker == 0 && rep.rc == SDSINF_OK ? (uint64_t)images
+                                                          : 0) ||
+        M > (size_t)(r.end - r.p) / 8) {
+        sdsinf__report_free(&rep);
+        return SDSINF_ECORRUPT;
+    }
+    rep.res.images = (int64_t)M;
+    rep.res.argmax = sdsinf__mallocarray((size_t)M + 1, sizeof *rep.res.argmax);
+    rep.res.max = sdsinf__mallocarray((size_t)M + 1, sizeof *rep.res.max);
+    if (!rep.res.argmax || !rep.res.max) {
+        sdsinf__report_free(&rep);
+        return sdsinf__fail(err, SDSINF_ENOMEM, "no memory for a report");
+    }
+    *where = "the result (an argmax outside the neurons, or a maximum that "
+             "is negative or not finite)";
+    for (uint64_t i = 0; i < M; i++) {
+        int32_t a = (int32_t)r_u32(&r);
+        r.bad |= a < -1 || a >= neurons;
+        rep.res.argmax[i] = a;
+    }
+    for (uint64_t i = 0; i < M; i++) {
+        float v = r_f32(&r);
+        r.bad |= !isfinite(v) || v < 0;
+        rep.res.max[i] = v;
+    }
+    if (!r.bad && r.p != r.end)
+        *where = "the end (bytes after the result)";
+    if (r.bad || r.p != r.end) {
+        sdsinf__report_free(&rep);
+        return SDSINF_ECORRUPT;
+    }
+    *out = rep;
+    return SDSINF_OK;
+}
+
+int sdsinf__report_decode(void *const *msgs, const size_t *lens, uint32_t n,
+                          int32_t worker, int32_t layers, int64_t images,
+                          int32_t neurons, sdsinf__report *out,
+                          sdsinf_err *err)
+{
+    sdsinf__buf all = {0};
+    unsigned char *raw = NULL;
+    const char *where = "its chunks (kinds, codecs or sizes that disagree)";
+    int rc = SDSINF_ECORRUPT;
+    if (layers < 0 || images < 0 || images > UINT32_MAX || neurons < 1 ||
+        n == 0)
+        return sdsinf__fail(err, SDSINF_EINVAL, "report_decode: bad bounds");
+    uint64_t bound = REPORT_FIXED + ((uint64_t)layers + 1) * RECORD_BYTES +
+                     (uint64_t)images * 8;
+    const unsigned char *h0 = msgs[0];
+    uint32_t codec = lens[0] >= SDSINF__MSG_HEADER ? get16(h0 + H_CODEC) : 9;
+    for (uint32_t c = 0; c < n; c++) {
+        const unsigned char *h = msgs[c];
+        if (lens[c] < SDSINF__MSG_HEADER || get16(h + H_CODEC) != codec ||
+            sdsinf__msg_kind(h) != SDSINF__KIND_REPORT ||
+            lens[c] - SDSINF__MSG_HEADER > bound - all.len) {
+            rc = SDSINF_ECORRUPT;
+            goto done;
+        }
+        if (!buf_reserve(&all, lens[c] - SDSINF__MSG_HEADER + 1)) {
+            rc = sdsinf__fail(err, SDSINF_ENOMEM, "no memory for a report");
+            goto done;
+        }
+        memcpy(all.data + all.len, h + SDSINF__MSG_HEADER,
+               lens[c] - SDSINF__MSG_HEADER);
+        all.len += lens[c] - SDSINF__MSG_HEADER;
+    }
+    const unsigned char *p = all.data;
+    size_t size = all.len;
+    if (codec == SDSINF__CODEC_ZSTD) {
+        unsigned long long want = ZSTD_getFrameContentSize(p, size);
+        where = "the zstd frame (or its size, above what a report takes)";
+        if (want == ZSTD_CONTENTSIZE_UNKNOWN ||
+            want == ZSTD_CONTENTSIZE_ERROR || want > bound ||
+            ZSTD_findFrameCompressedSize(p, size) != size)
+            goto done;
+        if (!(raw = sdsinf__malloc((size_t)want + 1))) {
+            rc = sdsinf__fail(err, SDSINF_ENOMEM, "no memory for a report");
+            goto done;
+        }
+        size_t got = ZSTD_decompress(raw, (size_t)want, p, size);
+        if (ZSTD_isError(got) || got != want)
+            goto done;
+        p = raw;
+        size = got;
+    }
+    rc = parse_report(p ? p : (const unsigned char *)"", size, worker, layers,
+                      images, neurons, out, &where, err);
+done:
+    if (rc == SDSINF_ECORRUPT)
+        sdsinf__fail(err, rc, "report of worker %d (%u chunks): corrupt at "
+                     "%s", worker, n, where);
+    sdsinf__buf_free(&all);
+    sdsinf__free(raw);
     return rc;
 }

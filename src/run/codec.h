@@ -9,7 +9,7 @@
  * checked: no bytes can make it read or write outside its buffers.
  *
  * Header, little-endian on the wire:
- *   0  magic "SDM1"          4  version (u16) and codec (u16)
+ *   0  magic "SDM1" (rows)   4  version (u16) and codec (u16)
  *   8  run id (u64)          16 batch, layer, source, target (u32 each)
  *   32 chunk, nchunks (u32)  40 rows in this chunk (u32), reserved (u32)
  *   48 payload length (u64)  56 checksum (u64) of header (this field 0)
@@ -51,11 +51,30 @@
  * float32s: little-endian; a run of n values (modes 2 and 3) is stored as
  * four byte planes, the most significant bytes of all n first.  Values are
  * positive and finite.  Nothing follows the values; every sample of the
- * set is used by some row. */
+ * set is used by some row.
+ *
+ * Reports (magic "SDR1", the same header, rows 0) are a worker's last
+ * message, to the run's coordinator: its status, totals,
+ * per-layer records and (worker 0) the result.  Little-endian fields:
+ *   u32 format (1), i32 status, u32 m (< 256) and m bytes: the error
+ *   message (no NUL); f64 ready (CLOCK_REALTIME seconds when the worker
+ *   had loaded; 0: it never did); f64 seconds, compute, encode, decode,
+ *   send, wait; u64 messages sent, bytes sent, messages received, bytes
+ *   received, duplicates, dropped;
+ *   u32 R: records, 0 or layers + 1; per record: i32 worker, layer, u32
+ *   targets, u64 sent, sent_bytes, sent_max, sent_min, received,
+ *   received_bytes, received_max, received_min, rows_sent, nnz_sent, nnz,
+ *   f64 seconds, compute, encode, decode, send, wait, u64 requests send,
+ *   receive, empty, remove, list, retries, units;
+ *   u64 M: images, 0 or the run's (worker 0); M i32 argmax (-1: none),
+ *   then M f32 max.
+ * Nothing follows.  The payload, zstd-compressed as a whole under that
+ * codec (from 1 KiB), is split into chunks that fit the message limit,
+ * each a message of its own, concatenated again in chunk order. */
 #ifndef SDSINF_MSG_H
 #define SDSINF_MSG_H
 
-#include "core/core.h"
+#include "run/worker.h"
 
 #define SDSINF__MSG_HEADER 64
 #define SDSINF__MSG_VERSION 1
@@ -63,6 +82,11 @@
 enum { /* payload codecs */
     SDSINF__CODEC_RAW = 0,    /* the structured block, uncompressed */
     SDSINF__CODEC_ZSTD = 1    /* the structured block, zstd-compressed */
+};
+
+enum { /* message kinds (the magic says which) */
+    SDSINF__KIND_ROWS = 0,   /* a block of activation rows */
+    SDSINF__KIND_REPORT = 1  /* a worker's report to the coordinator */
 };
 
 typedef sdsinf_msg_key sdsinf__msg_key; /* public: channels see it */
@@ -139,6 +163,39 @@ int sdsinf__msg_length(const void *data, size_t size, size_t *len,
  * SDSINF_ENOTSUP for another format version or an unknown codec. */
 int sdsinf__msg_peek(const void *data, size_t size, sdsinf__msg_key *key,
                      sdsinf_err *err);
+
+/* The kind of a message that sdsinf__msg_peek accepted. */
+unsigned sdsinf__msg_kind(const void *data);
+
+/* A worker's report to the coordinator (layout above). */
+typedef struct sdsinf__report {
+    int rc;                  /* the worker's status */
+    char msg[256];           /* its error, when rc != SDSINF_OK */
+    double ready;            /* CLOCK_REALTIME s when loaded; 0: never */
+    sdsinf__worker_stats st; /* its totals; records: layers + 1 entries,
+                                or NULL (a failed worker) */
+    sdsinf_result res;       /* worker 0's result, or none (images 0) */
+} sdsinf__report;
+void sdsinf__report_free(sdsinf__report *r);
+
+/* Encodes r (records: layers + 1 when st.records is set) as chunks under
+ * o's codec and limit, appended to *out; *nchunks gets their count and
+ * each key's chunk numbers are filled in. */
+int sdsinf__report_encode(const sdsinf__report *r, int32_t layers,
+                          const sdsinf__msg_key *key,
+                          const sdsinf__msg_opts *o, sdsinf__buf *out,
+                          uint32_t *nchunks, sdsinf_err *err);
+
+/* Decodes a report from its n chunks (whole messages that peek accepted,
+ * in chunk order) sent by `worker` in a run of `layers` layers over
+ * `images` images and `neurons` neurons: every field checked (lengths,
+ * records of that worker, a result of those images from worker 0 alone,
+ * values in range), SDSINF_ECORRUPT naming the field at fault.  Caller
+ * frees *out with sdsinf__report_free. */
+int sdsinf__report_decode(void *const *msgs, const size_t *lens, uint32_t n,
+                          int32_t worker, int32_t layers, int64_t images,
+                          int32_t neurons, sdsinf__report *out,
+                          sdsinf_err *err);
 
 /* Decodes a message into *rows (the rows it lists; an empty block gives
  * none); `samples` and `neurons` bound every index (one beyond them is

@@ -39,7 +39,7 @@ int sdsinf__inbox_new(const sdsinf__inbox_opts *o, sdsinf__inbox **out,
         return sdsinf__fail(err, SDSINF_ENOMEM, "no memory");
     ib->o = *o;
     ib->self = o->channel->self;
-    ib->W = o->channel->workers;
+    ib->W = o->workers;
     *out = ib;
     return SDSINF_OK;
 }
@@ -279,8 +279,9 @@ int sdsinf__inbox_receive(sdsinf__inbox *ib, uint32_t batch, uint32_t layer,
         if ((rc = next_message(ib, &t, expect, batch, layer, &next_keyed, rec,
                                &msg, &len, err)) != SDSINF_OK)
             goto done;
-        if (sdsinf__msg_peek(msg, len, &k, NULL) != SDSINF_OK) {
-            free(msg); /* damaged */
+        if (sdsinf__msg_peek(msg, len, &k, NULL) != SDSINF_OK ||
+            sdsinf__msg_kind(msg) != SDSINF__KIND_ROWS) {
+            free(msg); /* damaged, or not rows */
             ib->dropped++;
             continue;
         }

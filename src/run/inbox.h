@@ -16,6 +16,7 @@ typedef struct sdsinf__inbox sdsinf__inbox;
 typedef struct sdsinf__inbox_opts {
     sdsinf_channel *channel; /* borrowed; its self and workers are ours */
     uint64_t run;            /* messages of other runs are dropped */
+    int workers;             /* the run's: sources are 0 .. workers-1 */
     int32_t neurons;         /* bounds the rows' ids */
     int timeout_ms;          /* longest wait for a message */
     const volatile sig_atomic_t *cancel; /* nonzero: SDSINF_ECANCELED

@@ -1,15 +1,15 @@
-/* run.h - what the launchers of a distributed run share (internal): the
- * run, one worker's setup and teardown, and the statistics they gather.
- * A launcher (run.c: threads, local processes; launcher_mpi.c: MPI ranks)
- * starts the workers its way and gathers their results and statistics. */
+/* run.h - a distributed run (internal): the run as its coordinator holds
+ * it, one worker's setup and teardown, the coordinator's gathering of the
+ * workers' reports, and the files the run writes for workers that start
+ * from their specs.  A launcher (launcher_threads.c, launcher_local.c,
+ * launcher_external.c, launcher_mpi.c; found through launchers.c) starts
+ * the workers its way; every worker reports to the coordinator over the
+ * channel (gather.c). */
 #ifndef SDSINF_RUN_H
 #define SDSINF_RUN_H
 
+#include "run/progress.h"
 #include "run/worker.h"
-
-#include <pthread.h>
-
-struct worker_slot;
 
 typedef struct run_ctx {
     const sdsinf_model *m;
@@ -18,44 +18,89 @@ typedef struct run_ctx {
     const sdsinf_run_opts *o;
     const char *channel;
     const char *plan_dir; /* NULL: shards cut from m */
-    size_t max_message;   /* bytes per message: the option, or the
-                             channel's lower limit */
     int W;
     uint64_t run;
     sdsinf_result *res;
-    struct worker_slot *slots;           /* processes: shared; else NULL */
-    sdsinf_channel_methods track; /* tracked instances of the channel */
+    sdsinf_run_stats *st;  /* where the reports' totals and records go */
+    double t0, t0_wall;    /* when the run began (monotonic, wall clock) */
+    double ready;          /* when every worker had loaded (monotonic s) */
     const volatile sig_atomic_t *cancel; /* the caller's flag, or NULL */
+    sdsinf_channel *coord; /* the coordinator's endpoint (id W), once open */
+    int canceled;          /* the caller's flag stopped the run */
     char owner[4352]; /* the run's owner record (sweep.c), or "" */
 } run_ctx;
-
-typedef struct gate gate;
 
 typedef struct one_worker {
     sdsinf__worker_opts wo;
     sdsinf__local_shard shard;
-    sdsinf_result *res; /* worker 0: where the merged result goes */
     sdsinf__worker_stats st;
+    sdsinf_result res;       /* worker 0: the merged result, reported */
     sdsinf_err err;
     int rc;
-    pthread_t tid;
-    const run_ctx *c; /* threads: the run, this worker's id, the gate */
-    int w;
-    gate *g;
+    double ready;            /* wall clock when it had loaded; 0: never */
+    int32_t layers;          /* the model's */
     sdsinf__rows_ws *kernel; /* its layers' scratch, reserved at setup */
+    sdsinf_plan *plan;       /* loaded from its spec, else NULL */
+    sdsinf_csr inputs;       /* loaded from its spec, else empty */
+    sdsinf__progress progress;    /* the run's, when its spec names one */
+    sdsinf_channel_methods track; /* the tracked channel's table */
 } one_worker;
 
-/* Loads worker w's data (its shard), opens its channel (tracked, for
- * processes) and kernel pool. */
+/* The built-in launchers (one file each) and the registry's lookup: the
+ * launcher called name, or SDSINF_EINVAL (unknown, with the known names)
+ * or SDSINF_ENOTSUP (left out of this build). */
+extern const sdsinf_launcher_methods sdsinf__launcher_local;
+extern const sdsinf_launcher_methods sdsinf__launcher_threads;
+extern const sdsinf_launcher_methods sdsinf__launcher_external;
+extern const sdsinf_launcher_methods sdsinf__launcher_mpi; /* SDSINF_HAVE_MPI */
+int sdsinf__launcher_resolve(const char *name,
+                             const sdsinf_launcher_methods **out,
+                             sdsinf_err *err);
+
+/* Bytes a message may take on channel cm for the option opt (0: the
+ * default): a keyed channel takes a block whole. */
+size_t sdsinf__message_limit(const sdsinf_channel_methods *cm, int64_t opt);
+
+/* Loads worker w's data from the run in memory (its shard cut from the
+ * model, or mapped from the plan directory with the model's bias), opens
+ * its channel and kernel pool (worker_main.c). */
 int sdsinf__worker_setup(const run_ctx *c, int w, one_worker *t,
                          sdsinf_err *err);
+/* Sends the worker's report to the coordinator: t->rc and t->err, its
+ * totals and records, worker 0's result. */
+void sdsinf__worker_report(one_worker *t);
+/* Closes its channel (with cleanup) and frees what it holds. */
 void sdsinf__worker_teardown(one_worker *t);
-/* Puts records in their place among the run's (workers x (layers + 1), by
- * worker then layer; allocated by sdsinf_run). */
-void sdsinf__records_put(sdsinf_run_stats *st, const sdsinf_layer_record *r,
-                         int64_t n);
-/* Adds a worker's totals to the run's. */
-void sdsinf__stats_add(sdsinf_run_stats *st, const sdsinf__worker_stats *s);
+
+/* Opens the coordinator's endpoint of the run's channel (gather.c). */
+int sdsinf__coordinator_open(run_ctx *c, sdsinf_err *err);
+/* Collects the W workers' reports at c->coord while the launcher tells of
+ * ends (lm->poll), until every worker has reported or the first failure,
+ * which stops the others (lm->stop): the first failure wins, but a
+ * worker's own error over a timeout and either over a weaker one (a lost
+ * report, a worker stopped because another failed).  On success the
+ * totals, records and result are the run's; a cancel (c->cancel) gives
+ * SDSINF_ECANCELED with c->canceled set. */
+int sdsinf__gather(run_ctx *c, sdsinf_launch *l,
+                   const sdsinf_launcher_methods *lm, sdsinf_err *err);
+
+/* What the run writes for workers that start from their specs (stage.c):
+ * under <scratch>/sdsinf-<run>/ (with the run's owner record, so a killed
+ * run's files are swept), work/: the plan and shards unless the run has a
+ * plan directory, each worker's inputs, the bias file when one is needed;
+ * and the spec they share. */
+typedef struct sdsinf__stage {
+    char dir[4096];   /* <scratch>/sdsinf-<run> */
+    char work[4160];  /* dir/work, removed by sdsinf__stage_remove */
+    char owner[4352]; /* the owner record written, or "" */
+    char plan[4200];  /* the plan directory the workers read */
+    char bias[4200];  /* the bias spec: a number, or work/bias.tsv */
+    sdsinf_worker_spec spec;
+} sdsinf__stage;
+int sdsinf__stage_write(const run_ctx *c, const sdsinf_launcher_methods *lm,
+                        sdsinf__stage *s, sdsinf_err *err);
+void sdsinf__stage_remove(sdsinf__stage *s);
+
 /* The error of a run canceled through c->cancel: its workers stopped and
  * (cleaned: whether that worked) its channel state removed. */
 int sdsinf__canceled(const run_ctx *c, int cleaned, sdsinf_err *err);
@@ -65,11 +110,5 @@ int sdsinf__canceled(const run_ctx *c, int cleaned, sdsinf_err *err);
  * tree must hold exactly `workers` (SDSINF_EINVAL otherwise). */
 int sdsinf__launch_tree(int bfr, int nlevels, int workers, int *parent,
                         sdsinf_err *err);
-
-/* The launchers other than run.c's, where built: each starts the c->W
- * workers, fills st (c->res on the process holding the result) and sets
- * *ready to when every worker had loaded. */
-int sdsinf__launch_mpi(run_ctx *c, sdsinf_run_stats *st, double *ready,
-                       sdsinf_err *err);
 
 #endif /* SDSINF_RUN_H */

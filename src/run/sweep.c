@@ -240,11 +240,24 @@ void sdsinf__owner_claim(const char *channel, const char *config,
                              sdsinf__local_dir(config, run, def, sizeof def))
                   : snprintf(dir, sizeof dir, "%s/%" PRIu64,
                              sdsinf__fs_store(config, def, sizeof def), run);
-    if (n < 0 || (size_t)n >= sizeof dir || sdsinf__mkdir_p(dir) != 0)
+    if (n < 0 || (size_t)n >= sizeof dir)
         return; /* the channel's open says what is wrong */
-    n = local ? snprintf(owner, cap, "%s/%" PRIu64 ".owner", dir, run)
-              : snprintf(owner, cap, "%s/owner", dir);
-    if (n < 0 || (size_t)n >= cap || owner_write(owner) != 0)
+    if (local) {
+        sdsinf__owner_dir_claim(dir, run, owner, cap);
+        return;
+    }
+    n = snprintf(owner, cap, "%s/owner", dir);
+    if (n < 0 || (size_t)n >= cap || sdsinf__mkdir_p(dir) != 0 ||
+        owner_write(owner) != 0)
+        owner[0] = 0;
+}
+
+void sdsinf__owner_dir_claim(const char *dir, uint64_t run, char *owner,
+                             size_t cap)
+{
+    int n = snprintf(owner, cap, "%s/%" PRIu64 ".owner", dir, run);
+    if (n < 0 || (size_t)n >= cap || sdsinf__mkdir_p(dir) != 0 ||
+        owner_write(owner) != 0)
         owner[0] = 0;
 }
 

@@ -18,6 +18,12 @@ int sdsinf__rm_tree(char *path, size_t cap, int dry_run, int64_t *files,
  * on, its state just not sweepable). */
 void sdsinf__owner_claim(const char *channel, const char *config,
                          uint64_t run, char *owner, size_t cap);
+/* Records this process as the owner of run's directory `dir` (made if
+ * missing): <dir>/<run>.owner, the record the sweep looks for in the
+ * scratch directory's sdsinf-<run> entries; its path goes into owner ("":
+ * none written). */
+void sdsinf__owner_dir_claim(const char *dir, uint64_t run, char *owner,
+                             size_t cap);
 /* Removes the owner record (once the run's state is gone) and its
  * directory if that left it empty. */
 void sdsinf__owner_release(const char *owner);

@@ -647,7 +647,7 @@ int sdsinf__worker_run(const sdsinf__worker_opts *o, sdsinf_result *res,
     memset(st, 0, sizeof *st);
     double t0 = sdsinf__now();
     if (o->shard->neurons != w.N || o->shard->layers != w.L ||
-        o->images->ncols != w.N || o->channel->workers != w.W)
+        o->images->ncols != w.N || o->channel->workers != w.W + 1)
         return sdsinf__fail(err, SDSINF_EINVAL,
                             "worker %d: the shard, images, plan and channel "
                             "disagree on the sizes", w.self);
@@ -661,7 +661,7 @@ int sdsinf__worker_run(const sdsinf__worker_opts *o, sdsinf_result *res,
         st->records[l].worker = w.self;
         st->records[l].layer = l + 1;
     }
-    sdsinf__inbox_opts io = {o->channel, o->run, w.N,
+    sdsinf__inbox_opts io = {o->channel, o->run, w.W, w.N,
                              o->timeout_ms, o->cancel, &w.codec};
     if ((rc = lists_build(&w, err)) != SDSINF_OK ||
         (rc = sdsinf__inbox_new(&io, &w.inbox, err)) != SDSINF_OK)

@@ -8,7 +8,8 @@
 #include <signal.h>
 
 typedef struct sdsinf__worker_opts {
-    sdsinf_channel *channel;     /* borrowed; gives self and workers */
+    sdsinf_channel *channel;     /* borrowed; gives self and workers + 1
+                                    (the last endpoint: the coordinator) */
     uint64_t run;                /* run id (messages of others dropped) */
     const sdsinf_plan *plan;     /* borrowed */
     const sdsinf__local_shard *shard; /* its layers */

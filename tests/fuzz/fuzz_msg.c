@@ -6,7 +6,11 @@
  *      codec, chunk numbers, length) and its checksum made right, so
  *      mutations reach the payload decoder behind the checksum;
  *   3. as a recipe for a block of activations, which must encode (chunked
- *      when the recipe sets a limit) and decode back exactly.
+ *      when the recipe sets a limit) and decode back exactly;
+ *   4. past its first 64 bytes, as the payload of a worker's report (the
+ *      message kind a worker sends the coordinator last), whose decoder
+ *      must accept only a well-formed one, and which must encode back to
+ *      a report that decodes the same.
  * A decode that succeeds must give a well-formed part within its bounds; a
  * failure must say what went wrong. */
 #include "fuzz_input.h"
@@ -202,10 +206,106 @@ static void as_recipe(const uint8_t *data, size_t size)
     free(dense);
 }
 
+/* Bounds of the reports decoded from arbitrary bytes. */
+#define R_LAYERS 2
+#define R_IMAGES 3
+#define R_NEURONS 7
+
+/* A decoded report must keep its bounds. */
+static void check_report(const sdsinf__report *r, int32_t worker)
+{
+    check(r->rc <= 0 && strlen(r->msg) < sizeof r->msg);
+    check(r->rc != SDSINF_OK || r->st.records);
+    for (int32_t i = 0; r->st.records && i <= R_LAYERS; i++)
+        check(r->st.records[i].worker == worker &&
+              r->st.records[i].layer == i + 1);
+    check(r->res.images == (worker == 0 && r->rc == SDSINF_OK ? R_IMAGES : 0));
+    for (int64_t i = 0; i < r->res.images; i++)
+        check(r->res.argmax[i] >= -1 && r->res.argmax[i] < R_NEURONS &&
+              r->res.max[i] >= 0);
+}
+
+/* 4: one report message around the bytes past the first 64 (its header
+ * made right; the codec and the worker from bytes 6 and 24, where a
+ * message's header has them). */
+static void as_report(const uint8_t *data, size_t size)
+{
+    if (size < SDSINF__MSG_HEADER)
+        return;
+    int32_t worker = data[24] % 2;
+    uint8_t *m = malloc(size);
+    check(m != NULL);
+    memcpy(m, data, size);
+    memset(m, 0, SDSINF__MSG_HEADER);
+    memcpy(m, "SDR1", 4);
+    put(m + 4, SDSINF__MSG_VERSION, 2);
+    put(m + 6, data[6] & 1, 2);                   /* codec */
+    put(m + 24, (uint64_t)worker, 4);             /* source */
+    put(m + 36, 1, 4);                            /* one chunk */
+    put(m + 48, size - SDSINF__MSG_HEADER, 8);
+    uint64_t c = sdsinf__checksum(m, SDSINF__MSG_HEADER, 0);
+    c = sdsinf__checksum(m + SDSINF__MSG_HEADER, size - SDSINF__MSG_HEADER, c);
+    put(m + 56, c, 8);
+    check(sdsinf__msg_peek(m, size, NULL, NULL) == SDSINF_OK &&
+          sdsinf__msg_kind(m) == SDSINF__KIND_REPORT);
+    check(sdsinf__msg_decode(m, size, 5, 5, NULL, &(sdsinf__rows){0}, NULL) ==
+          SDSINF_ECORRUPT); /* not rows */
+    sdsinf__report r, back;
+    sdsinf_err err = {0};
+    void *chunks[1] = {m};
+    size_t lens[1] = {size};
+    int rc = sdsinf__report_decode(chunks, lens, 1, worker, R_LAYERS,
+                                   R_IMAGES, R_NEURONS, &r, &err);
+    free(m);
+    if (rc != SDSINF_OK) {
+        check(err.code == rc && err.msg[0] &&
+              (rc == SDSINF_ECORRUPT || rc == SDSINF_ENOMEM));
+        return;
+    }
+    check_report(&r, worker);
+    /* it encodes back (in chunks of a small limit) to the same report */
+    sdsinf__msg_key key = {9, 0, R_LAYERS + 2, (uint32_t)worker, 5, 0, 0};
+    sdsinf__msg_opts o = {data[6] & 1, 1, 256, NULL};
+    sdsinf__buf buf = {0};
+    uint32_t n = 0;
+    check(sdsinf__report_encode(&r, R_LAYERS, &key, &o, &buf, &n, NULL) ==
+          SDSINF_OK);
+    void **parts = calloc(n, sizeof *parts);
+    size_t *plen = calloc(n, sizeof *plen), at = 0;
+    check(parts && plen);
+    for (uint32_t i = 0; i < n; i++) {
+        check(sdsinf__msg_length(buf.data + at, buf.len - at, &plen[i],
+                                 NULL) == SDSINF_OK &&
+              plen[i] <= 256);
+        parts[i] = buf.data + at;
+        at += plen[i];
+    }
+    check(sdsinf__report_decode(parts, plen, n, worker, R_LAYERS, R_IMAGES,
+                                R_NEURONS, &back, NULL) == SDSINF_OK);
+    check(back.rc == r.rc && !strcmp(back.msg, r.msg) &&
+          !memcmp(&back.ready, &r.ready, sizeof r.ready) &&
+          back.st.duplicates == r.st.duplicates &&
+          back.res.images == r.res.images &&
+          (!r.res.images ||
+           (!memcmp(back.res.argmax, r.res.argmax,
+                    (size_t)r.res.images * sizeof *r.res.argmax) &&
+            !memcmp(back.res.max, r.res.max,
+                    (size_t)r.res.images * sizeof *r.res.max))) &&
+          (!r.st.records ||
+           !memcmp(back.st.records, r.st.records,
+                   (R_LAYERS + 1) * sizeof *r.st.records)));
+    free(parts);
+    free(plen);
+    sdsinf__buf_free(&buf);
+    sdsinf__report_free(&back);
+    sdsinf__report_free(&r);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     as_messages(data, size);
     as_fixed(data, size);
     as_recipe(data, size);
+    as_report(data, size);
     return 0;
 }

@@ -1,0 +1,284 @@
+/* run/gather.c - the coordinator's side of a run: its own endpoint of the
+ * channel (the last id, W), where every worker's report arrives (status,
+ * totals, per-layer records, worker 0's result; run/codec.h), whatever
+ * launcher started the workers and wherever they run.  Reports come at
+ * least once, in chunks, in any order, with other runs' noise: chunks are
+ * kept per worker until whole, copies dropped.  Between messages the
+ * coordinator checks the caller's cancel flag and asks the launcher which
+ * workers have ended (a death is told at once, with the layer it
+ * reached); the first failure stops the rest. */
+#include "channels/channels.h"
+#include "run/codec.h"
+#include "run/run.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SLICE_MS 100      /* the longest wait between checks */
+#define KEYED_SLICE_MS 20 /* a keyed channel's wait for one worker's key */
+
+/* One worker's report as it comes in. */
+typedef struct owed {
+    uint32_t nchunks, got; /* its chunks, once the first came */
+    void **chunk;
+    size_t *len;
+    int reported;          /* rep holds its report */
+    int ended;             /* its launcher told its end ... */
+    sdsinf_err end;        /* ... and what it knew of it */
+    int settled;           /* reported, or ended without a report */
+    sdsinf__report rep;
+} owed;
+
+typedef struct gather {
+    run_ctx *c;
+    owed *w;
+    int settled, reports;
+    double last_report;    /* monotonic s */
+    int have, rank;        /* the failure to report so far, and its rank */
+    sdsinf_err first;
+} gather;
+
+int sdsinf__coordinator_open(run_ctx *c, sdsinf_err *err)
+{
+    return sdsinf_channel_open(c->channel, c->o->channel_config, c->W,
+                               c->W + 1, c->run, &c->coord, err);
+}
+
+/* How much a failure says of its own: 0 a consequence of another (a
+ * worker stopped, a report lost), 1 a timeout (someone else failed), 2 a
+ * worker's own error or death. */
+static int rank_of(int rc)
+{
+    return rc == SDSINF_ECANCELED ? 0 : rc == SDSINF_ETIMEDOUT ? 1 : 2;
+}
+
+/* Takes a failure: the first of the highest rank is the one told. */
+static void consider(gather *g, int rc, const char *msg, int rank)
+{
+    if (g->have && rank <= g->rank)
+        return;
+    sdsinf__fail(&g->first, rc, "%s", msg);
+    g->have = 1;
+    g->rank = rank;
+}
+
+static void owed_chunks_free(owed *o)
+{
+    for (uint32_t i = 0; o->chunk && i < o->nchunks; i++)
+        free(o->chunk[i]);
+    sdsinf__free(o->chunk);
+    sdsinf__free(o->len);
+    o->chunk = NULL;
+    o->len = NULL;
+}
+
+/* A message at the coordinator's endpoint (owned: freed here): a chunk of
+ * some worker's report, kept, and decoded once the report is whole. */
+static int take(gather *g, void *msg, size_t len, sdsinf_err *err)
+{
+    run_ctx *c = g->c;
+    sdsinf__msg_key k;
+    uint32_t layers = (uint32_t)c->st->layers;
+    if (sdsinf__msg_peek(msg, len, &k, NULL) != SDSINF_OK ||
+        sdsinf__msg_kind(msg) != SDSINF__KIND_REPORT || k.run != c->run ||
+        k.target != (uint32_t)c->W || k.source >= (uint32_t)c->W ||
+        k.layer != layers + 2) {
+        free(msg); /* damaged, or not ours: at-least-once noise */
+        return SDSINF_OK;
+    }
+    owed *o = &g->w[k.source];
+    if (o->settled || (o->nchunks && o->nchunks != k.nchunks) ||
+        (o->chunk && o->chunk[k.chunk])) {
+        free(msg); /* a copy, or one from a worker already settled */
+        return SDSINF_OK;
+    }
+    if (!o->nchunks) {
+        o->chunk = sdsinf__calloc(k.nchunks, sizeof *o->chunk);
+        o->len = sdsinf__calloc(k.nchunks, sizeof *o->len);
+        if (!o->chunk || !o->len) {
+            free(msg);
+            owed_chunks_free(o);
+            return sdsinf__fail(err, SDSINF_ENOMEM, "no memory for the "
+                                "reports");
+        }
+        o->nchunks = k.nchunks;
+    }
+    o->chunk[k.chunk] = msg;
+    o->len[k.chunk] = len;
+    if (++o->got < o->nchunks)
+        return SDSINF_OK;
+    sdsinf_plan_stats ps;
+    sdsinf_plan_get_stats(c->p, &ps);
+    sdsinf_err e = {0};
+    int rc = sdsinf__report_decode(o->chunk, o->len, o->nchunks,
+                                   (int32_t)k.source, ps.layers,
+                                   c->images->nrows, ps.neurons, &o->rep, &e);
+    owed_chunks_free(o);
+    o->settled = 1;
+    g->settled++;
+    if (rc != SDSINF_OK) { /* a worker of another build, or damage the
+                              checksums let through */
+        consider(g, rc, e.msg, 2);
+        return SDSINF_OK;
+    }
+    o->reported = 1;
+    g->reports++;
+    g->last_report = sdsinf__now();
+    if (o->rep.rc != SDSINF_OK)
+        consider(g, o->rep.rc, o->rep.msg, rank_of(o->rep.rc));
+    return SDSINF_OK;
+}
+
+/* A worker that ended without its report (after the channel had nothing
+ * more for the coordinator): what its launcher knew of its end. */
+static void ended_unreported(gather *g, int w)
+{
+    owed *o = &g->w[w];
+    char msg[300];
+    o->settled = 1;
+    g->settled++;
+    owed_chunks_free(o);
+    if (o->end.code != SDSINF_OK) {
+        consider(g, o->end.code, o->end.msg, rank_of(o->end.code));
+        return;
+    }
+    snprintf(msg, sizeof msg, "worker %d ended without its report reaching "
+             "the coordinator over channel %s (lost on the way)", w,
+             g->c->channel);
+    consider(g, SDSINF_EIO, msg, 0);
+}
+
+/* The workers not settled yet, as "1,4,7" (for messages). */
+static void owed_list(const gather *g, char *buf, size_t cap)
+{
+    size_t at = 0;
+    buf[0] = 0;
+    for (int w = 0; w < g->c->W && at + 12 < cap; w++)
+        if (!g->w[w].settled)
+            at += (size_t)snprintf(buf + at, cap - at, "%s%d", at ? "," : "",
+                                   w);
+}
+
+/* The next worker (round robin from *next) not settled: a keyed channel
+ * is asked for one key at a time. */
+static int next_owed(const gather *g, int *next)
+{
+    for (int i = 0; i < g->c->W; i++) {
+        int w = (*next + i) % g->c->W;
+        if (!g->w[w].settled) {
+            *next = w + 1;
+            return w;
+        }
+    }
+    return 0;
+}
+
+/* On success: the reports' totals, records and worker 0's result become
+ * the run's, and the run's start-up ends when its last worker had
+ * loaded. */
+static void gather_results(gather *g)
+{
+    run_ctx *c = g->c;
+    sdsinf_run_stats *st = c->st;
+    double ready = 0;
+    for (int w = 0; w < c->W; w++) {
+        sdsinf__report *r = &g->w[w].rep;
+        const sdsinf__worker_stats *s = &r->st;
+        ready = r->ready > ready ? r->ready : ready;
+        st->messages_sent += s->messages_sent;
+        st->bytes_sent += s->bytes_sent;
+        st->messages_received += s->messages_received;
+        st->bytes_received += s->bytes_received;
+        st->duplicates += s->duplicates;
+        st->dropped += s->dropped;
+        st->compute_seconds += s->compute_seconds;
+        st->encode_seconds += s->encode_seconds;
+        st->decode_seconds += s->decode_seconds;
+        st->send_seconds += s->send_seconds;
+        st->wait_seconds += s->wait_seconds;
+        for (int32_t i = 0; s->records && i <= st->layers; i++) {
+            const sdsinf_layer_record *rec = &s->records[i];
+            st->records[(int64_t)w * (st->layers + 1) + i] = *rec;
+            sdsinf__requests_add(&st->requests, &rec->requests);
+        }
+    }
+    const sdsinf_result *r0 = &g->w[0].rep.res;
+    memcpy(c->res->argmax, r0->argmax, (size_t)r0->images * sizeof *r0->argmax);
+    memcpy(c->res->max, r0->max, (size_t)r0->images * sizeof *r0->max);
+    /* the workers' wall clock, on the coordinator's monotonic one */
+    c->ready = c->t0 + (ready - c->t0_wall);
+    if (c->ready < c->t0 || ready == 0)
+        c->ready = c->t0;
+}
+
+int sdsinf__gather(run_ctx *c, sdsinf_launch *l,
+                   const sdsinf_launcher_methods *lm, sdsinf_err *err)
+{
+    gather g = {c, NULL, 0, 0, 0, 0, 0, {0}};
+    int keyed = (c->coord->methods->caps & SDSINF_CAP_KEYED) != 0, next = 0;
+    int timeout_ms = c->o->timeout_ms > 0 ? c->o->timeout_ms : 30000;
+    int rc = SDSINF_OK;
+    if (!(g.w = sdsinf__calloc((size_t)c->W, sizeof *g.w)))
+        return sdsinf__fail(err, SDSINF_ENOMEM, "no memory");
+    while (g.settled < c->W && !(g.have && g.rank >= 1)) {
+        if (c->cancel && *c->cancel) {
+            c->canceled = 1;
+            rc = SDSINF_ECANCELED;
+            break;
+        }
+        int w;
+        sdsinf_err e = {0};
+        while (lm->poll && lm->poll(l, &w, &e) == 1)
+            if (w >= 0 && w < c->W && !g.w[w].ended) {
+                g.w[w].ended = 1;
+                g.w[w].end = e;
+            }
+        void *msg = NULL;
+        size_t len = 0;
+        sdsinf_msg_key want = {c->run, 0, (uint32_t)c->st->layers + 2, 0,
+                               (uint32_t)c->W, 0, 0};
+        if (keyed)
+            want.source = (uint32_t)next_owed(&g, &next);
+        int got = sdsinf_channel_recv(c->coord, &want, &msg, &len,
+                                      keyed ? KEYED_SLICE_MS : SLICE_MS, &e);
+        if (got == SDSINF_OK && (rc = take(&g, msg, len, err)) != SDSINF_OK)
+            break;
+        if (got != SDSINF_OK && got != SDSINF_ETIMEDOUT) {
+            consider(&g, got, e.msg, 2); /* the coordinator's own channel */
+            continue;
+        }
+        /* the channel had nothing more: an ended worker's report is lost
+         * (a keyed channel was only asked for one worker's key) */
+        for (w = 0; got == SDSINF_ETIMEDOUT && w < c->W; w++)
+            if (g.w[w].ended && !g.w[w].settled &&
+                (!keyed || want.source == (uint32_t)w))
+                ended_unreported(&g, w);
+        /* a launcher that cannot tell ends: the rest must follow the last
+         * report within the timeout */
+        if (!lm->poll && g.reports > 0 && g.settled < c->W &&
+            sdsinf__now() - g.last_report > timeout_ms / 1e3) {
+            char list[256], m[400];
+            owed_list(&g, list, sizeof list);
+            snprintf(m, sizeof m, "no report from worker(s) %s on channel "
+                     "%s within %d ms of the others'; a worker died or never "
+                     "started", list, c->channel, timeout_ms);
+            consider(&g, SDSINF_ETIMEDOUT, m, 1);
+        }
+    }
+    if (rc == SDSINF_OK && g.have) {
+        rc = g.first.code;
+        if (err)
+            *err = g.first;
+    }
+    if (rc != SDSINF_OK && lm->stop)
+        lm->stop(l);
+    if (rc == SDSINF_OK)
+        gather_results(&g);
+    for (int w = 0; w < c->W; w++) {
+        owed_chunks_free(&g.w[w]);
+        sdsinf__report_free(&g.w[w].rep);
+    }
+    sdsinf__free(g.w);
+    return rc;
+}

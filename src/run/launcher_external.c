@@ -1,0 +1,81 @@
+/* run/launcher_external.c - the "external" launcher: the run writes one
+ * spec per worker, <specs_dir>/worker-{w}.spec (each written whole: a
+ * watcher sees complete files), and someone else starts the workers from
+ * them (`sdsinf worker --spec FILE`, on any machine that sees the paths
+ * they name and reaches the channel); the coordinator waits for their
+ * reports over the channel as for any launcher's.  It cannot see or stop
+ * the workers: a run whose workers never start waits until canceled, one
+ * whose workers stop reporting ends a timeout after the last report.  The
+ * specs go with the run (the files they name do too). */
+#include "run/run.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+typedef struct external_run {
+    char dir[4096];
+    int written; /* worker-{0..written-1}.spec */
+} external_run;
+
+/* worker-{w}.spec in the run's directory. */
+static void spec_path(const external_run *x, int w, char *buf, size_t cap)
+{
+    snprintf(buf, cap, "%s/worker-%d.spec", x->dir, w);
+}
+
+static int external_start(sdsinf_launch *l, sdsinf_err *err)
+{
+    const sdsinf_run_opts *o = l->opts;
+    const char *dir = o->version >= 5 ? o->specs_dir : NULL;
+    char path[4200];
+    int rc = SDSINF_OK;
+    if (!dir || !dir[0] || strlen(dir) >= 4000)
+        return sdsinf__fail(err, SDSINF_EINVAL, "launcher external: give "
+                            "the directory for the workers' specs (run "
+                            "option specs_dir, --specs-out DIR)");
+    external_run *x = sdsinf__calloc(1, sizeof *x);
+    if (!x)
+        return sdsinf__fail(err, SDSINF_ENOMEM, "no memory");
+    l->state = x;
+    snprintf(x->dir, sizeof x->dir, "%s", dir);
+    if (sdsinf__mkdir_p(dir) != 0)
+        return sdsinf__fail(err, SDSINF_EIO, "%s: cannot create the specs' "
+                            "directory: %s", dir, strerror(errno));
+    for (; x->written < l->workers && rc == SDSINF_OK; x->written++) {
+        sdsinf_worker_spec s = *l->spec;
+        sdsinf_output out;
+        s.worker = x->written;
+        spec_path(x, x->written, path, sizeof path);
+        if ((rc = sdsinf_output_open(path, &out, err)) == SDSINF_OK &&
+            (rc = sdsinf_worker_spec_save(&s, out.f, err)) != SDSINF_OK)
+            sdsinf_output_abort(&out);
+        else if (rc == SDSINF_OK)
+            rc = sdsinf_output_commit(&out, err);
+    }
+    return rc;
+}
+
+/* Removes the specs (the workers that took them are done, or will find
+ * their files gone). */
+static void external_wait(sdsinf_launch *l)
+{
+    external_run *x = l->state;
+    char path[4200];
+    for (int w = 0; x && w < x->written; w++) {
+        spec_path(x, w, path, sizeof path);
+        unlink(path);
+    }
+    sdsinf__free(x);
+    l->state = NULL;
+}
+
+const sdsinf_launcher_methods sdsinf__launcher_external = {
+    .version = SDSINF_LAUNCHER_VERSION,
+    .name = "external",
+    .caps = SDSINF_LAUNCH_SPECS,
+    .default_channel = "fs",
+    .start = external_start,
+    .wait = external_wait,
+};

@@ -1,0 +1,130 @@
+/* run/launchers.c - the launcher registry: the built-in launchers
+ * (launcher_local.c, launcher_threads.c, launcher_external.c,
+ * launcher_mpi.c) and those
+ * registered by programs, found by name; a launcher this build left out is
+ * told apart from an unknown one, with what it needs. */
+#include "run/run.h"
+
+#include <pthread.h>
+#include <string.h>
+
+static const sdsinf_launcher_methods *const builtins[] = {
+    &sdsinf__launcher_local, &sdsinf__launcher_threads,
+    &sdsinf__launcher_external,
+#if SDSINF_HAVE_MPI
+    &sdsinf__launcher_mpi,
+#endif
+};
+
+static const struct {
+    const char *name, *needs;
+} left_out[] = {
+#if !SDSINF_HAVE_MPI
+    {"mpi", "has no MPI (apt-get install libopenmpi-dev, then rebuild)"},
+#endif
+    {NULL, NULL}};
+
+#define DEFAULT_LAUNCHER "local"
+#define MAX_LAUNCHERS 32 /* registered tables, built-ins included */
+#define MAX_NAME 64      /* bytes of a launcher's name, NUL excluded */
+
+static pthread_once_t reg_once = PTHREAD_ONCE_INIT;
+static pthread_mutex_t reg_mu = PTHREAD_MUTEX_INITIALIZER;
+static const sdsinf_launcher_methods *reg[MAX_LAUNCHERS];
+static int reg_count;
+
+static void reg_builtins(void)
+{
+    for (size_t i = 0; i < sizeof builtins / sizeof *builtins; i++)
+        reg[reg_count++] = builtins[i];
+}
+
+/* SDSINF_OK when the table can be used by this library. */
+static int check_methods(const sdsinf_launcher_methods *m, sdsinf_err *err)
+{
+    const char *name = m->name ? m->name : "(unnamed)";
+    if (m->version < 1 || m->version > SDSINF_LAUNCHER_VERSION)
+        return sdsinf__fail(err, SDSINF_ENOTSUP,
+                            "launcher '%s': table version %d, this library "
+                            "knows versions 1 to %d; rebuild the launcher "
+                            "against this sdsinf.h",
+                            name, m->version, SDSINF_LAUNCHER_VERSION);
+    if (!m->name || !m->name[0] || strlen(m->name) > MAX_NAME)
+        return sdsinf__fail(err, SDSINF_EINVAL,
+                            "launcher table without a name (or one over %d "
+                            "bytes): set methods->name",
+                            MAX_NAME);
+    if (!m->start)
+        return sdsinf__fail(err, SDSINF_EINVAL,
+                            "launcher '%s': start must be set in its table",
+                            name);
+    return SDSINF_OK;
+}
+
+int sdsinf_launcher_register(const sdsinf_launcher_methods *m,
+                             sdsinf_err *err)
+{
+    if (!m)
+        return sdsinf__fail(err, SDSINF_EINVAL,
+                            "sdsinf_launcher_register: NULL table");
+    int rc = check_methods(m, err);
+    if (rc != SDSINF_OK)
+        return rc;
+    pthread_once(&reg_once, reg_builtins);
+    pthread_mutex_lock(&reg_mu);
+    int i = 0;
+    while (i < reg_count && strcmp(reg[i]->name, m->name) != 0)
+        i++;
+    if (i == MAX_LAUNCHERS) {
+        rc = sdsinf__fail(err, SDSINF_ENOMEM,
+                          "launcher '%s': the registry is full (%d "
+                          "launchers)", m->name, MAX_LAUNCHERS);
+    } else {
+        reg[i] = m; /* a new entry, or the replacement of one */
+        if (i == reg_count)
+            reg_count++;
+    }
+    pthread_mutex_unlock(&reg_mu);
+    return rc;
+}
+
+const sdsinf_launcher_methods *sdsinf_launcher_find(const char *name)
+{
+    const sdsinf_launcher_methods *found = NULL;
+    if (!name || !name[0])
+        name = DEFAULT_LAUNCHER;
+    pthread_once(&reg_once, reg_builtins);
+    pthread_mutex_lock(&reg_mu);
+    for (int i = 0; i < reg_count && !found; i++)
+        if (strcmp(reg[i]->name, name) == 0)
+            found = reg[i];
+    pthread_mutex_unlock(&reg_mu);
+    return found;
+}
+
+int sdsinf__launcher_resolve(const char *name,
+                             const sdsinf_launcher_methods **out,
+                             sdsinf_err *err)
+{
+    const sdsinf_launcher_methods *m = sdsinf_launcher_find(name);
+    *out = m;
+    for (int i = 0; !m && name && left_out[i].name; i++)
+        if (!strcmp(name, left_out[i].name))
+            return sdsinf__fail(err, SDSINF_ENOTSUP, "launcher %s: this "
+                                "build %s", name, left_out[i].needs);
+    if (!m) {
+        char names[160];
+        size_t n = 0;
+        names[0] = 0;
+        pthread_mutex_lock(&reg_mu);
+        for (int i = 0; i < reg_count && n + 1 < sizeof names; i++) {
+            int k = snprintf(names + n, sizeof names - n, "%s%s",
+                             i ? ", " : "", reg[i]->name);
+            n += k > 0 ? (size_t)k : 0;
+        }
+        pthread_mutex_unlock(&reg_mu);
+        return sdsinf__fail(err, SDSINF_EINVAL, "unknown launcher '%s' "
+                            "(known: %s)", name, names);
+    }
+    return check_methods(m, err);
+}

@@ -1,0 +1,115 @@
+/* run/stage.c - what a run writes for workers that start from their specs
+ * alone: a directory of the run's under the scratch directory,
+ * <scratch>/sdsinf-<run>/ (the local channel's by default, so one owner
+ * record covers both and `sdsinf clean` sweeps it with the channel's state
+ * when the run is killed), holding work/ with what the run has only in
+ * memory: the plan and its shards (unless the run loaded its plan from a
+ * directory: the workers read that one), each worker's inputs
+ * (inputs-{w}.sdsinf: the images' entries in its own features) and, when
+ * the bias is not one number for every layer, the bias file.  The spec the
+ * workers share names those paths; the directory goes with the run. */
+#include "model/model.h"
+#include "run/inputs.h"
+#include "run/run.h"
+#include "run/sweep.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+/* A path from a format, refused when it would not fit. */
+static int path_of(char *buf, size_t cap, sdsinf_err *err, const char *fmt,
+                   ...) SDSINF__PRINTF(4, 5);
+static int path_of(char *buf, size_t cap, sdsinf_err *err, const char *fmt,
+                   ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(buf, cap, fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= cap)
+        return sdsinf__fail(err, SDSINF_EINVAL, "a path under the scratch "
+                            "directory %s is too long (set SDSINF_SCRATCH to "
+                            "a shorter one)", sdsinf__scratch_dir());
+    return SDSINF_OK;
+}
+
+/* The bias spec of model m: one number when every layer has the same one,
+ * else a bias file written to `file`. */
+static int bias_spec(const sdsinf_model *m, const char *file, char *out,
+                     size_t cap, sdsinf_err *err)
+{
+    int same = 1;
+    for (int32_t l = 0; l < m->layers; l++)
+        same &= !m->layer[l].bias_vec && m->layer[l].bias == m->layer[0].bias;
+    if (same) { /* 9 digits: the same float back */
+        snprintf(out, cap, "%.9g", (double)m->layer[0].bias);
+        return SDSINF_OK;
+    }
+    if (strlen(file) >= cap)
+        return sdsinf__fail(err, SDSINF_EINVAL, "%s: too long a path", file);
+    memcpy(out, file, strlen(file) + 1);
+    return sdsinf__bias_save(m, file, err);
+}
+
+int sdsinf__stage_write(const run_ctx *c, const sdsinf_launcher_methods *lm,
+                        sdsinf__stage *s, sdsinf_err *err)
+{
+    const sdsinf_run_opts *o = c->o;
+    char path[4300];
+    int rc;
+    memset(s, 0, sizeof *s);
+    if ((rc = path_of(s->dir, sizeof s->dir, err, "%s/sdsinf-%" PRIu64,
+                      sdsinf__scratch_dir(), c->run)) ||
+        (rc = path_of(s->work, sizeof s->work, err, "%s/work", s->dir)))
+        return rc;
+    sdsinf__owner_dir_claim(s->dir, c->run, s->owner, sizeof s->owner);
+    if (sdsinf__mkdir_p(s->work) != 0)
+        return sdsinf__fail(err, SDSINF_EIO, "%s: cannot create the run's "
+                            "directory: %s (set SDSINF_SCRATCH to a writable "
+                            "one)", s->work, strerror(errno));
+    if (c->plan_dir)
+        snprintf(s->plan, sizeof s->plan, "%s", c->plan_dir);
+    else if ((rc = path_of(s->plan, sizeof s->plan, err, "%s/plan",
+                           s->work)) ||
+             (rc = sdsinf_plan_save(c->p, c->m, s->plan, err)))
+        return rc;
+    if ((rc = sdsinf__inputs_save(c->images, c->p, s->work, err)))
+        return rc;
+    if ((rc = path_of(path, sizeof path, err, "%s/bias.tsv", s->work)) ||
+        (rc = bias_spec(c->m, path, s->bias, sizeof s->bias, err)))
+        return rc;
+    sdsinf_worker_spec *sp = &s->spec;
+    sdsinf_worker_spec_init(sp);
+    sp->run = c->run;
+    sp->workers = c->W;
+    sp->launcher = lm->name;
+    if (lm->caps & SDSINF_LAUNCH_TREE) {
+        sp->bfr = o->bfr;
+        sp->nlevels = o->nlevels;
+    }
+    sp->channel = c->channel;
+    sp->channel_config = o->channel_config;
+    sp->plan_dir = s->plan;
+    sp->inputs_dir = s->work;
+    sp->bias = s->bias;
+    sp->ymax = c->m->ymax;
+    sp->batch_size = o->batch_size;
+    sp->codec = o->codec;
+    sp->level = o->level;
+    sp->timeout_ms = o->timeout_ms;
+    sp->max_message = o->version >= 3 ? o->max_message : 0;
+    sp->kernel_threads = o->kernel_threads;
+    return SDSINF_OK;
+}
+
+void sdsinf__stage_remove(sdsinf__stage *s)
+{
+    if (s->work[0])
+        sdsinf__rm_tree(s->work, sizeof s->work, 0, NULL, NULL);
+    sdsinf__owner_release(s->owner); /* and the directory, once empty */
+    s->work[0] = 0;
+    s->owner[0] = 0;
+}

@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# cli_external.sh SDSINF DATA - a run whose workers start from their specs
+# alone: `sdsinf run --launcher external --specs-out DIR` writes
+# DIR/worker-{w}.spec and waits for the workers' reports over the channel;
+# this script starts each `sdsinf worker --spec DIR/worker-{w}.spec` itself
+# (one with the spec on standard input), over the fs and local channels,
+# with and without --plan, and the scores equal `sdsinf infer`'s bit for
+# bit; the specs and the run's files are gone afterwards.  A bad spec is
+# refused naming its line, and external without --specs-out says what to
+# give.  With the shared data, the real 6,000 images on 4 such workers
+# reproduce the golden categories.
+set -eu
+sdsinf=$1 data=$2
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+export SDSINF_SCRATCH=$tmp/scratch # private: nothing may be left in it
+mkdir "$SDSINF_SCRATCH"
+"$sdsinf" generate --neurons 128 --layers 8 --images 60 --seed 5 --out "$tmp/g" >/dev/null
+img=$tmp/g/sparse-images-128.tsv
+"$sdsinf" infer --weights "$tmp/g" --images "$img" --scores "$tmp/single.tsv" --quiet
+"$sdsinf" partition --weights "$tmp/g" --workers 3 --out "$tmp/plan" >/dev/null
+
+external() { # label, workers, weights, images, scores, run arguments...
+    local label=$1 w=$2 weights=$3 images=$4 scores=$5 specs=$tmp/specs pids=()
+    shift 5
+    timeout 300 "$sdsinf" run --launcher external --specs-out "$specs" \
+        --weights "$weights" --images "$images" --scores "$scores" "$@" \
+        >"$tmp/out" 2>"$tmp/err" &
+    local run=$!
+    for _ in $(seq 600); do
+        [ "$(ls "$specs" 2>/dev/null | grep -c '^worker-[0-9]*\.spec$')" = "$w" ] && break
+        sleep 0.1
+    done
+    [ "$(ls "$specs" | grep -c '^worker-[0-9]*\.spec$')" = "$w" ] ||
+        { echo "FAIL: $label: no specs"; cat "$tmp/err"; exit 1; }
+    for i in $(seq 1 $((w - 1))); do
+        "$sdsinf" worker --spec "$specs/worker-$i.spec" & pids+=($!)
+    done
+    "$sdsinf" worker --spec - <"$specs/worker-0.spec" & pids+=($!)
+    for p in "${pids[@]}"; do wait "$p" || { echo "FAIL: $label: a worker failed"; exit 1; }; done
+    wait "$run" || { echo "FAIL: $label: the run failed"; cat "$tmp/err"; exit 1; }
+    [ -z "$(ls -A "$specs")" ] || { echo "FAIL: $label: specs left"; ls "$specs"; exit 1; }
+    [ -z "$(find "$SDSINF_SCRATCH" -mindepth 1)" ] ||
+        { echo "FAIL: $label: files left"; find "$SDSINF_SCRATCH"; exit 1; }
+    echo "ok: $label: $(tail -n 1 "$tmp/out")"
+}
+same() { cmp "$tmp/s.tsv" "$tmp/single.tsv" || { echo "FAIL: $1 differs"; exit 1; }; }
+
+external "3 workers, fs channel" 3 "$tmp/g" "$img" "$tmp/s.tsv" --workers 3
+same "fs channel"
+external "3 workers, shards from --plan, local channel" 3 "$tmp/g" "$img" \
+    "$tmp/s.tsv" --plan "$tmp/plan" --channel local
+same "--plan, local channel"
+external "5 workers, batches, raw codec, bias given" 5 "$tmp/g" "$img" \
+    "$tmp/s.tsv" --workers 5 --batch-size 16 --codec raw --bias "$tmp/g/bias.tsv"
+same "batches"
+
+echo "== bad specs and options"
+printf 'sdsinf-worker-spec 1\nrun 1\nworkers two\n' >"$tmp/bad.spec"
+if "$sdsinf" worker --spec "$tmp/bad.spec" 2>"$tmp/err"; then echo "FAIL: a bad spec ran"; exit 1; fi
+grep -q "line 3: workers: not an integer" "$tmp/err" || { cat "$tmp/err"; exit 1; }
+if "$sdsinf" worker 2>"$tmp/err"; then echo "FAIL: worker without --spec ran"; exit 1; fi
+grep -q "worker needs --spec" "$tmp/err" || { cat "$tmp/err"; exit 1; }
+if "$sdsinf" run --launcher external --weights "$tmp/g" --images "$img" --workers 2 \
+        2>"$tmp/err"; then echo "FAIL: external without --specs-out ran"; exit 1; fi
+grep -q "specs_dir, --specs-out DIR" "$tmp/err" || { cat "$tmp/err"; exit 1; }
+[ -z "$(find "$SDSINF_SCRATCH" -mindepth 1)" ] ||
+    { echo "FAIL: a refused run left files"; find "$SDSINF_SCRATCH"; exit 1; }
+echo "ok: refused, named"
+
+gc=$data/graphchallenge
+if [ -d "$gc/neuron1024" ]; then
+    echo "== the real 1024 x 120 network, 6,000 images, 4 external workers"
+    "$sdsinf" convert --weights "$gc/neuron1024" --out "$tmp/n1024.sdsinf" >/dev/null
+    "$sdsinf" partition --weights "$tmp/n1024.sdsinf" --workers 4 \
+        --images "$gc/sparse-images-1024-first6000.tsv" --out "$tmp/plan4" >/dev/null
+    external "real data" 4 "$tmp/n1024.sdsinf" "$gc/sparse-images-1024-first6000.tsv" \
+        "$tmp/real.tsv" --plan "$tmp/plan4" \
+        --check "$gc/neuron1024-l120-categories-first6000.tsv"
+    grep -q "check passed" "$tmp/out" || { echo "FAIL: golden check"; exit 1; }
+else
+    echo "SKIP (real data): $gc not found"
+fi
+echo PASS
