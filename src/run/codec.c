@@ -1703,6 +1703,7 @@ unsigned sdsinf__msg_kind(const void *data)
 #define RECORD_BYTES 204 /* one record's fields, as written */
 #define REPORT_FIXED (4 + 4 + 4 + 255 + 8 + 6 * 8 + 6 * 8 + 4 + 8)
 
+/* Little-endian fields of a report, written and read. */
 static void w_u32(writer *w, uint32_t v)
 {
     unsigned char t[4];
@@ -1873,6 +1874,7 @@ done:
     return rc;
 }
 
+/* Frees what a decoded report holds. */
 void sdsinf__report_free(sdsinf__report *r)
 {
     if (!r)

@@ -63,6 +63,7 @@ static void consider(gather *g, int rc, const char *msg, int rank)
     g->rank = rank;
 }
 
+/* Drops the chunks kept of a worker's report. */
 static void owed_chunks_free(owed *o)
 {
     for (uint32_t i = 0; o->chunk && i < o->nchunks; i++)

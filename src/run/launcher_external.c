@@ -25,6 +25,7 @@ static void spec_path(const external_run *x, int w, char *buf, size_t cap)
     snprintf(buf, cap, "%s/worker-%d.spec", x->dir, w);
 }
 
+/* Writes every worker's spec into the specs directory. */
 static int external_start(sdsinf_launch *l, sdsinf_err *err)
 {
     const sdsinf_run_opts *o = l->opts;

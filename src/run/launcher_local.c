@@ -154,6 +154,7 @@ typedef struct local_kids {
     int failed;     /* a child ended other than with status 0 */
 } local_kids;
 
+/* Reaps a worker's children as they end, recording each end. */
 static void *watch_kids(void *arg)
 {
     local_kids *k = arg;
@@ -173,6 +174,7 @@ static void *watch_kids(void *arg)
     }
 }
 
+/* Starts spec s's worker's children, and the thread that watches them. */
 static int local_start_children(const sdsinf_worker_spec *s, void **out,
                                 sdsinf_err *err)
 {
@@ -196,6 +198,7 @@ static int local_start_children(const sdsinf_worker_spec *s, void **out,
     return rc;
 }
 
+/* Waits for the children to end: SDSINF_EIO when one ended badly. */
 static int local_end_children(void *arg)
 {
     local_kids *k = arg;
@@ -222,6 +225,7 @@ typedef struct local_run {
     int workers;
 } local_run;
 
+/* Creates the run's progress file and starts the tree's roots. */
 static int local_start(sdsinf_launch *l, sdsinf_err *err)
 {
     const sdsinf_run_opts *o = l->opts;
@@ -278,6 +282,7 @@ static int local_poll(sdsinf_launch *l, int *worker, sdsinf_err *err)
     return 0;
 }
 
+/* Kills the roots; their children die with them (PR_SET_PDEATHSIG). */
 static void local_stop(sdsinf_launch *l)
 {
     local_run *lr = l->state;

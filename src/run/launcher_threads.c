@@ -87,6 +87,7 @@ static void *worker_thread(void *arg)
     return NULL;
 }
 
+/* Starts a thread per worker (those that did start are waited for). */
 static int threads_start(sdsinf_launch *l, sdsinf_err *err)
 {
     const run_ctx *c = l->ctx_;
@@ -133,6 +134,7 @@ static int threads_poll(sdsinf_launch *l, int *worker, sdsinf_err *err)
     return 0;
 }
 
+/* Every worker's next wait slice ends it (SDSINF_ECANCELED). */
 static void threads_stop(sdsinf_launch *l)
 {
     threads_run *tr = l->state;
@@ -140,6 +142,7 @@ static void threads_stop(sdsinf_launch *l)
         tr->stop = 1;
 }
 
+/* Joins the threads and frees the launcher's state. */
 static void threads_wait(sdsinf_launch *l)
 {
     threads_run *tr = l->state;

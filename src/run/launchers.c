@@ -33,6 +33,7 @@ static pthread_mutex_t reg_mu = PTHREAD_MUTEX_INITIALIZER;
 static const sdsinf_launcher_methods *reg[MAX_LAUNCHERS];
 static int reg_count;
 
+/* Enters the built-in launchers, once. */
 static void reg_builtins(void)
 {
     for (size_t i = 0; i < sizeof builtins / sizeof *builtins; i++)

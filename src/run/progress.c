@@ -172,6 +172,7 @@ typedef struct tracked_channel {
     progress_slot *slot;
 } tracked_channel;
 
+/* Records a call on the channel (send or receive, batch, layer). */
 static void track(tracked_channel *tc, int call, const sdsinf_msg_key *k)
 {
     if (k)
@@ -182,6 +183,7 @@ static void track(tracked_channel *tc, int call, const sdsinf_msg_key *k)
                               memory_order_relaxed);
 }
 
+/* The methods of a tracked instance: record, then call the inner one. */
 static int tracked_open(sdsinf_channel *ch, const char *config,
                         sdsinf_err *err)
 {

@@ -205,6 +205,7 @@ int sdsinf_worker_spec_save(const sdsinf_worker_spec *s, FILE *f,
 
 /* ---- Reading --------------------------------------------------------------- */
 
+/* A hex digit's value, or -1. */
 static int hexval(unsigned char c)
 {
     return c >= '0' && c <= '9'   ? c - '0'
