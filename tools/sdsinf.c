@@ -1164,10 +1164,18 @@ static const char *launcher_name(const opts *o)
     return o->launcher ? o->launcher : "local";
 }
 
-/* Workers on this machine: an MPI rank is one of them. */
+/* What the launcher can do (SDSINF_LAUNCH_*; 0 when unknown or left out
+ * of this build: the run's own check then says so). */
+static unsigned launcher_caps(const opts *o)
+{
+    const sdsinf_launcher_methods *m = sdsinf_launcher_find(launcher_name(o));
+    return m ? m->caps : 0;
+}
+
+/* Workers on this machine: a process of a job (an MPI rank) is one. */
 static int local_workers(const opts *o, int workers)
 {
-    return !strcmp(launcher_name(o), "mpi") ? 1 : workers;
+    return launcher_caps(o) & SDSINF_LAUNCH_IN_JOB ? 1 : workers;
 }
 
 /* Checks the memory from the files' sizes, loads, then checks again with
@@ -1318,10 +1326,10 @@ static int run_distributed(const opts *o, const run_setup *rs)
     if (!o->weights || !o->images || (!o->workers && !o->plan))
         return usage_error("run needs --weights, --images and --workers or "
                            "--plan, or a payload: run PAYLOAD.json");
-    if (!strcmp(launcher_name(o), "mpi") && !o->plan)
-        return usage_error("run --launcher mpi needs --plan: every rank "
+    if ((launcher_caps(o) & SDSINF_LAUNCH_IN_JOB) && !o->plan)
+        return usage_error("run --launcher %s needs --plan: every rank "
                            "reads the same plan (make it once with sdsinf "
-                           "partition)");
+                           "partition)", launcher_name(o));
     if (check_outputs(o))
         return EXIT_USAGE;
     run_opts_from(o, &ro);
@@ -1536,7 +1544,8 @@ static int demo_run(demo *d, const opts *o, sdsinf_err *err)
         return rc;
     printf("  4. run       %6.2f s  %d %s: %llu messages, %llu bytes\n",
            d->st.startup_seconds + d->st.seconds, d->st.workers,
-           !strcmp(launcher_name(o), "threads") ? "threads" : "local processes",
+           launcher_caps(o) & SDSINF_LAUNCH_SHARES_MEMORY ? "threads"
+                                                          : "local processes",
            (unsigned long long)d->st.messages_sent,
            (unsigned long long)d->st.bytes_sent);
     sdsinf_infer_opts_init(&io);
