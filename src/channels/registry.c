@@ -29,7 +29,6 @@ static const char *const left_out[] = {SDSINF__BUILTIN_CHANNELS(LEFT_OUT)};
 
 #define DEFAULT_CHANNEL "local"
 #define MAX_CHANNELS 64    /* registered tables, built-ins included */
-#define MAX_NAME 64        /* bytes of a channel's name, NUL excluded */
 #define MAX_WORKERS 65535  /* as many as a plan holds */
 
 /* One registered table and what the registry keeps for it. */
@@ -136,18 +135,11 @@ static void entry_release(chan_type *t)
 /* SDSINF_OK when the table can be used by this library. */
 static int check_methods(const sdsinf_channel_methods *m, sdsinf_err *err)
 {
-    const char *name = m->name ? m->name : "(unnamed)";
-    if (m->version < 1 || m->version > SDSINF_CHANNEL_VERSION)
-        return sdsinf__fail(err, SDSINF_ENOTSUP,
-                            "channel '%s': table version %d, this library "
-                            "knows versions 1 to %d; rebuild the channel "
-                            "against this sdsinf.h",
-                            name, m->version, SDSINF_CHANNEL_VERSION);
-    if (!m->name || !m->name[0] || strlen(m->name) > MAX_NAME)
-        return sdsinf__fail(err, SDSINF_EINVAL,
-                            "channel table without a name (or one over %d "
-                            "bytes): set methods->name",
-                            MAX_NAME);
+    const char *name = m->name;
+    int rc = sdsinf__table_check("channel", m->version,
+                                 SDSINF_CHANNEL_VERSION, name, err);
+    if (rc != SDSINF_OK)
+        return rc;
     if (m->instance_size < sizeof(sdsinf_channel))
         return sdsinf__fail(err, SDSINF_EINVAL,
                             "channel '%s': instance_size %zu is below "

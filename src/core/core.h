@@ -42,6 +42,13 @@ static inline int sdsinf__flag_set(const volatile sig_atomic_t *f)
 #endif
 }
 
+/* A registered table's version and name (kind: "channel", "launcher"):
+ * SDSINF_ENOTSUP for a version this library does not know (1 .. known),
+ * SDSINF_EINVAL for a missing name or one over SDSINF__MAX_NAME bytes. */
+#define SDSINF__MAX_NAME 64
+int sdsinf__table_check(const char *kind, int version, int known,
+                        const char *name, sdsinf_err *err);
+
 /* A 64-bit checksum of a byte range (4-lane multiply-rotate, xxh64-like). */
 uint64_t sdsinf__checksum(const void *data, size_t n, uint64_t seed);
 

@@ -220,3 +220,21 @@ int sdsinf__mkdir_p(const char *dir)
         rc = mkdir_p_once(dir);
     return rc;
 }
+
+int sdsinf__table_check(const char *kind, int version, int known,
+                        const char *name, sdsinf_err *err)
+{
+    if (version < 1 || version > known)
+        return sdsinf__fail(err, SDSINF_ENOTSUP,
+                            "%s '%s': table version %d, this library knows "
+                            "versions 1 to %d; rebuild the %s against this "
+                            "sdsinf.h",
+                            kind, name ? name : "(unnamed)", version, known,
+                            kind);
+    if (!name || !name[0] || strlen(name) > SDSINF__MAX_NAME)
+        return sdsinf__fail(err, SDSINF_EINVAL,
+                            "%s table without a name (or one over %d bytes): "
+                            "set methods->name",
+                            kind, SDSINF__MAX_NAME);
+    return SDSINF_OK;
+}

@@ -26,7 +26,6 @@ static const struct {
 
 #define DEFAULT_LAUNCHER "local"
 #define MAX_LAUNCHERS 32 /* registered tables, built-ins included */
-#define MAX_NAME 64      /* bytes of a launcher's name, NUL excluded */
 
 static pthread_once_t reg_once = PTHREAD_ONCE_INIT;
 static pthread_mutex_t reg_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -43,18 +42,11 @@ static void reg_builtins(void)
 /* SDSINF_OK when the table can be used by this library. */
 static int check_methods(const sdsinf_launcher_methods *m, sdsinf_err *err)
 {
-    const char *name = m->name ? m->name : "(unnamed)";
-    if (m->version < 1 || m->version > SDSINF_LAUNCHER_VERSION)
-        return sdsinf__fail(err, SDSINF_ENOTSUP,
-                            "launcher '%s': table version %d, this library "
-                            "knows versions 1 to %d; rebuild the launcher "
-                            "against this sdsinf.h",
-                            name, m->version, SDSINF_LAUNCHER_VERSION);
-    if (!m->name || !m->name[0] || strlen(m->name) > MAX_NAME)
-        return sdsinf__fail(err, SDSINF_EINVAL,
-                            "launcher table without a name (or one over %d "
-                            "bytes): set methods->name",
-                            MAX_NAME);
+    const char *name = m->name;
+    int rc = sdsinf__table_check("launcher", m->version,
+                                 SDSINF_LAUNCHER_VERSION, name, err);
+    if (rc != SDSINF_OK)
+        return rc;
     if (!m->start)
         return sdsinf__fail(err, SDSINF_EINVAL,
                             "launcher '%s': start must be set in its table",
