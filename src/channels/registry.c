@@ -29,7 +29,8 @@ static const char *const left_out[] = {SDSINF__BUILTIN_CHANNELS(LEFT_OUT)};
 
 #define DEFAULT_CHANNEL "local"
 #define MAX_CHANNELS 64    /* registered tables, built-ins included */
-#define MAX_WORKERS 65535  /* as many as a plan holds */
+#define MAX_WORKERS 65536  /* endpoints: a plan's 65535 workers and its
+                              run's coordinator */
 
 /* One registered table and what the registry keeps for it. */
 struct sdsinf_channel_type {
