@@ -96,16 +96,17 @@ mkdir "$SDSINF_SCRATCH"
 "$sdsinf" convert --weights "$tmp/big" --out "$tmp/big.sdsinf" >/dev/null
 "$sdsinf" partition --weights "$tmp/big.sdsinf" --workers 8 --method block \
     --out "$tmp/bigplan" >/dev/null
-big_run() { # a run of a few seconds in the background; its pid in $pid
+big_run() { # a run of a few seconds in the background (in batches, so
+    # that it lasts past the signal on a fast machine too); its pid in $pid
     # (Open MPI's own segments in $tmp: a SIGKILLed mpirun leaves them)
     mpirun --oversubscribe -n 8 --mca btl_vader_backing_directory "$tmp" \
         -x SDSINF_SCRATCH "$sdsinf" run --launcher mpi \
         --channel local --weights "$tmp/big.sdsinf" \
         --images "$tmp/big/sparse-images-1024.tsv" --plan "$tmp/bigplan" \
-        --out "$tmp/cats" >"$tmp/out" 2>&1 &
+        --batch-size 200 --out "$tmp/cats" >"$tmp/out" 2>&1 &
     pid=$!
     for _ in $(seq 300); do
-        compgen -G "$SDSINF_SCRATCH/sdsinf-*/*.shm" >/dev/null && { sleep 1; return 0; }
+        compgen -G "$SDSINF_SCRATCH/sdsinf-*/*.shm" >/dev/null && { sleep 0.3; return 0; }
         sleep 0.1
     done
     echo "FAIL: the run did not start"; cat "$tmp/out"; exit 1
