@@ -49,6 +49,16 @@ static inline int sdsinf__flag_set(const volatile sig_atomic_t *f)
 int sdsinf__table_check(const char *kind, int version, int known,
                         const char *name, sdsinf_err *err);
 
+/* Sets such a flag from a thread (an atomic store). */
+static inline void sdsinf__flag_raise(volatile sig_atomic_t *f)
+{
+#if defined(__GNUC__)
+    __atomic_store_n(f, 1, __ATOMIC_RELAXED);
+#else
+    *f = 1;
+#endif
+}
+
 /* A 64-bit checksum of a byte range (4-lane multiply-rotate, xxh64-like). */
 uint64_t sdsinf__checksum(const void *data, size_t n, uint64_t seed);
 

@@ -223,7 +223,7 @@ int sdsinf__gather(run_ctx *c, sdsinf_launch *l,
     if (!(g.w = sdsinf__calloc((size_t)c->W, sizeof *g.w)))
         return sdsinf__fail(err, SDSINF_ENOMEM, "no memory");
     while (g.settled < c->W && !(g.have && g.rank >= 1)) {
-        if (c->cancel && *c->cancel) {
+        if (sdsinf__flag_set(c->cancel)) {
             c->canceled = 1;
             rc = SDSINF_ECANCELED;
             break;

@@ -139,7 +139,7 @@ static void threads_stop(sdsinf_launch *l)
 {
     threads_run *tr = l->state;
     if (tr)
-        tr->stop = 1;
+        sdsinf__flag_raise(&tr->stop); /* read by the workers' threads */
 }
 
 /* Joins the threads and frees the launcher's state. */
