@@ -894,6 +894,97 @@ SDSINF_API int sdsinf_launcher_register(const sdsinf_launcher_methods *m,
 SDSINF_API const sdsinf_launcher_methods *
 sdsinf_launcher_find(const char *name);
 
+/* ---- Cost: a run's bill under a price table -------------------------------
+ * What the AWS services a run uses bill for it: Lambda invocations and
+ * duration, SQS and SNS requests in their 64 KiB billing units, S3
+ * requests by kind, EC2 instance time.  The prices of one region come from
+ * a price table (the command line reads prices/aws.json, each price with
+ * its source and date, into an sdsinf_prices); sdsinf_cost adds up a usage
+ * under them, item by item.  Amounts are US dollars; a price 0 is free;
+ * free tiers and volume discounts are left out (a run is small against
+ * them).  Pure functions: thread-safe. */
+#define SDSINF_PRICES_VERSION 1
+
+enum { SDSINF_ARCH_X86_64 = 0, SDSINF_ARCH_ARM64 = 1 };
+
+/* An EC2 instance type's on-demand price. */
+typedef struct sdsinf_instance_price {
+    const char *type; /* "c5.xlarge" */
+    double usd_per_hour;
+} sdsinf_instance_price;
+
+typedef struct sdsinf_prices {
+    int version;                         /* SDSINF_PRICES_VERSION */
+    const char *region;                  /* its name, for messages */
+    double lambda_usd_per_request;       /* per invocation */
+    double lambda_usd_per_gb_second[2];  /* by SDSINF_ARCH_* (GB = 1024 MB) */
+    double sqs_usd_per_request;          /* per billed request (unit) */
+    uint64_t sqs_unit_bytes;             /* payload one billed request
+                                            carries (AWS: 65536) */
+    double sns_usd_per_publish;          /* per billed publish (unit) */
+    uint64_t sns_unit_bytes;             /* (AWS: 65536) */
+    double sns_usd_per_gb;               /* per 10^9 bytes published (AWS:
+                                            0, delivery to SQS is free) */
+    double s3_usd_per_put, s3_usd_per_get, s3_usd_per_list,
+        s3_usd_per_delete;               /* per request (PUT: also COPY,
+                                            POST) */
+    const sdsinf_instance_price *instances; /* ninstances, borrowed */
+    size_t ninstances;
+} sdsinf_prices;
+SDSINF_API void sdsinf_prices_init(sdsinf_prices *p); /* all free */
+
+/* What a run used.  Requests by service, sdsinf_requests' fields read as
+ *   sqs: send SendMessage(Batch), receive ReceiveMessage (empty ones
+ *        included), remove DeleteMessage(Batch), list other calls;
+ *   sns: send Publish(Batch);
+ *   s3:  send PUT, receive GET, list LIST, remove DELETE;
+ * a repeated request (retries) is in its kind's count: billed again.
+ * SQS and SNS bill a call per unit_bytes of its payload (at least one):
+ * `units` is the billed requests when the channel counted them; 0: they are
+ * estimated from the bytes below (sends and non-empty receives each carry
+ * an average share of them; no bytes: one unit per call). */
+#define SDSINF_USAGE_VERSION 1
+typedef struct sdsinf_usage {
+    int version;                 /* SDSINF_USAGE_VERSION */
+    sdsinf_requests sqs, sns, s3;
+    uint64_t sqs_bytes;          /* payload sent through SQS queues (also
+                                    what their receives return) */
+    uint64_t sns_bytes;          /* payload published */
+    uint64_t lambda_invocations;
+    double lambda_gb_seconds;    /* billed duration x memory in GB */
+    int lambda_arch;             /* SDSINF_ARCH_* */
+    const char *instance;        /* an EC2 instance type, or NULL */
+    double instance_seconds;     /* its billed time (boot included) */
+} sdsinf_usage;
+SDSINF_API void sdsinf_usage_init(sdsinf_usage *u); /* nothing used */
+
+/* One item of a bill. */
+typedef struct sdsinf_cost_line {
+    const char *service;  /* "lambda", "sqs", "sns", "s3", "ec2" (static) */
+    const char *item;     /* "invocations", "send", "64KiB-units", ...
+                             (static), or the usage's instance type */
+    double quantity;      /* requests, GB-seconds, GB or hours */
+    double usd_each;      /* the price of one */
+    double usd;
+} sdsinf_cost_line;
+
+#define SDSINF_COST_LINES 20
+typedef struct sdsinf_cost {
+    double usd;                                  /* the total */
+    double lambda_usd, sqs_usd, sns_usd, s3_usd, ec2_usd;
+    int estimated;         /* some billing units came from the bytes */
+    int nlines;
+    sdsinf_cost_line line[SDSINF_COST_LINES];    /* items used, in order */
+} sdsinf_cost;
+
+/* The bill of u under p into *out: SDSINF_EINVAL for a price or quantity
+ * that is negative or not finite, a unit size of 0 where units are
+ * estimated, an unknown architecture, or an instance type p does not
+ * price (each named in the message). */
+SDSINF_API int sdsinf_cost_compute(const sdsinf_prices *p,
+                                   const sdsinf_usage *u, sdsinf_cost *out,
+                                   sdsinf_err *err);
+
 /* ---- Channel state left by killed runs ------------------------------------ */
 /* Where the local and fs channels keep a run's state by default:
  * $SDSINF_SCRATCH, else /dev/shm, else $TMPDIR, else /tmp. */
