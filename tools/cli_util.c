@@ -1,9 +1,11 @@
 /* cli_util.c - small helpers the command-line modules share: filling an
- * sdsinf_err, writing JSON through cJSON, and writing files atomically. */
+ * sdsinf_err, writing JSON through cJSON, writing files atomically and
+ * reading them whole. */
 #include "cli_util.h"
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -77,4 +79,38 @@ void cli_files_discard(cli_files *s)
         if (s->out[i].f != stdout)
             sdsinf_output_abort(&s->out[i]);
     memset(s, 0, sizeof *s);
+}
+
+int cli_read_file(const char *path, size_t max, char **buf, size_t *len,
+                   sdsinf_err *err)
+{
+    FILE *f = fopen(path, "rb");
+    char *b = NULL;
+    size_t n = 0;
+    int rc = SDSINF_OK;
+    *buf = NULL;
+    *len = 0;
+    if (!f)
+        return cli_fail(err, SDSINF_EIO, "%s: cannot open: %s", path,
+                        strerror(errno));
+    if (!(b = malloc(max + 1))) {
+        fclose(f);
+        return cli_fail(err, SDSINF_ENOMEM, "%s: no memory to read it", path);
+    }
+    n = fread(b, 1, max + 1, f);
+    if (ferror(f))
+        rc = cli_fail(err, SDSINF_EIO, "%s: cannot read: %s", path,
+                      strerror(errno));
+    else if (n > max)
+        rc = cli_fail(err, SDSINF_EPARSE, "%s: over %zu bytes: too large "
+                      "for what it should hold", path, max);
+    fclose(f);
+    if (rc != SDSINF_OK) {
+        free(b);
+        return rc;
+    }
+    b[n] = '\0';
+    *buf = b;
+    *len = n;
+    return SDSINF_OK;
 }

@@ -1,5 +1,6 @@
 /* cli_util.h - small helpers the command-line modules share: filling an
- * sdsinf_err, writing JSON through cJSON, and writing files atomically. */
+ * sdsinf_err, writing JSON through cJSON, writing files atomically and
+ * reading them whole. */
 #ifndef SDSINF_CLI_UTIL_H
 #define SDSINF_CLI_UTIL_H
 
@@ -37,5 +38,10 @@ int cli_files_open(cli_files *s, const char *path, FILE **f, sdsinf_err *err);
 int cli_files_commit(cli_files *s, sdsinf_err *err);
 /* Closes and removes the temporary files; the set is then empty. */
 void cli_files_discard(cli_files *s);
+
+/* Reads the whole file at path (at most max bytes) into *buf (malloc'd,
+ * NUL-terminated; caller frees it) of *len bytes. */
+int cli_read_file(const char *path, size_t max, char **buf, size_t *len,
+                  sdsinf_err *err);
 
 #endif /* SDSINF_CLI_UTIL_H */

@@ -3,7 +3,6 @@
 #include "json_in.h"
 #include "cli_util.h"
 
-#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -86,40 +85,6 @@ int json_parse_object(const json_reader *r, const char *text, size_t len,
         return rc;
     }
     *out = doc;
-    return SDSINF_OK;
-}
-
-int json_read_file(const char *path, size_t max, char **buf, size_t *len,
-                   sdsinf_err *err)
-{
-    FILE *f = fopen(path, "rb");
-    char *b = NULL;
-    size_t n = 0;
-    int rc = SDSINF_OK;
-    *buf = NULL;
-    *len = 0;
-    if (!f)
-        return cli_fail(err, SDSINF_EIO, "%s: cannot open: %s", path,
-                        strerror(errno));
-    if (!(b = malloc(max + 1))) {
-        fclose(f);
-        return cli_fail(err, SDSINF_ENOMEM, "%s: no memory to read it", path);
-    }
-    n = fread(b, 1, max + 1, f);
-    if (ferror(f))
-        rc = cli_fail(err, SDSINF_EIO, "%s: cannot read: %s", path,
-                      strerror(errno));
-    else if (n > max)
-        rc = cli_fail(err, SDSINF_EPARSE, "%s: over %zu bytes: too large "
-                      "for what it should hold", path, max);
-    fclose(f);
-    if (rc != SDSINF_OK) {
-        free(b);
-        return rc;
-    }
-    b[n] = '\0';
-    *buf = b;
-    *len = n;
     return SDSINF_OK;
 }
 

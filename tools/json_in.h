@@ -26,11 +26,6 @@ const char *json_type_name(const cJSON *v);
  * root that is not an object is SDSINF_EPARSE, named by line and column. */
 int json_parse_object(const json_reader *r, const char *text, size_t len,
                       cJSON **doc);
-/* Reads the whole file at path (at most max bytes) into *buf (malloc'd,
- * NUL-terminated; caller frees it) of *len bytes. */
-int json_read_file(const char *path, size_t max, char **buf, size_t *len,
-                   sdsinf_err *err);
-
 /* The member `key` of obj, which sits at path `at` ("" for the root), in
  * *v: NULL when absent and not required.  A key given twice is an error
  * (JSON readers disagree on which one counts). */

@@ -215,7 +215,7 @@ int payload_load(const char *path, payload *out, sdsinf_err *err)
     char *buf;
     size_t len;
     memset(out, 0, sizeof *out);
-    int rc = json_read_file(path, PAYLOAD_MAX_BYTES, &buf, &len, err);
+    int rc = cli_read_file(path, PAYLOAD_MAX_BYTES, &buf, &len, err);
     if (rc == SDSINF_OK)
         rc = payload_parse(path, buf, len, out, err);
     free(buf);

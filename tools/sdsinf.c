@@ -6,6 +6,7 @@
  * two (sdsinf help CMD, sdsinf CMD --help). */
 #include "sdsinf.h"
 #include "cli_util.h"
+#include "cost.h"
 #include "metrics.h"
 #include "payload.h"
 
@@ -28,7 +29,9 @@ typedef struct opts {
     const char *plan, *from, *weights_out, *images_out;
     const char *launcher, *channel, *channel_config, *codec, *metrics;
     const char *spec, *specs_out; /* worker; run --launcher external */
-    const char *payload; /* the one argument that is not a flag (run) */
+    const char *prices, *region, *as, *validate; /* cost */
+    const char *payload; /* the one argument that is not a flag (run: the
+                            payload; cost: the run record) */
     long long level, timeout_ms, bfr, nlevels, max_message;
     long long neurons, layers, threads, batch_size, workers;
     long long images_count, max_memory;
@@ -183,6 +186,18 @@ static const flag FLAGS[] = {
     TEXT_FLAG("--metrics", metrics, "PREFIX",
               "write PREFIX.csv, PREFIX-layers.csv and PREFIX.json: SDS-Inf's "
               "metrics columns, then ours (demo: default DIR/metrics)"),
+    TEXT_FLAG("--prices", prices, "FILE",
+              "the price table (default: $SDSINF_PRICES, else the aws.json "
+              "installed with sdsinf; the project's prices/aws.json)"),
+    TEXT_FLAG("--region", region, "NAME",
+              "the region whose prices to use (default the table's "
+              "default_region, us-east-1)"),
+    TEXT_FLAG("--as", as, "sqs|sns|s3",
+              "price a run on a channel AWS does not bill (local, fs, redis, "
+              "mpi) as if its requests were that AWS service's: an estimate"),
+    TEXT_FLAG("--validate", validate, "DIR",
+              "compare the cost model with SDS-Inf's published costs in DIR "
+              "(../shared/data/sds-inf-reference): exit 1 over 2% off"),
     COUNT_FLAG("--neurons", neurons, 1, INT32_MAX, "N",
                "neurons per layer (default: the model's; demo: 1024)"),
     COUNT_FLAG("--layers", layers, 1, INT32_MAX, "L",
@@ -233,6 +248,7 @@ typedef struct command {
     const char *synopsis; /* what follows the name: lines split by \n */
     const char *about;    /* what it does */
     const char *flags;    /* the flags it takes, in its usage's order */
+    int operand;          /* takes one argument that is not a flag */
 } command;
 
 /* The flag named by the len bytes at name, or NULL. */
@@ -1775,6 +1791,23 @@ static int cmd_version(const opts *o)
     return 0;
 }
 
+/* ---- cost ------------------------------------------------------------------- */
+
+/* The bill of a recorded run, or the cost model's validation (cost.h). */
+static int cmd_cost(const opts *o)
+{
+    sdsinf_err err = {0};
+    cost_opts co = {o->payload, o->prices, o->region, o->as, o->json};
+    if (!o->payload == !o->validate)
+        return usage_error("cost needs a run record (RUN.json or a metrics "
+                           "PREFIX) or --validate DIR, one of them");
+    if (o->validate && o->as)
+        return usage_error("--as prices a recorded run, not --validate");
+    int rc = o->validate ? cost_validate(o->validate, &co, &err)
+                         : cost_report(&co, &err);
+    return rc == SDSINF_OK ? 0 : fail(&err);
+}
+
 /* ---- worker ------------------------------------------------------------------ */
 
 /* One worker of a run, from its spec (a file, or - for standard input):
@@ -1828,30 +1861,30 @@ static const command COMMANDS[] = {
     {"infer", cmd_infer, "--weights DIR|BUNDLE --images FILE [options]",
      "single-process inference (the Serial/Server variants)",
      "--weights --images " MODEL_FLAGS " --threads --batch-size "
-     "--images-count --check --out --scores --max-memory --json --quiet"},
+     "--images-count --check --out --scores --max-memory --json --quiet", 0},
     {"generate", cmd_generate,
      "--neurons N --layers L --images M --out DIR [options]",
      "a RadiX-Net-style network, its inputs and their golden categories",
-     "--neurons --layers --images --seed --out --threads --max-memory --json"},
+     "--neurons --layers --images --seed --out --threads --max-memory --json", 0},
     {"convert", cmd_convert, "--weights DIR --out BUNDLE [options]",
      "write the binary model bundle (fast to load, checksummed)",
-     "--weights --out " MODEL_FLAGS " --max-memory --json"},
+     "--weights --out " MODEL_FLAGS " --max-memory --json", 0},
     {"partition", cmd_partition, "--weights DIR|BUNDLE --workers W [options]",
      "split the neurons of every layer over W workers: the plan and one "
      "weight shard per worker",
      "--weights --workers --method --imbalance --seed --images --images-count "
-     "--out " MODEL_FLAGS " --max-memory --json"},
+     "--out " MODEL_FLAGS " --max-memory --json", 0},
     {"sdsinf-export", cmd_sdsinf_export,
      "--weights DIR|BUNDLE --plan PLANDIR --out DIR [options]",
      "write SDS-Inf's layout of a plan: nnp.<w>, train.<w> (of --images), "
      "conn.<l>",
-     "--weights --plan --images --images-count --out " MODEL_FLAGS " --json"},
+     "--weights --plan --images --images-count --out " MODEL_FLAGS " --json", 0},
     {"sdsinf-import", cmd_sdsinf_import,
      "--from DIR (--neurons N | --weights W) --out PLANDIR [options]",
      "read and check an SDS-Inf layout (with --weights, its conn files "
      "suffice); write a plan, and the weights and images when asked",
      "--from " MODEL_FLAGS " --weights --out --weights-out --images-out "
-     "--json"},
+     "--json", 0},
     {"run", cmd_run,
      "--weights DIR|BUNDLE --images FILE --workers W [options]\n"
      "PAYLOAD.json --weights DIR|BUNDLE --images FILE [options]",
@@ -1861,20 +1894,26 @@ static const command COMMANDS[] = {
      "override the payload",
      "--weights --images --workers --plan --method --seed " RUN_FLAGS
      " --check --out --scores --metrics --specs-out " MODEL_FLAGS
-     " --images-count --max-memory --json --quiet"},
+     " --images-count --max-memory --json --quiet", 1},
+    {"cost", cmd_cost,
+     "RUN.json|METRICS_PREFIX [options]\n--validate DIR [options]",
+     "the dollar cost of a recorded run (what run --json printed, or its "
+     "--metrics) under the price table, by service and kind of request; "
+     "--validate checks the cost model against SDS-Inf's published costs",
+     "--prices --region --as --validate --json", 1},
     {"demo", cmd_demo, "[options]",
      "generate -> convert -> partition -> a run on W local processes -> "
      "verify against one process and the golden categories, and a summary",
      "--out --neurons --layers --images --workers --seed " RUN_FLAGS
-     " --metrics --max-memory --json"},
+     " --metrics --max-memory --json", 0},
     {"clean", cmd_clean, "[options]",
      "remove the channel state (under the scratch directory) of local and "
      "fs runs whose process was killed",
-     "--dry-run --json"},
+     "--dry-run --json", 0},
     {"worker", cmd_worker, "--spec FILE|- [options]",
      "one worker of a run, from its spec: what a launcher starts",
-     "--spec --quiet"},
-    {"version", cmd_version, "", "print the version", ""},
+     "--spec --quiet", 0},
+    {"version", cmd_version, "", "print the version", "", 0},
 };
 #define NCOMMANDS (sizeof COMMANDS / sizeof *COMMANDS)
 
@@ -1999,8 +2038,8 @@ int main(int argc, char **argv)
         return command_usage(c, stdout);
     if (rc)
         return rc;
-    if (o.payload && c->run != cmd_run)
-        return usage_error("%s takes no argument '%s' (only run takes a "
-                           "file: a payload)", c->name, o.payload);
+    if (o.payload && !c->operand)
+        return usage_error("%s takes no argument '%s' (only run and cost "
+                           "take a file)", c->name, o.payload);
     return c->run(&o);
 }

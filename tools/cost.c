@@ -1,0 +1,408 @@
+/* cost.c - `sdsinf cost RUN.json|METRICS_PREFIX` (cost.h): the recorded
+ * run's usage (requests by service, bytes, Lambda, instance time) read
+ * from its JSON, priced by the library (sdsinf_cost_compute) under the
+ * price table, printed as a table or one JSON object.
+ * Sections: the record, its usage, printing, entry. */
+#include "cost.h"
+#include "cli_util.h"
+#include "json_in.h"
+#include "prices.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define RECORD_MAX_BYTES (256u << 20)
+#define MAX_EXACT 9007199254740992LL /* 2^53 */
+
+/* ---- the record ------------------------------------------------------------ */
+
+/* A recorded run: its JSON and where its fields are. */
+typedef struct record {
+    char *path;        /* the file read */
+    cJSON *doc;        /* the whole object */
+    const cJSON *run;  /* the run's fields: doc, or doc.run (metrics) */
+    int metrics;       /* a --metrics PREFIX.json (SDS-Inf's column names) */
+} record;
+
+/* input, or input.json when input names no file (a metrics prefix). */
+static char *record_path(const char *input)
+{
+    struct stat st;
+    size_t n = strlen(input) + 6;
+    char *p = malloc(n);
+    if (p)
+        snprintf(p, n, "%s%s", input,
+                 stat(input, &st) == 0 && !S_ISDIR(st.st_mode) ? ""
+                                                               : ".json");
+    return p;
+}
+
+/* The start of the last non-blank line of text[0..len). */
+static size_t last_line(const char *text, size_t len)
+{
+    size_t end = len;
+    while (end > 0 && strchr(" \t\r\n", text[end - 1]) && text[end - 1])
+        end--;
+    size_t start = end;
+    while (start > 0 && text[start - 1] != '\n')
+        start--;
+    return start;
+}
+
+/* Reads the record at input: the file as one JSON object, else its last
+ * line (what `run --json` printed after other output). */
+static int record_load(const char *input, record *rec, sdsinf_err *err)
+{
+    json_reader r = {NULL, "run record", NULL, err};
+    char *buf = NULL;
+    size_t len = 0;
+    int rc;
+    memset(rec, 0, sizeof *rec);
+    if (!(rec->path = record_path(input)))
+        return cli_fail(err, SDSINF_ENOMEM, "no memory");
+    r.name = rec->path;
+    if ((rc = cli_read_file(rec->path, RECORD_MAX_BYTES, &buf, &len, err)))
+        return rc;
+    size_t start = last_line(buf, len);
+    rc = json_parse_object(&r, buf, len, &rec->doc);
+    if (rc == SDSINF_EPARSE && start > 0) { /* the error stays the file's */
+        sdsinf_err line_err = {0};
+        json_reader lr = r;
+        lr.err = &line_err;
+        if (json_parse_object(&lr, buf + start, len - start, &rec->doc) ==
+            SDSINF_OK)
+            rc = SDSINF_OK;
+    }
+    free(buf);
+    if (rc != SDSINF_OK)
+        return rc;
+    const cJSON *run = cJSON_GetObjectItemCaseSensitive(rec->doc, "run");
+    rec->metrics = cJSON_IsObject(run);
+    rec->run = rec->metrics ? run : rec->doc;
+    return SDSINF_OK;
+}
+
+static void record_free(record *rec)
+{
+    cJSON_Delete(rec->doc);
+    free(rec->path);
+    memset(rec, 0, sizeof *rec);
+}
+
+/* ---- its usage ------------------------------------------------------------- */
+
+/* The services the cost model knows, and how a channel uses them. */
+typedef enum { SVC_NONE, SVC_SQS, SVC_SNS, SVC_S3 } svc;
+
+static svc service_named(const char *name)
+{
+    return !name                ? SVC_NONE
+           : !strcmp(name, "sqs") ? SVC_SQS
+           : !strcmp(name, "sns") ? SVC_SNS
+           : !strcmp(name, "s3")  ? SVC_S3
+                                  : SVC_NONE;
+}
+
+/* One request map (at path `at`) into *q; its bytes (nested maps) too. */
+static int read_requests(const json_reader *r, const cJSON *o,
+                         const char *at, int with_bytes, sdsinf_requests *q,
+                         uint64_t *bytes)
+{
+    static const char *const kinds[] = {"send",    "receive", "empty",
+                                        "remove",  "list",    "retries",
+                                        "units",   "bytes",   NULL};
+    uint64_t *field[] = {&q->send, &q->receive, &q->empty, &q->remove,
+                         &q->list, &q->retries, &q->units, bytes};
+    int rc;
+    const char *const *known = kinds;
+    const char *flat[8];
+    if (!with_bytes) { /* the flat map: no bytes (they are bytes_sent) */
+        memcpy(flat, kinds, 7 * sizeof *kinds);
+        flat[7] = NULL;
+        known = flat;
+    }
+    if ((rc = json_known_members(r, o, at, known)))
+        return rc;
+    for (int k = 0; k < (with_bytes ? 8 : 7); k++) {
+        long long n = 0;
+        if ((rc = json_integer_member(r, o, at, kinds[k], 0, MAX_EXACT, 0,
+                                      &n)))
+            return rc;
+        *field[k] = (uint64_t)n;
+    }
+    if (q->empty > q->receive)
+        return cli_fail(r->err, SDSINF_EPARSE, "%s: %s counts %llu empty "
+                        "receives of %llu receives", r->name, at,
+                        (unsigned long long)q->empty,
+                        (unsigned long long)q->receive);
+    return SDSINF_OK;
+}
+
+/* A channel's requests (one map) as the services it uses bill them. */
+static void usage_of_channel(svc s, const sdsinf_requests *q, uint64_t bytes,
+                             sdsinf_usage *u)
+{
+    if (s == SVC_SQS) {
+        u->sqs = *q;
+        u->sqs_bytes = bytes;
+    } else if (s == SVC_S3) {
+        u->s3 = *q;
+    } else if (s == SVC_SNS) { /* publishes to SNS, receives from SQS;
+                                  units estimated for both */
+        u->sns.send = q->send;
+        u->sns.retries = q->retries;
+        u->sqs.receive = q->receive;
+        u->sqs.empty = q->empty;
+        u->sqs.remove = q->remove;
+        u->sqs.list = q->list;
+        u->sns_bytes = u->sqs_bytes = bytes;
+    }
+}
+
+/* The usage of a run record: what its channel (or `as`) billed. */
+typedef struct run_usage {
+    sdsinf_usage u;
+    const char *channel;   /* as recorded */
+    const char *priced_as; /* the service its requests are priced as, or
+                              NULL when not billed */
+    int workers;
+    uint64_t requests;     /* all its counted requests */
+} run_usage;
+
+static int read_lambda_instance(const json_reader *r, const cJSON *run,
+                                sdsinf_usage *u)
+{
+    const cJSON *o;
+    const char *arch = NULL;
+    long long inv = 0;
+    static const char *const lkeys[] = {"invocations", "gb_seconds", "arch",
+                                        NULL};
+    static const char *const ikeys[] = {"type", "seconds", NULL};
+    int rc;
+    if ((rc = json_object_member(r, run, "", "lambda", 0, &o)))
+        return rc;
+    if (o && ((rc = json_known_members(r, o, "lambda", lkeys)) ||
+              (rc = json_integer_member(r, o, "lambda", "invocations", 0,
+                                        MAX_EXACT, 0, &inv)) ||
+              (rc = json_number_member(r, o, "lambda", "gb_seconds", 0, 1e15,
+                                       0, &u->lambda_gb_seconds)) ||
+              (rc = json_string_member(r, o, "lambda", "arch", 0, &arch))))
+        return rc;
+    u->lambda_invocations = (uint64_t)inv;
+    if (arch && strcmp(arch, "x86_64") && strcmp(arch, "arm64"))
+        return cli_fail(r->err, SDSINF_EPARSE, "%s: lambda.arch is '%s', not "
+                        "x86_64 or arm64", r->name, arch);
+    u->lambda_arch = arch && !strcmp(arch, "arm64") ? SDSINF_ARCH_ARM64
+                                                    : SDSINF_ARCH_X86_64;
+    if ((rc = json_object_member(r, run, "", "instance", 0, &o)) || !o)
+        return rc;
+    if ((rc = json_known_members(r, o, "instance", ikeys)) ||
+        (rc = json_string_member(r, o, "instance", "type", 1,
+                                 &u->instance)) ||
+        (rc = json_number_member(r, o, "instance", "seconds", 0, 1e12, 1,
+                                 &u->instance_seconds)))
+        return rc;
+    return SDSINF_OK;
+}
+
+/* The usage recorded in a run JSON (`sdsinf run --json`). */
+static int usage_of_run(const json_reader *r, const cJSON *run,
+                        const char *as, run_usage *ru)
+{
+    const cJSON *req;
+    long long workers = 0, bytes = 0;
+    int rc;
+    if ((rc = json_string_member(r, run, "", "channel", 1, &ru->channel)) ||
+        (rc = json_integer_member(r, run, "", "workers", 0, 65536, 0,
+                                  &workers)) ||
+        (rc = json_integer_member(r, run, "", "bytes_sent", 0, MAX_EXACT, 0,
+                                  &bytes)) ||
+        (rc = json_object_member(r, run, "", "requests", 1, &req)) ||
+        (rc = read_lambda_instance(r, run, &ru->u)))
+        return rc;
+    ru->workers = (int)workers;
+    int nested = req->child && cJSON_IsObject(req->child);
+    if (!nested) {
+        sdsinf_requests q = {0};
+        if ((rc = read_requests(r, req, "requests", 0, &q, NULL)))
+            return rc;
+        svc s = service_named(as ? as : ru->channel);
+        ru->priced_as = s == SVC_NONE ? NULL : as ? as : ru->channel;
+        ru->requests = q.send + q.receive + q.remove + q.list;
+        usage_of_channel(s, &q, (uint64_t)bytes, &ru->u);
+        return SDSINF_OK;
+    }
+    if (as)
+        return cli_fail(r->err, SDSINF_EINVAL, "%s: its requests are already "
+                        "by service: --as prices a run on a channel that is "
+                        "not an AWS service", r->name);
+    ru->priced_as = ru->channel;
+    for (const cJSON *c = req->child; c; c = c->next) {
+        char at[96];
+        sdsinf_requests q = {0};
+        uint64_t b = 0;
+        const cJSON *dup;
+        svc s = service_named(c->string);
+        json_key_path(at, sizeof at, "requests", c->string ? c->string : "?");
+        if (s == SVC_NONE || !cJSON_IsObject(c))
+            return cli_fail(r->err, SDSINF_EPARSE, "%s: %s: the requests by "
+                            "service are objects named sqs, sns or s3",
+                            r->name, at);
+        if ((rc = json_member(r, req, "requests", c->string, 1, &dup)) ||
+            (rc = read_requests(r, c, at, 1, &q, &b)))
+            return rc;
+        ru->requests += q.send + q.receive + q.remove + q.list;
+        if (s == SVC_SQS) {
+            ru->u.sqs = q;
+            ru->u.sqs_bytes = b;
+        } else if (s == SVC_SNS) {
+            ru->u.sns = q;
+            ru->u.sns_bytes = b;
+        } else {
+            ru->u.s3 = q;
+        }
+    }
+    return SDSINF_OK;
+}
+
+/* The usage recorded in metrics (`--metrics PREFIX`: PREFIX.json's run,
+ * keyed by the CSV's column names). */
+static int usage_of_metrics(const json_reader *r, const cJSON *run,
+                            const char *as, run_usage *ru)
+{
+    static const char *const col[] = {"REQUESTS_SEND",    "REQUESTS_RECEIVE",
+                                      "REQUESTS_EMPTY",   "REQUESTS_REMOVE",
+                                      "REQUESTS_LIST",    "REQUESTS_RETRIES",
+                                      "REQUESTS_UNITS"};
+    sdsinf_requests q = {0};
+    uint64_t *field[] = {&q.send, &q.receive, &q.empty, &q.remove,
+                         &q.list, &q.retries, &q.units};
+    long long bytes = 0, workers = 0, n;
+    int rc;
+    if ((rc = json_string_member(r, run, "run", "CHANNEL", 1,
+                                 &ru->channel)) ||
+        (rc = json_integer_member(r, run, "run", "TOTAL_NWORKERS", 0, 65536,
+                                  0, &workers)) ||
+        (rc = json_integer_member(r, run, "run", "METRIC_SIZE_MESSAGES_SENT",
+                                  0, MAX_EXACT, 0, &bytes)))
+        return rc;
+    for (int k = 0; k < 7; k++) {
+        n = 0;
+        if ((rc = json_integer_member(r, run, "run", col[k], 0, MAX_EXACT, 1,
+                                      &n)))
+            return rc;
+        *field[k] = (uint64_t)n;
+    }
+    ru->workers = (int)workers;
+    svc s = service_named(as ? as : ru->channel);
+    ru->priced_as = s == SVC_NONE ? NULL : as ? as : ru->channel;
+    ru->requests = q.send + q.receive + q.remove + q.list;
+    usage_of_channel(s, &q, (uint64_t)bytes, &ru->u);
+    return SDSINF_OK;
+}
+
+/* ---- printing ------------------------------------------------------------- */
+
+static void print_table(const record *rec, const run_usage *ru,
+                        const price_table *t, const sdsinf_cost *c)
+{
+    printf("%s: channel %s, %d workers, at %s prices%s%s%s (%s)\n", rec->path,
+           ru->channel, ru->workers, t->prices.region,
+           t->region_title ? " (" : "", t->region_title ? t->region_title : "",
+           t->region_title ? ")" : "", t->path);
+    if (!ru->priced_as)
+        printf("  channel %s is not a billed AWS service: its %llu requests "
+               "cost nothing (--as sqs, sns or s3 prices them as that AWS "
+               "channel's would be; an AWS channel batches, so it would make "
+               "fewer)\n", ru->channel, (unsigned long long)ru->requests);
+    else if (strcmp(ru->priced_as, ru->channel))
+        printf("  its requests priced as %s requests (an estimate: the %s "
+               "channel would batch them)\n", ru->priced_as, ru->priced_as);
+    if (c->nlines)
+        printf("  %-8s %-14s %16s %12s %12s\n", "service", "item", "quantity",
+               "USD each", "USD");
+    for (int i = 0; i < c->nlines; i++) {
+        const sdsinf_cost_line *l = &c->line[i];
+        printf("  %-8s %-14s %16.6g %12.4g %12.6f\n", l->service, l->item,
+               l->quantity, l->usd_each, l->usd);
+    }
+    printf("  total %.6f USD (lambda %.6f, sqs %.6f, sns %.6f, s3 %.6f, "
+           "ec2 %.6f)%s\n", c->usd, c->lambda_usd, c->sqs_usd, c->sns_usd,
+           c->s3_usd, c->ec2_usd,
+           c->estimated ? "\n  (64KiB-units estimated from the bytes: the "
+                          "channel did not count them)" : "");
+}
+
+static int print_json(const record *rec, const run_usage *ru,
+                      const price_table *t, const sdsinf_cost *c,
+                      sdsinf_err *err)
+{
+    cJSON *j = cJSON_CreateObject(), *lines, *svcs;
+    cli_json_add_string(j, "input", rec->path);
+    cli_json_add_string(j, "channel", ru->channel);
+    cli_json_add_string(j, "priced_as", ru->priced_as);
+    cJSON_AddBoolToObject(j, "billed", ru->priced_as != NULL);
+    cli_json_add_string(j, "region", t->prices.region);
+    cli_json_add_string(j, "prices", t->path);
+    cJSON_AddNumberToObject(j, "cost_usd", c->usd);
+    cJSON_AddBoolToObject(j, "estimated", c->estimated);
+    if ((svcs = cJSON_AddObjectToObject(j, "services"))) {
+        cJSON_AddNumberToObject(svcs, "lambda", c->lambda_usd);
+        cJSON_AddNumberToObject(svcs, "sqs", c->sqs_usd);
+        cJSON_AddNumberToObject(svcs, "sns", c->sns_usd);
+        cJSON_AddNumberToObject(svcs, "s3", c->s3_usd);
+        cJSON_AddNumberToObject(svcs, "ec2", c->ec2_usd);
+    }
+    lines = cJSON_AddArrayToObject(j, "lines");
+    for (int i = 0; lines && i < c->nlines; i++) {
+        const sdsinf_cost_line *l = &c->line[i];
+        cJSON *e = cJSON_CreateObject();
+        cli_json_add_string(e, "service", l->service);
+        cli_json_add_string(e, "item", l->item);
+        cJSON_AddNumberToObject(e, "quantity", l->quantity);
+        cJSON_AddNumberToObject(e, "usd_each", l->usd_each);
+        cJSON_AddNumberToObject(e, "usd", l->usd);
+        cJSON_AddItemToArray(lines, e);
+    }
+    int rc = cli_json_write(j, stdout, err);
+    if (rc == SDSINF_OK)
+        putchar('\n');
+    return rc;
+}
+
+/* ---- entry ------------------------------------------------------------------ */
+
+int cost_report(const cost_opts *o, sdsinf_err *err)
+{
+    record rec = {0};
+    price_table t = {0};
+    run_usage ru;
+    sdsinf_cost c;
+    int rc;
+    memset(&ru, 0, sizeof ru);
+    sdsinf_usage_init(&ru.u);
+    if (o->as && service_named(o->as) == SVC_NONE)
+        return cli_fail(err, SDSINF_EINVAL, "--as %s: give sqs, sns or s3 "
+                        "(the AWS channel whose bill to estimate)", o->as);
+    if ((rc = prices_load(o->prices, o->region, &t, err)) ||
+        (rc = record_load(o->input, &rec, err)))
+        goto done;
+    json_reader r = {rec.path, "run record",
+                     "a run record (sdsinf run --json) has channel and "
+                     "requests", err};
+    rc = rec.metrics ? usage_of_metrics(&r, rec.run, o->as, &ru)
+                     : usage_of_run(&r, rec.run, o->as, &ru);
+    if (rc == SDSINF_OK &&
+        (rc = sdsinf_cost_compute(&t.prices, &ru.u, &c, err)) == SDSINF_OK) {
+        if (o->json)
+            rc = print_json(&rec, &ru, &t, &c, err);
+        else
+            print_table(&rec, &ru, &t, &c);
+    }
+done:
+    record_free(&rec);
+    prices_free(&t);
+    return rc;
+}

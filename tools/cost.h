@@ -1,0 +1,43 @@
+/* cost.h - `sdsinf cost`: the bill of a recorded run under the price
+ * table, by service and kind of request (cost.c), and the validation of
+ * the cost model against SDS-Inf's published experiments (validate.c).
+ *
+ * A recorded run is what `sdsinf run --json` printed (its last line, or
+ * the whole file: one JSON object with channel, requests and bytes_sent)
+ * or the metrics of `--metrics PREFIX` (PREFIX or PREFIX.json).  requests
+ * is either one map of kinds (send, receive, empty, remove, list, retries,
+ * units), the requests of the run's channel, or a map of services to such
+ * maps ({"sns": {...}, "sqs": {...}, "s3": {...}}, each with an optional
+ * bytes), for channels that use several (SNS to SQS, a claim check in
+ * S3).  Optional: lambda {invocations, gb_seconds, arch} and instance
+ * {type, seconds}.  Channels that are not an AWS service (local, fs,
+ * redis, mpi, mem) bill nothing: their run costs $0, and `as` prices
+ * their requests as the named AWS channel's would be. */
+#ifndef SDSINF_COST_H
+#define SDSINF_COST_H
+
+#include "sdsinf.h"
+
+typedef struct cost_opts {
+    const char *input;  /* RUN.json or METRICS_PREFIX */
+    const char *prices; /* the price table; NULL: prices_default_path() */
+    const char *region; /* NULL: the table's default */
+    const char *as;     /* NULL, or "sqs", "sns", "s3" */
+    int json;           /* one JSON object instead of the table */
+} cost_opts;
+
+/* Prints the bill of o->input on standard output. */
+int cost_report(const cost_opts *o, sdsinf_err *err);
+
+/* The largest relative error --validate accepts. */
+#define COST_VALIDATE_LIMIT 0.02
+
+/* Prints, for every configuration of SDS-Inf's published cost workbook in
+ * dir (published-expt-plan-*.csv, with the raw metrics of
+ * published-metric-reports-*.csv), the published total, ours under the
+ * price table's "sds-inf-workbook" prices, the relative error, and the
+ * same run at o->region's list prices.  SDSINF_EMISMATCH when an error is
+ * over COST_VALIDATE_LIMIT. */
+int cost_validate(const char *dir, const cost_opts *o, sdsinf_err *err);
+
+#endif /* SDSINF_COST_H */

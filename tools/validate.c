@@ -1,0 +1,400 @@
+/* validate.c - `sdsinf cost --validate DIR` (cost.h): SDS-Inf's published
+ * raw metrics per configuration (published-metric-reports-*.csv) priced by
+ * the cost model under the price table's "sds-inf-workbook" prices, beside
+ * the totals its authors published (published-expt-plan-*.csv), and the
+ * same runs at today's list prices with AWS's billing rules.
+ * Sections: CSV files, one configuration, the table, entry. */
+#include "cost.h"
+#include "cli_util.h"
+#include "prices.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CSV_MAX_BYTES (16u << 20)
+#define CSV_MAX_FIELDS 64
+#define WORKBOOK "sds-inf-workbook"
+
+/* ---- CSV files ---------------------------------------------------------------- */
+
+typedef struct csv_row {
+    int n;
+    char *f[CSV_MAX_FIELDS];
+    long line; /* 1-based, for messages */
+} csv_row;
+
+typedef struct csv {
+    char *path, *buf; /* the file's text, split in place */
+    csv_row *rows;
+    int nrows;
+} csv;
+
+/* Splits one line (NUL-terminated, changed in place) into fields: quoted
+ * fields may hold commas and doubled quotes; beyond CSV_MAX_FIELDS the
+ * rest is ignored (no column read here lies there). */
+static void split_fields(char *s, csv_row *row)
+{
+    row->n = 0;
+    for (;;) {
+        char *w = s, *start = s;
+        if (*s == '"') {
+            for (s++; *s; s++) {
+                if (*s == '"' && s[1] == '"')
+                    s++;
+                else if (*s == '"') {
+                    s++;
+                    break;
+                }
+                *w++ = *s;
+            }
+            while (*s && *s != ',')
+                s++;
+        } else {
+            while (*s && *s != ',')
+                *w++ = *s++;
+        }
+        int more = *s == ',';
+        *w = '\0';
+        if (row->n < CSV_MAX_FIELDS)
+            row->f[row->n++] = start;
+        if (!more)
+            return;
+        s++;
+    }
+}
+
+static void csv_free(csv *t)
+{
+    free(t->path);
+    free(t->buf);
+    free(t->rows);
+    memset(t, 0, sizeof *t);
+}
+
+/* Reads dir/name whole, one row per line (blank lines skipped). */
+static int csv_load(const char *dir, const char *name, csv *t,
+                    sdsinf_err *err)
+{
+    size_t len, n = strlen(dir) + strlen(name) + 2, cap = 0;
+    int rc;
+    memset(t, 0, sizeof *t);
+    if (!(t->path = malloc(n)))
+        return cli_fail(err, SDSINF_ENOMEM, "no memory");
+    snprintf(t->path, n, "%s/%s", dir, name);
+    if ((rc = cli_read_file(t->path, CSV_MAX_BYTES, &t->buf, &len, err)))
+        goto fail;
+    if (memchr(t->buf, '\0', len)) {
+        rc = cli_fail(err, SDSINF_EPARSE, "%s: holds a NUL byte: not a CSV "
+                      "file", t->path);
+        goto fail;
+    }
+    char *line = t->buf;
+    for (long k = 1; line && *line; k++) {
+        char *next = strchr(line, '\n');
+        if (next)
+            *next++ = '\0';
+        size_t l = strlen(line);
+        if (l && line[l - 1] == '\r')
+            line[--l] = '\0';
+        if (l) {
+            if ((size_t)t->nrows == cap) {
+                cap = cap ? 2 * cap : 64;
+                csv_row *more = realloc(t->rows, cap * sizeof *more);
+                if (!more) {
+                    rc = cli_fail(err, SDSINF_ENOMEM, "%s: no memory",
+                                  t->path);
+                    goto fail;
+                }
+                t->rows = more;
+            }
+            csv_row *row = &t->rows[t->nrows++];
+            split_fields(line, row);
+            row->line = k;
+        }
+        line = next;
+    }
+    return SDSINF_OK;
+fail:
+    csv_free(t);
+    return rc;
+}
+
+/* The column of `name` in row (the header): its index, or -1. */
+static int column(const csv_row *row, const char *name)
+{
+    for (int i = 0; i < row->n; i++)
+        if (!strcmp(row->f[i], name))
+            return i;
+    return -1;
+}
+
+/* Field k of row as a number >= 0 into *x: 0; 1 for "#N/A" (no value). */
+static int number(const csv *t, const csv_row *row, int k, const char *what,
+                  double *x, sdsinf_err *err)
+{
+    char *end;
+    const char *s = k >= 0 && k < row->n ? row->f[k] : "";
+    if (!strcmp(s, "#N/A"))
+        return 1;
+    *x = strtod(s, &end);
+    if (end == s || *end || !isfinite(*x) || *x < 0)
+        return cli_fail(err, SDSINF_EPARSE, "%s:%ld: %s is '%s', not a "
+                        "number >= 0", t->path, row->line, what, s);
+    return 0;
+}
+
+/* ---- one configuration --------------------------------------------------- */
+
+/* SDS-Inf's variants: their files and the raw metrics each bills. */
+typedef struct variant {
+    const char *name, *plan, *metrics;
+    int object; /* S3 requests, not SNS and SQS */
+} variant;
+
+static const variant VARIANTS[] = {
+    {"queue", "published-expt-plan-pub-sub-mq.csv",
+     "published-metric-reports-pub-sub-mq.csv", 0},
+    {"object", "published-expt-plan-object-storage.csv",
+     "published-metric-reports-object-storage.csv", 1},
+};
+
+/* The raw metrics columns, in this order in row_metrics' out. */
+static const char *const QUEUE_COLS[] = {
+    "TOTAL_NWORKERS", "METRIC_LAMBDA_RUNTIME", "METRIC_PUBLISH_CALLS",
+    "METRIC_SIZE_MESSAGES_SENT", "METRIC_RECEIVE_POLL_CALLS",
+    "METRIC_SIZE_MESSAGES_RECEIVED"};
+static const char *const OBJECT_COLS[] = {
+    "TOTAL_NWORKERS", "METRIC_LAMBDA_RUNTIME", "METRIC_S3_NUM_WRITES",
+    "METRIC_S3_NUM_READS", "METRIC_S3_FOLDER_SCANS"};
+
+/* The metrics row of `config` (its 6 or 5 values into m): 0; 1 when the
+ * file has none. */
+static int row_metrics(const csv *t, const variant *v, const char *config,
+                       double m[6], sdsinf_err *err)
+{
+    const char *const *cols = v->object ? OBJECT_COLS : QUEUE_COLS;
+    int ncols = v->object ? 5 : 6, idx[6];
+    if (t->nrows < 1)
+        return cli_fail(err, SDSINF_EPARSE, "%s: empty", t->path);
+    int at = column(&t->rows[0], "CONFIG");
+    for (int c = 0; c < ncols; c++)
+        if ((idx[c] = column(&t->rows[0], cols[c])) < 0 || at < 0)
+            return cli_fail(err, SDSINF_EPARSE, "%s:1: no column %s: not "
+                            "SDS-Inf's metrics report", t->path,
+                            at < 0 ? "CONFIG" : cols[c]);
+    for (int r = 1; r < t->nrows; r++) {
+        const csv_row *row = &t->rows[r];
+        if (at >= row->n || strcmp(row->f[at], config))
+            continue;
+        for (int c = 0; c < ncols; c++) {
+            int rc = number(t, row, idx[c], cols[c], &m[c], err);
+            if (rc)
+                return rc < 0 ? rc : cli_fail(err, SDSINF_EPARSE, "%s:%ld: "
+                                              "%s is #N/A", t->path,
+                                              row->line, cols[c]);
+        }
+        return 0;
+    }
+    return 1;
+}
+
+/* The plan's columns read per configuration: workers, Lambda memory (MB),
+ * the published total (USD). */
+static const char *const PLAN_COLS[] = {"Workers", "Lambda RAM",
+                                        "Total Expt Cost ($)"};
+
+/* Those of row into v: 0; 1 when one is #N/A (no run); < 0 an error. */
+static int plan_values(const csv *t, const csv_row *row, const int col[3],
+                       double v[3], sdsinf_err *err)
+{
+    int na = 0;
+    for (int c = 0; c < 3; c++) {
+        int rc = number(t, row, col[c], PLAN_COLS[c], &v[c], err);
+        if (rc < 0)
+            return rc;
+        na |= rc;
+    }
+    return na;
+}
+
+/* A configuration's usage from its raw metrics m, on Lambdas of mb MB:
+ * as the workbook bills it (list 0: each poll one request, no SQS bytes)
+ * or by AWS's rules (list 1: receives in 64 KiB units of what they
+ * returned). */
+static void usage_from(const variant *v, const double m[6], double mb,
+                       int list, sdsinf_usage *u)
+{
+    sdsinf_usage_init(u);
+    u->lambda_invocations = (uint64_t)m[0] + 1; /* and the coordinator */
+    u->lambda_gb_seconds = m[1] * mb / 1024;
+    if (v->object) {
+        u->s3.send = (uint64_t)m[2];
+        u->s3.receive = (uint64_t)m[3];
+        u->s3.list = (uint64_t)m[4];
+        return;
+    }
+    u->sns.send = (uint64_t)m[2];
+    u->sns_bytes = (uint64_t)m[3];
+    u->sqs.receive = (uint64_t)m[4];
+    u->sqs_bytes = list ? (uint64_t)m[5] : 0;
+}
+
+/* ---- the table ------------------------------------------------------------- */
+
+typedef struct result {
+    cJSON *rows, *skipped; /* for --json */
+    int compared;
+    double max_error;
+} result;
+
+static void add_skipped(result *res, const char *config, const char *why,
+                        int json)
+{
+    if (json) {
+        cJSON *e = cJSON_CreateObject();
+        cli_json_add_string(e, "config", config);
+        cli_json_add_string(e, "reason", why);
+        cJSON_AddItemToArray(res->skipped, e);
+    } else {
+        printf("  n/a  %s: %s\n", config, why);
+    }
+}
+
+/* Every configuration of variant v's plan file. */
+static int validate_variant(const char *dir, const variant *v,
+                            const price_table *wb, const price_table *list,
+                            int json, result *res, sdsinf_err *err)
+{
+    csv plan, met;
+    int rc, header = -1, col[3] = {-1, -1, -1};
+    if ((rc = csv_load(dir, v->plan, &plan, err)))
+        return rc;
+    if ((rc = csv_load(dir, v->metrics, &met, err))) {
+        csv_free(&plan);
+        return rc;
+    }
+    for (int r = 0; r < plan.nrows && header < 0; r++)
+        if (!strcmp(plan.rows[r].f[0], "Experiment Name"))
+            header = r;
+    for (int c = 0; c < 3 && header >= 0; c++)
+        col[c] = column(&plan.rows[header], PLAN_COLS[c]);
+    if (col[0] < 0 || col[1] < 0 || col[2] < 0) {
+        rc = cli_fail(err, SDSINF_EPARSE, "%s: no header row 'Experiment "
+                      "Name,Workers,...' with Workers, Lambda RAM and Total "
+                      "Expt Cost ($): not SDS-Inf's cost workbook", plan.path);
+        goto done;
+    }
+    for (int r = header + 1; r < plan.nrows; r++) {
+        const csv_row *row = &plan.rows[r];
+        const char *config = row->f[0];
+        double val[3], m[6] = {0};
+        sdsinf_usage u;
+        sdsinf_cost ours, at_list;
+        if (!config[0] || !strcmp(config, "Experiment Name"))
+            continue; /* a size's heading, or the header again */
+        if ((rc = plan_values(&plan, row, col, val, err)) < 0)
+            goto done;
+        if (rc) {
+            add_skipped(res, config, "the workbook has no run (#N/A)", json);
+            continue;
+        }
+        double workers = val[0], mb = val[1], published = val[2];
+        if ((rc = row_metrics(&met, v, config, m, err)) < 0)
+            goto done;
+        if (rc) {
+            add_skipped(res, config, "no raw metrics in the report", json);
+            continue;
+        }
+        usage_from(v, m, mb, 0, &u);
+        if ((rc = sdsinf_cost_compute(&wb->prices, &u, &ours, err)))
+            goto done;
+        usage_from(v, m, mb, 1, &u);
+        if ((rc = sdsinf_cost_compute(&list->prices, &u, &at_list, err)))
+            goto done;
+        double e = published > 0 ? fabs(ours.usd - published) / published
+                                  : ours.usd > 0;
+        res->compared++;
+        if (e > res->max_error)
+            res->max_error = e;
+        if (json) {
+            cJSON *o = cJSON_CreateObject();
+            cli_json_add_string(o, "config", config);
+            cli_json_add_string(o, "variant", v->name);
+            cJSON_AddNumberToObject(o, "workers", workers);
+            cJSON_AddNumberToObject(o, "memory_mb", mb);
+            cJSON_AddNumberToObject(o, "published_usd", published);
+            cJSON_AddNumberToObject(o, "ours_usd", ours.usd);
+            cJSON_AddNumberToObject(o, "error", e);
+            cJSON_AddNumberToObject(o, "list_usd", at_list.usd);
+            cJSON_AddItemToArray(res->rows, o);
+        } else {
+            printf("  %-34s %-6s %4.0f %5.0f %11.6f %11.6f %8.4f%% %11.6f\n",
+                   config, v->name, workers, mb, published, ours.usd,
+                   100 * e, at_list.usd);
+        }
+    }
+    rc = SDSINF_OK;
+done:
+    csv_free(&plan);
+    csv_free(&met);
+    return rc;
+}
+
+/* ---- entry ------------------------------------------------------------------ */
+
+int cost_validate(const char *dir, const cost_opts *o, sdsinf_err *err)
+{
+    price_table wb = {0}, list = {0};
+    result res = {0};
+    cJSON *j = NULL;
+    int rc;
+    if ((rc = prices_load(o->prices, WORKBOOK, &wb, err)) ||
+        (rc = prices_load(o->prices, o->region, &list, err)))
+        goto done;
+    if (o->json && (!(j = cJSON_CreateObject()) ||
+                    !(res.rows = cJSON_AddArrayToObject(j, "rows")) ||
+                    !(res.skipped = cJSON_AddArrayToObject(j, "skipped")))) {
+        rc = cli_fail(err, SDSINF_ENOMEM, "no memory");
+        goto done;
+    }
+    if (!o->json)
+        printf("SDS-Inf's published costs (%s) against the cost model under "
+               "%s's %s prices, and at %s list prices with AWS's billing "
+               "rules:\n  %-34s %-6s %4s %5s %11s %11s %9s %11s\n", dir,
+               wb.path, WORKBOOK, list.prices.region, "config", "variant",
+               "W", "MB", "published$", "ours$", "error", "list$");
+    for (size_t v = 0; v < sizeof VARIANTS / sizeof *VARIANTS; v++)
+        if ((rc = validate_variant(dir, &VARIANTS[v], &wb, &list, o->json,
+                                   &res, err)))
+            goto done;
+    if (o->json) {
+        cJSON_AddNumberToObject(j, "configurations", res.compared);
+        cJSON_AddNumberToObject(j, "max_error", res.max_error);
+        cJSON_AddNumberToObject(j, "limit", COST_VALIDATE_LIMIT);
+        cli_json_add_string(j, "prices", wb.path);
+        cli_json_add_string(j, "list_region", list.prices.region);
+        rc = cli_json_write(j, stdout, err);
+        j = NULL;
+        if (rc)
+            goto done;
+        putchar('\n');
+    } else {
+        printf("%d published totals compared: largest error %.4f%% (the "
+               "limit is %.0f%%)\n", res.compared, 100 * res.max_error,
+               100 * COST_VALIDATE_LIMIT);
+    }
+    if (res.compared == 0)
+        rc = cli_fail(err, SDSINF_EPARSE, "%s: no published configuration "
+                      "to compare", dir);
+    else if (res.max_error > COST_VALIDATE_LIMIT)
+        rc = cli_fail(err, SDSINF_EMISMATCH, "the cost model is %.2f%% off "
+                      "a published total (over %.0f%%)", 100 * res.max_error,
+                      100 * COST_VALIDATE_LIMIT);
+done:
+    cJSON_Delete(j);
+    prices_free(&wb);
+    prices_free(&list);
+    return rc;
+}
