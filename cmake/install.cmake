@@ -29,6 +29,8 @@ if(SDSINF_BUILD_TOOLS)
   endif()
   set_target_properties(sdsinf_cli PROPERTIES INSTALL_RPATH_USE_LINK_PATH ON)
   install(TARGETS sdsinf_cli RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+  # the price table, where the tool looks for it (its ../share/sdsinf/)
+  install(FILES prices/aws.json DESTINATION ${CMAKE_INSTALL_DATADIR}/sdsinf)
 endif()
 
 # sdsinf.pc: `pkg-config --libs sdsinf` links libsdsinf.so, and
