@@ -63,7 +63,12 @@ static int record_load(const char *input, record *rec, sdsinf_err *err)
     if (!(rec->path = record_path(input)))
         return cli_fail(err, SDSINF_ENOMEM, "no memory");
     r.name = rec->path;
-    if ((rc = cli_read_file(rec->path, RECORD_MAX_BYTES, &buf, &len, err)))
+    rc = cli_read_file(rec->path, RECORD_MAX_BYTES, &buf, &len, err);
+    if (rc == SDSINF_EIO && strcmp(rec->path, input))
+        return cli_fail(err, SDSINF_EIO, "%s: cannot open it, nor %s (a "
+                        "--metrics PREFIX's): give what `sdsinf run --json` "
+                        "printed, or the PREFIX", input, rec->path);
+    if (rc)
         return rc;
     size_t start = last_line(buf, len);
     rc = json_parse_object(&r, buf, len, &rec->doc);

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# cli_cost_validate.sh SDSINF DATA - the cost model reproduces every total
+# cost SDS-Inf published (sds-inf-reference/published-expt-plan-*.csv)
+# from its raw metrics (published-metric-reports-*.csv) within 2%:
+# `sdsinf cost --validate` compares them all, its JSON's last line says
+# how many and the largest error.  Skips without the shared data.
+set -u
+sdsinf=$1 ref=$2/sds-inf-reference
+prices=$(cd "$(dirname "$0")/.." && pwd)/prices/aws.json
+if [ ! -f "$ref/published-expt-plan-pub-sub-mq.csv" ]; then
+    echo "SKIP: $ref/published-expt-plan-pub-sub-mq.csv not found (the shared reference data is absent)"
+    exit 77
+fi
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/sdsinf-validate-XXXXXX") || exit 1
+trap 'rm -rf "$tmp"' EXIT
+failures=0
+. "$(dirname "$0")/cli_check.sh"
+
+check 0 "32 published totals compared" "the table" \
+    "$sdsinf" cost --validate "$ref" --prices "$prices"
+cat "$tmp/stdout"
+check 0 '"configurations":32' "--json: every published total" \
+    "$sdsinf" cost --validate "$ref" --prices "$prices" --json
+last=$(tail -1 "$tmp/stdout")
+err=$(printf '%s' "$last" | sed -n 's/.*"max_error":\([0-9.e+-]*\).*/\1/p')
+rows=$(printf '%s' "$last" | grep -o '"published_usd"' | wc -l)
+expect "max_error $err within 2%" "$(awk -v e="$err" 'BEGIN { print (e != "" && e <= 0.02) }')" = 1
+expect "32 rows" "$rows" -eq 32
+expect "the 65536n 8-worker Queue run (#N/A) skipped" \
+    "$(printf '%s' "$last" | grep -c 'c16_65536n_8w_10000bs_SQS')" -eq 1
+
+# a workbook whose total is off by 10% fails the check (exit 1)
+mkdir "$tmp/ref"
+cp "$ref"/published-*.csv "$tmp/ref/"
+sed -i 's/^c1_1024n_8w_10000bs_SQS,8,8,1,1000,,507.99376999999998,63.499221249999998,6.349922125E-3,2.1531605009375003E-2/c1_1024n_8w_10000bs_SQS,8,8,1,1000,,507.99376999999998,63.499221249999998,6.349922125E-3,2.3684765510312503E-2/' \
+    "$tmp/ref/published-expt-plan-pub-sub-mq.csv"
+check 1 "the cost model is 9.09% off a published total" "a total 10% off" \
+    "$sdsinf" cost --validate "$tmp/ref" --prices "$prices"
+check 1 "published-expt-plan-pub-sub-mq.csv: cannot open" "no workbook" \
+    "$sdsinf" cost --validate "$tmp" --prices "$prices"
+
+[ "$failures" -eq 0 ] && echo PASS || { echo "$failures FAILED"; exit 1; }
