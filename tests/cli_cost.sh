@@ -76,6 +76,7 @@ check 0 "is not a billed AWS service" "local costs nothing" \
     "$sdsinf" cost "$tmp/run.json" --prices "$prices"
 check 0 '"billed":false' "local: billed false" "$sdsinf" cost "$tmp/run.json" --prices "$prices" --json
 same "local: \$0" "$(usd "$tmp/stdout")" 0
+same "the run JSON's own cost_usd is sdsinf cost's" "$(usd "$tmp/run.json")" "$(usd "$tmp/stdout")"
 send=$(sed -n 's/.*"requests":{"send":\([0-9]*\),"receive":\([0-9]*\).*/\1/p' "$tmp/run.json")
 recv=$(sed -n 's/.*"requests":{"send":\([0-9]*\),"receive":\([0-9]*\).*/\2/p' "$tmp/run.json")
 list=$(sed -n 's/.*"list":\([0-9]*\).*/\1/p' "$tmp/run.json")

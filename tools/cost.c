@@ -379,6 +379,26 @@ static int print_json(const record *rec, const run_usage *ru,
 
 /* ---- entry ------------------------------------------------------------------ */
 
+int cost_run_usd(const char *channel, const sdsinf_requests *q,
+                 uint64_t bytes, double *usd, sdsinf_err *err)
+{
+    price_table t = {0};
+    sdsinf_usage u;
+    sdsinf_cost c;
+    svc s = service_named(channel);
+    int rc;
+    *usd = 0;
+    if (s == SVC_NONE)
+        return SDSINF_OK;
+    sdsinf_usage_init(&u);
+    usage_of_channel(s, q, bytes, &u);
+    if (!(rc = prices_load(NULL, NULL, &t, err)) &&
+        !(rc = sdsinf_cost_compute(&t.prices, &u, &c, err)))
+        *usd = c.usd;
+    prices_free(&t);
+    return rc;
+}
+
 int cost_report(const cost_opts *o, sdsinf_err *err)
 {
     record rec = {0};

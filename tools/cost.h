@@ -29,6 +29,13 @@ typedef struct cost_opts {
 /* Prints the bill of o->input on standard output. */
 int cost_report(const cost_opts *o, sdsinf_err *err);
 
+/* The run JSON's cost_usd of a run on `channel` that made the requests q
+ * and sent `bytes`: 0 for a channel AWS does not bill (no price table is
+ * read); else its bill under the default price table's default region, as
+ * `sdsinf cost` gives it for the run's JSON. */
+int cost_run_usd(const char *channel, const sdsinf_requests *q,
+                 uint64_t bytes, double *usd, sdsinf_err *err);
+
 /* The largest relative error --validate accepts. */
 #define COST_VALIDATE_LIMIT 0.02
 

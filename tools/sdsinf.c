@@ -1291,6 +1291,22 @@ static void json_requests(cJSON *j, const sdsinf_requests *r)
         cJSON_AddNumberToObject(j, kind[i], (double)v[i]);
 }
 
+/* cost_usd: the run's bill (cost.h), null when it has no price table
+ * (said on stderr). */
+static void json_cost(cJSON *j, const opts *o, const sdsinf_run_stats *st)
+{
+    sdsinf_err err = {0};
+    double usd;
+    if (cost_run_usd(channel_name(o), &st->requests, st->bytes_sent, &usd,
+                     &err) == SDSINF_OK) {
+        cJSON_AddNumberToObject(j, "cost_usd", usd);
+        return;
+    }
+    cJSON_AddNullToObject(j, "cost_usd");
+    if (!o->quiet)
+        fprintf(stderr, "sdsinf: no cost_usd: %s\n", err.msg);
+}
+
 /* Prints a run's summary (or its JSON line); 1 when it could not. */
 static int print_run(const opts *o, const run_inputs *in,
                      const sdsinf_run_stats *st, int64_t ncats, int check)
@@ -1312,7 +1328,7 @@ static int print_run(const opts *o, const run_inputs *in,
                                 per_image(st->bytes_sent, n));
         cJSON_AddNumberToObject(j, "duplicates", (double)st->duplicates);
         json_requests(cJSON_AddObjectToObject(j, "requests"), &st->requests);
-        cJSON_AddNullToObject(j, "cost_usd");
+        json_cost(j, o, st);
         cli_json_add_string(j, "metrics", o->metrics);
         json_outputs(j, o);
         return print_json(j);
