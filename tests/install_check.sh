@@ -8,8 +8,8 @@
 #     in ldd);
 #   - with CMake: find_package(sdsinf) (sdsinf::sdsinf and
 #     sdsinf::sdsinf_shared), and add_subdirectory of the source tree;
-# and the installed tool runs (its version, a small demo).  Skips (77)
-# without pkg-config, and in a sanitized build.
+# and the installed tool runs (its version, a small demo, its price
+# table).  Skips (77) without pkg-config, and in a sanitized build.
 set -u
 build=$1 src=$2 version=$3 cc=$4 cmake=$5 generator=$6 sanitizers=${7:-}
 if [ -n "$sanitizers" ]; then
@@ -99,5 +99,8 @@ check 0 "sdsinf $version" "the installed tool's version" \
 check 0 "demo passed" "the installed tool runs a small demo" \
     "$prefix/bin/sdsinf" demo --neurons 64 --layers 8 --images 100 \
     --workers 2 --out "$tmp/demo"
+printf '{"channel":"sqs","requests":{"send":1000}}\n' >"$tmp/run.json"
+check 0 "share/sdsinf/aws.json" "the installed tool finds its price table" \
+    env -u SDSINF_PRICES "$prefix/bin/sdsinf" cost "$tmp/run.json"
 [ "$failures" -eq 0 ] || { echo "$failures check(s) failed"; exit 1; }
 echo "install check passed"
