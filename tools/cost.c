@@ -110,39 +110,35 @@ static svc service_named(const char *name)
                                   : SVC_NONE;
 }
 
-/* One request map (at path `at`) into *q; its bytes (nested maps) too. */
+/* The kinds of a request map (sdsinf_requests' fields), then "bytes",
+ * which a service's map in requests by service may add. */
+static const char *const KINDS[] = {"send", "receive", "empty",   "remove",
+                                    "list", "retries", "units",   "bytes",
+                                    NULL};
+static const char *const FLAT_KINDS[] = {"send", "receive", "empty",
+                                         "remove", "list", "retries",
+                                         "units", NULL};
+
+/* One request map (at path `at`) into *q, and its bytes into *bytes when
+ * bytes is not NULL (a service's map). */
 static int read_requests(const json_reader *r, const cJSON *o,
-                         const char *at, int with_bytes, sdsinf_requests *q,
-                         uint64_t *bytes)
+                         const char *at, sdsinf_requests *q, uint64_t *bytes)
 {
-    static const char *const kinds[] = {"send",    "receive", "empty",
-                                        "remove",  "list",    "retries",
-                                        "units",   "bytes",   NULL};
     uint64_t *field[] = {&q->send, &q->receive, &q->empty, &q->remove,
                          &q->list, &q->retries, &q->units, bytes};
-    int rc;
-    const char *const *known = kinds;
-    const char *flat[8];
-    if (!with_bytes) { /* the flat map: no bytes (they are bytes_sent) */
-        memcpy(flat, kinds, 7 * sizeof *kinds);
-        flat[7] = NULL;
-        known = flat;
-    }
-    if ((rc = json_known_members(r, o, at, known)))
-        return rc;
-    for (int k = 0; k < (with_bytes ? 8 : 7); k++) {
+    int nkinds = bytes ? 8 : 7;
+    int rc = json_known_members(r, o, at, bytes ? KINDS : FLAT_KINDS);
+    for (int k = 0; rc == SDSINF_OK && k < nkinds; k++) {
         long long n = 0;
-        if ((rc = json_integer_member(r, o, at, kinds[k], 0, MAX_EXACT, 0,
-                                      &n)))
-            return rc;
+        rc = json_integer_member(r, o, at, KINDS[k], 0, MAX_EXACT, 0, &n);
         *field[k] = (uint64_t)n;
     }
-    if (q->empty > q->receive)
-        return cli_fail(r->err, SDSINF_EPARSE, "%s: %s counts %llu empty "
-                        "receives of %llu receives", r->name, at,
-                        (unsigned long long)q->empty,
-                        (unsigned long long)q->receive);
-    return SDSINF_OK;
+    if (rc == SDSINF_OK && q->empty > q->receive)
+        rc = cli_fail(r->err, SDSINF_EPARSE, "%s: %s counts %llu empty "
+                      "receives of %llu receives", r->name, at,
+                      (unsigned long long)q->empty,
+                      (unsigned long long)q->receive);
+    return rc;
 }
 
 /* A channel's requests (one map) as the services it uses bill them. */
@@ -231,7 +227,7 @@ static int usage_of_run(const json_reader *r, const cJSON *run,
     int nested = req->child && cJSON_IsObject(req->child);
     if (!nested) {
         sdsinf_requests q = {0};
-        if ((rc = read_requests(r, req, "requests", 0, &q, NULL)))
+        if ((rc = read_requests(r, req, "requests", &q, NULL)))
             return rc;
         svc s = service_named(as ? as : ru->channel);
         ru->priced_as = s == SVC_NONE ? NULL : as ? as : ru->channel;
@@ -256,7 +252,7 @@ static int usage_of_run(const json_reader *r, const cJSON *run,
                             "service are objects named sqs, sns or s3",
                             r->name, at);
         if ((rc = json_member(r, req, "requests", c->string, 1, &dup)) ||
-            (rc = read_requests(r, c, at, 1, &q, &b)))
+            (rc = read_requests(r, c, at, &q, &b)))
             return rc;
         ru->requests += q.send + q.receive + q.remove + q.list;
         if (s == SVC_SQS) {

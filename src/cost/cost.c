@@ -111,12 +111,15 @@ static double billed_extra(const sdsinf_requests *r, uint64_t calls,
 
 /* ---- the bill ----------------------------------------------------------- */
 
-/* Adds an item (none when its quantity is 0) to c and to its service's
- * total *sum. */
+/* Adds an item (none when its quantity is 0) to its service's total *sum
+ * and to c's lines (SDSINF_COST_LINES holds every item there is). */
 static void add(sdsinf_cost *c, double *sum, const char *service,
                 const char *item, double quantity, double usd_each)
 {
-    if (quantity <= 0 || c->nlines >= SDSINF_COST_LINES)
+    if (quantity <= 0)
+        return;
+    *sum += quantity * usd_each;
+    if (c->nlines >= SDSINF_COST_LINES)
         return;
     sdsinf_cost_line *l = &c->line[c->nlines++];
     l->service = service;
@@ -124,7 +127,6 @@ static void add(sdsinf_cost *c, double *sum, const char *service,
     l->quantity = quantity;
     l->usd_each = usd_each;
     l->usd = quantity * usd_each;
-    *sum += l->usd;
 }
 
 static int instance_price(const sdsinf_prices *p, const char *type,
