@@ -3,7 +3,8 @@
 # cost SDS-Inf published (sds-inf-reference/published-expt-plan-*.csv)
 # from its raw metrics (published-metric-reports-*.csv) within 2%:
 # `sdsinf cost --validate` compares them all, its JSON's last line says
-# how many and the largest error.  Skips without the shared data.
+# how many and the largest error; the price table's workbook prices are
+# the workbook's own constants.  Skips without the shared data.
 set -u
 sdsinf=$1 ref=$2/sds-inf-reference
 prices=$(cd "$(dirname "$0")/.." && pwd)/prices/aws.json
@@ -36,6 +37,12 @@ sed -i 's/^c1_1024n_8w_10000bs_SQS,8,8,1,1000,,507.99376999999998,63.49922124999
     "$tmp/ref/published-expt-plan-pub-sub-mq.csv"
 check 1 "the cost model is 9.09% off a published total" "a total 10% off" \
     "$sdsinf" cost --validate "$tmp/ref" --prices "$prices"
+# the table's workbook prices must be the workbook's own
+sed '/"sds-inf-workbook"/,$ s/"usd_per_gb_published": 0.09/"usd_per_gb_published": 0/' \
+    "$prices" >"$tmp/prices.json"
+check 1 "the workbook's SNS Data Transfer Out Per Byte is 9e-11, but" \
+    "a price table whose workbook prices are not the workbook's" \
+    "$sdsinf" cost --validate "$ref" --prices "$tmp/prices.json"
 check 1 "published-expt-plan-pub-sub-mq.csv: cannot open" "no workbook" \
     "$sdsinf" cost --validate "$tmp" --prices "$prices"
 

@@ -3,7 +3,8 @@
  * the cost model under the price table's "sds-inf-workbook" prices, beside
  * the totals its authors published (published-expt-plan-*.csv), and the
  * same runs at today's list prices with AWS's billing rules.
- * Sections: CSV files, one configuration, the table, entry. */
+ * Sections: CSV files, one configuration, the workbook's prices, the
+ * table, entry. */
 #include "cost.h"
 #include "cli_util.h"
 #include "prices.h"
@@ -241,6 +242,65 @@ static void usage_from(const variant *v, const double m[6], double mb,
     u->sqs_bytes = list ? (uint64_t)m[5] : 0;
 }
 
+/* ---- the workbook's prices ------------------------------------------------ */
+
+/* The price constants a plan file lists in its first rows (label, value),
+ * and the same price of the table's sds-inf-workbook region: the table
+ * must hold the workbook's own prices, or the comparison says nothing. */
+static double table_price(const sdsinf_prices *p, int k)
+{
+    switch (k) {
+    case 0: return p->lambda_usd_per_request;
+    case 1: return p->lambda_usd_per_gb_second[SDSINF_ARCH_X86_64] / 8;
+    case 2: return p->sns_usd_per_publish;
+    case 3: return p->sns_usd_per_gb / 1e9;
+    case 4: return p->sqs_usd_per_request;
+    case 5: return p->s3_usd_per_put;
+    case 6: return p->s3_usd_per_list;
+    default: return p->s3_usd_per_get;
+    }
+}
+
+static const char *const CONSTANTS[] = {
+    "Lambda Invocation Request Cost", "Lambda cost per 128MB-second",
+    "SNS API Publish Request Cost", "SNS Data Transfer Out Per Byte",
+    "SQS API Request Cost", "S3 Put Request Cost", "S3 List Request Cost",
+    "S3 Get Request Cost"};
+
+/* Checks every constant the plan file lists (before row `header`) against
+ * the table; the Lambda ones must be there. */
+static int check_constants(const csv *plan, int header,
+                           const price_table *wb, sdsinf_err *err)
+{
+    int seen = 0;
+    for (int r = 0; r < header; r++) {
+        const csv_row *row = &plan->rows[r];
+        for (int k = 0; k < 8; k++) {
+            double x;
+            if (strcmp(row->f[0], CONSTANTS[k]))
+                continue;
+            int rc = number(plan, row, 1, CONSTANTS[k], &x, err);
+            if (rc)
+                return rc < 0 ? rc : cli_fail(err, SDSINF_EPARSE, "%s:%ld: "
+                                              "%s is #N/A", plan->path,
+                                              row->line, CONSTANTS[k]);
+            double ours = table_price(&wb->prices, k);
+            if (fabs(ours - x) > 1e-9 * x)
+                return cli_fail(err, SDSINF_EMISMATCH, "%s:%ld: the "
+                                "workbook's %s is %.6g, but %s's %s prices "
+                                "give %.6g: correct the table", plan->path,
+                                row->line, CONSTANTS[k], x, wb->path,
+                                WORKBOOK, ours);
+            seen |= 1 << k;
+        }
+    }
+    if ((seen & 3) != 3)
+        return cli_fail(err, SDSINF_EPARSE, "%s: no Lambda price constants "
+                        "(%s, %s) before the header: not SDS-Inf's cost "
+                        "workbook", plan->path, CONSTANTS[0], CONSTANTS[1]);
+    return SDSINF_OK;
+}
+
 /* ---- the table ------------------------------------------------------------- */
 
 typedef struct result {
@@ -286,6 +346,8 @@ static int validate_variant(const char *dir, const variant *v,
                       "Expt Cost ($): not SDS-Inf's cost workbook", plan.path);
         goto done;
     }
+    if ((rc = check_constants(&plan, header, wb, err)))
+        goto done;
     for (int r = header + 1; r < plan.nrows; r++) {
         const csv_row *row = &plan.rows[r];
         const char *config = row->f[0];
@@ -381,7 +443,7 @@ int cost_validate(const char *dir, const cost_opts *o, sdsinf_err *err)
             goto done;
         putchar('\n');
     } else {
-        printf("%d published totals compared: largest error %.4f%% (the "
+        printf("%d published totals compared: largest error %.3g%% (the "
                "limit is %.0f%%)\n", res.compared, 100 * res.max_error,
                100 * COST_VALIDATE_LIMIT);
     }
