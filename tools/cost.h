@@ -32,7 +32,8 @@ int cost_report(const cost_opts *o, sdsinf_err *err);
 /* The run JSON's cost_usd of a run on `channel` that made the requests q
  * and sent `bytes`: 0 for a channel AWS does not bill (no price table is
  * read); else its bill under the default price table's default region, as
- * `sdsinf cost` gives it for the run's JSON. */
+ * `sdsinf cost` gives it for the run's JSON (a launcher that bills Lambda
+ * or EC2 time adds its lambda or instance part to both). */
 int cost_run_usd(const char *channel, const sdsinf_requests *q,
                  uint64_t bytes, double *usd, sdsinf_err *err);
 
