@@ -416,12 +416,16 @@ int cost_report(const cost_opts *o, sdsinf_err *err)
     rc = rec.metrics ? usage_of_metrics(&r, rec.run, o->as, &ru)
                      : usage_of_run(&r, rec.run, o->as, &ru);
     if (rc == SDSINF_OK &&
-        (rc = sdsinf_cost_compute(&t.prices, &ru.u, &c, err)) == SDSINF_OK) {
-        if (o->json)
-            rc = print_json(&rec, &ru, &t, &c, err);
-        else
-            print_table(&rec, &ru, &t, &c);
+        (rc = sdsinf_cost_compute(&t.prices, &ru.u, &c, err))) {
+        char why[sizeof err->msg]; /* the record's usage the table cannot
+                                      price (an instance type) */
+        memcpy(why, err->msg, sizeof why);
+        cli_fail(err, rc, "%s: %s", rec.path, why);
     }
+    if (rc == SDSINF_OK && o->json)
+        rc = print_json(&rec, &ru, &t, &c, err);
+    else if (rc == SDSINF_OK)
+        print_table(&rec, &ru, &t, &c);
 done:
     record_free(&rec);
     prices_free(&t);
