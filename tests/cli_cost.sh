@@ -130,6 +130,9 @@ check 1 "sdsinf_prices must be an integer from 1 to 1, not 2" "a later format" \
 sed '/"ap-southeast-1"/,$ s/"usd_per_1000_put": 0.005,/"usd_per_1000_put": null,/' "$prices" >"$tmp/other.json"
 check 1 "regions.ap-southeast-1.s3.usd_per_1000_put must be a number" "an error in another region" \
     "$sdsinf" cost "$tmp/sqs.json" --prices "$tmp/other.json"
+bad parallel '"s3_parallel_requests": 4,' '"s3_parallel_requests": 0,'
+check 1 "latency.s3_parallel_requests must be a number from 1" "a latency constant out of range" \
+    "$sdsinf" cost "$tmp/sqs.json" --prices "$tmp/parallel.json"
 check 1 "no region 'mars-1' (the table has: us-east-1, us-west-2, eu-west-1" "an unknown region" \
     "$sdsinf" cost "$tmp/sqs.json" --prices "$prices" --region mars-1
 check 1 "$tmp/nowhere.json: cannot open" "no such table" \

@@ -27,6 +27,8 @@ err=$(printf '%s' "$last" | sed -n 's/.*"max_error":\([0-9.e+-]*\).*/\1/p')
 rows=$(printf '%s' "$last" | grep -o '"published_usd"' | wc -l)
 expect "max_error $err within 2%" "$(awk -v e="$err" 'BEGIN { print (e != "" && e <= 0.02) }')" = 1
 expect "32 rows" "$rows" -eq 32
+lat=$(printf '%s' "$last" | sed -n 's/.*"max_latency_error":\([0-9.e+-]*\).*/\1/p')
+expect "the first latency model's largest batch-time error ($lat) is reported" -n "$lat"
 expect "the 65536n 8-worker Queue run (#N/A) skipped" \
     "$(printf '%s' "$last" | grep -c 'c16_65536n_8w_10000bs_SQS')" -eq 1
 

@@ -1,7 +1,8 @@
 /* prices.c - the price table (prices.h): read with cJSON, every region
  * checked (a typo in one region the run does not use is still an error),
  * one region's prices as an sdsinf_prices.
- * Sections: where the table is, one region, the table. */
+ * Sections: where the table is, one region, the latency constants, the
+ * table. */
 #include "prices.h"
 #include "cli_util.h"
 #include "json_in.h"
@@ -255,6 +256,34 @@ static int read_region(const json_reader *r, const cJSON *o,
     return read_ec2(r, o, at, instances, &p->ninstances);
 }
 
+/* ---- the latency constants ------------------------------------------- */
+
+static int read_latency(const json_reader *r, const cJSON *doc,
+                        latency_constants *lc)
+{
+    static const char *const keys[] = {
+        "sns_publish_seconds", "sqs_receive_seconds", "s3_put_seconds",
+        "s3_get_seconds", "s3_list_seconds", "s3_scan_sleep_seconds",
+        "s3_parallel_requests", "worker_bytes_per_second", NULL};
+    double *v[] = {&lc->sns_publish_s, &lc->sqs_receive_s, &lc->s3_put_s,
+                   &lc->s3_get_s, &lc->s3_list_s, &lc->s3_scan_sleep_s,
+                   &lc->s3_parallel, &lc->bytes_per_s};
+    const cJSON *o;
+    char path[160];
+    int rc;
+    memset(lc, 0, sizeof *lc);
+    if ((rc = json_object_member(r, doc, "", "latency", 0, &o)) || !o)
+        return rc;
+    if ((rc = service(r, doc, "", "latency", keys, &o, path, sizeof path)))
+        return rc;
+    for (int k = 0; k < 8; k++)
+        if ((rc = json_number_member(r, o, path, keys[k], k >= 6 ? 1 : 0,
+                                     k == 7 ? 1e12 : 1e4, 1, v[k])))
+            return rc;
+    lc->present = 1;
+    return SDSINF_OK;
+}
+
 /* ---- the table ---------------------------------------------------------- */
 
 /* "us-east-1, us-west-2, ..." into buf. */
@@ -273,7 +302,8 @@ int prices_parse(const char *name, const char *text, size_t len,
                  const char *region, price_table *t, sdsinf_err *err)
 {
     static const char *const keys[] = {"sdsinf_prices", "about",
-                                       "default_region", "regions", NULL};
+                                       "default_region", "regions",
+                                       "latency", NULL};
     json_reader r = {name, "price table", "a price table has sdsinf_prices, "
                      "default_region and regions", err};
     cJSON *doc = NULL;
@@ -291,7 +321,8 @@ int prices_parse(const char *name, const char *text, size_t len,
                                   &format)) ||
         (rc = json_string_member(&r, doc, "", "about", 0, &about)) ||
         (rc = json_string_member(&r, doc, "", "default_region", 1, &dflt)) ||
-        (rc = json_object_member(&r, doc, "", "regions", 1, &regions)))
+        (rc = json_object_member(&r, doc, "", "regions", 1, &regions)) ||
+        (rc = read_latency(&r, doc, &out.latency)))
         goto done;
     if (!region)
         region = dflt;

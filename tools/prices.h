@@ -14,7 +14,11 @@
  *           usd_per_1000_delete, SOURCE},
  *     ec2: {usd_per_hour: {TYPE: USD, ...}, SOURCE} } }
  * where SOURCE is source (a URL or document), date (YYYY, YYYY-MM or
- * YYYY-MM-DD) and note (optional).  Prices are numbers >= 0. */
+ * YYYY-MM-DD) and note (optional).  Prices are numbers >= 0.
+ * Optional at the top: latency {sns_publish_seconds, sqs_receive_seconds,
+ * s3_put_seconds, s3_get_seconds, s3_list_seconds, s3_scan_sleep_seconds,
+ * s3_parallel_requests, worker_bytes_per_second, SOURCE}: the constants of
+ * the first latency model (latency_constants). */
 #ifndef SDSINF_PRICES_H
 #define SDSINF_PRICES_H
 
@@ -22,11 +26,21 @@
 
 #include <stddef.h>
 
+/* The first latency model's constants: what one request takes (a receive
+ * including its wait for a message), how many S3 requests a worker has in
+ * flight, a worker's network throughput. */
+typedef struct latency_constants {
+    int present; /* the table has them */
+    double sns_publish_s, sqs_receive_s, s3_put_s, s3_get_s, s3_list_s,
+        s3_scan_sleep_s, s3_parallel, bytes_per_s;
+} latency_constants;
+
 typedef struct price_table {
     char *path;                      /* the file read */
     sdsinf_prices prices;            /* the region picked */
     const char *region_title;        /* its "name", or NULL */
     sdsinf_instance_price *instances; /* prices.instances (owned) */
+    latency_constants latency;
     struct cJSON *doc_;              /* owns the strings */
 } price_table;
 

@@ -161,22 +161,31 @@ static const variant VARIANTS[] = {
      "published-metric-reports-object-storage.csv", 1},
 };
 
-/* The raw metrics columns, in this order in row_metrics' out. */
-static const char *const QUEUE_COLS[] = {
+/* The raw metrics columns, in this order in row_metrics' out (M_*): the
+ * workers, their Lambda time, then the requests and bytes each variant
+ * bills, then its batch time (summed over workers) and what of it the
+ * latency model takes as measured. */
+enum { M_W, M_Z, M_R1, M_R2, M_R3, M_R4, M_R5, M_BATCH, M_COMP, M_ZIP,
+       M_COLS };
+static const char *const QUEUE_COLS[M_COLS] = {
     "TOTAL_NWORKERS", "METRIC_LAMBDA_RUNTIME", "METRIC_PUBLISH_CALLS",
     "METRIC_SIZE_MESSAGES_SENT", "METRIC_RECEIVE_POLL_CALLS",
-    "METRIC_SIZE_MESSAGES_RECEIVED"};
-static const char *const OBJECT_COLS[] = {
+    "METRIC_SIZE_MESSAGES_RECEIVED", "METRIC_NUM_MESSAGES_RECEIVED",
+    "METRIC_ELAPSED_TIME_BATCH", "METRIC_ELAPSED_TIME_COMPUTATION",
+    "METRIC_ELAPSED_TIME_COMPRESSION"};
+static const char *const OBJECT_COLS[M_COLS] = {
     "TOTAL_NWORKERS", "METRIC_LAMBDA_RUNTIME", "METRIC_S3_NUM_WRITES",
-    "METRIC_S3_NUM_READS", "METRIC_S3_FOLDER_SCANS"};
+    "METRIC_S3_NUM_READS", "METRIC_S3_FOLDER_SCANS", "METRIC_S3_WRITE_SIZE",
+    "METRIC_S3_READ_SIZE", "METRIC_ELAPSED_TIME_TOTAL",
+    "METRIC_ELAPSED_TIME_COMPUTATION", "METRIC_ELAPSED_TIME_COMPRESSION"};
 
-/* The metrics row of `config` (its 6 or 5 values into m): 0; 1 when the
- * file has none. */
+/* The metrics row of `config` (its values into m): 0; 1 when the file has
+ * none. */
 static int row_metrics(const csv *t, const variant *v, const char *config,
-                       double m[6], sdsinf_err *err)
+                       double m[M_COLS], sdsinf_err *err)
 {
     const char *const *cols = v->object ? OBJECT_COLS : QUEUE_COLS;
-    int ncols = v->object ? 5 : 6, idx[6];
+    int ncols = M_COLS, idx[M_COLS];
     if (t->nrows < 1)
         return cli_fail(err, SDSINF_EPARSE, "%s: empty", t->path);
     int at = column(&t->rows[0], "CONFIG");
@@ -224,22 +233,42 @@ static int plan_values(const csv *t, const csv_row *row, const int col[3],
  * as the workbook bills it (list 0: each poll one request, no SQS bytes)
  * or by AWS's rules (list 1: receives in 64 KiB units of what they
  * returned). */
-static void usage_from(const variant *v, const double m[6], double mb,
+static void usage_from(const variant *v, const double m[M_COLS], double mb,
                        int list, sdsinf_usage *u)
 {
     sdsinf_usage_init(u);
-    u->lambda_invocations = (uint64_t)m[0] + 1; /* and the coordinator */
-    u->lambda_gb_seconds = m[1] * mb / 1024;
+    u->lambda_invocations = (uint64_t)m[M_W] + 1; /* and the coordinator */
+    u->lambda_gb_seconds = m[M_Z] * mb / 1024;
     if (v->object) {
-        u->s3.send = (uint64_t)m[2];
-        u->s3.receive = (uint64_t)m[3];
-        u->s3.list = (uint64_t)m[4];
+        u->s3.send = (uint64_t)m[M_R1];
+        u->s3.receive = (uint64_t)m[M_R2];
+        u->s3.list = (uint64_t)m[M_R3];
         return;
     }
-    u->sns.send = (uint64_t)m[2];
-    u->sns_bytes = (uint64_t)m[3];
-    u->sqs.receive = (uint64_t)m[4];
-    u->sqs_bytes = list ? (uint64_t)m[5] : 0;
+    u->sns.send = (uint64_t)m[M_R1];
+    u->sns_bytes = (uint64_t)m[M_R2];
+    u->sqs.receive = (uint64_t)m[M_R3];
+    u->sqs_bytes = list ? (uint64_t)m[M_R4] : 0;
+}
+
+/* The first latency model: a worker's batch time from its share of the
+ * raw metrics m, in seconds.  Its compute and compression are taken as
+ * measured; its requests cost the table's latencies (a receive includes
+ * its long-poll wait, S3 PUTs and GETs overlap, every listing is followed
+ * by SDS-Inf's 0.1 s sleep) and its bytes the worker's throughput. */
+static double predicted_batch(const variant *v, const double m[M_COLS],
+                              const latency_constants *lc)
+{
+    double t = m[M_COMP] + m[M_ZIP];
+    if (v->object)
+        t += (m[M_R1] * lc->s3_put_s + m[M_R2] * lc->s3_get_s) /
+                 lc->s3_parallel +
+             m[M_R3] * (lc->s3_list_s + lc->s3_scan_sleep_s) +
+             (m[M_R4] + m[M_R5]) / lc->bytes_per_s;
+    else
+        t += m[M_R1] * lc->sns_publish_s + m[M_R3] * lc->sqs_receive_s +
+             m[M_R2] / lc->bytes_per_s;
+    return t / m[M_W];
 }
 
 /* ---- the workbook's prices ------------------------------------------------ */
@@ -307,6 +336,7 @@ typedef struct result {
     cJSON *rows, *skipped; /* for --json */
     int compared;
     double max_error;
+    double max_latency_error; /* |predicted - published| / published */
 } result;
 
 static void add_skipped(result *res, const char *config, const char *why,
@@ -351,7 +381,7 @@ static int validate_variant(const char *dir, const variant *v,
     for (int r = header + 1; r < plan.nrows; r++) {
         const csv_row *row = &plan.rows[r];
         const char *config = row->f[0];
-        double val[3], m[6] = {0};
+        double val[3], m[M_COLS] = {0};
         sdsinf_usage u;
         sdsinf_cost ours, at_list;
         if (!config[0] || !strcmp(config, "Experiment Name"))
@@ -380,6 +410,15 @@ static int validate_variant(const char *dir, const variant *v,
         res->compared++;
         if (e > res->max_error)
             res->max_error = e;
+        /* the batch time per worker, published and predicted */
+        const latency_constants *lc = &list->latency;
+        double batch = m[M_W] > 0 ? m[M_BATCH] / m[M_W] : 0;
+        double predicted = lc->present && m[M_W] > 0
+                               ? predicted_batch(v, m, lc) : 0;
+        double le = batch > 0 && lc->present ? (predicted - batch) / batch
+                                             : 0;
+        if (fabs(le) > res->max_latency_error)
+            res->max_latency_error = fabs(le);
         if (json) {
             cJSON *o = cJSON_CreateObject();
             cli_json_add_string(o, "config", config);
@@ -390,11 +429,19 @@ static int validate_variant(const char *dir, const variant *v,
             cJSON_AddNumberToObject(o, "ours_usd", ours.usd);
             cJSON_AddNumberToObject(o, "error", e);
             cJSON_AddNumberToObject(o, "list_usd", at_list.usd);
+            cJSON_AddNumberToObject(o, "batch_seconds", batch);
+            if (lc->present) {
+                cJSON_AddNumberToObject(o, "predicted_seconds", predicted);
+                cJSON_AddNumberToObject(o, "latency_error", le);
+            }
             cJSON_AddItemToArray(res->rows, o);
         } else {
-            printf("  %-34s %-6s %4.0f %5.0f %11.6f %11.6f %8.4f%% %11.6f\n",
-                   config, v->name, workers, mb, published, ours.usd,
-                   100 * e, at_list.usd);
+            printf("  %-34s %-6s %4.0f %5.0f %11.6f %11.6f %8.4f%% %11.6f "
+                   "%7.1f", config, v->name, workers, mb, published,
+                   ours.usd, 100 * e, at_list.usd, batch);
+            if (lc->present)
+                printf(" %7.1f %+6.0f%%", predicted, 100 * le);
+            putchar('\n');
         }
     }
     rc = SDSINF_OK;
@@ -424,9 +471,12 @@ int cost_validate(const char *dir, const cost_opts *o, sdsinf_err *err)
     if (!o->json)
         printf("SDS-Inf's published costs (%s) against the cost model under "
                "%s's %s prices, and at %s list prices with AWS's billing "
-               "rules:\n  %-34s %-6s %4s %5s %11s %11s %9s %11s\n", dir,
-               wb.path, WORKBOOK, list.prices.region, "config", "variant",
-               "W", "MB", "published$", "ours$", "error", "list$");
+               "rules; the batch time per worker, published and predicted "
+               "by the first latency model:\n  %-34s %-6s %4s %5s %11s %11s "
+               "%9s %11s %7s %7s %7s\n", dir, wb.path, WORKBOOK,
+               list.prices.region, "config", "variant", "W", "MB",
+               "published$", "ours$", "error", "list$", "batch s",
+               "model s", "error");
     for (size_t v = 0; v < sizeof VARIANTS / sizeof *VARIANTS; v++)
         if ((rc = validate_variant(dir, &VARIANTS[v], &wb, &list, o->json,
                                    &res, err)))
@@ -437,6 +487,9 @@ int cost_validate(const char *dir, const cost_opts *o, sdsinf_err *err)
         cJSON_AddNumberToObject(j, "limit", COST_VALIDATE_LIMIT);
         cli_json_add_string(j, "prices", wb.path);
         cli_json_add_string(j, "list_region", list.prices.region);
+        if (list.latency.present)
+            cJSON_AddNumberToObject(j, "max_latency_error",
+                                    res.max_latency_error);
         rc = cli_json_write(j, stdout, err);
         j = NULL;
         if (rc)
@@ -444,8 +497,13 @@ int cost_validate(const char *dir, const cost_opts *o, sdsinf_err *err)
         putchar('\n');
     } else {
         printf("%d published totals compared: largest error %.3g%% (the "
-               "limit is %.0f%%)\n", res.compared, 100 * res.max_error,
+               "limit is %.0f%%)", res.compared, 100 * res.max_error,
                100 * COST_VALIDATE_LIMIT);
+        if (list.latency.present)
+            printf("; batch times: largest error %.0f%% (a first model, "
+                   "its latencies set by hand on these runs)",
+                   100 * res.max_latency_error);
+        putchar('\n');
     }
     if (res.compared == 0)
         rc = cli_fail(err, SDSINF_EPARSE, "%s: no published configuration "
