@@ -899,10 +899,10 @@ sdsinf_launcher_find(const char *name);
  * duration, SQS and SNS requests in their 64 KiB billing units, S3
  * requests by kind, EC2 instance time.  The prices of one region come from
  * a price table (the command line reads prices/aws.json, each price with
- * its source and date, into an sdsinf_prices); sdsinf_cost adds up a usage
- * under them, item by item.  Amounts are US dollars; a price 0 is free;
- * free tiers and volume discounts are left out (a run is small against
- * them).  Pure functions: thread-safe. */
+ * its source and date, into an sdsinf_prices); sdsinf_cost_compute adds
+ * up a usage under them, item by item.  Amounts are US dollars; a price 0
+ * is free; free tiers and volume discounts are left out (the bill of one
+ * run, not of an account's month).  Pure functions: thread-safe. */
 #define SDSINF_PRICES_VERSION 1
 
 enum { SDSINF_ARCH_X86_64 = 0, SDSINF_ARCH_ARM64 = 1 };

@@ -1881,7 +1881,8 @@ static const command COMMANDS[] = {
     {"generate", cmd_generate,
      "--neurons N --layers L --images M --out DIR [options]",
      "a RadiX-Net-style network, its inputs and their golden categories",
-     "--neurons --layers --images --seed --out --threads --max-memory --json", 0},
+     "--neurons --layers --images --seed --out --threads --max-memory --json",
+     0},
     {"convert", cmd_convert, "--weights DIR --out BUNDLE [options]",
      "write the binary model bundle (fast to load, checksummed)",
      "--weights --out " MODEL_FLAGS " --max-memory --json", 0},
@@ -1894,7 +1895,8 @@ static const command COMMANDS[] = {
      "--weights DIR|BUNDLE --plan PLANDIR --out DIR [options]",
      "write SDS-Inf's layout of a plan: nnp.<w>, train.<w> (of --images), "
      "conn.<l>",
-     "--weights --plan --images --images-count --out " MODEL_FLAGS " --json", 0},
+     "--weights --plan --images --images-count --out " MODEL_FLAGS " --json",
+     0},
     {"sdsinf-import", cmd_sdsinf_import,
      "--from DIR (--neurons N | --weights W) --out PLANDIR [options]",
      "read and check an SDS-Inf layout (with --weights, its conn files "
