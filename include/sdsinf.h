@@ -725,8 +725,8 @@ SDSINF_API void sdsinf_run_stats_free(sdsinf_run_stats *st);
  * or a dead worker ends the run (every wait bounded by timeout_ms) with an
  * error naming the worker, the layer and the channel; the local launcher
  * leaves no process and, through the channel's run_destroy (called once the
- * workers have ended, as run_create was before they started; the mpi
- * launcher's ranks clean up as they close), no file behind.  The run's
+ * workers have ended, as run_create was before they started; with the mpi
+ * launcher, by rank 0), no file behind.  The run's
  * requests (st->requests, and per layer in the records) are what its
  * channel counted.
  * The local and fs channels' state under the scratch directory records
@@ -815,8 +815,9 @@ SDSINF_API int sdsinf_worker_main(const sdsinf_worker_spec *spec,
  * of functions in a registry by name: a new launcher (workers that run
  * elsewhere) is one source file that fills one in and registers it.
  * Built in: "local" (processes of this machine, the default), "threads",
- * "external" (writes the specs for someone else to start) and, where
- * built with MPI, "mpi". */
+ * "external" (writes the specs for someone else to start) and "mpi"
+ * (where built with MPI; its MPI calls, like the mpi channel, come from
+ * the MPI plugin libsdsinf-mpi.so, loaded when a run starts). */
 #define SDSINF_LAUNCHER_VERSION 1
 
 enum {
