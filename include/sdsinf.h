@@ -670,7 +670,8 @@ SDSINF_API void sdsinf_run_opts_init(sdsinf_run_opts *o);
  * codec, a channel the launcher cannot use, a negative batch size, a
  * message limit too small, a launch tree of another size), SDSINF_ENOTSUP
  * for one this build lacks (the mpi launcher without MPI, a channel left
- * out). */
+ * out) or whose plugin is missing (the mpi launcher and channel without
+ * libsdsinf-mpi.so, the message says where it was looked for). */
 SDSINF_API int sdsinf_run_opts_check(const sdsinf_run_opts *o, int workers,
                                      sdsinf_err *err);
 /* The channel a run with these options uses: o->channel, else the
