@@ -564,7 +564,9 @@ struct sdsinf_channel {
  * same table again changes nothing). */
 SDSINF_API int sdsinf_channel_register(const sdsinf_channel_methods *m,
                                        sdsinf_err *err);
-/* NULL or "" gives the default ("local"); NULL when unknown. */
+/* NULL or "" gives the default ("local"); NULL when unknown.  "mpi", when
+ * no table of that name is registered, loads the MPI plugin
+ * (libsdsinf-mpi.so), whose table it is: NULL where it cannot. */
 SDSINF_API const sdsinf_channel_methods *sdsinf_channel_find(const char *name);
 SDSINF_API int sdsinf_channel_open(const char *name, const char *config,
                                    int self, int workers, uint64_t run,

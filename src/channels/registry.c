@@ -3,14 +3,14 @@
  * The registry holds pointers to method tables (the caller keeps its table
  * alive while registered); the built-in channels enter it once, from one
  * static table, on first use, and a plugin's (the MPI plugin's mpi) when
- * first asked for by name (plugin/load.c).  Each entry also holds its channel's shared
- * state (type_init, run on first use; type_cleanup at exit) and counts its
- * users (open instances and run calls under way), so that a table
- * replaced while in use keeps its state until its last user is done.  The
- * wrappers check the table (version, the methods it must have), validate
- * every argument before a channel sees it, and keep the instance's
- * counters (a version 1 channel's requests too), so a channel only moves
- * bytes. */
+ * first asked for by name (plugin/load.c).  Each entry also holds its
+ * channel's shared state (type_init, run on first use; type_cleanup at
+ * exit) and counts its users (open instances and run calls under way), so
+ * that a table replaced while in use keeps its state until its last user
+ * is done.  The wrappers check the table (version, the methods it must
+ * have), validate every argument before a channel sees it, and keep the
+ * instance's counters (a version 1 channel's requests too), so a channel
+ * only moves bytes. */
 #include "channels/channels.h"
 #include "plugin/plugin.h"
 
