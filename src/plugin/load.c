@@ -2,7 +2,8 @@
  * process, on the first call that needs it; it stays loaded until exit
  * (the mpi channel's state finalizes MPI then).
  *
- * Where: $SDSINF_PLUGIN_DIR alone when set; else, for each entry of
+ * Where: $SDSINF_PLUGIN_DIR alone when set (a directory, or several
+ * separated by ':'); else, for each entry of
  * SDSINF_PLUGIN_PATH (set by the build: relative entries are relative to
  * the directory of the file this code is in, the library or the program
  * linking libsdsinf.a: itself in the build tree, lib/sdsinf/ beside an
@@ -134,7 +135,7 @@ static void load(void)
     size_t nlooked = 0;
     for (const char *p = list; *p;) {
         size_t n = strcspn(p, ":");
-        if (p[0] == '/')
+        if (p[0] == '/' || list == env) /* (the variable's: as given) */
             snprintf(dir, sizeof dir, "%.*s", (int)n, p);
         else if (have_own && n == 1 && p[0] == '.')
             snprintf(dir, sizeof dir, "%s", own);
