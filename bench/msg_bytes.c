@@ -18,9 +18,11 @@
  *
  * Build (from the project root, after `cmake --build build`):
  *   cc -O2 -std=c11 -D_POSIX_C_SOURCE=200809L -Iinclude -Ibuild/include -Isrc \
- *      bench/msg_bytes.c build/libsdsinf.a $(pkg-config --libs libzstd) \
- *      -ltrilinos_zoltan -lmpi -lpthread -lm -o build/msg_bytes
- * (drop -ltrilinos_zoltan -lmpi when the build found no Zoltan).
+ *      bench/msg_bytes.c build/libsdsinf.a $(pkg-config --libs libzstd hiredis) \
+ *      -ldl -lpthread -lm -o build/msg_bytes
+ * (drop hiredis in a build without the Redis channel; Zoltan, where the
+ * build has it, comes from build/libsdsinf-mpi.so, found beside the
+ * program).
  * Run:
  *   build/sdsinf convert --weights ../shared/data/graphchallenge/neuron1024 \
  *       --out /tmp/m1024.sdsinf

@@ -13,14 +13,13 @@
  * the same seed twice and compares the plans; --dump writes the (last)
  * plan as raw uint16 worker ids, stage-major.
  *
- * Build (after cmake --build build, whose library holds the partitioner,
- * with Zoltan where CMake found it):
+ * Build (after cmake --build build, whose library holds the partitioner;
+ * Zoltan, where CMake found it, is in the MPI plugin
+ * build/libsdsinf-mpi.so, which the library finds beside the program):
  *   cc -O2 -std=c11 -D_POSIX_C_SOURCE=200809L -Iinclude -Ibuild/include -Isrc \
- *      bench/partition_probe.c build/libsdsinf.a -ltrilinos_zoltan \
- *      $(pkg-config --libs ompi-c) -lpthread -lm -o build/partition_probe
- * or with a partitioner of your own build: add src/partition_hypergraph.c,
- * -DSDSINF_HAVE_ZOLTAN=1 -I/usr/include/trilinos and
- * $(pkg-config --cflags ompi-c) (without them: no Zoltan, no MPI flags). */
+ *      bench/partition_probe.c build/libsdsinf.a $(pkg-config --libs libzstd hiredis) \
+ *      -ldl -lpthread -lm -o build/partition_probe
+ * (drop hiredis in a build without the Redis channel). */
 #include "plan/partition.h"
 
 #include <stdio.h>

@@ -1,5 +1,6 @@
 # install.cmake - what `cmake --install` puts under the prefix (GNU
-# directories): libsdsinf.a and libsdsinf.so, the public headers, the
+# directories): libsdsinf.a and libsdsinf.so, the MPI plugin
+# (lib/sdsinf/libsdsinf-mpi.so, where built), the public headers, the
 # sdsinf tool, a pkg-config file (sdsinf.pc) and a CMake package
 # (find_package(sdsinf): sdsinf::sdsinf, sdsinf::sdsinf_static,
 # sdsinf::sdsinf_shared).  Both stay relocatable: they find the prefix from
@@ -10,7 +11,7 @@ set(sdsinf_cmake_dir ${CMAKE_INSTALL_LIBDIR}/cmake/sdsinf)
 install(FILES include/sdsinf.h ${PROJECT_BINARY_DIR}/include/sdsinf_version.h
         DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 # Installed programs and libsdsinf.so keep the run path to libraries found
-# outside the system's directories (Open MPI's).
+# outside the system's directories.
 set_target_properties(sdsinf_shared PROPERTIES INSTALL_RPATH_USE_LINK_PATH ON)
 foreach(flavour static shared)
   install(TARGETS sdsinf_${flavour} EXPORT sdsinf_${flavour}
@@ -19,6 +20,13 @@ foreach(flavour static shared)
   install(EXPORT sdsinf_${flavour} NAMESPACE sdsinf::
           FILE sdsinf_${flavour}-targets.cmake DESTINATION ${sdsinf_cmake_dir})
 endforeach()
+
+# The plugin, where the library looks for it (CMakeLists.txt), with the
+# run path to Open MPI where that is outside the system's directories.
+if(TARGET sdsinf_mpi)
+  set_target_properties(sdsinf_mpi PROPERTIES INSTALL_RPATH_USE_LINK_PATH ON)
+  install(TARGETS sdsinf_mpi LIBRARY DESTINATION ${SDSINF_PLUGIN_INSTALL_DIR})
+endif()
 
 if(SDSINF_BUILD_TOOLS)
   if(BUILD_SHARED_LIBS) # the installed tool finds libsdsinf.so beside it
@@ -35,17 +43,14 @@ endif()
 
 # sdsinf.pc: `pkg-config --libs sdsinf` links libsdsinf.so, and
 # `--static` adds what libsdsinf.a needs of its own (the dependencies this
-# build found).
+# build found; Open MPI and Zoltan are the plugin's, loaded at run time).
 set(pc_requires libzstd)
 set(pc_libs -pthread -lm)
+foreach(lib ${CMAKE_DL_LIBS})
+  list(APPEND pc_libs -l${lib})
+endforeach()
 if(SDSINF_HAVE_REDIS)
   list(APPEND pc_requires hiredis)
-endif()
-if(SDSINF_HAVE_ZOLTAN)
-  list(APPEND pc_libs ${ZOLTAN_LIB})
-endif()
-if(SDSINF_HAVE_MPI OR SDSINF_HAVE_ZOLTAN)
-  list(APPEND pc_libs ${MPI_C_LIBRARIES})
 endif()
 list(JOIN pc_requires " " SDSINF_PC_REQUIRES)
 list(JOIN pc_libs " " SDSINF_PC_LIBS)

@@ -564,7 +564,9 @@ struct sdsinf_channel {
  * same table again changes nothing). */
 SDSINF_API int sdsinf_channel_register(const sdsinf_channel_methods *m,
                                        sdsinf_err *err);
-/* NULL or "" gives the default ("local"); NULL when unknown. */
+/* NULL or "" gives the default ("local"); NULL when unknown.  "mpi", when
+ * no table of that name is registered, loads the MPI plugin
+ * (libsdsinf-mpi.so), whose table it is: NULL where it cannot. */
 SDSINF_API const sdsinf_channel_methods *sdsinf_channel_find(const char *name);
 SDSINF_API int sdsinf_channel_open(const char *name, const char *config,
                                    int self, int workers, uint64_t run,
@@ -670,7 +672,8 @@ SDSINF_API void sdsinf_run_opts_init(sdsinf_run_opts *o);
  * codec, a channel the launcher cannot use, a negative batch size, a
  * message limit too small, a launch tree of another size), SDSINF_ENOTSUP
  * for one this build lacks (the mpi launcher without MPI, a channel left
- * out). */
+ * out) or whose plugin is missing (the mpi launcher and channel without
+ * libsdsinf-mpi.so, the message says where it was looked for). */
 SDSINF_API int sdsinf_run_opts_check(const sdsinf_run_opts *o, int workers,
                                      sdsinf_err *err);
 /* The channel a run with these options uses: o->channel, else the
@@ -725,8 +728,8 @@ SDSINF_API void sdsinf_run_stats_free(sdsinf_run_stats *st);
  * or a dead worker ends the run (every wait bounded by timeout_ms) with an
  * error naming the worker, the layer and the channel; the local launcher
  * leaves no process and, through the channel's run_destroy (called once the
- * workers have ended, as run_create was before they started; the mpi
- * launcher's ranks clean up as they close), no file behind.  The run's
+ * workers have ended, as run_create was before they started; with the mpi
+ * launcher, by rank 0), no file behind.  The run's
  * requests (st->requests, and per layer in the records) are what its
  * channel counted.
  * The local and fs channels' state under the scratch directory records
@@ -815,8 +818,9 @@ SDSINF_API int sdsinf_worker_main(const sdsinf_worker_spec *spec,
  * of functions in a registry by name: a new launcher (workers that run
  * elsewhere) is one source file that fills one in and registers it.
  * Built in: "local" (processes of this machine, the default), "threads",
- * "external" (writes the specs for someone else to start) and, where
- * built with MPI, "mpi". */
+ * "external" (writes the specs for someone else to start) and "mpi"
+ * (where built with MPI; its MPI calls, like the mpi channel, come from
+ * the MPI plugin libsdsinf-mpi.so, loaded when a run starts). */
 #define SDSINF_LAUNCHER_VERSION 1
 
 enum {

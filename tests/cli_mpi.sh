@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # cli_mpi.sh SDSINF DATA - the workers as the ranks of mpirun: distributed
 # equals single-process on a generated model (4 and 8 ranks; channel mpi,
-# and channel local between the ranks); a job of the wrong size is refused
-# by every rank with one message; a damaged shard (truncated, or bytes
-# flipped) is named with its worker by rank 0; a rank killed mid-run ends
-# the job with a non-zero exit and no process left; mpirun interrupted
+# and channel local between the ranks); with channel fs, rank 0 makes the
+# run's state and removes it (an empty store after a run, and after one
+# that did not start; a rank killed mid-run leaves it for sdsinf clean);
+# a job of the wrong size is refused by every rank with one message; a
+# damaged shard (truncated, or bytes flipped) is named with its worker by
+# rank 0; a rank killed mid-run ends the job with a non-zero exit and no
+# process left; mpirun interrupted
 # (SIGINT, SIGTERM) with --channel local stops the ranks, which remove the
 # shared-memory state, and SIGKILL leaves it for `sdsinf clean`; with the
 # shared data, the real 6,000 images on 8 ranks reproduce the golden
@@ -37,6 +40,20 @@ check "8 ranks" 8 --plan "$tmp/p8"
 check "8 ranks, channel local" 8 --plan "$tmp/p8" --channel local \
     --channel-config "$tmp/sock"
 check "4 ranks, batches, raw codec" 4 --plan "$tmp/p4" --batch-size 16 --codec raw
+
+echo "== channel fs: rank 0 makes the run's state and removes it"
+store=$tmp/store
+check "4 ranks, channel fs" 4 --plan "$tmp/p4" --channel fs --channel-config "$store"
+[ -z "$(find "$store" -mindepth 1)" ] || { echo "FAIL: the store holds:"; find "$store"; exit 1; }
+cp -r "$tmp/p4" "$tmp/bad4"
+truncate -s 100 "$tmp/bad4/shard-3.sdsinf"
+if mpi 4 "$sdsinf" run --launcher mpi --weights "$tmp/g" --images "$img" \
+        --plan "$tmp/bad4" --channel fs --channel-config "$store" >"$tmp/out" 2>&1; then
+    echo "FAIL: a truncated shard ran"; exit 1
+fi
+grep -q "worker 3, its shard: .*; the run did not start" "$tmp/out" || { cat "$tmp/out"; exit 1; }
+[ -z "$(find "$store" -mindepth 1)" ] || { echo "FAIL: a run that did not start left:"; find "$store"; exit 1; }
+echo "ok: the store is empty after a run, and after one that did not start"
 
 echo "== a job of the wrong size"
 if mpi 3 "$sdsinf" run --launcher mpi --weights "$tmp/g" --images "$img" \
@@ -138,6 +155,26 @@ else
     "$sdsinf" clean | grep -q "^removed 1 run's channel state" || { echo "FAIL: clean"; exit 1; }
     [ -z "$(state)" ] || { echo "FAIL: clean left:"; state; exit 1; }
     echo "ok: SIGKILL to mpirun left the segment; clean removed it"
+fi
+
+echo "== a rank killed mid-run, channel fs"
+# Rank 0 made the run's state (run_create: the mark .created) and recorded
+# itself as its owner: the ranks stopped by SIGTERM clean up, and what
+# ranks stopped by SIGKILL leave is for sdsinf clean.
+if SDSINF_TEST_KILL=2:4 mpi 4 -x SDSINF_TEST_KILL -x SDSINF_SCRATCH "$sdsinf" run \
+        --launcher mpi --channel fs --weights "$tmp/g" --images "$img" \
+        --plan "$tmp/p4" >"$tmp/out" 2>&1; then
+    echo "FAIL: the run succeeded"; exit 1
+fi
+sleep 1
+if [ -z "$(state)" ]; then
+    echo "ok: killed rank, channel fs: the ranks cleaned up"
+else
+    compgen -G "$SDSINF_SCRATCH/sdsinf-store/*/.created" >/dev/null ||
+        { echo "FAIL: no run_create mark in what is left:"; state; exit 1; }
+    "$sdsinf" clean | grep -q "^removed 1 run's channel state" || { echo "FAIL: clean"; exit 1; }
+    [ -z "$(state)" ] || { echo "FAIL: clean left:"; state; exit 1; }
+    echo "ok: killed rank, channel fs: the state rank 0 made is left for clean, which removed it"
 fi
 unset SDSINF_SCRATCH
 

@@ -4,7 +4,8 @@
 # $SDSINF_REDIS_SOCKET): distributed runs on local processes and threads
 # equal `sdsinf infer` (categories and every score), over TCP, a Unix socket
 # and another database; a worker killed mid-run ends the run within the
-# timeout, naming it, with no process and no key left; bad settings fail
+# timeout, naming it, with no process and no key left; 4 ranks of mpirun
+# (the mpi launcher) leave no key either; bad settings fail
 # with a clear error; with the shared data, the real 6,000 images on 8
 # workers reproduce the golden categories.  with_redis.sh then checks that
 # the server holds no key at all.
@@ -56,6 +57,24 @@ sleep 0.2
 if pgrep -f "$tmp/g" >/dev/null; then echo "FAIL: processes left behind"; exit 1; fi
 no_keys "the killed run"
 echo "ok: killed run"
+
+echo "== the ranks of mpirun (the mpi launcher): rank 0 makes and removes the keys"
+"$sdsinf" partition --weights "$tmp/g" --workers 4 --method block --out "$tmp/p4" >/dev/null
+if ! command -v mpirun >/dev/null; then
+    echo "SKIP (mpi launcher): mpirun not installed (apt-get install openmpi-bin)"
+elif OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 "$sdsinf" run \
+        --launcher mpi --plan "$tmp/p4" --weights "$tmp/g" --images "$img" 2>&1 |
+        grep -q "has no MPI"; then
+    echo "SKIP (mpi launcher): this build has no MPI"
+else
+    OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 timeout 300 \
+        mpirun --oversubscribe -n 4 "$sdsinf" run --launcher mpi --channel redis \
+        --channel-config "$SDSINF_REDIS_URL" --weights "$tmp/g" --images "$img" \
+        --plan "$tmp/p4" --scores "$tmp/s.tsv" --quiet
+    cmp "$tmp/s.tsv" "$tmp/single.tsv" || { echo "FAIL: mpi launcher: scores differ"; exit 1; }
+    no_keys "the mpi launcher's run"
+    echo "ok: 4 ranks over redis"
+fi
 
 echo "== bad settings"
 fails() { # label, text the error must hold, run arguments...

@@ -8,8 +8,11 @@
 #     in ldd);
 #   - with CMake: find_package(sdsinf) (sdsinf::sdsinf and
 #     sdsinf::sdsinf_shared), and add_subdirectory of the source tree;
-# and the installed tool runs (its version, a small demo, its price
-# table).  Skips (77) without pkg-config, and in a sanitized build.
+# and the installed tool runs (its version, its price table, a small demo,
+# whose hypergraph plan uses Zoltan from the installed MPI plugin where the
+# build has one: lib/sdsinf/libsdsinf-mpi.so, found from the tool); neither
+# the tool, libsdsinf.so nor `pkg-config --static` needs Open MPI.  Skips
+# (77) without pkg-config, and in a sanitized build.
 set -u
 build=$1 src=$2 version=$3 cc=$4 cmake=$5 generator=$6 sanitizers=${7:-}
 if [ -n "$sanitizers" ]; then
@@ -32,6 +35,19 @@ check 0 "" "cmake --install into a scratch prefix" \
 pcdir=$(dirname "$(find "$prefix" -name sdsinf.pc)")
 export PKG_CONFIG_PATH=$pcdir
 libdir=$(cd "$(pkg-config --variable=libdir sdsinf)" && pwd -P)
+
+# Open MPI and Zoltan are the plugin's alone, installed where the library
+# looks for it
+mpi_libs='libmpi|libtrilinos_zoltan'
+if [ -e "$build/libsdsinf-mpi.so" ]; then
+    expect "the MPI plugin is installed in $libdir/sdsinf" -e "$libdir/sdsinf/libsdsinf-mpi.so"
+fi
+for f in "$libdir/libsdsinf.so" "$prefix/bin/sdsinf"; do
+    [ -e "$f" ] || continue
+    expect "$(basename "$f") needs no Open MPI" -z "$(ldd "$f" | grep -E "$mpi_libs")"
+done
+expect "pkg-config --static links no Open MPI" \
+    -z "$(pkg-config --static --libs sdsinf | grep -E 'mpi|zoltan')"
 
 # libsdsinf.so exports the header's functions (sdsinf_*), no internals
 # (sdsinf__*) and nothing else

@@ -14,16 +14,12 @@ const char *sdsinf__fs_store(const char *config, char *def, size_t cap);
 
 /* The built-in channels, one line each (adding a channel is its file in
  * channels/ and a line here): X(table, built, what a build without it
- * needs).  A channel left out of the build is named as such, not unknown. */
+ * needs).  A channel left out of the build is named as such, not unknown.
+ * The mpi channel comes with the MPI plugin (plugin/plugin.h). */
 #if defined(SDSINF_HAVE_REDIS) && SDSINF_HAVE_REDIS
 #define SDSINF__BUILT_REDIS 1
 #else
 #define SDSINF__BUILT_REDIS 0
-#endif
-#if defined(SDSINF_HAVE_MPI) && SDSINF_HAVE_MPI
-#define SDSINF__BUILT_MPI 1
-#else
-#define SDSINF__BUILT_MPI 0
 #endif
 #define SDSINF__BUILTIN_CHANNELS(X)                                           \
     X(sdsinf__channel_mem, 1, NULL)                                           \
@@ -31,10 +27,7 @@ const char *sdsinf__fs_store(const char *config, char *def, size_t cap);
     X(sdsinf__channel_fs, 1, NULL)                                            \
     X(sdsinf__channel_redis, SDSINF__BUILT_REDIS,                             \
       "redis:hiredis (apt-get install libhiredis-dev, then cmake "           \
-      "-DSDSINF_WITH_REDIS=ON)")                                              \
-    X(sdsinf__channel_mpi, SDSINF__BUILT_MPI,                                   \
-      "mpi:Open MPI (apt-get install libopenmpi-dev openmpi-bin, then cmake " \
-      "-DSDSINF_WITH_MPI=ON)")
+      "-DSDSINF_WITH_REDIS=ON)")
 #define SDSINF__CHANNEL_EXTERN(table, built, needs)                           \
     extern const sdsinf_channel_methods table;
 SDSINF__BUILTIN_CHANNELS(SDSINF__CHANNEL_EXTERN)
@@ -50,10 +43,6 @@ int sdsinf__channel_resolve(const char *name,
  * instance (the mpi launcher starts MPI through the mpi channel's). */
 int sdsinf__channel_type_state(const sdsinf_channel_methods *m, void **state,
                                sdsinf_err *err);
-
-/* Starts MPI once per process (channels/mpi.c; the mpi launcher and
- * channel share it). */
-int sdsinf__mpi_start(sdsinf_err *err);
 
 /* ---- Request counters ------------------------------------------------------ */
 

@@ -12,17 +12,19 @@
  * sending each other large messages never wait on each other.  Receives
  * probe for their tag until the deadline, backing off from 20 us to 2 ms.
  *
- * The channel's shared state (type_init, once per process; the mpi
- * launcher's too, through sdsinf__mpi_start) starts MPI (MPI_Init_thread)
- * when nobody has and makes the communicator; type_cleanup, at exit, frees
- * it and finalizes MPI if it was started here.  Every MPI call is made
- * under the state's lock, so any thread may use any instance.  Closing
- * drops what the run still has queued on this rank for workers not open
- * here: with cleanup=1, and always when the last of the run's instances
- * here closes (a worker may clean up as it finishes; what its peers still
- * need stays).  Requests are calls (send, receive; empty: a receive that
- * timed out). */
+ * It is part of the MPI plugin (plugin/plugin.h), loaded by the library
+ * when a run asks for it.  The channel's shared state (type_init, once per
+ * process; the mpi launcher starts MPI through it too) starts MPI
+ * (MPI_Init_thread) when nobody has and makes the communicator;
+ * type_cleanup, at exit, frees it and finalizes MPI if it was started
+ * here.  Every MPI call is made under the state's lock, so any thread may
+ * use any instance.  Closing drops what the run still has queued on this
+ * rank for workers not open here: with cleanup=1, and always when the last
+ * of the run's instances here closes (a worker may clean up as it
+ * finishes; what its peers still need stays).  Requests are calls (send,
+ * receive; empty: a receive that timed out). */
 #include "channels/channels.h"
+#include "plugin/plugin.h"
 
 #include <mpi.h>
 #include <pthread.h>
@@ -113,12 +115,6 @@ static int mpi_type_init(const sdsinf_channel_methods *m, void **state,
     pthread_mutex_init(&S->mu, NULL);
     *state = S;
     return SDSINF_OK;
-}
-
-int sdsinf__mpi_start(sdsinf_err *err)
-{
-    void *state;
-    return sdsinf__channel_type_state(&sdsinf__channel_mpi, &state, err);
 }
 
 /* Frees the buffers of completed sends; under the lock. */

@@ -2,15 +2,17 @@
  *
  * The registry holds pointers to method tables (the caller keeps its table
  * alive while registered); the built-in channels enter it once, from one
- * static table, on first use.  Each entry also holds its channel's shared
- * state (type_init, run on first use; type_cleanup at exit) and counts its
- * users (open instances and run calls under way), so that a table
- * replaced while in use keeps its state until its last user is done.  The
- * wrappers check the table (version, the methods it must have), validate
- * every argument before a channel sees it, and keep the instance's
- * counters (a version 1 channel's requests too), so a channel only moves
- * bytes. */
+ * static table, on first use, and a plugin's (the MPI plugin's mpi) when
+ * first asked for by name (plugin/load.c).  Each entry also holds its
+ * channel's shared state (type_init, run on first use; type_cleanup at
+ * exit) and counts its users (open instances and run calls under way), so
+ * that a table replaced while in use keeps its state until its last user
+ * is done.  The wrappers check the table (version, the methods it must
+ * have), validate every argument before a channel sees it, and keep the
+ * instance's counters (a version 1 channel's requests too), so a channel
+ * only moves bytes. */
 #include "channels/channels.h"
+#include "plugin/plugin.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -199,15 +201,26 @@ int sdsinf_channel_register(const sdsinf_channel_methods *m, sdsinf_err *err)
     return rc;
 }
 
-const sdsinf_channel_methods *sdsinf_channel_find(const char *name)
+/* The table registered as name, or NULL. */
+static const sdsinf_channel_methods *registered(const char *name)
 {
-    if (!name || !name[0])
-        name = DEFAULT_CHANNEL;
     pthread_once(&reg_once, reg_builtins);
     pthread_mutex_lock(&reg_mu);
     chan_type *t = entry_named(name);
     const sdsinf_channel_methods *found = t ? t->m : NULL;
     pthread_mutex_unlock(&reg_mu);
+    return found;
+}
+
+/* A name no table is registered as may be a plugin's channel: loading the
+ * plugin registers it. */
+const sdsinf_channel_methods *sdsinf_channel_find(const char *name)
+{
+    if (!name || !name[0])
+        name = DEFAULT_CHANNEL;
+    const sdsinf_channel_methods *found = registered(name);
+    if (!found && sdsinf__plugin_channel(name, NULL) == SDSINF_OK)
+        found = registered(name);
     return found;
 }
 
@@ -228,10 +241,13 @@ static void known_names(char *buf, size_t cap)
     pthread_mutex_unlock(&reg_mu);
 }
 
-/* The failure of a name that is not registered: left out of this build,
- * or unknown. */
+/* The failure of a name that is not registered: a plugin's that cannot
+ * be loaded, left out of this build, or unknown. */
 static int unknown_name(const char *name, sdsinf_err *err)
 {
+    int rc = name ? sdsinf__plugin_channel(name, err) : SDSINF_EINVAL;
+    if (rc != SDSINF_EINVAL && rc != SDSINF_OK)
+        return rc;
     for (size_t i = 0; name && i < NBUILTIN; i++) {
         const char *lo = left_out[i], *colon = lo ? strchr(lo, ':') : NULL;
         if (colon && strlen(name) == (size_t)(colon - lo) &&
@@ -259,9 +275,11 @@ int sdsinf__channel_resolve(const char *name,
 /* Holds the entry of channel `name` for a use, its shared state made. */
 static int entry_acquire(const char *name, chan_type **out, sdsinf_err *err)
 {
-    pthread_once(&reg_once, reg_builtins);
+    if (!name || !name[0])
+        name = DEFAULT_CHANNEL;
+    sdsinf_channel_find(name); /* (a plugin's: loaded) */
     pthread_mutex_lock(&reg_mu);
-    chan_type *t = entry_named(name && name[0] ? name : DEFAULT_CHANNEL);
+    chan_type *t = entry_named(name);
     if (t)
         t->users++;
     pthread_mutex_unlock(&reg_mu);

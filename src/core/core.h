@@ -15,6 +15,9 @@
 
 /* The library's failure paths: sdsinf_err_set. */
 #define sdsinf__fail sdsinf_err_set
+/* sdsinf_err_set with the arguments as a va_list. */
+int sdsinf__err_vset(sdsinf_err *err, int code, const char *fmt, va_list ap)
+    SDSINF__PRINTF(3, 0);
 
 /* Allocation through one hook, so tests can fail the n-th allocation. */
 void *sdsinf__malloc(size_t n);

@@ -41,15 +41,21 @@ const char *sdsinf_status_text(int code)
     return "unknown status";
 }
 
-int sdsinf_err_set(sdsinf_err *err, int code, const char *fmt, ...)
+int sdsinf__err_vset(sdsinf_err *err, int code, const char *fmt, va_list ap)
 {
     if (err) {
-        va_list ap;
-        va_start(ap, fmt);
         err->code = code;
         vsnprintf(err->msg, sizeof err->msg, fmt, ap);
-        va_end(ap);
     }
+    return code;
+}
+
+int sdsinf_err_set(sdsinf_err *err, int code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    sdsinf__err_vset(err, code, fmt, ap);
+    va_end(ap);
     return code;
 }
 

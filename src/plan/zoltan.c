@@ -1,6 +1,6 @@
 /* plan/zoltan.c - the hypergraph partitioner's Zoltan steps: Zoltan PHG
- * partitions a window of stages with the neighbouring stages fixed (built
- * with SDSINF_HAVE_ZOLTAN; zoltan_none.c stands in otherwise).  Zoltan
+ * partitions a window of stages with the neighbouring stages fixed (in
+ * the MPI plugin, where the build has Zoltan: sdsinf__zoltan_phg).  Zoltan
  * keeps global state: its use is serialised by a mutex held from open to
  * close. */
 #include "plan/zoltan.h"
@@ -252,7 +252,7 @@ struct sdsinf__zoltan {
     int locked;
 };
 
-void sdsinf__zoltan_close(sdsinf__zoltan *zs)
+static void phg_close(sdsinf__zoltan *zs)
 {
     if (!zs)
         return;
@@ -265,8 +265,8 @@ void sdsinf__zoltan_close(sdsinf__zoltan *zs)
     sdsinf__free(zs);
 }
 
-int sdsinf__zoltan_open(sdsinf__zoltan **out, const plan *p, int window,
-                        sdsinf_err *err)
+static int phg_open(sdsinf__zoltan **out, const plan *p, int window,
+                    sdsinf_err *err)
 {
     const hgraph *g = p->g;
     int32_t maxn = 0;
@@ -281,18 +281,18 @@ int sdsinf__zoltan_open(sdsinf__zoltan **out, const plan *p, int window,
     }
     int rc = zprob_alloc(&zs->z, g, window, err);
     if (rc != SDSINF_OK) {
-        sdsinf__zoltan_close(zs);
+        phg_close(zs);
         return rc;
     }
     zs->next = sdsinf__mallocarray((size_t)maxn + 1, sizeof *zs->next);
     if (!zs->next) {
-        sdsinf__zoltan_close(zs);
+        phg_close(zs);
         return sdsinf__fail(err, SDSINF_ENOMEM, "no memory for Zoltan");
     }
     pthread_mutex_lock(&zoltan_lock);
     zs->locked = 1;
     if (!(zs->zz = zoltan_open(p->W))) { /* cannot start: plan without */
-        sdsinf__zoltan_close(zs);
+        phg_close(zs);
         return SDSINF_OK;
     }
     struct Zoltan_Struct *zz = zs->zz;
@@ -312,8 +312,8 @@ int sdsinf__zoltan_open(sdsinf__zoltan **out, const plan *p, int window,
 /* Zoltan partitions free stages [s, hi) (neighbours fixed where placed);
  * stages [s, place_hi) go where it says.  Returns 0 when Zoltan failed
  * (nothing moved). */
-int sdsinf__zoltan_stage(sdsinf__zoltan *zs, plan *p, int32_t s, int32_t hi,
-                         int32_t place_hi, unsigned seed)
+static int phg_stage(sdsinf__zoltan *zs, plan *p, int32_t s, int32_t hi,
+                     int32_t place_hi, unsigned seed)
 {
     const hgraph *g = p->g;
     zprob *z = &zs->z;
@@ -360,3 +360,6 @@ int sdsinf__zoltan_stage(sdsinf__zoltan *zs, plan *p, int32_t s, int32_t hi,
     return ok;
 }
 
+
+const sdsinf__zoltan_methods sdsinf__zoltan_phg = {phg_open, phg_close,
+                                                   phg_stage};

@@ -1,68 +1,81 @@
 /* run/launcher_mpi.c - the "mpi" launcher: the workers are the ranks of an
  * MPI job (mpirun -n W sdsinf run --launcher mpi ...), rank r worker r, with
- * the channel "mpi" by default (channels/mpi.c).
+ * the channel "mpi" by default (channels/mpi.c).  Its MPI calls are the
+ * MPI plugin's (plugin/plugin.h), loaded when a run starts: this file
+ * links no MPI.
  *
  * Each rank runs sdsinf_run and, in it, its own worker.  Rank 0 is also the
  * coordinator: it records itself as the owner of the run's channel state
- * (sweep.c), opens the coordinator's endpoint, and every rank takes its run
- * id, loads its own data, and learns whether all did (one MPI_Allreduce of
- * the lowest failing rank: if any failed, none starts, so no rank waits out
- * a timeout for a peer that never came, and every rank takes that rank's
- * error, which names the file and the worker).  Then each runs its layers
- * and reports to the coordinator over the channel, as any worker does;
- * rank 0 gathers the reports once its own worker is done, and every rank
- * waits at a final barrier until it has (so no rank's MPI ends with its
- * report still in flight).  A rank that dies ends the whole job (mpirun's
- * doing, with the rank named).  MPI is started here when the caller has
- * not, and finalized at exit (channels/mpi.c). */
+ * (sweep.c), makes that state (the channel's run_create; sdsinf_run
+ * removes it on rank 0 once every rank is done), opens the coordinator's
+ * endpoint, and every rank takes its run id (only once the state is
+ * made), loads its own data, and learns whether all did (one
+ * MPI_Allreduce of the lowest failing rank: if any failed, none starts,
+ * so no rank waits out a timeout for a peer that never came, and every
+ * rank takes that rank's error, which names the file and the worker).
+ * Then each runs its layers and reports to the coordinator over the
+ * channel, as any worker does; rank 0 gathers the reports once its own
+ * worker is done, and every rank waits at a final barrier until it has
+ * (so no rank's MPI ends with its report still in flight, and no rank
+ * still has the channel open when rank 0 removes the run's state).  A
+ * rank that dies ends the whole job (mpirun's doing, with the rank
+ * named).  MPI is started here when the caller has not, and finalized at
+ * exit (channels/mpi.c). */
 #include "channels/channels.h"
+#include "plugin/plugin.h"
 #include "run/run.h"
 #include "run/sweep.h"
 
-#include <mpi.h>
 #include <stdio.h>
 #include <string.h>
 
+#define WHAT "launcher mpi"
+
 static int mpi_up; /* l->state once MPI is started: wait's barrier */
 
-/* Runs this rank's worker; rank 0 opens the coordinator's endpoint first
- * (sdsinf_run gathers there once this returns).  The ranks other than 0
- * return their own worker's status. */
+/* Runs this rank's worker; rank 0 makes the run's channel state and opens
+ * the coordinator's endpoint first (sdsinf_run gathers there once this
+ * returns).  The ranks other than 0 return their own worker's status. */
 static int mpi_start(sdsinf_launch *l, sdsinf_err *err)
 {
     run_ctx *c = l->ctx_;
+    const sdsinf__plugin *pl;
+    void *mpi_state;
     int rank = 0, size = 0, rc;
     one_worker t;
     struct {
         int rc;
         char msg[256];
     } failed;
-    if ((rc = sdsinf__mpi_start(err)) != SDSINF_OK)
+    if ((rc = sdsinf__plugin_get(SDSINF__PLUGIN_MPI, WHAT, &pl, err)) !=
+            SDSINF_OK ||
+        (rc = sdsinf__channel_type_state(pl->channel, &mpi_state, err)) !=
+            SDSINF_OK) /* (starts MPI) */
         return rc;
     l->state = &mpi_up;
-    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-    MPI_Comm_size(MPI_COMM_WORLD, &size);
+    pl->job_size(&rank, &size);
     c->st->rank = rank;
     if (size != c->W) /* every rank sees it: all return */
         return sdsinf__fail(err, SDSINF_EINVAL, "the plan has %d workers but "
                             "the MPI job has %d ranks: run mpirun -n %d",
                             c->W, size, c->W);
-    if (rank == 0) /* before any rank knows the run, so opens its state */
+    memset(&t, 0, sizeof t);
+    if (rank == 0) { /* before any rank knows the run, so opens its state */
         sdsinf__owner_claim(c->channel, c->o->channel_config, c->run,
                             c->owner, sizeof c->owner);
-    MPI_Bcast(&c->run, 1, MPI_UINT64_T, 0, MPI_COMM_WORLD);
+        rc = sdsinf__run_create(c, &t.err);
+    }
+    pl->job_bcast(&c->run, (int)sizeof c->run, 0);
     l->run = c->run;
-    memset(&t, 0, sizeof t);
-    rc = rank == 0 ? sdsinf__coordinator_open(c, &t.err) : SDSINF_OK;
+    if (rc == SDSINF_OK && rank == 0)
+        rc = sdsinf__coordinator_open(c, &t.err);
     if (rc == SDSINF_OK)
         rc = sdsinf__worker_setup(c, rank, &t, &t.err);
-    int bad = rc == SDSINF_OK ? size : rank, first_bad = size;
-    MPI_Allreduce(&bad, &first_bad, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+    int first_bad = pl->job_min(rc == SDSINF_OK ? size : rank);
     if (first_bad != size) { /* that rank's error, for every rank */
         failed.rc = rc;
         snprintf(failed.msg, sizeof failed.msg, "%s", t.err.msg);
-        MPI_Bcast(&failed, (int)sizeof failed, MPI_BYTE, first_bad,
-                  MPI_COMM_WORLD);
+        pl->job_bcast(&failed, (int)sizeof failed, first_bad);
         sdsinf__worker_teardown(&t);
         return sdsinf__fail(err, failed.rc, "%s; the run did not start",
                             failed.msg);
@@ -80,8 +93,10 @@ static int mpi_start(sdsinf_launch *l, sdsinf_err *err)
 /* Once rank 0 has every report (or given up), all ranks go on. */
 static void mpi_wait(sdsinf_launch *l)
 {
-    if (l->state)
-        MPI_Barrier(MPI_COMM_WORLD);
+    const sdsinf__plugin *pl;
+    if (l->state &&
+        sdsinf__plugin_get(SDSINF__PLUGIN_MPI, WHAT, &pl, NULL) == SDSINF_OK)
+        pl->job_barrier();
     l->state = NULL;
 }
 

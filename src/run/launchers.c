@@ -1,28 +1,22 @@
 /* run/launchers.c - the launcher registry: the built-in launchers
  * (launcher_local.c, launcher_threads.c, launcher_external.c,
- * launcher_mpi.c) and those
- * registered by programs, found by name; a launcher this build left out is
- * told apart from an unknown one, with what it needs. */
+ * launcher_mpi.c, whose MPI comes with the MPI plugin when a run starts)
+ * and those registered by programs, found by name. */
+#include "plugin/plugin.h"
 #include "run/run.h"
 
 #include <pthread.h>
 #include <string.h>
 
-static const sdsinf_launcher_methods *const builtins[] = {
-    &sdsinf__launcher_local, &sdsinf__launcher_threads,
-    &sdsinf__launcher_external,
-#if SDSINF_HAVE_MPI
-    &sdsinf__launcher_mpi,
-#endif
-};
-
+/* The built-in launchers, with the plugin part each needs (0: none). */
 static const struct {
-    const char *name, *needs;
-} left_out[] = {
-#if !SDSINF_HAVE_MPI
-    {"mpi", "has no MPI (apt-get install libopenmpi-dev, then rebuild)"},
-#endif
-    {NULL, NULL}};
+    const sdsinf_launcher_methods *m;
+    unsigned plugin;
+} builtins[] = {{&sdsinf__launcher_local, 0},
+                {&sdsinf__launcher_threads, 0},
+                {&sdsinf__launcher_external, 0},
+                {&sdsinf__launcher_mpi, SDSINF__PLUGIN_MPI}};
+#define NBUILTIN (sizeof builtins / sizeof *builtins)
 
 #define DEFAULT_LAUNCHER "local"
 #define MAX_LAUNCHERS 32 /* registered tables, built-ins included */
@@ -35,8 +29,8 @@ static int reg_count;
 /* Enters the built-in launchers, once. */
 static void reg_builtins(void)
 {
-    for (size_t i = 0; i < sizeof builtins / sizeof *builtins; i++)
-        reg[reg_count++] = builtins[i];
+    for (size_t i = 0; i < NBUILTIN; i++)
+        reg[reg_count++] = builtins[i].m;
 }
 
 /* SDSINF_OK when the table can be used by this library. */
@@ -101,10 +95,6 @@ int sdsinf__launcher_resolve(const char *name,
 {
     const sdsinf_launcher_methods *m = sdsinf_launcher_find(name);
     *out = m;
-    for (int i = 0; !m && name && left_out[i].name; i++)
-        if (!strcmp(name, left_out[i].name))
-            return sdsinf__fail(err, SDSINF_ENOTSUP, "launcher %s: this "
-                                "build %s", name, left_out[i].needs);
     if (!m) {
         char names[160];
         size_t n = 0;
@@ -119,5 +109,12 @@ int sdsinf__launcher_resolve(const char *name,
         return sdsinf__fail(err, SDSINF_EINVAL, "unknown launcher '%s' "
                             "(known: %s)", name, names);
     }
+    for (size_t i = 0; i < NBUILTIN; i++)
+        if (m == builtins[i].m && builtins[i].plugin) {
+            const sdsinf__plugin *pl;
+            char what[SDSINF__MAX_NAME + 16];
+            snprintf(what, sizeof what, "launcher %s", m->name);
+            return sdsinf__plugin_get(builtins[i].plugin, what, &pl, err);
+        }
     return check_methods(m, err);
 }

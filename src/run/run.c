@@ -180,6 +180,15 @@ static sdsinf_layer_record *records_new(int workers, int32_t layers,
     return r;
 }
 
+int sdsinf__run_create(run_ctx *c, sdsinf_err *err)
+{
+    int rc = sdsinf_channel_run_create(c->channel, c->o->channel_config,
+                                       c->run, c->W + 1, &c->st->requests,
+                                       err);
+    c->made = rc == SDSINF_OK;
+    return rc;
+}
+
 /* Starts the workers with launcher lm, gathers their reports at the
  * coordinator's endpoint, and waits until every worker is gone; then
  * removes the run's channel state (closing the endpoint, the last one
@@ -200,17 +209,11 @@ static int run_launch(run_ctx *c, const sdsinf_launcher_methods *lm,
         l.spec = &stage.spec;
         l.work_dir = stage.work;
     }
-    /* the channel's state of the run (W workers and the coordinator's
-     * endpoint), made before any worker starts and removed once all have
-     * ended, whatever their fate (in a job: each rank's close cleans up,
-     * as a standalone instance's does) */
-    int made = 0;
+    /* the channel's state of the run, made before any worker starts and
+     * removed once all have ended, whatever their fate (in a job: by the
+     * process of worker 0, in start) */
     if (rc == SDSINF_OK && !(lm->caps & SDSINF_LAUNCH_IN_JOB) &&
-        (rc = sdsinf_channel_run_create(c->channel, c->o->channel_config,
-                                        c->run, c->W + 1, &c->st->requests,
-                                        err)) == SDSINF_OK)
-        made = 1;
-    if (rc == SDSINF_OK && !(lm->caps & SDSINF_LAUNCH_IN_JOB))
+        (rc = sdsinf__run_create(c, err)) == SDSINF_OK)
         rc = sdsinf__coordinator_open(c, err);
     if (rc == SDSINF_OK && (rc = lm->start(&l, err)) != SDSINF_OK &&
         lm->stop)
@@ -228,7 +231,7 @@ static int run_launch(run_ctx *c, const sdsinf_launcher_methods *lm,
     int cleaned = !c->coord || sdsinf_channel_close(c->coord, 1, NULL) ==
                                    SDSINF_OK;
     c->coord = NULL;
-    if (made)
+    if (c->made)
         cleaned = sdsinf_channel_run_destroy(c->channel, c->o->channel_config,
                                              c->run, c->W + 1,
                                              &c->st->requests, NULL) ==

@@ -27,6 +27,7 @@ typedef struct run_ctx {
     const volatile sig_atomic_t *cancel; /* the caller's flag, or NULL */
     sdsinf_channel *coord; /* the coordinator's endpoint (id W), once open */
     int canceled;          /* the caller's flag stopped the run */
+    int made;              /* sdsinf__run_create made the channel's state */
     char owner[4352]; /* the run's owner record (sweep.c), or "" */
 } run_ctx;
 
@@ -52,7 +53,7 @@ typedef struct one_worker {
 extern const sdsinf_launcher_methods sdsinf__launcher_local;
 extern const sdsinf_launcher_methods sdsinf__launcher_threads;
 extern const sdsinf_launcher_methods sdsinf__launcher_external;
-extern const sdsinf_launcher_methods sdsinf__launcher_mpi; /* SDSINF_HAVE_MPI */
+extern const sdsinf_launcher_methods sdsinf__launcher_mpi;
 int sdsinf__launcher_resolve(const char *name,
                              const sdsinf_launcher_methods **out,
                              sdsinf_err *err);
@@ -72,6 +73,11 @@ void sdsinf__worker_report(one_worker *t);
 /* Closes its channel (with cleanup) and frees what it holds. */
 void sdsinf__worker_teardown(one_worker *t);
 
+/* Makes the run's channel state for its W workers and the coordinator's
+ * endpoint (the channel's run_create), before any of them opens: the
+ * coordinator's call (in a job, worker 0's process).  sdsinf_run removes
+ * it (run_destroy) in that process once every worker has ended. */
+int sdsinf__run_create(run_ctx *c, sdsinf_err *err);
 /* Opens the coordinator's endpoint of the run's channel (gather.c). */
 int sdsinf__coordinator_open(run_ctx *c, sdsinf_err *err);
 /* Collects the W workers' reports at c->coord while the launcher tells of
