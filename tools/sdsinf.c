@@ -1713,7 +1713,8 @@ static int cmd_demo(const opts *o)
 
 /* ---- clean ------------------------------------------------------------------- */
 
-/* One line per run swept (arg: the options). */
+/* One line per run swept, and one for its channel's part when the run
+ * names a channel (arg: the options). */
 static void print_removed(const sdsinf_stale_run *r, void *arg)
 {
     const opts *o = arg;
@@ -1721,6 +1722,11 @@ static void print_removed(const sdsinf_stale_run *r, void *arg)
            o->dry_run ? "would remove" : "removed", r->path,
            (unsigned long long)r->run, r->owner_pid, (long long)r->files,
            r->bytes / 1e6);
+    if (r->channel && r->items >= 0)
+        printf("  and its state on channel %s: %lld items\n", r->channel,
+               (long long)r->items);
+    else if (r->channel)
+        printf("  and its state on channel %s\n", r->channel);
 }
 
 /* One element of --json's "removed" array per run swept (arg: the
@@ -1733,6 +1739,10 @@ static void json_removed(const sdsinf_stale_run *r, void *arg)
     cJSON_AddNumberToObject(e, "owner_pid", r->owner_pid);
     cJSON_AddNumberToObject(e, "files", (double)r->files);
     cJSON_AddNumberToObject(e, "bytes", (double)r->bytes);
+    if (r->channel) {
+        cli_json_add_string(e, "channel", r->channel);
+        cJSON_AddNumberToObject(e, "items", (double)r->items);
+    }
     if (!cJSON_AddItemToArray(arg, e))
         cJSON_Delete(e);
 }
@@ -1745,7 +1755,8 @@ static int cmd_clean(const opts *o)
         if (sdsinf_clean(o->dry_run, print_removed, (void *)o, &st, &err))
             return fail(&err);
         printf("%s %lld %s channel state (%lld files, %.1f MB) in %s; "
-               "kept %lld (owner running, or no owner recorded)\n",
+               "kept %lld (owner running, no owner recorded, or a channel "
+               "this program lacks)\n",
                o->dry_run ? "would remove" : "removed", (long long)st.runs,
                st.runs == 1 ? "run's" : "runs'", (long long)st.files,
                st.bytes / 1e6, sdsinf_scratch_dir(), (long long)st.kept);
@@ -1868,8 +1879,9 @@ static const command COMMANDS[] = {
      "--out --neurons --layers --images --workers --seed " RUN_FLAGS
      " --metrics --max-memory --json"},
     {"clean", cmd_clean, "[options]",
-     "remove the channel state (under the scratch directory) of local and "
-     "fs runs whose process was killed",
+     "remove what runs whose process was killed left: their directories "
+     "under the scratch directory and their state on their channel (local, "
+     "fs, redis, ...)",
      "--dry-run --json"},
     {"worker", cmd_worker, "--spec FILE|- [options]",
      "one worker of a run, from its spec: what a launcher starts",

@@ -49,7 +49,7 @@ static int mpi_start(sdsinf_launch *l, sdsinf_err *err)
                             c->W, size, c->W);
     if (rank == 0) /* before any rank knows the run, so opens its state */
         sdsinf__owner_claim(c->channel, c->o->channel_config, c->run,
-                            c->owner, sizeof c->owner);
+                            c->W + 1, 0, c->owner, sizeof c->owner);
     MPI_Bcast(&c->run, 1, MPI_UINT64_T, 0, MPI_COMM_WORLD);
     l->run = c->run;
     memset(&t, 0, sizeof t);
