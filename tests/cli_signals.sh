@@ -8,7 +8,8 @@
 # its owner record; `sdsinf clean` (after --dry-run and --json, which
 # remove nothing) and, separately, the next run remove it, while a live
 # run's state, state of a reused pid and state without an owner record are
-# told apart.
+# told apart.  The sweep goes through the channel the run's owner record
+# names: the objects of an fs run in a store of its own go too.
 set -eu
 sdsinf=$1
 tmp=$(mktemp -d)
@@ -77,9 +78,10 @@ interrupt "SIGTERM, threads, local channel" TERM coordinator 8 --launcher thread
     --channel local
 interrupt "^C, threads, fs channel" INT group 8 --launcher threads --channel fs
 
-killed() { # channel: a run killed with SIGKILL, its state left
+killed() { # channel [run arguments...]: a run killed with SIGKILL, its
+          # state left
     "$sdsinf" run --weights "$tmp/m.sdsinf" --images "$img" --plan "$tmp/plan8" \
-        --channel "$1" >/dev/null 2>&1 &
+        --channel "$@" >/dev/null 2>&1 &
     local pid=$! rc=0
     started
     kill -KILL "$pid"
@@ -111,6 +113,20 @@ killed fs
 "$sdsinf" run --weights "$tmp/g" --images "$img" --workers 2 --layers 2 >/dev/null
 [ -z "$(state)" ] || { echo "FAIL: the next run left:"; state; exit 1; }
 echo "ok: the next run removed the killed run's fs objects"
+
+echo "== SIGKILL, fs objects in a store of their own: clean goes through the channel"
+killed fs --channel-config "$tmp/store"
+[ -n "$(find "$tmp/store" -name '*.msg')" ] || { echo "FAIL: no objects in the store"; exit 1; }
+"$sdsinf" clean --dry-run >"$tmp/out"
+grep -q "^  and its state on channel fs: [1-9][0-9]* items$" "$tmp/out" ||
+    { echo "FAIL: clean --dry-run of an fs run"; cat "$tmp/out"; exit 1; }
+"$sdsinf" clean --json >"$tmp/out"
+grep -q '"channel":"fs","items":[1-9][0-9]*}\],"runs":1,' "$tmp/out" ||
+    { echo "FAIL: clean of an fs run"; cat "$tmp/out"; exit 1; }
+[ -z "$(ls -A "$tmp/store")" ] || { echo "FAIL: clean left in the store:"; find "$tmp/store"; exit 1; }
+[ -z "$(state)" ] || { echo "FAIL: clean left:"; state; exit 1; }
+rmdir "$tmp/store"
+echo "ok: a killed run's objects in $tmp/store removed through the fs channel: $(cat "$tmp/out")"
 
 echo "== what clean keeps"
 mkdir "$SDSINF_SCRATCH/sdsinf-11" "$SDSINF_SCRATCH/sdsinf-12"
