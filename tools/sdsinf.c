@@ -1227,6 +1227,20 @@ static void run_opts_from(const opts *o, sdsinf_run_opts *ro)
     ro->specs_dir = o->specs_out;
 }
 
+/* The run options checked before anything is loaded: bad usage (2) for a
+ * value no run takes and for a channel or launcher this build left out
+ * (the message says how to get it); 0 when they may run. */
+static int check_run_opts(const opts *o, int workers)
+{
+    sdsinf_err err = {0};
+    sdsinf_run_opts ro;
+    run_opts_from(o, &ro);
+    int rc = sdsinf_run_opts_check(&ro, workers, &err);
+    return rc == SDSINF_EINVAL || rc == SDSINF_ENOTSUP
+               ? usage_error("%s", err.msg)
+               : 0;
+}
+
 static const char *channel_name(const opts *o)
 {
     sdsinf_run_opts ro;
@@ -1332,9 +1346,9 @@ static int run_distributed(const opts *o, const run_setup *rs)
                            "partition)", launcher_name(o));
     if (check_outputs(o))
         return EXIT_USAGE;
+    if (check_run_opts(o, (int)o->workers))
+        return EXIT_USAGE; /* before loading anything */
     run_opts_from(o, &ro);
-    if (sdsinf_run_opts_check(&ro, (int)o->workers, &err) == SDSINF_EINVAL)
-        return usage_error("%s", err.msg); /* before loading anything */
     if (load_run_inputs(o, rs, &in, &err))
         goto fail;
     catch_stop_signals();
@@ -1681,7 +1695,7 @@ static int cmd_demo(const opts *o)
     d.workers = o->workers ? (int)o->workers : 4;
     d.images_n = 2000;
     if ((o->images && parse_ll("--images", o->images, 1, &d.images_n)) ||
-        check_metrics(o->metrics))
+        check_metrics(o->metrics) || check_run_opts(o, d.workers))
         return EXIT_USAGE;
     if (demo_check_memory(&d, o, &err))
         return fail(&err);

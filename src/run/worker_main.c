@@ -7,6 +7,7 @@
  * last is the coordinator's), its kernel pool and scratch; and at the end
  * its report to the coordinator over the channel (its status, totals,
  * records and, from worker 0, the result), then its teardown. */
+#include "channels/channels.h"
 #include "model/model.h"
 #include "run/codec.h"
 #include "run/inputs.h"
@@ -325,7 +326,8 @@ static int spec_check(const sdsinf_worker_spec *s, sdsinf_err *err)
     if (!s->launcher || !s->channel || !s->plan_dir || !s->inputs_dir)
         return sdsinf__fail(err, SDSINF_EINVAL, "worker spec: launcher, "
                             "channel, plan and inputs are required");
-    return SDSINF_OK;
+    const sdsinf_channel_methods *m; /* before loading anything */
+    return sdsinf__channel_resolve(s->channel, &m, err);
 }
 
 int sdsinf_worker_main(const sdsinf_worker_spec *s, sdsinf_err *err)
