@@ -606,7 +606,7 @@ SDSINF_API int sdsinf_channel_run_residue(const char *name,
                                           int64_t *items, sdsinf_err *err);
 
 /* ---- Distributed runs ------------------------------------------------------ */
-#define SDSINF_RUN_OPTS_VERSION 5
+#define SDSINF_RUN_OPTS_VERSION 6
 typedef struct sdsinf_run_opts {
     int version;                /* SDSINF_RUN_OPTS_VERSION (older: without
                                    the fields of later versions) */
@@ -662,6 +662,13 @@ typedef struct sdsinf_run_opts {
                             someone else to start the workers with (`sdsinf
                             worker --spec FILE`), and waits for their
                             reports */
+    /* version 6 */
+    int start_timeout_ms;   /* a launcher that cannot tell of its workers
+                            (no poll: external): the longest wait, from the
+                            workers' launch, for every worker to start
+                            (its data loaded and channel open, it tells the
+                            coordinator so); then the run ends naming those
+                            that did not; 0: 600000 (10 minutes) */
 } sdsinf_run_opts;
 SDSINF_API void sdsinf_run_opts_init(sdsinf_run_opts *o);
 /* Checks the options alone, before any data is loaded (sdsinf_run checks

@@ -29,7 +29,7 @@ typedef struct opts {
     const char *launcher, *channel, *channel_config, *codec, *metrics;
     const char *spec, *specs_out; /* worker; run --launcher external */
     const char *payload; /* the one argument that is not a flag (run) */
-    long long level, timeout_ms, bfr, nlevels, max_message;
+    long long level, timeout_ms, start_timeout_ms, bfr, nlevels, max_message;
     long long neurons, layers, threads, batch_size, workers;
     long long images_count, max_memory;
     double imbalance;
@@ -204,6 +204,9 @@ static const flag FLAGS[] = {
                "the launch tree's depth (with --bfr)"),
     COUNT_FLAG("--timeout-ms", timeout_ms, 1, 86400000, "T",
                "the longest wait for a message, in ms (default 30000)"),
+    COUNT_FLAG("--start-timeout-ms", start_timeout_ms, 1, 86400000, "T",
+               "launcher external: the longest wait for every worker to "
+               "start, in ms (default 600000)"),
     COUNT_FLAG("--max-message", max_message, 256, 9.2e18, "BYTES",
                "the largest message: larger blocks go as chunks (default "
                "262144)"),
@@ -1217,6 +1220,7 @@ static void run_opts_from(const opts *o, sdsinf_run_opts *ro)
     ro->codec = o->codec;
     ro->level = (int)o->level;
     ro->timeout_ms = (int)o->timeout_ms;
+    ro->start_timeout_ms = (int)o->start_timeout_ms;
     ro->max_message = o->max_message;
     ro->kernel_threads = (int)o->threads;
     ro->bfr = (int)o->bfr;
@@ -1847,6 +1851,7 @@ static int cmd_worker(const opts *o)
 #define MODEL_FLAGS "--neurons --layers --bias --ymax"
 #define RUN_FLAGS                                                            \
     "--launcher --channel --channel-config --codec --level --timeout-ms "    \
+    "--start-timeout-ms "                                                   \
     "--max-message --bfr --nlevels --batch-size --threads"
 
 static const command COMMANDS[] = {

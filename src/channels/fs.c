@@ -14,7 +14,9 @@
  *
  * Cleanup: run_create (the run's coordinator) makes <dir>/<run> with a
  * mark, <dir>/<run>/.created, and run_destroy removes <dir>/<run> (and the
- * default store, once empty).  In a run made without run_create,
+ * default store, once empty); a worker that outlives that (the run ended
+ * without it) finds the mark gone and sends no more, so the run is not
+ * made again.  In a run made without run_create,
  * close(cleanup=1) does that, or, while other workers of the run still
  * have it open, leaves a mark (<dir>/<run>/.cleanup) so that the last of
  * them to close removes it: every worker may clean up as it finishes.
@@ -490,6 +492,16 @@ static int write_file(const char *tmp, const void *msg, size_t len)
     return 0;
 }
 
+/* Whether the run, made by run_create, has been removed by run_destroy
+ * (its mark is gone): a worker that outlives its run must not make it
+ * again. */
+static int run_destroyed(const fs_channel *fc)
+{
+    char mark[FILE_CAP];
+    snprintf(mark, sizeof mark, "%s/.created", fc->root);
+    return fc->created && access(mark, F_OK) != 0;
+}
+
 static int fs_send(sdsinf_channel *ch, const sdsinf_msg_key *key,
                    const void *msg, size_t len, sdsinf_err *err)
 {
@@ -522,6 +534,12 @@ static int fs_send(sdsinf_channel *ch, const sdsinf_msg_key *key,
         }
         if (!e)
             return SDSINF_OK;
+        if (e == ENOENT && run_destroyed(fc))
+            return sdsinf__fail(err, SDSINF_ECANCELED,
+                                "channel 'fs': worker %d: run %" PRIu64
+                                " is gone from %s (its coordinator ended it "
+                                "and removed it)",
+                                ch->self, ch->run, fc->root);
         if (e == ENOENT && attempt == 0 && sdsinf__mkdir_p(dir) == 0)
             continue; /* the key's first object: make its directory */
         if (e == ENOENT && attempt == 0)

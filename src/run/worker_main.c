@@ -138,9 +138,10 @@ static void worker_opts(one_worker *t, uint64_t run, int64_t batch_size,
 }
 
 /* Opens worker w's endpoint of a W-worker run's channel (tracked in the
- * progress file, when there is one), its kernel pool and the layers'
- * scratch (for the largest layer and batch, its pages touched: start-up
- * work, not the first layers'); worker 0 gets room for the result. */
+ * progress file, when there is one) and tells the coordinator it started
+ * (its note); then its kernel pool and the layers' scratch (for the
+ * largest layer and batch, its pages touched: start-up work, not the
+ * first layers'); worker 0 gets room for the result. */
 static int worker_open(one_worker *t, int w, int W, const char *channel,
                        const char *config, int64_t max_message, int threads,
                        sdsinf_err *err)
@@ -155,7 +156,12 @@ static int worker_open(one_worker *t, int w, int W, const char *channel,
         return rc;
     t->wo.max_message = sdsinf__message_limit(t->wo.channel->methods,
                                               max_message);
-    if ((rc = sdsinf__progress_track(&t->progress, w, &t->track,
+    unsigned char note[SDSINF__MSG_HEADER]; /* the coordinator's: started */
+    sdsinf__msg_key key = {t->wo.run, 0, 0, (uint32_t)w, (uint32_t)W, 0, 1};
+    sdsinf__note_encode(&key, note);
+    if ((rc = sdsinf_channel_send(t->wo.channel, &key, note, sizeof note,
+                                  err)) != SDSINF_OK ||
+        (rc = sdsinf__progress_track(&t->progress, w, &t->track,
                                      &t->wo.channel, err)) != SDSINF_OK ||
         (rc = sdsinf_pool_create(threads > 1 ? threads : 1, &t->wo.pool,
                                  err)) != SDSINF_OK)
