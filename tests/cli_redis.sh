@@ -67,11 +67,11 @@ mkdir "$SDSINF_SCRATCH"
 "$sdsinf" run --weights "$tmp/big.sdsinf" --images "$tmp/big/sparse-images-1024.tsv" \
     --workers 4 --channel redis --batch-size 100 >/dev/null 2>&1 &
 pid=$!
-for _ in $(seq 300); do
-    compgen -G "$SDSINF_SCRATCH/sdsinf-*/*.owner" >/dev/null && break
+for _ in $(seq 300); do # until the run has keys (run_create's mark)
+    [ "$(cli --scan | wc -l)" -gt 0 ] && break
     sleep 0.1
 done
-sleep 0.7 # its layers run
+sleep 0.5 # its layers run
 kill -KILL "$pid"
 wait "$pid" || true
 sleep 0.5 # the workers die with it
