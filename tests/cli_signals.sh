@@ -9,7 +9,8 @@
 # remove nothing) and, separately, the next run remove it, while a live
 # run's state, state of a reused pid and state without an owner record are
 # told apart.  The sweep goes through the channel the run's owner record
-# names: the objects of an fs run in a store of its own go too.
+# names: the objects of an fs run in a store of its own go too; a record
+# naming a channel this program lacks, or not a record at all, is kept.
 set -eu
 sdsinf=$1
 tmp=$(mktemp -d)
@@ -150,3 +151,14 @@ grep -q '"removed":\[\],"runs":0,.*"kept":2}' "$tmp/out" && [ "$live" = 1 ] ||
     { echo "FAIL: clean beside a live run"; cat "$tmp/out"; exit 1; }
 [ "$(state)" = "$unowned" ] || { echo "FAIL: left:"; state; exit 1; }
 echo "ok: a reused pid's state removed; a live run's and an unowned one kept"
+
+echo "== records clean cannot act on are kept"
+mkdir "$SDSINF_SCRATCH/sdsinf-13" "$SDSINF_SCRATCH/sdsinf-14"
+printf '1 1\nchannel nosuch\nworkers 2\n' >"$SDSINF_SCRATCH/sdsinf-13/13.owner" # a channel this program lacks
+printf 'x\377\000 1 2\nchannel fs\n' >"$SDSINF_SCRATCH/sdsinf-14/14.owner"      # not a record
+"$sdsinf" clean --json >"$tmp/out"
+grep -q '"removed":\[\],"runs":0,.*"kept":3}' "$tmp/out" ||
+    { echo "FAIL: clean of records it cannot act on"; cat "$tmp/out"; exit 1; }
+[ -d "$SDSINF_SCRATCH/sdsinf-13" ] && [ -d "$SDSINF_SCRATCH/sdsinf-14" ] ||
+    { echo "FAIL: clean removed them"; state; exit 1; }
+echo "ok: a record naming a channel this program lacks, and one that is not a record, kept"
