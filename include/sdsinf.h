@@ -424,6 +424,10 @@ SDSINF_API int sdsinf_legacy_load(const char *dir, const sdsinf_model *known,
  *     run_destroy, which the coordinator calls once before the workers
  *     start and once after they end, whatever their fate, and run_residue,
  *     which counts what a run left (the suite's check that nothing is);
+ *     with SDSINF_CAP_PROCESSES, the run's owner record names the channel,
+ *     so that sdsinf_clean removes what a killed run left through
+ *     run_destroy (on a process that did not make the run: it must work
+ *     from the config, the run id and the endpoints alone);
  *   - type_init and type_cleanup for what all instances of the channel in a
  *     process share (a client, a connection pool, MPI), and flush when
  *     sends are batched.  Every version 2 entry may be NULL.
