@@ -64,10 +64,12 @@ export SDSINF_SCRATCH=$tmp/scratch # where the run's owner record goes
 mkdir "$SDSINF_SCRATCH"
 "$sdsinf" generate --neurons 1024 --layers 120 --images 2000 --out "$tmp/big" >/dev/null
 "$sdsinf" convert --weights "$tmp/big" --out "$tmp/big.sdsinf" >/dev/null
+"$sdsinf" partition --weights "$tmp/big.sdsinf" --workers 4 --method block \
+    --out "$tmp/bigplan" >/dev/null
 "$sdsinf" run --weights "$tmp/big.sdsinf" --images "$tmp/big/sparse-images-1024.tsv" \
-    --workers 4 --channel redis --batch-size 100 >/dev/null 2>&1 &
+    --plan "$tmp/bigplan" --channel redis --batch-size 100 >/dev/null 2>&1 &
 pid=$!
-for _ in $(seq 300); do # until the run has keys (run_create's mark)
+for _ in $(seq 600); do # until the run has keys (run_create's mark)
     [ "$(cli --scan | wc -l)" -gt 0 ] && break
     sleep 0.1
 done

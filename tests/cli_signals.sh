@@ -79,10 +79,9 @@ interrupt "SIGTERM, threads, local channel" TERM coordinator 8 --launcher thread
     --channel local
 interrupt "^C, threads, fs channel" INT group 8 --launcher threads --channel fs
 
-killed() { # channel [run arguments...]: a run killed with SIGKILL, its
-          # state left
+killed() { # channel: a run killed with SIGKILL, its state left
     "$sdsinf" run --weights "$tmp/m.sdsinf" --images "$img" --plan "$tmp/plan8" \
-        --channel "$@" >/dev/null 2>&1 &
+        --channel "$1" >/dev/null 2>&1 &
     local pid=$! rc=0
     started
     kill -KILL "$pid"
@@ -116,7 +115,17 @@ killed fs
 echo "ok: the next run removed the killed run's fs objects"
 
 echo "== SIGKILL, fs objects in a store of their own: clean goes through the channel"
-killed fs --channel-config "$tmp/store"
+"$sdsinf" run --weights "$tmp/m.sdsinf" --images "$img" --plan "$tmp/plan8" \
+    --channel fs --channel-config "$tmp/store" >/dev/null 2>&1 &
+pid=$!
+for _ in $(seq 600); do # until its workers have sent objects
+    [ -n "$(find "$tmp/store" -name '*.msg' 2>/dev/null)" ] && break
+    sleep 0.1
+done
+kill -KILL "$pid"
+wait "$pid" || true
+sleep 0.5 # the workers die with it
+no_processes "SIGKILL, fs channel in a store of its own"
 [ -n "$(find "$tmp/store" -name '*.msg')" ] || { echo "FAIL: no objects in the store"; exit 1; }
 "$sdsinf" clean --dry-run >"$tmp/out"
 grep -q "^  and its state on channel fs: [1-9][0-9]* items$" "$tmp/out" ||
