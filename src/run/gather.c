@@ -290,6 +290,8 @@ int sdsinf__gather(run_ctx *c, sdsinf_launch *l,
                        ? c->o->start_timeout_ms
                        : START_TIMEOUT_MS;
     double start_by = sdsinf__now() + start_ms / 1e3;
+    /* a launcher that cannot see its workers start (not a job's) */
+    int blind = !lm->poll && !(lm->caps & SDSINF_LAUNCH_IN_JOB);
     int rc = SDSINF_OK;
     if (!(g.w = sdsinf__calloc((size_t)c->W, sizeof *g.w)))
         return sdsinf__fail(err, SDSINF_ENOMEM, "no memory");
@@ -310,10 +312,10 @@ int sdsinf__gather(run_ctx *c, sdsinf_launch *l,
         size_t len = 0;
         sdsinf_msg_key want = {c->run, 0, (uint32_t)c->st->layers + 2, 0,
                                (uint32_t)c->W, 0, 0};
-        if (keyed) { /* one key: a worker not heard of yet is asked for
-                        its note and its report in turn */
+        if (keyed) { /* one key; blind, a worker not heard of yet is asked
+                        for its note and its report in turn */
             owed *o = &g.w[want.source = (uint32_t)next_owed(&g, &next)];
-            if (!o->started && o->asked++ % 2 == 0)
+            if (blind && !o->started && o->asked++ % 2 == 0)
                 want.layer = 0;
         }
         int got = sdsinf_channel_recv(c->coord, &want, &msg, &len,
@@ -332,7 +334,7 @@ int sdsinf__gather(run_ctx *c, sdsinf_launch *l,
                 ended_unreported(&g, w);
         /* a launcher that cannot see its workers: they must all have
          * started within the start timeout */
-        if (!lm->poll && g.started < c->W && sdsinf__now() > start_by)
+        if (blind && g.started < c->W && sdsinf__now() > start_by)
             never_started(&g, start_ms);
         /* a launcher that cannot tell ends: the rest must follow the last
          * report within the timeout */
@@ -346,11 +348,9 @@ int sdsinf__gather(run_ctx *c, sdsinf_launch *l,
             consider(&g, SDSINF_ETIMEDOUT, m, 1);
         }
     }
-    if (rc == SDSINF_OK && g.have && g.rank < 2 && !lm->poll &&
-        g.started < c->W)
+    if (rc == SDSINF_OK && g.have && g.rank < 2 && blind && g.started < c->W)
         drain_notes(&g, keyed);
-    if (rc == SDSINF_OK && g.have && g.rank < 2 && !lm->poll &&
-        g.started < c->W)
+    if (rc == SDSINF_OK && g.have && g.rank < 2 && blind && g.started < c->W)
         never_started(&g, start_ms); /* the others waited for them */
     if (rc == SDSINF_OK && g.have) {
         rc = g.first.code;
