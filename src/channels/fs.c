@@ -14,9 +14,9 @@
  *
  * Cleanup: run_create (the run's coordinator) makes <dir>/<run> with a
  * mark, <dir>/<run>/.created, and run_destroy removes <dir>/<run> (and the
- * default store, once empty); a worker that outlives that (the run ended
- * without it) finds the mark gone and sends no more, so the run is not
- * made again.  In a run made without run_create,
+ * default store, once empty); a worker that outlives run_destroy (the run
+ * ended without it) finds the mark gone and sends nothing more, so it
+ * does not make the run again.  In a run made without run_create,
  * close(cleanup=1) does that, or, while other workers of the run still
  * have it open, leaves a mark (<dir>/<run>/.cleanup) so that the last of
  * them to close removes it: every worker may clean up as it finishes.
