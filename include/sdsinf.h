@@ -424,6 +424,10 @@ SDSINF_API int sdsinf_legacy_load(const char *dir, const sdsinf_model *known,
  *     run_destroy, which the coordinator calls once before the workers
  *     start and once after they end, whatever their fate, and run_residue,
  *     which counts what a run left (the suite's check that nothing is);
+ *     with SDSINF_CAP_PROCESSES, the run's owner record names the channel,
+ *     so that sdsinf_clean removes what a killed run left through
+ *     run_destroy (on a process that did not make the run: it must work
+ *     from the config, the run id and the endpoints alone);
  *   - type_init and type_cleanup for what all instances of the channel in a
  *     process share (a client, a connection pool, MPI), and flush when
  *     sends are batched.  Every version 2 entry may be NULL.
@@ -608,7 +612,7 @@ SDSINF_API int sdsinf_channel_run_residue(const char *name,
                                           int64_t *items, sdsinf_err *err);
 
 /* ---- Distributed runs ------------------------------------------------------ */
-#define SDSINF_RUN_OPTS_VERSION 5
+#define SDSINF_RUN_OPTS_VERSION 6
 typedef struct sdsinf_run_opts {
     int version;                /* SDSINF_RUN_OPTS_VERSION (older: without
                                    the fields of later versions) */
@@ -664,6 +668,13 @@ typedef struct sdsinf_run_opts {
                             someone else to start the workers with (`sdsinf
                             worker --spec FILE`), and waits for their
                             reports */
+    /* version 6 */
+    int start_timeout_ms;   /* a launcher that cannot tell of its workers
+                            (no poll: external): the longest wait, from the
+                            workers' launch, for every worker to start
+                            (its data loaded and channel open, it tells the
+                            coordinator so); then the run ends naming those
+                            that did not; 0: 600000 (10 minutes) */
 } sdsinf_run_opts;
 SDSINF_API void sdsinf_run_opts_init(sdsinf_run_opts *o);
 /* Checks the options alone, before any data is loaded (sdsinf_run checks
@@ -732,9 +743,11 @@ SDSINF_API void sdsinf_run_stats_free(sdsinf_run_stats *st);
  * launcher, by rank 0), no file behind.  The run's
  * requests (st->requests, and per layer in the records) are what its
  * channel counted.
- * The local and fs channels' state under the scratch directory records
- * its owner (this process: pid and start time), and a run first sweeps
- * what runs whose owner is gone (killed) left there (sdsinf_clean). */
+ * A run whose channel keeps state outside its processes (local, fs, redis)
+ * or whose workers start from specs records its owner (this process: pid
+ * and start time; the channel and its config) under the scratch
+ * directory, and a run first sweeps what runs whose owner is gone (killed)
+ * left (sdsinf_clean). */
 SDSINF_API int sdsinf_run(const sdsinf_model *m, const sdsinf_plan *p,
                           const sdsinf_csr *images, const sdsinf_run_opts *o,
                           sdsinf_result *out, sdsinf_run_stats *st,
@@ -999,7 +1012,13 @@ typedef struct sdsinf_stale_run {
     const char *path; /* the run's directory (valid during the callback) */
     uint64_t run;
     int owner_pid;    /* the process that owned it, now gone */
-    int64_t files, bytes;
+    int64_t files, bytes; /* in the run's directory (the local channel's
+                             files by default among them) */
+    const char *channel;  /* its channel, or NULL when the record names
+                             none (valid during the callback) */
+    int64_t items;        /* what the channel held of the run (its
+                             run_residue: files, keys, objects); -1 when it
+                             cannot tell or none is named */
 } sdsinf_stale_run;
 
 typedef struct sdsinf_clean_stats {
@@ -1007,11 +1026,15 @@ typedef struct sdsinf_clean_stats {
     int64_t kept;               /* runs whose owner lives, or unknown */
 } sdsinf_clean_stats;
 
-/* Removes (dry_run: only finds) the state that local and fs channel runs
- * left under the scratch directory (its sdsinf-* entries) when their owner
- * process is gone, calling fn (when not NULL) for each run; state whose
- * owner lives, without an owner record, or of another user is kept.  A
- * Redis run's keys expire by themselves. */
+/* Removes (dry_run: only finds) what runs whose owner process is gone
+ * left: every run directory under the scratch directory (its sdsinf-<run>
+ * entries) with an owner record of a dead process, and the run's state on
+ * the channel the record names (any channel with run_destroy, through it:
+ * local or fs files wherever their config put them, Redis keys, ...),
+ * calling fn (when not NULL) for each run.  A run whose owner lives,
+ * without an owner record, of another user, or on a channel this process
+ * has not registered is kept.  The first failure to remove is returned
+ * (its run kept for a later try); the others are still swept. */
 SDSINF_API int sdsinf_clean(int dry_run,
                             void (*fn)(const sdsinf_stale_run *r, void *arg),
                             void *arg, sdsinf_clean_stats *st,

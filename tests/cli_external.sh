@@ -5,7 +5,10 @@
 # this script starts each `sdsinf worker --spec DIR/worker-{w}.spec` itself
 # (one with the spec on standard input), over the fs and local channels,
 # with and without --plan, and the scores equal `sdsinf infer`'s bit for
-# bit; the specs and the run's files are gone afterwards.  A bad spec is
+# bit; the specs and the run's files are gone afterwards.  A run where
+# some worker never starts ends once its start timeout is past, naming
+# those workers, exit 1, with no output and nothing left in the channel
+# (the workers that did start fail).  A bad spec is
 # refused naming its line, and external without --specs-out says what to
 # give.  With the shared data, the real 6,000 images on 4 such workers
 # reproduce the golden categories.
@@ -54,6 +57,43 @@ same "--plan, local channel"
 external "5 workers, batches, raw codec, bias given" 5 "$tmp/g" "$img" \
     "$tmp/s.tsv" --workers 5 --batch-size 16 --codec raw --bias "$tmp/g/bias.tsv"
 same "batches"
+
+echo "== workers that never start: the run ends within its start timeout, naming them"
+partial() { # label, workers to start (ids), expected message, start
+            # timeout, message timeout (ms)
+    local label=$1 start=$2 want=$3 specs=$tmp/specs pids=() rc=0 t0
+    t0=$(date +%s)
+    timeout 120 "$sdsinf" run --launcher external --specs-out "$specs" \
+        --weights "$tmp/g" --images "$img" --workers 3 --scores "$tmp/part.tsv" \
+        --start-timeout-ms "$4" --timeout-ms "$5" >"$tmp/out" 2>"$tmp/err" &
+    local run=$!
+    for _ in $(seq 600); do
+        [ "$(ls "$specs" 2>/dev/null | grep -c '^worker-[0-9]*\.spec$')" = 3 ] && break
+        sleep 0.1
+    done
+    for i in $start; do
+        "$sdsinf" worker --quiet --spec "$specs/worker-$i.spec" & pids+=($!)
+    done
+    wait "$run" || rc=$?
+    [ "$rc" = 1 ] || { echo "FAIL: $label: exit $rc, not 1"; cat "$tmp/err"; exit 1; }
+    grep -q "$want" "$tmp/err" || { echo "FAIL: $label: the message"; cat "$tmp/err"; exit 1; }
+    [ $(( $(date +%s) - t0 )) -le 30 ] || { echo "FAIL: $label: too slow"; exit 1; }
+    for p in "${pids[@]}"; do
+        if wait "$p"; then echo "FAIL: $label: a worker of the failed run succeeded"; exit 1; fi
+    done
+    [ ! -e "$tmp/part.tsv" ] || { echo "FAIL: $label: --scores written"; exit 1; }
+    [ -z "$(ls -A "$specs")" ] || { echo "FAIL: $label: specs left"; ls "$specs"; exit 1; }
+    [ -z "$(find "$SDSINF_SCRATCH" -mindepth 1)" ] ||
+        { echo "FAIL: $label: files left"; find "$SDSINF_SCRATCH"; exit 1; }
+    echo "ok: $label: exit $rc, $(cat "$tmp/err")"
+}
+partial "no worker started" "" \
+    "worker(s) 0,1,2 never started: no word from them on channel fs within 2000 ms" 2000 4000
+partial "workers 0 and 2 of 3 started" "0 2" \
+    "worker(s) 1 never started: no word from them on channel fs within 2000 ms" 2000 4000
+partial "workers 0 and 2 started, they time out first" "0 2" \
+    "worker(s) 1 never started (no word from them on channel fs), so the others failed: worker [02], layer [0-9]" \
+    20000 2000
 
 echo "== bad specs and options"
 printf 'sdsinf-worker-spec 1\nrun 1\nworkers two\n' >"$tmp/bad.spec"

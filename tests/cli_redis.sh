@@ -4,8 +4,10 @@
 # $SDSINF_REDIS_SOCKET): distributed runs on local processes and threads
 # equal `sdsinf infer` (categories and every score), over TCP, a Unix socket
 # and another database; a worker killed mid-run ends the run within the
-# timeout, naming it, with no process and no key left; 4 ranks of mpirun
-# (the mpi launcher) leave no key either; bad settings fail
+# timeout, naming it, with no process and no key left; one killed with
+# SIGKILL leaves its keys, which `sdsinf clean` removes through the
+# channel (from the run's owner record); 4 ranks of mpirun (the mpi
+# launcher) leave no key either; bad settings fail
 # with a clear error; with the shared data, the real 6,000 images on 8
 # workers reproduce the golden categories.  with_redis.sh then checks that
 # the server holds no key at all.
@@ -75,6 +77,35 @@ else
     no_keys "the mpi launcher's run"
     echo "ok: 4 ranks over redis"
 fi
+
+echo "== a run killed with SIGKILL: sdsinf clean removes its keys"
+export SDSINF_SCRATCH=$tmp/scratch # where the run's owner record goes
+mkdir "$SDSINF_SCRATCH"
+"$sdsinf" generate --neurons 1024 --layers 120 --images 2000 --out "$tmp/big" >/dev/null
+"$sdsinf" convert --weights "$tmp/big" --out "$tmp/big.sdsinf" >/dev/null
+"$sdsinf" partition --weights "$tmp/big.sdsinf" --workers 4 --method block \
+    --out "$tmp/bigplan" >/dev/null
+"$sdsinf" run --weights "$tmp/big.sdsinf" --images "$tmp/big/sparse-images-1024.tsv" \
+    --plan "$tmp/bigplan" --channel redis --batch-size 100 >/dev/null 2>&1 &
+pid=$!
+for _ in $(seq 600); do # until the run has keys (run_create's mark)
+    [ "$(cli --scan | wc -l)" -gt 0 ] && break
+    sleep 0.1
+done
+sleep 0.5 # its layers run
+kill -KILL "$pid"
+wait "$pid" || true
+sleep 0.5 # the workers die with it
+if pgrep -f "$tmp/big" >/dev/null; then echo "FAIL: processes left behind"; exit 1; fi
+[ "$(cli --scan | wc -l)" -gt 0 ] || { echo "FAIL: the killed run left no key"; exit 1; }
+"$sdsinf" clean --json >"$tmp/out"
+grep -q '"channel":"redis","items":[1-9][0-9]*}\],"runs":1,' "$tmp/out" ||
+    { echo "FAIL: clean of a redis run"; cat "$tmp/out"; exit 1; }
+no_keys "clean"
+[ -z "$(find "$SDSINF_SCRATCH" -mindepth 1)" ] ||
+    { echo "FAIL: clean left:"; find "$SDSINF_SCRATCH"; exit 1; }
+unset SDSINF_SCRATCH
+echo "ok: clean removed the killed run's keys: $(cat "$tmp/out")"
 
 echo "== bad settings"
 fails() { # label, text the error must hold, run arguments...

@@ -4,7 +4,8 @@
 # launch trees, also when the workers load their shards from --plan (a
 # damaged or missing shard is named with its worker); a worker killed
 # mid-run ends the run at once with an error naming it and leaves no
-# process and no --out or --scores file behind; with the shared data, the
+# process and no --out or --scores file behind; the fs channel's requests
+# are its objects' puts and deletes alone; with the shared data, the
 # real 6,000 images on 8 workers reproduce the golden categories.
 set -eu
 sdsinf=$1 data=$2
@@ -27,6 +28,18 @@ check "8 x 1 level" --workers 8 --bfr 8 --nlevels 1
 check "4 x 2 levels" --workers 20 --bfr 4 --nlevels 2
 check "fs channel" --workers 4 --channel fs --channel-config "$tmp/fs"
 [ -z "$(ls -A "$tmp/fs" 2>/dev/null)" ] || { echo "FAIL: the fs channel left objects"; exit 1; }
+# fs requests are what an object store would bill: a put per message, a
+# delete per object (the messages, and each worker's start note and
+# report), none for the channel's own bookkeeping (open files, marks)
+"$sdsinf" run --weights "$tmp/g" --images "$img" --workers 4 --channel fs --json |
+    tail -n 1 >"$tmp/j"
+python3 - "$tmp/j" <<'PY' || { echo "FAIL: fs requests"; cat "$tmp/j"; exit 1; }
+import json, sys
+j = json.load(open(sys.argv[1]))
+r, m, w = j["requests"], j["messages_sent"], j["workers"]
+assert r["send"] == m and r["remove"] == m + 2 * w and r["list"] == 0, (r, m, w)
+PY
+echo "ok: fs requests: $(cat "$tmp/j" | python3 -c 'import json,sys; print(json.load(sys.stdin)["requests"])')"
 check "raw codec, batches" --workers 3 --codec raw --batch-size 16
 check "1 KiB messages (blocks as chunks)" --workers 3 --codec raw --max-message 1024
 

@@ -8,7 +8,9 @@
 # its owner record; `sdsinf clean` (after --dry-run and --json, which
 # remove nothing) and, separately, the next run remove it, while a live
 # run's state, state of a reused pid and state without an owner record are
-# told apart.
+# told apart.  The sweep goes through the channel the run's owner record
+# names: the objects of an fs run in a store of its own go too; a record
+# naming a channel this program lacks, or not a record at all, is kept.
 set -eu
 sdsinf=$1
 tmp=$(mktemp -d)
@@ -112,6 +114,30 @@ killed fs
 [ -z "$(state)" ] || { echo "FAIL: the next run left:"; state; exit 1; }
 echo "ok: the next run removed the killed run's fs objects"
 
+echo "== SIGKILL, fs objects in a store of their own: clean goes through the channel"
+"$sdsinf" run --weights "$tmp/m.sdsinf" --images "$img" --plan "$tmp/plan8" \
+    --channel fs --channel-config "$tmp/store" >/dev/null 2>&1 &
+pid=$!
+for _ in $(seq 600); do # until its workers have sent objects
+    [ -n "$(find "$tmp/store" -name '*.msg' 2>/dev/null)" ] && break
+    sleep 0.1
+done
+kill -KILL "$pid"
+wait "$pid" || true
+sleep 0.5 # the workers die with it
+no_processes "SIGKILL, fs channel in a store of its own"
+[ -n "$(find "$tmp/store" -name '*.msg')" ] || { echo "FAIL: no objects in the store"; exit 1; }
+"$sdsinf" clean --dry-run >"$tmp/out"
+grep -q "^  and its state on channel fs: [1-9][0-9]* items$" "$tmp/out" ||
+    { echo "FAIL: clean --dry-run of an fs run"; cat "$tmp/out"; exit 1; }
+"$sdsinf" clean --json >"$tmp/out"
+grep -q '"channel":"fs","items":[1-9][0-9]*}\],"runs":1,' "$tmp/out" ||
+    { echo "FAIL: clean of an fs run"; cat "$tmp/out"; exit 1; }
+[ -z "$(ls -A "$tmp/store")" ] || { echo "FAIL: clean left in the store:"; find "$tmp/store"; exit 1; }
+[ -z "$(state)" ] || { echo "FAIL: clean left:"; state; exit 1; }
+rmdir "$tmp/store"
+echo "ok: a killed run's objects in $tmp/store removed through the fs channel: $(cat "$tmp/out")"
+
 echo "== what clean keeps"
 mkdir "$SDSINF_SCRATCH/sdsinf-11" "$SDSINF_SCRATCH/sdsinf-12"
 echo "$$ 1" >"$SDSINF_SCRATCH/sdsinf-11/11.owner" # a live pid, started later
@@ -134,3 +160,14 @@ grep -q '"removed":\[\],"runs":0,.*"kept":2}' "$tmp/out" && [ "$live" = 1 ] ||
     { echo "FAIL: clean beside a live run"; cat "$tmp/out"; exit 1; }
 [ "$(state)" = "$unowned" ] || { echo "FAIL: left:"; state; exit 1; }
 echo "ok: a reused pid's state removed; a live run's and an unowned one kept"
+
+echo "== records clean cannot act on are kept"
+mkdir "$SDSINF_SCRATCH/sdsinf-13" "$SDSINF_SCRATCH/sdsinf-14"
+printf '1 1\nchannel nosuch\nworkers 2\n' >"$SDSINF_SCRATCH/sdsinf-13/13.owner" # a channel this program lacks
+printf 'x\377\000 1 2\nchannel fs\n' >"$SDSINF_SCRATCH/sdsinf-14/14.owner"      # not a record
+"$sdsinf" clean --json >"$tmp/out"
+grep -q '"removed":\[\],"runs":0,.*"kept":3}' "$tmp/out" ||
+    { echo "FAIL: clean of records it cannot act on"; cat "$tmp/out"; exit 1; }
+[ -d "$SDSINF_SCRATCH/sdsinf-13" ] && [ -d "$SDSINF_SCRATCH/sdsinf-14" ] ||
+    { echo "FAIL: clean removed them"; state; exit 1; }
+echo "ok: a record naming a channel this program lacks, and one that is not a record, kept"

@@ -2,8 +2,9 @@
 # cli_usage.sh - the command line's usage and JSON: each command takes only
 # its own flags (another command's is bad usage naming both), `CMD --help`
 # and `help CMD` print the command's usage, `help` an unknown command is
-# bad usage listing the known ones, and --json stays valid JSON whatever a
-# path holds (a double quote, a backslash, a tab).
+# bad usage listing the known ones, a channel the build left out is bad
+# usage saying how to get it, before anything is loaded, and --json stays
+# valid JSON whatever a path holds (a double quote, a backslash, a tab).
 # usage: cli_usage.sh SDSINF [DATA_DIR]   (the data directory is unused)
 set -u
 
@@ -39,6 +40,21 @@ check 2 "--dry-run is not an option of infer" "infer --dry-run" \
     "$bin" infer --weights w --images i --dry-run
 check 2 "--json is not an option of version" "version --json" \
     "$bin" version --json
+
+echo "== a channel this build left out: bad usage, before loading anything"
+for ch in redis mpi; do
+    "$bin" run --channel $ch --weights nowhere --images nowhere --workers 2 \
+        >"$tmp/stdout" 2>"$tmp/stderr"
+    if grep -q "is not in this build" "$tmp/stderr"; then
+        check 2 "apt-get install" "run --channel $ch says how to get it" \
+            "$bin" run --channel $ch --weights nowhere --images nowhere --workers 2
+        check 2 "apt-get install" "demo --channel $ch, before generating" \
+            "$bin" demo --channel $ch --out d
+        expect "... and writes nothing" ! -e d
+    else
+        echo "skip: this build has channel $ch"
+    fi
+done
 
 echo "== usage"
 check 0 "--workers" "run --help" "$bin" run --help

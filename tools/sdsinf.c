@@ -32,7 +32,7 @@ typedef struct opts {
     const char *prices, *region, *as, *validate; /* cost */
     const char *payload; /* the one argument that is not a flag (run: the
                             payload; cost: the run record) */
-    long long level, timeout_ms, bfr, nlevels, max_message;
+    long long level, timeout_ms, start_timeout_ms, bfr, nlevels, max_message;
     long long neurons, layers, threads, batch_size, workers;
     long long images_count, max_memory;
     double imbalance;
@@ -219,6 +219,9 @@ static const flag FLAGS[] = {
                "the launch tree's depth (with --bfr)"),
     COUNT_FLAG("--timeout-ms", timeout_ms, 1, 86400000, "T",
                "the longest wait for a message, in ms (default 30000)"),
+    COUNT_FLAG("--start-timeout-ms", start_timeout_ms, 1, 86400000, "T",
+               "launcher external: the longest wait for every worker to "
+               "start, in ms (default 600000)"),
     COUNT_FLAG("--max-message", max_message, 256, 9.2e18, "BYTES",
                "the largest message: larger blocks go as chunks (default "
                "262144)"),
@@ -1233,6 +1236,7 @@ static void run_opts_from(const opts *o, sdsinf_run_opts *ro)
     ro->codec = o->codec;
     ro->level = (int)o->level;
     ro->timeout_ms = (int)o->timeout_ms;
+    ro->start_timeout_ms = (int)o->start_timeout_ms;
     ro->max_message = o->max_message;
     ro->kernel_threads = (int)o->threads;
     ro->bfr = (int)o->bfr;
@@ -1241,6 +1245,20 @@ static void run_opts_from(const opts *o, sdsinf_run_opts *ro)
     ro->cancel = &stop_signal;
     ro->worker_exe = "/proc/self/exe"; /* local workers: `sdsinf worker` */
     ro->specs_dir = o->specs_out;
+}
+
+/* The run options checked before anything is loaded: bad usage (2) for a
+ * value no run takes and for a channel or launcher this build left out
+ * (the message says how to get it); 0 when they may run. */
+static int check_run_opts(const opts *o, int workers)
+{
+    sdsinf_err err = {0};
+    sdsinf_run_opts ro;
+    run_opts_from(o, &ro);
+    int rc = sdsinf_run_opts_check(&ro, workers, &err);
+    return rc == SDSINF_EINVAL || rc == SDSINF_ENOTSUP
+               ? usage_error("%s", err.msg)
+               : 0;
 }
 
 static const char *channel_name(const opts *o)
@@ -1364,9 +1382,9 @@ static int run_distributed(const opts *o, const run_setup *rs)
                            "partition)", launcher_name(o));
     if (check_outputs(o))
         return EXIT_USAGE;
+    if (check_run_opts(o, (int)o->workers))
+        return EXIT_USAGE; /* before loading anything */
     run_opts_from(o, &ro);
-    if (sdsinf_run_opts_check(&ro, (int)o->workers, &err) == SDSINF_EINVAL)
-        return usage_error("%s", err.msg); /* before loading anything */
     if (load_run_inputs(o, rs, &in, &err))
         goto fail;
     catch_stop_signals();
@@ -1713,7 +1731,7 @@ static int cmd_demo(const opts *o)
     d.workers = o->workers ? (int)o->workers : 4;
     d.images_n = 2000;
     if ((o->images && parse_ll("--images", o->images, 1, &d.images_n)) ||
-        check_metrics(o->metrics))
+        check_metrics(o->metrics) || check_run_opts(o, d.workers))
         return EXIT_USAGE;
     if (demo_check_memory(&d, o, &err))
         return fail(&err);
@@ -1745,7 +1763,8 @@ static int cmd_demo(const opts *o)
 
 /* ---- clean ------------------------------------------------------------------- */
 
-/* One line per run swept (arg: the options). */
+/* One line per run swept, and one for its channel's part when the run
+ * names a channel (arg: the options). */
 static void print_removed(const sdsinf_stale_run *r, void *arg)
 {
     const opts *o = arg;
@@ -1753,6 +1772,11 @@ static void print_removed(const sdsinf_stale_run *r, void *arg)
            o->dry_run ? "would remove" : "removed", r->path,
            (unsigned long long)r->run, r->owner_pid, (long long)r->files,
            r->bytes / 1e6);
+    if (r->channel && r->items >= 0)
+        printf("  and its state on channel %s: %lld items\n", r->channel,
+               (long long)r->items);
+    else if (r->channel)
+        printf("  and its state on channel %s\n", r->channel);
 }
 
 /* One element of --json's "removed" array per run swept (arg: the
@@ -1765,6 +1789,10 @@ static void json_removed(const sdsinf_stale_run *r, void *arg)
     cJSON_AddNumberToObject(e, "owner_pid", r->owner_pid);
     cJSON_AddNumberToObject(e, "files", (double)r->files);
     cJSON_AddNumberToObject(e, "bytes", (double)r->bytes);
+    if (r->channel) {
+        cli_json_add_string(e, "channel", r->channel);
+        cJSON_AddNumberToObject(e, "items", (double)r->items);
+    }
     if (!cJSON_AddItemToArray(arg, e))
         cJSON_Delete(e);
 }
@@ -1777,7 +1805,8 @@ static int cmd_clean(const opts *o)
         if (sdsinf_clean(o->dry_run, print_removed, (void *)o, &st, &err))
             return fail(&err);
         printf("%s %lld %s channel state (%lld files, %.1f MB) in %s; "
-               "kept %lld (owner running, or no owner recorded)\n",
+               "kept %lld (owner running, no owner recorded, or a channel "
+               "this program lacks)\n",
                o->dry_run ? "would remove" : "removed", (long long)st.runs,
                st.runs == 1 ? "run's" : "runs'", (long long)st.files,
                st.bytes / 1e6, sdsinf_scratch_dir(), (long long)st.kept);
@@ -1871,6 +1900,7 @@ static int cmd_worker(const opts *o)
 #define MODEL_FLAGS "--neurons --layers --bias --ymax"
 #define RUN_FLAGS                                                            \
     "--launcher --channel --channel-config --codec --level --timeout-ms "    \
+    "--start-timeout-ms "                                                   \
     "--max-message --bfr --nlevels --batch-size --threads"
 
 static const command COMMANDS[] = {
@@ -1925,8 +1955,9 @@ static const command COMMANDS[] = {
      "--out --neurons --layers --images --workers --seed " RUN_FLAGS
      " --metrics --max-memory --json", 0},
     {"clean", cmd_clean, "[options]",
-     "remove the channel state (under the scratch directory) of local and "
-     "fs runs whose process was killed",
+     "remove what runs whose process was killed left: their directories "
+     "under the scratch directory and their state on their channel (local, "
+     "fs, redis, ...)",
      "--dry-run --json", 0},
     {"worker", cmd_worker, "--spec FILE|- [options]",
      "one worker of a run, from its spec: what a launcher starts",

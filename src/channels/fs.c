@@ -14,7 +14,9 @@
  *
  * Cleanup: run_create (the run's coordinator) makes <dir>/<run> with a
  * mark, <dir>/<run>/.created, and run_destroy removes <dir>/<run> (and the
- * default store, once empty).  In a run made without run_create,
+ * default store, once empty); a worker that outlives run_destroy (the run
+ * ended without it) finds the mark gone and sends nothing more, so it
+ * does not make the run again.  In a run made without run_create,
  * close(cleanup=1) does that, or, while other workers of the run still
  * have it open, leaves a mark (<dir>/<run>/.cleanup) so that the last of
  * them to close removes it: every worker may clean up as it finishes.
@@ -23,10 +25,11 @@
  * (<dir>/<run>/.open.<worker>.<pid>.<n>); the lock dies with its process,
  * so a crashed worker never holds a run's cleanup back.
  *
- * Requests, as an object store bills them: a file made (an object put,
- * the open file) is a send, a file read or looked for a receive (empty
- * when not there: every poll of recv), a directory listed a list, a file
- * removed a remove.
+ * Requests, as an object store would bill them: an object put is a send,
+ * an object read or looked for a receive (empty when not there: every
+ * poll of recv), a listing of a layer's objects a list, an object removed
+ * a remove.  The channel's own bookkeeping (the open files, the marks,
+ * the directories) is not counted: an object store has none of it.
  *
  * recv fetches exactly the `want` key, polling with backoff (0.05 ms,
  * doubling to 2 ms) until the timeout.  With control(SDSINF_FS_LISTING,
@@ -35,7 +38,6 @@
  * SDS-Inf did.  A key holds one object: send a block's chunks as one
  * message (max_message 0). */
 #include "channels/channels.h"
-#include "run/sweep.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -235,13 +237,12 @@ static int lock_open(fs_channel *fc)
 
 /* Whether another process has the run at root open; removes the open
  * files of processes that died. */
-static int others_open(fs_channel *fc, const char *root)
+static int others_open(const char *root)
 {
     DIR *d = opendir(root);
     char me[32], path[FILE_CAP];
     int live = 0;
     snprintf(me, sizeof me, ".%ld.", (long)getpid());
-    SDSINF__COUNT(&fc->base, list, 1);
     if (!d)
         return 0;
     struct dirent *de;
@@ -261,12 +262,10 @@ static int others_open(fs_channel *fc, const char *root)
         memset(&fl, 0, sizeof fl);
         fl.l_type = F_WRLCK;
         fl.l_whence = SEEK_SET;
-        if (fcntl(fd, F_GETLK, &fl) == 0 && fl.l_type == F_UNLCK) {
+        if (fcntl(fd, F_GETLK, &fl) == 0 && fl.l_type == F_UNLCK)
             unlink(path); /* its process is gone */
-            SDSINF__COUNT(&fc->base, remove, 1);
-        } else {
+        else
             live = 1;
-        }
         close(fd);
     }
     closedir(d);
@@ -279,8 +278,8 @@ static void fs_release(fs_channel *fc)
         close(fc->lock_fd); /* drops the lock */
         fc->lock_fd = -1;
     }
-    if (fc->lock_path && unlink(fc->lock_path) == 0)
-        SDSINF__COUNT(&fc->base, remove, 1);
+    if (fc->lock_path)
+        unlink(fc->lock_path);
     for (int i = 0; i < SEEN_SLOTS; i++)
         sdsinf__free(fc->seen[i].bits);
     sdsinf__free(fc->lock_path);
@@ -322,16 +321,16 @@ static int root_fail(const char *who, const char *root, int e,
 }
 
 /* Removes the run at root and, from the default store (own_store), the
- * store once no run is left in it; each file removed counted in *req.
+ * store once no run is left in it; each object removed counted in *req.
  * 0, or -1 with errno. */
 static int remove_run(const char *root, int own_store, sdsinf_requests *req)
 {
     char path[FILE_CAP];
-    int64_t files = 0;
+    int64_t objects = 0;
     snprintf(path, sizeof path, "%s", root);
-    int rc = sdsinf__rm_tree(path, sizeof path, 0, &files, NULL);
+    int rc = sdsinf__rm_tree(path, sizeof path, 0, ".msg", &objects, NULL);
     int e = errno;
-    req->remove += (uint64_t)files;
+    req->remove += (uint64_t)objects;
     char *slash = strrchr(path, '/');
     if (own_store && slash && slash != path) {
         *slash = 0;
@@ -372,8 +371,6 @@ static int fs_open(sdsinf_channel *ch, const char *config, sdsinf_err *err)
                           "channel 'fs': no memory to open worker %d", ch->self);
     } else {
         char mark[FILE_CAP];
-        SDSINF__COUNT(ch, send, 1); /* the open file */
-        SDSINF__COUNT(ch, receive, 1);
         snprintf(mark, sizeof mark, "%s/.created", fc->root);
         fc->created = access(mark, F_OK) == 0;
     }
@@ -399,12 +396,11 @@ static int fs_close(sdsinf_channel *ch, int cleanup, sdsinf_err *err)
     snprintf(path, sizeof path, "%s/.cleanup", root);
     if (cleanup && !fc->created) {
         int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
-        SDSINF__COUNT(ch, send, 1);
         if (fd >= 0)
             close(fd);
     }
     if (!fc->created && !here && access(path, F_OK) == 0 &&
-        !others_open(fc, root))
+        !others_open(root))
         remove_run(root, fc->own_store, &fc->base.requests);
     pthread_mutex_unlock(&opens_mu);
     sdsinf__free(root);
@@ -424,7 +420,7 @@ static int fs_run_create(void *state, const char *config, uint64_t run,
     if (sdsinf__mkdir_p(root) != 0 ||
         (fd = open(mark, O_WRONLY | O_CREAT | O_CLOEXEC, 0600)) < 0)
         return root_fail("run_create", root, errno, err);
-    req->send++;
+    (void)req; /* the mark is bookkeeping, not an object */
     close(fd);
     return SDSINF_OK;
 }
@@ -456,7 +452,7 @@ static int fs_run_residue(void *state, const char *config, uint64_t run,
     if (rc != SDSINF_OK)
         return rc;
     snprintf(path, sizeof path, "%s", root);
-    if (sdsinf__rm_tree(path, sizeof path, 1, &n, NULL) != 0)
+    if (sdsinf__rm_tree(path, sizeof path, 1, NULL, &n, NULL) != 0)
         return sdsinf__fail(err, sdsinf__errno_status(errno),
                             "channel 'fs': cannot look through %s: %s", root,
                             strerror(errno));
@@ -496,6 +492,16 @@ static int write_file(const char *tmp, const void *msg, size_t len)
     return 0;
 }
 
+/* Whether the run, made by run_create, has been removed by run_destroy
+ * (its mark is gone): a worker that outlives its run must not make it
+ * again. */
+static int run_destroyed(const fs_channel *fc)
+{
+    char mark[FILE_CAP];
+    snprintf(mark, sizeof mark, "%s/.created", fc->root);
+    return fc->created && access(mark, F_OK) != 0;
+}
+
 static int fs_send(sdsinf_channel *ch, const sdsinf_msg_key *key,
                    const void *msg, size_t len, sdsinf_err *err)
 {
@@ -528,6 +534,12 @@ static int fs_send(sdsinf_channel *ch, const sdsinf_msg_key *key,
         }
         if (!e)
             return SDSINF_OK;
+        if (e == ENOENT && run_destroyed(fc))
+            return sdsinf__fail(err, SDSINF_ECANCELED,
+                                "channel 'fs': worker %d: run %" PRIu64
+                                " is gone from %s (its coordinator ended it "
+                                "and removed it)",
+                                ch->self, ch->run, fc->root);
         if (e == ENOENT && attempt == 0 && sdsinf__mkdir_p(dir) == 0)
             continue; /* the key's first object: make its directory */
         if (e == ENOENT && attempt == 0)

@@ -73,6 +73,13 @@ void sdsinf__sleep_ms(double ms);
 const char *sdsinf__scratch_dir(void);
 /* mkdir -p, mode 0700; 0 or -1 with errno. */
 int sdsinf__mkdir_p(const char *dir);
+/* Removes path and, for a directory, everything under it (never following
+ * a link), counting into *files and *bytes (each may be NULL) what it
+ * removes (dry_run: would remove), only names ending in suffix when that
+ * is not NULL; path is a buffer of cap bytes, restored on return.  0, or
+ * -1 with errno when something could not be removed. */
+int sdsinf__rm_tree(char *path, size_t cap, int dry_run, const char *suffix,
+                    int64_t *files, int64_t *bytes);
 
 /* Monotonic seconds. */
 double sdsinf__now(void);

@@ -2,6 +2,7 @@
 #define _DEFAULT_SOURCE /* madvise */
 #include "core/core.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -11,6 +12,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 const char *sdsinf_version(void)
 {
@@ -224,6 +226,52 @@ int sdsinf__mkdir_p(const char *dir)
      * its child is made (the fs channel's default store): make it again */
     for (int i = 0; rc != 0 && errno == ENOENT && i < 8; i++)
         rc = mkdir_p_once(dir);
+    return rc;
+}
+
+int sdsinf__rm_tree(char *path, size_t cap, int dry_run, const char *suffix,
+                    int64_t *files, int64_t *bytes)
+{
+    struct stat st;
+    int rc = 0, e = 0;
+    if (lstat(path, &st) != 0)
+        return errno == ENOENT ? 0 : -1;
+    size_t n = strlen(path), k = suffix ? strlen(suffix) : 0;
+    if (!suffix || (n >= k && !strcmp(path + n - k, suffix))) {
+        if (files)
+            *files += 1;
+        if (bytes)
+            *bytes += (int64_t)st.st_blocks * 512; /* the space it takes */
+    }
+    if (!S_ISDIR(st.st_mode))
+        return dry_run || unlink(path) == 0 || errno == ENOENT ? 0 : -1;
+    DIR *d = opendir(path);
+    if (d) {
+        struct dirent *de;
+        while ((de = readdir(d))) {
+            if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+                continue;
+            if (n + 1 + strlen(de->d_name) >= cap) {
+                rc = -1;
+                e = ENAMETOOLONG;
+                continue;
+            }
+            path[n] = '/';
+            strcpy(path + n + 1, de->d_name);
+            if (sdsinf__rm_tree(path, cap, dry_run, suffix, files, bytes) !=
+                0) {
+                rc = -1;
+                e = errno;
+            }
+            path[n] = 0;
+        }
+        closedir(d);
+    }
+    if (!dry_run && rmdir(path) != 0 && errno != ENOENT && rc == 0) {
+        rc = -1;
+        e = errno;
+    }
+    errno = e;
     return rc;
 }
 

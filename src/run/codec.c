@@ -1801,6 +1801,34 @@ static void report_payload(writer *w, const sdsinf__report *r, int64_t nrec)
         w_f32(w, r->res.max[i]);
 }
 
+/* Writes a report's header (chunk c of n, len payload bytes that follow
+ * it) at h, its checksum included. */
+static void report_header(unsigned char *h, const sdsinf__msg_key *key,
+                          int codec, size_t c, size_t n, size_t len)
+{
+    memset(h, 0, SDSINF__MSG_HEADER);
+    memcpy(h, MAGIC_REPORT, 4);
+    put16(h + H_VERSION, SDSINF__MSG_VERSION);
+    put16(h + H_CODEC, (uint32_t)codec);
+    put64(h + H_RUN, key->run);
+    put32(h + H_BATCH, key->batch);
+    put32(h + H_LAYER, key->layer);
+    put32(h + H_SOURCE, key->source);
+    put32(h + H_TARGET, key->target);
+    put32(h + H_CHUNK, (uint32_t)c);
+    put32(h + H_NCHUNKS, (uint32_t)n);
+    put64(h + H_LENGTH, len);
+    put64(h + H_CHECKSUM, msg_checksum(h, len));
+}
+
+void sdsinf__note_encode(const sdsinf__msg_key *key,
+                         unsigned char out[SDSINF__MSG_HEADER])
+{
+    sdsinf__msg_key k = *key;
+    k.layer = 0;
+    report_header(out, &k, SDSINF__CODEC_RAW, 0, 1, 0);
+}
+
 int sdsinf__report_encode(const sdsinf__report *r, int32_t layers,
                           const sdsinf__msg_key *key,
                           const sdsinf__msg_opts *o, sdsinf__buf *out,
@@ -1850,20 +1878,8 @@ int sdsinf__report_encode(const sdsinf__report *r, int32_t layers,
     for (size_t c = 0, at = 0; c < n; c++) {
         size_t len = body->len - at < piece ? body->len - at : piece;
         unsigned char *h = out->data + out->len;
-        memset(h, 0, SDSINF__MSG_HEADER);
-        memcpy(h, MAGIC_REPORT, 4);
-        put16(h + H_VERSION, SDSINF__MSG_VERSION);
-        put16(h + H_CODEC, (uint32_t)codec);
-        put64(h + H_RUN, key->run);
-        put32(h + H_BATCH, key->batch);
-        put32(h + H_LAYER, key->layer);
-        put32(h + H_SOURCE, key->source);
-        put32(h + H_TARGET, key->target);
-        put32(h + H_CHUNK, (uint32_t)c);
-        put32(h + H_NCHUNKS, (uint32_t)n);
-        put64(h + H_LENGTH, len);
         memcpy(h + SDSINF__MSG_HEADER, body->data + at, len);
-        put64(h + H_CHECKSUM, msg_checksum(h, len));
+        report_header(h, key, codec, c, n, len); /* the checksum covers it */
         out->len += SDSINF__MSG_HEADER + len;
         at += len;
     }

@@ -70,7 +70,11 @@
  *   then M f32 max.
  * Nothing follows.  The payload, zstd-compressed as a whole under that
  * codec (from 1 KiB), is split into chunks that fit the message limit,
- * each a message of its own, concatenated again in chunk order. */
+ * each a message of its own, concatenated again in chunk order.
+ * A worker's first message to the coordinator, once its channel is open,
+ * is its start note: a report header at layer 0, chunk 0 of 1, raw, with
+ * no payload (a coordinator whose launcher cannot see the workers learns
+ * from it which have started). */
 #ifndef SDSINF_MSG_H
 #define SDSINF_MSG_H
 
@@ -185,6 +189,11 @@ int sdsinf__report_encode(const sdsinf__report *r, int32_t layers,
                           const sdsinf__msg_key *key,
                           const sdsinf__msg_opts *o, sdsinf__buf *out,
                           uint32_t *nchunks, sdsinf_err *err);
+
+/* The start note of the worker key->source (key: its report's) into
+ * out. */
+void sdsinf__note_encode(const sdsinf__msg_key *key,
+                         unsigned char out[SDSINF__MSG_HEADER]);
 
 /* Decodes a report from its n chunks (whole messages that peek accepted,
  * in chunk order) sent by `worker` in a run of `layers` layers over

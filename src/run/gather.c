@@ -3,10 +3,13 @@
  * totals, per-layer records, worker 0's result; run/codec.h), whatever
  * launcher started the workers and wherever they run.  Reports come at
  * least once, in chunks, in any order, with other runs' noise: chunks are
- * kept per worker until whole, copies dropped.  Between messages the
- * coordinator checks the caller's cancel flag and asks the launcher which
- * workers have ended (a death is told at once, with the layer it
- * reached); the first failure stops the rest. */
+ * kept per worker until whole, copies dropped.  Each worker first sends
+ * a note that it started (its channel open), so that a launcher that
+ * cannot see its workers (no poll: external) still has the run end, once
+ * the start timeout is past, naming those that never started.  Between
+ * messages the coordinator checks the caller's cancel flag and asks the
+ * launcher which workers have ended (a death is told at once, with the
+ * layer it reached); the first failure stops the rest. */
 #include "channels/channels.h"
 #include "run/codec.h"
 #include "run/run.h"
@@ -17,12 +20,15 @@
 
 #define SLICE_MS 100      /* the longest wait between checks */
 #define KEYED_SLICE_MS 20 /* a keyed channel's wait for one worker's key */
+#define START_TIMEOUT_MS 600000 /* the default of start_timeout_ms */
 
 /* One worker's report as it comes in. */
 typedef struct owed {
     uint32_t nchunks, got; /* its chunks, once the first came */
     void **chunk;
     size_t *len;
+    int started;           /* its start note (or report) came */
+    unsigned asked;        /* keyed: times asked for a key before then */
     int reported;          /* rep holds its report */
     int ended;             /* its launcher told its end ... */
     sdsinf_err end;        /* ... and what it knew of it */
@@ -33,7 +39,7 @@ typedef struct owed {
 typedef struct gather {
     run_ctx *c;
     owed *w;
-    int settled, reports;
+    int settled, reports, started;
     double last_report;    /* monotonic s */
     int have, rank;        /* the failure to report so far, and its rank */
     sdsinf_err first;
@@ -74,8 +80,18 @@ static void owed_chunks_free(owed *o)
     o->len = NULL;
 }
 
-/* A message at the coordinator's endpoint (owned: freed here): a chunk of
- * some worker's report, kept, and decoded once the report is whole. */
+/* Worker o has started (its note, or its report, came). */
+static void mark_started(gather *g, owed *o)
+{
+    if (!o->started) {
+        o->started = 1;
+        g->started++;
+    }
+}
+
+/* A message at the coordinator's endpoint (owned: freed here): a worker's
+ * start note, or a chunk of some worker's report, kept, and decoded once
+ * the report is whole. */
 static int take(gather *g, void *msg, size_t len, sdsinf_err *err)
 {
     run_ctx *c = g->c;
@@ -84,11 +100,16 @@ static int take(gather *g, void *msg, size_t len, sdsinf_err *err)
     if (sdsinf__msg_peek(msg, len, &k, NULL) != SDSINF_OK ||
         sdsinf__msg_kind(msg) != SDSINF__KIND_REPORT || k.run != c->run ||
         k.target != (uint32_t)c->W || k.source >= (uint32_t)c->W ||
-        k.layer != layers + 2) {
+        (k.layer != layers + 2 && k.layer != 0)) {
         free(msg); /* damaged, or not ours: at-least-once noise */
         return SDSINF_OK;
     }
     owed *o = &g->w[k.source];
+    mark_started(g, o);
+    if (k.layer == 0) { /* its start note */
+        free(msg);
+        return SDSINF_OK;
+    }
     if (o->settled || (o->nchunks && o->nchunks != k.nchunks) ||
         (o->chunk && o->chunk[k.chunk])) {
         free(msg); /* a copy, or one from a worker already settled */
@@ -150,15 +171,61 @@ static void ended_unreported(gather *g, int w)
     consider(g, SDSINF_EIO, msg, 0);
 }
 
-/* The workers not settled yet, as "1,4,7" (for messages). */
-static void owed_list(const gather *g, char *buf, size_t cap)
+/* The workers not settled yet (unstarted: not started yet), as "1,4,7"
+ * (for messages). */
+static void owed_list(const gather *g, int unstarted, char *buf, size_t cap)
 {
     size_t at = 0;
     buf[0] = 0;
     for (int w = 0; w < g->c->W && at + 12 < cap; w++)
-        if (!g->w[w].settled)
+        if (unstarted ? !g->w[w].started : !g->w[w].settled)
             at += (size_t)snprintf(buf + at, cap - at, "%s%d", at ? "," : "",
                                    w);
+}
+
+/* The failure of workers that never started (no start note came), on a
+ * launcher that cannot see them: the run's, over what ended it meanwhile
+ * (the others' timeouts, waiting for them). */
+static void never_started(gather *g, int start_ms)
+{
+    char list[256], m[600];
+    owed_list(g, 1, list, sizeof list);
+    if (g->have)
+        snprintf(m, sizeof m, "worker(s) %s never started (no word from "
+                 "them on channel %s), so the others failed: %s", list,
+                 g->c->channel, g->first.msg);
+    else
+        snprintf(m, sizeof m, "worker(s) %s never started: no word from "
+                 "them on channel %s within %d ms (start every worker from "
+                 "its spec within the start timeout: run option "
+                 "start_timeout_ms, --start-timeout-ms)", list,
+                 g->c->channel, start_ms);
+    g->have = 0;
+    consider(g, SDSINF_ETIMEDOUT, m, 2);
+}
+
+/* Takes the start notes (and whatever else) waiting at the coordinator's
+ * endpoint without waiting: the run ended on a failure before it had read
+ * them all. */
+static void drain_notes(gather *g, int keyed)
+{
+    run_ctx *c = g->c;
+    int rounds = keyed ? c->W : 4 * c->W + 16; /* bounded: what is there */
+    for (int i = 0; i < rounds && g->started < c->W; i++) {
+        sdsinf_msg_key want = {c->run, 0, 0, keyed ? (uint32_t)i : 0,
+                               (uint32_t)c->W, 0, 0};
+        void *msg = NULL;
+        size_t len = 0;
+        if (keyed && g->w[i].started)
+            continue;
+        if (!keyed)
+            want.layer = (uint32_t)c->st->layers + 2;
+        if (sdsinf_channel_recv(c->coord, &want, &msg, &len, 0, NULL) ==
+            SDSINF_OK)
+            take(g, msg, len, NULL);
+        else if (!keyed)
+            break;
+    }
 }
 
 /* The next worker (round robin from *next) not settled: a keyed channel
@@ -216,9 +283,15 @@ static void gather_results(gather *g)
 int sdsinf__gather(run_ctx *c, sdsinf_launch *l,
                    const sdsinf_launcher_methods *lm, sdsinf_err *err)
 {
-    gather g = {c, NULL, 0, 0, 0, 0, 0, {0}};
+    gather g = {c, NULL, 0, 0, 0, 0, 0, 0, {0}};
     int keyed = (c->coord->methods->caps & SDSINF_CAP_KEYED) != 0, next = 0;
     int timeout_ms = c->o->timeout_ms > 0 ? c->o->timeout_ms : 30000;
+    int start_ms = c->o->version >= 6 && c->o->start_timeout_ms > 0
+                       ? c->o->start_timeout_ms
+                       : START_TIMEOUT_MS;
+    double start_by = sdsinf__now() + start_ms / 1e3;
+    /* a launcher that cannot see its workers start (not a job's) */
+    int blind = !lm->poll && !(lm->caps & SDSINF_LAUNCH_IN_JOB);
     int rc = SDSINF_OK;
     if (!(g.w = sdsinf__calloc((size_t)c->W, sizeof *g.w)))
         return sdsinf__fail(err, SDSINF_ENOMEM, "no memory");
@@ -239,8 +312,12 @@ int sdsinf__gather(run_ctx *c, sdsinf_launch *l,
         size_t len = 0;
         sdsinf_msg_key want = {c->run, 0, (uint32_t)c->st->layers + 2, 0,
                                (uint32_t)c->W, 0, 0};
-        if (keyed)
-            want.source = (uint32_t)next_owed(&g, &next);
+        if (keyed) { /* one key; blind, a worker not heard of yet is asked
+                        for its note and its report in turn */
+            owed *o = &g.w[want.source = (uint32_t)next_owed(&g, &next)];
+            if (blind && !o->started && o->asked++ % 2 == 0)
+                want.layer = 0;
+        }
         int got = sdsinf_channel_recv(c->coord, &want, &msg, &len,
                                       keyed ? KEYED_SLICE_MS : SLICE_MS, &e);
         if (got == SDSINF_OK && (rc = take(&g, msg, len, err)) != SDSINF_OK)
@@ -253,20 +330,28 @@ int sdsinf__gather(run_ctx *c, sdsinf_launch *l,
          * (a keyed channel was only asked for one worker's key) */
         for (w = 0; got == SDSINF_ETIMEDOUT && w < c->W; w++)
             if (g.w[w].ended && !g.w[w].settled &&
-                (!keyed || want.source == (uint32_t)w))
+                (!keyed || (want.source == (uint32_t)w && want.layer)))
                 ended_unreported(&g, w);
+        /* a launcher that cannot see its workers: they must all have
+         * started within the start timeout */
+        if (blind && g.started < c->W && sdsinf__now() > start_by)
+            never_started(&g, start_ms);
         /* a launcher that cannot tell ends: the rest must follow the last
          * report within the timeout */
         if (!lm->poll && g.reports > 0 && g.settled < c->W &&
             sdsinf__now() - g.last_report > timeout_ms / 1e3) {
             char list[256], m[400];
-            owed_list(&g, list, sizeof list);
+            owed_list(&g, 0, list, sizeof list);
             snprintf(m, sizeof m, "no report from worker(s) %s on channel "
                      "%s within %d ms of the others'; a worker died or never "
                      "started", list, c->channel, timeout_ms);
             consider(&g, SDSINF_ETIMEDOUT, m, 1);
         }
     }
+    if (rc == SDSINF_OK && g.have && g.rank < 2 && blind && g.started < c->W)
+        drain_notes(&g, keyed);
+    if (rc == SDSINF_OK && g.have && g.rank < 2 && blind && g.started < c->W)
+        never_started(&g, start_ms); /* the others waited for them */
     if (rc == SDSINF_OK && g.have) {
         rc = g.first.code;
         if (err)

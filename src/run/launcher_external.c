@@ -4,9 +4,12 @@
  * them (`sdsinf worker --spec FILE`, on any machine that sees the paths
  * they name and reaches the channel); the coordinator waits for their
  * reports over the channel as for any launcher's.  It cannot see or stop
- * the workers: a run whose workers never start waits until canceled, one
- * whose workers stop reporting ends a timeout after the last report.  The
- * specs go with the run (the files they name do too). */
+ * the workers: the coordinator learns that a worker started from its first
+ * message (its start note, gather.c), and a run where some worker has not
+ * started within the start timeout (run option start_timeout_ms, default
+ * 10 minutes) ends naming it, its channel state removed; one whose
+ * workers stop reporting ends a timeout after the last report.  The specs
+ * go with the run (the files they name do too). */
 #include "run/run.h"
 
 #include <errno.h>

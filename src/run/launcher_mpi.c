@@ -62,7 +62,7 @@ static int mpi_start(sdsinf_launch *l, sdsinf_err *err)
     memset(&t, 0, sizeof t);
     if (rank == 0) { /* before any rank knows the run, so opens its state */
         sdsinf__owner_claim(c->channel, c->o->channel_config, c->run,
-                            c->owner, sizeof c->owner);
+                            c->W + 1, 0, c->owner, sizeof c->owner);
         rc = sdsinf__run_create(c, &t.err);
     }
     pl->job_bcast(&c->run, (int)sizeof c->run, 0);

@@ -203,7 +203,7 @@ static int run_launch(run_ctx *c, const sdsinf_launcher_methods *lm,
     if (!(lm->caps & SDSINF_LAUNCH_IN_JOB)) /* else: the process of worker
                                               0, once it knows it is */
         sdsinf__owner_claim(c->channel, c->o->channel_config, c->run,
-                            c->owner, sizeof c->owner);
+                            c->W + 1, specs, c->owner, sizeof c->owner);
     if (specs && (rc = sdsinf__stage_write(c, lm, &stage, err)) ==
                      SDSINF_OK) {
         l.spec = &stage.spec;

@@ -91,14 +91,13 @@ int sdsinf__gather(run_ctx *c, sdsinf_launch *l,
                    const sdsinf_launcher_methods *lm, sdsinf_err *err);
 
 /* What the run writes for workers that start from their specs (stage.c):
- * under <scratch>/sdsinf-<run>/ (with the run's owner record, so a killed
+ * under <scratch>/sdsinf-<run>/ (beside the run's owner record, so a killed
  * run's files are swept), work/: the plan and shards unless the run has a
  * plan directory, each worker's inputs, the bias file when one is needed;
  * and the spec they share. */
 typedef struct sdsinf__stage {
     char dir[4096];   /* <scratch>/sdsinf-<run> */
     char work[4160];  /* dir/work, removed by sdsinf__stage_remove */
-    char owner[4352]; /* the owner record written, or "" */
     char plan[4200];  /* the plan directory the workers read */
     char bias[4200];  /* the bias spec: a number, or work/bias.tsv */
     sdsinf_worker_spec spec;

@@ -1,8 +1,8 @@
 /* run/stage.c - what a run writes for workers that start from their specs
  * alone: a directory of the run's under the scratch directory,
- * <scratch>/sdsinf-<run>/ (the local channel's by default, so one owner
- * record covers both and `sdsinf clean` sweeps it with the channel's state
- * when the run is killed), holding work/ with what the run has only in
+ * <scratch>/sdsinf-<run>/ (where the coordinator's owner record is, so
+ * `sdsinf clean` sweeps it with the channel's state when the run is
+ * killed: sweep.c), holding work/ with what the run has only in
  * memory: the plan and its shards (unless the run loaded its plan from a
  * directory: the workers read that one), each worker's inputs
  * (inputs-{w}.sdsinf: the images' entries in its own features) and, when
@@ -19,6 +19,14 @@
 #include <string.h>
 #include <sys/stat.h>
 
+/* The failure of a path that would not fit. */
+static int too_long(sdsinf_err *err)
+{
+    return sdsinf__fail(err, SDSINF_EINVAL, "a path under the scratch "
+                        "directory %s is too long (set SDSINF_SCRATCH to a "
+                        "shorter one)", sdsinf__scratch_dir());
+}
+
 /* A path from a format, refused when it would not fit. */
 static int path_of(char *buf, size_t cap, sdsinf_err *err, const char *fmt,
                    ...) SDSINF__PRINTF(4, 5);
@@ -29,11 +37,7 @@ static int path_of(char *buf, size_t cap, sdsinf_err *err, const char *fmt,
     va_start(ap, fmt);
     int n = vsnprintf(buf, cap, fmt, ap);
     va_end(ap);
-    if (n < 0 || (size_t)n >= cap)
-        return sdsinf__fail(err, SDSINF_EINVAL, "a path under the scratch "
-                            "directory %s is too long (set SDSINF_SCRATCH to "
-                            "a shorter one)", sdsinf__scratch_dir());
-    return SDSINF_OK;
+    return n < 0 || (size_t)n >= cap ? too_long(err) : SDSINF_OK;
 }
 
 /* The bias spec of model m: one number when every layer has the same one,
@@ -61,11 +65,10 @@ int sdsinf__stage_write(const run_ctx *c, const sdsinf_launcher_methods *lm,
     char path[4300];
     int rc;
     memset(s, 0, sizeof *s);
-    if ((rc = path_of(s->dir, sizeof s->dir, err, "%s/sdsinf-%" PRIu64,
-                      sdsinf__scratch_dir(), c->run)) ||
-        (rc = path_of(s->work, sizeof s->work, err, "%s/work", s->dir)))
+    if (sdsinf__run_dir(c->run, s->dir, sizeof s->dir) != 0)
+        return too_long(err);
+    if ((rc = path_of(s->work, sizeof s->work, err, "%s/work", s->dir)))
         return rc;
-    sdsinf__owner_dir_claim(s->dir, c->run, s->owner, sizeof s->owner);
     if (sdsinf__mkdir_p(s->work) != 0)
         return sdsinf__fail(err, SDSINF_EIO, "%s: cannot create the run's "
                             "directory: %s (set SDSINF_SCRATCH to a writable "
@@ -108,8 +111,6 @@ int sdsinf__stage_write(const run_ctx *c, const sdsinf_launcher_methods *lm,
 void sdsinf__stage_remove(sdsinf__stage *s)
 {
     if (s->work[0])
-        sdsinf__rm_tree(s->work, sizeof s->work, 0, NULL, NULL);
-    sdsinf__owner_release(s->owner); /* and the directory, once empty */
-    s->work[0] = 0;
-    s->owner[0] = 0;
+        sdsinf__rm_tree(s->work, sizeof s->work, 0, NULL, NULL, NULL);
+    s->work[0] = 0; /* the directory goes with the run's owner record */
 }

@@ -1,21 +1,34 @@
-/* sweep.c - a run's channel state and its owner.
+/* sweep.c - a run's owner record, and the sweep of runs whose owner is gone
+ * (sdsinf_clean).
  *
- * The local and fs channels keep a run's state in files: the local one in
- * <scratch>/sdsinf-<run>/ (<run>.shm and message files), the fs one in
- * <scratch>/sdsinf-store/<run>/ (defaults; sdsinf__local_dir,
- * sdsinf__fs_store).  Before any worker opens the channel, the run's
- * coordinator (the process in sdsinf_run; rank 0 of an MPI job) writes an
- * owner record there, "<pid> <start time>" (the start from /proc/PID/stat,
- * so a reused pid is not taken for the owner): <dir>/<run>.owner for the
- * local channel, <store>/<run>/owner for fs.  A run killed with SIGKILL
- * leaves its state; the next run, or sdsinf_clean, removes every state in
- * the scratch directory whose owner is gone.  State without a record
- * (another program's channels, an older version) is never touched. */
-#include "channels/channels.h"
+ * A run whose channel keeps state outside its processes (a channel with
+ * SDSINF_CAP_PROCESSES and run_destroy: files, keys, queues), or that
+ * writes files for its workers (stage.c), has a directory of its own under
+ * the scratch directory, <scratch>/sdsinf-<run>/ (the local channel keeps
+ * its files there by default too).  Before any worker opens the channel,
+ * the run's coordinator (the process in sdsinf_run; rank 0 of an MPI job)
+ * writes its owner record there, <run>.owner (mode 0600: a config may hold
+ * a password):
+ *   <pid> <start time>      (from /proc/PID/stat: a reused pid is not
+ *                            taken for the owner)
+ *   channel <name>          the run's channel and its endpoints, when it
+ *   workers <endpoints>     keeps state outside the processes
+ *   config <setting>        the channel's config (to the line's end), if
+ *                           any
+ * A run killed with SIGKILL leaves its state and record; the next run, or
+ * sdsinf_clean, finds every record in the scratch directory whose owner is
+ * gone and removes that run: its channel's state through the channel's own
+ * run_destroy (what it held counted first by run_residue), then the run's
+ * directory.  The sweep knows no channel by name: any registered one with
+ * run_destroy is swept.  A record that names no channel (of two numbers
+ * alone, as older versions wrote) has only the directory removed; a run
+ * directory without a readable record, another user's, or one whose
+ * channel this process lacks is kept. */
 #include "run/sweep.h"
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,84 +36,100 @@
 #include <unistd.h>
 
 #define PATH_CAP 4096
+#define RECORD_CAP (PATH_CAP + 256) /* the most a record may take */
 
-/* ---- Removing a tree ------------------------------------------------------- */
-
-int sdsinf__rm_tree(char *path, size_t cap, int dry_run, int64_t *files,
-                    int64_t *bytes)
+int sdsinf__run_dir(uint64_t run, char *buf, size_t cap)
 {
-    struct stat st;
-    int rc = 0, e = 0;
-    if (lstat(path, &st) != 0)
-        return errno == ENOENT ? 0 : -1;
-    if (files)
-        *files += 1;
-    if (bytes)
-        *bytes += (int64_t)st.st_blocks * 512; /* the space it takes */
-    if (!S_ISDIR(st.st_mode))
-        return dry_run || unlink(path) == 0 || errno == ENOENT ? 0 : -1;
-    DIR *d = opendir(path);
-    size_t n = strlen(path);
-    if (d) {
-        struct dirent *de;
-        while ((de = readdir(d))) {
-            if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-                continue;
-            if (n + 1 + strlen(de->d_name) >= cap) {
-                rc = -1;
-                e = ENAMETOOLONG;
-                continue;
-            }
-            path[n] = '/';
-            strcpy(path + n + 1, de->d_name);
-            if (sdsinf__rm_tree(path, cap, dry_run, files, bytes) != 0) {
-                rc = -1;
-                e = errno;
-            }
-            path[n] = 0;
-        }
-        closedir(d);
-    }
-    if (!dry_run && rmdir(path) != 0 && errno != ENOENT && rc == 0) {
-        rc = -1;
-        e = errno;
-    }
-    errno = e;
-    return rc;
+    int n = snprintf(buf, cap, "%s/sdsinf-%" PRIu64, sdsinf__scratch_dir(),
+                     run);
+    return n < 0 || (size_t)n >= cap ? -1 : 0;
 }
 
-/* ---- The owner record -------------------------------------------------------- */
+/* ---- The owner record ------------------------------------------------------ */
 
-/* 1: the record's owner is gone (*pid is it); 0: it lives; -1: no
- * readable record. */
-static int owner_gone(const char *path, int *pid)
+typedef struct record {
+    int pid;
+    unsigned long long start;
+    char channel[SDSINF__MAX_NAME + 1]; /* "": none named */
+    int endpoints;
+    char config[PATH_CAP];
+    int has_config;
+} record;
+
+/* Reads the record at path: 0, or -1 when there is none or it is not one
+ * (too long, a first line not "<pid> <start>", a channel without its
+ * endpoints). */
+static int record_read(const char *path, record *r)
 {
-    FILE *f = fopen(path, "r");
-    unsigned long long want, start;
-    char state;
-    int ok = f && fscanf(f, "%d %llu", pid, &want) == 2 && *pid > 0;
-    if (f)
-        fclose(f);
-    if (!ok)
+    char buf[RECORD_CAP + 1];
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof buf);
+    if (fd >= 0)
+        close(fd);
+    if (n <= 0 || n > RECORD_CAP)
         return -1;
-    return sdsinf__proc_stat(*pid, &state, &start) != 0 || state == 'Z' ||
-           state == 'X' || start != want;
+    buf[n] = 0;
+    memset(r, 0, sizeof *r);
+    if (sscanf(buf, "%d %llu", &r->pid, &r->start) != 2 || r->pid <= 0)
+        return -1;
+    for (char *line = strchr(buf, '\n'); line && line[1]; ) {
+        char *v = line + 1, *end = strchr(v, '\n');
+        size_t len = end ? (size_t)(end - v) : strlen(v);
+        line = end;
+        if (len > 8 && !strncmp(v, "channel ", 8) &&
+            len - 8 <= SDSINF__MAX_NAME) {
+            memcpy(r->channel, v + 8, len - 8);
+            r->channel[len - 8] = 0;
+        } else if (len > 8 && !strncmp(v, "workers ", 8)) {
+            char *stop;
+            long w = strtol(v + 8, &stop, 10);
+            r->endpoints = stop == v + len && w >= 1 && w <= 65536 ? (int)w
+                                                                   : 0;
+        } else if (len > 7 && !strncmp(v, "config ", 7) &&
+                   len - 7 < sizeof r->config) {
+            memcpy(r->config, v + 7, len - 7);
+            r->config[len - 7] = 0;
+            r->has_config = 1;
+        } /* other lines: a later version's, ignored */
+    }
+    return r->channel[0] && !r->endpoints ? -1 : 0;
+}
+
+/* Whether the record's owner is gone. */
+static int owner_gone(const record *r)
+{
+    unsigned long long start;
+    char state;
+    return sdsinf__proc_stat(r->pid, &state, &start) != 0 || state == 'Z' ||
+           state == 'X' || start != r->start;
 }
 
 /* Writes this process's record to path, whole (a temporary file renamed
- * into place): 0 or -1. */
-static int owner_write(const char *path)
+ * into place), naming channel (NULL: none) and its config: 0 or -1.  A
+ * config that would not fit on one line leaves the channel unnamed. */
+static int record_write(const char *path, const char *channel,
+                        const char *config, int endpoints)
 {
     char tmp[PATH_CAP + 32];
     unsigned long long start;
     char state;
     if (sdsinf__proc_stat((int)getpid(), &state, &start) != 0)
         return -1;
+    if (config && (strchr(config, '\n') || strlen(config) >= PATH_CAP))
+        channel = NULL;
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "w");
-    if (!f)
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    FILE *f = fd < 0 ? NULL : fdopen(fd, "w");
+    if (!f) {
+        if (fd >= 0)
+            close(fd);
         return -1;
+    }
     int ok = fprintf(f, "%d %llu\n", (int)getpid(), start) > 0;
+    if (channel)
+        ok &= fprintf(f, "channel %s\nworkers %d\n", channel, endpoints) > 0;
+    if (channel && config && config[0])
+        ok &= fprintf(f, "config %s\n", config) > 0;
     ok &= fclose(f) == 0;
     if (ok && rename(tmp, path) == 0)
         return 0;
@@ -130,29 +159,79 @@ static uint64_t run_of(const char *s)
     return errno || *end ? 0 : (uint64_t)v;
 }
 
-/* One run's directory and its owner record: removed when its owner is
- * gone (and it is this user's), else kept. */
-static void sweep_run(sweep *sw, const char *dir, const char *owner,
-                      uint64_t run)
+/* Takes the first failure to remove run r (why: what went wrong). */
+static void sweep_failed(sweep *sw, int code, const sdsinf_stale_run *r,
+                         const char *why)
+{
+    if (!sw->failed++)
+        sdsinf__fail(sw->err, code, "cannot remove all of run %" PRIu64
+                     " (%s%s%s, whose owner pid %d is gone): %s", r->run,
+                     r->path, r->channel ? ", channel " : "",
+                     r->channel ? r->channel : "", r->owner_pid, why);
+}
+
+/* The run's state on its channel: counted (r->items), and removed unless
+ * a dry run; 0, 1 when the channel is not one this process has (kept), or
+ * -1 on a failure (taken). */
+static int sweep_channel(sweep *sw, const record *rec, sdsinf_stale_run *r)
+{
+    const char *config = rec->has_config ? rec->config : NULL;
+    sdsinf_err e = {0};
+    if (!sdsinf_channel_find(rec->channel))
+        return 1;
+    int rc = sdsinf_channel_run_residue(rec->channel, config, r->run,
+                                        &r->items, &e);
+    if (rc == SDSINF_ENOTSUP)
+        r->items = -1;
+    else if (rc != SDSINF_OK) {
+        sweep_failed(sw, rc, r, e.msg);
+        return -1;
+    }
+    if (!sw->dry_run &&
+        (rc = sdsinf_channel_run_destroy(rec->channel, config, r->run,
+                                         rec->endpoints, NULL, &e)) !=
+            SDSINF_OK) {
+        sweep_failed(sw, rc, r, e.msg);
+        return -1;
+    }
+    return 0;
+}
+
+/* Run `run`'s directory: its channel state and the directory removed when
+ * its record's owner is gone (and it is this user's), else kept. */
+static void sweep_run(sweep *sw, const char *dir, uint64_t run)
 {
     struct stat st;
-    char path[PATH_CAP];
-    sdsinf_stale_run r = {dir, run, 0, 0, 0};
+    char path[PATH_CAP], rec_path[PATH_CAP + 32];
+    record rec;
+    sdsinf_stale_run r = {dir, run, 0, 0, 0, NULL, -1};
     if (lstat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
         return;
+    snprintf(rec_path, sizeof rec_path, "%s/%" PRIu64 ".owner", dir, run);
     if ((st.st_uid != geteuid() && geteuid() != 0) ||
-        owner_gone(owner, &r.owner_pid) != 1) {
+        record_read(rec_path, &rec) != 0 || !owner_gone(&rec)) {
         sw->st.kept++;
         return;
     }
+    r.owner_pid = rec.pid;
+    r.channel = rec.channel[0] ? rec.channel : NULL;
+    /* the directory is counted before the channel removes its part (the
+     * local channel's files are in it by default) */
     snprintf(path, sizeof path, "%s", dir);
-    if (sdsinf__rm_tree(path, sizeof path, sw->dry_run, &r.files,
-                        &r.bytes) != 0) {
-        if (!sw->failed++)
-            sdsinf__fail(sw->err, SDSINF_EIO, "cannot remove all of %s "
-                         "(run %" PRIu64 ", whose owner pid %d is gone): "
-                         "%s; remove it by hand", dir, run, r.owner_pid,
-                         strerror(errno));
+    if (sdsinf__rm_tree(path, sizeof path, 1, NULL, &r.files, &r.bytes) !=
+            0 &&
+        sw->dry_run) {
+        sweep_failed(sw, SDSINF_EIO, &r, strerror(errno));
+        return;
+    }
+    int kept = r.channel ? sweep_channel(sw, &rec, &r) : 0;
+    if (kept == 1)
+        sw->st.kept++;
+    if (kept)
+        return;
+    if (!sw->dry_run &&
+        sdsinf__rm_tree(path, sizeof path, 0, NULL, NULL, NULL) != 0) {
+        sweep_failed(sw, SDSINF_EIO, &r, strerror(errno));
         return;
     }
     sw->st.runs++;
@@ -162,32 +241,11 @@ static void sweep_run(sweep *sw, const char *dir, const char *owner,
         sw->fn(&r, sw->arg);
 }
 
-/* The fs store's runs: <store>/<run>/owner. */
-static void sweep_store(sweep *sw, const char *store)
-{
-    DIR *d = opendir(store);
-    struct dirent *de;
-    char dir[PATH_CAP], owner[PATH_CAP + 8];
-    while (d && (de = readdir(d))) {
-        uint64_t run = run_of(de->d_name);
-        if (!run || snprintf(dir, sizeof dir, "%s/%s", store, de->d_name) >=
-                        (int)sizeof dir)
-            continue;
-        snprintf(owner, sizeof owner, "%s/owner", dir);
-        sweep_run(sw, dir, owner, run);
-    }
-    if (d)
-        closedir(d);
-    if (!sw->dry_run)
-        rmdir(store); /* once no run is left in it */
-}
-
-/* The scratch directory's sdsinf-* entries: local runs' directories
- * (sdsinf-<run>, holding <run>.owner) and the fs store (sdsinf-store). */
+/* The scratch directory's runs: its sdsinf-<run> entries. */
 static int sweep_scratch(sweep *sw)
 {
     const char *scratch = sdsinf__scratch_dir();
-    char dir[PATH_CAP], owner[PATH_CAP + 32];
+    char dir[PATH_CAP];
     DIR *d = opendir(scratch);
     struct dirent *de;
     if (!d)
@@ -197,18 +255,11 @@ static int sweep_scratch(sweep *sw)
                                   "scratch directory %s: %s", scratch,
                                   strerror(errno));
     while ((de = readdir(d))) {
-        const char *name = de->d_name;
-        if (strncmp(name, "sdsinf-", 7) != 0 ||
-            snprintf(dir, sizeof dir, "%s/%s", scratch, name) >=
-                (int)sizeof dir)
-            continue;
-        uint64_t run = run_of(name + 7);
-        if (!strcmp(name + 7, "store")) {
-            sweep_store(sw, dir);
-        } else if (run) {
-            snprintf(owner, sizeof owner, "%s/%s.owner", dir, name + 7);
-            sweep_run(sw, dir, owner, run);
-        }
+        uint64_t run = strncmp(de->d_name, "sdsinf-", 7) ? 0
+                                                          : run_of(de->d_name + 7);
+        if (run && snprintf(dir, sizeof dir, "%s/%s", scratch, de->d_name) <
+                       (int)sizeof dir)
+            sweep_run(sw, dir, run);
     }
     closedir(d);
     return sw->failed ? sw->err ? sw->err->code : SDSINF_EIO : SDSINF_OK;
@@ -227,37 +278,21 @@ int sdsinf_clean(int dry_run, void (*fn)(const sdsinf_stale_run *r, void *arg),
 /* ---- A run's record ------------------------------------------------------------ */
 
 void sdsinf__owner_claim(const char *channel, const char *config,
-                         uint64_t run, char *owner, size_t cap)
+                         uint64_t run, int endpoints, int staged, char *owner,
+                         size_t cap)
 {
     sweep sw = {0, NULL, NULL, {0, 0, 0, 0}, NULL, 0};
-    char def[PATH_CAP], dir[PATH_CAP];
-    int local = channel && !strcmp(channel, "local");
+    const sdsinf_channel_methods *m = sdsinf_channel_find(channel);
+    int keeps = m && m->version >= 2 && m->run_destroy &&
+                (m->caps & SDSINF_CAP_PROCESSES);
+    char dir[PATH_CAP];
     owner[0] = 0;
     sweep_scratch(&sw); /* best effort: a run goes on regardless */
-    if (!local && !(channel && !strcmp(channel, "fs")))
+    if ((!keeps && !staged) || sdsinf__run_dir(run, dir, sizeof dir) != 0)
         return;
-    int n = local ? snprintf(dir, sizeof dir, "%s",
-                             sdsinf__local_dir(config, run, def, sizeof def))
-                  : snprintf(dir, sizeof dir, "%s/%" PRIu64,
-                             sdsinf__fs_store(config, def, sizeof def), run);
-    if (n < 0 || (size_t)n >= sizeof dir)
-        return; /* the channel's open says what is wrong */
-    if (local) {
-        sdsinf__owner_dir_claim(dir, run, owner, cap);
-        return;
-    }
-    n = snprintf(owner, cap, "%s/owner", dir);
-    if (n < 0 || (size_t)n >= cap || sdsinf__mkdir_p(dir) != 0 ||
-        owner_write(owner) != 0)
-        owner[0] = 0;
-}
-
-void sdsinf__owner_dir_claim(const char *dir, uint64_t run, char *owner,
-                             size_t cap)
-{
     int n = snprintf(owner, cap, "%s/%" PRIu64 ".owner", dir, run);
     if (n < 0 || (size_t)n >= cap || sdsinf__mkdir_p(dir) != 0 ||
-        owner_write(owner) != 0)
+        record_write(owner, keeps ? m->name : NULL, config, endpoints) != 0)
         owner[0] = 0;
 }
 

@@ -7,6 +7,7 @@
  * last is the coordinator's), its kernel pool and scratch; and at the end
  * its report to the coordinator over the channel (its status, totals,
  * records and, from worker 0, the result), then its teardown. */
+#include "channels/channels.h"
 #include "model/model.h"
 #include "run/codec.h"
 #include "run/inputs.h"
@@ -137,9 +138,10 @@ static void worker_opts(one_worker *t, uint64_t run, int64_t batch_size,
 }
 
 /* Opens worker w's endpoint of a W-worker run's channel (tracked in the
- * progress file, when there is one), its kernel pool and the layers'
- * scratch (for the largest layer and batch, its pages touched: start-up
- * work, not the first layers'); worker 0 gets room for the result. */
+ * progress file, when there is one) and tells the coordinator it started
+ * (its note); then its kernel pool and the layers' scratch (for the
+ * largest layer and batch, its pages touched: start-up work, not the
+ * first layers'); worker 0 gets room for the result. */
 static int worker_open(one_worker *t, int w, int W, const char *channel,
                        const char *config, int64_t max_message, int threads,
                        sdsinf_err *err)
@@ -154,7 +156,12 @@ static int worker_open(one_worker *t, int w, int W, const char *channel,
         return rc;
     t->wo.max_message = sdsinf__message_limit(t->wo.channel->methods,
                                               max_message);
-    if ((rc = sdsinf__progress_track(&t->progress, w, &t->track,
+    unsigned char note[SDSINF__MSG_HEADER]; /* the coordinator's: started */
+    sdsinf__msg_key key = {t->wo.run, 0, 0, (uint32_t)w, (uint32_t)W, 0, 1};
+    sdsinf__note_encode(&key, note);
+    if ((rc = sdsinf_channel_send(t->wo.channel, &key, note, sizeof note,
+                                  err)) != SDSINF_OK ||
+        (rc = sdsinf__progress_track(&t->progress, w, &t->track,
                                      &t->wo.channel, err)) != SDSINF_OK ||
         (rc = sdsinf_pool_create(threads > 1 ? threads : 1, &t->wo.pool,
                                  err)) != SDSINF_OK)
@@ -325,7 +332,8 @@ static int spec_check(const sdsinf_worker_spec *s, sdsinf_err *err)
     if (!s->launcher || !s->channel || !s->plan_dir || !s->inputs_dir)
         return sdsinf__fail(err, SDSINF_EINVAL, "worker spec: launcher, "
                             "channel, plan and inputs are required");
-    return SDSINF_OK;
+    const sdsinf_channel_methods *m; /* before loading anything */
+    return sdsinf__channel_resolve(s->channel, &m, err);
 }
 
 int sdsinf_worker_main(const sdsinf_worker_spec *s, sdsinf_err *err)
