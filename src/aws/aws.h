@@ -127,6 +127,22 @@ int sdsinf__aws_call(sdsinf_aws *a, const sdsinf_aws_request *rq,
                      sdsinf_aws_response *rs, uint64_t *retries,
                      sdsinf_err *err);
 void sdsinf__aws_response_free(sdsinf_aws_response *rs);
+
+/* A request under way, for a caller that does other work meanwhile (a
+ * long poll that outlives one receive call).  start sends it (rq's
+ * strings are copied, its body is borrowed until the request ends); wait
+ * waits at most timeout_ms (< 0: until it ends) and returns
+ * SDSINF_AWS_PENDING while it has not ended (call wait again), else as
+ * sdsinf__aws_call, *p then NULL and freed; abandon cuts it short (NULL
+ * is fine).  One thread uses a pending request at a time. */
+typedef struct sdsinf_aws_pending sdsinf_aws_pending;
+#define SDSINF_AWS_PENDING 1
+int sdsinf__aws_start(sdsinf_aws *a, const sdsinf_aws_request *rq,
+                      uint64_t *retries, sdsinf_aws_pending **p,
+                      sdsinf_err *err);
+int sdsinf__aws_wait(sdsinf_aws_pending **p, int timeout_ms,
+                     sdsinf_aws_response *rs, sdsinf_err *err);
+void sdsinf__aws_abandon(sdsinf_aws_pending *p);
 /* The value of header `name` (case-insensitive) of an answer into out
  * (cap bytes); 0, or -1 when absent or too long. */
 int sdsinf__aws_response_header(const sdsinf_aws_response *rs,

@@ -348,8 +348,8 @@ static CURLcode setup(const sdsinf_aws *a, aws_core *c, CURL *h,
 
 /* A failed request's message: the service, the request and what AWS
  * said. */
-static int call_fail(const sdsinf_aws *a, const sdsinf_aws_request *rq,
-                     int code, const sdsinf_aws_response *rs,
+static int call_fail(const sdsinf_aws_request *rq, int code,
+                     const sdsinf_aws_response *rs,
                      const char *message, const char *transport,
                      const char *url, sdsinf_err *err)
 {
@@ -366,7 +366,6 @@ static int call_fail(const sdsinf_aws *a, const sdsinf_aws_request *rq,
                            ? "; retried, still throttled: lower the request "
                              "rate or raise the quota"
                            : "";
-    (void)a;
     return sdsinf__fail(err, code, "AWS %s: %.60s: HTTP %ld %.60s: %.70s%s%s%s%s",
                         svc, what, rs->status,
                         rs->error_code[0] ? rs->error_code : "(no code)",
@@ -395,86 +394,231 @@ static void find_request_id(sdsinf_aws_response *rs)
     }
 }
 
-int sdsinf__aws_call(sdsinf_aws *a, const sdsinf_aws_request *rq,
-                     sdsinf_aws_response *rs, uint64_t *retries,
-                     sdsinf_err *err)
+/* A request under way: its own multi handle around a pooled easy handle
+ * (the share still pools the connections). */
+struct sdsinf_aws_pending {
+    sdsinf_aws *a;
+    aws_core *core;
+    CURLM *m;
+    CURL *h;
+    struct curl_slist *hdrs;
+    sdsinf_aws_request rq; /* method, path and what point into text */
+    uint64_t *retries;
+    grow body, head;
+    int attempt, attempts;
+    int added;             /* h is in m: an attempt is under way */
+    double retry_at;       /* when the next attempt starts (sdsinf__now) */
+    char sigv4[128];
+    char *url;
+    char text[];           /* the request's strings, copied */
+};
+
+static void pending_free(sdsinf_aws_pending *p)
 {
-    memset(rs, 0, sizeof *rs);
-    if (!a || !rq || rq->version < 1 || (unsigned)rq->service >=
-                                            SDSINF_AWS_NSERVICES || !rq->path)
+    if (!p)
+        return;
+    if (p->added)
+        curl_multi_remove_handle(p->m, p->h);
+    if (p->h) {
+        if (p->added) /* a transfer cut short: its connection is dropped */
+            curl_easy_cleanup(p->h);
+        else
+            handle_give(p->core, p->h);
+    }
+    if (p->m)
+        curl_multi_cleanup(p->m);
+    curl_slist_free_all(p->hdrs);
+    sdsinf__free(p->body.p);
+    sdsinf__free(p->head.p);
+    sdsinf__free(p);
+}
+
+/* Copies s into p's text at *at; returns the copy. */
+static const char *keep(sdsinf_aws_pending *p, size_t *at, const char *s)
+{
+    char *d = p->text + *at;
+    size_t n = strlen(s) + 1;
+    memcpy(d, s, n);
+    *at += n;
+    return d;
+}
+
+/* Starts the next attempt of p. */
+static CURLcode attempt_start(sdsinf_aws_pending *p)
+{
+    sdsinf__free(p->body.p);
+    sdsinf__free(p->head.p);
+    memset(&p->body, 0, sizeof p->body);
+    memset(&p->head, 0, sizeof p->head);
+    CURLcode r = setup(p->a, p->core, p->h, &p->rq, p->url, p->sigv4, p->hdrs,
+                       &p->body, &p->head);
+    if (r == CURLE_OK && curl_multi_add_handle(p->m, p->h) != CURLM_OK)
+        r = CURLE_OUT_OF_MEMORY;
+    p->added = r == CURLE_OK;
+    p->retry_at = 0;
+    return r;
+}
+
+int sdsinf__aws_start(sdsinf_aws *a, const sdsinf_aws_request *rq,
+                      uint64_t *retries, sdsinf_aws_pending **out,
+                      sdsinf_err *err)
+{
+    if (!a || !rq || rq->version < 1 || !rq->path ||
+        (unsigned)rq->service >= SDSINF_AWS_NSERVICES)
         return sdsinf__fail(err, SDSINF_EINVAL, "AWS client: bad request");
     aws_core *c = core_of(a);
-    if (!c)
-        return sdsinf__fail(err, SDSINF_ENOMEM,
-                            "AWS client: no memory for its connections");
-    char sigv4[128], *url;
-    snprintf(sigv4, sizeof sigv4, "aws:amz:%s:%s", a->cfg.region,
-             sdsinf__aws_service_name(rq->service));
+    const char *what = rq->what ? rq->what : "a request";
+    const char *method = rq->method ? rq->method : "GET";
     int whole = !strncmp(rq->path, "http://", 7) ||
                 !strncmp(rq->path, "https://", 8);
     const char *base = whole ? "" : a->cfg.endpoint[rq->service];
     size_t ulen = strlen(base) + strlen(rq->path) + 1;
-    struct curl_slist *hdrs = make_headers(a, rq);
-    CURL *h = handle_take(c);
-    if (!(url = sdsinf__malloc(ulen)) || !hdrs || !h) {
-        sdsinf__free(url);
-        curl_slist_free_all(hdrs);
-        if (h)
-            curl_easy_cleanup(h);
+    size_t tlen = ulen + strlen(what) + strlen(method) + 2;
+    sdsinf_aws_pending *p = c ? sdsinf__calloc(1, sizeof *p + tlen) : NULL;
+    if (!p)
         return sdsinf__fail(err, SDSINF_ENOMEM, "AWS client: no memory for "
-                            "a request");
+                            "%.80s", what);
+    size_t at = ulen;
+    p->a = a;
+    p->core = c;
+    p->rq = *rq;
+    p->rq.what = keep(p, &at, what);
+    p->rq.method = keep(p, &at, method);
+    p->rq.headers = NULL; /* in hdrs */
+    p->url = p->text;
+    snprintf(p->url, ulen, "%s%s", base, rq->path);
+    p->rq.path = p->url;
+    p->retries = retries;
+    p->attempts = rq->no_retry ? 1 : a->cfg.max_attempts;
+    snprintf(p->sigv4, sizeof p->sigv4, "aws:amz:%s:%s", a->cfg.region,
+             sdsinf__aws_service_name(rq->service));
+    p->hdrs = make_headers(a, rq);
+    p->m = curl_multi_init();
+    p->h = handle_take(c);
+    if (!p->hdrs || !p->m || !p->h || attempt_start(p) != CURLE_OK) {
+        pending_free(p);
+        return sdsinf__fail(err, SDSINF_ENOMEM, "AWS client: no memory for "
+                            "%.80s", what);
     }
-    snprintf(url, ulen, "%s%s", base, rq->path);
-    int attempts = rq->no_retry ? 1 : a->cfg.max_attempts, code = SDSINF_OK;
-    for (int attempt = 0;; attempt++) {
-        grow body = {0}, head = {0};
-        char message[160] = "";
-        const char *transport = NULL;
-        int retry = 0;
-        CURLcode r = setup(a, c, h, rq, url, sigv4, hdrs, &body, &head);
-        if (r == CURLE_OK)
-            r = curl_easy_perform(h);
-        sdsinf__aws_response_free(rs);
-        rs->body = body.p;
-        rs->len = body.len;
-        rs->headers = head.p;
-        if (body.nomem || head.nomem) {
-            code = sdsinf__fail(err, SDSINF_ENOMEM,
-                                "AWS %s: no memory for the answer to %.80s",
-                                sdsinf__aws_service_name(rq->service),
-                                rq->what ? rq->what : "a request");
-            break;
+    *out = p;
+    return SDSINF_OK;
+}
+
+void sdsinf__aws_abandon(sdsinf_aws_pending *p)
+{
+    pending_free(p);
+}
+
+/* Ends p's attempt with transfer result r: SDSINF_OK, a failure (*rs
+ * filled, err set), or SDSINF_AWS_PENDING when a retry is due. */
+static int attempt_end(sdsinf_aws_pending *p, CURLcode r,
+                       sdsinf_aws_response *rs, sdsinf_err *err)
+{
+    char message[160] = "";
+    const char *transport = NULL;
+    int retry = 0, code;
+    curl_multi_remove_handle(p->m, p->h);
+    p->added = 0;
+    memset(rs, 0, sizeof *rs);
+    rs->body = p->body.p;
+    rs->len = p->body.len;
+    rs->headers = p->head.p;
+    if (p->body.nomem || p->head.nomem) {
+        code = sdsinf__fail(err, SDSINF_ENOMEM,
+                            "AWS %s: no memory for the answer to %.80s",
+                            sdsinf__aws_service_name(p->rq.service),
+                            p->rq.what);
+        goto done;
+    }
+    if (r != CURLE_OK) {
+        transport = curl_easy_strerror(r);
+        code = SDSINF_EIO;
+        retry = r != CURLE_URL_MALFORMAT && r != CURLE_UNSUPPORTED_PROTOCOL &&
+                r != CURLE_COULDNT_RESOLVE_HOST && r != CURLE_OUT_OF_MEMORY;
+    } else {
+        curl_easy_getinfo(p->h, CURLINFO_RESPONSE_CODE, &rs->status);
+        find_request_id(rs);
+        if (rs->status >= 200 && rs->status < 300) {
+            code = SDSINF_OK;
+            goto done;
         }
-        if (r != CURLE_OK) {
-            transport = curl_easy_strerror(r);
-            code = SDSINF_EIO;
-            retry = r != CURLE_URL_MALFORMAT && r != CURLE_UNSUPPORTED_PROTOCOL &&
-                    r != CURLE_COULDNT_RESOLVE_HOST &&
-                    r != CURLE_OUT_OF_MEMORY;
-        } else {
-            curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &rs->status);
-            find_request_id(rs);
-            if (rs->status >= 200 && rs->status < 300) {
-                code = SDSINF_OK;
+        sdsinf__aws_error_parse(rs->body, rs->len, rs->error_code,
+                                sizeof rs->error_code, message,
+                                sizeof message);
+        code = sdsinf__aws_error_status(rs->error_code, rs->status, &retry);
+    }
+    if (retry && ++p->attempt < p->attempts) {
+        if (p->retries)
+            __atomic_fetch_add(p->retries, 1, __ATOMIC_RELAXED);
+        p->retry_at = sdsinf__now() + backoff_ms(p->a, p->attempt - 1) / 1e3;
+        memset(rs, 0, sizeof *rs); /* (the buffers stay p's) */
+        return SDSINF_AWS_PENDING;
+    }
+    call_fail(&p->rq, code, rs, message, transport, p->url, err);
+done:
+    p->body.p = p->head.p = NULL; /* now rs's */
+    return code;
+}
+
+int sdsinf__aws_wait(sdsinf_aws_pending **pp, int timeout_ms,
+                     sdsinf_aws_response *rs, sdsinf_err *err)
+{
+    sdsinf_aws_pending *p = *pp;
+    double deadline = sdsinf__now() + (timeout_ms < 0 ? 1e9 : timeout_ms / 1e3);
+    int code = SDSINF_AWS_PENDING;
+    memset(rs, 0, sizeof *rs);
+    while (code == SDSINF_AWS_PENDING) {
+        double now = sdsinf__now();
+        if (!p->added) { /* a retry's backoff */
+            if (now < p->retry_at) {
+                if (now >= deadline)
+                    return SDSINF_AWS_PENDING;
+                double until = p->retry_at < deadline ? p->retry_at : deadline;
+                sdsinf__sleep_ms((until - now) * 1e3);
+                continue;
+            }
+            if (attempt_start(p) != CURLE_OK) {
+                code = sdsinf__fail(err, SDSINF_ENOMEM, "AWS client: no "
+                                    "memory to retry %.80s", p->rq.what);
                 break;
             }
-            sdsinf__aws_error_parse(rs->body, rs->len, rs->error_code,
-                                    sizeof rs->error_code, message,
-                                    sizeof message);
-            code = sdsinf__aws_error_status(rs->error_code, rs->status, &retry);
         }
-        if (!retry || attempt + 1 >= attempts) {
-            call_fail(a, rq, code, rs, message, transport, url, err);
+        int running = 0;
+        CURLMcode mr = curl_multi_perform(p->m, &running);
+        int left;
+        CURLMsg *msg;
+        while ((msg = curl_multi_info_read(p->m, &left)))
+            if (msg->msg == CURLMSG_DONE && msg->easy_handle == p->h) {
+                code = attempt_end(p, msg->data.result, rs, err);
+                running = 0;
+                break;
+            }
+        if (code != SDSINF_AWS_PENDING || !p->added)
+            continue;
+        if (mr != CURLM_OK) {
+            code = sdsinf__fail(err, SDSINF_EIO, "AWS client: %.80s: %s",
+                                p->rq.what, curl_multi_strerror(mr));
             break;
         }
-        if (retries)
-            __atomic_fetch_add(retries, 1, __ATOMIC_RELAXED);
-        sdsinf__sleep_ms(backoff_ms(a, attempt));
+        double wait_ms = (deadline - sdsinf__now()) * 1e3;
+        if (wait_ms <= 0)
+            return SDSINF_AWS_PENDING;
+        curl_multi_poll(p->m, NULL, 0, wait_ms < 1000 ? (int)wait_ms + 1 : 1000,
+                        NULL);
     }
-    handle_give(c, h);
-    curl_slist_free_all(hdrs);
-    sdsinf__free(url);
+    pending_free(p);
+    *pp = NULL;
     return code;
+}
+
+int sdsinf__aws_call(sdsinf_aws *a, const sdsinf_aws_request *rq,
+                     sdsinf_aws_response *rs, uint64_t *retries,
+                     sdsinf_err *err)
+{
+    sdsinf_aws_pending *p = NULL;
+    memset(rs, 0, sizeof *rs);
+    int code = sdsinf__aws_start(a, rq, retries, &p, err);
+    return code != SDSINF_OK ? code : sdsinf__aws_wait(&p, -1, rs, err);
 }
 
 int sdsinf__aws_post_form(sdsinf_aws *a, sdsinf_aws_service s,
