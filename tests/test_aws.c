@@ -213,13 +213,13 @@ static void test_errors(void **state)
     /* not XML, no error element, empty */
     assert_int_equal(sdsinf__aws_error_parse("<html>", 6, code, sizeof code,
                                              msg, sizeof msg),
-                     -1);
+                     SDSINF_EPARSE);
     assert_int_equal(sdsinf__aws_error_parse("<a><b/></a>", 11, code,
                                              sizeof code, msg, sizeof msg),
-                     -1);
+                     SDSINF_EPARSE);
     assert_int_equal(sdsinf__aws_error_parse(NULL, 0, code, sizeof code, msg,
                                              sizeof msg),
-                     -1);
+                     SDSINF_EPARSE);
     assert_string_equal(code, "");
 }
 

@@ -162,23 +162,21 @@ int sdsinf__aws_error_parse(const char *body, size_t len, char *code,
 {
     sdsinf_aws_xml *x = NULL;
     code[0] = message[0] = 0;
-    if (!body || !len ||
-        sdsinf__aws_xml_parse(body, len, "an error", &x, NULL) != SDSINF_OK)
-        return -1;
+    if (!body || !len)
+        return SDSINF_EPARSE;
+    int rc = sdsinf__aws_xml_parse(body, len, "an error", &x, NULL);
+    if (rc != SDSINF_OK)
+        return rc;
     const sdsinf_aws_node *e = sdsinf__aws_xml_find(x, NULL, "Error");
-    int found = e != NULL;
     if (e) {
         if (sdsinf__aws_xml_copy(e, "Code", code, code_cap) != 0)
             code[0] = 0;
-        if (sdsinf__aws_xml_copy(e, "Message", message, message_cap) != 0) {
-            size_t n; /* a long message: its start */
-            const char *m = sdsinf__aws_xml_text(e, "Message", &n);
-            if (m && message_cap)
-                snprintf(message, message_cap, "%s", m);
-        }
+        const char *m = sdsinf__aws_xml_text(e, "Message", NULL);
+        if (m && message_cap) /* (a long one: its start) */
+            snprintf(message, message_cap, "%s", m);
     }
     sdsinf__aws_xml_free(x);
-    return found ? 0 : -1;
+    return e ? SDSINF_OK : SDSINF_EPARSE;
 }
 
 static int in_list(const char *code, const char *const *list)

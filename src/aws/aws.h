@@ -203,9 +203,9 @@ int sdsinf__aws_xml_copy(const sdsinf_aws_node *n, const char *child,
                          char *out, size_t cap);
 
 /* AWS's error in an error answer (XML: <Error><Code>, <Message>, S3's and
- * the query protocol's; JSON: "__type"/"code" and "message" are not
- * needed by these services) into code and message (cap bytes each, ""
- * when absent); 0 when the answer had an error element. */
+ * the query protocol's) into code and message (cap bytes each, "" when
+ * absent): SDSINF_OK when the answer had an error element, SDSINF_EPARSE
+ * when not, SDSINF_ENOMEM when it could not be read for want of memory. */
 int sdsinf__aws_error_parse(const char *body, size_t len, char *code,
                             size_t code_cap, char *message,
                             size_t message_cap);

@@ -542,9 +542,16 @@ static int attempt_end(sdsinf_aws_pending *p, CURLcode r,
             code = SDSINF_OK;
             goto done;
         }
-        sdsinf__aws_error_parse(rs->body, rs->len, rs->error_code,
-                                sizeof rs->error_code, message,
-                                sizeof message);
+        if (sdsinf__aws_error_parse(rs->body, rs->len, rs->error_code,
+                                    sizeof rs->error_code, message,
+                                    sizeof message) == SDSINF_ENOMEM) {
+            code = sdsinf__fail(err, SDSINF_ENOMEM,
+                                "AWS %s: no memory to read the error answer "
+                                "to %.80s",
+                                sdsinf__aws_service_name(p->rq.service),
+                                p->rq.what);
+            goto done;
+        }
         code = sdsinf__aws_error_status(rs->error_code, rs->status, &retry);
     }
     if (retry && ++p->attempt < p->attempts) {
