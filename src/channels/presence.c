@@ -139,7 +139,12 @@ int sdsinf__presence_enter(const char *dir, int self, sdsinf__presence **out,
     snprintf(p->path, cap, "%s/.open.%d.%ld.%llu", dir, self, (long)getpid(),
              (unsigned long long)atomic_fetch_add(&counter, 1));
     pthread_mutex_lock(&mu);
-    int rc = sdsinf__mkdir_p(dir) == 0 ? lock_file(p) : -1, e = errno;
+    int rc = -1, e = 0;
+    for (int attempt = 0; attempt < 2 && rc != 0; attempt++) /* ENOENT: the
+                                            run was just removed: again */
+        if ((rc = sdsinf__mkdir_p(dir) == 0 ? lock_file(p) : -1) != 0 &&
+            (e = errno) != ENOENT)
+            break;
     if (rc == 0 && !(p->counted = count_open(dir))) {
         close(p->fd);
         unlink(p->path);
