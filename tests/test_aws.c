@@ -292,6 +292,47 @@ static void test_encodings(void **state)
     sdsinf__aws_form_free(&f);
 }
 
+/* A request nobody answers: retried max_attempts - 1 times, each counted,
+ * then an error naming the request, the endpoint and what to set. */
+static void test_retries(void **state)
+{
+    (void)state;
+    sdsinf_aws_config c;
+    sdsinf_err err = {0};
+    setenv("AWS_ACCESS_KEY_ID", "A", 1);
+    setenv("AWS_SECRET_ACCESS_KEY", "B", 1);
+    setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:1", 1);
+    setenv("AWS_MAX_ATTEMPTS", "3", 1);
+    assert_int_equal(sdsinf__aws_config_load(&c, &err), SDSINF_OK);
+    sdsinf_aws *a = NULL;
+    assert_int_equal(sdsinf__aws_new_with(&c, &a, &err), SDSINF_OK);
+    sdsinf_aws_form f;
+    sdsinf_aws_response rs;
+    uint64_t retries = 0;
+    sdsinf__aws_form_init(&f, "ListQueues", "2012-11-05");
+    double t0 = sdsinf__now();
+    assert_int_equal(sdsinf__aws_post_form(a, SDSINF_AWS_SQS, NULL, &f,
+                                           "ListQueues", 1000, 0, &rs,
+                                           &retries, &err),
+                     SDSINF_EIO);
+    assert_int_equal(retries, 2);
+    assert_true(sdsinf__now() - t0 < 5.0); /* backoff bounded */
+    assert_non_null(strstr(err.msg, "ListQueues"));
+    assert_non_null(strstr(err.msg, "127.0.0.1:1"));
+    assert_non_null(strstr(err.msg, "AWS_ENDPOINT_URL"));
+    sdsinf__aws_response_free(&rs);
+    /* no retry asked: one attempt */
+    retries = 0;
+    assert_int_equal(sdsinf__aws_post_form(a, SDSINF_AWS_SQS, NULL, &f,
+                                           "ListQueues", 1000, 1, &rs,
+                                           &retries, &err),
+                     SDSINF_EIO);
+    assert_int_equal(retries, 0);
+    sdsinf__aws_response_free(&rs);
+    sdsinf__aws_form_free(&f);
+    sdsinf__aws_free(a);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -302,6 +343,7 @@ int main(void)
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_xml),
         cmocka_unit_test(test_encodings),
+        cmocka_unit_test_setup_teardown(test_retries, setup, teardown),
     };
     return cmocka_run_group_tests_name("aws", tests, NULL, NULL);
 }

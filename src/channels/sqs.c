@@ -97,6 +97,7 @@ typedef struct sqs_channel {
     sqs_settings set;
     pid_t pid;            /* the process that opened the instance */
     int created;          /* the run was made by run_create */
+    int made;             /* open created this worker's queue (standalone) */
     char name[NAME_CAP];  /* this worker's queue */
     char url[URL_CAP];    /* its URL */
     size_t base_len;      /* url's length up to the name */
@@ -322,12 +323,63 @@ static int list_run(sdsinf_aws *a, const sqs_settings *st, uint64_t run,
     return code;
 }
 
-/* Removes every queue of the run (a failure for want of memory is tried
- * once more: cleanup must not leave the run behind). */
-static int remove_run(sdsinf_aws *a, const sqs_settings *st, uint64_t run,
-                      sdsinf_requests *req, sdsinf_err *err)
+/* The URL of some queue of the run into url (GetQueueUrl of worker 0's,
+ * else the first ListQueues shows); 1 when the run has none. */
+static int any_queue_url(sdsinf_aws *a, const sqs_settings *st, uint64_t run,
+                         char *url, sdsinf_requests *req, sdsinf_err *err)
 {
-    int code = list_run(a, st, run, delete_queue, NULL, req, err);
+    char name[NAME_CAP], prefix[NAME_CAP], what[NAME_CAP + 16];
+    sdsinf_aws_form f;
+    sdsinf_aws_response rs;
+    sdsinf_aws_xml *x = NULL;
+    queue_name(st, run, 0, name);
+    snprintf(what, sizeof what, "GetQueueUrl %s", name);
+    sdsinf__aws_form_init(&f, "GetQueueUrl", SQS_VERSION);
+    sdsinf__aws_form_add(&f, name, strlen(name), "QueueName");
+    req->list++;
+    int code = post(a, &f, what, 1, req, &rs, &x, err);
+    if (code == SDSINF_OK) {
+        code = answer_url(x, what, url, err);
+    } else if (is_nonexistent(&rs)) {
+        sdsinf__aws_xml_free(x);
+        sdsinf__aws_response_free(&rs);
+        x = NULL;
+        run_prefix(st, run, prefix);
+        sdsinf__aws_form_init(&f, "ListQueues", SQS_VERSION);
+        sdsinf__aws_form_add(&f, prefix, strlen(prefix), "QueueNamePrefix");
+        req->list++;
+        code = post(a, &f, "ListQueues", 1, req, &rs, &x, err);
+        if (code == SDSINF_OK &&
+            sdsinf__aws_xml_copy(sdsinf__aws_xml_find(x, NULL, "QueueUrl"),
+                                 NULL, url, URL_CAP) != 0)
+            code = 1;
+    }
+    sdsinf__aws_xml_free(x);
+    sdsinf__aws_response_free(&rs);
+    return code;
+}
+
+/* Removes every queue of the run: workers 0..workers-1 by name (a
+ * listing may lag behind a queue just made), then whatever a listing
+ * still shows.  A failure for want of memory is tried once more: cleanup
+ * must not leave the run behind. */
+static int remove_run(sdsinf_aws *a, const sqs_settings *st, uint64_t run,
+                      int workers, sdsinf_requests *req, sdsinf_err *err)
+{
+    char url[URL_CAP], name[NAME_CAP];
+    int code = any_queue_url(a, st, run, url, req, err);
+    const char *slash = code == SDSINF_OK ? strrchr(url, '/') : NULL;
+    for (int w = 0; slash && w < workers && code == SDSINF_OK; w++) {
+        char one[URL_CAP];
+        queue_name(st, run, w, name);
+        snprintf(one, sizeof one, "%.*s%s", (int)(slash + 1 - url), url, name);
+        if ((code = delete_queue(a, one, req, err)) == SDSINF_ENOMEM)
+            code = delete_queue(a, one, req, err);
+    }
+    if (code == 1)
+        code = SDSINF_OK; /* nothing there */
+    if (code == SDSINF_OK)
+        code = list_run(a, st, run, delete_queue, NULL, req, err);
     if (code == SDSINF_ENOMEM)
         code = list_run(a, st, run, delete_queue, NULL, req, err);
     return code;
@@ -372,6 +424,7 @@ static int find_queue(sqs_channel *sc, sdsinf_err *err)
         sdsinf__aws_xml_free(x);
         sdsinf__aws_response_free(&rs);
     } else if (code == 1) {
+        sc->made = 1;
         code = create_queue(sc->aws, &sc->set, sc->name, 0, sc->url, req, err);
     }
     if (code == SDSINF_OK) {
@@ -431,8 +484,8 @@ static int leave_run(sqs_channel *sc, int cleanup, sdsinf_err *err)
     sdsinf__presence *p = sc->presence;
     sc->presence = NULL;
     if (sdsinf__presence_leave(p, cleanup, &local) == 1) {
-        code = remove_run(sc->aws, &sc->set, sc->base.run, &sc->base.requests,
-                          err);
+        code = remove_run(sc->aws, &sc->set, sc->base.run, sc->base.workers,
+                          &sc->base.requests, err);
         sdsinf__presence_removed(sc->presence_dir, &local);
     }
     return code;
@@ -474,8 +527,9 @@ static int sqs_open(sdsinf_channel *ch, const char *config, sdsinf_err *err)
         sdsinf__presence_leave(sc->presence, 0, &local);
         sc->presence = NULL;
     }
-    if (code != SDSINF_OK) { /* as if it never opened (or was the last) */
-        leave_run(sc, 1, NULL);
+    if (code != SDSINF_OK) { /* as if it never opened: what it made goes
+                                when no other instance is open */
+        leave_run(sc, sc->made, NULL);
         release(sc);
     }
     return code;
@@ -880,17 +934,17 @@ static int sqs_run_create(void *state, const char *config, uint64_t run,
         code = create_queue(state, &st, name, 1, NULL, req, err);
     }
     if (code != SDSINF_OK && code != SDSINF_EINVAL) /* none half made */
-        remove_run(state, &st, run, req, NULL);
+        remove_run(state, &st, run, workers, req, NULL);
     return code;
 }
 
 static int sqs_run_destroy(void *state, const char *config, uint64_t run,
                            int workers, sdsinf_requests *req, sdsinf_err *err)
 {
-    (void)workers;
     sqs_settings st;
     int code = parse_settings(config, &st, err);
-    return code == SDSINF_OK ? remove_run(state, &st, run, req, err) : code;
+    return code == SDSINF_OK ? remove_run(state, &st, run, workers, req, err)
+                             : code;
 }
 
 static int sqs_run_residue(void *state, const char *config, uint64_t run,
