@@ -1,7 +1,7 @@
 /* fuzz_aws.c - fuzz target: what an AWS endpoint answers (src/aws): the
  * XML parser with the lookups the channels make (messages, their bodies
  * and attributes), the error reader, and base64 decoding of any text.
- * No input may crash them; a decoded text encodes back to the same. */
+ * No input may crash them; what decodes encodes back to the same bytes. */
 #include "aws/aws.h"
 #include "fuzz_input.h"
 
@@ -14,20 +14,22 @@ static void check(int ok)
         abort();
 }
 
-/* Decodes s; whatever decodes must encode back to s. */
+/* Decodes s; whatever decodes encodes to text of the same length that
+ * decodes to the same bytes (unused low bits of the last digit may
+ * differ). */
 static void base64_round_trip(const char *s, size_t n)
 {
-    unsigned char *bin = malloc(n / 4 * 3 + 1);
-    long got = bin ? sdsinf__aws_base64_decode(s, n, bin) : -1;
+    unsigned char *bin = malloc(n / 4 * 3 + 1), *again = malloc(n / 4 * 3 + 1);
+    char *back = malloc(n + 1);
+    long got = bin && again && back ? sdsinf__aws_base64_decode(s, n, bin) : -1;
     if (got >= 0) {
-        char *back = malloc(n + 1);
-        if (back) {
-            check(sdsinf__aws_base64_encode(bin, (size_t)got, back) == n);
-            check(memcmp(back, s, n) == 0);
-        }
-        free(back);
+        check(sdsinf__aws_base64_encode(bin, (size_t)got, back) == n);
+        check(sdsinf__aws_base64_decode(back, n, again) == got);
+        check(memcmp(bin, again, (size_t)got) == 0);
     }
     free(bin);
+    free(again);
+    free(back);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
