@@ -40,7 +40,12 @@ if(SDSINF_HAVE_REDIS)
   list(APPEND pc_requires hiredis)
 endif()
 if(SDSINF_HAVE_AWS)
-  list(APPEND pc_requires libcurl libxml-2.0 libcrypto)
+  # as libraries, not Requires.private: `pkg-config --static libcurl`
+  # names every library curl itself may use (ssh2, ldap, ...), which a
+  # program linking libsdsinf.a does not need
+  foreach(l ${SDSINF_AWSDEPS_LIBRARIES})
+    list(APPEND pc_libs -l${l})
+  endforeach()
 endif()
 if(SDSINF_HAVE_ZOLTAN)
   list(APPEND pc_libs ${ZOLTAN_LIB})

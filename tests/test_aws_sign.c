@@ -199,6 +199,40 @@ static void test_s3(void **state)
         fail_msg("%s", err.msg);
 }
 
+/* Temporary credentials (an assumed role's): accepted with their session
+ * token (X-Amz-Security-Token), refused with another. */
+static void test_session_token(void **state)
+{
+    (void)state;
+    const char *k = getenv("SDSINF_TEST_TEMP_KEY");
+    const char *sk = getenv("SDSINF_TEST_TEMP_SECRET");
+    const char *t = getenv("SDSINF_TEST_TEMP_TOKEN");
+    if (!k || !sk || !t)
+        skip();
+    sdsinf_aws_config c = *sdsinf__aws_config(g_good);
+    sdsinf_err err = {0};
+    snprintf(c.access_key, sizeof c.access_key, "%s", k);
+    snprintf(c.secret_key, sizeof c.secret_key, "%s", sk);
+    snprintf(c.session_token, sizeof c.session_token, "%s", t);
+    c.max_attempts = 1;
+    sdsinf_aws *a = NULL;
+    assert_int_equal(sdsinf__aws_new_with(&c, &a, &err), SDSINF_OK);
+    sdsinf_aws_form f;
+    sdsinf__aws_form_init(&f, "ListQueues", "2012-11-05");
+    if (post(a, SDSINF_AWS_SQS, &f, "ListQueues", &err) != SDSINF_OK)
+        fail_msg("%s", err.msg);
+    sdsinf__aws_free(a);
+    c.session_token[0] ^= 1;
+    assert_int_equal(sdsinf__aws_new_with(&c, &a, &err), SDSINF_OK);
+    int rc = post(a, SDSINF_AWS_SQS, &f, "ListQueues", &err);
+    if (rc != SDSINF_EACCES)
+        fail_msg("a wrong session token gave %s: %s", sdsinf_status_name(rc),
+                 err.msg);
+    print_message("refused as expected: %s\n", err.msg);
+    sdsinf__aws_free(a);
+    sdsinf__aws_form_free(&f);
+}
+
 int main(void)
 {
     const char *emu = getenv("SDSINF_AWS_EMULATOR");
@@ -211,6 +245,7 @@ int main(void)
         cmocka_unit_test(test_sqs),
         cmocka_unit_test(test_sns),
         cmocka_unit_test(test_s3),
+        cmocka_unit_test(test_session_token),
     };
     return cmocka_run_group_tests_name("aws_sign", tests, setup, teardown);
 }

@@ -3,7 +3,8 @@
 # emulator on 127.0.0.1 at a free port: ministack (SQS, SNS, S3 as AWS
 # documents them; no signature check) or, with --moto, moto_server with
 # its IAM authentication on (signatures checked; the keys of an IAM user
-# made in it).  Exports AWS_ENDPOINT_URL, credentials, AWS_REGION, empty
+# made in it, and a role's temporary credentials in
+# SDSINF_TEST_TEMP_{KEY,SECRET,TOKEN}).  Exports AWS_ENDPOINT_URL, credentials, AWS_REGION, empty
 # AWS config files, SDSINF_AWS_EMULATOR (ministack or moto) and
 # SDSINF_AWS_PID.  Afterwards the emulator must hold no queue, topic,
 # subscription, bucket or object (every run cleaned up after itself), else
@@ -92,10 +93,26 @@ iam.put_user_policy(UserName="sdsinf", PolicyName="all", PolicyDocument=json.dum
     {"Version": "2012-10-17",
      "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}))
 k = iam.create_access_key(UserName="sdsinf")["AccessKey"]
-print(k["AccessKeyId"], k["SecretAccessKey"])
+# a role allowed everything, and temporary credentials of it (a session
+# token, as Lambda has)
+allow = json.dumps({"Version": "2012-10-17", "Statement": [
+    {"Effect": "Allow", "Action": "*", "Resource": "*"}]})
+trust = json.dumps({"Version": "2012-10-17", "Statement": [
+    {"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"}]})
+role = iam.create_role(RoleName="sdsinf", AssumeRolePolicyDocument=trust)["Role"]
+iam.put_role_policy(RoleName="sdsinf", PolicyName="all", PolicyDocument=allow)
+sts = boto3.client("sts", endpoint_url=os.environ["AWS_ENDPOINT_URL"],
+                   region_name=os.environ["AWS_REGION"],
+                   aws_access_key_id=k["AccessKeyId"],
+                   aws_secret_access_key=k["SecretAccessKey"])
+t = sts.assume_role(RoleArn=role["Arn"], RoleSessionName="sdsinf")["Credentials"]
+print(k["AccessKeyId"], k["SecretAccessKey"], t["AccessKeyId"],
+      t["SecretAccessKey"], t["SessionToken"])
 EOF
     ) || { echo "FAIL: could not make an IAM user in moto"; exit 1; }
-    read -r AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY <<<"$keys"
+    read -r AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY SDSINF_TEST_TEMP_KEY \
+        SDSINF_TEST_TEMP_SECRET SDSINF_TEST_TEMP_TOKEN <<<"$keys"
+    export SDSINF_TEST_TEMP_KEY SDSINF_TEST_TEMP_SECRET SDSINF_TEST_TEMP_TOKEN
     curl -s -f -X POST -H "Content-Type: text/plain" --data-binary 0 "$AWS_ENDPOINT_URL/moto-api/reset-auth" >/dev/null ||
         { echo "FAIL: could not switch moto's authentication on"; exit 1; }
 fi
