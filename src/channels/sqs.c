@@ -549,6 +549,8 @@ static int sqs_close(sdsinf_channel *ch, int cleanup, sdsinf_err *err)
         int r = leave_run(sc, cleanup, &e2);
         if (code == SDSINF_OK && r != SDSINF_OK)
             code = sdsinf__fail(err, r, "%s", e2.msg);
+    } else {
+        sc->poll = NULL; /* its connection is the parent's: left alone */
     }
     release(sc);
     return code;
