@@ -52,6 +52,14 @@ endforeach()
 if(SDSINF_HAVE_REDIS)
   list(APPEND pc_requires hiredis)
 endif()
+if(SDSINF_HAVE_AWS)
+  # as libraries, not Requires.private: `pkg-config --static libcurl`
+  # names every library curl itself may use (ssh2, ldap, ...), which a
+  # program linking libsdsinf.a does not need
+  foreach(l ${SDSINF_AWSDEPS_LIBRARIES})
+    list(APPEND pc_libs -l${l})
+  endforeach()
+endif()
 list(JOIN pc_requires " " SDSINF_PC_REQUIRES)
 list(JOIN pc_libs " " SDSINF_PC_LIBS)
 file(RELATIVE_PATH SDSINF_PC_PREFIX ${CMAKE_INSTALL_FULL_LIBDIR}/pkgconfig

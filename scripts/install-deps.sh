@@ -7,8 +7,11 @@ set -eu
 # their tests (tests/cli_mpi.sh) and runs (mpirun -n W sdsinf run --launcher
 # mpi ...).  libhiredis-dev: the Redis channel; redis-server and redis-tools
 # (redis-cli): its tests and bench/bench_run.py (each starts a private
-# server of its own, see tests/with_redis.sh)
-pkgs="build-essential cmake pkg-config libcmocka-dev libzstd-dev libcjson-dev libtrilinos-zoltan-dev libopenmpi-dev openmpi-bin libhiredis-dev redis-server redis-tools"
+# server of its own, see tests/with_redis.sh).  libcurl4-openssl-dev,
+# libxml2-dev, libssl-dev: the AWS client and channels; curl and
+# python3-venv: their tests' emulators (scripts/install-aws-tools.sh puts
+# them in virtual environments; tests/with_aws.sh starts them)
+pkgs="build-essential cmake pkg-config libcmocka-dev libzstd-dev libcjson-dev libtrilinos-zoltan-dev libopenmpi-dev openmpi-bin libhiredis-dev redis-server redis-tools libcurl4-openssl-dev libxml2-dev libssl-dev curl python3-venv"
 [ "${1:-}" = "--all" ] && pkgs="$pkgs clang libclang-rt-dev libgraphblas-dev python3-pip"
 missing=""
 for p in $pkgs; do

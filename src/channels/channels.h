@@ -21,13 +21,22 @@ const char *sdsinf__fs_store(const char *config, char *def, size_t cap);
 #else
 #define SDSINF__BUILT_REDIS 0
 #endif
+#if defined(SDSINF_HAVE_AWS) && SDSINF_HAVE_AWS
+#define SDSINF__BUILT_AWS 1
+#else
+#define SDSINF__BUILT_AWS 0
+#endif
 #define SDSINF__BUILTIN_CHANNELS(X)                                           \
     X(sdsinf__channel_mem, 1, NULL)                                           \
     X(sdsinf__channel_local, 1, NULL)                                         \
     X(sdsinf__channel_fs, 1, NULL)                                            \
     X(sdsinf__channel_redis, SDSINF__BUILT_REDIS,                             \
       "redis:hiredis (apt-get install libhiredis-dev, then cmake "           \
-      "-DSDSINF_WITH_REDIS=ON)")
+      "-DSDSINF_WITH_REDIS=ON)")                                              \
+    X(sdsinf__channel_sqs, SDSINF__BUILT_AWS,                                 \
+      "sqs:libcurl, libxml2 and libcrypto (apt-get install "                 \
+      "libcurl4-openssl-dev libxml2-dev libssl-dev, then cmake "             \
+      "-DSDSINF_WITH_AWS=ON)")
 #define SDSINF__CHANNEL_EXTERN(table, built, needs)                           \
     extern const sdsinf_channel_methods table;
 SDSINF__BUILTIN_CHANNELS(SDSINF__CHANNEL_EXTERN)

@@ -22,8 +22,9 @@
  * them to close removes it: every worker may clean up as it finishes.
  * Open instances are known from a per-process count and, across
  * processes, from a file each holds an fcntl() write lock on
- * (<dir>/<run>/.open.<worker>.<pid>.<n>); the lock dies with its process,
- * so a crashed worker never holds a run's cleanup back.
+ * (<dir>/<run>/.open.<worker>.<pid>.<n>: channels/presence.h); the lock
+ * dies with its process, so a crashed worker never holds a run's cleanup
+ * back.
  *
  * Requests, as an object store would bill them: an object put is a send,
  * an object read or looked for a receive (empty when not there: every
@@ -38,6 +39,7 @@
  * SDS-Inf did.  A key holds one object: send a block's chunks as one
  * message (max_message 0). */
 #include "channels/channels.h"
+#include "channels/presence.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -67,20 +69,10 @@ typedef struct fs_seen {
     unsigned char *bits; /* one bit per worker */
 } fs_seen;
 
-/* The runs this process has open, by root, for cleanup. */
-typedef struct fs_open_run {
-    struct fs_open_run *next;
-    pid_t pid; /* the process that counted (a fork()ed child starts over) */
-    int count;
-    char root[]; /* <dir>/<run> */
-} fs_open_run;
-
 typedef struct fs_channel {
     sdsinf_channel base;
     char *root;          /* <dir>/<run> */
-    char *lock_path;     /* the file this instance holds locked */
-    int lock_fd;
-    fs_open_run *counted;
+    sdsinf__presence *presence; /* the instance's open mark */
     int listing;
     int own_store;       /* <dir> is the default store, sdsinf's own */
     int created;         /* the run was made by run_create */
@@ -89,8 +81,8 @@ typedef struct fs_channel {
 } fs_channel;
 
 static atomic_ullong tmp_counter;
-static pthread_mutex_t opens_mu = PTHREAD_MUTEX_INITIALIZER;
-static fs_open_run *opens;
+static pthread_mutex_t opens_mu = PTHREAD_MUTEX_INITIALIZER; /* open, close
+                                         and run_destroy of this process */
 
 /* ---- Helpers ------------------------------------------------------------ */
 
@@ -171,120 +163,12 @@ done:
 
 /* ---- Open and close ------------------------------------------------------ */
 
-/* Counts an instance of root open in this process (opens_mu held). */
-static fs_open_run *count_open(const char *root)
-{
-    pid_t me = getpid();
-    fs_open_run *r = opens;
-    while (r && (r->pid != me || strcmp(r->root, root) != 0))
-        r = r->next;
-    if (!r) {
-        size_t n = strlen(root) + 1;
-        if (!(r = sdsinf__malloc(sizeof *r + n)))
-            return NULL;
-        r->pid = me;
-        r->count = 0;
-        memcpy(r->root, root, n);
-        r->next = opens;
-        opens = r;
-    }
-    r->count++;
-    return r;
-}
-
-/* Uncounts an instance (opens_mu held); how many this process still has. */
-static int uncount_open(fs_open_run *r)
-{
-    int left = --r->count;
-    if (left == 0) {
-        fs_open_run **p = &opens;
-        while (*p != r)
-            p = &(*p)->next;
-        *p = r->next;
-        sdsinf__free(r);
-    }
-    return left;
-}
-
-/* Creates and write-locks this instance's open file; -1 with errno. */
-static int lock_open(fs_channel *fc)
-{
-    size_t cap = strlen(fc->root) + 96;
-    if (!(fc->lock_path = sdsinf__malloc(cap))) {
-        errno = ENOMEM;
-        return -1;
-    }
-    snprintf(fc->lock_path, cap, "%s/.open.%d.%ld.%llu", fc->root, fc->base.self,
-             (long)getpid(),
-             (unsigned long long)atomic_fetch_add(&tmp_counter, 1));
-    fc->lock_fd = open(fc->lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (fc->lock_fd < 0)
-        return -1;
-    struct flock fl;
-    memset(&fl, 0, sizeof fl);
-    fl.l_type = F_WRLCK;
-    fl.l_whence = SEEK_SET;
-    if (fcntl(fc->lock_fd, F_SETLK, &fl) != 0) {
-        int e = errno;
-        close(fc->lock_fd);
-        unlink(fc->lock_path);
-        fc->lock_fd = -1;
-        errno = e;
-        return -1;
-    }
-    return 0;
-}
-
-/* Whether another process has the run at root open; removes the open
- * files of processes that died. */
-static int others_open(const char *root)
-{
-    DIR *d = opendir(root);
-    char me[32], path[FILE_CAP];
-    int live = 0;
-    snprintf(me, sizeof me, ".%ld.", (long)getpid());
-    if (!d)
-        return 0;
-    struct dirent *de;
-    while (!live && (de = readdir(d))) {
-        const char *s = de->d_name;
-        if (strncmp(s, ".open.", 6) != 0)
-            continue;
-        const char *dot = strchr(s + 6, '.'); /* .<pid>.<n> after the worker */
-        if (dot && strncmp(dot, me, strlen(me)) == 0)
-            continue; /* this process's: counted in memory (and closing a
-                         descriptor of it would drop its lock) */
-        snprintf(path, sizeof path, "%s/%s", root, s);
-        int fd = open(path, O_RDWR | O_CLOEXEC);
-        if (fd < 0)
-            continue;
-        struct flock fl;
-        memset(&fl, 0, sizeof fl);
-        fl.l_type = F_WRLCK;
-        fl.l_whence = SEEK_SET;
-        if (fcntl(fd, F_GETLK, &fl) == 0 && fl.l_type == F_UNLCK)
-            unlink(path); /* its process is gone */
-        else
-            live = 1;
-        close(fd);
-    }
-    closedir(d);
-    return live;
-}
-
 static void fs_release(fs_channel *fc)
 {
-    if (fc->lock_fd >= 0) {
-        close(fc->lock_fd); /* drops the lock */
-        fc->lock_fd = -1;
-    }
-    if (fc->lock_path)
-        unlink(fc->lock_path);
     for (int i = 0; i < SEEN_SLOTS; i++)
         sdsinf__free(fc->seen[i].bits);
-    sdsinf__free(fc->lock_path);
     sdsinf__free(fc->root);
-    fc->lock_path = fc->root = NULL;
+    fc->root = NULL;
 }
 
 const char *sdsinf__fs_store(const char *config, char *def, size_t cap)
@@ -347,7 +231,6 @@ static int fs_open(sdsinf_channel *ch, const char *config, sdsinf_err *err)
     fs_channel *fc = (fs_channel *)ch;
     char root[PATH_CAP], who[32];
     int rc;
-    fc->lock_fd = -1;
     fc->own_store = !config || !config[0];
     snprintf(who, sizeof who, "worker %d", ch->self);
     if ((rc = run_root(config, ch->run, root, err)) != SDSINF_OK)
@@ -357,18 +240,8 @@ static int fs_open(sdsinf_channel *ch, const char *config, sdsinf_err *err)
                             "channel 'fs': no memory to open worker %d", ch->self);
     strcpy(fc->root, root);
     pthread_mutex_lock(&opens_mu);
-    int made = -1, e = 0;
-    for (int attempt = 0; attempt < 2 && made; attempt++)
-        if ((made = sdsinf__mkdir_p(fc->root) == 0 ? lock_open(fc) : -1) != 0 &&
-            (e = errno) == ENOENT && fc->lock_path) {
-            sdsinf__free(fc->lock_path); /* the run was just removed */
-            fc->lock_path = NULL;
-        }
-    if (made != 0) {
-        rc = root_fail(who, fc->root, e, err);
-    } else if (!(fc->counted = count_open(fc->root))) {
-        rc = sdsinf__fail(err, SDSINF_ENOMEM,
-                          "channel 'fs': no memory to open worker %d", ch->self);
+    if (sdsinf__presence_enter(fc->root, ch->self, &fc->presence) != 0) {
+        rc = root_fail(who, fc->root, errno, err);
     } else {
         char mark[FILE_CAP];
         snprintf(mark, sizeof mark, "%s/.created", fc->root);
@@ -384,26 +257,15 @@ static int fs_close(sdsinf_channel *ch, int cleanup, sdsinf_err *err)
 {
     (void)err;
     fs_channel *fc = (fs_channel *)ch;
-    char path[FILE_CAP];
     pthread_mutex_lock(&opens_mu);
-    int here = uncount_open(fc->counted);
-    char *root = fc->root;
-    fc->root = NULL; /* kept for the steps below */
-    fs_release(fc);
-    /* ordered so that of two workers closing at once, one sees the other
-     * gone: give up the open file, mark, then look (a run made by
-     * run_create is run_destroy's to remove) */
-    snprintf(path, sizeof path, "%s/.cleanup", root);
-    if (cleanup && !fc->created) {
-        int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
-        if (fd >= 0)
-            close(fd);
+    /* (a run made by run_create is run_destroy's to remove) */
+    if (sdsinf__presence_leave(fc->presence, cleanup && !fc->created) == 1) {
+        remove_run(fc->root, fc->own_store, &ch->requests);
+        sdsinf__presence_removed(fc->root);
     }
-    if (!fc->created && !here && access(path, F_OK) == 0 &&
-        !others_open(root))
-        remove_run(root, fc->own_store, &fc->base.requests);
+    fc->presence = NULL;
     pthread_mutex_unlock(&opens_mu);
-    sdsinf__free(root);
+    fs_release(fc);
     return SDSINF_OK;
 }
 

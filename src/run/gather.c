@@ -21,6 +21,11 @@
 #define SLICE_MS 100      /* the longest wait between checks */
 #define KEYED_SLICE_MS 20 /* a keyed channel's wait for one worker's key */
 #define START_TIMEOUT_MS 600000 /* the default of start_timeout_ms */
+#define LOST_AFTER_MS 5000 /* a worker that ended well: how long its report
+                              may still be on the way (a queue service's
+                              receive lags its send: long polls, retries
+                              after throttling) before it counts as lost;
+                              at most the run's timeout */
 
 /* One worker's report as it comes in. */
 typedef struct owed {
@@ -32,6 +37,7 @@ typedef struct owed {
     int reported;          /* rep holds its report */
     int ended;             /* its launcher told its end ... */
     sdsinf_err end;        /* ... and what it knew of it */
+    double ended_at;       /* when (monotonic s) */
     int settled;           /* reported, or ended without a report */
     sdsinf__report rep;
 } owed;
@@ -307,6 +313,7 @@ int sdsinf__gather(run_ctx *c, sdsinf_launch *l,
             if (w >= 0 && w < c->W && !g.w[w].ended) {
                 g.w[w].ended = 1;
                 g.w[w].end = e;
+                g.w[w].ended_at = sdsinf__now();
             }
         void *msg = NULL;
         size_t len = 0;
@@ -327,10 +334,15 @@ int sdsinf__gather(run_ctx *c, sdsinf_launch *l,
             continue;
         }
         /* the channel had nothing more: an ended worker's report is lost
-         * (a keyed channel was only asked for one worker's key) */
+         * (a keyed channel was only asked for one worker's key), once one
+         * that ended well has had LOST_AFTER_MS for it to come */
+        double lost_s = (timeout_ms < LOST_AFTER_MS ? timeout_ms
+                                                    : LOST_AFTER_MS) / 1e3;
         for (w = 0; got == SDSINF_ETIMEDOUT && w < c->W; w++)
             if (g.w[w].ended && !g.w[w].settled &&
-                (!keyed || (want.source == (uint32_t)w && want.layer)))
+                (!keyed || (want.source == (uint32_t)w && want.layer)) &&
+                (g.w[w].end.code != SDSINF_OK ||
+                 sdsinf__now() - g.w[w].ended_at >= lost_s))
                 ended_unreported(&g, w);
         /* a launcher that cannot see its workers: they must all have
          * started within the start timeout */

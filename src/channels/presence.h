@@ -1,0 +1,32 @@
+/* channels/presence.h - which instances of a run are open on this machine,
+ * for channels whose runs made without run_create clean up after their
+ * last worker (internal).
+ *
+ * A run has a directory; each open instance holds an fcntl() write lock on
+ * a file of its own there (.open.<worker>.<pid>.<n>), which dies with its
+ * process, so a crashed worker never holds a run's cleanup back; the
+ * instances of this process are counted in memory (a lock is per
+ * process).  Leaving with cleanup sets a mark (.cleanup) so that whoever
+ * leaves last removes the run. */
+#ifndef SDSINF_PRESENCE_H
+#define SDSINF_PRESENCE_H
+
+#include "core/core.h"
+
+typedef struct sdsinf__presence sdsinf__presence;
+
+/* Enters the run at dir (made if missing, mode 0700) as an instance of
+ * worker self.  0, or -1 with errno (*out untouched).  Nothing here is
+ * a billable request: the files are the channel's bookkeeping. */
+int sdsinf__presence_enter(const char *dir, int self, sdsinf__presence **out);
+/* Leaves the run and frees p (NULL is fine: returns 0); cleanup asks for
+ * the run's removal.  Returns 1 when the caller must remove the run's
+ * state now (no instance of it is open here or in a live process, and
+ * removal was asked): the module's lock is then held until
+ * sdsinf__presence_removed, so no instance enters meanwhile.  Else 0. */
+int sdsinf__presence_leave(sdsinf__presence *p, int cleanup);
+/* After a leave that returned 1: removes the run's directory (its marks)
+ * and releases the lock; dir is the one entered. */
+void sdsinf__presence_removed(const char *dir);
+
+#endif /* SDSINF_PRESENCE_H */

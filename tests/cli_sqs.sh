@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# cli_sqs.sh SDSINF DATA - `sdsinf run --channel sqs` against the private
+# emulator tests/with_aws.sh starts ($AWS_ENDPOINT_URL): distributed runs
+# on local processes and threads equal `sdsinf infer` (categories and
+# every score) and leave no queue; a worker killed mid-run and a run that
+# fails on a bad option leave no queue either; bad settings fail with a
+# clear error.  With SDSINF_SQS_REAL=1 and the shared data, the real 6,000
+# images on 8 workers (hypergraph plan) reproduce the golden categories,
+# and the run's requests are printed.  with_aws.sh then checks that the
+# emulator holds nothing at all.
+set -eu
+sdsinf=$1 data=$2
+: "${AWS_ENDPOINT_URL:?run me through tests/with_aws.sh}"
+queues() { # the emulator's queue URLs
+    curl -s -X POST "$AWS_ENDPOINT_URL/" \
+        --aws-sigv4 "aws:amz:$AWS_REGION:sqs" \
+        -u "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY" \
+        -d 'Action=ListQueues&Version=2012-11-05' |
+        grep -o '<QueueUrl>[^<]*' | sed 's/<QueueUrl>//' || true
+}
+no_queues() { # label
+    local q
+    q=$(queues)
+    [ -z "$q" ] || { echo "FAIL: $1 left queues:"; echo "$q" | head; exit 1; }
+}
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+"$sdsinf" generate --neurons 128 --layers 8 --images 60 --seed 5 --out "$tmp/g" >/dev/null
+img=$tmp/g/sparse-images-128.tsv
+"$sdsinf" infer --weights "$tmp/g" --images "$img" --scores "$tmp/single.tsv" \
+    --out "$tmp/single-cats.tsv" --quiet
+check() { # label, run arguments...
+    local label=$1; shift
+    local t0=$(date +%s.%N)
+    "$sdsinf" run --weights "$tmp/g" --images "$img" --scores "$tmp/s.tsv" \
+        --out "$tmp/cats.tsv" --channel sqs "$@" --json | tail -n 1 >"$tmp/j"
+    cmp "$tmp/s.tsv" "$tmp/single.tsv" || { echo "FAIL: $label: scores differ"; exit 1; }
+    cmp "$tmp/cats.tsv" "$tmp/single-cats.tsv" || { echo "FAIL: $label: categories differ"; exit 1; }
+    grep -q '"channel":"sqs"' "$tmp/j"
+    no_queues "$label"
+    echo "ok: $label ($(echo "$(date +%s.%N) - $t0" | bc) s): $(grep -o '"requests":{[^}]*}' "$tmp/j")"
+}
+for w in 1 3 8; do
+    check "W=$w local processes" --workers $w
+done
+check "W=6 threads" --workers 6 --launcher threads
+check "4 x 2 levels, batches, own settings" --workers 20 --bfr 4 --nlevels 2 \
+    --batch-size 16 --channel-config "prefix=sdsinf-test,visibility=120,wait=5"
+check "chunks of 20 KiB" --workers 4 --max-message 20000
+
+echo "== throttled: every 5th request refused (503 SlowDown, 400 Throttling)"
+python3 "$(dirname "$0")/aws_throttle_proxy.py" "$AWS_ENDPOINT_URL" "$tmp/proxy" 5 &
+proxy=$!
+for i in $(seq 100); do [ -s "$tmp/proxy" ] && break; sleep 0.05; done
+AWS_ENDPOINT_URL=http://127.0.0.1:$(cat "$tmp/proxy") AWS_MAX_ATTEMPTS=10 \
+    "$sdsinf" run --weights "$tmp/g" --images "$img" --scores "$tmp/s.tsv" \
+    --workers 3 --channel sqs --json | tail -n 1 >"$tmp/j"
+kill "$proxy"
+wait "$proxy" 2>/dev/null || true
+cmp "$tmp/s.tsv" "$tmp/single.tsv" || { echo "FAIL: throttled: scores differ"; exit 1; }
+retries=$(grep -o '"retries":[0-9]*' "$tmp/j" | head -n 1 | cut -d: -f2)
+[ "${retries:-0}" -gt 0 ] || { echo "FAIL: no retry counted: $(cat "$tmp/j")"; exit 1; }
+no_queues "the throttled run"
+echo "ok: throttled run: $(cat "$tmp/proxy.refused") requests refused, $retries retries counted: $(grep -o '"requests":{[^}]*}' "$tmp/j")"
+
+echo "== a worker killed at layer 3"
+start=$(date +%s)
+if SDSINF_TEST_KILL=2:3 "$sdsinf" run --weights "$tmp/g" --images "$img" --workers 6 \
+        --channel sqs --timeout-ms 5000 2>"$tmp/err"; then
+    echo "FAIL: the run succeeded"; exit 1
+fi
+cat "$tmp/err"
+grep -q "worker 2 died" "$tmp/err"
+[ $(( $(date +%s) - start )) -le 40 ]
+sleep 0.2
+if pgrep -f "$tmp/g" >/dev/null; then echo "FAIL: processes left behind"; exit 1; fi
+no_queues "the killed run"
+echo "ok: killed run"
+
+echo "== bad settings"
+fails() { # label, text the error must hold, run arguments...
+    local label=$1 want=$2; shift 2
+    if "$sdsinf" run --weights "$tmp/g" --images "$img" --workers 2 --channel sqs \
+            --timeout-ms 5000 "$@" 2>"$tmp/err" >/dev/null; then
+        echo "FAIL: $label: the run succeeded"; exit 1
+    fi
+    grep -q -- "$want" "$tmp/err" || { echo "FAIL: $label:"; cat "$tmp/err"; exit 1; }
+    no_queues "$label"
+    echo "ok: $label: $(head -c 300 "$tmp/err")"
+}
+fails "bad setting" "bad setting 'prefix=no space'" --channel-config "prefix=no space"
+fails "unknown setting" "bad setting 'colour=red'" --channel-config "colour=red"
+AWS_ENDPOINT_URL=http://127.0.0.1:1 AWS_MAX_ATTEMPTS=2 \
+    fails "no endpoint" "set AWS_ENDPOINT_URL"
+AWS_ACCESS_KEY_ID= AWS_SECRET_ACCESS_KEY= fails "no credentials" "no credentials"
+fails "workers that time out" "no message" --timeout-ms 1
+
+gc=$data/graphchallenge
+if [ "${SDSINF_SQS_REAL:-0}" = 1 ] && [ -d "$gc/neuron1024" ]; then
+    echo "== the real 1024 x 120 network, 6,000 images, 8 workers, over sqs"
+    "$sdsinf" partition --weights "$gc/neuron1024" --workers 8 --out "$tmp/plan" >/dev/null
+    t0=$(date +%s.%N)
+    "$sdsinf" run --weights "$gc/neuron1024" --images "$gc/sparse-images-1024-first6000.tsv" \
+        --plan "$tmp/plan" --channel sqs \
+        --check "$gc/neuron1024-l120-categories-first6000.tsv" \
+        --json | tail -n 1 | tee "$tmp/j"
+    echo "real run: $(echo "$(date +%s.%N) - $t0" | bc) s"
+    grep -q '"check":"pass"' "$tmp/j"
+    no_queues "the real run"
+else
+    echo "SKIP (real data): SDSINF_SQS_REAL=1 and $gc needed"
+fi
+echo PASS
