@@ -45,9 +45,9 @@ expect "none of them loads MPI${mapped:+ (these do: $mapped)}" -z "$mapped"
 
 if [ ! -e "$plugin" ]; then
     echo "== a build without the plugin"
-    check 1 "this build has no MPI" "the mpi launcher says the build has no MPI" \
+    check 2 "this build has no MPI" "the mpi launcher says the build has no MPI" \
         "${run[@]}" --launcher mpi
-    check 1 "this build has no MPI" "so does the mpi channel" "${run[@]}" --channel mpi
+    check 2 "this build has no MPI" "so does the mpi channel" "${run[@]}" --channel mpi
     [ "$failures" -eq 0 ] || { echo "$failures check(s) failed"; exit 1; }
     echo PASS
     exit 0
@@ -71,15 +71,15 @@ export SDSINF_PLUGIN_DIR=$tmp/empty
 check 0 "" "a local run works" "${run[@]}"
 check 0 "" "a threads run works" "${run[@]}" --launcher threads
 want="needs the plugin libsdsinf-mpi.so: not found (install it: cmake --install; or set SDSINF_PLUGIN_DIR to its directory); looked in SDSINF_PLUGIN_DIR=$tmp/empty"
-damaged=("${zoltan[@]}")
+damaged=("${zoltan[@]}") damaged_exit=1 # a run: bad usage, checked first
 if holds MPI_Init_thread; then
-    check 1 "launcher mpi $want" "the mpi launcher names the plugin" \
+    check 2 "launcher mpi $want" "the mpi launcher names the plugin" \
         "${run[@]}" --launcher mpi
-    check 1 "channel 'mpi' $want" "the mpi channel names the plugin" \
+    check 2 "channel 'mpi' $want" "the mpi channel names the plugin" \
         "${run[@]}" --channel mpi
-    damaged=("${run[@]}" --launcher mpi)
+    damaged=("${run[@]}" --launcher mpi) damaged_exit=2
 else
-    check 1 "this build has no MPI" "the mpi launcher says the build has no MPI" \
+    check 2 "this build has no MPI" "the mpi launcher says the build has no MPI" \
         "${run[@]}" --launcher mpi
 fi
 if holds Zoltan_LB_Partition; then
@@ -87,7 +87,7 @@ if holds Zoltan_LB_Partition; then
         "a hypergraph plan names the plugin" "${zoltan[@]}"
 fi
 echo junk >"$tmp/empty/libsdsinf-mpi.so"
-check 1 "it cannot be loaded (install what it needs, or rebuild): $tmp/empty/libsdsinf-mpi.so" \
+check "$damaged_exit" "it cannot be loaded (install what it needs, or rebuild): $tmp/empty/libsdsinf-mpi.so" \
     "a damaged plugin is named" "${damaged[@]}"
 unset SDSINF_PLUGIN_DIR
 

@@ -1256,9 +1256,11 @@ static int check_run_opts(const opts *o, int workers)
     sdsinf_run_opts ro;
     run_opts_from(o, &ro);
     int rc = sdsinf_run_opts_check(&ro, workers, &err);
-    return rc == SDSINF_EINVAL || rc == SDSINF_ENOTSUP
-               ? usage_error("%s", err.msg)
-               : 0;
+    if (rc == SDSINF_ENOTSUP) { /* the message says what to install */
+        fprintf(stderr, "sdsinf: %s\n", err.msg);
+        return EXIT_USAGE;
+    }
+    return rc == SDSINF_EINVAL ? usage_error("%s", err.msg) : 0;
 }
 
 static const char *channel_name(const opts *o)
