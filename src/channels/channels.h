@@ -25,6 +25,11 @@ const char *sdsinf__fs_store(const char *config, char *def, size_t cap);
 #else
 #define SDSINF__BUILT_MPI 0
 #endif
+#if defined(SDSINF_HAVE_AWS) && SDSINF_HAVE_AWS
+#define SDSINF__BUILT_AWS 1
+#else
+#define SDSINF__BUILT_AWS 0
+#endif
 #define SDSINF__BUILTIN_CHANNELS(X)                                           \
     X(sdsinf__channel_mem, 1, NULL)                                           \
     X(sdsinf__channel_local, 1, NULL)                                         \
@@ -34,7 +39,11 @@ const char *sdsinf__fs_store(const char *config, char *def, size_t cap);
       "-DSDSINF_WITH_REDIS=ON)")                                              \
     X(sdsinf__channel_mpi, SDSINF__BUILT_MPI,                                   \
       "mpi:Open MPI (apt-get install libopenmpi-dev openmpi-bin, then cmake " \
-      "-DSDSINF_WITH_MPI=ON)")
+      "-DSDSINF_WITH_MPI=ON)")                                              \
+    X(sdsinf__channel_s3, SDSINF__BUILT_AWS,                                  \
+      "s3:libcurl, libxml2 and libcrypto (apt-get install "                  \
+      "libcurl4-openssl-dev libxml2-dev libssl-dev, then cmake "             \
+      "-DSDSINF_WITH_AWS=ON)")
 #define SDSINF__CHANNEL_EXTERN(table, built, needs)                           \
     extern const sdsinf_channel_methods table;
 SDSINF__BUILTIN_CHANNELS(SDSINF__CHANNEL_EXTERN)
