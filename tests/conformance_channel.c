@@ -989,6 +989,9 @@ static void test_alloc_failure(void **state)
             sdsinf_msg_key k = key_to(a, 1, 0, 0);
             int sent = ok_or_nomem(sdsinf_channel_send(a, &k, msg, sizeof msg, &err),
                                    "send", n, &err);
+            if (sent) /* what a channel holds for a batch goes */
+                sent = ok_or_nomem(sdsinf_channel_flush(a, &err), "flush", n,
+                                   &err);
             all_ok &= sent;
             if (sent) {
                 sdsinf_msg_key w = want_from(b, 0, 0, 0);
@@ -1609,10 +1612,14 @@ static void test_v1_table(void **state)
     assert_null(a->type_state);
     for (uint32_t i = 0; i < 3; i++)
         send_msg(a, 1, i, 0, 30, i);
+    sdsinf_channel_requests(a, &ra);
+    if (g_m->version >= 2 && g_m->flush) { /* a version 1 table cannot */
+        close_w(a, 1); /* flush: what the channel holds goes with close */
+        a = NULL;
+    }
     for (uint32_t i = 0; i < 3; i++)
         expect_msg(b, 0, i, 0, 30, i, NULL);
     expect_timeout(b, 0, 9, 0, 20, &err);
-    sdsinf_channel_requests(a, &ra);
     sdsinf_channel_requests(b, &rb);
     assert_int_equal(ra.send, 3);
     assert_int_equal(ra.receive, 0);
@@ -1623,7 +1630,8 @@ static void test_v1_table(void **state)
                                                 f->run, &items, &err),
                      SDSINF_ENOTSUP);
     assert_non_null(strstr(err.msg, "conformance-v1"));
-    close_w(a, 1);
+    if (a)
+        close_w(a, 1);
     close_w(b, 1);
     assert_int_equal(sdsinf_channel_run_destroy("conformance-v1", f->config,
                                                 f->run, 2, &none, &err),
