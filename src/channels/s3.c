@@ -369,6 +369,14 @@ static int s3_run_create(void *state, const char *config, uint64_t run,
         req->send++;
         code = sdsinf__s3_put(state, bucket, key, "", 0, &req->retries, err);
     }
+    if (code != SDSINF_OK && st.bucket[0] && err &&
+        strstr(err->msg, "NoSuchBucket")) {
+        char was[sizeof err->msg];
+        memcpy(was, err->msg, sizeof was);
+        sdsinf__fail(err, code, "%.160s; create bucket %s first, or leave "
+                     "bucket= out for a bucket of the run's own",
+                     was, st.bucket);
+    }
     if (code != SDSINF_OK) /* none half made */
         remove_run(state, &st, run, req, NULL);
     return code;
