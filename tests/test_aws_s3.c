@@ -2,11 +2,15 @@
  * (with_aws.sh): buckets made and deleted (twice: no error), objects put
  * and fetched whole, by a range and by a suffix range with the whole
  * size, absent keys and buckets told apart from failures, listings paged,
- * DeleteObjects in one batch of 1000 and beyond.  Skipped (77) elsewhere. */
+ * DeleteObjects in one batch of 1000 and beyond; and the s3 channel's
+ * reading of objects others wrote under a run's keys: bytes that are no
+ * block object are SDSINF_EPARSE naming the key, never a crash.  Skipped
+ * (77) elsewhere. */
 #include "testutil.h"
 
 #include "aws/s3.h"
 
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -147,6 +151,75 @@ static void test_pages(void **state)
         free(keys[i]);
 }
 
+/* A combined object: blocks bytes, then n entries {target, 0, offset,
+ * length} and {n, magic} (little-endian; the host is). */
+static size_t combined(unsigned char *out, const char *blocks, uint32_t n,
+                       const uint64_t (*e)[3], uint32_t magic)
+{
+    size_t len = strlen(blocks);
+    memcpy(out, blocks, len);
+    for (uint32_t i = 0; i < n && i < 4; i++) {
+        uint32_t t = (uint32_t)e[i][0], zero = 0;
+        memcpy(out + len, &t, 4);
+        memcpy(out + len + 4, &zero, 4);
+        memcpy(out + len + 8, &e[i][1], 8);
+        memcpy(out + len + 16, &e[i][2], 8);
+        len += 24;
+    }
+    memcpy(out + len, &n, 4);
+    memcpy(out + len + 4, &magic, 4);
+    return len + 8;
+}
+
+static void test_foreign_objects(void **state)
+{
+    (void)state;
+    enum { MAGIC = 0x42533353 };
+    const uint64_t run = 0x5eed0001, good[][3] = {{1, 2, 5}},
+                   beyond[][3] = {{1, 5, 100}}, others[][3] = {{0, 0, 7}};
+    sdsinf_err err = {0};
+    sdsinf_channel *ch = NULL;
+    assert_int_equal(sdsinf_channel_open("s3", NULL, 1, 2, run, &ch, &err),
+                     SDSINF_OK);
+    char bucket[64], key[128];
+    snprintf(bucket, sizeof bucket, "sdsinf-%016" PRIx64, run);
+    struct {
+        unsigned char bytes[256];
+        size_t len;
+        int want;
+    } c[6];
+    memcpy(c[0].bytes, "abc", 3), c[0].len = 3, c[0].want = SDSINF_EPARSE;
+    memset(c[1].bytes, 0, 16), c[1].len = 16, c[1].want = SDSINF_EPARSE;
+    c[2].len = combined(c[2].bytes, "xy", 1000, good, MAGIC);
+    c[2].want = SDSINF_EPARSE; /* more entries than bytes */
+    c[3].len = combined(c[3].bytes, "xyhello", 1, beyond, MAGIC);
+    c[3].want = SDSINF_EPARSE; /* a block past the blocks */
+    c[4].len = combined(c[4].bytes, "xyhello", 1, good, MAGIC);
+    c[4].want = SDSINF_OK;
+    c[5].len = combined(c[5].bytes, "another", 1, others, MAGIC);
+    c[5].want = SDSINF_ETIMEDOUT; /* no block for worker 1 */
+    for (uint32_t i = 0; i < 6; i++) {
+        snprintf(key, sizeof key, "sdsinf/%016" PRIx64 "/s/0/%" PRIu32 "/0",
+                 run, i);
+        assert_int_equal(sdsinf__s3_put(g_aws, bucket, key, c[i].bytes,
+                                        c[i].len, NULL, &err), SDSINF_OK);
+        sdsinf_msg_key want = {run, 0, i, 0, 1, 0, 1};
+        void *msg = NULL;
+        size_t len = 0;
+        int rc = sdsinf_channel_recv(ch, &want, &msg, &len, 50, &err);
+        if (rc != c[i].want)
+            fail_msg("object %u: %s: %s", i, sdsinf_status_name(rc), err.msg);
+        if (rc == SDSINF_EPARSE)
+            assert_non_null(strstr(err.msg, key));
+        if (rc == SDSINF_OK) {
+            assert_int_equal(len, 5);
+            assert_memory_equal(msg, "hello", 5);
+        }
+        free(msg);
+    }
+    assert_int_equal(sdsinf_channel_close(ch, 1, &err), SDSINF_OK);
+}
+
 int main(void)
 {
     if (!getenv("AWS_ENDPOINT_URL")) {
@@ -156,6 +229,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_objects, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pages, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_foreign_objects, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

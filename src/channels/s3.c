@@ -616,7 +616,7 @@ static int reload(s3_channel *sc, uint32_t batch, uint32_t layer,
                : r != 0                ? bad_object(sc, key, err)
                : object_grow(o, blocks) ? SDSINF_ENOMEM
                                         : SDSINF_OK;
-        if (code == SDSINF_OK) {
+        if (code == SDSINF_OK && blocks) {
             memcpy(o->data, rs.body, blocks);
             o->len = blocks;
         } else if (code == SDSINF_ENOMEM) {
@@ -691,7 +691,8 @@ static int flush_held(s3_channel *sc, sdsinf_err *err)
         return sdsinf__fail(err, SDSINF_ENOMEM,
                             "channel 's3': worker %d has no memory to flush",
                             sc->base.self);
-    memcpy(obj, o->data, o->len);
+    if (o->len)
+        memcpy(obj, o->data, o->len);
     unsigned char *p = obj + o->len;
     for (uint32_t i = 0; i < o->n; i++, p += ENTRY) {
         put_u32(p, o->e[i].target);
