@@ -66,7 +66,7 @@
 #define KEY_CAP 256
 #define ROOT_CAP 72               /* <prefix>/<run>/ */
 #define POLL_FIRST_MS 2.0
-#define TAIL_FIRST 65536          /* a source's first tail GET, bytes */
+#define TAIL_FIRST (1u << 20)     /* a source's first tail GET, bytes */
 #define TAIL_MAX (64u << 20)      /* the largest guess */
 #define ENTRY 24                  /* a trailer entry's bytes */
 #define MAGIC 0x42533353u         /* "S3SB" */
@@ -872,7 +872,7 @@ static int fetch_source(s3_channel *sc, uint32_t source, const char *key,
     }
     if (code == SDSINF_OK) { /* next time: this block's distance, and some */
         uint64_t want = size - e->offset;
-        want += want / 4 + 256;
+        want = 2 * want + 4096;
         *guess = want < TAIL_MAX ? want : TAIL_MAX;
     }
     free(o.e);
