@@ -151,24 +151,21 @@ static void test_pages(void **state)
         free(keys[i]);
 }
 
-/* A combined object: blocks bytes, then n entries {target, 0, offset,
- * length} and {n, magic} (little-endian; the host is). */
+/* A combined object: blocks bytes, then one entry {target, 0, offset,
+ * length} and {n, magic} (little-endian; the host is): n may lie. */
 static size_t combined(unsigned char *out, const char *blocks, uint32_t n,
                        const uint64_t (*e)[3], uint32_t magic)
 {
     size_t len = strlen(blocks);
+    uint32_t t = (uint32_t)e[0][0], zero = 0;
     memcpy(out, blocks, len);
-    for (uint32_t i = 0; i < n && i < 4; i++) {
-        uint32_t t = (uint32_t)e[i][0], zero = 0;
-        memcpy(out + len, &t, 4);
-        memcpy(out + len + 4, &zero, 4);
-        memcpy(out + len + 8, &e[i][1], 8);
-        memcpy(out + len + 16, &e[i][2], 8);
-        len += 24;
-    }
-    memcpy(out + len, &n, 4);
-    memcpy(out + len + 4, &magic, 4);
-    return len + 8;
+    memcpy(out + len, &t, 4);
+    memcpy(out + len + 4, &zero, 4);
+    memcpy(out + len + 8, &e[0][1], 8);
+    memcpy(out + len + 16, &e[0][2], 8);
+    memcpy(out + len + 24, &n, 4);
+    memcpy(out + len + 28, &magic, 4);
+    return len + 32;
 }
 
 static void test_foreign_objects(void **state)

@@ -12,9 +12,9 @@
  *                  trailer: an entry per block {u32 target, u32 0, u64
  *                  offset, u64 length} and {u32 entries, u32 magic}
  *                  (little-endian).  A receiver GETs the object's tail
- *                  (`Range: bytes=-N`, N its guess of its block's distance
- *                  from the end, learnt from the last object of that
- *                  source) and so usually has trailer and block in one
+ *                  (`Range: bytes=-N`: 1 MiB at first, then twice its
+ *                  block's distance from the end in the last object of
+ *                  that source) and so usually has trailer and block in one
  *                  GET; else a second ranged GET fetches the block.  A
  *                  flush that adds blocks to an object already written
  *                  (the same layer, more targets) writes it again with
@@ -29,7 +29,12 @@
  * Why layout=source is the default: a PUT costs 12.5 GETs (us-east-1:
  * $0.005 and $0.0004 per 1000); for a source with T targets in a layer,
  * pair makes T PUTs and T GETs, source 1 PUT and about T GETs (a second
- * GET only when a block is farther from the end than guessed).
+ * GET only when a block is farther from the end than guessed: 0.5% of
+ * blocks on the real data).  Measured (bench/s3_layouts.sh; real 1024 x
+ * 120 network, 6,000 images, 8 workers): source 960 PUTs, ~7,900 GETs,
+ * $0.0080; pair 6,487 PUTs, ~7,900 GETs, $0.036.  (Fetching the whole
+ * object would need exactly one GET but move T times the bytes; an index
+ * GET before each ranged GET would double the GETs.)
  *
  * Runs: with no bucket= setting the run has its own bucket,
  * sdsinf-<run as 16 hex>, made by run_create and deleted by run_destroy;
