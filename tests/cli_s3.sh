@@ -2,7 +2,7 @@
 # cli_s3.sh SDSINF DATA - `sdsinf run --channel s3` against the emulator
 # tests/with_aws.sh starts: distributed runs on local processes and threads,
 # in both layouts, in the run's own bucket and under a prefix of an
-# existing one, equal `sdsinf infer` (categories and every score); a worker
+# existing one, two at once in one bucket, equal `sdsinf infer` (categories and every score); a worker
 # killed mid-run fails the run, naming it, with no object or bucket left;
 # bad settings fail with a clear error; with the shared data, the real
 # 6,000 images on 8 workers reproduce the golden categories in the default
@@ -61,6 +61,22 @@ KEEP=1 check "bucket=, prefix=" --workers 4 \
 n=$(objects sdsinf-test-existing)
 [ "$n" = 1 ] || { echo "FAIL: the existing bucket holds $n objects, not its own 1"; exit 1; }
 echo "ok: the run's objects went, the bucket's own stayed"
+
+echo "== two runs at once in one bucket"
+for i in 1 2; do
+    "$sdsinf" run --weights "$tmp/g" --images "$img" --scores "$tmp/s$i.tsv" \
+        --out "$tmp/c$i.tsv" --channel s3 --workers 4 \
+        --channel-config bucket=sdsinf-test-existing,layout=$([ $i = 1 ] && echo source || echo pair) \
+        >/dev/null &
+done
+wait %1 && wait %2 || { echo "FAIL: a concurrent run failed"; exit 1; }
+for i in 1 2; do
+    cmp "$tmp/s$i.tsv" "$tmp/single.tsv" && cmp "$tmp/c$i.tsv" "$tmp/single-cats.tsv" ||
+        { echo "FAIL: concurrent run $i differs"; exit 1; }
+done
+n=$(objects sdsinf-test-existing)
+[ "$n" = 1 ] || { echo "FAIL: the concurrent runs left $(( n - 1 )) objects"; exit 1; }
+echo "ok: two concurrent runs in one bucket, each equal to infer"
 
 echo "== a worker killed at layer 3"
 if SDSINF_TEST_KILL=2:3 "$sdsinf" run --weights "$tmp/g" --images "$img" --workers 6 \
