@@ -8,11 +8,9 @@
  *   layout=source  s/<batch>/<layer>/<source>: one object per layer and
  *                  source holding its blocks for all targets, written by
  *                  flush (the worker's, after a layer's sends; also before
- *                  a recv or close).  The object is the blocks, then a
- *                  trailer: an entry per block {u32 target, u32 0, u64
- *                  offset, u64 length} and {u32 entries, u32 magic}
- *                  (little-endian).  A receiver GETs the object's tail
- *                  (`Range: bytes=-N`: 1 MiB at first, then twice its
+ *                  a recv or close): the blocks, then a trailer indexing
+ *                  them (channels/s3obj.h).  A receiver GETs the object's
+ *                  tail (`Range: bytes=-N`: 1 MiB at first, then twice its
  *                  block's distance from the end in the last object of
  *                  that source) and so usually has trailer and block in one
  *                  GET; else a second ranged GET fetches the block.  A
@@ -61,6 +59,7 @@
 #include "aws/s3.h"
 #include "channels/channels.h"
 #include "channels/presence.h"
+#include "channels/s3obj.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -73,8 +72,6 @@
 #define POLL_FIRST_MS 2.0
 #define TAIL_FIRST (1u << 20)     /* a source's first tail GET, bytes */
 #define TAIL_MAX (64u << 20)      /* the largest guess */
-#define ENTRY 24                  /* a trailer entry's bytes */
-#define MAGIC 0x42533353u         /* "S3SB" */
 #define NOT_THERE 2               /* internal: no object or block yet */
 
 typedef struct s3_settings {
@@ -91,21 +88,6 @@ typedef struct s3_block {
     int held;
 } s3_block;
 
-/* A combined object as last written: its blocks' bytes and entries. */
-typedef struct s3_entry {
-    uint32_t target;
-    uint64_t offset, len;
-} s3_entry;
-
-typedef struct s3_object {
-    uint32_t batch, layer;
-    int valid;
-    unsigned char *data; /* the blocks (the object without its trailer) */
-    size_t len, cap;
-    s3_entry *e;
-    uint32_t n, ecap;
-} s3_object;
-
 typedef struct s3_channel {
     sdsinf_channel base;
     sdsinf_aws *aws;
@@ -121,7 +103,9 @@ typedef struct s3_channel {
     s3_block *out;        /* per target */
     uint32_t out_batch, out_layer;
     int nheld;
-    s3_object last;       /* the object written last */
+    sdsinf__s3obj last;   /* the object written last, */
+    uint32_t last_batch, last_layer; /* of this batch and layer, */
+    int last_valid;       /* if any */
     uint64_t *written;    /* (batch << 32 | layer) of objects written */
     size_t nwritten, capwritten;
     /* layout=source, receiving: each source's tail guess */
@@ -231,29 +215,6 @@ static void listing_prefix(const s3_channel *sc, uint32_t batch,
     else
         snprintf(key, KEY_CAP, "%ss/%" PRIu32 "/%" PRIu32 "/", sc->root,
                  batch, layer);
-}
-
-static void put_u32(unsigned char *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++)
-        p[i] = (unsigned char)(v >> (8 * i));
-}
-
-static void put_u64(unsigned char *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        p[i] = (unsigned char)(v >> (8 * i));
-}
-
-static uint32_t get_u32(const unsigned char *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-           (uint32_t)p[3] << 24;
-}
-
-static uint64_t get_u64(const unsigned char *p)
-{
-    return (uint64_t)get_u32(p) | (uint64_t)get_u32(p + 4) << 32;
 }
 
 /* ---- The run's objects ------------------------------------------------------- */
@@ -419,14 +380,11 @@ static void release(s3_channel *sc)
     for (int t = 0; sc->out && t < sc->base.workers; t++)
         sdsinf__free(sc->out[t].data);
     sdsinf__free(sc->out);
-    sdsinf__free(sc->last.data);
-    sdsinf__free(sc->last.e);
+    sdsinf__s3obj_free(&sc->last);
     sdsinf__free(sc->written);
     sdsinf__free(sc->tail);
     sdsinf__free(sc->seen);
     sc->out = NULL;
-    sc->last.data = NULL;
-    sc->last.e = NULL;
     sc->written = NULL;
     sc->tail = NULL;
     sc->seen = NULL;
@@ -534,59 +492,6 @@ static int s3_close(sdsinf_channel *ch, int cleanup, sdsinf_err *err)
 
 /* ---- Send ---------------------------------------------------------------------- */
 
-/* Room for `more` bytes of blocks and one entry in o; -1 for memory. */
-static int object_grow(s3_object *o, size_t more)
-{
-    if (o->len + more > o->cap) {
-        size_t cap = o->cap ? o->cap : 65536;
-        while (cap < o->len + more)
-            cap *= 2;
-        unsigned char *d = sdsinf__realloc(o->data, cap);
-        if (!d)
-            return -1;
-        o->data = d;
-        o->cap = cap;
-    }
-    if (o->n == o->ecap) {
-        uint32_t ecap = o->ecap ? 2 * o->ecap : 16;
-        s3_entry *e = sdsinf__realloc(o->e, ecap * sizeof *e);
-        if (!e)
-            return -1;
-        o->e = e;
-        o->ecap = ecap;
-    }
-    return 0;
-}
-
-/* Reads a combined object's trailer from its last `got` bytes (at offset
- * size - got): its entries into o (o->data untouched) and the length of
- * its blocks into *blocks.  0, -1 when the trailer is not all in those
- * bytes (*need: its length), -2 when the object is no combined object. */
-static int parse_trailer(const unsigned char *tail, size_t got, uint64_t size,
-                         s3_object *o, uint64_t *blocks, uint64_t *need)
-{
-    if (size < 8 || got < 8)
-        return -2;
-    uint32_t n = get_u32(tail + got - 8);
-    if (get_u32(tail + got - 4) != MAGIC || n > (size - 8) / ENTRY)
-        return -2;
-    *need = 8 + (uint64_t)n * ENTRY;
-    if (*need > got)
-        return -1;
-    *blocks = size - *need;
-    const unsigned char *p = tail + got - *need;
-    o->n = 0;
-    for (uint32_t i = 0; i < n; i++, p += ENTRY) {
-        s3_entry e = {get_u32(p), get_u64(p + 8), get_u64(p + 16)};
-        if (e.offset > *blocks || e.len > *blocks - e.offset)
-            return -2;
-        if (object_grow(o, 0) != 0)
-            return -3;
-        o->e[o->n++] = e;
-    }
-    return 0;
-}
-
 static int bad_object(const s3_channel *sc, const char *key, sdsinf_err *err)
 {
     return sdsinf__fail(err, SDSINF_EPARSE,
@@ -604,30 +509,23 @@ static int reload(s3_channel *sc, uint32_t batch, uint32_t layer,
 {
     char key[KEY_CAP];
     sdsinf_aws_response rs;
-    uint64_t size = 0, blocks = 0, need = 0;
-    s3_object *o = &sc->last;
+    uint64_t size = 0;
     block_key(sc, batch, layer, (uint32_t)sc->base.self, 0, key);
     SDSINF__COUNT(&sc->base, receive, 1);
     int code = sdsinf__s3_get(sc->aws, sc->bucket, key, NULL, &rs, &size,
                               &sc->base.requests.retries, err);
-    o->len = o->n = 0;
+    sdsinf__s3obj_clear(&sc->last);
     if (code == SDSINF_S3_NOT_FOUND) { /* removed meanwhile: start afresh */
         SDSINF__COUNT(&sc->base, empty, 1);
         code = SDSINF_OK;
     } else if (code == SDSINF_OK) {
-        int r = parse_trailer((unsigned char *)rs.body, rs.len, rs.len, o,
-                              &blocks, &need);
-        code = r == -3                 ? SDSINF_ENOMEM
-               : r != 0                ? bad_object(sc, key, err)
-               : object_grow(o, blocks) ? SDSINF_ENOMEM
-                                        : SDSINF_OK;
-        if (code == SDSINF_OK && blocks) {
-            memcpy(o->data, rs.body, blocks);
-            o->len = blocks;
-        } else if (code == SDSINF_ENOMEM) {
-            sdsinf__fail(err, code, "channel 's3': no memory to reload %s",
-                         key);
-        }
+        int r = sdsinf__s3obj_load(&sc->last, (unsigned char *)rs.body,
+                                   rs.len);
+        if (r == -3)
+            code = sdsinf__fail(err, SDSINF_ENOMEM,
+                                "channel 's3': no memory to reload %s", key);
+        else if (r != 0)
+            code = bad_object(sc, key, err);
     }
     sdsinf__aws_response_free(&rs);
     return code;
@@ -647,12 +545,13 @@ static int flush_held(s3_channel *sc, sdsinf_err *err)
 {
     if (sc->set.pair || sc->nheld == 0)
         return SDSINF_OK;
-    s3_object *o = &sc->last;
+    sdsinf__s3obj *o = &sc->last;
     uint64_t id = (uint64_t)sc->out_batch << 32 | sc->out_layer;
     int code = SDSINF_OK, again = written_before(sc, id);
-    if (!(o->valid && o->batch == sc->out_batch && o->layer == sc->out_layer)) {
-        o->valid = 0;
-        o->len = o->n = 0;
+    if (!(sc->last_valid && sc->last_batch == sc->out_batch &&
+          sc->last_layer == sc->out_layer)) {
+        sc->last_valid = 0;
+        sdsinf__s3obj_clear(o);
         if (again && (code = reload(sc, sc->out_batch, sc->out_layer, err)) !=
                          SDSINF_OK)
             return code;
@@ -667,56 +566,33 @@ static int flush_held(s3_channel *sc, sdsinf_err *err)
         sc->written = w;
         sc->capwritten = cap;
     }
-    /* the new blocks, each entry replacing a former one of its target */
-    for (int t = 0; t < sc->base.workers; t++) {
-        s3_block *b = &sc->out[t];
-        if (!b->held)
-            continue;
-        if (object_grow(o, b->len) != 0)
-            return sdsinf__fail(err, SDSINF_ENOMEM,
-                                "channel 's3': worker %d has no memory to "
-                                "flush %zu bytes", sc->base.self, b->len);
-        uint32_t i = 0;
-        while (i < o->n && o->e[i].target != (uint32_t)t)
-            i++;
-        if (i == o->n)
-            o->n++;
-        o->e[i] = (s3_entry){(uint32_t)t, o->len, b->len};
-        if (b->len)
-            memcpy(o->data + o->len, b->data, b->len);
-        o->len += b->len;
-    }
-    o->valid = 1;
-    o->batch = sc->out_batch;
-    o->layer = sc->out_layer;
-    /* trailer, then one PUT */
-    size_t tl = 8 + (size_t)o->n * ENTRY;
-    unsigned char *obj = sdsinf__malloc(o->len + tl);
-    if (!obj)
-        return sdsinf__fail(err, SDSINF_ENOMEM,
+    unsigned char *obj = NULL;
+    size_t len = 0;
+    for (int t = 0; t < sc->base.workers && code == SDSINF_OK; t++)
+        if (sc->out[t].held &&
+            sdsinf__s3obj_add(o, (uint32_t)t, sc->out[t].data,
+                              sc->out[t].len) != 0)
+            code = SDSINF_ENOMEM;
+    if (code == SDSINF_OK && sdsinf__s3obj_encode(o, &obj, &len) != 0)
+        code = SDSINF_ENOMEM;
+    if (code != SDSINF_OK) { /* o may hold some: rebuilt next time */
+        sc->last_valid = 0;
+        return sdsinf__fail(err, code,
                             "channel 's3': worker %d has no memory to flush",
                             sc->base.self);
-    if (o->len)
-        memcpy(obj, o->data, o->len);
-    unsigned char *p = obj + o->len;
-    for (uint32_t i = 0; i < o->n; i++, p += ENTRY) {
-        put_u32(p, o->e[i].target);
-        put_u32(p + 4, 0);
-        put_u64(p + 8, o->e[i].offset);
-        put_u64(p + 16, o->e[i].len);
     }
-    put_u32(p, o->n);
-    put_u32(p + 4, MAGIC);
     char key[KEY_CAP];
-    block_key(sc, o->batch, o->layer, (uint32_t)sc->base.self, 0, key);
+    block_key(sc, sc->out_batch, sc->out_layer, (uint32_t)sc->base.self, 0,
+              key);
     SDSINF__COUNT(&sc->base, send, 1);
-    code = sdsinf__s3_put(sc->aws, sc->bucket, key, obj, o->len + tl,
+    code = sdsinf__s3_put(sc->aws, sc->bucket, key, obj, len,
                           &sc->base.requests.retries, err);
     sdsinf__free(obj);
-    if (code != SDSINF_OK) {
-        o->valid = 0; /* what it holds was not written */
+    sc->last_valid = code == SDSINF_OK; /* else what it holds was not written */
+    sc->last_batch = sc->out_batch;
+    sc->last_layer = sc->out_layer;
+    if (code != SDSINF_OK)
         return code;
-    }
     if (!again)
         sc->written[sc->nwritten++] = id;
     for (int t = 0; t < sc->base.workers; t++) {
@@ -813,7 +689,7 @@ static int fetch_source(s3_channel *sc, uint32_t source, const char *key,
                         void **msg, size_t *len, sdsinf_err *err)
 {
     sdsinf_aws_response rs, rs2;
-    s3_object o = {0};
+    sdsinf__s3obj o = {0};
     char range[64];
     uint64_t size = 0, blocks = 0, need = 0, *guess = &sc->tail[source];
     uint64_t *retries = &sc->base.requests.retries;
@@ -828,23 +704,23 @@ static int fetch_source(s3_channel *sc, uint32_t source, const char *key,
         code = NOT_THERE;
     if (code == SDSINF_OK && rs.len > size)
         code = bad_object(sc, key, err);
-    int r = code == SDSINF_OK ? parse_trailer((unsigned char *)rs.body,
-                                              rs.len, size, &o, &blocks, &need)
-                              : 0;
-    if (r == -1) { /* a trailer longer than the guess: fetch it whole */
+    int r = code == SDSINF_OK
+                ? sdsinf__s3obj_parse((unsigned char *)rs.body, rs.len, size,
+                                      &o, &blocks, &need)
+                : 0;
+    if (r == SDSINF__S3OBJ_SHORT) { /* a trailer longer than the guess */
         *guess = need;
         sdsinf__aws_response_free(&rs);
-        free(o.e);
+        sdsinf__s3obj_free(&o);
         return fetch_source(sc, source, key, msg, len, err);
     }
-    if (r == -2)
+    if (r == SDSINF__S3OBJ_BAD)
         code = bad_object(sc, key, err);
     else if (r == -3)
         code = sdsinf__fail(err, SDSINF_ENOMEM, "no memory");
-    const s3_entry *e = NULL; /* the last entry for this worker */
-    for (uint32_t i = 0; code == SDSINF_OK && i < o.n; i++)
-        if (o.e[i].target == (uint32_t)sc->base.self)
-            e = &o.e[i];
+    const sdsinf__s3obj_entry *e =
+        code == SDSINF_OK ? sdsinf__s3obj_find(&o, (uint32_t)sc->base.self)
+                          : NULL;
     if (code == SDSINF_OK && !e)
         code = NOT_THERE; /* not sent yet (or to others only) */
     uint64_t start = size - rs.len; /* the tail's offset in the object */
@@ -880,7 +756,7 @@ static int fetch_source(s3_channel *sc, uint32_t source, const char *key,
         want = 2 * want + 4096;
         *guess = want < TAIL_MAX ? want : TAIL_MAX;
     }
-    free(o.e);
+    sdsinf__s3obj_free(&o);
     sdsinf__aws_response_free(&rs);
     sdsinf__aws_response_free(&rs2);
     return code;
