@@ -562,6 +562,7 @@ struct sdsinf_channel {
  *  - the counters are read when no call is in flight.
  * Channel-specific control ops (>= 100): */
 #define SDSINF_FS_LISTING 100          /* fs: int *on: recv by listing */
+#define SDSINF_S3_LISTING SDSINF_FS_LISTING /* s3: the same */
 #define SDSINF_LOCAL_SEND_TIMEOUT 110  /* local: int *ms: longest send wait */
 
 /* The registry (thread-safe).  Registering a name again replaces it (the

@@ -1636,10 +1636,14 @@ static void test_v1_table(void **state)
     assert_null(a->type_state);
     for (uint32_t i = 0; i < 3; i++)
         send_msg(a, 1, i, 0, 30, i);
+    sdsinf_channel_requests(a, &ra);
+    if (g_m->version >= 2 && g_m->flush) { /* a version 1 table cannot */
+        close_w(a, 1); /* flush: what the channel holds goes with close */
+        a = NULL;
+    }
     for (uint32_t i = 0; i < 3; i++)
         expect_msg(b, 0, i, 0, 30, i, NULL);
     expect_timeout(b, 0, 9, 0, 20, &err);
-    sdsinf_channel_requests(a, &ra);
     sdsinf_channel_requests(b, &rb);
     assert_int_equal(ra.send, 3);
     assert_int_equal(ra.receive, 0);
@@ -1650,7 +1654,8 @@ static void test_v1_table(void **state)
                                                 f->run, &items, &err),
                      SDSINF_ENOTSUP);
     assert_non_null(strstr(err.msg, "conformance-v1"));
-    close_w(a, 1);
+    if (a)
+        close_w(a, 1);
     close_w(b, 1);
     assert_int_equal(sdsinf_channel_run_destroy("conformance-v1", f->config,
                                                 f->run, 2, &none, &err),

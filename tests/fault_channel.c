@@ -283,6 +283,21 @@ static int fault_recv(sdsinf_channel *ch, const sdsinf_msg_key *want,
         counted(fc, rc);
         pthread_mutex_unlock(&fc->mu);
         if (rc != SDSINF_ETIMEDOUT || sdsinf__now() >= deadline) {
+            if (rc == SDSINF_ETIMEDOUT) { /* what fell due meanwhile goes
+                                             (a slow inner receive may
+                                             outlast its slice) */
+                sdsinf_err e2 = {0};
+                pthread_mutex_lock(&fc->mu);
+                int r2 = flush(fc, 0, 1, &e2);
+                if (r2 == SDSINF_OK)
+                    r2 = sdsinf_channel_flush(fc->inner, &e2);
+                pthread_mutex_unlock(&fc->mu);
+                if (r2 != SDSINF_OK) {
+                    rc = r2;
+                    if (err)
+                        *err = e2;
+                }
+            }
             if (rc != SDSINF_OK && err) {
                 char inner_msg[sizeof err->msg];
                 memcpy(inner_msg, err->msg, sizeof inner_msg);
