@@ -82,6 +82,11 @@ int sdsinf__aws_new(sdsinf_aws **out, sdsinf_err *err);
 int sdsinf__aws_new_with(const sdsinf_aws_config *c, sdsinf_aws **out,
                          sdsinf_err *err);
 void sdsinf__aws_free(sdsinf_aws *a); /* NULL is fine */
+/* A channel type's type_init and type_cleanup for the AWS channels: their
+ * shared state is one client of the process (m unused). */
+int sdsinf__aws_type_init(const sdsinf_channel_methods *m, void **state,
+                          sdsinf_err *err);
+void sdsinf__aws_type_cleanup(void *state);
 /* The client's configuration (borrowed for the client's life). */
 const sdsinf_aws_config *sdsinf__aws_config(const sdsinf_aws *a);
 

@@ -650,3 +650,19 @@ int sdsinf__aws_post_form(sdsinf_aws *a, sdsinf_aws_service s,
         .no_retry = no_retry};
     return sdsinf__aws_call(a, &rq, rs, retries, err);
 }
+
+int sdsinf__aws_type_init(const sdsinf_channel_methods *m, void **state,
+                          sdsinf_err *err)
+{
+    (void)m;
+    sdsinf_aws *a = NULL;
+    int code = sdsinf__aws_new(&a, err);
+    if (code == SDSINF_OK)
+        *state = a;
+    return code;
+}
+
+void sdsinf__aws_type_cleanup(void *state)
+{
+    sdsinf__aws_free(state);
+}

@@ -59,6 +59,7 @@
 #include "aws/s3.h"
 #include "channels/channels.h"
 #include "channels/presence.h"
+#include "channels/settings.h"
 #include "channels/s3obj.h"
 
 #include <errno.h>
@@ -121,54 +122,27 @@ typedef struct s3_channel {
 
 /* ---- Settings and names ---------------------------------------------------- */
 
-static int name_ok(const char *v, size_t n, const char *extra)
-{
-    for (size_t i = 0; i < n; i++)
-        if (!((v[i] >= 'a' && v[i] <= 'z') || (v[i] >= '0' && v[i] <= '9') ||
-              strchr(extra, v[i])))
-            return 0;
-    return 1;
-}
-
 static int parse_settings(const char *config, s3_settings *st, sdsinf_err *err)
 {
+    sdsinf__setting it;
     memset(st, 0, sizeof *st);
     strcpy(st->prefix, "sdsinf");
     st->poll_ms = 20;
-    for (const char *s = config ? config : ""; *s;) {
-        size_t len = strcspn(s, ",");
-        const char *eq = memchr(s, '=', len);
-        size_t klen = eq ? (size_t)(eq - s) : len;
-        const char *v = eq ? eq + 1 : "";
-        size_t vlen = eq ? len - klen - 1 : 0;
-        int bad = !eq;
-        if (!bad && klen == 6 && !strncmp(s, "bucket", 6)) {
-            bad = vlen < 3 || vlen >= sizeof st->bucket ||
-                  !name_ok(v, vlen, ".-") || v[0] == '.' || v[0] == '-';
-            if (!bad)
-                memcpy(st->bucket, v, vlen);
-        } else if (!bad && klen == 6 && !strncmp(s, "prefix", 6)) {
-            bad = vlen == 0 || vlen > 40 ||
-                  !name_ok(v, vlen, "ABCDEFGHIJKLMNOPQRSTUVWXYZ-_.");
-            if (!bad) {
-                memcpy(st->prefix, v, vlen);
-                st->prefix[vlen] = 0;
-            }
-        } else if (!bad && klen == 6 && !strncmp(s, "layout", 6)) {
-            st->pair = vlen == 4 && !strncmp(v, "pair", 4);
-            bad = !st->pair && !(vlen == 6 && !strncmp(v, "source", 6));
-        } else if (!bad && klen == 4 && !strncmp(s, "poll", 4)) {
-            long ms = 0;
-            bad = vlen == 0 || vlen > 4;
-            for (size_t i = 0; i < vlen && !bad; i++) {
-                bad = v[i] < '0' || v[i] > '9';
-                ms = ms * 10 + (v[i] - '0');
-            }
-            bad = bad || ms < 1 || ms > 1000;
-            st->poll_ms = (int)ms;
-        } else {
+    for (const char *s = config; sdsinf__setting_next(&s, &it);) {
+        int bad;
+        if (sdsinf__setting_is(&it, "bucket"))
+            bad = it.vlen < 3 || it.val[0] == '.' || it.val[0] == '-' ||
+                  sdsinf__setting_name(&it, ".-", st->bucket,
+                                       sizeof st->bucket);
+        else if (sdsinf__setting_is(&it, "prefix"))
+            bad = sdsinf__setting_name(&it, "ABCDEFGHIJKLMNOPQRSTUVWXYZ-_.", st->prefix, 41);
+        else if (sdsinf__setting_is(&it, "layout"))
+            bad = !(st->pair = it.vlen == 4 && !strncmp(it.val, "pair", 4)) &&
+                  !(it.vlen == 6 && !strncmp(it.val, "source", 6));
+        else if (sdsinf__setting_is(&it, "poll"))
+            bad = (st->poll_ms = sdsinf__setting_int(&it, 1, 1000)) < 0;
+        else
             bad = 1;
-        }
         if (bad)
             return sdsinf__fail(err, SDSINF_EINVAL,
                                 "channel 's3': bad setting '%.*s' (known: "
@@ -176,8 +150,7 @@ static int parse_settings(const char *config, s3_settings *st, sdsinf_err *err)
                                 "prefix=P of letters, digits, '-', '_', '.' "
                                 "(up to 40); layout=source|pair; "
                                 "poll=MS 1..1000; comma-separated)",
-                                (int)(len < 60 ? len : 60), s);
-        s += len + (s[len] == ',');
+                                (int)(it.len < 60 ? it.len : 60), it.item);
     }
     return SDSINF_OK;
 }
@@ -358,22 +331,6 @@ static int s3_run_destroy(void *state, const char *config, uint64_t run,
 }
 
 /* ---- Open and close ---------------------------------------------------------- */
-
-static int s3_type_init(const sdsinf_channel_methods *m, void **state,
-                        sdsinf_err *err)
-{
-    (void)m;
-    sdsinf_aws *a = NULL;
-    int code = sdsinf__aws_new(&a, err);
-    if (code == SDSINF_OK)
-        *state = a;
-    return code;
-}
-
-static void s3_type_cleanup(void *state)
-{
-    sdsinf__aws_free(state);
-}
 
 static void release(s3_channel *sc)
 {
@@ -892,8 +849,8 @@ const sdsinf_channel_methods sdsinf__channel_s3 = {
     .recv = s3_recv,
     .close = s3_close,
     .control = s3_control,
-    .type_init = s3_type_init,
-    .type_cleanup = s3_type_cleanup,
+    .type_init = sdsinf__aws_type_init,
+    .type_cleanup = sdsinf__aws_type_cleanup,
     .run_create = s3_run_create,
     .run_destroy = s3_run_destroy,
     .flush = s3_flush,

@@ -51,6 +51,7 @@
 #include "aws/aws.h"
 #include "channels/channels.h"
 #include "channels/presence.h"
+#include "channels/settings.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -116,58 +117,31 @@ typedef struct sqs_channel {
 
 /* ---- Settings and names ----------------------------------------------------- */
 
-static int parse_int(const char *s, size_t n, int lo, int hi)
-{
-    long v = 0;
-    if (n == 0 || n > 6)
-        return -1;
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] < '0' || s[i] > '9')
-            return -1;
-        v = v * 10 + (s[i] - '0');
-    }
-    return v < lo || v > hi ? -1 : (int)v;
-}
-
 static int parse_settings(const char *config, sqs_settings *st, sdsinf_err *err)
 {
+    sdsinf__setting it;
     memset(st, 0, sizeof *st);
     strcpy(st->prefix, "sdsinf");
     st->visibility_s = 300;
     st->wait_s = 20;
-    for (const char *s = config ? config : ""; *s;) {
-        size_t len = strcspn(s, ",");
-        const char *eq = memchr(s, '=', len);
-        size_t klen = eq ? (size_t)(eq - s) : len;
-        const char *v = eq ? eq + 1 : "";
-        size_t vlen = eq ? len - klen - 1 : 0;
-        int bad = !eq;
-        if (!bad && klen == 6 && !strncmp(s, "prefix", 6)) {
-            bad = vlen == 0 || vlen >= sizeof st->prefix;
-            for (size_t i = 0; i < vlen && !bad; i++)
-                bad = !((v[i] >= 'a' && v[i] <= 'z') ||
-                        (v[i] >= 'A' && v[i] <= 'Z') ||
-                        (v[i] >= '0' && v[i] <= '9') || v[i] == '-' ||
-                        v[i] == '_');
-            if (!bad) {
-                memcpy(st->prefix, v, vlen);
-                st->prefix[vlen] = 0;
-            }
-        } else if (!bad && klen == 10 && !strncmp(s, "visibility", 10)) {
-            bad = (st->visibility_s = parse_int(v, vlen, 1, 43200)) < 0;
-        } else if (!bad && klen == 4 && !strncmp(s, "wait", 4)) {
-            bad = (st->wait_s = parse_int(v, vlen, 1, 20)) < 0;
-        } else {
+    for (const char *s = config; sdsinf__setting_next(&s, &it);) {
+        int bad;
+        if (sdsinf__setting_is(&it, "prefix"))
+            bad = sdsinf__setting_name(&it, "ABCDEFGHIJKLMNOPQRSTUVWXYZ-_", st->prefix,
+                                       sizeof st->prefix);
+        else if (sdsinf__setting_is(&it, "visibility"))
+            bad = (st->visibility_s = sdsinf__setting_int(&it, 1, 43200)) < 0;
+        else if (sdsinf__setting_is(&it, "wait"))
+            bad = (st->wait_s = sdsinf__setting_int(&it, 1, 20)) < 0;
+        else
             bad = 1;
-        }
         if (bad)
             return sdsinf__fail(err, SDSINF_EINVAL,
                                 "channel 'sqs': bad setting '%.*s' (known: "
                                 "prefix=NAME of letters, digits, '-', '_' up "
                                 "to 47; visibility=SECONDS 1..43200; "
                                 "wait=SECONDS 1..20; comma-separated)",
-                                (int)(len < 60 ? len : 60), s);
-        s += len + (s[len] == ',');
+                                (int)(it.len < 60 ? it.len : 60), it.item);
     }
     return SDSINF_OK;
 }
@@ -441,22 +415,6 @@ static int find_queue(sqs_channel *sc, sdsinf_err *err)
     return code;
 }
 
-static int sqs_type_init(const sdsinf_channel_methods *m, void **state,
-                         sdsinf_err *err)
-{
-    (void)m;
-    sdsinf_aws *a = NULL;
-    int code = sdsinf__aws_new(&a, err);
-    if (code == SDSINF_OK)
-        *state = a;
-    return code;
-}
-
-static void sqs_type_cleanup(void *state)
-{
-    sdsinf__aws_free(state);
-}
-
 /* What open and close share: the held and received messages freed. */
 static void release(sqs_channel *sc)
 {
@@ -558,6 +516,14 @@ static int sqs_close(sdsinf_channel *ch, int cleanup, sdsinf_err *err)
 /* The failed entries of a SendMessageBatch answer: their ids marked in
  * *again (bit i: entry i), AWS's code of the first into code; *fatal set
  * when one is the sender's fault (not worth sending again). */
+/* The entry index of a batch answer's Id ("0".."9", as add_entry wrote
+ * it); -1 for any other. */
+static int parse_batch_id(const char *id)
+{
+    return id[0] >= '0' && id[0] < '0' + BATCH_MAX && !id[1] ? id[0] - '0'
+                                                            : -1;
+}
+
 static void failed_entries(sdsinf_aws_xml *x, unsigned *again, char *code,
                            size_t cap, int *fatal)
 {
@@ -566,7 +532,7 @@ static void failed_entries(sdsinf_aws_xml *x, unsigned *again, char *code,
          e; e = sdsinf__aws_xml_next(e, "BatchResultErrorEntry")) {
         const char *id = sdsinf__aws_xml_text(e, "Id", NULL);
         const char *sf = sdsinf__aws_xml_text(e, "SenderFault", NULL);
-        int i = id ? parse_int(id, strlen(id), 0, BATCH_MAX - 1) : -1;
+        int i = id ? parse_batch_id(id) : -1;
         if (i >= 0)
             *again |= 1u << i;
         if (!code[0] && sdsinf__aws_xml_copy(e, "Code", code, cap) != 0)
@@ -966,8 +932,8 @@ const sdsinf_channel_methods sdsinf__channel_sqs = {
     .send = sqs_send,
     .recv = sqs_recv,
     .close = sqs_close,
-    .type_init = sqs_type_init,
-    .type_cleanup = sqs_type_cleanup,
+    .type_init = sdsinf__aws_type_init,
+    .type_cleanup = sdsinf__aws_type_cleanup,
     .run_create = sqs_run_create,
     .run_destroy = sqs_run_destroy,
     .flush = sqs_flush,

@@ -1,0 +1,56 @@
+/* channels/settings.c - the channels' key=value settings lists. */
+#include "channels/settings.h"
+
+#include <string.h>
+
+int sdsinf__setting_next(const char **s, sdsinf__setting *out)
+{
+    const char *p = *s;
+    if (!p || !*p)
+        return 0;
+    size_t len = strcspn(p, ",");
+    const char *eq = memchr(p, '=', len);
+    out->item = p;
+    out->len = len;
+    out->key = p;
+    out->klen = eq ? (size_t)(eq - p) : 0;
+    out->val = eq ? eq + 1 : p + len;
+    out->vlen = eq ? len - out->klen - 1 : 0;
+    *s = p + len + (p[len] == ',');
+    return 1;
+}
+
+int sdsinf__setting_is(const sdsinf__setting *st, const char *key)
+{
+    return st->klen > 0 && strlen(key) == st->klen &&
+           !strncmp(st->key, key, st->klen);
+}
+
+int sdsinf__setting_int(const sdsinf__setting *st, int lo, int hi)
+{
+    long v = 0;
+    if (st->vlen == 0 || st->vlen > 9)
+        return -1;
+    for (size_t i = 0; i < st->vlen; i++) {
+        if (st->val[i] < '0' || st->val[i] > '9')
+            return -1;
+        v = v * 10 + (st->val[i] - '0');
+    }
+    return v < lo || v > hi ? -1 : (int)v;
+}
+
+int sdsinf__setting_name(const sdsinf__setting *st, const char *extra,
+                         char *out, size_t cap)
+{
+    if (st->vlen == 0 || st->vlen >= cap)
+        return -1;
+    for (size_t i = 0; i < st->vlen; i++) {
+        char c = st->val[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+              (c && strchr(extra, c))))
+            return -1;
+    }
+    memcpy(out, st->val, st->vlen);
+    out[st->vlen] = 0;
+    return 0;
+}
