@@ -70,14 +70,15 @@ static void on_layer(void *ud, int64_t batch, int64_t batches, int32_t layer,
     k->last = t;
 }
 
-int calibrate_measure(const sdsinf_model *m, int workers, uint64_t seed,
-                      calibration *out, sdsinf_err *err)
+int calibrate_measure(const sdsinf_model *m, const sdsinf_csr *sample,
+                      int workers, uint64_t seed, calibration *out,
+                      sdsinf_err *err)
 {
     sdsinf_gen_opts go;
     sdsinf_infer_opts io;
     sdsinf_partition_opts po;
     sdsinf_run_opts ro;
-    sdsinf_csr images = {0};
+    sdsinf_csr made = {0}, images;
     sdsinf_result res = {0}, rres = {0};
     sdsinf_run_stats st = {0};
     sdsinf_plan *plan = NULL;
@@ -105,8 +106,21 @@ int calibrate_measure(const sdsinf_model *m, int workers, uint64_t seed,
     sdsinf_run_opts_init(&ro);
     ro.launcher = "threads";
     ro.channel = "mem";
-    if ((rc = sdsinf_generate_images(&go, &images, err)))
+    if (sample) { /* its first rows, borrowed */
+        images = *sample;
+        images.owned = 0;
+        if (images.nrows > CALIBRATE_IMAGES)
+            images.nrows = CALIBRATE_IMAGES;
+    } else if ((rc = sdsinf_generate_images(&go, &made, err))) {
         goto done;
+    } else {
+        images = made;
+    }
+    if (images.nrows < 1) {
+        rc = cli_fail(err, SDSINF_EINVAL, "calibration: the sample has no "
+                      "image");
+        goto done;
+    }
     k.last = now();
     if ((rc = sdsinf_infer(m, &images, &io, &res, err)) ||
         (rc = sdsinf_partition(m, &po, &plan, err)) ||
@@ -134,7 +148,7 @@ int calibrate_measure(const sdsinf_model *m, int workers, uint64_t seed,
     c.data = NULL;
 done:
     calibrate_free(&c);
-    sdsinf_csr_free(&images);
+    sdsinf_csr_free(&made);
     sdsinf_result_free(&res);
     sdsinf_result_free(&rres);
     sdsinf_run_stats_free(&st);

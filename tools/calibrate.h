@@ -23,11 +23,13 @@ typedef struct calibration {
     double *data; /* 4 x layers: density, compute, bytes, messages */
 } calibration;
 
-/* Measures model m on a generated batch of CALIBRATE_IMAGES images (seed):
- * sdsinf_infer on one thread, timed per layer, and a run on `workers`
- * threads over the mem channel (a block plan), its per-layer records. */
-int calibrate_measure(const sdsinf_model *m, int workers, uint64_t seed,
-                      calibration *out, sdsinf_err *err);
+/* Measures model m on a batch of CALIBRATE_IMAGES images, the first of
+ * `sample` (borrowed; NULL: generated from seed): sdsinf_infer on one
+ * thread, timed per layer, and a run on `workers` threads over the mem
+ * channel (a block plan), its per-layer records. */
+int calibrate_measure(const sdsinf_model *m, const sdsinf_csr *sample,
+                      int workers, uint64_t seed, calibration *out,
+                      sdsinf_err *err);
 int calibrate_save(const calibration *c, const char *path, sdsinf_err *err);
 int calibrate_load(const char *path, calibration *out, sdsinf_err *err);
 void calibrate_free(calibration *c);

@@ -13,11 +13,14 @@
 
 /* ---- describing a candidate -------------------------------------------- */
 
-/* "lambda sqs 62w 3x2 1769MB" or "mpi 4x c5.xlarge" into buf. */
+/* "lambda sqs 62w tree 2x5 1769MB" or "mpi 4x c5.xlarge" into buf (one
+ * Lambda worker sends nothing: no channel). */
 static const char *describe(const sdsinf_deployment *d, char *buf, size_t n)
 {
     const char *e = sdsinf_engine_name(d->engine);
-    if (d->engine != SDSINF_ENGINE_LAMBDA)
+    if (d->engine == SDSINF_ENGINE_LAMBDA && d->workers == 1)
+        snprintf(buf, n, "%s 1w %dMB", e, d->memory_mb);
+    else if (d->engine != SDSINF_ENGINE_LAMBDA)
         snprintf(buf, n, "%s %dx %s", e, d->machines, d->instance);
     else if (d->bfr > 0)
         snprintf(buf, n, "%s %s %dw tree %dx%d %dMB", e,

@@ -31,7 +31,7 @@ typedef struct opts {
     const char *launcher, *channel, *channel_config, *codec, *metrics;
     const char *spec, *specs_out; /* worker; run --launcher external */
     const char *prices, *region, *as, *validate; /* cost */
-    const char *calibration, *plot; /* plan */
+    const char *calibration, *plot, *sample; /* plan */
     const char *payload; /* the one argument that is not a flag (run: the
                             payload; cost: the run record) */
     long long level, timeout_ms, start_timeout_ms, bfr, nlevels, max_message;
@@ -247,6 +247,9 @@ static const flag FLAGS[] = {
     TEXT_FLAG("--calibration", calibration, "FILE",
               "plan: the measurements to plan with (from plan --calibrate "
               "--out FILE; default: measure the model now)"),
+    TEXT_FLAG("--sample", sample, "FILE",
+              "plan --calibrate: the images to measure on (their first 256; "
+              "default: generated ones)"),
     TEXT_FLAG("--plot", plot, "FILE",
               "plan: draw the frontier with gnuplot into FILE (.png or .svg)"),
     SWITCH_FLAG("--calibrate", calibrate,
@@ -1919,11 +1922,16 @@ static int cmd_plan(const opts *o)
             fprintf(stderr, "sdsinf: calibrating: the kernel and a run of "
                     "%d workers on %d images\n", CALIBRATE_WORKERS,
                     CALIBRATE_IMAGES);
+        sdsinf_csr sample = {0};
         rc = plan_model(o, &m, &err);
+        if (!rc && o->sample)
+            rc = sdsinf_images_load(o->sample, m->neurons, &sample, &err);
         if (!rc)
-            rc = calibrate_measure(m, o->workers ? (int)o->workers
-                                                 : CALIBRATE_WORKERS,
+            rc = calibrate_measure(m, o->sample ? &sample : NULL,
+                                   o->workers ? (int)o->workers
+                                              : CALIBRATE_WORKERS,
                                    (uint64_t)o->seed, &cal, &err);
+        sdsinf_csr_free(&sample);
         if (!rc && o->out)
             rc = calibrate_save(&cal, o->out, &err);
         if (!rc && o->out && !o->json)
@@ -2049,7 +2057,8 @@ static const command COMMANDS[] = {
      "recommend the cheapest within --max-seconds or the fastest within "
      "--max-usd; --calibrate measures this machine first",
      "--weights --neurons --layers --bias --images --max-seconds --max-usd "
-     "--calibrate --calibration --out --workers --seed --prices --region "
+     "--calibrate --calibration --sample --out --workers --seed --prices "
+     "--region "
      "--plot --json --quiet", 0},
     {"demo", cmd_demo, "[options]",
      "generate -> convert -> partition -> a run on W local processes -> "
