@@ -180,6 +180,13 @@ int sdsinf__instance_vcpus(const sdsinf_latency_model *m, const char *type)
     return 0;
 }
 
+/* A count of requests as the bill takes it: rounded, clamped below 2^63
+ * (NaN too: a calibration's figures may be as large as 1e30). */
+static uint64_t count(double x)
+{
+    return x < 9e18 ? (uint64_t)llround(x) : (uint64_t)9e18;
+}
+
 /* The usage of a prediction's requests r (totals) and time into u. */
 static void bill(const sdsinf_deployment *d, const requests *r,
                  double seconds, sdsinf_usage *u)
@@ -196,15 +203,15 @@ static void bill(const sdsinf_deployment *d, const requests *r,
     u->lambda_invocations = (uint64_t)d->workers + 1;
     u->lambda_gb_seconds = seconds * (d->workers * d->memory_mb +
                                       COORDINATOR_MB) / 1024;
-    u->sqs.send = (uint64_t)llround(r->sqs_send);
-    u->sqs.receive = (uint64_t)llround(r->sqs_receive);
-    u->sqs.remove = (uint64_t)llround(r->sqs_delete);
-    u->sqs_bytes = (uint64_t)llround(r->sqs_bytes);
-    u->sns.send = (uint64_t)llround(r->sns_publish);
-    u->sns_bytes = (uint64_t)llround(r->sns_bytes);
-    u->s3.send = u->s3.remove = (uint64_t)llround(r->s3_put);
-    u->s3.receive = (uint64_t)llround(r->s3_get);
-    u->s3.list = (uint64_t)llround(r->s3_list);
+    u->sqs.send = count(r->sqs_send);
+    u->sqs.receive = count(r->sqs_receive);
+    u->sqs.remove = count(r->sqs_delete);
+    u->sqs_bytes = count(r->sqs_bytes);
+    u->sns.send = count(r->sns_publish);
+    u->sns_bytes = count(r->sns_bytes);
+    u->s3.send = u->s3.remove = count(r->s3_put);
+    u->s3.receive = count(r->s3_get);
+    u->s3.list = count(r->s3_list);
 }
 
 /* ---- entry -------------------------------------------------------------- */
@@ -296,6 +303,11 @@ int sdsinf_predict(const sdsinf_calibration *cal,
         p.startup_seconds = lat->ec2_boot_s;
     }
     p.seconds = p.startup_seconds + p.compute_seconds + p.channel_seconds;
+    if (!isfinite(p.seconds))
+        return sdsinf__fail(err, SDSINF_EINVAL, "calibration: its figures "
+                            "make %lld images take %g s: too large to "
+                            "predict; calibrate again", (long long)images,
+                            p.seconds);
     if (lambda && p.memory_mb > d->memory_mb)
         p.infeasible = "a worker needs more memory than it has";
     else if (lambda && p.seconds - p.startup_seconds > lat->lambda_max_seconds)
