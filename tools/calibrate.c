@@ -10,7 +10,7 @@
 #include <string.h>
 #include <time.h>
 
-#define CALIBRATION_MAX_BYTES (64u << 20)
+#define CALIBRATION_MAX_BYTES (16u << 20) /* 100,000 layers fit */
 enum { DENSITY, COMPUTE, BYTES, MESSAGES, NSERIES };
 static const char *const SERIES[NSERIES] = {"density", "compute_seconds",
                                             "bytes", "messages"};
@@ -243,7 +243,7 @@ int calibrate_load(const char *path, calibration *out, sdsinf_err *err)
         (rc = json_string_member(&r, doc, "", "about", 0, &about)) ||
         (rc = json_integer_member(&r, doc, "", "neurons", 1, INT32_MAX, 1,
                                   &neurons)) ||
-        (rc = json_integer_member(&r, doc, "", "layers", 1, 1000000, 1,
+        (rc = json_integer_member(&r, doc, "", "layers", 1, 100000, 1,
                                   &layers)) ||
         (rc = json_integer_member(&r, doc, "", "workers", 2, 65535, 1,
                                   &workers)) ||

@@ -196,7 +196,7 @@ static void bill(const sdsinf_deployment *d, const requests *r,
         u->instance = d->instance;
         u->instance_seconds =
             d->engine == SDSINF_ENGINE_SERVER_ALWAYS
-                ? 3600 * ceil(seconds / 3600) /* per started hour */
+                ? 3600 * fmax(1, ceil(seconds / 3600)) /* started hours */
                 : d->machines * fmax(60, seconds); /* 60 s minimum */
         return;
     }
