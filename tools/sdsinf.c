@@ -211,7 +211,8 @@ static const flag FLAGS[] = {
                "images computed at once, which bounds the memory (default "
                "all)"),
     COUNT_FLAG("--workers", workers, 1, 65535, "W",
-               "the workers (run: default the plan's; demo: 4)"),
+               "the workers (run: default the plan's; demo: 4; plan "
+               "--calibrate: its run's, default 4)"),
     COUNT_FLAG("--level", level, 1, 22, "N", "zstd's level (default 3)"),
     COUNT_FLAG("--bfr", bfr, 1, 65535, "B",
                "a launch tree, with --nlevels N: the coordinator starts B "
@@ -1891,6 +1892,38 @@ static int plan_model(const opts *o, sdsinf_model **m, sdsinf_err *err)
     return sdsinf_generate_model(&go, m, err);
 }
 
+/* What --calibrate measured, when no plan follows: a line (--json: an
+ * object) with the totals over the layers. */
+static int calibration_summary(const opts *o, const calibration *c,
+                               sdsinf_err *err)
+{
+    double secs = 0, bytes = 0;
+    for (int32_t l = 0; l < c->c.layers; l++) {
+        secs += c->c.compute_seconds[l];
+        bytes += c->c.bytes[l];
+    }
+    if (!o->json) {
+        printf("calibration of %d x %d on %lld images: %.3g s per image "
+               "through every layer on one thread, %.0f bytes per image "
+               "sent per worker of %d%s%s\n", c->c.neurons, c->c.layers,
+               (long long)c->images, secs, bytes, c->c.workers,
+               o->out ? "; written to " : " (--out FILE keeps it)",
+               o->out ? o->out : "");
+        return SDSINF_OK;
+    }
+    cJSON *j = cJSON_CreateObject();
+    cli_json_add_string(j, "calibration", o->out);
+    cJSON_AddNumberToObject(j, "neurons", c->c.neurons);
+    cJSON_AddNumberToObject(j, "layers", c->c.layers);
+    cJSON_AddNumberToObject(j, "images", (double)c->images);
+    cJSON_AddNumberToObject(j, "workers", c->c.workers);
+    cJSON_AddNumberToObject(j, "compute_seconds_per_image", secs);
+    cJSON_AddNumberToObject(j, "bytes_per_image_per_worker", bytes);
+    int rc = cli_json_write(j, stdout, err);
+    putchar('\n');
+    return rc;
+}
+
 /* The planner (plan.h): measures the model (--calibrate, or when no
  * --calibration is given), then, given a bound, plans M images. */
 static int cmd_plan(const opts *o)
@@ -1934,10 +1967,8 @@ static int cmd_plan(const opts *o)
         sdsinf_csr_free(&sample);
         if (!rc && o->out)
             rc = calibrate_save(&cal, o->out, &err);
-        if (!rc && o->out && !o->json)
-            printf("calibration of %d x %d on %lld images written to %s\n",
-                   cal.c.neurons, cal.c.layers, (long long)cal.images,
-                   o->out);
+        if (!rc && !bound)
+            rc = calibration_summary(o, &cal, &err);
     }
     if (!rc && bound) {
         plan_opts po = {images, o->max_seconds, o->max_usd, o->prices,
@@ -2046,12 +2077,10 @@ static const command COMMANDS[] = {
      "--validate checks the cost model against SDS-Inf's published costs",
      "--prices --region --as --validate --json", 1},
     {"plan", cmd_plan,
-     "(--weights DIR|BUNDLE | --neurons N --layers L) --images M "
-     "(--max-seconds S | --max-usd USD) [options]\n"
-     "(--weights DIR|BUNDLE | --neurons N --layers L) --calibrate [--out "
-     "FILE]\n--calibration FILE --images M (--max-seconds S | --max-usd "
-     "USD)",
-     "predict the time and cost of a run of M images on every "
+     "MODEL --images M (--max-seconds S | --max-usd USD) [options]\n"
+     "MODEL --calibrate [--out FILE] [options]\n"
+     "--calibration FILE --images M (--max-seconds S | --max-usd USD)",
+     "MODEL is --weights DIR|BUNDLE or --neurons N --layers L. Predict the time and cost of a run of M images on every "
      "configuration (Lambda over sqs, sns, s3, sqs+s3: workers, launch tree, "
      "memory, batch; local, MPI and Redis on EC2; the server baselines) and "
      "recommend the cheapest within --max-seconds or the fastest within "
