@@ -68,6 +68,16 @@ expect "... with the nearest configuration" \
 check 0 "the fastest within the budget" "plan: a budget" "$sdsinf" plan \
     --calibration "$tmp/cal.json" --images 100000 --max-usd 0.01
 
+echo "== given machines"
+check 0 '"achievable"' "plan --machines c5.xlarge" "$sdsinf" plan \
+    --calibration "$tmp/cal.json" --images 100000 --max-seconds 60 \
+    --machines c5.xlarge --json
+expect "... no other EC2 type" \
+    "$(tail -1 "$tmp/stdout" | grep -o '"instance":"[^"]*"' | sort -u | grep -vc c5.xlarge)" -eq 0
+check 1 "'t2.nano' is not an instance type" "plan --machines t2.nano" \
+    "$sdsinf" plan --calibration "$tmp/cal.json" --images 10 \
+    --max-seconds 60 --machines t2.nano
+
 echo "== calibrate and plan at once, from --neurons --layers"
 check 0 '"achievable":true' "plan --neurons 64 --layers 4 --json" \
     "$sdsinf" plan --neurons 64 --layers 4 --images 1000 --max-seconds 100 \

@@ -117,6 +117,32 @@ static int plot(const plan_opts *o, const sdsinf_advice *a, sdsinf_err *err)
     return SDSINF_OK;
 }
 
+/* ---- the machines ---------------------------------------------------------- */
+
+/* Keeps in t's prices only the instance types the comma-separated list
+ * names (t->instances reordered in place); an unpriced one is an error. */
+static int keep_machines(const char *list, price_table *t, sdsinf_err *err)
+{
+    size_t kept = 0, n;
+    for (const char *p = list; *p; p += n + (p[n] == ',')) {
+        size_t k;
+        n = strcspn(p, ",");
+        for (k = kept; k < t->prices.ninstances; k++)
+            if (strlen(t->instances[k].type) == n &&
+                !strncmp(t->instances[k].type, p, n))
+                break;
+        if (k == t->prices.ninstances)
+            return cli_fail(err, SDSINF_EINVAL, "--machines: '%.*s' is not "
+                            "an instance type %s prices for %s (once each)",
+                            (int)n, p, t->path, t->prices.region);
+        sdsinf_instance_price swap = t->instances[kept];
+        t->instances[kept++] = t->instances[k];
+        t->instances[k] = swap;
+    }
+    t->prices.ninstances = kept;
+    return SDSINF_OK;
+}
+
 /* ---- entry ------------------------------------------------------------------ */
 
 static void print_table(const plan_opts *o, const calibration *c,
@@ -195,6 +221,8 @@ int plan_report(const plan_opts *o, const calibration *c, sdsinf_err *err)
                       "prices/aws.json)", t.path);
         goto done;
     }
+    if (o->machines && (rc = keep_machines(o->machines, &t, err)))
+        goto done;
     if ((rc = sdsinf_advise(&c->c, &t.latency.model, &t.prices, o->images,
                             o->max_seconds, o->max_usd, &a, err)))
         goto done;

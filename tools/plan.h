@@ -15,6 +15,8 @@ typedef struct plan_opts {
     const char *prices; /* NULL: prices_default_path() */
     const char *region; /* NULL: the table's default */
     const char *plot;   /* a .png or .svg to draw the frontier in, or NULL */
+    const char *machines; /* "c5.xlarge,c5.4xlarge": the EC2 types to use;
+                             NULL: every one the table prices */
     int json;
 } plan_opts;
 

@@ -31,7 +31,7 @@ typedef struct opts {
     const char *launcher, *channel, *channel_config, *codec, *metrics;
     const char *spec, *specs_out; /* worker; run --launcher external */
     const char *prices, *region, *as, *validate; /* cost */
-    const char *calibration, *plot, *sample; /* plan */
+    const char *calibration, *plot, *sample, *machines; /* plan */
     const char *payload; /* the one argument that is not a flag (run: the
                             payload; cost: the run record) */
     long long level, timeout_ms, start_timeout_ms, bfr, nlevels, max_message;
@@ -251,6 +251,10 @@ static const flag FLAGS[] = {
     TEXT_FLAG("--sample", sample, "FILE",
               "plan --calibrate: the images to measure on (their first 256; "
               "default: generated ones)"),
+    TEXT_FLAG("--machines", machines, "TYPE,..",
+              "plan: the EC2 instance types the local, MPI and Redis engines "
+              "and the servers may use (default: every one the price table "
+              "prices)"),
     TEXT_FLAG("--plot", plot, "FILE",
               "plan: draw the frontier with gnuplot into FILE (.png or .svg)"),
     SWITCH_FLAG("--calibrate", calibrate,
@@ -1972,7 +1976,7 @@ static int cmd_plan(const opts *o)
     }
     if (!rc && bound) {
         plan_opts po = {images, o->max_seconds, o->max_usd, o->prices,
-                        o->region, o->plot, o->json};
+                        o->region, o->plot, o->machines, o->json};
         rc = plan_report(&po, &cal, &err);
     }
     calibrate_free(&cal);
@@ -2088,7 +2092,7 @@ static const command COMMANDS[] = {
      "--weights --neurons --layers --bias --images --max-seconds --max-usd "
      "--calibrate --calibration --sample --out --workers --seed --prices "
      "--region "
-     "--plot --json --quiet", 0},
+     "--machines --plot --json --quiet", 0},
     {"demo", cmd_demo, "[options]",
      "generate -> convert -> partition -> a run on W local processes -> "
      "verify against one process and the golden categories, and a summary",

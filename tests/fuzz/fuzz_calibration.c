@@ -70,7 +70,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     for (int k = 0; k < 2; k++) {
         plan_opts o = {1 + (int64_t)c.images, k ? 0 : 10, k ? 0.01 : 0,
-                       prices, NULL, NULL, k};
+                       prices, NULL, NULL, NULL, k};
         sdsinf_err perr = {0};
         rc = plan_report(&o, &c, &perr);
         if (rc != SDSINF_OK && rc != SDSINF_ENOMEM &&
