@@ -1003,6 +1003,125 @@ SDSINF_API int sdsinf_cost_compute(const sdsinf_prices *p,
                                    const sdsinf_usage *u, sdsinf_cost *out,
                                    sdsinf_err *err);
 
+/* ---- Prediction: a configuration's seconds and dollars --------------------
+ * The planner's model (src/cost/predict.c, advise.c): what a run of M
+ * images takes and costs on one configuration, from this machine's
+ * measurements of the model (sdsinf_calibration) and documented constants
+ * (sdsinf_latency_model: request latencies, Lambda's vCPU share, boot and
+ * cold starts; the price table's latency block), priced with
+ * sdsinf_cost_compute.  Pure functions: thread-safe. */
+#define SDSINF_CALIBRATION_VERSION 1
+typedef struct sdsinf_calibration {
+    int version;                /* SDSINF_CALIBRATION_VERSION */
+    int32_t neurons, layers;    /* the model measured */
+    int workers;                /* the calibration run's workers (>= 2) */
+    double weight_bytes;        /* the model's weights as shards hold them */
+    /* per layer (layers entries each, borrowed), per image: */
+    const double *density;      /* activations entering / neurons */
+    const double *compute_seconds; /* one thread of this machine's kernel */
+    const double *bytes;        /* sent per worker (calibration run) */
+    const double *messages;     /* sent per worker per batch (same run) */
+} sdsinf_calibration;
+
+/* An EC2 instance type's vCPUs (for the engines that run on EC2). */
+typedef struct sdsinf_instance_cpus {
+    const char *type;
+    int vcpus;
+} sdsinf_instance_cpus;
+
+#define SDSINF_LATENCY_MODEL_VERSION 1
+typedef struct sdsinf_latency_model {
+    int version;                       /* SDSINF_LATENCY_MODEL_VERSION */
+    double sns_publish_s, sqs_send_s, sqs_receive_s; /* per request */
+    double s3_put_s, s3_get_s, s3_list_s, s3_scan_sleep_s;
+    double s3_parallel;                /* S3 requests in flight per worker */
+    double worker_bytes_per_s;         /* a Lambda worker's network */
+    double lambda_mb_per_vcpu;         /* 1769: one vCPU */
+    double lambda_max_vcpus;           /* 6 at 10,240 MB */
+    double lambda_max_seconds;         /* 900: an invocation's limit */
+    double lambda_invoke_s;            /* one Invoke call */
+    double lambda_cold_start_s;
+    double local_message_s, mpi_message_s, redis_request_s;
+    double ec2_bytes_per_s;            /* between EC2 instances */
+    double ec2_boot_s;                 /* a job-scoped instance's boot */
+    double machine_vcpu_speed;         /* an EC2 vCPU / this machine's core */
+    const sdsinf_instance_cpus *cpus;  /* ncpus, borrowed */
+    size_t ncpus;
+} sdsinf_latency_model;
+
+/* Where a configuration runs.  LAMBDA: workers on Lambda, messages
+ * through `channel`; LOCAL: one EC2 instance, a process per vCPU over
+ * shared memory; MPI, REDIS: `machines` instances, a rank per vCPU;
+ * SERVER_JOB: `sdsinf infer` on one instance started for the job (boot
+ * billed); SERVER_ALWAYS: the same on an instance that stays up (billed
+ * per started hour of service, no boot). */
+enum { SDSINF_ENGINE_LAMBDA, SDSINF_ENGINE_LOCAL, SDSINF_ENGINE_MPI,
+       SDSINF_ENGINE_REDIS, SDSINF_ENGINE_SERVER_JOB,
+       SDSINF_ENGINE_SERVER_ALWAYS, SDSINF_ENGINES };
+/* Lambda's channels: SQS queues, SNS topics to SQS, S3 objects, SQS with
+ * blocks over a message's limit in S3 (a claim check). */
+enum { SDSINF_VIA_SQS, SDSINF_VIA_SNS, SDSINF_VIA_S3, SDSINF_VIA_SQS_S3,
+       SDSINF_VIAS };
+SDSINF_API const char *sdsinf_engine_name(int engine); /* "lambda", .. */
+SDSINF_API const char *sdsinf_via_name(int channel);   /* "sqs", .. */
+
+#define SDSINF_DEPLOYMENT_VERSION 1
+typedef struct sdsinf_deployment {
+    int version;          /* SDSINF_DEPLOYMENT_VERSION */
+    int engine;           /* SDSINF_ENGINE_* */
+    int channel;          /* SDSINF_VIA_* (LAMBDA) */
+    int workers;          /* LAMBDA; the others: vCPUs x machines */
+    int bfr, nlevels;     /* LAMBDA's launch tree; 0: flat */
+    int memory_mb;        /* LAMBDA */
+    int64_t batch_size;   /* images per batch; <= 0: all */
+    const char *instance; /* the EC2 engines' type */
+    int machines;         /* MPI, REDIS (LOCAL, SERVER_*: 1) */
+} sdsinf_deployment;
+
+typedef struct sdsinf_prediction {
+    double seconds;          /* from the request to the last result */
+    double usd;              /* its bill */
+    double startup_seconds, compute_seconds, channel_seconds;
+    double memory_mb;        /* a worker's peak (LAMBDA) */
+    const char *infeasible;  /* NULL, or why it cannot run (static) */
+} sdsinf_prediction;
+
+/* The prediction for `images` images on d into *out (a configuration that
+ * cannot run, over Lambda's memory or time limit, has out->infeasible
+ * set).  SDSINF_EINVAL for a calibration, constants or deployment out of
+ * range (an instance type without vCPUs or price), named. */
+SDSINF_API int sdsinf_predict(const sdsinf_calibration *cal,
+                              const sdsinf_latency_model *lat,
+                              const sdsinf_prices *prices, int64_t images,
+                              const sdsinf_deployment *d,
+                              sdsinf_prediction *out, sdsinf_err *err);
+
+typedef struct sdsinf_candidate {
+    sdsinf_deployment d;
+    sdsinf_prediction p;
+    int frontier; /* no other is both faster and cheaper */
+} sdsinf_candidate;
+
+/* The search over every configuration there is: Lambda's channels,
+ * workers (flat, and launch trees), memory and batch sizes; the EC2
+ * engines on every instance type with vCPUs and a price; the servers. */
+typedef struct sdsinf_advice {
+    sdsinf_candidate *c;  /* n feasible candidates, fastest first (owned) */
+    size_t n;
+    int achievable;       /* one meets every bound given */
+    long recommended;     /* max_seconds: the cheapest within it; else
+                             max_usd: the fastest within it; -1: none */
+    long nearest;         /* not achievable: the fastest (a time bound) or
+                             the cheapest (a budget only) */
+} sdsinf_advice;
+/* Bounds <= 0 are not given; at least one must be.  Caller frees *out. */
+SDSINF_API int sdsinf_advise(const sdsinf_calibration *cal,
+                             const sdsinf_latency_model *lat,
+                             const sdsinf_prices *prices, int64_t images,
+                             double max_seconds, double max_usd,
+                             sdsinf_advice *out, sdsinf_err *err);
+SDSINF_API void sdsinf_advice_free(sdsinf_advice *a);
+
 /* ---- Channel state left by killed runs ------------------------------------ */
 /* Where the local and fs channels keep a run's state by default:
  * $SDSINF_SCRATCH, else /dev/shm, else $TMPDIR, else /tmp. */

@@ -8,6 +8,7 @@
 #include "json_in.h"
 
 #include <limits.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -82,10 +83,10 @@ static int service(const json_reader *r, const cJSON *region,
                    const char *at, const char *key, const char *const *known,
                    const cJSON **o, char *path, size_t npath)
 {
-    const char *keys[12];
+    const char *keys[32];
     size_t k = 0;
     int rc;
-    for (; known[k] && k < 8; k++)
+    for (; known[k] && k < 28; k++)
         keys[k] = known[k];
     keys[k++] = "source";
     keys[k++] = "date";
@@ -258,28 +259,98 @@ static int read_region(const json_reader *r, const cJSON *o,
 
 /* ---- the latency constants ------------------------------------------- */
 
+/* The latency block's numbers: key, field, and the range each takes. */
+#define LATENCY_FIELD(key, f, lo, hi) {key, offsetof(sdsinf_latency_model, f), lo, hi}
+static const struct {
+    const char *key;
+    size_t at;
+    double lo, hi;
+} LATENCY_KEYS[] = {
+    LATENCY_FIELD("sns_publish_seconds", sns_publish_s, 0, 1e4),
+    LATENCY_FIELD("sqs_send_seconds", sqs_send_s, 0, 1e4),
+    LATENCY_FIELD("sqs_receive_seconds", sqs_receive_s, 0, 1e4),
+    LATENCY_FIELD("s3_put_seconds", s3_put_s, 0, 1e4),
+    LATENCY_FIELD("s3_get_seconds", s3_get_s, 0, 1e4),
+    LATENCY_FIELD("s3_list_seconds", s3_list_s, 0, 1e4),
+    LATENCY_FIELD("s3_scan_sleep_seconds", s3_scan_sleep_s, 0, 1e4),
+    LATENCY_FIELD("s3_parallel_requests", s3_parallel, 1, 1e4),
+    LATENCY_FIELD("worker_bytes_per_second", worker_bytes_per_s, 1, 1e12),
+    LATENCY_FIELD("lambda_mb_per_vcpu", lambda_mb_per_vcpu, 1, 1e6),
+    LATENCY_FIELD("lambda_max_vcpus", lambda_max_vcpus, 1, 1e4),
+    LATENCY_FIELD("lambda_max_seconds", lambda_max_seconds, 1, 1e6),
+    LATENCY_FIELD("lambda_invoke_seconds", lambda_invoke_s, 0, 1e4),
+    LATENCY_FIELD("lambda_cold_start_seconds", lambda_cold_start_s, 0, 1e4),
+    LATENCY_FIELD("local_message_seconds", local_message_s, 0, 1e4),
+    LATENCY_FIELD("mpi_message_seconds", mpi_message_s, 0, 1e4),
+    LATENCY_FIELD("redis_request_seconds", redis_request_s, 0, 1e4),
+    LATENCY_FIELD("ec2_bytes_per_second", ec2_bytes_per_s, 1, 1e13),
+    LATENCY_FIELD("ec2_boot_seconds", ec2_boot_s, 0, 1e5),
+    LATENCY_FIELD("machine_vcpu_speed", machine_vcpu_speed, 1e-3, 1e3),
+};
+#define NLATENCY (sizeof LATENCY_KEYS / sizeof *LATENCY_KEYS)
+
+/* ec2_vcpus {TYPE: N}: into lc->cpus (malloc'd). */
+static int read_vcpus(const json_reader *r, const cJSON *o, const char *at,
+                      latency_constants *lc)
+{
+    const cJSON *map;
+    char path[160];
+    size_t n = 0;
+    int rc;
+    if ((rc = json_object_member(r, o, at, "ec2_vcpus", 1, &map)))
+        return rc;
+    json_key_path(path, sizeof path, at, "ec2_vcpus");
+    for (const cJSON *c = map->child; c; c = c->next)
+        n++;
+    sdsinf_instance_cpus *cpus = n ? calloc(n, sizeof *cpus) : NULL;
+    if (n && !cpus)
+        return cli_fail(r->err, SDSINF_ENOMEM, "%s: no memory", r->name);
+    n = 0;
+    for (const cJSON *c = map->child; c; c = c->next, n++) {
+        long long v = 0;
+        if (!c->string || !c->string[0] ||
+            (rc = json_integer_member(r, map, path, c->string, 1, 100000, 1,
+                                      &v))) {
+            free(cpus);
+            return c->string && c->string[0]
+                       ? rc
+                       : cli_fail(r->err, SDSINF_EPARSE, "%s: %s has an "
+                                  "empty instance type", r->name, path);
+        }
+        cpus[n].type = c->string;
+        cpus[n].vcpus = (int)v;
+    }
+    lc->cpus = cpus;
+    lc->model.cpus = cpus;
+    lc->model.ncpus = n;
+    return SDSINF_OK;
+}
+
 static int read_latency(const json_reader *r, const cJSON *doc,
                         latency_constants *lc)
 {
-    static const char *const keys[] = {
-        "sns_publish_seconds", "sqs_receive_seconds", "s3_put_seconds",
-        "s3_get_seconds", "s3_list_seconds", "s3_scan_sleep_seconds",
-        "s3_parallel_requests", "worker_bytes_per_second", NULL};
-    double *v[] = {&lc->sns_publish_s, &lc->sqs_receive_s, &lc->s3_put_s,
-                   &lc->s3_get_s, &lc->s3_list_s, &lc->s3_scan_sleep_s,
-                   &lc->s3_parallel, &lc->bytes_per_s};
+    const char *keys[NLATENCY + 2];
     const cJSON *o;
     char path[160];
     int rc;
     memset(lc, 0, sizeof *lc);
+    for (size_t k = 0; k < NLATENCY; k++)
+        keys[k] = LATENCY_KEYS[k].key;
+    keys[NLATENCY] = "ec2_vcpus";
+    keys[NLATENCY + 1] = NULL;
     if ((rc = json_object_member(r, doc, "", "latency", 0, &o)) || !o)
         return rc;
     if ((rc = service(r, doc, "", "latency", keys, &o, path, sizeof path)))
         return rc;
-    for (int k = 0; k < 8; k++)
-        if ((rc = json_number_member(r, o, path, keys[k], k >= 6 ? 1 : 0,
-                                     k == 7 ? 1e12 : 1e4, 1, v[k])))
+    lc->model.version = SDSINF_LATENCY_MODEL_VERSION;
+    for (size_t k = 0; k < NLATENCY; k++)
+        if ((rc = json_number_member(r, o, path, keys[k], LATENCY_KEYS[k].lo,
+                                     LATENCY_KEYS[k].hi, 1,
+                                     (double *)((char *)&lc->model +
+                                                LATENCY_KEYS[k].at))))
             return rc;
+    if ((rc = read_vcpus(r, o, path, lc)))
+        return rc;
     lc->present = 1;
     return SDSINF_OK;
 }
@@ -355,6 +426,7 @@ int prices_parse(const char *name, const char *text, size_t len,
 done:
     if (rc != SDSINF_OK) {
         free(out.instances);
+        free(out.latency.cpus);
         free(out.path);
         cJSON_Delete(doc);
         return rc;
@@ -388,6 +460,7 @@ void prices_free(price_table *t)
     if (!t)
         return;
     free(t->instances);
+    free(t->latency.cpus);
     free(t->path);
     cJSON_Delete(t->doc_);
     memset(t, 0, sizeof *t);

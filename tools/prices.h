@@ -15,10 +15,10 @@
  *     ec2: {usd_per_hour: {TYPE: USD, ...}, SOURCE} } }
  * where SOURCE is source (a URL or document), date (YYYY, YYYY-MM or
  * YYYY-MM-DD) and note (optional).  Prices are numbers >= 0.
- * Optional at the top: latency {sns_publish_seconds, sqs_receive_seconds,
- * s3_put_seconds, s3_get_seconds, s3_list_seconds, s3_scan_sleep_seconds,
- * s3_parallel_requests, worker_bytes_per_second, SOURCE}: the constants of
- * the first latency model (latency_constants). */
+ * Optional at the top: latency {the seconds and rates LATENCY_KEYS in
+ * prices.c lists, one per sdsinf_latency_model field, ec2_vcpus: {TYPE:
+ * N, ...}, SOURCE}: the constants of the latency model (validate.c's
+ * first model and the planner's). */
 #ifndef SDSINF_PRICES_H
 #define SDSINF_PRICES_H
 
@@ -26,13 +26,12 @@
 
 #include <stddef.h>
 
-/* The first latency model's constants: what one request takes (a receive
- * including its wait for a message), how many S3 requests a worker has in
- * flight, a worker's network throughput. */
+/* The latency model's constants (sdsinf_latency_model; its cpus, from
+ * ec2_vcpus, owned by the table), when the table has them. */
 typedef struct latency_constants {
-    int present; /* the table has them */
-    double sns_publish_s, sqs_receive_s, s3_put_s, s3_get_s, s3_list_s,
-        s3_scan_sleep_s, s3_parallel, bytes_per_s;
+    int present;
+    sdsinf_latency_model model;
+    sdsinf_instance_cpus *cpus; /* model.cpus (owned) */
 } latency_constants;
 
 typedef struct price_table {

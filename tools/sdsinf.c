@@ -9,6 +9,7 @@
 #include "cost.h"
 #include "metrics.h"
 #include "payload.h"
+#include "plan.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -30,15 +31,16 @@ typedef struct opts {
     const char *launcher, *channel, *channel_config, *codec, *metrics;
     const char *spec, *specs_out; /* worker; run --launcher external */
     const char *prices, *region, *as, *validate; /* cost */
+    const char *calibration, *plot, *sample, *machines; /* plan */
     const char *payload; /* the one argument that is not a flag (run: the
                             payload; cost: the run record) */
     long long level, timeout_ms, start_timeout_ms, bfr, nlevels, max_message;
     long long neurons, layers, threads, batch_size, workers;
     long long images_count, max_memory;
-    double imbalance;
+    double imbalance, max_seconds, max_usd;
     long long seed;
     double ymax;
-    int json, quiet, dry_run;
+    int json, quiet, dry_run, calibrate;
 } opts;
 
 static int usage_error(const char *fmt, ...)
@@ -209,7 +211,8 @@ static const flag FLAGS[] = {
                "images computed at once, which bounds the memory (default "
                "all)"),
     COUNT_FLAG("--workers", workers, 1, 65535, "W",
-               "the workers (run: default the plan's; demo: 4)"),
+               "the workers (run: default the plan's; demo: 4; plan "
+               "--calibrate: its run's, default 4)"),
     COUNT_FLAG("--level", level, 1, 22, "N", "zstd's level (default 3)"),
     COUNT_FLAG("--bfr", bfr, 1, 65535, "B",
                "a launch tree, with --nlevels N: the coordinator starts B "
@@ -236,6 +239,27 @@ static const flag FLAGS[] = {
      "the activations' cap (default 32)"},
     {"--imbalance", REAL, offsetof(opts, imbalance), 1e-9, 10, "X",
      "the load imbalance allowed per layer (default 0.03)"},
+    {"--max-seconds", REAL, offsetof(opts, max_seconds), 1e-6, 1e9, "S",
+     "plan: the latency bound: recommend the cheapest configuration that "
+     "takes at most S seconds"},
+    {"--max-usd", REAL, offsetof(opts, max_usd), 1e-12, 1e9, "USD",
+     "plan: the budget: recommend the fastest configuration that costs at "
+     "most USD dollars"},
+    TEXT_FLAG("--calibration", calibration, "FILE",
+              "plan: the measurements to plan with (from plan --calibrate "
+              "--out FILE; default: measure the model now)"),
+    TEXT_FLAG("--sample", sample, "FILE",
+              "plan --calibrate: the images to measure on (their first 256; "
+              "default: generated ones)"),
+    TEXT_FLAG("--machines", machines, "TYPE,..",
+              "plan: the EC2 instance types the local, MPI and Redis engines "
+              "and the servers may use (default: every one the price table "
+              "prices)"),
+    TEXT_FLAG("--plot", plot, "FILE",
+              "plan: draw the frontier with gnuplot into FILE (.png or .svg)"),
+    SWITCH_FLAG("--calibrate", calibrate,
+                "plan: measure this machine's kernel and a quick run of the "
+                "model (written to --out FILE when given)"),
     SWITCH_FLAG("--dry-run", dry_run, "say what would be removed, remove "
                 "nothing"),
     SWITCH_FLAG("--json", json,
@@ -1855,6 +1879,111 @@ static int cmd_cost(const opts *o)
     return rc == SDSINF_OK ? 0 : fail(&err);
 }
 
+/* ---- plan -------------------------------------------------------------------- */
+
+/* The model to calibrate: --weights, else a generated one of --neurons x
+ * --layers. */
+static int plan_model(const opts *o, sdsinf_model **m, sdsinf_err *err)
+{
+    double secs;
+    if (o->weights)
+        return load_model(o, m, &secs, err);
+    sdsinf_gen_opts go;
+    sdsinf_gen_opts_init(&go);
+    go.neurons = (int32_t)o->neurons;
+    go.layers = (int32_t)o->layers;
+    go.seed = (uint64_t)o->seed;
+    return sdsinf_generate_model(&go, m, err);
+}
+
+/* What --calibrate measured, when no plan follows: a line (--json: an
+ * object) with the totals over the layers. */
+static int calibration_summary(const opts *o, const calibration *c,
+                               sdsinf_err *err)
+{
+    double secs = 0, bytes = 0;
+    for (int32_t l = 0; l < c->c.layers; l++) {
+        secs += c->c.compute_seconds[l];
+        bytes += c->c.bytes[l];
+    }
+    if (!o->json) {
+        printf("calibration of %d x %d on %lld images: %.3g s per image "
+               "through every layer on one thread, %.0f bytes per image "
+               "sent per worker of %d%s%s\n", c->c.neurons, c->c.layers,
+               (long long)c->images, secs, bytes, c->c.workers,
+               o->out ? "; written to " : " (--out FILE keeps it)",
+               o->out ? o->out : "");
+        return SDSINF_OK;
+    }
+    cJSON *j = cJSON_CreateObject();
+    cli_json_add_string(j, "calibration", o->out);
+    cJSON_AddNumberToObject(j, "neurons", c->c.neurons);
+    cJSON_AddNumberToObject(j, "layers", c->c.layers);
+    cJSON_AddNumberToObject(j, "images", (double)c->images);
+    cJSON_AddNumberToObject(j, "workers", c->c.workers);
+    cJSON_AddNumberToObject(j, "compute_seconds_per_image", secs);
+    cJSON_AddNumberToObject(j, "bytes_per_image_per_worker", bytes);
+    int rc = cli_json_write(j, stdout, err);
+    putchar('\n');
+    return rc;
+}
+
+/* The planner (plan.h): measures the model (--calibrate, or when no
+ * --calibration is given), then, given a bound, plans M images. */
+static int cmd_plan(const opts *o)
+{
+    sdsinf_err err = {0};
+    calibration cal = {0};
+    sdsinf_model *m = NULL;
+    long long images = 0;
+    int bound = o->max_seconds > 0 || o->max_usd > 0, rc;
+    if (o->images && parse_ll("--images", o->images, 1, &images))
+        return EXIT_USAGE;
+    if (o->calibrate && o->calibration)
+        return usage_error("--calibrate measures; --calibration reads "
+                           "measurements: one of them");
+    if (!o->calibration && !o->weights && (!o->neurons || !o->layers))
+        return usage_error("plan needs a model: --weights DIR|BUNDLE, or "
+                           "--neurons N --layers L (or --calibration FILE)");
+    if (!o->calibrate && (!bound || !images))
+        return usage_error("plan needs --images M and a bound: "
+                           "--max-seconds S or --max-usd USD");
+    if (bound && !images)
+        return usage_error("plan needs --images M: the images to plan for");
+    if (o->out && !o->calibrate)
+        return usage_error("--out is where --calibrate writes");
+    if (o->calibration) {
+        rc = calibrate_load(o->calibration, &cal, &err);
+    } else {
+        if (!o->quiet && !o->json)
+            fprintf(stderr, "sdsinf: calibrating: the kernel and a run of "
+                    "%d workers on %d images\n", CALIBRATE_WORKERS,
+                    CALIBRATE_IMAGES);
+        sdsinf_csr sample = {0};
+        rc = plan_model(o, &m, &err);
+        if (!rc && o->sample)
+            rc = sdsinf_images_load(o->sample, m->neurons, &sample, &err);
+        if (!rc)
+            rc = calibrate_measure(m, o->sample ? &sample : NULL,
+                                   o->workers ? (int)o->workers
+                                              : CALIBRATE_WORKERS,
+                                   (uint64_t)o->seed, &cal, &err);
+        sdsinf_csr_free(&sample);
+        if (!rc && o->out)
+            rc = calibrate_save(&cal, o->out, &err);
+        if (!rc && !bound)
+            rc = calibration_summary(o, &cal, &err);
+    }
+    if (!rc && bound) {
+        plan_opts po = {images, o->max_seconds, o->max_usd, o->prices,
+                        o->region, o->plot, o->machines, o->json};
+        rc = plan_report(&po, &cal, &err);
+    }
+    calibrate_free(&cal);
+    sdsinf_model_free(m);
+    return rc == SDSINF_OK ? 0 : fail(&err);
+}
+
 /* ---- worker ------------------------------------------------------------------ */
 
 /* One worker of a run, from its spec (a file, or - for standard input):
@@ -1951,6 +2080,19 @@ static const command COMMANDS[] = {
      "--metrics) under the price table, by service and kind of request; "
      "--validate checks the cost model against SDS-Inf's published costs",
      "--prices --region --as --validate --json", 1},
+    {"plan", cmd_plan,
+     "MODEL --images M (--max-seconds S | --max-usd USD) [options]\n"
+     "MODEL --calibrate [--out FILE] [options]\n"
+     "--calibration FILE --images M (--max-seconds S | --max-usd USD)",
+     "MODEL is --weights DIR|BUNDLE or --neurons N --layers L. Predict the time and cost of a run of M images on every "
+     "configuration (Lambda over sqs, sns, s3, sqs+s3: workers, launch tree, "
+     "memory, batch; local, MPI and Redis on EC2; the server baselines) and "
+     "recommend the cheapest within --max-seconds or the fastest within "
+     "--max-usd; --calibrate measures this machine first",
+     "--weights --neurons --layers --bias --images --max-seconds --max-usd "
+     "--calibrate --calibration --sample --out --workers --seed --prices "
+     "--region "
+     "--machines --plot --json --quiet", 0},
     {"demo", cmd_demo, "[options]",
      "generate -> convert -> partition -> a run on W local processes -> "
      "verify against one process and the golden categories, and a summary",

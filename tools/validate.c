@@ -259,15 +259,16 @@ static void usage_from(const variant *v, const double m[M_COLS], double mb,
 static double predicted_batch(const variant *v, const double m[M_COLS],
                               const latency_constants *lc)
 {
+    const sdsinf_latency_model *k = &lc->model;
     double t = m[M_COMP] + m[M_ZIP];
     if (v->object)
-        t += (m[M_R1] * lc->s3_put_s + m[M_R2] * lc->s3_get_s) /
-                 lc->s3_parallel +
-             m[M_R3] * (lc->s3_list_s + lc->s3_scan_sleep_s) +
-             (m[M_R4] + m[M_R5]) / lc->bytes_per_s;
+        t += (m[M_R1] * k->s3_put_s + m[M_R2] * k->s3_get_s) /
+                 k->s3_parallel +
+             m[M_R3] * (k->s3_list_s + k->s3_scan_sleep_s) +
+             (m[M_R4] + m[M_R5]) / k->worker_bytes_per_s;
     else
-        t += m[M_R1] * lc->sns_publish_s + m[M_R3] * lc->sqs_receive_s +
-             m[M_R2] / lc->bytes_per_s;
+        t += m[M_R1] * k->sns_publish_s + m[M_R3] * k->sqs_receive_s +
+             m[M_R2] / k->worker_bytes_per_s;
     return t / m[M_W];
 }
 
