@@ -36,6 +36,10 @@ const char *sdsinf__fs_store(const char *config, char *def, size_t cap);
     X(sdsinf__channel_sqs, SDSINF__BUILT_AWS,                                 \
       "sqs:libcurl, libxml2 and libcrypto (apt-get install "                 \
       "libcurl4-openssl-dev libxml2-dev libssl-dev, then cmake "             \
+      "-DSDSINF_WITH_AWS=ON)")                                              \
+    X(sdsinf__channel_sns, SDSINF__BUILT_AWS,                                 \
+      "sns:libcurl, libxml2 and libcrypto (apt-get install "                 \
+      "libcurl4-openssl-dev libxml2-dev libssl-dev, then cmake "             \
       "-DSDSINF_WITH_AWS=ON)")
 #define SDSINF__CHANNEL_EXTERN(table, built, needs)                           \
     extern const sdsinf_channel_methods table;
