@@ -422,9 +422,9 @@ static int poll_start(sdsinf_sqsq_inbox *in, int wait_s, sdsinf_err *err)
 }
 
 /* A received message's bytes (body "0": empty; "1": attribute d; "=":
- * base64 after it). */
+ * base64 after it); the payload SQS bills for it added to *billed. */
 static int take_message(sdsinf_sqsq_inbox *in, const sdsinf_aws_node *m,
-                        sdsinf_sqsq_msg *out, sdsinf_err *err)
+                        sdsinf_sqsq_msg *out, size_t *billed, sdsinf_err *err)
 {
     size_t blen = 0, n = 0;
     const char *body = sdsinf__aws_xml_text(m, "Body", &blen);
@@ -466,6 +466,7 @@ static int take_message(sdsinf_sqsq_inbox *in, const sdsinf_aws_node *m,
     }
     out->data = d;
     out->len = (size_t)len;
+    *billed += body[0] == '=' ? blen : (size_t)len + ENTRY_OVERHEAD;
     return SDSINF_OK;
 }
 
@@ -533,8 +534,9 @@ static int poll_done(sdsinf_sqsq_inbox *in, sdsinf_aws_response *rs,
              code == SDSINF_OK ? sdsinf__aws_xml_find(x, NULL, "Message") : NULL;
          m && n < SDSINF_SQSQ_BATCH && code == SDSINF_OK;
          m = sdsinf__aws_xml_next(m, "Message"))
-        if ((code = take_message(in, m, &in->got[n], err)) == SDSINF_OK)
-            bytes += in->got[n++].len + ENTRY_OVERHEAD;
+        if ((code = take_message(in, m, &in->got[n], &bytes, err)) ==
+            SDSINF_OK)
+            n++;
     SDSINF__COUNT(in->ch, units, sdsinf__sqsq_units(bytes));
     in->got0 = 0;
     in->ngot = n;
