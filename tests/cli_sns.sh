@@ -2,7 +2,8 @@
 # cli_sns.sh SDSINF DATA - `sdsinf run --channel sns` against the private
 # emulator tests/with_aws.sh starts ($AWS_ENDPOINT_URL): runs on local
 # processes and threads equal `sdsinf infer` (categories and every score)
-# and leave no queue, topic or subscription, also after a killed worker;
+# and leave no queue, topic or subscription, also after a killed worker
+# and a failed run;
 # two runs at once on one existing topic (topic=ARN) do not disturb each
 # other and leave the topic as it was.  With SDSINF_SNS_REAL=1 and the
 # shared data, the real 6,000 images on 8 workers (hypergraph plan)
@@ -94,6 +95,15 @@ fi
 grep -q "bad setting 'topic=not-an-arn'" "$tmp/err" || { cat "$tmp/err"; exit 1; }
 left "a bad setting"
 echo "ok: $(head -c 300 "$tmp/err")"
+
+echo "== a run that fails once its resources are made"
+if "$sdsinf" run --weights "$tmp/g" --images "$img" --workers 3 --channel sns \
+        --timeout-ms 1 2>"$tmp/err" >/dev/null; then
+    echo "FAIL: workers that time out succeeded"; exit 1
+fi
+grep -q "no message" "$tmp/err" || { cat "$tmp/err"; exit 1; }
+left "the failed run"
+echo "ok: failed run: $(head -c 200 "$tmp/err")"
 
 gc=$data/graphchallenge
 if [ "${SDSINF_SNS_REAL:-0}" = 1 ] && [ -d "$gc/neuron1024" ]; then

@@ -1,6 +1,8 @@
 /* channels/sqs.c - the "sqs" channel: workers anywhere that reach Amazon SQS
  * (or an emulator: AWS_ENDPOINT_URL), through the AWS client (aws/aws.h),
- * in SQS's query protocol (XML answers).
+ * in SQS's query protocol (XML answers).  Its settings, queues and
+ * receive side are channels/sqs_queue.c's (shared with the sns channel);
+ * this file sends and runs.
  *
  * Layout: one standard queue per worker and run, named
  * <prefix>-<run as 16 hex digits>-<worker> (prefix "sdsinf").  A message's
