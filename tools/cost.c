@@ -150,8 +150,11 @@ static void usage_of_channel(svc s, const sdsinf_requests *q, uint64_t bytes,
         u->sqs_bytes = bytes;
     } else if (s == SVC_S3) {
         u->s3 = *q;
-    } else if (s == SVC_SNS) { /* publishes to SNS, receives from SQS;
-                                  units estimated for both */
+    } else if (s == SVC_SNS) { /* publishes (send) to SNS, the rest SQS
+                                  requests; the channel counts the units
+                                  of both together (exact in sum): the
+                                  publishes' share is estimated from the
+                                  bytes, sent as base64 (4/3 of them) */
         u->sns.send = q->send;
         u->sns.retries = q->retries;
         u->sqs.receive = q->receive;
@@ -159,6 +162,13 @@ static void usage_of_channel(svc s, const sdsinf_requests *q, uint64_t bytes,
         u->sqs.remove = q->remove;
         u->sqs.list = q->list;
         u->sns_bytes = u->sqs_bytes = bytes;
+        if (q->units && q->send) {
+            uint64_t share = (bytes / 3 * 4 + q->send - 1) / q->send;
+            uint64_t pub = q->send * (share <= 65536 ? 1
+                                                     : (share + 65535) / 65536);
+            u->sns.units = pub < q->units ? pub : q->units;
+            u->sqs.units = q->units - u->sns.units;
+        }
     }
 }
 

@@ -172,11 +172,11 @@ static const flag FLAGS[] = {
               "external (workers started by `sdsinf worker --spec`)"),
     TEXT_FLAG("--channel", channel, "NAME",
               "what carries the messages: local (shared memory), mem "
-              "(threads only), fs, redis, sqs, s3 or mpi (default local; "
+              "(threads only), fs, redis, sqs, sns, s3 or mpi (default local; "
               "mem for threads, mpi for mpi)"),
     TEXT_FLAG("--channel-config", channel_config, "C",
               "the channel's own setting (local, fs: a directory; redis: a "
-              "URL; sqs, s3: key=value,... as the README lists)"),
+              "URL; sqs, sns, s3: key=value,... as the README lists)"),
     TEXT_FLAG("--codec", codec, "NAME",
               "the messages' encoding: zstd (the default) or raw"),
     TEXT_FLAG("--spec", spec, "FILE|-",

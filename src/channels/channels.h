@@ -40,6 +40,10 @@ const char *sdsinf__fs_store(const char *config, char *def, size_t cap);
     X(sdsinf__channel_s3, SDSINF__BUILT_AWS,                                  \
       "s3:libcurl, libxml2 and libcrypto (apt-get install "                  \
       "libcurl4-openssl-dev libxml2-dev libssl-dev, then cmake "             \
+      "-DSDSINF_WITH_AWS=ON)")                                                \
+    X(sdsinf__channel_sns, SDSINF__BUILT_AWS,                                 \
+      "sns:libcurl, libxml2 and libcrypto (apt-get install "                 \
+      "libcurl4-openssl-dev libxml2-dev libssl-dev, then cmake "             \
       "-DSDSINF_WITH_AWS=ON)")
 #define SDSINF__CHANNEL_EXTERN(table, built, needs)                           \
     extern const sdsinf_channel_methods table;

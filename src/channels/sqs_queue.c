@@ -1,0 +1,602 @@
+/* channels/sqs_queue.c - what the sqs and sns channels share: settings, a
+ * run's queues, a worker's receive side (sqs_queue.h).  Sections:
+ * settings and names, requests, queues, receive. */
+#include "channels/sqs_queue.h"
+#include "channels/channels.h"
+
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define UNIT 65536               /* SQS's and SNS's billing chunk */
+#define ENTRY_OVERHEAD 8         /* body "1", name "d", type "Binary" */
+#define POLL_SLACK_MS 15000      /* a long poll's HTTP limit past its wait */
+#define LONG_POLL_MIN_MS 100     /* shorter recv calls make short polls (the
+                                    runtime's cancelable waits are 100 ms
+                                    slices of a longer one) */
+#define ERR_NONEXISTENT "AWS.SimpleQueueService.NonExistentQueue"
+#define ERR_NONEXISTENT_JSON "QueueDoesNotExist"
+
+/* ---- Settings and names ----------------------------------------------------- */
+
+/* The entry index of a batch answer's Id ("0".."9", as the senders
+ * write it); -1 for any other. */
+static int batch_id(const char *id)
+{
+    return id[0] >= '0' && id[0] < '0' + SDSINF_SQSQ_BATCH && !id[1]
+               ? id[0] - '0'
+               : -1;
+}
+
+int sdsinf__sqsq_parse(const char *channel, const char *config,
+                       sdsinf_sqsq_settings *st, sdsinf_sqsq_extra extra,
+                       void *ctx, const char *extra_help, sdsinf_err *err)
+{
+    sdsinf__setting it;
+    memset(st, 0, sizeof *st);
+    strcpy(st->prefix, "sdsinf");
+    st->visibility_s = 300;
+    st->wait_s = 20;
+    for (const char *s = config; sdsinf__setting_next(&s, &it);) {
+        int bad;
+        if (sdsinf__setting_is(&it, "prefix"))
+            bad = sdsinf__setting_name(&it, "ABCDEFGHIJKLMNOPQRSTUVWXYZ-_", st->prefix,
+                                       sizeof st->prefix);
+        else if (sdsinf__setting_is(&it, "visibility"))
+            bad = (st->visibility_s = sdsinf__setting_int(&it, 1, 43200)) < 0;
+        else if (sdsinf__setting_is(&it, "wait"))
+            bad = (st->wait_s = sdsinf__setting_int(&it, 1, 20)) < 0;
+        else
+            bad = extra ? extra(ctx, &it) != 0 : 1;
+        if (bad)
+            return sdsinf__fail(err, SDSINF_EINVAL,
+                                "channel '%s': bad setting '%.*s' (known: "
+                                "prefix=NAME of letters, digits, '-', '_' up "
+                                "to 47; visibility=SECONDS 1..43200; "
+                                "wait=SECONDS 1..20%s; comma-separated)",
+                                channel, (int)(it.len < 60 ? it.len : 60),
+                                it.item, extra_help);
+    }
+    return SDSINF_OK;
+}
+
+void sdsinf__sqsq_run_prefix(const sdsinf_sqsq_settings *st, uint64_t run,
+                             char *out)
+{
+    snprintf(out, SDSINF_SQSQ_NAME_CAP, "%s-%016" PRIx64 "-", st->prefix, run);
+}
+
+void sdsinf__sqsq_name(const sdsinf_sqsq_settings *st, uint64_t run, int w,
+                       char *out)
+{
+    snprintf(out, SDSINF_SQSQ_NAME_CAP, "%s-%016" PRIx64 "-%d", st->prefix,
+             run, w);
+}
+
+uint64_t sdsinf__sqsq_units(size_t bytes)
+{
+    return bytes <= UNIT ? 1 : (uint64_t)((bytes + UNIT - 1) / UNIT);
+}
+
+int sdsinf__sqsq_nonexistent(const sdsinf_aws_response *rs)
+{
+    return !strcmp(rs->error_code, ERR_NONEXISTENT) ||
+           !strcmp(rs->error_code, ERR_NONEXISTENT_JSON);
+}
+
+/* ---- Requests ------------------------------------------------------------------ */
+
+int sdsinf__sqsq_post(sdsinf_aws *a, sdsinf_aws_service s, sdsinf_aws_form *f,
+                      const char *what, uint64_t units, sdsinf_requests *req,
+                      sdsinf_aws_response *rs, sdsinf_aws_xml **x,
+                      sdsinf_err *err)
+{
+    int code = sdsinf__aws_post_form(a, s, NULL, f, what, 0, 0, rs,
+                                     &req->retries, err);
+    __atomic_fetch_add(&req->units, units, __ATOMIC_RELAXED);
+    sdsinf__aws_form_free(f);
+    if (code == SDSINF_OK && x)
+        code = sdsinf__aws_xml_parse(rs->body, rs->len, what, x, err);
+    return code;
+}
+
+/* An SQS request billed one unit. */
+static int post(sdsinf_aws *a, sdsinf_aws_form *f, const char *what,
+                sdsinf_requests *req, sdsinf_aws_response *rs,
+                sdsinf_aws_xml **x, sdsinf_err *err)
+{
+    return sdsinf__sqsq_post(a, SDSINF_AWS_SQS, f, what, 1, req, rs, x, err);
+}
+
+void sdsinf__sqsq_failed(sdsinf_aws_xml *x, const sdsinf_aws_node *from,
+                         const char *elem, unsigned *again, char *code,
+                         size_t cap, int *fatal)
+{
+    for (const sdsinf_aws_node *e = sdsinf__aws_xml_find(x, from, elem); e;
+         e = sdsinf__aws_xml_next(e, elem)) {
+        const char *id = sdsinf__aws_xml_text(e, "Id", NULL);
+        const char *sf = sdsinf__aws_xml_text(e, "SenderFault", NULL);
+        int i = id ? batch_id(id) : -1;
+        if (i >= 0)
+            *again |= 1u << i;
+        if (!code[0] && sdsinf__aws_xml_copy(e, "Code", code, cap) != 0)
+            code[0] = 0;
+        *fatal |= i < 0 || (sf && !strcmp(sf, "true"));
+    }
+}
+
+/* The QueueUrl of an answer into url. */
+static int answer_url(sdsinf_aws_xml *x, const char *what, char *url,
+                      sdsinf_err *err)
+{
+    if (sdsinf__aws_xml_copy(sdsinf__aws_xml_find(x, NULL, "QueueUrl"), NULL,
+                             url, SDSINF_SQSQ_URL_CAP) != 0)
+        return sdsinf__fail(err, SDSINF_EPARSE,
+                            "SQS: the answer to %.80s has no QueueUrl", what);
+    return SDSINF_OK;
+}
+
+/* ---- Queues ------------------------------------------------------------------ */
+
+int sdsinf__sqsq_create(sdsinf_aws *a, const sdsinf_sqsq_settings *st,
+                        const char *name, int tagged, char *url,
+                        sdsinf_requests *req, sdsinf_err *err)
+{
+    char what[SDSINF_SQSQ_NAME_CAP + 16], vis[16];
+    sdsinf_aws_form f;
+    sdsinf_aws_response rs;
+    sdsinf_aws_xml *x = NULL;
+    snprintf(what, sizeof what, "CreateQueue %s", name);
+    snprintf(vis, sizeof vis, "%d", st->visibility_s);
+    sdsinf__aws_form_init(&f, "CreateQueue", SDSINF_SQSQ_VERSION);
+    sdsinf__aws_form_add(&f, name, strlen(name), "QueueName");
+    sdsinf__aws_form_add(&f, "VisibilityTimeout", 17, "Attribute.1.Name");
+    sdsinf__aws_form_add(&f, vis, strlen(vis), "Attribute.1.Value");
+    if (tagged) {
+        sdsinf__aws_form_add(&f, "sdsinf", 6, "Tag.1.Key");
+        sdsinf__aws_form_add(&f, "created", 7, "Tag.1.Value");
+    }
+    req->send++;
+    int code = post(a, &f, what, req, &rs, url ? &x : NULL, err);
+    if (code == SDSINF_OK && url)
+        code = answer_url(x, what, url, err);
+    sdsinf__aws_xml_free(x);
+    sdsinf__aws_response_free(&rs);
+    return code;
+}
+
+int sdsinf__sqsq_find(sdsinf_aws *a, const char *name, char *url,
+                      int *created, sdsinf_requests *req, sdsinf_err *err)
+{
+    sdsinf_aws_form f;
+    sdsinf_aws_response rs;
+    sdsinf_aws_xml *x = NULL;
+    char what[SDSINF_SQSQ_NAME_CAP + 16];
+    snprintf(what, sizeof what, "GetQueueUrl %s", name);
+    sdsinf__aws_form_init(&f, "GetQueueUrl", SDSINF_SQSQ_VERSION);
+    sdsinf__aws_form_add(&f, name, strlen(name), "QueueName");
+    req->list++;
+    int code = post(a, &f, what, req, &rs, &x, err);
+    if (code == SDSINF_OK)
+        code = answer_url(x, what, url, err);
+    else if (sdsinf__sqsq_nonexistent(&rs))
+        code = 1;
+    sdsinf__aws_xml_free(x);
+    sdsinf__aws_response_free(&rs);
+    x = NULL;
+    if (code != SDSINF_OK || !created)
+        return code;
+    *created = 0; /* made by run_create if tagged so */
+    snprintf(what, sizeof what, "ListQueueTags %s", name);
+    sdsinf__aws_form_init(&f, "ListQueueTags", SDSINF_SQSQ_VERSION);
+    sdsinf__aws_form_add(&f, url, strlen(url), "QueueUrl");
+    req->list++;
+    code = post(a, &f, what, req, &rs, &x, err);
+    for (const sdsinf_aws_node *t =
+             code == SDSINF_OK ? sdsinf__aws_xml_find(x, NULL, "Tag") : NULL;
+         t; t = sdsinf__aws_xml_next(t, "Tag")) {
+        const char *k = sdsinf__aws_xml_text(t, "Key", NULL);
+        const char *v = sdsinf__aws_xml_text(t, "Value", NULL);
+        *created |= k && v && !strcmp(k, "sdsinf") && !strcmp(v, "created");
+    }
+    sdsinf__aws_xml_free(x);
+    sdsinf__aws_response_free(&rs);
+    return code;
+}
+
+int sdsinf__sqsq_arn(sdsinf_aws *a, const char *url, char *arn, size_t cap,
+                     sdsinf_requests *req, sdsinf_err *err)
+{
+    sdsinf_aws_form f;
+    sdsinf_aws_response rs;
+    sdsinf_aws_xml *x = NULL;
+    char what[SDSINF_SQSQ_URL_CAP + 32];
+    snprintf(what, sizeof what, "GetQueueAttributes %s", url);
+    sdsinf__aws_form_init(&f, "GetQueueAttributes", SDSINF_SQSQ_VERSION);
+    sdsinf__aws_form_add(&f, url, strlen(url), "QueueUrl");
+    sdsinf__aws_form_add(&f, "QueueArn", 8, "AttributeName.1");
+    req->list++;
+    int code = post(a, &f, what, req, &rs, &x, err);
+    const sdsinf_aws_node *at =
+        code == SDSINF_OK ? sdsinf__aws_xml_find(x, NULL, "Attribute") : NULL;
+    if (code == SDSINF_OK && sdsinf__aws_xml_copy(at, "Value", arn, cap) != 0)
+        code = sdsinf__fail(err, SDSINF_EPARSE,
+                            "SQS: the answer to %.200s has no QueueArn", what);
+    sdsinf__aws_xml_free(x);
+    sdsinf__aws_response_free(&rs);
+    return code;
+}
+
+int sdsinf__sqsq_set_attribute(sdsinf_aws *a, const char *url,
+                               const char *name, const char *value,
+                               sdsinf_requests *req, sdsinf_err *err)
+{
+    sdsinf_aws_form f;
+    sdsinf_aws_response rs;
+    char what[SDSINF_SQSQ_URL_CAP + 64];
+    snprintf(what, sizeof what, "SetQueueAttributes %.30s of %s", name, url);
+    sdsinf__aws_form_init(&f, "SetQueueAttributes", SDSINF_SQSQ_VERSION);
+    sdsinf__aws_form_add(&f, url, strlen(url), "QueueUrl");
+    sdsinf__aws_form_add(&f, name, strlen(name), "Attribute.1.Name");
+    sdsinf__aws_form_add(&f, value, strlen(value), "Attribute.1.Value");
+    req->list++;
+    int code = post(a, &f, what, req, &rs, NULL, err);
+    sdsinf__aws_response_free(&rs);
+    return code;
+}
+
+/* Deletes the queue at url; one already gone is no error. */
+static int delete_queue(sdsinf_aws *a, const char *url, sdsinf_requests *req,
+                        sdsinf_err *err)
+{
+    sdsinf_aws_form f;
+    sdsinf_aws_response rs;
+    char what[SDSINF_SQSQ_URL_CAP + 16];
+    snprintf(what, sizeof what, "DeleteQueue %s", strrchr(url, '/') + 1);
+    sdsinf__aws_form_init(&f, "DeleteQueue", SDSINF_SQSQ_VERSION);
+    sdsinf__aws_form_add(&f, url, strlen(url), "QueueUrl");
+    req->remove++;
+    int code = post(a, &f, what, req, &rs, NULL, err);
+    if (code != SDSINF_OK && sdsinf__sqsq_nonexistent(&rs))
+        code = SDSINF_OK;
+    sdsinf__aws_response_free(&rs);
+    return code;
+}
+
+/* The run's queues that exist (ListQueues with the run's prefix, every
+ * page): each URL handed to fn (which may be NULL), the count into *n. */
+static int list_run(sdsinf_aws *a, const sdsinf_sqsq_settings *st,
+                    uint64_t run,
+                    int (*fn)(sdsinf_aws *, const char *, sdsinf_requests *,
+                              sdsinf_err *),
+                    int64_t *n, sdsinf_requests *req, sdsinf_err *err)
+{
+    char prefix[SDSINF_SQSQ_NAME_CAP], token[2048] = "";
+    sdsinf__sqsq_run_prefix(st, run, prefix);
+    int64_t count = 0;
+    int code = SDSINF_OK;
+    do {
+        sdsinf_aws_form f;
+        sdsinf_aws_response rs;
+        sdsinf_aws_xml *x = NULL;
+        sdsinf__aws_form_init(&f, "ListQueues", SDSINF_SQSQ_VERSION);
+        sdsinf__aws_form_add(&f, prefix, strlen(prefix), "QueueNamePrefix");
+        sdsinf__aws_form_add(&f, "1000", 4, "MaxResults");
+        if (token[0])
+            sdsinf__aws_form_add(&f, token, strlen(token), "NextToken");
+        req->list++;
+        code = post(a, &f, "ListQueues", req, &rs, &x, err);
+        for (const sdsinf_aws_node *q =
+                 code == SDSINF_OK ? sdsinf__aws_xml_find(x, NULL, "QueueUrl")
+                                   : NULL;
+             q && code == SDSINF_OK; q = sdsinf__aws_xml_next(q, "QueueUrl")) {
+            char url[SDSINF_SQSQ_URL_CAP];
+            count++;
+            if (fn && sdsinf__aws_xml_copy(q, NULL, url, sizeof url) == 0 &&
+                strrchr(url, '/'))
+                code = fn(a, url, req, err);
+        }
+        if (code == SDSINF_OK &&
+            sdsinf__aws_xml_copy(sdsinf__aws_xml_find(x, NULL, "NextToken"),
+                                 NULL, token, sizeof token) != 0)
+            token[0] = 0;
+        sdsinf__aws_xml_free(x);
+        sdsinf__aws_response_free(&rs);
+    } while (code == SDSINF_OK && token[0]);
+    if (code == SDSINF_OK && n)
+        *n = count;
+    return code;
+}
+
+int sdsinf__sqsq_count_run(sdsinf_aws *a, const sdsinf_sqsq_settings *st,
+                           uint64_t run, int64_t *n, sdsinf_requests *req,
+                           sdsinf_err *err)
+{
+    return list_run(a, st, run, NULL, n, req, err);
+}
+
+/* The URL of some queue of the run into url (GetQueueUrl of worker 0's,
+ * else the first ListQueues shows); 1 when the run has none. */
+static int any_queue_url(sdsinf_aws *a, const sdsinf_sqsq_settings *st,
+                         uint64_t run, char *url, sdsinf_requests *req,
+                         sdsinf_err *err)
+{
+    char name[SDSINF_SQSQ_NAME_CAP], prefix[SDSINF_SQSQ_NAME_CAP];
+    sdsinf__sqsq_name(st, run, 0, name);
+    int code = sdsinf__sqsq_find(a, name, url, NULL, req, err);
+    if (code != 1)
+        return code;
+    sdsinf_aws_form f;
+    sdsinf_aws_response rs;
+    sdsinf_aws_xml *x = NULL;
+    sdsinf__sqsq_run_prefix(st, run, prefix);
+    sdsinf__aws_form_init(&f, "ListQueues", SDSINF_SQSQ_VERSION);
+    sdsinf__aws_form_add(&f, prefix, strlen(prefix), "QueueNamePrefix");
+    req->list++;
+    code = post(a, &f, "ListQueues", req, &rs, &x, err);
+    if (code == SDSINF_OK &&
+        sdsinf__aws_xml_copy(sdsinf__aws_xml_find(x, NULL, "QueueUrl"), NULL,
+                             url, SDSINF_SQSQ_URL_CAP) != 0)
+        code = 1;
+    sdsinf__aws_xml_free(x);
+    sdsinf__aws_response_free(&rs);
+    return code;
+}
+
+int sdsinf__sqsq_remove_run(sdsinf_aws *a, const sdsinf_sqsq_settings *st,
+                            uint64_t run, int workers, sdsinf_requests *req,
+                            sdsinf_err *err)
+{
+    char url[SDSINF_SQSQ_URL_CAP], name[SDSINF_SQSQ_NAME_CAP];
+    int code = any_queue_url(a, st, run, url, req, err);
+    const char *slash = code == SDSINF_OK ? strrchr(url, '/') : NULL;
+    for (int w = 0; slash && w < workers && code == SDSINF_OK; w++) {
+        char one[SDSINF_SQSQ_URL_CAP];
+        sdsinf__sqsq_name(st, run, w, name);
+        snprintf(one, sizeof one, "%.*s%s", (int)(slash + 1 - url), url, name);
+        if ((code = delete_queue(a, one, req, err)) == SDSINF_ENOMEM)
+            code = delete_queue(a, one, req, err);
+    }
+    if (code == 1)
+        code = SDSINF_OK; /* nothing there */
+    if (code == SDSINF_OK)
+        code = list_run(a, st, run, delete_queue, NULL, req, err);
+    if (code == SDSINF_ENOMEM)
+        code = list_run(a, st, run, delete_queue, NULL, req, err);
+    return code;
+}
+
+/* ---- Receive ----------------------------------------------------------------------- */
+
+/* Starts a ReceiveMessage of up to 10 messages waiting up to wait_s. */
+static int poll_start(sdsinf_sqsq_inbox *in, int wait_s, sdsinf_err *err)
+{
+    char ws[16], what[SDSINF_SQSQ_NAME_CAP + 32];
+    snprintf(ws, sizeof ws, "%d", wait_s);
+    snprintf(what, sizeof what, "ReceiveMessage on %s", in->name);
+    sdsinf_aws_form *f = &in->poll_form;
+    sdsinf__aws_form_free(f);
+    sdsinf__aws_form_init(f, "ReceiveMessage", SDSINF_SQSQ_VERSION);
+    sdsinf__aws_form_add(f, in->url, strlen(in->url), "QueueUrl");
+    sdsinf__aws_form_add(f, "10", 2, "MaxNumberOfMessages");
+    sdsinf__aws_form_add(f, ws, strlen(ws), "WaitTimeSeconds");
+    sdsinf__aws_form_add(f, "d", 1, "MessageAttributeName.1");
+    if (!sdsinf__aws_form_ok(f))
+        return sdsinf__fail(err, SDSINF_ENOMEM,
+                            "channel '%s': no memory for %s", in->channel,
+                            what);
+    static const char *const hdrs[] = {
+        "Content-Type: application/x-www-form-urlencoded; charset=utf-8",
+        NULL};
+    sdsinf_aws_request rq = {
+        .version = SDSINF_AWS_REQUEST_VERSION, .service = SDSINF_AWS_SQS,
+        .method = "POST", .path = "/", .headers = hdrs, .body = f->s,
+        .body_len = f->len, .what = what,
+        .timeout_ms = wait_s * 1000 + POLL_SLACK_MS};
+    SDSINF__COUNT(in->ch, receive, 1);
+    in->poll_wait_s = wait_s;
+    return sdsinf__aws_start(in->aws, &rq, &in->ch->requests.retries,
+                             &in->poll, err);
+}
+
+/* A received message's bytes (body "0": empty; "1": attribute d; "=":
+ * base64 after it); the payload SQS bills for it added to *billed. */
+static int take_message(sdsinf_sqsq_inbox *in, const sdsinf_aws_node *m,
+                        sdsinf_sqsq_msg *out, size_t *billed, sdsinf_err *err)
+{
+    size_t blen = 0, n = 0;
+    const char *body = sdsinf__aws_xml_text(m, "Body", &blen);
+    const char *b64 = NULL;
+    if (body && body[0] == '=') {
+        b64 = body + 1;
+        n = blen - 1;
+    }
+    for (const sdsinf_aws_node *a = sdsinf__aws_xml_find(NULL, m,
+                                                         "MessageAttribute");
+         a && body && !strcmp(body, "1") && !b64;
+         a = sdsinf__aws_xml_next(a, "MessageAttribute")) {
+        const char *name = sdsinf__aws_xml_text(a, "Name", NULL);
+        if (name && !strcmp(name, "d"))
+            b64 = sdsinf__aws_xml_text(sdsinf__aws_xml_find(NULL, a,
+                                                            "BinaryValue"),
+                                       NULL, &n);
+    }
+    if (!body || (strcmp(body, "0") && !b64))
+        return sdsinf__fail(err, SDSINF_ECORRUPT,
+                            "channel '%s': worker %d got a message in %s "
+                            "that sdsinf did not send (body '%.20s'); is "
+                            "another program using the queue?",
+                            in->channel, in->ch->self, in->name,
+                            body ? body : "");
+    unsigned char *d = sdsinf__malloc(b64 ? n / 4 * 3 + 1 : 1);
+    if (!d)
+        return sdsinf__fail(err, SDSINF_ENOMEM,
+                            "channel '%s': no memory for a message of %zu "
+                            "bytes (worker %d)",
+                            in->channel, n, in->ch->self);
+    long len = b64 ? sdsinf__aws_base64_decode(b64, n, d) : 0;
+    if (len < 0) {
+        sdsinf__free(d);
+        return sdsinf__fail(err, SDSINF_ECORRUPT,
+                            "channel '%s': worker %d got a message in %s "
+                            "whose data is not base64",
+                            in->channel, in->ch->self, in->name);
+    }
+    out->data = d;
+    out->len = (size_t)len;
+    *billed += body[0] == '=' ? blen : (size_t)len + ENTRY_OVERHEAD;
+    return SDSINF_OK;
+}
+
+/* Deletes the messages of a ReceiveMessage answer. */
+static int delete_received(sdsinf_sqsq_inbox *in, sdsinf_aws_xml *x,
+                           sdsinf_err *err)
+{
+    sdsinf_aws_form f;
+    sdsinf_aws_response rs;
+    sdsinf_aws_xml *dx = NULL;
+    char what[SDSINF_SQSQ_NAME_CAP + 32];
+    int k = 0;
+    snprintf(what, sizeof what, "DeleteMessageBatch on %s", in->name);
+    sdsinf__aws_form_init(&f, "DeleteMessageBatch", SDSINF_SQSQ_VERSION);
+    sdsinf__aws_form_add(&f, in->url, strlen(in->url), "QueueUrl");
+    for (const sdsinf_aws_node *m = sdsinf__aws_xml_find(x, NULL, "Message");
+         m && k < SDSINF_SQSQ_BATCH; m = sdsinf__aws_xml_next(m, "Message")) {
+        size_t n;
+        const char *h = sdsinf__aws_xml_text(m, "ReceiptHandle", &n);
+        char id[16];
+        if (!h)
+            continue;
+        snprintf(id, sizeof id, "%d", ++k);
+        sdsinf__aws_form_add(&f, id, strlen(id),
+                             "DeleteMessageBatchRequestEntry.%d.Id", k);
+        sdsinf__aws_form_add(&f, h, n,
+                             "DeleteMessageBatchRequestEntry.%d.ReceiptHandle",
+                             k);
+    }
+    if (!k) {
+        sdsinf__aws_form_free(&f);
+        return SDSINF_OK;
+    }
+    SDSINF__COUNT(in->ch, remove, 1);
+    int code = post(in->aws, &f, what, &in->ch->requests, &rs, &dx, err);
+    if (code == SDSINF_OK && sdsinf__aws_xml_find(dx, NULL,
+                                                  "BatchResultErrorEntry")) {
+        char ecode[128] = "";
+        unsigned again = 0;
+        int fatal = 0;
+        sdsinf__sqsq_failed(dx, NULL, "BatchResultErrorEntry", &again, ecode,
+                            sizeof ecode, &fatal);
+        code = sdsinf__fail(err, SDSINF_EIO,
+                            "channel '%s': %s: %d entries failed (%.60s); "
+                            "they come again after the visibility timeout",
+                            in->channel, what, __builtin_popcount(again),
+                            ecode);
+    }
+    sdsinf__aws_xml_free(dx);
+    sdsinf__aws_response_free(&rs);
+    return code;
+}
+
+/* The answer of a finished poll: its messages into the (empty) ring, then
+ * deleted. */
+static int poll_done(sdsinf_sqsq_inbox *in, sdsinf_aws_response *rs,
+                     sdsinf_err *err)
+{
+    sdsinf_aws_xml *x = NULL;
+    char what[SDSINF_SQSQ_NAME_CAP + 32];
+    snprintf(what, sizeof what, "ReceiveMessage on %s", in->name);
+    int code = sdsinf__aws_xml_parse(rs->body, rs->len, what, &x, err), n = 0;
+    size_t bytes = 0;
+    for (const sdsinf_aws_node *m =
+             code == SDSINF_OK ? sdsinf__aws_xml_find(x, NULL, "Message") : NULL;
+         m && n < SDSINF_SQSQ_BATCH && code == SDSINF_OK;
+         m = sdsinf__aws_xml_next(m, "Message"))
+        if ((code = take_message(in, m, &in->got[n], &bytes, err)) ==
+            SDSINF_OK)
+            n++;
+    SDSINF__COUNT(in->ch, units, sdsinf__sqsq_units(bytes));
+    in->got0 = 0;
+    in->ngot = n;
+    SDSINF__COUNT(in->ch, empty, n == 0 && code == SDSINF_OK);
+    if (x) { /* even those it could not read: they would only come again */
+        sdsinf_err derr = {0};
+        int d = delete_received(in, x, &derr);
+        if (code == SDSINF_OK && d != SDSINF_OK)
+            code = sdsinf__fail(err, d, "%s", derr.msg);
+    }
+    sdsinf__aws_xml_free(x);
+    return code;
+}
+
+static int timed_out(const sdsinf_sqsq_inbox *in, const sdsinf_msg_key *want,
+                     int timeout_ms, sdsinf_err *err)
+{
+    if (want)
+        return sdsinf__fail(err, SDSINF_ETIMEDOUT,
+                            "channel '%s': worker %d got no message in %d "
+                            "ms (awaiting batch %" PRIu32 " layer %" PRIu32
+                            " from worker %" PRIu32 "; queue %s)",
+                            in->channel, in->ch->self, timeout_ms,
+                            want->batch, want->layer, want->source, in->name);
+    return sdsinf__fail(err, SDSINF_ETIMEDOUT,
+                        "channel '%s': worker %d got no message in %d ms "
+                        "(queue %s)",
+                        in->channel, in->ch->self, timeout_ms, in->name);
+}
+
+int sdsinf__sqsq_recv(sdsinf_sqsq_inbox *in, const sdsinf_msg_key *want,
+                      void **msg, size_t *len, int timeout_ms,
+                      sdsinf_err *err)
+{
+    int code;
+    double deadline = sdsinf__now() + timeout_ms / 1e3;
+    for (;;) {
+        if (in->ngot > 0) {
+            *msg = in->got[in->got0].data;
+            *len = in->got[in->got0].len;
+            in->got0 = (in->got0 + 1) % SDSINF_SQSQ_BATCH;
+            in->ngot--;
+            return SDSINF_OK;
+        }
+        double left_ms = (deadline - sdsinf__now()) * 1e3;
+        /* a long poll, which may outlive this call (the next one picks it
+         * up); a recv shorter than LONG_POLL_MIN_MS asks without waiting
+         * (a short poll) and waits for the answer */
+        if (!in->poll &&
+            (code = poll_start(in, timeout_ms >= LONG_POLL_MIN_MS
+                                       ? in->wait_s
+                                       : 0,
+                               err)) != SDSINF_OK)
+            return code;
+        sdsinf_aws_response rs;
+        int r = sdsinf__aws_wait(&in->poll,
+                                 in->poll_wait_s == 0 ? -1
+                                 : left_ms > 0        ? (int)left_ms
+                                                      : 0,
+                                 &rs, err);
+        if (r != SDSINF_AWS_PENDING) {
+            code = r == SDSINF_OK ? poll_done(in, &rs, err) : r;
+            sdsinf__aws_response_free(&rs);
+            sdsinf__aws_form_free(&in->poll_form);
+            if (code != SDSINF_OK)
+                return code;
+            if (in->ngot > 0)
+                continue;
+        }
+        left_ms = (deadline - sdsinf__now()) * 1e3;
+        if (left_ms <= 0)
+            return timed_out(in, want, timeout_ms, err);
+    }
+}
+
+void sdsinf__sqsq_inbox_release(sdsinf_sqsq_inbox *in, int forked)
+{
+    for (; in->ngot > 0;
+         in->ngot--, in->got0 = (in->got0 + 1) % SDSINF_SQSQ_BATCH)
+        free(in->got[in->got0].data);
+    if (!forked)
+        sdsinf__aws_abandon(in->poll);
+    in->poll = NULL;
+    sdsinf__aws_form_free(&in->poll_form);
+}

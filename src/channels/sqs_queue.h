@@ -1,0 +1,142 @@
+/* channels/sqs_queue.h - what the sqs and sns channels share (internal):
+ * their settings, a run's SQS queues (names, making, finding, removing,
+ * counting) and a worker's receive side (a long poll kept under way,
+ * DeleteMessageBatch of what it brings).
+ *
+ * Queues: one standard queue per worker and run, named
+ * <prefix>-<run as 16 hex digits>-<worker>, tagged sdsinf=created when
+ * run_create made it.  A message is a body "0" (empty), "1" with its
+ * bytes in the Binary message attribute "d" (the sqs channel: the
+ * attribute bills the bytes themselves), or "=" followed by its bytes in
+ * base64 (the sns channel: SNS's raw delivery to SQS keeps a body whole).
+ * Every request is counted into a sdsinf_requests (see sqs.c, sns.c),
+ * billed max(1, ceil(payload / 64 KiB)) units. */
+#ifndef SDSINF_SQS_QUEUE_H
+#define SDSINF_SQS_QUEUE_H
+
+#include "aws/aws.h"
+#include "channels/settings.h"
+#include "core/core.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define SDSINF_SQSQ_VERSION "2012-11-05"
+#define SDSINF_SQSQ_BATCH 10        /* entries per batch and receive */
+#define SDSINF_SQSQ_PAYLOAD 262144  /* bytes per message and per batch */
+#define SDSINF_SQSQ_NAME_CAP 96
+#define SDSINF_SQSQ_URL_CAP 512
+
+/* The settings both channels read: prefix=NAME, visibility=S, wait=S. */
+typedef struct sdsinf_sqsq_settings {
+    char prefix[48];
+    int visibility_s, wait_s;
+} sdsinf_sqsq_settings;
+
+/* A channel's own setting: 0 taken, -1 a bad value, 1 not its key. */
+typedef int (*sdsinf_sqsq_extra)(void *ctx, const sdsinf__setting *it);
+
+/* Reads the comma-separated key=value list `config` (NULL: defaults)
+ * into *st, handing keys it does not know to extra (may be NULL), whose
+ * keys extra_help describes ("" when none).  SDSINF_EINVAL naming the bad
+ * setting and every known one. */
+int sdsinf__sqsq_parse(const char *channel, const char *config,
+                       sdsinf_sqsq_settings *st, sdsinf_sqsq_extra extra,
+                       void *ctx, const char *extra_help, sdsinf_err *err);
+
+/* <prefix>-<run>-: the start of every queue name of the run, and worker
+ * w's queue name (SDSINF_SQSQ_NAME_CAP bytes each). */
+void sdsinf__sqsq_run_prefix(const sdsinf_sqsq_settings *st, uint64_t run,
+                             char *out);
+void sdsinf__sqsq_name(const sdsinf_sqsq_settings *st, uint64_t run, int w,
+                       char *out);
+/* The 64 KiB units a request carrying `bytes` bills (at least 1). */
+uint64_t sdsinf__sqsq_units(size_t bytes);
+/* 1 when an error answer says the queue does not exist. */
+int sdsinf__sqsq_nonexistent(const sdsinf_aws_response *rs);
+
+/* Posts form f (freed) to service s, billed as `units` into req->units;
+ * the answer's XML in *x when x is not NULL.  (The caller counts the
+ * request's kind.)  rs is always set: the caller frees it. */
+int sdsinf__sqsq_post(sdsinf_aws *a, sdsinf_aws_service s, sdsinf_aws_form *f,
+                      const char *what, uint64_t units, sdsinf_requests *req,
+                      sdsinf_aws_response *rs, sdsinf_aws_xml **x,
+                      sdsinf_err *err);
+
+/* The failed entries of a batch answer (elements `elem`, under `from`;
+ * NULL: anywhere): their ids marked in *again (bit i: entry i), AWS's code
+ * of the first into code (cap bytes); *fatal set when one is the sender's
+ * fault (not worth sending again). */
+void sdsinf__sqsq_failed(sdsinf_aws_xml *x, const sdsinf_aws_node *from,
+                         const char *elem, unsigned *again, char *code,
+                         size_t cap, int *fatal);
+
+/* ---- Queues (counted: CreateQueue as send, DeleteQueue as remove, the
+ * others as list) ------------------------------------------------------- */
+
+/* Creates queue `name` (tagged sdsinf=created when `tagged`); its URL
+ * into url (SDSINF_SQSQ_URL_CAP; may be NULL).  An existing queue of that
+ * name is no error (its URL comes back). */
+int sdsinf__sqsq_create(sdsinf_aws *a, const sdsinf_sqsq_settings *st,
+                        const char *name, int tagged, char *url,
+                        sdsinf_requests *req, sdsinf_err *err);
+/* Queue `name`'s URL into url and, when created is not NULL, whether
+ * run_create made it (its tag) into *created; 1 when there is no such
+ * queue. */
+int sdsinf__sqsq_find(sdsinf_aws *a, const char *name, char *url,
+                      int *created, sdsinf_requests *req, sdsinf_err *err);
+/* The attribute QueueArn of the queue at url into arn (cap bytes). */
+int sdsinf__sqsq_arn(sdsinf_aws *a, const char *url, char *arn, size_t cap,
+                     sdsinf_requests *req, sdsinf_err *err);
+/* Sets the attribute `name` of the queue at url to value. */
+int sdsinf__sqsq_set_attribute(sdsinf_aws *a, const char *url,
+                               const char *name, const char *value,
+                               sdsinf_requests *req, sdsinf_err *err);
+/* How many queues of the run exist (a listing) into *n. */
+int sdsinf__sqsq_count_run(sdsinf_aws *a, const sdsinf_sqsq_settings *st,
+                           uint64_t run, int64_t *n, sdsinf_requests *req,
+                           sdsinf_err *err);
+/* Removes every queue of the run: workers 0..workers-1 by name (a listing
+ * may lag behind a queue just made), then whatever a listing still
+ * shows; a failure for want of memory is tried once more. */
+int sdsinf__sqsq_remove_run(sdsinf_aws *a, const sdsinf_sqsq_settings *st,
+                            uint64_t run, int workers, sdsinf_requests *req,
+                            sdsinf_err *err);
+
+/* ---- A worker's receive side -------------------------------------------- */
+
+typedef struct sdsinf_sqsq_msg {
+    unsigned char *data;
+    size_t len;
+} sdsinf_sqsq_msg;
+
+/* The receive state of one instance: set ch, aws, channel, name, url and
+ * wait_s, the rest zero. */
+typedef struct sdsinf_sqsq_inbox {
+    sdsinf_channel *ch;   /* counts its requests (borrowed) */
+    sdsinf_aws *aws;
+    const char *channel;  /* "sqs", "sns": for messages */
+    char name[SDSINF_SQSQ_NAME_CAP];
+    char url[SDSINF_SQSQ_URL_CAP];
+    int wait_s;           /* the longest long poll */
+    /* received, not returned yet: a ring */
+    sdsinf_sqsq_msg got[SDSINF_SQSQ_BATCH];
+    int ngot, got0;
+    /* the long poll under way, and its form (the request's body) */
+    sdsinf_aws_pending *poll;
+    sdsinf_aws_form poll_form;
+    int poll_wait_s;
+} sdsinf_sqsq_inbox;
+
+/* The next message on the inbox's queue within timeout_ms, as the
+ * channel's recv (sdsinf.h); receives are counted as receive/empty,
+ * deletes as remove.  A long poll may outlive the call (the next picks it
+ * up); a call shorter than 100 ms with none under way makes a short poll. */
+int sdsinf__sqsq_recv(sdsinf_sqsq_inbox *in, const sdsinf_msg_key *want,
+                      void **msg, size_t *len, int timeout_ms,
+                      sdsinf_err *err);
+/* Frees what the inbox holds and cuts its poll short; `forked`: this is a
+ * fork()ed child whose poll's connection is the parent's (left alone). */
+void sdsinf__sqsq_inbox_release(sdsinf_sqsq_inbox *in, int forked);
+
+#endif /* SDSINF_SQS_QUEUE_H */
