@@ -9,6 +9,7 @@
 #include "cost.h"
 #include "metrics.h"
 #include "payload.h"
+#include "report.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -30,6 +31,7 @@ typedef struct opts {
     const char *launcher, *channel, *channel_config, *codec, *metrics;
     const char *spec, *specs_out; /* worker; run --launcher external */
     const char *prices, *region, *as, *validate; /* cost */
+    const char *reference; /* report */
     const char *payload; /* the one argument that is not a flag (run: the
                             payload; cost: the run record) */
     long long level, timeout_ms, start_timeout_ms, bfr, nlevels, max_message;
@@ -38,7 +40,7 @@ typedef struct opts {
     double imbalance;
     long long seed;
     double ymax;
-    int json, quiet, dry_run;
+    int json, quiet, dry_run, progress, no_progress;
 } opts;
 
 static int usage_error(const char *fmt, ...)
@@ -198,6 +200,9 @@ static const flag FLAGS[] = {
     TEXT_FLAG("--validate", validate, "DIR",
               "compare the cost model with SDS-Inf's published costs in DIR "
               "(../shared/data/sds-inf-reference): exit 1 over 2% off"),
+    TEXT_FLAG("--reference", reference, "DIR",
+              "SDS-Inf's published figures to compare with (default "
+              "$SDSINF_DATA/sds-inf-reference, else the build's shared data)"),
     COUNT_FLAG("--neurons", neurons, 1, INT32_MAX, "N",
                "neurons per layer (default: the model's; demo: 1024)"),
     COUNT_FLAG("--layers", layers, 1, INT32_MAX, "L",
@@ -242,6 +247,10 @@ static const flag FLAGS[] = {
                 "one JSON object as the last line of standard output"),
     SWITCH_FLAG("--quiet", quiet,
                 "no progress display, no notes on standard error"),
+    SWITCH_FLAG("--progress", progress,
+                "show progress on standard error even when it is not a "
+                "terminal (default: only on a terminal, and not with --json)"),
+    SWITCH_FLAG("--no-progress", no_progress, "never show progress"),
 };
 
 /* A command: what it runs, its usage, and the flags it takes. */
@@ -1460,6 +1469,7 @@ static int cmd_run(const opts *given)
 typedef struct demo {
     char dir[2048], bundle[4096], images[4096], gold[4096], plan[4096];
     char metrics[4096], shown_metrics[4096], config[64];
+    char report[4200];     /* the report page, as shown; "" : none */
     sdsinf_output_dir out; /* --out DIR, built in out.temp until the end */
     const char *work;      /* where the files go: out.temp, or dir */
     int32_t neurons, layers;
@@ -1654,6 +1664,24 @@ static int demo_verify(demo *d, sdsinf_err *err)
     return ok;
 }
 
+/* Step 7: the report page of the run, beside its metrics (a failure is
+ * said, and the demo goes on: the run itself was right). */
+static void demo_report(demo *d)
+{
+    sdsinf_err err = {0};
+    char out[4200];
+    snprintf(out, sizeof out, "%s-report.html", d->shown_metrics);
+    report_opts ro = {d->shown_metrics, out, NULL, NULL, NULL};
+    double t = now();
+    if (report_write(&ro, d->report, sizeof d->report, &err)) {
+        fprintf(stderr, "sdsinf: the demo's report: %s: %s\n",
+                sdsinf_status_name(err.code), err.msg);
+        d->report[0] = '\0';
+        return;
+    }
+    printf("  7. report    %6.2f s  %s\n", now() - t, d->report);
+}
+
 /* Prints the demo's summary (or its JSON line); 1 when it could not. */
 static int demo_summary(const demo *d, const opts *o, int ok)
 {
@@ -1681,6 +1709,7 @@ static int demo_summary(const demo *d, const opts *o, int ok)
         cJSON_AddNumberToObject(j, "startup_seconds", d->st.startup_seconds);
         cli_json_add_string(j, "out", d->dir);
         cli_json_add_string(j, "metrics", d->shown_metrics);
+        cli_json_add_string(j, "report", *d->report ? d->report : NULL);
         return print_json(j);
     }
     printf("summary\n"
@@ -1692,7 +1721,8 @@ static int demo_summary(const demo *d, const opts *o, int ok)
            "  time     one process %.3f s; distributed %.3f s after %.3f s "
            "start-up\n"
            "  files    %s: model.sdsinf, plan/, the generated TSV files\n"
-           "  metrics  %s.csv, %s-layers.csv, %s.json\n",
+           "  metrics  %s.csv, %s-layers.csv, %s.json\n"
+           "  report   %s\n",
            d->neurons, d->layers, (long long)model_edges(d->in.m),
            (long long)n, (long long)d->ncats, d->workers,
            (long long)d->ps.row_target_pairs, (long long)d->block_pairs,
@@ -1700,7 +1730,8 @@ static int demo_summary(const demo *d, const opts *o, int ok)
            (unsigned long long)d->st.bytes_sent,
            per_image(d->st.bytes_sent, n), d->single_s, dist_s,
            d->st.startup_seconds, d->dir, d->shown_metrics,
-           d->shown_metrics, d->shown_metrics);
+           d->shown_metrics, d->shown_metrics,
+           *d->report ? d->report : "none (see above)");
     printf("%s\n", ok ? "demo passed: the distributed run equals one "
                         "process and the golden categories"
                       : "demo FAILED");
@@ -1756,6 +1787,8 @@ static int cmd_demo(const opts *o)
         (d.out.temp && sdsinf_output_dir_commit(&d.out, &err))) {
         ok = 0;
         fail(&err);
+    } else {
+        demo_report(&d);
     }
     if (demo_summary(&d, o, ok))
         ok = 0;
@@ -1855,6 +1888,28 @@ static int cmd_cost(const opts *o)
     return rc == SDSINF_OK ? 0 : fail(&err);
 }
 
+/* ---- report ------------------------------------------------------------------ */
+
+/* The page about a recorded run (report.h); prints its path. */
+static int cmd_report(const opts *o)
+{
+    sdsinf_err err = {0};
+    report_opts ro = {o->payload, o->out, o->reference, o->prices, o->region};
+    char path[4096];
+    if (!o->payload)
+        return usage_error("report needs a run directory or a metrics PREFIX "
+                           "(of sdsinf run --metrics PREFIX)");
+    if (report_write(&ro, path, sizeof path, &err))
+        return fail(&err);
+    if (!o->json) {
+        printf("%s\n", path);
+        return 0;
+    }
+    cJSON *j = cJSON_CreateObject();
+    cli_json_add_string(j, "report", path);
+    return print_json(j);
+}
+
 /* ---- worker ------------------------------------------------------------------ */
 
 /* One worker of a run, from its spec (a file, or - for standard input):
@@ -1951,6 +2006,12 @@ static const command COMMANDS[] = {
      "--metrics) under the price table, by service and kind of request; "
      "--validate checks the cost model against SDS-Inf's published costs",
      "--prices --region --as --validate --json", 1},
+    {"report", cmd_report,
+     "RUN_DIR|METRICS_PREFIX [options]",
+     "an HTML page about a recorded run (a demo's directory, or run "
+     "--metrics PREFIX): plots by gnuplot, the run against SDS-Inf's "
+     "published figures, its cost",
+     "--out --reference --prices --region --json", 1},
     {"demo", cmd_demo, "[options]",
      "generate -> convert -> partition -> a run on W local processes -> "
      "verify against one process and the golden categories, and a summary",
@@ -2090,7 +2151,7 @@ int main(int argc, char **argv)
     if (rc)
         return rc;
     if (o.payload && !c->operand)
-        return usage_error("%s takes no argument '%s' (only run and cost "
-                           "take a file)", c->name, o.payload);
+        return usage_error("%s takes no argument '%s' (only run, cost and "
+                           "report take a file)", c->name, o.payload);
     return c->run(&o);
 }
