@@ -612,7 +612,7 @@ SDSINF_API int sdsinf_channel_run_residue(const char *name,
                                           int64_t *items, sdsinf_err *err);
 
 /* ---- Distributed runs ------------------------------------------------------ */
-#define SDSINF_RUN_OPTS_VERSION 6
+#define SDSINF_RUN_OPTS_VERSION 7
 typedef struct sdsinf_run_opts {
     int version;                /* SDSINF_RUN_OPTS_VERSION (older: without
                                    the fields of later versions) */
@@ -675,6 +675,14 @@ typedef struct sdsinf_run_opts {
                             (its data loaded and channel open, it tells the
                             coordinator so); then the run ends naming those
                             that did not; 0: 600000 (10 minutes) */
+    /* version 7 */
+    /* Called from the calling thread while the run waits for its workers
+     * (every ~0.1 s at most): `done` of `total` steps, a step one worker's
+     * one layer of one batch; total 0 where the launcher cannot see its
+     * workers' layers (only local processes show them), done then the
+     * workers that reported.  NULL: none.  The library prints nothing. */
+    void (*progress)(void *ud, int64_t done, int64_t total);
+    void *progress_ud;
 } sdsinf_run_opts;
 SDSINF_API void sdsinf_run_opts_init(sdsinf_run_opts *o);
 /* Checks the options alone, before any data is loaded (sdsinf_run checks

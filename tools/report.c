@@ -408,7 +408,8 @@ static void put_head(FILE *f, const cJSON *run, const report_grid *g)
             PAGE_STYLE);
     put_html(f, name);
     fprintf(f, "</h1>\n<p>%d workers, %d layer records each (the last: the "
-            "results' trip to worker 0).</p>\n<h2>The run</h2>\n<table>",
+            "results' trip to worker 0).</p>\n<details><summary>The run's "
+            "record</summary>\n<table>",
             g->workers, g->layers);
     for (const cJSON *v = run->child; v; v = v->next) {
         fputs("<tr><th>", f);
@@ -417,7 +418,7 @@ static void put_head(FILE *f, const cJSON *run, const report_grid *g)
         put_value(f, v);
         fputs("</td></tr>", f);
     }
-    fputs("</table>\n<h2>Plots</h2>\n", f);
+    fputs("</table></details>\n<h2>Plots</h2>\n", f);
 }
 
 /* The reference directory: o's, $SDSINF_DATA's, the build's. */

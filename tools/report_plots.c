@@ -197,12 +197,12 @@ static int plot_timeline(const report_grid *g, report_plot_fn fn, void *ud,
             t += c->seconds;
         }
     }
-    fprintf(s.f, "EOD\nset yrange [%d:-1] reverse\nset ylabel 'worker'\n"
+    fprintf(s.f, "EOD\nset yrange [%d.5:-0.5]\nset ylabel 'worker'\n"
             "set xlabel 'seconds'\nset ytics 1\nunset grid\n"
             "plot $d using (($2+$3)/2):1:2:3:($1-0.4):($1+0.4):"
             "($5 > 0 ? 0xcfcfcf : 0xa0a0a0) with boxxyerror lc rgb variable "
             "title 'layer', $d using (($2+$4)/2):1:2:4:($1-0.25):($1+0.25) "
-            "with boxxyerror lc rgb '%s' title 'compute'\n", g->workers,
+            "with boxxyerror lc rgb '%s' title 'compute'\n", g->workers - 1,
             PART_COLOUR[0]);
     return script_render(&s, "Timeline", "each worker's layers end to end, "
                          "as their summed times (with several batches a "

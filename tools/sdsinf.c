@@ -8,6 +8,7 @@
 #include "cli_util.h"
 #include "cost.h"
 #include "metrics.h"
+#include "meter.h"
 #include "payload.h"
 #include "report.h"
 
@@ -373,12 +374,6 @@ static int parse_args(const command *c, int argc, char **argv, opts *o)
     return 0;
 }
 
-/* ---- progress display ---------------------------------------------------- */
-typedef struct progress {
-    double last;
-    int shown;
-} progress;
-
 static double now(void)
 {
     struct timespec ts;
@@ -386,20 +381,36 @@ static double now(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-static void show_progress(void *ud, int64_t batch, int64_t batches,
-                          int32_t layer, int32_t layers)
+/* ---- progress display (meter.h) ---------------------------------------------- */
+
+/* Whether o's command draws progress. */
+static int progress_on(const opts *o)
 {
-    progress *p = ud;
-    double t = now();
-    if (t - p->last < 0.1 && !(batch + 1 == batches && layer == layers))
-        return;
-    p->last = t;
-    p->shown = 1;
-    double done = ((double)batch + (double)layer / layers) / (double)batches;
-    fprintf(stderr, "\r  batch %lld/%lld  layer %d/%d  %5.1f%%",
-            (long long)batch + 1, (long long)batches, layer, layers,
-            100.0 * done);
-    fflush(stderr);
+    return meter_wanted(o->progress, o->no_progress, o->json, o->quiet);
+}
+
+/* sdsinf_infer's callback: layers of batches done. */
+static void infer_progress(void *ud, int64_t batch, int64_t batches,
+                           int32_t layer, int32_t layers)
+{
+    meter_show(ud, (double)batch * layers + layer,
+               (double)batches * layers);
+}
+
+/* sdsinf_run's callback: the workers' steps (layers of batches) done. */
+static void run_progress(void *ud, int64_t done, int64_t total)
+{
+    meter_show(ud, (double)done, (double)total);
+}
+
+/* Draws a run's progress on m, when o asks for it. */
+static void run_opts_progress(const opts *o, sdsinf_run_opts *ro, meter *m)
+{
+    meter_begin(m, progress_on(o), "run", "worker-layers");
+    if (m->on) {
+        ro->progress = run_progress;
+        ro->progress_ud = m;
+    }
 }
 
 /* ---- shared steps ---------------------------------------------------------- */
@@ -654,7 +665,7 @@ static int cmd_infer(const opts *o)
     int rc = 1, check = -1, threads = 0;
     sdsinf_pool *pool = NULL;
     double load_s, model_s, t;
-    progress prog = {0};
+    meter prog = {0};
     cli_files outs = {0};
     sdsinf_mem_sizes ms;
     if (!o->weights || !o->images)
@@ -680,8 +691,9 @@ static int cmd_infer(const opts *o)
     sdsinf_infer_opts_init(&io);
     io.threads = (int)o->threads;
     io.batch_size = o->batch_size;
-    if (!o->quiet && isatty(2)) {
-        io.progress = show_progress;
+    meter_begin(&prog, progress_on(o), "infer", "layers");
+    if (prog.on) {
+        io.progress = infer_progress;
         io.progress_ud = &prog;
     }
     if (sdsinf_pool_create((int)o->threads, &pool, &err) != SDSINF_OK)
@@ -692,8 +704,7 @@ static int cmd_infer(const opts *o)
     if (sdsinf_infer(m, &images, &io, &res, &err) != SDSINF_OK)
         goto fail;
     double secs = now() - t;
-    if (prog.shown)
-        fprintf(stderr, "\n");
+    meter_end(&prog);
     if (sdsinf_result_categories(&res, &cats, &ncats, &err) != SDSINF_OK ||
         save_results(o, &res, cats, ncats, &outs, &err) ||
         cli_files_commit(&outs, &err))
@@ -1399,8 +1410,11 @@ static int run_distributed(const opts *o, const run_setup *rs)
     if (load_run_inputs(o, rs, &in, &err))
         goto fail;
     catch_stop_signals();
-    if (sdsinf_run(in.m, in.plan, &in.images, &ro, &res, &st, &err) &&
-        st.rank > 0) {
+    meter prog = {0};
+    run_opts_progress(o, &ro, &prog);
+    int run_rc = sdsinf_run(in.m, in.plan, &in.images, &ro, &res, &st, &err);
+    meter_end(&prog);
+    if (run_rc && st.rank > 0) {
         /* MPI: rank 0 says what went wrong and exits 1; a 1 here could
          * make mpirun end the job before rank 0 has said it */
         rc = stop_signal ? 128 + stop_signal : 0;
@@ -1599,10 +1613,14 @@ static int demo_run(demo *d, const opts *o, sdsinf_err *err)
     sdsinf_run_opts ro;
     sdsinf_infer_opts io;
     int rc;
+    meter prog = {0};
     run_opts_from(o, &ro);
+    run_opts_progress(o, &ro, &prog);
     catch_stop_signals();
-    if ((rc = sdsinf_run(d->in.m, d->in.plan, &d->in.images, &ro, &d->dist,
-                         &d->st, err)))
+    rc = sdsinf_run(d->in.m, d->in.plan, &d->in.images, &ro, &d->dist,
+                    &d->st, err);
+    meter_end(&prog);
+    if (rc)
         return rc;
     printf("  4. run       %6.2f s  %d %s: %llu messages, %llu bytes\n",
            d->st.startup_seconds + d->st.seconds, d->st.workers,
@@ -1964,7 +1982,7 @@ static const command COMMANDS[] = {
     {"infer", cmd_infer, "--weights DIR|BUNDLE --images FILE [options]",
      "single-process inference (the Serial/Server variants)",
      "--weights --images " MODEL_FLAGS " --threads --batch-size "
-     "--images-count --check --out --scores --max-memory --json --quiet", 0},
+     "--images-count --check --out --scores --max-memory --json --quiet --progress --no-progress", 0},
     {"generate", cmd_generate,
      "--neurons N --layers L --images M --out DIR [options]",
      "a RadiX-Net-style network, its inputs and their golden categories",
@@ -1999,7 +2017,7 @@ static const command COMMANDS[] = {
      "override the payload",
      "--weights --images --workers --plan --method --seed " RUN_FLAGS
      " --check --out --scores --metrics --specs-out " MODEL_FLAGS
-     " --images-count --max-memory --json --quiet", 1},
+     " --images-count --max-memory --json --quiet --progress --no-progress", 1},
     {"cost", cmd_cost,
      "RUN.json|METRICS_PREFIX [options]\n--validate DIR [options]",
      "the dollar cost of a recorded run (what run --json printed, or its "
@@ -2016,7 +2034,7 @@ static const command COMMANDS[] = {
      "generate -> convert -> partition -> a run on W local processes -> "
      "verify against one process and the golden categories, and a summary",
      "--out --neurons --layers --images --workers --seed " RUN_FLAGS
-     " --metrics --max-memory --json", 0},
+     " --metrics --max-memory --json --progress --no-progress", 0},
     {"clean", cmd_clean, "[options]",
      "remove what runs whose process was killed left: their directories "
      "under the scratch directory and their state on their channel (local, "
