@@ -10,9 +10,11 @@ set -eu
 # server of its own, see tests/with_redis.sh).  libcurl4-openssl-dev,
 # libxml2-dev, libssl-dev: the AWS client and channels; curl and
 # python3-venv: their tests' emulators (scripts/install-aws-tools.sh puts
-# them in virtual environments; tests/with_aws.sh starts them)
-pkgs="build-essential cmake pkg-config libcmocka-dev libzstd-dev libcjson-dev libtrilinos-zoltan-dev libopenmpi-dev openmpi-bin libhiredis-dev redis-server redis-tools libcurl4-openssl-dev libxml2-dev libssl-dev curl python3-venv"
-[ "${1:-}" = "--all" ] && pkgs="$pkgs clang libclang-rt-dev libgraphblas-dev python3-pip"
+# them in virtual environments; tests/with_aws.sh starts them).
+# gnuplot-nox: the plots of `sdsinf report` (without it the page has none).
+# chromium (--all, for CI): tests/cli_report.sh renders the report in it.
+pkgs="build-essential cmake pkg-config libcmocka-dev libzstd-dev libcjson-dev libtrilinos-zoltan-dev libopenmpi-dev openmpi-bin libhiredis-dev redis-server redis-tools libcurl4-openssl-dev libxml2-dev libssl-dev curl python3-venv gnuplot-nox"
+[ "${1:-}" = "--all" ] && pkgs="$pkgs clang libclang-rt-dev libgraphblas-dev python3-pip chromium"
 missing=""
 for p in $pkgs; do
     dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"

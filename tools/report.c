@@ -186,6 +186,12 @@ static void put_value(FILE *f, const cJSON *v)
         fputs("&mdash;", f);
 }
 
+/* A figure: whole numbers whole, others to 6 digits. */
+static void put_figure(FILE *f, double x)
+{
+    fprintf(f, x == floor(x) && fabs(x) < 1e15 ? "%.0f" : "%.6g", x);
+}
+
 /* The run's own number under key, or NAN. */
 static double run_number(const cJSON *run, const char *key)
 {
@@ -274,13 +280,18 @@ static void put_comparison(FILE *f, const cJSON *run, char *const head[],
         double ours = run_number(run, COMPARED[k].ours), theirs;
         char *end;
         theirs = strtod(pub, &end);
+        int numeric = end != pub && !*end && isfinite(theirs);
         fprintf(f, "<tr><td>%s</td><td>", COMPARED[k].label);
-        put_html(f, *pub ? pub : "—");
-        if (isnan(ours))
-            fputs("</td><td>&mdash;", f);
+        if (numeric)
+            put_figure(f, theirs);
         else
-            fprintf(f, "</td><td>%.6g", ours);
-        if (end != pub && !*end && theirs > 0 && !isnan(ours))
+            put_html(f, *pub ? pub : "—");
+        fputs("</td><td>", f);
+        if (isnan(ours))
+            fputs("&mdash;", f);
+        else
+            put_figure(f, ours);
+        if (numeric && theirs > 0 && !isnan(ours))
             fprintf(f, "</td><td>%.3g", ours / theirs);
         else
             fputs("</td><td>&mdash;", f);
