@@ -122,7 +122,7 @@ struct sdsinf_model {
     struct sdsinf_model_store *store_; /* internal: memory behind the layers */
 };
 
-#define SDSINF_MODEL_OPTS_VERSION 1
+#define SDSINF_MODEL_OPTS_VERSION 2
 typedef struct sdsinf_model_opts {
     int version;
     int32_t neurons;  /* 0: infer from the files */
@@ -130,6 +130,12 @@ typedef struct sdsinf_model_opts {
     const char *bias; /* NULL: GraphChallenge default for the size; else a
                          number for every layer, or a bias file (see README) */
     float ymax;       /* 0: 32 */
+    /* version 2 */
+    /* Called, from the calling thread, after each layer file of a
+     * directory is read: done of total layers (a bundle maps at once, and
+     * calls nothing).  NULL: none.  The library prints nothing. */
+    void (*progress)(void *ud, int64_t done, int64_t total);
+    void *progress_ud;
 } sdsinf_model_opts;
 
 SDSINF_API void sdsinf_model_opts_init(sdsinf_model_opts *o);

@@ -55,7 +55,7 @@ void meter_show(meter *m, double done, double total)
     if (total > 0)
         fprintf(stderr, "%.0f/%.0f %s %5.1f%%", done, total, m->unit,
                 100 * done / total);
-    else
+    else if (done > 0)
         fprintf(stderr, "%.0f %s", done, m->unit);
     if (el > 0 && done > 0)
         fprintf(stderr, done / el >= 100 ? "  %.0f %s/s" : "  %.3g %s/s",

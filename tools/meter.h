@@ -21,8 +21,9 @@ int meter_wanted(int force_on, int force_off, int json, int quiet);
 /* Starts a stage (on: meter_wanted's answer); an unfinished line of an
  * earlier stage is ended first. */
 void meter_begin(meter *m, int on, const char *stage, const char *unit);
-/* done of total (total <= 0: not known: the count and the time only);
- * redrawn at most every 0.1 s, and always when done reaches total. */
+/* done of total (total <= 0: not known: the count and the time only;
+ * done 0 too: the stage and the time); redrawn at most every 0.1 s, and
+ * always when done reaches total. */
 void meter_show(meter *m, double done, double total);
 /* Ends the stage: its line stays, with the stage's time. */
 void meter_end(meter *m);

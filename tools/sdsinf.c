@@ -397,8 +397,9 @@ static void infer_progress(void *ud, int64_t batch, int64_t batches,
                (double)batches * layers);
 }
 
-/* sdsinf_run's callback: the workers' steps (layers of batches) done. */
-static void run_progress(void *ud, int64_t done, int64_t total)
+/* The library's callback of steps done, of total (sdsinf_run's: the
+ * workers' layers of batches; sdsinf_model_load's: layer files read). */
+static void steps_progress(void *ud, int64_t done, int64_t total)
 {
     meter_show(ud, (double)done, (double)total);
 }
@@ -408,7 +409,7 @@ static void run_opts_progress(const opts *o, sdsinf_run_opts *ro, meter *m)
 {
     meter_begin(m, progress_on(o), "run", "worker-layers");
     if (m->on) {
-        ro->progress = run_progress;
+        ro->progress = steps_progress;
         ro->progress_ud = m;
     }
 }
@@ -428,10 +429,15 @@ static int load_model(const opts *o, sdsinf_model **m, double *secs,
                       sdsinf_err *err)
 {
     sdsinf_model_opts mo;
+    meter prog = {0};
     model_opts_from(o, &mo);
+    meter_begin(&prog, progress_on(o), "load the model", "layer files");
+    mo.progress = prog.on ? steps_progress : NULL;
+    mo.progress_ud = &prog;
     double t = now();
     int rc = sdsinf_model_load(o->weights, &mo, m, err);
     *secs = now() - t;
+    meter_end(&prog);
     return rc;
 }
 
@@ -770,8 +776,10 @@ static void gen_opts_for(int32_t N, int32_t L, int64_t M, uint64_t seed,
 
 /* Generates into dir; writes weights, images and golden categories. */
 static int generate_into(const char *dir, const sdsinf_gen_opts *g,
-                         int threads, int64_t *ncats_out, sdsinf_err *err)
+                         int threads, int show, int64_t *ncats_out,
+                         sdsinf_err *err)
 {
+    meter prog = {0};
     int32_t N = g->neurons, L = g->layers;
     sdsinf_model *m = NULL;
     sdsinf_csr images = {0};
@@ -783,13 +791,21 @@ static int generate_into(const char *dir, const sdsinf_gen_opts *g,
     sdsinf_infer_opts_init(&io);
     io.threads = threads;
     io.batch_size = GEN_BATCH;
+    meter_begin(&prog, show, "generate: the model and images", "");
+    meter_show(&prog, 0, 0);
     if ((rc = sdsinf_generate_model(g, &m, err)) ||
         (rc = sdsinf_generate_images(g, &images, err)) ||
         (rc = sdsinf_model_save_tsv(m, dir, err)))
         goto done;
     snprintf(path, sizeof path, "%s/sparse-images-%d.tsv", dir, N);
-    if ((rc = sdsinf_images_save(&images, path, err)) ||
-        (rc = sdsinf_infer(m, &images, &io, &res, err)) ||
+    if ((rc = sdsinf_images_save(&images, path, err)))
+        goto done;
+    meter_begin(&prog, show, "generate: the golden categories", "layers");
+    if (prog.on) {
+        io.progress = infer_progress;
+        io.progress_ud = &prog;
+    }
+    if ((rc = sdsinf_infer(m, &images, &io, &res, err)) ||
         (rc = sdsinf_result_categories(&res, &cats, &ncats, err)))
         goto done;
     snprintf(path, sizeof path, "%s/n%d-l%d-categories.tsv", dir, N, L);
@@ -797,6 +813,7 @@ static int generate_into(const char *dir, const sdsinf_gen_opts *g,
         goto done;
     *ncats_out = ncats;
 done:
+    meter_end(&prog);
     free(cats);
     sdsinf_result_free(&res);
     sdsinf_csr_free(&images);
@@ -828,7 +845,8 @@ static int cmd_generate(const opts *o)
     if ((rc = begin_dir(o->out, MODEL_DIR_MARKER, &dir)))
         return rc;
     double t = now();
-    if (generate_into(dir.temp, &g, (int)o->threads, &ncats, &err) ||
+    if (generate_into(dir.temp, &g, (int)o->threads, progress_on(o), &ncats,
+                      &err) ||
         sdsinf_output_dir_commit(&dir, &err)) {
         name_in_dir(&dir, &err);
         sdsinf_output_dir_abort(&dir);
@@ -942,7 +960,12 @@ static int cmd_partition(const opts *o)
     po.imbalance = o->imbalance;
     po.seed = o->seed;
     po.sample = o->images ? &sample : NULL;
-    if ((rc = sdsinf_partition(m, &po, &plan, &err)) == SDSINF_EINVAL) {
+    meter prog = {0}; /* the partitioner tells no steps: the time alone */
+    meter_begin(&prog, progress_on(o), "partition", "");
+    meter_show(&prog, 0, 0);
+    rc = sdsinf_partition(m, &po, &plan, &err);
+    meter_end(&prog);
+    if (rc == SDSINF_EINVAL) {
         rc = usage_error("%s", err.msg); /* the options, checked first */
         goto done;
     }
@@ -1552,7 +1575,8 @@ static int demo_make_model(demo *d, const opts *o, sdsinf_err *err)
     int rc;
     sdsinf_gen_opts g;
     gen_opts_for(d->neurons, d->layers, d->images_n, (uint64_t)o->seed, &g);
-    if ((rc = generate_into(d->work, &g, (int)o->threads, &ngold, err)))
+    if ((rc = generate_into(d->work, &g, (int)o->threads, progress_on(o),
+                            &ngold, err)))
         return rc;
     printf("  1. generate  %6.2f s  a RadiX-Net network, %lld images and "
            "their golden categories (%lld)\n", now() - t, d->images_n,
@@ -1986,16 +2010,16 @@ static const command COMMANDS[] = {
     {"generate", cmd_generate,
      "--neurons N --layers L --images M --out DIR [options]",
      "a RadiX-Net-style network, its inputs and their golden categories",
-     "--neurons --layers --images --seed --out --threads --max-memory --json",
+     "--neurons --layers --images --seed --out --threads --max-memory --json --progress --no-progress",
      0},
     {"convert", cmd_convert, "--weights DIR --out BUNDLE [options]",
      "write the binary model bundle (fast to load, checksummed)",
-     "--weights --out " MODEL_FLAGS " --max-memory --json", 0},
+     "--weights --out " MODEL_FLAGS " --max-memory --json --progress --no-progress", 0},
     {"partition", cmd_partition, "--weights DIR|BUNDLE --workers W [options]",
      "split the neurons of every layer over W workers: the plan and one "
      "weight shard per worker",
      "--weights --workers --method --imbalance --seed --images --images-count "
-     "--out " MODEL_FLAGS " --max-memory --json", 0},
+     "--out " MODEL_FLAGS " --max-memory --json --progress --no-progress", 0},
     {"sdsinf-export", cmd_sdsinf_export,
      "--weights DIR|BUNDLE --plan PLANDIR --out DIR [options]",
      "write SDS-Inf's layout of a plan: nnp.<w>, train.<w> (of --images), "
