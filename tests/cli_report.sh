@@ -24,6 +24,8 @@ grep -qF "report   $tmp/demo/metrics-report.html" "$tmp/log" || fail "the demo's
 echo "== report of the recorded run"
 "$sdsinf" report "$tmp/demo" --out "$tmp/r.html" --reference "$data/sds-inf-reference" | tee "$tmp/out"
 [ "$(cat "$tmp/out")" = "$tmp/r.html" ] || fail "report printed not its path"
+"$sdsinf" report "$tmp/demo" --out "$tmp/r2.html" --json | tail -n 1 >"$tmp/j"
+grep -qF "{\"report\":\"$tmp/r2.html\"}" "$tmp/j" || fail "report --json: $(cat "$tmp/j")"
 # every plot: timeline, balance, 3 workers' time split, traffic x2
 python3 - "$tmp/r.html" 7 <<'PY'
 import re, sys

@@ -325,7 +325,8 @@ static void put_reference(FILE *f, const cJSON *run, const char *dir)
               "data).</p>\n", f);
         return;
     }
-    int nh = csv_split((p = text, &p), head);
+    p = text;
+    int nh = csv_split(&p, head);
     int cn = csv_column(head, nh, "NUM_NEURONS"),
         cw = csv_column(head, nh, "TOTAL_NWORKERS"),
         cb = csv_column(head, nh, "BATCH_SIZE");

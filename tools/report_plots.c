@@ -162,7 +162,8 @@ static int plot_traffic(const report_grid *g, int per_worker,
         fprintf(s.f, "%d %.17g %.17g\n", i, bytes, msgs);
     }
     fprintf(s.f, "EOD\nset multiplot layout 2,1\nset boxwidth 0.8\n"
-            "set xrange [-1:%d]\nunset key\nset format y '%%.3s%%c'\n"
+            "set xrange [-1:%d]\nset yrange [0:*]\nunset key\n"
+            "set format y '%%.3s%%c'\n"
             "set ylabel 'bytes sent'\nplot $d using 1:2 with boxes "
             "lc rgb '%s'\nset xlabel '%s'\nset ylabel 'messages sent'\n"
             "plot $d using 1:3 with boxes lc rgb '%s'\nunset multiplot\n",
