@@ -122,7 +122,7 @@ struct sdsinf_model {
     struct sdsinf_model_store *store_; /* internal: memory behind the layers */
 };
 
-#define SDSINF_MODEL_OPTS_VERSION 1
+#define SDSINF_MODEL_OPTS_VERSION 2
 typedef struct sdsinf_model_opts {
     int version;
     int32_t neurons;  /* 0: infer from the files */
@@ -130,6 +130,12 @@ typedef struct sdsinf_model_opts {
     const char *bias; /* NULL: GraphChallenge default for the size; else a
                          number for every layer, or a bias file (see README) */
     float ymax;       /* 0: 32 */
+    /* version 2 */
+    /* Called, from the calling thread, after each layer file of a
+     * directory is read: done of total layers (a bundle maps at once, and
+     * calls nothing).  NULL: none.  The library prints nothing. */
+    void (*progress)(void *ud, int64_t done, int64_t total);
+    void *progress_ud;
 } sdsinf_model_opts;
 
 SDSINF_API void sdsinf_model_opts_init(sdsinf_model_opts *o);
@@ -613,7 +619,7 @@ SDSINF_API int sdsinf_channel_run_residue(const char *name,
                                           int64_t *items, sdsinf_err *err);
 
 /* ---- Distributed runs ------------------------------------------------------ */
-#define SDSINF_RUN_OPTS_VERSION 6
+#define SDSINF_RUN_OPTS_VERSION 7
 typedef struct sdsinf_run_opts {
     int version;                /* SDSINF_RUN_OPTS_VERSION (older: without
                                    the fields of later versions) */
@@ -676,6 +682,14 @@ typedef struct sdsinf_run_opts {
                             (its data loaded and channel open, it tells the
                             coordinator so); then the run ends naming those
                             that did not; 0: 600000 (10 minutes) */
+    /* version 7 */
+    /* Called from the calling thread while the run waits for its workers
+     * (every ~0.1 s at most): `done` of `total` steps, a step one worker's
+     * one layer of one batch; total 0 where the launcher cannot see its
+     * workers' layers (only local processes show them), done then the
+     * workers that reported.  NULL: none.  The library prints nothing. */
+    void (*progress)(void *ud, int64_t done, int64_t total);
+    void *progress_ud;
 } sdsinf_run_opts;
 SDSINF_API void sdsinf_run_opts_init(sdsinf_run_opts *o);
 /* Checks the options alone, before any data is loaded (sdsinf_run checks

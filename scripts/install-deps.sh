@@ -10,10 +10,12 @@ set -eu
 # server of its own, see tests/with_redis.sh).  libcurl4-openssl-dev,
 # libxml2-dev, libssl-dev: the AWS client and channels; curl and
 # python3-venv: their tests' emulators (scripts/install-aws-tools.sh puts
-# them in virtual environments; tests/with_aws.sh starts them).  --all:
-# also gnuplot-nox, for `sdsinf plan --plot` and its test (tests/cli_plan.sh)
-pkgs="build-essential cmake pkg-config libcmocka-dev libzstd-dev libcjson-dev libtrilinos-zoltan-dev libopenmpi-dev openmpi-bin libhiredis-dev redis-server redis-tools libcurl4-openssl-dev libxml2-dev libssl-dev curl python3-venv"
-[ "${1:-}" = "--all" ] && pkgs="$pkgs clang libclang-rt-dev libgraphblas-dev python3-pip gnuplot-nox"
+# them in virtual environments; tests/with_aws.sh starts them).
+# gnuplot-nox: the plots of `sdsinf report` (without it the page has none)
+# and of `sdsinf plan --plot`.  chromium (--all, for CI): tests/cli_report.sh
+# renders the report in it.
+pkgs="build-essential cmake pkg-config libcmocka-dev libzstd-dev libcjson-dev libtrilinos-zoltan-dev libopenmpi-dev openmpi-bin libhiredis-dev redis-server redis-tools libcurl4-openssl-dev libxml2-dev libssl-dev curl python3-venv gnuplot-nox"
+[ "${1:-}" = "--all" ] && pkgs="$pkgs clang libclang-rt-dev libgraphblas-dev python3-pip chromium"
 missing=""
 for p in $pkgs; do
     dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"

@@ -405,39 +405,72 @@ int cost_run_usd(const char *channel, const sdsinf_requests *q,
     return rc;
 }
 
+/* Loads o->input and the price table and prices the run: on success the
+ * caller frees *rec and *t. */
+static int bill_load(const cost_opts *o, record *rec, price_table *t,
+                     run_usage *ru, sdsinf_cost *c, sdsinf_err *err)
+{
+    int rc;
+    memset(ru, 0, sizeof *ru);
+    sdsinf_usage_init(&ru->u);
+    if (o->as && service_named(o->as) == SVC_NONE)
+        return cli_fail(err, SDSINF_EINVAL, "--as %s: give sqs, sns or s3 "
+                        "(the AWS channel whose bill to estimate)", o->as);
+    if ((rc = prices_load(o->prices, o->region, t, err)) ||
+        (rc = record_load(o->input, rec, err)))
+        goto done;
+    json_reader r = {rec->path, "run record",
+                     "a run record (sdsinf run --json) has channel and "
+                     "requests", err};
+    rc = rec->metrics ? usage_of_metrics(&r, rec->run, o->as, ru)
+                      : usage_of_run(&r, rec->run, o->as, ru);
+    if (rc == SDSINF_OK &&
+        (rc = sdsinf_cost_compute(&t->prices, &ru->u, c, err))) {
+        char why[sizeof err->msg]; /* the record's usage the table cannot
+                                      price (an instance type) */
+        memcpy(why, err->msg, sizeof why);
+        cli_fail(err, rc, "%s: %s", rec->path, why);
+    }
+done:
+    if (rc) {
+        record_free(rec);
+        prices_free(t);
+    }
+    return rc;
+}
+
 int cost_report(const cost_opts *o, sdsinf_err *err)
 {
     record rec = {0};
     price_table t = {0};
     run_usage ru;
     sdsinf_cost c;
-    int rc;
-    memset(&ru, 0, sizeof ru);
-    sdsinf_usage_init(&ru.u);
-    if (o->as && service_named(o->as) == SVC_NONE)
-        return cli_fail(err, SDSINF_EINVAL, "--as %s: give sqs, sns or s3 "
-                        "(the AWS channel whose bill to estimate)", o->as);
-    if ((rc = prices_load(o->prices, o->region, &t, err)) ||
-        (rc = record_load(o->input, &rec, err)))
-        goto done;
-    json_reader r = {rec.path, "run record",
-                     "a run record (sdsinf run --json) has channel and "
-                     "requests", err};
-    rc = rec.metrics ? usage_of_metrics(&r, rec.run, o->as, &ru)
-                     : usage_of_run(&r, rec.run, o->as, &ru);
-    if (rc == SDSINF_OK &&
-        (rc = sdsinf_cost_compute(&t.prices, &ru.u, &c, err))) {
-        char why[sizeof err->msg]; /* the record's usage the table cannot
-                                      price (an instance type) */
-        memcpy(why, err->msg, sizeof why);
-        cli_fail(err, rc, "%s: %s", rec.path, why);
-    }
-    if (rc == SDSINF_OK && o->json)
+    int rc = bill_load(o, &rec, &t, &ru, &c, err);
+    if (rc)
+        return rc;
+    if (o->json)
         rc = print_json(&rec, &ru, &t, &c, err);
-    else if (rc == SDSINF_OK)
+    else
         print_table(&rec, &ru, &t, &c);
-done:
     record_free(&rec);
     prices_free(&t);
     return rc;
+}
+
+int cost_bill_of(const cost_opts *o, cost_bill *b, sdsinf_err *err)
+{
+    record rec = {0};
+    price_table t = {0};
+    run_usage ru;
+    int rc = bill_load(o, &rec, &t, &ru, &b->cost, err);
+    if (rc)
+        return rc;
+    snprintf(b->channel, sizeof b->channel, "%s", ru.channel);
+    snprintf(b->priced_as, sizeof b->priced_as, "%s",
+             ru.priced_as ? ru.priced_as : "");
+    snprintf(b->region, sizeof b->region, "%s", t.prices.region);
+    b->requests = ru.requests;
+    record_free(&rec);
+    prices_free(&t);
+    return SDSINF_OK;
 }

@@ -29,6 +29,17 @@ typedef struct cost_opts {
 /* Prints the bill of o->input on standard output. */
 int cost_report(const cost_opts *o, sdsinf_err *err);
 
+/* A recorded run's bill, as cost_report prints it (for `sdsinf report`);
+ * the strings are copies. */
+typedef struct cost_bill {
+    char channel[64];
+    char priced_as[16]; /* "" : a channel AWS does not bill */
+    char region[64];
+    uint64_t requests;  /* its channel's billable requests */
+    sdsinf_cost cost;
+} cost_bill;
+int cost_bill_of(const cost_opts *o, cost_bill *b, sdsinf_err *err);
+
 /* The run JSON's cost_usd of a run on `channel` that made the requests q
  * and sent `bytes`: 0 for a channel AWS does not bill (no price table is
  * read); else its bill under the default price table's default region, as

@@ -8,8 +8,10 @@
 #include "cli_util.h"
 #include "cost.h"
 #include "metrics.h"
+#include "meter.h"
 #include "payload.h"
 #include "plan.h"
+#include "report.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -32,6 +34,7 @@ typedef struct opts {
     const char *spec, *specs_out; /* worker; run --launcher external */
     const char *prices, *region, *as, *validate; /* cost */
     const char *calibration, *plot, *sample, *machines; /* plan */
+    const char *reference; /* report */
     const char *payload; /* the one argument that is not a flag (run: the
                             payload; cost: the run record) */
     long long level, timeout_ms, start_timeout_ms, bfr, nlevels, max_message;
@@ -40,7 +43,7 @@ typedef struct opts {
     double imbalance, max_seconds, max_usd;
     long long seed;
     double ymax;
-    int json, quiet, dry_run, calibrate;
+    int json, quiet, dry_run, calibrate, progress, no_progress;
 } opts;
 
 static int usage_error(const char *fmt, ...)
@@ -200,6 +203,9 @@ static const flag FLAGS[] = {
     TEXT_FLAG("--validate", validate, "DIR",
               "compare the cost model with SDS-Inf's published costs in DIR "
               "(../shared/data/sds-inf-reference): exit 1 over 2% off"),
+    TEXT_FLAG("--reference", reference, "DIR",
+              "SDS-Inf's published figures to compare with (default "
+              "$SDSINF_DATA/sds-inf-reference, else the build's shared data)"),
     COUNT_FLAG("--neurons", neurons, 1, INT32_MAX, "N",
                "neurons per layer (default: the model's; demo: 1024)"),
     COUNT_FLAG("--layers", layers, 1, INT32_MAX, "L",
@@ -266,6 +272,10 @@ static const flag FLAGS[] = {
                 "one JSON object as the last line of standard output"),
     SWITCH_FLAG("--quiet", quiet,
                 "no progress display, no notes on standard error"),
+    SWITCH_FLAG("--progress", progress,
+                "show progress on standard error even when it is not a "
+                "terminal (default: only on a terminal, and not with --json)"),
+    SWITCH_FLAG("--no-progress", no_progress, "never show progress"),
 };
 
 /* A command: what it runs, its usage, and the flags it takes. */
@@ -388,12 +398,6 @@ static int parse_args(const command *c, int argc, char **argv, opts *o)
     return 0;
 }
 
-/* ---- progress display ---------------------------------------------------- */
-typedef struct progress {
-    double last;
-    int shown;
-} progress;
-
 static double now(void)
 {
     struct timespec ts;
@@ -401,20 +405,37 @@ static double now(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-static void show_progress(void *ud, int64_t batch, int64_t batches,
-                          int32_t layer, int32_t layers)
+/* ---- progress display (meter.h) ---------------------------------------------- */
+
+/* Whether o's command draws progress. */
+static int progress_on(const opts *o)
 {
-    progress *p = ud;
-    double t = now();
-    if (t - p->last < 0.1 && !(batch + 1 == batches && layer == layers))
-        return;
-    p->last = t;
-    p->shown = 1;
-    double done = ((double)batch + (double)layer / layers) / (double)batches;
-    fprintf(stderr, "\r  batch %lld/%lld  layer %d/%d  %5.1f%%",
-            (long long)batch + 1, (long long)batches, layer, layers,
-            100.0 * done);
-    fflush(stderr);
+    return meter_wanted(o->progress, o->no_progress, o->json, o->quiet);
+}
+
+/* sdsinf_infer's callback: layers of batches done. */
+static void infer_progress(void *ud, int64_t batch, int64_t batches,
+                           int32_t layer, int32_t layers)
+{
+    meter_show(ud, (double)batch * layers + layer,
+               (double)batches * layers);
+}
+
+/* The library's callback of steps done, of total (sdsinf_run's: the
+ * workers' layers of batches; sdsinf_model_load's: layer files read). */
+static void steps_progress(void *ud, int64_t done, int64_t total)
+{
+    meter_show(ud, (double)done, (double)total);
+}
+
+/* Draws a run's progress on m, when o asks for it. */
+static void run_opts_progress(const opts *o, sdsinf_run_opts *ro, meter *m)
+{
+    meter_begin(m, progress_on(o), "run", "worker-layers");
+    if (m->on) {
+        ro->progress = steps_progress;
+        ro->progress_ud = m;
+    }
 }
 
 /* ---- shared steps ---------------------------------------------------------- */
@@ -432,10 +453,15 @@ static int load_model(const opts *o, sdsinf_model **m, double *secs,
                       sdsinf_err *err)
 {
     sdsinf_model_opts mo;
+    meter prog = {0};
     model_opts_from(o, &mo);
+    meter_begin(&prog, progress_on(o), "load the model", "layer files");
+    mo.progress = prog.on ? steps_progress : NULL;
+    mo.progress_ud = &prog;
     double t = now();
     int rc = sdsinf_model_load(o->weights, &mo, m, err);
     *secs = now() - t;
+    meter_end(&prog);
     return rc;
 }
 
@@ -669,7 +695,7 @@ static int cmd_infer(const opts *o)
     int rc = 1, check = -1, threads = 0;
     sdsinf_pool *pool = NULL;
     double load_s, model_s, t;
-    progress prog = {0};
+    meter prog = {0};
     cli_files outs = {0};
     sdsinf_mem_sizes ms;
     if (!o->weights || !o->images)
@@ -695,8 +721,9 @@ static int cmd_infer(const opts *o)
     sdsinf_infer_opts_init(&io);
     io.threads = (int)o->threads;
     io.batch_size = o->batch_size;
-    if (!o->quiet && isatty(2)) {
-        io.progress = show_progress;
+    meter_begin(&prog, progress_on(o), "infer", "layers");
+    if (prog.on) {
+        io.progress = infer_progress;
         io.progress_ud = &prog;
     }
     if (sdsinf_pool_create((int)o->threads, &pool, &err) != SDSINF_OK)
@@ -707,8 +734,7 @@ static int cmd_infer(const opts *o)
     if (sdsinf_infer(m, &images, &io, &res, &err) != SDSINF_OK)
         goto fail;
     double secs = now() - t;
-    if (prog.shown)
-        fprintf(stderr, "\n");
+    meter_end(&prog);
     if (sdsinf_result_categories(&res, &cats, &ncats, &err) != SDSINF_OK ||
         save_results(o, &res, cats, ncats, &outs, &err) ||
         cli_files_commit(&outs, &err))
@@ -774,8 +800,10 @@ static void gen_opts_for(int32_t N, int32_t L, int64_t M, uint64_t seed,
 
 /* Generates into dir; writes weights, images and golden categories. */
 static int generate_into(const char *dir, const sdsinf_gen_opts *g,
-                         int threads, int64_t *ncats_out, sdsinf_err *err)
+                         int threads, int show, int64_t *ncats_out,
+                         sdsinf_err *err)
 {
+    meter prog = {0};
     int32_t N = g->neurons, L = g->layers;
     sdsinf_model *m = NULL;
     sdsinf_csr images = {0};
@@ -787,13 +815,21 @@ static int generate_into(const char *dir, const sdsinf_gen_opts *g,
     sdsinf_infer_opts_init(&io);
     io.threads = threads;
     io.batch_size = GEN_BATCH;
+    meter_begin(&prog, show, "generate: the model and images", "");
+    meter_show(&prog, 0, 0);
     if ((rc = sdsinf_generate_model(g, &m, err)) ||
         (rc = sdsinf_generate_images(g, &images, err)) ||
         (rc = sdsinf_model_save_tsv(m, dir, err)))
         goto done;
     snprintf(path, sizeof path, "%s/sparse-images-%d.tsv", dir, N);
-    if ((rc = sdsinf_images_save(&images, path, err)) ||
-        (rc = sdsinf_infer(m, &images, &io, &res, err)) ||
+    if ((rc = sdsinf_images_save(&images, path, err)))
+        goto done;
+    meter_begin(&prog, show, "generate: the golden categories", "layers");
+    if (prog.on) {
+        io.progress = infer_progress;
+        io.progress_ud = &prog;
+    }
+    if ((rc = sdsinf_infer(m, &images, &io, &res, err)) ||
         (rc = sdsinf_result_categories(&res, &cats, &ncats, err)))
         goto done;
     snprintf(path, sizeof path, "%s/n%d-l%d-categories.tsv", dir, N, L);
@@ -801,6 +837,7 @@ static int generate_into(const char *dir, const sdsinf_gen_opts *g,
         goto done;
     *ncats_out = ncats;
 done:
+    meter_end(&prog);
     free(cats);
     sdsinf_result_free(&res);
     sdsinf_csr_free(&images);
@@ -832,7 +869,8 @@ static int cmd_generate(const opts *o)
     if ((rc = begin_dir(o->out, MODEL_DIR_MARKER, &dir)))
         return rc;
     double t = now();
-    if (generate_into(dir.temp, &g, (int)o->threads, &ncats, &err) ||
+    if (generate_into(dir.temp, &g, (int)o->threads, progress_on(o), &ncats,
+                      &err) ||
         sdsinf_output_dir_commit(&dir, &err)) {
         name_in_dir(&dir, &err);
         sdsinf_output_dir_abort(&dir);
@@ -946,7 +984,12 @@ static int cmd_partition(const opts *o)
     po.imbalance = o->imbalance;
     po.seed = o->seed;
     po.sample = o->images ? &sample : NULL;
-    if ((rc = sdsinf_partition(m, &po, &plan, &err)) == SDSINF_EINVAL) {
+    meter prog = {0}; /* the partitioner tells no steps: the time alone */
+    meter_begin(&prog, progress_on(o), "partition", "");
+    meter_show(&prog, 0, 0);
+    rc = sdsinf_partition(m, &po, &plan, &err);
+    meter_end(&prog);
+    if (rc == SDSINF_EINVAL) {
         rc = usage_error("%s", err.msg); /* the options, checked first */
         goto done;
     }
@@ -1414,8 +1457,11 @@ static int run_distributed(const opts *o, const run_setup *rs)
     if (load_run_inputs(o, rs, &in, &err))
         goto fail;
     catch_stop_signals();
-    if (sdsinf_run(in.m, in.plan, &in.images, &ro, &res, &st, &err) &&
-        st.rank > 0) {
+    meter prog = {0};
+    run_opts_progress(o, &ro, &prog);
+    int run_rc = sdsinf_run(in.m, in.plan, &in.images, &ro, &res, &st, &err);
+    meter_end(&prog);
+    if (run_rc && st.rank > 0) {
         /* MPI: rank 0 says what went wrong and exits 1; a 1 here could
          * make mpirun end the job before rank 0 has said it */
         rc = stop_signal ? 128 + stop_signal : 0;
@@ -1484,6 +1530,7 @@ static int cmd_run(const opts *given)
 typedef struct demo {
     char dir[2048], bundle[4096], images[4096], gold[4096], plan[4096];
     char metrics[4096], shown_metrics[4096], config[64];
+    char report[4200];     /* the report page, as shown; "" : none */
     sdsinf_output_dir out; /* --out DIR, built in out.temp until the end */
     const char *work;      /* where the files go: out.temp, or dir */
     int32_t neurons, layers;
@@ -1552,7 +1599,8 @@ static int demo_make_model(demo *d, const opts *o, sdsinf_err *err)
     int rc;
     sdsinf_gen_opts g;
     gen_opts_for(d->neurons, d->layers, d->images_n, (uint64_t)o->seed, &g);
-    if ((rc = generate_into(d->work, &g, (int)o->threads, &ngold, err)))
+    if ((rc = generate_into(d->work, &g, (int)o->threads, progress_on(o),
+                            &ngold, err)))
         return rc;
     printf("  1. generate  %6.2f s  a RadiX-Net network, %lld images and "
            "their golden categories (%lld)\n", now() - t, d->images_n,
@@ -1613,10 +1661,14 @@ static int demo_run(demo *d, const opts *o, sdsinf_err *err)
     sdsinf_run_opts ro;
     sdsinf_infer_opts io;
     int rc;
+    meter prog = {0};
     run_opts_from(o, &ro);
+    run_opts_progress(o, &ro, &prog);
     catch_stop_signals();
-    if ((rc = sdsinf_run(d->in.m, d->in.plan, &d->in.images, &ro, &d->dist,
-                         &d->st, err)))
+    rc = sdsinf_run(d->in.m, d->in.plan, &d->in.images, &ro, &d->dist,
+                    &d->st, err);
+    meter_end(&prog);
+    if (rc)
         return rc;
     printf("  4. run       %6.2f s  %d %s: %llu messages, %llu bytes\n",
            d->st.startup_seconds + d->st.seconds, d->st.workers,
@@ -1678,6 +1730,24 @@ static int demo_verify(demo *d, sdsinf_err *err)
     return ok;
 }
 
+/* Step 7: the report page of the run, beside its metrics (a failure is
+ * said, and the demo goes on: the run itself was right). */
+static void demo_report(demo *d)
+{
+    sdsinf_err err = {0};
+    char out[4200];
+    snprintf(out, sizeof out, "%s-report.html", d->shown_metrics);
+    report_opts ro = {d->shown_metrics, out, NULL, NULL, NULL};
+    double t = now();
+    if (report_write(&ro, d->report, sizeof d->report, &err)) {
+        fprintf(stderr, "sdsinf: the demo's report: %s: %s\n",
+                sdsinf_status_name(err.code), err.msg);
+        d->report[0] = '\0';
+        return;
+    }
+    printf("  7. report    %6.2f s  %s\n", now() - t, d->report);
+}
+
 /* Prints the demo's summary (or its JSON line); 1 when it could not. */
 static int demo_summary(const demo *d, const opts *o, int ok)
 {
@@ -1705,6 +1775,7 @@ static int demo_summary(const demo *d, const opts *o, int ok)
         cJSON_AddNumberToObject(j, "startup_seconds", d->st.startup_seconds);
         cli_json_add_string(j, "out", d->dir);
         cli_json_add_string(j, "metrics", d->shown_metrics);
+        cli_json_add_string(j, "report", *d->report ? d->report : NULL);
         return print_json(j);
     }
     printf("summary\n"
@@ -1716,7 +1787,8 @@ static int demo_summary(const demo *d, const opts *o, int ok)
            "  time     one process %.3f s; distributed %.3f s after %.3f s "
            "start-up\n"
            "  files    %s: model.sdsinf, plan/, the generated TSV files\n"
-           "  metrics  %s.csv, %s-layers.csv, %s.json\n",
+           "  metrics  %s.csv, %s-layers.csv, %s.json\n"
+           "  report   %s\n",
            d->neurons, d->layers, (long long)model_edges(d->in.m),
            (long long)n, (long long)d->ncats, d->workers,
            (long long)d->ps.row_target_pairs, (long long)d->block_pairs,
@@ -1724,7 +1796,8 @@ static int demo_summary(const demo *d, const opts *o, int ok)
            (unsigned long long)d->st.bytes_sent,
            per_image(d->st.bytes_sent, n), d->single_s, dist_s,
            d->st.startup_seconds, d->dir, d->shown_metrics,
-           d->shown_metrics, d->shown_metrics);
+           d->shown_metrics, d->shown_metrics,
+           *d->report ? d->report : "none (see above)");
     printf("%s\n", ok ? "demo passed: the distributed run equals one "
                         "process and the golden categories"
                       : "demo FAILED");
@@ -1780,6 +1853,8 @@ static int cmd_demo(const opts *o)
         (d.out.temp && sdsinf_output_dir_commit(&d.out, &err))) {
         ok = 0;
         fail(&err);
+    } else {
+        demo_report(&d);
     }
     if (demo_summary(&d, o, ok))
         ok = 0;
@@ -1984,6 +2059,28 @@ static int cmd_plan(const opts *o)
     return rc == SDSINF_OK ? 0 : fail(&err);
 }
 
+/* ---- report ------------------------------------------------------------------ */
+
+/* The page about a recorded run (report.h); prints its path. */
+static int cmd_report(const opts *o)
+{
+    sdsinf_err err = {0};
+    report_opts ro = {o->payload, o->out, o->reference, o->prices, o->region};
+    char path[4096];
+    if (!o->payload)
+        return usage_error("report needs a run directory or a metrics PREFIX "
+                           "(of sdsinf run --metrics PREFIX)");
+    if (report_write(&ro, path, sizeof path, &err))
+        return fail(&err);
+    if (!o->json) {
+        printf("%s\n", path);
+        return 0;
+    }
+    cJSON *j = cJSON_CreateObject();
+    cli_json_add_string(j, "report", path);
+    return print_json(j);
+}
+
 /* ---- worker ------------------------------------------------------------------ */
 
 /* One worker of a run, from its spec (a file, or - for standard input):
@@ -2038,20 +2135,20 @@ static const command COMMANDS[] = {
     {"infer", cmd_infer, "--weights DIR|BUNDLE --images FILE [options]",
      "single-process inference (the Serial/Server variants)",
      "--weights --images " MODEL_FLAGS " --threads --batch-size "
-     "--images-count --check --out --scores --max-memory --json --quiet", 0},
+     "--images-count --check --out --scores --max-memory --json --quiet --progress --no-progress", 0},
     {"generate", cmd_generate,
      "--neurons N --layers L --images M --out DIR [options]",
      "a RadiX-Net-style network, its inputs and their golden categories",
-     "--neurons --layers --images --seed --out --threads --max-memory --json",
+     "--neurons --layers --images --seed --out --threads --max-memory --json --progress --no-progress",
      0},
     {"convert", cmd_convert, "--weights DIR --out BUNDLE [options]",
      "write the binary model bundle (fast to load, checksummed)",
-     "--weights --out " MODEL_FLAGS " --max-memory --json", 0},
+     "--weights --out " MODEL_FLAGS " --max-memory --json --progress --no-progress", 0},
     {"partition", cmd_partition, "--weights DIR|BUNDLE --workers W [options]",
      "split the neurons of every layer over W workers: the plan and one "
      "weight shard per worker",
      "--weights --workers --method --imbalance --seed --images --images-count "
-     "--out " MODEL_FLAGS " --max-memory --json", 0},
+     "--out " MODEL_FLAGS " --max-memory --json --progress --no-progress", 0},
     {"sdsinf-export", cmd_sdsinf_export,
      "--weights DIR|BUNDLE --plan PLANDIR --out DIR [options]",
      "write SDS-Inf's layout of a plan: nnp.<w>, train.<w> (of --images), "
@@ -2073,7 +2170,7 @@ static const command COMMANDS[] = {
      "override the payload",
      "--weights --images --workers --plan --method --seed " RUN_FLAGS
      " --check --out --scores --metrics --specs-out " MODEL_FLAGS
-     " --images-count --max-memory --json --quiet", 1},
+     " --images-count --max-memory --json --quiet --progress --no-progress", 1},
     {"cost", cmd_cost,
      "RUN.json|METRICS_PREFIX [options]\n--validate DIR [options]",
      "the dollar cost of a recorded run (what run --json printed, or its "
@@ -2093,11 +2190,17 @@ static const command COMMANDS[] = {
      "--calibrate --calibration --sample --out --workers --seed --prices "
      "--region "
      "--machines --plot --json --quiet", 0},
+    {"report", cmd_report,
+     "RUN_DIR|METRICS_PREFIX [options]",
+     "an HTML page about a recorded run (a demo's directory, or run "
+     "--metrics PREFIX): plots by gnuplot, the run against SDS-Inf's "
+     "published figures, its cost",
+     "--out --reference --prices --region --json", 1},
     {"demo", cmd_demo, "[options]",
      "generate -> convert -> partition -> a run on W local processes -> "
      "verify against one process and the golden categories, and a summary",
      "--out --neurons --layers --images --workers --seed " RUN_FLAGS
-     " --metrics --max-memory --json", 0},
+     " --metrics --max-memory --json --progress --no-progress", 0},
     {"clean", cmd_clean, "[options]",
      "remove what runs whose process was killed left: their directories "
      "under the scratch directory and their state on their channel (local, "
@@ -2232,7 +2335,7 @@ int main(int argc, char **argv)
     if (rc)
         return rc;
     if (o.payload && !c->operand)
-        return usage_error("%s takes no argument '%s' (only run and cost "
-                           "take a file)", c->name, o.payload);
+        return usage_error("%s takes no argument '%s' (only run, cost and "
+                           "report take a file)", c->name, o.payload);
     return c->run(&o);
 }

@@ -725,6 +725,8 @@ static int load_dir(const char *dir, const sdsinf_model_opts *o,
                                            &w[l], err);
         if (N)
             sdsinf__triplets_free(&all[l]);
+        if (rc == SDSINF_OK && o->version >= 2 && o->progress)
+            o->progress(o->progress_ud, l + 1, L);
     }
     if (rc == SDSINF_OK && !N) {
         int64_t entries = 0;

@@ -20,6 +20,7 @@
 
 #define SLICE_MS 100      /* the longest wait between checks */
 #define KEYED_SLICE_MS 20 /* a keyed channel's wait for one worker's key */
+#define PROGRESS_EVERY_S 0.1 /* the progress callback's least interval */
 #define START_TIMEOUT_MS 600000 /* the default of start_timeout_ms */
 #define LOST_AFTER_MS 5000 /* a worker that ended well: how long its report
                               may still be on the way (a queue service's
@@ -286,6 +287,26 @@ static void gather_results(gather *g)
         c->ready = c->t0;
 }
 
+/* Tells the caller's progress callback how far the workers are (at most
+ * every PROGRESS_EVERY_S; `last`: when it was last told). */
+static void tell_progress(const gather *g, double *last)
+{
+    const run_ctx *c = g->c;
+    double t = sdsinf__now();
+    if (c->o->version < 7 || !c->o->progress || t - *last < PROGRESS_EVERY_S)
+        return;
+    *last = t;
+    int64_t per = c->st->batches * ((int64_t)c->st->layers + 1), done = 0;
+    for (int w = 0; c->progress && w < c->W; w++)
+        done += g->w[w].settled ? per
+                                : sdsinf__progress_steps(c->progress, w,
+                                                         c->st->layers);
+    if (c->progress)
+        c->o->progress(c->o->progress_ud, done, per * c->W);
+    else
+        c->o->progress(c->o->progress_ud, g->settled, 0);
+}
+
 int sdsinf__gather(run_ctx *c, sdsinf_launch *l,
                    const sdsinf_launcher_methods *lm, sdsinf_err *err)
 {
@@ -299,9 +320,11 @@ int sdsinf__gather(run_ctx *c, sdsinf_launch *l,
     /* a launcher that cannot see its workers start (not a job's) */
     int blind = !lm->poll && !(lm->caps & SDSINF_LAUNCH_IN_JOB);
     int rc = SDSINF_OK;
+    double told = 0;
     if (!(g.w = sdsinf__calloc((size_t)c->W, sizeof *g.w)))
         return sdsinf__fail(err, SDSINF_ENOMEM, "no memory");
     while (g.settled < c->W && !(g.have && g.rank >= 1)) {
+        tell_progress(&g, &told);
         if (sdsinf__flag_set(c->cancel)) {
             c->canceled = 1;
             rc = SDSINF_ECANCELED;

@@ -248,6 +248,7 @@ static int local_start(sdsinf_launch *l, sdsinf_err *err)
     if ((rc = sdsinf__progress_create(lr->progress, l->workers, &lr->pr,
                                       err)) != SDSINF_OK)
         return rc;
+    l->ctx_->progress = &lr->pr; /* the run's progress display reads it */
     return spawn_children(&lr->spec, lr->parent, -1, &lr->pr, lr->pid, err);
 }
 

@@ -164,6 +164,18 @@ void sdsinf__progress_explain(const sdsinf__progress *pr, int w, int status,
                      WIFEXITED(status) ? WEXITSTATUS(status) : -1, channel);
 }
 
+int64_t sdsinf__progress_steps(const sdsinf__progress *pr, int w,
+                               int32_t layers)
+{
+    progress_slot *s = slot_of(pr, w);
+    uint64_t last = s ? atomic_load_explicit(&s->last, memory_order_relaxed)
+                      : 0;
+    int64_t layer = (int64_t)(uint32_t)last,
+            batch = (int64_t)((uint32_t)(last >> 32) & 0x3fffffffu);
+    return last ? batch * ((int64_t)layers + 1) + (layer > 0 ? layer - 1 : 0)
+                : 0;
+}
+
 /* ---- The tracked channel ------------------------------------------------------ */
 
 typedef struct tracked_channel {

@@ -42,6 +42,11 @@ void sdsinf__progress_explain(const sdsinf__progress *pr, int w, int status,
                               int32_t layers, const char *channel,
                               sdsinf_err *err);
 
+/* The steps worker w has done (a step: one layer of one batch, as its
+ * last call on the channel tells), of `layers` + 1 per batch. */
+int64_t sdsinf__progress_steps(const sdsinf__progress *pr, int w,
+                               int32_t layers);
+
 /* Wraps *ch in an instance that records every call in w's slot; `table`
  * (the wrapper's methods, kept by the caller while the channel is open)
  * is filled in.  On failure *ch is closed. */

@@ -28,6 +28,8 @@ typedef struct run_ctx {
     sdsinf_channel *coord; /* the coordinator's endpoint (id W), once open */
     int canceled;          /* the caller's flag stopped the run */
     int made;              /* sdsinf__run_create made the channel's state */
+    const sdsinf__progress *progress; /* the launcher's progress file, where
+                                         it keeps one (local), or NULL */
     char owner[4352]; /* the run's owner record (sweep.c), or "" */
 } run_ctx;
 

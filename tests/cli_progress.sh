@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# cli_progress.sh SDSINF DATA - progress on long commands: under a
+# pseudo-terminal (Python's pty) run and infer redraw one line on standard
+# error (\r: stage, how far, rate, time left); with --json, or when
+# standard error is not a terminal, nothing but the results (stdout only
+# JSON); --progress and --no-progress force it either way.
+set -eu
+sdsinf=$1
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+fail() { echo "FAIL: $*"; exit 1; }
+"$sdsinf" generate --neurons 256 --layers 40 --images 600 --out "$tmp/m" >/dev/null
+imgs=$(ls "$tmp"/m/sparse-images-*.tsv)
+
+# on_terminal.py OUT ERR CMD...: runs CMD with standard error on a pseudo-terminal
+# (stdout a pipe); writes what each showed.
+cat >"$tmp/on_terminal.py" <<'PY'
+import os, pty, subprocess, sys
+out, err, cmd = sys.argv[1], sys.argv[2], sys.argv[3:]
+master, slave = pty.openpty()
+p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=slave)
+os.close(slave)
+seen = b""
+while True:
+    try:
+        chunk = os.read(master, 65536)
+    except OSError:  # EIO: the child closed the terminal
+        break
+    if not chunk:
+        break
+    seen += chunk
+stdout = p.stdout.read()
+rc = p.wait()
+open(out, "wb").write(stdout)
+open(err, "wb").write(seen)
+sys.exit(rc)
+PY
+run="run --weights $tmp/m --images $imgs --workers 3 --batch-size 50 --out $tmp/cats"
+
+echo "== run under a terminal: progress lines"
+python3 "$tmp/on_terminal.py" "$tmp/o" "$tmp/e" "$sdsinf" $run
+grep -q $'\rrun: [0-9]*/[0-9]* worker-layers' "$tmp/e" || fail "no progress line: $(cat -v "$tmp/e")"
+grep -q "elapsed" "$tmp/e" && grep -q "ended after" "$tmp/e" || fail "no time in the progress"
+grep -q $'\r' "$tmp/o" && fail "progress on stdout"
+echo "$(tr '\r' '\n' <"$tmp/e" | grep -c 'worker-layers') progress lines"
+
+echo "== run --json under a terminal: only JSON on stdout, no progress"
+python3 "$tmp/on_terminal.py" "$tmp/o" "$tmp/e" "$sdsinf" $run --json
+python3 -c "import json,sys; [json.loads(l) for l in open(sys.argv[1]) if l.strip()]" "$tmp/o" ||
+    fail "stdout of --json is not only JSON: $(cat "$tmp/o")"
+grep -q "worker-layers" "$tmp/e" && fail "progress with --json"
+echo "== --progress forces it through --json; --no-progress silences a terminal"
+python3 "$tmp/on_terminal.py" "$tmp/o" "$tmp/e" "$sdsinf" $run --json --progress
+grep -q "worker-layers" "$tmp/e" || fail "--progress showed nothing"
+python3 "$tmp/on_terminal.py" "$tmp/o" "$tmp/e" "$sdsinf" $run --no-progress
+grep -q "worker-layers" "$tmp/e" && fail "--no-progress showed progress"
+
+echo "== not a terminal: no progress, unless --progress"
+"$sdsinf" $run 2>"$tmp/e" >/dev/null
+grep -q $'\r' "$tmp/e" && fail "progress to a file"
+"$sdsinf" $run --progress 2>"$tmp/e" >/dev/null
+grep -q $'\rrun: ' "$tmp/e" || fail "--progress to a file showed nothing"
+
+echo "== infer under a terminal"
+python3 "$tmp/on_terminal.py" "$tmp/o" "$tmp/e" "$sdsinf" infer --weights "$tmp/m" --images "$imgs" --batch-size 50 --out "$tmp/c1"
+grep -q $'\rinfer: [0-9]*/[0-9]* layers' "$tmp/e" || fail "infer showed no progress: $(cat -v "$tmp/e")"
+echo "PASS"
