@@ -71,9 +71,26 @@ check 2 "unknown launcher 'nope'" "run --launcher nope" \
     "${run_good[@]}" --launcher nope
 check 2 "unknown channel 'nope'" "run --channel nope" \
     "${run_good[@]}" --channel nope
-check 2 "channel mem works only between threads" \
+check 2 "channel mem does not work between processes" \
     "run --launcher local --channel mem" \
     "${run_good[@]}" --launcher local --channel mem
+check 2 "use --launcher threads" "run --channel mem: the threads launcher" \
+    "${run_good[@]}" --launcher local --channel mem
+# The mpi channel's advice is its own launcher's (when the build has it).
+"${run_good[@]}" --launcher local --channel mpi >"$tmp/stdout" 2>"$tmp/stderr"
+if grep -qF "not in this build" "$tmp/stderr"; then
+    echo "ok:   run --channel mpi: not in this build (skipped)"
+else
+    check 2 "use --launcher mpi under mpirun -n W" \
+        "run --launcher local --channel mpi: mpi's advice" \
+        "${run_good[@]}" --launcher local --channel mpi
+fi
+check 2 "mpi" "run --channel nope: mpi among the known" \
+    "${run_good[@]}" --channel nope
+if grep -qF "register it first" "$tmp/stderr"; then
+    echo "FAIL: run --channel nope: a library user's advice to a CLI user"
+    failures=$((failures + 1))
+fi
 check 2 "bfr 3 over 1 levels starts 3 workers, not 2" \
     "run, a launch tree of another size" "${run_good[@]}" --bfr 3 --nlevels 1
 check 2 "unknown partition method 'nope'" "partition --method nope" \
