@@ -111,21 +111,6 @@ const char *sdsinf_run_channel(const sdsinf_run_opts *o)
     return run_channel(o, sdsinf_launcher_find(o->launcher));
 }
 
-/* Whether launcher lm's workers can use channel cm: threads of one
- * process any, processes one that works between processes or one the
- * launcher brings. */
-static int channel_fits(const sdsinf_launcher_methods *lm,
-                        const sdsinf_channel_methods *cm)
-{
-    if ((lm->caps & SDSINF_LAUNCH_SHARES_MEMORY) ||
-        (cm->caps & SDSINF_CAP_PROCESSES))
-        return 1;
-    for (const char *const *n = lm->own_channels; n && *n; n++)
-        if (!strcmp(*n, cm->name))
-            return 1;
-    return 0;
-}
-
 int sdsinf_run_opts_check(const sdsinf_run_opts *o, int workers,
                           sdsinf_err *err)
 {
@@ -141,12 +126,14 @@ int sdsinf_run_opts_check(const sdsinf_run_opts *o, int workers,
     const char *channel = run_channel(o, lm);
     if ((rc = sdsinf__channel_resolve(channel, &cm, err)) != SDSINF_OK)
         return rc;
-    if (!channel_fits(lm, cm))
-        return sdsinf__fail(err, SDSINF_EINVAL, "channel %s works only "
-                            "between threads of one process; the %s launcher "
-                            "runs workers as processes (use --launcher "
-                            "threads, or a channel such as local)", channel,
-                            lm->name);
+    if (!sdsinf__launcher_fits(lm, cm)) {
+        char advice[160];
+        sdsinf__launchers_for(cm, advice, sizeof advice);
+        return sdsinf__fail(err, SDSINF_EINVAL, "channel %s does not work "
+                            "between processes, and the %s launcher runs "
+                            "workers as processes (use %s, or a channel "
+                            "such as local)", channel, lm->name, advice);
+    }
     if (o->codec && strcmp(o->codec, "zstd") && strcmp(o->codec, "raw"))
         return sdsinf__fail(err, SDSINF_EINVAL, "unknown codec '%s' (known: "
                             "zstd, raw)", o->codec);
