@@ -395,6 +395,14 @@ int cost_run_usd(const char *channel, const sdsinf_requests *q,
     return rc;
 }
 
+int cost_as_check(const char *as, sdsinf_err *err)
+{
+    if (as && service_named(as) == SVC_NONE)
+        return cli_fail(err, SDSINF_EINVAL, "--as %s: give sqs, sns or s3 "
+                        "(the AWS channel whose bill to estimate)", as);
+    return SDSINF_OK;
+}
+
 int cost_report(const cost_opts *o, sdsinf_err *err)
 {
     record rec = {0};
@@ -404,10 +412,8 @@ int cost_report(const cost_opts *o, sdsinf_err *err)
     int rc;
     memset(&ru, 0, sizeof ru);
     sdsinf_usage_init(&ru.u);
-    if (o->as && service_named(o->as) == SVC_NONE)
-        return cli_fail(err, SDSINF_EINVAL, "--as %s: give sqs, sns or s3 "
-                        "(the AWS channel whose bill to estimate)", o->as);
-    if ((rc = prices_load(o->prices, o->region, &t, err)) ||
+    if ((rc = cost_as_check(o->as, err)) ||
+        (rc = prices_load(o->prices, o->region, &t, err)) ||
         (rc = record_load(o->input, &rec, err)))
         goto done;
     json_reader r = {rec.path, "run record",

@@ -1874,6 +1874,8 @@ static int cmd_cost(const opts *o)
                            "PREFIX) or --validate DIR, one of them");
     if (o->validate && o->as)
         return usage_error("--as prices a recorded run, not --validate");
+    if (cost_as_check(o->as, &err) != SDSINF_OK)
+        return usage_error("%s", err.msg);
     int rc = o->validate ? cost_validate(o->validate, &co, &err)
                          : cost_report(&co, &err);
     return rc == SDSINF_OK ? 0 : fail(&err);
