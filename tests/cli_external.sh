@@ -42,7 +42,7 @@ external() { # label, workers, weights, images, scores, run arguments...
     "$sdsinf" worker --spec - <"$specs/worker-0.spec" & pids+=($!)
     for p in "${pids[@]}"; do wait "$p" || { echo "FAIL: $label: a worker failed"; exit 1; }; done
     wait "$run" || { echo "FAIL: $label: the run failed"; cat "$tmp/err"; exit 1; }
-    [ -z "$(ls -A "$specs")" ] || { echo "FAIL: $label: specs left"; ls "$specs"; exit 1; }
+    [ ! -e "$specs" ] || { echo "FAIL: $label: specs (or their directory) left"; ls "$specs"; exit 1; }
     [ -z "$(find "$SDSINF_SCRATCH" -mindepth 1)" ] ||
         { echo "FAIL: $label: files left"; find "$SDSINF_SCRATCH"; exit 1; }
     echo "ok: $label: $(tail -n 1 "$tmp/out")"
@@ -82,7 +82,7 @@ partial() { # label, workers to start (ids), expected message, start
         if wait "$p"; then echo "FAIL: $label: a worker of the failed run succeeded"; exit 1; fi
     done
     [ ! -e "$tmp/part.tsv" ] || { echo "FAIL: $label: --scores written"; exit 1; }
-    [ -z "$(ls -A "$specs")" ] || { echo "FAIL: $label: specs left"; ls "$specs"; exit 1; }
+    [ ! -e "$specs" ] || { echo "FAIL: $label: specs (or their directory) left"; ls "$specs"; exit 1; }
     [ -z "$(find "$SDSINF_SCRATCH" -mindepth 1)" ] ||
         { echo "FAIL: $label: files left"; find "$SDSINF_SCRATCH"; exit 1; }
     echo "ok: $label: exit $rc, $(cat "$tmp/err")"
@@ -101,9 +101,19 @@ if "$sdsinf" worker --spec "$tmp/bad.spec" 2>"$tmp/err"; then echo "FAIL: a bad 
 grep -q "line 3: workers: not an integer" "$tmp/err" || { cat "$tmp/err"; exit 1; }
 if "$sdsinf" worker 2>"$tmp/err"; then echo "FAIL: worker without --spec ran"; exit 1; fi
 grep -q "worker needs --spec" "$tmp/err" || { cat "$tmp/err"; exit 1; }
-if "$sdsinf" run --launcher external --weights "$tmp/g" --images "$img" --workers 2 \
-        2>"$tmp/err"; then echo "FAIL: external without --specs-out ran"; exit 1; fi
+rc=0
+"$sdsinf" run --launcher external --weights "$tmp/g" --images "$img" --workers 2 \
+    2>"$tmp/err" || rc=$?
+[ "$rc" = 2 ] || { echo "FAIL: external without --specs-out: exit $rc, not 2"; exit 1; }
 grep -q "specs_dir, --specs-out DIR" "$tmp/err" || { cat "$tmp/err"; exit 1; }
+# A directory that holds specs already is refused (bad usage), untouched.
+mkdir "$tmp/held" && echo mine >"$tmp/held/worker-0.spec"
+rc=0
+"$sdsinf" run --launcher external --specs-out "$tmp/held" --weights "$tmp/g" \
+    --images "$img" --workers 2 2>"$tmp/err" || rc=$?
+[ "$rc" = 2 ] || { echo "FAIL: --specs-out over specs: exit $rc, not 2"; cat "$tmp/err"; exit 1; }
+grep -q "already holds workers' specs" "$tmp/err" || { cat "$tmp/err"; exit 1; }
+[ "$(cat "$tmp/held/worker-0.spec")" = mine ] || { echo "FAIL: a spec overwritten"; exit 1; }
 [ -z "$(find "$SDSINF_SCRATCH" -mindepth 1)" ] ||
     { echo "FAIL: a refused run left files"; find "$SDSINF_SCRATCH"; exit 1; }
 echo "ok: refused, named"

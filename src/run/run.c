@@ -134,6 +134,9 @@ int sdsinf_run_opts_check(const sdsinf_run_opts *o, int workers,
                             "workers as processes (use %s, or a channel "
                             "such as local)", channel, lm->name, advice);
     }
+    if (lm == &sdsinf__launcher_external &&
+        (rc = sdsinf__specs_dir_check(o, err)) != SDSINF_OK)
+        return rc;
     if (o->codec && strcmp(o->codec, "zstd") && strcmp(o->codec, "raw"))
         return sdsinf__fail(err, SDSINF_EINVAL, "unknown codec '%s' (known: "
                             "zstd, raw)", o->codec);

@@ -57,6 +57,9 @@ extern const sdsinf_launcher_methods sdsinf__launcher_mpi;
 int sdsinf__launcher_resolve(const char *name,
                              const sdsinf_launcher_methods **out,
                              sdsinf_err *err);
+/* The external launcher's specs directory (run option specs_dir): given,
+ * and holding no worker-*.spec yet; else SDSINF_EINVAL saying so. */
+int sdsinf__specs_dir_check(const sdsinf_run_opts *o, sdsinf_err *err);
 /* Whether launcher lm's workers can use channel cm. */
 int sdsinf__launcher_fits(const sdsinf_launcher_methods *lm,
                           const sdsinf_channel_methods *cm);
