@@ -103,6 +103,16 @@ import json, sys
 sys.stdout.write(json.load(open(sys.argv[1] + ".json"))["run"]["CONFIG"])' \
     "$odd.m")" = "$odd.m"
 
+# worker prints no JSON (its outcome goes to the coordinator), as the
+# README says.
+check 2 "--json is not an option of worker" "worker --json" \
+    "$bin" worker --spec x --json
+readme=$(dirname "$0")/../README.md
+if [ -f "$readme" ]; then
+    expect "the README names worker as taking no --json" \
+        "$(tr '\n' ' ' <"$readme" | grep -c 'but `version` and `worker`')" = 1
+fi
+
 echo
 if [ "$failures" -ne 0 ]; then
     echo "$failures check(s) failed"
