@@ -39,6 +39,16 @@ check 1 "sdsinf convert" "infer, a text file as the bundle" \
 echo "== paths that do not exist: exit 1, naming them"
 check 1 "$tmp/nowhere" "infer, nonexistent weights" \
     "$bin" infer --weights "$tmp/nowhere" --images "$tmp/images.tsv"
+check 1 "--weights $tmp/nowhere: no such file or directory" \
+    "infer, nonexistent weights: the flag named" \
+    "$bin" infer --weights "$tmp/nowhere" --images "$tmp/images.tsv"
+check 1 "--images $tmp/no-images.tsv: no such file or directory" \
+    "run, nonexistent images: the flag named" \
+    "$bin" run --weights "$tmp/good" --images "$tmp/no-images.tsv" --workers 2
+check 1 "extra-arg: cannot open: not a file; run takes one payload file or flags" \
+    "run, a stray argument" \
+    "$bin" run --weights "$tmp/good" --images "$tmp/images.tsv" --workers 2 \
+    extra-arg
 check 1 "$tmp/no-images.tsv" "infer, nonexistent images" \
     "$bin" infer --weights "$tmp/good" --images "$tmp/no-images.tsv" \
     --bias -0.3

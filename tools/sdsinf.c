@@ -2214,6 +2214,35 @@ static int help(int argc, char **argv)
     return 0;
 }
 
+/* The input files the flags name, checked before anything runs: one that
+ * does not exist is reported naming its flag (a stray argument of run,
+ * read as a payload, as such); 0 when all exist. */
+static int missing_input(const command *c, const opts *o)
+{
+    /* generate, demo and plan take --images as a count */
+    int images_file = strcmp(c->name, "generate") && strcmp(c->name, "demo") &&
+                      strcmp(c->name, "plan");
+    const struct { const char *flag, *path; } in[] = {
+        {"--weights", o->weights}, {"--images", images_file ? o->images : NULL},
+        {"--plan", o->plan}, {"--check", o->check}, {"--from", o->from},
+        {"--calibration", o->calibration},
+        {"--spec", o->spec && strcmp(o->spec, "-") ? o->spec : NULL}};
+    struct stat st;
+    if (!strcmp(c->name, "run") && o->payload && stat(o->payload, &st) != 0) {
+        fprintf(stderr, "sdsinf: error EIO: %s: cannot open: not a file; run "
+                "takes one payload file or flags\n", o->payload);
+        return 1;
+    }
+    for (size_t i = 0; i < sizeof in / sizeof *in; i++)
+        if (in[i].path && stat(in[i].path, &st) != 0) {
+            fprintf(stderr, "sdsinf: error EIO: %s %s: %s\n", in[i].flag,
+                    in[i].path, errno == ENOENT ? "no such file or directory"
+                                                : strerror(errno));
+            return 1;
+        }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     opts o;
@@ -2236,5 +2265,7 @@ int main(int argc, char **argv)
     if (o.payload && !c->operand)
         return usage_error("%s takes no argument '%s' (only run and cost "
                            "take a file)", c->name, o.payload);
+    if (missing_input(c, &o))
+        return 1;
     return c->run(&o);
 }
