@@ -853,6 +853,10 @@ static int cmd_generate(const opts *o)
     printf("wrote %s: %lld neurons x %lld layers, %lld images (%lld "
            "categorized), seed %lld, in %.2f s\n", o->out, o->neurons,
            o->layers, M, (long long)ncats, o->seed, t);
+    printf("files: n%lld-l1.tsv .. n%lld-l%lld.tsv, bias.tsv, "
+           "sparse-images-%lld.tsv, n%lld-l%lld-categories.tsv\n",
+           o->neurons, o->neurons, o->layers, o->neurons, o->neurons,
+           o->layers);
     return 0;
 }
 
@@ -2043,7 +2047,9 @@ static const command COMMANDS[] = {
      "--images-count --check --out --scores --max-memory --json --quiet", 0},
     {"generate", cmd_generate,
      "--neurons N --layers L --images M --out DIR [options]",
-     "a RadiX-Net-style network, its inputs and their golden categories",
+     "a RadiX-Net-style network, its inputs and their golden categories: "
+     "DIR/nN-l1.tsv .. nN-lL.tsv, bias.tsv, sparse-images-N.tsv, "
+     "nN-lL-categories.tsv",
      "--neurons --layers --images --seed --out --threads --max-memory --json",
      0},
     {"convert", cmd_convert, "--weights DIR --out BUNDLE [options]",
@@ -2178,6 +2184,33 @@ static void usage(FILE *f)
 
 /* sdsinf help CMD (or CMD --help): c's synopsis, what it does, and a line
  * per flag it takes, from FLAGS. */
+/* What a flag means for one command where the shared text (FLAGS) says
+ * something else. */
+static const struct {
+    const char *command, *flag, *help;
+} FLAG_HELP[] = {
+    {"generate", "--neurons", "neurons per layer of the network to make"},
+    {"generate", "--layers", "layers of the network to make"},
+    {"generate", "--images", "how many images to make"},
+    {"generate", "--out",
+     "the directory to write: nN-l1.tsv .. nN-lL.tsv, bias.tsv, "
+     "sparse-images-N.tsv and nN-lL-categories.tsv (the golden categories)"},
+    {"demo", "--images", "how many images to make (default 2000)"},
+    {"infer", "--images", "the images (lines: image feature value)"},
+    {"run", "--images", "the images (lines: image feature value)"},
+    {"plan", "--images", "how many images the run would infer"},
+};
+
+/* Flag fl's help for command c. */
+static const char *flag_help(const command *c, const flag *fl)
+{
+    for (size_t i = 0; i < sizeof FLAG_HELP / sizeof *FLAG_HELP; i++)
+        if (!strcmp(FLAG_HELP[i].command, c->name) &&
+            !strcmp(FLAG_HELP[i].flag, fl->name))
+            return FLAG_HELP[i].help;
+    return fl->help;
+}
+
 static int command_usage(const command *c, FILE *f)
 {
     size_t n;
@@ -2194,7 +2227,7 @@ static int command_usage(const command *c, FILE *f)
         }
         snprintf(label, sizeof label, "%s%s%s", fl->name, fl->arg ? " " : "",
                  fl->arg ? fl->arg : "");
-        put_wrapped(f, fl->help, fprintf(f, "  %-21s ", label), 24);
+        put_wrapped(f, flag_help(c, fl), fprintf(f, "  %-21s ", label), 24);
     }
     put_wrapped(f, "this help", fprintf(f, "  %-21s ", "--help"), 24);
     return 0;
