@@ -101,6 +101,12 @@ if grep -qF "register it first" "$tmp/stderr"; then
     echo "FAIL: run --channel nope: a library user's advice to a CLI user"
     failures=$((failures + 1))
 fi
+if check 2 "" "run --channel sqs, a bad setting: bad usage, before loading" \
+    "${run_good[@]}" --channel sqs --channel-config wait=abc &&
+    ! grep -qF "not in this build" "$tmp/stderr"; then
+    check 2 "bad setting 'wait=abc'" "... naming the setting" \
+        "${run_good[@]}" --channel sqs --channel-config wait=abc
+fi
 check 2 "bfr 3 over 1 levels starts 3 workers, not 2" \
     "run, a launch tree of another size" "${run_good[@]}" --bfr 3 --nlevels 1
 check 2 "unknown partition method 'nope'" "partition --method nope" \

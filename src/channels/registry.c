@@ -12,6 +12,7 @@
  * instance's counters (a version 1 channel's requests too), so a channel
  * only moves bytes. */
 #include "channels/channels.h"
+#include "channels/settings.h"
 #include "plugin/plugin.h"
 
 #include <errno.h>
@@ -284,6 +285,15 @@ static int unknown_name(const char *name, sdsinf_err *err)
     known_names(names, sizeof names);
     return sdsinf__fail(err, SDSINF_EINVAL, "unknown channel '%s' (known: %s)",
                         name ? name : DEFAULT_CHANNEL, names);
+}
+
+int sdsinf__channel_config_prepare(const sdsinf_channel_methods *m,
+                                   const char *config, char *out, size_t cap,
+                                   sdsinf_err *err)
+{
+    if (m->version >= 3 && m->config_prepare)
+        return m->config_prepare(config, out, cap, err);
+    return sdsinf__config_copy(config, out, cap, err);
 }
 
 int sdsinf__channel_resolve(const char *name,

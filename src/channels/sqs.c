@@ -176,6 +176,15 @@ static int is_nonexistent(const sdsinf_aws_response *rs)
            !strcmp(rs->error_code, ERR_NONEXISTENT_JSON);
 }
 
+/* The settings checked up front (a run's config_prepare), kept as given. */
+static int sqs_config_prepare(const char *config, char *out, size_t cap,
+                             sdsinf_err *err)
+{
+    sqs_settings st;
+    int rc = parse_settings(config, &st, err);
+    return rc == SDSINF_OK ? sdsinf__config_copy(config, out, cap, err) : rc;
+}
+
 /* ---- Queue requests ------------------------------------------------------------ */
 
 /* Posts form f (freed) to SQS, billed as `units`; the answer's XML in *x
@@ -938,4 +947,5 @@ const sdsinf_channel_methods sdsinf__channel_sqs = {
     .run_destroy = sqs_run_destroy,
     .flush = sqs_flush,
     .run_residue = sqs_run_residue,
+    .config_prepare = sqs_config_prepare,
 };

@@ -49,6 +49,8 @@ static inline int sdsinf__flag_set(const volatile sig_atomic_t *f)
  * SDSINF_ENOTSUP for a version this library does not know (1 .. known),
  * SDSINF_EINVAL for a missing name or one over SDSINF__MAX_NAME bytes. */
 #define SDSINF__MAX_NAME 64
+/* The longest channel setting a run takes (as prepared, in bytes). */
+#define SDSINF__MAX_CONFIG 4096
 int sdsinf__table_check(const char *kind, int version, int known,
                         const char *name, sdsinf_err *err);
 

@@ -10,6 +10,7 @@
 #include "run/run.h"
 #include "run/sweep.h"
 
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -111,6 +112,19 @@ const char *sdsinf_run_channel(const sdsinf_run_opts *o)
     return run_channel(o, sdsinf_launcher_find(o->launcher));
 }
 
+/* The bytes of a version v options struct (older: without the fields of
+ * later versions). */
+static size_t run_opts_size(int v)
+{
+    static const size_t upto[] = {
+        offsetof(sdsinf_run_opts, plan_dir),
+        offsetof(sdsinf_run_opts, max_message),
+        offsetof(sdsinf_run_opts, cancel),
+        offsetof(sdsinf_run_opts, worker_exe),
+        offsetof(sdsinf_run_opts, start_timeout_ms)};
+    return v >= 1 && v <= 5 ? upto[v - 1] : sizeof(sdsinf_run_opts);
+}
+
 int sdsinf_run_opts_check(const sdsinf_run_opts *o, int workers,
                           sdsinf_err *err)
 {
@@ -134,6 +148,11 @@ int sdsinf_run_opts_check(const sdsinf_run_opts *o, int workers,
                             "workers as processes (use %s, or a channel "
                             "such as local)", channel, lm->name, advice);
     }
+    char config[SDSINF__MAX_CONFIG];
+    if ((rc = sdsinf__channel_config_prepare(cm, o->channel_config, config,
+                                             sizeof config, err)) !=
+        SDSINF_OK)
+        return rc;
     if (lm == &sdsinf__launcher_external &&
         (rc = sdsinf__specs_dir_check(o, err)) != SDSINF_OK)
         return rc;
@@ -255,6 +274,20 @@ int sdsinf_run(const sdsinf_model *m, const sdsinf_plan *p,
     if ((rc = sdsinf_run_opts_check(o, ps.workers, err)) != SDSINF_OK)
         return rc;
     const sdsinf_launcher_methods *lm = sdsinf_launcher_find(o->launcher);
+    /* the options as the run uses them: the channel's setting in the form
+     * every worker, and the owner record, can use (a directory made
+     * absolute) */
+    sdsinf_run_opts ro;
+    const sdsinf_channel_methods *cm;
+    char config[SDSINF__MAX_CONFIG];
+    sdsinf_run_opts_init(&ro);
+    memcpy(&ro, o, run_opts_size(o->version));
+    if ((rc = sdsinf__channel_resolve(run_channel(o, lm), &cm, err)) ||
+        (rc = sdsinf__channel_config_prepare(cm, o->channel_config, config,
+                                             sizeof config, err)))
+        return rc;
+    ro.channel_config = config[0] ? config : NULL;
+    o = &ro;
     if (ps.neurons != m->neurons || ps.layers != m->layers ||
         images->ncols != m->neurons)
         return sdsinf__fail(err, SDSINF_EINVAL, "the plan, model and images "
