@@ -95,6 +95,55 @@ partial "workers 0 and 2 started, they time out first" "0 2" \
     "worker(s) 1 never started (no word from them on channel fs), so the others failed: worker [02], layer [0-9]" \
     20000 2000
 
+echo "== relative paths: the specs name them absolute, workers start elsewhere"
+mkdir "$tmp/cwd"
+cp -r "$tmp/plan" "$tmp/cwd/rel-plan"
+(cd "$tmp/cwd" && exec timeout 120 "$sdsinf" run --launcher external \
+    --specs-out specs --plan rel-plan --channel fs --channel-config rel-store \
+    --weights "$tmp/g" --images "$img" --scores "$tmp/s.tsv" >"$tmp/out" 2>"$tmp/err") &
+run=$!
+for _ in $(seq 600); do
+    [ "$(ls "$tmp/cwd/specs" 2>/dev/null | grep -c '^worker-[0-9]*\.spec$')" = 3 ] && break
+    sleep 0.1
+done
+grep -q "^plan $tmp/cwd/rel-plan$" "$tmp/cwd/specs/worker-0.spec" &&
+    grep -q "^channel_config $tmp/cwd/rel-store$" "$tmp/cwd/specs/worker-0.spec" ||
+    { echo "FAIL: relative paths in the spec"; cat "$tmp/cwd/specs/worker-0.spec"; exit 1; }
+pids=()
+for i in 0 1 2; do
+    (cd / && exec "$sdsinf" worker --quiet --spec "$tmp/cwd/specs/worker-$i.spec") & pids+=($!)
+done
+for p in "${pids[@]}"; do wait "$p" || { echo "FAIL: a worker started from / failed"; exit 1; }; done
+wait "$run" || { echo "FAIL: the run of relative paths failed"; cat "$tmp/err"; exit 1; }
+same "relative paths"
+echo "ok: relative --plan and --channel-config, workers started from /"
+
+echo "== a worker that cannot load its data: the run ends at once, naming it"
+rm "$tmp/cwd/rel-plan/shard-1.sdsinf"
+t0=$(date +%s)
+(cd "$tmp/cwd" && exec timeout 120 "$sdsinf" run --launcher external \
+    --specs-out specs --plan rel-plan --weights "$tmp/g" --images "$img" \
+    --scores "$tmp/part.tsv" --start-timeout-ms 60000 >"$tmp/out" 2>"$tmp/err") &
+run=$!
+for _ in $(seq 600); do
+    [ "$(ls "$tmp/cwd/specs" 2>/dev/null | grep -c '^worker-[0-9]*\.spec$')" = 3 ] && break
+    sleep 0.1
+done
+rc=0
+"$sdsinf" worker --quiet --spec "$tmp/cwd/specs/worker-1.spec" 2>/dev/null || rc=$?
+[ "$rc" = 1 ] || { echo "FAIL: worker 1 without its shard: exit $rc"; exit 1; }
+rc=0
+wait "$run" || rc=$?
+[ "$rc" = 1 ] || { echo "FAIL: the run of a failed worker: exit $rc"; cat "$tmp/err"; exit 1; }
+grep -q "worker 1" "$tmp/err" && grep -q "shard-1" "$tmp/err" ||
+    { echo "FAIL: the failed worker's error"; cat "$tmp/err"; exit 1; }
+[ $(( $(date +%s) - t0 )) -le 30 ] || { echo "FAIL: the run waited its start timeout"; exit 1; }
+[ ! -e "$tmp/cwd/specs" ] || { echo "FAIL: specs left"; exit 1; }
+[ -z "$(find "$SDSINF_SCRATCH" -mindepth 1)" ] ||
+    { echo "FAIL: files left"; find "$SDSINF_SCRATCH"; exit 1; }
+echo "ok: worker 1 failed to load; the run ended at once: $(cat "$tmp/err")"
+rm -rf "$tmp/cwd"
+
 echo "== bad specs and options"
 printf 'sdsinf-worker-spec 1\nrun 1\nworkers two\n' >"$tmp/bad.spec"
 if "$sdsinf" worker --spec "$tmp/bad.spec" 2>"$tmp/err"; then echo "FAIL: a bad spec ran"; exit 1; fi

@@ -4,7 +4,6 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
-#include <unistd.h>
 
 int sdsinf__setting_next(const char **s, sdsinf__setting *out)
 {
@@ -70,20 +69,12 @@ int sdsinf__config_copy(const char *config, char *out, size_t cap,
 int sdsinf__config_dir_absolute(const char *config, char *out, size_t cap,
                                 sdsinf_err *err)
 {
-    char cwd[4096];
-    if (!config || !config[0] || config[0] == '/')
+    if (!config || !config[0])
         return sdsinf__config_copy(config, out, cap, err);
-    if (!getcwd(cwd, sizeof cwd))
-        return sdsinf__fail(err, SDSINF_EIO, "channel directory %s: the "
-                            "working directory is unknown (%s): give an "
-                            "absolute path", config, strerror(errno));
-    const char *rel = config;
-    while (rel[0] == '.' && rel[1] == '/')
-        rel += 2 + strspn(rel + 2, "/"); /* ./x: x */
-    if (snprintf(out, cap, "%s%s%s", cwd, cwd[1] ? "/" : "",
-                 strcmp(rel, ".") ? rel : "") >= (int)cap)
-        return sdsinf__fail(err, SDSINF_EINVAL, "channel directory %s/%.80s"
-                            "...: too long (at most %zu bytes)", cwd, rel,
-                            cap - 1);
+    if (sdsinf__absolute_path(config, out, cap) != 0)
+        return sdsinf__fail(err, SDSINF_EINVAL, "channel directory %.80s: "
+                            "cannot make it absolute (%s): give an absolute "
+                            "path, at most %zu bytes", config,
+                            strerror(errno), cap - 1);
     return SDSINF_OK;
 }

@@ -73,6 +73,9 @@ void sdsinf__sleep_ms(double ms);
  * /dev/shm (memory: a journaled disk makes every create and rename wait),
  * else $TMPDIR, else /tmp. */
 const char *sdsinf__scratch_dir(void);
+/* path made absolute against the working directory ("./" dropped) into
+ * out (cap bytes): 0, or -1 (errno ENAMETOOLONG, or getcwd's). */
+int sdsinf__absolute_path(const char *path, char *out, size_t cap);
 /* mkdir -p, mode 0700; 0 or -1 with errno. */
 int sdsinf__mkdir_p(const char *dir);
 /* Removes path and, for a directory, everything under it (never following
