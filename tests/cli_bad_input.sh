@@ -119,6 +119,11 @@ echo "== --check against golden categories"
 check 0 "" "generate a small network" \
     "$bin" generate --neurons 64 --layers 2 --images 20 --out "$tmp/gen"
 gold="$tmp/gen/n64-l2-categories.tsv"
+"$bin" partition --weights "$tmp/gen" --workers 6 --out "$tmp/plan6" >/dev/null
+check 2 "bfr 2 over 1 levels starts 2 workers, not 6" \
+    "run --plan of 6 workers, a launch tree of another size" \
+    "$bin" run --weights "$tmp/gen" --images "$tmp/gen/sparse-images-64.tsv" \
+    --plan "$tmp/plan6" --bfr 2
 infer_gen=("$bin" infer --weights "$tmp/gen" --images
            "$tmp/gen/sparse-images-64.tsv" --quiet)
 check 0 "check passed" "the right golden file" "${infer_gen[@]}" --check "$gold"

@@ -1417,6 +1417,12 @@ static int run_distributed(const opts *o, const run_setup *rs)
     run_opts_from(o, &ro);
     if (load_run_inputs(o, rs, &in, &err))
         goto fail;
+    sdsinf_plan_stats ps;
+    sdsinf_plan_get_stats(in.plan, &ps);
+    if (!o->workers && check_run_opts(o, ps.workers)) {
+        rc = EXIT_USAGE; /* the plan's worker count: a tree that fits */
+        goto done;
+    }
     catch_stop_signals();
     if (sdsinf_run(in.m, in.plan, &in.images, &ro, &res, &st, &err) &&
         st.rank > 0) {
