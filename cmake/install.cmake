@@ -44,6 +44,7 @@ endif()
 # sdsinf.pc: `pkg-config --libs sdsinf` links libsdsinf.so, and
 # `--static` adds what libsdsinf.a needs of its own (the dependencies this
 # build found; Open MPI and Zoltan are the plugin's, loaded at run time).
+# sdsinf-static.pc links libsdsinf.a itself (-lsdsinf would find the .so).
 set(pc_requires libzstd)
 set(pc_libs -pthread -lm)
 foreach(lib ${CMAKE_DL_LIBS})
@@ -70,7 +71,9 @@ file(RELATIVE_PATH SDSINF_PC_LIBDIR ${CMAKE_INSTALL_PREFIX}
 file(RELATIVE_PATH SDSINF_PC_INCLUDEDIR ${CMAKE_INSTALL_PREFIX}
      ${CMAKE_INSTALL_FULL_INCLUDEDIR})
 configure_file(cmake/sdsinf.pc.in sdsinf.pc @ONLY)
+configure_file(cmake/sdsinf-static.pc.in sdsinf-static.pc @ONLY)
 install(FILES ${PROJECT_BINARY_DIR}/sdsinf.pc
+              ${PROJECT_BINARY_DIR}/sdsinf-static.pc
         DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
 
 # The CMake package: sdsinfConfig.cmake finds libsdsinf.a's dependencies

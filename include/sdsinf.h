@@ -436,11 +436,13 @@ SDSINF_API int sdsinf_legacy_load(const char *dir, const sdsinf_model *known,
  *     from the config, the run id and the endpoints alone);
  *   - type_init and type_cleanup for what all instances of the channel in a
  *     process share (a client, a connection pool, MPI), and flush when
- *     sends are batched.  Every version 2 entry may be NULL.
+ *     sends are batched.  Every version 2 entry may be NULL;
+ *   - config_prepare (version 3) where the setting can be checked up
+ *     front, or means something only where it is read (a relative path).
  * Version 1 tables (without the entries after control) keep working when
  * built against this header (sdsinf_channel grew: rebuild a channel built
  * against an older one; its table may keep version 1). */
-#define SDSINF_CHANNEL_VERSION 2
+#define SDSINF_CHANNEL_VERSION 3
 
 enum {
     SDSINF_CAP_KEYED = 1u,      /* messages sit at known keys (an object
@@ -534,6 +536,15 @@ struct sdsinf_channel_methods {
      * cleanup is done.  For checks and `sdsinf clean`. */
     int (*run_residue)(void *state, const char *config, uint64_t run,
                        int64_t *items, sdsinf_err *err);
+
+    /* ---- version 3: may be NULL (the setting is used as given) ---- */
+    /* Checks setting `config` (may be NULL) without reaching the service
+     * (SDSINF_EINVAL naming a bad setting) and writes into out (cap bytes)
+     * the form that means the same in every process of a run and in its
+     * owner record, wherever they start (a relative directory made
+     * absolute).  A run calls it once, before anything is loaded. */
+    int (*config_prepare)(const char *config, char *out, size_t cap,
+                          sdsinf_err *err);
 };
 
 struct sdsinf_channel {

@@ -39,6 +39,16 @@ check 1 "sdsinf convert" "infer, a text file as the bundle" \
 echo "== paths that do not exist: exit 1, naming them"
 check 1 "$tmp/nowhere" "infer, nonexistent weights" \
     "$bin" infer --weights "$tmp/nowhere" --images "$tmp/images.tsv"
+check 1 "--weights $tmp/nowhere: no such file or directory" \
+    "infer, nonexistent weights: the flag named" \
+    "$bin" infer --weights "$tmp/nowhere" --images "$tmp/images.tsv"
+check 1 "--images $tmp/no-images.tsv: no such file or directory" \
+    "run, nonexistent images: the flag named" \
+    "$bin" run --weights "$tmp/good" --images "$tmp/no-images.tsv" --workers 2
+check 1 "extra-arg: cannot open: not a file; run takes one payload file or flags" \
+    "run, a stray argument" \
+    "$bin" run --weights "$tmp/good" --images "$tmp/images.tsv" --workers 2 \
+    extra-arg
 check 1 "$tmp/no-images.tsv" "infer, nonexistent images" \
     "$bin" infer --weights "$tmp/good" --images "$tmp/no-images.tsv" \
     --bias -0.3
@@ -71,9 +81,32 @@ check 2 "unknown launcher 'nope'" "run --launcher nope" \
     "${run_good[@]}" --launcher nope
 check 2 "unknown channel 'nope'" "run --channel nope" \
     "${run_good[@]}" --channel nope
-check 2 "channel mem works only between threads" \
+check 2 "channel mem does not work between processes" \
     "run --launcher local --channel mem" \
     "${run_good[@]}" --launcher local --channel mem
+check 2 "use --launcher threads" "run --channel mem: the threads launcher" \
+    "${run_good[@]}" --launcher local --channel mem
+# The mpi channel's advice is its own launcher's (when the build has it).
+"${run_good[@]}" --launcher local --channel mpi >"$tmp/stdout" 2>"$tmp/stderr"
+if grep -qF "not in this build" "$tmp/stderr"; then
+    echo "ok:   run --channel mpi: not in this build (skipped)"
+else
+    check 2 "use --launcher mpi under mpirun -n W" \
+        "run --launcher local --channel mpi: mpi's advice" \
+        "${run_good[@]}" --launcher local --channel mpi
+fi
+check 2 "mpi" "run --channel nope: mpi among the known" \
+    "${run_good[@]}" --channel nope
+if grep -qF "register it first" "$tmp/stderr"; then
+    echo "FAIL: run --channel nope: a library user's advice to a CLI user"
+    failures=$((failures + 1))
+fi
+if check 2 "" "run --channel sqs, a bad setting: bad usage, before loading" \
+    "${run_good[@]}" --channel sqs --channel-config wait=abc &&
+    ! grep -qF "not in this build" "$tmp/stderr"; then
+    check 2 "bad setting 'wait=abc'" "... naming the setting" \
+        "${run_good[@]}" --channel sqs --channel-config wait=abc
+fi
 check 2 "bfr 3 over 1 levels starts 3 workers, not 2" \
     "run, a launch tree of another size" "${run_good[@]}" --bfr 3 --nlevels 1
 check 2 "unknown partition method 'nope'" "partition --method nope" \
@@ -86,6 +119,11 @@ echo "== --check against golden categories"
 check 0 "" "generate a small network" \
     "$bin" generate --neurons 64 --layers 2 --images 20 --out "$tmp/gen"
 gold="$tmp/gen/n64-l2-categories.tsv"
+"$bin" partition --weights "$tmp/gen" --workers 6 --out "$tmp/plan6" >/dev/null
+check 2 "bfr 2 over 1 levels starts 2 workers, not 6" \
+    "run --plan of 6 workers, a launch tree of another size" \
+    "$bin" run --weights "$tmp/gen" --images "$tmp/gen/sparse-images-64.tsv" \
+    --plan "$tmp/plan6" --bfr 2
 infer_gen=("$bin" infer --weights "$tmp/gen" --images
            "$tmp/gen/sparse-images-64.tsv" --quiet)
 check 0 "check passed" "the right golden file" "${infer_gen[@]}" --check "$gold"

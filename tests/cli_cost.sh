@@ -164,7 +164,7 @@ printf '{"channel":"sqs","requests":{},"instance":{"type":"m9.huge","seconds":60
 check 1 "no EC2 instance type 'm9.huge'" "an instance type without a price" \
     "$sdsinf" cost "$tmp/ec2.json" --prices "$prices"
 check 1 "$tmp/none: cannot open" "no such record" "$sdsinf" cost "$tmp/none" --prices "$prices"
-check 1 "--as dynamo: give sqs, sns or s3" "--as an unknown service" \
+check 2 "--as dynamo: give sqs, sns or s3" "--as an unknown service" \
     "$sdsinf" cost "$tmp/run.json" --prices "$prices" --as dynamo
 check 1 "already by service" "--as on requests by service" \
     "$sdsinf" cost "$tmp/sns.json" --prices "$prices" --as sqs

@@ -42,7 +42,7 @@ external() { # label, workers, weights, images, scores, run arguments...
     "$sdsinf" worker --spec - <"$specs/worker-0.spec" & pids+=($!)
     for p in "${pids[@]}"; do wait "$p" || { echo "FAIL: $label: a worker failed"; exit 1; }; done
     wait "$run" || { echo "FAIL: $label: the run failed"; cat "$tmp/err"; exit 1; }
-    [ -z "$(ls -A "$specs")" ] || { echo "FAIL: $label: specs left"; ls "$specs"; exit 1; }
+    [ ! -e "$specs" ] || { echo "FAIL: $label: specs (or their directory) left"; ls "$specs"; exit 1; }
     [ -z "$(find "$SDSINF_SCRATCH" -mindepth 1)" ] ||
         { echo "FAIL: $label: files left"; find "$SDSINF_SCRATCH"; exit 1; }
     echo "ok: $label: $(tail -n 1 "$tmp/out")"
@@ -82,7 +82,7 @@ partial() { # label, workers to start (ids), expected message, start
         if wait "$p"; then echo "FAIL: $label: a worker of the failed run succeeded"; exit 1; fi
     done
     [ ! -e "$tmp/part.tsv" ] || { echo "FAIL: $label: --scores written"; exit 1; }
-    [ -z "$(ls -A "$specs")" ] || { echo "FAIL: $label: specs left"; ls "$specs"; exit 1; }
+    [ ! -e "$specs" ] || { echo "FAIL: $label: specs (or their directory) left"; ls "$specs"; exit 1; }
     [ -z "$(find "$SDSINF_SCRATCH" -mindepth 1)" ] ||
         { echo "FAIL: $label: files left"; find "$SDSINF_SCRATCH"; exit 1; }
     echo "ok: $label: exit $rc, $(cat "$tmp/err")"
@@ -95,15 +95,74 @@ partial "workers 0 and 2 started, they time out first" "0 2" \
     "worker(s) 1 never started (no word from them on channel fs), so the others failed: worker [02], layer [0-9]" \
     20000 2000
 
+echo "== relative paths: the specs name them absolute, workers start elsewhere"
+mkdir "$tmp/cwd"
+cp -r "$tmp/plan" "$tmp/cwd/rel-plan"
+(cd "$tmp/cwd" && exec timeout 120 "$sdsinf" run --launcher external \
+    --specs-out specs --plan rel-plan --channel fs --channel-config rel-store \
+    --weights "$tmp/g" --images "$img" --scores "$tmp/s.tsv" >"$tmp/out" 2>"$tmp/err") &
+run=$!
+for _ in $(seq 600); do
+    [ "$(ls "$tmp/cwd/specs" 2>/dev/null | grep -c '^worker-[0-9]*\.spec$')" = 3 ] && break
+    sleep 0.1
+done
+grep -q "^plan $tmp/cwd/rel-plan$" "$tmp/cwd/specs/worker-0.spec" &&
+    grep -q "^channel_config $tmp/cwd/rel-store$" "$tmp/cwd/specs/worker-0.spec" ||
+    { echo "FAIL: relative paths in the spec"; cat "$tmp/cwd/specs/worker-0.spec"; exit 1; }
+pids=()
+for i in 0 1 2; do
+    (cd / && exec "$sdsinf" worker --quiet --spec "$tmp/cwd/specs/worker-$i.spec") & pids+=($!)
+done
+for p in "${pids[@]}"; do wait "$p" || { echo "FAIL: a worker started from / failed"; exit 1; }; done
+wait "$run" || { echo "FAIL: the run of relative paths failed"; cat "$tmp/err"; exit 1; }
+same "relative paths"
+echo "ok: relative --plan and --channel-config, workers started from /"
+
+echo "== a worker that cannot load its data: the run ends at once, naming it"
+rm "$tmp/cwd/rel-plan/shard-1.sdsinf"
+t0=$(date +%s)
+(cd "$tmp/cwd" && exec timeout 120 "$sdsinf" run --launcher external \
+    --specs-out specs --plan rel-plan --weights "$tmp/g" --images "$img" \
+    --scores "$tmp/part.tsv" --start-timeout-ms 60000 >"$tmp/out" 2>"$tmp/err") &
+run=$!
+for _ in $(seq 600); do
+    [ "$(ls "$tmp/cwd/specs" 2>/dev/null | grep -c '^worker-[0-9]*\.spec$')" = 3 ] && break
+    sleep 0.1
+done
+rc=0
+"$sdsinf" worker --quiet --spec "$tmp/cwd/specs/worker-1.spec" 2>/dev/null || rc=$?
+[ "$rc" = 1 ] || { echo "FAIL: worker 1 without its shard: exit $rc"; exit 1; }
+rc=0
+wait "$run" || rc=$?
+[ "$rc" = 1 ] || { echo "FAIL: the run of a failed worker: exit $rc"; cat "$tmp/err"; exit 1; }
+grep -q "worker 1" "$tmp/err" && grep -q "shard-1" "$tmp/err" ||
+    { echo "FAIL: the failed worker's error"; cat "$tmp/err"; exit 1; }
+[ $(( $(date +%s) - t0 )) -le 30 ] || { echo "FAIL: the run waited its start timeout"; exit 1; }
+[ ! -e "$tmp/cwd/specs" ] || { echo "FAIL: specs left"; exit 1; }
+[ -z "$(find "$SDSINF_SCRATCH" -mindepth 1)" ] ||
+    { echo "FAIL: files left"; find "$SDSINF_SCRATCH"; exit 1; }
+echo "ok: worker 1 failed to load; the run ended at once: $(cat "$tmp/err")"
+rm -rf "$tmp/cwd"
+
 echo "== bad specs and options"
 printf 'sdsinf-worker-spec 1\nrun 1\nworkers two\n' >"$tmp/bad.spec"
 if "$sdsinf" worker --spec "$tmp/bad.spec" 2>"$tmp/err"; then echo "FAIL: a bad spec ran"; exit 1; fi
 grep -q "line 3: workers: not an integer" "$tmp/err" || { cat "$tmp/err"; exit 1; }
 if "$sdsinf" worker 2>"$tmp/err"; then echo "FAIL: worker without --spec ran"; exit 1; fi
 grep -q "worker needs --spec" "$tmp/err" || { cat "$tmp/err"; exit 1; }
-if "$sdsinf" run --launcher external --weights "$tmp/g" --images "$img" --workers 2 \
-        2>"$tmp/err"; then echo "FAIL: external without --specs-out ran"; exit 1; fi
+rc=0
+"$sdsinf" run --launcher external --weights "$tmp/g" --images "$img" --workers 2 \
+    2>"$tmp/err" || rc=$?
+[ "$rc" = 2 ] || { echo "FAIL: external without --specs-out: exit $rc, not 2"; exit 1; }
 grep -q "specs_dir, --specs-out DIR" "$tmp/err" || { cat "$tmp/err"; exit 1; }
+# A directory that holds specs already is refused (bad usage), untouched.
+mkdir "$tmp/held" && echo mine >"$tmp/held/worker-0.spec"
+rc=0
+"$sdsinf" run --launcher external --specs-out "$tmp/held" --weights "$tmp/g" \
+    --images "$img" --workers 2 2>"$tmp/err" || rc=$?
+[ "$rc" = 2 ] || { echo "FAIL: --specs-out over specs: exit $rc, not 2"; cat "$tmp/err"; exit 1; }
+grep -q "already holds workers' specs" "$tmp/err" || { cat "$tmp/err"; exit 1; }
+[ "$(cat "$tmp/held/worker-0.spec")" = mine ] || { echo "FAIL: a spec overwritten"; exit 1; }
 [ -z "$(find "$SDSINF_SCRATCH" -mindepth 1)" ] ||
     { echo "FAIL: a refused run left files"; find "$SDSINF_SCRATCH"; exit 1; }
 echo "ok: refused, named"

@@ -138,6 +138,29 @@ grep -q '"channel":"fs","items":[1-9][0-9]*}\],"runs":1,' "$tmp/out" ||
 rmdir "$tmp/store"
 echo "ok: a killed run's objects in $tmp/store removed through the fs channel: $(cat "$tmp/out")"
 
+echo "== SIGKILL, a relative store: the record holds it absolute, clean works from elsewhere"
+mkdir "$tmp/cwd"
+(cd "$tmp/cwd" && exec "$sdsinf" run --weights "$tmp/m.sdsinf" --images "$img" \
+    --plan "$tmp/plan8" --channel fs --channel-config rel-store >/dev/null 2>&1) &
+pid=$!
+for _ in $(seq 600); do
+    [ -n "$(find "$tmp/cwd/rel-store" -name '*.msg' 2>/dev/null)" ] && break
+    sleep 0.1
+done
+kill -KILL "$pid"
+wait "$pid" || true
+sleep 0.5
+no_processes "SIGKILL, a relative fs store"
+grep -qx "config $tmp/cwd/rel-store" "$SDSINF_SCRATCH"/sdsinf-*/*.owner ||
+    { echo "FAIL: the record's config is not absolute"; cat "$SDSINF_SCRATCH"/sdsinf-*/*.owner; exit 1; }
+(cd / && "$sdsinf" clean --json) >"$tmp/out"
+grep -q '"channel":"fs","items":[1-9][0-9]*}\],"runs":1,' "$tmp/out" ||
+    { echo "FAIL: clean of a relative fs store from /"; cat "$tmp/out"; exit 1; }
+[ -z "$(ls -A "$tmp/cwd/rel-store")" ] || { echo "FAIL: clean left in the store:"; find "$tmp/cwd/rel-store"; exit 1; }
+[ -z "$(state)" ] || { echo "FAIL: clean left:"; state; exit 1; }
+rm -rf "$tmp/cwd"
+echo "ok: a relative store, recorded as $tmp/cwd/rel-store, cleaned from /"
+
 echo "== what clean keeps"
 mkdir "$SDSINF_SCRATCH/sdsinf-11" "$SDSINF_SCRATCH/sdsinf-12"
 echo "$$ 1" >"$SDSINF_SCRATCH/sdsinf-11/11.owner" # a live pid, started later

@@ -103,6 +103,34 @@ import json, sys
 sys.stdout.write(json.load(open(sys.argv[1] + ".json"))["run"]["CONFIG"])' \
     "$odd.m")" = "$odd.m"
 
+# generate names the files it writes (its help and its last words), and a
+# flag's help says what it means for the command at hand.
+check 0 "sparse-images-N.tsv" "help generate names its files" "$bin" help generate
+check 0 "neurons per layer of the network to make" "help generate: --neurons" \
+    "$bin" help generate
+if grep -qF "the model's" "$tmp/stdout"; then
+    echo "FAIL: help generate speaks of a model it has not"
+    failures=$((failures + 1))
+fi
+check 0 "the images (lines: image feature value)" "help run: --images" \
+    "$bin" help run
+if grep -qF "how many images to make" "$tmp/stdout"; then
+    echo "FAIL: help run explains generate's --images"
+    failures=$((failures + 1))
+fi
+check 0 "sparse-images-16.tsv, n16-l2-categories.tsv" "generate names its files" \
+    "$bin" generate --neurons 16 --layers 2 --images 3 --out "$tmp/gen16"
+
+# worker prints no JSON (its outcome goes to the coordinator), as the
+# README says.
+check 2 "--json is not an option of worker" "worker --json" \
+    "$bin" worker --spec x --json
+readme=$(dirname "$0")/../README.md
+if [ -f "$readme" ]; then
+    expect "the README names worker as taking no --json" \
+        "$(tr '\n' ' ' <"$readme" | grep -c 'but `version` and `worker`')" = 1
+fi
+
 echo
 if [ "$failures" -ne 0 ]; then
     echo "$failures check(s) failed"

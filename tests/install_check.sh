@@ -4,8 +4,8 @@
 # BUILD` into a scratch prefix, then tests/install/consumer.c (an inference
 # and two-worker runs that must equal it) is built and run
 #   - with pkg-config: against libsdsinf.so (which exports the header's
-#     functions only), and with --static against libsdsinf.a (no libsdsinf
-#     in ldd);
+#     functions only; run path or LD_LIBRARY_PATH, as the README shows),
+#     and with sdsinf-static against libsdsinf.a (no libsdsinf in ldd);
 #   - with CMake: find_package(sdsinf) (sdsinf::sdsinf and
 #     sdsinf::sdsinf_shared), and add_subdirectory of the source tree;
 # and the installed tool runs (its version, its price table, a small demo,
@@ -58,21 +58,27 @@ if command -v nm >/dev/null; then
         -z "$others"
 fi
 
-# pkg-config, the shared library (found through the run path)
-check 0 "" "cc \$(pkg-config --cflags --libs sdsinf)" \
+# pkg-config, the shared library, as the README shows: found through the
+# run path, or through LD_LIBRARY_PATH
+check 0 "" "cc \$(pkg-config --cflags --libs sdsinf) -Wl,-rpath,PREFIX/lib" \
     "$cc" -std=c11 -Wall -Wextra -Werror -o "$tmp/shared" "$consumer" \
     $(pkg-config --cflags --libs sdsinf) -Wl,-rpath,"$libdir"
 check 0 "$libdir/libsdsinf.so.0" "it links the installed libsdsinf.so" \
     ldd "$tmp/shared"
 check 0 "the runs equal infer" "the shared consumer runs" \
     "$tmp/shared" "$version"
+check 0 "" "cc \$(pkg-config --cflags --libs sdsinf), no run path" \
+    "$cc" -std=c11 -Wall -Wextra -Werror -o "$tmp/shared-norpath" "$consumer" \
+    $(pkg-config --cflags --libs sdsinf)
+check 0 "the runs equal infer" "... runs with LD_LIBRARY_PATH=PREFIX/lib" \
+    env LD_LIBRARY_PATH="$libdir" "$tmp/shared-norpath" "$version"
 
-# pkg-config --static: -lsdsinf would find libsdsinf.so first, so the
-# archive is named; its dependencies are what --static adds
-libs=$(pkg-config --static --libs sdsinf)
-check 0 "" "cc \$(pkg-config --static --cflags --libs sdsinf)" \
+# pkg-config sdsinf-static: libsdsinf.a itself, and what it needs
+expect "pkg-config sdsinf-static links no Open MPI" \
+    -z "$(pkg-config --libs sdsinf-static | grep -E 'mpi|zoltan')"
+check 0 "" "cc \$(pkg-config --cflags --libs sdsinf-static)" \
     "$cc" -std=c11 -Wall -Wextra -Werror -o "$tmp/static" "$consumer" \
-    $(pkg-config --static --cflags sdsinf) ${libs/-lsdsinf/-l:libsdsinf.a}
+    $(pkg-config --cflags --libs sdsinf-static)
 expect "the static consumer has no libsdsinf" -z "$(ldd "$tmp/static" | grep libsdsinf)"
 check 0 "the runs equal infer" "the static consumer runs" \
     "$tmp/static" "$version"

@@ -405,6 +405,14 @@ int cost_run_usd(const char *channel, const sdsinf_requests *q,
     return rc;
 }
 
+int cost_as_check(const char *as, sdsinf_err *err)
+{
+    if (as && service_named(as) == SVC_NONE)
+        return cli_fail(err, SDSINF_EINVAL, "--as %s: give sqs, sns or s3 "
+                        "(the AWS channel whose bill to estimate)", as);
+    return SDSINF_OK;
+}
+
 /* Loads o->input and the price table and prices the run: on success the
  * caller frees *rec and *t. */
 static int bill_load(const cost_opts *o, record *rec, price_table *t,
@@ -413,10 +421,8 @@ static int bill_load(const cost_opts *o, record *rec, price_table *t,
     int rc;
     memset(ru, 0, sizeof *ru);
     sdsinf_usage_init(&ru->u);
-    if (o->as && service_named(o->as) == SVC_NONE)
-        return cli_fail(err, SDSINF_EINVAL, "--as %s: give sqs, sns or s3 "
-                        "(the AWS channel whose bill to estimate)", o->as);
-    if ((rc = prices_load(o->prices, o->region, t, err)) ||
+    if ((rc = cost_as_check(o->as, err)) ||
+        (rc = prices_load(o->prices, o->region, t, err)) ||
         (rc = record_load(o->input, rec, err)))
         goto done;
     json_reader r = {rec->path, "run record",

@@ -26,6 +26,8 @@ typedef struct cost_opts {
     int json;           /* one JSON object instead of the table */
 } cost_opts;
 
+/* SDSINF_EINVAL when --as names no AWS channel cost can price (NULL: ok). */
+int cost_as_check(const char *as, sdsinf_err *err);
 /* Prints the bill of o->input on standard output. */
 int cost_report(const cost_opts *o, sdsinf_err *err);
 

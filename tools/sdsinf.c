@@ -891,6 +891,10 @@ static int cmd_generate(const opts *o)
     printf("wrote %s: %lld neurons x %lld layers, %lld images (%lld "
            "categorized), seed %lld, in %.2f s\n", o->out, o->neurons,
            o->layers, M, (long long)ncats, o->seed, t);
+    printf("files: n%lld-l1.tsv .. n%lld-l%lld.tsv, bias.tsv, "
+           "sparse-images-%lld.tsv, n%lld-l%lld-categories.tsv\n",
+           o->neurons, o->neurons, o->layers, o->neurons, o->neurons,
+           o->layers);
     return 0;
 }
 
@@ -1456,6 +1460,12 @@ static int run_distributed(const opts *o, const run_setup *rs)
     run_opts_from(o, &ro);
     if (load_run_inputs(o, rs, &in, &err))
         goto fail;
+    sdsinf_plan_stats ps;
+    sdsinf_plan_get_stats(in.plan, &ps);
+    if (!o->workers && check_run_opts(o, ps.workers)) {
+        rc = EXIT_USAGE; /* the plan's worker count: a tree that fits */
+        goto done;
+    }
     catch_stop_signals();
     meter prog = {0};
     run_opts_progress(o, &ro, &prog);
@@ -1949,6 +1959,8 @@ static int cmd_cost(const opts *o)
                            "PREFIX) or --validate DIR, one of them");
     if (o->validate && o->as)
         return usage_error("--as prices a recorded run, not --validate");
+    if (cost_as_check(o->as, &err) != SDSINF_OK)
+        return usage_error("%s", err.msg);
     int rc = o->validate ? cost_validate(o->validate, &co, &err)
                          : cost_report(&co, &err);
     return rc == SDSINF_OK ? 0 : fail(&err);
@@ -2138,7 +2150,9 @@ static const command COMMANDS[] = {
      "--images-count --check --out --scores --max-memory --json --quiet --progress --no-progress", 0},
     {"generate", cmd_generate,
      "--neurons N --layers L --images M --out DIR [options]",
-     "a RadiX-Net-style network, its inputs and their golden categories",
+     "a RadiX-Net-style network, its inputs and their golden categories: "
+     "DIR/nN-l1.tsv .. nN-lL.tsv, bias.tsv, sparse-images-N.tsv, "
+     "nN-lL-categories.tsv",
      "--neurons --layers --images --seed --out --threads --max-memory --json --progress --no-progress",
      0},
     {"convert", cmd_convert, "--weights DIR --out BUNDLE [options]",
@@ -2279,6 +2293,33 @@ static void usage(FILE *f)
 
 /* sdsinf help CMD (or CMD --help): c's synopsis, what it does, and a line
  * per flag it takes, from FLAGS. */
+/* What a flag means for one command where the shared text (FLAGS) says
+ * something else. */
+static const struct {
+    const char *command, *flag, *help;
+} FLAG_HELP[] = {
+    {"generate", "--neurons", "neurons per layer of the network to make"},
+    {"generate", "--layers", "layers of the network to make"},
+    {"generate", "--images", "how many images to make"},
+    {"generate", "--out",
+     "the directory to write: nN-l1.tsv .. nN-lL.tsv, bias.tsv, "
+     "sparse-images-N.tsv and nN-lL-categories.tsv (the golden categories)"},
+    {"demo", "--images", "how many images to make (default 2000)"},
+    {"infer", "--images", "the images (lines: image feature value)"},
+    {"run", "--images", "the images (lines: image feature value)"},
+    {"plan", "--images", "how many images the run would infer"},
+};
+
+/* Flag fl's help for command c. */
+static const char *flag_help(const command *c, const flag *fl)
+{
+    for (size_t i = 0; i < sizeof FLAG_HELP / sizeof *FLAG_HELP; i++)
+        if (!strcmp(FLAG_HELP[i].command, c->name) &&
+            !strcmp(FLAG_HELP[i].flag, fl->name))
+            return FLAG_HELP[i].help;
+    return fl->help;
+}
+
 static int command_usage(const command *c, FILE *f)
 {
     size_t n;
@@ -2295,7 +2336,7 @@ static int command_usage(const command *c, FILE *f)
         }
         snprintf(label, sizeof label, "%s%s%s", fl->name, fl->arg ? " " : "",
                  fl->arg ? fl->arg : "");
-        put_wrapped(f, fl->help, fprintf(f, "  %-21s ", label), 24);
+        put_wrapped(f, flag_help(c, fl), fprintf(f, "  %-21s ", label), 24);
     }
     put_wrapped(f, "this help", fprintf(f, "  %-21s ", "--help"), 24);
     return 0;
@@ -2312,6 +2353,35 @@ static int help(int argc, char **argv)
     if (c)
         return command_usage(c, stdout);
     usage(stdout);
+    return 0;
+}
+
+/* The input files the flags name, checked before anything runs: one that
+ * does not exist is reported naming its flag (a stray argument of run,
+ * read as a payload, as such); 0 when all exist. */
+static int missing_input(const command *c, const opts *o)
+{
+    /* generate, demo and plan take --images as a count */
+    int images_file = strcmp(c->name, "generate") && strcmp(c->name, "demo") &&
+                      strcmp(c->name, "plan");
+    const struct { const char *flag, *path; } in[] = {
+        {"--weights", o->weights}, {"--images", images_file ? o->images : NULL},
+        {"--plan", o->plan}, {"--check", o->check}, {"--from", o->from},
+        {"--calibration", o->calibration},
+        {"--spec", o->spec && strcmp(o->spec, "-") ? o->spec : NULL}};
+    struct stat st;
+    if (!strcmp(c->name, "run") && o->payload && stat(o->payload, &st) != 0) {
+        fprintf(stderr, "sdsinf: error EIO: %s: cannot open: not a file; run "
+                "takes one payload file or flags\n", o->payload);
+        return 1;
+    }
+    for (size_t i = 0; i < sizeof in / sizeof *in; i++)
+        if (in[i].path && stat(in[i].path, &st) != 0) {
+            fprintf(stderr, "sdsinf: error EIO: %s %s: %s\n", in[i].flag,
+                    in[i].path, errno == ENOENT ? "no such file or directory"
+                                                : strerror(errno));
+            return 1;
+        }
     return 0;
 }
 
@@ -2337,5 +2407,7 @@ int main(int argc, char **argv)
     if (o.payload && !c->operand)
         return usage_error("%s takes no argument '%s' (only run, cost and "
                            "report take a file)", c->name, o.payload);
+    if (missing_input(c, &o))
+        return 1;
     return c->run(&o);
 }

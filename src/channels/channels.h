@@ -55,6 +55,12 @@ SDSINF__BUILTIN_CHANNELS(SDSINF__CHANNEL_EXTERN)
 int sdsinf__channel_resolve(const char *name,
                             const sdsinf_channel_methods **out,
                             sdsinf_err *err);
+/* Channel m's config_prepare of config into out (cap bytes): the setting
+ * checked and in the form every process of a run can use; as given where
+ * the table has none (NULL: out empty). */
+int sdsinf__channel_config_prepare(const sdsinf_channel_methods *m,
+                                   const char *config, char *out, size_t cap,
+                                   sdsinf_err *err);
 /* The shared state of channel table m (type_init run on first use, as for
  * its instances), held until exit: for code that needs it without an
  * instance (the mpi launcher starts MPI through the mpi channel's). */

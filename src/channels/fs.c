@@ -39,6 +39,7 @@
  * SDS-Inf did.  A key holds one object: send a block's chunks as one
  * message (max_message 0). */
 #include "channels/channels.h"
+#include "channels/settings.h"
 #include "channels/presence.h"
 
 #include <dirent.h>
@@ -552,4 +553,5 @@ const sdsinf_channel_methods sdsinf__channel_fs = {
     .run_create = fs_run_create,
     .run_destroy = fs_run_destroy,
     .run_residue = fs_run_residue,
+    .config_prepare = sdsinf__config_dir_absolute,
 };

@@ -36,6 +36,7 @@
  * duplicate, or a loss the receiver's timeout reports). */
 #define _DEFAULT_SOURCE /* flock, syscall */
 #include "channels/channels.h"
+#include "channels/settings.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -820,4 +821,5 @@ const sdsinf_channel_methods sdsinf__channel_local = {
     .run_create = local_run_create,
     .run_destroy = local_run_destroy,
     .run_residue = local_run_residue,
+    .config_prepare = sdsinf__config_dir_absolute,
 };

@@ -12,6 +12,7 @@
  * instance's counters (a version 1 channel's requests too), so a channel
  * only moves bytes. */
 #include "channels/channels.h"
+#include "channels/settings.h"
 #include "plugin/plugin.h"
 
 #include <errno.h>
@@ -224,21 +225,44 @@ const sdsinf_channel_methods *sdsinf_channel_find(const char *name)
     return found;
 }
 
-/* The registered names, comma-separated, for messages. */
+/* Appends item to the comma-separated list buf (used bytes *n). */
+static void names_add(char *buf, size_t cap, size_t *n, const char *item,
+                      int len, const char *note)
+{
+    if (*n + 1 >= cap)
+        return;
+    int k = snprintf(buf + *n, cap - *n, "%s%.*s%s", *n ? ", " : "", len,
+                     item, note);
+    *n += k > 0 ? (size_t)k : 0;
+    if (*n >= cap)
+        *n = cap - 1;
+}
+
+/* Every channel this build knows, comma-separated, for messages: the
+ * registered ones, the plugin's (mpi) and those left out, marked. */
 static void known_names(char *buf, size_t cap)
 {
     size_t n = 0;
     buf[0] = 0;
     pthread_once(&reg_once, reg_builtins);
     pthread_mutex_lock(&reg_mu);
-    for (int i = 0; i < MAX_CHANNELS && n + 1 < cap; i++) {
-        if (!reg[i].m || !reg[i].current)
-            continue;
-        int k = snprintf(buf + n, cap - n, "%s%s", n ? ", " : "",
-                         reg[i].m->name);
-        n += k > 0 ? (size_t)k : 0;
-    }
+    int mpi_registered = entry_named("mpi") != NULL;
+    for (int i = 0; i < MAX_CHANNELS; i++)
+        if (reg[i].m && reg[i].current)
+            names_add(buf, cap, &n, reg[i].m->name, (int)strlen(reg[i].m->name),
+                      "");
     pthread_mutex_unlock(&reg_mu);
+    if (!mpi_registered)
+        names_add(buf, cap, &n, "mpi", 3,
+                  sdsinf__plugin_built() & SDSINF__PLUGIN_MPI
+                      ? " (MPI plugin)"
+                      : " (not in this build)");
+    for (size_t i = 0; i < NBUILTIN; i++) {
+        const char *colon = left_out[i] ? strchr(left_out[i], ':') : NULL;
+        if (colon)
+            names_add(buf, cap, &n, left_out[i], (int)(colon - left_out[i]),
+                      " (not in this build)");
+    }
 }
 
 /* The failure of a name that is not registered: a plugin's that cannot
@@ -257,11 +281,19 @@ static int unknown_name(const char *name, sdsinf_err *err)
                                 "%s",
                                 name, colon + 1);
     }
-    char names[160];
+    char names[320];
     known_names(names, sizeof names);
-    return sdsinf__fail(err, SDSINF_EINVAL,
-                        "unknown channel '%s' (known: %s); register it first",
+    return sdsinf__fail(err, SDSINF_EINVAL, "unknown channel '%s' (known: %s)",
                         name ? name : DEFAULT_CHANNEL, names);
+}
+
+int sdsinf__channel_config_prepare(const sdsinf_channel_methods *m,
+                                   const char *config, char *out, size_t cap,
+                                   sdsinf_err *err)
+{
+    if (m->version >= 3 && m->config_prepare)
+        return m->config_prepare(config, out, cap, err);
+    return sdsinf__config_copy(config, out, cap, err);
 }
 
 int sdsinf__channel_resolve(const char *name,

@@ -190,6 +190,15 @@ static void listing_prefix(const s3_channel *sc, uint32_t batch,
                  batch, layer);
 }
 
+/* The settings checked up front (a run's config_prepare), kept as given. */
+static int s3_config_prepare(const char *config, char *out, size_t cap,
+                             sdsinf_err *err)
+{
+    s3_settings st;
+    int rc = parse_settings(config, &st, err);
+    return rc == SDSINF_OK ? sdsinf__config_copy(config, out, cap, err) : rc;
+}
+
 /* ---- The run's objects ------------------------------------------------------- */
 
 /* The keys of one listing page, for deletion. */
@@ -855,4 +864,5 @@ const sdsinf_channel_methods sdsinf__channel_s3 = {
     .run_destroy = s3_run_destroy,
     .flush = s3_flush,
     .run_residue = s3_run_residue,
+    .config_prepare = s3_config_prepare,
 };

@@ -1,6 +1,8 @@
 /* channels/settings.c - the channels' key=value settings lists. */
 #include "channels/settings.h"
 
+#include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 int sdsinf__setting_next(const char **s, sdsinf__setting *out)
@@ -53,4 +55,26 @@ int sdsinf__setting_name(const sdsinf__setting *st, const char *extra,
     memcpy(out, st->val, st->vlen);
     out[st->vlen] = 0;
     return 0;
+}
+
+int sdsinf__config_copy(const char *config, char *out, size_t cap,
+                        sdsinf_err *err)
+{
+    if (snprintf(out, cap, "%s", config ? config : "") >= (int)cap)
+        return sdsinf__fail(err, SDSINF_EINVAL, "channel setting %.80s...: "
+                            "too long (at most %zu bytes)", config, cap - 1);
+    return SDSINF_OK;
+}
+
+int sdsinf__config_dir_absolute(const char *config, char *out, size_t cap,
+                                sdsinf_err *err)
+{
+    if (!config || !config[0])
+        return sdsinf__config_copy(config, out, cap, err);
+    if (sdsinf__absolute_path(config, out, cap) != 0)
+        return sdsinf__fail(err, SDSINF_EINVAL, "channel directory %.80s: "
+                            "cannot make it absolute (%s): give an absolute "
+                            "path, at most %zu bytes", config,
+                            strerror(errno), cap - 1);
+    return SDSINF_OK;
 }

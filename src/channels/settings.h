@@ -3,6 +3,8 @@
 #ifndef SDSINF_SETTINGS_H
 #define SDSINF_SETTINGS_H
 
+#include "core/core.h"
+
 #include <stddef.h>
 
 /* One item of a list: borrowed pointers into it. */
@@ -25,5 +27,15 @@ int sdsinf__setting_int(const sdsinf__setting *st, int lo, int hi);
  * (out untouched). */
 int sdsinf__setting_name(const sdsinf__setting *st, const char *extra,
                          char *out, size_t cap);
+
+/* config_prepare of the channels whose setting is a directory: config
+ * made absolute against the working directory (NULL or empty: out
+ * empty); SDSINF_EINVAL when it does not fit in cap bytes. */
+int sdsinf__config_dir_absolute(const char *config, char *out, size_t cap,
+                                sdsinf_err *err);
+/* What a checked setting's config_prepare writes: config as given (NULL:
+ * empty); SDSINF_EINVAL when it does not fit in cap bytes. */
+int sdsinf__config_copy(const char *config, char *out, size_t cap,
+                        sdsinf_err *err);
 
 #endif /* SDSINF_SETTINGS_H */

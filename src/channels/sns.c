@@ -113,6 +113,15 @@ static int parse_settings(const char *config, sns_settings *st,
                               "; topic=ARN of an existing topic", err);
 }
 
+/* The settings checked up front (a run's config_prepare), kept as given. */
+static int sns_config_prepare(const char *config, char *out, size_t cap,
+                              sdsinf_err *err)
+{
+    sns_settings st;
+    int rc = parse_settings(config, &st, err);
+    return rc == SDSINF_OK ? sdsinf__config_copy(config, out, cap, err) : rc;
+}
+
 /* The run's own topic's name: <prefix>-<run>. */
 static void topic_name(const sns_settings *st, uint64_t run, char *out)
 {
@@ -758,6 +767,7 @@ const sdsinf_channel_methods sdsinf__channel_sns = {
     .send = sns_send,
     .recv = sns_recv,
     .close = sns_close,
+    .config_prepare = sns_config_prepare,
     .type_init = sdsinf__aws_type_init,
     .type_cleanup = sdsinf__aws_type_cleanup,
     .run_create = sns_run_create,

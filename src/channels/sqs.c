@@ -95,6 +95,15 @@ static int parse_settings(const char *config, sdsinf_sqsq_settings *st,
     return sdsinf__sqsq_parse("sqs", config, st, NULL, NULL, "", err);
 }
 
+/* The settings checked up front (a run's config_prepare), kept as given. */
+static int sqs_config_prepare(const char *config, char *out, size_t cap,
+                              sdsinf_err *err)
+{
+    sdsinf_sqsq_settings st;
+    int rc = parse_settings(config, &st, err);
+    return rc == SDSINF_OK ? sdsinf__config_copy(config, out, cap, err) : rc;
+}
+
 /* The URL of worker w's queue, from this worker's. */
 static void queue_url(const sqs_channel *sc, int w, char *out)
 {
@@ -427,4 +436,5 @@ const sdsinf_channel_methods sdsinf__channel_sqs = {
     .run_destroy = sqs_run_destroy,
     .flush = sqs_flush,
     .run_residue = sqs_run_residue,
+    .config_prepare = sqs_config_prepare,
 };

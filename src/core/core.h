@@ -49,6 +49,8 @@ static inline int sdsinf__flag_set(const volatile sig_atomic_t *f)
  * SDSINF_ENOTSUP for a version this library does not know (1 .. known),
  * SDSINF_EINVAL for a missing name or one over SDSINF__MAX_NAME bytes. */
 #define SDSINF__MAX_NAME 64
+/* The longest channel setting a run takes (as prepared, in bytes). */
+#define SDSINF__MAX_CONFIG 4096
 int sdsinf__table_check(const char *kind, int version, int known,
                         const char *name, sdsinf_err *err);
 
@@ -71,6 +73,9 @@ void sdsinf__sleep_ms(double ms);
  * /dev/shm (memory: a journaled disk makes every create and rename wait),
  * else $TMPDIR, else /tmp. */
 const char *sdsinf__scratch_dir(void);
+/* path made absolute against the working directory ("./" dropped) into
+ * out (cap bytes): 0, or -1 (errno ENAMETOOLONG, or getcwd's). */
+int sdsinf__absolute_path(const char *path, char *out, size_t cap);
 /* mkdir -p, mode 0700; 0 or -1 with errno. */
 int sdsinf__mkdir_p(const char *dir);
 /* Removes path and, for a directory, everything under it (never following

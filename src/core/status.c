@@ -219,6 +219,30 @@ static int mkdir_p_once(const char *dir)
     return mkdir(dir, 0700) == 0 || errno == EEXIST ? 0 : -1;
 }
 
+int sdsinf__absolute_path(const char *path, char *out, size_t cap)
+{
+    char cwd[4096];
+    if (path[0] == '/') {
+        if (snprintf(out, cap, "%s", path) >= (int)cap) {
+            errno = ENAMETOOLONG;
+            return -1;
+        }
+        return 0;
+    }
+    if (!getcwd(cwd, sizeof cwd))
+        return -1;
+    while (path[0] == '.' && path[1] == '/')
+        path += 2 + strspn(path + 2, "/"); /* ./x: x */
+    if (!strcmp(path, "."))
+        path = "";
+    if (snprintf(out, cap, "%s%s%s", cwd, cwd[1] && path[0] ? "/" : "",
+                 path) >= (int)cap) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    return 0;
+}
+
 int sdsinf__mkdir_p(const char *dir)
 {
     int rc = mkdir_p_once(dir);

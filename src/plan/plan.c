@@ -428,9 +428,14 @@ int sdsinf_plan_load(const char *dir, const sdsinf_model *m,
     struct stat st;
     snprintf(path, sizeof path, "%s/plan.bin", dir);
     FILE *f = fopen(path, "rb");
-    if (!f)
+    if (!f) { /* named as resolved: a relative path is the cwd's */
+        int e = errno;
+        char abs[4096];
         return sdsinf__fail(err, SDSINF_EIO, "%s: cannot open: %s (make one "
-                            "with `sdsinf partition`)", path, strerror(errno));
+                            "with `sdsinf partition`)",
+                            sdsinf__absolute_path(path, abs, sizeof abs)
+                                ? path : abs, strerror(e));
+    }
     if (fstat(fileno(f), &st) != 0 || !read_exact(f, &h, sizeof h) ||
         memcmp(h.magic, PLAN_MAGIC, 8) != 0) {
         rc = sdsinf__fail(err, SDSINF_ECORRUPT, "%s: not an sdsinf plan (bad "

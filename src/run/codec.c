@@ -1829,6 +1829,36 @@ void sdsinf__note_encode(const sdsinf__msg_key *key,
     report_header(out, &k, SDSINF__CODEC_RAW, 0, 1, 0);
 }
 
+size_t sdsinf__fail_note_encode(const sdsinf__msg_key *key, int rc,
+                                const char *msg, unsigned char *out)
+{
+    sdsinf__msg_key k = *key;
+    size_t n = strlen(msg);
+    n = n < SDSINF__NOTE_MSG ? n : SDSINF__NOTE_MSG;
+    k.layer = 0;
+    k.batch = (uint32_t)(rc < 0 ? -rc : -SDSINF_EIO); /* as a positive */
+    memcpy(out + SDSINF__MSG_HEADER, msg, n);
+    report_header(out, &k, SDSINF__CODEC_RAW, 0, 1, n);
+    return SDSINF__MSG_HEADER + n;
+}
+
+int sdsinf__note_failure(const void *note, size_t len, sdsinf_err *err)
+{
+    const unsigned char *h = note;
+    if (len <= SDSINF__MSG_HEADER)
+        return 0;
+    uint32_t code = le32(h + H_BATCH);
+    size_t n = len - SDSINF__MSG_HEADER;
+    n = n < sizeof err->msg - 1 ? n : sizeof err->msg - 1;
+    err->code = code >= 1 && code <= 1000 ? -(int)code : SDSINF_EIO;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = h[SDSINF__MSG_HEADER + i];
+        err->msg[i] = ch >= 0x20 && ch < 0x7f ? (char)ch : '?';
+    }
+    err->msg[n] = 0;
+    return 1;
+}
+
 int sdsinf__report_encode(const sdsinf__report *r, int32_t layers,
                           const sdsinf__msg_key *key,
                           const sdsinf__msg_opts *o, sdsinf__buf *out,

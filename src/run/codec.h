@@ -195,6 +195,18 @@ int sdsinf__report_encode(const sdsinf__report *r, int32_t layers,
 void sdsinf__note_encode(const sdsinf__msg_key *key,
                          unsigned char out[SDSINF__MSG_HEADER]);
 
+/* The note of a worker that failed before it could run (its data would
+ * not load): its start note's key, status rc in the batch field and its
+ * message (at most SDSINF__NOTE_MSG bytes) as the payload, into out
+ * (SDSINF__MSG_HEADER + SDSINF__NOTE_MSG bytes); its length. */
+#define SDSINF__NOTE_MSG 255
+size_t sdsinf__fail_note_encode(const sdsinf__msg_key *key, int rc,
+                                const char *msg, unsigned char *out);
+/* For a note that peek accepted (len bytes): 1 when it tells a failure,
+ * with its status (SDSINF_EIO when out of range) and message (printable
+ * bytes only) in *err; 0 for a start note. */
+int sdsinf__note_failure(const void *note, size_t len, sdsinf_err *err);
+
 /* Decodes a report from its n chunks (whole messages that peek accepted,
  * in chunk order) sent by `worker` in a run of `layers` layers over
  * `images` images and `neurons` neurons: every field checked (lengths,

@@ -113,6 +113,12 @@ static int take(gather *g, void *msg, size_t len, sdsinf_err *err)
     }
     owed *o = &g->w[k.source];
     mark_started(g, o);
+    sdsinf_err fe = {0};
+    if (k.layer == 0 && !o->settled && sdsinf__note_failure(msg, len, &fe)) {
+        o->settled = 1; /* it could not load its data: the run ends */
+        g->settled++;
+        consider(g, fe.code, fe.msg, rank_of(fe.code));
+    }
     if (k.layer == 0) { /* its start note */
         free(msg);
         return SDSINF_OK;

@@ -12,15 +12,47 @@
  * go with the run (the files they name do too). */
 #include "run/run.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 typedef struct external_run {
     char dir[4096];
     int written; /* worker-{0..written-1}.spec */
+    int made;    /* the run created dir: removed with the specs */
 } external_run;
+
+/* Whether name is a worker's spec, worker-{w}.spec. */
+static int is_spec_name(const char *name)
+{
+    size_t n = strlen(name);
+    return n > 12 && !strncmp(name, "worker-", 7) &&
+           !strcmp(name + n - 5, ".spec");
+}
+
+int sdsinf__specs_dir_check(const sdsinf_run_opts *o, sdsinf_err *err)
+{
+    const char *dir = o->version >= 5 ? o->specs_dir : NULL;
+    if (!dir || !dir[0] || strlen(dir) >= 4000)
+        return sdsinf__fail(err, SDSINF_EINVAL, "launcher external: give "
+                            "the directory for the workers' specs (run "
+                            "option specs_dir, --specs-out DIR)");
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    int held = 0;
+    while (d && !held && (e = readdir(d)))
+        held = is_spec_name(e->d_name);
+    if (d)
+        closedir(d);
+    if (held)
+        return sdsinf__fail(err, SDSINF_EINVAL, "%s already holds workers' "
+                            "specs (%s): give an empty or new directory, or "
+                            "remove them", dir, e->d_name);
+    return SDSINF_OK;
+}
 
 /* worker-{w}.spec in the run's directory. */
 static void spec_path(const external_run *x, int w, char *buf, size_t cap)
@@ -32,18 +64,18 @@ static void spec_path(const external_run *x, int w, char *buf, size_t cap)
 static int external_start(sdsinf_launch *l, sdsinf_err *err)
 {
     const sdsinf_run_opts *o = l->opts;
-    const char *dir = o->version >= 5 ? o->specs_dir : NULL;
     char path[4200];
-    int rc = SDSINF_OK;
-    if (!dir || !dir[0] || strlen(dir) >= 4000)
-        return sdsinf__fail(err, SDSINF_EINVAL, "launcher external: give "
-                            "the directory for the workers' specs (run "
-                            "option specs_dir, --specs-out DIR)");
+    int rc = sdsinf__specs_dir_check(o, err);
+    if (rc != SDSINF_OK)
+        return rc;
+    const char *dir = o->specs_dir;
+    struct stat sb;
     external_run *x = sdsinf__calloc(1, sizeof *x);
     if (!x)
         return sdsinf__fail(err, SDSINF_ENOMEM, "no memory");
     l->state = x;
     snprintf(x->dir, sizeof x->dir, "%s", dir);
+    x->made = stat(dir, &sb) != 0;
     if (sdsinf__mkdir_p(dir) != 0)
         return sdsinf__fail(err, SDSINF_EIO, "%s: cannot create the specs' "
                             "directory: %s", dir, strerror(errno));
@@ -62,7 +94,7 @@ static int external_start(sdsinf_launch *l, sdsinf_err *err)
 }
 
 /* Removes the specs (the workers that took them are done, or will find
- * their files gone). */
+ * their files gone), and their directory when the run made it. */
 static void external_wait(sdsinf_launch *l)
 {
     external_run *x = l->state;
@@ -71,6 +103,8 @@ static void external_wait(sdsinf_launch *l)
         spec_path(x, w, path, sizeof path);
         unlink(path);
     }
+    if (x && x->made)
+        rmdir(x->dir); /* (kept when someone put other files there) */
     sdsinf__free(x);
     l->state = NULL;
 }

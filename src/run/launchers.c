@@ -118,3 +118,48 @@ int sdsinf__launcher_resolve(const char *name,
         }
     return check_methods(m, err);
 }
+
+/* Whether launcher lm's workers can use channel cm: threads of one
+ * process any, processes one that works between processes or one the
+ * launcher brings (the own_channels it names). */
+static int launcher_owns(const sdsinf_launcher_methods *lm,
+                         const sdsinf_channel_methods *cm)
+{
+    for (const char *const *n = lm->own_channels; n && *n; n++)
+        if (!strcmp(*n, cm->name))
+            return 1;
+    return 0;
+}
+
+int sdsinf__launcher_fits(const sdsinf_launcher_methods *lm,
+                          const sdsinf_channel_methods *cm)
+{
+    return (lm->caps & SDSINF_LAUNCH_SHARES_MEMORY) ||
+           (cm->caps & SDSINF_CAP_PROCESSES) || launcher_owns(lm, cm);
+}
+
+void sdsinf__launchers_for(const sdsinf_channel_methods *cm, char *buf,
+                           size_t cap)
+{
+    size_t n = 0;
+    buf[0] = 0;
+    pthread_once(&reg_once, reg_builtins);
+    pthread_mutex_lock(&reg_mu);
+    /* The launchers that bring cm, else those whose workers share memory. */
+    for (int pass = 0; pass < 2 && !n; pass++)
+        for (int i = 0; i < reg_count && n + 1 < cap; i++) {
+            const sdsinf_launcher_methods *lm = reg[i];
+            if (pass == 0 ? !launcher_owns(lm, cm)
+                          : !(lm->caps & SDSINF_LAUNCH_SHARES_MEMORY))
+                continue;
+            int k = snprintf(buf + n, cap - n, "%s--launcher %s%s",
+                             n ? " or " : "", lm->name,
+                             lm->caps & SDSINF_LAUNCH_IN_JOB
+                                 ? " under mpirun -n W"
+                                 : "");
+            n += k > 0 ? (size_t)k : 0;
+        }
+    pthread_mutex_unlock(&reg_mu);
+    if (n >= cap)
+        buf[cap - 1] = 0;
+}

@@ -10,6 +10,7 @@
 #include "run/run.h"
 #include "run/sweep.h"
 
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -111,19 +112,17 @@ const char *sdsinf_run_channel(const sdsinf_run_opts *o)
     return run_channel(o, sdsinf_launcher_find(o->launcher));
 }
 
-/* Whether launcher lm's workers can use channel cm: threads of one
- * process any, processes one that works between processes or one the
- * launcher brings. */
-static int channel_fits(const sdsinf_launcher_methods *lm,
-                        const sdsinf_channel_methods *cm)
+/* The bytes of a version v options struct (older: without the fields of
+ * later versions). */
+static size_t run_opts_size(int v)
 {
-    if ((lm->caps & SDSINF_LAUNCH_SHARES_MEMORY) ||
-        (cm->caps & SDSINF_CAP_PROCESSES))
-        return 1;
-    for (const char *const *n = lm->own_channels; n && *n; n++)
-        if (!strcmp(*n, cm->name))
-            return 1;
-    return 0;
+    static const size_t upto[] = {
+        offsetof(sdsinf_run_opts, plan_dir),
+        offsetof(sdsinf_run_opts, max_message),
+        offsetof(sdsinf_run_opts, cancel),
+        offsetof(sdsinf_run_opts, worker_exe),
+        offsetof(sdsinf_run_opts, start_timeout_ms)};
+    return v >= 1 && v <= 5 ? upto[v - 1] : sizeof(sdsinf_run_opts);
 }
 
 int sdsinf_run_opts_check(const sdsinf_run_opts *o, int workers,
@@ -141,12 +140,22 @@ int sdsinf_run_opts_check(const sdsinf_run_opts *o, int workers,
     const char *channel = run_channel(o, lm);
     if ((rc = sdsinf__channel_resolve(channel, &cm, err)) != SDSINF_OK)
         return rc;
-    if (!channel_fits(lm, cm))
-        return sdsinf__fail(err, SDSINF_EINVAL, "channel %s works only "
-                            "between threads of one process; the %s launcher "
-                            "runs workers as processes (use --launcher "
-                            "threads, or a channel such as local)", channel,
-                            lm->name);
+    if (!sdsinf__launcher_fits(lm, cm)) {
+        char advice[160];
+        sdsinf__launchers_for(cm, advice, sizeof advice);
+        return sdsinf__fail(err, SDSINF_EINVAL, "channel %s does not work "
+                            "between processes, and the %s launcher runs "
+                            "workers as processes (use %s, or a channel "
+                            "such as local)", channel, lm->name, advice);
+    }
+    char config[SDSINF__MAX_CONFIG];
+    if ((rc = sdsinf__channel_config_prepare(cm, o->channel_config, config,
+                                             sizeof config, err)) !=
+        SDSINF_OK)
+        return rc;
+    if (lm == &sdsinf__launcher_external &&
+        (rc = sdsinf__specs_dir_check(o, err)) != SDSINF_OK)
+        return rc;
     if (o->codec && strcmp(o->codec, "zstd") && strcmp(o->codec, "raw"))
         return sdsinf__fail(err, SDSINF_EINVAL, "unknown codec '%s' (known: "
                             "zstd, raw)", o->codec);
@@ -265,6 +274,20 @@ int sdsinf_run(const sdsinf_model *m, const sdsinf_plan *p,
     if ((rc = sdsinf_run_opts_check(o, ps.workers, err)) != SDSINF_OK)
         return rc;
     const sdsinf_launcher_methods *lm = sdsinf_launcher_find(o->launcher);
+    /* the options as the run uses them: the channel's setting in the form
+     * every worker, and the owner record, can use (a directory made
+     * absolute) */
+    sdsinf_run_opts ro;
+    const sdsinf_channel_methods *cm;
+    char config[SDSINF__MAX_CONFIG];
+    sdsinf_run_opts_init(&ro);
+    memcpy(&ro, o, run_opts_size(o->version));
+    if ((rc = sdsinf__channel_resolve(run_channel(o, lm), &cm, err)) ||
+        (rc = sdsinf__channel_config_prepare(cm, o->channel_config, config,
+                                             sizeof config, err)))
+        return rc;
+    ro.channel_config = config[0] ? config : NULL;
+    o = &ro;
     if (ps.neurons != m->neurons || ps.layers != m->layers ||
         images->ncols != m->neurons)
         return sdsinf__fail(err, SDSINF_EINVAL, "the plan, model and images "

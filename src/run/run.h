@@ -59,6 +59,16 @@ extern const sdsinf_launcher_methods sdsinf__launcher_mpi;
 int sdsinf__launcher_resolve(const char *name,
                              const sdsinf_launcher_methods **out,
                              sdsinf_err *err);
+/* The external launcher's specs directory (run option specs_dir): given,
+ * and holding no worker-*.spec yet; else SDSINF_EINVAL saying so. */
+int sdsinf__specs_dir_check(const sdsinf_run_opts *o, sdsinf_err *err);
+/* Whether launcher lm's workers can use channel cm. */
+int sdsinf__launcher_fits(const sdsinf_launcher_methods *lm,
+                          const sdsinf_channel_methods *cm);
+/* The launchers whose workers can use channel cm, as advice for a message
+ * ("--launcher mpi under mpirun -n W"), in buf (cap bytes). */
+void sdsinf__launchers_for(const sdsinf_channel_methods *cm, char *buf,
+                           size_t cap);
 
 /* Bytes a message may take on channel cm for the option opt (0: the
  * default): a keyed channel takes a block whole. */

@@ -67,15 +67,21 @@ int sdsinf__stage_write(const run_ctx *c, const sdsinf_launcher_methods *lm,
     memset(s, 0, sizeof *s);
     if (sdsinf__run_dir(c->run, s->dir, sizeof s->dir) != 0)
         return too_long(err);
-    if ((rc = path_of(s->work, sizeof s->work, err, "%s/work", s->dir)))
+    /* the spec's paths are absolute: a worker may start anywhere */
+    if ((rc = path_of(path, sizeof path, err, "%s/work", s->dir)))
         return rc;
+    if (sdsinf__absolute_path(path, s->work, sizeof s->work) != 0)
+        return too_long(err);
     if (sdsinf__mkdir_p(s->work) != 0)
         return sdsinf__fail(err, SDSINF_EIO, "%s: cannot create the run's "
                             "directory: %s (set SDSINF_SCRATCH to a writable "
                             "one)", s->work, strerror(errno));
-    if (c->plan_dir)
-        snprintf(s->plan, sizeof s->plan, "%s", c->plan_dir);
-    else if ((rc = path_of(s->plan, sizeof s->plan, err, "%s/plan",
+    if (c->plan_dir) {
+        if (sdsinf__absolute_path(c->plan_dir, s->plan, sizeof s->plan) != 0)
+            return sdsinf__fail(err, SDSINF_EINVAL, "%s: cannot make the "
+                                "plan's path absolute: %s", c->plan_dir,
+                                strerror(errno));
+    } else if ((rc = path_of(s->plan, sizeof s->plan, err, "%s/plan",
                            s->work)) ||
              (rc = sdsinf_plan_save(c->p, c->m, s->plan, err)))
         return rc;

@@ -194,6 +194,21 @@ static int sweep_channel(sweep *sw, const record *rec, sdsinf_stale_run *r)
         sweep_failed(sw, rc, r, e.msg);
         return -1;
     }
+    /* a removal that removed nothing of what the residue counts (a
+     * setting that means something else here): the record stays, for
+     * another try */
+    int64_t left = 0;
+    if (!sw->dry_run && r->items > 0 &&
+        sdsinf_channel_run_residue(rec->channel, config, r->run, &left,
+                                   &e) == SDSINF_OK &&
+        left >= r->items) {
+        char why[PATH_CAP + 160];
+        snprintf(why, sizeof why, "removing it from its channel removed "
+                 "none of its %lld items (config '%s'); its record is kept "
+                 "for another `sdsinf clean`", (long long)left, config ? config : "");
+        sweep_failed(sw, SDSINF_EIO, r, why);
+        return -1;
+    }
     return 0;
 }
 

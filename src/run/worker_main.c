@@ -318,6 +318,29 @@ void sdsinf__worker_teardown(one_worker *t)
 
 /* ---- sdsinf_worker_main ----------------------------------------------------------- */
 
+/* Tells the coordinator that worker s->worker failed before its channel
+ * was open (its data would not load), in a note, when the channel opens:
+ * the run then ends at once, naming it, not at its start timeout. */
+static void tell_failure(const sdsinf_worker_spec *s, const sdsinf_err *e)
+{
+    sdsinf_channel *ch = NULL;
+    unsigned char note[SDSINF__MSG_HEADER + SDSINF__NOTE_MSG];
+    char msg[SDSINF__NOTE_MSG + 1];
+    int w = s->worker;
+    if (sdsinf_channel_open(s->channel, s->channel_config, w, s->workers + 1,
+                            s->run, &ch, NULL) != SDSINF_OK)
+        return; /* nobody to tell: the run's start timeout will */
+    if (!strncmp(e->msg, "worker ", 7))
+        snprintf(msg, sizeof msg, "%s", e->msg);
+    else
+        snprintf(msg, sizeof msg, "worker %d: %.230s", w, e->msg);
+    sdsinf__msg_key key = {s->run, 0, 0, (uint32_t)w, (uint32_t)s->workers,
+                           0, 1};
+    size_t n = sdsinf__fail_note_encode(&key, e->code, msg, note);
+    sdsinf_channel_send(ch, &key, note, n, NULL);
+    sdsinf_channel_close(ch, 0, NULL);
+}
+
 /* SDSINF_OK when spec s can start a worker. */
 static int spec_check(const sdsinf_worker_spec *s, sdsinf_err *err)
 {
@@ -361,6 +384,8 @@ int sdsinf_worker_main(const sdsinf_worker_spec *s, sdsinf_err *err)
                                 &t.st, &t.err);
     t.rc = rc;
     sdsinf__progress_outcome(&t.progress, s->worker, rc, t.err.msg);
+    if (rc != SDSINF_OK && !t.wo.channel)
+        tell_failure(s, &t.err);
     sdsinf__worker_report(&t);
     sdsinf__worker_teardown(&t);
     if (kids && lm->end_children(kids) != SDSINF_OK && rc == SDSINF_OK)
