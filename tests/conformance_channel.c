@@ -37,7 +37,6 @@
 #define FS_LISTING 100          /* the fs channel's control operation */
 #define BIG (32u << 20)         /* a large message */
 #define TIMEOUT_MS 20000        /* waits that should succeed */
-#define LATE_MS 400             /* slack allowed after a timeout */
 
 /* fault_channel.c: "faulty:<inner>" wraps a channel and injects faults. */
 #define TU_FAULT_STATS 900
@@ -698,6 +697,17 @@ static void test_many_small(void **state)
     assert_nothing_left(f, f->run);
 }
 
+/* The slack allowed after a timeout: 400 ms, or $SDSINF_CONFORMANCE_LATE_MS
+ * (100..10000) for a service a request to which may itself take that long
+ * (an emulator on a loaded machine: a channel starts no request past its
+ * deadline, but does not cut one short). */
+static double late_ms(void)
+{
+    const char *s = getenv("SDSINF_CONFORMANCE_LATE_MS");
+    int n = s ? atoi(s) : 400;
+    return n >= 100 && n <= 10000 ? n : 400;
+}
+
 static void test_recv_timeout(void **state)
 {
     fixture *f = *state;
@@ -707,7 +717,7 @@ static void test_recv_timeout(void **state)
     double t0 = now_ms();
     expect_timeout(b, 0, 7, 3, 250, &err);
     double took = now_ms() - t0;
-    if (took < 249 || took > 250 + LATE_MS)
+    if (took < 249 || took > 250 + late_ms())
         fail_msg("%s: a 250 ms timeout took %.1f ms", g_name, took);
     assert_int_equal(err.code, SDSINF_ETIMEDOUT);
     if (!strstr(err.msg, g_name) || !strstr(err.msg, "worker 1") ||
@@ -716,7 +726,7 @@ static void test_recv_timeout(void **state)
                  err.msg);
     t0 = now_ms();
     expect_timeout(b, 0, 7, 3, 0, &err); /* a poll */
-    assert_true(now_ms() - t0 < LATE_MS);
+    assert_true(now_ms() - t0 < late_ms());
     /* a message that comes during the wait ends it */
     send_msg(a, 1, 7, 3, 10, 1);
     expect_msg(b, 0, 7, 3, 10, 1, NULL);
