@@ -157,6 +157,19 @@ int sdsinf__presence_enter(const char *dir, int self, sdsinf__presence **out)
     return 0;
 }
 
+int sdsinf__presence_join(const char *channel, const char *dir, int self,
+                          sdsinf__presence **out, sdsinf_err *err)
+{
+    if (sdsinf__presence_enter(dir, self, out) == 0)
+        return SDSINF_OK;
+    int e = errno;
+    return sdsinf__fail(err, sdsinf__errno_status(e),
+                        "channel '%s': worker %d cannot mark itself open in "
+                        "%.100s: %s; set SDSINF_SCRATCH to a directory it may "
+                        "write",
+                        channel, self, dir, strerror(e));
+}
+
 int sdsinf__presence_leave(sdsinf__presence *p, int cleanup)
 {
     if (!p)

@@ -19,6 +19,10 @@ typedef struct sdsinf__presence sdsinf__presence;
  * worker self.  0, or -1 with errno (*out untouched).  Nothing here is
  * a billable request: the files are the channel's bookkeeping. */
 int sdsinf__presence_enter(const char *dir, int self, sdsinf__presence **out);
+/* As sdsinf__presence_enter, for an instance of `channel`: a failure is
+ * its status, with a message saying what to do. */
+int sdsinf__presence_join(const char *channel, const char *dir, int self,
+                          sdsinf__presence **out, sdsinf_err *err);
 /* Leaves the run and frees p (NULL is fine: returns 0); cleanup asks for
  * the run's removal.  Returns 1 when the caller must remove the run's
  * state now (no instance of it is open here or in a live process, and

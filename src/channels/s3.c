@@ -415,14 +415,10 @@ static int s3_open(sdsinf_channel *ch, const char *config, sdsinf_err *err)
                             "channel 's3': no memory to open worker %d",
                             ch->self);
     }
-    if (sdsinf__presence_enter(sc->presence_dir, ch->self, &sc->presence) != 0) {
-        int e = errno;
+    if ((code = sdsinf__presence_join("s3", sc->presence_dir, ch->self,
+                                      &sc->presence, err)) != SDSINF_OK) {
         release(sc);
-        return sdsinf__fail(err, sdsinf__errno_status(e),
-                            "channel 's3': worker %d cannot mark itself open "
-                            "in %.100s: %s; set SDSINF_SCRATCH to a directory "
-                            "it may write",
-                            ch->self, sc->presence_dir, strerror(e));
+        return code;
     }
     code = find_run(sc, err);
     if (code == SDSINF_OK && sc->created) { /* run_destroy's to remove */

@@ -506,14 +506,10 @@ static int sns_open(sdsinf_channel *ch, const char *config, sdsinf_err *err)
         return sdsinf__fail(err, SDSINF_ENOMEM,
                             "channel 'sns': no memory to open worker %d",
                             ch->self);
-    if (sdsinf__presence_enter(sc->presence_dir, ch->self, &sc->presence) != 0) {
-        int e = errno;
+    if ((code = sdsinf__presence_join("sns", sc->presence_dir, ch->self,
+                                      &sc->presence, err)) != SDSINF_OK) {
         release(sc, 0);
-        return sdsinf__fail(err, sdsinf__errno_status(e),
-                            "channel 'sns': worker %d cannot mark itself "
-                            "open in %.100s: %s; set SDSINF_SCRATCH to a "
-                            "directory it may write",
-                            ch->self, sc->presence_dir, strerror(e));
+        return code;
     }
     code = find_queue(sc, err);
     if (code == SDSINF_OK && sc->created) { /* run_destroy's to remove */
