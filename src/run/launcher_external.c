@@ -42,15 +42,16 @@ int sdsinf__specs_dir_check(const sdsinf_run_opts *o, sdsinf_err *err)
                             "option specs_dir, --specs-out DIR)");
     DIR *d = opendir(dir);
     struct dirent *e;
-    int held = 0;
-    while (d && !held && (e = readdir(d)))
-        held = is_spec_name(e->d_name);
+    char held[256] = ""; /* the first spec's name (the entry dies with d) */
+    while (d && !held[0] && (e = readdir(d)))
+        if (is_spec_name(e->d_name))
+            snprintf(held, sizeof held, "%s", e->d_name);
     if (d)
         closedir(d);
-    if (held)
+    if (held[0])
         return sdsinf__fail(err, SDSINF_EINVAL, "%s already holds workers' "
                             "specs (%s): give an empty or new directory, or "
-                            "remove them", dir, e->d_name);
+                            "remove them", dir, held);
     return SDSINF_OK;
 }
 
