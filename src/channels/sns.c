@@ -276,33 +276,18 @@ static int run_subscriptions(sdsinf_aws *a, const sns_settings *st,
     return SDSINF_OK;
 }
 
-/* Removes subscription arn; one already gone is no error. */
-static int unsubscribe(sdsinf_aws *a, const char *arn, sdsinf_requests *req,
-                       sdsinf_err *err)
+/* Removes the subscription or topic arn with `action` (Unsubscribe,
+ * DeleteTopic), whose form names it `param`; one already gone is no
+ * error. */
+static int remove_arn(sdsinf_aws *a, const char *action, const char *param,
+                      const char *arn, sdsinf_requests *req, sdsinf_err *err)
 {
     sdsinf_aws_form f;
     sdsinf_aws_response rs;
     char what[ARN_CAP + 16];
-    snprintf(what, sizeof what, "Unsubscribe %s", arn);
-    sdsinf__aws_form_init(&f, "Unsubscribe", SNS_VERSION);
-    sdsinf__aws_form_add(&f, arn, strlen(arn), "SubscriptionArn");
-    req->remove++;
-    int code = post_sns(a, &f, what, 1, req, &rs, NULL, err);
-    if (code != SDSINF_OK && !strcmp(rs.error_code, "NotFound"))
-        code = SDSINF_OK;
-    sdsinf__aws_response_free(&rs);
-    return code;
-}
-
-static int delete_topic(sdsinf_aws *a, const char *arn, sdsinf_requests *req,
-                        sdsinf_err *err)
-{
-    sdsinf_aws_form f;
-    sdsinf_aws_response rs;
-    char what[ARN_CAP + 16];
-    snprintf(what, sizeof what, "DeleteTopic %s", arn);
-    sdsinf__aws_form_init(&f, "DeleteTopic", SNS_VERSION);
-    sdsinf__aws_form_add(&f, arn, strlen(arn), "TopicArn");
+    snprintf(what, sizeof what, "%s %s", action, arn);
+    sdsinf__aws_form_init(&f, action, SNS_VERSION);
+    sdsinf__aws_form_add(&f, arn, strlen(arn), param);
     req->remove++;
     int code = post_sns(a, &f, what, 1, req, &rs, NULL, err);
     if (code != SDSINF_OK && !strcmp(rs.error_code, "NotFound"))
@@ -335,7 +320,8 @@ static int remove_once(sdsinf_aws *a, const sns_settings *st, uint64_t run,
         code = run_subscriptions(a, st, run, topic, &subs, &nsubs, req, err);
     for (int i = 0; i < nsubs; i++) {
         if (code == SDSINF_OK)
-            code = unsubscribe(a, subs[i], req, err);
+            code = remove_arn(a, "Unsubscribe", "SubscriptionArn", subs[i], req,
+                            err);
         sdsinf__free(subs[i]);
     }
     sdsinf__free(subs);
@@ -344,7 +330,7 @@ static int remove_once(sdsinf_aws *a, const sns_settings *st, uint64_t run,
     if (code == SDSINF_OK)
         code = sdsinf__sqsq_remove_run(a, &st->q, run, workers, req, err);
     if (code == SDSINF_OK && has && !st->topic[0])
-        code = delete_topic(a, topic, req, err);
+        code = remove_arn(a, "DeleteTopic", "TopicArn", topic, req, err);
     return code;
 }
 
