@@ -193,7 +193,9 @@ SDSINF_API void sdsinf_categories_write(const int64_t *ids, int64_t count,
  * final target (the link stays a link; a dangling one creates its target);
  * a character device, FIFO, socket or terminal is written straight
  * through, and a link to an open file (/dev/stdout, /dev/fd/N) appended to;
- * a directory is refused (SDSINF_EINVAL). */
+ * a directory is refused (SDSINF_EINVAL).  An s3://BUCKET/KEY location is
+ * written to a private file under the scratch directory that commit stores
+ * as the object, whole (a failure leaves the object as it was). */
 typedef struct sdsinf_output {
     FILE *f;     /* write here (the output owns it) */
     char *name;  /* the path as given, for messages */
@@ -213,10 +215,14 @@ SDSINF_API void sdsinf_output_abort(sdsinf_output *o);
  * existing directory only then (swapped, the old one removed); abort
  * removes it.  An existing directory that is neither empty nor holds
  * `marker` (plan.bin for a plan) is not ours: begin refuses it
- * (SDSINF_EINVAL), as it refuses a file in its place. */
+ * (SDSINF_EINVAL), as it refuses a file in its place.  Under an
+ * s3://BUCKET/PREFIX location commit stores each file as PREFIX/NAME (the
+ * marker last: a reader that finds it finds the rest); objects there that
+ * the new content lacks stay. */
 typedef struct sdsinf_output_dir {
     char *path; /* the directory (a link's final target) */
     char *temp; /* where to write until commit */
+    const char *marker; /* an s3:// directory's: stored after the rest */
 } sdsinf_output_dir;
 SDSINF_API int sdsinf_output_dir_begin(const char *dir, const char *marker,
                                        sdsinf_output_dir *d, sdsinf_err *err);

@@ -1,16 +1,18 @@
 /* output.c - where a write of a path goes, in one place: files written whole
  * (a regular file through a temporary file renamed onto it; a device, FIFO,
  * socket or terminal straight through) and directories written whole
- * (built beside and renamed into place).  Sections: paths, files,
- * directories. */
+ * (built beside and renamed into place); an s3:// location through a
+ * private file or directory under the scratch directory, stored when
+ * committed (location.h).  Sections: paths, files, directories. */
 #define _GNU_SOURCE /* renameat2, nftw */
-#include "core/core.h"
+#include "core/location.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -104,11 +106,42 @@ static int make_file(const char *name)
     return fd < 0 ? -1 : close(fd);
 }
 
+/* A private file under the scratch directory for what goes to remote
+ * location path, stored there by commit. */
+static int remote_open(const char *path, sdsinf_output *o, sdsinf_err *err)
+{
+    const char *scratch = sdsinf__scratch_dir();
+    size_t n = strlen(scratch) + 32;
+    int fd = -1;
+    o->name = dup_n(path, strlen(path));
+    o->final = dup_n(path, strlen(path));
+    if ((o->temp = sdsinf__malloc(n)) != NULL) {
+        snprintf(o->temp, n, "%s/sdsinf-out.XXXXXX", scratch);
+        if ((fd = mkstemp(o->temp)) < 0) {
+            sdsinf__free(o->temp);
+            o->temp = NULL; /* nothing made: nothing to remove */
+        }
+    }
+    if (!o->name || !o->final || fd < 0 || !(o->f = fdopen(fd, "w"))) {
+        int e = fd < 0 && o->name && o->final ? errno : ENOMEM;
+        if (fd >= 0 && !o->f)
+            close(fd);
+        sdsinf_output_abort(o);
+        return sdsinf__fail(err, SDSINF_EIO, "%s: cannot make a file to "
+                            "write it in under %s: %s (set SDSINF_SCRATCH to "
+                            "a writable directory)", path, scratch,
+                            strerror(e));
+    }
+    return SDSINF_OK;
+}
+
 int sdsinf_output_open(const char *path, sdsinf_output *o, sdsinf_err *err)
 {
     struct stat st;
-    int magic = 0, rc = SDSINF_OK, exists = stat(path, &st) == 0;
     memset(o, 0, sizeof *o);
+    if (sdsinf__location_remote(path))
+        return remote_open(path, o, err);
+    int magic = 0, rc = SDSINF_OK, exists = stat(path, &st) == 0;
     if (!exists && errno != ENOENT)
         return sdsinf__fail(err, SDSINF_EIO, "%s: cannot write: %s", path,
                             strerror(errno));
@@ -145,7 +178,9 @@ int sdsinf_output_commit(sdsinf_output *o, sdsinf_err *err)
         rc = sdsinf__fail(err, SDSINF_EIO, "%s: write failed: %s", o->name,
                           strerror(bad ? e : errno));
     o->f = NULL;
-    if (rc == SDSINF_OK && o->temp && rename(o->temp, o->final) != 0)
+    if (rc == SDSINF_OK && sdsinf__location_remote(o->final))
+        rc = sdsinf__location_store(o->temp, o->final, err); /* temp goes */
+    else if (rc == SDSINF_OK && o->temp && rename(o->temp, o->final) != 0)
         rc = sdsinf__fail(err, SDSINF_EIO, "%s: cannot rename %s into "
                           "place: %s", o->name, o->temp, strerror(errno));
     else if (rc == SDSINF_OK) {
@@ -207,6 +242,29 @@ static int replaceable(const char *dir, const char *marker)
     return empty;
 }
 
+/* A private directory under the scratch directory for what goes under
+ * remote location dir, stored there by commit. */
+static int remote_dir_begin(const char *dir, const char *marker,
+                            sdsinf_output_dir *d, sdsinf_err *err)
+{
+    const char *scratch = sdsinf__scratch_dir();
+    size_t n = strlen(scratch) + 32;
+    d->marker = marker;
+    if ((d->path = dup_n(dir, strlen(dir))) &&
+        (d->temp = sdsinf__malloc(n))) {
+        snprintf(d->temp, n, "%s/sdsinf-out.XXXXXX", scratch);
+        if (mkdtemp(d->temp))
+            return SDSINF_OK;
+    }
+    int e = d->temp ? errno : ENOMEM;
+    sdsinf__free(d->temp);
+    d->temp = NULL; /* nothing made: nothing to remove */
+    sdsinf_output_dir_abort(d);
+    return sdsinf__fail(err, SDSINF_EIO, "%s: cannot make a directory to "
+                        "write it in under %s: %s (set SDSINF_SCRATCH to a "
+                        "writable one)", dir, scratch, strerror(e));
+}
+
 int sdsinf_output_dir_begin(const char *dir, const char *marker,
                             sdsinf_output_dir *d, sdsinf_err *err)
 {
@@ -214,6 +272,8 @@ int sdsinf_output_dir_begin(const char *dir, const char *marker,
     int magic = 0, rc = SDSINF_OK;
     size_t n = strlen(dir);
     memset(d, 0, sizeof *d);
+    if (sdsinf__location_remote(dir))
+        return remote_dir_begin(dir, marker, d, err);
     while (n > 1 && dir[n - 1] == '/')
         n--; /* plan8/ names plan8 */
     const char *slash = memrchr(dir, '/', n), *base = slash ? slash + 1 : dir;
@@ -273,7 +333,9 @@ int sdsinf_output_dir_commit(sdsinf_output_dir *d, sdsinf_err *err)
 {
     char *old = NULL;
     int rc = SDSINF_OK;
-    if (rename(d->temp, d->path) == 0) { /* new, or empty */
+    if (sdsinf__location_remote(d->path)) { /* the marker last */
+        rc = sdsinf__location_store_dir(d->temp, d->path, d->marker, err);
+    } else if (rename(d->temp, d->path) == 0) { /* new, or empty */
         sdsinf__free(d->temp);
         d->temp = NULL;
     } else if ((errno != ENOTEMPTY && errno != EEXIST) ||

@@ -2,6 +2,7 @@
  * Every reader here is bounds-checked: no byte sequence can make it read
  * outside its buffer, and each error names the file and line. */
 #include "core/parse.h"
+#include "core/location.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -11,7 +12,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-int sdsinf__file_read(const char *path, sdsinf__file *f, sdsinf_err *err)
+/* A local file's content (sdsinf__file_read). */
+static int read_local(const char *path, sdsinf__file *f, sdsinf_err *err)
 {
     int rc = SDSINF_OK;
     char *data = NULL;
@@ -49,6 +51,16 @@ int sdsinf__file_read(const char *path, sdsinf__file *f, sdsinf_err *err)
 done:
     sdsinf__free(data);
     close(fd);
+    return rc;
+}
+
+int sdsinf__file_read(const char *path, sdsinf__file *f, sdsinf_err *err)
+{
+    sdsinf__fetched lf;
+    int rc = sdsinf__location_fetch(path, &lf, err);
+    if (rc == SDSINF_OK)
+        rc = read_local(lf.path, f, err);
+    sdsinf__location_release(&lf, err);
     return rc;
 }
 

@@ -4,7 +4,8 @@
 
 #include "core/core.h"
 
-/* The whole content of a file, NUL-terminated (data[size] == 0). */
+/* The whole content of a file, NUL-terminated (data[size] == 0); path
+ * may be an s3:// location (location.h). */
 typedef struct sdsinf__file {
     char *data;
     size_t size;

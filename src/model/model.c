@@ -4,6 +4,7 @@
  * A model directory holds one file per layer, `...l{l}.tsv` (GraphChallenge
  * triplets, 1-based) or `...l{l}.mtx` (MatrixMarket coordinate), l = 1..L,
  * and optionally `bias.tsv` (see load_bias_file). */
+#include "core/location.h"
 #include "core/parse.h"
 #include "kernel/layer_plan.h"
 #include "model/model.h"
@@ -820,11 +821,15 @@ int sdsinf_model_load(const char *path, const sdsinf_model_opts *o,
     }
     if (o->version < 1 || o->neurons < 0 || o->layers < 0 || o->ymax < 0)
         return sdsinf__fail(err, SDSINF_EINVAL, "bad model options");
-    if (stat(path, &st) != 0)
-        return sdsinf__fail(err, SDSINF_EIO, "%s: %s", path, strerror(errno));
-    if (S_ISDIR(st.st_mode))
-        return load_dir(path, o, out, err);
-    return sdsinf__bundle_load(path, o, out, err);
+    sdsinf__fetched lf; /* an s3:// model read from a private copy */
+    int rc = sdsinf__location_fetch(path, &lf, err);
+    if (rc == SDSINF_OK && stat(lf.path, &st) != 0)
+        rc = sdsinf__fail(err, SDSINF_EIO, "%s: %s", path, strerror(errno));
+    else if (rc == SDSINF_OK)
+        rc = S_ISDIR(st.st_mode) ? load_dir(lf.path, o, out, err)
+                                 : sdsinf__bundle_load(lf.path, o, out, err);
+    sdsinf__location_release(&lf, err); /* a bundle's mapping stays */
+    return rc;
 }
 
 int sdsinf_model_save_tsv(const sdsinf_model *m, const char *dir,

@@ -7,6 +7,7 @@
  *   owners     (layers + 1) x neurons uint16
  *   tgt_ptr    layers x (neurons + 1) int64, offsets into tgt
  *   tgt        uint16 worker ids, ascending per row */
+#include "core/location.h"
 #include "plan/partition.h"
 #include "plan/plan.h"
 
@@ -426,14 +427,23 @@ int sdsinf_plan_load(const char *dir, const sdsinf_model *m,
     sdsinf_plan *p = NULL;
     int rc = SDSINF_OK;
     struct stat st;
-    snprintf(path, sizeof path, "%s/plan.bin", dir);
-    FILE *f = fopen(path, "rb");
+    sdsinf__fetched lf; /* an s3:// plan read from a private copy */
+    if ((rc = sdsinf__location_join(dir, "plan.bin", path, sizeof path,
+                                    err)))
+        return rc;
+    if ((rc = sdsinf__location_fetch(path, &lf, err))) {
+        sdsinf__location_release(&lf, err);
+        return rc;
+    }
+    FILE *f = fopen(lf.path, "rb");
+    sdsinf__location_release(&lf, NULL); /* read from the open file */
     if (!f) { /* named as resolved: a relative path is the cwd's */
         int e = errno;
         char abs[4096];
         return sdsinf__fail(err, SDSINF_EIO, "%s: cannot open: %s (make one "
                             "with `sdsinf partition`)",
-                            sdsinf__absolute_path(path, abs, sizeof abs)
+                            sdsinf__location_absolute(path, abs, sizeof abs,
+                                                      NULL)
                                 ? path : abs, strerror(e));
     }
     if (fstat(fileno(f), &st) != 0 || !read_exact(f, &h, sizeof h) ||

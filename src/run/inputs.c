@@ -3,6 +3,8 @@
  * every byte checked, so no file content can make it read out of bounds. */
 #include "run/inputs.h"
 
+#include "core/location.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -40,11 +42,9 @@ static uint64_t data_checksum(const sdsinf_csr *m)
 int sdsinf__inputs_path(const char *dir, int w, char *buf, size_t cap,
                         sdsinf_err *err)
 {
-    int n = snprintf(buf, cap, "%s/inputs-%d.sdsinf", dir, w);
-    if (n < 0 || (size_t)n >= cap)
-        return sdsinf__fail(err, SDSINF_EINVAL, "worker %d: the inputs "
-                            "directory's name is too long", w);
-    return SDSINF_OK;
+    char name[32];
+    snprintf(name, sizeof name, "inputs-%d.sdsinf", w);
+    return sdsinf__location_join(dir, name, buf, cap, err);
 }
 
 /* One worker's file being written: mapped whole, its arrays in place. */
@@ -201,7 +201,13 @@ int sdsinf__inputs_load(const char *dir, const sdsinf_plan *p, int w,
     if (rc != SDSINF_OK)
         return rc;
     sdsinf_plan_get_stats(p, &ps);
-    FILE *f = fopen(path, "rb");
+    sdsinf__fetched lf; /* s3:// inputs read from a private copy */
+    if ((rc = sdsinf__location_fetch(path, &lf, err))) {
+        sdsinf__location_release(&lf, err);
+        return rc;
+    }
+    FILE *f = fopen(lf.path, "rb");
+    sdsinf__location_release(&lf, NULL); /* read from the open file */
     if (!f)
         return sdsinf__fail(err, SDSINF_EIO, "worker %d: %s: cannot open its "
                             "inputs: %s", w, path, strerror(errno));

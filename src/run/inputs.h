@@ -20,13 +20,15 @@
  * over the images. */
 int sdsinf__inputs_save(const sdsinf_csr *images, const sdsinf_plan *p,
                         const char *dir, sdsinf_err *err);
-/* Loads worker w's inputs file from dir under plan p, every byte checked
+/* Loads worker w's inputs file from dir (a path or an s3:// location: only
+ * this file fetched) under plan p, every byte checked
  * (the checksums, the shape, each entry's feature one the plan gives w):
  * SDSINF_EIO, SDSINF_ECORRUPT, or SDSINF_EINVAL for another worker's or
  * plan's file.  Caller frees *out. */
 int sdsinf__inputs_load(const char *dir, const sdsinf_plan *p, int w,
                         sdsinf_csr *out, sdsinf_err *err);
-/* dir/inputs-{w}.sdsinf into buf (cap bytes). */
+/* dir/inputs-{w}.sdsinf into buf (cap bytes), dir a path or an s3://
+ * location. */
 int sdsinf__inputs_path(const char *dir, int w, char *buf, size_t cap,
                         sdsinf_err *err);
 

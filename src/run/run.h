@@ -112,6 +112,8 @@ typedef struct sdsinf__stage {
     char work[4160];  /* dir/work, removed by sdsinf__stage_remove */
     char plan[4200];  /* the plan directory the workers read */
     char bias[4200];  /* the bias spec: a number, or work/bias.tsv */
+    char remote[2048]; /* s3://BUCKET/sdsinf-<run>: work/ stored there for
+                          a plan in S3; "" for none */
     sdsinf_worker_spec spec;
 } sdsinf__stage;
 int sdsinf__stage_write(const run_ctx *c, const sdsinf_launcher_methods *lm,

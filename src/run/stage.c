@@ -7,7 +7,12 @@
  * directory: the workers read that one), each worker's inputs
  * (inputs-{w}.sdsinf: the images' entries in its own features) and, when
  * the bias is not one number for every layer, the bias file.  The spec the
- * workers share names those paths; the directory goes with the run. */
+ * workers share names those paths; the directory goes with the run.  A
+ * plan in S3 (s3://BUCKET/...) is read by the workers from there, and
+ * their inputs and bias file go beside it, to s3://BUCKET/sdsinf-<run>/
+ * (removed with the run): workers that share no file system with the
+ * coordinator fetch all they need, each only its own. */
+#include "core/location.h"
 #include "model/model.h"
 #include "run/inputs.h"
 #include "run/run.h"
@@ -58,6 +63,23 @@ static int bias_spec(const sdsinf_model *m, const char *file, char *out,
     return sdsinf__bias_save(m, file, err);
 }
 
+/* The inputs and bias file of work/ stored under s3://BUCKET/sdsinf-<run>,
+ * BUCKET the plan's: the spec then names them there. */
+static int stage_remote(const run_ctx *c, sdsinf__stage *s, sdsinf_err *err)
+{
+    const char *bucket = s->plan + 5, *slash = strchr(bucket, '/');
+    int n = slash ? (int)(slash - bucket) : (int)strlen(bucket), rc;
+    if ((rc = path_of(s->remote, sizeof s->remote, err,
+                      "s3://%.*s/sdsinf-%016" PRIx64, n, bucket, c->run)))
+        return rc;
+    if ((rc = sdsinf__location_store_dir(s->work, s->remote, NULL, err)))
+        return rc;
+    if (!strncmp(s->bias, s->work, strlen(s->work))) /* a file, not a number */
+        return path_of(s->bias, sizeof s->bias, err, "%s/bias.tsv",
+                       s->remote);
+    return SDSINF_OK;
+}
+
 int sdsinf__stage_write(const run_ctx *c, const sdsinf_launcher_methods *lm,
                         sdsinf__stage *s, sdsinf_err *err)
 {
@@ -77,10 +99,9 @@ int sdsinf__stage_write(const run_ctx *c, const sdsinf_launcher_methods *lm,
                             "directory: %s (set SDSINF_SCRATCH to a writable "
                             "one)", s->work, strerror(errno));
     if (c->plan_dir) {
-        if (sdsinf__absolute_path(c->plan_dir, s->plan, sizeof s->plan) != 0)
-            return sdsinf__fail(err, SDSINF_EINVAL, "%s: cannot make the "
-                                "plan's path absolute: %s", c->plan_dir,
-                                strerror(errno));
+        if ((rc = sdsinf__location_absolute(c->plan_dir, s->plan,
+                                            sizeof s->plan, err)))
+            return rc;
     } else if ((rc = path_of(s->plan, sizeof s->plan, err, "%s/plan",
                            s->work)) ||
              (rc = sdsinf_plan_save(c->p, c->m, s->plan, err)))
@@ -89,6 +110,8 @@ int sdsinf__stage_write(const run_ctx *c, const sdsinf_launcher_methods *lm,
         return rc;
     if ((rc = path_of(path, sizeof path, err, "%s/bias.tsv", s->work)) ||
         (rc = bias_spec(c->m, path, s->bias, sizeof s->bias, err)))
+        return rc;
+    if (sdsinf__location_remote(s->plan) && (rc = stage_remote(c, s, err)))
         return rc;
     sdsinf_worker_spec *sp = &s->spec;
     sdsinf_worker_spec_init(sp);
@@ -102,7 +125,7 @@ int sdsinf__stage_write(const run_ctx *c, const sdsinf_launcher_methods *lm,
     sp->channel = c->channel;
     sp->channel_config = o->channel_config;
     sp->plan_dir = s->plan;
-    sp->inputs_dir = s->work;
+    sp->inputs_dir = s->remote[0] ? s->remote : s->work;
     sp->bias = s->bias;
     sp->ymax = c->m->ymax;
     sp->batch_size = o->batch_size;
@@ -116,6 +139,9 @@ int sdsinf__stage_write(const run_ctx *c, const sdsinf_launcher_methods *lm,
 
 void sdsinf__stage_remove(sdsinf__stage *s)
 {
+    if (s->remote[0]) /* best effort: the bucket's owner sees what stays */
+        sdsinf__location_remove(s->remote, NULL);
+    s->remote[0] = 0;
     if (s->work[0])
         sdsinf__rm_tree(s->work, sizeof s->work, 0, NULL, NULL, NULL);
     s->work[0] = 0; /* the directory goes with the run's owner record */

@@ -8,6 +8,7 @@
  * its report to the coordinator over the channel (its status, totals,
  * records and, from worker 0, the result), then its teardown. */
 #include "channels/channels.h"
+#include "core/location.h"
 #include "model/model.h"
 #include "run/codec.h"
 #include "run/inputs.h"
@@ -95,25 +96,32 @@ static int shard_check(const sdsinf_plan *p, int w, const sdsinf_model *sh,
 static int shard_open(const sdsinf_plan *p, const char *dir, int w,
                       sdsinf_model **out, sdsinf_err *err)
 {
-    char path[4096];
+    char path[4096], name[32];
     sdsinf_model_opts mo;
     sdsinf_model *sh = NULL;
     sdsinf_err e = {0};
+    sdsinf__fetched lf; /* an s3:// plan's shard: only this one fetched */
     struct stat st;
-    int rc, n = snprintf(path, sizeof path, "%s/shard-%d.sdsinf", dir, w);
-    if (n < 0 || (size_t)n >= sizeof path)
-        return sdsinf__fail(err, SDSINF_EINVAL, "worker %d: the plan "
-                            "directory's name is too long", w);
-    const char *why = stat(path, &st) != 0 ? strerror(errno)
+    snprintf(name, sizeof name, "shard-%d.sdsinf", w);
+    int rc = sdsinf__location_join(dir, name, path, sizeof path, &e);
+    if (rc == SDSINF_OK && (rc = sdsinf__location_fetch(path, &lf, &e)))
+        sdsinf__location_release(&lf, &e);
+    if (rc != SDSINF_OK)
+        return sdsinf__fail(err, rc, "worker %d: %s", w, e.msg);
+    const char *why = stat(lf.path, &st) != 0 ? strerror(errno)
                       : !S_ISREG(st.st_mode) ? "not a file"
                                              : NULL;
-    if (why)
+    if (why) {
+        sdsinf__location_release(&lf, NULL);
         return sdsinf__fail(err, SDSINF_EIO, "worker %d: %s: %s: the plan "
                             "directory lacks this worker's shard (`sdsinf "
                             "partition --out DIR` writes one per worker)", w,
                             path, why);
+    }
     sdsinf_model_opts_init(&mo);
-    if ((rc = sdsinf_model_load(path, &mo, &sh, &e)) != SDSINF_OK)
+    rc = sdsinf_model_load(lf.path, &mo, &sh, &e);
+    sdsinf__location_release(&lf, &e); /* the shard's mapping stays */
+    if (rc != SDSINF_OK)
         return sdsinf__fail(err, rc, "worker %d, its shard: %s", w, e.msg);
     if ((rc = shard_check(p, w, sh, path, err)) != SDSINF_OK) {
         sdsinf_model_free(sh);

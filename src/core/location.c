@@ -1,0 +1,160 @@
+/* core/location.c - local paths and s3:// locations behind one reader's
+ * and one writer's call (see location.h): copies fetched into private
+ * directories under the scratch directory and removed after reading,
+ * messages that name the location rather than the copy, and the count of
+ * the object store's requests.  The store itself: sdsinf__remote_*. */
+#include "core/location.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define SCHEME "s3://"
+
+static sdsinf_requests g_requests; /* this process's, added atomically */
+
+int sdsinf__location_remote(const char *loc)
+{
+    return loc && !strncmp(loc, SCHEME, sizeof SCHEME - 1);
+}
+
+int sdsinf__location_join(const char *dir, const char *name, char *out,
+                          size_t cap, sdsinf_err *err)
+{
+    size_t n = strlen(dir);
+    while (n > 1 && dir[n - 1] == '/')
+        n--;
+    int w = snprintf(out, cap, "%.*s/%s", (int)n, dir, name);
+    if (w < 0 || (size_t)w >= cap)
+        return sdsinf__fail(err, SDSINF_EINVAL, "%.200s: too long a name "
+                            "for %s in it", dir, name);
+    return SDSINF_OK;
+}
+
+int sdsinf__location_absolute(const char *loc, char *out, size_t cap,
+                              sdsinf_err *err)
+{
+    if (sdsinf__location_remote(loc) ? strlen(loc) >= cap
+                                     : sdsinf__absolute_path(loc, out, cap))
+        return sdsinf__fail(err, SDSINF_EINVAL, "%.200s: cannot make it a "
+                            "path every worker reads: %s", loc,
+                            sdsinf__location_remote(loc) ? "too long"
+                                                         : strerror(errno));
+    if (sdsinf__location_remote(loc))
+        memcpy(out, loc, strlen(loc) + 1);
+    return SDSINF_OK;
+}
+
+int sdsinf__location_fetch(const char *loc, sdsinf__fetched *f,
+                           sdsinf_err *err)
+{
+    memset(f, 0, sizeof *f);
+    f->loc = loc;
+    size_t n = strlen(loc);
+    if (!sdsinf__location_remote(loc)) {
+        if (n >= sizeof f->path)
+            return sdsinf__fail(err, SDSINF_EINVAL, "%.200s...: too long a "
+                                "path", loc);
+        memcpy(f->path, loc, n + 1);
+        return SDSINF_OK;
+    }
+    while (n > 1 && loc[n - 1] == '/')
+        n--;
+    const char *base = loc + n;
+    while (base > loc && base[-1] != '/')
+        base--;
+    int w = snprintf(f->temp, sizeof f->temp, "%s/sdsinf-fetch.XXXXXX",
+                     sdsinf__scratch_dir());
+    if (w < 0 || (size_t)w >= sizeof f->temp || !mkdtemp(f->temp)) {
+        f->temp[0] = 0;
+        return sdsinf__fail(err, SDSINF_EIO, "%.200s: cannot make a private "
+                            "directory to fetch it into under %s: %s (set "
+                            "SDSINF_SCRATCH to a writable one)", loc,
+                            sdsinf__scratch_dir(), strerror(errno));
+    }
+    w = snprintf(f->path, sizeof f->path, "%s/%.*s", f->temp,
+                 (int)(loc + n - base), base);
+    if (w < 0 || (size_t)w >= sizeof f->path)
+        return sdsinf__fail(err, SDSINF_EINVAL, "%.200s: too long a name",
+                            loc);
+    return sdsinf__remote_fetch(loc, f->path, &g_requests, err);
+}
+
+/* err's message with `from` replaced by `to` (once). */
+static void rename_in_message(sdsinf_err *err, const char *from,
+                              const char *to)
+{
+    const char *at = strstr(err->msg, from);
+    char msg[sizeof err->msg];
+    if (!at)
+        return;
+    snprintf(msg, sizeof msg, "%.*s%s%s", (int)(at - err->msg), err->msg, to,
+             at + strlen(from));
+    memcpy(err->msg, msg, sizeof msg);
+}
+
+void sdsinf__location_release(sdsinf__fetched *f, sdsinf_err *err)
+{
+    if (!f->temp[0])
+        return;
+    if (err && err->code != SDSINF_OK && f->loc)
+        rename_in_message(err, f->path, f->loc);
+    sdsinf__rm_tree(f->temp, sizeof f->temp, 0, NULL, NULL, NULL);
+    f->temp[0] = 0;
+}
+
+int sdsinf__location_store(const char *file, const char *loc,
+                           sdsinf_err *err)
+{
+    return sdsinf__remote_store(file, loc, &g_requests, err);
+}
+
+int sdsinf__location_store_dir(const char *dir, const char *loc,
+                               const char *last, sdsinf_err *err)
+{
+    char file[4096], to[SDSINF__LOCATION_MAX];
+    struct dirent *e;
+    struct stat st;
+    int rc = SDSINF_OK, have_last = 0;
+    DIR *d = opendir(dir);
+    if (!d)
+        return sdsinf__fail(err, SDSINF_EIO, "%.200s: cannot read: %s", dir,
+                            strerror(errno));
+    while (rc == SDSINF_OK && (e = readdir(d))) {
+        if (e->d_name[0] == '.')
+            continue;
+        if (last && !strcmp(e->d_name, last)) {
+            have_last = 1;
+            continue;
+        }
+        if ((rc = sdsinf__location_join(dir, e->d_name, file, sizeof file,
+                                        err)) == SDSINF_OK &&
+            stat(file, &st) == 0 && S_ISREG(st.st_mode) &&
+            (rc = sdsinf__location_join(loc, e->d_name, to, sizeof to,
+                                        err)) == SDSINF_OK)
+            rc = sdsinf__location_store(file, to, err);
+    }
+    closedir(d);
+    if (rc == SDSINF_OK && have_last &&
+        (rc = sdsinf__location_join(dir, last, file, sizeof file, err)) ==
+            SDSINF_OK &&
+        (rc = sdsinf__location_join(loc, last, to, sizeof to, err)) ==
+            SDSINF_OK)
+        rc = sdsinf__location_store(file, to, err);
+    return rc;
+}
+
+int sdsinf__location_remove(const char *loc, sdsinf_err *err)
+{
+    return sdsinf__remote_remove(loc, &g_requests, err);
+}
+
+void sdsinf__location_requests(sdsinf_requests *r)
+{
+    uint64_t *to = &r->send;
+    const uint64_t *from = &g_requests.send;
+    for (size_t i = 0; i < sizeof *r / sizeof *to; i++)
+        to[i] += __atomic_load_n(&from[i], __ATOMIC_RELAXED);
+}
