@@ -484,6 +484,16 @@ typedef struct sdsinf_requests {
                          64 KiB chunks per request), 0 where not billed */
 } sdsinf_requests;
 
+/* s3://BUCKET/KEY locations: every reader and writer of the library takes
+ * one where it takes a path (a file, or the objects under KEY/ as a
+ * directory), fetching a private copy to read and storing outputs whole
+ * when committed (sdsinf_output).  1 when loc is one (no local checks such
+ * as stat apply to it). */
+SDSINF_API int sdsinf_location_remote(const char *loc);
+/* Adds to *r the S3 requests this process made for such locations (GET
+ * as receive, PUT as send, LIST, DELETE as remove, and retries). */
+SDSINF_API void sdsinf_location_requests(sdsinf_requests *r);
+
 typedef struct sdsinf_channel_methods sdsinf_channel_methods;
 struct sdsinf_channel_methods {
     int version;          /* SDSINF_CHANNEL_VERSION (1: without the

@@ -2376,7 +2376,8 @@ static int missing_input(const command *c, const opts *o)
         return 1;
     }
     for (size_t i = 0; i < sizeof in / sizeof *in; i++)
-        if (in[i].path && stat(in[i].path, &st) != 0) {
+        if (in[i].path && !sdsinf_location_remote(in[i].path) &&
+            stat(in[i].path, &st) != 0) {
             fprintf(stderr, "sdsinf: error EIO: %s %s: %s\n", in[i].flag,
                     in[i].path, errno == ENOENT ? "no such file or directory"
                                                 : strerror(errno));

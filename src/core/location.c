@@ -15,7 +15,7 @@
 
 static sdsinf_requests g_requests; /* this process's, added atomically */
 
-int sdsinf__location_remote(const char *loc)
+int sdsinf_location_remote(const char *loc)
 {
     return loc && !strncmp(loc, SCHEME, sizeof SCHEME - 1);
 }
@@ -36,13 +36,13 @@ int sdsinf__location_join(const char *dir, const char *name, char *out,
 int sdsinf__location_absolute(const char *loc, char *out, size_t cap,
                               sdsinf_err *err)
 {
-    if (sdsinf__location_remote(loc) ? strlen(loc) >= cap
+    if (sdsinf_location_remote(loc) ? strlen(loc) >= cap
                                      : sdsinf__absolute_path(loc, out, cap))
         return sdsinf__fail(err, SDSINF_EINVAL, "%.200s: cannot make it a "
                             "path every worker reads: %s", loc,
-                            sdsinf__location_remote(loc) ? "too long"
+                            sdsinf_location_remote(loc) ? "too long"
                                                          : strerror(errno));
-    if (sdsinf__location_remote(loc))
+    if (sdsinf_location_remote(loc))
         memcpy(out, loc, strlen(loc) + 1);
     return SDSINF_OK;
 }
@@ -53,7 +53,7 @@ int sdsinf__location_fetch(const char *loc, sdsinf__fetched *f,
     memset(f, 0, sizeof *f);
     f->loc = loc;
     size_t n = strlen(loc);
-    if (!sdsinf__location_remote(loc)) {
+    if (!sdsinf_location_remote(loc)) {
         if (n >= sizeof f->path)
             return sdsinf__fail(err, SDSINF_EINVAL, "%.200s...: too long a "
                                 "path", loc);
@@ -151,7 +151,7 @@ int sdsinf__location_remove(const char *loc, sdsinf_err *err)
     return sdsinf__remote_remove(loc, &g_requests, err);
 }
 
-void sdsinf__location_requests(sdsinf_requests *r)
+void sdsinf_location_requests(sdsinf_requests *r)
 {
     uint64_t *to = &r->send;
     const uint64_t *from = &g_requests.send;

@@ -15,8 +15,7 @@
 
 #define SDSINF__LOCATION_MAX 2048 /* bytes in a location, NUL included */
 
-/* 1 when loc is an s3:// location (an object store's, not a path). */
-int sdsinf__location_remote(const char *loc);
+/* sdsinf_location_remote and sdsinf_location_requests: sdsinf.h. */
 
 /* "dir/name" into out (cap bytes), dir local or remote (a trailing '/'
  * dropped); SDSINF_EINVAL naming dir when it does not fit. */
@@ -64,9 +63,6 @@ int sdsinf__location_store_dir(const char *dir, const char *loc,
  * reads it; none is no error). */
 int sdsinf__location_remove(const char *loc, sdsinf_err *err);
 
-/* Adds the object-store requests this process made through the functions
- * above (GET as receive, PUT as send, LIST, DELETE as remove) to *r. */
-void sdsinf__location_requests(sdsinf_requests *r);
 
 /* ---- The object store: aws/location_s3.c, or core/location_none.c in a
  * build without the AWS client (each call then says how to get it) ---- */

@@ -139,7 +139,7 @@ int sdsinf_output_open(const char *path, sdsinf_output *o, sdsinf_err *err)
 {
     struct stat st;
     memset(o, 0, sizeof *o);
-    if (sdsinf__location_remote(path))
+    if (sdsinf_location_remote(path))
         return remote_open(path, o, err);
     int magic = 0, rc = SDSINF_OK, exists = stat(path, &st) == 0;
     if (!exists && errno != ENOENT)
@@ -178,7 +178,7 @@ int sdsinf_output_commit(sdsinf_output *o, sdsinf_err *err)
         rc = sdsinf__fail(err, SDSINF_EIO, "%s: write failed: %s", o->name,
                           strerror(bad ? e : errno));
     o->f = NULL;
-    if (rc == SDSINF_OK && sdsinf__location_remote(o->final))
+    if (rc == SDSINF_OK && sdsinf_location_remote(o->final))
         rc = sdsinf__location_store(o->temp, o->final, err); /* temp goes */
     else if (rc == SDSINF_OK && o->temp && rename(o->temp, o->final) != 0)
         rc = sdsinf__fail(err, SDSINF_EIO, "%s: cannot rename %s into "
@@ -272,7 +272,7 @@ int sdsinf_output_dir_begin(const char *dir, const char *marker,
     int magic = 0, rc = SDSINF_OK;
     size_t n = strlen(dir);
     memset(d, 0, sizeof *d);
-    if (sdsinf__location_remote(dir))
+    if (sdsinf_location_remote(dir))
         return remote_dir_begin(dir, marker, d, err);
     while (n > 1 && dir[n - 1] == '/')
         n--; /* plan8/ names plan8 */
@@ -333,7 +333,7 @@ int sdsinf_output_dir_commit(sdsinf_output_dir *d, sdsinf_err *err)
 {
     char *old = NULL;
     int rc = SDSINF_OK;
-    if (sdsinf__location_remote(d->path)) { /* the marker last */
+    if (sdsinf_location_remote(d->path)) { /* the marker last */
         rc = sdsinf__location_store_dir(d->temp, d->path, d->marker, err);
     } else if (rename(d->temp, d->path) == 0) { /* new, or empty */
         sdsinf__free(d->temp);

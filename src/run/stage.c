@@ -111,7 +111,7 @@ int sdsinf__stage_write(const run_ctx *c, const sdsinf_launcher_methods *lm,
     if ((rc = path_of(path, sizeof path, err, "%s/bias.tsv", s->work)) ||
         (rc = bias_spec(c->m, path, s->bias, sizeof s->bias, err)))
         return rc;
-    if (sdsinf__location_remote(s->plan) && (rc = stage_remote(c, s, err)))
+    if (sdsinf_location_remote(s->plan) && (rc = stage_remote(c, s, err)))
         return rc;
     sdsinf_worker_spec *sp = &s->spec;
     sdsinf_worker_spec_init(sp);
