@@ -64,7 +64,9 @@ run() { # label, channel, weights location, more arguments...
     grep -q '"check":"pass"' "$tmp/j" || fail "$label: check did not pass"
     grep -q "\"scores\":\"s3://$B/out/$label-scores.tsv\"" "$tmp/j" ||
         fail "$label: the JSON does not name the scores' location"
-    echo "ok: $label: $(grep -o '"storage_requests":{[^}]*}' "$tmp/j")"
+    grep -q "\"storage_requests\":{\"send\":[1-9]" "$tmp/j" || fail "$label: no storage_requests"
+    "$sdsinf" cost "$tmp/j" >"$tmp/cost" || fail "$label: sdsinf cost"
+    echo "ok: $label: $(grep -o "\"storage_requests\":{[^}]*}" "$tmp/j"), $(grep -o "\"cost_usd\":[^,]*" "$tmp/j")"
 }
 run fs fs s3://$B/model
 run sqs sqs s3://$B/bundle/model.sdsinf

@@ -172,6 +172,17 @@ static void usage_of_channel(svc s, const sdsinf_requests *q, uint64_t bytes,
     }
 }
 
+/* Adds the S3 requests of a run's s3:// locations (its JSON's
+ * storage_requests) to its S3 usage. */
+static void usage_of_storage(const sdsinf_requests *q, sdsinf_usage *u)
+{
+    u->s3.send += q->send;
+    u->s3.receive += q->receive;
+    u->s3.remove += q->remove;
+    u->s3.list += q->list;
+    u->s3.retries += q->retries;
+}
+
 /* The usage of a run record: what its channel (or `as`) billed. */
 typedef struct run_usage {
     sdsinf_usage u;
@@ -222,7 +233,7 @@ static int read_lambda_instance(const json_reader *r, const cJSON *run,
 static int usage_of_run(const json_reader *r, const cJSON *run,
                         const char *as, run_usage *ru)
 {
-    const cJSON *req;
+    const cJSON *req, *storage;
     long long workers = 0, bytes = 0;
     int rc;
     if ((rc = json_string_member(r, run, "", "channel", 1, &ru->channel)) ||
@@ -231,9 +242,18 @@ static int usage_of_run(const json_reader *r, const cJSON *run,
         (rc = json_integer_member(r, run, "", "bytes_sent", 0, MAX_EXACT, 0,
                                   &bytes)) ||
         (rc = json_object_member(r, run, "", "requests", 1, &req)) ||
+        (rc = json_object_member(r, run, "", "storage_requests", 0,
+                                 &storage)) ||
         (rc = read_lambda_instance(r, run, &ru->u)))
         return rc;
     ru->workers = (int)workers;
+    if (storage) { /* S3 requests of its s3:// inputs and outputs */
+        sdsinf_requests q = {0};
+        if ((rc = read_requests(r, storage, "storage_requests", &q, NULL)))
+            return rc;
+        ru->requests += q.send + q.receive + q.remove + q.list;
+        usage_of_storage(&q, &ru->u);
+    }
     int nested = req->child && cJSON_IsObject(req->child);
     if (!nested) {
         sdsinf_requests q = {0};
@@ -241,7 +261,7 @@ static int usage_of_run(const json_reader *r, const cJSON *run,
             return rc;
         svc s = service_named(as ? as : ru->channel);
         ru->priced_as = s == SVC_NONE ? NULL : as ? as : ru->channel;
-        ru->requests = q.send + q.receive + q.remove + q.list;
+        ru->requests += q.send + q.receive + q.remove + q.list;
         usage_of_channel(s, &q, (uint64_t)bytes, &ru->u);
         return SDSINF_OK;
     }
@@ -386,7 +406,8 @@ static int print_json(const record *rec, const run_usage *ru,
 /* ---- entry ------------------------------------------------------------------ */
 
 int cost_run_usd(const char *channel, const sdsinf_requests *q,
-                 uint64_t bytes, double *usd, sdsinf_err *err)
+                 const sdsinf_requests *storage, uint64_t bytes, double *usd,
+                 sdsinf_err *err)
 {
     price_table t = {0};
     sdsinf_usage u;
@@ -394,10 +415,12 @@ int cost_run_usd(const char *channel, const sdsinf_requests *q,
     svc s = service_named(channel);
     int rc;
     *usd = 0;
-    if (s == SVC_NONE)
+    if (s == SVC_NONE && !storage)
         return SDSINF_OK;
     sdsinf_usage_init(&u);
     usage_of_channel(s, q, bytes, &u);
+    if (storage)
+        usage_of_storage(storage, &u);
     if (!(rc = prices_load(NULL, NULL, &t, err)) &&
         !(rc = sdsinf_cost_compute(&t.prices, &u, &c, err)))
         *usd = c.usd;

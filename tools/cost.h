@@ -9,7 +9,9 @@
  * units), the requests of the run's channel, or a map of services to such
  * maps ({"sns": {...}, "sqs": {...}, "s3": {...}}, each with an optional
  * bytes), for channels that use several (SNS to SQS, a claim check in
- * S3).  Optional: lambda {invocations, gb_seconds, arch} and instance
+ * S3).  Optional: storage_requests, one map of the S3 requests of the
+ * run's s3:// inputs and outputs (billed as S3's, beside the channel's);
+ * lambda {invocations, gb_seconds, arch} and instance
  * {type, seconds}.  Channels that are not an AWS service (local, fs,
  * redis, mpi, mem) bill nothing: their run costs $0, and `as` prices
  * their requests as the named AWS channel's would be. */
@@ -43,12 +45,15 @@ typedef struct cost_bill {
 int cost_bill_of(const cost_opts *o, cost_bill *b, sdsinf_err *err);
 
 /* The run JSON's cost_usd of a run on `channel` that made the requests q
- * and sent `bytes`: 0 for a channel AWS does not bill (no price table is
- * read); else its bill under the default price table's default region, as
- * `sdsinf cost` gives it for the run's JSON (a launcher that bills Lambda
- * or EC2 time adds its lambda or instance part to both). */
+ * and sent `bytes`, plus the S3 requests `storage` of its s3:// inputs and
+ * outputs (its JSON's storage_requests; NULL: none): 0 for a channel AWS
+ * does not bill without storage (no price table is read); else its bill
+ * under the default price table's default region, as `sdsinf cost` gives
+ * it for the run's JSON (a launcher that bills Lambda or EC2 time adds its
+ * lambda or instance part to both). */
 int cost_run_usd(const char *channel, const sdsinf_requests *q,
-                 uint64_t bytes, double *usd, sdsinf_err *err);
+                 const sdsinf_requests *storage, uint64_t bytes, double *usd,
+                 sdsinf_err *err);
 
 /* The largest relative error --validate accepts. */
 #define COST_VALIDATE_LIMIT 0.02

@@ -1382,14 +1382,16 @@ static void json_requests(cJSON *j, const sdsinf_requests *r)
         cJSON_AddNumberToObject(j, kind[i], (double)v[i]);
 }
 
-/* cost_usd: the run's bill (cost.h), null when it has no price table
- * (said on stderr). */
-static void json_cost(cJSON *j, const opts *o, const sdsinf_run_stats *st)
+/* cost_usd: the run's bill (cost.h), its s3:// locations' requests
+ * (storage, NULL: none) included; null when it has no price table (said
+ * on stderr). */
+static void json_cost(cJSON *j, const opts *o, const sdsinf_run_stats *st,
+                      const sdsinf_requests *storage)
 {
     sdsinf_err err = {0};
     double usd;
-    if (cost_run_usd(channel_name(o), &st->requests, st->bytes_sent, &usd,
-                     &err) == SDSINF_OK) {
+    if (cost_run_usd(channel_name(o), &st->requests, storage, st->bytes_sent,
+                     &usd, &err) == SDSINF_OK) {
         cJSON_AddNumberToObject(j, "cost_usd", usd);
         return;
     }
@@ -1419,7 +1421,12 @@ static int print_run(const opts *o, const run_inputs *in,
                                 per_image(st->bytes_sent, n));
         cJSON_AddNumberToObject(j, "duplicates", (double)st->duplicates);
         json_requests(cJSON_AddObjectToObject(j, "requests"), &st->requests);
-        json_cost(j, o, st);
+        sdsinf_requests sr = {0}; /* this process's, for s3:// locations */
+        sdsinf_location_requests(&sr);
+        int stored = sr.send || sr.receive || sr.list || sr.remove;
+        if (stored)
+            json_requests(cJSON_AddObjectToObject(j, "storage_requests"), &sr);
+        json_cost(j, o, st, stored ? &sr : NULL);
         cli_json_add_string(j, "metrics", o->metrics);
         json_outputs(j, o);
         return print_json(j);
