@@ -444,11 +444,14 @@ SDSINF_API int sdsinf_legacy_load(const char *dir, const sdsinf_model *known,
  *     process share (a client, a connection pool, MPI), and flush when
  *     sends are batched.  Every version 2 entry may be NULL;
  *   - config_prepare (version 3) where the setting can be checked up
- *     front, or means something only where it is read (a relative path).
+ *     front, or means something only where it is read (a relative path);
+ *   - (version 4) an open whose setting changes the messages it takes sets
+ *     the instance's max_message and whole_above (a claim check stores
+ *     big blocks elsewhere and takes them whole).
  * Version 1 tables (without the entries after control) keep working when
  * built against this header (sdsinf_channel grew: rebuild a channel built
  * against an older one; its table may keep version 1). */
-#define SDSINF_CHANNEL_VERSION 3
+#define SDSINF_CHANNEL_VERSION 4
 
 enum {
     SDSINF_CAP_KEYED = 1u,      /* messages sit at known keys (an object
@@ -482,6 +485,12 @@ typedef struct sdsinf_requests {
     uint64_t retries; /* requests repeated after throttling or a 5xx */
     uint64_t units;   /* payload in the service's billing units (SQS/SNS:
                          64 KiB chunks per request), 0 where not billed */
+    /* channel version 4 */
+    uint64_t send_units; /* of units, those of the send calls (sns: its
+                            publishes, which SNS bills; the rest SQS's) */
+    /* S3 requests of a queue channel that keeps big blocks in S3 (the
+     * claim check of sqs and sns); the s3 channel counts its own above */
+    uint64_t s3_put, s3_get, s3_list, s3_remove;
 } sdsinf_requests;
 
 /* s3://BUCKET/KEY locations: every reader and writer of the library takes
@@ -576,6 +585,15 @@ struct sdsinf_channel {
                                  when SDSINF_CAP_THREADSAFE), by the core
                                  for version 1 (calls; ETIMEDOUT: empty) */
     struct sdsinf_channel_type *type_; /* internal: the registry's entry */
+    /* version 4: the messages this instance takes, set by the core before
+     * open (the table's max_message; whole_above 0), which an open whose
+     * setting differs may change (read from version 4 tables only) */
+    size_t max_message;  /* the largest message; 0: no limit */
+    size_t whole_above;  /* messages over this (and over max_message) are
+                            taken whole: the run hands over blocks bigger
+                            than it uncut (the channel stores them
+                            elsewhere) and cuts only those up to it into
+                            chunks; 0: none */
 };
 
 /* Contract details every channel keeps:
@@ -1105,6 +1123,18 @@ enum { SDSINF_VIA_SQS, SDSINF_VIA_SNS, SDSINF_VIA_S3, SDSINF_VIA_SQS_S3,
        SDSINF_VIAS };
 SDSINF_API const char *sdsinf_engine_name(int engine); /* "lambda", .. */
 SDSINF_API const char *sdsinf_via_name(int channel);   /* "sqs", .. */
+
+/* The claim check's break-even under prices p for channel via
+ * (SDSINF_VIA_SQS or SDSINF_VIA_SNS) into *bytes: a block whose message
+ * is over it costs less as one S3 object (a PUT, a GET and a pointer of
+ * one billing unit each way) than as chunks (each billing unit sent and
+ * received): with r = (s3 PUT + GET) / (send + receive per unit), the
+ * chunks of a block billed U units cost more when U - 1 > r, so the
+ * break-even is (floor(r) + 1) units of billed bytes, over 4/3 for sns
+ * (its messages travel as base64).  UINT64_MAX when a unit costs nothing
+ * (chunks never cost more).  SDSINF_EINVAL for bad prices or via. */
+SDSINF_API int sdsinf_claim_break_even(const sdsinf_prices *p, int via,
+                                       uint64_t *bytes, sdsinf_err *err);
 
 #define SDSINF_DEPLOYMENT_VERSION 1
 typedef struct sdsinf_deployment {

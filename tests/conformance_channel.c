@@ -50,6 +50,10 @@ static const char *g_base; /* the channel under test, "faulty:" removed */
 static const char *g_config = "{dir}"; /* each case's setting */
 static const char *g_denied;           /* a setting refused, or NULL */
 static const sdsinf_channel_methods *g_m;
+/* The messages the case's instances take (version 4: what the first
+ * instance opened said; before: the table's). */
+static size_t g_max, g_whole;
+static int g_limits;
 static uint64_t g_run_base;
 static uint64_t g_runs;
 
@@ -133,6 +137,11 @@ static sdsinf_channel *open_w(const char *config, int self, int workers,
     int rc = sdsinf_channel_open(g_name, config, self, workers, run, &ch, &err);
     if (rc != SDSINF_OK)
         fail_msg("open %s worker %d: %s", g_name, self, err.msg);
+    if (!g_limits && g_m->version >= 4) {
+        g_max = ch->max_message;
+        g_whole = ch->whole_above;
+        g_limits = 1;
+    }
     return ch;
 }
 
@@ -166,11 +175,13 @@ static unsigned char pattern(size_t i, uint32_t source, uint32_t seq)
 }
 
 /* A message of len bytes, or of the channel's max_message when that is
- * smaller (the runtime cuts bigger blocks into chunks for it). */
+ * smaller (the runtime cuts bigger blocks into chunks for it) and it does
+ * not take that size whole (a claim check). */
 static size_t fit(size_t len)
 {
-    size_t max = g_m->max_message;
-    return max && len > max ? max : len;
+    size_t max = g_limits ? g_max : g_m->max_message;
+    size_t whole = g_limits ? g_whole : 0;
+    return max && len > max && !(whole && len > whole) ? max : len;
 }
 
 static unsigned char *make_payload(size_t len, uint32_t source, uint32_t seq)
@@ -692,6 +703,45 @@ static void test_many_small(void **state)
         expect_msg(b, 0, i % 100, i / 100, 24, i, next);
     print_message("%s: %d messages of 24 bytes sent and received in %.1f ms\n",
                   g_name, COUNT, now_ms() - t0);
+    close_w(a, 1);
+    close_w(b, 1);
+    assert_nothing_left(f, f->run);
+}
+
+/* Messages at and over the limit: the largest message and, where the
+ * channel takes bigger ones whole (a claim check stores them elsewhere),
+ * ones just over its threshold and far over it, each intact; one between
+ * the limit and the threshold is refused (the runtime cuts those). */
+static void test_over_limit(void **state)
+{
+    fixture *f = *state;
+    sdsinf_channel *a = open_w(f->config, 0, 2, f->run);
+    sdsinf_channel *b = open_w(f->config, 1, 2, f->run);
+    size_t max = g_limits ? g_max : g_m->max_message;
+    size_t whole = g_limits ? g_whole : 0, sizes[4];
+    int n = 0;
+    if (max)
+        sizes[n++] = max;
+    if (whole) {
+        sizes[n++] = whole + 1;
+        sizes[n++] = whole + 65537;
+        sizes[n++] = 3u << 20;
+    }
+    for (int i = 0; i < n; i++) {
+        send_msg(a, 1, 1, 0, sizes[i], (uint32_t)i);
+        expect_msg(b, 0, 1, 0, sizes[i], (uint32_t)i, NULL);
+    }
+    if (max && whole > max + 1) {
+        sdsinf_msg_key k = key_to(a, 1, 2, 0);
+        unsigned char *p = make_payload(max + 1, 0, 9);
+        sdsinf_err err = {0};
+        assert_non_null(p);
+        assert_int_equal(sdsinf_channel_send(a, &k, p, max + 1, &err),
+                         SDSINF_EINVAL);
+        free(p);
+    }
+    printf("%s: over the limit: %d sizes (limit %zu, whole above %zu)\n",
+           g_name, n, max, whole);
     close_w(a, 1);
     close_w(b, 1);
     assert_nothing_left(f, f->run);
@@ -1779,6 +1829,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_two_senders, setup, teardown),
         cmocka_unit_test_setup_teardown(test_send_to_self, setup, teardown),
         cmocka_unit_test_setup_teardown(test_empty_and_large, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_over_limit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_many_small, setup, teardown),
         cmocka_unit_test_setup_teardown(test_recv_timeout, setup, teardown),
         cmocka_unit_test_setup_teardown(test_runs_isolated, setup, teardown),

@@ -168,8 +168,11 @@ static int fault_open(sdsinf_channel *ch, const char *config, sdsinf_err *err)
     fc->rng = fc->o.seed + (uint64_t)ch->self * 0x632be59bd9b4e019ull;
     rc = sdsinf_channel_open(inner_name(ch), inner_cfg, ch->self, ch->workers,
                              ch->run, &fc->inner, err);
-    if (rc == SDSINF_OK)
+    if (rc == SDSINF_OK) { /* the messages the inner instance takes */
+        ch->max_message = fc->inner->max_message;
+        ch->whole_above = fc->inner->whole_above;
         pthread_mutex_init(&fc->mu, NULL);
+    }
     return rc;
 }
 

@@ -115,9 +115,12 @@ static svc service_named(const char *name)
 static const char *const KINDS[] = {"send", "receive", "empty",   "remove",
                                     "list", "retries", "units",   "bytes",
                                     NULL};
-static const char *const FLAT_KINDS[] = {"send", "receive", "empty",
-                                         "remove", "list", "retries",
-                                         "units", NULL};
+/* A channel's one map: the kinds, then how many of the units its sends
+ * billed and the S3 requests of a claim check (each optional). */
+static const char *const FLAT_KINDS[] = {
+    "send",  "receive",    "empty",  "remove", "list",    "retries",
+    "units", "send_units", "s3_put", "s3_get", "s3_list", "s3_remove",
+    NULL};
 
 /* One request map (at path `at`) into *q, and its bytes into *bytes when
  * bytes is not NULL (a service's map). */
@@ -126,12 +129,20 @@ static int read_requests(const json_reader *r, const cJSON *o,
 {
     uint64_t *field[] = {&q->send, &q->receive, &q->empty, &q->remove,
                          &q->list, &q->retries, &q->units, bytes};
+    uint64_t *flat[] = {&q->send_units, &q->s3_put, &q->s3_get, &q->s3_list,
+                        &q->s3_remove};
     int nkinds = bytes ? 8 : 7;
     int rc = json_known_members(r, o, at, bytes ? KINDS : FLAT_KINDS);
     for (int k = 0; rc == SDSINF_OK && k < nkinds; k++) {
         long long n = 0;
         rc = json_integer_member(r, o, at, KINDS[k], 0, MAX_EXACT, 0, &n);
         *field[k] = (uint64_t)n;
+    }
+    for (int k = 0; !bytes && rc == SDSINF_OK && k < 5; k++) {
+        long long n = 0;
+        rc = json_integer_member(r, o, at, FLAT_KINDS[7 + k], 0, MAX_EXACT,
+                                 0, &n);
+        *flat[k] = (uint64_t)n;
     }
     if (rc == SDSINF_OK && q->empty > q->receive)
         rc = cli_fail(r->err, SDSINF_EPARSE, "%s: %s counts %llu empty "
@@ -141,10 +152,17 @@ static int read_requests(const json_reader *r, const cJSON *o,
     return rc;
 }
 
-/* A channel's requests (one map) as the services it uses bill them. */
+/* A channel's requests (one map) as the services it uses bill them: a
+ * queue channel's s3_ counts (its claim check) as S3 requests. */
 static void usage_of_channel(svc s, const sdsinf_requests *q, uint64_t bytes,
                              sdsinf_usage *u)
 {
+    if (s == SVC_SQS || s == SVC_SNS) {
+        u->s3.send = q->s3_put;
+        u->s3.receive = q->s3_get;
+        u->s3.list = q->s3_list;
+        u->s3.remove = q->s3_remove;
+    }
     if (s == SVC_SQS) {
         u->sqs = *q;
         u->sqs_bytes = bytes;
@@ -152,9 +170,11 @@ static void usage_of_channel(svc s, const sdsinf_requests *q, uint64_t bytes,
         u->s3 = *q;
     } else if (s == SVC_SNS) { /* publishes (send) to SNS, the rest SQS
                                   requests; the channel counts the units
-                                  of both together (exact in sum): the
-                                  publishes' share is estimated from the
-                                  bytes, sent as base64 (4/3 of them) */
+                                  of both together (exact in sum) and of
+                                  the publishes (send_units); without
+                                  those, the publishes' share is
+                                  estimated from the bytes, sent as base64
+                                  (4/3 of them) */
         u->sns.send = q->send;
         u->sns.retries = q->retries;
         u->sqs.receive = q->receive;
@@ -162,7 +182,10 @@ static void usage_of_channel(svc s, const sdsinf_requests *q, uint64_t bytes,
         u->sqs.remove = q->remove;
         u->sqs.list = q->list;
         u->sns_bytes = u->sqs_bytes = bytes;
-        if (q->units && q->send) {
+        if (q->send_units && q->send_units <= q->units) {
+            u->sns.units = q->send_units;
+            u->sqs.units = q->units - q->send_units;
+        } else if (q->units && q->send) {
             uint64_t share = (bytes / 3 * 4 + q->send - 1) / q->send;
             uint64_t pub = q->send * (share <= 65536 ? 1
                                                      : (share + 65535) / 65536);

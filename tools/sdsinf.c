@@ -1374,10 +1374,13 @@ static double per_image(uint64_t bytes, int64_t images)
  * map holds: calls made, not messages sent). */
 static void json_requests(cJSON *j, const sdsinf_requests *r)
 {
-    static const char *const kind[] = {"send",   "receive", "empty", "remove",
-                                       "list",   "retries", "units"};
-    const uint64_t v[] = {r->send,   r->receive, r->empty, r->remove,
-                          r->list,   r->retries, r->units};
+    static const char *const kind[] = {
+        "send",    "receive",    "empty",  "remove", "list",    "retries",
+        "units",   "send_units", "s3_put", "s3_get", "s3_list", "s3_remove"};
+    const uint64_t v[] = {r->send,       r->receive, r->empty,  r->remove,
+                          r->list,       r->retries, r->units,
+                          r->send_units, r->s3_put,  r->s3_get, r->s3_list,
+                          r->s3_remove};
     for (size_t i = 0; j && i < sizeof v / sizeof v[0]; i++)
         cJSON_AddNumberToObject(j, kind[i], (double)v[i]);
 }

@@ -274,3 +274,84 @@ int sdsinf__s3_bucket_delete(sdsinf_aws *a, const char *bucket,
     sdsinf__aws_response_free(&rs);
     return code;
 }
+
+/* ---- Every key under a prefix ------------------------------------------- */
+
+/* The keys of one listing page, for deletion. */
+typedef struct key_page {
+    char *keys[SDSINF_S3_DELETE_MAX];
+    int n;
+} key_page;
+
+static int page_add(void *u, const char *key)
+{
+    key_page *p = u;
+    if (p->n == SDSINF_S3_DELETE_MAX)
+        return SDSINF_OK;
+    size_t n = strlen(key) + 1;
+    if (!(p->keys[p->n] = sdsinf__malloc(n)))
+        return SDSINF_ENOMEM;
+    memcpy(p->keys[p->n++], key, n);
+    return SDSINF_OK;
+}
+
+static void page_free(key_page *p)
+{
+    for (int i = 0; i < p->n; i++)
+        sdsinf__free(p->keys[i]);
+    p->n = 0;
+}
+
+int sdsinf__s3_delete_prefix(sdsinf_aws *a, const char *bucket,
+                             const char *prefix, uint64_t *lists,
+                             uint64_t *deletes, uint64_t *retries,
+                             sdsinf_err *err)
+{
+    char token[1024];
+    key_page *p = sdsinf__calloc(1, sizeof *p);
+    int code = p ? SDSINF_OK
+                 : sdsinf__fail(err, SDSINF_ENOMEM, "AWS s3: no memory to "
+                                "remove s3://%.60s/%.100s", bucket, prefix);
+    while (code == SDSINF_OK) { /* listed afresh: the page deleted is gone */
+        token[0] = 0;
+        ++*lists;
+        code = sdsinf__s3_list(a, bucket, prefix, SDSINF_S3_DELETE_MAX, token,
+                               sizeof token, page_add, p, retries, err);
+        if (code == SDSINF_ENOMEM)
+            sdsinf__fail(err, code, "AWS s3: no memory to list "
+                         "s3://%.60s/%.100s", bucket, prefix);
+        if (code != SDSINF_OK || p->n == 0)
+            break;
+        ++*deletes;
+        code = sdsinf__s3_delete(a, bucket, (const char *const *)p->keys,
+                                 p->n, retries, err);
+        page_free(p);
+    }
+    if (p)
+        page_free(p);
+    sdsinf__free(p);
+    return code;
+}
+
+static int count_key(void *u, const char *key)
+{
+    (void)key;
+    ++*(int64_t *)u;
+    return SDSINF_OK;
+}
+
+int sdsinf__s3_count_prefix(sdsinf_aws *a, const char *bucket,
+                            const char *prefix, int64_t *n,
+                            uint64_t *retries, sdsinf_err *err)
+{
+    char token[1024] = "";
+    int64_t count = 0;
+    int code;
+    do
+        code = sdsinf__s3_list(a, bucket, prefix, 1000, token, sizeof token,
+                               count_key, &count, retries, err);
+    while (code == SDSINF_OK && token[0]);
+    if (code == SDSINF_OK)
+        *n = count;
+    return code;
+}

@@ -42,6 +42,20 @@ int sdsinf__s3_delete(sdsinf_aws *a, const char *bucket,
                       const char *const *keys, int n, uint64_t *retries,
                       sdsinf_err *err);
 
+/* Deletes every key under prefix: a listing of up to 1000 keys, then one
+ * DeleteObjects of them, until a listing is empty; each listing added to
+ * *lists, each DeleteObjects to *deletes.  A missing bucket is
+ * SDSINF_S3_NOT_FOUND. */
+int sdsinf__s3_delete_prefix(sdsinf_aws *a, const char *bucket,
+                             const char *prefix, uint64_t *lists,
+                             uint64_t *deletes, uint64_t *retries,
+                             sdsinf_err *err);
+/* How many keys there are under prefix (every listing page) into *n; a
+ * missing bucket is SDSINF_S3_NOT_FOUND. */
+int sdsinf__s3_count_prefix(sdsinf_aws *a, const char *bucket,
+                            const char *prefix, int64_t *n,
+                            uint64_t *retries, sdsinf_err *err);
+
 /* Creates bucket (in the client's region); one this account already owns
  * is no error. */
 int sdsinf__s3_bucket_create(sdsinf_aws *a, const char *bucket,

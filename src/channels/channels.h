@@ -71,7 +71,8 @@ int sdsinf__channel_type_state(const sdsinf_channel_methods *m, void **state,
 
 /* Every field of sdsinf_requests, for code that treats them alike. */
 #define SDSINF__REQUEST_KINDS(X) \
-    X(send) X(receive) X(empty) X(remove) X(list) X(retries) X(units)
+    X(send) X(receive) X(empty) X(remove) X(list) X(retries) X(units)       \
+        X(send_units) X(s3_put) X(s3_get) X(s3_list) X(s3_remove)
 
 /* Counts n requests of one kind on instance ch (atomically: instances may
  * be shared by threads). */

@@ -384,6 +384,8 @@ int sdsinf_channel_open(const char *name, const char *config, int self,
     ch->run = run;
     ch->type_state = t->state;
     ch->type_ = t;
+    ch->max_message = m->max_message; /* an open may change them */
+    ch->whole_above = 0;
     rc = m->open(ch, config, err);
     if (rc != SDSINF_OK) {
         sdsinf__free(ch);
@@ -448,12 +450,16 @@ int sdsinf_channel_send(sdsinf_channel *ch, const sdsinf_msg_key *key,
                             "channel '%s': worker %d sends a key with source %"
                             PRIu32 "; set key->source to the sender",
                             m->name, ch->self, key->source);
-    if (m->max_message && len > m->max_message)
+    size_t max = m->version >= 4 ? ch->max_message : m->max_message;
+    size_t whole = m->version >= 4 ? ch->whole_above : 0;
+    if (max && len > max && !(whole && len > whole))
         return sdsinf__fail(err, SDSINF_EINVAL,
                             "channel '%s', worker %d: a %zu-byte message to "
                             "worker %" PRIu32 " exceeds the channel's limit of "
-                            "%zu; encode it in chunks of at most that",
-                            m->name, ch->self, len, key->target, m->max_message);
+                            "%zu%s; encode it in chunks of at most that",
+                            m->name, ch->self, len, key->target, max,
+                            whole ? " (it takes whole only messages over "
+                                    "its claim threshold)" : "");
     rc = m->send(ch, key, msg, len, err);
     if (m->version < 2) /* a version 2 channel counts its own requests */
         SDSINF__COUNT(ch, send, 1);

@@ -201,61 +201,15 @@ static int s3_config_prepare(const char *config, char *out, size_t cap,
 
 /* ---- The run's objects ------------------------------------------------------- */
 
-/* The keys of one listing page, for deletion. */
-typedef struct key_page {
-    char *keys[SDSINF_S3_DELETE_MAX];
-    int n;
-} key_page;
-
-static int page_add(void *u, const char *key)
-{
-    key_page *p = u;
-    if (p->n == SDSINF_S3_DELETE_MAX)
-        return SDSINF_OK;
-    size_t n = strlen(key) + 1;
-    if (!(p->keys[p->n] = sdsinf__malloc(n)))
-        return SDSINF_ENOMEM;
-    memcpy(p->keys[p->n++], key, n);
-    return SDSINF_OK;
-}
-
-static void page_free(key_page *p)
-{
-    for (int i = 0; i < p->n; i++)
-        sdsinf__free(p->keys[i]);
-    p->n = 0;
-}
-
 /* Removes the run's objects (a page of 1000 at a time, listed afresh each
  * round) and, when it is the run's own, its bucket. */
 static int remove_run(sdsinf_aws *a, const s3_settings *st, uint64_t run,
                       sdsinf_requests *req, sdsinf_err *err)
 {
-    char bucket[64], root[KEY_CAP], token[1024];
+    char bucket[64], root[KEY_CAP];
     run_names(st, run, bucket, root);
-    key_page *p = sdsinf__calloc(1, sizeof *p);
-    int code = p ? SDSINF_OK
-                 : sdsinf__fail(err, SDSINF_ENOMEM,
-                                "channel 's3': no memory to remove run %016"
-                                PRIx64, run);
-    while (code == SDSINF_OK) {
-        token[0] = 0;
-        req->list++;
-        code = sdsinf__s3_list(a, bucket, root, SDSINF_S3_DELETE_MAX, token,
-                               sizeof token, page_add, p, &req->retries, err);
-        if (code == SDSINF_ENOMEM)
-            sdsinf__fail(err, code, "channel 's3': no memory to list run %016"
-                         PRIx64, run);
-        if (code != SDSINF_OK || p->n == 0)
-            break;
-        req->remove++;
-        code = sdsinf__s3_delete(a, bucket, (const char *const *)p->keys,
-                                 p->n, &req->retries, err);
-        page_free(p);
-    }
-    if (p)
-        page_free(p);
-    sdsinf__free(p);
+    int code = sdsinf__s3_delete_prefix(a, bucket, root, &req->list,
+                                        &req->remove, &req->retries, err);
     if (code == SDSINF_S3_NOT_FOUND) /* no bucket: nothing left */
         return SDSINF_OK;
     if (code == SDSINF_OK && !st->bucket[0]) {
@@ -265,29 +219,18 @@ static int remove_run(sdsinf_aws *a, const s3_settings *st, uint64_t run,
     return code;
 }
 
-static int count_key(void *u, const char *key)
-{
-    (void)key;
-    ++*(int64_t *)u;
-    return SDSINF_OK;
-}
-
 static int s3_run_residue(void *state, const char *config, uint64_t run,
                           int64_t *items, sdsinf_err *err)
 {
     s3_settings st;
-    char bucket[64], root[KEY_CAP], token[1024] = "";
+    char bucket[64], root[KEY_CAP];
     int64_t n = 0;
     uint64_t retries = 0;
     int code = parse_settings(config, &st, err);
     run_names(&st, run, bucket, root);
-    do
-        code = code == SDSINF_OK
-                   ? sdsinf__s3_list(state, bucket, root, 1000, token,
-                                     sizeof token, count_key, &n, &retries,
-                                     err)
-                   : code;
-    while (code == SDSINF_OK && token[0]);
+    if (code == SDSINF_OK)
+        code = sdsinf__s3_count_prefix(state, bucket, root, &n, &retries,
+                                       err);
     if (code == SDSINF_OK && !st.bucket[0])
         n++; /* the run's own bucket */
     if (code == SDSINF_S3_NOT_FOUND)

@@ -33,7 +33,9 @@
  * sqs channel does.
  *
  * Settings (the config string): the sqs channel's prefix=, visibility=,
- * wait=, and
+ * wait=, its claim check's claim=, claim_above=, bucket= (channels/
+ * claim.h: a block over 192 KiB as one S3 object, the message its
+ * pointer; claim=auto does so over 336 KiB at us-east-1's prices), and
  *   topic=ARN        an existing topic to publish to (kept by the run)
  *
  * Requests (sdsinf_requests): send = PublishBatch (SNS), receive =
@@ -41,8 +43,10 @@
  * and the run's making and removal (queues, topic, subscriptions) as
  * list and remove; units = 64 KiB billing units of them all (a request
  * with a payload of n bytes bills max(1, ceil(n / 64 KiB))); retries =
- * repeated requests.  The cost model (tools/cost.c) bills send and its
- * units as SNS publishes, the rest as SQS requests. */
+ * repeated requests; send_units = the publishes' units; s3_put, s3_get,
+ * s3_list, s3_remove = the claim check's S3 requests.  The cost model
+ * (tools/cost.c) bills send and send_units as SNS publishes, the rest as
+ * SQS requests, the s3_ ones as S3's. */
 #include "channels/channels.h"
 #include "channels/presence.h"
 #include "channels/sqs_queue.h"
@@ -89,6 +93,7 @@ typedef struct sns_channel {
                              (standalone) */
     sdsinf__presence *presence; /* standalone runs */
     char presence_dir[4096];
+    sdsinf__claim claim;  /* blocks over the limit as S3 objects */
     sdsinf_sqsq_inbox in; /* this worker's queue and what it received */
 } sns_channel;
 
@@ -335,13 +340,17 @@ static int remove_once(sdsinf_aws *a, const sns_settings *st, uint64_t run,
 }
 
 /* remove_once, tried once more after a failure for want of memory:
- * cleanup must not leave the run behind (every step is idempotent). */
+ * cleanup must not leave the run behind (every step is idempotent); then
+ * the claim check's objects. */
 static int remove_run(sdsinf_aws *a, const sns_settings *st, uint64_t run,
                       int workers, sdsinf_requests *req, sdsinf_err *err)
 {
     int code = remove_once(a, st, run, workers, req, err);
-    return code == SDSINF_ENOMEM ? remove_once(a, st, run, workers, req, err)
-                                 : code;
+    if (code == SDSINF_ENOMEM)
+        code = remove_once(a, st, run, workers, req, err);
+    int r = sdsinf__claim_run_remove(a, &st->q.claim, st->q.prefix, run, req,
+                                     code == SDSINF_OK ? err : NULL);
+    return code != SDSINF_OK ? code : r;
 }
 
 /* Makes worker w's queue (tagged when `tagged`), lets topic send to it and
@@ -483,6 +492,7 @@ static int sns_open(sdsinf_channel *ch, const char *config, sdsinf_err *err)
     sc->in.ch = ch;
     sc->in.aws = sc->aws;
     sc->in.channel = "sns";
+    sc->in.claim = &sc->claim;
     sc->in.wait_s = sc->set.q.wait_s;
     sdsinf__sqsq_name(&sc->set.q, ch->run, ch->self, sc->in.name);
     snprintf(sc->presence_dir, sizeof sc->presence_dir,
@@ -498,6 +508,11 @@ static int sns_open(sdsinf_channel *ch, const char *config, sdsinf_err *err)
         return code;
     }
     code = find_queue(sc, err);
+    if (code == SDSINF_OK)
+        code = sdsinf__claim_open(&sc->claim, ch, sc->aws, "sns",
+                                  &sc->set.q.claim, sc->set.q.prefix,
+                                  MAX_MESSAGE, SDSINF__CLAIM_ABOVE_SNS,
+                                  sc->created, err);
     if (code == SDSINF_OK && sc->created) { /* run_destroy's to remove */
         sdsinf__presence_leave(sc->presence, 0);
         sc->presence = NULL;
@@ -531,10 +546,10 @@ static int sns_close(sdsinf_channel *ch, int cleanup, sdsinf_err *err)
 
 /* ---- Send -------------------------------------------------------------------------- */
 
-/* The bytes SNS bills for entry e: its body and attributes. */
-static size_t entry_bytes(size_t len)
+/* The bytes SNS bills for message m: its body and attributes. */
+static size_t entry_bytes(const sdsinf_sqsq_msg *m)
 {
-    return 4 * ((len + 2) / 3) + ENTRY_OVERHEAD;
+    return (m->pointer ? m->len : 4 * ((m->len + 2) / 3)) + ENTRY_OVERHEAD;
 }
 
 /* Adds held entry i (message m for worker t) to a PublishBatch form as
@@ -565,8 +580,10 @@ static int add_entry(sdsinf_aws_form *f, int k, int i, const sns_entry *e,
                              "StringValue",
                              pre, k, attr[a].i);
     }
-    if (!e->m.len) {
-        sdsinf__aws_form_add(f, "0", 1, "%s.%d.Message", pre, k);
+    if (!e->m.len || e->m.pointer) { /* "0", or the pointer's text */
+        sdsinf__aws_form_add(f, e->m.len ? (const char *)e->m.data : "0",
+                             e->m.len ? e->m.len : 1, "%s.%d.Message", pre,
+                             k);
         return 0;
     }
     char *b64 = sdsinf__malloc(4 * ((e->m.len + 2) / 3) + 2);
@@ -602,9 +619,10 @@ static int publish(sns_channel *sc, sdsinf_err *err)
             if (todo >> i & 1) {
                 if (add_entry(&f, k++, i, &sc->held[i], sc->base.run) != 0)
                     f.failed = 1;
-                bytes += entry_bytes(sc->held[i].m.len);
+                bytes += entry_bytes(&sc->held[i].m);
             }
         SDSINF__COUNT(&sc->base, send, 1);
+        SDSINF__COUNT(&sc->base, send_units, sdsinf__sqsq_units(bytes));
         code = post_sns(sc->aws, &f, what, sdsinf__sqsq_units(bytes), req,
                         &rs, &x, err);
         const sdsinf_aws_node *failed =
@@ -647,7 +665,16 @@ static int sns_send(sdsinf_channel *ch, const sdsinf_msg_key *key,
             return code;
         sc->known[t] = 1;
     }
-    size_t cost = entry_bytes(len);
+    char ptr[SDSINF__CLAIM_PTR_CAP];
+    int pointer = len > MAX_MESSAGE; /* handed whole: a claim check */
+    if (pointer) {
+        if ((code = sdsinf__claim_store(&sc->claim, msg, len, ptr, &len,
+                                        err)) != SDSINF_OK)
+            return code;
+        msg = ptr;
+    }
+    sdsinf_sqsq_msg m = {NULL, len, pointer};
+    size_t cost = entry_bytes(&m);
     if (sc->nheld && (sc->nheld == BATCH_MAX ||
                       sc->held_bytes + cost > PAYLOAD_MAX) &&
         (code = publish(sc, err)) != SDSINF_OK)
@@ -660,7 +687,8 @@ static int sns_send(sdsinf_channel *ch, const sdsinf_msg_key *key,
                             ch->self, len);
     if (len)
         memcpy(copy, msg, len);
-    sc->held[sc->nheld++] = (sns_entry){{copy, len}, t};
+    m.data = copy;
+    sc->held[sc->nheld++] = (sns_entry){m, t};
     sc->held_bytes += cost;
     return sc->nheld == BATCH_MAX ? publish(sc, err) : SDSINF_OK;
 }
@@ -691,9 +719,10 @@ static int sns_run_create(void *state, const char *config, uint64_t run,
     if (code != SDSINF_OK)
         return code;
     topic_name(&st, run, name);
-    if (st.topic[0])
+    code = sdsinf__claim_run_create(state, &st.q.claim, run, req, err);
+    if (code == SDSINF_OK && st.topic[0])
         strcpy(topic, st.topic);
-    else
+    else if (code == SDSINF_OK)
         code = create_topic(state, name, topic, req, err);
     for (int w = 0; w < workers && code == SDSINF_OK; w++)
         code = join(state, &st, run, w, topic, 1, NULL, req, err);
@@ -736,7 +765,10 @@ static int sns_run_residue(void *state, const char *config, uint64_t run,
         code = sdsinf__sqsq_count_run(state, &st.q, run, &queues, &req, err);
     if (code == SDSINF_OK)
         *items = queues + nsubs + own;
-    return code;
+    return code == SDSINF_OK ? sdsinf__claim_run_count(state, &st.q.claim,
+                                                       st.q.prefix, run,
+                                                       items, err)
+                             : code;
 }
 
 const sdsinf_channel_methods sdsinf__channel_sns = {

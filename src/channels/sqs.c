@@ -44,12 +44,20 @@
  *   prefix=NAME      queue names' prefix (letters, digits, '-', '_'; 40)
  *   visibility=S     the queues' visibility timeout, 1..43200 s (300)
  *   wait=S           the longest long poll, 1..20 s (20)
+ *   claim=, claim_above=, bucket=  the claim check (channels/claim.h): a
+ *                    block over 256 KiB as one S3 object, the queue
+ *                    carrying a pointer (body "@..."); claim=auto picks
+ *                    per block the cheaper of that and chunks (over 448
+ *                    KiB at us-east-1's prices: see claim.h)
  *
  * Requests (sdsinf_requests): send = SendMessageBatch (and CreateQueue),
  * receive = ReceiveMessage (empty: none came), remove = DeleteMessageBatch
  * (and DeleteQueue), list = GetQueueUrl, ListQueueTags, ListQueues;
  * units = 64 KiB billing units of them all (a request with a payload of
- * n bytes bills max(1, ceil(n / 64 KiB))); retries = repeated requests. */
+ * n bytes bills max(1, ceil(n / 64 KiB))), send_units those of the
+ * sends; s3_put, s3_get, s3_list, s3_remove = the claim check's S3
+ * requests (PUT, GET, ListObjectsV2, DeleteObjects and the run's bucket);
+ * retries = repeated requests. */
 #include "channels/channels.h"
 #include "channels/presence.h"
 #include "channels/sqs_queue.h"
@@ -86,6 +94,7 @@ typedef struct sqs_channel {
     unsigned char *known; /* per target: its queue exists (standalone) */
     sdsinf__presence *presence; /* standalone runs */
     char presence_dir[4096];
+    sdsinf__claim claim;  /* blocks over the limit as S3 objects */
     sdsinf_sqsq_inbox in; /* this worker's queue and what it received */
 } sqs_channel;
 
@@ -139,6 +148,17 @@ static int find_queue(sqs_channel *sc, sdsinf_err *err)
     return code;
 }
 
+/* Removes a run: its queues, then its claim check's objects. */
+static int remove_run(sdsinf_aws *a, const sdsinf_sqsq_settings *st,
+                      uint64_t run, int workers, sdsinf_requests *req,
+                      sdsinf_err *err)
+{
+    int code = sdsinf__sqsq_remove_run(a, st, run, workers, req, err);
+    int r = sdsinf__claim_run_remove(a, &st->claim, st->prefix, run, req,
+                                     code == SDSINF_OK ? err : NULL);
+    return code != SDSINF_OK ? code : r;
+}
+
 /* What open and close share: the held and received messages freed. */
 static void release(sqs_channel *sc, int forked)
 {
@@ -161,9 +181,8 @@ static int leave_run(sqs_channel *sc, int cleanup, sdsinf_err *err)
     sdsinf__presence *p = sc->presence;
     sc->presence = NULL;
     if (sdsinf__presence_leave(p, cleanup) == 1) {
-        code = sdsinf__sqsq_remove_run(sc->aws, &sc->set, sc->base.run,
-                                       sc->base.workers, &sc->base.requests,
-                                       err);
+        code = remove_run(sc->aws, &sc->set, sc->base.run, sc->base.workers,
+                          &sc->base.requests, err);
         sdsinf__presence_removed(sc->presence_dir);
     }
     return code;
@@ -180,6 +199,7 @@ static int sqs_open(sdsinf_channel *ch, const char *config, sdsinf_err *err)
     sc->in.ch = ch;
     sc->in.aws = sc->aws;
     sc->in.channel = "sqs";
+    sc->in.claim = &sc->claim;
     sc->in.wait_s = sc->set.wait_s;
     sdsinf__sqsq_name(&sc->set, ch->run, ch->self, sc->in.name);
     snprintf(sc->presence_dir, sizeof sc->presence_dir,
@@ -199,6 +219,10 @@ static int sqs_open(sdsinf_channel *ch, const char *config, sdsinf_err *err)
         return code;
     }
     code = find_queue(sc, err);
+    if (code == SDSINF_OK)
+        code = sdsinf__claim_open(&sc->claim, ch, sc->aws, "sqs",
+                                  &sc->set.claim, sc->set.prefix, MAX_MESSAGE,
+                                  SDSINF__CLAIM_ABOVE_SQS, sc->created, err);
     if (code == SDSINF_OK && sc->created) { /* run_destroy's to remove */
         sdsinf__presence_leave(sc->presence, 0);
         sc->presence = NULL;
@@ -239,6 +263,11 @@ static int add_entry(sdsinf_aws_form *f, int k, int i, const sdsinf_sqsq_msg *m)
     snprintf(id, sizeof id, "%d", i);
     sdsinf__aws_form_add(f, id, strlen(id), "SendMessageBatchRequestEntry.%d.Id",
                          k);
+    if (m->pointer) { /* the text itself is the body */
+        sdsinf__aws_form_add(f, (const char *)m->data, m->len,
+                             "SendMessageBatchRequestEntry.%d.MessageBody", k);
+        return 0;
+    }
     sdsinf__aws_form_add(f, m->len ? "1" : "0", 1,
                          "SendMessageBatchRequestEntry.%d.MessageBody", k);
     if (!m->len)
@@ -290,6 +319,7 @@ static int flush_target(sqs_channel *sc, int t, sdsinf_err *err)
                 bytes += o->m[i].len + ENTRY_OVERHEAD;
             }
         req->send++;
+        req->send_units += sdsinf__sqsq_units(bytes);
         code = sdsinf__sqsq_post(sc->aws, SDSINF_AWS_SQS, &f, what,
                                  sdsinf__sqsq_units(bytes), req, &rs, &x, err);
         if (code != SDSINF_OK && sdsinf__sqsq_nonexistent(&rs) &&
@@ -344,11 +374,19 @@ static int sqs_send(sdsinf_channel *ch, const sdsinf_msg_key *key,
         return sdsinf__fail(err, SDSINF_ENOMEM,
                             "channel 'sqs': no memory for worker %d's send",
                             ch->self);
+    char ptr[SDSINF__CLAIM_PTR_CAP];
+    int pointer = len > MAX_MESSAGE; /* handed whole: a claim check */
+    if (pointer) {
+        if ((code = sdsinf__claim_store(&sc->claim, msg, len, ptr, &len,
+                                        err)) != SDSINF_OK)
+            return code;
+        msg = ptr;
+    }
     size_t cost = len + ENTRY_OVERHEAD;
     if (o->n && (o->n == BATCH_MAX || o->bytes + cost > PAYLOAD_MAX) &&
         (code = flush_target(sc, t, err)) != SDSINF_OK)
         return code;
-    unsigned char *copy = sdsinf__malloc(len);
+    unsigned char *copy = sdsinf__malloc(len ? len : 1);
     if (!copy)
         return sdsinf__fail(err, SDSINF_ENOMEM,
                             "channel 'sqs': no memory for worker %d's send of "
@@ -356,7 +394,7 @@ static int sqs_send(sdsinf_channel *ch, const sdsinf_msg_key *key,
                             ch->self, len);
     if (len)
         memcpy(copy, msg, len);
-    o->m[o->n++] = (sdsinf_sqsq_msg){copy, len};
+    o->m[o->n++] = (sdsinf_sqsq_msg){copy, len, pointer};
     o->bytes += cost;
     return o->n == BATCH_MAX ? flush_target(sc, t, err) : SDSINF_OK;
 }
@@ -385,13 +423,15 @@ static int sqs_run_create(void *state, const char *config, uint64_t run,
 {
     sdsinf_sqsq_settings st;
     int code = parse_settings(config, &st, err);
+    if (code == SDSINF_OK)
+        code = sdsinf__claim_run_create(state, &st.claim, run, req, err);
     for (int w = 0; w < workers && code == SDSINF_OK; w++) {
         char name[NAME_CAP];
         sdsinf__sqsq_name(&st, run, w, name);
         code = sdsinf__sqsq_create(state, &st, name, 1, NULL, req, err);
     }
     if (code != SDSINF_OK && code != SDSINF_EINVAL) /* none half made */
-        sdsinf__sqsq_remove_run(state, &st, run, workers, req, NULL);
+        remove_run(state, &st, run, workers, req, NULL);
     return code;
 }
 
@@ -400,9 +440,8 @@ static int sqs_run_destroy(void *state, const char *config, uint64_t run,
 {
     sdsinf_sqsq_settings st;
     int code = parse_settings(config, &st, err);
-    return code == SDSINF_OK
-               ? sdsinf__sqsq_remove_run(state, &st, run, workers, req, err)
-               : code;
+    return code == SDSINF_OK ? remove_run(state, &st, run, workers, req, err)
+                             : code;
 }
 
 static int sqs_run_residue(void *state, const char *config, uint64_t run,
@@ -411,9 +450,12 @@ static int sqs_run_residue(void *state, const char *config, uint64_t run,
     sdsinf_sqsq_settings st;
     sdsinf_requests req = {0};
     int code = parse_settings(config, &st, err);
-    return code == SDSINF_OK
-               ? sdsinf__sqsq_count_run(state, &st, run, items, &req, err)
-               : code;
+    if (code == SDSINF_OK)
+        code = sdsinf__sqsq_count_run(state, &st, run, items, &req, err);
+    return code == SDSINF_OK ? sdsinf__claim_run_count(state, &st.claim,
+                                                       st.prefix, run, items,
+                                                       err)
+                             : code;
 }
 
 const sdsinf_channel_methods sdsinf__channel_sqs = {

@@ -46,14 +46,15 @@ int sdsinf__sqsq_parse(const char *channel, const char *config,
             bad = (st->visibility_s = sdsinf__setting_int(&it, 1, 43200)) < 0;
         else if (sdsinf__setting_is(&it, "wait"))
             bad = (st->wait_s = sdsinf__setting_int(&it, 1, 20)) < 0;
-        else
+        else if ((bad = sdsinf__claim_setting(&st->claim, &it)) == 1)
             bad = extra ? extra(ctx, &it) != 0 : 1;
         if (bad)
             return sdsinf__fail(err, SDSINF_EINVAL,
                                 "channel '%s': bad setting '%.*s' (known: "
                                 "prefix=NAME of letters, digits, '-', '_' up "
                                 "to 47; visibility=SECONDS 1..43200; "
-                                "wait=SECONDS 1..20%s; comma-separated)",
+                                "wait=SECONDS 1..20" SDSINF__CLAIM_HELP
+                                "%s; comma-separated)",
                                 channel, (int)(it.len < 60 ? it.len : 60),
                                 it.item, extra_help);
     }
@@ -400,13 +401,20 @@ static int poll_start(sdsinf_sqsq_inbox *in, int wait_s, sdsinf_err *err)
 }
 
 /* A received message's bytes (body "0": empty; "1": attribute d; "=":
- * base64 after it); the payload SQS bills for it added to *billed. */
+ * base64 after it; "@": a claim check's pointer, its object fetched); the
+ * payload SQS bills for it added to *billed.  1 for a message to drop
+ * (another run's pointer). */
 static int take_message(sdsinf_sqsq_inbox *in, const sdsinf_aws_node *m,
                         sdsinf_sqsq_msg *out, size_t *billed, sdsinf_err *err)
 {
     size_t blen = 0, n = 0;
     const char *body = sdsinf__aws_xml_text(m, "Body", &blen);
     const char *b64 = NULL;
+    if (body && body[0] == '@') {
+        *billed += blen;
+        return sdsinf__claim_fetch(in->claim, body, blen, &out->data,
+                                   &out->len, err);
+    }
     if (body && body[0] == '=') {
         b64 = body + 1;
         n = blen - 1;
@@ -515,6 +523,8 @@ static int poll_done(sdsinf_sqsq_inbox *in, sdsinf_aws_response *rs,
         if ((code = take_message(in, m, &in->got[n], &bytes, err)) ==
             SDSINF_OK)
             n++;
+        else if (code == 1) /* another run's pointer: dropped */
+            code = SDSINF_OK;
     SDSINF__COUNT(in->ch, units, sdsinf__sqsq_units(bytes));
     in->got0 = 0;
     in->ngot = n;

@@ -8,13 +8,16 @@
  * run_create made it.  A message is a body "0" (empty), "1" with its
  * bytes in the Binary message attribute "d" (the sqs channel: the
  * attribute bills the bytes themselves), or "=" followed by its bytes in
- * base64 (the sns channel: SNS's raw delivery to SQS keeps a body whole).
+ * base64 (the sns channel: SNS's raw delivery to SQS keeps a body whole),
+ * or "@" and the rest of a claim check's pointer (channels/claim.h: the
+ * block is an S3 object), which the receive side resolves.
  * Every request is counted into a sdsinf_requests (see sqs.c, sns.c),
  * billed max(1, ceil(payload / 64 KiB)) units. */
 #ifndef SDSINF_SQS_QUEUE_H
 #define SDSINF_SQS_QUEUE_H
 
 #include "aws/aws.h"
+#include "channels/claim.h"
 #include "channels/settings.h"
 #include "core/core.h"
 
@@ -27,10 +30,12 @@
 #define SDSINF_SQSQ_NAME_CAP 96
 #define SDSINF_SQSQ_URL_CAP 512
 
-/* The settings both channels read: prefix=NAME, visibility=S, wait=S. */
+/* The settings both channels read: prefix=NAME, visibility=S, wait=S and
+ * the claim check's (claim.h). */
 typedef struct sdsinf_sqsq_settings {
     char prefix[48];
     int visibility_s, wait_s;
+    sdsinf__claim_settings claim;
 } sdsinf_sqsq_settings;
 
 /* A channel's own setting: 0 taken, -1 a bad value, 1 not its key. */
@@ -108,6 +113,7 @@ int sdsinf__sqsq_remove_run(sdsinf_aws *a, const sdsinf_sqsq_settings *st,
 typedef struct sdsinf_sqsq_msg {
     unsigned char *data;
     size_t len;
+    int pointer; /* a send held: data is a claim check's pointer text */
 } sdsinf_sqsq_msg;
 
 /* The receive state of one instance: set ch, aws, channel, name, url and
@@ -116,6 +122,7 @@ typedef struct sdsinf_sqsq_inbox {
     sdsinf_channel *ch;   /* counts its requests (borrowed) */
     sdsinf_aws *aws;
     const char *channel;  /* "sqs", "sns": for messages */
+    sdsinf__claim *claim; /* resolves pointers (borrowed) */
     char name[SDSINF_SQSQ_NAME_CAP];
     char url[SDSINF_SQSQ_URL_CAP];
     int wait_s;           /* the longest long poll */

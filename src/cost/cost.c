@@ -207,3 +207,30 @@ int sdsinf_cost_compute(const sdsinf_prices *p, const sdsinf_usage *u,
     *out = c;
     return SDSINF_OK;
 }
+
+/* ---- the claim check's break-even (sdsinf.h) ------------------------------ */
+
+int sdsinf_claim_break_even(const sdsinf_prices *p, int via, uint64_t *bytes,
+                            sdsinf_err *err)
+{
+    int rc;
+    if (!p || !bytes || (via != SDSINF_VIA_SQS && via != SDSINF_VIA_SNS))
+        return sdsinf__fail(err, SDSINF_EINVAL, "sdsinf_claim_break_even: "
+                            "needs prices, an out pointer and "
+                            "SDSINF_VIA_SQS or SDSINF_VIA_SNS (got %d)", via);
+    if ((rc = check_prices(p, err)))
+        return rc;
+    int sns = via == SDSINF_VIA_SNS;
+    double unit_usd = (sns ? p->sns_usd_per_publish : p->sqs_usd_per_request) +
+                      p->sqs_usd_per_request; /* a unit sent and received */
+    uint64_t unit = sns ? p->sns_unit_bytes : p->sqs_unit_bytes;
+    double r = (p->s3_usd_per_put + p->s3_usd_per_get) / unit_usd;
+    if (unit_usd <= 0 || !unit || !(r < 1e9)) {
+        *bytes = UINT64_MAX;
+        return SDSINF_OK;
+    }
+    /* (a tie, r whole up to rounding, goes to the chunks) */
+    double billed = (floor(r + 1e-9) + 1) * (double)unit;
+    *bytes = (uint64_t)(sns ? billed * 3 / 4 : billed);
+    return SDSINF_OK;
+}

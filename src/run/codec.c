@@ -1699,7 +1699,7 @@ unsigned sdsinf__msg_kind(const void *data)
 /* ---- Reports ------------------------------------------------------------------
  * A worker's last message, to the coordinator (layout in codec.h). */
 
-#define REPORT_FORMAT 1u
+#define REPORT_FORMAT 2u
 #define RECORD_BYTES 204 /* one record's fields, as written */
 #define REPORT_FIXED (4 + 4 + 4 + 255 + 8 + 6 * 8 + 6 * 8 + 4 + 8)
 
@@ -1767,7 +1767,9 @@ static double r_f64(reader *r, double min)
 #define RECORD_REQUESTS(X, r)                                                \
     X(r.requests.send) X(r.requests.receive) X(r.requests.empty)             \
         X(r.requests.remove) X(r.requests.list) X(r.requests.retries)        \
-            X(r.requests.units)
+            X(r.requests.units) X(r.requests.send_units)                 \
+                X(r.requests.s3_put) X(r.requests.s3_get)                    \
+                    X(r.requests.s3_list) X(r.requests.s3_remove)
 
 /* The uncompressed payload of r. */
 static void report_payload(writer *w, const sdsinf__report *r, int64_t nrec)

@@ -56,7 +56,7 @@
  * Reports (magic "SDR1", the same header, rows 0) are a worker's last
  * message, to the run's coordinator: its status, totals,
  * per-layer records and (worker 0) the result.  Little-endian fields:
- *   u32 format (1), i32 status, u32 m (< 256) and m bytes: the error
+ *   u32 format (2), i32 status, u32 m (< 256) and m bytes: the error
  *   message (no NUL); f64 ready (CLOCK_REALTIME seconds when the worker
  *   had loaded; 0: it never did); f64 seconds, compute, encode, decode,
  *   send, wait; u64 messages sent, bytes sent, messages received, bytes
@@ -65,7 +65,8 @@
  *   targets, u64 sent, sent_bytes, sent_max, sent_min, received,
  *   received_bytes, received_max, received_min, rows_sent, nnz_sent, nnz,
  *   f64 seconds, compute, encode, decode, send, wait, u64 requests send,
- *   receive, empty, remove, list, retries, units;
+ *   receive, empty, remove, list, retries, units, send_units, s3_put,
+ *   s3_get, s3_list, s3_remove;
  *   u64 M: images, 0 or the run's (worker 0); M i32 argmax (-1: none),
  *   then M f32 max.
  * Nothing follows.  The payload, zstd-compressed as a whole under that

@@ -70,9 +70,12 @@ int sdsinf__launcher_fits(const sdsinf_launcher_methods *lm,
 void sdsinf__launchers_for(const sdsinf_channel_methods *cm, char *buf,
                            size_t cap);
 
-/* Bytes a message may take on channel cm for the option opt (0: the
+/* Bytes a message may take on instance ch for the option opt (0: the
  * default): a keyed channel takes a block whole. */
-size_t sdsinf__message_limit(const sdsinf_channel_methods *cm, int64_t opt);
+size_t sdsinf__message_limit(const sdsinf_channel *ch, int64_t opt);
+/* The size over which instance ch takes a block's message whole (its
+ * whole_above, at least the message limit `limit`); 0: none. */
+size_t sdsinf__whole_above(const sdsinf_channel *ch, size_t limit);
 
 /* Loads worker w's data from the run in memory (its shard cut from the
  * model, or mapped from the plan directory with the model's bias), opens

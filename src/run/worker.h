@@ -18,6 +18,8 @@ typedef struct sdsinf__worker_opts {
     int codec, level;            /* SDSINF__CODEC_*, zstd level */
     int timeout_ms;              /* longest wait for a message */
     size_t max_message;          /* bytes per message at most (> 0) */
+    size_t whole_above;          /* a block whose message is over this goes
+                                    whole, uncut (a claim check); 0: none */
     sdsinf_pool *pool;           /* kernel threads, or NULL */
     sdsinf__rows_ws **kernel;    /* the layers' scratch, prepared (the run
                                     takes it and puts it back), or NULL */

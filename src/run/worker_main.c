@@ -22,14 +22,22 @@
 
 #define MAX_MESSAGE (256 << 10) /* bytes per message by default: SQS's limit */
 
-size_t sdsinf__message_limit(const sdsinf_channel_methods *cm, int64_t opt)
+size_t sdsinf__message_limit(const sdsinf_channel *ch, int64_t opt)
 {
+    const sdsinf_channel_methods *cm = ch->methods;
+    size_t max = cm->version >= 4 ? ch->max_message : cm->max_message;
     int64_t limit = opt > 0 ? opt : MAX_MESSAGE;
     if (cm->caps & SDSINF_CAP_KEYED) /* one object per key: whole */
-        return cm->max_message ? cm->max_message : SIZE_MAX;
-    if (cm->max_message && cm->max_message < (size_t)limit)
-        return cm->max_message;
+        return max ? max : SIZE_MAX;
+    if (max && max < (size_t)limit)
+        return max;
     return (size_t)limit;
+}
+
+size_t sdsinf__whole_above(const sdsinf_channel *ch, size_t limit)
+{
+    size_t whole = ch->methods->version >= 4 ? ch->whole_above : 0;
+    return whole && whole < limit ? limit : whole;
 }
 
 /* ---- Its shard ----------------------------------------------------------------- */
@@ -162,8 +170,9 @@ static int worker_open(one_worker *t, int w, int W, const char *channel,
     if ((rc = sdsinf_channel_open(channel, config, w, W + 1, t->wo.run,
                                   &t->wo.channel, err)) != SDSINF_OK)
         return rc;
-    t->wo.max_message = sdsinf__message_limit(t->wo.channel->methods,
-                                              max_message);
+    t->wo.max_message = sdsinf__message_limit(t->wo.channel, max_message);
+    t->wo.whole_above = sdsinf__whole_above(t->wo.channel,
+                                            t->wo.max_message);
     unsigned char note[SDSINF__MSG_HEADER]; /* the coordinator's: started */
     sdsinf__msg_key key = {t->wo.run, 0, 0, (uint32_t)w, (uint32_t)W, 0, 1};
     sdsinf__note_encode(&key, note);
