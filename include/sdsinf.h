@@ -1231,6 +1231,77 @@ SDSINF_API int sdsinf_clean(int dry_run,
                             void *arg, sdsinf_clean_stats *st,
                             sdsinf_err *err);
 
+/* ---- AWS stacks (sdsinf aws deploy) ----------------------------------------
+ * A CloudFormation stack holding what the AWS channels need (a bucket, an
+ * SNS topic, one SQS queue per worker subscribed to it, the worker role),
+ * found by name; its outputs under these keys give the channels' settings,
+ * so a run never needs a pasted ARN or URL.  Endpoint, region and
+ * credentials come from the standard AWS configuration.  A build without
+ * the AWS client answers SDSINF_ENOTSUP. */
+#define SDSINF_STACK_OUT_BUCKET "BucketName"     /* the bucket's name */
+#define SDSINF_STACK_OUT_TOPIC "TopicArn"        /* the topic's ARN */
+#define SDSINF_STACK_OUT_QUEUES "QueuePrefix"    /* queues <prefix>-<w> */
+#define SDSINF_STACK_OUT_WORKERS "MaxWorkers"    /* queues 0..MaxWorkers */
+#define SDSINF_STACK_OUT_ROLE "WorkerRoleArn"    /* the worker function's */
+
+typedef struct sdsinf_stack_info {
+    char id[320];      /* StackId */
+    char status[64];   /* CREATE_COMPLETE, ROLLBACK_COMPLETE, ... */
+    char reason[512];  /* why it is in that status, "" when none */
+    int noutputs;
+    struct {
+        char key[64], value[512];
+    } outputs[32];
+} sdsinf_stack_info;
+
+/* One resource or event of a stack (strings borrowed for the callback;
+ * "" where the answer had none). */
+typedef struct sdsinf_stack_item {
+    const char *id;       /* an event's id ("" for a resource) */
+    const char *time;     /* ISO 8601 */
+    const char *logical;  /* the template's name for it */
+    const char *physical; /* the service's (a queue's URL, a bucket's name) */
+    const char *type;     /* AWS::SQS::Queue, ... */
+    const char *status;   /* CREATE_COMPLETE, CREATE_FAILED, ... */
+    const char *reason;
+} sdsinf_stack_item;
+
+/* Progress of a deploy or destroy: one line (no newline) per new stack
+ * event and state, valid during the call. */
+typedef void (*sdsinf_stack_progress)(const char *line, void *arg);
+
+/* Stack `name`'s state into *out; SDSINF_EINVAL saying so when there is
+ * no such stack. */
+SDSINF_API int sdsinf_stack_describe(const char *name, sdsinf_stack_info *out,
+                                     sdsinf_err *err);
+/* Each resource of the stack to fn (a nonzero return stops and is
+ * returned). */
+SDSINF_API int sdsinf_stack_resources(const char *name,
+                                      int (*fn)(const sdsinf_stack_item *it,
+                                                void *arg),
+                                      void *arg, sdsinf_err *err);
+/* Creates stack `name` from template_json (or updates it when it exists),
+ * then waits until CloudFormation has finished, reporting each event to
+ * progress (may be NULL).  A stack that failed or rolled back is
+ * SDSINF_EIO naming the resources that failed and why. */
+SDSINF_API int sdsinf_stack_deploy(const char *name, const char *template_json,
+                                   sdsinf_stack_progress progress, void *arg,
+                                   sdsinf_err *err);
+/* Empties the stack's buckets, deletes the stack and waits until it is
+ * gone; no such stack is no error (progress says so). */
+SDSINF_API int sdsinf_stack_destroy(const char *name,
+                                    sdsinf_stack_progress progress, void *arg,
+                                    sdsinf_err *err);
+/* The --channel-config of channel (sqs, sns, s3) on stack `name`, from its
+ * outputs, into out (cap bytes), after `extra` (the user's own settings,
+ * may be NULL): "queues=P" (sqs), "queues=P,topic=ARN" (sns), "bucket=B"
+ * (s3).  A stack not complete, or without the outputs, is SDSINF_EINVAL
+ * saying what to do; another channel too. */
+SDSINF_API int sdsinf_stack_channel_config(const char *name,
+                                           const char *channel,
+                                           const char *extra, char *out,
+                                           size_t cap, sdsinf_err *err);
+
 #ifdef __cplusplus
 }
 #endif

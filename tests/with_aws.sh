@@ -7,7 +7,8 @@
 # SDSINF_TEST_TEMP_{KEY,SECRET,TOKEN}).  Exports AWS_ENDPOINT_URL, credentials, AWS_REGION, empty
 # AWS config files, SDSINF_AWS_EMULATOR (ministack or moto) and
 # SDSINF_AWS_PID.  Afterwards the emulator must hold no queue, topic,
-# subscription, bucket or object (every run cleaned up after itself), else
+# subscription, bucket, object, stack, IAM role (but moto's own, made
+# here) or log group (every run and stack cleaned up after itself), else
 # the test fails listing them.  Exits with COMMAND's status; 77 (CTest's
 # skip) when the emulator is not installed (scripts/install-aws-tools.sh
 # installs both in virtual environments under $SDSINF_VENVS, default
@@ -136,6 +137,13 @@ for b in s3.list_buckets().get("Buckets", []):
     left.append("bucket " + b["Name"])
     objs = s3.list_objects_v2(Bucket=b["Name"]).get("Contents", [])
     left += ["object s3://%s/%s" % (b["Name"], o["Key"]) for o in objs[:20]]
+left += ["stack " + x["StackName"] + " " + x["StackStatus"]
+         for x in client("cloudformation").list_stacks()["StackSummaries"]
+         if x["StackStatus"] != "DELETE_COMPLETE"]
+left += ["role " + r["RoleName"] for r in client("iam").list_roles()["Roles"]
+         if os.environ["SDSINF_AWS_EMULATOR"] != "moto" or r["RoleName"] != "sdsinf"]
+left += ["log group " + g["logGroupName"]
+         for g in client("logs").describe_log_groups()["logGroups"]]
 print("\n".join(left))
 EOF
 ) || { echo "FAIL: could not list what the emulator holds: $left"; left=error; }

@@ -5,6 +5,7 @@
  * each command takes (any other is refused) and its usage is made of the
  * two (sdsinf help CMD, sdsinf CMD --help). */
 #include "sdsinf.h"
+#include "aws.h"
 #include "cli_util.h"
 #include "cost.h"
 #include "metrics.h"
@@ -35,6 +36,7 @@ typedef struct opts {
     const char *prices, *region, *as, *validate; /* cost */
     const char *calibration, *plot, *sample, *machines; /* plan */
     const char *reference; /* report */
+    const char *stack; /* run: the channel's settings from a deployed stack */
     const char *payload; /* the one argument that is not a flag (run: the
                             payload; cost: the run record) */
     long long level, timeout_ms, start_timeout_ms, bfr, nlevels, max_message;
@@ -180,6 +182,9 @@ static const flag FLAGS[] = {
     TEXT_FLAG("--channel-config", channel_config, "C",
               "the channel's own setting (local, fs: a directory; redis: a "
               "URL; sqs, sns, s3: key=value,... as the README lists)"),
+    TEXT_FLAG("--stack", stack, "NAME",
+              "sqs, sns, s3: the channel's settings from a stack sdsinf aws "
+              "deploy made (after --channel-config's)"),
     TEXT_FLAG("--codec", codec, "NAME",
               "the messages' encoding: zstd (the default) or raw"),
     TEXT_FLAG("--spec", spec, "FILE|-",
@@ -1533,6 +1538,12 @@ static int cmd_run(const opts *given)
     run_setup rs = {0, NULL, -1};
     opts o = *given;
     payload pl;
+    static char stack_config[4096]; /* o.channel_config points here */
+    if (o.stack && sdsinf_stack_channel_config(o.stack, o.channel,
+                                               o.channel_config, stack_config,
+                                               sizeof stack_config, &err))
+        return fail(&err);
+    o.channel_config = o.stack ? stack_config : o.channel_config;
     if (!o.payload)
         return run_distributed(&o, &rs);
     if (payload_load(o.payload, &pl, &err) != SDSINF_OK)
@@ -2192,7 +2203,7 @@ static const command COMMANDS[] = {
      "launch tree, sizes, batch size, image count and metrics name; the data "
      "comes from the flags (the payload's places are in S3), and flags "
      "override the payload",
-     "--weights --images --workers --plan --method --seed " RUN_FLAGS
+     "--weights --images --workers --plan --method --seed --stack " RUN_FLAGS
      " --check --out --scores --metrics --specs-out " MODEL_FLAGS
      " --images-count --max-memory --json --quiet --progress --no-progress", 1},
     {"cost", cmd_cost,
@@ -2297,6 +2308,7 @@ static void usage(FILE *f)
         fputs("      ", f);
         put_wrapped(f, COMMANDS[i].about, 6, 6);
     }
+    aws_usage(f);
     fputs("\nsdsinf help <command> (or sdsinf <command> --help): its "
           "options.\nExit status: 0 success, 1 failure, 2 bad usage.\n", f);
 }
@@ -2403,6 +2415,8 @@ int main(int argc, char **argv)
         usage(stderr);
         return EXIT_USAGE;
     }
+    if (!strcmp(argv[1], "aws")) /* its own subcommands (tools/aws.c) */
+        return aws_main(argc - 2, argv + 2);
     if (!strcmp(argv[1], "help") || !strcmp(argv[1], "--help") ||
         !strcmp(argv[1], "-h"))
         return help(argc - 2, argv + 2);

@@ -33,10 +33,14 @@
  * sqs channel does.
  *
  * Settings (the config string): the sqs channel's prefix=, visibility=,
- * wait=, its claim check's claim=, claim_above=, bucket= (channels/
- * claim.h: a block over 192 KiB as one S3 object, the message its
- * pointer; claim=auto does so over 336 KiB at us-east-1's prices), and
+ * wait=, queues=, its claim check's claim=, claim_above=, bucket=
+ * (channels/claim.h: a block over 192 KiB as one S3 object, the message
+ * its pointer; claim=auto does so over 336 KiB at us-east-1's prices), and
  *   topic=ARN        an existing topic to publish to (kept by the run)
+ * With queues=NAME (a deployed stack's; sdsinf run --stack sets both)
+ * the queues NAME-<w> exist, subscribed to topic= with a filter on
+ * `target` alone: runs share them, make and remove nothing, and a
+ * receiver hands another run's messages back (sqs_queue.h).
  *
  * Requests (sdsinf_requests): send = PublishBatch (SNS), receive =
  * ReceiveMessage (empty: none came), remove = DeleteMessageBatch (SQS),
@@ -104,6 +108,8 @@ static int topic_setting(void *ctx, const sdsinf__setting *it)
     sns_settings *st = ctx;
     if (!sdsinf__setting_is(it, "topic"))
         return 1;
+    if (st->topic[0])
+        return -1; /* given twice */
     if (it->vlen < 13 || strncmp(it->val, "arn:", 4))
         return -1;
     return sdsinf__setting_name(it, "ABCDEFGHIJKLMNOPQRSTUVWXYZ:-_.",
@@ -114,8 +120,15 @@ static int parse_settings(const char *config, sns_settings *st,
                           sdsinf_err *err)
 {
     st->topic[0] = 0;
-    return sdsinf__sqsq_parse("sns", config, &st->q, topic_setting, st,
-                              "; topic=ARN of an existing topic", err);
+    int code = sdsinf__sqsq_parse("sns", config, &st->q, topic_setting, st,
+                                  "; topic=ARN of an existing topic", err);
+    if (code == SDSINF_OK && st->q.queues[0] && !st->topic[0])
+        code = sdsinf__fail(err, SDSINF_EINVAL,
+                            "channel 'sns': queues=%s needs topic=ARN, the "
+                            "topic they are subscribed to (or use --stack "
+                            "NAME, which gives both)",
+                            st->q.queues);
+    return code;
 }
 
 /* The settings checked up front (a run's config_prepare), kept as given. */
@@ -320,6 +333,8 @@ static int remove_once(sdsinf_aws *a, const sns_settings *st, uint64_t run,
     char topic[ARN_CAP];
     char **subs = NULL;
     int nsubs = 0;
+    if (st->q.queues[0])
+        return SDSINF_OK; /* all the stack's */
     int code = run_topic(a, st, run, topic, req, err), has = code == SDSINF_OK;
     if (has)
         code = run_subscriptions(a, st, run, topic, &subs, &nsubs, req, err);
@@ -434,8 +449,12 @@ static int derive_topic(sns_channel *sc, sdsinf_err *err)
 static int find_queue(sns_channel *sc, sdsinf_err *err)
 {
     sdsinf_requests *req = &sc->base.requests;
-    int code = sdsinf__sqsq_find(sc->aws, sc->in.name, sc->in.url,
-                                 &sc->created, req, err);
+    int code = sc->set.q.queues[0]
+                   ? sdsinf__sqsq_find_shared(sc->aws, "sns", sc->in.name,
+                                              sc->in.url, req, err)
+                   : sdsinf__sqsq_find(sc->aws, sc->in.name, sc->in.url,
+                                       &sc->created, req, err);
+    sc->created |= sc->set.q.queues[0] != 0;
     if (code == SDSINF_OK && sc->created)
         return sc->set.topic[0] ? (strcpy(sc->topic, sc->set.topic), SDSINF_OK)
                                 : derive_topic(sc, err);
@@ -494,6 +513,7 @@ static int sns_open(sdsinf_channel *ch, const char *config, sdsinf_err *err)
     sc->in.channel = "sns";
     sc->in.claim = &sc->claim;
     sc->in.wait_s = sc->set.q.wait_s;
+    sc->in.shared = sc->set.q.queues[0] != 0;
     sdsinf__sqsq_name(&sc->set.q, ch->run, ch->self, sc->in.name);
     snprintf(sc->presence_dir, sizeof sc->presence_dir,
              "%s/sdsinf-sns-%s-%016" PRIx64, sdsinf__scratch_dir(),
@@ -718,6 +738,9 @@ static int sns_run_create(void *state, const char *config, uint64_t run,
     int code = parse_settings(config, &st, err);
     if (code != SDSINF_OK)
         return code;
+    if (st.q.queues[0]) /* a stack's: there already */
+        return sdsinf__sqsq_check_shared(state, &st.q, "sns", workers, req,
+                                         err);
     topic_name(&st, run, name);
     code = sdsinf__claim_run_create(state, &st.q.claim, run, req, err);
     if (code == SDSINF_OK && st.topic[0])
@@ -750,6 +773,10 @@ static int sns_run_residue(void *state, const char *config, uint64_t run,
     int nsubs = 0;
     int64_t queues = 0;
     int code = parse_settings(config, &st, err);
+    if (code == SDSINF_OK && st.q.queues[0]) {
+        *items = 0; /* a stack's: none is the run's */
+        return SDSINF_OK;
+    }
     if (code == SDSINF_OK)
         code = run_topic(state, &st, run, topic, &req, err);
     int own = code == SDSINF_OK && !st.topic[0];

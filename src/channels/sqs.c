@@ -49,6 +49,10 @@
  *                    carrying a pointer (body "@..."); claim=auto picks
  *                    per block the cheaper of that and chunks (over 448
  *                    KiB at us-east-1's prices: see claim.h)
+ *   queues=NAME      a deployed stack's queues NAME-0, NAME-1, .. (sdsinf
+ *                    run --stack sets it): runs share them, make and
+ *                    remove none, and tell their messages apart by a
+ *                    String attribute `run` (sqs_queue.h)
  *
  * Requests (sdsinf_requests): send = SendMessageBatch (and CreateQueue),
  * receive = ReceiveMessage (empty: none came), remove = DeleteMessageBatch
@@ -87,7 +91,8 @@ typedef struct sqs_channel {
     sdsinf_aws *aws;
     sdsinf_sqsq_settings set;
     pid_t pid;            /* the process that opened the instance */
-    int created;          /* the run was made by run_create */
+    int created;          /* the run was made by run_create (or its queues
+                             are a stack's) */
     int made;             /* open created this worker's queue (standalone) */
     size_t base_len;      /* in.url's length up to the name */
     sqs_out **out;        /* per target, made on first send */
@@ -127,8 +132,12 @@ static void queue_url(const sqs_channel *sc, int w, char *out)
 static int find_queue(sqs_channel *sc, sdsinf_err *err)
 {
     sdsinf_requests *req = &sc->base.requests;
-    int code = sdsinf__sqsq_find(sc->aws, sc->in.name, sc->in.url,
-                                 &sc->created, req, err);
+    int code = sc->set.queues[0]
+                   ? sdsinf__sqsq_find_shared(sc->aws, "sqs", sc->in.name,
+                                              sc->in.url, req, err)
+                   : sdsinf__sqsq_find(sc->aws, sc->in.name, sc->in.url,
+                                       &sc->created, req, err);
+    sc->created |= sc->set.queues[0] != 0;
     if (code == 1) { /* not there: a standalone run */
         sc->made = 1;
         code = sdsinf__sqsq_create(sc->aws, &sc->set, sc->in.name, 0,
@@ -201,6 +210,7 @@ static int sqs_open(sdsinf_channel *ch, const char *config, sdsinf_err *err)
     sc->in.channel = "sqs";
     sc->in.claim = &sc->claim;
     sc->in.wait_s = sc->set.wait_s;
+    sc->in.shared = sc->set.queues[0] != 0;
     sdsinf__sqsq_name(&sc->set, ch->run, ch->self, sc->in.name);
     snprintf(sc->presence_dir, sizeof sc->presence_dir,
              "%s/sdsinf-sqs-%s-%016" PRIx64, sdsinf__scratch_dir(),
@@ -256,37 +266,59 @@ static int sqs_close(sdsinf_channel *ch, int cleanup, sdsinf_err *err)
 
 /* ---- Send -------------------------------------------------------------------------- */
 
-/* Adds entry i of o (message m) to a SendMessageBatch form as entry k. */
-static int add_entry(sdsinf_aws_form *f, int k, int i, const sdsinf_sqsq_msg *m)
+/* Adds entry i of o (message m) to a SendMessageBatch form as entry k;
+ * on shared queues with the attribute `run` (run: its 16 hex digits),
+ * else run is NULL. */
+static int add_entry(sdsinf_aws_form *f, int k, int i, const sdsinf_sqsq_msg *m,
+                     const char *run)
 {
     char id[16];
+    int a = 1; /* the next attribute's number */
     snprintf(id, sizeof id, "%d", i);
     sdsinf__aws_form_add(f, id, strlen(id), "SendMessageBatchRequestEntry.%d.Id",
                          k);
-    if (m->pointer) { /* the text itself is the body */
+    if (m->pointer) /* the text itself is the body */
         sdsinf__aws_form_add(f, (const char *)m->data, m->len,
                              "SendMessageBatchRequestEntry.%d.MessageBody", k);
-        return 0;
+    else
+        sdsinf__aws_form_add(f, m->len ? "1" : "0", 1,
+                             "SendMessageBatchRequestEntry.%d.MessageBody", k);
+    if (run) {
+        const char *pre = "SendMessageBatchRequestEntry";
+        sdsinf__aws_form_add(f, SDSINF_SQSQ_RUN_ATTR,
+                             strlen(SDSINF_SQSQ_RUN_ATTR),
+                             "%s.%d.MessageAttribute.%d.Name", pre, k, a);
+        sdsinf__aws_form_add(f, "String", 6,
+                             "%s.%d.MessageAttribute.%d.Value.DataType", pre,
+                             k, a);
+        sdsinf__aws_form_add(f, run, strlen(run),
+                             "%s.%d.MessageAttribute.%d.Value.StringValue",
+                             pre, k, a);
+        a++;
     }
-    sdsinf__aws_form_add(f, m->len ? "1" : "0", 1,
-                         "SendMessageBatchRequestEntry.%d.MessageBody", k);
-    if (!m->len)
+    if (m->pointer || !m->len)
         return 0;
     char *b64 = sdsinf__malloc(4 * ((m->len + 2) / 3) + 1);
     if (!b64)
         return -1;
     size_t n = sdsinf__aws_base64_encode(m->data, m->len, b64);
     sdsinf__aws_form_add(f, "d", 1,
-                         "SendMessageBatchRequestEntry.%d.MessageAttribute.1."
-                         "Name", k);
+                         "SendMessageBatchRequestEntry.%d.MessageAttribute.%d."
+                         "Name", k, a);
     sdsinf__aws_form_add(f, "Binary", 6,
-                         "SendMessageBatchRequestEntry.%d.MessageAttribute.1."
-                         "Value.DataType", k);
+                         "SendMessageBatchRequestEntry.%d.MessageAttribute.%d."
+                         "Value.DataType", k, a);
     sdsinf__aws_form_add(f, b64, n,
-                         "SendMessageBatchRequestEntry.%d.MessageAttribute.1."
-                         "Value.BinaryValue", k);
+                         "SendMessageBatchRequestEntry.%d.MessageAttribute.%d."
+                         "Value.BinaryValue", k, a);
     sdsinf__free(b64);
     return 0;
+}
+
+/* The bytes an entry bills beside its message's. */
+static size_t entry_overhead(const sqs_channel *sc)
+{
+    return ENTRY_OVERHEAD + (sc->in.shared ? SDSINF_SQSQ_RUN_BYTES : 0);
 }
 
 /* Sends the held messages of target t: entries AWS failed go again; the
@@ -298,9 +330,10 @@ static int flush_target(sqs_channel *sc, int t, sdsinf_err *err)
         return SDSINF_OK;
     sdsinf_requests *req = &sc->base.requests;
     const sdsinf_aws_config *cfg = sdsinf__aws_config(sc->aws);
-    char url[URL_CAP], what[NAME_CAP + 64], name[NAME_CAP];
+    char url[URL_CAP], what[NAME_CAP + 64], name[NAME_CAP], run[24];
     unsigned todo = (1u << o->n) - 1;
     int code = SDSINF_OK, made = 0;
+    snprintf(run, sizeof run, "%016" PRIx64, sc->base.run);
     queue_url(sc, t, url);
     sdsinf__sqsq_name(&sc->set, sc->base.run, t, name);
     snprintf(what, sizeof what, "SendMessageBatch from worker %d to %s",
@@ -314,9 +347,10 @@ static int flush_target(sqs_channel *sc, int t, sdsinf_err *err)
         sdsinf__aws_form_add(&f, url, strlen(url), "QueueUrl");
         for (int i = 0, k = 1; i < o->n; i++)
             if (todo >> i & 1) {
-                if (add_entry(&f, k++, i, &o->m[i]) != 0)
+                if (add_entry(&f, k++, i, &o->m[i],
+                              sc->in.shared ? run : NULL) != 0)
                     f.failed = 1;
-                bytes += o->m[i].len + ENTRY_OVERHEAD;
+                bytes += o->m[i].len + entry_overhead(sc);
             }
         req->send++;
         req->send_units += sdsinf__sqsq_units(bytes);
@@ -382,7 +416,7 @@ static int sqs_send(sdsinf_channel *ch, const sdsinf_msg_key *key,
             return code;
         msg = ptr;
     }
-    size_t cost = len + ENTRY_OVERHEAD;
+    size_t cost = len + entry_overhead(sc);
     if (o->n && (o->n == BATCH_MAX || o->bytes + cost > PAYLOAD_MAX) &&
         (code = flush_target(sc, t, err)) != SDSINF_OK)
         return code;
@@ -423,6 +457,8 @@ static int sqs_run_create(void *state, const char *config, uint64_t run,
 {
     sdsinf_sqsq_settings st;
     int code = parse_settings(config, &st, err);
+    if (code == SDSINF_OK && st.queues[0]) /* a stack's: there already */
+        return sdsinf__sqsq_check_shared(state, &st, "sqs", workers, req, err);
     if (code == SDSINF_OK)
         code = sdsinf__claim_run_create(state, &st.claim, run, req, err);
     for (int w = 0; w < workers && code == SDSINF_OK; w++) {

@@ -46,6 +46,9 @@ int sdsinf__sqsq_parse(const char *channel, const char *config,
             bad = (st->visibility_s = sdsinf__setting_int(&it, 1, 43200)) < 0;
         else if (sdsinf__setting_is(&it, "wait"))
             bad = (st->wait_s = sdsinf__setting_int(&it, 1, 20)) < 0;
+        else if (sdsinf__setting_is(&it, "queues"))
+            bad = sdsinf__setting_name(&it, "ABCDEFGHIJKLMNOPQRSTUVWXYZ-_",
+                                       st->queues, sizeof st->queues);
         else if ((bad = sdsinf__claim_setting(&st->claim, &it)) == 1)
             bad = extra ? extra(ctx, &it) != 0 : 1;
         if (bad)
@@ -53,8 +56,9 @@ int sdsinf__sqsq_parse(const char *channel, const char *config,
                                 "channel '%s': bad setting '%.*s' (known: "
                                 "prefix=NAME of letters, digits, '-', '_' up "
                                 "to 47; visibility=SECONDS 1..43200; "
-                                "wait=SECONDS 1..20" SDSINF__CLAIM_HELP
-                                "%s; comma-separated)",
+                                "wait=SECONDS 1..20; queues=NAME of a "
+                                "stack's queues NAME-0, NAME-1, .."
+                                SDSINF__CLAIM_HELP "%s; comma-separated)",
                                 channel, (int)(it.len < 60 ? it.len : 60),
                                 it.item, extra_help);
     }
@@ -70,6 +74,10 @@ void sdsinf__sqsq_run_prefix(const sdsinf_sqsq_settings *st, uint64_t run,
 void sdsinf__sqsq_name(const sdsinf_sqsq_settings *st, uint64_t run, int w,
                        char *out)
 {
+    if (st->queues[0]) {
+        snprintf(out, SDSINF_SQSQ_NAME_CAP, "%s-%d", st->queues, w);
+        return;
+    }
     snprintf(out, SDSINF_SQSQ_NAME_CAP, "%s-%016" PRIx64 "-%d", st->prefix,
              run, w);
 }
@@ -313,7 +321,39 @@ int sdsinf__sqsq_count_run(sdsinf_aws *a, const sdsinf_sqsq_settings *st,
                            uint64_t run, int64_t *n, sdsinf_requests *req,
                            sdsinf_err *err)
 {
+    if (st->queues[0]) {
+        *n = 0;
+        return SDSINF_OK;
+    }
     return list_run(a, st, run, NULL, n, req, err);
+}
+
+int sdsinf__sqsq_find_shared(sdsinf_aws *a, const char *channel,
+                             const char *name, char *url,
+                             sdsinf_requests *req, sdsinf_err *err)
+{
+    int code = sdsinf__sqsq_find(a, name, url, NULL, req, err);
+    if (code == 1)
+        code = sdsinf__fail(err, SDSINF_EINVAL,
+                            "channel '%s': the stack has no queue %s: it "
+                            "was deployed for fewer workers (sdsinf aws "
+                            "deploy --stack NAME --max-workers W, W at "
+                            "least the run's workers)",
+                            channel, name);
+    return code;
+}
+
+int sdsinf__sqsq_check_shared(sdsinf_aws *a, const sdsinf_sqsq_settings *st,
+                              const char *channel, int workers,
+                              sdsinf_requests *req, sdsinf_err *err)
+{
+    int code = SDSINF_OK;
+    for (int w = 0; w < workers && code == SDSINF_OK; w++) {
+        char name[SDSINF_SQSQ_NAME_CAP], url[SDSINF_SQSQ_URL_CAP];
+        sdsinf__sqsq_name(st, 0, w, name);
+        code = sdsinf__sqsq_find_shared(a, channel, name, url, req, err);
+    }
+    return code;
 }
 
 /* The URL of some queue of the run into url (GetQueueUrl of worker 0's,
@@ -349,6 +389,8 @@ int sdsinf__sqsq_remove_run(sdsinf_aws *a, const sdsinf_sqsq_settings *st,
                             sdsinf_err *err)
 {
     char url[SDSINF_SQSQ_URL_CAP], name[SDSINF_SQSQ_NAME_CAP];
+    if (st->queues[0])
+        return SDSINF_OK; /* the stack's */
     int code = any_queue_url(a, st, run, url, req, err);
     const char *slash = code == SDSINF_OK ? strrchr(url, '/') : NULL;
     for (int w = 0; slash && w < workers && code == SDSINF_OK; w++) {
@@ -382,6 +424,13 @@ static int poll_start(sdsinf_sqsq_inbox *in, int wait_s, sdsinf_err *err)
     sdsinf__aws_form_add(f, "10", 2, "MaxNumberOfMessages");
     sdsinf__aws_form_add(f, ws, strlen(ws), "WaitTimeSeconds");
     sdsinf__aws_form_add(f, "d", 1, "MessageAttributeName.1");
+    if (in->shared) {
+        sdsinf__aws_form_add(f, SDSINF_SQSQ_RUN_ATTR,
+                             strlen(SDSINF_SQSQ_RUN_ATTR),
+                             "MessageAttributeName.2");
+        sdsinf__aws_form_add(f, "ApproximateReceiveCount", 23,
+                             "AttributeName.1");
+    }
     if (!sdsinf__aws_form_ok(f))
         return sdsinf__fail(err, SDSINF_ENOMEM,
                             "channel '%s': no memory for %s", in->channel,
@@ -456,31 +505,77 @@ static int take_message(sdsinf_sqsq_inbox *in, const sdsinf_aws_node *m,
     return SDSINF_OK;
 }
 
-/* Deletes the messages of a ReceiveMessage answer. */
-static int delete_received(sdsinf_sqsq_inbox *in, sdsinf_aws_xml *x,
-                           sdsinf_err *err)
+/* The string value of message m's attribute `name`, or NULL. */
+static const char *attribute(const sdsinf_aws_node *m, const char *name)
 {
+    for (const sdsinf_aws_node *a = sdsinf__aws_xml_find(NULL, m,
+                                                         "MessageAttribute");
+         a; a = sdsinf__aws_xml_next(a, "MessageAttribute")) {
+        const char *n = sdsinf__aws_xml_text(a, "Name", NULL);
+        if (n && !strcmp(n, name))
+            return sdsinf__aws_xml_text(sdsinf__aws_xml_find(NULL, a,
+                                                             "StringValue"),
+                                        NULL, NULL);
+    }
+    return NULL;
+}
+
+/* On a shared queue, whether m is another run's; if so the seconds until
+ * it is to be visible again into *again_s (from its receive count: at
+ * once for the first three, then doubling from 1 s up to 60 s). */
+static int foreign(const sdsinf_sqsq_inbox *in, const sdsinf_aws_node *m,
+                   int *again_s)
+{
+    char ours[24];
+    const char *r = in->shared ? attribute(m, SDSINF_SQSQ_RUN_ATTR) : NULL;
+    snprintf(ours, sizeof ours, "%016" PRIx64, in->ch->run);
+    if (!r || !strcmp(r, ours))
+        return 0;
+    long count = 1;
+    for (const sdsinf_aws_node *a = sdsinf__aws_xml_find(NULL, m, "Attribute");
+         a; a = sdsinf__aws_xml_next(a, "Attribute")) {
+        const char *n = sdsinf__aws_xml_text(a, "Name", NULL);
+        const char *v = sdsinf__aws_xml_text(a, "Value", NULL);
+        if (n && v && !strcmp(n, "ApproximateReceiveCount"))
+            count = strtol(v, NULL, 10);
+    }
+    *again_s = count <= 3 ? 0 : count >= 10 ? 60 : 1 << (count - 4);
+    return 1;
+}
+
+/* One batch request (DeleteMessageBatch, or ChangeMessageVisibilityBatch
+ * when `back`) on the messages of a ReceiveMessage answer whose bit in
+ * `which` is set; again_s[i]: message i's visibility (back). */
+static int settle(sdsinf_sqsq_inbox *in, sdsinf_aws_xml *x, unsigned which,
+                  int back, const int *again_s, sdsinf_err *err)
+{
+    const char *action = back ? "ChangeMessageVisibilityBatch"
+                              : "DeleteMessageBatch";
+    const char *entry = back ? "ChangeMessageVisibilityBatchRequestEntry"
+                             : "DeleteMessageBatchRequestEntry";
     sdsinf_aws_form f;
     sdsinf_aws_response rs;
     sdsinf_aws_xml *dx = NULL;
-    char what[SDSINF_SQSQ_NAME_CAP + 32];
-    int k = 0;
-    snprintf(what, sizeof what, "DeleteMessageBatch on %s", in->name);
-    sdsinf__aws_form_init(&f, "DeleteMessageBatch", SDSINF_SQSQ_VERSION);
+    char what[SDSINF_SQSQ_NAME_CAP + 48];
+    int k = 0, i = 0;
+    snprintf(what, sizeof what, "%s on %s", action, in->name);
+    sdsinf__aws_form_init(&f, action, SDSINF_SQSQ_VERSION);
     sdsinf__aws_form_add(&f, in->url, strlen(in->url), "QueueUrl");
     for (const sdsinf_aws_node *m = sdsinf__aws_xml_find(x, NULL, "Message");
-         m && k < SDSINF_SQSQ_BATCH; m = sdsinf__aws_xml_next(m, "Message")) {
+         m && i < SDSINF_SQSQ_BATCH;
+         m = sdsinf__aws_xml_next(m, "Message"), i++) {
         size_t n;
         const char *h = sdsinf__aws_xml_text(m, "ReceiptHandle", &n);
-        char id[16];
-        if (!h)
+        char id[16], vis[16];
+        if (!h || !(which >> i & 1))
             continue;
         snprintf(id, sizeof id, "%d", ++k);
-        sdsinf__aws_form_add(&f, id, strlen(id),
-                             "DeleteMessageBatchRequestEntry.%d.Id", k);
-        sdsinf__aws_form_add(&f, h, n,
-                             "DeleteMessageBatchRequestEntry.%d.ReceiptHandle",
-                             k);
+        sdsinf__aws_form_add(&f, id, strlen(id), "%s.%d.Id", entry, k);
+        sdsinf__aws_form_add(&f, h, n, "%s.%d.ReceiptHandle", entry, k);
+        snprintf(vis, sizeof vis, "%d", back ? again_s[i] : 0);
+        if (back)
+            sdsinf__aws_form_add(&f, vis, strlen(vis),
+                                 "%s.%d.VisibilityTimeout", entry, k);
     }
     if (!k) {
         sdsinf__aws_form_free(&f);
@@ -515,13 +610,17 @@ static int poll_done(sdsinf_sqsq_inbox *in, sdsinf_aws_response *rs,
     char what[SDSINF_SQSQ_NAME_CAP + 32];
     snprintf(what, sizeof what, "ReceiveMessage on %s", in->name);
     int code = sdsinf__aws_xml_parse(rs->body, rs->len, what, &x, err), n = 0;
+    int i = 0, again_s[SDSINF_SQSQ_BATCH];
+    unsigned theirs = 0; /* another run's, on a shared queue */
     size_t bytes = 0;
     for (const sdsinf_aws_node *m =
              code == SDSINF_OK ? sdsinf__aws_xml_find(x, NULL, "Message") : NULL;
-         m && n < SDSINF_SQSQ_BATCH && code == SDSINF_OK;
-         m = sdsinf__aws_xml_next(m, "Message"))
-        if ((code = take_message(in, m, &in->got[n], &bytes, err)) ==
-            SDSINF_OK)
+         m && i < SDSINF_SQSQ_BATCH && code == SDSINF_OK;
+         m = sdsinf__aws_xml_next(m, "Message"), i++)
+        if (foreign(in, m, &again_s[i]))
+            theirs |= 1u << i;
+        else if ((code = take_message(in, m, &in->got[n], &bytes, err)) ==
+                 SDSINF_OK)
             n++;
         else if (code == 1) /* another run's pointer: dropped */
             code = SDSINF_OK;
@@ -531,7 +630,10 @@ static int poll_done(sdsinf_sqsq_inbox *in, sdsinf_aws_response *rs,
     SDSINF__COUNT(in->ch, empty, n == 0 && code == SDSINF_OK);
     if (x) { /* even those it could not read: they would only come again */
         sdsinf_err derr = {0};
-        int d = delete_received(in, x, &derr);
+        int d = settle(in, x, ~theirs & ((1u << SDSINF_SQSQ_BATCH) - 1), 0,
+                       again_s, &derr);
+        if (d == SDSINF_OK)
+            d = settle(in, x, theirs, 1, again_s, &derr);
         if (code == SDSINF_OK && d != SDSINF_OK)
             code = sdsinf__fail(err, d, "%s", derr.msg);
     }

@@ -30,10 +30,15 @@
 #define SDSINF_SQSQ_NAME_CAP 96
 #define SDSINF_SQSQ_URL_CAP 512
 
-/* The settings both channels read: prefix=NAME, visibility=S, wait=S and
- * the claim check's (claim.h). */
+/* The settings both channels read: prefix=NAME, visibility=S, wait=S,
+ * queues=NAME and the claim check's (claim.h).  With queues=NAME (a
+ * deployed stack's, sdsinf aws deploy) worker w's queue is the existing
+ * NAME-<w>, which runs share: a run neither makes nor removes it, its
+ * messages carry the attribute `run` and a receiver hands another run's
+ * back (see sdsinf__sqsq_recv). */
 typedef struct sdsinf_sqsq_settings {
     char prefix[48];
+    char queues[48]; /* "": the run's own queues */
     int visibility_s, wait_s;
     sdsinf__claim_settings claim;
 } sdsinf_sqsq_settings;
@@ -50,7 +55,8 @@ int sdsinf__sqsq_parse(const char *channel, const char *config,
                        void *ctx, const char *extra_help, sdsinf_err *err);
 
 /* <prefix>-<run>-: the start of every queue name of the run, and worker
- * w's queue name (SDSINF_SQSQ_NAME_CAP bytes each). */
+ * w's queue name (SDSINF_SQSQ_NAME_CAP bytes each): <queues>-<w> on
+ * shared queues. */
 void sdsinf__sqsq_run_prefix(const sdsinf_sqsq_settings *st, uint64_t run,
                              char *out);
 void sdsinf__sqsq_name(const sdsinf_sqsq_settings *st, uint64_t run, int w,
@@ -59,6 +65,11 @@ void sdsinf__sqsq_name(const sdsinf_sqsq_settings *st, uint64_t run, int w,
 uint64_t sdsinf__sqsq_units(size_t bytes);
 /* 1 when an error answer says the queue does not exist. */
 int sdsinf__sqsq_nonexistent(const sdsinf_aws_response *rs);
+
+/* The message attribute that carries the run on shared queues, and the
+ * bytes it adds to an entry. */
+#define SDSINF_SQSQ_RUN_ATTR "run"
+#define SDSINF_SQSQ_RUN_BYTES 25
 
 /* Posts form f (freed) to service s, billed as `units` into req->units;
  * the answer's XML in *x when x is not NULL.  (The caller counts the
@@ -97,13 +108,25 @@ int sdsinf__sqsq_arn(sdsinf_aws *a, const char *url, char *arn, size_t cap,
 int sdsinf__sqsq_set_attribute(sdsinf_aws *a, const char *url,
                                const char *name, const char *value,
                                sdsinf_requests *req, sdsinf_err *err);
-/* How many queues of the run exist (a listing) into *n. */
+/* Checks that shared queues 0..workers-1 exist (run_create on a
+ * stack): SDSINF_EINVAL naming the first missing one and what to do. */
+int sdsinf__sqsq_check_shared(sdsinf_aws *a, const sdsinf_sqsq_settings *st,
+                              const char *channel, int workers,
+                              sdsinf_requests *req, sdsinf_err *err);
+/* Finds this worker's shared queue (open on a stack): its URL into url;
+ * SDSINF_EINVAL, as above, when missing. */
+int sdsinf__sqsq_find_shared(sdsinf_aws *a, const char *channel,
+                             const char *name, char *url,
+                             sdsinf_requests *req, sdsinf_err *err);
+/* How many queues of the run exist (a listing) into *n (shared queues:
+ * 0, none is the run's). */
 int sdsinf__sqsq_count_run(sdsinf_aws *a, const sdsinf_sqsq_settings *st,
                            uint64_t run, int64_t *n, sdsinf_requests *req,
                            sdsinf_err *err);
 /* Removes every queue of the run: workers 0..workers-1 by name (a listing
  * may lag behind a queue just made), then whatever a listing still
- * shows; a failure for want of memory is tried once more. */
+ * shows; a failure for want of memory is tried once more.  Shared queues
+ * are left alone. */
 int sdsinf__sqsq_remove_run(sdsinf_aws *a, const sdsinf_sqsq_settings *st,
                             uint64_t run, int workers, sdsinf_requests *req,
                             sdsinf_err *err);
@@ -116,8 +139,8 @@ typedef struct sdsinf_sqsq_msg {
     int pointer; /* a send held: data is a claim check's pointer text */
 } sdsinf_sqsq_msg;
 
-/* The receive state of one instance: set ch, aws, channel, name, url and
- * wait_s, the rest zero. */
+/* The receive state of one instance: set ch, aws, channel, name, url,
+ * wait_s and shared, the rest zero. */
 typedef struct sdsinf_sqsq_inbox {
     sdsinf_channel *ch;   /* counts its requests (borrowed) */
     sdsinf_aws *aws;
@@ -126,6 +149,7 @@ typedef struct sdsinf_sqsq_inbox {
     char name[SDSINF_SQSQ_NAME_CAP];
     char url[SDSINF_SQSQ_URL_CAP];
     int wait_s;           /* the longest long poll */
+    int shared;           /* the queue is a stack's, which runs share */
     /* received, not returned yet: a ring */
     sdsinf_sqsq_msg got[SDSINF_SQSQ_BATCH];
     int ngot, got0;
@@ -138,7 +162,12 @@ typedef struct sdsinf_sqsq_inbox {
 /* The next message on the inbox's queue within timeout_ms, as the
  * channel's recv (sdsinf.h); receives are counted as receive/empty,
  * deletes as remove.  A long poll may outlive the call (the next picks it
- * up); a call shorter than 100 ms with none under way makes a short poll. */
+ * up); a call shorter than 100 ms with none under way makes a short poll.
+ * On a shared queue a message whose attribute `run` is another run's is
+ * not deleted but handed back (ChangeMessageVisibilityBatch, counted as
+ * remove), visible again at once for its first three receives, then
+ * after 1, 2, 4 .. 60 s: a live run's receiver gets it, one of a dead run
+ * costs a few receives an hour until the queue's retention drops it. */
 int sdsinf__sqsq_recv(sdsinf_sqsq_inbox *in, const sdsinf_msg_key *want,
                       void **msg, size_t *len, int timeout_ms,
                       sdsinf_err *err);

@@ -1,0 +1,50 @@
+/* aws/stack_off.c - sdsinf.h's sdsinf_stack_* in a build without the AWS
+ * client (aws/stack.c is the real one): each says how to get it. */
+#include "core/core.h"
+
+static int off(sdsinf_err *err)
+{
+    return sdsinf__fail(err, SDSINF_ENOTSUP,
+                        "AWS stacks need the AWS client, which this build "
+                        "left out: apt-get install libcurl4-openssl-dev "
+                        "libxml2-dev libssl-dev, then cmake "
+                        "-DSDSINF_WITH_AWS=ON");
+}
+
+int sdsinf_stack_describe(const char *name, sdsinf_stack_info *out,
+                          sdsinf_err *err)
+{
+    (void)name, (void)out;
+    return off(err);
+}
+
+int sdsinf_stack_resources(const char *name,
+                           int (*fn)(const sdsinf_stack_item *it, void *arg),
+                           void *arg, sdsinf_err *err)
+{
+    (void)name, (void)fn, (void)arg;
+    return off(err);
+}
+
+int sdsinf_stack_deploy(const char *name, const char *template_json,
+                        sdsinf_stack_progress progress, void *arg,
+                        sdsinf_err *err)
+{
+    (void)name, (void)template_json, (void)progress, (void)arg;
+    return off(err);
+}
+
+int sdsinf_stack_destroy(const char *name, sdsinf_stack_progress progress,
+                         void *arg, sdsinf_err *err)
+{
+    (void)name, (void)progress, (void)arg;
+    return off(err);
+}
+
+int sdsinf_stack_channel_config(const char *name, const char *channel,
+                                const char *extra, char *out, size_t cap,
+                                sdsinf_err *err)
+{
+    (void)name, (void)channel, (void)extra, (void)out, (void)cap;
+    return off(err);
+}

@@ -1,0 +1,630 @@
+/* aws.c - `sdsinf aws`: the CloudFormation template sdsinf generates for
+ * the AWS channels (and the worker function's slot), and the commands
+ * that deploy it, show it and tear it down through the library's
+ * sdsinf_stack_* calls.  Sections: flags, the template, the subcommands
+ * and their table.
+ *
+ * The stack, for up to N workers (--max-workers, default 16): one bucket
+ * (its name CloudFormation's), one SNS topic <stack>, queues <stack>-0 ..
+ * <stack>-N (worker w's, and the coordinator's at index W of a W-worker
+ * run) each subscribed to the topic with raw delivery and the filter
+ * {"target": ["w"]}, one queue policy letting the topic send to them, the
+ * function's log group with a 14-day retention, and the worker role.  The
+ * sqs and sns channels share these queues (a run needs one set, whichever
+ * channel it uses): a run on sqs sends to them directly, one on sns
+ * publishes to the topic, and runs tell their messages apart by the
+ * attribute `run` (channels/sqs_queue.h).  Messages live an hour at most
+ * (MessageRetentionPeriod): a killed run's leftovers go by themselves. */
+#include "aws.h"
+#include "cli_util.h"
+
+#include <cjson/cJSON.h>
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define EXIT_USAGE 2
+#define WORKERS_DEFAULT 16
+#define WORKERS_MAX 64      /* the template stays under CloudFormation's
+                               51,200 bytes for a template in the request */
+#define STACK_NAME_MAX 40   /* <stack>-<w> is a queue name, and the
+                               channels' queues= takes up to 47 */
+#define LOG_RETENTION_DAYS 14
+
+/* ---- Flags ------------------------------------------------------------------- */
+
+static int usage_error(const char *sub, const char *fmt, const char *arg)
+{
+    fprintf(stderr, "sdsinf aws%s%s: ", sub ? " " : "", sub ? sub : "");
+    fprintf(stderr, fmt, arg);
+    fprintf(stderr, "\nrun `sdsinf aws help` for the options\n");
+    return EXIT_USAGE;
+}
+
+/* Whether `allowed` lists flag. */
+static int listed(const char *allowed, const char *flag)
+{
+    size_t n = strlen(flag);
+    for (const char *p = allowed; (p = strstr(p, flag)); p += n)
+        if ((p == allowed || p[-1] == ' ') && (!p[n] || p[n] == ' '))
+            return 1;
+    return 0;
+}
+
+static int number(const char *sub, const char *flag, const char *s, long lo,
+                  long hi, long *out)
+{
+    char *end;
+    long v = s ? strtol(s, &end, 10) : 0;
+    if (!s || *end || end == s || v < lo || v > hi) {
+        char what[96];
+        snprintf(what, sizeof what, "%s needs a number %ld..%ld, not '%%s'",
+                 flag, lo, hi);
+        return usage_error(sub, what, s ? s : "");
+    }
+    *out = v;
+    return 0;
+}
+
+int aws_flags(const char *sub, int argc, char **argv, const char *allowed,
+              aws_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->max_workers = WORKERS_DEFAULT;
+    o->memory_mb = 2048;
+    o->arch = "x86_64";
+    for (int i = 0; i < argc; i++) {
+        const char *f = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        int rc = 0, takes = 1;
+        if (!listed(allowed, f))
+            return usage_error(sub, "takes no '%s'", f);
+        if (!strcmp(f, "--json"))
+            o->json = 1, takes = 0;
+        else if (!v)
+            return usage_error(sub, "%s needs a value", f);
+        else if (!strcmp(f, "--stack"))
+            o->stack = v;
+        else if (!strcmp(f, "--package"))
+            o->package = v;
+        else if (!strcmp(f, "--arch"))
+            o->arch = v;
+        else if (!strcmp(f, "--max-workers") || !strcmp(f, "--workers"))
+            rc = number(sub, f, v, 1, WORKERS_MAX, &o->max_workers);
+        else if (!strcmp(f, "--memory"))
+            rc = number(sub, f, v, 128, 10240, &o->memory_mb);
+        if (rc)
+            return rc;
+        i += takes;
+    }
+    if (o->arch && strcmp(o->arch, "x86_64") && strcmp(o->arch, "arm64"))
+        return usage_error(sub, "--arch is x86_64 or arm64, not '%s'",
+                           o->arch);
+    return 0;
+}
+
+/* The stack's name, checked: a letter, then letters, digits and '-'. */
+static int stack_name(const char *sub, const aws_opts *o)
+{
+    const char *s = o->stack;
+    if (!s)
+        return usage_error(sub, "needs --stack NAME%s", "");
+    int ok = isalpha((unsigned char)s[0]) && strlen(s) <= STACK_NAME_MAX;
+    for (const char *p = s; ok && *p; p++)
+        ok = isalnum((unsigned char)*p) || *p == '-';
+    if (!ok)
+        return usage_error(sub,
+                           "--stack '%s': a letter, then letters, digits and "
+                           "'-', 40 at most",
+                           s);
+    return 0;
+}
+
+/* ---- The template ---------------------------------------------------------------- */
+
+static cJSON *str(const char *s)
+{
+    return cJSON_CreateString(s);
+}
+
+static cJSON *ref(const char *name)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "Ref", name);
+    return o;
+}
+
+static cJSON *att(const char *res, const char *attr)
+{
+    cJSON *o = cJSON_CreateObject(), *a = cJSON_AddArrayToObject(o, "Fn::GetAtt");
+    cJSON_AddItemToArray(a, str(res));
+    cJSON_AddItemToArray(a, str(attr));
+    return o;
+}
+
+static cJSON *sub(const char *fmt)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "Fn::Sub", fmt);
+    return o;
+}
+
+/* A resource of type `type` added to `resources` as `name`: its
+ * Properties object. */
+static cJSON *resource(cJSON *resources, const char *name, const char *type)
+{
+    cJSON *r = cJSON_AddObjectToObject(resources, name);
+    cJSON_AddStringToObject(r, "Type", type);
+    return cJSON_AddObjectToObject(r, "Properties");
+}
+
+/* An IAM statement allowing the `actions` (NULL-ended) on `resource` (an
+ * item or array; ownership passes). */
+static cJSON *allow(const char *sid, const char *const *actions,
+                    cJSON *resource_)
+{
+    cJSON *s = cJSON_CreateObject(), *a = cJSON_AddArrayToObject(s, "Action");
+    cJSON_AddStringToObject(s, "Sid", sid);
+    cJSON_AddStringToObject(s, "Effect", "Allow");
+    for (; *actions; actions++)
+        cJSON_AddItemToArray(a, str(*actions));
+    cJSON_AddItemToObject(s, "Resource", resource_);
+    return s;
+}
+
+static cJSON *policy_document(cJSON **statements)
+{
+    cJSON *d = cJSON_CreateObject(), *st;
+    cJSON_AddStringToObject(d, "Version", "2012-10-17");
+    st = cJSON_AddArrayToObject(d, "Statement");
+    for (; *statements; statements++)
+        cJSON_AddItemToArray(st, *statements);
+    return d;
+}
+
+/* [GetAtt Queue0.Arn, ..] for queues 0..n. */
+static cJSON *queue_arns(long n)
+{
+    cJSON *a = cJSON_CreateArray();
+    for (long w = 0; w <= n; w++) {
+        char name[32];
+        snprintf(name, sizeof name, "Queue%ld", w);
+        cJSON_AddItemToArray(a, att(name, "Arn"));
+    }
+    return a;
+}
+
+/* The worker function's role: what a worker (and a coordinator on Lambda)
+ * calls on this stack's resources, nothing else.  Why no Resource "*":
+ * the calls AWS grants only on "*" (sqs:ListQueues, sns:ListTopics) serve
+ * runs that make their own queues and topic, never a run on a stack. */
+static void worker_role(cJSON *res, const aws_opts *o)
+{
+    static const char *const queue_actions[] = {
+        "sqs:SendMessage", "sqs:ReceiveMessage", "sqs:DeleteMessage",
+        "sqs:ChangeMessageVisibility", "sqs:GetQueueUrl", NULL};
+    static const char *const topic_actions[] = {"sns:Publish", NULL};
+    static const char *const object_actions[] = {
+        "s3:GetObject", "s3:PutObject", "s3:DeleteObject", NULL};
+    static const char *const list_actions[] = {"s3:ListBucket", NULL};
+    static const char *const log_actions[] = {"logs:CreateLogStream",
+                                              "logs:PutLogEvents", NULL};
+    static const char *const invoke_actions[] = {"lambda:InvokeFunction",
+                                                 NULL};
+    cJSON *p = resource(res, "WorkerRole", "AWS::IAM::Role");
+    cJSON *trust_s = cJSON_CreateObject();
+    cJSON_AddStringToObject(trust_s, "Effect", "Allow");
+    cJSON_AddStringToObject(cJSON_AddObjectToObject(trust_s, "Principal"),
+                            "Service", "lambda.amazonaws.com");
+    cJSON_AddStringToObject(trust_s, "Action", "sts:AssumeRole");
+    cJSON_AddItemToObject(p, "AssumeRolePolicyDocument",
+                          policy_document((cJSON *[]){trust_s, NULL}));
+    cJSON *statements[8] = {
+        allow("StackQueues", queue_actions, queue_arns(o->max_workers)),
+        allow("StackTopic", topic_actions, ref("Topic")),
+        allow("StackObjects", object_actions, sub("${Bucket.Arn}/*")),
+        allow("StackBucket", list_actions, att("Bucket", "Arn")),
+        /* Lambda writes the function's output with its role */
+        allow("FunctionLogs", log_actions, att("LogGroup", "Arn")),
+        /* workers start their children in the launch tree */
+        o->package ? allow("LaunchTree", invoke_actions,
+                           sub("arn:${AWS::Partition}:lambda:${AWS::Region}:"
+                               "${AWS::AccountId}:function:"
+                               "${AWS::StackName}-worker"))
+                   : NULL,
+        NULL};
+    cJSON *pol = cJSON_CreateObject();
+    cJSON_AddStringToObject(pol, "PolicyName", "sdsinf-worker");
+    cJSON_AddItemToObject(pol, "PolicyDocument", policy_document(statements));
+    cJSON_AddItemToArray(cJSON_AddArrayToObject(p, "Policies"), pol);
+}
+
+/* The worker function, from the zip at --package KEY in the stack's
+ * bucket (deploy without it first, upload the zip, deploy again with it),
+ * with SDS-Inf's asynchronous-invocation settings. */
+static void worker_function(cJSON *res, const aws_opts *o)
+{
+    cJSON *p = resource(res, "WorkerFunction", "AWS::Lambda::Function");
+    cJSON_AddItemToObject(p, "FunctionName", sub("${AWS::StackName}-worker"));
+    cJSON_AddStringToObject(p, "Runtime", "provided.al2023");
+    cJSON_AddStringToObject(p, "Handler", "bootstrap");
+    cJSON_AddItemToArray(cJSON_AddArrayToObject(p, "Architectures"),
+                         str(o->arch));
+    cJSON_AddNumberToObject(p, "MemorySize", (double)o->memory_mb);
+    cJSON_AddNumberToObject(p, "Timeout", 900);
+    cJSON_AddItemToObject(p, "Role", att("WorkerRole", "Arn"));
+    cJSON *code = cJSON_AddObjectToObject(p, "Code");
+    cJSON_AddItemToObject(code, "S3Bucket", ref("Bucket"));
+    cJSON_AddStringToObject(code, "S3Key", o->package);
+    cJSON_AddItemToObject(cJSON_AddObjectToObject(p, "LoggingConfig"),
+                          "LogGroup", ref("LogGroup"));
+    p = resource(res, "WorkerInvokeConfig", "AWS::Lambda::EventInvokeConfig");
+    cJSON_AddItemToObject(p, "FunctionName", ref("WorkerFunction"));
+    cJSON_AddStringToObject(p, "Qualifier", "$LATEST");
+    cJSON_AddNumberToObject(p, "MaximumEventAgeInSeconds", 60);
+    cJSON_AddNumberToObject(p, "MaximumRetryAttempts", 0);
+}
+
+/* The queues, their subscriptions and the policy letting the topic send
+ * to them. */
+static void queues(cJSON *res, const aws_opts *o)
+{
+    for (long w = 0; w <= o->max_workers; w++) {
+        char name[32], qname[48], filter[64];
+        snprintf(name, sizeof name, "Queue%ld", w);
+        snprintf(qname, sizeof qname, "${AWS::StackName}-%ld", w);
+        cJSON *p = resource(res, name, "AWS::SQS::Queue");
+        cJSON_AddItemToObject(p, "QueueName", sub(qname));
+        cJSON_AddNumberToObject(p, "VisibilityTimeout", 300);
+        cJSON_AddNumberToObject(p, "MessageRetentionPeriod", 3600);
+        snprintf(name, sizeof name, "Subscription%ld", w);
+        p = resource(res, name, "AWS::SNS::Subscription");
+        cJSON_AddItemToObject(p, "TopicArn", ref("Topic"));
+        cJSON_AddStringToObject(p, "Protocol", "sqs");
+        snprintf(name, sizeof name, "Queue%ld", w);
+        cJSON_AddItemToObject(p, "Endpoint", att(name, "Arn"));
+        cJSON_AddBoolToObject(p, "RawMessageDelivery", 1);
+        snprintf(filter, sizeof filter, "%ld", w);
+        cJSON_AddItemToArray(
+            cJSON_AddArrayToObject(cJSON_AddObjectToObject(p, "FilterPolicy"),
+                                   "target"),
+            str(filter));
+    }
+    cJSON *p = resource(res, "QueuePolicy", "AWS::SQS::QueuePolicy");
+    cJSON *qs = cJSON_AddArrayToObject(p, "Queues");
+    for (long w = 0; w <= o->max_workers; w++) {
+        char name[32];
+        snprintf(name, sizeof name, "Queue%ld", w);
+        cJSON_AddItemToArray(qs, ref(name));
+    }
+    static const char *const send[] = {"sqs:SendMessage", NULL};
+    cJSON *s = allow("TopicSends", send, queue_arns(o->max_workers));
+    cJSON_AddStringToObject(cJSON_AddObjectToObject(s, "Principal"), "Service",
+                            "sns.amazonaws.com");
+    cJSON_AddItemToObject(
+        cJSON_AddObjectToObject(cJSON_AddObjectToObject(s, "Condition"),
+                                "ArnEquals"),
+        "aws:SourceArn", ref("Topic"));
+    cJSON_AddItemToObject(p, "PolicyDocument",
+                          policy_document((cJSON *[]){s, NULL}));
+}
+
+static void output(cJSON *outs, const char *key, const char *about,
+                   cJSON *value)
+{
+    cJSON *o = cJSON_AddObjectToObject(outs, key);
+    cJSON_AddStringToObject(o, "Description", about);
+    cJSON_AddItemToObject(o, "Value", value);
+}
+
+/* The whole template (NULL: no memory). */
+static cJSON *template_make(const aws_opts *o)
+{
+    char about[400], workers[24];
+    cJSON *t = cJSON_CreateObject();
+    cJSON_AddStringToObject(t, "AWSTemplateFormatVersion", "2010-09-09");
+    snprintf(about, sizeof about,
+             "sdsinf %s: the AWS channels' resources for runs of up to %ld "
+             "workers (sqs, sns, s3 with --stack), the worker role%s",
+             sdsinf_version(), o->max_workers,
+             o->package ? " and the worker function" : "");
+    cJSON_AddStringToObject(t, "Description", about);
+    cJSON *meta = cJSON_AddObjectToObject(cJSON_AddObjectToObject(t, "Metadata"),
+                                          "sdsinf");
+    cJSON_AddStringToObject(meta, "Version", sdsinf_version());
+    cJSON_AddNumberToObject(meta, "MaxWorkers", (double)o->max_workers);
+    cJSON_AddStringToObject(
+        meta, "LeastPrivilege",
+        "WorkerRole names only this stack's queues, topic, bucket and log "
+        "group, and only the actions sdsinf calls on them; no Resource '*': "
+        "the actions AWS grants only on '*' (sqs:ListQueues, sns:ListTopics) "
+        "serve runs that make their own queues and topic, not runs on a "
+        "stack. logs:CreateLogStream and logs:PutLogEvents are Lambda's, "
+        "writing the function's output.");
+    cJSON *res = cJSON_AddObjectToObject(t, "Resources");
+    cJSON *p = resource(res, "Bucket", "AWS::S3::Bucket");
+    cJSON *pab = cJSON_AddObjectToObject(p, "PublicAccessBlockConfiguration");
+    static const char *const blocks[] = {"BlockPublicAcls", "BlockPublicPolicy",
+                                         "IgnorePublicAcls",
+                                         "RestrictPublicBuckets"};
+    for (int i = 0; i < 4; i++)
+        cJSON_AddBoolToObject(pab, blocks[i], 1);
+    p = resource(res, "Topic", "AWS::SNS::Topic");
+    cJSON_AddItemToObject(p, "TopicName", sub("${AWS::StackName}"));
+    queues(res, o);
+    p = resource(res, "LogGroup", "AWS::Logs::LogGroup");
+    cJSON_AddItemToObject(p, "LogGroupName",
+                          sub("/aws/lambda/${AWS::StackName}-worker"));
+    cJSON_AddNumberToObject(p, "RetentionInDays", LOG_RETENTION_DAYS);
+    worker_role(res, o);
+    /* The worker function's slot: present with --package KEY. */
+    if (o->package)
+        worker_function(res, o);
+    cJSON *outs = cJSON_AddObjectToObject(t, "Outputs");
+    snprintf(workers, sizeof workers, "%ld", o->max_workers);
+    output(outs, SDSINF_STACK_OUT_BUCKET, "the s3 channel's bucket",
+           ref("Bucket"));
+    output(outs, SDSINF_STACK_OUT_TOPIC, "the sns channel's topic",
+           ref("Topic"));
+    output(outs, SDSINF_STACK_OUT_QUEUES,
+           "worker w's queue is <prefix>-<w> (sqs and sns)",
+           ref("AWS::StackName"));
+    output(outs, SDSINF_STACK_OUT_WORKERS, "the most workers a run may have",
+           str(workers));
+    output(outs, SDSINF_STACK_OUT_ROLE, "the worker function's role",
+           att("WorkerRole", "Arn"));
+    output(outs, "LogGroupName", "the worker function's logs",
+           ref("LogGroup"));
+    if (o->package)
+        output(outs, "FunctionName", "the worker function",
+               ref("WorkerFunction"));
+    return t;
+}
+
+/* The template as text (formatted or not); NULL: no memory (said). */
+static char *template_text(const aws_opts *o, int formatted)
+{
+    cJSON *t = template_make(o);
+    char *s = t ? (formatted ? cJSON_Print(t) : cJSON_PrintUnformatted(t))
+                : NULL;
+    cJSON_Delete(t);
+    if (!s)
+        fprintf(stderr, "sdsinf aws: no memory for the template\n");
+    return s;
+}
+
+/* ---- The subcommands -------------------------------------------------------------- */
+
+static int fail(const sdsinf_err *err)
+{
+    fprintf(stderr, "sdsinf: error %s: %s\n", sdsinf_status_name(err->code),
+            err->msg);
+    return 1;
+}
+
+static void to_stderr(const char *line, void *arg)
+{
+    (void)arg;
+    fprintf(stderr, "%s\n", line);
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static int aws_template(int argc, char **argv)
+{
+    aws_opts o;
+    int rc = aws_flags("template", argc, argv,
+                       "--max-workers --workers --package --memory --arch",
+                       &o);
+    char *s = rc ? NULL : template_text(&o, 1);
+    if (rc || !s)
+        return rc ? rc : 1;
+    puts(s);
+    cJSON_free(s);
+    return 0;
+}
+
+/* The stack's outputs as a JSON object (into parent as "outputs"). */
+static void outputs_json(cJSON *parent, const sdsinf_stack_info *st)
+{
+    cJSON *o = cJSON_AddObjectToObject(parent, "outputs");
+    for (int i = 0; o && i < st->noutputs; i++)
+        cJSON_AddStringToObject(o, st->outputs[i].key, st->outputs[i].value);
+}
+
+static void outputs_print(const sdsinf_stack_info *st, FILE *f)
+{
+    for (int i = 0; i < st->noutputs; i++)
+        fprintf(f, "  %-14s %s\n", st->outputs[i].key, st->outputs[i].value);
+}
+
+static int aws_deploy(int argc, char **argv)
+{
+    aws_opts o;
+    sdsinf_err err = {0};
+    sdsinf_stack_info st;
+    int rc = aws_flags("deploy", argc, argv,
+                       "--stack --max-workers --workers --package --memory "
+                       "--arch --json",
+                       &o);
+    if (rc || (rc = stack_name("deploy", &o)))
+        return rc;
+    char *body = template_text(&o, 0);
+    if (!body)
+        return 1;
+    double t0 = now_s();
+    fprintf(stderr, "deploying stack %s (up to %ld workers)\n", o.stack,
+            o.max_workers);
+    rc = sdsinf_stack_deploy(o.stack, body, to_stderr, NULL, &err);
+    cJSON_free(body);
+    if (rc == SDSINF_OK)
+        rc = sdsinf_stack_describe(o.stack, &st, &err);
+    if (rc != SDSINF_OK)
+        return fail(&err);
+    double secs = now_s() - t0;
+    if (!o.json) {
+        printf("stack %s: %s in %.1f s\noutputs:\n", o.stack, st.status, secs);
+        outputs_print(&st, stdout);
+        printf("run with: sdsinf run --channel sqs|sns|s3 --stack %s ...\n",
+               o.stack);
+        return 0;
+    }
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddStringToObject(j, "stack", o.stack);
+    cJSON_AddStringToObject(j, "status", st.status);
+    cJSON_AddNumberToObject(j, "max_workers", (double)o.max_workers);
+    cJSON_AddNumberToObject(j, "seconds", secs);
+    outputs_json(j, &st);
+    rc = cli_json_write(j, stdout, &err);
+    putchar('\n');
+    return rc == SDSINF_OK ? 0 : fail(&err);
+}
+
+/* status: a resource as a line, or into the JSON array. */
+typedef struct status_out {
+    cJSON *list; /* --json */
+} status_out;
+
+static int resource_out(const sdsinf_stack_item *it, void *arg)
+{
+    status_out *s = arg;
+    if (!s->list) {
+        printf("  %-28s %-22s %-16s %s\n", it->type, it->logical, it->status,
+               it->physical);
+        return 0;
+    }
+    cJSON *r = cJSON_CreateObject();
+    cJSON_AddStringToObject(r, "type", it->type);
+    cJSON_AddStringToObject(r, "logical", it->logical);
+    cJSON_AddStringToObject(r, "physical", it->physical);
+    cJSON_AddStringToObject(r, "status", it->status);
+    cJSON_AddItemToArray(s->list, r);
+    return 0;
+}
+
+static int aws_status(int argc, char **argv)
+{
+    aws_opts o;
+    sdsinf_err err = {0};
+    sdsinf_stack_info st;
+    int rc = aws_flags("status", argc, argv, "--stack --json", &o);
+    if (rc || (rc = stack_name("status", &o)))
+        return rc;
+    if (sdsinf_stack_describe(o.stack, &st, &err) != SDSINF_OK)
+        return fail(&err);
+    cJSON *j = o.json ? cJSON_CreateObject() : NULL;
+    status_out so = {j ? cJSON_CreateArray() : NULL};
+    if (!j) {
+        printf("stack %s: %s%s%s\noutputs:\n", o.stack, st.status,
+               st.reason[0] ? ": " : "", st.reason);
+        outputs_print(&st, stdout);
+        printf("resources:\n");
+    }
+    rc = sdsinf_stack_resources(o.stack, resource_out, &so, &err);
+    if (rc != SDSINF_OK) {
+        cJSON_Delete(j);
+        cJSON_Delete(so.list);
+        return fail(&err);
+    }
+    if (!j)
+        return 0;
+    cJSON_AddStringToObject(j, "stack", o.stack);
+    cJSON_AddStringToObject(j, "status", st.status);
+    cli_json_add_string(j, "reason", st.reason[0] ? st.reason : NULL);
+    outputs_json(j, &st);
+    cJSON_AddItemToObject(j, "resources", so.list);
+    rc = cli_json_write(j, stdout, &err);
+    putchar('\n');
+    return rc == SDSINF_OK ? 0 : fail(&err);
+}
+
+static int aws_destroy(int argc, char **argv)
+{
+    aws_opts o;
+    sdsinf_err err = {0};
+    int rc = aws_flags("destroy", argc, argv, "--stack --json", &o);
+    if (rc || (rc = stack_name("destroy", &o)))
+        return rc;
+    double t0 = now_s();
+    fprintf(stderr, "destroying stack %s\n", o.stack);
+    if (sdsinf_stack_destroy(o.stack, to_stderr, NULL, &err) != SDSINF_OK)
+        return fail(&err);
+    double secs = now_s() - t0;
+    if (!o.json) {
+        printf("stack %s: removed in %.1f s\n", o.stack, secs);
+        return 0;
+    }
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddStringToObject(j, "stack", o.stack);
+    cJSON_AddStringToObject(j, "status", "DELETE_COMPLETE");
+    cJSON_AddNumberToObject(j, "seconds", secs);
+    rc = cli_json_write(j, stdout, &err);
+    putchar('\n');
+    return rc == SDSINF_OK ? 0 : fail(&err);
+}
+
+/* ---- The table ------------------------------------------------------------------------ */
+
+typedef struct aws_command {
+    const char *name;
+    int (*run)(int argc, char **argv); /* argv after the subcommand */
+    const char *synopsis, *about;
+} aws_command;
+
+static const aws_command AWS_COMMANDS[] = {
+    {"template", aws_template,
+     "[--max-workers N] [--package KEY [--memory MB] [--arch A]]",
+     "print the CloudFormation template sdsinf deploys: a bucket, a topic, "
+     "queues 0..N subscribed to it, the worker role; with --package the "
+     "worker function from the zip at KEY in the stack's bucket"},
+    {"deploy", aws_deploy,
+     "--stack NAME [--max-workers N] [--package KEY ..] [--json]",
+     "create (or update) the stack and wait for it, its events on stderr; "
+     "N: the most workers a run on it may have (default 16, up to 64)"},
+    {"status", aws_status, "--stack NAME [--json]",
+     "the stack's state, its outputs and its resources"},
+    {"destroy", aws_destroy, "--stack NAME [--json]",
+     "empty the stack's bucket, delete the stack and wait until it is gone"},
+};
+#define NAWS (sizeof AWS_COMMANDS / sizeof *AWS_COMMANDS)
+
+void aws_usage(FILE *f)
+{
+    fputs("  aws template|deploy|status|destroy [--stack NAME] [options]\n"
+          "      the AWS stack the sqs, sns and s3 channels run on "
+          "(run --stack NAME);\n      sdsinf aws help for each\n",
+          f);
+}
+
+static void aws_help(FILE *f)
+{
+    fputs("usage: sdsinf aws SUBCOMMAND [options]\n\n", f);
+    for (size_t i = 0; i < NAWS; i++)
+        fprintf(f, "  sdsinf aws %s %s\n      %s\n", AWS_COMMANDS[i].name,
+                AWS_COMMANDS[i].synopsis, AWS_COMMANDS[i].about);
+    fputs("\nEndpoint, region and credentials: the standard AWS configuration "
+          "(AWS_ENDPOINT_URL, AWS_REGION, AWS_PROFILE, ~/.aws).\n",
+          f);
+}
+
+int aws_main(int argc, char **argv)
+{
+    if (argc < 1 || !strcmp(argv[0], "help") || !strcmp(argv[0], "--help")) {
+        aws_help(argc < 1 ? stderr : stdout);
+        return argc < 1 ? EXIT_USAGE : 0;
+    }
+    for (size_t i = 0; i < NAWS; i++)
+        if (!strcmp(argv[0], AWS_COMMANDS[i].name))
+            return AWS_COMMANDS[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "sdsinf aws: unknown subcommand '%s' (known:", argv[0]);
+    for (size_t i = 0; i < NAWS; i++)
+        fprintf(stderr, "%s %s", i ? "," : "", AWS_COMMANDS[i].name);
+    fputs(")\n", stderr);
+    return EXIT_USAGE;
+}
