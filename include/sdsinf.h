@@ -880,6 +880,72 @@ SDSINF_API void sdsinf_worker_spec_free(sdsinf_worker_spec *s);
 SDSINF_API int sdsinf_worker_main(const sdsinf_worker_spec *spec,
                                   sdsinf_err *err);
 
+/* A process that runs workers one after another (a warm Lambda function)
+ * keeps the last one's plan and shard in a cache, for the next worker of
+ * the same plan, shard, bias and cap: the files named by path and
+ * identity (device, inode, size, modification time), so a plan made again
+ * in the same place is loaded again.  The cache owns what it keeps; one
+ * thread at a time. */
+typedef struct sdsinf_worker_cache sdsinf_worker_cache;
+SDSINF_API int sdsinf_worker_cache_new(sdsinf_worker_cache **out,
+                                       sdsinf_err *err);
+SDSINF_API void sdsinf_worker_cache_free(sdsinf_worker_cache *c);
+/* How many times workers loaded their plan and shard into c. */
+SDSINF_API int64_t sdsinf_worker_cache_loads(const sdsinf_worker_cache *c);
+
+/* ---- The Lambda custom runtime ----------------------------------------------
+ * The sdsinf executable is a Lambda function's `bootstrap` (runtime
+ * provided.al2023): sdsinf_lambda_serve runs the Runtime API loop
+ * (unsigned HTTP on $AWS_LAMBDA_RUNTIME_API): it asks for the next
+ * invocation, hands it to a handler, and posts the handler's answer as the
+ * invocation's response, or its error as the invocation's error
+ * ({"errorMessage", "errorType": "sdsinf.<STATUS>"}); a handler whose init
+ * fails is reported as the function's init error. */
+typedef struct sdsinf_lambda_invocation {
+    const char *request_id;   /* Lambda-Runtime-Aws-Request-Id */
+    const char *function_arn; /* Lambda-Runtime-Invoked-Function-Arn */
+    const char *trace_id;     /* Lambda-Runtime-Trace-Id, or "" */
+    int64_t deadline_ms;      /* Lambda-Runtime-Deadline-Ms: Unix time in
+                                 ms by which it must have answered */
+    const char *payload;      /* the event as sent (NUL-terminated) */
+    size_t len;
+    sdsinf_worker_cache *cache; /* the process's, borrowed */
+} sdsinf_lambda_invocation;
+
+#define SDSINF_LAMBDA_HANDLER_VERSION 1
+typedef struct sdsinf_lambda_handler {
+    int version; /* SDSINF_LAMBDA_HANDLER_VERSION */
+    void *ctx;   /* passed to the calls, borrowed */
+    /* Once before the first invocation, or NULL: a failure is the
+     * function's init error, and the loop ends. */
+    int (*init)(void *ctx, sdsinf_err *err);
+    /* Answers one invocation: on success *body (malloc'd; the runtime
+     * frees it) of *len bytes, the response; else the status and err,
+     * the invocation's error. */
+    int (*invoke)(void *ctx, const sdsinf_lambda_invocation *inv,
+                  char **body, size_t *len, sdsinf_err *err);
+} sdsinf_lambda_handler;
+
+/* Serves invocations through the Runtime API at host:port `api` (NULL:
+ * $AWS_LAMBDA_RUNTIME_API) until it cannot be reached (the runtime's end:
+ * Lambda stops the process) or the handler's init fails; returns that
+ * status.  SDSINF_ENOTSUP in a build without libcurl. */
+SDSINF_API int sdsinf_lambda_serve(const char *api,
+                                   const sdsinf_lambda_handler *h,
+                                   sdsinf_err *err);
+
+/* Runs worker spec s as invocation inv (sdsinf_worker_main, with the
+ * invocation's cache): every wait is capped by its deadline, and a worker
+ * still running SDSINF_LAMBDA_MARGIN_MS before it stops (reporting so to
+ * its coordinator) and returns SDSINF_ETIMEDOUT naming the deadline.  On
+ * success *body (malloc'd) is the answer, a JSON object: {"worker",
+ * "workers", "run" (hex), "loaded" (whether it loaded its plan and shard,
+ * or the cache's served), "seconds"}. */
+#define SDSINF_LAMBDA_MARGIN_MS 500
+SDSINF_API int sdsinf_lambda_worker(const sdsinf_lambda_invocation *inv,
+                                    const sdsinf_worker_spec *s, char **body,
+                                    size_t *len, sdsinf_err *err);
+
 /* ---- Launchers: how a run's workers start ---------------------------------
  * A launcher starts the workers of a run, tells their ends and stops
  * them; sdsinf_run (the coordinator) picks it by name (the run option

@@ -8,6 +8,7 @@
 #include "aws.h"
 #include "cli_util.h"
 #include "cost.h"
+#include "lambda.h"
 #include "metrics.h"
 #include "meter.h"
 #include "payload.h"
@@ -2155,6 +2156,29 @@ static int cmd_worker(const opts *o)
     return rc == SDSINF_OK ? 0 : o->quiet ? 1 : fail(&err);
 }
 
+/* ---- lambda-runtime --------------------------------------------------------- */
+
+static const command *command_named(const char *name);
+static int missing_input(const command *c, const opts *o);
+
+/* A coordinator's `sdsinf run ARGS` in this process (the Lambda runtime's:
+ * argv[0] is "run"). */
+static int run_in_process(int argc, char **argv)
+{
+    const command *c = command_named(argv[0]);
+    opts o;
+    int rc = parse_args(c, argc - 1, argv + 1, &o);
+    return rc ? rc : missing_input(c, &o) ? 1 : c->run(&o);
+}
+
+/* The Lambda bootstrap (what `sdsinf` with $AWS_LAMBDA_RUNTIME_API set and
+ * no arguments runs), for tests. */
+static int cmd_lambda_runtime(const opts *o)
+{
+    (void)o;
+    return cli_lambda_runtime(run_in_process);
+}
+
 /* ---- commands ------------------------------------------------------------------ */
 
 /* Flags that several commands take alike: the model's, and a run's. */
@@ -2244,6 +2268,9 @@ static const command COMMANDS[] = {
     {"worker", cmd_worker, "--spec FILE|- [options]",
      "one worker of a run, from its spec: what a launcher starts",
      "--spec --quiet", 0},
+    {"lambda-runtime", cmd_lambda_runtime, "",
+     "serve Lambda invocations through the Runtime API at "
+     "$AWS_LAMBDA_RUNTIME_API (what the bootstrap does)", "", 0},
     {"version", cmd_version, "", "print the version", "", 0},
 };
 #define NCOMMANDS (sizeof COMMANDS / sizeof *COMMANDS)
@@ -2411,6 +2438,8 @@ static int missing_input(const command *c, const opts *o)
 int main(int argc, char **argv)
 {
     opts o;
+    if (argc < 2 && getenv("AWS_LAMBDA_RUNTIME_API")) /* Lambda's bootstrap */
+        return cli_lambda_runtime(run_in_process);
     if (argc < 2) {
         usage(stderr);
         return EXIT_USAGE;

@@ -88,6 +88,35 @@ void sdsinf__worker_report(one_worker *t);
 /* Closes its channel (with cleanup) and frees what it holds. */
 void sdsinf__worker_teardown(one_worker *t);
 
+/* The public sdsinf_worker_cache (worker_cache.c): the plan and shard of
+ * the last worker a process ran from a spec, and what they were loaded
+ * from (key: the files' identities and the spec's settings that shape
+ * them), kept for the next worker of the same model; it owns both. */
+struct sdsinf_worker_cache {
+    char *key;              /* NULL: empty */
+    sdsinf_plan *plan;
+    sdsinf__local_shard shard;
+    int64_t loads;          /* times a worker loaded its plan and shard */
+};
+/* The key of spec s's plan and shard (malloc'd, or NULL: their files
+ * cannot be seen, so nothing is kept). */
+char *sdsinf__worker_cache_key(const sdsinf_worker_spec *s);
+/* Frees what the cache holds, leaving it empty (its count stays). */
+void sdsinf__worker_cache_clear(sdsinf_worker_cache *c);
+
+/* What a worker started from its spec gets from the process around it
+ * (sdsinf_lambda_worker): all optional. */
+typedef struct sdsinf__worker_env {
+    const volatile sig_atomic_t *cancel; /* nonzero: stop, or NULL */
+    int timeout_cap_ms;          /* > 0: no wait longer than this */
+    sdsinf_worker_cache *cache;  /* borrowed, or NULL */
+    int loaded;                  /* out: 1 when it loaded its plan and
+                                    shard, 0 when the cache's served */
+} sdsinf__worker_env;
+/* sdsinf_worker_main in env (NULL: none). */
+int sdsinf__worker_main_in(const sdsinf_worker_spec *s,
+                           sdsinf__worker_env *env, sdsinf_err *err);
+
 /* Makes the run's channel state for its W workers and the coordinator's
  * endpoint (the channel's run_create), before any of them opens: the
  * coordinator's call (in a job, worker 0's process).  sdsinf_run removes

@@ -156,17 +156,18 @@ static void worker_opts(one_worker *t, uint64_t run, int64_t batch_size,
 /* Opens worker w's endpoint of a W-worker run's channel (tracked in the
  * progress file, when there is one) and tells the coordinator it started
  * (its note); then its kernel pool and the layers' scratch (for the
- * largest layer and batch, its pages touched: start-up work, not the
- * first layers'); worker 0 gets room for the result. */
+ * largest layer and batch of its shard, t->wo.shard, its pages touched:
+ * start-up work, not the first layers'); worker 0 gets room for the
+ * result. */
 static int worker_open(one_worker *t, int w, int W, const char *channel,
                        const char *config, int64_t max_message, int threads,
                        sdsinf_err *err)
 {
     const sdsinf_csr *im = t->wo.images;
     int64_t K = 0, C = 0, M = im->nrows, bs = t->wo.batch_size;
+    const sdsinf__local_shard *sh = t->wo.shard;
     int rc;
-    t->layers = t->shard.layers;
-    t->wo.shard = &t->shard;
+    t->layers = sh->layers;
     if ((rc = sdsinf_channel_open(channel, config, w, W + 1, t->wo.run,
                                   &t->wo.channel, err)) != SDSINF_OK)
         return rc;
@@ -192,8 +193,8 @@ static int worker_open(one_worker *t, int w, int W, const char *channel,
             return sdsinf__fail(err, SDSINF_ENOMEM, "worker 0: no memory "
                                 "for the result");
     }
-    for (int32_t l = 0; l < t->shard.layers; l++) {
-        const sdsinf_csr *lw = &t->shard.layer[l].layer.w;
+    for (int32_t l = 0; l < sh->layers; l++) {
+        const sdsinf_csr *lw = &sh->layer[l].layer.w;
         K = lw->nrows > K ? lw->nrows : K;
         C = lw->ncols > C ? lw->ncols : C;
     }
@@ -226,14 +227,15 @@ int sdsinf__worker_setup(const run_ctx *c, int w, one_worker *t,
     sdsinf_model_free(sh);
     if (rc != SDSINF_OK)
         return rc;
+    t->wo.shard = &t->shard;
     return worker_open(t, w, c->W, c->channel, o->channel_config,
                        o->version >= 3 ? o->max_message : 0, o->kernel_threads,
                        err);
 }
 
-/* Loads the worker of spec s from its files: the plan, its shard with the
- * spec's bias and cap, its inputs; then opens it as worker_open does. */
-static int spec_setup(const sdsinf_worker_spec *s, one_worker *t,
+/* Loads the plan of spec s and its worker's shard, with the spec's bias
+ * and cap, from their files into t->plan and t->shard. */
+static int model_load(const sdsinf_worker_spec *s, one_worker *t,
                       sdsinf_err *err)
 {
     sdsinf_plan_stats ps;
@@ -241,7 +243,6 @@ static int spec_setup(const sdsinf_worker_spec *s, one_worker *t,
     sdsinf_err e = {0};
     float *bias = NULL, *vecs = NULL;
     int w = s->worker, rc;
-    worker_opts(t, s->run, s->batch_size, s->codec, s->level, s->timeout_ms);
     if ((rc = sdsinf_plan_load(s->plan_dir, NULL, &t->plan, &e)))
         return sdsinf__fail(err, rc, "worker %d: %s", w, e.msg);
     sdsinf_plan_get_stats(t->plan, &ps);
@@ -249,7 +250,6 @@ static int spec_setup(const sdsinf_worker_spec *s, one_worker *t,
         return sdsinf__fail(err, SDSINF_EINVAL, "worker %d: the plan in %s "
                             "is for %d workers, the spec for %d", w,
                             s->plan_dir, ps.workers, s->workers);
-    t->wo.plan = t->plan;
     if ((rc = shard_open(t->plan, s->plan_dir, w, &sh, err)))
         return rc;
     if (s->bias && !(bias = sdsinf__calloc((size_t)ps.layers, sizeof *bias)))
@@ -269,9 +269,58 @@ static int spec_setup(const sdsinf_worker_spec *s, one_worker *t,
     sdsinf_model_free(sh);
     sdsinf__free(bias);
     sdsinf__free(vecs);
-    if (rc != SDSINF_OK)
-        return rc;
-    if ((rc = sdsinf__inputs_load(s->inputs_dir, t->plan, w, &t->inputs,
+    return rc;
+}
+
+/* The plan and shard of spec s for worker t: the cache's when it holds
+ * the same (env->loaded 0), else loaded (env->loaded 1) and, with a cache,
+ * moved into it (what it held before freed first: one model in memory). */
+static int model_get(const sdsinf_worker_spec *s, sdsinf__worker_env *env,
+                     one_worker *t, sdsinf_err *err)
+{
+    sdsinf_worker_cache *c = env ? env->cache : NULL;
+    char *key = c ? sdsinf__worker_cache_key(s) : NULL;
+    int rc = SDSINF_OK;
+    if (c && c->key && (!key || strcmp(key, c->key)))
+        sdsinf__worker_cache_clear(c);
+    if (c && c->key) {
+        sdsinf__free(key);
+        t->wo.plan = c->plan;
+        t->wo.shard = &c->shard;
+        env->loaded = 0;
+        return SDSINF_OK;
+    }
+    if ((rc = model_load(s, t, err)) == SDSINF_OK && key) {
+        c->key = key;
+        c->plan = t->plan;
+        c->shard = t->shard;
+        t->plan = NULL;
+        memset(&t->shard, 0, sizeof t->shard);
+        key = NULL;
+    }
+    sdsinf__free(key);
+    if (c && rc == SDSINF_OK)
+        c->loads++;
+    if (env)
+        env->loaded = 1;
+    t->wo.plan = c && c->key ? c->plan : t->plan;
+    t->wo.shard = c && c->key ? &c->shard : &t->shard;
+    return rc;
+}
+
+/* Loads the worker of spec s: its plan and shard (model_get), its inputs;
+ * then opens it as worker_open does, its waits capped and its cancel flag
+ * set by env (when given). */
+static int spec_setup(const sdsinf_worker_spec *s, sdsinf__worker_env *env,
+                      one_worker *t, sdsinf_err *err)
+{
+    int w = s->worker, rc;
+    worker_opts(t, s->run, s->batch_size, s->codec, s->level, s->timeout_ms);
+    if (env && env->timeout_cap_ms > 0 && t->wo.timeout_ms > env->timeout_cap_ms)
+        t->wo.timeout_ms = env->timeout_cap_ms;
+    t->wo.cancel = env ? env->cancel : NULL;
+    if ((rc = model_get(s, env, t, err)) ||
+        (rc = sdsinf__inputs_load(s->inputs_dir, t->wo.plan, w, &t->inputs,
                                   err)))
         return rc;
     t->wo.images = &t->inputs;
@@ -378,6 +427,12 @@ static int spec_check(const sdsinf_worker_spec *s, sdsinf_err *err)
 
 int sdsinf_worker_main(const sdsinf_worker_spec *s, sdsinf_err *err)
 {
+    return sdsinf__worker_main_in(s, NULL, err);
+}
+
+int sdsinf__worker_main_in(const sdsinf_worker_spec *s,
+                           sdsinf__worker_env *env, sdsinf_err *err)
+{
     const sdsinf_launcher_methods *lm = NULL;
     one_worker t;
     void *kids = NULL;
@@ -394,7 +449,7 @@ int sdsinf_worker_main(const sdsinf_worker_spec *s, sdsinf_err *err)
         lm->start_children)
         rc = lm->start_children(s, &kids, &t.err);
     if (rc == SDSINF_OK)
-        rc = spec_setup(s, &t, &t.err);
+        rc = spec_setup(s, env, &t, &t.err);
     t.ready = sdsinf__wall_now();
     if (rc == SDSINF_OK)
         rc = sdsinf__worker_run(&t.wo, s->worker == 0 ? &t.res : NULL,
