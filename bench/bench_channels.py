@@ -20,9 +20,10 @@ first 6,000 images), W workers (default 8) and the hypergraph plan:
     ../shared/data/sds-inf-reference/published-results.md);
   * the latency simulation: the --delay-channels run again behind
     tests/aws_throttle_proxy.py --delay-ms D for each D of --delay-ms
-    (default 10 and 30), their run seconds set against the floor of layers
-    x one round trip and against every worker's requests made one after
-    another (what no pipelining would cost).
+    (default 0, 10 and 30; 0 is the proxy's own cost, the reference), the
+    seconds they add set against the floor of layers x one round trip and
+    against every worker's requests made one after another (what no
+    pipelining would cost).
 
 The AWS channels talk to $AWS_ENDPOINT_URL; without it the program runs
 itself again under tests/with_aws.sh (a private ministack on 127.0.0.1,
@@ -147,9 +148,10 @@ def main():
                     metavar="LABEL=LAUNCHER/CHANNEL[:CONFIG]",
                     help="a channel entry of one's own (repeatable), e.g. "
                          "sqs-always=local/sqs:claim=always")
-    ap.add_argument("--delay-ms", default="10,30",
+    ap.add_argument("--delay-ms", default="0,10,30",
                     help="per-request delays of the latency simulation "
-                         "(comma-separated ms; '' for none)")
+                         "(comma-separated ms; 0: through the proxy with "
+                         "no delay, the reference; '' for none)")
     ap.add_argument("--delay-channels", default="sns,s3-source",
                     help="the entries run behind the delaying proxy")
     ap.add_argument("--cost-images", type=int, default=10000,
@@ -384,20 +386,24 @@ def summarize(args, entries, runs, infers):
             row["sds_inf_ratio"] = ref / row["usd_10k"] if row["usd_10k"] \
                 else None
         lat = []
-        for r in mine:
-            if r["delay_ms"] is None or r.get("seconds") is None:
-                continue
+        delayed = [r for r in mine if r["delay_ms"] is not None
+                   and r.get("seconds") is not None]
+        ref = median([r["seconds"] for r in delayed if r["delay_ms"] == 0])
+        for r in delayed:
             d = r["delay_ms"] / 1e3
+            if not d:
+                continue
             reqs = (r.get("proxy") or {}).get("requests")
             lat.append({
                 "delay_ms": r["delay_ms"], "seconds": r["seconds"],
-                "added_s": r["seconds"] - row["seconds"],
+                "added_s": r["seconds"] - (ref or row["seconds"]),
                 "floor_s": nl * d,
                 "over_floor": r["seconds"] / (nl * d),
                 "proxy_requests": reqs,
                 "serial_s": reqs * d / W if reqs else None,
                 "check": r["check"], "equal_infer": r["equal_infer"]})
         row["latency"] = lat
+        row["proxied_seconds"] = ref
         rows.append(row)
     return rows, inf
 
@@ -483,15 +489,19 @@ def report(args, entries, skipped, runs, infers, plan, failures,
     if lat:
         p("\n### Latency simulation (tests/aws_throttle_proxy.py "
           "--delay-ms D: every request waits D first)\n")
-        p(f"floor: {nl} layers x D (one round trip per layer); serial: "
-          f"the requests through the proxy / {W} workers x D (each worker's "
-          "requests one after another, nothing overlapping).\n")
+        p(f"added: run s less the run through the proxy at 0 ms (else the "
+          f"direct run); floor: {nl} layers x D (one round trip per layer); "
+          f"serial: the requests through the proxy / {W} workers x D (each "
+          "worker's requests one after another, nothing overlapping).\n")
         p("| channel | D ms | run s | added s | floor s | run / floor | "
           "requests | serial s | check | = infer |")
         p("|---|---:|---:|---:|---:|---:|---:|---:|---|---|")
         for r in lat:
-            p(f"| {r['label']} | 0 | {f3(r['seconds'])} | | | | | | "
+            p(f"| {r['label']} | direct | {f3(r['seconds'])} | | | | | | "
               f"{'/'.join(r['checks'])} | {'yes' if r['equal_infer'] else 'NO'} |")
+            if r["proxied_seconds"] is not None:
+                p(f"| {r['label']} | 0 | {f3(r['proxied_seconds'])} | | | | "
+                  "| | | |")
             for x in r["latency"]:
                 p(f"| {r['label']} | {x['delay_ms']:g} | {f3(x['seconds'])} "
                   f"| {f3(x['added_s'])} | {f3(x['floor_s'])} | "

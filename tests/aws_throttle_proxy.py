@@ -17,6 +17,7 @@ import http.client
 import http.server
 import json
 import os
+import socket
 import subprocess
 import sys
 import threading
@@ -50,6 +51,9 @@ class Counts:
 def handler(upstream, counts, delay_s):
     class Proxy(http.server.BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        # headers and body go out as separate writes: without TCP_NODELAY
+        # Nagle's algorithm and delayed ACKs hold each answer ~40 ms
+        disable_nagle_algorithm = True
         conn = None   # to the emulator, one per client connection
 
         def log_message(self, *args):
@@ -72,6 +76,9 @@ def handler(upstream, counts, delay_s):
                 if self.conn is None:
                     self.conn = http.client.HTTPConnection(
                         upstream.hostname, upstream.port, timeout=60)
+                    self.conn.connect()
+                    self.conn.sock.setsockopt(socket.IPPROTO_TCP,
+                                              socket.TCP_NODELAY, 1)
                 try:
                     self.conn.request(self.command, self.path, body, headers)
                     r = self.conn.getresponse()
