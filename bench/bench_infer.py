@@ -144,28 +144,32 @@ def build_graphblas_peer(outdir):
     return exe
 
 
-def tile_workload(images, gold, copies, tmpdir):
+def tile_workload(images, gold, copies, tmpdir, limit=None):
     """Write images and golden ids tiled `copies` times, ids shifted by M*k.
 
     M is the largest image id in the file (6,000 for the GraphChallenge
-    first-6000 file). Returns (images_path, gold_path, total_images).
+    first-6000 file). With `limit`, only the ids up to it are kept (e.g.
+    10,000 images from the first 6,000: copies 2, limit 10000). Returns
+    (images_path, gold_path, total_images).
     """
     with open(images, "rb") as f:
         rows = [line.split() for line in f if line.strip()]
     m = max(int(r[0]) for r in rows)
+    limit = m * copies if limit is None else min(limit, m * copies)
     with open(gold, "rb") as f:
         gold_ids = [int(x) for x in f.read().split()]
-    img_out = os.path.join(tmpdir, f"images-x{copies}.tsv")
-    gold_out = os.path.join(tmpdir, f"categories-x{copies}.tsv")
+    img_out = os.path.join(tmpdir, f"images-{limit}.tsv")
+    gold_out = os.path.join(tmpdir, f"categories-{limit}.tsv")
     with open(img_out, "w") as f:
         for k in range(copies):
             shift = m * k
             f.writelines(f"{int(r[0]) + shift}\t{r[1].decode()}\t{r[2].decode()}\n"
-                         for r in rows)
+                         for r in rows if int(r[0]) + shift <= limit)
     with open(gold_out, "w") as f:
         for k in range(copies):
-            f.writelines(f"{g + m * k}\n" for g in gold_ids)
-    return img_out, gold_out, m * copies
+            f.writelines(f"{g + m * k}\n" for g in gold_ids
+                         if g + m * k <= limit)
+    return img_out, gold_out, limit
 
 
 def fmt(x, width=8, digits=3):

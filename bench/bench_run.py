@@ -265,14 +265,57 @@ def sdsinf_json(cmd, what):
     return res, wall
 
 
+def make_model(exe, weights, nl, model, reuse):
+    """The model bundle at `model` (sdsinf convert), kept where `reuse`."""
+    if reuse and os.path.exists(model):
+        log(f"model: reusing {model}")
+        return
+    res, wall = sdsinf_json([exe, "convert", "--weights", weights,
+                             "--layers", str(nl), "--out", model, "--json"],
+                            "convert")
+    log(f"model: {model} ({res.get('bytes', 0) / 2**20:.1f} MiB, "
+        f"{wall:.2f} s)")
+
+
+def make_plan(exe, model, W, name, method, work, reuse, extra=()):
+    """The W-worker plan WORK/plan-NAME-W by `sdsinf partition --method
+    METHOD` (kept where `reuse` and made before); returns its figures
+    (dir, row_target_pairs, imbalance, seconds, pairs_per_layer)."""
+    out = os.path.join(work, f"plan-{name}-{W}")
+    info_path = os.path.join(out, "bench-partition.json")
+    if reuse and os.path.exists(info_path):
+        with open(info_path) as f:
+            info = json.load(f)
+        info["reused"] = True
+        log(f"plan {name}: reusing {out}")
+        return info
+    res, wall = sdsinf_json(
+        [exe, "partition", "--weights", model, "--workers", str(W),
+         "--method", method, "--out", out, "--json", *extra],
+        f"partition {name}")
+    info = {"dir": out, "method": method,
+            "row_target_pairs": res.get("row_target_pairs"),
+            "imbalance": res.get("imbalance"),
+            "seconds": res.get("seconds"), "wall_s": round(wall, 3),
+            "pairs_per_layer": res.get("pairs_per_layer")}
+    with open(info_path, "w") as f:
+        json.dump(info, f)
+    log(f"plan {name}: {info['row_target_pairs']:,} row-target "
+        f"pairs, imbalance {100 * (info['imbalance'] or 0):.2f}%, "
+        f"{info['seconds']:.2f} s ({wall:.2f} s wall)")
+    return info
+
+
 def read_layers(prefix, nlayers):
     """PREFIX-layers.csv summed over workers: a list indexed by LAYER (0..L,
     L = the results' trip) of dicts msgs, bytes, rows, entries, and the
-    run record PREFIX.csv as a dict (or None where a file is missing)."""
+    run record PREFIX.csv as a dict (or None where a file is missing);
+    each layer's dict also holds the channel's requests by kind,
+    requests[KIND] (REQUESTS_KIND: send, receive, empty, ...)."""
     path = prefix + "-layers.csv"
     if not os.path.exists(path):
         return None, None
-    per = [dict(msgs=0, bytes=0, rows=0, entries=0, received=0)
+    per = [dict(msgs=0, bytes=0, rows=0, entries=0, received=0, requests={})
            for _ in range(nlayers + 1)]
     with open(path, newline="") as f:
         for r in csv.DictReader(f):
@@ -285,6 +328,11 @@ def read_layers(prefix, nlayers):
             p["rows"] += int(r["ROWS_SENT"] or 0)
             p["entries"] += int(r["NNZ_SENT"] or 0)
             p["received"] += int(r["RECEIVED_TOTAL_SIZE"] or 0)
+            for col, v in r.items():
+                if col.startswith("REQUESTS_"):
+                    kind = col[len("REQUESTS_"):].lower()
+                    p["requests"][kind] = (p["requests"].get(kind, 0)
+                                           + int(v or 0))
     record = None
     if os.path.exists(prefix + ".csv"):
         with open(prefix + ".csv", newline="") as f:
@@ -527,41 +575,12 @@ def bench(args, n, nl, W, configs, skipped_configs, primary, chconf,
     reuse = args.reuse and args.work
 
     # ---- build: bundle and plans ----
-    if reuse and os.path.exists(model):
-        log(f"model: reusing {model}")
-    else:
-        res, wall = sdsinf_json([exe, "convert", "--weights", weights,
-                                 "--layers", str(nl), "--out", model,
-                                 "--json"], "convert")
-        log(f"model: {model} ({res.get('bytes', 0) / 2**20:.1f} MiB, "
-            f"{wall:.2f} s)")
-
+    make_model(exe, weights, nl, model, reuse)
     plans = {}
 
     def partition(name, method, extra=()):
-        out = os.path.join(work, f"plan-{name}-{W}")
-        info_path = os.path.join(out, "bench-partition.json")
-        if reuse and os.path.exists(info_path):
-            with open(info_path) as f:
-                info = json.load(f)
-            info["reused"] = True
-            log(f"plan {name}: reusing {out}")
-        else:
-            res, wall = sdsinf_json(
-                [exe, "partition", "--weights", model, "--workers", str(W),
-                 "--method", method, "--out", out, "--json", *extra],
-                f"partition {name}")
-            info = {"dir": out, "method": method,
-                    "row_target_pairs": res.get("row_target_pairs"),
-                    "imbalance": res.get("imbalance"),
-                    "seconds": res.get("seconds"), "wall_s": round(wall, 3),
-                    "pairs_per_layer": res.get("pairs_per_layer")}
-            with open(info_path, "w") as f:
-                json.dump(info, f)
-            log(f"plan {name}: {info['row_target_pairs']:,} row-target "
-                f"pairs, imbalance {100 * (info['imbalance'] or 0):.2f}%, "
-                f"{info['seconds']:.2f} s ({wall:.2f} s wall)")
-        plans[name] = info
+        plans[name] = make_plan(exe, model, W, name, method, work, reuse,
+                                extra)
 
     partition("hypergraph", "hypergraph", shlex.split(args.partition_extra))
     if not args.no_once:

@@ -2,8 +2,9 @@
 # cli_s3.sh SDSINF DATA - `sdsinf run --channel s3` against the emulator
 # tests/with_aws.sh starts: distributed runs on local processes and threads,
 # in both layouts, in the run's own bucket and under a prefix of an
-# existing one, two at once in one bucket, equal `sdsinf infer` (categories and every score); a worker
-# killed mid-run fails the run, naming it, with no object or bucket left;
+# existing one, two at once in one bucket, and through a proxy refusing
+# every 5th request (tests/aws_throttle_proxy.py: retries counted) equal
+# `sdsinf infer` (categories and every score); a worker killed mid-run fails the run, naming it, with no object or bucket left;
 # bad settings fail with a clear error; with the shared data, the real
 # 6,000 images on 8 workers reproduce the golden categories in the default
 # layout (its requests printed).  with_aws.sh then checks that the
@@ -52,6 +53,18 @@ for layout in source pair; do
 done
 check "W=1" --workers 1
 check "batches" --workers 5 --batch-size 16
+
+echo "== throttled: every 5th request refused (503 SlowDown, 400 Throttling)"
+AWS_MAX_ATTEMPTS=10 python3 "$(dirname "$0")/aws_throttle_proxy.py" --every 5 \
+    --stats "$tmp/proxy" -- "$sdsinf" run --weights "$tmp/g" --images "$img" \
+    --scores "$tmp/s.tsv" --out "$tmp/cats.tsv" --workers 4 --channel s3 --json |
+    tail -n 1 >"$tmp/j"
+cmp "$tmp/s.tsv" "$tmp/single.tsv" || { echo "FAIL: throttled: scores differ"; exit 1; }
+cmp "$tmp/cats.tsv" "$tmp/single-cats.tsv" || { echo "FAIL: throttled: categories differ"; exit 1; }
+retries=$(grep -o '"retries":[0-9]*' "$tmp/j" | head -n 1 | cut -d: -f2)
+[ "${retries:-0}" -gt 0 ] || { echo "FAIL: no retry counted: $(cat "$tmp/j")"; exit 1; }
+nothing_left "the throttled run"
+echo "ok: throttled run: $(cat "$tmp/proxy"), $retries retries counted: $(grep -o '"requests":{[^}]*}' "$tmp/j")"
 
 echo "== an existing bucket, under a prefix"
 curl -s -f -X PUT "$AWS_ENDPOINT_URL/sdsinf-test-existing" >/dev/null

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # cli_sns.sh SDSINF DATA - `sdsinf run --channel sns` against the private
 # emulator tests/with_aws.sh starts ($AWS_ENDPOINT_URL): runs on local
-# processes and threads equal `sdsinf infer` (categories and every score)
-# and leave no queue, topic or subscription, also after a killed worker
+# processes and threads, and through a proxy refusing every 5th request
+# (tests/aws_throttle_proxy.py: retries counted), equal `sdsinf infer`
+# (categories and every score) and leave no queue, topic or subscription, also after a killed worker
 # and a failed run;
 # two runs at once on one existing topic (topic=ARN) do not disturb each
 # other and leave the topic as it was.  With SDSINF_SNS_REAL=1 and the
@@ -57,6 +58,18 @@ check "W=6 threads" --workers 6 --launcher threads
 check "4 x 2 levels, batches, own settings" --workers 20 --bfr 4 --nlevels 2 \
     --batch-size 16 --channel-config "prefix=sdsinf-test,visibility=120,wait=5"
 check "chunks of 20 KiB" --workers 4 --max-message 20000
+
+echo "== throttled: every 5th request refused (503 SlowDown, 400 Throttling)"
+AWS_MAX_ATTEMPTS=10 python3 "$(dirname "$0")/aws_throttle_proxy.py" --every 5 \
+    --stats "$tmp/proxy" -- "$sdsinf" run --weights "$tmp/g" --images "$img" \
+    --scores "$tmp/s.tsv" --out "$tmp/cats.tsv" --workers 4 --channel sns --json |
+    tail -n 1 >"$tmp/j"
+cmp "$tmp/s.tsv" "$tmp/single.tsv" || { echo "FAIL: throttled: scores differ"; exit 1; }
+cmp "$tmp/cats.tsv" "$tmp/single-cats.tsv" || { echo "FAIL: throttled: categories differ"; exit 1; }
+retries=$(grep -o '"retries":[0-9]*' "$tmp/j" | head -n 1 | cut -d: -f2)
+[ "${retries:-0}" -gt 0 ] || { echo "FAIL: no retry counted: $(cat "$tmp/j")"; exit 1; }
+left "the throttled run"
+echo "ok: throttled run: $(cat "$tmp/proxy"), $retries retries counted: $(grep -o '"requests":{[^}]*}' "$tmp/j")"
 
 echo "== two runs at once on one existing topic"
 topic=$(aws sns 'Action=CreateTopic&Version=2010-03-31&Name=sdsinf-shared' |

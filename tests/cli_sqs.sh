@@ -49,19 +49,14 @@ check "4 x 2 levels, batches, own settings" --workers 20 --bfr 4 --nlevels 2 \
 check "chunks of 20 KiB" --workers 4 --max-message 20000
 
 echo "== throttled: every 5th request refused (503 SlowDown, 400 Throttling)"
-python3 "$(dirname "$0")/aws_throttle_proxy.py" "$AWS_ENDPOINT_URL" "$tmp/proxy" 5 &
-proxy=$!
-for i in $(seq 100); do [ -s "$tmp/proxy" ] && break; sleep 0.05; done
-AWS_ENDPOINT_URL=http://127.0.0.1:$(cat "$tmp/proxy") AWS_MAX_ATTEMPTS=10 \
-    "$sdsinf" run --weights "$tmp/g" --images "$img" --scores "$tmp/s.tsv" \
-    --workers 3 --channel sqs --json | tail -n 1 >"$tmp/j"
-kill "$proxy"
-wait "$proxy" 2>/dev/null || true
+AWS_MAX_ATTEMPTS=10 python3 "$(dirname "$0")/aws_throttle_proxy.py" --every 5 \
+    --stats "$tmp/proxy" -- "$sdsinf" run --weights "$tmp/g" --images "$img" \
+    --scores "$tmp/s.tsv" --workers 3 --channel sqs --json | tail -n 1 >"$tmp/j"
 cmp "$tmp/s.tsv" "$tmp/single.tsv" || { echo "FAIL: throttled: scores differ"; exit 1; }
 retries=$(grep -o '"retries":[0-9]*' "$tmp/j" | head -n 1 | cut -d: -f2)
 [ "${retries:-0}" -gt 0 ] || { echo "FAIL: no retry counted: $(cat "$tmp/j")"; exit 1; }
 no_queues "the throttled run"
-echo "ok: throttled run: $(cat "$tmp/proxy.refused") requests refused, $retries retries counted: $(grep -o '"requests":{[^}]*}' "$tmp/j")"
+echo "ok: throttled run: $(cat "$tmp/proxy"), $retries retries counted: $(grep -o '"requests":{[^}]*}' "$tmp/j")"
 
 echo "== a worker killed at layer 3"
 start=$(date +%s)
