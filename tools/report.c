@@ -352,7 +352,7 @@ static void put_reference(FILE *f, const cJSON *run, const char *dir)
 /* The bill's section (cost.h). */
 static void put_cost(FILE *f, const report_opts *o, const char *json)
 {
-    cost_opts co = {json, o->prices, o->region, NULL, 0};
+    cost_opts co = {json, o->prices, o->region, NULL, 0, NULL};
     cost_bill b;
     sdsinf_err err = {0};
     fputs("<h2>Cost</h2>\n", f);

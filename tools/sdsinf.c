@@ -253,7 +253,9 @@ static const flag FLAGS[] = {
      "most USD dollars"},
     TEXT_FLAG("--calibration", calibration, "FILE",
               "plan: the measurements to plan with (from plan --calibrate "
-              "--out FILE; default: measure the model now)"),
+              "--out FILE; default: measure the model now); cost "
+              "--validate: FILE,FILE..: sdsinf's prediction on the "
+              "published configurations of those models"),
     TEXT_FLAG("--sample", sample, "FILE",
               "plan --calibrate: the images to measure on (their first 256; "
               "default: generated ones)"),
@@ -1953,12 +1955,15 @@ static int cmd_version(const opts *o)
 static int cmd_cost(const opts *o)
 {
     sdsinf_err err = {0};
-    cost_opts co = {o->payload, o->prices, o->region, o->as, o->json};
+    cost_opts co = {o->payload, o->prices, o->region, o->as, o->json,
+                    o->calibration};
     if (!o->payload == !o->validate)
         return usage_error("cost needs a run record (RUN.json or a metrics "
                            "PREFIX) or --validate DIR, one of them");
     if (o->validate && o->as)
         return usage_error("--as prices a recorded run, not --validate");
+    if (o->calibration && !o->validate)
+        return usage_error("--calibration goes with --validate");
     if (cost_as_check(o->as, &err) != SDSINF_OK)
         return usage_error("%s", err.msg);
     int rc = o->validate ? cost_validate(o->validate, &co, &err)
@@ -2190,7 +2195,7 @@ static const command COMMANDS[] = {
      "the dollar cost of a recorded run (what run --json printed, or its "
      "--metrics) under the price table, by service and kind of request; "
      "--validate checks the cost model against SDS-Inf's published costs",
-     "--prices --region --as --validate --json", 1},
+     "--prices --region --as --validate --calibration --json", 1},
     {"plan", cmd_plan,
      "MODEL --images M (--max-seconds S | --max-usd USD) [options]\n"
      "MODEL --calibrate [--out FILE] [options]\n"
@@ -2367,7 +2372,8 @@ static int missing_input(const command *c, const opts *o)
     const struct { const char *flag, *path; } in[] = {
         {"--weights", o->weights}, {"--images", images_file ? o->images : NULL},
         {"--plan", o->plan}, {"--check", o->check}, {"--from", o->from},
-        {"--calibration", o->calibration},
+        /* cost --validate's is a list, each file checked as loaded */
+        {"--calibration", strcmp(c->name, "cost") ? o->calibration : NULL},
         {"--spec", o->spec && strcmp(o->spec, "-") ? o->spec : NULL}};
     struct stat st;
     if (!strcmp(c->name, "run") && o->payload && stat(o->payload, &st) != 0) {
