@@ -353,7 +353,7 @@ SDSINF_API void sdsinf_generate_mem(const sdsinf_gen_opts *o,
  * communication volume in rows. */
 typedef struct sdsinf_plan sdsinf_plan;
 
-#define SDSINF_PARTITION_OPTS_VERSION 1
+#define SDSINF_PARTITION_OPTS_VERSION 2
 typedef struct sdsinf_partition_opts {
     int version;
     int workers;
@@ -361,6 +361,16 @@ typedef struct sdsinf_partition_opts {
     double imbalance;    /* allowed per-layer load imbalance; 0: 0.03 */
     uint64_t seed;
     const sdsinf_csr *sample; /* images weighting input features, or NULL */
+    /* version 2 */
+    /* Called from the calling thread as the hypergraph partitioner goes:
+     * its step `stage` (static text: "build the hypergraph", "initial
+     * plan", ...; a new pointer starts a new step), done of total (the
+     * stages it visited, or the annealing's moves; total 0: a step that
+     * counts none).  NULL: none; block and random plans call nothing.
+     * The library prints nothing. */
+    void (*progress)(void *ud, const char *stage, int64_t done,
+                     int64_t total);
+    void *progress_ud;
 } sdsinf_partition_opts;
 SDSINF_API void sdsinf_partition_opts_init(sdsinf_partition_opts *o);
 /* Partitions the model; caller frees *out with sdsinf_plan_free. */

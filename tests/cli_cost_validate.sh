@@ -32,6 +32,28 @@ expect "the first latency model's largest batch-time error ($lat) is reported" -
 expect "the 65536n 8-worker Queue run (#N/A) skipped" \
     "$(printf '%s' "$last" | grep -c 'c16_65536n_8w_10000bs_SQS')" -eq 1
 
+# sdsinf's own prediction beside them: a calibration of the real 1024n
+# network prices its 8 published configurations (4 per variant)
+g=$2/graphchallenge
+"$sdsinf" plan --calibrate --weights "$g/neuron1024" --sample "$g/sparse-images-1024-first6000.tsv" \
+    --out "$tmp/cal-1024.json" --quiet >/dev/null
+check 0 '"sdsinf_predicted":8' "--calibration: sdsinf predicted on the 1024n configurations" \
+    "$sdsinf" cost --validate "$ref" --prices "$prices" --calibration "$tmp/cal-1024.json" --json
+last=$(tail -1 "$tmp/stdout")
+expect "configurations and max_error unchanged with a calibration" \
+    "$(printf '%s' "$last" | grep -c '"configurations":32,"max_error":')" -eq 1
+expect "8 rows with sdsinf's cost and batch time" \
+    "$(printf '%s' "$last" | grep -o '"sdsinf_usd":[0-9.e+-]*,"sdsinf_batch_seconds":[0-9.e+-]*' | wc -l)" -eq 8
+check 0 "sdsinf predicted on 8 of them" "the table's sdsinf columns" \
+    "$sdsinf" cost --validate "$ref" --prices "$prices" --calibration "$tmp/cal-1024.json"
+grep -E '^  c1_1024n_8w_10000bs_SQS .* [0-9.]+ +[0-9.]+$' "$tmp/stdout" >/dev/null ||
+    { echo "FAIL: no sdsinf columns on c1: $(grep c1_1024n_8w "$tmp/stdout")"; failures=$((failures + 1)); }
+printf '{"sdsinf_calibration": 1}' >"$tmp/bad-cal.json"
+check 1 "bad-cal.json" "a bad calibration file is named" \
+    "$sdsinf" cost --validate "$ref" --prices "$prices" --calibration "$tmp/cal-1024.json,$tmp/bad-cal.json"
+check 2 "--calibration goes with --validate" "--calibration without --validate" \
+    "$sdsinf" cost "$tmp/cal-1024.json" --calibration "$tmp/cal-1024.json"
+
 # a workbook whose total is off by 10% fails the check (exit 1)
 mkdir "$tmp/ref"
 cp "$ref"/published-*.csv "$tmp/ref/"

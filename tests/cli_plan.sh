@@ -121,5 +121,23 @@ check 2 "needs a model" "plan without a model" "$sdsinf" plan --images 10 \
 check 2 "--images needs an integer" "plan --images x" "$sdsinf" plan \
     --calibration "$tmp/cal.json" --images x --max-seconds 1
 
+# every latency constant says where it comes from: measured, documented,
+# fitted, typical or assumed (prices/aws.json's latency.sources)
+prices=$(cd "$(dirname "$0")/.." && pwd)/prices/aws.json
+if python3 - "$prices" <<'PY'
+import json, sys
+lat = json.load(open(sys.argv[1]))["latency"]
+consts = [k for k in lat if k not in ("sources", "source", "date", "note")]
+src = lat["sources"]
+bad = [k for k in consts if not src.get(k, "").split(":")[0] in
+       ("measured", "documented", "fitted", "typical", "assumed")]
+assert not bad, f"constants without a source: {bad}"
+print(f"ok:   {len(consts)} latency constants, each with its source")
+PY
+then :; else failures=$((failures + 1)); fi
+sed 's/"sources": {/"sources": {"no_such_constant": "x",/' "$prices" >"$tmp/prices.json"
+check 1 "no_such_constant" "a source of no constant" "$sdsinf" plan \
+    --calibration "$tmp/cal.json" --images 10 --max-seconds 1 --prices "$tmp/prices.json"
+
 [ "$failures" -eq 0 ] && echo "all passed" || echo "$failures failed"
 [ "$failures" -eq 0 ]

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # cli_progress.sh SDSINF DATA - progress on long commands: under a
-# pseudo-terminal (Python's pty) run and infer redraw one line on standard
+# pseudo-terminal (Python's pty) run, infer, partition, plan --calibrate,
+# generate and convert redraw one line on standard
 # error (\r: stage, how far, rate, time left); with --json, or when
 # standard error is not a terminal, nothing but the results (stdout only
 # JSON); --progress and --no-progress force it either way.
@@ -64,4 +65,20 @@ grep -q $'\rrun: ' "$tmp/e" || fail "--progress to a file showed nothing"
 echo "== infer under a terminal"
 python3 "$tmp/on_terminal.py" "$tmp/o" "$tmp/e" "$sdsinf" infer --weights "$tmp/m" --images "$imgs" --batch-size 50 --out "$tmp/c1"
 grep -q $'\rinfer: [0-9]*/[0-9]* layers' "$tmp/e" || fail "infer showed no progress: $(cat -v "$tmp/e")"
+
+echo "== partition (the hypergraph partitioner's steps), plan --calibrate, generate, convert under a terminal"
+python3 "$tmp/on_terminal.py" "$tmp/o" "$tmp/e" "$sdsinf" partition --weights "$tmp/m" --workers 3 --out "$tmp/plan"
+grep -q $'\rpartition: initial plan: [0-9]*/[0-9]* steps .*steps/s' "$tmp/e" || fail "partition showed no steps: $(cat -v "$tmp/e")"
+grep -q "partition: annealing: ended after" "$tmp/e" || fail "partition showed not each step: $(cat -v "$tmp/e")"
+python3 "$tmp/on_terminal.py" "$tmp/o" "$tmp/e" "$sdsinf" partition --weights "$tmp/m" --workers 3 --json
+grep -q "partition:" "$tmp/e" && fail "partition --json showed progress"
+python3 "$tmp/on_terminal.py" "$tmp/o" "$tmp/e" "$sdsinf" plan --calibrate --weights "$tmp/m"
+grep -q $'\rcalibrate: the kernel on one thread: [0-9]*/40 layers' "$tmp/e" || fail "plan --calibrate showed no progress: $(cat -v "$tmp/e")"
+grep -q "calibrate: a run's bytes and messages: ended after" "$tmp/e" || fail "no calibration run stage"
+python3 "$tmp/on_terminal.py" "$tmp/o" "$tmp/e" "$sdsinf" plan --calibrate --weights "$tmp/m" --no-progress
+grep -q "calibrate:" "$tmp/e" && fail "plan --no-progress showed progress"
+python3 "$tmp/on_terminal.py" "$tmp/o" "$tmp/e" "$sdsinf" generate --neurons 256 --layers 40 --images 600 --out "$tmp/g"
+grep -q $'\rgenerate: the golden categories: [0-9]*/[0-9]* layers' "$tmp/e" || fail "generate showed no progress: $(cat -v "$tmp/e")"
+python3 "$tmp/on_terminal.py" "$tmp/o" "$tmp/e" "$sdsinf" convert --weights "$tmp/m" --out "$tmp/m.sdsinf"
+grep -q $'\rload the model: [0-9]*/40 layer files' "$tmp/e" || fail "convert showed no progress: $(cat -v "$tmp/e")"
 echo "PASS"

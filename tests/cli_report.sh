@@ -3,8 +3,9 @@
 # demo's metrics): every plot is there and non-empty, the page renders in
 # headless Chromium without console errors and its screenshot is not
 # blank; text from the metrics is HTML-escaped; without gnuplot the page
-# says it has no plots; the published figures' table where the
-# configuration matches.  Skips (77) without gnuplot or Chromium.
+# says it has no plots; the published figures' table (and the workbook's
+# total cost) where the configuration matches: neurons, layers, workers,
+# batch size and the kind of channel.  Skips (77) without gnuplot or Chromium.
 set -eu
 sdsinf=$1 data=$2
 here=$(cd "$(dirname "$0")" && pwd)
@@ -87,15 +88,23 @@ grep -q "No plots: cannot run" "$tmp/np.html" || fail "the page does not say it 
 grep -q "<svg" "$tmp/np.html" && fail "plots without gnuplot?"
 
 echo "== a configuration SDS-Inf published: its table"
-python3 - "$tmp/demo/metrics.json" "$tmp/c1.json" <<'PY'
+python3 - "$tmp/demo/metrics.json" "$tmp/c1.json" "$tmp/c1-16.json" <<'PY'
 import json, sys
 d = json.load(open(sys.argv[1]))
-d["run"].update(NUM_NEURONS=1024, TOTAL_NWORKERS=8, BATCH_SIZE=10000, CHANNEL="sqs")
+d["run"].update(NUM_NEURONS=1024, NUM_LAYERS=120, TOTAL_NWORKERS=8, BATCH_SIZE=10000, CHANNEL="sqs")
 json.dump(d, open(sys.argv[2], "w"))
+d["run"].update(NUM_LAYERS=16)
+json.dump(d, open(sys.argv[3], "w"))
 PY
 if [ -d "$data/sds-inf-reference" ]; then
     "$sdsinf" report "$tmp/c1.json" --reference "$data/sds-inf-reference" >/dev/null
     grep -q "Published configuration c1_1024n_8w_10000bs_SQS" "$tmp/c1-report.html" || fail "no published table for c1"
+    # the workbook's total cost of c1 ($0.0215316) beside this run's bill
+    grep -qE "<tr><td>total cost \(USD[^<]*</td><td>0\.02153[0-9]*</td><td>[0-9.e-]+</td>" "$tmp/c1-report.html" ||
+        fail "no published total cost for c1: $(grep -o '<tr><td>total cost.*' "$tmp/c1-report.html")"
+    "$sdsinf" report "$tmp/c1-16.json" --reference "$data/sds-inf-reference" >/dev/null
+    grep -q "SDS-Inf published no configuration of 1024 neurons, 16 layers" "$tmp/c1-16-report.html" ||
+        fail "16 layers matched a 120-layer configuration"
     grep -q "SDS-Inf published no configuration" "$tmp/r.html" || fail "no note for an unpublished configuration"
 fi
 "$sdsinf" report "$tmp/c1.json" --reference "$tmp/none" >/dev/null

@@ -5,6 +5,7 @@
 #include "calibrate.h"
 #include "cli_util.h"
 #include "json_in.h"
+#include "meter.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -54,9 +55,11 @@ void calibrate_free(calibration *c)
 
 /* ---- measuring --------------------------------------------------------- */
 
-/* The kernel's time per layer: the progress callback's clock. */
+/* The kernel's time per layer: the progress callback's clock; and the
+ * stage's progress line. */
 typedef struct layer_clock {
     double last, *seconds; /* per layer, summed over batches */
+    meter *shown;
 } layer_clock;
 
 static void on_layer(void *ud, int64_t batch, int64_t batches, int32_t layer,
@@ -67,12 +70,20 @@ static void on_layer(void *ud, int64_t batch, int64_t batches, int32_t layer,
     (void)batch, (void)batches;
     if (layer >= 1 && layer <= layers)
         k->seconds[layer - 1] += t - k->last;
-    k->last = t;
+    meter_show(k->shown, (double)batch * layers + layer,
+               (double)batches * layers);
+    k->last = now(); /* the line's drawing not counted */
+}
+
+/* sdsinf_run's callback: the calibration run's worker-layers. */
+static void on_step(void *ud, int64_t done, int64_t total)
+{
+    meter_show(ud, (double)done, (double)total);
 }
 
 int calibrate_measure(const sdsinf_model *m, const sdsinf_csr *sample,
-                      int workers, uint64_t seed, calibration *out,
-                      sdsinf_err *err)
+                      int workers, uint64_t seed, int show,
+                      calibration *out, sdsinf_err *err)
 {
     sdsinf_gen_opts go;
     sdsinf_infer_opts io;
@@ -90,7 +101,8 @@ int calibrate_measure(const sdsinf_model *m, const sdsinf_csr *sample,
     if ((rc = alloc_series(&c, m->layers, err)))
         return rc;
     double *compute = c.data + COMPUTE * (size_t)m->layers;
-    layer_clock k = {0, compute};
+    meter prog = {0};
+    layer_clock k = {0, compute, &prog};
     sdsinf_gen_opts_init(&go);
     go.neurons = m->neurons;
     go.layers = m->layers;
@@ -106,6 +118,8 @@ int calibrate_measure(const sdsinf_model *m, const sdsinf_csr *sample,
     sdsinf_run_opts_init(&ro);
     ro.launcher = "threads";
     ro.channel = "mem";
+    ro.progress = show ? on_step : NULL;
+    ro.progress_ud = &prog;
     if (sample) { /* its first rows, borrowed */
         images = *sample;
         images.owned = 0;
@@ -121,10 +135,14 @@ int calibrate_measure(const sdsinf_model *m, const sdsinf_csr *sample,
                       "image");
         goto done;
     }
+    meter_begin(&prog, show, "calibrate: the kernel on one thread", "layers");
     k.last = now();
     if ((rc = sdsinf_infer(m, &images, &io, &res, err)) ||
-        (rc = sdsinf_partition(m, &po, &plan, err)) ||
-        (rc = sdsinf_run(m, plan, &images, &ro, &rres, &st, err)))
+        (rc = sdsinf_partition(m, &po, &plan, err)))
+        goto done;
+    meter_begin(&prog, show, "calibrate: a run's bytes and messages",
+                "worker-layers");
+    if ((rc = sdsinf_run(m, plan, &images, &ro, &rres, &st, err)))
         goto done;
     double n = (double)images.nrows;
     for (int64_t i = 0; i < st.nrecords; i++) {
@@ -147,6 +165,7 @@ int calibrate_measure(const sdsinf_model *m, const sdsinf_csr *sample,
     *out = c;
     c.data = NULL;
 done:
+    meter_end(&prog);
     calibrate_free(&c);
     sdsinf_csr_free(&made);
     sdsinf_result_free(&res);

@@ -26,10 +26,11 @@ typedef struct calibration {
 /* Measures model m on a batch of CALIBRATE_IMAGES images, the first of
  * `sample` (borrowed; NULL: generated from seed): sdsinf_infer on one
  * thread, timed per layer, and a run on `workers` threads over the mem
- * channel (a block plan), its per-layer records. */
+ * channel (a block plan), its per-layer records; `show`: each stage's
+ * progress on standard error (meter.h). */
 int calibrate_measure(const sdsinf_model *m, const sdsinf_csr *sample,
-                      int workers, uint64_t seed, calibration *out,
-                      sdsinf_err *err);
+                      int workers, uint64_t seed, int show,
+                      calibration *out, sdsinf_err *err);
 int calibrate_save(const calibration *c, const char *path, sdsinf_err *err);
 int calibrate_load(const char *path, calibration *out, sdsinf_err *err);
 void calibrate_free(calibration *c);

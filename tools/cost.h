@@ -26,6 +26,10 @@ typedef struct cost_opts {
     const char *region; /* NULL: the table's default */
     const char *as;     /* NULL, or "sqs", "sns", "s3" */
     int json;           /* one JSON object instead of the table */
+    const char *calibrations; /* --validate: calibration files, comma-
+                                 separated (NULL: none): sdsinf's own
+                                 prediction on the configurations of their
+                                 models */
 } cost_opts;
 
 /* SDSINF_EINVAL when --as names no AWS channel cost can price (NULL: ok). */
@@ -62,8 +66,9 @@ int cost_run_usd(const char *channel, const sdsinf_requests *q,
  * dir (published-expt-plan-*.csv, with the raw metrics of
  * published-metric-reports-*.csv), the published total, ours under the
  * price table's "sds-inf-workbook" prices, the relative error, and the
- * same run at o->region's list prices.  SDSINF_EMISMATCH when an error is
- * over COST_VALIDATE_LIMIT. */
+ * same run at o->region's list prices, and sdsinf's predicted cost and
+ * batch time where o->calibrations has its model.  SDSINF_EMISMATCH when
+ * an error is over COST_VALIDATE_LIMIT. */
 int cost_validate(const char *dir, const cost_opts *o, sdsinf_err *err);
 
 #endif /* SDSINF_COST_H */

@@ -326,10 +326,32 @@ static int read_vcpus(const json_reader *r, const cJSON *o, const char *at,
     return SDSINF_OK;
 }
 
+/* sources {KEY: TEXT}: where each constant comes from (measured,
+ * documented, fitted); optional, but only the block's own constants, each
+ * a text. */
+static int read_sources(const json_reader *r, const cJSON *o, const char *at,
+                        const char *const *keys)
+{
+    const cJSON *map;
+    char path[160];
+    int rc;
+    if ((rc = json_object_member(r, o, at, "sources", 0, &map)) || !map)
+        return rc;
+    json_key_path(path, sizeof path, at, "sources");
+    if ((rc = json_known_members(r, map, path, keys)))
+        return rc;
+    for (const cJSON *c = map->child; c; c = c->next) {
+        const char *text;
+        if ((rc = json_string_member(r, map, path, c->string, 1, &text)))
+            return rc;
+    }
+    return SDSINF_OK;
+}
+
 static int read_latency(const json_reader *r, const cJSON *doc,
                         latency_constants *lc)
 {
-    const char *keys[NLATENCY + 2];
+    const char *keys[NLATENCY + 3];
     const cJSON *o;
     char path[160];
     int rc;
@@ -340,7 +362,11 @@ static int read_latency(const json_reader *r, const cJSON *doc,
     keys[NLATENCY + 1] = NULL;
     if ((rc = json_object_member(r, doc, "", "latency", 0, &o)) || !o)
         return rc;
-    if ((rc = service(r, doc, "", "latency", keys, &o, path, sizeof path)))
+    keys[NLATENCY + 1] = "sources"; /* a key of the block, not a constant */
+    keys[NLATENCY + 2] = NULL;
+    rc = service(r, doc, "", "latency", keys, &o, path, sizeof path);
+    keys[NLATENCY + 1] = NULL;
+    if (rc || (rc = read_sources(r, o, path, keys)))
         return rc;
     lc->model.version = SDSINF_LATENCY_MODEL_VERSION;
     for (size_t k = 0; k < NLATENCY; k++)

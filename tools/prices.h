@@ -17,8 +17,9 @@
  * YYYY-MM-DD) and note (optional).  Prices are numbers >= 0.
  * Optional at the top: latency {the seconds and rates LATENCY_KEYS in
  * prices.c lists, one per sdsinf_latency_model field, ec2_vcpus: {TYPE:
- * N, ...}, SOURCE}: the constants of the latency model (validate.c's
- * first model and the planner's). */
+ * N, ...}, sources (optional): {CONSTANT: TEXT, ...} where each comes
+ * from, SOURCE}: the constants of the latency model (validate.c's first
+ * model and the planner's). */
 #ifndef SDSINF_PRICES_H
 #define SDSINF_PRICES_H
 

@@ -203,7 +203,9 @@ static double run_number(const cJSON *run, const char *key)
  * SDS-Inf's metric reports, one CSV per kind of channel: a run on an
  * object store (s3, fs) is compared with published-metric-reports-
  * object-storage.csv, any other (queues, topics, local, redis, mpi) with
- * -pub-sub-mq.csv; a row matches on neurons, workers and batch size. */
+ * -pub-sub-mq.csv; a row matches on neurons, layers, workers and batch
+ * size.  Its total cost is the one the authors' workbook gives the same
+ * configuration (published-expt-plan-*.csv, "Total Expt Cost ($)"). */
 
 typedef struct compared {
     const char *label;
@@ -264,49 +266,90 @@ static int field_is(const char *s, double x)
     return end != s && !*end && v == x;
 }
 
+/* One row of the comparison: published (text from the file), ours (NAN:
+ * none), their ratio. */
+static void put_compared(FILE *f, const char *label, const char *pub,
+                         double ours)
+{
+    char *end;
+    double theirs = strtod(pub, &end);
+    int numeric = end != pub && !*end && isfinite(theirs);
+    fprintf(f, "<tr><td>%s</td><td>", label);
+    if (numeric)
+        put_figure(f, theirs);
+    else
+        put_html(f, *pub ? pub : "—");
+    fputs("</td><td>", f);
+    if (isnan(ours))
+        fputs("&mdash;", f);
+    else
+        put_figure(f, ours);
+    if (numeric && theirs > 0 && !isnan(ours))
+        fprintf(f, "</td><td>%.3g", ours / theirs);
+    else
+        fputs("</td><td>&mdash;", f);
+    fputs("</td></tr>\n", f);
+}
+
+/* The total cost the workbook dir/published-expt-plan-*.csv gives
+ * configuration `config`, into buf ("" when it has none, or is not
+ * there). */
+static void published_total(const char *dir, int object, const char *config,
+                            char *buf, size_t n)
+{
+    char path[4200], *text = NULL, *p, *field[CSV_MAX_FIELDS];
+    size_t len;
+    int col = -1;
+    *buf = '\0';
+    snprintf(path, sizeof path, "%s/published-expt-plan-%s.csv", dir,
+             object ? "object-storage" : "pub-sub-mq");
+    if (cli_read_file(path, CSV_MAX_BYTES, &text, &len, NULL))
+        return;
+    for (p = text; *p && !*buf;) {
+        int nf = csv_split(&p, field);
+        if (!strcmp(field[0], "Experiment Name")) /* the header */
+            col = csv_column(field, nf, "Total Expt Cost ($)");
+        else if (col >= 0 && col < nf && !strcmp(field[0], config))
+            snprintf(buf, n, "%s", field[col]);
+    }
+    free(text);
+}
+
 /* The comparison table's rows for the published row `row` (its header
- * head): published, ours, ratio. */
+ * head): published, ours, ratio; then the total cost, the workbook's
+ * against the run's bill (NAN: none). */
 static void put_comparison(FILE *f, const cJSON *run, char *const head[],
-                           int nh, char *const row[], int nr, int object)
+                           int nh, char *const row[], int nr, int object,
+                           const char *dir, double usd)
 {
     int c = csv_column(head, nh, "CONFIG");
+    char total[64];
     fputs("<h3>Published configuration ", f);
     put_html(f, c >= 0 && c < nr ? row[c] : "?");
     fputs("</h3>\n<table><tr><th>metric</th><th>SDS-Inf (published)</th>"
           "<th>this run</th><th>this run / published</th></tr>\n", f);
     for (size_t k = 0; k < NCOMPARED; k++) {
         int i = csv_column(head, nh, COMPARED[k].theirs[object]);
-        const char *pub = i >= 0 && i < nr ? row[i] : "";
-        double ours = run_number(run, COMPARED[k].ours), theirs;
-        char *end;
-        theirs = strtod(pub, &end);
-        int numeric = end != pub && !*end && isfinite(theirs);
-        fprintf(f, "<tr><td>%s</td><td>", COMPARED[k].label);
-        if (numeric)
-            put_figure(f, theirs);
-        else
-            put_html(f, *pub ? pub : "—");
-        fputs("</td><td>", f);
-        if (isnan(ours))
-            fputs("&mdash;", f);
-        else
-            put_figure(f, ours);
-        if (numeric && theirs > 0 && !isnan(ours))
-            fprintf(f, "</td><td>%.3g", ours / theirs);
-        else
-            fputs("</td><td>&mdash;", f);
-        fputs("</td></tr>\n", f);
+        put_compared(f, COMPARED[k].label, i >= 0 && i < nr ? row[i] : "",
+                     run_number(run, COMPARED[k].ours));
     }
+    published_total(dir, object, c >= 0 && c < nr ? row[c] : "", total,
+                    sizeof total);
+    put_compared(f, "total cost (USD; the workbook's, and this run's bill)",
+                 total, usd);
     fputs("</table>\n", f);
 }
 
-/* The section comparing the run with SDS-Inf's figures in dir. */
-static void put_reference(FILE *f, const cJSON *run, const char *dir)
+/* The section comparing the run with SDS-Inf's figures in dir (usd: the
+ * run's bill, NAN: none). */
+static void put_reference(FILE *f, const cJSON *run, const char *dir,
+                          double usd)
 {
     const cJSON *ch = cJSON_GetObjectItemCaseSensitive(run, "CHANNEL");
     const char *channel = cJSON_IsString(ch) ? ch->valuestring : "";
     int object = !strcmp(channel, "s3") || !strcmp(channel, "fs");
     double neurons = run_number(run, "NUM_NEURONS"),
+           layers = run_number(run, "NUM_LAYERS"),
            workers = run_number(run, "TOTAL_NWORKERS"),
            batch = run_number(run, "BATCH_SIZE");
     char path[4200], *text = NULL, *p, *head[CSV_MAX_FIELDS],
@@ -328,20 +371,22 @@ static void put_reference(FILE *f, const cJSON *run, const char *dir)
     p = text;
     int nh = csv_split(&p, head);
     int cn = csv_column(head, nh, "NUM_NEURONS"),
+        cl = csv_column(head, nh, "NUM_LAYERS"),
         cw = csv_column(head, nh, "TOTAL_NWORKERS"),
         cb = csv_column(head, nh, "BATCH_SIZE");
-    while (cn >= 0 && cw >= 0 && cb >= 0 && *p) {
+    while (cn >= 0 && cl >= 0 && cw >= 0 && cb >= 0 && *p) {
         int nr = csv_split(&p, row);
-        if (cn < nr && cw < nr && cb < nr && field_is(row[cn], neurons) &&
+        if (cn < nr && cl < nr && cw < nr && cb < nr &&
+            field_is(row[cn], neurons) && field_is(row[cl], layers) &&
             field_is(row[cw], workers) && field_is(row[cb], batch)) {
-            put_comparison(f, run, head, nh, row, nr, object);
+            put_comparison(f, run, head, nh, row, nr, object, dir, usd);
             found = 1;
         }
     }
     if (!found) {
         fprintf(f, "<p class=note>SDS-Inf published no configuration of "
-                "%.0f neurons, %.0f workers and batch size %.0f on %s (",
-                neurons, workers, batch,
+                "%.0f neurons, %.0f layers, %.0f workers and batch size %.0f "
+                "on %s (", neurons, layers, workers, batch,
                 object ? "object storage" : "a message channel");
         put_html(f, path);
         fputs("): no table.</p>\n", f);
@@ -349,36 +394,33 @@ static void put_reference(FILE *f, const cJSON *run, const char *dir)
     free(text);
 }
 
-/* The bill's section (cost.h). */
-static void put_cost(FILE *f, const report_opts *o, const char *json)
+/* The bill's section (cost.h): b, or (NULL) why there is none, berr. */
+static void put_cost(FILE *f, const cost_bill *b, const sdsinf_err *berr)
 {
-    cost_opts co = {json, o->prices, o->region, NULL, 0};
-    cost_bill b;
-    sdsinf_err err = {0};
     fputs("<h2>Cost</h2>\n", f);
-    if (cost_bill_of(&co, &b, &err)) {
+    if (!b) {
         fputs("<p class=note>No bill: ", f);
-        put_html(f, err.msg);
+        put_html(f, berr->msg);
         fputs("</p>\n", f);
         return;
     }
     fputs("<p>", f);
-    if (!*b.priced_as) {
+    if (!*b->priced_as) {
         fputs("Channel ", f);
-        put_html(f, b.channel);
+        put_html(f, b->channel);
         fprintf(f, " is not a billed AWS service: its %llu requests cost "
                 "nothing (<code>sdsinf cost --as sqs</code> estimates them "
-                "as an AWS channel's). ", (unsigned long long)b.requests);
+                "as an AWS channel's). ", (unsigned long long)b->requests);
     }
-    fprintf(f, "Total <b>%.6f USD</b> at ", b.cost.usd);
-    put_html(f, b.region);
+    fprintf(f, "Total <b>%.6f USD</b> at ", b->cost.usd);
+    put_html(f, b->region);
     fputs(" prices.</p>\n", f);
-    if (!b.cost.nlines)
+    if (!b->cost.nlines)
         return;
     fputs("<table><tr><th>service</th><th>item</th><th>quantity</th>"
           "<th>USD each</th><th>USD</th></tr>\n", f);
-    for (int i = 0; i < b.cost.nlines; i++) {
-        const sdsinf_cost_line *l = &b.cost.line[i];
+    for (int i = 0; i < b->cost.nlines; i++) {
+        const sdsinf_cost_line *l = &b->cost.line[i];
         fputs("<tr><td>", f);
         put_html(f, l->service);
         fputs("</td><td>", f);
@@ -492,9 +534,13 @@ int report_write(const report_opts *o, char *path, size_t n,
         cli_files_discard(&set);
         goto done;
     }
+    cost_opts co = {rp.json, o->prices, o->region, NULL, 0, NULL};
+    cost_bill bill;
+    sdsinf_err berr = {0};
+    int billed = cost_bill_of(&co, &bill, &berr) == SDSINF_OK;
     reference_dir(o, dir, sizeof dir);
-    put_reference(f, run, dir);
-    put_cost(f, o, rp.json);
+    put_reference(f, run, dir, billed ? bill.cost.usd : NAN);
+    put_cost(f, billed ? &bill : NULL, &berr);
     fputs("<p class=note>Written by sdsinf report from ", f);
     put_html(f, rp.json);
     fputs(".</p>\n</body></html>\n", f);

@@ -259,7 +259,9 @@ static const flag FLAGS[] = {
      "most USD dollars"},
     TEXT_FLAG("--calibration", calibration, "FILE",
               "plan: the measurements to plan with (from plan --calibrate "
-              "--out FILE; default: measure the model now)"),
+              "--out FILE; default: measure the model now); cost "
+              "--validate: FILE,FILE..: sdsinf's prediction on the "
+              "published configurations of those models"),
     TEXT_FLAG("--sample", sample, "FILE",
               "plan --calibrate: the images to measure on (their first 256; "
               "default: generated ones)"),
@@ -427,11 +429,44 @@ static void infer_progress(void *ud, int64_t batch, int64_t batches,
                (double)batches * layers);
 }
 
-/* The library's callback of steps done, of total (sdsinf_run's: the
- * workers' layers of batches; sdsinf_model_load's: layer files read). */
+/* The library's callback of steps done, of total (sdsinf_model_load's:
+ * layer files read). */
 static void steps_progress(void *ud, int64_t done, int64_t total)
 {
     meter_show(ud, (double)done, (double)total);
+}
+
+/* A command's meter whose steps the library names (sdsinf_partition's):
+ * each step its own line, "WHAT: STEP". */
+typedef struct step_meter {
+    meter m;
+    const char *what, *step;
+    char stage[96];
+} step_meter;
+
+static void step_progress(void *ud, const char *step, int64_t done,
+                          int64_t total)
+{
+    step_meter *s = ud;
+    if (s->step != step) {
+        meter_end(&s->m); /* the last step's line, under its name */
+        s->step = step;
+        snprintf(s->stage, sizeof s->stage, "%s: %s", s->what, step);
+        meter_begin(&s->m, 1, s->stage, "steps");
+    }
+    meter_show(&s->m, (double)done, (double)total);
+}
+
+/* sdsinf_run's callback: the workers' layers where the launcher sees
+ * them (local processes, through their progress file); else the workers
+ * that finished (threads, mpi and external workers tell their layers only
+ * in the report each sends at its end). */
+static void run_progress(void *ud, int64_t done, int64_t total)
+{
+    meter *m = ud;
+    if (total <= 0)
+        m->unit = "workers finished (this launcher shows no layers)";
+    meter_show(m, (double)done, (double)total);
 }
 
 /* Draws a run's progress on m, when o asks for it. */
@@ -439,7 +474,7 @@ static void run_opts_progress(const opts *o, sdsinf_run_opts *ro, meter *m)
 {
     meter_begin(m, progress_on(o), "run", "worker-layers");
     if (m->on) {
-        ro->progress = steps_progress;
+        ro->progress = run_progress;
         ro->progress_ud = m;
     }
 }
@@ -994,11 +1029,13 @@ static int cmd_partition(const opts *o)
     po.imbalance = o->imbalance;
     po.seed = o->seed;
     po.sample = o->images ? &sample : NULL;
-    meter prog = {0}; /* the partitioner tells no steps: the time alone */
-    meter_begin(&prog, progress_on(o), "partition", "");
-    meter_show(&prog, 0, 0);
+    step_meter prog = {{0}, "partition", NULL, ""};
+    if (progress_on(o)) { /* block and random plans tell nothing: instant */
+        po.progress = step_progress;
+        po.progress_ud = &prog;
+    }
     rc = sdsinf_partition(m, &po, &plan, &err);
-    meter_end(&prog);
+    meter_end(&prog.m);
     if (rc == SDSINF_EINVAL) {
         rc = usage_error("%s", err.msg); /* the options, checked first */
         goto done;
@@ -1975,12 +2012,15 @@ static int cmd_version(const opts *o)
 static int cmd_cost(const opts *o)
 {
     sdsinf_err err = {0};
-    cost_opts co = {o->payload, o->prices, o->region, o->as, o->json};
+    cost_opts co = {o->payload, o->prices, o->region, o->as, o->json,
+                    o->calibration};
     if (!o->payload == !o->validate)
         return usage_error("cost needs a run record (RUN.json or a metrics "
                            "PREFIX) or --validate DIR, one of them");
     if (o->validate && o->as)
         return usage_error("--as prices a recorded run, not --validate");
+    if (o->calibration && !o->validate)
+        return usage_error("--calibration goes with --validate");
     if (cost_as_check(o->as, &err) != SDSINF_OK)
         return usage_error("%s", err.msg);
     int rc = o->validate ? cost_validate(o->validate, &co, &err)
@@ -2076,7 +2116,8 @@ static int cmd_plan(const opts *o)
             rc = calibrate_measure(m, o->sample ? &sample : NULL,
                                    o->workers ? (int)o->workers
                                               : CALIBRATE_WORKERS,
-                                   (uint64_t)o->seed, &cal, &err);
+                                   (uint64_t)o->seed, progress_on(o), &cal,
+                                   &err);
         sdsinf_csr_free(&sample);
         if (!rc && o->out)
             rc = calibrate_save(&cal, o->out, &err);
@@ -2235,7 +2276,7 @@ static const command COMMANDS[] = {
      "the dollar cost of a recorded run (what run --json printed, or its "
      "--metrics) under the price table, by service and kind of request; "
      "--validate checks the cost model against SDS-Inf's published costs",
-     "--prices --region --as --validate --json", 1},
+     "--prices --region --as --validate --calibration --json", 1},
     {"plan", cmd_plan,
      "MODEL --images M (--max-seconds S | --max-usd USD) [options]\n"
      "MODEL --calibrate [--out FILE] [options]\n"
@@ -2248,7 +2289,7 @@ static const command COMMANDS[] = {
      "--weights --neurons --layers --bias --images --max-seconds --max-usd "
      "--calibrate --calibration --sample --out --workers --seed --prices "
      "--region "
-     "--machines --plot --json --quiet", 0},
+     "--machines --plot --json --quiet --progress --no-progress", 0},
     {"report", cmd_report,
      "RUN_DIR|METRICS_PREFIX [options]",
      "an HTML page about a recorded run (a demo's directory, or run "
@@ -2416,7 +2457,8 @@ static int missing_input(const command *c, const opts *o)
     const struct { const char *flag, *path; } in[] = {
         {"--weights", o->weights}, {"--images", images_file ? o->images : NULL},
         {"--plan", o->plan}, {"--check", o->check}, {"--from", o->from},
-        {"--calibration", o->calibration},
+        /* cost --validate's is a list, each file checked as loaded */
+        {"--calibration", strcmp(c->name, "cost") ? o->calibration : NULL},
         {"--spec", o->spec && strcmp(o->spec, "-") ? o->spec : NULL}};
     struct stat st;
     if (!strcmp(c->name, "run") && o->payload && stat(o->payload, &st) != 0) {

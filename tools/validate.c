@@ -1,11 +1,13 @@
 /* validate.c - `sdsinf cost --validate DIR` (cost.h): SDS-Inf's published
  * raw metrics per configuration (published-metric-reports-*.csv) priced by
  * the cost model under the price table's "sds-inf-workbook" prices, beside
- * the totals its authors published (published-expt-plan-*.csv), and the
- * same runs at today's list prices with AWS's billing rules.
- * Sections: CSV files, one configuration, the workbook's prices, the
- * table, entry. */
+ * the totals its authors published (published-expt-plan-*.csv), the same
+ * runs at today's list prices with AWS's billing rules, and what the
+ * planner's model (sdsinf_predict) gives sdsinf on each configuration.
+ * Sections: CSV files, one configuration, sdsinf's prediction, the
+ * workbook's prices, the table, entry. */
 #include "cost.h"
+#include "calibrate.h"
 #include "cli_util.h"
 #include "prices.h"
 
@@ -164,20 +166,24 @@ static const variant VARIANTS[] = {
 /* The raw metrics columns, in this order in row_metrics' out (M_*): the
  * workers, their Lambda time, then the requests and bytes each variant
  * bills, then its batch time (summed over workers) and what of it the
- * latency model takes as measured. */
+ * latency model takes as measured, then the configuration's shape
+ * (neurons, layers, launch tree, images, batch size). */
+#define SHAPE_COLS                                                          \
+    "NUM_NEURONS", "NUM_LAYERS", "BFR", "NLEVELS", "NUM_DATA", "BATCH_SIZE"
 enum { M_W, M_Z, M_R1, M_R2, M_R3, M_R4, M_R5, M_BATCH, M_COMP, M_ZIP,
-       M_COLS };
+       M_N, M_L, M_BFR, M_LEV, M_DATA, M_BS, M_COLS };
 static const char *const QUEUE_COLS[M_COLS] = {
     "TOTAL_NWORKERS", "METRIC_LAMBDA_RUNTIME", "METRIC_PUBLISH_CALLS",
     "METRIC_SIZE_MESSAGES_SENT", "METRIC_RECEIVE_POLL_CALLS",
     "METRIC_SIZE_MESSAGES_RECEIVED", "METRIC_NUM_MESSAGES_RECEIVED",
     "METRIC_ELAPSED_TIME_BATCH", "METRIC_ELAPSED_TIME_COMPUTATION",
-    "METRIC_ELAPSED_TIME_COMPRESSION"};
+    "METRIC_ELAPSED_TIME_COMPRESSION", SHAPE_COLS};
 static const char *const OBJECT_COLS[M_COLS] = {
     "TOTAL_NWORKERS", "METRIC_LAMBDA_RUNTIME", "METRIC_S3_NUM_WRITES",
     "METRIC_S3_NUM_READS", "METRIC_S3_FOLDER_SCANS", "METRIC_S3_WRITE_SIZE",
     "METRIC_S3_READ_SIZE", "METRIC_ELAPSED_TIME_TOTAL",
-    "METRIC_ELAPSED_TIME_COMPUTATION", "METRIC_ELAPSED_TIME_COMPRESSION"};
+    "METRIC_ELAPSED_TIME_COMPUTATION", "METRIC_ELAPSED_TIME_COMPRESSION",
+    SHAPE_COLS};
 
 /* The metrics row of `config` (its values into m): 0; 1 when the file has
  * none. */
@@ -272,6 +278,82 @@ static double predicted_batch(const variant *v, const double m[M_COLS],
     return t / m[M_W];
 }
 
+/* ---- sdsinf's prediction ------------------------------------------------------
+ * The planner's model (sdsinf_predict) on each published configuration:
+ * the calibration of its model (neurons and layers; sdsinf plan
+ * --calibrate --out FILE) gives sdsinf's own compute, bytes and messages
+ * per layer, instead of SDS-Inf's counts; its channel is SDS-Inf's (SNS
+ * to SQS for the Queue variant, S3 for the Object one), its workers,
+ * launch tree, memory and batch the configuration's. */
+
+#define MAX_CALIBRATIONS 16
+
+typedef struct calibrations {
+    calibration c[MAX_CALIBRATIONS];
+    const char *path[MAX_CALIBRATIONS]; /* into list */
+    char *list;                         /* the option's copy, split */
+    int n;
+} calibrations;
+
+static void calibrations_free(calibrations *cs)
+{
+    for (int i = 0; i < cs->n; i++)
+        calibrate_free(&cs->c[i]);
+    free(cs->list);
+    memset(cs, 0, sizeof *cs);
+}
+
+/* Loads every file of the comma-separated list (NULL: none). */
+static int calibrations_load(const char *list, calibrations *cs,
+                             sdsinf_err *err)
+{
+    memset(cs, 0, sizeof *cs);
+    if (!list)
+        return SDSINF_OK;
+    if (!(cs->list = strdup(list)))
+        return cli_fail(err, SDSINF_ENOMEM, "no memory");
+    for (char *p = cs->list, *next; p && *p; p = next) {
+        if ((next = strchr(p, ',')))
+            *next++ = '\0';
+        if (cs->n == MAX_CALIBRATIONS) {
+            calibrations_free(cs);
+            return cli_fail(err, SDSINF_EINVAL, "--calibration: at most %d "
+                            "files (one per model)", MAX_CALIBRATIONS);
+        }
+        int rc = calibrate_load(p, &cs->c[cs->n], err);
+        if (rc) {
+            calibrations_free(cs);
+            return rc;
+        }
+        cs->path[cs->n++] = p;
+    }
+    return SDSINF_OK;
+}
+
+/* The prediction for the configuration of raw metrics m on Lambdas of mb
+ * MB into *p (*path: the calibration used): 0; 1 when no calibration is
+ * of its model, or the table has no latency block. */
+static int predict_sdsinf(const calibrations *cs, const variant *v,
+                          const double m[M_COLS], double mb,
+                          const price_table *list, sdsinf_prediction *p,
+                          const char **path, sdsinf_err *err)
+{
+    int k = 0;
+    while (k < cs->n && (cs->c[k].c.neurons != m[M_N] ||
+                         cs->c[k].c.layers != m[M_L]))
+        k++;
+    if (k == cs->n || !list->latency.present)
+        return 1;
+    sdsinf_deployment d = {SDSINF_DEPLOYMENT_VERSION, SDSINF_ENGINE_LAMBDA,
+                           v->object ? SDSINF_VIA_S3 : SDSINF_VIA_SNS,
+                           (int)m[M_W], (int)m[M_BFR], (int)m[M_LEV],
+                           (int)mb, (int64_t)m[M_BS], NULL, 0};
+    *path = cs->path[k];
+    return sdsinf_predict(&cs->c[k].c, &list->latency.model, &list->prices,
+                          m[M_DATA] >= 1 ? (int64_t)m[M_DATA] : 1, &d, p,
+                          err);
+}
+
 /* ---- the workbook's prices ------------------------------------------------ */
 
 /* The price constants a plan file lists in its first rows (label, value),
@@ -338,6 +420,8 @@ typedef struct result {
     int compared;
     double max_error;
     double max_latency_error; /* |predicted - published| / published */
+    int predicted;            /* configurations sdsinf's model priced */
+    const calibrations *cal;
 } result;
 
 static void add_skipped(result *res, const char *config, const char *why,
@@ -420,6 +504,14 @@ static int validate_variant(const char *dir, const variant *v,
                                              : 0;
         if (fabs(le) > res->max_latency_error)
             res->max_latency_error = fabs(le);
+        sdsinf_prediction sp;
+        const char *cal = NULL;
+        if ((rc = predict_sdsinf(res->cal, v, m, mb, list, &sp, &cal, err)) < 0)
+            goto done;
+        int have = rc == 0;
+        res->predicted += have;
+        /* a worker's batch: what SDS-Inf's batch time counts (no launch) */
+        double sbatch = have ? sp.compute_seconds + sp.channel_seconds : 0;
         if (json) {
             cJSON *o = cJSON_CreateObject();
             cli_json_add_string(o, "config", config);
@@ -435,6 +527,13 @@ static int validate_variant(const char *dir, const variant *v,
                 cJSON_AddNumberToObject(o, "predicted_seconds", predicted);
                 cJSON_AddNumberToObject(o, "latency_error", le);
             }
+            if (have) {
+                cJSON_AddNumberToObject(o, "sdsinf_usd", sp.usd);
+                cJSON_AddNumberToObject(o, "sdsinf_batch_seconds", sbatch);
+                cJSON_AddNumberToObject(o, "sdsinf_seconds", sp.seconds);
+                cli_json_add_string(o, "sdsinf_calibration", cal);
+                cli_json_add_string(o, "sdsinf_infeasible", sp.infeasible);
+            }
             cJSON_AddItemToArray(res->rows, o);
         } else {
             printf("  %-34s %-6s %4.0f %5.0f %11.6f %11.6f %8.4f%% %11.6f "
@@ -442,6 +541,9 @@ static int validate_variant(const char *dir, const variant *v,
                    ours.usd, 100 * e, at_list.usd, batch);
             if (lc->present)
                 printf(" %7.1f %+6.0f%%", predicted, 100 * le);
+            if (have)
+                printf(" %9.6f %7.1f%s", sp.usd, sbatch,
+                       sp.infeasible ? " (infeasible)" : "");
             putchar('\n');
         }
     }
@@ -457,9 +559,13 @@ done:
 int cost_validate(const char *dir, const cost_opts *o, sdsinf_err *err)
 {
     price_table wb = {0}, list = {0};
+    calibrations cal;
     result res = {0};
     cJSON *j = NULL;
     int rc;
+    res.cal = &cal;
+    if ((rc = calibrations_load(o->calibrations, &cal, err)))
+        return rc;
     if ((rc = prices_load(o->prices, WORKBOOK, &wb, err)) ||
         (rc = prices_load(o->prices, o->region, &list, err)))
         goto done;
@@ -473,11 +579,16 @@ int cost_validate(const char *dir, const cost_opts *o, sdsinf_err *err)
         printf("SDS-Inf's published costs (%s) against the cost model under "
                "%s's %s prices, and at %s list prices with AWS's billing "
                "rules; the batch time per worker, published and predicted "
-               "by the first latency model:\n  %-34s %-6s %4s %5s %11s %11s "
-               "%9s %11s %7s %7s %7s\n", dir, wb.path, WORKBOOK,
-               list.prices.region, "config", "variant", "W", "MB",
-               "published$", "ours$", "error", "list$", "batch s",
-               "model s", "error");
+               "by the first latency model; sdsinf's own cost and batch "
+               "time on each, by the planner's model from %s:\n  %-34s %-6s "
+               "%4s %5s %11s %11s %9s %11s %7s %7s %7s %9s %7s\n", dir,
+               wb.path, WORKBOOK, list.prices.region,
+               cal.n ? "the calibrations given"
+                     : "a calibration of its model (none given: --calibration "
+                       "FILE,.. of sdsinf plan --calibrate --out FILE)",
+               "config", "variant", "W", "MB", "published$", "ours$",
+               "error", "list$", "batch s", "model s", "error", "sdsinf$",
+               "sdsinf s");
     for (size_t v = 0; v < sizeof VARIANTS / sizeof *VARIANTS; v++)
         if ((rc = validate_variant(dir, &VARIANTS[v], &wb, &list, o->json,
                                    &res, err)))
@@ -491,6 +602,7 @@ int cost_validate(const char *dir, const cost_opts *o, sdsinf_err *err)
         if (list.latency.present)
             cJSON_AddNumberToObject(j, "max_latency_error",
                                     res.max_latency_error);
+        cJSON_AddNumberToObject(j, "sdsinf_predicted", res.predicted);
         rc = cli_json_write(j, stdout, err);
         j = NULL;
         if (rc)
@@ -504,7 +616,7 @@ int cost_validate(const char *dir, const cost_opts *o, sdsinf_err *err)
             printf("; batch times: largest error %.0f%% (a first model, "
                    "its latencies set by hand on these runs)",
                    100 * res.max_latency_error);
-        putchar('\n');
+        printf("; sdsinf predicted on %d of them\n", res.predicted);
     }
     if (res.compared == 0)
         rc = cli_fail(err, SDSINF_EPARSE, "%s: no published configuration "
@@ -515,6 +627,7 @@ int cost_validate(const char *dir, const cost_opts *o, sdsinf_err *err)
                       100 * COST_VALIDATE_LIMIT);
 done:
     cJSON_Delete(j);
+    calibrations_free(&cal);
     prices_free(&wb);
     prices_free(&list);
     return rc;

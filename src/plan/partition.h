@@ -38,6 +38,10 @@ typedef struct sdsinf__partition_opts {
     int span;                  /* free stages per Zoltan call in a sweep;
                                   <= 0: 1 */
     double effort;             /* annealing work, relative; < 0: 1; 0: none */
+    /* how far it is (sdsinf_partition_opts' progress); NULL: not told */
+    void (*progress)(void *ud, const char *stage, int64_t done,
+                     int64_t total);
+    void *progress_ud;
 } sdsinf__partition_opts;
 
 /* What a run did (cuts in row-target pairs, times in seconds). */
@@ -65,13 +69,6 @@ void sdsinf__partition_opts_init(sdsinf__partition_opts *o);
 int sdsinf__partition_run(const sdsinf_model *m,
                           const sdsinf__partition_opts *o, uint16_t **owner,
                           sdsinf__partition_report *report, sdsinf_err *err);
-
-/* owner: (layers + 1) x neurons worker ids, stage-major; caller frees with
- * sdsinf__free.  imbalance < 0: 3%; input_weight: neurons entries or NULL. */
-int sdsinf__partition_hypergraph(const sdsinf_model *m, int workers,
-                                 double imbalance, uint64_t seed,
-                                 const float *input_weight, uint16_t **owner,
-                                 sdsinf_err *err);
 
 /* The row-target pairs per layer (layers entries) and the imbalance (either
  * may be NULL).  Fails on an owner id >= workers. */

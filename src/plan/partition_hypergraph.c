@@ -57,6 +57,21 @@
 /* Sweeps stop when one saves less than this share of the cut. */
 #define SWEEP_MIN_GAIN 0.0005
 
+/* The steps the progress callback is told of (sdsinf_partition_opts). */
+static const char STEP_BUILD[] = "build the hypergraph",
+                  STEP_INITIAL[] = "initial plan",
+                  STEP_SWEEPS[] = "Zoltan sweeps",
+                  STEP_ANNEAL[] = "annealing",
+                  STEP_FINE[] = "refine on neurons";
+
+/* Tells o's progress callback, if any, how far step `stage` is. */
+static void tell(const sdsinf__partition_opts *o, const char *stage,
+                 int64_t done, int64_t total)
+{
+    if (o->progress)
+        o->progress(o->progress_ud, stage, done, total);
+}
+
 /* ---- Random numbers (splitmix64) --------------------------------------- */
 
 typedef struct rng {
@@ -1081,9 +1096,10 @@ static int32_t anneal_partner(plan *p, const members *m, int32_t v, int a,
 
 /* Simulated annealing over single moves and swaps, each within the stage
  * bounds; a vertex is offered a part one of its nets already spans, a swap
- * partner is the best of ANNEAL_TRIES drawn from that part. */
+ * partner is the best of ANNEAL_TRIES drawn from that part.  Tells o's
+ * progress every 2^16 moves. */
 static int anneal(plan *p, int64_t iters, double t0, double t1, rng *r,
-                  sdsinf_err *err)
+                  const sdsinf__partition_opts *o, sdsinf_err *err)
 {
     const hgraph *g = p->g;
     int W = p->W;
@@ -1093,6 +1109,8 @@ static int anneal(plan *p, int64_t iters, double t0, double t1, rng *r,
         return rc;
     double t = t0, cool = pow(t1 / t0, 1.0 / (double)(iters + 1));
     for (int64_t it = 0; it < iters; it++, t *= cool) {
+        if (!(it & 0xFFFF))
+            tell(o, STEP_ANNEAL, it, iters);
         int32_t v = (int32_t)rng_below(r, (uint32_t)g->nv), s = g->stage[v];
         int64_t deg = g->xnet[v + 1] - g->xnet[v];
         if (deg == 0)
@@ -1222,6 +1240,7 @@ static void initial_plan(plan *p, const sdsinf__partition_opts *o,
     const hgraph *g = p->g;
     int window = o->window > 0 ? o->window : 1;
     for (int32_t s = 1; s < g->nstages; s++) {
+        tell(o, STEP_INITIAL, s - 1, g->nstages);
         if (zs) {
             int32_t hi = s + window < g->nstages ? s + window : g->nstages;
             unsigned seed = (unsigned)(o->seed * 2654435761u + (uint64_t)s);
@@ -1243,6 +1262,7 @@ static void initial_plan(plan *p, const sdsinf__partition_opts *o,
     else
         greedy_stage(p, 0, r, perm);
     rebalance_stage(p, 0);
+    tell(o, STEP_INITIAL, g->nstages, g->nstages);
 }
 
 /* Sweeps of zoltan_improve over the stages, each followed by relabel;
@@ -1255,9 +1275,11 @@ static int zoltan_sweeps(sdsinf__zoltan *zs, plan *p,
     const hgraph *g = p->g;
     int sweeps = o->sweeps < 0 ? DEFAULT_SWEEPS : o->sweeps;
     int span = o->span > 0 ? o->span : 1;
+    int64_t visits = (int64_t)sweeps * g->nstages;
     for (int k = 0; zs && k < sweeps; k++) {
         int64_t before = p->cut;
         for (int32_t s = 0; s < g->nstages; s++) {
+            tell(o, STEP_SWEEPS, (int64_t)k * g->nstages + s, visits);
             unsigned seed = (unsigned)(o->seed * 2246822519u +
                                        (uint64_t)(k + 1) * 3266489917u +
                                        (uint64_t)s);
@@ -1271,6 +1293,9 @@ static int zoltan_sweeps(sdsinf__zoltan *zs, plan *p,
         if ((double)(before - p->cut) < SWEEP_MIN_GAIN * (double)before)
             break;
     }
+    if (zs)
+        tell(o, STEP_SWEEPS, visits, visits); /* a sweep that gains nothing
+                                                 ends them early */
     return SDSINF_OK;
 }
 
@@ -1389,7 +1414,7 @@ static int refine_levels(plan *pc, plan *pf, const int32_t *cl,
         double iters = (double)ANNEAL_PER_VERTEX * c->nv;
         iters = effort * (hot ? 2 : 1) * (iters < ANNEAL_MAX ? iters : ANNEAL_MAX);
         int rc = anneal(pc, (int64_t)iters, hot ? ANNEAL_HOT_T0 : ANNEAL_T0,
-                        hot ? ANNEAL_HOT_T1 : ANNEAL_T1, r, err);
+                        hot ? ANNEAL_HOT_T1 : ANNEAL_T1, r, o, err);
         if (rc == SDSINF_OK)
             refine(pc, 0, c->nstages, r, perm, REFINE_PASSES);
         if (rc == SDSINF_OK && pc->cut > before) {
@@ -1403,6 +1428,7 @@ static int refine_levels(plan *pc, plan *pf, const int32_t *cl,
     rep->cut_clusters = pc->cut;
     rep->t_clusters = sdsinf__now() - t;
     t = sdsinf__now();
+    tell(o, STEP_FINE, 0, 0);
     for (int32_t v = 0; v < f->nv; v++)
         sdsinf__hplan_move(pf, v, pc->part[cl[v]]);
     for (int32_t s = 0; s < f->nstages; s++)
@@ -1447,6 +1473,7 @@ int sdsinf__partition_run(const sdsinf_model *m,
     memset(&pc, 0, sizeof pc);
     memset(&pf, 0, sizeof pf);
     double t = sdsinf__now();
+    tell(o, STEP_BUILD, 0, 0);
     rc = hg_build(m, o->input_weight, &f, err);
     if (rc != SDSINF_OK)
         goto done;
@@ -1502,18 +1529,4 @@ done:
     sdsinf__free(cap);
     sdsinf__free(fc);
     return rc;
-}
-
-int sdsinf__partition_hypergraph(const sdsinf_model *m, int workers,
-                                 double imbalance, uint64_t seed,
-                                 const float *input_weight, uint16_t **owner,
-                                 sdsinf_err *err)
-{
-    sdsinf__partition_opts o;
-    sdsinf__partition_opts_init(&o);
-    o.workers = workers;
-    o.imbalance = imbalance;
-    o.seed = seed;
-    o.input_weight = input_weight;
-    return sdsinf__partition_run(m, &o, owner, NULL, err);
 }

@@ -242,8 +242,17 @@ int sdsinf_partition(const sdsinf_model *m, const sdsinf_partition_opts *o,
             rc = sdsinf__fail(err, SDSINF_ENOMEM, "no memory");
             goto done;
         }
-        rc = sdsinf__partition_hypergraph(m, o->workers, bound, o->seed, fw,
-                                          &owner, err);
+        sdsinf__partition_opts ho;
+        sdsinf__partition_opts_init(&ho);
+        ho.workers = o->workers;
+        ho.imbalance = bound;
+        ho.seed = o->seed;
+        ho.input_weight = fw;
+        if (o->version >= 2) {
+            ho.progress = o->progress;
+            ho.progress_ud = o->progress_ud;
+        }
+        rc = sdsinf__partition_run(m, &ho, &owner, NULL, err);
     } else if (!(owner = sdsinf__mallocarray(cells, sizeof *owner))) {
         rc = sdsinf__fail(err, SDSINF_ENOMEM, "no memory for a plan");
     } else if (!strcmp(method, "block")) {

@@ -47,7 +47,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         atexit(remove_prices);
     }
     for (int k = 0; k < 8; k++) {
-        cost_opts o = {record, prices, NULL, as[k % 4], k / 4};
+        cost_opts o = {record, prices, NULL, as[k % 4], k / 4, NULL};
         sdsinf_err err = {0};
         int rc = cost_report(&o, &err);
         if (rc != SDSINF_OK && rc != SDSINF_ENOMEM &&
