@@ -1700,7 +1700,7 @@ unsigned sdsinf__msg_kind(const void *data)
  * A worker's last message, to the coordinator (layout in codec.h). */
 
 #define REPORT_FORMAT 2u
-#define RECORD_BYTES 204 /* one record's fields, as written */
+#define RECORD_BYTES (3 * 4 + 11 * 8 + 6 * 8 + 12 * 8) /* a record, written */
 #define REPORT_FIXED (4 + 4 + 4 + 255 + 8 + 6 * 8 + 6 * 8 + 4 + 8)
 
 /* Little-endian fields of a report, written and read. */
