@@ -1,10 +1,14 @@
 /* fuzz_aws.c - fuzz target: what an AWS endpoint answers (src/aws): the
  * XML parser with the lookups the channels make (messages, their bodies
- * and attributes), the error reader, and base64 decoding of any text.
+ * and attributes), the error reader, base64 decoding of any text, and a
+ * message body read as a claim check's pointer (channels/claim.h).
  * No input may crash them; what decodes encodes back to the same bytes. */
 #include "aws/aws.h"
+#include "channels/claim.h"
 #include "fuzz_input.h"
 
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -32,6 +36,19 @@ static void base64_round_trip(const char *s, size_t n)
     free(back);
 }
 
+/* A body read as a pointer: one that parses is written back the same. */
+static void pointer_round_trip(const char *s, size_t n)
+{
+    sdsinf__claim_ptr p;
+    char back[SDSINF__CLAIM_PTR_CAP + 64];
+    if (sdsinf__claim_parse(s, n, &p) != 0)
+        return;
+    check(strlen(p.key) > 0 && strlen(p.key) < sizeof p.key);
+    int len = snprintf(back, sizeof back, "@1 %" PRIu64 " %016" PRIx64 " %s",
+                       p.size, p.sum, p.key);
+    check(len > 0 && (size_t)len == n && memcmp(back, s, n) == 0);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     const char *body = (const char *)data;
@@ -45,8 +62,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         for (int i = 0; m && i < 64; i++, m = sdsinf__aws_xml_next(m, "Message")) {
             size_t n = 0;
             const char *t = sdsinf__aws_xml_text(m, "Body", &n);
-            if (t)
+            if (t) {
                 check(strlen(t) == n);
+                pointer_round_trip(t, n);
+            }
             const sdsinf_aws_node *a = sdsinf__aws_xml_find(x, m,
                                                             "BinaryValue");
             if ((t = sdsinf__aws_xml_text(a, NULL, &n)))
@@ -57,5 +76,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         sdsinf__aws_xml_free(x);
     }
     base64_round_trip(body, size);
+    pointer_round_trip(body, size);
     return 0;
 }
