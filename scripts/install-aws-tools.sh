@@ -2,7 +2,9 @@
 # install-aws-tools.sh - the AWS emulators the AWS tests run against
 # (tests/with_aws.sh), each in a Python virtual environment of its own
 # (ministack pins its own botocore): $SDSINF_VENVS/ministack with
-# ministack 1.5.33 and $SDSINF_VENVS/moto with moto[server] 5.2.5
+# ministack 1.5.33, $SDSINF_VENVS/moto with moto[server] 5.2.5 and
+# $SDSINF_VENVS/cfn-lint with cfn-lint 1.58.0, which lints the templates
+# offline (it pulls in boto3: kept apart from ministack's botocore)
 # (SDSINF_VENVS: /opt/sdsinf-venvs).  Needs python3-venv (install-deps.sh
 # installs it); makes only what is missing; run as root or with sudo
 # available when SDSINF_VENVS is not writable.
@@ -27,3 +29,4 @@ install_venv() {
 }
 install_venv ministack "ministack==1.5.33" ministack
 install_venv moto "moto[server]==5.2.5" moto_server
+install_venv cfn-lint "cfn-lint==1.58.0" cfn-lint
