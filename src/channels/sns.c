@@ -553,10 +553,11 @@ static int sns_close(sdsinf_channel *ch, int cleanup, sdsinf_err *err)
     int code = SDSINF_OK, forked = sc->pid != getpid();
     if (!forked) { /* a fork()ed child only lets go */
         code = publish(sc, err);
-        sdsinf__aws_abandon(sc->in.poll);
-        sc->in.poll = NULL;
         sdsinf_err e2 = {0};
-        int r = leave_run(sc, cleanup, &e2);
+        int r = sdsinf__sqsq_inbox_settle(&sc->in, &e2);
+        if (code == SDSINF_OK && r != SDSINF_OK)
+            code = sdsinf__fail(err, r, "%s", e2.msg);
+        r = leave_run(sc, cleanup, &e2);
         if (code == SDSINF_OK && r != SDSINF_OK)
             code = sdsinf__fail(err, r, "%s", e2.msg);
     }

@@ -43,7 +43,8 @@
  * Settings (the config string): a comma-separated list of key=value:
  *   prefix=NAME      queue names' prefix (letters, digits, '-', '_'; 40)
  *   visibility=S     the queues' visibility timeout, 1..43200 s (300)
- *   wait=S           the longest long poll, 1..20 s (20)
+ *   wait=S           the longest long poll, 1..20 s (20; 2 on a stack's
+ *                    queues, whose close awaits its poll)
  *   claim=, claim_above=, bucket=  the claim check (channels/claim.h): a
  *                    block over 256 KiB as one S3 object, the queue
  *                    carrying a pointer (body "@..."); claim=auto picks
@@ -253,10 +254,11 @@ static int sqs_close(sdsinf_channel *ch, int cleanup, sdsinf_err *err)
     int code = SDSINF_OK, forked = sc->pid != getpid();
     if (!forked) { /* a fork()ed child only lets go */
         code = flush_all(sc, err);
-        sdsinf__aws_abandon(sc->in.poll);
-        sc->in.poll = NULL;
         sdsinf_err e2 = {0};
-        int r = leave_run(sc, cleanup, &e2);
+        int r = sdsinf__sqsq_inbox_settle(&sc->in, &e2);
+        if (code == SDSINF_OK && r != SDSINF_OK)
+            code = sdsinf__fail(err, r, "%s", e2.msg);
+        r = leave_run(sc, cleanup, &e2);
         if (code == SDSINF_OK && r != SDSINF_OK)
             code = sdsinf__fail(err, r, "%s", e2.msg);
     }

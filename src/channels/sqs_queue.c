@@ -36,7 +36,7 @@ int sdsinf__sqsq_parse(const char *channel, const char *config,
     memset(st, 0, sizeof *st);
     strcpy(st->prefix, "sdsinf");
     st->visibility_s = 300;
-    st->wait_s = 20;
+    st->wait_s = 0; /* unset: 20 s, or 2 s on a stack's queues */
     for (const char *s = config; sdsinf__setting_next(&s, &it);) {
         int bad;
         if (sdsinf__setting_is(&it, "prefix"))
@@ -62,6 +62,8 @@ int sdsinf__sqsq_parse(const char *channel, const char *config,
                                 channel, (int)(it.len < 60 ? it.len : 60),
                                 it.item, extra_help);
     }
+    if (!st->wait_s) /* a close on shared queues awaits its poll: short */
+        st->wait_s = st->queues[0] ? 2 : 20;
     return SDSINF_OK;
 }
 
@@ -522,7 +524,9 @@ static const char *attribute(const sdsinf_aws_node *m, const char *name)
 
 /* On a shared queue, whether m is another run's; if so the seconds until
  * it is to be visible again into *again_s (from its receive count: at
- * once for the first three, then doubling from 1 s up to 60 s). */
+ * once for the first ten, since the run it is for polls the same queue
+ * and must not wait on it, then doubling from 1 s up to 8 s, so that a
+ * dead run's leftovers cost few requests). */
 static int foreign(const sdsinf_sqsq_inbox *in, const sdsinf_aws_node *m,
                    int *again_s)
 {
@@ -539,7 +543,7 @@ static int foreign(const sdsinf_sqsq_inbox *in, const sdsinf_aws_node *m,
         if (n && v && !strcmp(n, "ApproximateReceiveCount"))
             count = strtol(v, NULL, 10);
     }
-    *again_s = count <= 3 ? 0 : count >= 10 ? 60 : 1 << (count - 4);
+    *again_s = count <= 10 ? 0 : count >= 14 ? 8 : 1 << (count - 11);
     return 1;
 }
 
@@ -700,6 +704,26 @@ int sdsinf__sqsq_recv(sdsinf_sqsq_inbox *in, const sdsinf_msg_key *want,
         if (left_ms <= 0)
             return timed_out(in, want, timeout_ms, err);
     }
+}
+
+int sdsinf__sqsq_inbox_settle(sdsinf_sqsq_inbox *in, sdsinf_err *err)
+{
+    int code = SDSINF_OK;
+    if (in->shared && in->poll) {
+        sdsinf_aws_response rs;
+        int r = sdsinf__aws_wait(&in->poll, (in->poll_wait_s + 10) * 1000,
+                                 &rs, err);
+        if (r == SDSINF_OK)
+            code = poll_done(in, &rs, err);
+        else if (r != SDSINF_AWS_PENDING)
+            code = r;
+        if (r != SDSINF_AWS_PENDING)
+            sdsinf__aws_response_free(&rs);
+    }
+    sdsinf__aws_abandon(in->poll);
+    in->poll = NULL;
+    sdsinf__aws_form_free(&in->poll_form);
+    return code;
 }
 
 void sdsinf__sqsq_inbox_release(sdsinf_sqsq_inbox *in, int forked)

@@ -171,6 +171,12 @@ typedef struct sdsinf_sqsq_inbox {
 int sdsinf__sqsq_recv(sdsinf_sqsq_inbox *in, const sdsinf_msg_key *want,
                       void **msg, size_t *len, int timeout_ms,
                       sdsinf_err *err);
+/* Ends the inbox's poll under way: on a shared queue it waits for the
+ * poll's answer (at most its wait) and settles it, another run's messages
+ * handed back, since a poll cut short may still take messages that then
+ * stay hidden for the visibility timeout, stalling the run they are for;
+ * elsewhere it cuts the poll short. */
+int sdsinf__sqsq_inbox_settle(sdsinf_sqsq_inbox *in, sdsinf_err *err);
 /* Frees what the inbox holds and cuts its poll short; `forked`: this is a
  * fork()ed child whose poll's connection is the parent's (left alone). */
 void sdsinf__sqsq_inbox_release(sdsinf_sqsq_inbox *in, int forked);
