@@ -686,29 +686,17 @@ static int sns_send(sdsinf_channel *ch, const sdsinf_msg_key *key,
             return code;
         sc->known[t] = 1;
     }
-    char ptr[SDSINF__CLAIM_PTR_CAP];
-    int pointer = len > MAX_MESSAGE; /* handed whole: a claim check */
-    if (pointer) {
-        if ((code = sdsinf__claim_store(&sc->claim, msg, len, ptr, &len,
-                                        err)) != SDSINF_OK)
-            return code;
-        msg = ptr;
-    }
-    sdsinf_sqsq_msg m = {NULL, len, pointer};
+    sdsinf_sqsq_msg m;
+    if ((code = sdsinf__sqsq_hold(&sc->claim, msg, len, &m, err)) !=
+        SDSINF_OK)
+        return code;
     size_t cost = entry_bytes(&m);
     if (sc->nheld && (sc->nheld == BATCH_MAX ||
                       sc->held_bytes + cost > PAYLOAD_MAX) &&
-        (code = publish(sc, err)) != SDSINF_OK)
+        (code = publish(sc, err)) != SDSINF_OK) {
+        sdsinf__free(m.data);
         return code;
-    unsigned char *copy = sdsinf__malloc(len ? len : 1);
-    if (!copy)
-        return sdsinf__fail(err, SDSINF_ENOMEM,
-                            "channel 'sns': no memory for worker %d's send of "
-                            "%zu bytes",
-                            ch->self, len);
-    if (len)
-        memcpy(copy, msg, len);
-    m.data = copy;
+    }
     sc->held[sc->nheld++] = (sns_entry){m, t};
     sc->held_bytes += cost;
     return sc->nheld == BATCH_MAX ? publish(sc, err) : SDSINF_OK;

@@ -410,27 +410,17 @@ static int sqs_send(sdsinf_channel *ch, const sdsinf_msg_key *key,
         return sdsinf__fail(err, SDSINF_ENOMEM,
                             "channel 'sqs': no memory for worker %d's send",
                             ch->self);
-    char ptr[SDSINF__CLAIM_PTR_CAP];
-    int pointer = len > MAX_MESSAGE; /* handed whole: a claim check */
-    if (pointer) {
-        if ((code = sdsinf__claim_store(&sc->claim, msg, len, ptr, &len,
-                                        err)) != SDSINF_OK)
-            return code;
-        msg = ptr;
-    }
-    size_t cost = len + entry_overhead(sc);
-    if (o->n && (o->n == BATCH_MAX || o->bytes + cost > PAYLOAD_MAX) &&
-        (code = flush_target(sc, t, err)) != SDSINF_OK)
+    sdsinf_sqsq_msg m;
+    if ((code = sdsinf__sqsq_hold(&sc->claim, msg, len, &m, err)) !=
+        SDSINF_OK)
         return code;
-    unsigned char *copy = sdsinf__malloc(len ? len : 1);
-    if (!copy)
-        return sdsinf__fail(err, SDSINF_ENOMEM,
-                            "channel 'sqs': no memory for worker %d's send of "
-                            "%zu bytes",
-                            ch->self, len);
-    if (len)
-        memcpy(copy, msg, len);
-    o->m[o->n++] = (sdsinf_sqsq_msg){copy, len, pointer};
+    size_t cost = m.len + entry_overhead(sc);
+    if (o->n && (o->n == BATCH_MAX || o->bytes + cost > PAYLOAD_MAX) &&
+        (code = flush_target(sc, t, err)) != SDSINF_OK) {
+        sdsinf__free(m.data);
+        return code;
+    }
+    o->m[o->n++] = m;
     o->bytes += cost;
     return o->n == BATCH_MAX ? flush_target(sc, t, err) : SDSINF_OK;
 }

@@ -706,6 +706,29 @@ int sdsinf__sqsq_recv(sdsinf_sqsq_inbox *in, const sdsinf_msg_key *want,
     }
 }
 
+int sdsinf__sqsq_hold(sdsinf__claim *c, const void *msg, size_t len,
+                      sdsinf_sqsq_msg *m, sdsinf_err *err)
+{
+    char ptr[SDSINF__CLAIM_PTR_CAP];
+    int pointer = len > c->ch->max_message, code;
+    if (pointer) {
+        if ((code = sdsinf__claim_store(c, msg, len, ptr, &len, err)) !=
+            SDSINF_OK)
+            return code;
+        msg = ptr;
+    }
+    unsigned char *copy = sdsinf__malloc(len ? len : 1);
+    if (!copy)
+        return sdsinf__fail(err, SDSINF_ENOMEM,
+                            "channel '%s': no memory for worker %d's send of "
+                            "%zu bytes",
+                            c->channel, c->ch->self, len);
+    if (len)
+        memcpy(copy, msg, len);
+    *m = (sdsinf_sqsq_msg){copy, len, pointer};
+    return SDSINF_OK;
+}
+
 int sdsinf__sqsq_inbox_settle(sdsinf_sqsq_inbox *in, sdsinf_err *err)
 {
     int code = SDSINF_OK;

@@ -139,6 +139,13 @@ typedef struct sdsinf_sqsq_msg {
     int pointer; /* a send held: data is a claim check's pointer text */
 } sdsinf_sqsq_msg;
 
+/* Message msg (len bytes) as a send to hold in *m, its bytes copied
+ * (m->data the caller's, sdsinf__free it): one over the instance's
+ * max_message, handed whole, is stored by the claim check c and m holds
+ * its pointer's text instead. */
+int sdsinf__sqsq_hold(sdsinf__claim *c, const void *msg, size_t len,
+                      sdsinf_sqsq_msg *m, sdsinf_err *err);
+
 /* The receive state of one instance: set ch, aws, channel, name, url,
  * wait_s and shared, the rest zero. */
 typedef struct sdsinf_sqsq_inbox {
