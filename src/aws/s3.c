@@ -304,8 +304,8 @@ static void page_free(key_page *p)
 
 int sdsinf__s3_delete_prefix(sdsinf_aws *a, const char *bucket,
                              const char *prefix, uint64_t *lists,
-                             uint64_t *deletes, uint64_t *retries,
-                             sdsinf_err *err)
+                             uint64_t *deletes, int64_t *removed,
+                             uint64_t *retries, sdsinf_err *err)
 {
     char token[1024];
     key_page *p = sdsinf__calloc(1, sizeof *p);
@@ -325,11 +325,29 @@ int sdsinf__s3_delete_prefix(sdsinf_aws *a, const char *bucket,
         ++*deletes;
         code = sdsinf__s3_delete(a, bucket, (const char *const *)p->keys,
                                  p->n, retries, err);
+        if (code == SDSINF_OK && removed)
+            *removed += p->n;
         page_free(p);
     }
     if (p)
         page_free(p);
     sdsinf__free(p);
+    return code;
+}
+
+int sdsinf__s3_remove_run(sdsinf_aws *a, const char *bucket,
+                          const char *root, int own, uint64_t *lists,
+                          uint64_t *deletes, uint64_t *retries,
+                          sdsinf_err *err)
+{
+    int code = sdsinf__s3_delete_prefix(a, bucket, root, lists, deletes,
+                                        NULL, retries, err);
+    if (code == SDSINF_S3_NOT_FOUND) /* no bucket: nothing left */
+        return SDSINF_OK;
+    if (code == SDSINF_OK && own) {
+        ++*deletes;
+        code = sdsinf__s3_bucket_delete(a, bucket, retries, err);
+    }
     return code;
 }
 

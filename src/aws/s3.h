@@ -44,12 +44,19 @@ int sdsinf__s3_delete(sdsinf_aws *a, const char *bucket,
 
 /* Deletes every key under prefix: a listing of up to 1000 keys, then one
  * DeleteObjects of them, until a listing is empty; each listing added to
- * *lists, each DeleteObjects to *deletes.  A missing bucket is
- * SDSINF_S3_NOT_FOUND. */
+ * *lists, each DeleteObjects to *deletes, the keys deleted to *removed
+ * (NULL: not counted).  A missing bucket is SDSINF_S3_NOT_FOUND. */
 int sdsinf__s3_delete_prefix(sdsinf_aws *a, const char *bucket,
                              const char *prefix, uint64_t *lists,
-                             uint64_t *deletes, uint64_t *retries,
-                             sdsinf_err *err);
+                             uint64_t *deletes, int64_t *removed,
+                             uint64_t *retries, sdsinf_err *err);
+/* Removes a run's keys under root and, when the bucket is the run's own
+ * (`own`), the bucket; a missing bucket is no error.  Listings add to
+ * *lists, DeleteObjects and DeleteBucket to *deletes. */
+int sdsinf__s3_remove_run(sdsinf_aws *a, const char *bucket,
+                          const char *root, int own, uint64_t *lists,
+                          uint64_t *deletes, uint64_t *retries,
+                          sdsinf_err *err);
 /* How many keys there are under prefix (every listing page) into *n; a
  * missing bucket is SDSINF_S3_NOT_FOUND. */
 int sdsinf__s3_count_prefix(sdsinf_aws *a, const char *bucket,

@@ -275,44 +275,13 @@ int sdsinf_stack_deploy(const char *name, const char *template_json,
 /* ---- Destroy: the buckets emptied first (CloudFormation deletes only an
  * empty bucket) ---------------------------------------------------------- */
 
-typedef struct bucket_keys {
-    char *keys[SDSINF_S3_DELETE_MAX];
-    int n;
-} bucket_keys;
-
-static int keep_key(void *u, const char *key)
-{
-    bucket_keys *b = u;
-    size_t n = strlen(key) + 1;
-    if (!(b->keys[b->n] = sdsinf__malloc(n)))
-        return SDSINF_ENOMEM;
-    memcpy(b->keys[b->n++], key, n);
-    return 0;
-}
-
-/* Deletes every object of bucket (pages of 1000); one already gone is no
- * error. */
+/* Deletes every object of bucket; one already gone is no error. */
 static int empty_bucket(sdsinf_aws *a, const char *bucket, int64_t *removed,
                         sdsinf_err *err)
 {
-    int code;
-    do {
-        bucket_keys b = {.n = 0};
-        char token[2048] = "";
-        code = sdsinf__s3_list(a, bucket, "", SDSINF_S3_DELETE_MAX, token,
-                               sizeof token, keep_key, &b, NULL, err);
-        if (code == SDSINF_ENOMEM)
-            code = sdsinf__fail(err, code, "no memory to empty bucket %.63s",
-                                bucket);
-        if (code == SDSINF_OK && b.n)
-            code = sdsinf__s3_delete(a, bucket, (const char *const *)b.keys,
-                                     b.n, NULL, err);
-        *removed += code == SDSINF_OK ? b.n : 0;
-        for (int i = 0; i < b.n; i++)
-            sdsinf__free(b.keys[i]);
-        if (code == SDSINF_OK && !b.n)
-            break;
-    } while (code == SDSINF_OK);
+    uint64_t lists = 0, deletes = 0; /* a destroy bills nobody's run */
+    int code = sdsinf__s3_delete_prefix(a, bucket, "", &lists, &deletes,
+                                        removed, NULL, err);
     return code == SDSINF_S3_NOT_FOUND ? SDSINF_OK : code;
 }
 

@@ -244,15 +244,9 @@ int sdsinf__claim_run_remove(sdsinf_aws *a, const sdsinf__claim_settings *st,
     if (st->mode == SDSINF__CLAIM_OFF)
         return SDSINF_OK;
     run_names(st, prefix, run, bucket, root);
-    int code = sdsinf__s3_delete_prefix(a, bucket, root, &req->s3_list,
-                                        &req->s3_remove, &req->retries, err);
-    if (code == SDSINF_S3_NOT_FOUND) /* no bucket: nothing left */
-        return SDSINF_OK;
-    if (code == SDSINF_OK && !st->bucket[0]) {
-        req->s3_remove++;
-        code = sdsinf__s3_bucket_delete(a, bucket, &req->retries, err);
-    }
-    return code;
+    return sdsinf__s3_remove_run(a, bucket, root, !st->bucket[0],
+                                 &req->s3_list, &req->s3_remove,
+                                 &req->retries, err);
 }
 
 int sdsinf__claim_run_count(sdsinf_aws *a, const sdsinf__claim_settings *st,

@@ -208,15 +208,8 @@ static int remove_run(sdsinf_aws *a, const s3_settings *st, uint64_t run,
 {
     char bucket[64], root[KEY_CAP];
     run_names(st, run, bucket, root);
-    int code = sdsinf__s3_delete_prefix(a, bucket, root, &req->list,
-                                        &req->remove, &req->retries, err);
-    if (code == SDSINF_S3_NOT_FOUND) /* no bucket: nothing left */
-        return SDSINF_OK;
-    if (code == SDSINF_OK && !st->bucket[0]) {
-        req->remove++;
-        code = sdsinf__s3_bucket_delete(a, bucket, &req->retries, err);
-    }
-    return code;
+    return sdsinf__s3_remove_run(a, bucket, root, !st->bucket[0], &req->list,
+                                 &req->remove, &req->retries, err);
 }
 
 static int s3_run_residue(void *state, const char *config, uint64_t run,
