@@ -54,7 +54,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "bench"))
 from bench_infer import busy_cores, log, tile_workload  # noqa: E402
 from bench_run import (CONTENDED, PrivateRedis, layer_groups,  # noqa: E402
-                       make_model, make_plan, read_layers, run_json)
+                       make_model, make_plan, read_layers, real_data,
+                       run_json)
 
 PROXY = os.path.join(ROOT, "tests", "aws_throttle_proxy.py")
 WITH_AWS = os.path.join(ROOT, "tests", "with_aws.sh")
@@ -169,19 +170,11 @@ def main():
     args = ap.parse_args()
     args.work = os.path.abspath(args.work) if args.work else None
 
-    data = os.path.normpath(args.data)
     n, nl = args.neurons, args.layers
-    weights = os.path.join(data, f"neuron{n}")
-    images = os.path.join(data, f"sparse-images-{n}-first6000.tsv")
-    gold = os.path.join(data, f"neuron{n}-l{nl}-categories-first6000.tsv")
-    missing = [p for p in (weights, images, gold) if not os.path.exists(p)]
-    if missing:
-        why = "GraphChallenge data not found: " + ", ".join(missing)
-        print(f"bench_channels: skipped: {why}")
-        if args.json_out:
-            with open(args.json_out, "w") as f:
-                json.dump({"bench": "channels", "skipped": why}, f)
+    found = real_data(args, n, nl, "channels")
+    if not found:
         return 0
+    weights, images, gold = found
     if not os.access(args.sdsinf, os.X_OK):
         sys.exit(f"bench_channels: {args.sdsinf} not found; build it first "
                  "(cmake -S . -B build && cmake --build build -j)")

@@ -265,6 +265,25 @@ def sdsinf_json(cmd, what):
     return res, wall
 
 
+def real_data(args, n, nl, bench):
+    """The real network's weights, first 6,000 images and their golden
+    categories under args.data; None when one is missing, after saying so
+    (and writing the skip to args.json_out) for bench_<bench>."""
+    data = os.path.normpath(args.data)
+    weights = os.path.join(data, f"neuron{n}")
+    images = os.path.join(data, f"sparse-images-{n}-first6000.tsv")
+    gold = os.path.join(data, f"neuron{n}-l{nl}-categories-first6000.tsv")
+    missing = [p for p in (weights, images, gold) if not os.path.exists(p)]
+    if not missing:
+        return weights, images, gold
+    why = "GraphChallenge data not found: " + ", ".join(missing)
+    print(f"bench_{bench}: skipped: {why}")
+    if args.json_out:
+        with open(args.json_out, "w") as f:
+            json.dump({"bench": bench, "skipped": why}, f)
+    return None
+
+
 def make_model(exe, weights, nl, model, reuse):
     """The model bundle at `model` (sdsinf convert), kept where `reuse`."""
     if reuse and os.path.exists(model):
@@ -525,18 +544,10 @@ def main():
         die("no launcher/channel pair to run")
     primary = configs[0]
 
-    data = os.path.normpath(args.data)
-    weights = os.path.join(data, f"neuron{n}")
-    images = os.path.join(data, f"sparse-images-{n}-first6000.tsv")
-    gold = os.path.join(data, f"neuron{n}-l{nl}-categories-first6000.tsv")
-    missing = [p for p in (weights, images, gold) if not os.path.exists(p)]
-    if missing:
-        why = "GraphChallenge data not found: " + ", ".join(missing)
-        print(f"bench_run: skipped: {why}")
-        if args.json_out:
-            with open(args.json_out, "w") as f:
-                json.dump({"bench": "run", "skipped": why}, f)
+    found = real_data(args, n, nl, "run")
+    if not found:
         return 0
+    weights, images, gold = found
     if not os.access(args.sdsinf, os.X_OK):
         die(f"{args.sdsinf} not found or not executable; build it first "
             "(cmake -S . -B build && cmake --build build -j)")
