@@ -33,16 +33,11 @@ int sdsinf__claim_setting(sdsinf__claim_settings *c,
         return -1;
     }
     if (sdsinf__setting_is(it, "claim_above")) {
-        int64_t v = 0;
-        if (it->vlen == 0 || it->vlen > 12)
+        int64_t v = sdsinf__setting_decimal(it, 12, 1, INT64_MAX);
+        if (v < 0)
             return -1;
-        for (size_t i = 0; i < it->vlen; i++) {
-            if (it->val[i] < '0' || it->val[i] > '9')
-                return -1;
-            v = v * 10 + (it->val[i] - '0');
-        }
         c->above = v;
-        return v > 0 ? 0 : -1;
+        return 0;
     }
     if (sdsinf__setting_is(it, "bucket"))
         return it->vlen < 3 || it->val[0] == '.' || it->val[0] == '-' ||

@@ -28,17 +28,23 @@ int sdsinf__setting_is(const sdsinf__setting *st, const char *key)
            !strncmp(st->key, key, st->klen);
 }
 
-int sdsinf__setting_int(const sdsinf__setting *st, int lo, int hi)
+int64_t sdsinf__setting_decimal(const sdsinf__setting *st, int digits,
+                                int64_t lo, int64_t hi)
 {
-    long v = 0;
-    if (st->vlen == 0 || st->vlen > 9)
+    int64_t v = 0;
+    if (st->vlen == 0 || st->vlen > (size_t)digits || digits > 18)
         return -1;
     for (size_t i = 0; i < st->vlen; i++) {
         if (st->val[i] < '0' || st->val[i] > '9')
             return -1;
         v = v * 10 + (st->val[i] - '0');
     }
-    return v < lo || v > hi ? -1 : (int)v;
+    return v < lo || v > hi ? -1 : v;
+}
+
+int sdsinf__setting_int(const sdsinf__setting *st, int lo, int hi)
+{
+    return (int)sdsinf__setting_decimal(st, 9, lo, hi);
 }
 
 int sdsinf__setting_name(const sdsinf__setting *st, const char *extra,

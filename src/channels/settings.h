@@ -20,7 +20,11 @@ typedef struct sdsinf__setting {
 int sdsinf__setting_next(const char **s, sdsinf__setting *out);
 /* Whether the item's key is `key`. */
 int sdsinf__setting_is(const sdsinf__setting *st, const char *key);
-/* The value as a decimal in lo..hi, else -1. */
+/* The value as a decimal of at most `digits` digits (up to 18) in
+ * lo..hi (lo >= 0), else -1. */
+int64_t sdsinf__setting_decimal(const sdsinf__setting *st, int digits,
+                                int64_t lo, int64_t hi);
+/* The value as a decimal of at most 9 digits in lo..hi, else -1. */
 int sdsinf__setting_int(const sdsinf__setting *st, int lo, int hi);
 /* Copies the value into out (cap bytes, NUL-terminated) when it is 1 to
  * cap - 1 bytes of a-z, 0-9 and the characters of `extra`: 0, else -1
