@@ -396,13 +396,6 @@ static char *template_text(const aws_opts *o, int formatted)
 
 /* ---- The subcommands -------------------------------------------------------------- */
 
-static int fail(const sdsinf_err *err)
-{
-    fprintf(stderr, "sdsinf: error %s: %s\n", sdsinf_status_name(err->code),
-            err->msg);
-    return 1;
-}
-
 static void to_stderr(const char *line, void *arg)
 {
     (void)arg;
@@ -466,7 +459,7 @@ static int aws_deploy(int argc, char **argv)
     if (rc == SDSINF_OK)
         rc = sdsinf_stack_describe(o.stack, &st, &err);
     if (rc != SDSINF_OK)
-        return fail(&err);
+        return cli_error(&err);
     double secs = now_s() - t0;
     if (!o.json) {
         printf("stack %s: %s in %.1f s\noutputs:\n", o.stack, st.status, secs);
@@ -483,7 +476,7 @@ static int aws_deploy(int argc, char **argv)
     outputs_json(j, &st);
     rc = cli_json_write(j, stdout, &err);
     putchar('\n');
-    return rc == SDSINF_OK ? 0 : fail(&err);
+    return rc == SDSINF_OK ? 0 : cli_error(&err);
 }
 
 /* status: a resource as a line, or into the JSON array. */
@@ -517,7 +510,7 @@ static int aws_status(int argc, char **argv)
     if (rc || (rc = stack_name("status", &o)))
         return rc;
     if (sdsinf_stack_describe(o.stack, &st, &err) != SDSINF_OK)
-        return fail(&err);
+        return cli_error(&err);
     cJSON *j = o.json ? cJSON_CreateObject() : NULL;
     status_out so = {j ? cJSON_CreateArray() : NULL};
     if (!j) {
@@ -530,7 +523,7 @@ static int aws_status(int argc, char **argv)
     if (rc != SDSINF_OK) {
         cJSON_Delete(j);
         cJSON_Delete(so.list);
-        return fail(&err);
+        return cli_error(&err);
     }
     if (!j)
         return 0;
@@ -541,7 +534,7 @@ static int aws_status(int argc, char **argv)
     cJSON_AddItemToObject(j, "resources", so.list);
     rc = cli_json_write(j, stdout, &err);
     putchar('\n');
-    return rc == SDSINF_OK ? 0 : fail(&err);
+    return rc == SDSINF_OK ? 0 : cli_error(&err);
 }
 
 static int aws_destroy(int argc, char **argv)
@@ -554,7 +547,7 @@ static int aws_destroy(int argc, char **argv)
     double t0 = now_s();
     fprintf(stderr, "destroying stack %s\n", o.stack);
     if (sdsinf_stack_destroy(o.stack, to_stderr, NULL, &err) != SDSINF_OK)
-        return fail(&err);
+        return cli_error(&err);
     double secs = now_s() - t0;
     if (!o.json) {
         printf("stack %s: removed in %.1f s\n", o.stack, secs);
@@ -566,7 +559,7 @@ static int aws_destroy(int argc, char **argv)
     cJSON_AddNumberToObject(j, "seconds", secs);
     rc = cli_json_write(j, stdout, &err);
     putchar('\n');
-    return rc == SDSINF_OK ? 0 : fail(&err);
+    return rc == SDSINF_OK ? 0 : cli_error(&err);
 }
 
 /* ---- The table ------------------------------------------------------------------------ */

@@ -114,3 +114,10 @@ int cli_read_file(const char *path, size_t max, char **buf, size_t *len,
     *len = n;
     return SDSINF_OK;
 }
+
+int cli_error(const sdsinf_err *err)
+{
+    fprintf(stderr, "sdsinf: error %s: %s\n", sdsinf_status_name(err->code),
+            err->msg);
+    return 1;
+}

@@ -12,6 +12,10 @@
 /* The tools report failures as the library does. */
 #define cli_fail sdsinf_err_set
 
+/* Prints err as `sdsinf: error NAME: message` on stderr; returns 1, a
+ * failed command's exit status. */
+int cli_error(const sdsinf_err *err);
+
 /* Adds key: s to the object, a string, or null when s is NULL (cJSON
  * would leave the key out). */
 void cli_json_add_string(cJSON *o, const char *key, const char *s);

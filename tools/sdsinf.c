@@ -60,13 +60,6 @@ static int usage_error(const char *fmt, ...)
     return EXIT_USAGE;
 }
 
-static int fail(const sdsinf_err *err)
-{
-    fprintf(stderr, "sdsinf: error %s: %s\n", sdsinf_status_name(err->code),
-            err->msg);
-    return 1;
-}
-
 /* ---- signals ------------------------------------------------------------------
  * SIGINT and SIGTERM during a run set a flag (all a handler may safely
  * do); the run's wait loops read it as their cancel flag, stop the
@@ -567,7 +560,7 @@ static int print_json(cJSON *o)
 {
     sdsinf_err err = {0};
     if (cli_json_write(o, stdout, &err))
-        return fail(&err);
+        return cli_error(&err);
     putchar('\n');
     return 0;
 }
@@ -720,7 +713,7 @@ static int begin_dir(const char *dir, const char *marker,
     sdsinf_err err = {0};
     int rc = sdsinf_output_dir_begin(dir, marker, d, &err);
     return rc == SDSINF_EINVAL ? usage_error("%s", err.msg)
-           : rc                ? fail(&err)
+           : rc                ? cli_error(&err)
                                : 0;
 }
 
@@ -810,7 +803,7 @@ static int cmd_infer(const opts *o)
     rc = check == 0 ? 1 : 0;
     goto done;
 fail:
-    rc = fail(&err);
+    rc = cli_error(&err);
 done:
     cli_files_discard(&outs);
     free(cats);
@@ -906,7 +899,7 @@ static int cmd_generate(const opts *o)
     ms.infer = 1; /* the golden categories */
     ms.batch_size = GEN_BATCH;
     if (check_memory("generate", &ms, o, &err))
-        return fail(&err);
+        return cli_error(&err);
     if ((rc = begin_dir(o->out, MODEL_DIR_MARKER, &dir)))
         return rc;
     double t = now();
@@ -915,7 +908,7 @@ static int cmd_generate(const opts *o)
         sdsinf_output_dir_commit(&dir, &err)) {
         name_in_dir(&dir, &err);
         sdsinf_output_dir_abort(&dir);
-        return fail(&err);
+        return cli_error(&err);
     }
     t = now() - t;
     if (o->json) {
@@ -955,7 +948,7 @@ static int cmd_convert(const opts *o)
     file_sizes(o, &ms);
     if (check_memory("convert", &ms, o, &err) ||
         load_model(o, &m, &load_s, &err) != SDSINF_OK)
-        return fail(&err);
+        return cli_error(&err);
     double t = now();
     int rc = sdsinf_model_save_bundle(m, o->out, &err);
     t = now() - t;
@@ -974,7 +967,7 @@ static int cmd_convert(const opts *o)
                    m->neurons, m->layers, (long long)st.st_size);
     }
     sdsinf_model_free(m);
-    return rc != SDSINF_OK ? fail(&err) : printed;
+    return rc != SDSINF_OK ? cli_error(&err) : printed;
 }
 
 /* ---- partition ------------------------------------------------------------ */
@@ -1066,7 +1059,7 @@ static int cmd_partition(const opts *o)
     goto done;
 fail:
     name_in_dir(&dir, &err);
-    rc = fail(&err);
+    rc = cli_error(&err);
 done:
     sdsinf_output_dir_abort(&dir);
     sdsinf_plan_free(plan);
@@ -1097,7 +1090,7 @@ static int cmd_sdsinf_export(const opts *o)
                            &err) ||
         sdsinf_output_dir_commit(&dir, &err)) {
         name_in_dir(&dir, &err);
-        rc = fail(&err);
+        rc = cli_error(&err);
     }
     else
         rc = 0;
@@ -1148,7 +1141,7 @@ static int cmd_sdsinf_import(const opts *o)
         (o->weights_out && sdsinf_output_dir_commit(&wdir, &err))) {
         name_in_dir(&dir, &err);
         name_in_dir(&wdir, &err);
-        rc = fail(&err);
+        rc = cli_error(&err);
     } else {
         sdsinf_plan_stats st;
         sdsinf_plan_get_stats(plan, &st);
@@ -1560,7 +1553,7 @@ stopped:
     rc = interrupted(&err);
     goto done;
 fail:
-    rc = fail(&err);
+    rc = cli_error(&err);
 done:
     cli_files_discard(&outs);
     free(cats);
@@ -1580,12 +1573,12 @@ static int cmd_run(const opts *given)
     if (o.stack && sdsinf_stack_channel_config(o.stack, o.channel,
                                                o.channel_config, stack_config,
                                                sizeof stack_config, &err))
-        return fail(&err);
+        return cli_error(&err);
     o.channel_config = o.stack ? stack_config : o.channel_config;
     if (!o.payload)
         return run_distributed(&o, &rs);
     if (payload_load(o.payload, &pl, &err) != SDSINF_OK)
-        return fail(&err);
+        return cli_error(&err);
     int rc = apply_payload(&pl, &o, &rs);
     if (rc == 0)
         rc = run_distributed(&o, &rs);
@@ -1792,7 +1785,7 @@ static int demo_verify(demo *d, sdsinf_err *err)
                     "= golden"
                   : "the distributed run DIFFERS (see above)");
     } else {
-        fail(err);
+        cli_error(err);
     }
     free(dist);
     free(single);
@@ -1902,7 +1895,7 @@ static int cmd_demo(const opts *o)
         check_metrics(o->metrics) || check_run_opts(o, d.workers))
         return EXIT_USAGE;
     if (demo_check_memory(&d, o, &err))
-        return fail(&err);
+        return cli_error(&err);
     if ((rc = demo_paths(&d, o)))
         return rc;
     printf("sdsinf demo: %d neurons x %d layers, %lld images, %d workers, "
@@ -1914,14 +1907,14 @@ static int cmd_demo(const opts *o)
         name_in_dir(&d.out, &err);
         demo_free(&d);
         printf("demo FAILED\n");
-        return stop_signal ? interrupted(&err) : fail(&err);
+        return stop_signal ? interrupted(&err) : cli_error(&err);
     }
     ok = demo_verify(&d, &err);
     if (write_run_metrics(d.metrics, o, &rs, &d.in, &d.st, d.ncats, ok,
                           &err) ||
         (d.out.temp && sdsinf_output_dir_commit(&d.out, &err))) {
         ok = 0;
-        fail(&err);
+        cli_error(&err);
     } else {
         demo_report(&d);
     }
@@ -1973,7 +1966,7 @@ static int cmd_clean(const opts *o)
     sdsinf_clean_stats st;
     if (!o->json) {
         if (sdsinf_clean(o->dry_run, print_removed, (void *)o, &st, &err))
-            return fail(&err);
+            return cli_error(&err);
         printf("%s %lld %s channel state (%lld files, %.1f MB) in %s; "
                "kept %lld (owner running, no owner recorded, or a channel "
                "this program lacks)\n",
@@ -1988,7 +1981,7 @@ static int cmd_clean(const opts *o)
     removed = cJSON_AddArrayToObject(j, "removed");
     if (sdsinf_clean(o->dry_run, json_removed, removed, &st, &err)) {
         cJSON_Delete(j);
-        return fail(&err);
+        return cli_error(&err);
     }
     cJSON_AddNumberToObject(j, "runs", (double)st.runs);
     cJSON_AddNumberToObject(j, "files", (double)st.files);
@@ -2025,7 +2018,7 @@ static int cmd_cost(const opts *o)
         return usage_error("%s", err.msg);
     int rc = o->validate ? cost_validate(o->validate, &co, &err)
                          : cost_report(&co, &err);
-    return rc == SDSINF_OK ? 0 : fail(&err);
+    return rc == SDSINF_OK ? 0 : cli_error(&err);
 }
 
 /* ---- plan -------------------------------------------------------------------- */
@@ -2131,7 +2124,7 @@ static int cmd_plan(const opts *o)
     }
     calibrate_free(&cal);
     sdsinf_model_free(m);
-    return rc == SDSINF_OK ? 0 : fail(&err);
+    return rc == SDSINF_OK ? 0 : cli_error(&err);
 }
 
 /* ---- report ------------------------------------------------------------------ */
@@ -2146,7 +2139,7 @@ static int cmd_report(const opts *o)
         return usage_error("report needs a run directory or a metrics PREFIX "
                            "(of sdsinf run --metrics PREFIX)");
     if (report_write(&ro, path, sizeof path, &err))
-        return fail(&err);
+        return cli_error(&err);
     if (!o->json) {
         printf("%s\n", path);
         return 0;
@@ -2174,7 +2167,7 @@ static int cmd_worker(const opts *o)
     FILE *f = strcmp(o->spec, "-") ? fopen(o->spec, "rb") : stdin;
     if (!f) {
         cli_fail(&err, SDSINF_EIO, "%s: %s", o->spec, strerror(errno));
-        return fail(&err);
+        return cli_error(&err);
     }
     int bad = 0;
     do { /* a spec is small: read it whole */
@@ -2194,7 +2187,7 @@ static int cmd_worker(const opts *o)
         rc = sdsinf_worker_main(&spec, &err);
         sdsinf_worker_spec_free(&spec);
     }
-    return rc == SDSINF_OK ? 0 : o->quiet ? 1 : fail(&err);
+    return rc == SDSINF_OK ? 0 : o->quiet ? 1 : cli_error(&err);
 }
 
 /* ---- lambda-runtime --------------------------------------------------------- */
