@@ -109,6 +109,16 @@ def handler(upstream, counts, delay_s):
     return Proxy
 
 
+class Server(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):
+        """A client that hangs up mid-request (a worker cutting its long
+        poll short as it stops) is no error of the proxy's."""
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[1])
     ap.add_argument("--every", type=int, default=0, metavar="N",
@@ -125,10 +135,9 @@ def main():
         ap.error("needs $AWS_ENDPOINT_URL (tests/with_aws.sh sets it), "
                  "-- and a command, and counts >= 0")
     counts = Counts(args.every)
-    server = http.server.ThreadingHTTPServer(
+    server = Server(
         ("127.0.0.1", 0),
         handler(urllib.parse.urlsplit(endpoint), counts, args.delay_ms / 1e3))
-    server.daemon_threads = True
     threading.Thread(target=server.serve_forever, daemon=True).start()
     env = dict(os.environ,
                AWS_ENDPOINT_URL=f"http://127.0.0.1:{server.server_address[1]}")
