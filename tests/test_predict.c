@@ -3,7 +3,7 @@
  * slower and its compute scales with the vCPU share up to 6; more workers
  * never compute longer and never make fewer requests; the bill of a
  * worker without messages is its GB-seconds and invocations at the
- * price; the recommendation meets its bound and is the cheapest (or the
+ * price; the requests are those sdsinf's channels make (batches); the recommendation meets its bound and is the cheapest (or the
  * fastest) that does; an impossible bound is reported with the nearest
  * configuration; what cannot run or is out of range is refused. */
 #include "testutil.h"
@@ -178,6 +178,43 @@ static void test_workers(void **state)
     }
 }
 
+/* The requests of 64 workers, one batch of 10 images, each worker a small
+ * block for every peer (63) at each of the 8 layers, counted through a
+ * price of $1 for one kind of request and nothing for the rest: sqs one
+ * SendMessageBatch per target, sns one PublishBatch per 10 targets, s3
+ * one PUT per layer and a GET per block; every channel but s3 receives
+ * in polls of 10 messages. */
+static double requests_of(int via, int kind)
+{
+    sdsinf_calibration c = calibration();
+    sdsinf_latency_model m = constants();
+    sdsinf_prices p;
+    sdsinf_prediction out;
+    sdsinf_err err = {0};
+    sdsinf_deployment d = lambda(via, 64, 1769);
+    sdsinf_prices_init(&p);
+    p.region = "test";
+    double *price[] = {&p.sqs_usd_per_request, &p.sns_usd_per_publish,
+                       &p.s3_usd_per_put, &p.s3_usd_per_get};
+    *price[kind] = 1;
+    assert_int_equal(sdsinf_predict(&c, &m, &p, 10, &d, &out, &err), 0);
+    return out.usd;
+}
+
+static void test_batches(void **state)
+{
+    enum { SQS, SNS, PUT, GET };
+    const double wl = 64 * LAYERS, polls = 7 * wl; /* ceil(63 / 10) */
+    (void)state;
+    /* sqs: sends, receives and their deletes */
+    assert_true(requests_of(SDSINF_VIA_SQS, SQS) == 63 * wl + 2 * polls);
+    assert_true(requests_of(SDSINF_VIA_SNS, SNS) == 7 * wl);
+    assert_true(requests_of(SDSINF_VIA_SNS, SQS) == 2 * polls);
+    assert_true(requests_of(SDSINF_VIA_S3, PUT) == wl);
+    assert_true(requests_of(SDSINF_VIA_S3, GET) == 63 * wl);
+    assert_true(requests_of(SDSINF_VIA_S3, SQS) == 0);
+}
+
 /* A launch tree starts 62 workers faster than the coordinator alone. */
 static void test_tree(void **state)
 {
@@ -295,6 +332,7 @@ int main(void)
         cmocka_unit_test(test_vcpu_cap),
         cmocka_unit_test(test_gb_seconds),
         cmocka_unit_test(test_workers),
+        cmocka_unit_test(test_batches),
         cmocka_unit_test(test_tree),
         cmocka_unit_test(test_recommended),
         cmocka_unit_test(test_impossible),
