@@ -2,8 +2,9 @@
 # cli_plan.sh SDSINF DATA - `sdsinf plan` on a generated small model:
 # --calibrate writes a calibration file with a figure per layer; planning
 # from it prints the frontier and a recommendation that meets the bound
-# (table and --json); an impossible bound is reported with the nearest
-# configuration; a budget picks the fastest within it; --plot draws a
+# (table and --json) and the best configuration of each kind (Lambda on
+# each channel, the EC2 engines, the server baselines); an impossible
+# bound is reported with the nearest configuration; a budget picks the fastest within it; --plot draws a
 # PNG and an SVG with gnuplot, and without gnuplot says so and succeeds;
 # a bad calibration file fails naming the file; usage errors exit 2.
 set -u
@@ -34,6 +35,8 @@ check 0 "recommended (the cheapest within the bounds)" "plan: table" \
     "$sdsinf" plan --calibration "$tmp/cal.json" --images 100000 \
     --max-seconds 60
 expect "the table has a frontier" "$(grep -c 'lambda\|server\|mpi\|local\|redis' "$tmp/stdout")" -ge 2
+expect "... and the best of each kind, the server baselines among them" \
+    "$(sed -n '/the best of each kind/,$p' "$tmp/stdout" | grep -c 'server-job 1x\|server-always 1x')" -eq 2
 check 0 '"achievable":true' "plan: --json" "$sdsinf" plan \
     --calibration "$tmp/cal.json" --images 100000 --max-seconds 60 --json
 expect "--json: one line on stdout" "$(wc -l <"$tmp/stdout")" -eq 1
@@ -54,6 +57,17 @@ for a, b in zip(c, c[1:]):
 r = d["recommended"]
 assert r["seconds"] <= 60
 assert all(x["usd"] >= r["usd"] for x in c if x["seconds"] <= 60)
+# the best of each kind: every engine, the server baselines among them,
+# and Lambda on each channel, once each; those that meet the bound do
+k = {x["kind"]: x for x in d["kinds"]}
+assert len(k) == len(d["kinds"]), d["kinds"]
+for name in ("lambda sqs", "lambda sns", "lambda s3", "lambda sqs+s3",
+             "local", "mpi", "redis", "server-job", "server-always"):
+    assert name in k, (name, sorted(k))
+assert k["server-job"]["startup_seconds"] > 0 == k["server-always"]["startup_seconds"]
+assert k["mpi"]["machines"] >= 2 and k["mpi"]["instance"]
+assert all(x["seconds"] <= 60 for x in d["kinds"] if x["meets"])
+assert dict(r, meets=True) in d["kinds"]
 ' "$tmp/plan.json"
 fi
 
