@@ -4,9 +4,12 @@
 # from it prints the frontier and a recommendation that meets the bound
 # (table and --json) and the best configuration of each kind (Lambda on
 # each channel, the EC2 engines, the server baselines); an impossible
-# bound is reported with the nearest configuration; a budget picks the fastest within it; --plot draws a
-# PNG and an SVG with gnuplot, and without gnuplot says so and succeeds;
-# a bad calibration file fails naming the file; usage errors exit 2.
+# bound is reported with the nearest configuration; a budget picks the
+# fastest within it; --plot draws a PNG and an SVG with gnuplot, and
+# without gnuplot says so and succeeds;
+# a bad calibration file fails naming the file; usage errors exit 2;
+# bench/probe_latency.py measures request latencies on the AWS emulator
+# into a price table plan takes.
 set -u
 sdsinf=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/sdsinf-plan-XXXXXX") || exit 1
@@ -152,6 +155,22 @@ then :; else failures=$((failures + 1)); fi
 sed 's/"sources": {/"sources": {"no_such_constant": "x",/' "$prices" >"$tmp/prices.json"
 check 1 "no_such_constant" "a source of no constant" "$sdsinf" plan \
     --calibration "$tmp/cal.json" --images 10 --max-seconds 1 --prices "$tmp/prices.json"
+
+echo "== measured latencies: bench/probe_latency.py on the AWS emulator"
+rc=0
+python3 "$(dirname "$0")/../bench/probe_latency.py" --sdsinf "$sdsinf" \
+    --out "$tmp/measured.json" --channels sqs,s3 --layers 4 --images 50 \
+    >"$tmp/probe.out" 2>&1 || rc=$?
+if [ "$rc" -eq 77 ]; then
+    echo "skip: no AWS emulator (scripts/install-aws-tools.sh): the probe not run"
+else
+    expect "the probe ran (exit $rc): $(tail -3 "$tmp/probe.out")" "$rc" -eq 0
+    expect "... and measured sqs's and s3's latencies" \
+        "$(grep -c '"measured: bench/probe_latency.py' "$tmp/measured.json")" -eq 4
+    check 0 "recommended" "plan with the measured table" "$sdsinf" plan \
+        --calibration "$tmp/cal.json" --images 1000 --max-seconds 60 \
+        --prices "$tmp/measured.json"
+fi
 
 [ "$failures" -eq 0 ] && echo "all passed" || echo "$failures failed"
 [ "$failures" -eq 0 ]
