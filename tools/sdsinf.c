@@ -145,8 +145,10 @@ static const flag FLAGS[] = {
               "the output: the categories (infer, run; - for standard "
               "output), the model's directory (generate; demo: default a new "
               "one in $TMPDIR), the bundle (convert), the plan's directory "
-              "(partition: default none; sdsinf-import) or the SDS-Inf "
-              "layout's (sdsinf-export)"),
+              "(partition: default none; sdsinf-import), the SDS-Inf "
+              "layout's (sdsinf-export), the page (report: default "
+              "DIR/report.html or PREFIX-report.html) or the calibration "
+              "(plan --calibrate)"),
     TEXT_FLAG("--scores", scores, "FILE",
               "each image's argmax and maximum score (- for standard output)"),
     TEXT_FLAG("--bias", bias, "B|FILE",
