@@ -85,17 +85,23 @@ static sdsinf_deployment lambda(int via, int workers, int mb)
     return d;
 }
 
-static sdsinf_prediction predict(const sdsinf_deployment *d, int64_t images)
+static sdsinf_prediction predict_at(const sdsinf_deployment *d,
+                                    int64_t images, const sdsinf_prices *p)
 {
     sdsinf_calibration c = calibration();
     sdsinf_latency_model m = constants();
-    sdsinf_prices p = prices();
     sdsinf_prediction out;
     sdsinf_err err = {0};
-    int rc = sdsinf_predict(&c, &m, &p, images, d, &out, &err);
+    int rc = sdsinf_predict(&c, &m, p, images, d, &out, &err);
     if (rc)
         fail_msg("sdsinf_predict: %s", err.msg);
     return out;
+}
+
+static sdsinf_prediction predict(const sdsinf_deployment *d, int64_t images)
+{
+    sdsinf_prices p = prices();
+    return predict_at(d, images, &p);
 }
 
 static void test_memory(void **state)
@@ -186,19 +192,14 @@ static void test_workers(void **state)
  * in polls of 10 messages. */
 static double requests_of(int via, int kind)
 {
-    sdsinf_calibration c = calibration();
-    sdsinf_latency_model m = constants();
     sdsinf_prices p;
-    sdsinf_prediction out;
-    sdsinf_err err = {0};
     sdsinf_deployment d = lambda(via, 64, 1769);
     sdsinf_prices_init(&p);
     p.region = "test";
     double *price[] = {&p.sqs_usd_per_request, &p.sns_usd_per_publish,
                        &p.s3_usd_per_put, &p.s3_usd_per_get};
     *price[kind] = 1;
-    assert_int_equal(sdsinf_predict(&c, &m, &p, 10, &d, &out, &err), 0);
-    return out.usd;
+    return predict_at(&d, 10, &p).usd;
 }
 
 static void test_batches(void **state)
