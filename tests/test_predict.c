@@ -3,9 +3,11 @@
  * slower and its compute scales with the vCPU share up to 6; more workers
  * never compute longer and never make fewer requests; the bill of a
  * worker without messages is its GB-seconds and invocations at the
- * price; the requests are those sdsinf's channels make (batches); the recommendation meets its bound and is the cheapest (or the
- * fastest) that does; an impossible bound is reported with the nearest
- * configuration; what cannot run or is out of range is refused. */
+ * price; the requests are those sdsinf's channels make (batches); the
+ * recommendation meets its bound and is the cheapest (or the fastest)
+ * that does, and so is each kind's best; an impossible bound is reported
+ * with the nearest configuration; what cannot run or is out of range is
+ * refused. */
 #include "testutil.h"
 
 #include <math.h>
@@ -270,6 +272,42 @@ static void test_recommended(void **state)
     sdsinf_advice_free(&a);
 }
 
+/* Each kind has one best: the cheapest of its kind within the bound, or,
+ * none of its kind within it, its fastest; the recommendation is its
+ * kind's best. */
+static void test_kinds(void **state)
+{
+    (void)state;
+    sdsinf_advice a = advise(30, 0, 100000);
+    long best[SDSINF_CANDIDATE_KINDS];
+    for (int k = 0; k < SDSINF_CANDIDATE_KINDS; k++)
+        best[k] = -1;
+    for (size_t i = 0; i < a.n; i++) {
+        int k = sdsinf_candidate_kind(&a.c[i].d);
+        assert_true(k >= 0 && k < SDSINF_CANDIDATE_KINDS);
+        if (a.c[i].best_of_kind) {
+            assert_int_equal(best[k], -1);
+            best[k] = (long)i;
+        }
+    }
+    assert_int_equal(a.c[a.recommended].best_of_kind, 1);
+    for (int k = 0; k < SDSINF_CANDIDATE_KINDS; k++) {
+        assert_true(best[k] >= 0); /* every kind can run this model */
+        const sdsinf_candidate *b = &a.c[best[k]];
+        for (size_t i = 0; i < a.n; i++) {
+            const sdsinf_prediction *p = &a.c[i].p;
+            if (sdsinf_candidate_kind(&a.c[i].d) != k)
+                continue;
+            if (b->best_of_kind == 1)
+                assert_true(b->p.seconds <= 30 &&
+                            (p->seconds > 30 || p->usd >= b->p.usd));
+            else
+                assert_true(p->seconds > 30 && p->seconds >= b->p.seconds);
+        }
+    }
+    sdsinf_advice_free(&a);
+}
+
 static void test_impossible(void **state)
 {
     (void)state;
@@ -336,6 +374,7 @@ int main(void)
         cmocka_unit_test(test_batches),
         cmocka_unit_test(test_tree),
         cmocka_unit_test(test_recommended),
+        cmocka_unit_test(test_kinds),
         cmocka_unit_test(test_impossible),
         cmocka_unit_test(test_refused),
     };
