@@ -1246,8 +1246,16 @@ SDSINF_API int sdsinf_predict(const sdsinf_calibration *cal,
 typedef struct sdsinf_candidate {
     sdsinf_deployment d;
     sdsinf_prediction p;
-    int frontier; /* no other is both faster and cheaper */
+    int frontier;     /* no other is both faster and cheaper */
+    int best_of_kind; /* 1: the recommendation among its kind; 2: none of
+                         its kind meets the bounds, it is their nearest */
 } sdsinf_candidate;
+
+/* A candidate's kind, 0 .. SDSINF_CANDIDATE_KINDS - 1: one Lambda worker
+ * (no channel), Lambda workers on each SDSINF_VIA_* channel, then each
+ * EC2 engine (SDSINF_ENGINE_LOCAL ..). */
+#define SDSINF_CANDIDATE_KINDS (SDSINF_VIAS + SDSINF_ENGINES)
+SDSINF_API int sdsinf_candidate_kind(const sdsinf_deployment *d);
 
 /* The search over every configuration there is: Lambda's channels,
  * workers (flat, and launch trees), memory and batch sizes; the EC2

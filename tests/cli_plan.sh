@@ -2,10 +2,14 @@
 # cli_plan.sh SDSINF DATA - `sdsinf plan` on a generated small model:
 # --calibrate writes a calibration file with a figure per layer; planning
 # from it prints the frontier and a recommendation that meets the bound
-# (table and --json); an impossible bound is reported with the nearest
-# configuration; a budget picks the fastest within it; --plot draws a
-# PNG and an SVG with gnuplot, and without gnuplot says so and succeeds;
-# a bad calibration file fails naming the file; usage errors exit 2.
+# (table and --json) and the best configuration of each kind (Lambda on
+# each channel, the EC2 engines, the server baselines); an impossible
+# bound is reported with the nearest configuration; a budget picks the
+# fastest within it; --plot draws a PNG and an SVG with gnuplot, and
+# without gnuplot says so and succeeds;
+# a bad calibration file fails naming the file; usage errors exit 2;
+# bench/probe_latency.py measures request latencies on the AWS emulator
+# into a price table plan takes.
 set -u
 sdsinf=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/sdsinf-plan-XXXXXX") || exit 1
@@ -34,6 +38,8 @@ check 0 "recommended (the cheapest within the bounds)" "plan: table" \
     "$sdsinf" plan --calibration "$tmp/cal.json" --images 100000 \
     --max-seconds 60
 expect "the table has a frontier" "$(grep -c 'lambda\|server\|mpi\|local\|redis' "$tmp/stdout")" -ge 2
+expect "... and the best of each kind, the server baselines among them" \
+    "$(sed -n '/the best of each kind/,$p' "$tmp/stdout" | grep -c 'server-job 1x\|server-always 1x')" -eq 2
 check 0 '"achievable":true' "plan: --json" "$sdsinf" plan \
     --calibration "$tmp/cal.json" --images 100000 --max-seconds 60 --json
 expect "--json: one line on stdout" "$(wc -l <"$tmp/stdout")" -eq 1
@@ -54,6 +60,17 @@ for a, b in zip(c, c[1:]):
 r = d["recommended"]
 assert r["seconds"] <= 60
 assert all(x["usd"] >= r["usd"] for x in c if x["seconds"] <= 60)
+# the best of each kind: every engine, the server baselines among them,
+# and Lambda on each channel, once each; those that meet the bound do
+k = {x["kind"]: x for x in d["kinds"]}
+assert len(k) == len(d["kinds"]), d["kinds"]
+for name in ("lambda sqs", "lambda sns", "lambda s3", "lambda sqs+s3",
+             "local", "mpi", "redis", "server-job", "server-always"):
+    assert name in k, (name, sorted(k))
+assert k["server-job"]["startup_seconds"] > 0 == k["server-always"]["startup_seconds"]
+assert k["mpi"]["machines"] >= 2 and k["mpi"]["instance"]
+assert all(x["seconds"] <= 60 for x in d["kinds"] if x["meets"])
+assert dict(r, meets=True) in d["kinds"]
 ' "$tmp/plan.json"
 fi
 
@@ -138,6 +155,22 @@ then :; else failures=$((failures + 1)); fi
 sed 's/"sources": {/"sources": {"no_such_constant": "x",/' "$prices" >"$tmp/prices.json"
 check 1 "no_such_constant" "a source of no constant" "$sdsinf" plan \
     --calibration "$tmp/cal.json" --images 10 --max-seconds 1 --prices "$tmp/prices.json"
+
+echo "== measured latencies: bench/probe_latency.py on the AWS emulator"
+rc=0
+python3 "$(dirname "$0")/../bench/probe_latency.py" --sdsinf "$sdsinf" \
+    --out "$tmp/measured.json" --channels sqs,s3 --layers 4 --images 50 \
+    >"$tmp/probe.out" 2>&1 || rc=$?
+if [ "$rc" -eq 77 ]; then
+    echo "skip: no AWS emulator (scripts/install-aws-tools.sh): the probe not run"
+else
+    expect "the probe ran (exit $rc): $(tail -3 "$tmp/probe.out")" "$rc" -eq 0
+    expect "... and measured sqs's and s3's latencies" \
+        "$(grep -c '"measured: bench/probe_latency.py' "$tmp/measured.json")" -eq 4
+    check 0 "recommended" "plan with the measured table" "$sdsinf" plan \
+        --calibration "$tmp/cal.json" --images 1000 --max-seconds 60 \
+        --prices "$tmp/measured.json"
+fi
 
 [ "$failures" -eq 0 ] && echo "all passed" || echo "$failures failed"
 [ "$failures" -eq 0 ]

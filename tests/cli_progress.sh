@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # cli_progress.sh SDSINF DATA - progress on long commands: under a
 # pseudo-terminal (Python's pty) run, infer, partition, plan --calibrate,
-# generate and convert redraw one line on standard
+# generate, convert and aws deploy (under the AWS emulator, when it is
+# installed) redraw one line on standard
 # error (\r: stage, how far, rate, time left); with --json, or when
 # standard error is not a terminal, nothing but the results (stdout only
 # JSON); --progress and --no-progress force it either way.
@@ -81,4 +82,25 @@ python3 "$tmp/on_terminal.py" "$tmp/o" "$tmp/e" "$sdsinf" generate --neurons 256
 grep -q $'\rgenerate: the golden categories: [0-9]*/[0-9]* layers' "$tmp/e" || fail "generate showed no progress: $(cat -v "$tmp/e")"
 python3 "$tmp/on_terminal.py" "$tmp/o" "$tmp/e" "$sdsinf" convert --weights "$tmp/m" --out "$tmp/m.sdsinf"
 grep -q $'\rload the model: [0-9]*/40 layer files' "$tmp/e" || fail "convert showed no progress: $(cat -v "$tmp/e")"
+echo "== aws deploy under a terminal (ministack's CloudFormation): its resources made so far"
+rc=0
+bash "$(dirname "$0")/with_aws.sh" bash -c '
+    set -e
+    [ "$SDSINF_AWS_EMULATOR" = ministack ] || exit 77
+    on_terminal=$1 tmp=$2 sdsinf=$3
+    python3 "$on_terminal" "$tmp/o" "$tmp/deploy.e" "$sdsinf" aws deploy --stack sdsinf-progress --max-workers 1
+    "$sdsinf" aws destroy --stack sdsinf-progress >/dev/null 2>&1
+    python3 "$on_terminal" "$tmp/o" "$tmp/quiet.e" "$sdsinf" aws deploy --stack sdsinf-progress --max-workers 1 --no-progress
+    "$sdsinf" aws destroy --stack sdsinf-progress >/dev/null 2>&1
+' _ "$tmp/on_terminal.py" "$tmp" "$sdsinf" || rc=$?
+if [ "$rc" -eq 77 ]; then
+    echo "skip: no AWS emulator (scripts/install-aws-tools.sh): aws deploy's progress not shown"
+else
+    [ "$rc" -eq 0 ] || fail "aws deploy under a terminal failed ($rc): $(cat -v "$tmp/deploy.e" 2>/dev/null)"
+    grep -q $'\raws deploy: [0-9]*/[0-9]* resources' "$tmp/deploy.e" || fail "aws deploy showed no progress: $(cat -v "$tmp/deploy.e")"
+    grep -q "aws deploy: ended after" "$tmp/deploy.e" || fail "aws deploy's progress did not end"
+    grep -q "CREATE_COMPLETE *AWS::SNS::Topic" "$tmp/deploy.e" || fail "aws deploy's events are gone"
+    grep -q "aws deploy:" "$tmp/quiet.e" && fail "aws deploy --no-progress showed progress"
+    grep -q "CREATE_COMPLETE *AWS::SNS::Topic" "$tmp/quiet.e" || fail "aws deploy --no-progress: no events"
+fi
 echo "PASS"

@@ -3,9 +3,11 @@
  * slower and its compute scales with the vCPU share up to 6; more workers
  * never compute longer and never make fewer requests; the bill of a
  * worker without messages is its GB-seconds and invocations at the
- * price; the recommendation meets its bound and is the cheapest (or the
- * fastest) that does; an impossible bound is reported with the nearest
- * configuration; what cannot run or is out of range is refused. */
+ * price; the requests are those sdsinf's channels make (batches); the
+ * recommendation meets its bound and is the cheapest (or the fastest)
+ * that does, and so is each kind's best; an impossible bound is reported
+ * with the nearest configuration; what cannot run or is out of range is
+ * refused. */
 #include "testutil.h"
 
 #include <math.h>
@@ -85,17 +87,23 @@ static sdsinf_deployment lambda(int via, int workers, int mb)
     return d;
 }
 
-static sdsinf_prediction predict(const sdsinf_deployment *d, int64_t images)
+static sdsinf_prediction predict_at(const sdsinf_deployment *d,
+                                    int64_t images, const sdsinf_prices *p)
 {
     sdsinf_calibration c = calibration();
     sdsinf_latency_model m = constants();
-    sdsinf_prices p = prices();
     sdsinf_prediction out;
     sdsinf_err err = {0};
-    int rc = sdsinf_predict(&c, &m, &p, images, d, &out, &err);
+    int rc = sdsinf_predict(&c, &m, p, images, d, &out, &err);
     if (rc)
         fail_msg("sdsinf_predict: %s", err.msg);
     return out;
+}
+
+static sdsinf_prediction predict(const sdsinf_deployment *d, int64_t images)
+{
+    sdsinf_prices p = prices();
+    return predict_at(d, images, &p);
 }
 
 static void test_memory(void **state)
@@ -178,6 +186,38 @@ static void test_workers(void **state)
     }
 }
 
+/* The requests of 64 workers, one batch of 10 images, each worker a small
+ * block for every peer (63) at each of the 8 layers, counted through a
+ * price of $1 for one kind of request and nothing for the rest: sqs one
+ * SendMessageBatch per target, sns one PublishBatch per 10 targets, s3
+ * one PUT per layer and a GET per block; every channel but s3 receives
+ * in polls of 10 messages. */
+static double requests_of(int via, int kind)
+{
+    sdsinf_prices p;
+    sdsinf_deployment d = lambda(via, 64, 1769);
+    sdsinf_prices_init(&p);
+    p.region = "test";
+    double *price[] = {&p.sqs_usd_per_request, &p.sns_usd_per_publish,
+                       &p.s3_usd_per_put, &p.s3_usd_per_get};
+    *price[kind] = 1;
+    return predict_at(&d, 10, &p).usd;
+}
+
+static void test_batches(void **state)
+{
+    enum { SQS, SNS, PUT, GET };
+    const double wl = 64 * LAYERS, polls = 7 * wl; /* ceil(63 / 10) */
+    (void)state;
+    /* sqs: sends, receives and their deletes */
+    assert_true(requests_of(SDSINF_VIA_SQS, SQS) == 63 * wl + 2 * polls);
+    assert_true(requests_of(SDSINF_VIA_SNS, SNS) == 7 * wl);
+    assert_true(requests_of(SDSINF_VIA_SNS, SQS) == 2 * polls);
+    assert_true(requests_of(SDSINF_VIA_S3, PUT) == wl);
+    assert_true(requests_of(SDSINF_VIA_S3, GET) == 63 * wl);
+    assert_true(requests_of(SDSINF_VIA_S3, SQS) == 0);
+}
+
 /* A launch tree starts 62 workers faster than the coordinator alone. */
 static void test_tree(void **state)
 {
@@ -229,6 +269,42 @@ static void test_recommended(void **state)
     for (size_t i = 0; i < a.n; i++)
         if (a.c[i].p.usd <= 0.01)
             assert_true(a.c[i].p.seconds >= r->seconds);
+    sdsinf_advice_free(&a);
+}
+
+/* Each kind has one best: the cheapest of its kind within the bound, or,
+ * none of its kind within it, its fastest; the recommendation is its
+ * kind's best. */
+static void test_kinds(void **state)
+{
+    (void)state;
+    sdsinf_advice a = advise(30, 0, 100000);
+    long best[SDSINF_CANDIDATE_KINDS];
+    for (int k = 0; k < SDSINF_CANDIDATE_KINDS; k++)
+        best[k] = -1;
+    for (size_t i = 0; i < a.n; i++) {
+        int k = sdsinf_candidate_kind(&a.c[i].d);
+        assert_true(k >= 0 && k < SDSINF_CANDIDATE_KINDS);
+        if (a.c[i].best_of_kind) {
+            assert_int_equal(best[k], -1);
+            best[k] = (long)i;
+        }
+    }
+    assert_int_equal(a.c[a.recommended].best_of_kind, 1);
+    for (int k = 0; k < SDSINF_CANDIDATE_KINDS; k++) {
+        assert_true(best[k] >= 0); /* every kind can run this model */
+        const sdsinf_candidate *b = &a.c[best[k]];
+        for (size_t i = 0; i < a.n; i++) {
+            const sdsinf_prediction *p = &a.c[i].p;
+            if (sdsinf_candidate_kind(&a.c[i].d) != k)
+                continue;
+            if (b->best_of_kind == 1)
+                assert_true(b->p.seconds <= 30 &&
+                            (p->seconds > 30 || p->usd >= b->p.usd));
+            else
+                assert_true(p->seconds > 30 && p->seconds >= b->p.seconds);
+        }
+    }
     sdsinf_advice_free(&a);
 }
 
@@ -295,8 +371,10 @@ int main(void)
         cmocka_unit_test(test_vcpu_cap),
         cmocka_unit_test(test_gb_seconds),
         cmocka_unit_test(test_workers),
+        cmocka_unit_test(test_batches),
         cmocka_unit_test(test_tree),
         cmocka_unit_test(test_recommended),
+        cmocka_unit_test(test_kinds),
         cmocka_unit_test(test_impossible),
         cmocka_unit_test(test_refused),
     };

@@ -17,6 +17,7 @@
  * (MessageRetentionPeriod): a killed run's leftovers go by themselves. */
 #include "aws.h"
 #include "cli_util.h"
+#include "meter.h"
 
 #include <cjson/cJSON.h>
 #include <ctype.h>
@@ -82,6 +83,10 @@ int aws_flags(const char *sub, int argc, char **argv, const char *allowed,
             return usage_error(sub, "takes no '%s'", f);
         if (!strcmp(f, "--json"))
             o->json = 1, takes = 0;
+        else if (!strcmp(f, "--progress"))
+            o->progress = 1, takes = 0;
+        else if (!strcmp(f, "--no-progress"))
+            o->no_progress = 1, takes = 0;
         else if (!v)
             return usage_error(sub, "%s needs a value", f);
         else if (!strcmp(f, "--stack"))
@@ -382,12 +387,15 @@ static cJSON *template_make(const aws_opts *o)
     return t;
 }
 
-/* The template as text (formatted or not); NULL: no memory (said). */
-static char *template_text(const aws_opts *o, int formatted)
+/* The template as text (formatted or not), its resources counted into
+ * *resources (may be NULL); NULL: no memory (said). */
+static char *template_text(const aws_opts *o, int formatted, int *resources)
 {
     cJSON *t = template_make(o);
     char *s = t ? (formatted ? cJSON_Print(t) : cJSON_PrintUnformatted(t))
                 : NULL;
+    if (resources)
+        *resources = cJSON_GetArraySize(cJSON_GetObjectItem(t, "Resources"));
     cJSON_Delete(t);
     if (!s)
         fprintf(stderr, "sdsinf aws: no memory for the template\n");
@@ -400,6 +408,28 @@ static void to_stderr(const char *line, void *arg)
 {
     (void)arg;
     fprintf(stderr, "%s\n", line);
+}
+
+/* deploy's progress: each line of the stack's events, and on a terminal
+ * (meter.h) the template's resources made of all, redrawn under them. */
+typedef struct deploy_meter {
+    meter m;
+    int done, total;
+} deploy_meter;
+
+static void deploy_progress(const char *line, void *arg)
+{
+    deploy_meter *d = arg;
+    char status[64], type[128];
+    /* an event is "  TIME STATUS TYPE LOGICAL..." (src/aws/stack.c) */
+    if (line[0] == ' ' &&
+        sscanf(line, "%*s %63s %127s", status, type) == 2 &&
+        strcmp(type, "AWS::CloudFormation::Stack") &&
+        (!strcmp(status, "CREATE_COMPLETE") ||
+         !strcmp(status, "UPDATE_COMPLETE")))
+        d->done++;
+    meter_note(&d->m, line);
+    meter_show(&d->m, d->done, d->total);
 }
 
 static double now_s(void)
@@ -415,7 +445,7 @@ static int aws_template(int argc, char **argv)
     int rc = aws_flags("template", argc, argv,
                        "--max-workers --workers --package --memory --arch",
                        &o);
-    char *s = rc ? NULL : template_text(&o, 1);
+    char *s = rc ? NULL : template_text(&o, 1, NULL);
     if (rc || !s)
         return rc ? rc : 1;
     puts(s);
@@ -442,19 +472,23 @@ static int aws_deploy(int argc, char **argv)
     aws_opts o;
     sdsinf_err err = {0};
     sdsinf_stack_info st;
+    deploy_meter dm = {{0}, 0, 0};
     int rc = aws_flags("deploy", argc, argv,
                        "--stack --max-workers --workers --package --memory "
-                       "--arch --json",
+                       "--arch --json --progress --no-progress",
                        &o);
     if (rc || (rc = stack_name("deploy", &o)))
         return rc;
-    char *body = template_text(&o, 0);
+    char *body = template_text(&o, 0, &dm.total);
     if (!body)
         return 1;
     double t0 = now_s();
     fprintf(stderr, "deploying stack %s (up to %ld workers)\n", o.stack,
             o.max_workers);
-    rc = sdsinf_stack_deploy(o.stack, body, to_stderr, NULL, &err);
+    meter_begin(&dm.m, meter_wanted(o.progress, o.no_progress, o.json, 0),
+                "aws deploy", "resources");
+    rc = sdsinf_stack_deploy(o.stack, body, deploy_progress, &dm, &err);
+    meter_end(&dm.m);
     cJSON_free(body);
     if (rc == SDSINF_OK)
         rc = sdsinf_stack_describe(o.stack, &st, &err);
@@ -577,9 +611,11 @@ static const aws_command AWS_COMMANDS[] = {
      "queues 0..N subscribed to it, the worker role; with --package the "
      "worker function from the zip at KEY in the stack's bucket"},
     {"deploy", aws_deploy,
-     "--stack NAME [--max-workers N] [--package KEY ..] [--json]",
-     "create (or update) the stack and wait for it, its events on stderr; "
-     "N: the most workers a run on it may have (default 16, up to 64)"},
+     "--stack NAME [--max-workers N] [--package KEY ..] [--json] "
+     "[--progress|--no-progress]",
+     "create (or update) the stack and wait for it, its events on stderr "
+     "(on a terminal, under them, its resources made so far); N: the most "
+     "workers a run on it may have (default 16, up to 64)"},
     {"status", aws_status, "--stack NAME [--json]",
      "the stack's state, its outputs and its resources"},
     {"destroy", aws_destroy, "--stack NAME [--json]",

@@ -16,6 +16,7 @@ typedef struct aws_opts {
     long max_workers;    /* --max-workers N (alias --workers) */
     long memory_mb;      /* --memory MB */
     int json;            /* --json */
+    int progress, no_progress; /* --progress, --no-progress (meter.h) */
 } aws_opts;
 
 /* Reads argv (argc items) into *o, accepting only the flags named in

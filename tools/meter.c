@@ -70,6 +70,15 @@ void meter_show(meter *m, double done, double total)
     fflush(stderr);
 }
 
+void meter_note(meter *m, const char *line)
+{
+    if (m->on && m->drawn)
+        fputs("\r\033[K", stderr);
+    fprintf(stderr, "%s\n", line);
+    m->last = 0;
+    m->drawn = 0;
+}
+
 void meter_end(meter *m)
 {
     if (m->on && m->drawn) {

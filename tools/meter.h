@@ -25,6 +25,9 @@ void meter_begin(meter *m, int on, const char *stage, const char *unit);
  * done 0 too: the stage and the time); redrawn at most every 0.1 s, and
  * always when done reaches total. */
 void meter_show(meter *m, double done, double total);
+/* Prints line (and a newline) on standard error above the progress line,
+ * which the next meter_show redraws; without a meter, just the line. */
+void meter_note(meter *m, const char *line);
 /* Ends the stage: its line stays, with the stage's time. */
 void meter_end(meter *m);
 

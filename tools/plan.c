@@ -1,5 +1,6 @@
-/* plan.c - `sdsinf plan` (plan.h): the search's frontier printed as a
- * table or JSON, drawn by gnuplot, and the recommendation.
+/* plan.c - `sdsinf plan` (plan.h): the search's frontier and the best
+ * configuration of each kind printed as tables or JSON, drawn by gnuplot,
+ * and the recommendation.
  * Sections: describing a candidate, the plot, entry. */
 #define _POSIX_C_SOURCE 200809L
 #include "plan.h"
@@ -32,6 +33,17 @@ static const char *describe(const sdsinf_deployment *d, char *buf, size_t n)
     return buf;
 }
 
+/* A kind of candidate (sdsinf_candidate_kind): "lambda sqs", "mpi" (static
+ * text: it goes into gnuplot's script as a label). */
+static const char *kind_name(int kind)
+{
+    static const char *const lambda[SDSINF_VIAS + 1] = {
+        "lambda 1 worker", "lambda sqs", "lambda sns", "lambda s3",
+        "lambda sqs+s3"};
+    return kind <= SDSINF_VIAS ? lambda[kind]
+                               : sdsinf_engine_name(kind - SDSINF_VIAS);
+}
+
 static cJSON *candidate_json(const sdsinf_candidate *c)
 {
     const sdsinf_deployment *d = &c->d;
@@ -39,6 +51,7 @@ static cJSON *candidate_json(const sdsinf_candidate *c)
     int lambda = d->engine == SDSINF_ENGINE_LAMBDA;
     if (!o)
         return NULL;
+    cli_json_add_string(o, "kind", kind_name(sdsinf_candidate_kind(d)));
     cli_json_add_string(o, "engine", sdsinf_engine_name(d->engine));
     cli_json_add_string(o, "channel", lambda ? sdsinf_via_name(d->channel)
                                              : NULL);
@@ -67,6 +80,42 @@ static void print_row(const sdsinf_candidate *c, const char *mark)
 
 /* ---- the plot ------------------------------------------------------------- */
 
+/* Whether two points of the log-log plot are close enough for their
+ * labels to overlap. */
+static int near(const sdsinf_prediction *x, const sdsinf_prediction *y)
+{
+    return x->seconds < 1.3 * y->seconds && y->seconds < 1.3 * x->seconds &&
+           x->usd < 1.3 * y->usd && y->usd < 1.3 * x->usd;
+}
+
+/* The best of each kind's labels: a point close to an earlier labelled
+ * one joins its label ("local, mpi"). */
+static void put_labels(FILE *g, const sdsinf_advice *a)
+{
+    size_t best[SDSINF_CANDIDATE_KINDS], n = 0;
+    int owner[SDSINF_CANDIDATE_KINDS];
+    for (size_t i = 0; i < a->n && n < SDSINF_CANDIDATE_KINDS; i++)
+        if (a->c[i].best_of_kind) {
+            int h = 0;
+            while (h < (int)n && (owner[h] != h ||
+                                  !near(&a->c[best[h]].p, &a->c[i].p)))
+                h++;
+            owner[n] = h; /* itself when no earlier label is near */
+            best[n++] = i;
+        }
+    for (size_t h = 0; h < n; h++) {
+        if (owner[h] != (int)h)
+            continue;
+        fprintf(g, "%.9g %.9g \"", a->c[best[h]].p.seconds,
+                a->c[best[h]].p.usd);
+        for (size_t k = h; k < n; k++)
+            if (owner[k] == (int)h)
+                fprintf(g, "%s%s", k > h ? ", " : "",
+                        kind_name(sdsinf_candidate_kind(&a->c[best[k]].d)));
+        fprintf(g, "\"\n");
+    }
+}
+
 /* Draws the frontier (seconds against dollars, both logarithmic) and the
  * recommendation into o->plot with gnuplot; a missing gnuplot is a note,
  * not a failure (the table says it all). */
@@ -89,7 +138,8 @@ static int plot(const plan_opts *o, const sdsinf_advice *a, sdsinf_err *err)
     if (!g)
         return cli_fail(err, SDSINF_EIO, "cannot start gnuplot");
     fprintf(g, "set terminal %s size 900,600\nset output '%s'\n"
-            "set logscale xy\nset grid\nset key top right\n"
+            "set logscale xy\nset format xy '%%g'\nset grid\n"
+            "set key top right\n"
             "set xlabel 'predicted seconds for %lld images'\n"
             "set ylabel 'predicted USD'\nset title 'sdsinf plan: the "
             "frontier'\n", svg ? "svg" : "png", o->plot,
@@ -101,10 +151,18 @@ static int plot(const plan_opts *o, const sdsinf_advice *a, sdsinf_err *err)
         fprintf(g, "set arrow from graph 0, first %g to graph 1, first %g "
                 "nohead dt 2\n", o->max_usd, o->max_usd);
     fprintf(g, "plot '-' with linespoints title 'frontier', '-' with points "
-            "pt 7 ps 2 title 'recommended'\n");
+            "pt 6 ps 1.5 title 'the best of each kind', '-' with labels "
+            "left offset 1,0 font ',9' notitle, '-' with points pt 7 ps 2 "
+            "title 'recommended'\n");
     for (size_t i = 0; i < a->n; i++)
         if (a->c[i].frontier)
             fprintf(g, "%.9g %.9g\n", a->c[i].p.seconds, a->c[i].p.usd);
+    fprintf(g, "e\n");
+    for (size_t i = 0; i < a->n; i++)
+        if (a->c[i].best_of_kind)
+            fprintf(g, "%.9g %.9g\n", a->c[i].p.seconds, a->c[i].p.usd);
+    fprintf(g, "e\n");
+    put_labels(g, a);
     fprintf(g, "e\n");
     long k = a->recommended >= 0 ? a->recommended : a->nearest;
     if (k >= 0)
@@ -157,6 +215,17 @@ static void print_table(const plan_opts *o, const calibration *c,
     for (size_t i = 0; i < a->n; i++)
         if (a->c[i].frontier || (long)i == a->recommended)
             print_row(&a->c[i], (long)i == a->recommended ? "*" : "");
+    printf("the best of each kind (%s; '>': none of its kind meets the "
+           "bound, its nearest):\n   %-40s %9s %11s %12s\n",
+           o->max_seconds > 0 ? "the cheapest within the bounds"
+                              : "the fastest within the budget",
+           "configuration", "batch", "seconds", "USD");
+    for (int k = 0; k < SDSINF_CANDIDATE_KINDS; k++)
+        for (size_t i = 0; i < a->n; i++)
+            if (a->c[i].best_of_kind &&
+                sdsinf_candidate_kind(&a->c[i].d) == k)
+                print_row(&a->c[i], (long)i == a->recommended ? "*"
+                                    : a->c[i].best_of_kind == 2 ? ">" : "");
     if (a->achievable) {
         const sdsinf_candidate *r = &a->c[a->recommended];
         printf("recommended (%s): %s, batch %lld: %.2f s, $%.6f\n",
@@ -194,6 +263,18 @@ static int print_json(const plan_opts *o, const calibration *c,
     for (size_t i = 0; i < a->n; i++)
         if (a->c[i].frontier)
             cJSON_AddItemToArray(list, candidate_json(&a->c[i]));
+    if (!(list = cJSON_AddArrayToObject(j, "kinds"))) {
+        cJSON_Delete(j);
+        return cli_fail(err, SDSINF_ENOMEM, "no memory");
+    }
+    for (int k = 0; k < SDSINF_CANDIDATE_KINDS; k++)
+        for (size_t i = 0; i < a->n; i++)
+            if (a->c[i].best_of_kind &&
+                sdsinf_candidate_kind(&a->c[i].d) == k) {
+                cJSON *c = candidate_json(&a->c[i]);
+                cJSON_AddBoolToObject(c, "meets", a->c[i].best_of_kind == 1);
+                cJSON_AddItemToArray(list, c);
+            }
     if (a->recommended >= 0)
         cJSON_AddItemToObject(j, "recommended",
                               candidate_json(&a->c[a->recommended]));

@@ -40,6 +40,7 @@ static int script_begin(script *s, int width, int height, sdsinf_err *err)
         return cli_fail(err, SDSINF_ENOMEM, "no memory for a plot's script");
     fprintf(s->f, "set terminal svg size %d,%d font 'sans,11' "
             "background rgb 'white'\nset grid y\nset key outside right top\n"
+            "set xtics nomirror\nset ytics nomirror\n"
             "set style fill solid 0.9 noborder\n", width, height);
     return SDSINF_OK;
 }
@@ -140,8 +141,25 @@ static int plot_balance(const report_grid *g, report_plot_fn fn, void *ud,
                          fn, ud, err);
 }
 
+/* The unit to show counts up to max in: its divisor and name (a
+ * thousand bytes is a kB, a thousand messages a thousand). */
+static double unit_for(double max, int bytes, const char **name)
+{
+    static const char *const BYTES[] = {"bytes", "kB", "MB", "GB", "TB"};
+    static const char *const COUNT[] = {"", "thousands", "millions",
+                                        "billions", "trillions"};
+    int k = 0;
+    double div = 1;
+    while (k < 4 && max >= 1000 * div) {
+        div *= 1000;
+        k++;
+    }
+    *name = bytes ? BYTES[k] : COUNT[k];
+    return div;
+}
+
 /* Bytes and messages sent, per layer (summed over workers) or per worker
- * (summed over layers). */
+ * (summed over layers), in the unit their largest needs. */
 static int plot_traffic(const report_grid *g, int per_worker,
                         report_plot_fn fn, void *ud, sdsinf_err *err)
 {
@@ -150,6 +168,7 @@ static int plot_traffic(const report_grid *g, int per_worker,
     int rc = script_begin(&s, 900, 460, err);
     if (rc)
         return rc;
+    double max_bytes = 0, max_msgs = 0;
     fputs("$d << EOD\n", s.f);
     for (int i = 0; i < n; i++) {
         double bytes = 0, msgs = 0;
@@ -160,14 +179,21 @@ static int plot_traffic(const report_grid *g, int per_worker,
             msgs += c->messages;
         }
         fprintf(s.f, "%d %.17g %.17g\n", i, bytes, msgs);
+        max_bytes = bytes > max_bytes ? bytes : max_bytes;
+        max_msgs = msgs > max_msgs ? msgs : max_msgs;
     }
+    const char *bunit, *munit;
+    double bdiv = unit_for(max_bytes, 1, &bunit);
+    double mdiv = unit_for(max_msgs, 0, &munit);
     fprintf(s.f, "EOD\nset multiplot layout 2,1\nset boxwidth 0.8\n"
-            "set xrange [-1:%d]\nset yrange [0:*]\nunset key\n"
-            "set format y '%%.3s%%c'\n"
-            "set ylabel 'bytes sent'\nplot $d using 1:2 with boxes "
-            "lc rgb '%s'\nset xlabel '%s'\nset ylabel 'messages sent'\n"
-            "plot $d using 1:3 with boxes lc rgb '%s'\nunset multiplot\n",
-            n, PART_COLOUR[0], per_worker ? "worker" : "layer",
+            "set xrange [-0.5:%d.5]\nset xtics 0,%d\nset yrange [0:*]\n"
+            "unset key\nset format y '%%g'\nset ylabel '%s sent'\n"
+            "plot $d using 1:($2/%g) with boxes lc rgb '%s'\n"
+            "set xlabel '%s'\nset ylabel 'messages sent%s%s%s'\n"
+            "plot $d using 1:($3/%g) with boxes lc rgb '%s'\n"
+            "unset multiplot\n", n - 1, tic_every(n), bunit, bdiv,
+            PART_COLOUR[0], per_worker ? "worker" : "layer",
+            *munit ? " (" : "", munit, *munit ? ")" : "", mdiv,
             PART_COLOUR[1]);
     return script_render(&s, per_worker ? "Traffic per worker"
                                         : "Traffic per layer",

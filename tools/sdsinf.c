@@ -145,8 +145,10 @@ static const flag FLAGS[] = {
               "the output: the categories (infer, run; - for standard "
               "output), the model's directory (generate; demo: default a new "
               "one in $TMPDIR), the bundle (convert), the plan's directory "
-              "(partition: default none; sdsinf-import) or the SDS-Inf "
-              "layout's (sdsinf-export)"),
+              "(partition: default none; sdsinf-import), the SDS-Inf "
+              "layout's (sdsinf-export), the page (report: default "
+              "DIR/report.html or PREFIX-report.html) or the calibration "
+              "(plan --calibrate)"),
     TEXT_FLAG("--scores", scores, "FILE",
               "each image's argmax and maximum score (- for standard output)"),
     TEXT_FLAG("--bias", bias, "B|FILE",
@@ -2097,18 +2099,16 @@ static int cmd_plan(const opts *o)
     if (o->calibration) {
         rc = calibrate_load(o->calibration, &cal, &err);
     } else {
+        int workers = o->workers ? (int)o->workers : CALIBRATE_WORKERS;
         if (!o->quiet && !o->json)
             fprintf(stderr, "sdsinf: calibrating: the kernel and a run of "
-                    "%d workers on %d images\n", CALIBRATE_WORKERS,
-                    CALIBRATE_IMAGES);
+                    "%d workers on %d images\n", workers, CALIBRATE_IMAGES);
         sdsinf_csr sample = {0};
         rc = plan_model(o, &m, &err);
         if (!rc && o->sample)
             rc = sdsinf_images_load(o->sample, m->neurons, &sample, &err);
         if (!rc)
-            rc = calibrate_measure(m, o->sample ? &sample : NULL,
-                                   o->workers ? (int)o->workers
-                                              : CALIBRATE_WORKERS,
+            rc = calibrate_measure(m, o->sample ? &sample : NULL, workers,
                                    (uint64_t)o->seed, progress_on(o), &cal,
                                    &err);
         sdsinf_csr_free(&sample);

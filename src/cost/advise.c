@@ -49,7 +49,8 @@ static int try(search *s, const sdsinf_deployment *d, sdsinf_err *err)
     }
     s->c[s->n].d = *d;
     s->c[s->n].p = p;
-    s->c[s->n++].frontier = 0;
+    s->c[s->n].frontier = s->c[s->n].best_of_kind = 0;
+    s->n++;
     return SDSINF_OK;
 }
 
@@ -152,27 +153,49 @@ static void mark_frontier(sdsinf_candidate *c, size_t n)
 
 /* ---- the recommendation ----------------------------------------------------- */
 
-static void recommend(sdsinf_advice *a, double max_s, double max_usd)
+int sdsinf_candidate_kind(const sdsinf_deployment *d)
 {
-    a->recommended = a->nearest = -1;
+    if (d->engine != SDSINF_ENGINE_LAMBDA)
+        return SDSINF_VIAS + d->engine; /* LOCAL (1) .. after the channels */
+    return d->workers > 1 ? 1 + d->channel : 0;
+}
+
+/* The recommendation among the candidates of `kind` (-1: all): the
+ * cheapest within max_s, else the fastest within max_usd; *meets 0 when
+ * none is within the bounds and the nearest is returned instead (the
+ * fastest under a time bound, else the cheapest); -1 when it has none. */
+static long pick(const sdsinf_advice *a, int kind, double max_s,
+                 double max_usd, int *meets)
+{
+    long best = -1, nearest = -1;
     for (size_t i = 0; i < a->n; i++) {
         const sdsinf_prediction *p = &a->c[i].p;
+        if (kind >= 0 && sdsinf_candidate_kind(&a->c[i].d) != kind)
+            continue;
+        /* fastest first: the first of the kind is its fastest */
+        if (nearest < 0 || (max_s <= 0 && p->usd < a->c[nearest].p.usd))
+            nearest = (long)i;
         if ((max_s > 0 && p->seconds > max_s) ||
             (max_usd > 0 && p->usd > max_usd))
             continue;
-        /* fastest first: the first within a budget is the fastest */
-        if (a->recommended < 0 ||
-            (max_s > 0 && p->usd < a->c[a->recommended].p.usd))
-            a->recommended = (long)i;
+        if (best < 0 || (max_s > 0 && p->usd < a->c[best].p.usd))
+            best = (long)i;
     }
-    a->achievable = a->recommended >= 0;
-    if (a->achievable || !a->n)
-        return;
-    a->nearest = 0; /* a time bound: the fastest */
-    if (max_s <= 0) /* a budget only: the cheapest */
-        for (size_t i = 1; i < a->n; i++)
-            if (a->c[i].p.usd < a->c[a->nearest].p.usd)
-                a->nearest = (long)i;
+    *meets = best >= 0;
+    return best >= 0 ? best : nearest;
+}
+
+/* The recommendation, or the nearest; and each kind's own. */
+static void recommend(sdsinf_advice *a, double max_s, double max_usd)
+{
+    int meets;
+    long r = pick(a, -1, max_s, max_usd, &meets);
+    a->achievable = meets;
+    a->recommended = meets ? r : -1;
+    a->nearest = meets ? -1 : r;
+    for (int k = 0; k < SDSINF_CANDIDATE_KINDS; k++)
+        if ((r = pick(a, k, max_s, max_usd, &meets)) >= 0)
+            a->c[r].best_of_kind = meets ? 1 : 2;
 }
 
 int sdsinf_advise(const sdsinf_calibration *cal,

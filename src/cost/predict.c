@@ -118,38 +118,61 @@ typedef struct requests {
     double s3_put, s3_get, s3_list;
 } requests;
 
-/* One Lambda worker's channel time at a layer, its requests into *r. */
+/* SendMessageBatch and PublishBatch: 10 entries, and no more bytes than
+ * one message may carry. */
+#define BATCH_ENTRIES 10.0
+#define BATCH_BYTES MESSAGE_LIMIT
+
+/* The batch requests of `messages` entries carrying `bytes`. */
+static double batches_of(double messages, double bytes)
+{
+    return messages > 0 ? fmax(ceil(messages / BATCH_ENTRIES),
+                               ceil(bytes / BATCH_BYTES))
+                        : 0;
+}
+
+/* One Lambda worker's channel time at a layer, its requests into *r, as
+ * sdsinf's channels make them: sqs batches per target queue, sns one
+ * batch stream for all targets (base64: 4/3 of the bytes), s3 one object
+ * per layer and source (layout=source) and a GET per block, a claim
+ * check an object per block over a message's limit; receives poll up to
+ * 10 messages, each poll's messages deleted in one batch.  Requests run
+ * one at a time; GETs of an object not yet written are left out. */
 static double lambda_channel(const sdsinf_latency_model *m, int via,
                              const traffic *t, requests *r)
 {
     double s = 2 * t->bytes / m->worker_bytes_per_s; /* out and in */
-    double polls = t->messages > 0 ? ceil(t->messages / 10) : 0;
-    int claim = via == SDSINF_VIA_SQS_S3 && t->targets > 0 &&
-                t->bytes / t->targets > MESSAGE_LIMIT;
     if (!t->targets)
         return 0;
-    if (via == SDSINF_VIA_S3 || claim) { /* each block an object */
+    if (via == SDSINF_VIA_S3) {
+        r->s3_put += 1;
+        r->s3_get += t->targets;
+        return s + m->s3_put_s + t->targets * m->s3_get_s;
+    }
+    int claim = via == SDSINF_VIA_SQS_S3 &&
+                t->bytes / t->targets > MESSAGE_LIMIT;
+    double sent = claim ? t->targets : t->messages; /* claim: pointers */
+    double sent_bytes = claim ? 0 : t->bytes;
+    if (claim) { /* each block an object */
         r->s3_put += t->targets;
         r->s3_get += t->targets;
-        s += t->targets * (m->s3_put_s + m->s3_get_s) / m->s3_parallel;
-        if (via == SDSINF_VIA_S3) {
-            r->s3_list += 1;
-            return s + m->s3_list_s + m->s3_scan_sleep_s;
-        }
+        s += t->targets * (m->s3_put_s + m->s3_get_s);
     }
-    double sent = claim ? t->targets : t->messages; /* claim: pointers */
     if (via == SDSINF_VIA_SNS) {
-        r->sns_publish += sent;
-        r->sns_bytes += t->bytes;
-        s += sent * m->sns_publish_s;
+        double calls = batches_of(sent, sent_bytes * 4 / 3);
+        r->sns_publish += calls;
+        r->sns_bytes += sent_bytes * 4 / 3;
+        s += calls * m->sns_publish_s;
     } else {
-        r->sqs_send += sent;
-        r->sqs_bytes += claim ? 0 : t->bytes;
-        s += sent * m->sqs_send_s;
+        double calls = t->targets * batches_of(sent / t->targets,
+                                               sent_bytes / t->targets);
+        r->sqs_send += calls;
+        r->sqs_bytes += sent_bytes;
+        s += calls * m->sqs_send_s;
     }
-    polls = claim ? ceil(sent / 10) : polls;
+    double polls = ceil(sent / BATCH_ENTRIES); /* as many come in */
     r->sqs_receive += polls;
-    r->sqs_delete += polls; /* DeleteMessageBatch, 10 at a time */
+    r->sqs_delete += polls;
     return s + polls * m->sqs_receive_s;
 }
 
