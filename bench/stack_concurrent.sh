@@ -8,12 +8,7 @@
 # run: receives (of them empty), removes (SQS: deletes and hand-backs of
 # the other run's messages; S3: its cleanup), sends and seconds.  Runs
 # the emulator itself: bench/stack_concurrent.sh build/sdsinf ../shared/data
-set -eu
-sdsinf=$(realpath "$1") data=${2:-}
-here=$(cd "$(dirname "$0")" && pwd)
-if [ -z "${AWS_ENDPOINT_URL:-}" ]; then
-    exec bash "$here/../tests/with_aws.sh" bash "$0" "$sdsinf" "$data"
-fi
+. "$(dirname "$0")/under_aws.sh"
 tmp=$(mktemp -d)
 stack=sdsinf-bench
 trap '"$sdsinf" aws destroy --stack $stack >/dev/null 2>&1 || true; rm -rf "$tmp"' EXIT
