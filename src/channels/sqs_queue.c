@@ -530,8 +530,10 @@ static const char *attribute(const sdsinf_aws_node *m, const char *name)
  * longer than any wait of a run): its run may be alive and polling the
  * same queue, so it goes back at once (0 s).  Older: its run must be dead,
  * so it is hidden for the visibility timeout, and a dead run's leftovers
- * cost a few receives an hour until the queue's retention drops them.
- * The age is SentTimestamp (AWS's clock) against this machine's. */
+ * cost a few receives an hour until the queue's retention drops them
+ * (while young, a receive and a hand-back per 50 ms of a waiting
+ * receiver).  The age is SentTimestamp (AWS's clock) against this
+ * machine's. */
 static int foreign(const sdsinf_sqsq_inbox *in, const sdsinf_aws_node *m,
                    int *again_s, int *young)
 {
@@ -540,15 +542,15 @@ static int foreign(const sdsinf_sqsq_inbox *in, const sdsinf_aws_node *m,
     snprintf(ours, sizeof ours, "%016" PRIx64, in->ch->run);
     if (!r || !strcmp(r, ours))
         return 0;
-    double sent_ms = 0; /* none: as old as can be */
+    double age_s = 0; /* unknown: young, the side that stalls no run */
     for (const sdsinf_aws_node *a = sdsinf__aws_xml_find(NULL, m, "Attribute");
          a; a = sdsinf__aws_xml_next(a, "Attribute")) {
         const char *n = sdsinf__aws_xml_text(a, "Name", NULL);
         const char *v = sdsinf__aws_xml_text(a, "Value", NULL);
         if (n && v && !strcmp(n, "SentTimestamp"))
-            sent_ms = strtod(v, NULL);
+            age_s = sdsinf__wall_now() - strtod(v, NULL) / 1e3;
     }
-    *young = sdsinf__wall_now() - sent_ms / 1e3 < in->visibility_s;
+    *young = age_s < in->visibility_s;
     *again_s = *young ? 0 : in->visibility_s;
     return 1;
 }
