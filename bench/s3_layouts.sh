@@ -9,12 +9,7 @@
 # the requests' cost at us-east-1 list prices (PUT/LIST $0.005 per 1,000,
 # GET $0.0004 per 1,000; aws.amazon.com/s3/pricing, 2026-12).  Runs the
 # emulator itself: bench/s3_layouts.sh build/sdsinf ../shared/data
-set -eu
-sdsinf=$(realpath "$1") data=${2:-}
-here=$(cd "$(dirname "$0")" && pwd)
-if [ -z "${AWS_ENDPOINT_URL:-}" ]; then
-    exec bash "$here/../tests/with_aws.sh" bash "$0" "$sdsinf" "$data"
-fi
+. "$(dirname "$0")/under_aws.sh"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 "$sdsinf" generate --neurons 1024 --layers 24 --images 1000 --seed 3 --out "$tmp/g" >/dev/null

@@ -514,6 +514,7 @@ static int sns_open(sdsinf_channel *ch, const char *config, sdsinf_err *err)
     sc->in.claim = &sc->claim;
     sc->in.wait_s = sc->set.q.wait_s;
     sc->in.shared = sc->set.q.queues[0] != 0;
+    sc->in.visibility_s = sc->set.q.visibility_s;
     sdsinf__sqsq_name(&sc->set.q, ch->run, ch->self, sc->in.name);
     snprintf(sc->presence_dir, sizeof sc->presence_dir,
              "%s/sdsinf-sns-%s-%016" PRIx64, sdsinf__scratch_dir(),

@@ -212,6 +212,7 @@ static int sqs_open(sdsinf_channel *ch, const char *config, sdsinf_err *err)
     sc->in.claim = &sc->claim;
     sc->in.wait_s = sc->set.wait_s;
     sc->in.shared = sc->set.queues[0] != 0;
+    sc->in.visibility_s = sc->set.visibility_s;
     sdsinf__sqsq_name(&sc->set, ch->run, ch->self, sc->in.name);
     snprintf(sc->presence_dir, sizeof sc->presence_dir,
              "%s/sdsinf-sqs-%s-%016" PRIx64, sdsinf__scratch_dir(),

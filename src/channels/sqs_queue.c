@@ -14,6 +14,9 @@
 #define LONG_POLL_MIN_MS 100     /* shorter recv calls make short polls (the
                                     runtime's cancelable waits are 100 ms
                                     slices of a longer one) */
+#define HAND_BACK_PAUSE_MS 50  /* after handing another run's young
+                                  messages back, the next poll waits so
+                                  that their run's receiver takes them */
 #define ERR_NONEXISTENT "AWS.SimpleQueueService.NonExistentQueue"
 #define ERR_NONEXISTENT_JSON "QueueDoesNotExist"
 
@@ -430,8 +433,7 @@ static int poll_start(sdsinf_sqsq_inbox *in, int wait_s, sdsinf_err *err)
         sdsinf__aws_form_add(f, SDSINF_SQSQ_RUN_ATTR,
                              strlen(SDSINF_SQSQ_RUN_ATTR),
                              "MessageAttributeName.2");
-        sdsinf__aws_form_add(f, "ApproximateReceiveCount", 23,
-                             "AttributeName.1");
+        sdsinf__aws_form_add(f, "SentTimestamp", 13, "AttributeName.1");
     }
     if (!sdsinf__aws_form_ok(f))
         return sdsinf__fail(err, SDSINF_ENOMEM,
@@ -523,27 +525,33 @@ static const char *attribute(const sdsinf_aws_node *m, const char *name)
 }
 
 /* On a shared queue, whether m is another run's; if so the seconds until
- * it is to be visible again into *again_s (from its receive count: at
- * once for the first ten, since the run it is for polls the same queue
- * and must not wait on it, then doubling from 1 s up to 8 s, so that a
- * dead run's leftovers cost few requests). */
+ * it is to be visible again into *again_s and whether it is young into
+ * *young.  Young (sent less than the visibility timeout ago, which is
+ * longer than any wait of a run): its run may be alive and polling the
+ * same queue, so it goes back at once (0 s).  Older: its run must be dead,
+ * so it is hidden for the visibility timeout, and a dead run's leftovers
+ * cost a few receives an hour until the queue's retention drops them
+ * (while young, a receive and a hand-back per 50 ms of a waiting
+ * receiver).  The age is SentTimestamp (AWS's clock) against this
+ * machine's. */
 static int foreign(const sdsinf_sqsq_inbox *in, const sdsinf_aws_node *m,
-                   int *again_s)
+                   int *again_s, int *young)
 {
     char ours[24];
     const char *r = in->shared ? attribute(m, SDSINF_SQSQ_RUN_ATTR) : NULL;
     snprintf(ours, sizeof ours, "%016" PRIx64, in->ch->run);
     if (!r || !strcmp(r, ours))
         return 0;
-    long count = 1;
+    double age_s = 0; /* unknown: young, the side that stalls no run */
     for (const sdsinf_aws_node *a = sdsinf__aws_xml_find(NULL, m, "Attribute");
          a; a = sdsinf__aws_xml_next(a, "Attribute")) {
         const char *n = sdsinf__aws_xml_text(a, "Name", NULL);
         const char *v = sdsinf__aws_xml_text(a, "Value", NULL);
-        if (n && v && !strcmp(n, "ApproximateReceiveCount"))
-            count = strtol(v, NULL, 10);
+        if (n && v && !strcmp(n, "SentTimestamp"))
+            age_s = sdsinf__wall_now() - strtod(v, NULL) / 1e3;
     }
-    *again_s = count <= 10 ? 0 : count >= 14 ? 8 : 1 << (count - 11);
+    *young = age_s < in->visibility_s;
+    *again_s = *young ? 0 : in->visibility_s;
     return 1;
 }
 
@@ -614,20 +622,23 @@ static int poll_done(sdsinf_sqsq_inbox *in, sdsinf_aws_response *rs,
     char what[SDSINF_SQSQ_NAME_CAP + 32];
     snprintf(what, sizeof what, "ReceiveMessage on %s", in->name);
     int code = sdsinf__aws_xml_parse(rs->body, rs->len, what, &x, err), n = 0;
-    int i = 0, again_s[SDSINF_SQSQ_BATCH];
+    int i = 0, again_s[SDSINF_SQSQ_BATCH], young = 0;
     unsigned theirs = 0; /* another run's, on a shared queue */
     size_t bytes = 0;
     for (const sdsinf_aws_node *m =
              code == SDSINF_OK ? sdsinf__aws_xml_find(x, NULL, "Message") : NULL;
          m && i < SDSINF_SQSQ_BATCH && code == SDSINF_OK;
-         m = sdsinf__aws_xml_next(m, "Message"), i++)
-        if (foreign(in, m, &again_s[i]))
+         m = sdsinf__aws_xml_next(m, "Message"), i++) {
+        int y = 0;
+        if (foreign(in, m, &again_s[i], &y)) {
             theirs |= 1u << i;
-        else if ((code = take_message(in, m, &in->got[n], &bytes, err)) ==
+            young |= y;
+        } else if ((code = take_message(in, m, &in->got[n], &bytes, err)) ==
                  SDSINF_OK)
             n++;
         else if (code == 1) /* another run's pointer: dropped */
             code = SDSINF_OK;
+    }
     SDSINF__COUNT(in->ch, units, sdsinf__sqsq_units(bytes));
     in->got0 = 0;
     in->ngot = n;
@@ -638,6 +649,8 @@ static int poll_done(sdsinf_sqsq_inbox *in, sdsinf_aws_response *rs,
                        again_s, &derr);
         if (d == SDSINF_OK)
             d = settle(in, x, theirs, 1, again_s, &derr);
+        if (young) /* the next poll waits: their receiver goes first */
+            in->resume = sdsinf__now() + HAND_BACK_PAUSE_MS / 1e3;
         if (code == SDSINF_OK && d != SDSINF_OK)
             code = sdsinf__fail(err, d, "%s", derr.msg);
     }
@@ -676,6 +689,11 @@ int sdsinf__sqsq_recv(sdsinf_sqsq_inbox *in, const sdsinf_msg_key *want,
             return SDSINF_OK;
         }
         double left_ms = (deadline - sdsinf__now()) * 1e3;
+        double pause_ms = (in->resume - sdsinf__now()) * 1e3;
+        if (!in->poll && pause_ms > 0 && left_ms > 0) {
+            sdsinf__sleep_ms(pause_ms < left_ms ? pause_ms : left_ms);
+            left_ms = (deadline - sdsinf__now()) * 1e3;
+        }
         /* a long poll, which may outlive this call (the next one picks it
          * up); a recv shorter than LONG_POLL_MIN_MS asks without waiting
          * (a short poll) and waits for the answer */

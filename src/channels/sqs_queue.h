@@ -147,7 +147,7 @@ int sdsinf__sqsq_hold(sdsinf__claim *c, const void *msg, size_t len,
                       sdsinf_sqsq_msg *m, sdsinf_err *err);
 
 /* The receive state of one instance: set ch, aws, channel, name, url,
- * wait_s and shared, the rest zero. */
+ * wait_s, shared and visibility_s, the rest zero. */
 typedef struct sdsinf_sqsq_inbox {
     sdsinf_channel *ch;   /* counts its requests (borrowed) */
     sdsinf_aws *aws;
@@ -157,6 +157,10 @@ typedef struct sdsinf_sqsq_inbox {
     char url[SDSINF_SQSQ_URL_CAP];
     int wait_s;           /* the longest long poll */
     int shared;           /* the queue is a stack's, which runs share */
+    int visibility_s;     /* shared: the age after which another run's
+                             message is a dead run's, and how long it is
+                             then hidden (the setting visibility=) */
+    double resume;        /* no poll starts before (sdsinf__now) */
     /* received, not returned yet: a ring */
     sdsinf_sqsq_msg got[SDSINF_SQSQ_BATCH];
     int ngot, got0;
@@ -172,9 +176,11 @@ typedef struct sdsinf_sqsq_inbox {
  * up); a call shorter than 100 ms with none under way makes a short poll.
  * On a shared queue a message whose attribute `run` is another run's is
  * not deleted but handed back (ChangeMessageVisibilityBatch, counted as
- * remove), visible again at once for its first three receives, then
- * after 1, 2, 4 .. 60 s: a live run's receiver gets it, one of a dead run
- * costs a few receives an hour until the queue's retention drops it. */
+ * remove): visible again at once while younger than visibility_s, and
+ * the inbox's next poll waits 50 ms, so that the receiver of the run it
+ * is for, polling the same queue, gets it; an older one's run must be
+ * dead: it is hidden for visibility_s, costing a few receives an hour
+ * until the queue's retention drops it. */
 int sdsinf__sqsq_recv(sdsinf_sqsq_inbox *in, const sdsinf_msg_key *want,
                       void **msg, size_t *len, int timeout_ms,
                       sdsinf_err *err);
