@@ -1,6 +1,9 @@
 # aws_cli.sh - what the AWS channels' command-line tests (cli_sqs.sh,
 # cli_sns.sh, cli_s3.sh, cli_s3_paths.sh) share; source it after setting
 # sdsinf (the tool) and tmp (a scratch directory), under tests/with_aws.sh.
+# throttled_open and kill_mid_run run the network in $tmp/g (128 neurons,
+# as `sdsinf generate` writes it), whose scores `sdsinf infer` wrote to
+# $tmp/single.tsv.
 
 aws_cli_proxy=$(dirname "${BASH_SOURCE[0]}")/aws_throttle_proxy.py
 
@@ -10,23 +13,24 @@ aws_fail() {
     exit 1
 }
 
-# throttled_open LABEL TEXT RUN_ARGS...: `sdsinf run RUN_ARGS --json`
-# through aws_throttle_proxy.py refusing every 2nd request whose path or
-# body holds TEXT (one a channel makes as it opens) must succeed with
+# throttled_open CHANNEL TEXT: a run of 3 workers on CHANNEL through
+# aws_throttle_proxy.py refusing every 2nd request whose path or body
+# holds TEXT (one the channel makes as it opens) must equal infer with
 # every retry counted: its JSON's retries equal the refused requests.
-# The JSON stays in $tmp/throttled.json.
 throttled_open() {
-    local label=$1 text=$2 refused retries
-    shift 2
+    local text=$2 refused retries
     AWS_MAX_ATTEMPTS=10 python3 "$aws_cli_proxy" --every 2 --only "$text" \
-        --stats "$tmp/proxy" -- "$sdsinf" run "$@" --json |
-        tail -n 1 >"$tmp/throttled.json" || aws_fail "$label: the run failed"
+        --stats "$tmp/proxy" -- "$sdsinf" run --weights "$tmp/g" \
+        --images "$tmp/g/sparse-images-128.tsv" --scores "$tmp/throttled.tsv" \
+        --workers 3 --channel "$1" --json |
+        tail -n 1 >"$tmp/throttled.json" || aws_fail "throttled open: the run failed"
+    cmp "$tmp/throttled.tsv" "$tmp/single.tsv" || aws_fail "throttled open: scores differ"
     refused=$(grep -o '"refused": [0-9]*' "$tmp/proxy" | cut -d' ' -f2)
     retries=$(grep -o '"retries":[0-9]*' "$tmp/throttled.json" | head -n 1 | cut -d: -f2)
-    [ "${refused:-0}" -gt 0 ] || aws_fail "$label: no request held $text"
+    [ "${refused:-0}" -gt 0 ] || aws_fail "throttled open: no request held $text"
     [ "$retries" = "$refused" ] ||
-        aws_fail "$label: $refused requests refused, $retries retries counted"
-    echo "ok: $label: $refused of the requests holding $text refused, each retry counted"
+        aws_fail "throttled open: $refused requests refused, $retries retries counted"
+    echo "ok: throttled open: $refused of the requests holding $text refused, each retry counted"
 }
 
 # alive PID: the process is there and not a zombie.
@@ -78,4 +82,19 @@ kill_coordinator() {
     [ -z "$(ls -A "$scratch")" ] || aws_fail "$label: clean left files in $scratch"
     rmdir "$scratch"
     echo "ok: $label: $(grep -o '"removed":\[[^]]*\]' "$tmp/clean")"
+}
+
+# kill_mid_run CHANNEL HELD ITEMS: kill_coordinator on a run of 4 workers
+# on CHANNEL, in batches of 2 images through 64 layers (long enough to be
+# caught mid-way); clean must say it removed ITEMS (a pattern) of the
+# channel's.
+kill_mid_run() {
+    [ -d "$tmp/long" ] ||
+        "$sdsinf" generate --neurons 128 --layers 64 --images 60 --seed 5 \
+            --out "$tmp/long" >/dev/null
+    kill_coordinator "killed coordinator" "$2" --weights "$tmp/long" \
+        --images "$tmp/long/sparse-images-128.tsv" --workers 4 --batch-size 2 \
+        --channel "$1"
+    grep -q "\"channel\":\"$1\",\"items\":$3" "$tmp/clean" ||
+        { cat "$tmp/clean"; aws_fail "clean did not remove the run's $3 items"; }
 }

@@ -76,18 +76,11 @@ left "the throttled run"
 echo "ok: throttled run: $(cat "$tmp/proxy"), $retries retries counted: $(grep -o '"requests":{[^}]*}' "$tmp/j")"
 
 echo "== a throttled open: every 2nd GetQueueUrl (the workers find their queues) refused"
-throttled_open "throttled open" Action=GetQueueUrl --weights "$tmp/g" --images "$img" \
-    --scores "$tmp/s.tsv" --workers 3 --channel sns
-cmp "$tmp/s.tsv" "$tmp/single.tsv" || { echo "FAIL: throttled open: scores differ"; exit 1; }
+throttled_open sns Action=GetQueueUrl
 left "the throttled open"
 
 echo "== the coordinator killed mid-run (SIGKILL), then sdsinf clean"
-"$sdsinf" generate --neurons 128 --layers 64 --images 60 --seed 5 --out "$tmp/long" >/dev/null
-kill_coordinator "killed coordinator" held --weights "$tmp/long" \
-    --images "$tmp/long/sparse-images-128.tsv" --workers 4 --batch-size 2 --channel sns
-# 5 queues, their 5 subscriptions and the topic
-grep -q '"channel":"sns","items":11' "$tmp/clean" ||
-    { cat "$tmp/clean"; echo "FAIL: clean did not remove the run's 11 items"; exit 1; }
+kill_mid_run sns held 11 # 5 queues, their subscriptions and the topic
 
 echo "== two runs at once on one existing topic"
 topic=$(aws sns 'Action=CreateTopic&Version=2010-03-31&Name=sdsinf-shared' |

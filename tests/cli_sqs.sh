@@ -62,17 +62,11 @@ no_queues "the throttled run"
 echo "ok: throttled run: $(cat "$tmp/proxy"), $retries retries counted: $(grep -o '"requests":{[^}]*}' "$tmp/j")"
 
 echo "== a throttled open: every 2nd GetQueueUrl (the workers find their queues) refused"
-throttled_open "throttled open" Action=GetQueueUrl --weights "$tmp/g" --images "$img" \
-    --scores "$tmp/s.tsv" --workers 3 --channel sqs
-cmp "$tmp/s.tsv" "$tmp/single.tsv" || { echo "FAIL: throttled open: scores differ"; exit 1; }
+throttled_open sqs Action=GetQueueUrl
 no_queues "the throttled open"
 
 echo "== the coordinator killed mid-run (SIGKILL), then sdsinf clean"
-"$sdsinf" generate --neurons 128 --layers 64 --images 60 --seed 5 --out "$tmp/long" >/dev/null
-kill_coordinator "killed coordinator" queues --weights "$tmp/long" \
-    --images "$tmp/long/sparse-images-128.tsv" --workers 4 --batch-size 2 --channel sqs
-grep -q '"channel":"sqs","items":5' "$tmp/clean" ||
-    { cat "$tmp/clean"; echo "FAIL: clean did not remove the run's 5 queues"; exit 1; }
+kill_mid_run sqs queues 5 # the workers' queues and the coordinator's
 
 echo "== a worker killed at layer 3"
 start=$(date +%s)
