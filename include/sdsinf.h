@@ -510,7 +510,9 @@ typedef struct sdsinf_requests {
  * as stat apply to it). */
 SDSINF_API int sdsinf_location_remote(const char *loc);
 /* Adds to *r the S3 requests this process made for such locations (GET
- * as receive, PUT as send, LIST, DELETE as remove, and retries). */
+ * as receive, PUT as send, LIST, DELETE as remove, and retries), and
+ * those the workers of its runs made in processes of their own (each
+ * fetching its plan, shard and inputs), which their reports bring. */
 SDSINF_API void sdsinf_location_requests(sdsinf_requests *r);
 
 typedef struct sdsinf_channel_methods sdsinf_channel_methods;
@@ -776,7 +778,8 @@ typedef struct sdsinf_layer_record {
     double seconds;              /* wall time in the layer */
     double compute_seconds, encode_seconds, decode_seconds, send_seconds,
         wait_seconds;
-    sdsinf_requests requests;    /* the channel's requests in the layer */
+    sdsinf_requests requests;    /* the channel's requests in the layer
+                                    (layer 1's: from its open on) */
 } sdsinf_layer_record;
 
 typedef struct sdsinf_run_stats {
@@ -1294,6 +1297,8 @@ typedef struct sdsinf_stale_run {
     int64_t items;        /* what the channel held of the run (its
                              run_residue: files, keys, objects); -1 when it
                              cannot tell or none is named */
+    const char *staged;   /* the s3:// location of the inputs it staged
+                             for its workers (removed too), or NULL */
 } sdsinf_stale_run;
 
 typedef struct sdsinf_clean_stats {
@@ -1305,7 +1310,8 @@ typedef struct sdsinf_clean_stats {
  * left: every run directory under the scratch directory (its sdsinf-<run>
  * entries) with an owner record of a dead process, and the run's state on
  * the channel the record names (any channel with run_destroy, through it:
- * local or fs files wherever their config put them, Redis keys, ...),
+ * local or fs files wherever their config put them, Redis keys, queues,
+ * topics, buckets ...) and the inputs it staged in S3 for its workers,
  * calling fn (when not NULL) for each run.  A run whose owner lives,
  * without an owner record, of another user, or on a channel this process
  * has not registered is kept.  The first failure to remove is returned

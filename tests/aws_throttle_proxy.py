@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""aws_throttle_proxy.py [--every N] [--delay-ms MS] [--stats FILE] -- CMD...
+"""aws_throttle_proxy.py [--every N [--only TEXT]] [--delay-ms MS] [--stats FILE] -- CMD...
 
 A test proxy on 127.0.0.1 in front of the emulator at $AWS_ENDPOINT_URL:
 it runs CMD with AWS_ENDPOINT_URL pointing at itself and exits with CMD's
@@ -8,7 +8,9 @@ region far away: the latency simulation of bench/bench_channels.py); with
 --every N every N-th one is answered by the proxy itself as AWS sheds
 load: HTTP 503 with S3's SlowDown error for even ones, HTTP 400 with the
 query protocol's Throttling error for odd ones, so that clients' retries
-of throttling are tested end to end.  The rest go on to the emulator over
+of throttling are tested end to end; with --only TEXT only requests whose
+path or body holds TEXT count towards N (Action=GetQueueUrl: a channel's
+open).  The rest go on to the emulator over
 one kept-alive connection per client connection.  At the end it says on
 stderr how many requests it saw and refused, and with --stats writes the
 same as JSON ({"requests": R, "refused": F, "delay_ms": MS, "every": N})."""
@@ -34,15 +36,19 @@ THROTTLING = (b"<ErrorResponse><Error><Type>Sender</Type><Code>Throttling"
 class Counts:
     """Requests seen and refused, shared by the handler threads."""
 
-    def __init__(self, every):
-        self.every, self.seen, self.refused = every, 0, 0
+    def __init__(self, every, only):
+        self.every, self.only = every, only
+        self.seen = self.matched = self.refused = 0
         self.lock = threading.Lock()
 
-    def next_refused(self):
+    def next_refused(self, path, body):
         """0 to forward this request, else its number among the refused."""
         with self.lock:
             self.seen += 1
-            if self.every and self.seen % self.every == 0:
+            if self.only is not None and self.only not in path + body:
+                return 0
+            self.matched += 1
+            if self.every and self.matched % self.every == 0:
                 self.refused += 1
                 return self.refused
             return 0
@@ -95,7 +101,7 @@ def handler(upstream, counts, delay_s):
             body = self.rfile.read(n) if n else b""
             if delay_s:
                 time.sleep(delay_s)
-            refused = counts.next_refused()
+            refused = counts.next_refused(self.path.encode(), body)
             if refused % 2:
                 self.answer(400, [("Content-Type", "text/xml")], THROTTLING)
             elif refused:
@@ -123,6 +129,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[1])
     ap.add_argument("--every", type=int, default=0, metavar="N",
                     help="refuse every N-th request (default 0: none)")
+    ap.add_argument("--only", metavar="TEXT",
+                    help="count only requests whose path or body holds TEXT")
     ap.add_argument("--delay-ms", type=float, default=0, metavar="MS",
                     help="wait MS milliseconds before each request")
     ap.add_argument("--stats", metavar="FILE",
@@ -134,7 +142,8 @@ def main():
     if not cmd or not endpoint or args.every < 0 or args.delay_ms < 0:
         ap.error("needs $AWS_ENDPOINT_URL (tests/with_aws.sh sets it), "
                  "-- and a command, and counts >= 0")
-    counts = Counts(args.every)
+    counts = Counts(args.every,
+                    None if args.only is None else args.only.encode())
     server = Server(
         ("127.0.0.1", 0),
         handler(urllib.parse.urlsplit(endpoint), counts, args.delay_ms / 1e3))

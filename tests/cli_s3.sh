@@ -5,7 +5,10 @@
 # existing one, two at once in one bucket, and through a proxy refusing
 # every 5th request (tests/aws_throttle_proxy.py: retries counted) equal
 # `sdsinf infer` (categories and every score); a worker killed mid-run fails the run, naming it, with no object or bucket left;
-# bad settings fail with a clear error; with the shared data, the real
+# a coordinator killed mid-run (SIGKILL) leaves its bucket to `sdsinf
+# clean`, which removes it; a throttled open (every 2nd request for the
+# run's mark refused) has each retry counted; bad settings, and workers
+# that time out, fail with a clear error, leaving nothing; with the shared data, the real
 # 6,000 images on 8 workers reproduce the golden categories in the default
 # layout (its requests printed).  with_aws.sh then checks that the
 # emulator holds nothing.
@@ -30,8 +33,14 @@ nothing_left() { # label
     n=$(objects "")
     [ "$n" = 0 ] || { echo "FAIL: $1 left $n buckets or objects"; exit 1; }
 }
+held() { # what the emulator holds: buckets and objects
+    local n
+    n=$(objects "")
+    [ "$n" = 0 ] || echo "$n buckets or objects"
+}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
+. "$(dirname "$0")/aws_cli.sh"
 "$sdsinf" generate --neurons 128 --layers 8 --images 60 --seed 5 --out "$tmp/g" >/dev/null
 img=$tmp/g/sparse-images-128.tsv
 "$sdsinf" infer --weights "$tmp/g" --images "$img" --scores "$tmp/single.tsv" \
@@ -65,6 +74,13 @@ retries=$(grep -o '"retries":[0-9]*' "$tmp/j" | head -n 1 | cut -d: -f2)
 [ "${retries:-0}" -gt 0 ] || { echo "FAIL: no retry counted: $(cat "$tmp/j")"; exit 1; }
 nothing_left "the throttled run"
 echo "ok: throttled run: $(cat "$tmp/proxy"), $retries retries counted: $(grep -o '"requests":{[^}]*}' "$tmp/j")"
+
+echo "== a throttled open: every 2nd request for the run's mark (the workers' opens) refused"
+throttled_open s3 created
+nothing_left "the throttled open"
+
+echo "== the coordinator killed mid-run (SIGKILL), then sdsinf clean"
+kill_mid_run s3 held '[1-9]' # its objects
 
 echo "== an existing bucket, under a prefix"
 curl -s -f -X PUT "$AWS_ENDPOINT_URL/sdsinf-test-existing" >/dev/null
@@ -121,6 +137,13 @@ fails "bad bucket name" "bucket=NAME" --channel-config bucket=Bad_Name
 fails "no such bucket" "NoSuchBucket" --channel-config bucket=sdsinf-test-absent
 AWS_ENDPOINT_URL=http://127.0.0.1:1 AWS_MAX_ATTEMPTS=1 \
     fails "no endpoint" "AWS_ENDPOINT_URL"
+# every request answered 300 ms late, past the 100 ms a worker waits
+if python3 "$aws_cli_proxy" --delay-ms 300 -- "$sdsinf" run --weights "$tmp/g" \
+        --images "$img" --workers 3 --channel s3 --timeout-ms 100 2>"$tmp/err" >/dev/null; then
+    echo "FAIL: workers that time out: the run succeeded"; exit 1
+fi
+grep -q "no message" "$tmp/err" || { echo "FAIL: workers that time out:"; cat "$tmp/err"; exit 1; }
+echo "ok: workers that time out: $(head -n 1 "$tmp/err")"
 nothing_left "the failed runs"
 
 gc=$data/graphchallenge

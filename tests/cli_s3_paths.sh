@@ -5,7 +5,11 @@
 # moved away, then `sdsinf run` on the fs and sqs channels reading them all
 # from S3 and writing --out, --scores and --metrics there: equal, byte for
 # byte, to a local `sdsinf infer`; the worker specs name the plan and the
-# staged inputs in S3 (each worker fetches its own); partition and infer
+# staged inputs in S3 (each worker fetches its own); the run JSON's
+# storage_requests count every S3 request the run made, its workers'
+# fetches included (through a proxy that counts them, refusing every 7th);
+# a coordinator killed (SIGKILL) while its staged inputs and queues exist
+# leaves them to `sdsinf clean`, which removes both; partition and infer
 # with S3 in and out; a missing key or bucket fails clearly (exit 1)
 # writing nothing, as does a run whose worker finds no shard.  with_aws.sh
 # then checks that the emulator holds nothing (the staged inputs went).
@@ -15,6 +19,7 @@ sdsinf=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
 B=sdsinf-test-paths
 S3=$AWS_ENDPOINT_URL/$B
 tmp=$(mktemp -d)
+. "$(dirname "$0")/aws_cli.sh"
 empty_bucket() { # every object and the bucket, also after a failure
     for k in $(keys); do curl -s -f -X DELETE "$S3/$k" >/dev/null; done
     curl -s -X DELETE "$S3" >/dev/null
@@ -103,6 +108,43 @@ get out/ext-scores.tsv "$tmp/s.tsv"
 cmp "$tmp/s.tsv" "$tmp/single.tsv" || fail "external: scores differ from infer"
 [ -z "$(find "$tmp/wscratch" -mindepth 1)" ] || fail "the workers left files"
 echo "ok: external workers read plan, shard and inputs from S3 only"
+
+echo "== every S3 request counted in storage_requests, the workers' fetches too"
+AWS_MAX_ATTEMPTS=10 python3 "$aws_cli_proxy" --every 7 --stats "$tmp/proxy" -- \
+    "$sdsinf" run --weights s3://$B/model --plan s3://$B/plan --images s3://$B/in/images.tsv \
+    --scores s3://$B/out/counted-scores.tsv --channel fs --json | tail -n 1 >"$tmp/j" ||
+    fail "counted: the run failed"
+get out/counted-scores.tsv "$tmp/s.tsv"
+cmp "$tmp/s.tsv" "$tmp/single.tsv" || fail "counted: scores differ from infer"
+python3 - "$tmp/j" "$tmp/proxy" <<'PY' || fail "counted: $(cat "$tmp/j")"
+import json, sys
+r = json.load(open(sys.argv[1]))["storage_requests"]
+p = json.load(open(sys.argv[2]))
+made = r["send"] + r["receive"] + r["list"] + r["remove"] + r["retries"]
+# the fs channel makes none: every request the proxy saw is a location's
+assert made == p["requests"], (made, p)
+assert r["retries"] == p["refused"] > 0, (r, p)
+# the 4 workers each fetched the plan, its shard and its inputs
+assert r["receive"] >= 3 * 4, r
+PY
+echo "ok: $(cat "$tmp/proxy") = $(grep -o '"storage_requests":{[^}]*}' "$tmp/j")"
+
+echo "== the coordinator killed (SIGKILL) with its inputs staged, then sdsinf clean"
+queues() { # the emulator's queue URLs
+    curl -s -X POST "$AWS_ENDPOINT_URL/" --aws-sigv4 "aws:amz:$AWS_REGION:sqs" \
+        -u "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY" \
+        -d 'Action=ListQueues&Version=2012-11-05' | grep -o '<QueueUrl>[^<]*' || true
+}
+staged() { # what the runs staged in S3, and the queues
+    keys | grep '^sdsinf-' || true
+    queues
+}
+# the external launcher's coordinator waits for workers nobody starts
+kill_coordinator "killed coordinator" staged --launcher external \
+    --specs-out "$tmp/specs-killed" --weights s3://$B/model --plan s3://$B/plan \
+    --images s3://$B/in/images.tsv --channel sqs
+grep -q "\"channel\":\"sqs\",\"items\":5,\"staged\":\"s3://$B/sdsinf-" "$tmp/clean" ||
+    { cat "$tmp/clean"; fail "clean did not name the queues and the staged inputs"; }
 
 echo "== partition and infer, in and out of S3"
 "$sdsinf" partition --weights s3://$B/bundle/model.sdsinf --workers 2 \

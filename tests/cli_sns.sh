@@ -3,8 +3,11 @@
 # emulator tests/with_aws.sh starts ($AWS_ENDPOINT_URL): runs on local
 # processes and threads, and through a proxy refusing every 5th request
 # (tests/aws_throttle_proxy.py: retries counted), equal `sdsinf infer`
-# (categories and every score) and leave no queue, topic or subscription, also after a killed worker
-# and a failed run;
+# (categories and every score) and leave no queue, topic or subscription, also after a killed worker,
+# a failed run and a run whose given topic does not exist (it fails as it
+# makes its subscriptions); a coordinator killed mid-run (SIGKILL) leaves
+# them to `sdsinf clean`, which removes them; a throttled open (every 2nd
+# GetQueueUrl refused) has each retry counted;
 # two runs at once on one existing topic (topic=ARN) do not disturb each
 # other and leave the topic as it was.  With SDSINF_SNS_REAL=1 and the
 # shared data, the real 6,000 images on 8 workers (hypergraph plan)
@@ -29,6 +32,7 @@ left() { # label, what may stay
 }
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
+. "$(dirname "$0")/aws_cli.sh"
 "$sdsinf" generate --neurons 128 --layers 8 --images 60 --seed 5 --out "$tmp/g" >/dev/null
 img=$tmp/g/sparse-images-128.tsv
 "$sdsinf" infer --weights "$tmp/g" --images "$img" --scores "$tmp/single.tsv" \
@@ -71,6 +75,13 @@ retries=$(grep -o '"retries":[0-9]*' "$tmp/j" | head -n 1 | cut -d: -f2)
 left "the throttled run"
 echo "ok: throttled run: $(cat "$tmp/proxy"), $retries retries counted: $(grep -o '"requests":{[^}]*}' "$tmp/j")"
 
+echo "== a throttled open: every 2nd GetQueueUrl (the workers find their queues) refused"
+throttled_open sns Action=GetQueueUrl
+left "the throttled open"
+
+echo "== the coordinator killed mid-run (SIGKILL), then sdsinf clean"
+kill_mid_run sns held 11 # 5 queues, their subscriptions and the topic
+
 echo "== two runs at once on one existing topic"
 topic=$(aws sns 'Action=CreateTopic&Version=2010-03-31&Name=sdsinf-shared' |
     grep -o '<TopicArn>[^<]*' | sed 's/<TopicArn>//')
@@ -107,6 +118,14 @@ if "$sdsinf" run --weights "$tmp/g" --images "$img" --workers 2 --channel sns \
 fi
 grep -q "bad setting 'topic=not-an-arn'" "$tmp/err" || { cat "$tmp/err"; exit 1; }
 left "a bad setting"
+echo "ok: $(head -c 300 "$tmp/err")"
+if "$sdsinf" run --weights "$tmp/g" --images "$img" --workers 3 --channel sns \
+        --channel-config "topic=arn:aws:sns:$AWS_REGION:000000000000:sdsinf-absent" \
+        2>"$tmp/err" >/dev/null; then
+    echo "FAIL: a topic that does not exist was taken"; exit 1
+fi
+grep -q "Topic does not exist" "$tmp/err" || { cat "$tmp/err"; exit 1; }
+left "a topic that does not exist"
 echo "ok: $(head -c 300 "$tmp/err")"
 
 echo "== a run that fails once its resources are made"

@@ -3,8 +3,10 @@
 # emulator tests/with_aws.sh starts ($AWS_ENDPOINT_URL): distributed runs
 # on local processes and threads equal `sdsinf infer` (categories and
 # every score) and leave no queue; a worker killed mid-run and a run that
-# fails on a bad option leave no queue either; bad settings fail with a
-# clear error.  With SDSINF_SQS_REAL=1 and the shared data, the real 6,000
+# fails on a bad option leave no queue either, and a coordinator killed
+# mid-run (SIGKILL) leaves its queues to `sdsinf clean`, which removes
+# them; a throttled open (every 2nd GetQueueUrl refused) has each retry
+# counted; bad settings fail with a clear error.  With SDSINF_SQS_REAL=1 and the shared data, the real 6,000
 # images on 8 workers (hypergraph plan) reproduce the golden categories,
 # and the run's requests are printed.  with_aws.sh then checks that the
 # emulator holds nothing at all.
@@ -25,6 +27,7 @@ no_queues() { # label
 }
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
+. "$(dirname "$0")/aws_cli.sh"
 "$sdsinf" generate --neurons 128 --layers 8 --images 60 --seed 5 --out "$tmp/g" >/dev/null
 img=$tmp/g/sparse-images-128.tsv
 "$sdsinf" infer --weights "$tmp/g" --images "$img" --scores "$tmp/single.tsv" \
@@ -58,6 +61,13 @@ retries=$(grep -o '"retries":[0-9]*' "$tmp/j" | head -n 1 | cut -d: -f2)
 no_queues "the throttled run"
 echo "ok: throttled run: $(cat "$tmp/proxy"), $retries retries counted: $(grep -o '"requests":{[^}]*}' "$tmp/j")"
 
+echo "== a throttled open: every 2nd GetQueueUrl (the workers find their queues) refused"
+throttled_open sqs Action=GetQueueUrl
+no_queues "the throttled open"
+
+echo "== the coordinator killed mid-run (SIGKILL), then sdsinf clean"
+kill_mid_run sqs queues 5 # the workers' queues and the coordinator's
+
 echo "== a worker killed at layer 3"
 start=$(date +%s)
 if SDSINF_TEST_KILL=2:3 "$sdsinf" run --weights "$tmp/g" --images "$img" --workers 6 \
@@ -86,6 +96,8 @@ fails() { # label, text the error must hold, run arguments...
 }
 fails "bad setting" "bad setting 'prefix=no space'" --channel-config "prefix=no space"
 fails "unknown setting" "bad setting 'colour=red'" --channel-config "colour=red"
+fails "a stack's queues that are not there" "the stack has no queue" \
+    --channel-config "queues=sdsinf-test-nostack"
 AWS_ENDPOINT_URL=http://127.0.0.1:1 AWS_MAX_ATTEMPTS=2 \
     fails "no endpoint" "set AWS_ENDPOINT_URL"
 AWS_ACCESS_KEY_ID= AWS_SECRET_ACCESS_KEY= fails "no credentials" "no credentials"

@@ -3,7 +3,8 @@
 # its own flags (another command's is bad usage naming both), `CMD --help`
 # and `help CMD` print the command's usage, `help` an unknown command is
 # bad usage listing the known ones, a channel the build left out is bad
-# usage saying how to get it, before anything is loaded, and --json stays
+# usage saying how to get it, before anything is loaded (as is an s3://
+# location in a build without the AWS client: a failure), and --json stays
 # valid JSON whatever a path holds (a double quote, a backslash, a tab).
 # usage: cli_usage.sh SDSINF [DATA_DIR]   (the data directory is unused)
 set -u
@@ -42,12 +43,17 @@ check 2 "--json is not an option of version" "version --json" \
     "$bin" version --json
 
 echo "== a channel this build left out: bad usage, before loading anything"
-for ch in redis mpi; do
-    "$bin" run --channel $ch --weights nowhere --images nowhere --workers 2 \
-        >"$tmp/stdout" 2>"$tmp/stderr"
+# inputs that exist (a missing one is refused first), not loaded
+"$bin" generate --neurons 64 --layers 2 --images 4 --out m >/dev/null
+left_out=
+for ch in redis mpi sqs sns s3; do
+    "$bin" run --channel $ch --weights m --images m/sparse-images-64.tsv \
+        --workers 2 >"$tmp/stdout" 2>"$tmp/stderr"
     if grep -q "is not in this build" "$tmp/stderr"; then
+        left_out="$left_out $ch"
         check 2 "apt-get install" "run --channel $ch says how to get it" \
-            "$bin" run --channel $ch --weights nowhere --images nowhere --workers 2
+            "$bin" run --channel $ch --weights m --images m/sparse-images-64.tsv \
+            --workers 2
         check 2 "apt-get install" "demo --channel $ch, before generating" \
             "$bin" demo --channel $ch --out d
         expect "... and writes nothing" ! -e d
@@ -55,6 +61,16 @@ for ch in redis mpi; do
         echo "skip: this build has channel $ch"
     fi
 done
+
+if [ "${left_out% s3}" != "$left_out" ]; then # no AWS client
+    check 1 "built without the AWS client" \
+        "an s3:// location says how to get it" \
+        "$bin" infer --weights s3://sdsinf-none/m --images m/sparse-images-64.tsv \
+        --out o
+    expect "... and writes nothing" ! -e o
+else
+    echo "skip: this build has the AWS client"
+fi
 
 echo "== usage"
 check 0 "--workers" "run --help" "$bin" run --help

@@ -1942,6 +1942,8 @@ static void print_removed(const sdsinf_stale_run *r, void *arg)
                (long long)r->items);
     else if (r->channel)
         printf("  and its state on channel %s\n", r->channel);
+    if (r->staged)
+        printf("  and the inputs it staged at %s\n", r->staged);
 }
 
 /* One element of --json's "removed" array per run swept (arg: the
@@ -1958,6 +1960,8 @@ static void json_removed(const sdsinf_stale_run *r, void *arg)
         cli_json_add_string(e, "channel", r->channel);
         cJSON_AddNumberToObject(e, "items", (double)r->items);
     }
+    if (r->staged)
+        cli_json_add_string(e, "staged", r->staged);
     if (!cJSON_AddItemToArray(arg, e))
         cJSON_Delete(e);
 }

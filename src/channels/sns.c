@@ -222,7 +222,8 @@ static int find_topic(sdsinf_aws *a, const sns_settings *st, uint64_t run,
 
 /* The ARNs of the run's subscriptions on topic (their endpoints are the
  * run's queues) into *arns (caller frees each and the array), their
- * count into *n. */
+ * count into *n; 1 when there is no such topic (a given ARN of none: its
+ * subscriptions cannot be either). */
 static int run_subscriptions(sdsinf_aws *a, const sns_settings *st,
                              uint64_t run, const char *topic, char ***arns,
                              int *n, sdsinf_requests *req, sdsinf_err *err)
@@ -243,6 +244,8 @@ static int run_subscriptions(sdsinf_aws *a, const sns_settings *st,
         req->list++;
         code = post_sns(a, &f, "ListSubscriptionsByTopic", 1, req, &rs, &x,
                         err);
+        if (code != SDSINF_OK && !strcmp(rs.error_code, "NotFound"))
+            code = 1;
         const sdsinf_aws_node *subs =
             code == SDSINF_OK ? sdsinf__aws_xml_find(x, NULL, "Subscriptions")
                               : NULL;

@@ -151,6 +151,14 @@ int sdsinf__location_remove(const char *loc, sdsinf_err *err)
     return sdsinf__remote_remove(loc, &g_requests, err);
 }
 
+void sdsinf__location_requests_add(const sdsinf_requests *q)
+{
+    uint64_t *to = &g_requests.send;
+    const uint64_t *from = &q->send;
+    for (size_t i = 0; i < sizeof *q / sizeof *to; i++)
+        __atomic_fetch_add(&to[i], from[i], __ATOMIC_RELAXED);
+}
+
 void sdsinf_location_requests(sdsinf_requests *r)
 {
     uint64_t *to = &r->send;

@@ -17,6 +17,10 @@
 
 /* sdsinf_location_remote and sdsinf_location_requests: sdsinf.h. */
 
+/* Adds q to this process's count of those requests: a worker's, made in a
+ * process of its own and reported to its run's coordinator. */
+void sdsinf__location_requests_add(const sdsinf_requests *q);
+
 /* "dir/name" into out (cap bytes), dir local or remote (a trailing '/'
  * dropped); SDSINF_EINVAL naming dir when it does not fit. */
 int sdsinf__location_join(const char *dir, const char *name, char *out,

@@ -1699,9 +1699,9 @@ unsigned sdsinf__msg_kind(const void *data)
 /* ---- Reports ------------------------------------------------------------------
  * A worker's last message, to the coordinator (layout in codec.h). */
 
-#define REPORT_FORMAT 2u
+#define REPORT_FORMAT 3u
 #define RECORD_BYTES (3 * 4 + 11 * 8 + 6 * 8 + 12 * 8) /* a record, written */
-#define REPORT_FIXED (4 + 4 + 4 + 255 + 8 + 6 * 8 + 6 * 8 + 4 + 8)
+#define REPORT_FIXED (4 + 4 + 4 + 255 + 8 + 6 * 8 + 6 * 8 + 12 * 8 + 4 + 8)
 
 /* Little-endian fields of a report, written and read. */
 static void w_u32(writer *w, uint32_t v)
@@ -1764,12 +1764,10 @@ static double r_f64(reader *r, double min)
 #define RECORD_SECONDS(X, r)                                                 \
     X(r.seconds) X(r.compute_seconds) X(r.encode_seconds)                    \
         X(r.decode_seconds) X(r.send_seconds) X(r.wait_seconds)
-#define RECORD_REQUESTS(X, r)                                                \
-    X(r.requests.send) X(r.requests.receive) X(r.requests.empty)             \
-        X(r.requests.remove) X(r.requests.list) X(r.requests.retries)        \
-            X(r.requests.units) X(r.requests.send_units)                 \
-                X(r.requests.s3_put) X(r.requests.s3_get)                    \
-                    X(r.requests.s3_list) X(r.requests.s3_remove)
+#define REQUESTS(X, q)                                                       \
+    X(q.send) X(q.receive) X(q.empty) X(q.remove) X(q.list) X(q.retries)     \
+        X(q.units) X(q.send_units) X(q.s3_put) X(q.s3_get) X(q.s3_list)      \
+            X(q.s3_remove)
 
 /* The uncompressed payload of r. */
 static void report_payload(writer *w, const sdsinf__report *r, int64_t nrec)
@@ -1784,6 +1782,7 @@ static void report_payload(writer *w, const sdsinf__report *r, int64_t nrec)
 #define W_U64(x) w_u64(w, x);
     TOTAL_SECONDS(W_F64, r->st)
     TOTAL_COUNTS(W_U64, r->st)
+    REQUESTS(W_U64, r->st.storage)
     w_u32(w, (uint32_t)nrec);
     for (int64_t i = 0; i < nrec; i++) {
         const sdsinf_layer_record *rec = &r->st.records[i];
@@ -1792,7 +1791,7 @@ static void report_payload(writer *w, const sdsinf__report *r, int64_t nrec)
         w_u32(w, rec->targets);
         RECORD_COUNTS(W_U64, (*rec))
         RECORD_SECONDS(W_F64, (*rec))
-        RECORD_REQUESTS(W_U64, (*rec))
+        REQUESTS(W_U64, rec->requests)
     }
 #undef W_F64
 #undef W_U64
@@ -1958,6 +1957,7 @@ static int parse_report(const unsigned char *p, size_t n, int32_t worker,
 #define R_U64(x) x = r_u64(&r);
     TOTAL_SECONDS(R_F64, rep.st)
     TOTAL_COUNTS(R_U64, rep.st)
+    REQUESTS(R_U64, rep.st.storage)
     uint32_t nrec = r_u32(&r);
     *where = "the record count (0, or layers + 1 from a worker that ran)";
     if (r.bad || (nrec && (int64_t)nrec != (int64_t)layers + 1) ||
@@ -1975,7 +1975,7 @@ static int parse_report(const unsigned char *p, size_t n, int32_t worker,
         rec->targets = r_u32(&r);
         RECORD_COUNTS(R_U64, (*rec))
         RECORD_SECONDS(R_F64, (*rec))
-        RECORD_REQUESTS(R_U64, (*rec))
+        REQUESTS(R_U64, rec->requests)
         if (rec->worker != worker || rec->layer != (int32_t)i + 1)
             r.bad = 1;
     }

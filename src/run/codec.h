@@ -60,7 +60,10 @@
  *   message (no NUL); f64 ready (CLOCK_REALTIME seconds when the worker
  *   had loaded; 0: it never did); f64 seconds, compute, encode, decode,
  *   send, wait; u64 messages sent, bytes sent, messages received, bytes
- *   received, duplicates, dropped;
+ *   received, duplicates, dropped; u64 storage requests send, receive,
+ *   empty, remove, list, retries, units, send_units, s3_put, s3_get,
+ *   s3_list, s3_remove (the s3:// locations' requests of a worker in a
+ *   process of its own);
  *   u32 R: records, 0 or layers + 1; per record: i32 worker, layer, u32
  *   targets, u64 sent, sent_bytes, sent_max, sent_min, received,
  *   received_bytes, received_max, received_min, rows_sent, nnz_sent, nnz,

@@ -11,6 +11,7 @@
  * launcher which workers have ended (a death is told at once, with the
  * layer it reached); the first failure stops the rest. */
 #include "channels/channels.h"
+#include "core/location.h"
 #include "run/codec.h"
 #include "run/run.h"
 
@@ -256,8 +257,9 @@ static int next_owed(const gather *g, int *next)
 }
 
 /* On success: the reports' totals, records and worker 0's result become
- * the run's, and the run's start-up ends when its last worker had
- * loaded. */
+ * the run's, the s3:// location requests of workers in processes of their
+ * own this process's (sdsinf_location_requests), and the run's start-up
+ * ends when its last worker had loaded. */
 static void gather_results(gather *g)
 {
     run_ctx *c = g->c;
@@ -278,6 +280,7 @@ static void gather_results(gather *g)
         st->decode_seconds += s->decode_seconds;
         st->send_seconds += s->send_seconds;
         st->wait_seconds += s->wait_seconds;
+        sdsinf__location_requests_add(&s->storage);
         for (int32_t i = 0; s->records && i <= st->layers; i++) {
             const sdsinf_layer_record *rec = &s->records[i];
             st->records[(int64_t)w * (st->layers + 1) + i] = *rec;

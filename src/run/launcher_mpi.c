@@ -62,7 +62,7 @@ static int mpi_start(sdsinf_launch *l, sdsinf_err *err)
     memset(&t, 0, sizeof t);
     if (rank == 0) { /* before any rank knows the run, so opens its state */
         sdsinf__owner_claim(c->channel, c->o->channel_config, c->run,
-                            c->W + 1, 0, c->owner, sizeof c->owner);
+                            c->W + 1, 0, NULL, c->owner, sizeof c->owner);
         rc = sdsinf__run_create(c, &t.err);
     }
     pl->job_bcast(&c->run, (int)sizeof c->run, 0);
@@ -83,6 +83,8 @@ static int mpi_start(sdsinf_launch *l, sdsinf_err *err)
     t.ready = sdsinf__wall_now();
     t.rc = sdsinf__worker_run(&t.wo, rank == 0 ? &t.res : NULL, &t.st,
                               &t.err);
+    if (rank != 0) /* the s3:// locations this rank's process read */
+        sdsinf_location_requests(&t.st.storage);
     sdsinf__worker_report(&t);
     sdsinf__worker_teardown(&t);
     if (rank != 0 && t.rc != SDSINF_OK && err)

@@ -208,11 +208,15 @@ static int run_launch(run_ctx *c, const sdsinf_launcher_methods *lm,
     sdsinf__stage stage;
     sdsinf_launch l = {c->o, c->channel, c->W, c->run, NULL, NULL, NULL, c};
     int rc = SDSINF_OK, specs = (lm->caps & SDSINF_LAUNCH_SPECS) != 0;
+    char remote[sizeof stage.remote] = ""; /* where it stages in S3 */
     memset(&stage, 0, sizeof stage);
+    if (specs) /* too long: stage_write fails saying so */
+        sdsinf__stage_remote(c, remote, sizeof remote, NULL);
     if (!(lm->caps & SDSINF_LAUNCH_IN_JOB)) /* else: the process of worker
                                               0, once it knows it is */
         sdsinf__owner_claim(c->channel, c->o->channel_config, c->run,
-                            c->W + 1, specs, c->owner, sizeof c->owner);
+                            c->W + 1, specs, remote, c->owner,
+                            sizeof c->owner);
     if (specs && (rc = sdsinf__stage_write(c, lm, &stage, err)) ==
                      SDSINF_OK) {
         l.spec = &stage.spec;
@@ -245,8 +249,8 @@ static int run_launch(run_ctx *c, const sdsinf_launcher_methods *lm,
                                              c->run, c->W + 1,
                                              &c->st->requests, NULL) ==
                   SDSINF_OK;
-    if (specs)
-        sdsinf__stage_remove(&stage);
+    if (specs && sdsinf__stage_remove(&stage) != SDSINF_OK)
+        cleaned = 0;
     if (cleaned) /* else its owner record lets sdsinf clean take it */
         sdsinf__owner_release(c->owner); /* the workers are gone, and the rest */
     if (c->canceled)

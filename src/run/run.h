@@ -150,7 +150,15 @@ typedef struct sdsinf__stage {
 } sdsinf__stage;
 int sdsinf__stage_write(const run_ctx *c, const sdsinf_launcher_methods *lm,
                         sdsinf__stage *s, sdsinf_err *err);
-void sdsinf__stage_remove(sdsinf__stage *s);
+/* Where stage_write stores the inputs of a run whose plan is in S3,
+ * s3://BUCKET/sdsinf-<run> (BUCKET the plan's), into out (cap bytes); ""
+ * for a run whose plan is not (SDSINF_EINVAL when it does not fit). */
+int sdsinf__stage_remote(const run_ctx *c, char *out, size_t cap,
+                         sdsinf_err *err);
+/* Removes what stage_write made: SDSINF_OK, or the failure to remove the
+ * objects it stored (then the run's owner record stays, for `sdsinf
+ * clean`). */
+int sdsinf__stage_remove(sdsinf__stage *s);
 
 /* The error of a run canceled through c->cancel: its workers stopped and
  * (cleaned: whether that worked) its channel state removed. */

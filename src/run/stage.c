@@ -10,8 +10,9 @@
  * workers share names those paths; the directory goes with the run.  A
  * plan in S3 (s3://BUCKET/...) is read by the workers from there, and
  * their inputs and bias file go beside it, to s3://BUCKET/sdsinf-<run>/
- * (removed with the run): workers that share no file system with the
- * coordinator fetch all they need, each only its own. */
+ * (removed with the run, and named in its owner record, so `sdsinf clean`
+ * removes them after a killed run): workers that share no file system with
+ * the coordinator fetch all they need, each only its own. */
 #include "core/location.h"
 #include "model/model.h"
 #include "run/inputs.h"
@@ -63,16 +64,24 @@ static int bias_spec(const sdsinf_model *m, const char *file, char *out,
     return sdsinf__bias_save(m, file, err);
 }
 
+int sdsinf__stage_remote(const run_ctx *c, char *out, size_t cap,
+                         sdsinf_err *err)
+{
+    out[0] = 0;
+    if (!c->plan_dir || !sdsinf_location_remote(c->plan_dir))
+        return SDSINF_OK;
+    const char *bucket = c->plan_dir + 5, *slash = strchr(bucket, '/');
+    int n = slash ? (int)(slash - bucket) : (int)strlen(bucket);
+    return path_of(out, cap, err, "s3://%.*s/sdsinf-%016" PRIx64, n, bucket,
+                   c->run);
+}
+
 /* The inputs and bias file of work/ stored under s3://BUCKET/sdsinf-<run>,
  * BUCKET the plan's: the spec then names them there. */
 static int stage_remote(const run_ctx *c, sdsinf__stage *s, sdsinf_err *err)
 {
-    const char *bucket = s->plan + 5, *slash = strchr(bucket, '/');
-    int n = slash ? (int)(slash - bucket) : (int)strlen(bucket), rc;
-    if ((rc = path_of(s->remote, sizeof s->remote, err,
-                      "s3://%.*s/sdsinf-%016" PRIx64, n, bucket, c->run)))
-        return rc;
-    if ((rc = sdsinf__location_store_dir(s->work, s->remote, NULL, err)))
+    int rc = sdsinf__stage_remote(c, s->remote, sizeof s->remote, err);
+    if (rc || (rc = sdsinf__location_store_dir(s->work, s->remote, NULL, err)))
         return rc;
     if (!strncmp(s->bias, s->work, strlen(s->work))) /* a file, not a number */
         return path_of(s->bias, sizeof s->bias, err, "%s/bias.tsv",
@@ -137,12 +146,13 @@ int sdsinf__stage_write(const run_ctx *c, const sdsinf_launcher_methods *lm,
     return SDSINF_OK;
 }
 
-void sdsinf__stage_remove(sdsinf__stage *s)
+int sdsinf__stage_remove(sdsinf__stage *s)
 {
-    if (s->remote[0]) /* best effort: the bucket's owner sees what stays */
-        sdsinf__location_remove(s->remote, NULL);
+    int rc = s->remote[0] ? sdsinf__location_remove(s->remote, NULL)
+                          : SDSINF_OK;
     s->remote[0] = 0;
     if (s->work[0])
         sdsinf__rm_tree(s->work, sizeof s->work, 0, NULL, NULL, NULL);
     s->work[0] = 0; /* the directory goes with the run's owner record */
+    return rc;
 }

@@ -15,16 +15,19 @@
  *   workers <endpoints>     keeps state outside the processes
  *   config <setting>        the channel's config (to the line's end), if
  *                           any
+ *   staged <location>       where the run stages its workers' inputs in S3
+ *                           (s3://BUCKET/sdsinf-<run>: stage.c), if it does
  * A run killed with SIGKILL leaves its state and record; the next run, or
  * sdsinf_clean, finds every record in the scratch directory whose owner is
  * gone and removes that run: its channel's state through the channel's own
- * run_destroy (what it held counted first by run_residue), then the run's
- * directory.  The sweep knows no channel by name: any registered one with
+ * run_destroy (what it held counted first by run_residue), the objects it
+ * staged, then the run's directory.  The sweep knows no channel by name: any registered one with
  * run_destroy is swept.  A record that names no channel (of two numbers
  * alone, as older versions wrote) has only the directory removed; a run
  * directory without a readable record, another user's, or one whose
  * channel this process lacks is kept. */
 #include "run/sweep.h"
+#include "core/location.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -36,7 +39,8 @@
 #include <unistd.h>
 
 #define PATH_CAP 4096
-#define RECORD_CAP (PATH_CAP + 256) /* the most a record may take */
+#define RECORD_CAP (PATH_CAP + SDSINF__LOCATION_MAX + 256) /* the most a
+                                                          record may take */
 
 int sdsinf__run_dir(uint64_t run, char *buf, size_t cap)
 {
@@ -54,6 +58,7 @@ typedef struct record {
     int endpoints;
     char config[PATH_CAP];
     int has_config;
+    char staged[SDSINF__LOCATION_MAX]; /* "": nothing staged remotely */
 } record;
 
 /* Reads the record at path: 0, or -1 when there is none or it is not one
@@ -90,6 +95,10 @@ static int record_read(const char *path, record *r)
             memcpy(r->config, v + 7, len - 7);
             r->config[len - 7] = 0;
             r->has_config = 1;
+        } else if (len > 7 && !strncmp(v, "staged ", 7) &&
+                   len - 7 < sizeof r->staged) {
+            memcpy(r->staged, v + 7, len - 7);
+            r->staged[len - 7] = 0;
         } /* other lines: a later version's, ignored */
     }
     return r->channel[0] && !r->endpoints ? -1 : 0;
@@ -105,10 +114,11 @@ static int owner_gone(const record *r)
 }
 
 /* Writes this process's record to path, whole (a temporary file renamed
- * into place), naming channel (NULL: none) and its config: 0 or -1.  A
- * config that would not fit on one line leaves the channel unnamed. */
+ * into place), naming channel (NULL: none) and its config, and staged (a
+ * remote location, or NULL): 0 or -1.  A config that would not fit on one
+ * line leaves the channel unnamed. */
 static int record_write(const char *path, const char *channel,
-                        const char *config, int endpoints)
+                        const char *config, int endpoints, const char *staged)
 {
     char tmp[PATH_CAP + 32];
     unsigned long long start;
@@ -130,6 +140,8 @@ static int record_write(const char *path, const char *channel,
         ok &= fprintf(f, "channel %s\nworkers %d\n", channel, endpoints) > 0;
     if (channel && config && config[0])
         ok &= fprintf(f, "config %s\n", config) > 0;
+    if (staged && staged[0])
+        ok &= fprintf(f, "staged %s\n", staged) > 0;
     ok &= fclose(f) == 0;
     if (ok && rename(tmp, path) == 0)
         return 0;
@@ -219,7 +231,7 @@ static void sweep_run(sweep *sw, const char *dir, uint64_t run)
     struct stat st;
     char path[PATH_CAP], rec_path[PATH_CAP + 32];
     record rec;
-    sdsinf_stale_run r = {dir, run, 0, 0, 0, NULL, -1};
+    sdsinf_stale_run r = {dir, run, 0, 0, 0, NULL, -1, NULL};
     if (lstat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
         return;
     snprintf(rec_path, sizeof rec_path, "%s/%" PRIu64 ".owner", dir, run);
@@ -244,6 +256,13 @@ static void sweep_run(sweep *sw, const char *dir, uint64_t run)
         sw->st.kept++;
     if (kept)
         return;
+    sdsinf_err e = {0};
+    r.staged = rec.staged[0] ? rec.staged : NULL;
+    if (!sw->dry_run && r.staged &&
+        sdsinf__location_remove(r.staged, &e) != SDSINF_OK) {
+        sweep_failed(sw, e.code, &r, e.msg);
+        return;
+    }
     if (!sw->dry_run &&
         sdsinf__rm_tree(path, sizeof path, 0, NULL, NULL, NULL) != 0) {
         sweep_failed(sw, SDSINF_EIO, &r, strerror(errno));
@@ -293,8 +312,8 @@ int sdsinf_clean(int dry_run, void (*fn)(const sdsinf_stale_run *r, void *arg),
 /* ---- A run's record ------------------------------------------------------------ */
 
 void sdsinf__owner_claim(const char *channel, const char *config,
-                         uint64_t run, int endpoints, int staged, char *owner,
-                         size_t cap)
+                         uint64_t run, int endpoints, int staged,
+                         const char *remote, char *owner, size_t cap)
 {
     sweep sw = {0, NULL, NULL, {0, 0, 0, 0}, NULL, 0};
     const sdsinf_channel_methods *m = sdsinf_channel_find(channel);
@@ -307,7 +326,8 @@ void sdsinf__owner_claim(const char *channel, const char *config,
         return;
     int n = snprintf(owner, cap, "%s/%" PRIu64 ".owner", dir, run);
     if (n < 0 || (size_t)n >= cap || sdsinf__mkdir_p(dir) != 0 ||
-        record_write(owner, keeps ? m->name : NULL, config, endpoints) != 0)
+        record_write(owner, keeps ? m->name : NULL, config, endpoints,
+                     remote) != 0)
         owner[0] = 0;
 }
 

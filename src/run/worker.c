@@ -680,8 +680,10 @@ int sdsinf__worker_run(const sdsinf__worker_opts *o, sdsinf_result *res,
         goto done;
     int32_t kill_at = kill_layer(w.self);
     int64_t M = o->images->nrows;
-    sdsinf_requests since; /* the channel's requests before the record's */
-    sdsinf_channel_requests(o->channel, &since);
+    /* the channel's requests before the record's: none, so layer 1's
+     * record takes those of its open too (finding queues, the start note,
+     * their retries under throttling) */
+    sdsinf_requests since = {0};
     int64_t bs = o->batch_size > 0 && o->batch_size < M ? o->batch_size : M;
     for (int64_t first = 0, b = 0; first < M; first += bs, b++) {
         int64_t n = M - first < bs ? M - first : bs;

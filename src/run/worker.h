@@ -35,6 +35,10 @@ typedef struct sdsinf__worker_stats {
     uint64_t messages_sent, bytes_sent, messages_received, bytes_received;
     uint64_t duplicates, dropped;
     sdsinf_requests requests;     /* the channel's, over the records */
+    sdsinf_requests storage;      /* the s3:// location requests (its plan,
+                                     shard, inputs) made in a process of
+                                     its own, for the coordinator to count;
+                                     zero in the coordinator's process */
     sdsinf_layer_record *records; /* layers + 1, or NULL; caller frees */
 } sdsinf__worker_stats;
 

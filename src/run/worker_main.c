@@ -436,7 +436,9 @@ int sdsinf__worker_main_in(const sdsinf_worker_spec *s,
     const sdsinf_launcher_methods *lm = NULL;
     one_worker t;
     void *kids = NULL;
+    sdsinf_requests stored = {0}, now = {0}; /* s3:// locations' requests */
     memset(&t, 0, sizeof t);
+    sdsinf_location_requests(&stored);
     int rc = spec_check(s, err);
     if (rc != SDSINF_OK)
         return rc;
@@ -455,6 +457,10 @@ int sdsinf__worker_main_in(const sdsinf_worker_spec *s,
         rc = sdsinf__worker_run(&t.wo, s->worker == 0 ? &t.res : NULL,
                                 &t.st, &t.err);
     t.rc = rc;
+    /* this process's own (a worker from its spec has one): what it
+     * fetched goes to the coordinator with its report */
+    sdsinf_location_requests(&now);
+    sdsinf__requests_since(&t.st.storage, &now, &stored);
     sdsinf__progress_outcome(&t.progress, s->worker, rc, t.err.msg);
     if (rc != SDSINF_OK && !t.wo.channel)
         tell_failure(s, &t.err);

@@ -285,6 +285,7 @@ static void as_report(const uint8_t *data, size_t size)
     check(back.rc == r.rc && !strcmp(back.msg, r.msg) &&
           !memcmp(&back.ready, &r.ready, sizeof r.ready) &&
           back.st.duplicates == r.st.duplicates &&
+          !memcmp(&back.st.storage, &r.st.storage, sizeof r.st.storage) &&
           back.res.images == r.res.images &&
           (!r.res.images ||
            (!memcmp(back.res.argmax, r.res.argmax,

@@ -1,0 +1,100 @@
+# aws_cli.sh - what the AWS channels' command-line tests (cli_sqs.sh,
+# cli_sns.sh, cli_s3.sh, cli_s3_paths.sh) share; source it after setting
+# sdsinf (the tool) and tmp (a scratch directory), under tests/with_aws.sh.
+# throttled_open and kill_mid_run run the network in $tmp/g (128 neurons,
+# as `sdsinf generate` writes it), whose scores `sdsinf infer` wrote to
+# $tmp/single.tsv.
+
+aws_cli_proxy=$(dirname "${BASH_SOURCE[0]}")/aws_throttle_proxy.py
+
+# aws_fail MESSAGE...: the test fails, saying why.
+aws_fail() {
+    echo "FAIL: $*"
+    exit 1
+}
+
+# throttled_open CHANNEL TEXT: a run of 3 workers on CHANNEL through
+# aws_throttle_proxy.py refusing every 2nd request whose path or body
+# holds TEXT (one the channel makes as it opens) must equal infer with
+# every retry counted: its JSON's retries equal the refused requests.
+throttled_open() {
+    local text=$2 refused retries
+    AWS_MAX_ATTEMPTS=10 python3 "$aws_cli_proxy" --every 2 --only "$text" \
+        --stats "$tmp/proxy" -- "$sdsinf" run --weights "$tmp/g" \
+        --images "$tmp/g/sparse-images-128.tsv" --scores "$tmp/throttled.tsv" \
+        --workers 3 --channel "$1" --json |
+        tail -n 1 >"$tmp/throttled.json" || aws_fail "throttled open: the run failed"
+    cmp "$tmp/throttled.tsv" "$tmp/single.tsv" || aws_fail "throttled open: scores differ"
+    refused=$(grep -o '"refused": [0-9]*' "$tmp/proxy" | cut -d' ' -f2)
+    retries=$(grep -o '"retries":[0-9]*' "$tmp/throttled.json" | head -n 1 | cut -d: -f2)
+    [ "${refused:-0}" -gt 0 ] || aws_fail "throttled open: no request held $text"
+    [ "$retries" = "$refused" ] ||
+        aws_fail "throttled open: $refused requests refused, $retries retries counted"
+    echo "ok: throttled open: $refused of the requests holding $text refused, each retry counted"
+}
+
+# alive PID: the process is there and not a zombie.
+alive() {
+    local s
+    s=$(cut -d' ' -f3 "/proc/$1/stat" 2>/dev/null) && [ "$s" != Z ]
+}
+
+# kill_coordinator LABEL HELD RUN_ARGS...: `sdsinf run RUN_ARGS`, in a
+# scratch directory of its own, killed with SIGKILL (nothing of it cleans
+# up) once its owner record is written, HELD (a command printing what the
+# emulator holds of the run, nothing when none) prints something and a
+# second has passed; its workers die with it.  What it made must still be
+# there; `sdsinf clean --json` (its output in $tmp/clean) must remove
+# that run and leave HELD printing nothing and the scratch directory
+# empty.
+kill_coordinator() {
+    local label=$1 held=$2 scratch pid kids k i left=
+    shift 2
+    scratch=$(mktemp -d)
+    SDSINF_SCRATCH=$scratch "$sdsinf" run "$@" >/dev/null 2>"$tmp/killed.err" &
+    pid=$!
+    for i in $(seq 600); do
+        if compgen -G "$scratch/sdsinf-*/*.owner" >/dev/null &&
+           [ -n "$($held)" ]; then
+            break
+        fi
+        alive "$pid" || { cat "$tmp/killed.err"; aws_fail "$label: the run ended first"; }
+        sleep 0.05
+    done
+    sleep 1
+    kids=$(pgrep -P "$pid" || true)
+    alive "$pid" ||
+        { cat "$tmp/killed.err"; aws_fail "$label: the run ended before it could be killed"; }
+    kill -KILL "$pid"
+    wait "$pid" 2>/dev/null || true
+    for i in $(seq 100); do
+        left=
+        for k in $kids; do alive "$k" && left=$k; done
+        [ -z "$left" ] && break
+        sleep 0.1
+    done
+    [ -z "$left" ] || aws_fail "$label: worker process $left outlived its coordinator"
+    [ -n "$($held)" ] || aws_fail "$label: the killed run left nothing to remove"
+    SDSINF_SCRATCH=$scratch "$sdsinf" clean --json >"$tmp/clean" ||
+        { cat "$tmp/clean"; aws_fail "$label: sdsinf clean failed"; }
+    grep -q '"runs":1,' "$tmp/clean" || { cat "$tmp/clean"; aws_fail "$label: clean removed no run"; }
+    [ -z "$($held)" ] || { $held; aws_fail "$label: sdsinf clean left that"; }
+    [ -z "$(ls -A "$scratch")" ] || aws_fail "$label: clean left files in $scratch"
+    rmdir "$scratch"
+    echo "ok: $label: $(grep -o '"removed":\[[^]]*\]' "$tmp/clean")"
+}
+
+# kill_mid_run CHANNEL HELD ITEMS: kill_coordinator on a run of 4 workers
+# on CHANNEL, in batches of 2 images through 64 layers (long enough to be
+# caught mid-way); clean must say it removed ITEMS (a pattern) of the
+# channel's.
+kill_mid_run() {
+    [ -d "$tmp/long" ] ||
+        "$sdsinf" generate --neurons 128 --layers 64 --images 60 --seed 5 \
+            --out "$tmp/long" >/dev/null
+    kill_coordinator "killed coordinator" "$2" --weights "$tmp/long" \
+        --images "$tmp/long/sparse-images-128.tsv" --workers 4 --batch-size 2 \
+        --channel "$1"
+    grep -q "\"channel\":\"$1\",\"items\":$3" "$tmp/clean" ||
+        { cat "$tmp/clean"; aws_fail "clean did not remove the run's $3 items"; }
+}
