@@ -1025,7 +1025,8 @@ typedef struct emitter {
 } emitter;
 
 /* Encodes rows [a, b) as one message at the end of out, or, when it
- * would exceed max_bytes, as two halves, recursively. */
+ * would exceed max_bytes, as two halves, recursively (the whole block
+ * stays whole when its message is over whole_above). */
 static int emit(emitter *m, int64_t a, int64_t b, sdsinf_err *err)
 {
     encoder *e = m->enc;
@@ -1053,7 +1054,9 @@ static int emit(emitter *m, int64_t a, int64_t b, sdsinf_err *err)
         }
     }
     size_t size = SDSINF__MSG_HEADER + body->len;
-    if (o->max_bytes > 0 && size > o->max_bytes) {
+    int whole = o->whole_above && size > o->whole_above && a == 0 &&
+                b == e->blk->nrows;
+    if (o->max_bytes > 0 && size > o->max_bytes && !whole) {
         if (a == b)
             return sdsinf__fail(err, SDSINF_EINVAL, "an empty block takes "
                                 "%zu bytes, over the %zu-byte message limit",
