@@ -172,6 +172,13 @@ def m(usd):
 
 
 def report(args, rows, runs, prices, res):
+    if rows:
+        sizes_tables(args, rows, runs, prices)
+    if res:
+        real_table(res)
+
+
+def sizes_tables(args, rows, runs, prices):
     p = print
     p(f"\n## The claim check against chunks, block by block ({args.repeats} "
       f"blocks of each size, one worker to another; prices: {prices})\n")
@@ -215,11 +222,8 @@ def report(args, rows, runs, prices, res):
         p(f"| {r['channel']} | {r['mode']} | {q['send']} send, {q['list']} "
           f"list, {q['remove']} remove | {q['s3_put']}, {q['s3_list']}, "
           f"{q['s3_remove']} | {r['usd']:.7f} |")
-    if res:
-        real_table(res)
-    if rows:
-        p(f"\nclaim=auto took the cheaper at every size: "
-          f"**{'yes' if all(r['ok'] for r in rows) else 'NO'}**")
+    p(f"\nclaim=auto took the cheaper at every size: "
+      f"**{'yes' if all(r['ok'] for r in rows) else 'NO'}**")
 
 
 def real_table(res):

@@ -599,11 +599,11 @@ struct sdsinf_channel {
      * open (the table's max_message; whole_above 0), which an open whose
      * setting differs may change (read from version 4 tables only) */
     size_t max_message;  /* the largest message; 0: no limit */
-    size_t whole_above;  /* messages over this (and over max_message) are
-                            taken whole: the run hands over blocks bigger
-                            than it uncut (the channel stores them
-                            elsewhere) and cuts only those up to it into
-                            chunks; 0: none */
+    size_t whole_above;  /* nonzero: messages over max_message are taken
+                            whole (the channel stores them elsewhere); the
+                            run hands over uncut the blocks over this (or
+                            whose chunks together are) and cuts the others
+                            into chunks; 0: none over max_message */
 };
 
 /* Contract details every channel keeps:

@@ -506,9 +506,9 @@ static void test_chunks(void **state)
     free(d);
 }
 
-/* whole_above: a block whose whole message is over it stays one message
- * (the bytes of an encoding without a limit); one not over it is cut as
- * without the option. */
+/* whole_above: a block whose whole message, or whose chunks together, are
+ * over it stays one message (the bytes of an encoding without a limit);
+ * one whose chunks are not over it is cut as without the option. */
 static void test_whole_above(void **state)
 {
     (void)state;
@@ -533,7 +533,13 @@ static void test_whole_above(void **state)
     assert_memory_equal(buf.data, whole.data, whole.len);
     check_messages(&buf, n, 0, d, B, N, rows, nrows);
     buf.len = 0;
-    o.whole_above = whole.len; /* not over it: chunks, as without */
+    o.whole_above = cut.len - 1; /* the whole is not over it, the chunks are */
+    assert_true(o.whole_above >= whole.len);
+    assert_int_equal(encode(&y, rows, nrows, &o, &buf, &n), SDSINF_OK);
+    assert_int_equal(n, 1);
+    assert_memory_equal(buf.data, whole.data, whole.len);
+    buf.len = 0;
+    o.whole_above = cut.len; /* chunks not over it: chunks, as without */
     assert_int_equal(encode(&y, rows, nrows, &o, &buf, &n), SDSINF_OK);
     assert_int_equal(n, n2);
     assert_int_equal(buf.len, cut.len);

@@ -6,8 +6,10 @@
  * Settings (in the channels' key=value list):
  *   claim=off|auto|always  off (default): blocks over the limit go as the
  *                    runtime's chunks; always: every such block goes to
- *                    S3; auto: those over claim_above go to S3, the
- *                    others as chunks (the cheaper for its size);
+ *                    S3; auto: those over claim_above (or whose chunks
+ *                    together are: compressed apart, chunks can be
+ *                    several times the block) go to S3, the others as
+ *                    chunks (the cheaper for its size);
  *   claim_above=BYTES the auto threshold; default the break-even at
  *                    us-east-1's list prices (SDSINF__CLAIM_ABOVE_*);
  *   bucket=NAME      an existing bucket for the objects; default the run's
