@@ -2,7 +2,8 @@
 """Every channel on the real data: answers, time, requests and cost.
 
 In one invocation, on the GraphChallenge data (1024 neurons, 120 layers, the
-first 6,000 images), W workers (default 8) and the hypergraph plan:
+first 6,000 images, or --tile K times that many), W workers (default 8)
+and the hypergraph plan (--method):
 
   * `sdsinf infer --threads 2` once per repeat: the reference scores and
     categories, and the time to beat;
@@ -107,6 +108,25 @@ def usd(x):
     return "-" if x is None else f"${x:.5f}"
 
 
+def under_emulator(script, name, before=None):
+    """With $AWS_ENDPOINT_URL set: None.  Else, where ministack is
+    installed, runs `script` again with this program's arguments under
+    tests/with_aws.sh (a private emulator on 127.0.0.1, checked empty at the
+    end), calling `before` first; it does not return.  Else why not."""
+    if os.environ.get("AWS_ENDPOINT_URL"):
+        return None
+    venvs = os.environ.get("SDSINF_VENVS", "/opt/sdsinf-venvs")
+    if not os.access(os.path.join(venvs, "ministack", "bin", "ministack"),
+                     os.X_OK):
+        return (f"no $AWS_ENDPOINT_URL and ministack is not installed in "
+                f"{venvs} (scripts/install-aws-tools.sh)")
+    if before:
+        before()
+    log(f"{name}: starting a private emulator (tests/with_aws.sh)")
+    os.execv("/bin/bash", ["bash", WITH_AWS, sys.executable,
+                           os.path.abspath(script), *sys.argv[1:]])
+
+
 def parse_channels(args, work):
     """The entries to run: [{label, launcher, channel, config}]."""
     table = dict(PRESETS)
@@ -141,6 +161,11 @@ def main():
     ap.add_argument("--neurons", type=int, default=1024)
     ap.add_argument("--layers", type=int, default=120)
     ap.add_argument("--workers", type=int, default=8)
+    ap.add_argument("--method", default="hypergraph",
+                    help="the plan's partitioner (hypergraph, block, random)")
+    ap.add_argument("--tile", type=int, default=1, metavar="K",
+                    help="run on the 6,000 images K times over (ids and "
+                         "golden ids shifted; bigger blocks; default 1)")
     ap.add_argument("--repeats", type=int, default=1)
     ap.add_argument("--channels", default=",".join(PRESETS),
                     help="comma-separated labels, run in this order "
@@ -182,22 +207,16 @@ def main():
     os.makedirs(work, exist_ok=True)
     entries = parse_channels(args, work)
     skipped = []
-    if any(e["channel"] in AWS_CHANNELS for e in entries) and \
-            not os.environ.get("AWS_ENDPOINT_URL"):
-        venvs = os.environ.get("SDSINF_VENVS", "/opt/sdsinf-venvs")
-        if os.access(os.path.join(venvs, "ministack", "bin", "ministack"),
-                     os.X_OK):
+    if any(e["channel"] in AWS_CHANNELS for e in entries):
+        def drop_work():  # the rerun makes its own
             if not args.work:
                 shutil.rmtree(work, ignore_errors=True)
-            log("bench_channels: starting a private emulator "
-                "(tests/with_aws.sh)")
-            os.execv("/bin/bash", ["bash", WITH_AWS, sys.executable,
-                                   os.path.abspath(__file__), *sys.argv[1:]])
-        skipped += [f"{e['label']}: no $AWS_ENDPOINT_URL and ministack is "
-                    f"not installed in {venvs} "
-                    "(scripts/install-aws-tools.sh)"
-                    for e in entries if e["channel"] in AWS_CHANNELS]
-        entries = [e for e in entries if e["channel"] not in AWS_CHANNELS]
+        why = under_emulator(__file__, "bench_channels", drop_work)
+        if why:
+            skipped += [f"{e['label']}: {why}" for e in entries
+                        if e["channel"] in AWS_CHANNELS]
+            entries = [e for e in entries
+                       if e["channel"] not in AWS_CHANNELS]
     redis = None
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     try:
@@ -229,7 +248,9 @@ def bench(args, entries, skipped, weights, images, gold, work, redis):
     reuse = args.reuse and args.work
     model = os.path.join(work, f"n{n}-l{nl}.sdsinf")
     make_model(exe, weights, nl, model, reuse)
-    plan = make_plan(exe, model, W, "hypergraph", "hypergraph", work, reuse)
+    plan = make_plan(exe, model, W, args.method, args.method, work, reuse)
+    if args.tile > 1:
+        images, gold, _ = tile_workload(images, gold, args.tile, work)
     out = os.path.join(work, "out")
     os.makedirs(out, exist_ok=True)
     aux = [redis.proc.pid] if redis and redis.proc else []
@@ -436,8 +457,9 @@ def report(args, entries, skipped, runs, infers, plan, failures,
     p = print
     rows, inf = summarize(args, entries, runs, infers)
     nl, W = args.layers, args.workers
-    p(f"\n## Channels: {args.neurons} neurons x {nl} layers, 6,000 images, "
-      f"{W} workers, hypergraph plan ({plan.get('row_target_pairs') or 0:,}"
+    p(f"\n## Channels: {args.neurons} neurons x {nl} layers, "
+      f"{6000 * args.tile:,} images, {W} workers, {args.method} plan "
+      f"({plan.get('row_target_pairs') or 0:,}"
       f" row-target pairs), {args.repeats} repeat(s)\n")
     p(f"`infer --threads 2`: {f3(inf)} s. run s: after start-up (median); "
       "= infer: scores and categories byte for byte; requests: the run "
@@ -523,6 +545,7 @@ def report(args, entries, skipped, runs, infers, plan, failures,
                        "cpus": os.cpu_count(), "busy_cores_before": busy_before,
                        "emulator": os.environ.get("SDSINF_AWS_EMULATOR"),
                        "neurons": args.neurons, "layers": nl, "workers": W,
+                       "method": args.method, "tile": args.tile,
                        "repeats": args.repeats, "infer_t2_seconds": inf,
                        "infers": infers, "plan": {
                            k: v for k, v in plan.items() if k != "dir"},

@@ -168,7 +168,7 @@ static void layer_blocks(const sdsinf_plan *p, int32_t l, int W,
             sdsinf__buf ref = {0};
             for (int c = 0; c < NCONF; c++) {
                 sdsinf__msg_opts o = {conf_codec[c], conf_level[c], max_bytes,
-                                      NULL};
+                                      NULL, 0};
                 sdsinf__buf buf = {0};
                 uint32_t nchunks, nref;
                 double t0 = sdsinf__now();

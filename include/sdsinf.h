@@ -601,11 +601,11 @@ struct sdsinf_channel {
      * open (the table's max_message; whole_above 0), which an open whose
      * setting differs may change (read from version 4 tables only) */
     size_t max_message;  /* the largest message; 0: no limit */
-    size_t whole_above;  /* messages over this (and over max_message) are
-                            taken whole: the run hands over blocks bigger
-                            than it uncut (the channel stores them
-                            elsewhere) and cuts only those up to it into
-                            chunks; 0: none */
+    size_t whole_above;  /* nonzero: messages over max_message are taken
+                            whole (the channel stores them elsewhere); the
+                            run hands over uncut the blocks over this (or
+                            whose chunks together are) and cuts the others
+                            into chunks; 0: none over max_message */
 };
 
 /* Contract details every channel keeps:
@@ -1205,12 +1205,14 @@ SDSINF_API const char *sdsinf_via_name(int channel);   /* "sqs", .. */
 
 /* The claim check's break-even under prices p for channel via
  * (SDSINF_VIA_SQS or SDSINF_VIA_SNS) into *bytes: a block whose message
- * is over it costs less as one S3 object (a PUT, a GET and a pointer of
- * one billing unit each way) than as chunks (each billing unit sent and
- * received): with r = (s3 PUT + GET) / (send + receive per unit), the
- * chunks of a block billed U units cost more when U - 1 > r, so the
- * break-even is (floor(r) + 1) units of billed bytes, over 4/3 for sns
- * (its messages travel as base64).  UINT64_MAX when a unit costs nothing
+ * is over it costs less as one S3 object (a PUT, a GET, its share of the
+ * run's listing and deletion, and a pointer of one billing unit sent,
+ * received and deleted) than as chunks, sent alone as the channel sends
+ * them: halved until each fits a message (sns: 192 KiB, as base64), each
+ * chunk a request of its own billed its rounded-up units, received 10 to
+ * a request billed on their bytes together, each receive deleted.  Exact
+ * to the byte under that model (the sizes where the chunks cost no more
+ * than the object keep them).  UINT64_MAX when a unit costs nothing
  * (chunks never cost more).  SDSINF_EINVAL for bad prices or via. */
 SDSINF_API int sdsinf_claim_break_even(const sdsinf_prices *p, int via,
                                        uint64_t *bytes, sdsinf_err *err);

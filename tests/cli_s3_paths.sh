@@ -155,7 +155,12 @@ get plan2/shard-1.sdsinf "$tmp/p.shard"
     --scores s3://$B/out/infer-scores.tsv --quiet || fail "infer from S3"
 get out/infer-scores.tsv "$tmp/s.tsv"
 cmp "$tmp/s.tsv" "$tmp/single.tsv" || fail "infer: scores differ"
-echo "ok: partition --out s3://, infer --weights --images --scores s3://"
+"$sdsinf" convert --weights s3://$B/model --out s3://$B/out/conv.sdsinf --json \
+    | tail -n 1 | grep -q '"neurons":128,"layers":8,"bytes":null' ||
+    fail "convert --out s3:// --json printed no summary"
+get out/conv.sdsinf "$tmp/conv.sdsinf"
+cmp "$tmp/conv.sdsinf" "$tmp/moved/model.sdsinf" || fail "convert: bundles differ"
+echo "ok: partition and convert --out s3://, infer --weights --images --scores s3://"
 
 echo "== missing keys and buckets: a clear error, nothing written"
 expect_fail() { # label, message pattern, run arguments...

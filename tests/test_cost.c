@@ -4,6 +4,9 @@
  * Lambda by architecture, EC2 hours, and refused prices and usages. */
 #include "testutil.h"
 
+#include "channels/claim.h"
+#include "channels/sqs_queue.h"
+
 #include <math.h>
 #include <string.h>
 
@@ -172,6 +175,34 @@ static void test_refused(void **state)
     assert_int_equal(sdsinf_cost_compute(NULL, &u, &c, &err), SDSINF_EINVAL);
 }
 
+/* The claim check's break-even under us-east-1's prices is the threshold
+ * the channels take by default (channels/claim.h); free units never make
+ * chunks dearer. */
+static void test_claim_break_even(void **state)
+{
+    (void)state;
+    sdsinf_prices p = list_prices();
+    sdsinf_err err = {0};
+    uint64_t b = 0;
+    assert_int_equal(sdsinf_claim_break_even(&p, SDSINF_VIA_SQS, &b, &err),
+                     SDSINF_OK);
+    assert_int_equal(b, SDSINF__CLAIM_ABOVE_SQS);
+    assert_int_equal(sdsinf_claim_break_even(&p, SDSINF_VIA_SNS, &b, &err),
+                     SDSINF_OK);
+    assert_int_equal(b, SDSINF__CLAIM_ABOVE_SNS);
+    p.sqs_usd_per_request = p.sns_usd_per_publish = 0;
+    assert_int_equal(sdsinf_claim_break_even(&p, SDSINF_VIA_SQS, &b, &err),
+                     SDSINF_OK);
+    assert_true(b == UINT64_MAX);
+    p = list_prices();
+    p.s3_usd_per_put = p.s3_usd_per_get = 0; /* objects free: every block */
+    assert_int_equal(sdsinf_claim_break_even(&p, SDSINF_VIA_SNS, &b, &err),
+                     SDSINF_OK);
+    assert_int_equal(b, SDSINF_SQSQ_SNS_MAX);
+    assert_int_equal(sdsinf_claim_break_even(&p, SDSINF_VIA_S3, &b, &err),
+                     SDSINF_EINVAL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -179,6 +210,7 @@ int main(void)
         cmocka_unit_test(test_units),
         cmocka_unit_test(test_s3_lambda_ec2),
         cmocka_unit_test(test_refused),
+        cmocka_unit_test(test_claim_break_even),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

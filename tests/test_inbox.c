@@ -56,7 +56,7 @@ static uint32_t send_block(sdsinf_channel *ch, uint64_t run, uint32_t batch,
     uint32_t rows[NEURONS], nchunks = 0;
     int64_t n = rows_of(ch->self, rows);
     sdsinf_msg_key key = {run, batch, layer, (uint32_t)ch->self, 0, 0, 0};
-    sdsinf__msg_opts mo = {SDSINF__CODEC_ZSTD, 3, max_bytes, NULL};
+    sdsinf__msg_opts mo = {SDSINF__CODEC_ZSTD, 3, max_bytes, NULL, 0};
     sdsinf__buf buf = {0};
     sdsinf_err err = {0};
     activations(ch->self, layer, &y);

@@ -73,7 +73,7 @@ static int64_t random_rows(int64_t N, double p, uint32_t *rows)
 
 static sdsinf__msg_opts opts(int codec, int level, size_t max_bytes)
 {
-    sdsinf__msg_opts o = {codec, level, max_bytes, NULL};
+    sdsinf__msg_opts o = {codec, level, max_bytes, NULL, 0};
     return o;
 }
 
@@ -502,6 +502,52 @@ static void test_chunks(void **state)
     sdsinf__buf_free(&buf);
     sdsinf__buf_free(&buf); /* twice is fine */
     sdsinf__buf_free(NULL);
+    sdsinf_csr_free(&y);
+    free(d);
+}
+
+/* whole_above: a block whose whole message, or whose chunks together, are
+ * over it stays one message (the bytes of an encoding without a limit);
+ * one whose chunks are not over it is cut as without the option. */
+static void test_whole_above(void **state)
+{
+    (void)state;
+    enum { B = 400, N = 90 };
+    float *d = random_dense(B, N, 0.5, V_VARIED);
+    uint32_t rows[N];
+    int64_t nrows = random_rows(N, 0.8, rows);
+    sdsinf_csr y = {0};
+    sdsinf__buf whole = {0}, cut = {0}, buf = {0};
+    uint32_t n1 = 0, n2 = 0, n = 0;
+    tu_csr_dense(&y, B, N, d);
+    sdsinf__msg_opts o = opts(SDSINF__CODEC_ZSTD, 3, 0);
+    assert_int_equal(encode(&y, rows, nrows, &o, &whole, &n1), SDSINF_OK);
+    assert_int_equal(n1, 1);
+    o.max_bytes = whole.len / 3;
+    assert_int_equal(encode(&y, rows, nrows, &o, &cut, &n2), SDSINF_OK);
+    assert_true(n2 > 1);
+    o.whole_above = whole.len - 1; /* over it: whole */
+    assert_int_equal(encode(&y, rows, nrows, &o, &buf, &n), SDSINF_OK);
+    assert_int_equal(n, 1);
+    assert_int_equal(buf.len, whole.len);
+    assert_memory_equal(buf.data, whole.data, whole.len);
+    check_messages(&buf, n, 0, d, B, N, rows, nrows);
+    buf.len = 0;
+    o.whole_above = cut.len - 1; /* the whole is not over it, the chunks are */
+    assert_true(o.whole_above >= whole.len);
+    assert_int_equal(encode(&y, rows, nrows, &o, &buf, &n), SDSINF_OK);
+    assert_int_equal(n, 1);
+    assert_memory_equal(buf.data, whole.data, whole.len);
+    buf.len = 0;
+    o.whole_above = cut.len; /* chunks not over it: chunks, as without */
+    assert_int_equal(encode(&y, rows, nrows, &o, &buf, &n), SDSINF_OK);
+    assert_int_equal(n, n2);
+    assert_int_equal(buf.len, cut.len);
+    assert_memory_equal(buf.data, cut.data, cut.len);
+    check_messages(&buf, n, o.max_bytes, d, B, N, rows, nrows);
+    sdsinf__buf_free(&whole);
+    sdsinf__buf_free(&cut);
+    sdsinf__buf_free(&buf);
     sdsinf_csr_free(&y);
     free(d);
 }
@@ -1088,6 +1134,7 @@ int main(void)
         cmocka_unit_test(test_empty),
         cmocka_unit_test(test_single_sample),
         cmocka_unit_test(test_chunks),
+        cmocka_unit_test(test_whole_above),
         cmocka_unit_test(test_header_layout),
         cmocka_unit_test(test_concatenation),
         cmocka_unit_test(test_truncated),

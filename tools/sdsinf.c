@@ -955,18 +955,25 @@ static int cmd_convert(const opts *o)
     int rc = sdsinf_model_save_bundle(m, o->out, &err);
     t = now() - t;
     int printed = 0;
-    if (rc == SDSINF_OK && stat(o->out, &st) == 0) {
-        if (o->json) {
-            cJSON *j = cJSON_CreateObject();
-            cJSON_AddNumberToObject(j, "neurons", m->neurons);
-            cJSON_AddNumberToObject(j, "layers", m->layers);
+    /* (an s3:// bundle's size is not looked up: bytes null) */
+    int sized = !sdsinf_location_remote(o->out) && stat(o->out, &st) == 0;
+    if (rc == SDSINF_OK && o->json) {
+        cJSON *j = cJSON_CreateObject();
+        cJSON_AddNumberToObject(j, "neurons", m->neurons);
+        cJSON_AddNumberToObject(j, "layers", m->layers);
+        if (sized)
             cJSON_AddNumberToObject(j, "bytes", (double)st.st_size);
-            cJSON_AddNumberToObject(j, "load_seconds", load_s);
-            cJSON_AddNumberToObject(j, "seconds", t);
-            printed = print_json(j);
-        } else
-            printf("wrote %s: %d neurons x %d layers, %lld bytes\n", o->out,
-                   m->neurons, m->layers, (long long)st.st_size);
+        else
+            cJSON_AddNullToObject(j, "bytes");
+        cJSON_AddNumberToObject(j, "load_seconds", load_s);
+        cJSON_AddNumberToObject(j, "seconds", t);
+        printed = print_json(j);
+    } else if (rc == SDSINF_OK) {
+        printf("wrote %s: %d neurons x %d layers", o->out, m->neurons,
+               m->layers);
+        if (sized)
+            printf(", %lld bytes", (long long)st.st_size);
+        printf("\n");
     }
     sdsinf_model_free(m);
     return rc != SDSINF_OK ? cli_error(&err) : printed;

@@ -6,8 +6,10 @@
  * Settings (in the channels' key=value list):
  *   claim=off|auto|always  off (default): blocks over the limit go as the
  *                    runtime's chunks; always: every such block goes to
- *                    S3; auto: those over claim_above go to S3, the
- *                    others as chunks (the cheaper for its size);
+ *                    S3; auto: those over claim_above (or whose chunks
+ *                    together are: compressed apart, chunks can be
+ *                    several times the block) go to S3, the others as
+ *                    chunks (the cheaper for its size);
  *   claim_above=BYTES the auto threshold; default the break-even at
  *                    us-east-1's list prices (SDSINF__CLAIM_ABOVE_*);
  *   bucket=NAME      an existing bucket for the objects; default the run's
@@ -16,14 +18,19 @@
  *
  * Why the threshold: SQS bills each 64 KiB of a request's payload as a
  * request, on the send and again on the receive (SNS the same for a
- * publish, at SNS's price); a claim check pays an S3 PUT and GET ($0.005
- * and $0.0004 per 1000) and a pointer of one unit each way.  A block of U
- * units costs less as an object when (U - 1) x (send + receive per unit)
- * > PUT + GET: sdsinf_claim_break_even (cost.c) gives the bytes; at
- * us-east-1 (SQS $0.40, SNS $0.50 per million) r = 5.4 / 0.8 = 6.75 for
- * sqs (8 units: over 448 KiB) and 5.4 / 0.9 = 6 for sns (8 units of
- * base64: over 336 KiB of message).  test_cost checks the constants
- * below against the function.
+ * publish, at SNS's price, of base64); a claim check pays an S3 PUT and
+ * GET ($0.005 and $0.0004 per 1000) and a pointer of one unit sent,
+ * received and deleted.  Chunks cost more than their bytes' units: the
+ * codec halves a block until each part fits a message, and each part
+ * (over half a request) bills its own rounded-up units.
+ * sdsinf_claim_break_even (cost.c) models that and gives the size over
+ * which the object is cheaper: at us-east-1 (SQS $0.40, SNS $0.50 per
+ * million) 458,736 bytes for sqs (two chunks of 4 units, 8 units
+ * received: 17 units, $6.8 per million blocks, against $6.6) and 294,816
+ * for sns (two publishes of 4 units: 4 x 2 x $0.5 + 7 x $0.4 = $6.8
+ * against $6.7; the linear estimate, 344,064, missed the rounding and
+ * chose chunks up to 7.5% dearer: bench/bench_claim.py).  test_cost checks
+ * the constants below against the function.
  *
  * Objects: <prefix>/<run>/<source>/<nonce>-<seq> in the bucket (prefix
  * the queues' prefix; nonce 16 hex digits per instance, seq counting its
@@ -45,9 +52,10 @@
 
 enum { SDSINF__CLAIM_OFF, SDSINF__CLAIM_AUTO, SDSINF__CLAIM_ALWAYS };
 
-/* The break-even (sdsinf_claim_break_even) at us-east-1's list prices. */
-#define SDSINF__CLAIM_ABOVE_SQS 458752
-#define SDSINF__CLAIM_ABOVE_SNS 344064
+/* The break-even (sdsinf_claim_break_even) at us-east-1's list prices
+ * (prices/aws.json): over 448 KiB - 16 (sqs), 287.9 KiB (sns). */
+#define SDSINF__CLAIM_ABOVE_SQS 458736
+#define SDSINF__CLAIM_ABOVE_SNS 294816
 
 #define SDSINF__CLAIM_ROOT_CAP 72  /* <prefix>/<run>/ */
 #define SDSINF__CLAIM_KEY_CAP 160

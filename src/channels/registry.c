@@ -452,14 +452,12 @@ int sdsinf_channel_send(sdsinf_channel *ch, const sdsinf_msg_key *key,
                             m->name, ch->self, key->source);
     size_t max = m->version >= 4 ? ch->max_message : m->max_message;
     size_t whole = m->version >= 4 ? ch->whole_above : 0;
-    if (max && len > max && !(whole && len > whole))
+    if (max && len > max && !whole)
         return sdsinf__fail(err, SDSINF_EINVAL,
                             "channel '%s', worker %d: a %zu-byte message to "
                             "worker %" PRIu32 " exceeds the channel's limit of "
-                            "%zu%s; encode it in chunks of at most that",
-                            m->name, ch->self, len, key->target, max,
-                            whole ? " (it takes whole only messages over "
-                                    "its claim threshold)" : "");
+                            "%zu; encode it in chunks of at most that",
+                            m->name, ch->self, len, key->target, max);
     rc = m->send(ch, key, msg, len, err);
     if (m->version < 2) /* a version 2 channel counts its own requests */
         SDSINF__COUNT(ch, send, 1);

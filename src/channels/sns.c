@@ -35,7 +35,8 @@
  * Settings (the config string): the sqs channel's prefix=, visibility=,
  * wait=, queues=, its claim check's claim=, claim_above=, bucket=
  * (channels/claim.h: a block over 192 KiB as one S3 object, the message
- * its pointer; claim=auto does so over 336 KiB at us-east-1's prices), and
+ * its pointer; claim=auto does so over 294,816 bytes at us-east-1's
+ * prices), and
  *   topic=ARN        an existing topic to publish to (kept by the run)
  * With queues=NAME (a deployed stack's; sdsinf run --stack sets both)
  * the queues NAME-<w> exist, subscribed to topic= with a filter on
@@ -64,9 +65,9 @@
 #define SNS_VERSION "2010-03-31"
 #define BATCH_MAX SDSINF_SQSQ_BATCH
 #define PAYLOAD_MAX SDSINF_SQSQ_PAYLOAD
-#define ENTRY_OVERHEAD 64        /* body mark, attributes run and target */
+#define ENTRY_OVERHEAD SDSINF_SQSQ_SNS_ENTRY
 /* the largest message whose base64 entry fits a request */
-#define MAX_MESSAGE ((PAYLOAD_MAX - ENTRY_OVERHEAD - 64) / 4 * 3)
+#define MAX_MESSAGE SDSINF_SQSQ_SNS_MAX
 #define NAME_CAP SDSINF_SQSQ_NAME_CAP
 #define URL_CAP SDSINF_SQSQ_URL_CAP
 #define ARN_CAP 320

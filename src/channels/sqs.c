@@ -48,8 +48,8 @@
  *   claim=, claim_above=, bucket=  the claim check (channels/claim.h): a
  *                    block over 256 KiB as one S3 object, the queue
  *                    carrying a pointer (body "@..."); claim=auto picks
- *                    per block the cheaper of that and chunks (over 448
- *                    KiB at us-east-1's prices: see claim.h)
+ *                    per block the cheaper of that and chunks (over
+ *                    458,736 bytes at us-east-1's prices: see claim.h)
  *   queues=NAME      a deployed stack's queues NAME-0, NAME-1, .. (sdsinf
  *                    run --stack sets it): runs share them, make and
  *                    remove none, and tell their messages apart by a
@@ -75,8 +75,8 @@
 
 #define BATCH_MAX SDSINF_SQSQ_BATCH
 #define PAYLOAD_MAX SDSINF_SQSQ_PAYLOAD
-#define ENTRY_OVERHEAD 8         /* body "1", name "d", type "Binary" */
-#define MAX_MESSAGE (PAYLOAD_MAX - 64)
+#define ENTRY_OVERHEAD SDSINF_SQSQ_SQS_ENTRY
+#define MAX_MESSAGE SDSINF_SQSQ_SQS_MAX
 #define NAME_CAP SDSINF_SQSQ_NAME_CAP
 #define URL_CAP SDSINF_SQSQ_URL_CAP
 

@@ -9,7 +9,7 @@
 #include <string.h>
 
 #define UNIT 65536               /* SQS's and SNS's billing chunk */
-#define ENTRY_OVERHEAD 8         /* body "1", name "d", type "Binary" */
+#define ENTRY_OVERHEAD SDSINF_SQSQ_SQS_ENTRY
 #define POLL_SLACK_MS 15000      /* a long poll's HTTP limit past its wait */
 #define LONG_POLL_MIN_MS 100     /* shorter recv calls make short polls (the
                                     runtime's cancelable waits are 100 ms

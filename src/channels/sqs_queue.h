@@ -27,6 +27,17 @@
 #define SDSINF_SQSQ_VERSION "2012-11-05"
 #define SDSINF_SQSQ_BATCH 10        /* entries per batch and receive */
 #define SDSINF_SQSQ_PAYLOAD 262144  /* bytes per message and per batch */
+/* What one sdsinf message takes on each channel (also the claim check's
+ * model of chunks, sdsinf_claim_break_even in cost/cost.c): the largest
+ * message sent as one, and what an entry bills beside the message's bytes
+ * (sqs: body "1", name "d", type "Binary"; sns: beside its base64, the
+ * body mark and the attributes run and target; a received one bills its
+ * body, "=" and the base64). */
+#define SDSINF_SQSQ_SQS_ENTRY 8
+#define SDSINF_SQSQ_SQS_MAX (SDSINF_SQSQ_PAYLOAD - 64)
+#define SDSINF_SQSQ_SNS_ENTRY 64
+#define SDSINF_SQSQ_SNS_MAX \
+    ((SDSINF_SQSQ_PAYLOAD - SDSINF_SQSQ_SNS_ENTRY - 64) / 4 * 3)
 #define SDSINF_SQSQ_NAME_CAP 96
 #define SDSINF_SQSQ_URL_CAP 512
 

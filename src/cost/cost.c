@@ -2,6 +2,7 @@
  * service's items, their billing units (SQS and SNS: 64 KiB chunks of a
  * call's payload) counted or estimated from the bytes, and the totals.
  * Sections: checks, billing units, the bill. */
+#include "channels/sqs_queue.h"
 #include "core/core.h"
 
 #include <math.h>
@@ -210,6 +211,32 @@ int sdsinf_cost_compute(const sdsinf_prices *p, const sdsinf_usage *u,
 
 /* ---- the claim check's break-even (sdsinf.h) ------------------------------ */
 
+/* What a block of `bytes` (its whole message) costs sent alone as chunks,
+ * as the sqs (sns) channel sends them: the codec halves it until each
+ * chunk fits a message, every chunk is an entry over half a request's
+ * payload, so a request of its own (a publish for sns, as base64); the
+ * receiver takes them 10 to a ReceiveMessage, billed on their bytes
+ * together, and deletes each ten in one request. */
+static double chunks_usd(const sdsinf_prices *p, int sns, double bytes)
+{
+    double max = sns ? SDSINF_SQSQ_SNS_MAX : SDSINF_SQSQ_SQS_MAX, k = 1;
+    double unit = (double)(sns ? p->sns_unit_bytes : p->sqs_unit_bytes);
+    double runit = (double)p->sqs_unit_bytes;
+    while (bytes / k > max)
+        k *= 2;
+    double c = ceil(bytes / k);
+    double sent = sns ? ceil(c / 3) * 4 + SDSINF_SQSQ_SNS_ENTRY
+                      : c + SDSINF_SQSQ_SQS_ENTRY;
+    double got = sns ? ceil(c / 3) * 4 + 1 : c + SDSINF_SQSQ_SQS_ENTRY;
+    double usd = k * ceil(sent / unit) *
+                 (sns ? p->sns_usd_per_publish : p->sqs_usd_per_request);
+    double batch = SDSINF_SQSQ_BATCH, full = floor(k / batch);
+    double rest = k - full * batch; /* each receive and its delete: */
+    double units = full * (ceil(batch * got / runit) + 1) +
+                   (rest ? ceil(rest * got / runit) + 1 : 0);
+    return usd + units * p->sqs_usd_per_request;
+}
+
 int sdsinf_claim_break_even(const sdsinf_prices *p, int via, uint64_t *bytes,
                             sdsinf_err *err)
 {
@@ -220,17 +247,42 @@ int sdsinf_claim_break_even(const sdsinf_prices *p, int via, uint64_t *bytes,
                             "SDSINF_VIA_SQS or SDSINF_VIA_SNS (got %d)", via);
     if ((rc = check_prices(p, err)))
         return rc;
+    if (!p->sqs_unit_bytes || !p->sns_unit_bytes)
+        return sdsinf__fail(err, SDSINF_EINVAL, "sdsinf_claim_break_even: "
+                            "a billing unit of 0 bytes");
     int sns = via == SDSINF_VIA_SNS;
-    double unit_usd = (sns ? p->sns_usd_per_publish : p->sqs_usd_per_request) +
-                      p->sqs_usd_per_request; /* a unit sent and received */
-    uint64_t unit = sns ? p->sns_unit_bytes : p->sqs_unit_bytes;
-    double r = (p->s3_usd_per_put + p->s3_usd_per_get) / unit_usd;
-    if (unit_usd <= 0 || !unit || !(r < 1e9)) {
-        *bytes = UINT64_MAX;
+    double send = sns ? p->sns_usd_per_publish : p->sqs_usd_per_request;
+    double unit_usd = send + p->sqs_usd_per_request; /* sent, received */
+    /* an object (PUT, GET, its share of the run's listing and
+     * DeleteObjects) and a pointer of one unit sent, received, deleted */
+    double claim = p->s3_usd_per_put + p->s3_usd_per_get +
+                   (p->s3_usd_per_list + p->s3_usd_per_delete) / 1000 + send +
+                   2 * p->sqs_usd_per_request;
+    double max = sns ? SDSINF_SQSQ_SNS_MAX : SDSINF_SQSQ_SQS_MAX;
+    /* chunks of b bytes cost at least b / unit x unit_usd: over `top`
+     * the object is cheaper, whatever the rounding */
+    double top = (claim / unit_usd + 1) *
+                 (double)(p->sqs_unit_bytes > p->sns_unit_bytes
+                              ? p->sqs_unit_bytes
+                              : p->sns_unit_bytes);
+    if (unit_usd <= 0 || !(top < 1e15)) {
+        *bytes = UINT64_MAX; /* chunks never cost more */
         return SDSINF_OK;
     }
-    /* (a tie, r whole up to rounding, goes to the chunks) */
-    double billed = (floor(r + 1e-9) + 1) * (double)unit;
-    *bytes = (uint64_t)(sns ? billed * 3 / 4 : billed);
+    /* the last size where the chunks cost no more (a tie goes to them):
+     * in steps of 64 bytes or more (at most 2^20 of them), then to the
+     * byte between the last such step and the next */
+    double step = fmax(64, ceil((top - max) / 1048576)), last = max;
+    for (double b = max + 1; b <= top; b += step)
+        if (chunks_usd(p, sns, b) <= claim * (1 + 1e-12))
+            last = b;
+    for (double hi = last + step; hi - last > 1;) {
+        double mid = floor((last + hi) / 2);
+        if (chunks_usd(p, sns, mid) <= claim * (1 + 1e-12))
+            last = mid;
+        else
+            hi = mid;
+    }
+    *bytes = (uint64_t)last;
     return SDSINF_OK;
 }

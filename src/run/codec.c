@@ -1022,10 +1022,12 @@ typedef struct emitter {
     const sdsinf__msg_opts *o;
     sdsinf__buf *out;
     size_t nchunks; /* so far; enc->at has where each starts in out */
+    int whole;      /* keep the whole block one message, whatever size */
 } emitter;
 
 /* Encodes rows [a, b) as one message at the end of out, or, when it
- * would exceed max_bytes, as two halves, recursively. */
+ * would exceed max_bytes, as two halves, recursively (the whole block
+ * stays whole when its message is over whole_above, or m->whole). */
 static int emit(emitter *m, int64_t a, int64_t b, sdsinf_err *err)
 {
     encoder *e = m->enc;
@@ -1053,7 +1055,9 @@ static int emit(emitter *m, int64_t a, int64_t b, sdsinf_err *err)
         }
     }
     size_t size = SDSINF__MSG_HEADER + body->len;
-    if (o->max_bytes > 0 && size > o->max_bytes) {
+    int whole = a == 0 && b == e->blk->nrows &&
+                (m->whole || (o->whole_above && size > o->whole_above));
+    if (o->max_bytes > 0 && size > o->max_bytes && !whole) {
         if (a == b)
             return sdsinf__fail(err, SDSINF_EINVAL, "an empty block takes "
                                 "%zu bytes, over the %zu-byte message limit",
@@ -1476,7 +1480,7 @@ static int encode_block(const block *blk, int64_t samples,
                         uint32_t *nchunks, sdsinf_err *err)
 {
     encoder *e = &ctx->work->enc;
-    emitter m = {e, key, o, out, 0};
+    emitter m = {e, key, o, out, 0, 0};
     size_t start = out->len;
     int rc = encoder_prepare(e, blk, samples, err);
     if (rc != SDSINF_OK)
@@ -1493,7 +1497,17 @@ static int encode_block(const block *blk, int64_t samples,
             return sdsinf__fail(err, SDSINF_EINVAL, "zstd level %d: %s",
                                 o->level, ZSTD_getErrorName(z));
     }
-    if ((rc = emit(&m, 0, blk->nrows, err)) != SDSINF_OK) {
+    rc = emit(&m, 0, blk->nrows, err);
+    /* chunks that together are over whole_above (each compressed alone,
+     * they may be several times the whole block): the block whole */
+    if (rc == SDSINF_OK && m.nchunks > 1 && o->whole_above &&
+        out->len - start > o->whole_above) {
+        out->len = start;
+        m.nchunks = 0;
+        m.whole = 1;
+        rc = emit(&m, 0, blk->nrows, err);
+    }
+    if (rc != SDSINF_OK) {
         out->len = start;
         return rc;
     }

@@ -116,6 +116,10 @@ typedef struct sdsinf__msg_opts {
     int level;          /* zstd level (0: zstd's default, 3) */
     size_t max_bytes;   /* a chunk's whole message at most this; 0: none */
     sdsinf__msg_ctx *ctx; /* kept codec state, or NULL: made per call */
+    size_t whole_above; /* a block whose whole message, or whose chunks
+                           together, are over this (and over max_bytes)
+                           stays one message, for a channel that takes such
+                           blocks whole (a claim check); 0: none */
 } sdsinf__msg_opts;
 
 /* A block of activation rows, neuron-major: row i (of m, rows x samples)
@@ -136,7 +140,8 @@ void sdsinf__buf_free(sdsinf__buf *b);
 
 /* Encodes the columns rows[0..nrows) (ascending neuron ids) of y into one
  * or more messages (chunks split by rows so each is at most o->max_bytes
- * and decodes alone), appended to *out back to back; *nchunks gets their
+ * and decodes alone; one message when the whole block's, or its chunks
+ * together, are over o->whole_above), appended to *out back to back; *nchunks gets their
  * count; key->chunk/nchunks are filled in per chunk.  A block with no
  * entries is one message with an empty block (receivers expect it).
  * SDSINF_EINVAL: rows not ascending below y->ncols, a value of the block

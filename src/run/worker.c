@@ -221,26 +221,17 @@ static int send_block(worker *w, const sdsinf_csr *y, const sdsinf_csr *yt,
     sdsinf_layer_record *rec = w->rec;
     sdsinf__msg_key key = {o->run, batch, layer, (uint32_t)w->self,
                            (uint32_t)target, 0, 0};
-    /* a channel that takes big blocks whole gets the whole block first;
-     * one that is too big for a message but not big enough to go whole
-     * is encoded again in chunks */
-    sdsinf__msg_opts mo = {o->codec, o->level,
-                           o->whole_above ? 0 : o->max_message, &w->codec};
+    /* chunks of the channel's limit, or one message for a block over its
+     * whole-message threshold (a claim check stores it elsewhere) */
+    sdsinf__msg_opts mo = {o->codec, o->level, o->max_message, &w->codec,
+                           o->whole_above};
     sdsinf__buf buf = {0};
     uint32_t nchunks = 0;
     double t = sdsinf__now();
-    int rc;
-    for (;;) {
-        rc = yt ? sdsinf__msg_encode_t(yt, rows, ids, n, &key, &mo, &buf,
+    int rc = yt ? sdsinf__msg_encode_t(yt, rows, ids, n, &key, &mo, &buf,
                                        &nchunks, err)
                 : sdsinf__msg_encode(y, rows, n, &key, &mo, &buf, &nchunks,
                                      err);
-        if (rc != SDSINF_OK || mo.max_bytes || buf.len <= o->max_message ||
-            buf.len > o->whole_above)
-            break;
-        buf.len = 0;
-        mo.max_bytes = o->max_message;
-    }
     rec->encode_seconds += sdsinf__now() - t;
     rec->targets++;
     for (int64_t i = 0; yt && i < n; i++) {

@@ -349,7 +349,8 @@ void sdsinf__worker_report(one_worker *t)
         r.res = t->res;
     sdsinf__msg_key key = {t->wo.run, 0, (uint32_t)t->layers + 2,
                            (uint32_t)self, (uint32_t)ch->workers - 1, 0, 0};
-    sdsinf__msg_opts mo = {t->wo.codec, t->wo.level, t->wo.max_message, NULL};
+    sdsinf__msg_opts mo = {t->wo.codec, t->wo.level, t->wo.max_message, NULL,
+                           0};
     if (sdsinf__report_encode(&r, t->layers, &key, &mo, &buf, &n, NULL))
         return;
     size_t at = 0;

@@ -130,7 +130,7 @@ static void as_recipe(const uint8_t *data, size_t size)
     int64_t B = 1 + data[0] % 40, N = 1 + data[1] % 48;
     sdsinf__msg_opts o = {data[2] & 1, 1 + (data[2] >> 1) % 5,
                           (data[3] & 0x80) ? 0 : 100 + (size_t)data[3] * 8,
-                          NULL};
+                          NULL, 0};
     float *dense = calloc((size_t)(B * N), sizeof *dense);
     uint32_t *rows = malloc((size_t)N * sizeof *rows);
     int64_t nrows = 0;
@@ -265,7 +265,7 @@ static void as_report(const uint8_t *data, size_t size)
     check_report(&r, worker);
     /* it encodes back (in chunks of a small limit) to the same report */
     sdsinf__msg_key key = {9, 0, R_LAYERS + 2, (uint32_t)worker, 5, 0, 0};
-    sdsinf__msg_opts o = {data[6] & 1, 1, 256, NULL};
+    sdsinf__msg_opts o = {data[6] & 1, 1, 256, NULL, 0};
     sdsinf__buf buf = {0};
     uint32_t n = 0;
     check(sdsinf__report_encode(&r, R_LAYERS, &key, &o, &buf, &n, NULL) ==
