@@ -640,7 +640,7 @@ static const aws_command AWS_COMMANDS[] = {
 
 void aws_usage(FILE *f)
 {
-    fputs("  aws package|template|deploy|status|destroy [--stack NAME] "
+    fputs("  aws template|deploy|status|destroy|package [--stack NAME] "
           "[options]\n"
           "      the Lambda package and the AWS stack the sqs, sns and s3 "
           "channels\n      and the worker function run on (run --stack "
