@@ -100,36 +100,21 @@ static int write_file(const char *path, const void *data, size_t len,
 typedef struct gather {
     sdsinf__package *p;
     sdsinf_package_info *info;
-    char *conf; /* the directories of ld.so.conf, ':'-separated */
-    size_t conf_len, conf_cap;
-    int conf_failed;
 } gather;
 
-static void conf_add(gather *g, const char *dir, size_t n)
-{
-    if (g->conf_len + n + 2 > g->conf_cap) {
-        size_t nc = (g->conf_cap + n + 2) * 2;
-        char *m = sdsinf__realloc(g->conf, nc);
-        if (!m) {
-            g->conf_failed = 1;
-            return;
-        }
-        g->conf = m;
-        g->conf_cap = nc;
-    }
-    if (g->conf_len)
-        g->conf[g->conf_len++] = ':';
-    memcpy(g->conf + g->conf_len, dir, n);
-    g->conf[g->conf_len += n] = 0;
-}
+static int try_file(const char *dir, const char *soname, unsigned machine,
+                    sdsinf__package_file *f);
 
 /* The directories config file `file` names, and those of the files its
- * `include PATTERN` lines match (relative to its own directory). */
-static void conf_read(gather *g, const char *file, int depth)
+ * `include PATTERN` lines match (relative to its own directory), tried in
+ * turn for soname (try_file): 1 when found. */
+static int conf_try(const char *file, int depth, const char *soname,
+                    unsigned machine, sdsinf__package_file *f)
 {
-    FILE *f = depth < CONF_DEPTH ? fopen(file, "r") : NULL;
+    FILE *c = depth < CONF_DEPTH ? fopen(file, "r") : NULL;
     char line[PATH_MAX + 16];
-    while (f && fgets(line, sizeof line, f)) {
+    int found = 0;
+    while (c && !found && fgets(line, sizeof line, c)) {
         char *s = line + strspn(line, " \t");
         s[strcspn(s, "#\r\n")] = 0;
         size_t n = strcspn(s, " \t");
@@ -144,16 +129,19 @@ static void conf_read(gather *g, const char *file, int depth)
             glob_t gl;
             if (len > 0 && (size_t)len < sizeof full &&
                 glob(full, 0, NULL, &gl) == 0) {
-                for (size_t i = 0; i < gl.gl_pathc; i++)
-                    conf_read(g, gl.gl_pathv[i], depth + 1);
+                for (size_t i = 0; !found && i < gl.gl_pathc; i++)
+                    found = conf_try(gl.gl_pathv[i], depth + 1, soname,
+                                     machine, f);
                 globfree(&gl);
             }
         } else if (n && s[0] == '/') { /* (not the old "hwcap" lines) */
-            conf_add(g, s, n);
+            s[n] = 0;
+            found = try_file(s, soname, machine, f);
         }
     }
-    if (f)
-        fclose(f);
+    if (c)
+        fclose(c);
+    return found;
 }
 
 /* dir (n bytes of a search list) with $ORIGIN and ${ORIGIN} replaced by
@@ -236,11 +224,12 @@ static int find_library(gather *g, const sdsinf__package_file *from,
         e->runpath ? NULL : e->rpath,
         e->runpath || from == &g->p->files[0] || boot->runpath ? NULL
                                                                : boot->rpath,
-        getenv("LD_LIBRARY_PATH"), e->runpath, g->conf, SYSTEM_DIRS};
+        getenv("LD_LIBRARY_PATH"), e->runpath};
     for (size_t i = 0; i < sizeof lists / sizeof *lists; i++)
         if (lists[i] && try_list(lists[i], origin, soname, boot->machine, f))
             return 1;
-    return 0;
+    return conf_try(LD_SO_CONF, 0, soname, boot->machine, f) ||
+           try_list(SYSTEM_DIRS, origin, soname, boot->machine, f);
 }
 
 /* ---- Gathering -------------------------------------------------------------- */
@@ -399,7 +388,7 @@ int sdsinf__package_gather(const char *bootstrap,
 {
     const char *path = bootstrap ? bootstrap : "/proc/self/exe";
     char real[PATH_MAX];
-    gather g = {p, info, NULL, 0, 0, 0};
+    gather g = {p, info};
     sdsinf__package_file *b = &p->files[0];
     memset(p, 0, sizeof *p);
     memset(info, 0, sizeof *info);
@@ -422,13 +411,9 @@ int sdsinf__package_gather(const char *bootstrap,
     snprintf(info->bootstrap, sizeof info->bootstrap, "%s", real);
     snprintf(info->arch, sizeof info->arch, "%s", arch);
     info->bootstrap_nbytes = b->len;
-    conf_read(&g, LD_SO_CONF, 0);
-    if (g.conf_failed)
-        rc = sdsinf__fail(err, SDSINF_ENOMEM, "no memory");
     for (int i = 0; rc == SDSINF_OK && i < p->nfiles; i++)
         for (int j = 0; rc == SDSINF_OK && j < p->files[i].elf.nneeded; j++)
             rc = need(&g, &p->files[i], p->files[i].elf.needed[j], err);
-    sdsinf__free(g.conf);
     return rc == SDSINF_OK ? glibc_check(p, progress, arg, info, err) : rc;
 }
 
@@ -469,23 +454,39 @@ int sdsinf__package_zip(const sdsinf__package *p, FILE *f, uint64_t *nbytes,
     return rc;
 }
 
+/* The zip of p written whole at out. */
+static int zip_file(const sdsinf__package *p, const char *out,
+                    sdsinf_package_info *info, sdsinf_err *err)
+{
+    sdsinf_output o;
+    int rc = sdsinf_output_open(out, &o, err);
+    if (rc == SDSINF_OK &&
+        (rc = sdsinf__package_zip(p, o.f, &info->nbytes, err)) != SDSINF_OK)
+        sdsinf_output_abort(&o);
+    return rc == SDSINF_OK ? sdsinf_output_commit(&o, err) : rc;
+}
+
+/* The package of bootstrap gathered, then written at dest by `write`. */
+static int package_to(const char *bootstrap, const char *dest,
+                      int (*write)(const sdsinf__package *p, const char *dest,
+                                   sdsinf_package_info *info,
+                                   sdsinf_err *err),
+                      sdsinf_stack_progress progress, void *arg,
+                      sdsinf_package_info *info, sdsinf_err *err)
+{
+    sdsinf__package p;
+    int rc = sdsinf__package_gather(bootstrap, progress, arg, &p, info, err);
+    if (rc == SDSINF_OK)
+        rc = write(&p, dest, info, err);
+    sdsinf__package_free(&p);
+    return rc;
+}
+
 int sdsinf_lambda_package(const char *bootstrap, const char *out,
                           sdsinf_stack_progress progress, void *arg,
                           sdsinf_package_info *info, sdsinf_err *err)
 {
-    sdsinf__package p;
-    sdsinf_output o;
-    int rc = sdsinf__package_gather(bootstrap, progress, arg, &p, info, err);
-    if (rc == SDSINF_OK && (rc = sdsinf_output_open(out, &o, err)) ==
-                               SDSINF_OK) {
-        rc = sdsinf__package_zip(&p, o.f, &info->nbytes, err);
-        if (rc == SDSINF_OK)
-            rc = sdsinf_output_commit(&o, err);
-        else
-            sdsinf_output_abort(&o);
-    }
-    sdsinf__package_free(&p);
-    return rc;
+    return package_to(bootstrap, out, zip_file, progress, arg, info, err);
 }
 
 /* ---- The container recipe ----------------------------------------------------------- */
@@ -545,22 +546,21 @@ static int recipe(const sdsinf__package *p, const char *dir, const char *arch,
     return rc;
 }
 
+/* The recipe of p written whole as directory dir. */
+static int recipe_dir(const sdsinf__package *p, const char *dir,
+                      sdsinf_package_info *info, sdsinf_err *err)
+{
+    sdsinf_output_dir d;
+    int rc = sdsinf_output_dir_begin(dir, "Dockerfile", &d, err);
+    if (rc == SDSINF_OK &&
+        (rc = recipe(p, d.temp, info->arch, &info->nbytes, err)) != SDSINF_OK)
+        sdsinf_output_dir_abort(&d);
+    return rc == SDSINF_OK ? sdsinf_output_dir_commit(&d, err) : rc;
+}
+
 int sdsinf_lambda_image(const char *bootstrap, const char *dir,
                         sdsinf_stack_progress progress, void *arg,
                         sdsinf_package_info *info, sdsinf_err *err)
 {
-    sdsinf__package p;
-    sdsinf_output_dir d;
-    int rc = sdsinf__package_gather(bootstrap, progress, arg, &p, info, err);
-    if (rc == SDSINF_OK &&
-        (rc = sdsinf_output_dir_begin(dir, "Dockerfile", &d, err)) ==
-            SDSINF_OK) {
-        rc = recipe(&p, d.temp, info->arch, &info->nbytes, err);
-        if (rc == SDSINF_OK)
-            rc = sdsinf_output_dir_commit(&d, err);
-        else
-            sdsinf_output_dir_abort(&d);
-    }
-    sdsinf__package_free(&p);
-    return rc;
+    return package_to(bootstrap, dir, recipe_dir, progress, arg, info, err);
 }
