@@ -87,6 +87,9 @@ echo "== deploy again: nothing to upload, nothing to change"
     grep -q "there already, nothing to upload" "$tmp/again.err" && grep -q "up to date" "$tmp/again.err" ||
     { cat "$tmp/again.err"; fail "the second deploy"; }
 echo "ok: the same package: $(grep 'there already' "$tmp/again.err")"
+"$sdsinf" aws deploy --stack $stack --max-workers 2 --package "$key" 2>"$tmp/err" >/dev/null
+grep -q "up to date" "$tmp/err" || { cat "$tmp/err"; fail "deploy --package KEY"; }
+echo "ok: deploy --package KEY (a zip in the bucket already): the same stack"
 other=arm64
 [ "$(field "$tmp/deploy.j" "r['package']['arch']")" = arm64 ] && other=x86_64
 rc=0; "$sdsinf" aws deploy --stack $stack --arch $other 2>"$tmp/err" || rc=$?

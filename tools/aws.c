@@ -255,8 +255,8 @@ static void worker_role(cJSON *res, const aws_opts *o)
 }
 
 /* The worker function, from the zip at --package KEY in the stack's
- * bucket (deploy without it first, upload the zip, deploy again with it),
- * with SDS-Inf's asynchronous-invocation settings. */
+ * bucket (deploy stores this program's package there first: see
+ * aws_package.c), with SDS-Inf's asynchronous-invocation settings. */
 static void worker_function(cJSON *res, const aws_opts *o)
 {
     cJSON *p = resource(res, "WorkerFunction", "AWS::Lambda::Function");
