@@ -24,6 +24,7 @@
 #define LD_SO_CONF "/etc/ld.so.conf"
 #define SYSTEM_DIRS "/lib64:/usr/lib64:/lib:/usr/lib"
 #define CONF_DEPTH 8            /* nested includes of ld.so.conf */
+#define REPORT_MAX 64           /* offending version needs listed */
 #define BASE_IMAGE "public.ecr.aws/lambda/provided:al2023"
 
 /* ---- Files ------------------------------------------------------------------ */
@@ -358,6 +359,10 @@ static int glibc_check(const sdsinf__package *p, sdsinf_stack_progress progress,
             if (ok)
                 continue;
             offender o = {progress, arg, &p->files[i], v, "", 0};
+            if (nbad >= REPORT_MAX) { /* counted, not listed */
+                nbad++;
+                continue;
+            }
             sdsinf__elf_symbols(e, e->needs[j].index, report_symbol, &o);
             if (!o.nsyms) { /* a need of the file itself (DT_RELR, ...) */
                 char line[600];

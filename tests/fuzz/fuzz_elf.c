@@ -56,8 +56,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         unsigned major, minor;
         inside(e.needs[i].file);
         inside(e.needs[i].version);
-        sdsinf__glibc_version_ok(e.needs[i].version, &major, &minor);
-        sdsinf__elf_symbols(&e, e.needs[i].index, each_symbol, NULL);
+        /* (the package walks the symbols of offending needs only: a
+         * few, so the first few here, not needs x symbols) */
+        if (!sdsinf__glibc_version_ok(e.needs[i].version, &major, &minor) &&
+            i < 8)
+            sdsinf__elf_symbols(&e, e.needs[i].index, each_symbol, NULL);
     }
     sdsinf__elf_free(&e);
     return 0;
