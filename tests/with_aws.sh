@@ -145,8 +145,10 @@ left += ["role " + r["RoleName"] for r in client("iam").list_roles()["Roles"]
          if os.environ["SDSINF_AWS_EMULATOR"] != "moto" or r["RoleName"] != "sdsinf"]
 left += ["log group " + g["logGroupName"]
          for g in client("logs").describe_log_groups()["logGroups"]]
-left += ["function " + f["FunctionName"]
-         for f in client("lambda").list_functions()["Functions"]]
+if os.environ["SDSINF_AWS_EMULATOR"] == "ministack":  # (moto's Lambda needs
+    # Docker, and its ListFunctions fails the signature check)
+    left += ["function " + f["FunctionName"]
+             for f in client("lambda").list_functions()["Functions"]]
 print("\n".join(left))
 EOF
 ) || { echo "FAIL: could not list what the emulator holds: $left"; left=error; }
