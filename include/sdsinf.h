@@ -1394,6 +1394,58 @@ SDSINF_API int sdsinf_stack_channel_config(const char *name,
                                            const char *extra, char *out,
                                            size_t cap, sdsinf_err *err);
 
+/* ---- The Lambda deployment package (sdsinf aws package) ---------------------
+ * A provided.al2023 function's code: `bootstrap` (an executable, this
+ * program unless another is named) and, under lib/ (on Lambda's
+ * LD_LIBRARY_PATH), the shared libraries it needs that Amazon Linux 2023
+ * lacks, found as the dynamic loader finds them.  No file of it may ask
+ * for a glibc symbol version above AL2023's 2.34 (each offender goes to
+ * progress as `symbol@GLIBC_x.y needed by FILE`); an executable linking
+ * Open MPI or Zoltan is refused (the MPI plugin stays out: a function has
+ * no use for it).  The zip is the same bytes for the same files. */
+#define SDSINF_PACKAGE_MAX_LIBS 32
+typedef struct sdsinf_package_lib {
+    char soname[128];
+    char path[512];  /* the file bundled as lib/<soname>; "" when AL2023
+                        has the library */
+    uint64_t nbytes; /* its size (0 when not bundled) */
+} sdsinf_package_lib;
+typedef struct sdsinf_package_info {
+    char bootstrap[512];   /* the executable packaged (its real path) */
+    char arch[8];          /* "x86_64" or "arm64" */
+    char glibc[32];        /* the newest glibc version asked for */
+    uint64_t bootstrap_nbytes;
+    uint64_t nbytes;       /* the zip's size, or the recipe's files' */
+    int nlibs;             /* the libraries needed, bundled or not */
+    sdsinf_package_lib libs[SDSINF_PACKAGE_MAX_LIBS];
+} sdsinf_package_info;
+
+/* Writes the package of `bootstrap` (NULL: this program) as a zip at out
+ * (a path or s3:// location, written whole): bootstrap (0755), lib/...
+ * (0644). */
+SDSINF_API int sdsinf_lambda_package(const char *bootstrap, const char *out,
+                                     sdsinf_stack_progress progress,
+                                     void *arg, sdsinf_package_info *info,
+                                     sdsinf_err *err);
+/* The container-image alternative: directory dir (written whole) with a
+ * Dockerfile on public.ecr.aws/lambda/provided:al2023, bootstrap and
+ * lib/. */
+SDSINF_API int sdsinf_lambda_image(const char *bootstrap, const char *dir,
+                                   sdsinf_stack_progress progress, void *arg,
+                                   sdsinf_package_info *info,
+                                   sdsinf_err *err);
+/* Stores the package of `bootstrap` (NULL: this program) in stack's
+ * bucket at sdsinf/lambda/<sha256 of the zip>.zip unless it is there
+ * already (*uploaded 0): the key into key (cap bytes).  SDSINF_ENOTSUP in
+ * a build without the AWS client. */
+SDSINF_API int sdsinf_stack_put_package(const char *stack,
+                                        const char *bootstrap,
+                                        sdsinf_stack_progress progress,
+                                        void *arg, char *key, size_t cap,
+                                        int *uploaded,
+                                        sdsinf_package_info *info,
+                                        sdsinf_err *err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # cli_stack.sh SDSINF - a deployed stack end to end against the private
 # ministack tests/with_aws.sh starts (its CloudFormation: moto's skips
-# subscriptions and policies): sdsinf aws deploy makes every resource the
-# template lists; runs with --stack on sqs, sns and s3 equal `sdsinf
+# subscriptions and policies): sdsinf aws deploy --no-function (the
+# channels' part: cli_deploy.sh deploys the function) makes every
+# resource the template lists; runs with --stack on sqs, sns and s3 equal `sdsinf
 # infer` (categories and every score); two runs at once on the stack's
 # shared queues and bucket (sqs, sns, s3) and three (sns) each do; a run
 # for more workers than the stack has queues is refused clearly; runs
@@ -28,7 +29,7 @@ img=$tmp/g/sparse-images-128.tsv
 
 echo "== deploy"
 t0=$(date +%s.%N)
-"$sdsinf" aws deploy --stack $stack --max-workers 4 --json >"$tmp/deploy.j" 2>"$tmp/deploy.err"
+"$sdsinf" aws deploy --stack $stack --max-workers 4 --no-function --json >"$tmp/deploy.j" 2>"$tmp/deploy.err"
 echo "ok: deployed in $(echo "$(date +%s.%N) - $t0" | bc) s: $(tail -n 1 "$tmp/deploy.j")"
 grep -q "CREATE_COMPLETE *AWS::SNS::Subscription *Subscription4" "$tmp/deploy.err"
 # every resource of the template is there, and is what it should be
@@ -159,7 +160,7 @@ untouched "refused runs"
 echo "ok: too many workers, no such stack, a channel --stack does not serve"
 
 echo "== deploy again (nothing to change), status, destroy with objects in the bucket"
-"$sdsinf" aws deploy --stack $stack --max-workers 4 2>"$tmp/err" >/dev/null
+"$sdsinf" aws deploy --stack $stack --max-workers 4 --no-function 2>"$tmp/err" >/dev/null
 grep -q "up to date" "$tmp/err"
 bucket=$(grep -o '"BucketName":"[^"]*' "$tmp/status.j" | cut -d'"' -f4)
 "$py" - "$bucket" <<'PY'
@@ -188,7 +189,7 @@ sqs = botocore.session.get_session().create_client(
 sqs.create_queue(QueueName="sdsinf-bad-0", Attributes={"VisibilityTimeout": "7"})
 PY
 rc=0
-"$sdsinf" aws deploy --stack sdsinf-bad --max-workers 1 >/dev/null 2>"$tmp/err" || rc=$?
+"$sdsinf" aws deploy --stack sdsinf-bad --max-workers 1 --no-function >/dev/null 2>"$tmp/err" || rc=$?
 cat "$tmp/err" | tail -n 3
 "$sdsinf" aws destroy --stack sdsinf-bad >/dev/null 2>&1 || true
 "$py" - <<'PY'

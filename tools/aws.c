@@ -33,6 +33,12 @@
 #define STACK_NAME_MAX 40   /* <stack>-<w> is a queue name, and the
                                channels' queues= takes up to 47 */
 #define LOG_RETENTION_DAYS 14
+/* The architecture of this build: what deploy packages runs on */
+#if defined(__aarch64__)
+#define THIS_ARCH "arm64"
+#else
+#define THIS_ARCH "x86_64"
+#endif
 
 /* ---- Flags ------------------------------------------------------------------- */
 
@@ -75,7 +81,7 @@ int aws_flags(const char *sub, int argc, char **argv, const char *allowed,
     memset(o, 0, sizeof *o);
     o->max_workers = WORKERS_DEFAULT;
     o->memory_mb = 2048;
-    o->arch = "x86_64";
+    o->arch = THIS_ARCH;
     for (int i = 0; i < argc; i++) {
         const char *f = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         int rc = 0, takes = 1;
@@ -87,12 +93,20 @@ int aws_flags(const char *sub, int argc, char **argv, const char *allowed,
             o->progress = 1, takes = 0;
         else if (!strcmp(f, "--no-progress"))
             o->no_progress = 1, takes = 0;
+        else if (!strcmp(f, "--no-function"))
+            o->no_function = 1, takes = 0;
         else if (!v)
             return usage_error(sub, "%s needs a value", f);
         else if (!strcmp(f, "--stack"))
             o->stack = v;
         else if (!strcmp(f, "--package"))
             o->package = v;
+        else if (!strcmp(f, "--out"))
+            o->out = v;
+        else if (!strcmp(f, "--image"))
+            o->image = v;
+        else if (!strcmp(f, "--bootstrap"))
+            o->bootstrap = v;
         else if (!strcmp(f, "--arch"))
             o->arch = v;
         else if (!strcmp(f, "--max-workers") || !strcmp(f, "--workers"))
@@ -246,8 +260,8 @@ static void worker_role(cJSON *res, const aws_opts *o)
 }
 
 /* The worker function, from the zip at --package KEY in the stack's
- * bucket (deploy without it first, upload the zip, deploy again with it),
- * with SDS-Inf's asynchronous-invocation settings. */
+ * bucket (deploy stores this program's package there first: see
+ * aws_package.c), with SDS-Inf's asynchronous-invocation settings. */
 static void worker_function(cJSON *res, const aws_opts *o)
 {
     cJSON *p = resource(res, "WorkerFunction", "AWS::Lambda::Function");
@@ -389,7 +403,7 @@ static cJSON *template_make(const aws_opts *o)
 
 /* The template as text (formatted or not), its resources counted into
  * *resources (may be NULL); NULL: no memory (said). */
-static char *template_text(const aws_opts *o, int formatted, int *resources)
+char *aws_template_text(const aws_opts *o, int formatted, int *resources)
 {
     cJSON *t = template_make(o);
     char *s = t ? (formatted ? cJSON_Print(t) : cJSON_PrintUnformatted(t))
@@ -404,11 +418,6 @@ static char *template_text(const aws_opts *o, int formatted, int *resources)
 
 /* ---- The subcommands -------------------------------------------------------------- */
 
-static void to_stderr(const char *line, void *arg)
-{
-    (void)arg;
-    fprintf(stderr, "%s\n", line);
-}
 
 /* deploy's progress: each line of the stack's events, and on a terminal
  * (meter.h) the template's resources made of all, redrawn under them. */
@@ -445,7 +454,7 @@ static int aws_template(int argc, char **argv)
     int rc = aws_flags("template", argc, argv,
                        "--max-workers --workers --package --memory --arch",
                        &o);
-    char *s = rc ? NULL : template_text(&o, 1, NULL);
+    char *s = rc ? NULL : aws_template_text(&o, 1, NULL);
     if (rc || !s)
         return rc ? rc : 1;
     puts(s);
@@ -472,19 +481,38 @@ static int aws_deploy(int argc, char **argv)
     aws_opts o;
     sdsinf_err err = {0};
     sdsinf_stack_info st;
+    sdsinf_package_info pkg;
+    char key[128];
+    int uploaded = 0, built = 0;
     deploy_meter dm = {{0}, 0, 0};
     int rc = aws_flags("deploy", argc, argv,
-                       "--stack --max-workers --workers --package --memory "
-                       "--arch --json --progress --no-progress",
+                       "--stack --max-workers --workers --package "
+                       "--no-function --memory --arch --json --progress "
+                       "--no-progress",
                        &o);
     if (rc || (rc = stack_name("deploy", &o)))
         return rc;
-    char *body = template_text(&o, 0, &dm.total);
+    if (o.package && o.no_function)
+        return usage_error("deploy", "--package and --no-function%s: give "
+                           "one of them", "");
+    if (!o.package && !o.no_function && strcmp(o.arch, THIS_ARCH))
+        return usage_error("deploy", "--arch %s: deploy packages this "
+                           "sdsinf, built for " THIS_ARCH " (deploy from a "
+                           "build for the other, or give --package KEY, such "
+                           "a build's zip in the stack's bucket)", o.arch);
+    double t0 = now_s();
+    fprintf(stderr, "deploying stack %s (up to %ld workers%s)\n", o.stack,
+            o.max_workers, o.no_function ? ", no function" : "");
+    if (!o.package && !o.no_function) { /* this program is the function */
+        if (aws_deploy_package(&o, key, sizeof key, &pkg, &uploaded, &err) !=
+            SDSINF_OK)
+            return cli_error(&err);
+        o.package = key;
+        built = 1;
+    }
+    char *body = aws_template_text(&o, 0, &dm.total);
     if (!body)
         return 1;
-    double t0 = now_s();
-    fprintf(stderr, "deploying stack %s (up to %ld workers)\n", o.stack,
-            o.max_workers);
     meter_begin(&dm.m, meter_wanted(o.progress, o.no_progress, o.json, 0),
                 "aws deploy", "resources");
     rc = sdsinf_stack_deploy(o.stack, body, deploy_progress, &dm, &err);
@@ -496,17 +524,31 @@ static int aws_deploy(int argc, char **argv)
         return cli_error(&err);
     double secs = now_s() - t0;
     if (!o.json) {
-        printf("stack %s: %s in %.1f s\noutputs:\n", o.stack, st.status, secs);
+        printf("stack %s: %s in %.1f s\n", o.stack, st.status, secs);
+        if (o.package)
+            printf("function %s-worker: %s%s\n", o.stack, o.package,
+                   built ? (uploaded ? " (uploaded)" : " (there already)")
+                         : "");
+        if (built)
+            aws_package_print(&pkg, stdout);
+        printf("outputs:\n");
         outputs_print(&st, stdout);
         printf("run with: sdsinf run --channel sqs|sns|s3 --stack %s ...\n",
                o.stack);
         return 0;
     }
-    cJSON *j = cJSON_CreateObject();
+    cJSON *j = cJSON_CreateObject(), *fn = NULL;
     cJSON_AddStringToObject(j, "stack", o.stack);
     cJSON_AddStringToObject(j, "status", st.status);
     cJSON_AddNumberToObject(j, "max_workers", (double)o.max_workers);
     cJSON_AddNumberToObject(j, "seconds", secs);
+    if (o.package) {
+        fn = built ? aws_package_json(&pkg) : cJSON_CreateObject();
+        cJSON_AddStringToObject(fn, "key", o.package);
+        if (built)
+            cJSON_AddBoolToObject(fn, "uploaded", uploaded);
+    }
+    cJSON_AddItemToObject(j, "package", fn ? fn : cJSON_CreateNull());
     outputs_json(j, &st);
     rc = cli_json_write(j, stdout, &err);
     putchar('\n');
@@ -580,7 +622,7 @@ static int aws_destroy(int argc, char **argv)
         return rc;
     double t0 = now_s();
     fprintf(stderr, "destroying stack %s\n", o.stack);
-    if (sdsinf_stack_destroy(o.stack, to_stderr, NULL, &err) != SDSINF_OK)
+    if (sdsinf_stack_destroy(o.stack, aws_to_stderr, NULL, &err) != SDSINF_OK)
         return cli_error(&err);
     double secs = now_s() - t0;
     if (!o.json) {
@@ -605,17 +647,27 @@ typedef struct aws_command {
 } aws_command;
 
 static const aws_command AWS_COMMANDS[] = {
+    {"package", aws_package,
+     "--out FILE | --image DIR [--bootstrap EXE] [--json]",
+     "the Lambda function's code: a zip of the bootstrap (this program, or "
+     "EXE) and the libraries it needs that Amazon Linux 2023 lacks (lib/), "
+     "checked against AL2023's glibc 2.34; or, with --image, a directory "
+     "with a Dockerfile on the provided.al2023 image and those files"},
     {"template", aws_template,
      "[--max-workers N] [--package KEY [--memory MB] [--arch A]]",
      "print the CloudFormation template sdsinf deploys: a bucket, a topic, "
      "queues 0..N subscribed to it, the worker role; with --package the "
      "worker function from the zip at KEY in the stack's bucket"},
     {"deploy", aws_deploy,
-     "--stack NAME [--max-workers N] [--package KEY ..] [--json] "
-     "[--progress|--no-progress]",
+     "--stack NAME [--max-workers N] [--memory MB] [--arch A] "
+     "[--package KEY | --no-function] [--json] [--progress|--no-progress]",
      "create (or update) the stack and wait for it, its events on stderr "
      "(on a terminal, under them, its resources made so far); N: the most "
-     "workers a run on it may have (default 16, up to 64)"},
+     "workers a run on it may have (default 16, up to 64). "
+     "The worker function's code is this program's package, stored in the "
+     "stack's bucket under its hash (the same package uploads nothing); "
+     "--package KEY: a zip there already; --no-function: the channels' "
+     "resources only"},
     {"status", aws_status, "--stack NAME [--json]",
      "the stack's state, its outputs and its resources"},
     {"destroy", aws_destroy, "--stack NAME [--json]",
@@ -625,9 +677,11 @@ static const aws_command AWS_COMMANDS[] = {
 
 void aws_usage(FILE *f)
 {
-    fputs("  aws template|deploy|status|destroy [--stack NAME] [options]\n"
-          "      the AWS stack the sqs, sns and s3 channels run on "
-          "(run --stack NAME);\n      sdsinf aws help for each\n",
+    fputs("  aws template|deploy|status|destroy|package [--stack NAME] "
+          "[options]\n"
+          "      the Lambda package and the AWS stack the sqs, sns and s3 "
+          "channels\n      and the worker function run on (run --stack "
+          "NAME); sdsinf aws help for each\n",
           f);
 }
 

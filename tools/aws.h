@@ -5,6 +5,7 @@
 
 #include "sdsinf.h"
 
+#include <cjson/cJSON.h>
 #include <stdio.h>
 
 /* The flags the subcommands take (each names those it accepts). */
@@ -12,6 +13,10 @@ typedef struct aws_opts {
     const char *stack;   /* --stack NAME */
     const char *package; /* --package KEY: the function's zip in the
                             stack's bucket (the function's slot) */
+    const char *out;     /* --out FILE: package's zip */
+    const char *image;   /* --image DIR: package's container recipe */
+    const char *bootstrap; /* --bootstrap EXE: package another executable */
+    int no_function;     /* --no-function: deploy the channels' part only */
     const char *arch;    /* --arch x86_64|arm64 */
     long max_workers;    /* --max-workers N (alias --workers) */
     long memory_mb;      /* --memory MB */
@@ -23,6 +28,26 @@ typedef struct aws_opts {
  * `allowed` ("--stack --json"); 0, or 2 (bad usage, said on stderr). */
 int aws_flags(const char *sub, int argc, char **argv, const char *allowed,
               aws_opts *o);
+
+/* The stack's CloudFormation template for o as text (cJSON_free it;
+ * NULL: no memory, said on stderr), its resources counted into
+ * *resources (may be NULL). */
+char *aws_template_text(const aws_opts *o, int formatted, int *resources);
+
+/* sdsinf aws package (aws_package.c): argv after "package"; the exit
+ * status. */
+int aws_package(int argc, char **argv);
+/* Deploy's part of the package: stack o->stack made without its function
+ * when it has no bucket yet, then this program's package stored in the
+ * bucket (its key into key, cap bytes; *uploaded 0 when it was there). */
+int aws_deploy_package(const aws_opts *o, char *key, size_t cap,
+                       sdsinf_package_info *info, int *uploaded,
+                       sdsinf_err *err);
+/* A progress line (sdsinf_stack_progress) to stderr. */
+void aws_to_stderr(const char *line, void *arg);
+/* What a package holds, as lines (after the caller's first) or JSON. */
+void aws_package_print(const sdsinf_package_info *in, FILE *f);
+cJSON *aws_package_json(const sdsinf_package_info *in);
 
 /* sdsinf aws SUBCOMMAND [flags]: argv after "aws"; the exit status. */
 int aws_main(int argc, char **argv);

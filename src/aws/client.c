@@ -44,10 +44,36 @@ struct sdsinf_aws {
 
 static pthread_once_t global_once = PTHREAD_ONCE_INIT;
 static CURLcode global_rc = CURLE_FAILED_INIT;
+static const char *ca_file; /* NULL: libcurl's own CA bundle */
+
+/* The CA bundle to use where libcurl's own names a file that is not there
+ * (a libcurl built for another system, linked in or bundled: Debian's
+ * looks in /etc/ssl/certs, Amazon Linux keeps it in /etc/pki/tls/certs):
+ * the first of the usual places that is; else NULL. */
+static const char *ca_fallback(void)
+{
+#if LIBCURL_VERSION_NUM >= 0x075400 /* CURLINFO_CAINFO: 7.84 */
+    static const char *const places[] = {"/etc/pki/tls/certs/ca-bundle.crt",
+                                         "/etc/ssl/certs/ca-certificates.crt",
+                                         "/etc/ssl/cert.pem"};
+    char *own = NULL;
+    CURL *h = curl_easy_init();
+    int missing = h && curl_easy_getinfo(h, CURLINFO_CAINFO, &own) ==
+                           CURLE_OK &&
+                  own && access(own, R_OK) != 0;
+    curl_easy_cleanup(h);
+    for (size_t i = 0; missing && i < sizeof places / sizeof *places; i++)
+        if (access(places[i], R_OK) == 0)
+            return places[i];
+#endif
+    return NULL;
+}
 
 static void global_init(void)
 {
     global_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+    if (global_rc == CURLE_OK)
+        ca_file = ca_fallback();
 }
 
 /* ---- The share and the pool ------------------------------------------------ */
@@ -329,6 +355,8 @@ static CURLcode setup(const sdsinf_aws *a, aws_core *c, CURL *h,
     SET(CURLOPT_HEADERFUNCTION, grow_put);
     SET(CURLOPT_HEADERDATA, head);
     SET(CURLOPT_PROTOCOLS_STR, "http,https");
+    if (ca_file)
+        SET(CURLOPT_CAINFO, ca_file);
     SET(CURLOPT_EXPECT_100_TIMEOUT_MS, 1L); /* (an "Expect:" header to drop
                                                it would be signed) */
     const char *m = rq->method ? rq->method : "GET";

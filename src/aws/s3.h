@@ -27,6 +27,12 @@ int sdsinf__s3_get(sdsinf_aws *a, const char *bucket, const char *key,
                    const char *range, sdsinf_aws_response *rs, uint64_t *size,
                    uint64_t *retries, sdsinf_err *err);
 
+/* Whether bucket/key is there (HeadObject): SDSINF_OK with its size into
+ * *size, SDSINF_S3_NOT_FOUND when it (or its bucket) is not (no message
+ * set); else a failure. */
+int sdsinf__s3_head(sdsinf_aws *a, const char *bucket, const char *key,
+                    uint64_t *size, uint64_t *retries, sdsinf_err *err);
+
 /* One page (up to max_keys, 1..1000) of the keys under prefix, in key
  * order: fn(u, key) for each (a nonzero return stops the page and is
  * returned).  token: "" for the first page, then the next page's (cap

@@ -1,9 +1,11 @@
 /* aws/stack.c - the deployed stack (sdsinf.h's sdsinf_stack_*): describe,
  * deploy and destroy waiting for CloudFormation with its events as
- * progress, and the channels' settings from the stack's outputs.
- * Sections: the client, waiting, the calls. */
+ * progress, the channels' settings from the stack's outputs, and the
+ * function's package stored in the stack's bucket.  Sections: the client,
+ * waiting, the calls, destroy, the channels' settings, the package. */
 #include "aws/cloudformation.h"
 #include "aws/s3.h"
+#include "package/package.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -420,4 +422,74 @@ int sdsinf_stack_channel_config(const char *name, const char *channel,
     }
     sdsinf__free(st);
     return code;
+}
+
+/* ---- The package ---------------------------------------------------------------- */
+
+#define PACKAGE_PREFIX "sdsinf/lambda/"
+
+/* The package's zip in memory (*zip malloc'd by open_memstream: free()). */
+static int package_bytes(const char *bootstrap, sdsinf_stack_progress progress,
+                         void *arg, char **zip, size_t *len,
+                         sdsinf_package_info *info, sdsinf_err *err)
+{
+    sdsinf__package p;
+    FILE *m = NULL;
+    int rc = sdsinf__package_gather(bootstrap, progress, arg, &p, info, err);
+    if (rc == SDSINF_OK && !(m = open_memstream(zip, len)))
+        rc = sdsinf__fail(err, SDSINF_ENOMEM, "no memory for the package");
+    if (rc == SDSINF_OK)
+        rc = sdsinf__package_zip(&p, m, &info->nbytes, err);
+    if (m && fclose(m) != 0 && rc == SDSINF_OK)
+        rc = sdsinf__fail(err, SDSINF_ENOMEM, "no memory for the package");
+    sdsinf__package_free(&p);
+    return rc;
+}
+
+int sdsinf_stack_put_package(const char *stack, const char *bootstrap,
+                             sdsinf_stack_progress progress, void *arg,
+                             char *key, size_t cap, int *uploaded,
+                             sdsinf_package_info *info, sdsinf_err *err)
+{
+    char *zip = NULL, hex[65], line[300];
+    size_t len = 0;
+    uint64_t size = 0;
+    sdsinf_aws *a = NULL;
+    sdsinf_stack_info *st = sdsinf__calloc(1, sizeof *st);
+    const char *bucket = NULL;
+    *uploaded = 0;
+    int rc = st ? package_bytes(bootstrap, progress, arg, &zip, &len, info,
+                                err)
+                : sdsinf__fail(err, SDSINF_ENOMEM, "no memory");
+    if (rc == SDSINF_OK) {
+        sdsinf__aws_sha256_hex(zip, len, hex);
+        int n = snprintf(key, cap, PACKAGE_PREFIX "%s.zip", hex);
+        if (n < 0 || (size_t)n >= cap)
+            rc = sdsinf__fail(err, SDSINF_EINVAL, "no room for the "
+                              "package's key");
+    }
+    if (rc == SDSINF_OK && (rc = sdsinf_stack_describe(stack, st, err)) ==
+                               SDSINF_OK &&
+        !(bucket = output(st, SDSINF_STACK_OUT_BUCKET)))
+        rc = sdsinf__fail(err, SDSINF_EINVAL, "stack %.100s has no output %s: "
+                          "not one sdsinf aws deploy made", stack,
+                          SDSINF_STACK_OUT_BUCKET);
+    if (rc == SDSINF_OK && (rc = client(&a, err)) == SDSINF_OK)
+        rc = sdsinf__s3_head(a, bucket, key, &size, NULL, err);
+    int there = rc == SDSINF_OK && size == len; /* (the key names content) */
+    if (there || rc == SDSINF_S3_NOT_FOUND || rc == SDSINF_OK) {
+        snprintf(line, sizeof line, "package s3://%.63s/%.100s (%zu bytes)%s",
+                 bucket, key, len, there ? ": there already, nothing to "
+                                           "upload"
+                                         : ": uploading");
+        if (progress)
+            progress(line, arg);
+        rc = there ? SDSINF_OK
+                   : sdsinf__s3_put(a, bucket, key, zip, len, NULL, err);
+        *uploaded = !there && rc == SDSINF_OK;
+    }
+    sdsinf__aws_free(a);
+    sdsinf__free(st);
+    free(zip);
+    return rc;
 }

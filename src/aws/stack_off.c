@@ -48,3 +48,14 @@ int sdsinf_stack_channel_config(const char *name, const char *channel,
     (void)name, (void)channel, (void)extra, (void)out, (void)cap;
     return off(err);
 }
+
+int sdsinf_stack_put_package(const char *stack, const char *bootstrap,
+                             sdsinf_stack_progress progress, void *arg,
+                             char *key, size_t cap, int *uploaded,
+                             sdsinf_package_info *info, sdsinf_err *err)
+{
+    (void)stack, (void)bootstrap, (void)progress, (void)arg, (void)key;
+    (void)cap, (void)info;
+    *uploaded = 0;
+    return off(err);
+}
