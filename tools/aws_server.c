@@ -915,22 +915,28 @@ static cJSON *infer_json(const char *dir)
     return j;
 }
 
-/* The last line of dir/log.txt that says something (for a failure). */
-static void log_tail(const char *dir, char *out, size_t cap)
+/* What dir/log.txt says went wrong: its last line naming an error (sdsinf
+ * prints "sdsinf: error NAME: ..."), else its last line. */
+static void log_error(const char *dir, char *out, size_t cap)
 {
-    char path[4096], *buf = NULL;
+    char path[4096], *buf = NULL, *pick = NULL;
     size_t len;
     sdsinf_err err = {0};
     snprintf(out, cap, "see log.txt");
     snprintf(path, sizeof path, "%s/log.txt", dir);
     if (cli_read_file(path, 64 << 20, &buf, &len, &err))
         return;
-    while (len && (buf[len - 1] == '\n' || buf[len - 1] == ' '))
-        buf[--len] = 0;
-    char *last = strrchr(buf, '\n');
-    last = last ? last + 1 : buf;
-    if (*last)
-        snprintf(out, cap, "%.*s", LOG_TAIL, last);
+    char *last = NULL;
+    for (char *line = buf, *nl; line; line = nl ? nl + 1 : NULL) {
+        if ((nl = strchr(line, '\n')))
+            *nl = 0;
+        if (*line && strstr(line, "error"))
+            pick = line;
+        last = *line ? line : last;
+    }
+    pick = pick ? pick : last;
+    if (pick)
+        snprintf(out, cap, "%.*s", LOG_TAIL, pick);
     free(buf);
 }
 
@@ -1006,7 +1012,7 @@ int aws_server_report(int argc, char **argv)
     cJSON_AddStringToObject(j, "mode", o.mode);
     cJSON_AddStringToObject(j, "status", status);
     if (!strcmp(status, "failed"))
-        log_tail(o.dir, error, sizeof error);
+        log_error(o.dir, error, sizeof error);
     cli_json_add_string(j, "error", strcmp(status, "failed") ? NULL : error);
     cJSON_AddStringToObject(j, "sdsinf", sdsinf_version());
     add_cost(&o, j);
