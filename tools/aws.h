@@ -39,7 +39,7 @@ int aws_server(int argc, char **argv);
 int aws_server_report(int argc, char **argv);
 #define AWS_SERVER_SYNOPSIS                                                \
     "--stack NAME (--job | --always-on) --package KEY [options]\n"        \
-    "    sdsinf aws server --stack NAME --terminate INSTANCE"
+    "    sdsinf aws server --terminate INSTANCE"
 #define AWS_SERVER_ABOUT                                                   \
     "the server baseline on EC2 (needs deploy --server): --job launches "  \
     "an instance that installs sdsinf from the package, runs sdsinf "      \
@@ -51,7 +51,7 @@ int aws_server_report(int argc, char **argv);
 #define AWS_SERVER_REPORT_SYNOPSIS "--out s3://BUCKET/runs/RUN [options]"
 #define AWS_SERVER_REPORT_ABOUT                                            \
     "what a server instance runs after sdsinf infer: its result, "         \
-    "categories and log to runs/RUN/ (sdsinf aws server --help)"
+    "categories and log to runs/RUN/ (--help: its flags)"
 
 /* sdsinf aws SUBCOMMAND [flags]: argv after "aws"; the exit status. */
 int aws_main(int argc, char **argv);
