@@ -1438,12 +1438,13 @@ SDSINF_API int sdsinf_ec2_describe(const char *id, sdsinf_ec2_instance *out,
  * be NULL) as it is then. */
 SDSINF_API int sdsinf_ec2_terminate(const char *id, sdsinf_ec2_instance *out,
                                     sdsinf_err *err);
-/* Waits (at most timeout_s seconds) until the object bucket/key exists
- * and returns it in *body (malloc'd, NUL-terminated, *len bytes; free()
- * it), watching instance id meanwhile: each change of its state
- * goes to progress (may be NULL), and an instance that has ended
- * (shutting-down, terminated, stopped) without writing the object is
- * SDSINF_EIO saying so; the time running out SDSINF_ETIMEDOUT. */
+/* Waits (at most timeout_s seconds) until instance id has written object
+ * bucket/key and returns it in *body (malloc'd, NUL-terminated, *len
+ * bytes; free() it): one made before the instance's launch (an earlier
+ * run's) is waited past.  Each change of the instance's state goes to
+ * progress (may be NULL); an instance that has ended (shutting-down,
+ * terminated, stopped) without writing the object is SDSINF_EIO saying
+ * so, the time running out SDSINF_ETIMEDOUT. */
 SDSINF_API int sdsinf_ec2_wait_object(const char *id, const char *bucket,
                                       const char *key, double timeout_s,
                                       sdsinf_stack_progress progress,

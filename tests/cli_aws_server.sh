@@ -40,14 +40,14 @@ fail() { echo "FAIL: $*"; exit 1; }
     --out "$tmp/single-cats.tsv" --quiet >/dev/null
 
 echo "== bad usage: exit 2 with a reason"
-own="--bucket b1 --profile arn:aws:iam::1:instance-profile/p --package p.zip --region us-east-1"
-for args in "" "--job --always-on $own" "--job $own --images s3://b1/i" \
-    "--job $own --weights $tmp/g --images s3://b1/i" \
-    "--job $own --weights s3://b1/w --images s3://b1/i --instance-type 'c5;x'" \
-    "--job $own --weights s3://b1/w --images s3://b1/i --arch sparc" \
-    "--job $own --weights s3://b1/w --images s3://b1/i --run a_b" \
-    "--job --bucket b1 --weights s3://b1/w --images s3://b1/i --region us-east-1" \
-    "--job $own --weights s3://b1/w --images s3://b1/i --print-request --wait" \
+own="--bucket bk1 --profile arn:aws:iam::1:instance-profile/p --package p.zip --region us-east-1"
+for args in "" "--job --always-on $own" "--job $own --images s3://bk1/i" \
+    "--job $own --weights $tmp/g --images s3://bk1/i" \
+    "--job $own --weights s3://bk1/w --images s3://bk1/i --instance-type 'c5;x'" \
+    "--job $own --weights s3://bk1/w --images s3://bk1/i --arch sparc" \
+    "--job $own --weights s3://bk1/w --images s3://bk1/i --run a_b" \
+    "--job --bucket bk1 --weights s3://bk1/w --images s3://bk1/i --region us-east-1" \
+    "--job $own --weights s3://bk1/w --images s3://bk1/i --print-request --wait" \
     "--always-on --stack $stack --profile x --package p.zip" \
     "--always-on $own --timeout 5" "--always-on $own --frobnicate"; do
     rc=0
@@ -60,15 +60,15 @@ grep -q -- "--always-on" "$tmp/help"
 "$sdsinf" aws help >"$tmp/help"
 grep -q "aws server --stack NAME (--job | --always-on)" "$tmp/help"
 rc=0
-"$sdsinf" aws server $own --job --weights s3://b1/w --images s3://b1/i \
+"$sdsinf" aws server $own --job --weights s3://bk1/w --images s3://bk1/i \
     --instance-type t9.nano --print-user-data >/dev/null 2>"$tmp/err" || rc=$?
 [ "$rc" -eq 1 ] && grep -q "no price for t9.nano" "$tmp/err" || fail "an unpriced type: $(cat "$tmp/err")"
 echo "ok"
 
 echo "== dry runs: the user data and the request it goes in"
-dry="$own --weights s3://b1/model --images s3://b1/in/images.tsv --run r-1"
-"$sdsinf" aws server --job $dry --check s3://b1/in/gold.tsv --print-user-data >"$tmp/ud.sh"
-"$sdsinf" aws server --job $dry --check s3://b1/in/gold.tsv --print-request >"$tmp/rq.txt"
+dry="$own --weights s3://bk1/model --images s3://bk1/in/images.tsv --run r-1"
+"$sdsinf" aws server --job $dry --check s3://bk1/in/gold.tsv --print-user-data >"$tmp/ud.sh"
+"$sdsinf" aws server --job $dry --check s3://bk1/in/gold.tsv --print-request >"$tmp/rq.txt"
 for line in Action=RunInstances ImageId=resolve:ssm:/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64 \
     InstanceType=c5.xlarge MinCount=1 MaxCount=1 InstanceInitiatedShutdownBehavior=terminate \
     IamInstanceProfile.Arn=arn:aws:iam::1:instance-profile/p ClientToken=r-1 \
@@ -79,7 +79,7 @@ for line in Action=RunInstances ImageId=resolve:ssm:/aws/service/ami-amazon-linu
 done
 sed -n 's/^UserData=//p' "$tmp/rq.txt" | base64 -d >"$tmp/sent.sh"
 cmp "$tmp/sent.sh" "$tmp/ud.sh" || fail "the request's UserData is not the printed user data"
-grep -q "^check='s3://b1/in/gold.tsv'$" "$tmp/ud.sh"
+grep -q "^check='s3://bk1/in/gold.tsv'$" "$tmp/ud.sh"
 grep -q '"\$bin" infer --weights "\$weights" --images "\$images" --check "\$check"' "$tmp/ud.sh"
 "$sdsinf" aws server --always-on $own --instance-type c7g.xlarge --run r-2 \
     --key-name mine --print-request >"$tmp/rq2.txt"
@@ -199,6 +199,19 @@ grep -q "sdsinf infer ended with status 0" "$tmp/job-log.txt"
 grep -q "instance $id: terminated" "$tmp/term.out"
 [ -z "$(ls -A "$tmp/home1" | grep -v -x -e env.sh -e bootstrap -e lib)" ] || fail "the install left $(ls "$tmp/home1")"
 echo "ok: the categories equal sdsinf infer's; the instance terminated"
+# the name again: job-1's result is not taken for the new launch's (the
+# launch and S3's Last-Modified have seconds: one apart at least)
+sleep 1
+"$sdsinf" aws server $job --check s3://$bucket/in/gold.tsv --run job-1 --wait --json \
+    >"$tmp/again.j" 2>"$tmp/again.err" &
+waiter=$!
+sleep 3
+kill -0 $waiter 2>/dev/null || { cat "$tmp/again.err"; fail "the old result was taken for the new launch's"; }
+as_instance "$tmp/home1b" "$tmp/job.sh" 2>"$tmp/job.err" || { cat "$tmp/job.err"; fail "the job's user data, again"; }
+wait $waiter || { cat "$tmp/again.err"; fail "aws server --wait, again"; }
+grep -q "is an earlier launch's: waiting for this one's" "$tmp/again.err"
+cmp -s <(tail -n 1 "$tmp/wait.j") <(tail -n 1 "$tmp/again.j") && fail "the same result twice"
+echo "ok: a reused --run waits for its own result"
 
 echo "== a job whose inputs are missing: the failure comes back"
 "$sdsinf" aws server $job --images s3://$bucket/in/none.tsv --run job-2 --print-user-data >"$tmp/job2.sh"

@@ -38,6 +38,7 @@
 #define AMI_PARAMETER "resolve:ssm:/aws/service/ami-amazon-linux-latest/" \
                       "al2023-ami-kernel-default-"
 #define LOG_TAIL 600           /* bytes of the log a failure's error quotes */
+#define LOCATION_MAX 512       /* bytes of a location the user data names */
 
 /* ---- Flags ---------------------------------------------------------------------- */
 
@@ -195,12 +196,12 @@ static int plain(const char *s, const char *extra)
 }
 
 /* Whether loc is an s3:// location sdsinf reads (letters, digits and
- * "-_./" after s3://, at least a bucket and a key). */
+ * "-_./" after s3://, a bucket and a key) of LOCATION_MAX bytes at most. */
 static int s3_location(const char *loc)
 {
-    const char *slash = strchr(loc + 5, '/');
-    return !strncmp(loc, "s3://", 5) && plain(loc + 5, "-_./") && slash &&
-           slash > loc + 5 && slash[1];
+    const char *slash = strncmp(loc, "s3://", 5) ? NULL : strchr(loc + 5, '/');
+    return slash && slash > loc + 5 && slash[1] && plain(loc + 5, "-_./") &&
+           strlen(loc) <= LOCATION_MAX;
 }
 
 /* An input's location, which the instance reads from S3; 0 or 2. */
@@ -253,18 +254,24 @@ static int server_check(server_opts *o)
         int rc = aws_stack_check(sub, &a);
         if (rc)
             return rc;
-    } else if (!plain(o->bucket, "-.") || (o->profile && !plain(o->profile,
-                                                                 "-_.:/+=,@")))
-        return aws_usage_error(sub, "--bucket or --profile '%s' is not a "
-                               "bucket's name or an ARN",
+    } else if (!plain(o->bucket, "-.") || strlen(o->bucket) < 3 ||
+               strlen(o->bucket) > 63) {
+        return aws_usage_error(sub, "--bucket '%s' is not a bucket's name",
                                o->bucket);
+    } else if (!o->profile || strncmp(o->profile, "arn:", 4) ||
+               !plain(o->profile, "-_.:/+=,@") || strlen(o->profile) > 500) {
+        return aws_usage_error(sub, "--bucket needs --profile ARN (an "
+                               "instance profile's, which may read the "
+                               "bucket and write its runs/), not '%s'",
+                               o->profile ? o->profile : "");
+    }
     if (!o->package)
         return aws_usage_error(sub, "needs --package KEY|s3://BUCKET/KEY "
                                "(sdsinf to install: sdsinf aws package "
                                "makes it)%s", "");
-    if (strncmp(o->package, "s3://", 5) ? !plain(o->package, "-_./")
-                                         : check_location("--package",
-                                                          o->package) != 0)
+    if (strncmp(o->package, "s3://", 5)
+            ? !plain(o->package, "-_./") || strlen(o->package) > LOCATION_MAX
+            : !s3_location(o->package))
         return aws_usage_error(sub, "--package '%s': a key of the bucket "
                                "(letters, digits, - _ . /) or s3://BUCKET/KEY",
                                o->package);
@@ -641,6 +648,14 @@ static int price_of(const server_opts *o, launch_facts *lf, sdsinf_err *err)
     return rc;
 }
 
+/* Unix time, in seconds. */
+static double wall_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
 static void run_name(const server_opts *o, launch_facts *lf)
 {
     if (o->run) {
@@ -711,18 +726,12 @@ static void infer_command(const server_opts *o, const launch_facts *lf,
              i, o->check ? " --check " : "", o->check ? o->check : "");
 }
 
-/* Prints a job's result (JSON text) as sdsinf infer would; the exit
+/* Prints a job's result j (deleted) as sdsinf infer would; the exit
  * status: 0 when it passed, else 1. */
-static int print_result(const server_opts *o, const char *text)
+static int print_result(const server_opts *o, cJSON *j)
 {
-    cJSON *j = cJSON_Parse(text);
     const cJSON *st = cJSON_GetObjectItemCaseSensitive(j, "status");
     int ok = cJSON_IsString(st) && !strcmp(st->valuestring, "ok");
-    if (!j) {
-        fprintf(stderr, "sdsinf aws server: the result is not JSON: %.200s\n",
-                text);
-        return 1;
-    }
     if (o->json) {
         sdsinf_err err = {0};
         if (cli_json_write(j, stdout, &err))
@@ -815,9 +824,17 @@ static int wait_and_print(const server_opts *o, const launch_facts *lf,
                                     to_stderr, NULL, &body, &len, &err);
     if (rc)
         return cli_error(&err);
+    cJSON *j = cJSON_Parse(body);
+    free(body);
+    if (!cJSON_IsObject(j)) {
+        cJSON_Delete(j);
+        cli_fail(&err, SDSINF_EPARSE, "s3://%s/%s is not a JSON object: "
+                 "not what sdsinf aws server-report writes", lf->bucket, key);
+        return cli_error(&err);
+    }
     if (o->always_on) {
         sdsinf_ec2_instance now;
-        free(body);
+        cJSON_Delete(j);
         if (sdsinf_ec2_describe(in->id, &now, &err))
             return cli_error(&err);
         return print_launch(o, lf, &now, image);
@@ -826,9 +843,7 @@ static int wait_and_print(const server_opts *o, const launch_facts *lf,
     if (sdsinf_ec2_terminate(in->id, &end, &err))
         fprintf(stderr, "sdsinf aws server: could not terminate %s: %s\n",
                 in->id, err.msg);
-    rc = print_result(o, body);
-    free(body);
-    return rc;
+    return print_result(o, j);
 }
 
 static int server_terminate(const server_opts *o)
@@ -963,15 +978,14 @@ static int store(const server_opts *o, const char *name, cli_files *fs,
 /* Adds the instance's facts and its cost so far to j. */
 static void add_cost(const server_opts *o, cJSON *j)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    double job = (double)ts.tv_sec + ts.tv_nsec / 1e9 - o->started;
+    double job = wall_now() - o->started;
     double billed = ceil(o->boot_s + (job > 0 ? job : 0));
     if (billed < BILLED_MIN_S)
         billed = BILLED_MIN_S;
     cli_json_add_string(j, "instance_id",
                         strcmp(o->instance, "none") ? o->instance : NULL);
     cJSON_AddStringToObject(j, "instance_type", o->instance_type);
+    cJSON_AddNumberToObject(j, "started", o->started);
     cJSON_AddNumberToObject(j, "boot_seconds", o->boot_s);
     cJSON_AddNumberToObject(j, "job_seconds", job);
     cJSON_AddNumberToObject(j, "billed_seconds", billed);

@@ -394,18 +394,76 @@ static int ended(const char *state)
            !strcmp(state, "stopping") || !strcmp(state, "stopped");
 }
 
-/* One GET of bucket/key: SDSINF_OK with *body, SDSINF_S3_NOT_FOUND, or a
- * failure. */
-static int get_object(sdsinf_aws *a, const char *bucket, const char *key,
-                      char **body, size_t *len, sdsinf_err *err)
+/* Days from 1970-01-01 to y-m-d (proleptic Gregorian; H. Hinnant's
+ * days_from_civil). */
+static int64_t days_from_civil(int64_t y, int m, int d)
+{
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    int64_t yoe = y - era * 400;
+    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
+static int64_t unix_seconds(int y, int mon, int d, int h, int mi, int sec)
+{
+    if (mon < 1 || mon > 12 || d < 1 || d > 31 || h > 23 || mi > 59 ||
+        sec > 60 || h < 0 || mi < 0 || sec < 0)
+        return -1;
+    return days_from_civil(y, mon, d) * 86400 + h * 3600 + mi * 60 + sec;
+}
+
+/* EC2's launchTime ("2026-06-13T10:00:00.000Z") in Unix seconds; -1 when
+ * it is not one. */
+static int64_t iso_seconds(const char *s)
+{
+    int y, mon, d, h, mi, sec;
+    return sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d", &y, &mon, &d, &h, &mi,
+                  &sec) == 6
+               ? unix_seconds(y, mon, d, h, mi, sec)
+               : -1;
+}
+
+/* An HTTP date ("Sat, 13 Jun 2026 10:00:00 GMT") in Unix seconds; -1 when
+ * it is not one. */
+static int64_t http_seconds(const char *s)
+{
+    static const char months[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
+    char mon[4] = "";
+    int y, d, h, mi, sec;
+    const char *m = sscanf(s, "%*3s, %2d %3s %4d %2d:%2d:%2d", &d, mon, &y,
+                           &h, &mi, &sec) == 6 && strlen(mon) == 3
+                        ? strstr(months, mon)
+                        : NULL;
+    return m && (m - months) % 3 == 0
+               ? unix_seconds(y, (int)(m - months) / 3 + 1, d, h, mi, sec)
+               : -1;
+}
+
+/* One GET of bucket/key, made at or after Unix second `since` (-1: any
+ * time): SDSINF_OK with *body; SDSINF_S3_NOT_FOUND when absent, or older
+ * (*stale set then); else a failure. */
+static int get_fresh(sdsinf_aws *a, const char *bucket, const char *key,
+                     int64_t since, int *stale, char **body, size_t *len,
+                     sdsinf_err *err)
 {
     sdsinf_aws_response rs;
     uint64_t size;
+    char date[64];
     int rc = sdsinf__s3_get(a, bucket, key, NULL, &rs, &size, NULL, err);
-    if (rc == SDSINF_OK && !rs.body)
+    int64_t made = rc == SDSINF_OK &&
+                           sdsinf__aws_response_header(&rs, "Last-Modified",
+                                                       date, sizeof date) == 0
+                       ? http_seconds(date)
+                       : -1;
+    if (rc == SDSINF_OK && since >= 0 && made >= 0 && made < since) {
+        *stale = 1;
+        rc = SDSINF_S3_NOT_FOUND;
+    } else if (rc == SDSINF_OK && !rs.body) {
         rc = sdsinf__fail(err, SDSINF_EIO, "s3://%.63s/%.200s is empty",
                           bucket, key);
-    if (rc == SDSINF_OK) {
+    } else if (rc == SDSINF_OK) {
         *body = rs.body; /* NUL-terminated, malloc'd: the caller's now */
         *len = rs.len;
         rs.body = NULL;
@@ -422,26 +480,26 @@ int sdsinf_ec2_wait_object(const char *id, const char *bucket,
     sdsinf_aws *a = NULL;
     sdsinf_ec2_instance in = {0};
     double start = sdsinf__now(), next_look = start, pause = POLL_FIRST_MS;
-    char last[32] = "";
+    int64_t since = -1; /* the launch: an object before it is older runs' */
+    int stale = 0, said_stale = 0;
+    char last[32] = "", line[260];
     int rc = check_id(id, err);
     if (rc == SDSINF_OK)
         rc = client(&a, err);
     while (rc == SDSINF_OK) {
-        int gone = 0;
-        if ((rc = get_object(a, bucket, key, body, len, err)) !=
-            SDSINF_S3_NOT_FOUND)
-            break;
-        rc = SDSINF_OK;
         double now = sdsinf__now();
+        int gone = 0;
         if (now >= next_look) {
             rc = about_instance(a, "DescribeInstances", id, &in, err);
-            gone = rc == NO_INSTANCE;
-            if (gone) {
+            if ((gone = rc == NO_INSTANCE)) {
                 rc = SDSINF_OK;
                 snprintf(in.state, sizeof in.state, "gone");
             }
-            if (rc == SDSINF_OK && strcmp(last, in.state) && progress) {
-                char line[160];
+            if (rc != SDSINF_OK)
+                break;
+            if (since < 0)
+                since = iso_seconds(in.launched);
+            if (strcmp(last, in.state) && progress) {
                 snprintf(line, sizeof line, "instance %s: %s (%.0f s)", id,
                          in.state, now - start);
                 progress(line, arg);
@@ -449,10 +507,22 @@ int sdsinf_ec2_wait_object(const char *id, const char *bucket,
             snprintf(last, sizeof last, "%s", in.state);
             next_look = now + DESCRIBE_EVERY_S;
         }
-        if (rc == SDSINF_OK && (gone || ended(in.state))) {
+        rc = get_fresh(a, bucket, key, since, &stale, body, len, err);
+        if (stale && !said_stale++ && progress) {
+            snprintf(line, sizeof line,
+                     "s3://%.63s/%.100s is an earlier launch's: waiting for "
+                     "this one's",
+                     bucket, key);
+            progress(line, arg);
+        }
+        if (rc != SDSINF_S3_NOT_FOUND)
+            break;
+        rc = SDSINF_OK;
+        if (gone || ended(in.state)) {
             /* its last words may have landed since the GET */
-            if ((rc = get_object(a, bucket, key, body, len, err)) ==
-                SDSINF_S3_NOT_FOUND)
+            sdsinf__sleep_ms(POLL_FIRST_MS);
+            if ((rc = get_fresh(a, bucket, key, since, &stale, body, len,
+                                err)) == SDSINF_S3_NOT_FOUND)
                 rc = sdsinf__fail(err, SDSINF_EIO,
                                   "instance %s is %s without writing "
                                   "s3://%.63s/%.150s: its console output "
@@ -461,16 +531,14 @@ int sdsinf_ec2_wait_object(const char *id, const char *bucket,
                                   id, in.state, bucket, key, id);
             break;
         }
-        if (rc == SDSINF_OK && now - start > timeout_s)
+        if (now - start > timeout_s)
             rc = sdsinf__fail(err, SDSINF_ETIMEDOUT,
                               "no s3://%.63s/%.150s after %.0f s; instance "
                               "%s is %s",
-                              bucket, key, now - start, id,
-                              last[0] ? last : "unknown");
-        if (rc == SDSINF_OK) {
+                              bucket, key, now - start, id, last);
+        else
             sdsinf__sleep_ms(pause);
-            pause = pause * 2 < POLL_MAX_MS ? pause * 2 : POLL_MAX_MS;
-        }
+        pause = pause * 2 < POLL_MAX_MS ? pause * 2 : POLL_MAX_MS;
     }
     sdsinf__aws_free(a);
     return rc;
