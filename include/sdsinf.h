@@ -1445,6 +1445,81 @@ SDSINF_API int sdsinf_stack_put_package(const char *stack,
                                         int *uploaded,
                                         sdsinf_package_info *info,
                                         sdsinf_err *err);
+/* ---- EC2 instances (sdsinf aws server) ------------------------------------
+ * The server baseline: one EC2 instance that runs sdsinf itself, started
+ * with a user-data script that does the work.  The stack's instance
+ * profile (sdsinf aws deploy --server) lets the instance read the stack's
+ * bucket and write its runs/.  A build without the AWS client answers
+ * SDSINF_ENOTSUP. */
+#define SDSINF_STACK_OUT_SERVER_PROFILE "ServerProfileArn" /* the instance
+                                                              profile's */
+
+/* What RunInstances launches: one instance, IMDSv2 only, tagged. */
+#define SDSINF_EC2_SPEC_VERSION 1
+#define SDSINF_EC2_USER_DATA_MAX 16384 /* EC2's limit, before base64 */
+typedef struct sdsinf_ec2_spec {
+    int version;               /* SDSINF_EC2_SPEC_VERSION */
+    const char *image;         /* ami-..., or resolve:ssm:PARAMETER (EC2
+                                  resolves the parameter at launch) */
+    const char *instance_type; /* c5.xlarge, ... */
+    const char *user_data;     /* the script (sent base64-encoded) */
+    const char *profile_arn;   /* the instance profile, or NULL */
+    int terminate_on_shutdown; /* a shutdown inside terminates it */
+    const char *key_name;      /* an EC2 key pair for ssh, or NULL */
+    const char *subnet;        /* or NULL: the default VPC's */
+    const char *security_group; /* or NULL: the VPC's default group */
+    const char *client_token;  /* RunInstances' idempotency token (1-64
+                                  printable ASCII): a retried launch starts
+                                  one instance */
+    const char *const *tags;   /* "Key=Value" lines, NULL-ended (may be
+                                  NULL): on the instance and its volumes */
+} sdsinf_ec2_spec;
+
+/* An instance as DescribeInstances tells it ("" where it tells nothing). */
+typedef struct sdsinf_ec2_instance {
+    char id[32];         /* i-... */
+    char state[32];      /* pending, running, shutting-down, terminated,
+                            stopping, stopped */
+    char type[32];
+    char image[256];
+    char address[256];   /* the public DNS name, else the public or
+                            private IP address */
+    char launched[40];   /* ISO 8601 */
+} sdsinf_ec2_instance;
+
+/* The RunInstances request spec would send, one parameter a line
+ * ("Key=Value", as sent but not percent-encoded), into *text (malloc'd;
+ * free() it); no AWS call.  A spec EC2 would refuse (no
+ * image or type, user data over SDSINF_EC2_USER_DATA_MAX, a bad tag) is
+ * SDSINF_EINVAL saying why. */
+SDSINF_API int sdsinf_ec2_request(const sdsinf_ec2_spec *spec, char **text,
+                                  sdsinf_err *err);
+/* Launches the instance spec describes (the request above); *out as
+ * RunInstances answered. */
+SDSINF_API int sdsinf_ec2_run(const sdsinf_ec2_spec *spec,
+                              sdsinf_ec2_instance *out, sdsinf_err *err);
+/* Instance id's state into *out; SDSINF_EINVAL when there is none. */
+SDSINF_API int sdsinf_ec2_describe(const char *id, sdsinf_ec2_instance *out,
+                                   sdsinf_err *err);
+/* Terminates instance id (one already terminated is no error); *out (may
+ * be NULL) as it is then. */
+SDSINF_API int sdsinf_ec2_terminate(const char *id, sdsinf_ec2_instance *out,
+                                    sdsinf_err *err);
+/* Waits (at most timeout_s seconds) until instance id has written object
+ * bucket/key and returns it in *body (malloc'd, NUL-terminated, *len
+ * bytes; free() it): one made before the instance's launch (an earlier
+ * run's) is waited past.  Each change of the instance's state goes to
+ * progress (may be NULL); an instance that has ended (shutting-down,
+ * terminated, stopped) without writing the object is SDSINF_EIO saying
+ * so, the time running out SDSINF_ETIMEDOUT. */
+SDSINF_API int sdsinf_ec2_wait_object(const char *id, const char *bucket,
+                                      const char *key, double timeout_s,
+                                      sdsinf_stack_progress progress,
+                                      void *arg, char **body, size_t *len,
+                                      sdsinf_err *err);
+/* The region the standard AWS configuration names (as the AWS client
+ * reads it) into out (cap bytes). */
+SDSINF_API int sdsinf_aws_region(char *out, size_t cap, sdsinf_err *err);
 
 #ifdef __cplusplus
 }

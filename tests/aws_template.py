@@ -9,7 +9,8 @@ templates `sdsinf aws template` prints (Python's standard library only):
   EXTRA's, each with its reason;
 * no Resource "*": every resource is one of the template's own (Ref,
   Fn::GetAtt, or Fn::Sub naming only its resources and AWS:: pseudo
-  parameters; a '*' only as the "/*" of the stack's bucket's objects);
+  parameters; a '*' only as the "/*" of the stack's bucket's objects, or
+  of those under a prefix: "/runs/*");
 * the queue policy lets only the stack's topic send, and only SendMessage.
 """
 import glob
@@ -74,7 +75,7 @@ def own_resource(t, name, r):
                 return False
         rest = re.sub(r"\$\{[^}]*\}", "", s)
         if "*" in rest and not (s.startswith("${Bucket.Arn}/") and
-                                rest == "/*"):
+                                re.fullmatch(r"/([A-Za-z0-9_-]+/)*\*", rest)):
             return False
         return s.startswith("${") or "${AWS::StackName}" in s
     return False

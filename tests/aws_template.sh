@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # aws_template.sh SDSINF SRC_DIR - the templates `sdsinf aws template`
-# prints (the default, 64 workers, and with the function's --package):
+# prints (the default, 64 workers, with the function's --package, and with
+# the server's --server):
 # JSON whose policies are least privilege (tests/aws_template.py), and,
 # with cfn-lint installed ($SDSINF_VENVS/cfn-lint, by
 # scripts/install-aws-tools.sh), free of cfn-lint's errors and warnings;
@@ -14,13 +15,19 @@ trap 'rm -rf "$tmp"' EXIT
 "$sdsinf" aws template --max-workers 64 >"$tmp/w64.json"
 "$sdsinf" aws template --max-workers 3 --package pkg/sdsinf.zip --memory 1024 \
     --arch arm64 >"$tmp/package.json"
+"$sdsinf" aws template --max-workers 2 --server >"$tmp/server.json"
+grep -q '"AWS::IAM::InstanceProfile"' "$tmp/server.json"
+grep -q '"ServerProfileArn"' "$tmp/server.json"
+if grep -q '"AWS::IAM::InstanceProfile"' "$tmp/default.json"; then
+    echo "FAIL: the template without --server has an instance profile"; exit 1
+fi
 grep -q '"S3Key":.*"pkg/sdsinf.zip"' "$tmp/package.json"
 grep -q '"arm64"' "$tmp/package.json"
 if grep -q '"AWS::Lambda::Function"' "$tmp/default.json"; then
     echo "FAIL: the template without --package has a function"; exit 1
 fi
 python3 "$src/tests/aws_template.py" "$src" "$tmp/default.json" "$tmp/w64.json" \
-    "$tmp/package.json"
+    "$tmp/package.json" "$tmp/server.json"
 # 64 workers: still within CloudFormation's 51,200 bytes for a template
 # sent in the request (deploy sends it unformatted)
 size=$(python3 -c 'import json,sys; print(len(json.dumps(json.load(open(sys.argv[1])), separators=(",", ":"))))' "$tmp/w64.json")
@@ -43,5 +50,6 @@ if [ ! -x "$lint" ]; then
     echo "SKIP: cfn-lint is not installed in $venvs/cfn-lint (run scripts/install-aws-tools.sh)"
     exit 77
 fi
-"$lint" --format parseable "$tmp/default.json" "$tmp/w64.json" "$tmp/package.json"
-echo "ok: cfn-lint $("$lint" --version | tr -d '\n') passes the three templates"
+"$lint" --format parseable "$tmp/default.json" "$tmp/w64.json" "$tmp/package.json" \
+    "$tmp/server.json"
+echo "ok: cfn-lint $("$lint" --version | tr -d '\n') passes the four templates"

@@ -1,6 +1,7 @@
 /* test_aws.c - the AWS client without a service: the configuration chain
  * (environment, profiles in config and credentials files under a
- * temporary HOME), error answers and their statuses, forms, base64. */
+ * temporary HOME), error answers and their statuses, forms, base64, the
+ * EC2 launch request. */
 #include "testutil.h"
 
 #include "aws/aws.h"
@@ -14,7 +15,7 @@ static const char *const vars[] = {
     "AWS_DEFAULT_PROFILE", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE",
     "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_SQS", "AWS_ENDPOINT_URL_SNS",
     "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL_CLOUDFORMATION",
-    "AWS_MAX_ATTEMPTS", NULL};
+    "AWS_ENDPOINT_URL_EC2", "AWS_MAX_ATTEMPTS", NULL};
 
 static char *g_home;
 
@@ -77,6 +78,8 @@ static void test_environment(void **state)
                         "https://sqs.eu-west-1.amazonaws.com");
     assert_string_equal(c.endpoint[SDSINF_AWS_S3],
                         "https://s3.eu-west-1.amazonaws.com");
+    assert_string_equal(c.endpoint[SDSINF_AWS_EC2],
+                        "https://ec2.eu-west-1.amazonaws.com");
     assert_int_equal(c.max_attempts, 5);
     setenv("AWS_REGION", "ap-south-1", 1); /* over AWS_DEFAULT_REGION */
     setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:4566/", 1);
@@ -292,6 +295,63 @@ static void test_encodings(void **state)
     sdsinf__aws_form_free(&f);
 }
 
+/* The EC2 launch request: every parameter as sent, decoded a line each
+ * (the user data base64); a spec EC2 would refuse, refused first. */
+static void test_ec2_request(void **state)
+{
+    (void)state;
+    const char *tags[] = {"Name=x y", "sdsinf:run=r=1", NULL};
+    sdsinf_ec2_spec s = {.version = SDSINF_EC2_SPEC_VERSION,
+                         .image = "resolve:ssm:/p", .instance_type = "c5.xlarge",
+                         .user_data = "hi", .client_token = "r-1",
+                         .terminate_on_shutdown = 1, .tags = tags};
+    sdsinf_err err = {0};
+    char *t = NULL;
+    assert_int_equal(sdsinf_ec2_request(&s, &t, &err), SDSINF_OK);
+    assert_string_equal(
+        t, "Action=RunInstances\nVersion=2016-11-15\nImageId=resolve:ssm:/p\n"
+           "InstanceType=c5.xlarge\nMinCount=1\nMaxCount=1\nUserData=aGk=\n"
+           "InstanceInitiatedShutdownBehavior=terminate\nClientToken=r-1\n"
+           "MetadataOptions.HttpTokens=required\n"
+           "MetadataOptions.HttpEndpoint=enabled\n"
+           "TagSpecification.1.ResourceType=instance\n"
+           "TagSpecification.1.Tag.1.Key=Name\n"
+           "TagSpecification.1.Tag.1.Value=x y\n"
+           "TagSpecification.1.Tag.2.Key=sdsinf:run\n"
+           "TagSpecification.1.Tag.2.Value=r=1\n"
+           "TagSpecification.2.ResourceType=volume\n"
+           "TagSpecification.2.Tag.1.Key=Name\n"
+           "TagSpecification.2.Tag.1.Value=x y\n"
+           "TagSpecification.2.Tag.2.Key=sdsinf:run\n"
+           "TagSpecification.2.Tag.2.Value=r=1\n");
+    free(t);
+    const char *bad_tags[] = {"=v", NULL};
+    sdsinf_ec2_spec b = s;
+    b.tags = bad_tags;
+    assert_int_equal(sdsinf_ec2_request(&b, &t, &err), SDSINF_EINVAL);
+    assert_non_null(strstr(err.msg, "Key=Value"));
+    b = s;
+    b.client_token = "has space";
+    assert_int_equal(sdsinf_ec2_request(&b, &t, &err), SDSINF_EINVAL);
+    b = s;
+    b.image = "";
+    assert_int_equal(sdsinf_ec2_request(&b, &t, &err), SDSINF_EINVAL);
+    char *big = malloc(SDSINF_EC2_USER_DATA_MAX + 2);
+    memset(big, 'x', SDSINF_EC2_USER_DATA_MAX + 1);
+    big[SDSINF_EC2_USER_DATA_MAX + 1] = 0;
+    b = s;
+    b.user_data = big;
+    assert_int_equal(sdsinf_ec2_request(&b, &t, &err), SDSINF_EINVAL);
+    assert_non_null(strstr(err.msg, "16384"));
+    big[SDSINF_EC2_USER_DATA_MAX] = 0; /* at the limit: fine */
+    assert_int_equal(sdsinf_ec2_request(&b, &t, &err), SDSINF_OK);
+    free(t);
+    free(big);
+    b = s;
+    b.version = SDSINF_EC2_SPEC_VERSION + 1;
+    assert_int_equal(sdsinf_ec2_request(&b, &t, &err), SDSINF_EINVAL);
+}
+
 /* A request nobody answers: retried max_attempts - 1 times, each counted,
  * then an error naming the request, the endpoint and what to set. */
 static void test_retries(void **state)
@@ -343,6 +403,7 @@ int main(void)
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_xml),
         cmocka_unit_test(test_encodings),
+        cmocka_unit_test(test_ec2_request),
         cmocka_unit_test_setup_teardown(test_retries, setup, teardown),
     };
     return cmocka_run_group_tests_name("aws", tests, NULL, NULL);

@@ -8,8 +8,8 @@
 # AWS config files, SDSINF_AWS_EMULATOR (ministack or moto) and
 # SDSINF_AWS_PID.  Afterwards the emulator must hold no queue, topic,
 # subscription, bucket, object, stack, IAM role (but moto's own, made
-# here), log group or function (every run and stack cleaned up after
-# itself), else
+# here), instance profile, log group, function or EC2 instance not
+# terminated (every run and stack cleaned up after itself), else
 # the test fails listing them.  Exits with COMMAND's status; 77 (CTest's
 # skip) when the emulator is not installed (scripts/install-aws-tools.sh
 # installs both in virtual environments under $SDSINF_VENVS, default
@@ -78,7 +78,8 @@ fi
 : >"$dir/config"
 : >"$dir/credentials"
 unset AWS_PROFILE AWS_DEFAULT_PROFILE AWS_SESSION_TOKEN AWS_DEFAULT_REGION
-for s in SQS SNS S3 CLOUDFORMATION; do unset "AWS_ENDPOINT_URL_$s"; done
+for s in SQS SNS S3 CLOUDFORMATION EC2; do unset "AWS_ENDPOINT_URL_$s"; done
+unset AWS_EC2_METADATA_SERVICE_ENDPOINT
 export AWS_ENDPOINT_URL="http://127.0.0.1:$port" AWS_REGION=us-east-1
 export AWS_CONFIG_FILE=$dir/config AWS_SHARED_CREDENTIALS_FILE=$dir/credentials
 export AWS_ACCESS_KEY_ID=sdsinf-test AWS_SECRET_ACCESS_KEY=sdsinf-test-secret
@@ -149,6 +150,11 @@ if os.environ["SDSINF_AWS_EMULATOR"] == "ministack":  # (moto's Lambda needs
     # Docker, and its ListFunctions fails the signature check)
     left += ["function " + f["FunctionName"]
              for f in client("lambda").list_functions()["Functions"]]
+left += ["instance profile " + p["InstanceProfileName"]
+         for p in client("iam").list_instance_profiles()["InstanceProfiles"]]
+left += ["instance %s %s" % (i["InstanceId"], i["State"]["Name"])
+         for r in client("ec2").describe_instances()["Reservations"]
+         for i in r["Instances"] if i["State"]["Name"] != "terminated"]
 print("\n".join(left))
 EOF
 ) || { echo "FAIL: could not list what the emulator holds: $left"; left=error; }

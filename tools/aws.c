@@ -42,7 +42,7 @@
 
 /* ---- Flags ------------------------------------------------------------------- */
 
-static int usage_error(const char *sub, const char *fmt, const char *arg)
+int aws_usage_error(const char *sub, const char *fmt, const char *arg)
 {
     fprintf(stderr, "sdsinf aws%s%s: ", sub ? " " : "", sub ? sub : "");
     fprintf(stderr, fmt, arg);
@@ -69,7 +69,7 @@ static int number(const char *sub, const char *flag, const char *s, long lo,
         char what[96];
         snprintf(what, sizeof what, "%s needs a number %ld..%ld, not '%%s'",
                  flag, lo, hi);
-        return usage_error(sub, what, s ? s : "");
+        return aws_usage_error(sub, what, s ? s : "");
     }
     *out = v;
     return 0;
@@ -86,7 +86,7 @@ int aws_flags(const char *sub, int argc, char **argv, const char *allowed,
         const char *f = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         int rc = 0, takes = 1;
         if (!listed(allowed, f))
-            return usage_error(sub, "takes no '%s'", f);
+            return aws_usage_error(sub, "takes no '%s'", f);
         if (!strcmp(f, "--json"))
             o->json = 1, takes = 0;
         else if (!strcmp(f, "--progress"))
@@ -95,8 +95,10 @@ int aws_flags(const char *sub, int argc, char **argv, const char *allowed,
             o->no_progress = 1, takes = 0;
         else if (!strcmp(f, "--no-function"))
             o->no_function = 1, takes = 0;
+        else if (!strcmp(f, "--server"))
+            o->server = 1, takes = 0;
         else if (!v)
-            return usage_error(sub, "%s needs a value", f);
+            return aws_usage_error(sub, "%s needs a value", f);
         else if (!strcmp(f, "--stack"))
             o->stack = v;
         else if (!strcmp(f, "--package"))
@@ -118,22 +120,21 @@ int aws_flags(const char *sub, int argc, char **argv, const char *allowed,
         i += takes;
     }
     if (o->arch && strcmp(o->arch, "x86_64") && strcmp(o->arch, "arm64"))
-        return usage_error(sub, "--arch is x86_64 or arm64, not '%s'",
+        return aws_usage_error(sub, "--arch is x86_64 or arm64, not '%s'",
                            o->arch);
     return 0;
 }
 
-/* The stack's name, checked: a letter, then letters, digits and '-'. */
-static int stack_name(const char *sub, const aws_opts *o)
+int aws_stack_check(const char *sub, const aws_opts *o)
 {
     const char *s = o->stack;
     if (!s)
-        return usage_error(sub, "needs --stack NAME%s", "");
+        return aws_usage_error(sub, "needs --stack NAME%s", "");
     int ok = isalpha((unsigned char)s[0]) && strlen(s) <= STACK_NAME_MAX;
     for (const char *p = s; ok && *p; p++)
         ok = isalnum((unsigned char)*p) || *p == '-';
     if (!ok)
-        return usage_error(sub,
+        return aws_usage_error(sub,
                            "--stack '%s': a letter, then letters, digits and "
                            "'-', 40 at most",
                            s);
@@ -202,6 +203,18 @@ static cJSON *policy_document(cJSON **statements)
     return d;
 }
 
+/* A role's trust policy: `service` (lambda.amazonaws.com, ...) may assume
+ * it. */
+static cJSON *trust(const char *service)
+{
+    cJSON *s = cJSON_CreateObject();
+    cJSON_AddStringToObject(s, "Effect", "Allow");
+    cJSON_AddStringToObject(cJSON_AddObjectToObject(s, "Principal"),
+                            "Service", service);
+    cJSON_AddStringToObject(s, "Action", "sts:AssumeRole");
+    return policy_document((cJSON *[]){s, NULL});
+}
+
 /* [GetAtt Queue0.Arn, ..] for queues 0..n. */
 static cJSON *queue_arns(long n)
 {
@@ -232,13 +245,8 @@ static void worker_role(cJSON *res, const aws_opts *o)
     static const char *const invoke_actions[] = {"lambda:InvokeFunction",
                                                  NULL};
     cJSON *p = resource(res, "WorkerRole", "AWS::IAM::Role");
-    cJSON *trust_s = cJSON_CreateObject();
-    cJSON_AddStringToObject(trust_s, "Effect", "Allow");
-    cJSON_AddStringToObject(cJSON_AddObjectToObject(trust_s, "Principal"),
-                            "Service", "lambda.amazonaws.com");
-    cJSON_AddStringToObject(trust_s, "Action", "sts:AssumeRole");
     cJSON_AddItemToObject(p, "AssumeRolePolicyDocument",
-                          policy_document((cJSON *[]){trust_s, NULL}));
+                          trust("lambda.amazonaws.com"));
     cJSON *statements[8] = {
         allow("StackQueues", queue_actions, queue_arns(o->max_workers)),
         allow("StackTopic", topic_actions, ref("Topic")),
@@ -283,6 +291,30 @@ static void worker_function(cJSON *res, const aws_opts *o)
     cJSON_AddStringToObject(p, "Qualifier", "$LATEST");
     cJSON_AddNumberToObject(p, "MaximumEventAgeInSeconds", 60);
     cJSON_AddNumberToObject(p, "MaximumRetryAttempts", 0);
+}
+
+/* The server baseline's role and instance profile (--server): an
+ * instance of sdsinf aws server reads the stack's bucket (its package and
+ * inputs, which may be "directories": a listing) and writes its runs/,
+ * nothing else. */
+static void server_role(cJSON *res)
+{
+    static const char *const get[] = {"s3:GetObject", NULL};
+    static const char *const list[] = {"s3:ListBucket", NULL};
+    static const char *const put[] = {"s3:PutObject", NULL};
+    cJSON *p = resource(res, "ServerRole", "AWS::IAM::Role");
+    cJSON_AddItemToObject(p, "AssumeRolePolicyDocument",
+                          trust("ec2.amazonaws.com"));
+    cJSON *statements[] = {
+        allow("StackObjects", get, sub("${Bucket.Arn}/*")),
+        allow("StackBucket", list, att("Bucket", "Arn")),
+        allow("StackRuns", put, sub("${Bucket.Arn}/runs/*")), NULL};
+    cJSON *pol = cJSON_CreateObject();
+    cJSON_AddStringToObject(pol, "PolicyName", "sdsinf-server");
+    cJSON_AddItemToObject(pol, "PolicyDocument", policy_document(statements));
+    cJSON_AddItemToArray(cJSON_AddArrayToObject(p, "Policies"), pol);
+    p = resource(res, "ServerProfile", "AWS::IAM::InstanceProfile");
+    cJSON_AddItemToArray(cJSON_AddArrayToObject(p, "Roles"), ref("ServerRole"));
 }
 
 /* The queues, their subscriptions and the policy letting the topic send
@@ -345,9 +377,10 @@ static cJSON *template_make(const aws_opts *o)
     cJSON_AddStringToObject(t, "AWSTemplateFormatVersion", "2010-09-09");
     snprintf(about, sizeof about,
              "sdsinf %s: the AWS channels' resources for runs of up to %ld "
-             "workers (sqs, sns, s3 with --stack), the worker role%s",
+             "workers (sqs, sns, s3 with --stack), the worker role%s%s",
              sdsinf_version(), o->max_workers,
-             o->package ? " and the worker function" : "");
+             o->package ? " and the worker function" : "",
+             o->server ? ", the server baseline's instance profile" : "");
     cJSON_AddStringToObject(t, "Description", about);
     cJSON *meta = cJSON_AddObjectToObject(cJSON_AddObjectToObject(t, "Metadata"),
                                           "sdsinf");
@@ -360,7 +393,8 @@ static cJSON *template_make(const aws_opts *o)
         "the actions AWS grants only on '*' (sqs:ListQueues, sns:ListTopics) "
         "serve runs that make their own queues and topic, not runs on a "
         "stack. logs:CreateLogStream and logs:PutLogEvents are Lambda's, "
-        "writing the function's output.");
+        "writing the function's output. ServerRole (--server) reads the "
+        "bucket and writes only its runs/.");
     cJSON *res = cJSON_AddObjectToObject(t, "Resources");
     cJSON *p = resource(res, "Bucket", "AWS::S3::Bucket");
     cJSON *pab = cJSON_AddObjectToObject(p, "PublicAccessBlockConfiguration");
@@ -380,6 +414,8 @@ static cJSON *template_make(const aws_opts *o)
     /* The worker function's slot: present with --package KEY. */
     if (o->package)
         worker_function(res, o);
+    if (o->server)
+        server_role(res);
     cJSON *outs = cJSON_AddObjectToObject(t, "Outputs");
     snprintf(workers, sizeof workers, "%ld", o->max_workers);
     output(outs, SDSINF_STACK_OUT_BUCKET, "the s3 channel's bucket",
@@ -398,6 +434,10 @@ static cJSON *template_make(const aws_opts *o)
     if (o->package)
         output(outs, "FunctionName", "the worker function",
                ref("WorkerFunction"));
+    if (o->server)
+        output(outs, SDSINF_STACK_OUT_SERVER_PROFILE,
+               "the instance profile of sdsinf aws server's instances",
+               att("ServerProfile", "Arn"));
     return t;
 }
 
@@ -452,7 +492,8 @@ static int aws_template(int argc, char **argv)
 {
     aws_opts o;
     int rc = aws_flags("template", argc, argv,
-                       "--max-workers --workers --package --memory --arch",
+                       "--max-workers --workers --package --memory --arch "
+                       "--server",
                        &o);
     char *s = rc ? NULL : aws_template_text(&o, 1, NULL);
     if (rc || !s)
@@ -487,16 +528,16 @@ static int aws_deploy(int argc, char **argv)
     deploy_meter dm = {{0}, 0, 0};
     int rc = aws_flags("deploy", argc, argv,
                        "--stack --max-workers --workers --package "
-                       "--no-function --memory --arch --json --progress "
-                       "--no-progress",
+                       "--no-function --memory --arch --server --json "
+                       "--progress --no-progress",
                        &o);
-    if (rc || (rc = stack_name("deploy", &o)))
+    if (rc || (rc = aws_stack_check("deploy", &o)))
         return rc;
     if (o.package && o.no_function)
-        return usage_error("deploy", "--package and --no-function%s: give "
+        return aws_usage_error("deploy", "--package and --no-function%s: give "
                            "one of them", "");
     if (!o.package && !o.no_function && strcmp(o.arch, THIS_ARCH))
-        return usage_error("deploy", "--arch %s: deploy packages this "
+        return aws_usage_error("deploy", "--arch %s: deploy packages this "
                            "sdsinf, built for " THIS_ARCH " (deploy from a "
                            "build for the other, or give --package KEY, such "
                            "a build's zip in the stack's bucket)", o.arch);
@@ -583,7 +624,7 @@ static int aws_status(int argc, char **argv)
     sdsinf_err err = {0};
     sdsinf_stack_info st;
     int rc = aws_flags("status", argc, argv, "--stack --json", &o);
-    if (rc || (rc = stack_name("status", &o)))
+    if (rc || (rc = aws_stack_check("status", &o)))
         return rc;
     if (sdsinf_stack_describe(o.stack, &st, &err) != SDSINF_OK)
         return cli_error(&err);
@@ -618,7 +659,7 @@ static int aws_destroy(int argc, char **argv)
     aws_opts o;
     sdsinf_err err = {0};
     int rc = aws_flags("destroy", argc, argv, "--stack --json", &o);
-    if (rc || (rc = stack_name("destroy", &o)))
+    if (rc || (rc = aws_stack_check("destroy", &o)))
         return rc;
     double t0 = now_s();
     fprintf(stderr, "destroying stack %s\n", o.stack);
@@ -654,13 +695,15 @@ static const aws_command AWS_COMMANDS[] = {
      "checked against AL2023's glibc 2.34; or, with --image, a directory "
      "with a Dockerfile on the provided.al2023 image and those files"},
     {"template", aws_template,
-     "[--max-workers N] [--package KEY [--memory MB] [--arch A]]",
+     "[--max-workers N] [--package KEY [--memory MB] [--arch A]] [--server]",
      "print the CloudFormation template sdsinf deploys: a bucket, a topic, "
      "queues 0..N subscribed to it, the worker role; with --package the "
-     "worker function from the zip at KEY in the stack's bucket"},
+     "worker function from the zip at KEY in the stack's bucket; with "
+     "--server the role and instance profile of sdsinf aws server"},
     {"deploy", aws_deploy,
      "--stack NAME [--max-workers N] [--memory MB] [--arch A] "
-     "[--package KEY | --no-function] [--json] [--progress|--no-progress]",
+     "[--package KEY | --no-function] [--server] [--json] "
+     "[--progress|--no-progress]",
      "create (or update) the stack and wait for it, its events on stderr "
      "(on a terminal, under them, its resources made so far); N: the most "
      "workers a run on it may have (default 16, up to 64). "
@@ -671,7 +714,11 @@ static const aws_command AWS_COMMANDS[] = {
     {"status", aws_status, "--stack NAME [--json]",
      "the stack's state, its outputs and its resources"},
     {"destroy", aws_destroy, "--stack NAME [--json]",
-     "empty the stack's bucket, delete the stack and wait until it is gone"},
+     "empty the stack's bucket, terminate its server instances, delete the "
+     "stack and wait until it is gone"},
+    {"server", aws_server, AWS_SERVER_SYNOPSIS, AWS_SERVER_ABOUT},
+    {"server-report", aws_server_report, AWS_SERVER_REPORT_SYNOPSIS,
+     AWS_SERVER_REPORT_ABOUT},
 };
 #define NAWS (sizeof AWS_COMMANDS / sizeof *AWS_COMMANDS)
 
@@ -681,7 +728,8 @@ void aws_usage(FILE *f)
           "[options]\n"
           "      the Lambda package and the AWS stack the sqs, sns and s3 "
           "channels\n      and the worker function run on (run --stack "
-          "NAME); sdsinf aws help for each\n",
+          "NAME);\n      aws server: the server baseline on EC2; sdsinf aws "
+          "help for each\n",
           f);
 }
 

@@ -1,5 +1,6 @@
 /* aws.h - `sdsinf aws SUBCOMMAND`: the deployed stack (template, deploy,
- * status, destroy), each subcommand one line of the table in aws.c. */
+ * status, destroy) and the server baseline on EC2 (server, aws_server.c),
+ * each subcommand one line of the table in aws.c. */
 #ifndef SDSINF_TOOLS_AWS_H
 #define SDSINF_TOOLS_AWS_H
 
@@ -20,6 +21,8 @@ typedef struct aws_opts {
     const char *arch;    /* --arch x86_64|arm64 */
     long max_workers;    /* --max-workers N (alias --workers) */
     long memory_mb;      /* --memory MB */
+    int server;          /* --server: the server baseline's instance
+                            profile in the template */
     int json;            /* --json */
     int progress, no_progress; /* --progress, --no-progress (meter.h) */
 } aws_opts;
@@ -48,6 +51,32 @@ void aws_to_stderr(const char *line, void *arg);
 /* What a package holds, as lines (after the caller's first) or JSON. */
 void aws_package_print(const sdsinf_package_info *in, FILE *f);
 cJSON *aws_package_json(const sdsinf_package_info *in);
+/* Prints `sdsinf aws SUB: ` + fmt (with arg) and where the options are
+ * told on stderr; returns 2, bad usage's exit status. */
+int aws_usage_error(const char *sub, const char *fmt, const char *arg);
+/* 0 when o->stack is a stack's name (a letter, then letters, digits and
+ * '-'), else aws_usage_error's 2. */
+int aws_stack_check(const char *sub, const aws_opts *o);
+
+/* sdsinf aws server and server-report (aws_server.c): argv after the
+ * subcommand; the exit status. */
+int aws_server(int argc, char **argv);
+int aws_server_report(int argc, char **argv);
+#define AWS_SERVER_SYNOPSIS                                                \
+    "--stack NAME (--job | --always-on) --package KEY [options]\n"        \
+    "    sdsinf aws server --terminate INSTANCE"
+#define AWS_SERVER_ABOUT                                                   \
+    "the server baseline on EC2 (needs deploy --server): --job launches "  \
+    "an instance that installs sdsinf from the package, runs sdsinf "      \
+    "infer on --weights, --images (and --check) in S3, writes "            \
+    "runs/RUN/ in the bucket and terminates (--wait: prints the result); " \
+    "--always-on one that stays, and the command to run on it; "           \
+    "--print-user-data, --print-request: what it would send; sdsinf aws "  \
+    "server --help for the options"
+#define AWS_SERVER_REPORT_SYNOPSIS "--out s3://BUCKET/runs/RUN [options]"
+#define AWS_SERVER_REPORT_ABOUT                                            \
+    "what a server instance runs after sdsinf infer: its result, "         \
+    "categories and log to runs/RUN/ (--help: its flags)"
 
 /* sdsinf aws SUBCOMMAND [flags]: argv after "aws"; the exit status. */
 int aws_main(int argc, char **argv);

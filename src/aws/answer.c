@@ -194,7 +194,8 @@ int sdsinf__aws_error_status(const char *code, long http, int *retry)
         "SignatureDoesNotMatch", "UnrecognizedClientException",
         "InvalidAccessKeyId", "ExpiredToken", "ExpiredTokenException",
         "AuthorizationError", "InvalidSecurity", "MissingAuthenticationToken",
-        "AuthFailure", "InvalidToken", "AccountProblem", NULL};
+        "AuthFailure", "InvalidToken", "AccountProblem",
+        "UnauthorizedOperation", NULL};
     static const char *const throttled[] = {
         "Throttling", "ThrottlingException", "ThrottledException",
         "RequestThrottled", "RequestThrottledException", "SlowDown",

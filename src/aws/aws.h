@@ -21,7 +21,7 @@
  *                sections [NAME], $AWS_CONFIG_FILE (~/.aws/config) with
  *                [profile NAME] (or [default]);
  *   endpoints:   $AWS_ENDPOINT_URL_<SERVICE> (SQS, SNS, S3,
- *                CLOUDFORMATION), $AWS_ENDPOINT_URL, the profile's
+ *                CLOUDFORMATION, EC2), $AWS_ENDPOINT_URL, the profile's
  *                `endpoint_url`, https://<service>.<region>.amazonaws.com;
  *   retries:     $AWS_MAX_ATTEMPTS (attempts per request, 1..20; 5).
  *
@@ -45,10 +45,11 @@ typedef enum sdsinf_aws_service {
     SDSINF_AWS_SNS,
     SDSINF_AWS_S3,
     SDSINF_AWS_CLOUDFORMATION,
+    SDSINF_AWS_EC2,
     SDSINF_AWS_NSERVICES
 } sdsinf_aws_service;
 
-/* "sqs", "sns", "s3", "cloudformation": the SigV4 service names. */
+/* "sqs", "sns", "s3", "cloudformation", "ec2": the SigV4 service names. */
 const char *sdsinf__aws_service_name(sdsinf_aws_service s);
 
 /* ---- Configuration ------------------------------------------------------ */
@@ -206,6 +207,14 @@ const char *sdsinf__aws_xml_text(const sdsinf_aws_node *n, const char *child,
  * long. */
 int sdsinf__aws_xml_copy(const sdsinf_aws_node *n, const char *child,
                          char *out, size_t cap);
+
+/* Posts query-protocol form f (freed) to service s as `what`, its
+ * answer's XML into *x (NULL: not read).  A failure is its status, err
+ * set, and AWS's error code of an error answer in code (cap bytes, ""
+ * when none; may be NULL). */
+int sdsinf__aws_query(sdsinf_aws *a, sdsinf_aws_service s, sdsinf_aws_form *f,
+                      const char *what, sdsinf_aws_xml **x, char *code,
+                      size_t cap, uint64_t *retries, sdsinf_err *err);
 
 /* AWS's error in an error answer (XML: <Error><Code>, <Message>, S3's and
  * the query protocol's) into code and message (cap bytes each, "" when

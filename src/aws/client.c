@@ -679,6 +679,22 @@ int sdsinf__aws_post_form(sdsinf_aws *a, sdsinf_aws_service s,
     return sdsinf__aws_call(a, &rq, rs, retries, err);
 }
 
+int sdsinf__aws_query(sdsinf_aws *a, sdsinf_aws_service s, sdsinf_aws_form *f,
+                      const char *what, sdsinf_aws_xml **x, char *code,
+                      size_t cap, uint64_t *retries, sdsinf_err *err)
+{
+    sdsinf_aws_response rs;
+    int rc = sdsinf__aws_post_form(a, s, NULL, f, what, 0, 0, &rs, retries,
+                                   err);
+    sdsinf__aws_form_free(f);
+    if (code && cap)
+        snprintf(code, cap, "%s", rc == SDSINF_OK ? "" : rs.error_code);
+    if (rc == SDSINF_OK && x)
+        rc = sdsinf__aws_xml_parse(rs.body, rs.len, what, x, err);
+    sdsinf__aws_response_free(&rs);
+    return rc;
+}
+
 int sdsinf__aws_type_init(const sdsinf_channel_methods *m, void **state,
                           sdsinf_err *err)
 {

@@ -15,20 +15,16 @@ static int post(sdsinf_aws *a, sdsinf_aws_form *f, const char *what,
                 sdsinf_aws_xml **x, const char *quiet_text, int quiet_code,
                 uint64_t *retries, sdsinf_err *err)
 {
-    sdsinf_aws_response rs;
+    char code[128];
     sdsinf_err e = {0};
-    int code = sdsinf__aws_post_form(a, SDSINF_AWS_CLOUDFORMATION, NULL, f,
-                                     what, 0, 0, &rs, retries, &e);
-    sdsinf__aws_form_free(f);
-    if (code != SDSINF_OK)
-        code = quiet_text && !strcmp(rs.error_code, "ValidationError") &&
-                       strstr(e.msg, quiet_text)
-                   ? quiet_code
-                   : sdsinf__fail(err, code, "%s", e.msg);
-    else if (x)
-        code = sdsinf__aws_xml_parse(rs.body, rs.len, what, x, err);
-    sdsinf__aws_response_free(&rs);
-    return code;
+    int rc = sdsinf__aws_query(a, SDSINF_AWS_CLOUDFORMATION, f, what, x, code,
+                               sizeof code, retries, &e);
+    if (rc == SDSINF_OK)
+        return rc;
+    return quiet_text && !strcmp(code, "ValidationError") &&
+                   strstr(e.msg, quiet_text)
+               ? quiet_code
+               : sdsinf__fail(err, rc, "%s", e.msg);
 }
 
 int sdsinf__cfn_describe(sdsinf_aws *a, const char *name,

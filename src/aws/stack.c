@@ -4,6 +4,7 @@
  * function's package stored in the stack's bucket.  Sections: the client,
  * waiting, the calls, destroy, the channels' settings, the package. */
 #include "aws/cloudformation.h"
+#include "aws/ec2.h"
 #include "aws/s3.h"
 #include "package/package.h"
 
@@ -275,7 +276,37 @@ int sdsinf_stack_deploy(const char *name, const char *template_json,
 }
 
 /* ---- Destroy: the buckets emptied first (CloudFormation deletes only an
- * empty bucket) ---------------------------------------------------------- */
+ * empty bucket), the server instances ended ------------------------------ */
+
+/* The value of output `key`, or NULL. */
+static const char *output(const sdsinf_stack_info *st, const char *key)
+{
+    for (int i = 0; i < st->noutputs; i++)
+        if (!strcmp(st->outputs[i].key, key))
+            return st->outputs[i].value;
+    return NULL;
+}
+
+/* Terminates the instances sdsinf aws server started on a stack with the
+ * server's instance profile (tagged sdsinf:stack=NAME): they would outlive
+ * the role they run with. */
+static int end_servers(sdsinf_aws *a, const char *name,
+                       const sdsinf_stack_info *st,
+                       sdsinf_stack_progress progress, void *arg,
+                       sdsinf_err *err)
+{
+    int n = 0;
+    if (!output(st, SDSINF_STACK_OUT_SERVER_PROFILE))
+        return SDSINF_OK;
+    int code = sdsinf__ec2_terminate_tagged(a, "sdsinf:stack", name, &n, err);
+    if (code == SDSINF_OK && n && progress) {
+        char line[160];
+        snprintf(line, sizeof line, "terminated %d server instance%s", n,
+                 n == 1 ? "" : "s");
+        progress(line, arg);
+    }
+    return code;
+}
 
 /* Deletes every object of bucket; one already gone is no error. */
 static int empty_bucket(sdsinf_aws *a, const char *bucket, int64_t *removed,
@@ -335,6 +366,8 @@ int sdsinf_stack_destroy(const char *name, sdsinf_stack_progress progress,
         if (code == SDSINF_OK)
             code = skip_events(a, st->id, &w, err);
         if (code == SDSINF_OK)
+            code = end_servers(a, name, st, progress, arg, err);
+        if (code == SDSINF_OK)
             code = sdsinf__cfn_resources(a, name, empty_if_bucket, &d, NULL,
                                          err);
         if (code == SDSINF_OK)
@@ -358,15 +391,6 @@ int sdsinf_stack_destroy(const char *name, sdsinf_stack_progress progress,
 }
 
 /* ---- The channels' settings ---------------------------------------------------- */
-
-/* The value of output `key`, or NULL. */
-static const char *output(const sdsinf_stack_info *st, const char *key)
-{
-    for (int i = 0; i < st->noutputs; i++)
-        if (!strcmp(st->outputs[i].key, key))
-            return st->outputs[i].value;
-    return NULL;
-}
 
 int sdsinf_stack_channel_config(const char *name, const char *channel,
                                 const char *extra, char *out, size_t cap,

@@ -1,11 +1,12 @@
-/* aws/stack_off.c - sdsinf.h's sdsinf_stack_* in a build without the AWS
- * client (aws/stack.c is the real one): each says how to get it. */
+/* aws/stack_off.c - sdsinf.h's sdsinf_stack_*, sdsinf_ec2_* and
+ * sdsinf_aws_region in a build without the AWS client (aws/stack.c and
+ * aws/ec2.c are the real ones): each says how to get it. */
 #include "core/core.h"
 
 static int off(sdsinf_err *err)
 {
     return sdsinf__fail(err, SDSINF_ENOTSUP,
-                        "AWS stacks need the AWS client, which this build "
+                        "AWS stacks and instances need the AWS client, which this build "
                         "left out: apt-get install libcurl4-openssl-dev "
                         "libxml2-dev libssl-dev, then cmake "
                         "-DSDSINF_WITH_AWS=ON");
@@ -57,5 +58,49 @@ int sdsinf_stack_put_package(const char *stack, const char *bootstrap,
     (void)stack, (void)bootstrap, (void)progress, (void)arg, (void)key;
     (void)cap, (void)info;
     *uploaded = 0;
+    return off(err);
+}
+
+int sdsinf_ec2_request(const sdsinf_ec2_spec *spec, char **text,
+                       sdsinf_err *err)
+{
+    (void)spec, (void)text;
+    return off(err);
+}
+
+int sdsinf_ec2_run(const sdsinf_ec2_spec *spec, sdsinf_ec2_instance *out,
+                   sdsinf_err *err)
+{
+    (void)spec, (void)out;
+    return off(err);
+}
+
+int sdsinf_ec2_describe(const char *id, sdsinf_ec2_instance *out,
+                        sdsinf_err *err)
+{
+    (void)id, (void)out;
+    return off(err);
+}
+
+int sdsinf_ec2_terminate(const char *id, sdsinf_ec2_instance *out,
+                         sdsinf_err *err)
+{
+    (void)id, (void)out;
+    return off(err);
+}
+
+int sdsinf_ec2_wait_object(const char *id, const char *bucket,
+                           const char *key, double timeout_s,
+                           sdsinf_stack_progress progress, void *arg,
+                           char **body, size_t *len, sdsinf_err *err)
+{
+    (void)id, (void)bucket, (void)key, (void)timeout_s, (void)progress;
+    (void)arg, (void)body, (void)len;
+    return off(err);
+}
+
+int sdsinf_aws_region(char *out, size_t cap, sdsinf_err *err)
+{
+    (void)out, (void)cap;
     return off(err);
 }
