@@ -116,6 +116,29 @@ int sdsinf__s3_get(sdsinf_aws *a, const char *bucket, const char *key,
     return SDSINF_OK;
 }
 
+int sdsinf__s3_head(sdsinf_aws *a, const char *bucket, const char *key,
+                    uint64_t *size, uint64_t *retries, sdsinf_err *err)
+{
+    char path[PATH_CAP], what[160], len[32];
+    snprintf(what, sizeof what, "HeadObject %.60s/%.80s", bucket, key);
+    if (object_path(bucket, key, path) != 0)
+        return too_long("HeadObject", bucket, err);
+    sdsinf_aws_response rs;
+    sdsinf_err quiet = {0};
+    int code = call(a, "HEAD", path, NULL, NULL, 0, what, &rs, retries,
+                    &quiet);
+    if (code != SDSINF_OK)
+        code = not_found(&rs) ? SDSINF_S3_NOT_FOUND
+                              : sdsinf__fail(err, code, "%s", quiet.msg);
+    else if (size)
+        *size = sdsinf__aws_response_header(&rs, "Content-Length", len,
+                                            sizeof len) == 0
+                    ? strtoull(len, NULL, 10)
+                    : 0;
+    sdsinf__aws_response_free(&rs);
+    return code;
+}
+
 int sdsinf__s3_list(sdsinf_aws *a, const char *bucket, const char *prefix,
                     int max_keys, char *token, size_t cap,
                     int (*fn)(void *u, const char *key), void *u,

@@ -1,5 +1,7 @@
-/* aws/stack_off.c - sdsinf.h's sdsinf_stack_* in a build without the AWS
- * client (aws/stack.c is the real one): each says how to get it. */
+/* aws/stack_off.c - sdsinf.h's sdsinf_stack_*, sdsinf_stage, the run
+ * records' reads and sdsinf_lambda_invoke in a build without the AWS
+ * client (aws/stack.c, stage.c, runs.c, lambda.c are the real ones): each
+ * says how to get it. */
 #include "core/core.h"
 
 static int off(sdsinf_err *err)
@@ -46,5 +48,45 @@ int sdsinf_stack_channel_config(const char *name, const char *channel,
                                 sdsinf_err *err)
 {
     (void)name, (void)channel, (void)extra, (void)out, (void)cap;
+    return off(err);
+}
+
+int sdsinf_stack_output(const char *name, const char *key, char *out,
+                        size_t cap, sdsinf_err *err)
+{
+    (void)name, (void)key, (void)out, (void)cap;
+    return off(err);
+}
+
+int sdsinf_stage(const char *bucket, const char *path, char *loc, size_t cap,
+                 sdsinf_stage_stats *st, sdsinf_err *err)
+{
+    (void)bucket, (void)path, (void)loc, (void)cap, (void)st;
+    return off(err);
+}
+
+int sdsinf_run_record_wait(const char *bucket, const char *name,
+                           double timeout_s, char **json, size_t *len,
+                           sdsinf_err *err)
+{
+    (void)bucket, (void)name, (void)timeout_s, (void)json, (void)len;
+    return off(err);
+}
+
+int sdsinf_run_records(const char *bucket, int last,
+                       int (*fn)(const char *name, const char *json,
+                                 size_t len, void *arg),
+                       void *arg, sdsinf_err *err)
+{
+    (void)bucket, (void)last, (void)fn, (void)arg;
+    return off(err);
+}
+
+int sdsinf_lambda_invoke(const char *name, const char *payload, size_t len,
+                         int async, char **answer, size_t *alen,
+                         sdsinf_err *err)
+{
+    (void)name, (void)payload, (void)len, (void)async, (void)answer,
+        (void)alen;
     return off(err);
 }

@@ -7,6 +7,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -149,6 +150,40 @@ int sdsinf__location_store_dir(const char *dir, const char *loc,
 int sdsinf__location_remove(const char *loc, sdsinf_err *err)
 {
     return sdsinf__remote_remove(loc, &g_requests, err);
+}
+
+sdsinf_requests *sdsinf__location_tally(void)
+{
+    return &g_requests;
+}
+
+int sdsinf_location_copy(const char *from, const char *to, sdsinf_err *err)
+{
+    sdsinf__fetched f;
+    sdsinf_output out = {0};
+    char buf[1 << 16];
+    size_t n;
+    FILE *in = NULL;
+    int rc = sdsinf__location_fetch(from, &f, err);
+    if (rc == SDSINF_OK && !(in = fopen(f.path, "rb")))
+        rc = sdsinf__fail(err, SDSINF_EIO, "%.200s: cannot read: %s", from,
+                          strerror(errno));
+    if (rc == SDSINF_OK)
+        rc = sdsinf_output_open(to, &out, err);
+    while (rc == SDSINF_OK && (n = fread(buf, 1, sizeof buf, in)) > 0)
+        if (fwrite(buf, 1, n, out.f) != n)
+            rc = sdsinf__fail(err, SDSINF_EIO, "%.200s: write failed: %s",
+                              to, strerror(errno));
+    if (rc == SDSINF_OK && ferror(in)) /* a directory reads as an error */
+        rc = sdsinf__fail(err, SDSINF_EIO, "%.200s: cannot read it as a "
+                          "file: %s", from, strerror(errno));
+    if (rc == SDSINF_OK)
+        rc = sdsinf_output_commit(&out, err);
+    sdsinf_output_abort(&out);
+    if (in)
+        fclose(in);
+    sdsinf__location_release(&f, err);
+    return rc;
 }
 
 void sdsinf_location_requests(sdsinf_requests *r)

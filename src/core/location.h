@@ -59,6 +59,11 @@ int sdsinf__location_store(const char *file, const char *loc,
  * that finds it finds the rest). */
 int sdsinf__location_store_dir(const char *dir, const char *loc,
                                const char *last, sdsinf_err *err);
+/* This process's count of its locations' requests (what
+ * sdsinf_location_requests reports), for code that makes S3 requests of
+ * its own for them (staging): add to it atomically. */
+sdsinf_requests *sdsinf__location_tally(void);
+
 /* Removes the objects of remote "directory" loc (one level, as fetch
  * reads it; none is no error). */
 int sdsinf__location_remove(const char *loc, sdsinf_err *err);
