@@ -50,8 +50,11 @@ trap 'exit 130' INT TERM
 for attempt in 1 2 3 4 5 6 7 8; do
     port=$(( 20000 + (RANDOM * 32768 + RANDOM + $$) % 40000 ))
     if [ "$kind" = ministack ]; then
+        # AWS_ENDPOINT_URL: what its Lambda functions' processes get, so
+        # that sdsinf on Lambda calls this emulator back
         (cd "$dir" && GATEWAY_PORT=$port BIND_HOST=127.0.0.1 IOT_MTLS_ENABLED=0 \
-            exec "$server") >"$dir/server.log" 2>&1 &
+            AWS_ENDPOINT_URL=http://127.0.0.1:$port exec "$server") \
+            >"$dir/server.log" 2>&1 &
     else
         (cd "$dir" && exec "$server" -H 127.0.0.1 -p "$port") \
             >"$dir/server.log" 2>&1 &

@@ -90,6 +90,14 @@ int aws_flags(const char *sub, int argc, char **argv, const char *allowed,
             o->package = v;
         else if (!strcmp(f, "--arch"))
             o->arch = v;
+        else if (!strcmp(f, "--weights"))
+            o->weights = v;
+        else if (!strcmp(f, "--plan"))
+            o->plan = v;
+        else if (!strcmp(f, "--images"))
+            o->images = v;
+        else if (!strcmp(f, "--check"))
+            o->check = v;
         else if (!strcmp(f, "--max-workers") || !strcmp(f, "--workers"))
             rc = number(sub, f, v, 1, WORKERS_MAX, &o->max_workers);
         else if (!strcmp(f, "--memory"))
@@ -105,7 +113,7 @@ int aws_flags(const char *sub, int argc, char **argv, const char *allowed,
 }
 
 /* The stack's name, checked: a letter, then letters, digits and '-'. */
-static int stack_name(const char *sub, const aws_opts *o)
+int aws_stack_name(const char *sub, const aws_opts *o)
 {
     const char *s = o->stack;
     if (!s)
@@ -446,7 +454,7 @@ static int aws_deploy(int argc, char **argv)
                        "--stack --max-workers --workers --package --memory "
                        "--arch --json",
                        &o);
-    if (rc || (rc = stack_name("deploy", &o)))
+    if (rc || (rc = aws_stack_name("deploy", &o)))
         return rc;
     char *body = template_text(&o, 0);
     if (!body)
@@ -507,7 +515,7 @@ static int aws_status(int argc, char **argv)
     sdsinf_err err = {0};
     sdsinf_stack_info st;
     int rc = aws_flags("status", argc, argv, "--stack --json", &o);
-    if (rc || (rc = stack_name("status", &o)))
+    if (rc || (rc = aws_stack_name("status", &o)))
         return rc;
     if (sdsinf_stack_describe(o.stack, &st, &err) != SDSINF_OK)
         return cli_error(&err);
@@ -526,12 +534,16 @@ static int aws_status(int argc, char **argv)
         return cli_error(&err);
     }
     if (!j)
-        return 0;
+        return aws_runs_show(&st, NULL);
     cJSON_AddStringToObject(j, "stack", o.stack);
     cJSON_AddStringToObject(j, "status", st.status);
     cli_json_add_string(j, "reason", st.reason[0] ? st.reason : NULL);
     outputs_json(j, &st);
     cJSON_AddItemToObject(j, "resources", so.list);
+    if ((rc = aws_runs_show(&st, j)) != 0) {
+        cJSON_Delete(j);
+        return rc;
+    }
     rc = cli_json_write(j, stdout, &err);
     putchar('\n');
     return rc == SDSINF_OK ? 0 : cli_error(&err);
@@ -542,7 +554,7 @@ static int aws_destroy(int argc, char **argv)
     aws_opts o;
     sdsinf_err err = {0};
     int rc = aws_flags("destroy", argc, argv, "--stack --json", &o);
-    if (rc || (rc = stack_name("destroy", &o)))
+    if (rc || (rc = aws_stack_name("destroy", &o)))
         return rc;
     double t0 = now_s();
     fprintf(stderr, "destroying stack %s\n", o.stack);
@@ -580,8 +592,19 @@ static const aws_command AWS_COMMANDS[] = {
      "--stack NAME [--max-workers N] [--package KEY ..] [--json]",
      "create (or update) the stack and wait for it, its events on stderr; "
      "N: the most workers a run on it may have (default 16, up to 64)"},
+    {"upload", aws_upload,
+     "--stack NAME [--weights P] [--plan P] [--images P] [--check P] "
+     "[--json]",
+     "stage a model, plan, images and golden file in the stack's bucket, "
+     "content-addressed (what is there already is not uploaded again), and "
+     "print their s3:// locations for run"},
+    {"run", aws_run, "--stack NAME [--wait-s S] [--json] RUN'S FLAGS",
+     "a run whose coordinator is the stack's function too: local data "
+     "staged first, the run's JSON, categories and metrics written to "
+     "s3://BUCKET/runs/NAME/, waited for there (default 960 s) and printed "
+     "as sdsinf run prints it (local --out, --scores, --metrics fetched)"},
     {"status", aws_status, "--stack NAME [--json]",
-     "the stack's state, its outputs and its resources"},
+     "the stack's state, its outputs, its resources and its last runs"},
     {"destroy", aws_destroy, "--stack NAME [--json]",
      "empty the stack's bucket, delete the stack and wait until it is gone"},
 };
@@ -589,7 +612,8 @@ static const aws_command AWS_COMMANDS[] = {
 
 void aws_usage(FILE *f)
 {
-    fputs("  aws template|deploy|status|destroy [--stack NAME] [options]\n"
+    fputs("  aws template|deploy|upload|run|status|destroy [--stack NAME] "
+          "[options]\n"
           "      the AWS stack the sqs, sns and s3 channels run on "
           "(run --stack NAME);\n      sdsinf aws help for each\n",
           f);
