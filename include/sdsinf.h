@@ -1413,8 +1413,8 @@ SDSINF_API int sdsinf_stack_channel_config(const char *name,
  * a coordinator's model and images) is staged in the stack's bucket
  * first, content-addressed, so staging the same content again uploads
  * nothing; the runs on a stack record their results there, under
- * runs/NAME/ (NAME: the UTC time it began, then a random tag, so names
- * sort by time).  A build without the AWS client answers SDSINF_ENOTSUP
+ * runs/NAME/ (NAME: the UTC time it began, to the millisecond, then a
+ * random tag, so names sort by time).  A build without the AWS client answers SDSINF_ENOTSUP
  * (sdsinf_run_record_name and _location excepted). */
 #define SDSINF_STACK_OUT_FUNCTION "FunctionName" /* with --package */
 #define SDSINF_STAGE_PREFIX "staged/"
@@ -1444,8 +1444,8 @@ SDSINF_API int sdsinf_stage(const char *bucket, const char *path, char *loc,
                             size_t cap, sdsinf_stage_stats *st,
                             sdsinf_err *err);
 
-/* A new run record's name into out (at least 32 bytes):
- * YYYYmmddTHHMMSSZ-XXXXXXXX, the time now and 32 random bits. */
+/* A new run record's name into out (at least 30 bytes):
+ * YYYYmmddTHHMMSS.mmmZ-XXXXXXXX, the time now (UTC) and 32 random bits. */
 SDSINF_API void sdsinf_run_record_name(char *out, size_t cap);
 /* s3://BUCKET/runs/NAME/FILE into out (cap bytes); SDSINF_EINVAL when it
  * does not fit or NAME is not a record's. */

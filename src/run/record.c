@@ -1,6 +1,6 @@
 /* run/record.c - the names and locations of run records in a stack's
- * bucket (sdsinf.h): runs/NAME/FILE, NAME the UTC time and a random tag,
- * so a listing (in key order) gives them by time. */
+ * bucket (sdsinf.h): runs/NAME/FILE, NAME the UTC time to the millisecond
+ * and a random tag, so a listing (in key order) gives them by time. */
 #include "core/core.h"
 
 #include <stdio.h>
@@ -8,7 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define NAME_LEN 25 /* YYYYmmddTHHMMSSZ-XXXXXXXX */
+#define NAME_LEN 29 /* YYYYmmddTHHMMSS.mmmZ-XXXXXXXX */
 
 /* 32 random bits: from /dev/urandom, else the time and pid. */
 static unsigned random32(void)
@@ -27,18 +27,20 @@ static unsigned random32(void)
 
 void sdsinf_run_record_name(char *out, size_t cap)
 {
-    char stamp[20] = "00000000T000000Z";
+    char stamp[20] = "00000000T000000";
+    struct timespec ts;
     struct tm tm;
-    time_t now = time(NULL);
-    if (gmtime_r(&now, &tm))
-        strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tm);
-    snprintf(out, cap, "%s-%08x", stamp, random32());
+    clock_gettime(CLOCK_REALTIME, &ts);
+    if (gmtime_r(&ts.tv_sec, &tm))
+        strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%S", &tm);
+    snprintf(out, cap, "%s.%03dZ-%08x", stamp, (int)(ts.tv_nsec / 1000000),
+             random32());
 }
 
 /* Whether s is a name sdsinf_run_record_name makes. */
 static int name_ok(const char *s)
 {
-    static const char form[] = "ddddddddTddddddZ-xxxxxxxx";
+    static const char form[] = "ddddddddTdddddd.dddZ-xxxxxxxx";
     if (strlen(s) != NAME_LEN)
         return 0;
     for (int i = 0; i < NAME_LEN; i++) {
@@ -58,7 +60,7 @@ int sdsinf_run_record_location(const char *bucket, const char *name,
 {
     if (!bucket || !name || !name_ok(name))
         return sdsinf__fail(err, SDSINF_EINVAL, "'%.40s' is not a run "
-                            "record's name (YYYYmmddTHHMMSSZ-XXXXXXXX)",
+                            "record's name (YYYYmmddTHHMMSS.mmmZ-XXXXXXXX)",
                             name ? name : "");
     int n = snprintf(out, cap, "s3://%s/" SDSINF_RUNS_PREFIX "%s/%s", bucket,
                      name, file ? file : "");
