@@ -54,10 +54,10 @@ for attempt in 1 2 3 4 5 6 7 8; do
     if [ "$kind" = ministack ]; then
         # its Lambda functions' processes get its environment: sdsinf there
         # calls this emulator back and keeps its files in a private scratch
-        # directory
+        # directory; the functions' code goes under $dir too (TMPDIR)
         mkdir -p "$dir/functions"
         (cd "$dir" && GATEWAY_PORT=$port BIND_HOST=127.0.0.1 IOT_MTLS_ENABLED=0 \
-            AWS_ENDPOINT_URL=http://127.0.0.1:$port \
+            AWS_ENDPOINT_URL=http://127.0.0.1:$port TMPDIR="$dir" \
             SDSINF_SCRATCH="$dir/functions" exec "$server") \
             >"$dir/server.log" 2>&1 &
     else
