@@ -13,20 +13,8 @@
 # `sdsinf aws status`; a stack without its function is refused saying how
 # to deploy it.  With the shared data, the real 1024x120 network's first
 # 6,000 images on 8 workers reproduce the golden categories.
-set -euo pipefail
-sdsinf=$1 data=${2:-}
-: "${AWS_ENDPOINT_URL:?run me through tests/with_aws.sh}"
-if [ "${SDSINF_AWS_EMULATOR:-}" != ministack ]; then
-    echo "SKIP: needs ministack's CloudFormation and Lambda"; exit 77
-fi
-py=${SDSINF_VENVS:-/opt/sdsinf-venvs}/ministack/bin/python
-tmp=$(mktemp -d)
-stack=sdsinf-run
-trap '"$sdsinf" aws destroy --stack $stack >/dev/null 2>&1 || true; rm -rf "$tmp"' EXIT
-export SDSINF_SCRATCH=$tmp/scratch # private: nothing may be left in it
-mkdir "$SDSINF_SCRATCH"
-fail() { echo "FAIL: $*"; exit 1; }
-field() { tail -n 1 "$1" | "$py" -c "import json,sys; r=json.load(sys.stdin); print($2)"; }
+sdsinf=$1 data=${2:-} stack=sdsinf-run
+. "$(dirname "$0")/stack_test.sh"
 
 "$sdsinf" generate --neurons 128 --layers 8 --images 60 --seed 5 --out "$tmp/g" >/dev/null
 img=$tmp/g/sparse-images-128.tsv gold=$tmp/g/n128-l8-categories.tsv

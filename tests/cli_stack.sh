@@ -11,16 +11,8 @@
 # names the failing resource; destroy removes it all (with_aws.sh checks
 # no stack, queue, topic, subscription, bucket, role or log group is
 # left), also with objects in the bucket.
-set -euo pipefail
-sdsinf=$1
-: "${AWS_ENDPOINT_URL:?run me through tests/with_aws.sh}"
-if [ "${SDSINF_AWS_EMULATOR:-}" != ministack ]; then
-    echo "SKIP: needs ministack's CloudFormation"; exit 77
-fi
-py=${SDSINF_VENVS:-/opt/sdsinf-venvs}/ministack/bin/python
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-stack=sdsinf-test
+sdsinf=$1 stack=sdsinf-test
+. "$(dirname "$0")/stack_test.sh"
 "$sdsinf" generate --neurons 128 --layers 8 --images 60 --seed 5 --out "$tmp/g" >/dev/null
 img=$tmp/g/sparse-images-128.tsv
 "$sdsinf" infer --weights "$tmp/g" --images "$img" --scores "$tmp/single.tsv" \

@@ -12,21 +12,8 @@
 # locations (the local files gone) equals infer too.  Every run on the
 # stack is recorded under runs/, and `sdsinf aws status` lists them, a
 # failed one as failed.  with_aws.sh checks that destroy left nothing.
-set -euo pipefail
-sdsinf=$1
-: "${AWS_ENDPOINT_URL:?run me through tests/with_aws.sh}"
-if [ "${SDSINF_AWS_EMULATOR:-}" != ministack ]; then
-    echo "SKIP: needs ministack's CloudFormation"; exit 77
-fi
-py=${SDSINF_VENVS:-/opt/sdsinf-venvs}/ministack/bin/python
-tmp=$(mktemp -d)
-stack=sdsinf-up
-trap '"$sdsinf" aws destroy --stack $stack >/dev/null 2>&1 || true; rm -rf "$tmp"' EXIT
-export SDSINF_SCRATCH=$tmp/scratch # private: nothing may be left in it
-mkdir "$SDSINF_SCRATCH"
-fail() { echo "FAIL: $*"; exit 1; }
-# field FILE EXPR: a value of the JSON object on FILE's last line
-field() { tail -n 1 "$1" | "$py" -c "import json,sys; r=json.load(sys.stdin); print($2)"; }
+sdsinf=$1 stack=sdsinf-up
+. "$(dirname "$0")/stack_test.sh"
 
 "$sdsinf" generate --neurons 128 --layers 8 --images 60 --seed 5 --out "$tmp/g" >/dev/null
 img=$tmp/g/sparse-images-128.tsv gold=$tmp/g/n128-l8-categories.tsv

@@ -10,7 +10,6 @@
 #include "core/location.h"
 #include "core/parse.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -135,63 +134,38 @@ typedef struct entry {
     uint64_t size;
 } entry;
 
-static int by_name(const void *a, const void *b)
-{
-    return strcmp(((const entry *)a)->name, ((const entry *)b)->name);
-}
-
 /* The regular files of dir (hidden ones left out), hashed, by name. */
 static int list_dir(const char *dir, entry **out, size_t *n, sdsinf_err *err)
 {
-    char path[4096];
-    struct dirent *e;
-    struct stat st;
+    char path[4096], **names = NULL;
+    size_t k = 0;
     entry *v = NULL;
-    size_t cap = 0, k = 0;
-    int rc = SDSINF_OK;
-    DIR *d = opendir(dir);
-    if (!d)
-        return sdsinf__fail(err, SDSINF_EIO, "%.200s: cannot read: %s", dir,
-                            strerror(errno));
-    while (rc == SDSINF_OK && (e = readdir(d))) {
-        if (e->d_name[0] == '.')
-            continue;
-        if ((rc = sdsinf__location_join(dir, e->d_name, path, sizeof path,
-                                        err)) != SDSINF_OK)
-            break;
-        if (stat(path, &st) != 0 || !S_ISREG(st.st_mode))
-            continue; /* as a directory location holds only files */
-        if (!name_ok(e->d_name)) {
-            rc = bad_name(dir, e->d_name, err);
-            break;
-        }
-        if (k == cap) {
-            size_t nc = cap ? 2 * cap : 64;
-            entry *nv = sdsinf__realloc(v, nc * sizeof *nv);
-            if (!nv) {
-                rc = sdsinf__fail(err, SDSINF_ENOMEM, "no memory to list "
-                                  "%.200s", dir);
-                break;
-            }
-            v = nv;
-            cap = nc;
-        }
-        sdsinf__file f = {0};
-        snprintf(v[k].name, sizeof v[k].name, "%s", e->d_name);
-        if ((rc = sdsinf__file_read(path, &f, err)) == SDSINF_OK &&
-            (rc = hash(&f, v[k].hex, err)) == SDSINF_OK)
-            v[k++].size = f.size;
-        sdsinf__file_free(&f);
-    }
-    closedir(d);
+    int rc = sdsinf__dir_files(dir, &names, &k, err);
     if (rc == SDSINF_OK && k == 0)
         rc = sdsinf__fail(err, SDSINF_EINVAL, "%.200s: no files to stage",
                           dir);
+    if (rc == SDSINF_OK && !(v = sdsinf__calloc(k, sizeof *v)))
+        rc = sdsinf__fail(err, SDSINF_ENOMEM, "no memory to list %.200s",
+                          dir);
+    for (size_t i = 0; rc == SDSINF_OK && i < k; i++) {
+        sdsinf__file f = {0};
+        if (!name_ok(names[i]) || strlen(names[i]) >= sizeof v[i].name) {
+            rc = bad_name(dir, names[i], err);
+            break;
+        }
+        snprintf(v[i].name, sizeof v[i].name, "%s", names[i]);
+        if ((rc = sdsinf__location_join(dir, names[i], path, sizeof path,
+                                        err)) == SDSINF_OK &&
+            (rc = sdsinf__file_read(path, &f, err)) == SDSINF_OK &&
+            (rc = hash(&f, v[i].hex, err)) == SDSINF_OK)
+            v[i].size = f.size;
+        sdsinf__file_free(&f);
+    }
+    sdsinf__dir_files_free(names, k);
     if (rc != SDSINF_OK) {
         sdsinf__free(v);
         return rc;
     }
-    qsort(v, k, sizeof *v, by_name);
     *out = v;
     *n = k;
     return SDSINF_OK;
