@@ -7,9 +7,10 @@
 # local model, plan, images and golden file are moved away, and a run from
 # the printed s3:// locations equals `sdsinf infer` bit for bit (the
 # function read S3 only), its JSON, categories and metrics written under
-# s3://BUCKET/runs/NAME/ and the local --out and --scores fetched; a run
-# from local paths stages them first (0 bytes: uploaded already); a run
-# that fails on Lambda exits 1 with its error, recorded as failed in
+# s3://BUCKET/runs/NAME/ and the local --out, --scores and --metrics
+# fetched; a run from local paths stages them first (0 bytes: uploaded
+# already); a run that fails on Lambda exits 1 with its error, recorded as
+# failed in
 # `sdsinf aws status`; a stack without its function is refused saying how
 # to deploy it.  With the shared data, the real 1024x120 network's first
 # 6,000 images on 8 workers reproduce the golden categories.
@@ -80,9 +81,11 @@ mv "$tmp/g.away" "$tmp/g" && mv "$tmp/plan.away" "$tmp/plan"
 
 echo "== from local paths: staged first (nothing new), the summary as run prints it"
 "$sdsinf" aws run --stack $stack --weights "$tmp/g" --images "$img" --check "$gold" \
-    --workers 3 --method block --channel s3 --out "$tmp/b-cats.tsv" >"$tmp/b.txt" 2>"$tmp/b.err" ||
-    { cat "$tmp/b.err"; fail "aws run from local paths"; }
+    --workers 3 --method block --channel s3 --out "$tmp/b-cats.tsv" --metrics "$tmp/m" \
+    >"$tmp/b.txt" 2>"$tmp/b.err" || { cat "$tmp/b.err"; fail "aws run from local paths"; }
 cmp "$tmp/b-cats.tsv" "$tmp/single-cats.tsv" || fail "the categories differ (local paths)"
+[ -s "$tmp/m.csv" ] && [ -s "$tmp/m-layers.csv" ] && [ -s "$tmp/m.json" ] &&
+    grep -q "^metrics: $tmp/m.csv" "$tmp/b.txt" || fail "the metrics were not fetched"
 grep -q "^3 workers: 60 images, 12 categories in .*; check passed$" "$tmp/b.txt" &&
     grep -q "staged in the stack's bucket: 0 bytes uploaded" "$tmp/b.txt" &&
     grep -q "^--weights $tmp/g: s3://$bucket/staged/" "$tmp/b.err" ||
