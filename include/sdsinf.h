@@ -510,10 +510,15 @@ typedef struct sdsinf_requests {
  * as stat apply to it). */
 SDSINF_API int sdsinf_location_remote(const char *loc);
 /* Adds to *r the S3 requests this process made for such locations (GET
- * as receive, PUT as send, LIST, DELETE as remove, and retries), and
- * those the workers of its runs made in processes of their own (each
- * fetching its plan, shard and inputs), which their reports bring. */
+ * and HEAD as receive, PUT as send, LIST, DELETE as remove, and
+ * retries), and those the workers of its runs made in processes of their
+ * own (each fetching its plan, shard and inputs), which their reports
+ * bring. */
 SDSINF_API void sdsinf_location_requests(sdsinf_requests *r);
+/* Copies location `from` to `to` (each a local path or an s3:// object),
+ * whole or not at all (to is written through sdsinf_output). */
+SDSINF_API int sdsinf_location_copy(const char *from, const char *to,
+                                    sdsinf_err *err);
 
 typedef struct sdsinf_channel_methods sdsinf_channel_methods;
 struct sdsinf_channel_methods {
@@ -676,7 +681,15 @@ SDSINF_API int sdsinf_channel_run_residue(const char *name,
                                           int64_t *items, sdsinf_err *err);
 
 /* ---- Distributed runs ------------------------------------------------------ */
-#define SDSINF_RUN_OPTS_VERSION 7
+/* What staging local data in a bucket did (sdsinf_stage): the objects
+ * uploaded and those already there (not uploaded again), and their
+ * bytes. */
+typedef struct sdsinf_stage_stats {
+    int64_t uploaded, skipped;
+    uint64_t bytes_uploaded, bytes_skipped;
+} sdsinf_stage_stats;
+
+#define SDSINF_RUN_OPTS_VERSION 8
 typedef struct sdsinf_run_opts {
     int version;                /* SDSINF_RUN_OPTS_VERSION (older: without
                                    the fields of later versions) */
@@ -747,6 +760,16 @@ typedef struct sdsinf_run_opts {
      * workers that reported.  NULL: none.  The library prints nothing. */
     void (*progress)(void *ud, int64_t done, int64_t total);
     void *progress_ud;
+    /* version 8 */
+    const char *stage_bucket; /* workers that start from specs read only
+                            S3: the run stages its local plan directory
+                            (or the plan it made) and the workers' inputs
+                            in this bucket first, content-addressed
+                            (sdsinf_stage: what is there already is not
+                            uploaded again), and the specs name only
+                            s3:// locations; NULL: none (a launcher with
+                            SDSINF_LAUNCH_REMOTE then needs an s3://
+                            plan_dir) */
 } sdsinf_run_opts;
 SDSINF_API void sdsinf_run_opts_init(sdsinf_run_opts *o);
 /* Checks the options alone, before any data is loaded (sdsinf_run checks
@@ -801,6 +824,7 @@ typedef struct sdsinf_run_stats {
      * with sdsinf_run_stats_free); NULL when a run failed */
     sdsinf_layer_record *records;
     int64_t nrecords;
+    sdsinf_stage_stats staged; /* what stage_bucket staged (zeros: none) */
 } sdsinf_run_stats;
 SDSINF_API void sdsinf_run_stats_free(sdsinf_run_stats *st);
 
@@ -990,10 +1014,16 @@ enum {
                                          start runs that worker, and the
                                          job's process of worker 0 is the
                                          coordinator */
-    SDSINF_LAUNCH_SPECS = 8u          /* each worker starts from its spec
+    SDSINF_LAUNCH_SPECS = 8u,         /* each worker starts from its spec
                                          alone (sdsinf_worker_main): the
                                          run first writes what the workers
                                          load (plan, shards, inputs) */
+    SDSINF_LAUNCH_REMOTE = 16u        /* with SPECS: the workers cannot
+                                         see this machine's files (Lambda),
+                                         so the run stages what they load
+                                         in a bucket first (run option
+                                         stage_bucket), or takes it from
+                                         an s3:// plan_dir */
 };
 
 /* A run as its launcher sees it (filled by sdsinf_run). */
@@ -1520,6 +1550,76 @@ SDSINF_API int sdsinf_ec2_wait_object(const char *id, const char *bucket,
 /* The region the standard AWS configuration names (as the AWS client
  * reads it) into out (cap bytes). */
 SDSINF_API int sdsinf_aws_region(char *out, size_t cap, sdsinf_err *err);
+/* ---- A stack's bucket: staged data, run records, the function ------------
+ * Local data that code on Lambda must read (the workers' plan and inputs,
+ * a coordinator's model and images) is staged in the stack's bucket
+ * first, content-addressed, so staging the same content again uploads
+ * nothing; the runs on a stack record their results there, under
+ * runs/NAME/ (NAME: the UTC time it began, to the millisecond, then a
+ * random tag, so names sort by time).  A build without the AWS client answers SDSINF_ENOTSUP
+ * (sdsinf_run_record_name and _location excepted). */
+#define SDSINF_STACK_OUT_FUNCTION "FunctionName" /* with --package */
+#define SDSINF_STAGE_PREFIX "staged/"
+#define SDSINF_RUNS_PREFIX "runs/"
+#define SDSINF_RUN_RECORD "result.json" /* a run's JSON, in runs/NAME/ */
+
+/* Output `key` (SDSINF_STACK_OUT_*) of stack `name` into out (cap bytes);
+ * a stack not ready or without that output is SDSINF_EINVAL saying what
+ * to do. */
+SDSINF_API int sdsinf_stack_output(const char *name, const char *key,
+                                   char *out, size_t cap, sdsinf_err *err);
+
+/* Stages local `path` in `bucket`, content-addressed, and puts its s3://
+ * location into loc (cap bytes): a file as staged/SHA256/NAME (SHA256 the
+ * hex SHA-256 of its content, NAME its own name, which readers see), a
+ * directory (its regular files, one level, as a model's or a plan's) as
+ * the "directory" staged/M/ (M the SHA-256 of its manifest: each file's
+ * hash, size and name; the manifest itself stored last as
+ * staged/M/.manifest, which readers skip).  Each object is looked for
+ * first (HEAD) and uploaded only when missing: a directory whose manifest
+ * is there costs one HEAD.  An s3:// path is copied to loc as it is.
+ * Counts into *st (added to; may be NULL) and into the process's
+ * sdsinf_location_requests.  A name S3 keys cannot take, a file that
+ * changes while it is staged, an unreadable path: SDSINF_EINVAL or
+ * SDSINF_EIO naming it. */
+SDSINF_API int sdsinf_stage(const char *bucket, const char *path, char *loc,
+                            size_t cap, sdsinf_stage_stats *st,
+                            sdsinf_err *err);
+
+/* A new run record's name into out (at least 30 bytes):
+ * YYYYmmddTHHMMSS.mmmZ-XXXXXXXX, the time now (UTC) and 32 random bits. */
+SDSINF_API void sdsinf_run_record_name(char *out, size_t cap);
+/* s3://BUCKET/runs/NAME/FILE into out (cap bytes); SDSINF_EINVAL when it
+ * does not fit or NAME is not a record's. */
+SDSINF_API int sdsinf_run_record_location(const char *bucket,
+                                          const char *name, const char *file,
+                                          char *out, size_t cap,
+                                          sdsinf_err *err);
+/* Run record NAME's JSON (runs/NAME/result.json of bucket) into *json
+ * (malloc'd, NUL-terminated; caller frees it) of *len bytes, waiting for
+ * it up to timeout_s seconds (0: one look), polling with backoff:
+ * SDSINF_ETIMEDOUT saying so when it did not come. */
+SDSINF_API int sdsinf_run_record_wait(const char *bucket, const char *name,
+                                      double timeout_s, char **json,
+                                      size_t *len, sdsinf_err *err);
+/* The last `last` run records of bucket, oldest first, each to fn (its
+ * name and JSON, borrowed for the call; a nonzero return stops and is
+ * returned); a record whose JSON is missing (a run under way) comes with
+ * json NULL. */
+SDSINF_API int sdsinf_run_records(const char *bucket, int last,
+                                  int (*fn)(const char *name,
+                                            const char *json, size_t len,
+                                            void *arg),
+                                  void *arg, sdsinf_err *err);
+
+/* Invokes Lambda function `name` with a JSON payload: async 1 queues it
+ * (Event), 0 waits for its answer, *answer (malloc'd, NUL-terminated,
+ * caller frees; may be NULL) of *alen bytes.  A function error is
+ * SDSINF_EIO quoting it; no such function SDSINF_EINVAL saying to deploy
+ * it. */
+SDSINF_API int sdsinf_lambda_invoke(const char *name, const char *payload,
+                                    size_t len, int async, char **answer,
+                                    size_t *alen, sdsinf_err *err);
 
 #ifdef __cplusplus
 }

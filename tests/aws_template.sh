@@ -36,14 +36,19 @@ echo "ok: 64 workers' template: $size bytes"
 # bad usage: exit 2 with a reason
 for args in "template --max-workers 0" "template --max-workers 65" \
     "template --arch sparc" "template --stack" "deploy" "deploy --stack 1bad" \
-    "status --stack a_b" "destroy --stack x --max-workers 3" "frobnicate" ""; do
+    "status --stack a_b" "destroy --stack x --max-workers 3" "frobnicate" "" \
+    "upload --stack x" "upload --weights w" "upload --stack x --workers 3" \
+    "run --stack x" "run --weights w --images i" \
+    "run --stack x --weights w --images i --nonsense 1" \
+    "run --stack x --weights w --images i --out -" \
+    "run --stack x --weights w --images i --wait-s 0"; do
     rc=0
     "$sdsinf" aws $args >/dev/null 2>"$tmp/err" || rc=$?
     [ "$rc" -eq 2 ] && [ -s "$tmp/err" ] ||
         { echo "FAIL: sdsinf aws $args: exit $rc"; cat "$tmp/err"; exit 1; }
 done
 "$sdsinf" aws help | grep -q "aws deploy --stack NAME"
-"$sdsinf" help | grep -q "aws template|deploy|status|destroy"
+"$sdsinf" help | grep -q "aws template|deploy|upload|run|status|destroy"
 echo "ok: bad usage"
 lint=$venvs/cfn-lint/bin/cfn-lint
 if [ ! -x "$lint" ]; then

@@ -9,8 +9,10 @@
 # SDSINF_AWS_PID.  Afterwards the emulator must hold no queue, topic,
 # subscription, bucket, object, stack, IAM role (but moto's own, made
 # here), instance profile, log group, function or EC2 instance not
-# terminated (every run and stack cleaned up after itself), else
-# the test fails listing them.  Exits with COMMAND's status; 77 (CTest's
+# terminated (every run and stack cleaned up after itself), and
+# ministack's Lambda functions (sdsinf as their bootstrap: it calls the
+# emulator back) no file in their scratch directory, else the test fails
+# listing them.  Exits with COMMAND's status; 77 (CTest's
 # skip) when the emulator is not installed (scripts/install-aws-tools.sh
 # installs both in virtual environments under $SDSINF_VENVS, default
 # /opt/sdsinf-venvs).
@@ -51,8 +53,14 @@ trap 'exit 130' INT TERM
 for attempt in 1 2 3 4 5 6 7 8; do
     port=$(( 20000 + (RANDOM * 32768 + RANDOM + $$) % 40000 ))
     if [ "$kind" = ministack ]; then
+        # its Lambda functions' processes get its environment: sdsinf there
+        # calls this emulator back and keeps its files in a private scratch
+        # directory; the functions' code goes under $dir too (TMPDIR)
+        mkdir -p "$dir/functions"
         (cd "$dir" && GATEWAY_PORT=$port BIND_HOST=127.0.0.1 IOT_MTLS_ENABLED=0 \
-            exec "$server") >"$dir/server.log" 2>&1 &
+            AWS_ENDPOINT_URL=http://127.0.0.1:$port TMPDIR="$dir" \
+            SDSINF_SCRATCH="$dir/functions" exec "$server") \
+            >"$dir/server.log" 2>&1 &
     else
         (cd "$dir" && exec "$server" -H 127.0.0.1 -p "$port") \
             >"$dir/server.log" 2>&1 &
@@ -158,6 +166,11 @@ left += ["instance %s %s" % (i["InstanceId"], i["State"]["Name"])
 print("\n".join(left))
 EOF
 ) || { echo "FAIL: could not list what the emulator holds: $left"; left=error; }
+if [ -d "$dir/functions" ]; then # the scratch of sdsinf on its Lambda
+    files=$(find "$dir/functions" -mindepth 1 | head -n 20)
+    [ -z "$files" ] || left="$left${left:+
+}files of its functions: $files"
+fi
 if [ -n "$left" ]; then
     echo "FAIL: the emulator holds resources after the test:"
     echo "$left" | head -n 40

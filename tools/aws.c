@@ -111,6 +111,14 @@ int aws_flags(const char *sub, int argc, char **argv, const char *allowed,
             o->bootstrap = v;
         else if (!strcmp(f, "--arch"))
             o->arch = v;
+        else if (!strcmp(f, "--weights"))
+            o->weights = v;
+        else if (!strcmp(f, "--plan"))
+            o->plan = v;
+        else if (!strcmp(f, "--images"))
+            o->images = v;
+        else if (!strcmp(f, "--check"))
+            o->check = v;
         else if (!strcmp(f, "--max-workers") || !strcmp(f, "--workers"))
             rc = number(sub, f, v, 1, WORKERS_MAX, &o->max_workers);
         else if (!strcmp(f, "--memory"))
@@ -643,12 +651,16 @@ static int aws_status(int argc, char **argv)
         return cli_error(&err);
     }
     if (!j)
-        return 0;
+        return aws_runs_show(&st, NULL);
     cJSON_AddStringToObject(j, "stack", o.stack);
     cJSON_AddStringToObject(j, "status", st.status);
     cli_json_add_string(j, "reason", st.reason[0] ? st.reason : NULL);
     outputs_json(j, &st);
     cJSON_AddItemToObject(j, "resources", so.list);
+    if ((rc = aws_runs_show(&st, j)) != 0) {
+        cJSON_Delete(j);
+        return rc;
+    }
     rc = cli_json_write(j, stdout, &err);
     putchar('\n');
     return rc == SDSINF_OK ? 0 : cli_error(&err);
@@ -711,8 +723,19 @@ static const aws_command AWS_COMMANDS[] = {
      "stack's bucket under its hash (the same package uploads nothing); "
      "--package KEY: a zip there already; --no-function: the channels' "
      "resources only"},
+    {"upload", aws_upload,
+     "--stack NAME [--weights P] [--plan P] [--images P] [--check P] "
+     "[--json]",
+     "stage a model, plan, images and golden file in the stack's bucket, "
+     "content-addressed (what is there already is not uploaded again), and "
+     "print their s3:// locations for run"},
+    {"run", aws_run, "--stack NAME [--wait-s S] [--json] RUN'S FLAGS",
+     "a run whose coordinator is the stack's function too: local data "
+     "staged first, the run's JSON, categories and metrics written to "
+     "s3://BUCKET/runs/NAME/, waited for there (default 960 s) and printed "
+     "as sdsinf run prints it (local --out, --scores, --metrics fetched)"},
     {"status", aws_status, "--stack NAME [--json]",
-     "the stack's state, its outputs and its resources"},
+     "the stack's state, its outputs, its resources and its last runs"},
     {"destroy", aws_destroy, "--stack NAME [--json]",
      "empty the stack's bucket, terminate its server instances, delete the "
      "stack and wait until it is gone"},
@@ -724,8 +747,8 @@ static const aws_command AWS_COMMANDS[] = {
 
 void aws_usage(FILE *f)
 {
-    fputs("  aws template|deploy|status|destroy|package [--stack NAME] "
-          "[options]\n"
+    fputs("  aws template|deploy|upload|run|status|destroy|package [--stack "
+          "NAME] [options]\n"
           "      the Lambda package and the AWS stack the sqs, sns and s3 "
           "channels\n      and the worker function run on (run --stack "
           "NAME);\n      aws server: the server baseline on EC2; sdsinf aws "

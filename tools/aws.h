@@ -1,6 +1,7 @@
 /* aws.h - `sdsinf aws SUBCOMMAND`: the deployed stack (template, deploy,
- * status, destroy) and the server baseline on EC2 (server, aws_server.c),
- * each subcommand one line of the table in aws.c. */
+ * status, destroy: aws.c; upload, run: aws_run.c) and the server
+ * baseline on EC2 (server, aws_server.c), each subcommand one line of the
+ * table in aws.c. */
 #ifndef SDSINF_TOOLS_AWS_H
 #define SDSINF_TOOLS_AWS_H
 
@@ -25,6 +26,7 @@ typedef struct aws_opts {
                             profile in the template */
     int json;            /* --json */
     int progress, no_progress; /* --progress, --no-progress (meter.h) */
+    const char *weights, *plan, *images, *check; /* upload: what to stage */
 } aws_opts;
 
 /* Reads argv (argc items) into *o, accepting only the flags named in
@@ -77,6 +79,18 @@ int aws_server_report(int argc, char **argv);
 #define AWS_SERVER_REPORT_ABOUT                                            \
     "what a server instance runs after sdsinf infer: its result, "         \
     "categories and log to runs/RUN/ (--help: its flags)"
+
+/* Tells aws run which flags `sdsinf run` takes: kind(name) of a flag
+ * ("--workers") is -1 for none of run's, 0 a switch, 1 one that takes a
+ * value (sdsinf.c sets it from its flag table before aws_main). */
+void aws_run_flags(int (*kind)(const char *name));
+
+/* The subcommands of aws_run.c: upload, run, and the last runs that
+ * status shows (into j, --json, or printed when j is NULL; the exit
+ * status). */
+int aws_upload(int argc, char **argv);
+int aws_run(int argc, char **argv);
+int aws_runs_show(const sdsinf_stack_info *st, cJSON *j);
 
 /* sdsinf aws SUBCOMMAND [flags]: argv after "aws"; the exit status. */
 int aws_main(int argc, char **argv);

@@ -29,6 +29,58 @@ int cli_json_write(cJSON *o, FILE *f, sdsinf_err *err)
     return SDSINF_OK;
 }
 
+int cli_json_store(const cJSON *o, const char *path, sdsinf_err *err)
+{
+    sdsinf_output out;
+    int rc = sdsinf_output_open(path, &out, err);
+    if (rc == SDSINF_OK &&
+        (rc = cli_json_write(cJSON_Duplicate(o, 1), out.f, err)) ==
+            SDSINF_OK) {
+        fputc('\n', out.f);
+        rc = sdsinf_output_commit(&out, err);
+    }
+    sdsinf_output_abort(&out);
+    return rc;
+}
+
+/* j's number `key`, 0 when absent. */
+static double num(const cJSON *j, const char *key)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, key);
+    return cJSON_IsNumber(v) ? v->valuedouble : 0;
+}
+
+/* j's string `key`, NULL when absent or null. */
+static const char *text(const cJSON *j, const char *key)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, key);
+    return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+void cli_run_summary(const cJSON *j, FILE *f)
+{
+    const char *check = text(j, "check"), *metrics = text(j, "metrics");
+    const cJSON *staged = cJSON_GetObjectItemCaseSensitive(j, "staged");
+    fprintf(f, "%.0f workers: %.0f images, %.0f categories in %.3f s "
+            "(start-up %.3f s); %.0f messages, %.0f bytes (%.0f per image)"
+            "%s\n", num(j, "workers"), num(j, "images"),
+            num(j, "categories"), num(j, "seconds"),
+            num(j, "startup_seconds"), num(j, "messages_sent"),
+            num(j, "bytes_sent"), num(j, "bytes_per_image"),
+            !check                   ? ""
+            : !strcmp(check, "pass") ? "; check passed"
+                                     : "; CHECK FAILED");
+    if (metrics)
+        fprintf(f, "metrics: %s.csv, %s-layers.csv, %s.json\n", metrics,
+                metrics, metrics);
+    if (staged)
+        fprintf(f, "staged in the stack's bucket: %.0f bytes uploaded, "
+                "%.0f bytes there already\n", num(staged, "bytes_uploaded"),
+                num(staged, "bytes_skipped"));
+    if (text(j, "record"))
+        fprintf(f, "recorded: %s\n", text(j, "record"));
+}
+
 /* ---- files written whole or not at all ----------------------------------- */
 
 /* 1 when path is a link to this process's standard output (/dev/stdout,

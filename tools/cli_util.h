@@ -23,6 +23,14 @@ void cli_json_add_string(cJSON *o, const char *key, const char *s);
  * newline after it, and deletes it. */
 int cli_json_write(cJSON *o, FILE *f, sdsinf_err *err);
 
+/* Writes a copy of o (o stays the caller's) to `path`, a file or an
+ * s3:// location, whole or not at all. */
+int cli_json_store(const cJSON *o, const char *path, sdsinf_err *err);
+
+/* The summary lines `sdsinf run` prints, from its JSON object j (what
+ * run --json prints: workers, images, categories, check, seconds, ...). */
+void cli_run_summary(const cJSON *j, FILE *f);
+
 /* Files written whole or not at all: each is an sdsinf_output (a regular
  * file through a temporary file beside it, a device or FIFO straight
  * through, `-` or a link to standard output stdout itself), renamed into place only when every file

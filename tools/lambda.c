@@ -2,7 +2,8 @@
  * sdsinf_lambda_serve calls, which tells a worker's event from a
  * coordinator's and runs it; a coordinator's command line runs with
  * stdout and stderr caught in temporary files (its JSON answer, its
- * error's last line). */
+ * error's last line), and its JSON (or error) goes to the event's
+ * "result" location when it names one (sdsinf aws run waits there). */
 #include "lambda.h"
 
 #include "cli_util.h"
@@ -115,8 +116,41 @@ static char *release_fd(int fd, int saved, FILE *t, size_t *len)
     return s;
 }
 
-static int run_coordinator(lambda_ctx *x, const cJSON *opts, char **body,
-                           size_t *len, sdsinf_err *err)
+/* Stores the run's record at `where`: the JSON object its output ends
+ * with (out, len bytes; may be NULL), with "error" when it failed (rc,
+ * err); the failure to store it into err (SDSINF_OK when stored). */
+static int store_result(const char *where, const char *out, size_t len,
+                        int rc, sdsinf_err *err)
+{
+    const char *last = out;
+    for (size_t i = 0; out && i + 1 < len; i++) /* the last line's start */
+        if (out[i] == '\n')
+            last = out + i + 1;
+    cJSON *j = last ? cJSON_Parse(last) : NULL;
+    if (!cJSON_IsObject(j)) {
+        cJSON_Delete(j);
+        j = cJSON_CreateObject();
+    }
+    if (rc != SDSINF_OK) {
+        cJSON *e = cJSON_AddObjectToObject(j, "error");
+        cJSON_AddStringToObject(e, "status", sdsinf_status_name(rc));
+        cJSON_AddStringToObject(e, "message", err->msg);
+    }
+    cJSON_AddStringToObject(j, "record", where);
+    cJSON_AddStringToObject(j, "coordinator", "lambda");
+    sdsinf_err e = {0};
+    int stored = cli_json_store(j, where, &e);
+    cJSON_Delete(j);
+    if (stored != SDSINF_OK && rc == SDSINF_OK)
+        *err = e;
+    else if (stored != SDSINF_OK) /* the run's own error stays the answer */
+        fprintf(stderr, "sdsinf: the run's record: %s\n", e.msg);
+    return stored;
+}
+
+static int run_coordinator(lambda_ctx *x, const cJSON *opts,
+                           const char *result, char **body, size_t *len,
+                           sdsinf_err *err)
 {
     char num[MAX_ARGS][32];
     char *argv[MAX_ARGS + 1], *errs = NULL;
@@ -150,11 +184,17 @@ static int run_coordinator(lambda_ctx *x, const cJSON *opts, char **body,
         cli_fail(err, rc == 2 ? SDSINF_EINVAL : SDSINF_EIO, "the run: %s",
                  last ? last + 1 : errs && errs[0] ? errs
                                                    : "failed, saying nothing");
+    }
+    free(errs);
+    rc = rc == 0 ? SDSINF_OK : err->code;
+    if (result && store_result(result, *body, *len, rc, err) != SDSINF_OK &&
+        rc == SDSINF_OK)
+        rc = err->code;
+    if (rc != SDSINF_OK) {
         free(*body);
         *body = NULL;
     }
-    free(errs);
-    return rc == 0 ? SDSINF_OK : err->code;
+    return rc;
 }
 
 static int lambda_invoke(void *ctx, const sdsinf_lambda_invocation *inv,
@@ -164,6 +204,7 @@ static int lambda_invoke(void *ctx, const sdsinf_lambda_invocation *inv,
     cJSON *j = cJSON_ParseWithLength(inv->payload, inv->len);
     const cJSON *spec = cJSON_GetObjectItemCaseSensitive(j, "worker_spec");
     const cJSON *run = cJSON_GetObjectItemCaseSensitive(j, "run");
+    const cJSON *result = cJSON_GetObjectItemCaseSensitive(j, "result");
     int rc;
     if (!cJSON_IsObject(j) || (!cJSON_IsString(spec) && !cJSON_IsObject(run)))
         rc = cli_fail(err, SDSINF_EPARSE, "the event (%zu bytes) is not "
@@ -177,8 +218,13 @@ static int lambda_invoke(void *ctx, const sdsinf_lambda_invocation *inv,
     else if (!x->coordinators)
         rc = cli_fail(err, SDSINF_EINVAL, "a coordinator's event to a "
                       "function whose handler is %s", getenv("_HANDLER"));
+    else if (result && (!cJSON_IsString(result) ||
+                        !sdsinf_location_remote(result->valuestring)))
+        rc = cli_fail(err, SDSINF_EINVAL, "the event's \"result\" is not "
+                      "an s3:// location");
     else
-        rc = run_coordinator(x, run, body, len, err);
+        rc = run_coordinator(x, run, result ? result->valuestring : NULL,
+                             body, len, err);
     cJSON_Delete(j);
     return rc;
 }

@@ -38,6 +38,12 @@ typedef struct opts {
     const char *calibration, *plot, *sample, *machines; /* plan */
     const char *reference; /* report */
     const char *stack; /* run: the channel's settings from a deployed stack */
+    const char *stage_bucket; /* run: the bucket that stages the workers'
+                                 data (--stage-bucket; --stack's with
+                                 --stage, or for a launcher whose workers
+                                 cannot see ours) */
+    const char *record; /* run --stack: where the run's record goes
+                           (s3://BUCKET/runs/NAME/result.json) */
     const char *payload; /* the one argument that is not a flag (run: the
                             payload; cost: the run record) */
     long long level, timeout_ms, start_timeout_ms, bfr, nlevels, max_message;
@@ -46,7 +52,7 @@ typedef struct opts {
     double imbalance, max_seconds, max_usd;
     long long seed;
     double ymax;
-    int json, quiet, dry_run, calibrate, progress, no_progress;
+    int json, quiet, dry_run, calibrate, progress, no_progress, stage;
 } opts;
 
 static int usage_error(const char *fmt, ...)
@@ -181,6 +187,15 @@ static const flag FLAGS[] = {
     TEXT_FLAG("--stack", stack, "NAME",
               "sqs, sns, s3: the channel's settings from a stack sdsinf aws "
               "deploy made (after --channel-config's)"),
+    SWITCH_FLAG("--stage", stage,
+                "with --stack: stage the plan and the workers' inputs in the "
+                "stack's bucket, content-addressed (what is there already is "
+                "not uploaded again), so the workers read only S3 (always so "
+                "for a launcher whose workers cannot see this machine)"),
+    TEXT_FLAG("--stage-bucket", stage_bucket, "BUCKET",
+              "stage the plan and the workers' inputs in BUCKET as --stage "
+              "does in the stack's (sdsinf aws run's coordinator: it knows "
+              "no stack)"),
     TEXT_FLAG("--codec", codec, "NAME",
               "the messages' encoding: zstd (the default) or raw"),
     TEXT_FLAG("--spec", spec, "FILE|-",
@@ -1361,6 +1376,7 @@ static void run_opts_from(const opts *o, sdsinf_run_opts *ro)
     ro->cancel = &stop_signal;
     ro->worker_exe = "/proc/self/exe"; /* local workers: `sdsinf worker` */
     ro->specs_dir = o->specs_out;
+    ro->stage_bucket = o->stage_bucket;
 }
 
 /* The run options checked before anything is loaded: bad usage (2) for a
@@ -1444,50 +1460,89 @@ static void json_cost(cJSON *j, const opts *o, const sdsinf_run_stats *st,
         return;
     }
     cJSON_AddNullToObject(j, "cost_usd");
-    if (!o->quiet)
+    if (o->json && !o->quiet) /* (the summary shows no cost) */
         fprintf(stderr, "sdsinf: no cost_usd: %s\n", err.msg);
 }
 
-/* Prints a run's summary (or its JSON line); 1 when it could not. */
-static int print_run(const opts *o, const run_inputs *in,
-                     const sdsinf_run_stats *st, int64_t ncats, int check)
+/* What staging in the stack's bucket did (run --stack --stage). */
+static void json_staged(cJSON *j, const sdsinf_stage_stats *s)
+{
+    if (!s->uploaded && !s->skipped)
+        return;
+    cJSON *o = cJSON_AddObjectToObject(j, "staged");
+    cJSON_AddNumberToObject(o, "uploaded", (double)s->uploaded);
+    cJSON_AddNumberToObject(o, "skipped", (double)s->skipped);
+    cJSON_AddNumberToObject(o, "bytes_uploaded", (double)s->bytes_uploaded);
+    cJSON_AddNumberToObject(o, "bytes_skipped", (double)s->bytes_skipped);
+}
+
+/* A finished run's JSON object (NULL: no memory). */
+static cJSON *run_json(const opts *o, const run_inputs *in,
+                       const sdsinf_run_stats *st, int64_t ncats, int check)
 {
     int64_t n = in->images.nrows;
-    if (o->json) {
-        cJSON *j = cJSON_CreateObject();
-        cJSON_AddNumberToObject(j, "workers", st->workers);
-        cli_json_add_string(j, "channel", channel_name(o));
-        cli_json_add_string(j, "launcher", launcher_name(o));
-        cJSON_AddNumberToObject(j, "images", (double)n);
-        cJSON_AddNumberToObject(j, "categories", (double)ncats);
-        json_check(j, check);
-        cJSON_AddNumberToObject(j, "seconds", st->seconds);
-        cJSON_AddNumberToObject(j, "startup_seconds", st->startup_seconds);
-        cJSON_AddNumberToObject(j, "bytes_sent", (double)st->bytes_sent);
-        cJSON_AddNumberToObject(j, "messages_sent", (double)st->messages_sent);
-        cJSON_AddNumberToObject(j, "bytes_per_image",
-                                per_image(st->bytes_sent, n));
-        cJSON_AddNumberToObject(j, "duplicates", (double)st->duplicates);
-        json_requests(cJSON_AddObjectToObject(j, "requests"), &st->requests);
-        sdsinf_requests sr = {0}; /* this process's, for s3:// locations */
-        sdsinf_location_requests(&sr);
-        int stored = sr.send || sr.receive || sr.list || sr.remove;
-        if (stored)
-            json_requests(cJSON_AddObjectToObject(j, "storage_requests"), &sr);
-        json_cost(j, o, st, stored ? &sr : NULL);
-        cli_json_add_string(j, "metrics", o->metrics);
-        json_outputs(j, o);
-        return print_json(j);
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddNumberToObject(j, "workers", st->workers);
+    cli_json_add_string(j, "channel", channel_name(o));
+    cli_json_add_string(j, "launcher", launcher_name(o));
+    cJSON_AddNumberToObject(j, "images", (double)n);
+    cJSON_AddNumberToObject(j, "categories", (double)ncats);
+    json_check(j, check);
+    cJSON_AddNumberToObject(j, "seconds", st->seconds);
+    cJSON_AddNumberToObject(j, "startup_seconds", st->startup_seconds);
+    cJSON_AddNumberToObject(j, "bytes_sent", (double)st->bytes_sent);
+    cJSON_AddNumberToObject(j, "messages_sent", (double)st->messages_sent);
+    cJSON_AddNumberToObject(j, "bytes_per_image",
+                            per_image(st->bytes_sent, n));
+    cJSON_AddNumberToObject(j, "duplicates", (double)st->duplicates);
+    json_requests(cJSON_AddObjectToObject(j, "requests"), &st->requests);
+    sdsinf_requests sr = {0}; /* this process's, for s3:// locations */
+    sdsinf_location_requests(&sr);
+    int stored = sr.send || sr.receive || sr.list || sr.remove;
+    if (stored)
+        json_requests(cJSON_AddObjectToObject(j, "storage_requests"), &sr);
+    json_cost(j, o, st, stored ? &sr : NULL);
+    cli_json_add_string(j, "metrics", o->metrics);
+    json_outputs(j, o);
+    json_staged(j, &st->staged);
+    return j;
+}
+
+/* Stores a run's JSON (or, j NULL, its error e) as its record in the
+ * stack's bucket (run --stack), for sdsinf aws status; a failure to is
+ * only said. */
+static void record_run(const opts *o, cJSON *j, const sdsinf_err *e)
+{
+    sdsinf_err err = {0};
+    cJSON *r = j ? j : cJSON_CreateObject();
+    if (!o->record || !r)
+        return;
+    if (!j) {
+        cJSON *x = cJSON_AddObjectToObject(r, "error");
+        cJSON_AddStringToObject(x, "status", sdsinf_status_name(e->code));
+        cJSON_AddStringToObject(x, "message", e->msg);
+        cli_json_add_string(r, "channel", channel_name(o));
+        cli_json_add_string(r, "launcher", launcher_name(o));
     }
-    printf("%d workers: %lld images, %lld categories in %.3f s (start-up "
-           "%.3f s); %llu messages, %llu bytes (%.0f per image)%s\n",
-           st->workers, (long long)n, (long long)ncats, st->seconds,
-           st->startup_seconds, (unsigned long long)st->messages_sent,
-           (unsigned long long)st->bytes_sent, per_image(st->bytes_sent, n),
-           check < 0 ? "" : check ? "; check passed" : "; CHECK FAILED");
-    if (o->metrics)
-        printf("metrics: %s.csv, %s-layers.csv, %s.json\n", o->metrics,
-               o->metrics, o->metrics);
+    cli_json_add_string(r, "record", o->record);
+    if (cli_json_store(r, o->record, &err) != SDSINF_OK && !o->quiet)
+        fprintf(stderr, "sdsinf: the run's record was not stored: %s\n",
+                err.msg);
+    if (!j)
+        cJSON_Delete(r);
+}
+
+/* Prints a run's JSON line, or its summary, and deletes j; 1 when it could
+ * not. */
+static int print_run(const opts *o, cJSON *j)
+{
+    if (o->json)
+        return print_json(j);
+    if (!j)
+        return cli_error(&(sdsinf_err){SDSINF_ENOMEM, "no memory for the "
+                                       "run's summary"});
+    cli_run_summary(j, stdout);
+    cJSON_Delete(j);
     return 0;
 }
 
@@ -1549,7 +1604,9 @@ static int run_distributed(const opts *o, const run_setup *rs)
         goto stopped;
     if (cli_files_commit(&outs, &err))
         goto fail;
-    rc = print_run(o, &in, &st, ncats, check);
+    cJSON *j = run_json(o, &in, &st, ncats, check);
+    record_run(o, j, NULL);
+    rc = print_run(o, j);
     if (check == 0) {
         note_check_failed(o);
         rc = 1;
@@ -1562,6 +1619,7 @@ stopped:
     rc = interrupted(&err);
     goto done;
 fail:
+    record_run(o, NULL, &err);
     rc = cli_error(&err);
 done:
     cli_files_discard(&outs);
@@ -1570,6 +1628,28 @@ done:
     sdsinf_result_free(&res);
     run_inputs_free(&in);
     return rc;
+}
+
+/* run --stack: the stack's bucket, where the run's record goes and, with
+ * --stage or a launcher whose workers cannot see this machine, where the
+ * run stages their data. */
+static int stack_bucket(opts *o, sdsinf_err *err)
+{
+    static char bucket[512], record[1024];
+    char name[64];
+    int rc = sdsinf_stack_output(o->stack, SDSINF_STACK_OUT_BUCKET, bucket,
+                                 sizeof bucket, err);
+    sdsinf_run_record_name(name, sizeof name);
+    if (rc == SDSINF_OK)
+        rc = sdsinf_run_record_location(bucket, name, SDSINF_RUN_RECORD,
+                                        record, sizeof record, err);
+    if (rc != SDSINF_OK)
+        return rc;
+    o->record = record;
+    if (!o->stage_bucket &&
+        (o->stage || (launcher_caps(o) & SDSINF_LAUNCH_REMOTE)))
+        o->stage_bucket = bucket;
+    return SDSINF_OK;
 }
 
 static int cmd_run(const opts *given)
@@ -1584,6 +1664,11 @@ static int cmd_run(const opts *given)
                                                sizeof stack_config, &err))
         return cli_error(&err);
     o.channel_config = o.stack ? stack_config : o.channel_config;
+    if (o.stage && !o.stack)
+        return usage_error("--stage needs --stack NAME: the stack's bucket "
+                           "is where the run stages its data");
+    if (o.stack && stack_bucket(&o, &err))
+        return cli_error(&err);
     if (!o.payload)
         return run_distributed(&o, &rs);
     if (payload_load(o.payload, &pl, &err) != SDSINF_OK)
@@ -2216,6 +2301,15 @@ static int run_in_process(int argc, char **argv)
     return rc ? rc : missing_input(c, &o) ? 1 : c->run(&o);
 }
 
+/* For aws run: whether `name` is a flag of run's (aws.h). */
+static int run_flag_kind(const char *name)
+{
+    const flag *f = flag_named(name, strlen(name));
+    if (!f || !takes_flag(command_named("run"), name))
+        return -1;
+    return f->kind != SWITCH;
+}
+
 /* The Lambda bootstrap (what `sdsinf` with $AWS_LAMBDA_RUNTIME_API set and
  * no arguments runs), for tests. */
 static int cmd_lambda_runtime(const opts *o)
@@ -2272,7 +2366,8 @@ static const command COMMANDS[] = {
      "launch tree, sizes, batch size, image count and metrics name; the data "
      "comes from the flags (the payload's places are in S3), and flags "
      "override the payload",
-     "--weights --images --workers --plan --method --seed --stack " RUN_FLAGS
+     "--weights --images --workers --plan --method --seed --stack --stage "
+     "--stage-bucket " RUN_FLAGS
      " --check --out --scores --metrics --specs-out " MODEL_FLAGS
      " --images-count --max-memory --json --quiet --progress --no-progress", 1},
     {"cost", cmd_cost,
@@ -2490,8 +2585,10 @@ int main(int argc, char **argv)
         usage(stderr);
         return EXIT_USAGE;
     }
-    if (!strcmp(argv[1], "aws")) /* its own subcommands (tools/aws.c) */
+    if (!strcmp(argv[1], "aws")) { /* its own subcommands (tools/aws.c) */
+        aws_run_flags(run_flag_kind);
         return aws_main(argc - 2, argv + 2);
+    }
     if (!strcmp(argv[1], "help") || !strcmp(argv[1], "--help") ||
         !strcmp(argv[1], "-h"))
         return help(argc - 2, argv + 2);

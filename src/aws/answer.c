@@ -349,7 +349,7 @@ long sdsinf__aws_base64_decode(const char *s, size_t n, void *dst)
     return (long)o;
 }
 
-void sdsinf__aws_sha256_hex(const void *data, size_t n, char hex[65])
+int sdsinf__aws_sha256_hex(const void *data, size_t n, char hex[65])
 {
     static const char digits[] = "0123456789abcdef";
     unsigned char md[SHA256_DIGEST_LENGTH];
@@ -362,4 +362,5 @@ void sdsinf__aws_sha256_hex(const void *data, size_t n, char hex[65])
         hex[2 * i + 1] = digits[md[i] & 15];
     }
     hex[64] = 0;
+    return mdlen ? 0 : -1;
 }

@@ -21,7 +21,7 @@
  *                sections [NAME], $AWS_CONFIG_FILE (~/.aws/config) with
  *                [profile NAME] (or [default]);
  *   endpoints:   $AWS_ENDPOINT_URL_<SERVICE> (SQS, SNS, S3,
- *                CLOUDFORMATION, EC2), $AWS_ENDPOINT_URL, the profile's
+ *                CLOUDFORMATION, EC2, LAMBDA), $AWS_ENDPOINT_URL, the profile's
  *                `endpoint_url`, https://<service>.<region>.amazonaws.com;
  *   retries:     $AWS_MAX_ATTEMPTS (attempts per request, 1..20; 5).
  *
@@ -46,10 +46,12 @@ typedef enum sdsinf_aws_service {
     SDSINF_AWS_S3,
     SDSINF_AWS_CLOUDFORMATION,
     SDSINF_AWS_EC2,
+    SDSINF_AWS_LAMBDA,
     SDSINF_AWS_NSERVICES
 } sdsinf_aws_service;
 
-/* "sqs", "sns", "s3", "cloudformation", "ec2": the SigV4 service names. */
+/* "sqs", "sns", "s3", "cloudformation", "ec2", "lambda": the SigV4
+ * service names. */
 const char *sdsinf__aws_service_name(sdsinf_aws_service s);
 
 /* ---- Configuration ------------------------------------------------------ */
@@ -236,7 +238,8 @@ size_t sdsinf__aws_base64_encode(const void *src, size_t n, char *dst);
 /* Decodes base64 text (no whitespace) into dst, which holds 3 * (n / 4)
  * bytes; the decoded length, or -1 when s is not base64. */
 long sdsinf__aws_base64_decode(const char *s, size_t n, void *dst);
-/* The hex SHA-256 of data into hex (65 bytes). */
-void sdsinf__aws_sha256_hex(const void *data, size_t n, char hex[65]);
+/* The hex SHA-256 of data into hex (65 bytes); 0, or -1 when OpenSSL
+ * failed (out of memory: hex then holds zeros). */
+int sdsinf__aws_sha256_hex(const void *data, size_t n, char hex[65]);
 
 #endif /* SDSINF_AWS_H */

@@ -130,6 +130,8 @@ int sdsinf__s3_head(sdsinf_aws *a, const char *bucket, const char *key,
     if (code != SDSINF_OK)
         code = not_found(&rs) ? SDSINF_S3_NOT_FOUND
                               : sdsinf__fail(err, code, "%s", quiet.msg);
+    else if (!size)
+        ;
     else if (sdsinf__aws_response_header(&rs, "Content-Length", len,
                                          sizeof len) != 0)
         code = sdsinf__fail(err, SDSINF_EPARSE, "AWS s3: %s: an answer "

@@ -1,5 +1,5 @@
 /* aws/s3.h - Amazon S3's object and bucket requests over the AWS client
- * (internal): PUT, GET (whole or a byte range), ListObjectsV2 pages,
+ * (internal): PUT, GET (whole or a byte range), HEAD, ListObjectsV2 pages,
  * DeleteObjects batches, CreateBucket and DeleteBucket.  Path-style
  * addresses (<endpoint>/<bucket>/<key>), which AWS and the emulators take;
  * bucket names and keys must need no percent-encoding (letters, digits,
@@ -27,9 +27,9 @@ int sdsinf__s3_get(sdsinf_aws *a, const char *bucket, const char *key,
                    const char *range, sdsinf_aws_response *rs, uint64_t *size,
                    uint64_t *retries, sdsinf_err *err);
 
-/* Whether bucket/key is there (HeadObject): SDSINF_OK with its size into
- * *size, SDSINF_S3_NOT_FOUND when it (or its bucket) is not (no message
- * set); else a failure. */
+/* Whether bucket/key is there (HeadObject): SDSINF_OK with *size its
+ * bytes (may be NULL), SDSINF_S3_NOT_FOUND when no such key or bucket (no
+ * message set), else a failure. */
 int sdsinf__s3_head(sdsinf_aws *a, const char *bucket, const char *key,
                     uint64_t *size, uint64_t *retries, sdsinf_err *err);
 

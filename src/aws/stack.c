@@ -392,6 +392,48 @@ int sdsinf_stack_destroy(const char *name, sdsinf_stack_progress progress,
 
 /* ---- The channels' settings ---------------------------------------------------- */
 
+/* Stack `name`'s state, refused (SDSINF_EINVAL) unless it is ready for a
+ * run. */
+static int describe_ready(const char *name, sdsinf_stack_info *st,
+                          sdsinf_err *err)
+{
+    int code = sdsinf_stack_describe(name, st, err);
+    if (code == SDSINF_OK && strcmp(st->status, "CREATE_COMPLETE") &&
+        strcmp(st->status, "UPDATE_COMPLETE") &&
+        strcmp(st->status, "UPDATE_ROLLBACK_COMPLETE"))
+        code = sdsinf__fail(err, SDSINF_EINVAL,
+                            "stack %.100s is %s, not ready for a run (sdsinf "
+                            "aws status --stack %.100s tells why)",
+                            name, st->status, name);
+    return code;
+}
+
+int sdsinf_stack_output(const char *name, const char *key, char *out,
+                        size_t cap, sdsinf_err *err)
+{
+    sdsinf_stack_info *st = sdsinf__calloc(1, sizeof *st);
+    if (!st)
+        return sdsinf__fail(err, SDSINF_ENOMEM, "no memory for stack %.100s",
+                            name);
+    int code = describe_ready(name, st, err);
+    const char *v = code == SDSINF_OK ? output(st, key) : NULL;
+    if (code == SDSINF_OK && !v)
+        code = sdsinf__fail(err, SDSINF_EINVAL, "stack %.100s has no output "
+                            "%.60s: %s", name, key,
+                            strcmp(key, SDSINF_STACK_OUT_FUNCTION)
+                                ? "not one sdsinf aws deploy made (deploy it "
+                                  "again)"
+                                : "it has no function (sdsinf aws deploy "
+                                  "--package KEY makes it)");
+    else if (code == SDSINF_OK && strlen(v) >= cap)
+        code = sdsinf__fail(err, SDSINF_EINVAL, "stack %.100s: output %.60s "
+                            "is too long", name, key);
+    if (code == SDSINF_OK)
+        memcpy(out, v, strlen(v) + 1);
+    sdsinf__free(st);
+    return code;
+}
+
 int sdsinf_stack_channel_config(const char *name, const char *channel,
                                 const char *extra, char *out, size_t cap,
                                 sdsinf_err *err)
@@ -417,17 +459,10 @@ int sdsinf_stack_channel_config(const char *name, const char *channel,
     if (!st)
         return sdsinf__fail(err, SDSINF_ENOMEM, "no memory for stack %.100s",
                             name);
-    int code = sdsinf_stack_describe(name, st, err);
+    int code = describe_ready(name, st, err);
     const char *v1 = code == SDSINF_OK ? output(st, uses[u].key1) : NULL;
     const char *v2 = uses[u].key2 && v1 ? output(st, uses[u].key2) : "";
-    if (code == SDSINF_OK && strcmp(st->status, "CREATE_COMPLETE") &&
-        strcmp(st->status, "UPDATE_COMPLETE") &&
-        strcmp(st->status, "UPDATE_ROLLBACK_COMPLETE"))
-        code = sdsinf__fail(err, SDSINF_EINVAL,
-                            "stack %.100s is %s, not ready for a run (sdsinf "
-                            "aws status --stack %.100s tells why)",
-                            name, st->status, name);
-    else if (code == SDSINF_OK && (!v1 || !v2))
+    if (code == SDSINF_OK && (!v1 || !v2))
         code = sdsinf__fail(err, SDSINF_EINVAL,
                             "stack %.100s has no output %s: not one sdsinf "
                             "aws deploy made (deploy it again)",

@@ -1,6 +1,8 @@
-/* aws/stack_off.c - sdsinf.h's sdsinf_stack_*, sdsinf_ec2_* and
- * sdsinf_aws_region in a build without the AWS client (aws/stack.c and
- * aws/ec2.c are the real ones): each says how to get it. */
+/* aws/stack_off.c - sdsinf.h's sdsinf_stack_*, sdsinf_ec2_*,
+ * sdsinf_aws_region, sdsinf_stage, the run records' reads and
+ * sdsinf_lambda_invoke in a build without the AWS client (aws/stack.c,
+ * ec2.c, stage.c, runs.c, lambda.c are the real ones): each says how to
+ * get it. */
 #include "core/core.h"
 
 static int off(sdsinf_err *err)
@@ -102,5 +104,45 @@ int sdsinf_ec2_wait_object(const char *id, const char *bucket,
 int sdsinf_aws_region(char *out, size_t cap, sdsinf_err *err)
 {
     (void)out, (void)cap;
+    return off(err);
+}
+
+int sdsinf_stack_output(const char *name, const char *key, char *out,
+                        size_t cap, sdsinf_err *err)
+{
+    (void)name, (void)key, (void)out, (void)cap;
+    return off(err);
+}
+
+int sdsinf_stage(const char *bucket, const char *path, char *loc, size_t cap,
+                 sdsinf_stage_stats *st, sdsinf_err *err)
+{
+    (void)bucket, (void)path, (void)loc, (void)cap, (void)st;
+    return off(err);
+}
+
+int sdsinf_run_record_wait(const char *bucket, const char *name,
+                           double timeout_s, char **json, size_t *len,
+                           sdsinf_err *err)
+{
+    (void)bucket, (void)name, (void)timeout_s, (void)json, (void)len;
+    return off(err);
+}
+
+int sdsinf_run_records(const char *bucket, int last,
+                       int (*fn)(const char *name, const char *json,
+                                 size_t len, void *arg),
+                       void *arg, sdsinf_err *err)
+{
+    (void)bucket, (void)last, (void)fn, (void)arg;
+    return off(err);
+}
+
+int sdsinf_lambda_invoke(const char *name, const char *payload, size_t len,
+                         int async, char **answer, size_t *alen,
+                         sdsinf_err *err)
+{
+    (void)name, (void)payload, (void)len, (void)async, (void)answer,
+        (void)alen;
     return off(err);
 }

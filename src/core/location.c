@@ -7,6 +7,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -111,13 +112,27 @@ int sdsinf__location_store(const char *file, const char *loc,
     return sdsinf__remote_store(file, loc, &g_requests, err);
 }
 
-int sdsinf__location_store_dir(const char *dir, const char *loc,
-                               const char *last, sdsinf_err *err)
+static int by_name(const void *a, const void *b)
 {
-    char file[4096], to[SDSINF__LOCATION_MAX];
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+void sdsinf__dir_files_free(char **names, size_t n)
+{
+    for (size_t i = 0; names && i < n; i++)
+        sdsinf__free(names[i]);
+    sdsinf__free(names);
+}
+
+int sdsinf__dir_files(const char *dir, char ***names, size_t *n,
+                      sdsinf_err *err)
+{
+    char path[4096];
     struct dirent *e;
     struct stat st;
-    int rc = SDSINF_OK, have_last = 0;
+    char **v = NULL;
+    size_t k = 0, cap = 0;
+    int rc = SDSINF_OK;
     DIR *d = opendir(dir);
     if (!d)
         return sdsinf__fail(err, SDSINF_EIO, "%.200s: cannot read: %s", dir,
@@ -125,24 +140,57 @@ int sdsinf__location_store_dir(const char *dir, const char *loc,
     while (rc == SDSINF_OK && (e = readdir(d))) {
         if (e->d_name[0] == '.')
             continue;
-        if (last && !strcmp(e->d_name, last)) {
-            have_last = 1;
+        if ((rc = sdsinf__location_join(dir, e->d_name, path, sizeof path,
+                                        err)) != SDSINF_OK)
+            break;
+        if (stat(path, &st) != 0 || !S_ISREG(st.st_mode))
             continue;
+        size_t len = strlen(e->d_name) + 1;
+        if (k == cap) {
+            size_t nc = cap ? 2 * cap : 64;
+            char **nv = sdsinf__realloc(v, nc * sizeof *nv);
+            if (!nv) {
+                rc = sdsinf__fail(err, SDSINF_ENOMEM, "no memory to list "
+                                  "%.200s", dir);
+                break;
+            }
+            v = nv;
+            cap = nc;
         }
-        if ((rc = sdsinf__location_join(dir, e->d_name, file, sizeof file,
-                                        err)) == SDSINF_OK &&
-            stat(file, &st) == 0 && S_ISREG(st.st_mode) &&
-            (rc = sdsinf__location_join(loc, e->d_name, to, sizeof to,
-                                        err)) == SDSINF_OK)
-            rc = sdsinf__location_store(file, to, err);
+        if (!(v[k] = sdsinf__malloc(len))) {
+            rc = sdsinf__fail(err, SDSINF_ENOMEM, "no memory to list %.200s",
+                              dir);
+            break;
+        }
+        memcpy(v[k++], e->d_name, len);
     }
     closedir(d);
-    if (rc == SDSINF_OK && have_last &&
-        (rc = sdsinf__location_join(dir, last, file, sizeof file, err)) ==
-            SDSINF_OK &&
-        (rc = sdsinf__location_join(loc, last, to, sizeof to, err)) ==
-            SDSINF_OK)
-        rc = sdsinf__location_store(file, to, err);
+    if (rc != SDSINF_OK) {
+        sdsinf__dir_files_free(v, k);
+        return rc;
+    }
+    if (k)
+        qsort(v, k, sizeof *v, by_name);
+    *names = v;
+    *n = k;
+    return SDSINF_OK;
+}
+
+int sdsinf__location_store_dir(const char *dir, const char *loc,
+                               const char *last, sdsinf_err *err)
+{
+    char file[4096], to[SDSINF__LOCATION_MAX], **names = NULL;
+    size_t n = 0;
+    int rc = sdsinf__dir_files(dir, &names, &n, err);
+    for (int pass = 0; rc == SDSINF_OK && pass < 2; pass++) /* last: 1 */
+        for (size_t i = 0; rc == SDSINF_OK && i < n; i++)
+            if ((last && !strcmp(names[i], last)) == pass &&
+                (rc = sdsinf__location_join(dir, names[i], file, sizeof file,
+                                            err)) == SDSINF_OK &&
+                (rc = sdsinf__location_join(loc, names[i], to, sizeof to,
+                                            err)) == SDSINF_OK)
+                rc = sdsinf__location_store(file, to, err);
+    sdsinf__dir_files_free(names, n);
     return rc;
 }
 
@@ -157,6 +205,40 @@ void sdsinf__location_requests_add(const sdsinf_requests *q)
     const uint64_t *from = &q->send;
     for (size_t i = 0; i < sizeof *q / sizeof *to; i++)
         __atomic_fetch_add(&to[i], from[i], __ATOMIC_RELAXED);
+}
+
+sdsinf_requests *sdsinf__location_tally(void)
+{
+    return &g_requests;
+}
+
+int sdsinf_location_copy(const char *from, const char *to, sdsinf_err *err)
+{
+    sdsinf__fetched f;
+    sdsinf_output out = {0};
+    char buf[1 << 16];
+    size_t n;
+    FILE *in = NULL;
+    int rc = sdsinf__location_fetch(from, &f, err);
+    if (rc == SDSINF_OK && !(in = fopen(f.path, "rb")))
+        rc = sdsinf__fail(err, SDSINF_EIO, "%.200s: cannot read: %s", from,
+                          strerror(errno));
+    if (rc == SDSINF_OK)
+        rc = sdsinf_output_open(to, &out, err);
+    while (rc == SDSINF_OK && (n = fread(buf, 1, sizeof buf, in)) > 0)
+        if (fwrite(buf, 1, n, out.f) != n)
+            rc = sdsinf__fail(err, SDSINF_EIO, "%.200s: write failed: %s",
+                              to, strerror(errno));
+    if (rc == SDSINF_OK && ferror(in)) /* a directory reads as an error */
+        rc = sdsinf__fail(err, SDSINF_EIO, "%.200s: cannot read it as a "
+                          "file: %s", from, strerror(errno));
+    if (rc == SDSINF_OK)
+        rc = sdsinf_output_commit(&out, err);
+    sdsinf_output_abort(&out);
+    if (in)
+        fclose(in);
+    sdsinf__location_release(&f, err);
+    return rc;
 }
 
 void sdsinf_location_requests(sdsinf_requests *r)

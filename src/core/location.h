@@ -58,11 +58,22 @@ void sdsinf__location_release(sdsinf__fetched *f, sdsinf_err *err);
  * as it was). */
 int sdsinf__location_store(const char *file, const char *loc,
                            sdsinf_err *err);
+/* The names of local directory dir's regular files (hidden ones, starting
+ * with '.', left out), sorted, into *names (n of them; free them with
+ * sdsinf__dir_files_free). */
+int sdsinf__dir_files(const char *dir, char ***names, size_t *n,
+                      sdsinf_err *err);
+void sdsinf__dir_files_free(char **names, size_t n);
 /* Stores every regular file of local directory dir at loc/NAME, the file
  * named `last` (may be NULL) after the others (a plan's plan.bin: a reader
  * that finds it finds the rest). */
 int sdsinf__location_store_dir(const char *dir, const char *loc,
                                const char *last, sdsinf_err *err);
+/* This process's count of its locations' requests (what
+ * sdsinf_location_requests reports), for code that makes S3 requests of
+ * its own for them (staging): add to it atomically. */
+sdsinf_requests *sdsinf__location_tally(void);
+
 /* Removes the objects of remote "directory" loc (one level, as fetch
  * reads it; none is no error). */
 int sdsinf__location_remove(const char *loc, sdsinf_err *err);

@@ -121,8 +121,10 @@ static size_t run_opts_size(int v)
         offsetof(sdsinf_run_opts, max_message),
         offsetof(sdsinf_run_opts, cancel),
         offsetof(sdsinf_run_opts, worker_exe),
-        offsetof(sdsinf_run_opts, start_timeout_ms)};
-    return v >= 1 && v <= 5 ? upto[v - 1] : sizeof(sdsinf_run_opts);
+        offsetof(sdsinf_run_opts, start_timeout_ms),
+        offsetof(sdsinf_run_opts, progress),
+        offsetof(sdsinf_run_opts, stage_bucket)};
+    return v >= 1 && v <= 7 ? upto[v - 1] : sizeof(sdsinf_run_opts);
 }
 
 int sdsinf_run_opts_check(const sdsinf_run_opts *o, int workers,
@@ -156,6 +158,15 @@ int sdsinf_run_opts_check(const sdsinf_run_opts *o, int workers,
     if (lm == &sdsinf__launcher_external &&
         (rc = sdsinf__specs_dir_check(o, err)) != SDSINF_OK)
         return rc;
+    const char *bucket = o->version >= 8 ? o->stage_bucket : NULL;
+    const char *plan = o->version >= 2 ? o->plan_dir : NULL;
+    if ((lm->caps & SDSINF_LAUNCH_REMOTE) && !(bucket && bucket[0]) &&
+        !sdsinf_location_remote(plan))
+        return sdsinf__fail(err, SDSINF_EINVAL, "the %s launcher's workers "
+                            "cannot read this machine's files: give the run "
+                            "a bucket to stage them in (sdsinf run --stack "
+                            "NAME) or a plan in S3 (--plan s3://...)",
+                            lm->name);
     if (o->codec && strcmp(o->codec, "zstd") && strcmp(o->codec, "raw"))
         return sdsinf__fail(err, SDSINF_EINVAL, "unknown codec '%s' (known: "
                             "zstd, raw)", o->codec);

@@ -146,6 +146,8 @@ typedef struct sdsinf__stage {
     char bias[4200];  /* the bias spec: a number, or work/bias.tsv */
     char remote[2048]; /* s3://BUCKET/sdsinf-<run>: work/ stored there for
                           a plan in S3; "" for none */
+    char staged[2048]; /* work/'s files staged in the run's stage_bucket
+                          (content-addressed, kept); "" for none */
     sdsinf_worker_spec spec;
 } sdsinf__stage;
 int sdsinf__stage_write(const run_ctx *c, const sdsinf_launcher_methods *lm,

@@ -12,7 +12,10 @@
  * their inputs and bias file go beside it, to s3://BUCKET/sdsinf-<run>/
  * (removed with the run, and named in its owner record, so `sdsinf clean`
  * removes them after a killed run): workers that share no file system with
- * the coordinator fetch all they need, each only its own. */
+ * the coordinator fetch all they need, each only its own.  A run with a
+ * stage_bucket stages its local plan directory (or the one it wrote) and
+ * work/'s files there instead, content-addressed (sdsinf_stage), and keeps
+ * them: the next run of the same plan and images uploads nothing. */
 #include "core/location.h"
 #include "model/model.h"
 #include "run/inputs.h"
@@ -89,6 +92,24 @@ static int stage_remote(const run_ctx *c, sdsinf__stage *s, sdsinf_err *err)
     return SDSINF_OK;
 }
 
+/* The plan directory and work/'s inputs and bias file staged in bucket,
+ * content-addressed: the spec then names only s3:// locations. */
+static int stage_in_bucket(const run_ctx *c, const char *bucket,
+                           sdsinf__stage *s, sdsinf_err *err)
+{
+    char plan[sizeof s->plan];
+    int rc = sdsinf_stage(bucket, s->plan, plan, sizeof plan,
+                          &c->st->staged, err);
+    if (rc == SDSINF_OK)
+        memcpy(s->plan, plan, sizeof plan);
+    if (rc == SDSINF_OK)
+        rc = sdsinf_stage(bucket, s->work, s->staged, sizeof s->staged,
+                          &c->st->staged, err);
+    if (rc == SDSINF_OK && !strncmp(s->bias, s->work, strlen(s->work)))
+        rc = path_of(s->bias, sizeof s->bias, err, "%s/bias.tsv", s->staged);
+    return rc;
+}
+
 int sdsinf__stage_write(const run_ctx *c, const sdsinf_launcher_methods *lm,
                         sdsinf__stage *s, sdsinf_err *err)
 {
@@ -120,7 +141,11 @@ int sdsinf__stage_write(const run_ctx *c, const sdsinf_launcher_methods *lm,
     if ((rc = path_of(path, sizeof path, err, "%s/bias.tsv", s->work)) ||
         (rc = bias_spec(c->m, path, s->bias, sizeof s->bias, err)))
         return rc;
-    if (sdsinf_location_remote(s->plan) && (rc = stage_remote(c, s, err)))
+    const char *bucket = o->version >= 8 ? o->stage_bucket : NULL;
+    if (bucket && bucket[0] && (rc = stage_in_bucket(c, bucket, s, err)))
+        return rc;
+    if (!s->staged[0] && sdsinf_location_remote(s->plan) &&
+        (rc = stage_remote(c, s, err)))
         return rc;
     sdsinf_worker_spec *sp = &s->spec;
     sdsinf_worker_spec_init(sp);
@@ -134,7 +159,9 @@ int sdsinf__stage_write(const run_ctx *c, const sdsinf_launcher_methods *lm,
     sp->channel = c->channel;
     sp->channel_config = o->channel_config;
     sp->plan_dir = s->plan;
-    sp->inputs_dir = s->remote[0] ? s->remote : s->work;
+    sp->inputs_dir = s->staged[0]   ? s->staged
+                     : s->remote[0] ? s->remote
+                                    : s->work;
     sp->bias = s->bias;
     sp->ymax = c->m->ymax;
     sp->batch_size = o->batch_size;
