@@ -674,7 +674,7 @@ SDSINF_API int sdsinf_channel_run_residue(const char *name,
                                           int64_t *items, sdsinf_err *err);
 
 /* ---- Distributed runs ------------------------------------------------------ */
-#define SDSINF_RUN_OPTS_VERSION 7
+#define SDSINF_RUN_OPTS_VERSION 8
 typedef struct sdsinf_run_opts {
     int version;                /* SDSINF_RUN_OPTS_VERSION (older: without
                                    the fields of later versions) */
@@ -682,7 +682,8 @@ typedef struct sdsinf_run_opts {
                                    "external" (specs_dir), "mpi": this
                                    process is one rank of an MPI job
                                    (mpirun -n workers), the worker of its
-                                   rank; rank 0 holds the result; or any
+                                   rank; rank 0 holds the result; "lambda"
+                                   (invocations of `function`); or any
                                    registered (see Launchers) */
     const char *channel;        /* NULL: "local" ("mem" for threads, "mpi"
                                    for mpi) */
@@ -736,7 +737,8 @@ typedef struct sdsinf_run_opts {
                             workers' launch, for every worker to start
                             (its data loaded and channel open, it tells the
                             coordinator so); then the run ends naming those
-                            that did not; 0: 600000 (10 minutes) */
+                            that did not; 0: 600000 (10 minutes; lambda:
+                            the run's timeout) */
     /* version 7 */
     /* Called from the calling thread while the run waits for its workers
      * (every ~0.1 s at most): `done` of `total` steps, a step one worker's
@@ -745,6 +747,13 @@ typedef struct sdsinf_run_opts {
      * workers that reported.  NULL: none.  The library prints nothing. */
     void (*progress)(void *ud, int64_t done, int64_t total);
     void *progress_ud;
+    /* version 8 */
+    const char *function;   /* launcher lambda: the name of the AWS Lambda
+                            function whose invocations are the workers
+                            (its bootstrap the sdsinf executable; `sdsinf
+                            aws deploy --package` makes <stack>-worker);
+                            NULL: the function this process runs in
+                            ($AWS_LAMBDA_FUNCTION_NAME) */
 } sdsinf_run_opts;
 SDSINF_API void sdsinf_run_opts_init(sdsinf_run_opts *o);
 /* Checks the options alone, before any data is loaded (sdsinf_run checks
@@ -798,6 +807,14 @@ typedef struct sdsinf_run_stats {
      * with sdsinf_run_stats_free); NULL when a run failed */
     sdsinf_layer_record *records;
     int64_t nrecords;
+    /* launcher lambda (else 0): the workers' invocations and their billed
+     * duration x memory in GB-seconds (GB = 1024 MB; each worker's
+     * duration as it measured it, from its invocation's start to its
+     * report, rounded up to the ms as AWS bills), and the function's
+     * architecture (SDSINF_ARCH_*, as its workers report it) */
+    uint64_t lambda_invocations;
+    double lambda_gb_seconds;
+    int lambda_arch;
 } sdsinf_run_stats;
 SDSINF_API void sdsinf_run_stats_free(sdsinf_run_stats *st);
 
@@ -967,9 +984,11 @@ SDSINF_API int sdsinf_lambda_worker(const sdsinf_lambda_invocation *inv,
  * of functions in a registry by name: a new launcher (workers that run
  * elsewhere) is one source file that fills one in and registers it.
  * Built in: "local" (processes of this machine, the default), "threads",
- * "external" (writes the specs for someone else to start) and "mpi"
+ * "external" (writes the specs for someone else to start), "mpi"
  * (where built with MPI; its MPI calls, like the mpi channel, come from
- * the MPI plugin libsdsinf-mpi.so, loaded when a run starts). */
+ * the MPI plugin libsdsinf-mpi.so, loaded when a run starts) and "lambda"
+ * (where built with the AWS client: each worker an invocation of an AWS
+ * Lambda function, run option `function`). */
 #define SDSINF_LAUNCHER_VERSION 1
 
 enum {
@@ -987,10 +1006,15 @@ enum {
                                          start runs that worker, and the
                                          job's process of worker 0 is the
                                          coordinator */
-    SDSINF_LAUNCH_SPECS = 8u          /* each worker starts from its spec
+    SDSINF_LAUNCH_SPECS = 8u,         /* each worker starts from its spec
                                          alone (sdsinf_worker_main): the
                                          run first writes what the workers
                                          load (plan, shards, inputs) */
+    SDSINF_LAUNCH_REMOTE = 16u        /* SPECS, on machines that share no
+                                         file with the coordinator: the
+                                         run's plan_dir must be in S3
+                                         (s3://), where the run stages the
+                                         workers' inputs too */
 };
 
 /* A run as its launcher sees it (filled by sdsinf_run). */
@@ -1319,6 +1343,9 @@ SDSINF_API int sdsinf_clean(int dry_run,
 #define SDSINF_STACK_OUT_QUEUES "QueuePrefix"    /* queues <prefix>-<w> */
 #define SDSINF_STACK_OUT_WORKERS "MaxWorkers"    /* queues 0..MaxWorkers */
 #define SDSINF_STACK_OUT_ROLE "WorkerRoleArn"    /* the worker function's */
+#define SDSINF_STACK_OUT_FUNCTION "FunctionName" /* the worker function's
+                                                    name (a stack deployed
+                                                    with its package) */
 
 typedef struct sdsinf_stack_info {
     char id[320];      /* StackId */

@@ -50,7 +50,10 @@ trap 'exit 130' INT TERM
 for attempt in 1 2 3 4 5 6 7 8; do
     port=$(( 20000 + (RANDOM * 32768 + RANDOM + $$) % 40000 ))
     if [ "$kind" = ministack ]; then
+        # its Lambda functions (local processes) inherit the endpoint, and
+        # keep their code and temporary files in $dir, removed at the end
         (cd "$dir" && GATEWAY_PORT=$port BIND_HOST=127.0.0.1 IOT_MTLS_ENABLED=0 \
+            AWS_ENDPOINT_URL=http://127.0.0.1:$port TMPDIR=$dir \
             exec "$server") >"$dir/server.log" 2>&1 &
     else
         (cd "$dir" && exec "$server" -H 127.0.0.1 -p "$port") \
@@ -77,7 +80,7 @@ fi
 : >"$dir/config"
 : >"$dir/credentials"
 unset AWS_PROFILE AWS_DEFAULT_PROFILE AWS_SESSION_TOKEN AWS_DEFAULT_REGION
-for s in SQS SNS S3 CLOUDFORMATION; do unset "AWS_ENDPOINT_URL_$s"; done
+for s in SQS SNS S3 CLOUDFORMATION LAMBDA; do unset "AWS_ENDPOINT_URL_$s"; done
 export AWS_ENDPOINT_URL="http://127.0.0.1:$port" AWS_REGION=us-east-1
 export AWS_CONFIG_FILE=$dir/config AWS_SHARED_CREDENTIALS_FILE=$dir/credentials
 export AWS_ACCESS_KEY_ID=sdsinf-test AWS_SECRET_ACCESS_KEY=sdsinf-test-secret

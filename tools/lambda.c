@@ -22,7 +22,7 @@ static int lambda_init(void *ctx, sdsinf_err *err)
 {
     lambda_ctx *x = ctx;
     const char *h = getenv("_HANDLER");
-    if (!h || !h[0] || !strcmp(h, "sdsinf"))
+    if (!h || !h[0] || !strcmp(h, "sdsinf") || !strcmp(h, "bootstrap"))
         x->workers = x->coordinators = 1;
     else if (!strcmp(h, "worker"))
         x->workers = 1;
@@ -30,8 +30,8 @@ static int lambda_init(void *ctx, sdsinf_err *err)
         x->coordinators = 1;
     else
         return cli_fail(err, SDSINF_EINVAL, "the function's handler "
-                        "(_HANDLER) is '%.80s': give sdsinf, worker or "
-                        "coordinator", h);
+                        "(_HANDLER) is '%.80s': give sdsinf (or "
+                        "bootstrap: both), worker or coordinator", h);
     return SDSINF_OK;
 }
 

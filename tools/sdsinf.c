@@ -38,6 +38,7 @@ typedef struct opts {
     const char *calibration, *plot, *sample, *machines; /* plan */
     const char *reference; /* report */
     const char *stack; /* run: the channel's settings from a deployed stack */
+    const char *function; /* run --launcher lambda: the workers' function */
     const char *payload; /* the one argument that is not a flag (run: the
                             payload; cost: the run record) */
     long long level, timeout_ms, start_timeout_ms, bfr, nlevels, max_message;
@@ -167,8 +168,10 @@ static const flag FLAGS[] = {
               "also write the images (of the train.<w> files), as one file"),
     TEXT_FLAG("--launcher", launcher, "NAME",
               "how the workers start: local (processes; the default), "
-              "threads, mpi (this process is one rank of mpirun -n W), or "
-              "external (workers started by `sdsinf worker --spec`)"),
+              "threads, mpi (this process is one rank of mpirun -n W), "
+              "external (workers started by `sdsinf worker --spec`), or "
+              "lambda (invocations of an AWS Lambda function; the plan, "
+              "weights and images in S3)"),
     TEXT_FLAG("--channel", channel, "NAME",
               "what carries the messages: local (shared memory), mem "
               "(threads only), fs, redis, sqs, sns, s3 or mpi (default local; "
@@ -179,6 +182,10 @@ static const flag FLAGS[] = {
     TEXT_FLAG("--stack", stack, "NAME",
               "sqs, sns, s3: the channel's settings from a stack sdsinf aws "
               "deploy made (after --channel-config's)"),
+    TEXT_FLAG("--function", function, "NAME",
+              "launcher lambda: the AWS Lambda function whose invocations "
+              "are the workers (default: the --stack's, deployed with "
+              "--package; else the function this runs in)"),
     TEXT_FLAG("--codec", codec, "NAME",
               "the messages' encoding: zstd (the default) or raw"),
     TEXT_FLAG("--spec", spec, "FILE|-",
@@ -228,8 +235,9 @@ static const flag FLAGS[] = {
     COUNT_FLAG("--timeout-ms", timeout_ms, 1, 86400000, "T",
                "the longest wait for a message, in ms (default 30000)"),
     COUNT_FLAG("--start-timeout-ms", start_timeout_ms, 1, 86400000, "T",
-               "launcher external: the longest wait for every worker to "
-               "start, in ms (default 600000)"),
+               "launcher external, lambda: the longest wait for every "
+               "worker to start, in ms (default 600000; lambda: the "
+               "--timeout-ms)"),
     COUNT_FLAG("--max-message", max_message, 256, 9.2e18, "BYTES",
                "the largest message: larger blocks go as chunks (default "
                "262144)"),
@@ -1352,6 +1360,7 @@ static void run_opts_from(const opts *o, sdsinf_run_opts *ro)
     ro->cancel = &stop_signal;
     ro->worker_exe = "/proc/self/exe"; /* local workers: `sdsinf worker` */
     ro->specs_dir = o->specs_out;
+    ro->function = o->function;
 }
 
 /* The run options checked before anything is loaded: bad usage (2) for a
@@ -1421,6 +1430,20 @@ static void json_requests(cJSON *j, const sdsinf_requests *r)
         cJSON_AddNumberToObject(j, kind[i], (double)v[i]);
 }
 
+/* A Lambda run's invocations among its requests, and its usage as `sdsinf
+ * cost` reads it: lambda {invocations, gb_seconds, arch}. */
+static void json_lambda(cJSON *j, cJSON *requests, const sdsinf_run_stats *st)
+{
+    cJSON_AddNumberToObject(requests, "lambda_invocations",
+                            (double)st->lambda_invocations);
+    cJSON *l = cJSON_AddObjectToObject(j, "lambda");
+    cJSON_AddNumberToObject(l, "invocations", (double)st->lambda_invocations);
+    cJSON_AddNumberToObject(l, "gb_seconds", st->lambda_gb_seconds);
+    cli_json_add_string(l, "arch", st->lambda_arch == SDSINF_ARCH_ARM64
+                                       ? "arm64"
+                                       : "x86_64");
+}
+
 /* cost_usd: the run's bill (cost.h), its s3:// locations' requests
  * (storage, NULL: none) included; null when it has no price table (said
  * on stderr). */
@@ -1429,8 +1452,7 @@ static void json_cost(cJSON *j, const opts *o, const sdsinf_run_stats *st,
 {
     sdsinf_err err = {0};
     double usd;
-    if (cost_run_usd(channel_name(o), &st->requests, storage, st->bytes_sent,
-                     &usd, &err) == SDSINF_OK) {
+    if (cost_run_usd(channel_name(o), st, storage, &usd, &err) == SDSINF_OK) {
         cJSON_AddNumberToObject(j, "cost_usd", usd);
         return;
     }
@@ -1459,7 +1481,10 @@ static int print_run(const opts *o, const run_inputs *in,
         cJSON_AddNumberToObject(j, "bytes_per_image",
                                 per_image(st->bytes_sent, n));
         cJSON_AddNumberToObject(j, "duplicates", (double)st->duplicates);
-        json_requests(cJSON_AddObjectToObject(j, "requests"), &st->requests);
+        cJSON *req = cJSON_AddObjectToObject(j, "requests");
+        json_requests(req, &st->requests);
+        if (st->lambda_invocations)
+            json_lambda(j, req, st);
         sdsinf_requests sr = {0}; /* this process's, for s3:// locations */
         sdsinf_location_requests(&sr);
         int stored = sr.send || sr.receive || sr.list || sr.remove;
@@ -1476,6 +1501,10 @@ static int print_run(const opts *o, const run_inputs *in,
            st->startup_seconds, (unsigned long long)st->messages_sent,
            (unsigned long long)st->bytes_sent, per_image(st->bytes_sent, n),
            check < 0 ? "" : check ? "; check passed" : "; CHECK FAILED");
+    if (st->lambda_invocations)
+        printf("lambda: %llu invocations, %.3f GB-s billed\n",
+               (unsigned long long)st->lambda_invocations,
+               st->lambda_gb_seconds);
     if (o->metrics)
         printf("metrics: %s.csv, %s-layers.csv, %s.json\n", o->metrics,
                o->metrics, o->metrics);
@@ -1501,6 +1530,14 @@ static int run_distributed(const opts *o, const run_setup *rs)
                            "partition)", launcher_name(o));
     if (check_outputs(o))
         return EXIT_USAGE;
+    if ((launcher_caps(o) & SDSINF_LAUNCH_REMOTE) &&
+        (!sdsinf_location_remote(o->weights) ||
+         !sdsinf_location_remote(o->images) ||
+         (o->plan && !sdsinf_location_remote(o->plan))))
+        return usage_error("run --launcher %s takes --weights, --images and "
+                           "--plan in S3 (s3://BUCKET/KEY: upload them "
+                           "first): its workers read nothing from this "
+                           "machine", launcher_name(o));
     if (check_run_opts(o, (int)o->workers))
         return EXIT_USAGE; /* before loading anything */
     run_opts_from(o, &ro);
@@ -1563,6 +1600,26 @@ done:
     return rc;
 }
 
+/* The worker function of stack `name` (its output FunctionName) into out
+ * (cap bytes). */
+static int stack_function(const char *name, char *out, size_t cap,
+                          sdsinf_err *err)
+{
+    sdsinf_stack_info st;
+    int rc = sdsinf_stack_describe(name, &st, err);
+    for (int i = 0; rc == SDSINF_OK && i < st.noutputs; i++)
+        if (!strcmp(st.outputs[i].key, SDSINF_STACK_OUT_FUNCTION)) {
+            snprintf(out, cap, "%s", st.outputs[i].value);
+            return SDSINF_OK;
+        }
+    if (rc == SDSINF_OK)
+        rc = cli_fail(err, SDSINF_EINVAL, "stack %s has no worker function: "
+                      "deploy it with its package (sdsinf aws deploy --stack "
+                      "%s --package KEY, KEY the zip in its bucket), or give "
+                      "--function NAME", name, name);
+    return rc;
+}
+
 static int cmd_run(const opts *given)
 {
     sdsinf_err err = {0};
@@ -1570,11 +1627,17 @@ static int cmd_run(const opts *given)
     opts o = *given;
     payload pl;
     static char stack_config[4096]; /* o.channel_config points here */
-    if (o.stack && sdsinf_stack_channel_config(o.stack, o.channel,
+    static char function[256];      /* o.function, from the stack */
+    if (o.stack && sdsinf_stack_channel_config(o.stack, channel_name(&o),
                                                o.channel_config, stack_config,
                                                sizeof stack_config, &err))
         return cli_error(&err);
     o.channel_config = o.stack ? stack_config : o.channel_config;
+    if (o.stack && !o.function && !strcmp(launcher_name(&o), "lambda")) {
+        if (stack_function(o.stack, function, sizeof function, &err))
+            return cli_error(&err);
+        o.function = function;
+    }
     if (!o.payload)
         return run_distributed(&o, &rs);
     if (payload_load(o.payload, &pl, &err) != SDSINF_OK)
@@ -2261,7 +2324,8 @@ static const command COMMANDS[] = {
      "launch tree, sizes, batch size, image count and metrics name; the data "
      "comes from the flags (the payload's places are in S3), and flags "
      "override the payload",
-     "--weights --images --workers --plan --method --seed --stack " RUN_FLAGS
+     "--weights --images --workers --plan --method --seed --stack "
+     "--function " RUN_FLAGS
      " --check --out --scores --metrics --specs-out " MODEL_FLAGS
      " --images-count --max-memory --json --quiet --progress --no-progress", 1},
     {"cost", cmd_cost,

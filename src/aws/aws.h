@@ -21,7 +21,7 @@
  *                sections [NAME], $AWS_CONFIG_FILE (~/.aws/config) with
  *                [profile NAME] (or [default]);
  *   endpoints:   $AWS_ENDPOINT_URL_<SERVICE> (SQS, SNS, S3,
- *                CLOUDFORMATION), $AWS_ENDPOINT_URL, the profile's
+ *                CLOUDFORMATION, LAMBDA), $AWS_ENDPOINT_URL, the profile's
  *                `endpoint_url`, https://<service>.<region>.amazonaws.com;
  *   retries:     $AWS_MAX_ATTEMPTS (attempts per request, 1..20; 5).
  *
@@ -45,10 +45,12 @@ typedef enum sdsinf_aws_service {
     SDSINF_AWS_SNS,
     SDSINF_AWS_S3,
     SDSINF_AWS_CLOUDFORMATION,
+    SDSINF_AWS_LAMBDA,
     SDSINF_AWS_NSERVICES
 } sdsinf_aws_service;
 
-/* "sqs", "sns", "s3", "cloudformation": the SigV4 service names. */
+/* "sqs", "sns", "s3", "cloudformation", "lambda": the SigV4 service
+ * names. */
 const char *sdsinf__aws_service_name(sdsinf_aws_service s);
 
 /* ---- Configuration ------------------------------------------------------ */
@@ -218,6 +220,19 @@ int sdsinf__aws_error_parse(const char *body, size_t len, char *code,
  * SDSINF_EACCES, SDSINF_ETHROTTLED, else SDSINF_EIO; *retry set when the
  * request is worth repeating (throttling, 5xx). */
 int sdsinf__aws_error_status(const char *code, long http, int *retry);
+
+/* ---- JSON strings (the Lambda API's bodies) ------------------------------ */
+
+/* s as the inside of a JSON string ('"', '\\' and the bytes outside
+ * printable ASCII escaped) into out (cap bytes, always ended when cap > 0;
+ * cut between escapes to fit; NULL: only counted): the length of the whole
+ * escaped text, as snprintf counts. */
+size_t sdsinf__aws_json_escape(const char *s, char *out, size_t cap);
+/* The string member `key` of the JSON object in json[0..len) (top level
+ * only), unescaped into out (cap bytes, cut to fit): 0, or -1 when the
+ * text is not an object or has no such string member. */
+int sdsinf__aws_json_string(const char *json, size_t len, const char *key,
+                            char *out, size_t cap);
 
 /* ---- Encodings ------------------------------------------------------------ */
 

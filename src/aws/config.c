@@ -14,12 +14,12 @@
 #define LINE_CAP 8192
 
 static const char *const env_suffix[SDSINF_AWS_NSERVICES] = {
-    "SQS", "SNS", "S3", "CLOUDFORMATION"};
+    "SQS", "SNS", "S3", "CLOUDFORMATION", "LAMBDA"};
 
 const char *sdsinf__aws_service_name(sdsinf_aws_service s)
 {
     static const char *const names[SDSINF_AWS_NSERVICES] = {
-        "sqs", "sns", "s3", "cloudformation"};
+        "sqs", "sns", "s3", "cloudformation", "lambda"};
     return (unsigned)s < SDSINF_AWS_NSERVICES ? names[s] : "?";
 }
 

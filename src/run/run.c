@@ -77,6 +77,17 @@ int sdsinf__launch_tree(int bfr, int nlevels, int workers, int *parent,
     return SDSINF_OK;
 }
 
+int sdsinf__spec_tree(const sdsinf_worker_spec *s, int **parent,
+                      sdsinf_err *err)
+{
+    int W = s->workers;
+    if (!(*parent = sdsinf__mallocarray((size_t)W, sizeof **parent)))
+        return sdsinf__fail(err, SDSINF_ENOMEM, "no memory");
+    return sdsinf__launch_tree(s->bfr > 0 ? s->bfr : W,
+                               s->nlevels > 0 ? s->nlevels : 1, W, *parent,
+                               err);
+}
+
 int sdsinf__canceled(const run_ctx *c, int cleaned, sdsinf_err *err)
 {
     if (!cleaned)
@@ -121,8 +132,10 @@ static size_t run_opts_size(int v)
         offsetof(sdsinf_run_opts, max_message),
         offsetof(sdsinf_run_opts, cancel),
         offsetof(sdsinf_run_opts, worker_exe),
-        offsetof(sdsinf_run_opts, start_timeout_ms)};
-    return v >= 1 && v <= 5 ? upto[v - 1] : sizeof(sdsinf_run_opts);
+        offsetof(sdsinf_run_opts, start_timeout_ms),
+        offsetof(sdsinf_run_opts, progress),
+        offsetof(sdsinf_run_opts, function)};
+    return v >= 1 && v <= 7 ? upto[v - 1] : sizeof(sdsinf_run_opts);
 }
 
 int sdsinf_run_opts_check(const sdsinf_run_opts *o, int workers,
@@ -156,6 +169,14 @@ int sdsinf_run_opts_check(const sdsinf_run_opts *o, int workers,
     if (lm == &sdsinf__launcher_external &&
         (rc = sdsinf__specs_dir_check(o, err)) != SDSINF_OK)
         return rc;
+    const char *plan_dir = o->version >= 2 ? o->plan_dir : NULL;
+    if ((lm->caps & SDSINF_LAUNCH_REMOTE) &&
+        !(plan_dir && sdsinf_location_remote(plan_dir)))
+        return sdsinf__fail(err, SDSINF_EINVAL, "launcher %s: its workers "
+                            "read their plan and inputs from S3, never from "
+                            "this machine: give a plan in S3, s3://BUCKET/KEY "
+                            "(sdsinf partition --out s3://BUCKET/KEY makes "
+                            "one)", lm->name);
     if (o->codec && strcmp(o->codec, "zstd") && strcmp(o->codec, "raw"))
         return sdsinf__fail(err, SDSINF_EINVAL, "unknown codec '%s' (known: "
                             "zstd, raw)", o->codec);
