@@ -188,14 +188,17 @@ static void ended_unreported(gather *g, int w)
     consider(g, SDSINF_EIO, msg, 0);
 }
 
-/* The workers not settled yet (unstarted: not started yet), as "1,4,7"
- * (for messages). */
-static void owed_list(const gather *g, int unstarted, char *buf, size_t cap)
+/* The workers not settled yet, those not started yet, or those started
+ * and not settled, as "1,4,7" (for messages). */
+enum { OWED_UNSETTLED, OWED_UNSTARTED, OWED_SILENT };
+static void owed_list(const gather *g, int which, char *buf, size_t cap)
 {
     size_t at = 0;
     buf[0] = 0;
     for (int w = 0; w < g->c->W && at + 12 < cap; w++)
-        if (unstarted ? !g->w[w].started : !g->w[w].settled)
+        if (which == OWED_UNSTARTED ? !g->w[w].started
+            : which == OWED_SILENT  ? g->w[w].started && !g->w[w].settled
+                                    : !g->w[w].settled)
             at += (size_t)snprintf(buf + at, cap - at, "%s%d", at ? "," : "",
                                    w);
 }
@@ -211,7 +214,7 @@ static void never_started(gather *g, int start_ms)
                              "start timeout: run option start_timeout_ms, "
                              "--start-timeout-ms";
     char list[256], m[600];
-    owed_list(g, 1, list, sizeof list);
+    owed_list(g, OWED_UNSTARTED, list, sizeof list);
     if (g->have)
         snprintf(m, sizeof m, "worker(s) %s never started (no word from "
                  "them on channel %s), so the others failed: %s", list,
@@ -296,6 +299,23 @@ static void settle_started(gather *g, int keyed, int timeout_ms)
         if (g->settled > settled && sdsinf__now() + quiet > until)
             until = sdsinf__now() + quiet;
     }
+}
+
+/* After settle_started, when the run failed on timeouts: names the
+ * workers that started and then never reported (dead: the others timed
+ * out waiting for them) before the first timeout. */
+static void name_silent(gather *g)
+{
+    char list[256], m[sizeof g->first.msg + 300];
+    owed_list(g, OWED_SILENT, list, sizeof list);
+    if (g->rank != 1 || !list[0])
+        return;
+    snprintf(m, sizeof m, "worker(s) %s fell silent on channel %s (started, "
+             "then no report: died or stuck), so the others failed: %s",
+             list, g->c->channel, g->first.msg);
+    int code = g->first.code;
+    g->have = 0;
+    consider(g, code, m, 1);
 }
 
 /* On success: the reports' totals, records and worker 0's result become
@@ -432,7 +452,7 @@ int sdsinf__gather(run_ctx *c, sdsinf_launch *l,
         if (!lm->poll && g.reports > 0 && g.settled < c->W &&
             sdsinf__now() - g.last_report > timeout_ms / 1e3) {
             char list[256], m[400];
-            owed_list(&g, 0, list, sizeof list);
+            owed_list(&g, OWED_UNSETTLED, list, sizeof list);
             snprintf(m, sizeof m, "no report from worker(s) %s on channel "
                      "%s within %d ms of the others'; a worker died or never "
                      "started", list, c->channel, timeout_ms);
@@ -444,8 +464,10 @@ int sdsinf__gather(run_ctx *c, sdsinf_launch *l,
     if (rc == SDSINF_OK && g.have && g.rank < 2 && blind && g.started < c->W)
         never_started(&g, start_ms); /* the others waited for them */
     if (rc == SDSINF_OK && g.have && !lm->stop &&
-        !(lm->caps & SDSINF_LAUNCH_IN_JOB))
+        !(lm->caps & SDSINF_LAUNCH_IN_JOB)) {
         settle_started(&g, keyed, timeout_ms);
+        name_silent(&g);
+    }
     if (rc == SDSINF_OK && g.have) {
         rc = g.first.code;
         if (err)
