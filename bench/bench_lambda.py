@@ -30,8 +30,8 @@ The billed durations are what the workers took here: every worker, the
 emulator and the coordinator share this machine's cores, so a worker's
 duration is the whole run's wall time on a contended machine, not what it
 would take on Lambda with its own vCPU; the communication's cost (requests
-and their 64 KiB units) does not depend on that.  The cores other work
-kept busy are reported (as bench_run.py does).
+and their 64 KiB units) does not depend on that.  The machine's busy cores
+during each run are reported.
 
 Without $AWS_ENDPOINT_URL the program runs itself again under
 tests/with_aws.sh (a private ministack on 127.0.0.1, checked empty at the
@@ -55,7 +55,7 @@ import zipfile
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "bench"))
 from bench_infer import busy_cores, log, tile_workload  # noqa: E402
-from bench_run import CONTENDED, real_data, run_json  # noqa: E402
+from bench_run import data_args, real_data, run_json  # noqa: E402
 
 WITH_AWS = os.path.join(ROOT, "tests", "with_aws.sh")
 SDS_INF = {"queue": 0.0215, "object": 0.0539}  # $ per 10,000 images, 8 w
@@ -123,12 +123,7 @@ def main():
     ap = argparse.ArgumentParser(
         description="the lambda launcher on the real data against the "
                     "emulator: golden check, invocations, requests, cost")
-    ap.add_argument("--data", default=os.path.join(
-        ROOT, "..", "shared", "data", "graphchallenge"))
-    ap.add_argument("--sdsinf", default=os.path.join(ROOT, "build", "sdsinf"))
-    ap.add_argument("--neurons", type=int, default=1024)
-    ap.add_argument("--layers", type=int, default=120)
-    ap.add_argument("--workers", type=int, default=8)
+    data_args(ap)
     ap.add_argument("--channels", default="sqs,sns,s3")
     ap.add_argument("--memory", type=int, default=1024, metavar="MB",
                     help="the worker function's memory (default 1024)")
@@ -216,9 +211,13 @@ def one_run(args, stack, ch, tag, gold, ref, work, failures):
            "--images", f"s3://{B}/in/{tag}.tsv", "--plan", f"s3://{B}/plan",
            "--check", gold, "--json", "--scores", pre + ".scores",
            "--out", pre + ".cats"]
-    res, _, wall, other, _, err = run_json(cmd, f"{ch} {tag}", args.timeout)
+    res, _, wall, other, cpu, err = run_json(cmd, f"{ch} {tag}",
+                                             args.timeout)
+    # the machine's busy cores: the coordinator's, and the emulator's and
+    # its workers' (not the coordinator's children), and any other work
+    busy = None if other is None else round(other + cpu / wall, 2)
     r = {"channel": ch, "tag": tag, "wall_s": round(wall, 3),
-         "other_cores": other}
+         "busy_cores": busy}
     if res is None:
         failures.append(f"{ch} ({tag}): {err.strip()[-300:]}")
         return r
@@ -301,10 +300,13 @@ def report(args, stack, runs, failures, setup):
           f" / {COST_SHARE} = ${t['sds_inf_usd_10k'] / COST_SHARE:.5f}: "
           f"**{'met' if t['met'] else 'NOT met'}** (communication alone "
           f"${d['comm']:.5f}: {'met' if t['comm_met'] else 'NOT met'})")
-    contended = [f"{r['channel']} ({r['tag']}): {r['other_cores']} cores"
-                 for r in runs if (r.get("other_cores") or 0) > CONTENDED]
-    if contended:
-        p("\nContended runs (other work > 0.3 cores): " + "; ".join(contended))
+    busy = [f"{r['channel']} ({r['tag']}) {r['busy_cores']}" for r in runs
+            if r.get("busy_cores") is not None]
+    if busy:
+        p(f"\nThe machine's busy cores while each ran (of {os.cpu_count()}; "
+          "the coordinator, the emulator, its worker processes and any other "
+          "work; before the runs: "
+          f"{setup['busy_before'] or 0:.2f}): " + "; ".join(busy))
     for f in failures:
         p(f"\nFAILED: {f}")
     if args.json_out:

@@ -15,24 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-static sdsinf_aws *g_aws;
+static sdsinf_aws *g_aws; /* one client for the group */
 static const char *g_fn;
-
-static int setup(void **state)
-{
-    (void)state;
-    sdsinf_err err = {0};
-    if (sdsinf__aws_new(&g_aws, &err) != SDSINF_OK)
-        fail_msg("%s", err.msg);
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    sdsinf__aws_free(g_aws);
-    return 0;
-}
 
 /* A synchronous invocation of ev: its status, *answer (freed by the
  * caller) and the error's message in err. */
@@ -147,12 +131,19 @@ int main(void)
                "tests/cli_lambda_launch.sh\n");
         return 77;
     }
+    sdsinf_err err = {0};
+    if (sdsinf__aws_new(&g_aws, &err) != SDSINF_OK) {
+        printf("FAIL: %s\n", err.msg);
+        return 1;
+    }
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_answer, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_function_error, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_events_at_once, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_no_function, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_bad_names, setup, teardown),
+        cmocka_unit_test(test_answer),
+        cmocka_unit_test(test_function_error),
+        cmocka_unit_test(test_events_at_once),
+        cmocka_unit_test(test_no_function),
+        cmocka_unit_test(test_bad_names),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    int failed = cmocka_run_group_tests(tests, NULL, NULL);
+    sdsinf__aws_free(g_aws);
+    return failed;
 }
