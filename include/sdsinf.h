@@ -964,7 +964,9 @@ SDSINF_API int sdsinf_lambda_serve(const char *api,
 /* Runs worker spec s as invocation inv (sdsinf_worker_main, with the
  * invocation's cache): every wait is capped by its deadline, and a worker
  * still running SDSINF_LAMBDA_MARGIN_MS before it stops (reporting so to
- * its coordinator) and returns SDSINF_ETIMEDOUT naming the deadline.  On
+ * its coordinator) and returns SDSINF_ETIMEDOUT naming the deadline.  Its
+ * report carries the invocation's duration and the function's memory
+ * ($AWS_LAMBDA_FUNCTION_MEMORY_SIZE), the run's Lambda usage.  On
  * success *body (malloc'd) is the answer, a JSON object: {"worker",
  * "workers", "run" (hex), "loaded" (whether it loaded its plan and shard,
  * or the cache's served), "seconds"}. */

@@ -8,8 +8,9 @@
 # AWS config files, SDSINF_AWS_EMULATOR (ministack or moto) and
 # SDSINF_AWS_PID.  Afterwards the emulator must hold no queue, topic,
 # subscription, bucket, object, stack, IAM role (but moto's own, made
-# here) or log group (every run and stack cleaned up after itself), else
-# the test fails listing them.  Exits with COMMAND's status; 77 (CTest's
+# here) or log group (every run and stack cleaned up after itself), and
+# ministack's Lambda functions (local processes, given its endpoint) no
+# file in their scratch directory, else the test fails listing them.  Exits with COMMAND's status; 77 (CTest's
 # skip) when the emulator is not installed (scripts/install-aws-tools.sh
 # installs both in virtual environments under $SDSINF_VENVS, default
 # /opt/sdsinf-venvs).
@@ -35,6 +36,7 @@ if ! command -v curl >/dev/null; then
     exit 77
 fi
 dir=$(mktemp -d "${TMPDIR:-/tmp}/sdsinf-aws.XXXXXX")
+mkdir "$dir/scratch"
 pid=
 stop() {
     if [ -n "$pid" ]; then
@@ -51,10 +53,11 @@ for attempt in 1 2 3 4 5 6 7 8; do
     port=$(( 20000 + (RANDOM * 32768 + RANDOM + $$) % 40000 ))
     if [ "$kind" = ministack ]; then
         # its Lambda functions (local processes) inherit the endpoint, and
-        # keep their code and temporary files in $dir, removed at the end
+        # keep their code and temporary files in $dir, removed at the end,
+        # and their scratch in $dir/scratch, which must be empty then
         (cd "$dir" && GATEWAY_PORT=$port BIND_HOST=127.0.0.1 IOT_MTLS_ENABLED=0 \
             AWS_ENDPOINT_URL=http://127.0.0.1:$port TMPDIR=$dir \
-            exec "$server") >"$dir/server.log" 2>&1 &
+            SDSINF_SCRATCH=$dir/scratch exec "$server") >"$dir/server.log" 2>&1 &
     else
         (cd "$dir" && exec "$server" -H 127.0.0.1 -p "$port") \
             >"$dir/server.log" 2>&1 &
@@ -150,6 +153,10 @@ left += ["log group " + g["logGroupName"]
 print("\n".join(left))
 EOF
 ) || { echo "FAIL: could not list what the emulator holds: $left"; left=error; }
+if [ -n "$(find "$dir/scratch" -mindepth 1 2>/dev/null)" ]; then
+    left="$left${left:+
+}files the Lambda functions left: $(find "$dir/scratch" -mindepth 1 | head -n 5)"
+fi
 if [ -n "$left" ]; then
     echo "FAIL: the emulator holds resources after the test:"
     echo "$left" | head -n 40
