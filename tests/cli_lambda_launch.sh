@@ -12,7 +12,8 @@
 # local inputs, no plan and a missing function fail clearly; a worker
 # process killed mid-run (SDSINF_TEST_KILL in the function's environment)
 # ends the run naming it, within the run's timeout and a few seconds, and
-# leaves nothing behind.  TEST_LAMBDA (test_lambda.c) checks Invoke itself
+# leaves nothing behind, as do workers that never start (the function
+# cannot reach SQS), named once the run's timeout is past.  TEST_LAMBDA (test_lambda.c) checks Invoke itself
 # on the function.  The stack is destroyed at the end; with_aws.sh then
 # checks that the emulator holds nothing.
 set -euo pipefail
@@ -182,7 +183,22 @@ killed() { # label, run arguments...
 function_env '{"SDSINF_TEST_KILL": "2:3"}'
 killed "killed, s3 on the stack" --stack $stack --channel s3
 killed "killed, sqs on the run's queues" --function "$fn" --channel sqs
+
+echo "== workers that never start (their SQS endpoint unreachable)"
+function_env '{"AWS_ENDPOINT_URL_SQS": "http://127.0.0.1:9"}'
+t0=$(date +%s)
+rc=0
+(cd "$tmp" && "$sdsinf" run --launcher lambda --function "$fn" --channel sqs \
+    --weights "s3://$B/model.sdsinf" --images "s3://$B/in/images.tsv" \
+    --plan "s3://$B/plan4" --timeout-ms 5000) >/dev/null 2>"$tmp/err" || rc=$?
+took=$(( $(date +%s) - t0 ))
 function_env '{}'
+cat "$tmp/err"
+[ "$rc" = 1 ] && grep -q "worker(s) 0,1,2,3 never started: no word from them on channel sqs within 5000 ms (their invocations failed" "$tmp/err" ||
+    fail "never started: exit $rc"
+[ "$took" -le 20 ] || fail "never started: told after $took s"
+untouched "never started"
+echo "ok: workers that never start named in $took s (start timeout: the run's 5 s)"
 
 gc=$data/graphchallenge
 if [ -d "$gc/neuron1024" ]; then
