@@ -54,9 +54,9 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "bench"))
 from bench_infer import busy_cores, log, tile_workload  # noqa: E402
-from bench_run import (CONTENDED, PrivateRedis, layer_groups,  # noqa: E402
-                       make_model, make_plan, read_layers, real_data,
-                       run_json)
+from bench_run import (CONTENDED, PrivateRedis, data_args,  # noqa: E402
+                       layer_groups, make_model, make_plan, read_layers,
+                       real_data, run_json)
 
 PROXY = os.path.join(ROOT, "tests", "aws_throttle_proxy.py")
 WITH_AWS = os.path.join(ROOT, "tests", "with_aws.sh")
@@ -155,12 +155,7 @@ def main():
     ap = argparse.ArgumentParser(
         description="every channel on the real data: golden check, equality "
                     "with infer, time, requests by kind and layer, cost")
-    ap.add_argument("--data", default=os.path.join(
-        ROOT, "..", "shared", "data", "graphchallenge"))
-    ap.add_argument("--sdsinf", default=os.path.join(ROOT, "build", "sdsinf"))
-    ap.add_argument("--neurons", type=int, default=1024)
-    ap.add_argument("--layers", type=int, default=120)
-    ap.add_argument("--workers", type=int, default=8)
+    data_args(ap)
     ap.add_argument("--method", default="hypergraph",
                     help="the plan's partitioner (hypergraph, block, random)")
     ap.add_argument("--tile", type=int, default=1, metavar="K",

@@ -265,6 +265,17 @@ def sdsinf_json(cmd, what):
     return res, wall
 
 
+def data_args(ap):
+    """The flags of a benchmark on the real network: --data (the
+    GraphChallenge directory), --sdsinf, --neurons, --layers, --workers."""
+    ap.add_argument("--data", default=os.path.join(
+        ROOT, "..", "shared", "data", "graphchallenge"))
+    ap.add_argument("--sdsinf", default=os.path.join(ROOT, "build", "sdsinf"))
+    ap.add_argument("--neurons", type=int, default=1024)
+    ap.add_argument("--layers", type=int, default=120)
+    ap.add_argument("--workers", type=int, default=8)
+
+
 def real_data(args, n, nl, bench):
     """The real network's weights, first 6,000 images and their golden
     categories under args.data; None when one is missing, after saying so

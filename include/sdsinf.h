@@ -697,7 +697,8 @@ typedef struct sdsinf_run_opts {
                                    "external" (specs_dir), "mpi": this
                                    process is one rank of an MPI job
                                    (mpirun -n workers), the worker of its
-                                   rank; rank 0 holds the result; or any
+                                   rank; rank 0 holds the result; "lambda"
+                                   (invocations of `function`); or any
                                    registered (see Launchers) */
     const char *channel;        /* NULL: "local" ("mem" for threads, "mpi"
                                    for mpi) */
@@ -751,7 +752,8 @@ typedef struct sdsinf_run_opts {
                             workers' launch, for every worker to start
                             (its data loaded and channel open, it tells the
                             coordinator so); then the run ends naming those
-                            that did not; 0: 600000 (10 minutes) */
+                            that did not; 0: 600000 (10 minutes; lambda:
+                            the run's timeout) */
     /* version 7 */
     /* Called from the calling thread while the run waits for its workers
      * (every ~0.1 s at most): `done` of `total` steps, a step one worker's
@@ -770,6 +772,12 @@ typedef struct sdsinf_run_opts {
                             s3:// locations; NULL: none (a launcher with
                             SDSINF_LAUNCH_REMOTE then needs an s3://
                             plan_dir) */
+    const char *function;   /* launcher lambda: the name of the AWS Lambda
+                            function whose invocations are the workers
+                            (its bootstrap the sdsinf executable; `sdsinf
+                            aws deploy --package` makes <stack>-worker);
+                            NULL: the function this process runs in
+                            ($AWS_LAMBDA_FUNCTION_NAME) */
 } sdsinf_run_opts;
 SDSINF_API void sdsinf_run_opts_init(sdsinf_run_opts *o);
 /* Checks the options alone, before any data is loaded (sdsinf_run checks
@@ -825,6 +833,14 @@ typedef struct sdsinf_run_stats {
     sdsinf_layer_record *records;
     int64_t nrecords;
     sdsinf_stage_stats staged; /* what stage_bucket staged (zeros: none) */
+    /* launcher lambda (else 0): the workers' invocations and their billed
+     * duration x memory in GB-seconds (GB = 1024 MB; each worker's
+     * duration as it measured it, from its invocation's start to its
+     * report, rounded up to the ms as AWS bills), and the function's
+     * architecture (SDSINF_ARCH_*, as its workers report it) */
+    uint64_t lambda_invocations;
+    double lambda_gb_seconds;
+    int lambda_arch;
 } sdsinf_run_stats;
 SDSINF_API void sdsinf_run_stats_free(sdsinf_run_stats *st);
 
@@ -974,7 +990,9 @@ SDSINF_API int sdsinf_lambda_serve(const char *api,
 /* Runs worker spec s as invocation inv (sdsinf_worker_main, with the
  * invocation's cache): every wait is capped by its deadline, and a worker
  * still running SDSINF_LAMBDA_MARGIN_MS before it stops (reporting so to
- * its coordinator) and returns SDSINF_ETIMEDOUT naming the deadline.  On
+ * its coordinator) and returns SDSINF_ETIMEDOUT naming the deadline.  Its
+ * report carries the invocation's duration and the function's memory
+ * ($AWS_LAMBDA_FUNCTION_MEMORY_SIZE), the run's Lambda usage.  On
  * success *body (malloc'd) is the answer, a JSON object: {"worker",
  * "workers", "run" (hex), "loaded" (whether it loaded its plan and shard,
  * or the cache's served), "seconds"}. */
@@ -994,9 +1012,11 @@ SDSINF_API int sdsinf_lambda_worker(const sdsinf_lambda_invocation *inv,
  * of functions in a registry by name: a new launcher (workers that run
  * elsewhere) is one source file that fills one in and registers it.
  * Built in: "local" (processes of this machine, the default), "threads",
- * "external" (writes the specs for someone else to start) and "mpi"
+ * "external" (writes the specs for someone else to start), "mpi"
  * (where built with MPI; its MPI calls, like the mpi channel, come from
- * the MPI plugin libsdsinf-mpi.so, loaded when a run starts). */
+ * the MPI plugin libsdsinf-mpi.so, loaded when a run starts) and "lambda"
+ * (where built with the AWS client: each worker an invocation of an AWS
+ * Lambda function, run option `function`). */
 #define SDSINF_LAUNCHER_VERSION 1
 
 enum {
@@ -1365,6 +1385,9 @@ SDSINF_API int sdsinf_clean(int dry_run,
 #define SDSINF_STACK_OUT_QUEUES "QueuePrefix"    /* queues <prefix>-<w> */
 #define SDSINF_STACK_OUT_WORKERS "MaxWorkers"    /* queues 0..MaxWorkers */
 #define SDSINF_STACK_OUT_ROLE "WorkerRoleArn"    /* the worker function's */
+#define SDSINF_STACK_OUT_FUNCTION "FunctionName" /* the worker function's
+                                                    name (a stack deployed
+                                                    with its package) */
 
 typedef struct sdsinf_stack_info {
     char id[320];      /* StackId */

@@ -1,7 +1,7 @@
 /* test_aws.c - the AWS client without a service: the configuration chain
  * (environment, profiles in config and credentials files under a
- * temporary HOME), error answers and their statuses, forms, base64, the
- * EC2 launch request. */
+ * temporary HOME), error answers and their statuses, forms, JSON strings,
+ * base64, the EC2 launch request. */
 #include "testutil.h"
 
 #include "aws/aws.h"
@@ -15,7 +15,8 @@ static const char *const vars[] = {
     "AWS_DEFAULT_PROFILE", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE",
     "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_SQS", "AWS_ENDPOINT_URL_SNS",
     "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL_CLOUDFORMATION",
-    "AWS_ENDPOINT_URL_EC2", "AWS_MAX_ATTEMPTS", NULL};
+    "AWS_ENDPOINT_URL_EC2", "AWS_ENDPOINT_URL_LAMBDA", "AWS_MAX_ATTEMPTS",
+    NULL};
 
 static char *g_home;
 
@@ -264,6 +265,48 @@ static void test_xml(void **state)
     }
 }
 
+/* JSON strings: escaped for a body, read from the Lambda API's answers. */
+static void test_json(void **state)
+{
+    (void)state;
+    char out[64];
+    const char *doc = " { \"n\": -1.5e3, \"o\": {\"message\": \"inner\", "
+                      "\"a\": [1, \"]\", {}]}, \"t\": true,\n"
+                      "\"message\": \"say \\\"hi\\\"\\n\\u0041\\u00e9\\/\" } ";
+    assert_int_equal(sdsinf__aws_json_string(doc, strlen(doc), "message",
+                                             out, sizeof out), 0);
+    assert_string_equal(out, "say \"hi\"\nA?/"); /* the top level's */
+    assert_int_equal(sdsinf__aws_json_string(doc, strlen(doc), "o", out,
+                                             sizeof out), -1); /* no string */
+    assert_int_equal(sdsinf__aws_json_string(doc, strlen(doc), "x", out,
+                                             sizeof out), -1);
+    assert_string_equal(out, "");
+    assert_int_equal(sdsinf__aws_json_string(doc, strlen(doc), "message",
+                                             out, 5), 0);
+    assert_string_equal(out, "say "); /* cut to fit */
+    static const char *const bad[] = {"", "[]", "{\"message\" \"x\"}",
+                                      "{\"message\": \"x", "{\"a\": 1 \"message\": \"x\"}",
+                                      "{\"message\": \"\\q\"}", "{\"message\": \"\\u12\"}",
+                                      "\"message\""};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+        assert_int_equal(sdsinf__aws_json_string(bad[i], strlen(bad[i]),
+                                                 "message", out, sizeof out),
+                         -1);
+    /* only len bytes are read */
+    assert_int_equal(sdsinf__aws_json_string("{\"m\": \"ab\"}", 8, "m", out,
+                                             sizeof out), -1);
+
+    const char *s = "a\"b\\c\n\x01\x7f";
+    size_t need = sdsinf__aws_json_escape(s, NULL, 0);
+    assert_int_equal(need, strlen("a\\\"b\\\\c\\u000a\\u0001\\u007f"));
+    assert_int_equal(sdsinf__aws_json_escape(s, out, sizeof out), need);
+    assert_string_equal(out, "a\\\"b\\\\c\\u000a\\u0001\\u007f");
+    assert_int_equal(sdsinf__aws_json_escape(s, out, 4), need);
+    assert_string_equal(out, "a\\\""); /* whole escapes only */
+    assert_int_equal(sdsinf__aws_json_escape(s, out, 3), need);
+    assert_string_equal(out, "a");
+}
+
 static void test_encodings(void **state)
 {
     (void)state;
@@ -402,6 +445,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_bad_files, setup, teardown),
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_xml),
+        cmocka_unit_test(test_json),
         cmocka_unit_test(test_encodings),
         cmocka_unit_test(test_ec2_request),
         cmocka_unit_test_setup_teardown(test_retries, setup, teardown),

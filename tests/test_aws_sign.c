@@ -1,11 +1,13 @@
 /* test_aws_sign.c - every kind of request sdsinf signs (SQS and SNS query
- * forms, S3 PUT/GET/DELETE with x-amz-content-sha256) is accepted with the
+ * forms, S3 PUT/GET/DELETE with x-amz-content-sha256, Lambda's Invoke with
+ * its X-Amz-Invocation-Type) is accepted with the
  * right key and refused, SDSINF_EACCES with AWS's code in the message,
  * with a wrong secret or an unknown key.  Run under `with_aws.sh --moto`
  * (moto_server with IAM authentication on); skipped (77) elsewhere. */
 #include "testutil.h"
 
 #include "aws/aws.h"
+#include "aws/lambda.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -201,6 +203,25 @@ static void test_s3(void **state)
 
 /* Temporary credentials (an assumed role's): accepted with their session
  * token (X-Amz-Security-Token), refused with another. */
+/* Invoke, both kinds: signed right, it reaches Lambda (which has no such
+ * function: AWS's ResourceNotFoundException); else refused. */
+static void test_lambda(void **state)
+{
+    (void)state;
+    sdsinf_err err = {0};
+    for (int sync = 0; sync < 2; sync++) {
+        expect_refused(sdsinf__lambda_invoke(g_bad_secret, "sdsinf-sign-none",
+                                             sync, "{}", 2, NULL, NULL, NULL,
+                                             &err),
+                       &err, "SignatureDoesNotMatch");
+        int rc = sdsinf__lambda_invoke(g_good, "sdsinf-sign-none", sync, "{}",
+                                       2, NULL, NULL, NULL, &err);
+        if (rc != SDSINF_EIO || !strstr(err.msg, "ResourceNotFoundException"))
+            fail_msg("expected ResourceNotFoundException, got %s: %s",
+                     sdsinf_status_name(rc), err.msg);
+    }
+}
+
 static void test_session_token(void **state)
 {
     (void)state;
@@ -245,6 +266,7 @@ int main(void)
         cmocka_unit_test(test_sqs),
         cmocka_unit_test(test_sns),
         cmocka_unit_test(test_s3),
+        cmocka_unit_test(test_lambda),
         cmocka_unit_test(test_session_token),
     };
     return cmocka_run_group_tests_name("aws_sign", tests, setup, teardown);

@@ -38,6 +38,7 @@ if ! command -v curl >/dev/null; then
     exit 77
 fi
 dir=$(mktemp -d "${TMPDIR:-/tmp}/sdsinf-aws.XXXXXX")
+mkdir "$dir/scratch"
 pid=
 stop() {
     if [ -n "$pid" ]; then
@@ -53,14 +54,12 @@ trap 'exit 130' INT TERM
 for attempt in 1 2 3 4 5 6 7 8; do
     port=$(( 20000 + (RANDOM * 32768 + RANDOM + $$) % 40000 ))
     if [ "$kind" = ministack ]; then
-        # its Lambda functions' processes get its environment: sdsinf there
-        # calls this emulator back and keeps its files in a private scratch
-        # directory; the functions' code goes under $dir too (TMPDIR)
-        mkdir -p "$dir/functions"
+        # its Lambda functions (local processes) inherit the endpoint, and
+        # keep their code and temporary files in $dir, removed at the end,
+        # and their scratch in $dir/scratch, which must be empty then
         (cd "$dir" && GATEWAY_PORT=$port BIND_HOST=127.0.0.1 IOT_MTLS_ENABLED=0 \
-            AWS_ENDPOINT_URL=http://127.0.0.1:$port TMPDIR="$dir" \
-            SDSINF_SCRATCH="$dir/functions" exec "$server") \
-            >"$dir/server.log" 2>&1 &
+            AWS_ENDPOINT_URL=http://127.0.0.1:$port TMPDIR=$dir \
+            SDSINF_SCRATCH=$dir/scratch exec "$server") >"$dir/server.log" 2>&1 &
     else
         (cd "$dir" && exec "$server" -H 127.0.0.1 -p "$port") \
             >"$dir/server.log" 2>&1 &
@@ -86,7 +85,7 @@ fi
 : >"$dir/config"
 : >"$dir/credentials"
 unset AWS_PROFILE AWS_DEFAULT_PROFILE AWS_SESSION_TOKEN AWS_DEFAULT_REGION
-for s in SQS SNS S3 CLOUDFORMATION EC2; do unset "AWS_ENDPOINT_URL_$s"; done
+for s in SQS SNS S3 CLOUDFORMATION EC2 LAMBDA; do unset "AWS_ENDPOINT_URL_$s"; done
 unset AWS_EC2_METADATA_SERVICE_ENDPOINT
 export AWS_ENDPOINT_URL="http://127.0.0.1:$port" AWS_REGION=us-east-1
 export AWS_CONFIG_FILE=$dir/config AWS_SHARED_CREDENTIALS_FILE=$dir/credentials
@@ -166,10 +165,9 @@ left += ["instance %s %s" % (i["InstanceId"], i["State"]["Name"])
 print("\n".join(left))
 EOF
 ) || { echo "FAIL: could not list what the emulator holds: $left"; left=error; }
-if [ -d "$dir/functions" ]; then # the scratch of sdsinf on its Lambda
-    files=$(find "$dir/functions" -mindepth 1 | head -n 20)
-    [ -z "$files" ] || left="$left${left:+
-}files of its functions: $files"
+if [ -n "$(find "$dir/scratch" -mindepth 1 2>/dev/null)" ]; then
+    left="$left${left:+
+}files the Lambda functions left: $(find "$dir/scratch" -mindepth 1 | head -n 5)"
 fi
 if [ -n "$left" ]; then
     echo "FAIL: the emulator holds resources after the test:"

@@ -116,11 +116,12 @@ static const char *const KINDS[] = {"send", "receive", "empty",   "remove",
                                     "list", "retries", "units",   "bytes",
                                     NULL};
 /* A channel's one map: the kinds, then how many of the units its sends
- * billed and the S3 requests of a claim check (each optional). */
+ * billed and the S3 requests of a claim check (each optional), and a
+ * Lambda run's invocations (priced from its lambda object). */
 static const char *const FLAT_KINDS[] = {
     "send",  "receive",    "empty",  "remove", "list",    "retries",
     "units", "send_units", "s3_put", "s3_get", "s3_list", "s3_remove",
-    NULL};
+    "lambda_invocations", NULL};
 
 /* One request map (at path `at`) into *q, and its bytes into *bytes when
  * bytes is not NULL (a service's map). */
@@ -428,8 +429,8 @@ static int print_json(const record *rec, const run_usage *ru,
 
 /* ---- entry ------------------------------------------------------------------ */
 
-int cost_run_usd(const char *channel, const sdsinf_requests *q,
-                 const sdsinf_requests *storage, uint64_t bytes, double *usd,
+int cost_run_usd(const char *channel, const sdsinf_run_stats *st,
+                 const sdsinf_requests *storage, double *usd,
                  sdsinf_err *err)
 {
     price_table t = {0};
@@ -438,12 +439,15 @@ int cost_run_usd(const char *channel, const sdsinf_requests *q,
     svc s = service_named(channel);
     int rc;
     *usd = 0;
-    if (s == SVC_NONE && !storage)
+    if (s == SVC_NONE && !storage && !st->lambda_invocations)
         return SDSINF_OK;
     sdsinf_usage_init(&u);
-    usage_of_channel(s, q, bytes, &u);
+    usage_of_channel(s, &st->requests, st->bytes_sent, &u);
     if (storage)
         usage_of_storage(storage, &u);
+    u.lambda_invocations = st->lambda_invocations;
+    u.lambda_gb_seconds = st->lambda_gb_seconds;
+    u.lambda_arch = st->lambda_arch;
     if (!(rc = prices_load(NULL, NULL, &t, err)) &&
         !(rc = sdsinf_cost_compute(&t.prices, &u, &c, err)))
         *usd = c.usd;

@@ -6,7 +6,8 @@
  * the whole file: one JSON object with channel, requests and bytes_sent)
  * or the metrics of `--metrics PREFIX` (PREFIX or PREFIX.json).  requests
  * is either one map of kinds (send, receive, empty, remove, list, retries,
- * units), the requests of the run's channel, or a map of services to such
+ * units; a Lambda run's lambda_invocations too), the requests of the run's
+ * channel, or a map of services to such
  * maps ({"sns": {...}, "sqs": {...}, "s3": {...}}, each with an optional
  * bytes), for channels that use several (SNS to SQS, a claim check in
  * S3).  Optional: storage_requests, one map of the S3 requests of the
@@ -48,15 +49,15 @@ typedef struct cost_bill {
 } cost_bill;
 int cost_bill_of(const cost_opts *o, cost_bill *b, sdsinf_err *err);
 
-/* The run JSON's cost_usd of a run on `channel` that made the requests q
- * and sent `bytes`, plus the S3 requests `storage` of its s3:// inputs and
+/* The run JSON's cost_usd of a run on `channel` with statistics st (the
+ * requests its channel made, the bytes it sent, its Lambda invocations and
+ * GB-seconds), plus the S3 requests `storage` of its s3:// inputs and
  * outputs (its JSON's storage_requests; NULL: none): 0 for a channel AWS
- * does not bill without storage (no price table is read); else its bill
- * under the default price table's default region, as `sdsinf cost` gives
- * it for the run's JSON (a launcher that bills Lambda or EC2 time adds its
- * lambda or instance part to both). */
-int cost_run_usd(const char *channel, const sdsinf_requests *q,
-                 const sdsinf_requests *storage, uint64_t bytes, double *usd,
+ * does not bill without storage or Lambda (no price table is read); else
+ * its bill under the default price table's default region, as `sdsinf
+ * cost` gives it for the run's JSON. */
+int cost_run_usd(const char *channel, const sdsinf_run_stats *st,
+                 const sdsinf_requests *storage, double *usd,
                  sdsinf_err *err);
 
 /* The largest relative error --validate accepts. */

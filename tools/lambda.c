@@ -24,15 +24,15 @@ static int lambda_init(void *ctx, sdsinf_err *err)
     lambda_ctx *x = ctx;
     const char *h = getenv("_HANDLER");
     if (!h || !h[0] || !strcmp(h, "sdsinf") || !strcmp(h, "bootstrap"))
-        x->workers = x->coordinators = 1; /* (bootstrap: the usual name) */
+        x->workers = x->coordinators = 1;
     else if (!strcmp(h, "worker"))
         x->workers = 1;
     else if (!strcmp(h, "coordinator"))
         x->coordinators = 1;
     else
         return cli_fail(err, SDSINF_EINVAL, "the function's handler "
-                        "(_HANDLER) is '%.80s': give sdsinf (or bootstrap), "
-                        "worker or coordinator", h);
+                        "(_HANDLER) is '%.80s': give sdsinf (or "
+                        "bootstrap: both), worker or coordinator", h);
     return SDSINF_OK;
 }
 

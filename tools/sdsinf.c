@@ -44,6 +44,7 @@ typedef struct opts {
                                  cannot see ours) */
     const char *record; /* run --stack: where the run's record goes
                            (s3://BUCKET/runs/NAME/result.json) */
+    const char *function; /* run --launcher lambda: the workers' function */
     const char *payload; /* the one argument that is not a flag (run: the
                             payload; cost: the run record) */
     long long level, timeout_ms, start_timeout_ms, bfr, nlevels, max_message;
@@ -175,8 +176,10 @@ static const flag FLAGS[] = {
               "also write the images (of the train.<w> files), as one file"),
     TEXT_FLAG("--launcher", launcher, "NAME",
               "how the workers start: local (processes; the default), "
-              "threads, mpi (this process is one rank of mpirun -n W), or "
-              "external (workers started by `sdsinf worker --spec`)"),
+              "threads, mpi (this process is one rank of mpirun -n W), "
+              "external (workers started by `sdsinf worker --spec`), or "
+              "lambda (invocations of an AWS Lambda function; the plan, "
+              "weights and images in S3)"),
     TEXT_FLAG("--channel", channel, "NAME",
               "what carries the messages: local (shared memory), mem "
               "(threads only), fs, redis, sqs, sns, s3 or mpi (default local; "
@@ -196,6 +199,10 @@ static const flag FLAGS[] = {
               "stage the plan and the workers' inputs in BUCKET as --stage "
               "does in the stack's (sdsinf aws run's coordinator: it knows "
               "no stack)"),
+    TEXT_FLAG("--function", function, "NAME",
+              "launcher lambda: the AWS Lambda function whose invocations "
+              "are the workers (default: the --stack's, deployed with "
+              "--package; else the function this runs in)"),
     TEXT_FLAG("--codec", codec, "NAME",
               "the messages' encoding: zstd (the default) or raw"),
     TEXT_FLAG("--spec", spec, "FILE|-",
@@ -245,8 +252,9 @@ static const flag FLAGS[] = {
     COUNT_FLAG("--timeout-ms", timeout_ms, 1, 86400000, "T",
                "the longest wait for a message, in ms (default 30000)"),
     COUNT_FLAG("--start-timeout-ms", start_timeout_ms, 1, 86400000, "T",
-               "launcher external: the longest wait for every worker to "
-               "start, in ms (default 600000)"),
+               "launcher external, lambda: the longest wait for every "
+               "worker to start, in ms (default 600000; lambda: the "
+               "--timeout-ms)"),
     COUNT_FLAG("--max-message", max_message, 256, 9.2e18, "BYTES",
                "the largest message: larger blocks go as chunks (default "
                "262144)"),
@@ -1377,6 +1385,7 @@ static void run_opts_from(const opts *o, sdsinf_run_opts *ro)
     ro->worker_exe = "/proc/self/exe"; /* local workers: `sdsinf worker` */
     ro->specs_dir = o->specs_out;
     ro->stage_bucket = o->stage_bucket;
+    ro->function = o->function;
 }
 
 /* The run options checked before anything is loaded: bad usage (2) for a
@@ -1446,6 +1455,20 @@ static void json_requests(cJSON *j, const sdsinf_requests *r)
         cJSON_AddNumberToObject(j, kind[i], (double)v[i]);
 }
 
+/* A Lambda run's invocations among its requests, and its usage as `sdsinf
+ * cost` reads it: lambda {invocations, gb_seconds, arch}. */
+static void json_lambda(cJSON *j, cJSON *requests, const sdsinf_run_stats *st)
+{
+    cJSON_AddNumberToObject(requests, "lambda_invocations",
+                            (double)st->lambda_invocations);
+    cJSON *l = cJSON_AddObjectToObject(j, "lambda");
+    cJSON_AddNumberToObject(l, "invocations", (double)st->lambda_invocations);
+    cJSON_AddNumberToObject(l, "gb_seconds", st->lambda_gb_seconds);
+    cli_json_add_string(l, "arch", st->lambda_arch == SDSINF_ARCH_ARM64
+                                       ? "arm64"
+                                       : "x86_64");
+}
+
 /* cost_usd: the run's bill (cost.h), its s3:// locations' requests
  * (storage, NULL: none) included; null when it has no price table (said
  * on stderr). */
@@ -1454,8 +1477,7 @@ static void json_cost(cJSON *j, const opts *o, const sdsinf_run_stats *st,
 {
     sdsinf_err err = {0};
     double usd;
-    if (cost_run_usd(channel_name(o), &st->requests, storage, st->bytes_sent,
-                     &usd, &err) == SDSINF_OK) {
+    if (cost_run_usd(channel_name(o), st, storage, &usd, &err) == SDSINF_OK) {
         cJSON_AddNumberToObject(j, "cost_usd", usd);
         return;
     }
@@ -1495,7 +1517,10 @@ static cJSON *run_json(const opts *o, const run_inputs *in,
     cJSON_AddNumberToObject(j, "bytes_per_image",
                             per_image(st->bytes_sent, n));
     cJSON_AddNumberToObject(j, "duplicates", (double)st->duplicates);
-    json_requests(cJSON_AddObjectToObject(j, "requests"), &st->requests);
+    cJSON *req = cJSON_AddObjectToObject(j, "requests");
+    json_requests(req, &st->requests);
+    if (st->lambda_invocations)
+        json_lambda(j, req, st);
     sdsinf_requests sr = {0}; /* this process's, for s3:// locations */
     sdsinf_location_requests(&sr);
     int stored = sr.send || sr.receive || sr.list || sr.remove;
@@ -1565,6 +1590,14 @@ static int run_distributed(const opts *o, const run_setup *rs)
                            "partition)", launcher_name(o));
     if (check_outputs(o))
         return EXIT_USAGE;
+    if ((launcher_caps(o) & SDSINF_LAUNCH_REMOTE) &&
+        (!sdsinf_location_remote(o->weights) ||
+         !sdsinf_location_remote(o->images) ||
+         (o->plan && !sdsinf_location_remote(o->plan))))
+        return usage_error("run --launcher %s takes --weights, --images and "
+                           "--plan in S3 (s3://BUCKET/KEY: upload them "
+                           "first): its workers read nothing from this "
+                           "machine", launcher_name(o));
     if (check_run_opts(o, (int)o->workers))
         return EXIT_USAGE; /* before loading anything */
     run_opts_from(o, &ro);
@@ -1659,7 +1692,8 @@ static int cmd_run(const opts *given)
     opts o = *given;
     payload pl;
     static char stack_config[4096]; /* o.channel_config points here */
-    if (o.stack && sdsinf_stack_channel_config(o.stack, o.channel,
+    static char function[256];      /* o.function, from the stack */
+    if (o.stack && sdsinf_stack_channel_config(o.stack, channel_name(&o),
                                                o.channel_config, stack_config,
                                                sizeof stack_config, &err))
         return cli_error(&err);
@@ -1669,6 +1703,12 @@ static int cmd_run(const opts *given)
                            "is where the run stages its data");
     if (o.stack && stack_bucket(&o, &err))
         return cli_error(&err);
+    if (o.stack && !o.function && !strcmp(launcher_name(&o), "lambda")) {
+        if (sdsinf_stack_output(o.stack, SDSINF_STACK_OUT_FUNCTION, function,
+                                sizeof function, &err))
+            return cli_error(&err);
+        o.function = function;
+    }
     if (!o.payload)
         return run_distributed(&o, &rs);
     if (payload_load(o.payload, &pl, &err) != SDSINF_OK)
@@ -2367,7 +2407,7 @@ static const command COMMANDS[] = {
      "comes from the flags (the payload's places are in S3), and flags "
      "override the payload",
      "--weights --images --workers --plan --method --seed --stack --stage "
-     "--stage-bucket " RUN_FLAGS
+     "--stage-bucket --function " RUN_FLAGS
      " --check --out --scores --metrics --specs-out " MODEL_FLAGS
      " --images-count --max-memory --json --quiet --progress --no-progress", 1},
     {"cost", cmd_cost,

@@ -1,6 +1,6 @@
 /* aws/answer.c - what AWS answers and is sent: XML answers (libxml2),
- * error codes and their statuses, query-protocol forms, base64 and
- * SHA-256 (OpenSSL's libcrypto). */
+ * error codes and their statuses, query-protocol forms, JSON strings (the
+ * Lambda API's bodies), base64 and SHA-256 (OpenSSL's libcrypto). */
 #include "aws/aws.h"
 
 #include <libxml/parser.h>
@@ -305,6 +305,154 @@ void sdsinf__aws_form_free(sdsinf_aws_form *f)
 {
     sdsinf__free(f->s);
     memset(f, 0, sizeof *f);
+}
+
+/* ---- JSON strings ---------------------------------------------------------- */
+
+size_t sdsinf__aws_json_escape(const char *s, char *out, size_t cap)
+{
+    size_t need = 0;
+    int full = !out || !cap; /* once a piece does not fit, none is written */
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        char t[8];
+        size_t n = 1;
+        if (c == '"' || c == '\\')
+            n = (size_t)snprintf(t, sizeof t, "\\%c", c);
+        else if (c < 0x20 || c >= 0x7f)
+            n = (size_t)snprintf(t, sizeof t, "\\u%04x", c);
+        else
+            t[0] = (char)c;
+        if (!full && need + n < cap) {
+            memcpy(out + need, t, n);
+        } else if (!full) {
+            out[need] = 0;
+            full = 1;
+        }
+        need += n;
+    }
+    if (!full)
+        out[need] = 0;
+    return need;
+}
+
+/* A cursor over JSON text. */
+typedef struct jscan {
+    const char *p, *end;
+} jscan;
+
+static void j_space(jscan *j)
+{
+    while (j->p < j->end &&
+           (*j->p == ' ' || *j->p == '\t' || *j->p == '\r' || *j->p == '\n'))
+        j->p++;
+}
+
+/* The string at j->p, decoded into out (cap bytes, cut to fit; NULL:
+ * skipped) and passed; -1 when there is none.  \\u escapes outside ASCII
+ * become '?'. */
+static int j_string(jscan *j, char *out, size_t cap)
+{
+    size_t o = 0;
+    if (j->p >= j->end || *j->p != '"')
+        return -1;
+    for (j->p++; j->p < j->end; j->p++) {
+        char c = *j->p;
+        if (c == '"') {
+            j->p++;
+            if (out && cap)
+                out[o] = 0;
+            return 0;
+        }
+        if (c == '\\') {
+            static const char from[] = "bfnrt\"\\/", to[] = "\b\f\n\r\t\"\\/";
+            const char *k;
+            if (++j->p >= j->end)
+                return -1;
+            c = *j->p;
+            if (c == 'u') {
+                unsigned v = 0;
+                for (int i = 0; i < 4; i++) {
+                    int d = ++j->p < j->end ? *j->p : 'x';
+                    int x = d >= '0' && d <= '9'   ? d - '0'
+                            : d >= 'a' && d <= 'f' ? d - 'a' + 10
+                            : d >= 'A' && d <= 'F' ? d - 'A' + 10
+                                                   : -1;
+                    if (x < 0)
+                        return -1;
+                    v = v * 16 + (unsigned)x;
+                }
+                c = v && v < 0x80 ? (char)v : '?';
+            } else if (c && (k = strchr(from, c))) {
+                c = to[k - from];
+            } else {
+                return -1;
+            }
+        }
+        if (out && o + 1 < cap)
+            out[o++] = c;
+    }
+    return -1;
+}
+
+/* Passes the value at j->p (a string, a number, a literal, or an object
+ * or array whole); -1 when the text ends first. */
+static int j_skip(jscan *j)
+{
+    int depth = 0;
+    j_space(j);
+    while (j->p < j->end) {
+        char c = *j->p;
+        if (c == '"') {
+            if (j_string(j, NULL, 0) != 0)
+                return -1;
+            if (depth == 0)
+                return 0;
+            continue;
+        }
+        if (c == '{' || c == '[') {
+            depth++;
+        } else if (c == '}' || c == ']') {
+            if (depth == 0) /* a scalar ended by its object's end */
+                return 0;
+            if (--depth == 0) {
+                j->p++;
+                return 0;
+            }
+        } else if (c == ',' && depth == 0) {
+            return 0;
+        }
+        j->p++;
+    }
+    return -1;
+}
+
+int sdsinf__aws_json_string(const char *json, size_t len, const char *key,
+                            char *out, size_t cap)
+{
+    jscan j = {json ? json : "", (json ? json : "") + (json ? len : 0)};
+    char k[128];
+    if (cap)
+        out[0] = 0;
+    j_space(&j);
+    if (j.p >= j.end || *j.p++ != '{')
+        return -1;
+    for (;;) {
+        j_space(&j);
+        if (j_string(&j, k, sizeof k) != 0)
+            return -1; /* the end ("}"), or not an object */
+        j_space(&j);
+        if (j.p >= j.end || *j.p++ != ':')
+            return -1;
+        j_space(&j);
+        if (!strcmp(k, key) && j.p < j.end && *j.p == '"')
+            return j_string(&j, out, cap);
+        if (j_skip(&j) != 0)
+            return -1;
+        j_space(&j);
+        if (j.p >= j.end || *j.p++ != ',')
+            return -1;
+    }
 }
 
 /* ---- Encodings ------------------------------------------------------------ */

@@ -230,6 +230,19 @@ int sdsinf__aws_error_parse(const char *body, size_t len, char *code,
  * request is worth repeating (throttling, 5xx). */
 int sdsinf__aws_error_status(const char *code, long http, int *retry);
 
+/* ---- JSON strings (the Lambda API's bodies) ------------------------------ */
+
+/* s as the inside of a JSON string ('"', '\\' and the bytes outside
+ * printable ASCII escaped) into out (cap bytes, always ended when cap > 0;
+ * cut between escapes to fit; NULL: only counted): the length of the whole
+ * escaped text, as snprintf counts. */
+size_t sdsinf__aws_json_escape(const char *s, char *out, size_t cap);
+/* The string member `key` of the JSON object in json[0..len) (top level
+ * only), unescaped into out (cap bytes, cut to fit): 0, or -1 when the
+ * text is not an object or has no such string member. */
+int sdsinf__aws_json_string(const char *json, size_t len, const char *key,
+                            char *out, size_t cap);
+
 /* ---- Encodings ------------------------------------------------------------ */
 
 /* Base64 of src into dst, which holds 4 * ((n + 2) / 3) + 1 bytes; the

@@ -422,6 +422,25 @@ static void find_request_id(sdsinf_aws_response *rs)
     }
 }
 
+/* The error of a JSON protocol's answer (Lambda's): its type from the
+ * x-amzn-ErrorType header ("Code:..." ) or the body's __type
+ * ("namespace#Code"), its message from the body's message or Message. */
+static void json_error(sdsinf_aws_response *rs, char *message, size_t cap)
+{
+    char type[sizeof rs->error_code];
+    if (sdsinf__aws_response_header(rs, "x-amzn-ErrorType", type,
+                                    sizeof type) != 0 &&
+        sdsinf__aws_json_string(rs->body, rs->len, "__type", type,
+                                sizeof type) != 0)
+        type[0] = 0;
+    const char *hash = strchr(type, '#');
+    snprintf(rs->error_code, sizeof rs->error_code, "%.*s",
+             (int)strcspn(hash ? hash + 1 : type, ":"), hash ? hash + 1 : type);
+    if (sdsinf__aws_json_string(rs->body, rs->len, "message", message,
+                                cap) != 0)
+        sdsinf__aws_json_string(rs->body, rs->len, "Message", message, cap);
+}
+
 /* A request under way: its own multi handle around a pooled easy handle
  * (the share still pools the connections). */
 struct sdsinf_aws_pending {
@@ -570,9 +589,13 @@ static int attempt_end(sdsinf_aws_pending *p, CURLcode r,
             code = SDSINF_OK;
             goto done;
         }
-        if (sdsinf__aws_error_parse(rs->body, rs->len, rs->error_code,
-                                    sizeof rs->error_code, message,
-                                    sizeof message) == SDSINF_ENOMEM) {
+        int parsed = sdsinf__aws_error_parse(rs->body, rs->len,
+                                             rs->error_code,
+                                             sizeof rs->error_code, message,
+                                             sizeof message);
+        if (parsed == SDSINF_EPARSE) /* not XML: a JSON protocol's */
+            json_error(rs, message, sizeof message);
+        if (parsed == SDSINF_ENOMEM) {
             code = sdsinf__fail(err, SDSINF_ENOMEM,
                                 "AWS %s: no memory to read the error answer "
                                 "to %.80s",

@@ -1,72 +1,118 @@
-/* aws/lambda.c - Lambda's Invoke (see lambda.h): POST
- * /2015-03-31/functions/NAME/invocations with X-Amz-Invocation-Type; an
- * error answer's JSON quoted in the message. */
+/* aws/lambda.c - AWS Lambda's Invoke (see lambda.h): one REST request per
+ * invocation, signed for service "lambda"; the answer's status and
+ * headers tell a queued event (202), a function's answer (200) and a
+ * function's own error (200 with X-Amz-Function-Error) apart. */
 #include "aws/lambda.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* The function name's characters Lambda takes (a name, not an ARN). */
-static int name_ok(const char *s)
+#define EVENT_TIMEOUT_MS 30000          /* queueing an event */
+#define SYNC_TIMEOUT_MS (915 * 1000)    /* Lambda's 900 s, and the trip */
+
+int sdsinf__lambda_name_check(const char *name, sdsinf_err *err)
 {
-    size_t n = strlen(s);
-    return n > 0 && n <= 64 &&
-           strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                     "0123456789-_") == n;
+    size_t n = name ? strlen(name) : 0;
+    if (n < 1 || n > SDSINF_LAMBDA_NAME_MAX ||
+        strspn(name, "abcdefghijklmnopqrstuvwxyz"
+                     "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_") != n)
+        return sdsinf__fail(err, SDSINF_EINVAL, "lambda: '%.80s' is not a "
+                            "function's name (1 to %d letters, digits, '-' "
+                            "and '_'; give the name, not an ARN)",
+                            name ? name : "", SDSINF_LAMBDA_NAME_MAX);
+    return SDSINF_OK;
 }
 
-/* A JSON answer's text, for a message (at most 200 bytes, one line). */
-static void answer_text(const sdsinf_aws_response *rs, char *out, size_t cap)
+int sdsinf__lambda_invoke_start(sdsinf_aws *a, const char *name, int sync,
+                                const void *payload, size_t len,
+                                uint64_t *retries, sdsinf_lambda_call *call,
+                                sdsinf_err *err)
 {
-    size_t n = 0;
-    for (size_t i = 0; rs->body && i < rs->len && n + 1 < cap && n < 200;
-         i++)
-        out[n++] = rs->body[i] == '\n' || rs->body[i] == '\r' ? ' '
-                                                              : rs->body[i];
-    out[n] = 0;
-}
-
-int sdsinf__lambda_invoke(sdsinf_aws *a, const char *name,
-                          const char *payload, size_t len, int async,
-                          sdsinf_aws_response *rs, uint64_t *retries,
-                          sdsinf_err *err)
-{
-    char path[160], what[120], message[256], ferr[64];
-    memset(rs, 0, sizeof *rs);
-    if (!name_ok(name))
-        return sdsinf__fail(err, SDSINF_EINVAL, "Lambda: '%.80s' is not a "
-                            "function name (letters, digits, - and _)",
-                            name);
+    static const char *const event[] = {"X-Amz-Invocation-Type: Event",
+                                        "Content-Type: application/json",
+                                        NULL};
+    static const char *const reply[] = {
+        "X-Amz-Invocation-Type: RequestResponse",
+        "Content-Type: application/json", NULL};
+    char path[128], what[128];
+    int rc = sdsinf__lambda_name_check(name, err);
+    memset(call, 0, sizeof *call);
+    if (rc != SDSINF_OK)
+        return rc;
+    snprintf(call->function, sizeof call->function, "%s", name);
+    call->sync = sync;
     snprintf(path, sizeof path, "/2015-03-31/functions/%s/invocations", name);
     snprintf(what, sizeof what, "Invoke %s (%s)", name,
-             async ? "Event" : "RequestResponse");
-    const char *const headers[] = {
-        async ? "X-Amz-Invocation-Type: Event"
-              : "X-Amz-Invocation-Type: RequestResponse",
-        "Content-Type: application/json", NULL};
-    sdsinf_aws_request rq = {SDSINF_AWS_REQUEST_VERSION, SDSINF_AWS_LAMBDA,
-                             "POST", path, headers, payload, len, what,
-                             async ? 0 : 900000, 0};
-    sdsinf_err e = {0};
-    int code = sdsinf__aws_call(a, &rq, rs, retries, &e);
-    if (code != SDSINF_OK) {
-        answer_text(rs, message, sizeof message);
-        if (rs->status == 404)
-            return sdsinf__fail(err, SDSINF_EINVAL, "Lambda: no function %s "
-                                "(%s): deploy the stack with its package "
-                                "(sdsinf aws deploy --package KEY)", name,
-                                message);
-        return sdsinf__fail(err, code, "%.120s%s%.120s", e.msg,
-                            message[0] ? ": " : "", message);
+             sync ? "RequestResponse" : "Event");
+    sdsinf_aws_request rq = {
+        .version = SDSINF_AWS_REQUEST_VERSION, .service = SDSINF_AWS_LAMBDA,
+        .method = "POST", .path = path, .headers = sync ? reply : event,
+        .body = payload ? payload : "", .body_len = payload ? len : 0,
+        .what = what,
+        .timeout_ms = sync ? SYNC_TIMEOUT_MS : EVENT_TIMEOUT_MS};
+    return sdsinf__aws_start(a, &rq, retries, &call->p, err);
+}
+
+/* The error a function answered (body: {"errorType", "errorMessage"}). */
+static int function_error(const sdsinf_lambda_call *call,
+                          const sdsinf_aws_response *rs, const char *kind,
+                          sdsinf_err *err)
+{
+    char type[128], msg[200];
+    if (sdsinf__aws_json_string(rs->body, rs->len, "errorType", type,
+                                sizeof type) != 0)
+        snprintf(type, sizeof type, "%s", kind);
+    if (sdsinf__aws_json_string(rs->body, rs->len, "errorMessage", msg,
+                                sizeof msg) != 0)
+        snprintf(msg, sizeof msg, "%.120s", rs->body ? rs->body : "");
+    return sdsinf__fail(err, SDSINF_EIO, "AWS lambda: function %s failed "
+                        "(%s): %s: %s (its log group has the rest)",
+                        call->function, kind, type, msg);
+}
+
+int sdsinf__lambda_invoke_end(sdsinf_lambda_call *call, char **answer,
+                              size_t *len, sdsinf_err *err)
+{
+    sdsinf_aws_response rs;
+    char kind[64];
+    if (answer)
+        *answer = NULL;
+    if (len)
+        *len = 0;
+    if (!call->p)
+        return sdsinf__fail(err, SDSINF_EINVAL, "lambda: no invocation "
+                            "under way");
+    int rc = sdsinf__aws_wait(&call->p, -1, &rs, err);
+    if (rc == SDSINF_OK && rs.status != (call->sync ? 200 : 202))
+        rc = sdsinf__fail(err, SDSINF_EIO, "AWS lambda: Invoke %s answered "
+                          "HTTP %ld, not %d", call->function, rs.status,
+                          call->sync ? 200 : 202);
+    else if (rc == SDSINF_OK &&
+             sdsinf__aws_response_header(&rs, "X-Amz-Function-Error", kind,
+                                         sizeof kind) == 0)
+        rc = function_error(call, &rs, kind, err);
+    if (rc == SDSINF_OK && answer) { /* the answer is the caller's now */
+        *answer = rs.body;
+        rs.body = NULL;
+        if (len)
+            *len = rs.len;
     }
-    if (!async && sdsinf__aws_response_header(rs, "X-Amz-Function-Error",
-                                              ferr, sizeof ferr) == 0) {
-        answer_text(rs, message, sizeof message);
-        return sdsinf__fail(err, SDSINF_EIO, "Lambda: %s failed (%s): %s",
-                            name, ferr, message);
-    }
-    return SDSINF_OK;
+    sdsinf__aws_response_free(&rs);
+    return rc;
+}
+
+int sdsinf__lambda_invoke(sdsinf_aws *a, const char *name, int sync,
+                          const void *payload, size_t len, char **answer,
+                          size_t *answer_len, uint64_t *retries,
+                          sdsinf_err *err)
+{
+    sdsinf_lambda_call call;
+    int rc = sdsinf__lambda_invoke_start(a, name, sync, payload, len, retries,
+                                         &call, err);
+    if (rc != SDSINF_OK)
+        return rc;
+    return sdsinf__lambda_invoke_end(&call, answer, answer_len, err);
 }
 
 int sdsinf_lambda_invoke(const char *name, const char *payload, size_t len,
@@ -74,19 +120,15 @@ int sdsinf_lambda_invoke(const char *name, const char *payload, size_t len,
                          sdsinf_err *err)
 {
     sdsinf_aws *a = NULL;
-    sdsinf_aws_response rs = {0};
+    size_t n = 0;
     int rc = sdsinf__aws_new(&a, err);
     if (rc == SDSINF_OK)
-        rc = sdsinf__lambda_invoke(a, name, payload, len, async, &rs, NULL,
-                                   err);
-    if (rc == SDSINF_OK && answer) {
-        *answer = rs.body ? rs.body : calloc(1, 1); /* taken */
-        *alen = rs.body ? rs.len : 0;
-        rs.body = NULL;
-        if (!*answer)
-            rc = sdsinf__fail(err, SDSINF_ENOMEM, "no memory");
-    }
-    sdsinf__aws_response_free(&rs);
+        rc = sdsinf__lambda_invoke(a, name, !async, payload, len, answer,
+                                   &n, NULL, err);
+    if (rc == SDSINF_OK && answer && !*answer && !(*answer = calloc(1, 1)))
+        rc = sdsinf__fail(err, SDSINF_ENOMEM, "no memory");
+    if (alen)
+        *alen = n;
     sdsinf__aws_free(a);
     return rc;
 }

@@ -4,7 +4,7 @@
  * POST .../invocation/{id}/response or .../{id}/error; a handler whose
  * init fails POSTs /runtime/init/error.  Sections: the HTTP exchange,
  * the answers, the loop. */
-#include "core/core.h"
+#include "aws/aws.h" /* sdsinf__aws_json_escape */
 
 #include <curl/curl.h>
 #include <inttypes.h>
@@ -122,23 +122,6 @@ static int request(rt *r, const char *path, const char *body, size_t len,
 
 /* ---- The answers -------------------------------------------------------------- */
 
-/* s as the inside of a JSON string into out (cap bytes, always ended);
- * bytes that are not printable ASCII are escaped. */
-static void json_escape(const char *s, char *out, size_t cap)
-{
-    size_t o = 0;
-    for (; *s && o + 7 < cap; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\')
-            o += (size_t)snprintf(out + o, cap - o, "\\%c", c);
-        else if (c < 0x20 || c >= 0x7f)
-            o += (size_t)snprintf(out + o, cap - o, "\\u%04x", c);
-        else
-            out[o++] = (char)c;
-    }
-    out[o] = '\0';
-}
-
 /* POSTs error (rc, e) to path: {"errorMessage", "errorType":
  * "sdsinf.<STATUS>"}, also in the Lambda-Runtime-Function-Error-Type
  * header.  Its own failure goes to stderr (the function's log). */
@@ -147,7 +130,8 @@ static void post_error(rt *r, const char *path, int rc, const sdsinf_err *e)
     char msg[2 * sizeof e->msg], json[sizeof msg + 128], header[128];
     sdsinf_err pe = {0};
     long status = 0;
-    json_escape(e->msg[0] ? e->msg : sdsinf_status_text(rc), msg, sizeof msg);
+    sdsinf__aws_json_escape(e->msg[0] ? e->msg : sdsinf_status_text(rc), msg,
+                            sizeof msg);
     int n = snprintf(json, sizeof json, "{\"errorMessage\":\"%s\",\"errorType"
                      "\":\"sdsinf.%s\",\"stackTrace\":[]}", msg,
                      sdsinf_status_name(rc));

@@ -4,12 +4,15 @@
  * waits capped by the time left; a CLOCK_REALTIME timer at the deadline
  * less SDSINF_LAMBDA_MARGIN_MS raises its cancel flag, so it stops with
  * time left to report and answer) and the process's cache, so a warm
- * function does not load the same plan and shard again. */
+ * function does not load the same plan and shard again.  Its report tells
+ * the coordinator the invocation's duration and the function's memory
+ * ($AWS_LAMBDA_FUNCTION_MEMORY_SIZE), what Lambda bills. */
 #include "run/run.h"
 
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -58,8 +61,12 @@ int sdsinf_lambda_worker(const sdsinf_lambda_invocation *inv,
                          const sdsinf_worker_spec *s, char **body,
                          size_t *len, sdsinf_err *err)
 {
-    sdsinf__worker_env env = {&past_deadline, 0, inv->cache, 0};
+    sdsinf__worker_env env = {&past_deadline, 0, inv->cache, 0, 0, 0};
     double t0 = sdsinf__wall_now();
+    const char *mb = getenv("AWS_LAMBDA_FUNCTION_MEMORY_SIZE");
+    long mbv = mb ? strtol(mb, NULL, 10) : 0;
+    env.billed_from = t0; /* its report bills from here, at this memory */
+    env.billed_mb = mbv > 0 && mbv < (1L << 20) ? (uint32_t)mbv : 0;
     int64_t left_ms = inv->deadline_ms - (int64_t)(t0 * 1e3);
     timer_t timer;
     int w = s ? s->worker : -1, rc;

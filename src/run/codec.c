@@ -1715,7 +1715,9 @@ unsigned sdsinf__msg_kind(const void *data)
 
 #define REPORT_FORMAT 3u
 #define RECORD_BYTES (3 * 4 + 11 * 8 + 6 * 8 + 12 * 8) /* a record, written */
-#define REPORT_FIXED (4 + 4 + 4 + 255 + 8 + 6 * 8 + 6 * 8 + 12 * 8 + 4 + 8)
+#define REPORT_FIXED \
+    (4 + 4 + 4 + 255 + 8 + 6 * 8 + 6 * 8 + 12 * 8 + 16 + 4 + 8)
+#define BILLED_MB_MAX (1u << 20) /* a function's memory, bounded */
 
 /* Little-endian fields of a report, written and read. */
 static void w_u32(writer *w, uint32_t v)
@@ -1797,6 +1799,9 @@ static void report_payload(writer *w, const sdsinf__report *r, int64_t nrec)
     TOTAL_SECONDS(W_F64, r->st)
     TOTAL_COUNTS(W_U64, r->st)
     REQUESTS(W_U64, r->st.storage)
+    w_u64(w, r->billed_ms);
+    w_u32(w, r->billed_mb);
+    w_u32(w, r->arch);
     w_u32(w, (uint32_t)nrec);
     for (int64_t i = 0; i < nrec; i++) {
         const sdsinf_layer_record *rec = &r->st.records[i];
@@ -1972,6 +1977,15 @@ static int parse_report(const unsigned char *p, size_t n, int32_t worker,
     TOTAL_SECONDS(R_F64, rep.st)
     TOTAL_COUNTS(R_U64, rep.st)
     REQUESTS(R_U64, rep.st.storage)
+    if (r.bad)
+        return SDSINF_ECORRUPT;
+    *where = "the billed duration, memory or architecture";
+    rep.billed_ms = r_u64(&r);
+    rep.billed_mb = r_u32(&r);
+    rep.arch = r_u32(&r);
+    if (r.bad || rep.billed_mb >= BILLED_MB_MAX ||
+        rep.arch > SDSINF_ARCH_ARM64 || (!rep.billed_mb && rep.billed_ms))
+        return SDSINF_ECORRUPT;
     uint32_t nrec = r_u32(&r);
     *where = "the record count (0, or layers + 1 from a worker that ran)";
     if (r.bad || (nrec && (int64_t)nrec != (int64_t)layers + 1) ||

@@ -56,7 +56,7 @@
  * Reports (magic "SDR1", the same header, rows 0) are a worker's last
  * message, to the run's coordinator: its status, totals,
  * per-layer records and (worker 0) the result.  Little-endian fields:
- *   u32 format (2), i32 status, u32 m (< 256) and m bytes: the error
+ *   u32 format (3), i32 status, u32 m (< 256) and m bytes: the error
  *   message (no NUL); f64 ready (CLOCK_REALTIME seconds when the worker
  *   had loaded; 0: it never did); f64 seconds, compute, encode, decode,
  *   send, wait; u64 messages sent, bytes sent, messages received, bytes
@@ -64,6 +64,8 @@
  *   empty, remove, list, retries, units, send_units, s3_put, s3_get,
  *   s3_list, s3_remove (the s3:// locations' requests of a worker in a
  *   process of its own);
+ *   u64 billed ms, u32 billed MB (< 2^20;
+ *   0: not a Lambda invocation), u32 arch (SDSINF_ARCH_*);
  *   u32 R: records, 0 or layers + 1; per record: i32 worker, layer, u32
  *   targets, u64 sent, sent_bytes, sent_max, sent_min, received,
  *   received_bytes, received_max, received_min, rows_sent, nnz_sent, nnz,
@@ -187,6 +189,10 @@ typedef struct sdsinf__report {
     double ready;            /* CLOCK_REALTIME s when loaded; 0: never */
     sdsinf__worker_stats st; /* its totals; records: layers + 1 entries,
                                 or NULL (a failed worker) */
+    uint64_t billed_ms;      /* a Lambda invocation's duration so far
+                                (rounded up), the function's memory (MB;
+                                0: not one) and architecture */
+    uint32_t billed_mb, arch;
     sdsinf_result res;       /* worker 0's result, or none (images 0) */
 } sdsinf__report;
 void sdsinf__report_free(sdsinf__report *r);

@@ -9,7 +9,11 @@
  * the start timeout is past, naming those that never started.  Between
  * messages the coordinator checks the caller's cancel flag and asks the
  * launcher which workers have ended (a death is told at once, with the
- * layer it reached); the first failure stops the rest. */
+ * layer it reached); the first failure stops the rest, or, on a launcher
+ * that cannot stop its workers (external, lambda), is told once those
+ * still running have reported (they end on their own, their waits
+ * bounded), so that nothing of theirs comes after the run's channel state
+ * is removed. */
 #include "channels/channels.h"
 #include "core/location.h"
 #include "run/codec.h"
@@ -185,14 +189,17 @@ static void ended_unreported(gather *g, int w)
     consider(g, SDSINF_EIO, msg, 0);
 }
 
-/* The workers not settled yet (unstarted: not started yet), as "1,4,7"
- * (for messages). */
-static void owed_list(const gather *g, int unstarted, char *buf, size_t cap)
+/* The workers not settled yet, those not started yet, or those started
+ * and not settled, as "1,4,7" (for messages). */
+enum { OWED_UNSETTLED, OWED_UNSTARTED, OWED_SILENT };
+static void owed_list(const gather *g, int which, char *buf, size_t cap)
 {
     size_t at = 0;
     buf[0] = 0;
     for (int w = 0; w < g->c->W && at + 12 < cap; w++)
-        if (unstarted ? !g->w[w].started : !g->w[w].settled)
+        if (which == OWED_UNSTARTED ? !g->w[w].started
+            : which == OWED_SILENT  ? g->w[w].started && !g->w[w].settled
+                                    : !g->w[w].settled)
             at += (size_t)snprintf(buf + at, cap - at, "%s%d", at ? "," : "",
                                    w);
 }
@@ -202,18 +209,21 @@ static void owed_list(const gather *g, int unstarted, char *buf, size_t cap)
  * (the others' timeouts, waiting for them). */
 static void never_started(gather *g, int start_ms)
 {
+    const char *hint = g->c->start_hint
+                           ? g->c->start_hint
+                           : "start every worker from its spec within the "
+                             "start timeout: run option start_timeout_ms, "
+                             "--start-timeout-ms";
     char list[256], m[600];
-    owed_list(g, 1, list, sizeof list);
+    owed_list(g, OWED_UNSTARTED, list, sizeof list);
     if (g->have)
         snprintf(m, sizeof m, "worker(s) %s never started (no word from "
                  "them on channel %s), so the others failed: %s", list,
                  g->c->channel, g->first.msg);
     else
         snprintf(m, sizeof m, "worker(s) %s never started: no word from "
-                 "them on channel %s within %d ms (start every worker from "
-                 "its spec within the start timeout: run option "
-                 "start_timeout_ms, --start-timeout-ms)", list,
-                 g->c->channel, start_ms);
+                 "them on channel %s within %d ms (%s)", list, g->c->channel,
+                 start_ms, hint);
     g->have = 0;
     consider(g, SDSINF_ETIMEDOUT, m, 2);
 }
@@ -242,18 +252,71 @@ static void drain_notes(gather *g, int keyed)
     }
 }
 
-/* The next worker (round robin from *next) not settled: a keyed channel
- * is asked for one key at a time. */
-static int next_owed(const gather *g, int *next)
+/* The next worker (round robin from *next) not settled (started: and
+ * started): a keyed channel is asked for one key at a time. */
+static int next_owed(const gather *g, int started, int *next)
 {
     for (int i = 0; i < g->c->W; i++) {
         int w = (*next + i) % g->c->W;
-        if (!g->w[w].settled) {
+        if (!g->w[w].settled && (!started || g->w[w].started)) {
             *next = w + 1;
             return w;
         }
     }
     return 0;
+}
+
+/* After a failure, on a launcher that cannot stop its workers: takes the
+ * reports of those that started and have not reported, until each has or
+ * none came for `quiet` s (a dead worker never reports) -- from the
+ * start, after a timeout (the others' follow at once); after the run's
+ * timeout, after a worker's own error (the others wait that long for
+ * it). */
+static void settle_started(gather *g, int keyed, int timeout_ms)
+{
+    run_ctx *c = g->c;
+    double quiet = (timeout_ms < LOST_AFTER_MS ? timeout_ms
+                                               : LOST_AFTER_MS) / 1e3;
+    double until = sdsinf__now() + quiet + (g->rank >= 2 ? timeout_ms / 1e3
+                                                         : 0);
+    int next = 0;
+    while (sdsinf__now() < until && !sdsinf__flag_set(c->cancel)) {
+        int left = 0, settled = g->settled;
+        for (int w = 0; w < c->W; w++)
+            left += g->w[w].started && !g->w[w].settled;
+        if (!left)
+            return;
+        void *msg = NULL;
+        size_t len = 0;
+        sdsinf_msg_key want = {c->run, 0, (uint32_t)c->st->layers + 2, 0,
+                               (uint32_t)c->W, 0, 0};
+        if (keyed)
+            want.source = (uint32_t)next_owed(g, 1, &next);
+        if (sdsinf_channel_recv(c->coord, &want, &msg, &len,
+                                keyed ? KEYED_SLICE_MS : SLICE_MS,
+                                NULL) == SDSINF_OK &&
+            take(g, msg, len, NULL) != SDSINF_OK)
+            return;
+        if (g->settled > settled && sdsinf__now() + quiet > until)
+            until = sdsinf__now() + quiet;
+    }
+}
+
+/* After settle_started, when the run failed on timeouts: names the
+ * workers that started and then never reported (dead: the others timed
+ * out waiting for them) before the first timeout. */
+static void name_silent(gather *g)
+{
+    char list[256], m[sizeof g->first.msg + 300];
+    owed_list(g, OWED_SILENT, list, sizeof list);
+    if (g->rank != 1 || !list[0])
+        return;
+    snprintf(m, sizeof m, "worker(s) %s fell silent on channel %s (started, "
+             "then no report: died or stuck), so the others failed: %s",
+             list, g->c->channel, g->first.msg);
+    int code = g->first.code;
+    g->have = 0;
+    consider(g, code, m, 1);
 }
 
 /* On success: the reports' totals, records and worker 0's result become
@@ -281,6 +344,12 @@ static void gather_results(gather *g)
         st->send_seconds += s->send_seconds;
         st->wait_seconds += s->wait_seconds;
         sdsinf__location_requests_add(&s->storage);
+        if (r->billed_mb) { /* a Lambda invocation: GB = 1024 MB */
+            st->lambda_invocations++;
+            st->lambda_gb_seconds += (double)r->billed_ms / 1e3 *
+                                     r->billed_mb / 1024.0;
+            st->lambda_arch = (int)r->arch;
+        }
         for (int32_t i = 0; s->records && i <= st->layers; i++) {
             const sdsinf_layer_record *rec = &s->records[i];
             st->records[(int64_t)w * (st->layers + 1) + i] = *rec;
@@ -324,7 +393,8 @@ int sdsinf__gather(run_ctx *c, sdsinf_launch *l,
     int timeout_ms = c->o->timeout_ms > 0 ? c->o->timeout_ms : 30000;
     int start_ms = c->o->version >= 6 && c->o->start_timeout_ms > 0
                        ? c->o->start_timeout_ms
-                       : START_TIMEOUT_MS;
+                   : c->start_default_ms > 0 ? c->start_default_ms
+                                             : START_TIMEOUT_MS;
     double start_by = sdsinf__now() + start_ms / 1e3;
     /* a launcher that cannot see its workers start (not a job's) */
     int blind = !lm->poll && !(lm->caps & SDSINF_LAUNCH_IN_JOB);
@@ -353,7 +423,7 @@ int sdsinf__gather(run_ctx *c, sdsinf_launch *l,
                                (uint32_t)c->W, 0, 0};
         if (keyed) { /* one key; blind, a worker not heard of yet is asked
                         for its note and its report in turn */
-            owed *o = &g.w[want.source = (uint32_t)next_owed(&g, &next)];
+            owed *o = &g.w[want.source = (uint32_t)next_owed(&g, 0, &next)];
             if (blind && !o->started && o->asked++ % 2 == 0)
                 want.layer = 0;
         }
@@ -385,7 +455,7 @@ int sdsinf__gather(run_ctx *c, sdsinf_launch *l,
         if (!lm->poll && g.reports > 0 && g.settled < c->W &&
             sdsinf__now() - g.last_report > timeout_ms / 1e3) {
             char list[256], m[400];
-            owed_list(&g, 0, list, sizeof list);
+            owed_list(&g, OWED_UNSETTLED, list, sizeof list);
             snprintf(m, sizeof m, "no report from worker(s) %s on channel "
                      "%s within %d ms of the others'; a worker died or never "
                      "started", list, c->channel, timeout_ms);
@@ -396,6 +466,11 @@ int sdsinf__gather(run_ctx *c, sdsinf_launch *l,
         drain_notes(&g, keyed);
     if (rc == SDSINF_OK && g.have && g.rank < 2 && blind && g.started < c->W)
         never_started(&g, start_ms); /* the others waited for them */
+    if (rc == SDSINF_OK && g.have && !lm->stop &&
+        !(lm->caps & SDSINF_LAUNCH_IN_JOB)) {
+        settle_started(&g, keyed, timeout_ms);
+        name_silent(&g);
+    }
     if (rc == SDSINF_OK && g.have) {
         rc = g.first.code;
         if (err)

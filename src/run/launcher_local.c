@@ -128,17 +128,6 @@ static int spawn_children(const sdsinf_worker_spec *s, const int *parent,
     return rc;
 }
 
-/* The tree of spec s: parent[w] for each worker (caller frees). */
-static int tree_of(const sdsinf_worker_spec *s, int **parent, sdsinf_err *err)
-{
-    int W = s->workers;
-    if (!(*parent = sdsinf__mallocarray((size_t)W, sizeof **parent)))
-        return sdsinf__fail(err, SDSINF_ENOMEM, "no memory");
-    return sdsinf__launch_tree(s->bfr > 0 ? s->bfr : W,
-                               s->nlevels > 0 ? s->nlevels : 1, W, *parent,
-                               err);
-}
-
 /* ---- In a worker: its children ---------------------------------------------------
  * A worker process starts its children before it loads, and a thread
  * reaps each as it ends, recording its end in the progress file at once
@@ -178,7 +167,7 @@ static void *watch_kids(void *arg)
 static int local_start_children(const sdsinf_worker_spec *s, void **out,
                                 sdsinf_err *err)
 {
-    int *parent = NULL, rc = tree_of(s, &parent, err), any = 0;
+    int *parent = NULL, rc = sdsinf__spec_tree(s, &parent, err), any = 0;
     local_kids *k = rc == SDSINF_OK ? sdsinf__calloc(1, sizeof *k) : NULL;
     if (rc == SDSINF_OK && (!k || !(k->pid = sdsinf__calloc(
                                         (size_t)s->workers, sizeof *k->pid))))
@@ -239,7 +228,7 @@ static int local_start(sdsinf_launch *l, sdsinf_err *err)
     lr->spec.exec = o->version >= 5 ? o->worker_exe : NULL;
     snprintf(lr->progress, sizeof lr->progress, "%s/progress", l->work_dir);
     lr->spec.progress = lr->progress;
-    if ((rc = tree_of(&lr->spec, &lr->parent, err)) != SDSINF_OK)
+    if ((rc = sdsinf__spec_tree(&lr->spec, &lr->parent, err)) != SDSINF_OK)
         return rc;
     lr->pid = sdsinf__calloc((size_t)l->workers, sizeof *lr->pid);
     lr->told = sdsinf__calloc((size_t)l->workers, 1);

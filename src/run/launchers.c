@@ -1,7 +1,9 @@
 /* run/launchers.c - the launcher registry: the built-in launchers
  * (launcher_local.c, launcher_threads.c, launcher_external.c,
- * launcher_mpi.c, whose MPI comes with the MPI plugin when a run starts)
- * and those registered by programs, found by name. */
+ * launcher_mpi.c, whose MPI comes with the MPI plugin when a run starts,
+ * and launcher_lambda.c in builds with the AWS client) and those
+ * registered by programs, found by name. */
+#include "channels/channels.h" /* SDSINF__BUILT_AWS */
 #include "plugin/plugin.h"
 #include "run/run.h"
 
@@ -15,8 +17,21 @@ static const struct {
 } builtins[] = {{&sdsinf__launcher_local, 0},
                 {&sdsinf__launcher_threads, 0},
                 {&sdsinf__launcher_external, 0},
-                {&sdsinf__launcher_mpi, SDSINF__PLUGIN_MPI}};
+                {&sdsinf__launcher_mpi, SDSINF__PLUGIN_MPI},
+#if SDSINF__BUILT_AWS
+                {&sdsinf__launcher_lambda, 0},
+#endif
+};
 #define NBUILTIN (sizeof builtins / sizeof *builtins)
+
+/* The launchers a build may leave out, and what it then needs. */
+static const struct {
+    const char *name, *needs;
+    int built;
+} optional[] = {{"lambda", "the AWS client: libcurl, libxml2 and libcrypto "
+                           "(apt-get install libcurl4-openssl-dev "
+                           "libxml2-dev libssl-dev, then cmake "
+                           "-DSDSINF_WITH_AWS=ON)", SDSINF__BUILT_AWS}};
 
 #define DEFAULT_LAUNCHER "local"
 #define MAX_LAUNCHERS 32 /* registered tables, built-ins included */
@@ -95,6 +110,11 @@ int sdsinf__launcher_resolve(const char *name,
 {
     const sdsinf_launcher_methods *m = sdsinf_launcher_find(name);
     *out = m;
+    for (size_t i = 0; !m && i < sizeof optional / sizeof *optional; i++)
+        if (!optional[i].built && !strcmp(name, optional[i].name))
+            return sdsinf__fail(err, SDSINF_ENOTSUP, "launcher %s: this "
+                                "build left it out; it needs %s", name,
+                                optional[i].needs);
     if (!m) {
         char names[160];
         size_t n = 0;

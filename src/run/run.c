@@ -77,6 +77,17 @@ int sdsinf__launch_tree(int bfr, int nlevels, int workers, int *parent,
     return SDSINF_OK;
 }
 
+int sdsinf__spec_tree(const sdsinf_worker_spec *s, int **parent,
+                      sdsinf_err *err)
+{
+    int W = s->workers;
+    if (!(*parent = sdsinf__mallocarray((size_t)W, sizeof **parent)))
+        return sdsinf__fail(err, SDSINF_ENOMEM, "no memory");
+    return sdsinf__launch_tree(s->bfr > 0 ? s->bfr : W,
+                               s->nlevels > 0 ? s->nlevels : 1, W, *parent,
+                               err);
+}
+
 int sdsinf__canceled(const run_ctx *c, int cleaned, sdsinf_err *err)
 {
     if (!cleaned)

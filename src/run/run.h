@@ -3,8 +3,9 @@
  * workers' reports, and the files the run writes for workers that start
  * from their specs.  A launcher (launcher_threads.c, launcher_local.c,
  * launcher_external.c, launcher_mpi.c; found through launchers.c) starts
- * the workers its way; every worker reports to the coordinator over the
- * channel (gather.c). */
+ * the workers its way (launcher_lambda.c too, where built with the AWS
+ * client); every worker reports to the coordinator over the channel
+ * (gather.c). */
 #ifndef SDSINF_RUN_H
 #define SDSINF_RUN_H
 
@@ -30,6 +31,11 @@ typedef struct run_ctx {
     int made;              /* sdsinf__run_create made the channel's state */
     const sdsinf__progress *progress; /* the launcher's progress file, where
                                          it keeps one (local), or NULL */
+    int start_default_ms;   /* the launcher's start timeout where the run
+                               gives none (0: 10 minutes), and what to do
+                               about workers that never start (NULL: start
+                               them within it): set by its start */
+    const char *start_hint;
     char owner[4352]; /* the run's owner record (sweep.c), or "" */
 } run_ctx;
 
@@ -47,6 +53,10 @@ typedef struct one_worker {
     sdsinf_csr inputs;       /* loaded from its spec, else empty */
     sdsinf__progress progress;    /* the run's, when its spec names one */
     sdsinf_channel_methods track; /* the tracked channel's table */
+    double billed_from;      /* a Lambda invocation's: when it started
+                                (wall clock s), and the function's memory
+                                (MB; 0: not an invocation), reported */
+    uint32_t billed_mb;
 } one_worker;
 
 /* The built-in launchers (one file each) and the registry's lookup: the
@@ -56,6 +66,7 @@ extern const sdsinf_launcher_methods sdsinf__launcher_local;
 extern const sdsinf_launcher_methods sdsinf__launcher_threads;
 extern const sdsinf_launcher_methods sdsinf__launcher_external;
 extern const sdsinf_launcher_methods sdsinf__launcher_mpi;
+extern const sdsinf_launcher_methods sdsinf__launcher_lambda; /* AWS builds */
 int sdsinf__launcher_resolve(const char *name,
                              const sdsinf_launcher_methods **out,
                              sdsinf_err *err);
@@ -112,6 +123,10 @@ typedef struct sdsinf__worker_env {
     sdsinf_worker_cache *cache;  /* borrowed, or NULL */
     int loaded;                  /* out: 1 when it loaded its plan and
                                     shard, 0 when the cache's served */
+    double billed_from;          /* a Lambda invocation: when it started
+                                    (wall clock s) and the function's
+                                    memory (MB; 0: none), for its report */
+    uint32_t billed_mb;
 } sdsinf__worker_env;
 /* sdsinf_worker_main in env (NULL: none). */
 int sdsinf__worker_main_in(const sdsinf_worker_spec *s,
@@ -171,5 +186,9 @@ int sdsinf__canceled(const run_ctx *c, int cleaned, sdsinf_err *err);
  * tree must hold exactly `workers` (SDSINF_EINVAL otherwise). */
 int sdsinf__launch_tree(int bfr, int nlevels, int workers, int *parent,
                         sdsinf_err *err);
+/* The launch tree of spec s (its bfr and nlevels; none: every worker the
+ * coordinator's): *parent (sdsinf__free it) gets each worker's parent. */
+int sdsinf__spec_tree(const sdsinf_worker_spec *s, int **parent,
+                      sdsinf_err *err);
 
 #endif /* SDSINF_RUN_H */

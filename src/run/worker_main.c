@@ -15,6 +15,7 @@
 #include "run/run.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -347,6 +348,16 @@ void sdsinf__worker_report(one_worker *t)
         r.st.records = NULL; /* a failed run keeps none */
     if (ok && self == 0)
         r.res = t->res;
+    if (t->billed_mb) { /* AWS bills an invocation per started ms */
+        double ms = (sdsinf__wall_now() - t->billed_from) * 1e3;
+        r.billed_ms = ms > 0 ? (uint64_t)ceil(ms) : 0;
+        r.billed_mb = t->billed_mb;
+    }
+#if defined(__aarch64__)
+    r.arch = SDSINF_ARCH_ARM64;
+#else
+    r.arch = SDSINF_ARCH_X86_64;
+#endif
     sdsinf__msg_key key = {t->wo.run, 0, (uint32_t)t->layers + 2,
                            (uint32_t)self, (uint32_t)ch->workers - 1, 0, 0};
     sdsinf__msg_opts mo = {t->wo.codec, t->wo.level, t->wo.max_message, NULL,
@@ -440,6 +451,10 @@ int sdsinf__worker_main_in(const sdsinf_worker_spec *s,
     sdsinf_requests stored = {0}, now = {0}; /* s3:// locations' requests */
     memset(&t, 0, sizeof t);
     sdsinf_location_requests(&stored);
+    if (env) {
+        t.billed_from = env->billed_from;
+        t.billed_mb = env->billed_mb;
+    }
     int rc = spec_check(s, err);
     if (rc != SDSINF_OK)
         return rc;

@@ -1,6 +1,7 @@
 /* fuzz_aws.c - fuzz target: what an AWS endpoint answers (src/aws): the
  * XML parser with the lookups the channels make (messages, their bodies
- * and attributes), the error reader, base64 decoding of any text, and a
+ * and attributes), the error reader, the JSON string reader (Lambda's
+ * answers), base64 decoding of any text, and a
  * message body read as a claim check's pointer (channels/claim.h).
  * No input may crash them; what decodes encodes back to the same bytes. */
 #include "aws/aws.h"
@@ -55,6 +56,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char code[128], msg[256];
     sdsinf__aws_error_parse(body, size, code, sizeof code, msg, sizeof msg);
     check(strlen(code) < sizeof code && strlen(msg) < sizeof msg);
+    /* a JSON answer (Lambda's): a member read stays in its buffer, and its
+     * text, escaped again, is read back as long, the same where it is
+     * ASCII (bytes above it come back as '?') */
+    if (sdsinf__aws_json_string(body, size, "errorMessage", msg, sizeof msg) ==
+        0) {
+        char doc[sizeof msg * 6 + 32], again[sizeof msg];
+        check(strlen(msg) < sizeof msg);
+        int n = snprintf(doc, sizeof doc, "{\"errorMessage\":\"");
+        n += (int)sdsinf__aws_json_escape(msg, doc + n, sizeof doc - (size_t)n);
+        n += snprintf(doc + n, sizeof doc - (size_t)n, "\"}");
+        int ascii = 1;
+        for (const char *c = msg; *c; c++)
+            ascii &= (unsigned char)*c < 0x80;
+        check(sdsinf__aws_json_string(doc, (size_t)n, "errorMessage", again,
+                                      sizeof again) == 0 &&
+              strlen(again) == strlen(msg) && (!ascii || !strcmp(again, msg)));
+    }
 
     sdsinf_aws_xml *x = NULL;
     if (sdsinf__aws_xml_parse(body, size, "fuzz", &x, NULL) == SDSINF_OK) {

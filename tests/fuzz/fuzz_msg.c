@@ -216,6 +216,8 @@ static void check_report(const sdsinf__report *r, int32_t worker)
 {
     check(r->rc <= 0 && strlen(r->msg) < sizeof r->msg);
     check(r->rc != SDSINF_OK || r->st.records);
+    check(r->billed_mb < (1u << 20) && r->arch <= SDSINF_ARCH_ARM64 &&
+          (r->billed_mb || !r->billed_ms));
     for (int32_t i = 0; r->st.records && i <= R_LAYERS; i++)
         check(r->st.records[i].worker == worker &&
               r->st.records[i].layer == i + 1);

@@ -1,0 +1,237 @@
+#!/usr/bin/env bash
+# cli_lambda_launch.sh SDSINF DATA TEST_LAMBDA - `sdsinf run --launcher
+# lambda` against the private ministack tests/with_aws.sh starts: a stack
+# deployed with its worker function (a zip of build/sdsinf as its
+# bootstrap, which ministack runs as local processes), the model, plan and
+# images uploaded and the local copies moved away; then runs over sqs, sns
+# and s3 equal `sdsinf infer` byte for byte (scores and categories), with
+# the invocations and billed GB-seconds in the JSON's requests, lambda and
+# cost_usd; a launch tree (bfr 2, 2 levels) starts all its workers; the
+# real 1024 x 120 network's 6,000 images on 8 workers over each channel
+# reproduce the golden categories and infer's scores (when DATA has it);
+# local inputs, no plan and a missing function fail clearly; a worker
+# process killed mid-run (SDSINF_TEST_KILL in the function's environment)
+# ends the run naming it, within the run's timeout and a few seconds, and
+# leaves nothing behind, as do workers that never start (the function
+# cannot reach SQS), named once the run's timeout is past.  TEST_LAMBDA (test_lambda.c) checks Invoke itself
+# on the function.  The stack is destroyed at the end; with_aws.sh then
+# checks that the emulator holds nothing.
+set -euo pipefail
+sdsinf=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
+data=$2
+test_lambda=$3
+: "${AWS_ENDPOINT_URL:?run me through tests/with_aws.sh}"
+if [ "${SDSINF_AWS_EMULATOR:-}" != ministack ]; then
+    echo "SKIP: needs ministack's Lambda and CloudFormation"; exit 77
+fi
+py=${SDSINF_VENVS:-/opt/sdsinf-venvs}/ministack/bin/python
+stack=sdsinf-lt
+tmp=$(mktemp -d)
+trap '"$sdsinf" aws destroy --stack $stack >/dev/null 2>&1 || true; rm -rf "$tmp"' EXIT
+export SDSINF_SCRATCH=$tmp/scratch
+mkdir "$SDSINF_SCRATCH"
+fail() { echo "FAIL: $*"; exit 1; }
+# field FILE EXPR: a value of the JSON in FILE, by a Python expression over r
+field() { python3 -c "import json,sys; r=json.load(open(sys.argv[1])); print($2)" "$1"; }
+elapsed() { echo "$(date +%s.%N) - $1" | bc; }
+
+echo "== a stack with its worker function"
+t0=$(date +%s.%N)
+"$sdsinf" aws deploy --stack $stack --max-workers 8 >/dev/null 2>"$tmp/deploy.err" ||
+    { cat "$tmp/deploy.err"; fail "deploy"; }
+"$sdsinf" aws status --stack $stack --json | tail -n 1 >"$tmp/status.j"
+B=$(field "$tmp/status.j" "r['outputs']['BucketName']")
+S3=$AWS_ENDPOINT_URL/$B
+put() { curl -s -f -X PUT --data-binary "@$1" "$S3/$2" >/dev/null || fail "upload $2"; }
+keys() { # the bucket's keys, one a line
+    curl -s -f "$S3?list-type=2" | grep -o '<Key>[^<]*</Key>' | sed 's/<[^>]*>//g' | sort
+}
+"$py" - "$sdsinf" "$tmp/package.zip" <<'PY'
+import sys, zipfile
+with zipfile.ZipFile(sys.argv[2], "w", zipfile.ZIP_DEFLATED) as z:
+    i = zipfile.ZipInfo("bootstrap")
+    i.external_attr = 0o100755 << 16
+    i.compress_type = zipfile.ZIP_DEFLATED
+    z.writestr(i, open(sys.argv[1], "rb").read())
+PY
+put "$tmp/package.zip" package/sdsinf.zip
+"$sdsinf" aws deploy --stack $stack --max-workers 8 --package package/sdsinf.zip \
+    >/dev/null 2>"$tmp/deploy.err" || { cat "$tmp/deploy.err"; fail "deploy with the package"; }
+"$sdsinf" aws status --stack $stack --json | tail -n 1 >"$tmp/status.j"
+fn=$(field "$tmp/status.j" "r['outputs']['FunctionName']")
+[ "$fn" = $stack-worker ] || fail "the function is '$fn'"
+echo "ok: deployed with function $fn in $(elapsed "$t0") s"
+
+"$sdsinf" generate --neurons 128 --layers 8 --images 60 --seed 5 --out "$tmp/g" >/dev/null
+img=$tmp/g/sparse-images-128.tsv
+"$sdsinf" infer --weights "$tmp/g" --images "$img" --scores "$tmp/single.tsv" \
+    --out "$tmp/single-cats.tsv" --quiet
+"$sdsinf" convert --weights "$tmp/g" --out "s3://$B/model.sdsinf" >/dev/null
+"$sdsinf" partition --weights "$tmp/g" --workers 4 --out "s3://$B/plan4" >/dev/null
+"$sdsinf" partition --weights "$tmp/g" --workers 6 --out "s3://$B/plan6" >/dev/null
+put "$img" in/images.tsv
+mkdir "$tmp/moved" # nothing local to read from here on
+mv "$tmp/g" "$tmp/moved/"
+inputs=$(keys)
+
+echo "== Invoke: answers, errors, events at once (test_lambda)"
+SDSINF_TEST_FUNCTION=$fn SDSINF_TEST_WEIGHTS=s3://$B/model.sdsinf \
+    SDSINF_TEST_IMAGES=s3://$B/in/images.tsv "$test_lambda" ||
+    fail "test_lambda"
+
+run() { # tag channel plan [args]: scores $tmp/TAG.tsv, categories, JSON $tmp/TAG.j
+    local tag=$1 ch=$2 plan=$3; shift 3
+    (cd "$tmp" && "$sdsinf" run --launcher lambda --stack $stack --channel "$ch" \
+        --weights "s3://$B/model.sdsinf" --images "s3://$B/in/images.tsv" \
+        --plan "s3://$B/$plan" --scores "$tmp/$tag.tsv" --out "$tmp/$tag-cats.tsv" \
+        --json "$@") 2>"$tmp/$tag.err" | tail -n 1 >"$tmp/$tag.j" ||
+        { cat "$tmp/$tag.err"; fail "$tag: the run failed"; }
+}
+same() { # tag: equal to infer
+    cmp "$tmp/$1.tsv" "$tmp/single.tsv" || fail "$1: scores differ from infer"
+    cmp "$tmp/$1-cats.tsv" "$tmp/single-cats.tsv" || fail "$1: categories differ"
+}
+billed() { # tag workers: the invocations and their bill in the JSON
+    local j=$tmp/$1.j
+    [ "$(field "$j" "r['lambda']['invocations']")" = "$2" ] &&
+        [ "$(field "$j" "r['requests']['lambda_invocations']")" = "$2" ] &&
+        [ "$(field "$j" "r['lambda']['gb_seconds'] > 0 and r['cost_usd'] > 0")" = True ] ||
+        fail "$1: invocations or bill: $(cat "$j")"
+    "$sdsinf" cost "$j" >"$tmp/cost" || fail "$1: sdsinf cost"
+    grep -q "lambda" "$tmp/cost" || fail "$1: no lambda in its bill: $(cat "$tmp/cost")"
+}
+untouched() { # label: the queues hold nothing, the bucket only the inputs
+    "$py" - "$1" <<'PY'
+import os, sys, botocore.session
+s = botocore.session.get_session()
+sqs = s.create_client("sqs", endpoint_url=os.environ["AWS_ENDPOINT_URL"],
+                      region_name=os.environ["AWS_REGION"])
+for u in sqs.list_queues().get("QueueUrls", []):
+    a = sqs.get_queue_attributes(QueueUrl=u, AttributeNames=["All"])["Attributes"]
+    n = int(a["ApproximateNumberOfMessages"]) + int(a["ApproximateNumberOfMessagesNotVisible"])
+    assert n == 0, "%s: %s holds %d messages" % (sys.argv[1], u, n)
+PY
+    [ "$(keys)" = "$inputs" ] || fail "$1: the bucket holds $(diff <(echo "$inputs") <(keys) | grep '^>' | head -5)"
+    [ -z "$(find "$SDSINF_SCRATCH" -mindepth 1)" ] || fail "$1: files left in the scratch directory"
+}
+
+echo "== runs on Lambda over sqs, sns and s3"
+for ch in sqs sns s3; do
+    t0=$(date +%s.%N)
+    run $ch $ch plan4
+    same $ch
+    billed $ch 4
+    untouched "$ch"
+    echo "ok: $ch, 4 workers ($(elapsed "$t0") s): $(grep -o '"lambda":{[^}]*}' "$tmp/$ch.j"), cost_usd $(field "$tmp/$ch.j" "r['cost_usd']")"
+done
+t0=$(date +%s.%N)
+run tree sqs plan6 --bfr 2 --nlevels 2
+same tree
+billed tree 6
+untouched "the tree"
+echo "ok: a launch tree of 2 x 2 levels, 6 workers ($(elapsed "$t0") s)"
+
+echo "== refused"
+expect() { # label exit pattern args...: a run that fails so
+    local label=$1 want=$2 pat=$3 rc=0; shift 3
+    (cd "$tmp" && "$sdsinf" run --launcher lambda --stack $stack "$@") >/dev/null 2>"$tmp/err" || rc=$?
+    [ "$rc" = "$want" ] && grep -q -- "$pat" "$tmp/err" ||
+        { cat "$tmp/err"; fail "$label: exit $rc"; }
+    echo "ok: $label: $(head -c 240 "$tmp/err")"
+}
+expect "local inputs" 2 "takes --weights, --images and --plan in S3" \
+    --weights "$tmp/moved/g" --images "$tmp/moved/g/sparse-images-128.tsv" --plan "s3://$B/plan4"
+expect "no plan" 2 "give a plan in S3" \
+    --weights "s3://$B/model.sdsinf" --images "s3://$B/in/images.tsv" --workers 4
+expect "no such function" 1 "not invoked: AWS lambda: Invoke sdsinf-none (Event): HTTP 404 ResourceNotFoundException" \
+    --function sdsinf-none --weights "s3://$B/model.sdsinf" --images "s3://$B/in/images.tsv" \
+    --plan "s3://$B/plan4"
+untouched "the refused runs"
+
+echo "== a worker process killed at layer 3"
+# over the stack's bucket, and over queues of the run's own (the stack's
+# queues are shared by runs and keep what was sent to a dead worker until
+# their retention ends, an hour)
+function_env() { # JSON of the function's environment variables
+    "$py" - "$fn" "$1" <<'PY'
+import json, os, sys, time, botocore.session
+lam = botocore.session.get_session().create_client(
+    "lambda", endpoint_url=os.environ["AWS_ENDPOINT_URL"], region_name=os.environ["AWS_REGION"])
+lam.update_function_configuration(FunctionName=sys.argv[1],
+                                  Environment={"Variables": json.loads(sys.argv[2])})
+for _ in range(100):
+    if lam.get_function_configuration(FunctionName=sys.argv[1]).get("LastUpdateStatus", "Successful") == "Successful":
+        break
+    time.sleep(0.1)
+PY
+}
+killed() { # label, run arguments...
+    local label=$1 rc=0; shift
+    t0=$(date +%s)
+    (cd "$tmp" && "$sdsinf" run --launcher lambda --weights "s3://$B/model.sdsinf" \
+        --images "s3://$B/in/images.tsv" --plan "s3://$B/plan4" --timeout-ms 5000 "$@") \
+        >/dev/null 2>"$tmp/err" || rc=$?
+    took=$(( $(date +%s) - t0 ))
+    cat "$tmp/err"
+    [ "$rc" = 1 ] || fail "$label: exit $rc"
+    grep -q "^sdsinf: error ETIMEDOUT: worker(s) 2 fell silent on channel" "$tmp/err" ||
+        fail "$label: the error does not name worker 2"
+    [ "$took" -le 25 ] || fail "$label: the killed run took $took s"
+    untouched "$label"
+    echo "ok: $label: worker 2 named in $took s (timeout 5 s), nothing left"
+}
+function_env '{"SDSINF_TEST_KILL": "2:3"}'
+killed "killed, s3 on the stack" --stack $stack --channel s3
+killed "killed, sqs on the run's queues" --function "$fn" --channel sqs
+
+echo "== workers that never start (their SQS endpoint unreachable)"
+function_env '{"AWS_ENDPOINT_URL_SQS": "http://127.0.0.1:9"}'
+t0=$(date +%s)
+rc=0
+(cd "$tmp" && "$sdsinf" run --launcher lambda --function "$fn" --channel sqs \
+    --weights "s3://$B/model.sdsinf" --images "s3://$B/in/images.tsv" \
+    --plan "s3://$B/plan4" --timeout-ms 5000) >/dev/null 2>"$tmp/err" || rc=$?
+took=$(( $(date +%s) - t0 ))
+function_env '{}'
+cat "$tmp/err"
+[ "$rc" = 1 ] && grep -q "worker(s) 0,1,2,3 never started: no word from them on channel sqs within 5000 ms (their invocations failed" "$tmp/err" ||
+    fail "never started: exit $rc"
+[ "$took" -le 20 ] || fail "never started: told after $took s"
+untouched "never started"
+echo "ok: workers that never start named in $took s (start timeout: the run's 5 s)"
+
+gc=$data/graphchallenge
+if [ -d "$gc/neuron1024" ]; then
+    echo "== the real 1024 x 120 network, 6,000 images, 8 workers"
+    real=$tmp/real
+    mkdir "$real"
+    "$sdsinf" convert --weights "$gc/neuron1024" --out "s3://$B/real/model.sdsinf" >/dev/null
+    "$sdsinf" partition --weights "s3://$B/real/model.sdsinf" --workers 8 \
+        --out "s3://$B/real/plan" >/dev/null
+    put "$gc/sparse-images-1024-first6000.tsv" real/images.tsv
+    "$sdsinf" infer --weights "s3://$B/real/model.sdsinf" --images "s3://$B/real/images.tsv" \
+        --scores "$real/single.tsv" --quiet
+    inputs=$(keys)
+    for ch in sqs sns s3; do
+        t0=$(date +%s.%N)
+        (cd "$tmp" && "$sdsinf" run --launcher lambda --stack $stack --channel $ch \
+            --weights "s3://$B/real/model.sdsinf" --images "s3://$B/real/images.tsv" \
+            --plan "s3://$B/real/plan" --check "$gc/neuron1024-l120-categories-first6000.tsv" \
+            --scores "$real/$ch.tsv" --json) 2>"$tmp/err" | tail -n 1 >"$real/$ch.j" ||
+            { cat "$tmp/err"; fail "real, $ch: the run failed"; }
+        [ "$(field "$real/$ch.j" "r['check']")" = pass ] || fail "real, $ch: check"
+        cmp "$real/$ch.tsv" "$real/single.tsv" || fail "real, $ch: scores differ from infer"
+        billed_real=$(field "$real/$ch.j" "r['lambda']['invocations']")
+        [ "$billed_real" = 8 ] || fail "real, $ch: $billed_real invocations"
+        untouched "real, $ch"
+        echo "ok: real, $ch: golden, equal to infer ($(elapsed "$t0") s): $(grep -o '"requests":{[^}]*}' "$real/$ch.j"), $(grep -o '"lambda":{[^}]*}' "$real/$ch.j"), cost_usd $(field "$real/$ch.j" "r['cost_usd']")"
+    done
+else
+    echo "SKIP (real data): $gc not found"
+fi
+
+echo "== destroy"
+t0=$(date +%s.%N)
+"$sdsinf" aws destroy --stack $stack >/dev/null 2>"$tmp/err" || { cat "$tmp/err"; fail "destroy"; }
+echo "ok: destroyed in $(elapsed "$t0") s"
+echo PASS
