@@ -21,8 +21,8 @@
  * sdsinf_clean, finds every record in the scratch directory whose owner is
  * gone and removes that run: its channel's state through the channel's own
  * run_destroy (what it held counted first by run_residue), the objects it
- * staged, then the run's directory.  The sweep knows no channel by name: any registered one with
- * run_destroy is swept.  A record that names no channel (of two numbers
+ * staged, then the run's directory.  The sweep knows no channel by name:
+ * any registered one with run_destroy is swept.  A record that names no channel (of two numbers
  * alone, as older versions wrote) has only the directory removed; a run
  * directory without a readable record, another user's, or one whose
  * channel this process lacks is kept. */
@@ -39,8 +39,9 @@
 #include <unistd.h>
 
 #define PATH_CAP 4096
-#define RECORD_CAP (PATH_CAP + SDSINF__LOCATION_MAX + 256) /* the most a
-                                                          record may take */
+/* the most a record may take: a config and a staged location, and the
+ * rest */
+#define RECORD_CAP (PATH_CAP + SDSINF__LOCATION_MAX + 256)
 
 int sdsinf__run_dir(uint64_t run, char *buf, size_t cap)
 {
