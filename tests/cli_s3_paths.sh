@@ -9,9 +9,11 @@
 # storage_requests count every S3 request the run made, its workers'
 # fetches included (through a proxy that counts them, refusing every 7th);
 # a coordinator killed (SIGKILL) while its staged inputs and queues exist
-# leaves them to `sdsinf clean`, which removes both; partition and infer
+# leaves them to `sdsinf clean`, which removes both, as it removes the
+# copy a process killed as it fetched left; partition and infer
 # with S3 in and out; a missing key or bucket fails clearly (exit 1)
-# writing nothing, as does a run whose worker finds no shard.  with_aws.sh
+# writing nothing, as does a run whose worker finds no shard (the workers
+# it stopped as they fetched leave no copy in the scratch directory).  with_aws.sh
 # then checks that the emulator holds nothing (the staged inputs went).
 set -eu
 sdsinf=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
@@ -146,6 +148,24 @@ kill_coordinator "killed coordinator" staged --launcher external \
 grep -q "\"channel\":\"sqs\",\"items\":5,\"staged\":\"s3://$B/sdsinf-" "$tmp/clean" ||
     { cat "$tmp/clean"; fail "clean did not name the queues and the staged inputs"; }
 
+echo "== a process killed (SIGKILL) as it fetches, then sdsinf clean"
+mkdir "$tmp/fetch-scratch"
+SDSINF_SCRATCH=$tmp/fetch-scratch python3 "$aws_cli_proxy" --delay-ms 300 -- \
+    "$sdsinf" infer --weights s3://$B/model --images s3://$B/in/images.tsv \
+    --quiet >/dev/null 2>&1 &
+proxy=$!
+for _ in $(seq 200); do
+    compgen -G "$tmp/fetch-scratch/sdsinf-fetch-*" >/dev/null && break
+    sleep 0.05
+done
+kill -KILL "$(pgrep -P "$proxy")" || fail "no infer to kill"
+wait "$proxy" || true
+copy=$(ls "$tmp/fetch-scratch")
+[ -n "$copy" ] || fail "the killed infer left no copy to remove"
+SDSINF_SCRATCH=$tmp/fetch-scratch "$sdsinf" clean >"$tmp/o" || fail "clean failed"
+[ -z "$(ls -A "$tmp/fetch-scratch")" ] || fail "clean left $(ls "$tmp/fetch-scratch")"
+echo "ok: clean removed $copy: $(tail -n 1 "$tmp/o")"
+
 echo "== partition and infer, in and out of S3"
 "$sdsinf" partition --weights s3://$B/bundle/model.sdsinf --workers 2 \
     --out s3://$B/plan2 >/dev/null || fail "partition to S3"
@@ -163,17 +183,20 @@ cmp "$tmp/conv.sdsinf" "$tmp/moved/model.sdsinf" || fail "convert: bundles diffe
 echo "ok: partition and convert --out s3://, infer --weights --images --scores s3://"
 
 echo "== missing keys and buckets: a clear error, nothing written"
+mkdir "$tmp/failed-scratch"
 expect_fail() { # label, message pattern, run arguments...
     local label=$1 pat=$2; shift 2
     set +e
-    (cd "$tmp" && "$sdsinf" run --channel fs --out s3://$B/bad/cats.tsv \
-        --scores s3://$B/bad/scores.tsv --metrics s3://$B/bad/m "$@") \
-        >"$tmp/o" 2>"$tmp/e"
+    (cd "$tmp" && SDSINF_SCRATCH=$tmp/failed-scratch "$sdsinf" run --channel fs \
+        --out s3://$B/bad/cats.tsv --scores s3://$B/bad/scores.tsv \
+        --metrics s3://$B/bad/m "$@") >"$tmp/o" 2>"$tmp/e"
     local rc=$?
     set -e
     [ "$rc" = 1 ] || { cat "$tmp/e"; fail "$label: exit $rc, not 1"; }
     grep -q -- "$pat" "$tmp/e" || { cat "$tmp/e"; fail "$label: no '$pat' in the message"; }
     for k in bad/cats.tsv bad/scores.tsv bad/m.csv bad/m.json; do absent "$k"; done
+    [ -z "$(ls -A "$tmp/failed-scratch")" ] ||
+        fail "$label: left in the scratch directory: $(ls "$tmp/failed-scratch")"
     echo "ok: $label: $(head -c 200 "$tmp/e")"
 }
 expect_fail "no such key" "s3://$B/in/nope.tsv: no such object.*NoSuchKey" \

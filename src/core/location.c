@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #define SCHEME "s3://"
 
@@ -66,8 +67,13 @@ int sdsinf__location_fetch(const char *loc, sdsinf__fetched *f,
     const char *base = loc + n;
     while (base > loc && base[-1] != '/')
         base--;
-    int w = snprintf(f->temp, sizeof f->temp, "%s/sdsinf-fetch.XXXXXX",
-                     sdsinf__scratch_dir());
+    /* named after this process (pid, start time), so that the sweep
+     * (run/sweep.c) removes the copy of one killed while it read */
+    unsigned long long start = 0;
+    char state;
+    sdsinf__proc_stat((int)getpid(), &state, &start);
+    int w = snprintf(f->temp, sizeof f->temp, "%s/sdsinf-fetch-%d-%llu.XXXXXX",
+                     sdsinf__scratch_dir(), (int)getpid(), start);
     if (w < 0 || (size_t)w >= sizeof f->temp || !mkdtemp(f->temp)) {
         f->temp[0] = 0;
         return sdsinf__fail(err, SDSINF_EIO, "%.200s: cannot make a private "

@@ -42,7 +42,9 @@ typedef struct sdsinf__fetched {
 /* A local path to read loc from.  A local path is used as it is (the
  * reader says what is wrong with it).  An s3:// object is fetched whole
  * into a private file (mode 0600) under the scratch directory, keeping its
- * last name; a "directory" into a private directory of its objects.  An
+ * last name; a "directory" into a private directory of its objects; each
+ * in sdsinf-fetch-<pid>-<start time>.XXXXXX, which the sweep of stale runs
+ * removes once that process is gone (killed as it read).  An
  * absent bucket or key is SDSINF_EIO naming loc and AWS's code
  * (NoSuchBucket, NoSuchKey), a refusal SDSINF_EACCES, each saying what to
  * do.  Call sdsinf__location_release after reading, also on failure. */

@@ -320,9 +320,9 @@ static void name_silent(gather *g)
 }
 
 /* On success: the reports' totals, records and worker 0's result become
- * the run's, the s3:// location requests of workers in processes of their
- * own this process's (sdsinf_location_requests), and the run's start-up
- * ends when its last worker had loaded. */
+ * the run's, the s3:// location requests its workers made in processes of
+ * their own are added to this process's (sdsinf_location_requests), and
+ * the run's start-up ends when its last worker had loaded. */
 static void gather_results(gather *g)
 {
     run_ctx *c = g->c;

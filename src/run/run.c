@@ -275,6 +275,8 @@ static int run_launch(run_ctx *c, const sdsinf_launcher_methods *lm,
         cleaned = 0;
     if (cleaned) /* else its owner record lets sdsinf clean take it */
         sdsinf__owner_release(c->owner); /* the workers are gone, and the rest */
+    if (rc != SDSINF_OK) /* what workers stopped as they loaded fetched */
+        sdsinf__sweep();
     if (c->canceled)
         rc = sdsinf__canceled(c, cleaned, err);
     return rc;

@@ -21,11 +21,13 @@
  * sdsinf_clean, finds every record in the scratch directory whose owner is
  * gone and removes that run: its channel's state through the channel's own
  * run_destroy (what it held counted first by run_residue), the objects it
- * staged, then the run's directory.  The sweep knows no channel by name: any registered one with
- * run_destroy is swept.  A record that names no channel (of two numbers
+ * staged, then the run's directory.  The sweep knows no channel by name:
+ * any registered one with run_destroy is swept.  A record that names no channel (of two numbers
  * alone, as older versions wrote) has only the directory removed; a run
  * directory without a readable record, another user's, or one whose
- * channel this process lacks is kept. */
+ * channel this process lacks is kept.  The sweep also removes the copies
+ * fetched from S3 (core/location.c: sdsinf-fetch-<pid>-<start>.XXXXXX) of
+ * processes gone, such as workers stopped as they loaded. */
 #include "run/sweep.h"
 #include "core/location.h"
 
@@ -39,8 +41,9 @@
 #include <unistd.h>
 
 #define PATH_CAP 4096
-#define RECORD_CAP (PATH_CAP + SDSINF__LOCATION_MAX + 256) /* the most a
-                                                          record may take */
+/* the most a record may take: a config and a staged location, and the
+ * rest */
+#define RECORD_CAP (PATH_CAP + SDSINF__LOCATION_MAX + 256)
 
 int sdsinf__run_dir(uint64_t run, char *buf, size_t cap)
 {
@@ -104,13 +107,13 @@ static int record_read(const char *path, record *r)
     return r->channel[0] && !r->endpoints ? -1 : 0;
 }
 
-/* Whether the record's owner is gone. */
-static int owner_gone(const record *r)
+/* Whether process pid, started at `start`, is gone. */
+static int process_gone(int pid, unsigned long long start)
 {
-    unsigned long long start;
+    unsigned long long now;
     char state;
-    return sdsinf__proc_stat(r->pid, &state, &start) != 0 || state == 'Z' ||
-           state == 'X' || start != r->start;
+    return sdsinf__proc_stat(pid, &state, &now) != 0 || state == 'Z' ||
+           state == 'X' || now != start;
 }
 
 /* Writes this process's record to path, whole (a temporary file renamed
@@ -236,7 +239,7 @@ static void sweep_run(sweep *sw, const char *dir, uint64_t run)
         return;
     snprintf(rec_path, sizeof rec_path, "%s/%" PRIu64 ".owner", dir, run);
     if ((st.st_uid != geteuid() && geteuid() != 0) ||
-        record_read(rec_path, &rec) != 0 || !owner_gone(&rec)) {
+        record_read(rec_path, &rec) != 0 || !process_gone(rec.pid, rec.start)) {
         sw->st.kept++;
         return;
     }
@@ -275,7 +278,28 @@ static void sweep_run(sweep *sw, const char *dir, uint64_t run)
         sw->fn(&r, sw->arg);
 }
 
-/* The scratch directory's runs: its sdsinf-<run> entries. */
+/* A copy fetched from S3 into dir, by the process its name (after
+ * "sdsinf-fetch-") gives: counted and removed when that process is gone
+ * and it is this user's. */
+static void sweep_fetched(sweep *sw, char *dir, size_t cap, const char *name)
+{
+    struct stat st;
+    unsigned long long start;
+    int pid, n = 0;
+    int64_t files = 0, bytes = 0;
+    if (sscanf(name, "%d-%llu.%n", &pid, &start, &n) != 2 || n == 0 ||
+        pid <= 0 || lstat(dir, &st) != 0 || !S_ISDIR(st.st_mode) ||
+        (st.st_uid != geteuid() && geteuid() != 0) ||
+        !process_gone(pid, start))
+        return;
+    if (sdsinf__rm_tree(dir, cap, sw->dry_run, NULL, &files, &bytes) == 0) {
+        sw->st.files += files;
+        sw->st.bytes += bytes;
+    }
+}
+
+/* The scratch directory's runs (its sdsinf-<run> entries) and fetched
+ * copies. */
 static int sweep_scratch(sweep *sw)
 {
     const char *scratch = sdsinf__scratch_dir();
@@ -291,9 +315,15 @@ static int sweep_scratch(sweep *sw)
     while ((de = readdir(d))) {
         uint64_t run = strncmp(de->d_name, "sdsinf-", 7) ? 0
                                                           : run_of(de->d_name + 7);
-        if (run && snprintf(dir, sizeof dir, "%s/%s", scratch, de->d_name) <
-                       (int)sizeof dir)
+        int fetched = !strncmp(de->d_name, "sdsinf-fetch-", 13);
+        if ((!run && !fetched) ||
+            snprintf(dir, sizeof dir, "%s/%s", scratch, de->d_name) >=
+                (int)sizeof dir)
+            continue;
+        if (run)
             sweep_run(sw, dir, run);
+        else
+            sweep_fetched(sw, dir, sizeof dir, de->d_name + 13);
     }
     closedir(d);
     return sw->failed ? sw->err ? sw->err->code : SDSINF_EIO : SDSINF_OK;
@@ -309,19 +339,24 @@ int sdsinf_clean(int dry_run, void (*fn)(const sdsinf_stale_run *r, void *arg),
     return rc;
 }
 
+void sdsinf__sweep(void)
+{
+    sweep sw = {0, NULL, NULL, {0, 0, 0, 0}, NULL, 0};
+    sweep_scratch(&sw);
+}
+
 /* ---- A run's record ------------------------------------------------------------ */
 
 void sdsinf__owner_claim(const char *channel, const char *config,
                          uint64_t run, int endpoints, int staged,
                          const char *remote, char *owner, size_t cap)
 {
-    sweep sw = {0, NULL, NULL, {0, 0, 0, 0}, NULL, 0};
     const sdsinf_channel_methods *m = sdsinf_channel_find(channel);
     int keeps = m && m->version >= 2 && m->run_destroy &&
                 (m->caps & SDSINF_CAP_PROCESSES);
     char dir[PATH_CAP];
     owner[0] = 0;
-    sweep_scratch(&sw); /* best effort: a run goes on regardless */
+    sdsinf__sweep(); /* a run goes on regardless */
     if ((!keeps && !staged) || sdsinf__run_dir(run, dir, sizeof dir) != 0)
         return;
     int n = snprintf(owner, cap, "%s/%" PRIu64 ".owner", dir, run);
