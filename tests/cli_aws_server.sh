@@ -103,7 +103,7 @@ fi
 echo "ok"
 
 echo "== deploy --server"
-"$sdsinf" aws deploy --stack $stack --max-workers 1 --server --json >"$tmp/deploy.j" 2>"$tmp/deploy.err" ||
+"$sdsinf" aws deploy --stack $stack --max-workers 1 --server --no-function --json >"$tmp/deploy.j" 2>"$tmp/deploy.err" ||
     { cat "$tmp/deploy.err"; fail "deploy"; }
 deployed=1
 "$sdsinf" aws status --stack $stack | grep -q "AWS::IAM::InstanceProfile *ServerProfile *CREATE_COMPLETE"

@@ -37,14 +37,14 @@ elapsed() { echo "$(date +%s.%N) - $1" | bc; }
 
 echo "== a stack with its worker function"
 t0=$(date +%s.%N)
-"$sdsinf" aws deploy --stack $stack --max-workers 8 >/dev/null 2>"$tmp/deploy.err" ||
+"$sdsinf" aws deploy --stack $stack --max-workers 8 --no-function >/dev/null 2>"$tmp/deploy.err" ||
     { cat "$tmp/deploy.err"; fail "deploy"; }
 "$sdsinf" aws status --stack $stack --json | tail -n 1 >"$tmp/status.j"
 B=$(field "$tmp/status.j" "r['outputs']['BucketName']")
 S3=$AWS_ENDPOINT_URL/$B
 put() { curl -s -f -X PUT --data-binary "@$1" "$S3/$2" >/dev/null || fail "upload $2"; }
 keys() { # the bucket's keys, one a line
-    curl -s -f "$S3?list-type=2" | grep -o '<Key>[^<]*</Key>' | sed 's/<[^>]*>//g' | sort
+    curl -s -f "$S3?list-type=2" | grep -o '<Key>[^<]*</Key>' | sed 's/<[^>]*>//g' | grep -v '^runs/\|^staged/' | sort
 }
 "$py" - "$sdsinf" "$tmp/package.zip" <<'PY'
 import sys, zipfile
@@ -134,19 +134,32 @@ echo "ok: a launch tree of 2 x 2 levels, 6 workers ($(elapsed "$t0") s)"
 echo "== refused"
 expect() { # label exit pattern args...: a run that fails so
     local label=$1 want=$2 pat=$3 rc=0; shift 3
-    (cd "$tmp" && "$sdsinf" run --launcher lambda --stack $stack "$@") >/dev/null 2>"$tmp/err" || rc=$?
+    (cd "$tmp" && "$sdsinf" run --launcher lambda "$@") >/dev/null 2>"$tmp/err" || rc=$?
     [ "$rc" = "$want" ] && grep -q -- "$pat" "$tmp/err" ||
         { cat "$tmp/err"; fail "$label: exit $rc"; }
     echo "ok: $label: $(head -c 240 "$tmp/err")"
 }
-expect "local inputs" 2 "takes --weights, --images and --plan in S3" \
+# without a stack (--function names the function), nothing to stage local
+# inputs in
+expect "local inputs" 2 "takes --weights, --images and --plan in S3" --function "$fn" \
     --weights "$tmp/moved/g" --images "$tmp/moved/g/sparse-images-128.tsv" --plan "s3://$B/plan4"
-expect "no plan" 2 "give a plan in S3" \
+expect "no plan" 2 "or a plan in S3" --function "$fn" \
     --weights "s3://$B/model.sdsinf" --images "s3://$B/in/images.tsv" --workers 4
 expect "no such function" 1 "not invoked: AWS lambda: Invoke sdsinf-none (Event): HTTP 404 ResourceNotFoundException" \
-    --function sdsinf-none --weights "s3://$B/model.sdsinf" --images "s3://$B/in/images.tsv" \
+    --stack $stack --function sdsinf-none --weights "s3://$B/model.sdsinf" --images "s3://$B/in/images.tsv" \
     --plan "s3://$B/plan4"
 untouched "the refused runs"
+
+echo "== local inputs on a stack: staged in its bucket first"
+(cd "$tmp" && "$sdsinf" run --launcher lambda --stack $stack --channel sqs --workers 4 \
+    --weights "$tmp/moved/g" --images "$tmp/moved/g/sparse-images-128.tsv" \
+    --method block --scores "$tmp/staged.tsv" --out "$tmp/staged-cats.tsv" \
+    --json) 2>"$tmp/staged.err" | tail -n 1 >"$tmp/staged.j" ||
+    { cat "$tmp/staged.err"; fail "staged: the run failed"; }
+same staged
+[ "$(field "$tmp/staged.j" "r['staged']['uploaded'] > 0")" = True ] ||
+    fail "staged: nothing staged: $(cat "$tmp/staged.j")"
+echo "ok: local inputs staged ($(field "$tmp/staged.j" "r['staged']"))"
 
 echo "== a worker process killed at layer 3"
 # over the stack's bucket, and over queues of the run's own (the stack's

@@ -19,7 +19,7 @@ sdsinf=$1 stack=sdsinf-up
 img=$tmp/g/sparse-images-128.tsv gold=$tmp/g/n128-l8-categories.tsv
 "$sdsinf" infer --weights "$tmp/g" --images "$img" --scores "$tmp/single.tsv" --quiet
 "$sdsinf" partition --weights "$tmp/g" --workers 3 --out "$tmp/plan" >/dev/null
-"$sdsinf" aws deploy --stack $stack --max-workers 4 >/dev/null 2>&1
+"$sdsinf" aws deploy --stack $stack --max-workers 4 --no-function >/dev/null 2>&1
 
 echo "== upload, twice"
 up() { "$sdsinf" aws upload --stack $stack --weights "$tmp/g" --plan "$tmp/plan" \

@@ -1590,14 +1590,16 @@ static int run_distributed(const opts *o, const run_setup *rs)
                            "partition)", launcher_name(o));
     if (check_outputs(o))
         return EXIT_USAGE;
-    if ((launcher_caps(o) & SDSINF_LAUNCH_REMOTE) &&
+    if ((launcher_caps(o) & SDSINF_LAUNCH_REMOTE) && !o->stage_bucket &&
         (!sdsinf_location_remote(o->weights) ||
          !sdsinf_location_remote(o->images) ||
          (o->plan && !sdsinf_location_remote(o->plan))))
         return usage_error("run --launcher %s takes --weights, --images and "
-                           "--plan in S3 (s3://BUCKET/KEY: upload them "
-                           "first): its workers read nothing from this "
-                           "machine", launcher_name(o));
+                           "--plan in S3 (s3://BUCKET/KEY: sdsinf aws upload "
+                           "puts them there), or a bucket to stage them in "
+                           "(--stack NAME or --stage-bucket BUCKET): its "
+                           "workers read nothing from this machine",
+                           launcher_name(o));
     if (check_run_opts(o, (int)o->workers))
         return EXIT_USAGE; /* before loading anything */
     run_opts_from(o, &ro);

@@ -424,7 +424,9 @@ int sdsinf_stack_output(const char *name, const char *key, char *out,
                                 ? "not one sdsinf aws deploy made (deploy it "
                                   "again)"
                                 : "it has no function (sdsinf aws deploy "
-                                  "--package KEY makes it)");
+                                  "without --no-function makes it from this "
+                                  "sdsinf's package, or with --package KEY "
+                                  "from a zip in its bucket)");
     else if (code == SDSINF_OK && strlen(v) >= cap)
         code = sdsinf__fail(err, SDSINF_EINVAL, "stack %.100s: output %.60s "
                             "is too long", name, key);
