@@ -582,8 +582,8 @@ static int aws_deploy(int argc, char **argv)
             aws_package_print(&pkg, stdout);
         printf("outputs:\n");
         outputs_print(&st, stdout);
-        printf("run with: sdsinf run --channel sqs|sns|s3 --stack %s ...\n",
-               o.stack);
+        printf("run with: sdsinf run %s--channel sqs|sns|s3 --stack %s ...\n",
+               o.package ? "[--launcher lambda] " : "", o.stack);
         return 0;
     }
     cJSON *j = cJSON_CreateObject(), *fn = NULL;

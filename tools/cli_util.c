@@ -70,6 +70,11 @@ void cli_run_summary(const cJSON *j, FILE *f)
             !check                   ? ""
             : !strcmp(check, "pass") ? "; check passed"
                                      : "; CHECK FAILED");
+    const cJSON *lambda = cJSON_GetObjectItemCaseSensitive(j, "lambda");
+    if (lambda)
+        fprintf(f, "lambda: %.0f invocations, %.3f GB-s billed; cost $%.6f "
+                "at list prices\n", num(lambda, "invocations"),
+                num(lambda, "gb_seconds"), num(j, "cost_usd"));
     if (metrics)
         fprintf(f, "metrics: %s.csv, %s-layers.csv, %s.json\n", metrics,
                 metrics, metrics);
