@@ -143,6 +143,36 @@ def check(src, path):
           (path, len(t["Resources"])))
 
 
+# The deploying user's policy (deploy/aws-deployer-policy.json): plain
+# Allows of named actions on sdsinf-* resources; "*" only for the actions
+# AWS does not scope to a resource, RunInstances' parts by type and the
+# public Amazon Linux image parameter.
+UNSCOPED = {"sqs:ListQueues", "logs:DescribeLogGroups", "ec2:DescribeInstances"}
+
+
+def check_deployer(src):
+    path = src + "/deploy/aws-deployer-policy.json"
+    with open(path) as f:
+        text = f.read()
+    if "FullAccess" in text:
+        fail(path, "names a *FullAccess policy")
+    for s in statements(json.loads(text)):
+        if s["Effect"] != "Allow" or "NotAction" in s or "NotResource" in s:
+            fail(path, "statement %s is not a plain Allow" % s.get("Sid"))
+        acts = listed(s["Action"])
+        if any("*" in a for a in acts):
+            fail(path, "statement %s allows a wildcard action" % s.get("Sid"))
+        for r in listed(s["Resource"]):
+            if r == "*" and not set(acts) <= UNSCOPED:
+                fail(path, "statement %s: * for %s" % (s.get("Sid"), acts))
+            if r != "*" and "sdsinf-" not in r and \
+                    not (acts[0].startswith("ec2:") and ":ec2:" in r) and \
+                    ":parameter/aws/service/ami-amazon-linux-latest/" not in r:
+                fail(path, "statement %s: %s is not sdsinf's" % (s.get("Sid"), r))
+    print("ok: %s: least privilege" % path)
+
+
 if __name__ == "__main__":
     for p in sys.argv[2:]:
         check(sys.argv[1], p)
+    check_deployer(sys.argv[1])

@@ -5,7 +5,8 @@
 # JSON whose policies are least privilege (tests/aws_template.py), and,
 # with cfn-lint installed ($SDSINF_VENVS/cfn-lint, by
 # scripts/install-aws-tools.sh), free of cfn-lint's errors and warnings;
-# skipped (77) after the policy check without cfn-lint.  Also bad usage.
+# skipped (77) after the policy check without cfn-lint.  Also bad usage,
+# and the deploying user's policy (deploy/aws-deployer-policy.json).
 set -eu
 sdsinf=$1 src=$2
 venvs=${SDSINF_VENVS:-/opt/sdsinf-venvs}
