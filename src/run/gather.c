@@ -307,12 +307,13 @@ static void settle_started(gather *g, int keyed, int timeout_ms)
  * out waiting for them) before the first timeout. */
 static void name_silent(gather *g)
 {
-    char list[256], m[sizeof g->first.msg + 300];
+    char list[256], m[sizeof list + sizeof g->first.msg + 200];
     owed_list(g, OWED_SILENT, list, sizeof list);
     if (g->rank != 1 || !list[0])
         return;
-    snprintf(m, sizeof m, "worker(s) %s fell silent on channel %s (started, "
-             "then no report: died or stuck), so the others failed: %s",
+    snprintf(m, sizeof m, "worker(s) %s fell silent on channel %.64s "
+             "(started, then no report: died or stuck), so the others "
+             "failed: %s",
              list, g->c->channel, g->first.msg);
     int code = g->first.code;
     g->have = 0;
