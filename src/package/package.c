@@ -413,7 +413,10 @@ int sdsinf__package_gather(const char *bootstrap,
                           b->elf.machine);
     if (rc != SDSINF_OK)
         return rc;
-    snprintf(info->bootstrap, sizeof info->bootstrap, "%s", real);
+    if (strlen(real) >= sizeof info->bootstrap)
+        return sdsinf__fail(err, SDSINF_EINVAL, "%.200s...: too long a path "
+                            "for the package's record", real);
+    memcpy(info->bootstrap, real, strlen(real) + 1);
     snprintf(info->arch, sizeof info->arch, "%s", arch);
     info->bootstrap_nbytes = b->len;
     for (int i = 0; rc == SDSINF_OK && i < p->nfiles; i++)
