@@ -841,6 +841,7 @@ typedef struct sdsinf_run_stats {
     uint64_t lambda_invocations;
     double lambda_gb_seconds;
     int lambda_arch;
+    double lambda_seconds; /* that billed duration, summed over workers */
 } sdsinf_run_stats;
 SDSINF_API void sdsinf_run_stats_free(sdsinf_run_stats *st);
 
