@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # cli_package.sh SDSINF DATA CC - sdsinf aws package: the zip holds the
-# bootstrap (0755) and, under lib/, exactly the libraries it needs that
-# Amazon Linux 2023 lacks, and is the same bytes when made again; unpacked
+# bootstrap (0755), under lib/ exactly the libraries it needs that Amazon
+# Linux 2023 lacks, and the price table (prices/aws.json, which the
+# unpacked bootstrap prices with), and is the same bytes when made again; unpacked
 # in an empty directory and run with nothing but LD_LIBRARY_PATH=<dir>/lib
 # and the Runtime API's variables (env -i), the loader takes those
 # libraries from <dir>/lib and the bootstrap answers a coordinator's
@@ -39,15 +40,19 @@ names = z.namelist()
 bundled = sorted("lib/" + b["soname"] for b in j["bundled"])
 assert names[0] == "bootstrap", names
 assert sorted(n for n in names if n.startswith("lib/") and n != "lib/") == bundled, (names, bundled)
-assert set(names) - set(bundled) <= {"bootstrap", "lib/"}, names
+assert set(names) - set(bundled) <= {"bootstrap", "lib/", "prices/", "prices/aws.json"}, names
 modes = {i.filename: i.external_attr >> 16 for i in z.infolist()}
 assert modes["bootstrap"] == 0o100755, oct(modes["bootstrap"])
 assert all(modes[n] == 0o100644 for n in bundled), modes
+# the price table found beside the build's sdsinf, so that a coordinator
+# on Lambda prices its runs
+assert j["prices"] and z.read("prices/aws.json") == open(j["prices"], "rb").read(), j["prices"]
+assert modes["prices/aws.json"] == 0o100644, modes
 assert z.getinfo("bootstrap").file_size == j["bootstrap"]["nbytes"]
 assert "libc.so.6" in j["provided"] and j["glibc"] <= "GLIBC_2.34" or j["glibc"].startswith("GLIBC_2.")
-print("ok: %s bytes: bootstrap %d bytes, bundled %s, from AL2023 %s, newest glibc need %s"
+print("ok: %s bytes: bootstrap %d bytes, bundled %s, from AL2023 %s, newest glibc need %s, prices %s"
       % (j["nbytes"], j["bootstrap"]["nbytes"], [b["soname"] for b in j["bundled"]],
-         j["provided"], j["glibc"]))
+         j["provided"], j["glibc"], j["prices"]))
 PY
 grep -q "^  lib/" "$tmp/p2.out" || [ "$(field "$tmp/p.j" "len(r['bundled'])")" = 0 ] ||
     fail "the listing names no bundled library: $(cat "$tmp/p2.out")"
@@ -63,6 +68,12 @@ for lib in $(field "$tmp/p.j" "' '.join(b['soname'] for b in r['bundled'])"); do
         { cat "$tmp/ldd"; fail "$lib is not loaded from the package"; }
 done
 echo "ok: the loader takes $(field "$tmp/p.j" "len(r['bundled'])") libraries from $d/lib"
+printf '{"channel":"sqs","requests":{"send":1}}\n' >"$tmp/one.json"
+env -i LD_LIBRARY_PATH="$d/lib" "$d/bootstrap" cost "$tmp/one.json" --json >"$tmp/cost.j" ||
+    fail "cost from the unpacked package"
+[ "$(field "$tmp/cost.j" "r['prices']")" = "$d/prices/aws.json" ] ||
+    fail "the unpacked bootstrap's price table: $(cat "$tmp/cost.j")"
+echo "ok: the unpacked bootstrap prices with its own prices/aws.json"
 "$sdsinf" generate --neurons 128 --layers 8 --images 40 --seed 3 --out "$tmp/g" >/dev/null
 img=$tmp/g/sparse-images-128.tsv
 "$sdsinf" infer --weights "$tmp/g" --images "$img" --scores "$tmp/single.tsv" --quiet
@@ -89,6 +100,8 @@ echo "== the container recipe"
 "$sdsinf" aws package --image "$tmp/img" >"$tmp/img.out"
 grep -q "^FROM public.ecr.aws/lambda/provided:al2023$" "$tmp/img/Dockerfile"
 grep -q '^COPY bootstrap ${LAMBDA_RUNTIME_DIR}/bootstrap$' "$tmp/img/Dockerfile"
+grep -q '^COPY prices/ ${LAMBDA_RUNTIME_DIR}/prices/$' "$tmp/img/Dockerfile"
+cmp "$tmp/img/prices/aws.json" "$d/prices/aws.json"
 [ "$(stat -c %a "$tmp/img/bootstrap")" = 755 ] || fail "the recipe's bootstrap is not 0755"
 cmp "$tmp/img/bootstrap" "$d/bootstrap"
 for lib in $(field "$tmp/p.j" "' '.join(b['soname'] for b in r['bundled'])"); do

@@ -20,11 +20,12 @@ typedef struct sdsinf__package {
     sdsinf__package_file files[1 + SDSINF_PACKAGE_MAX_LIBS]; /* [0]: the
                                                                 bootstrap */
     int nfiles;
+    sdsinf__package_file prices; /* prices/aws.json (data NULL: none) */
 } sdsinf__package;
 
 /* Reads bootstrap (NULL: this program), finds the libraries it needs that
- * AL2023 lacks and checks every file's glibc needs (offenders to
- * progress); *info describes it.  Free *p with sdsinf__package_free
+ * AL2023 lacks and its price table (sdsinf_prices_path), and checks every
+ * file's glibc needs (offenders to progress); *info describes it.  Free *p with sdsinf__package_free
  * either way. */
 int sdsinf__package_gather(const char *bootstrap,
                            sdsinf_stack_progress progress, void *arg,
