@@ -387,6 +387,32 @@ static int glibc_check(const sdsinf__package *p, sdsinf_stack_progress progress,
                         GLIBC_MINOR);
 }
 
+/* Drops f's version needs of the libraries AL2023 has without symbol
+ * versions (so the loader binds their defaults and does not warn), each
+ * said to progress; f is read again after. */
+static int drop_unversioned(sdsinf__package_file *f,
+                            sdsinf_stack_progress progress, void *arg,
+                            sdsinf_err *err)
+{
+    char line[400];
+    for (int j = 0; j < f->elf.nneeded; j++) {
+        const char *lib = f->elf.needed[j];
+        if (!sdsinf__al2023_has(lib) || !sdsinf__al2023_unversioned(lib) ||
+            !sdsinf__elf_drop_needs(f->data, &f->elf, lib))
+            continue;
+        snprintf(line, sizeof line, "  %.100s: its symbol versions of "
+                 "%.60s dropped (AL2023's defines none)", f->name, lib);
+        if (progress)
+            progress(line, arg);
+        sdsinf__elf_free(&f->elf);
+        int rc = sdsinf__elf_read(f->data, f->len, f->path, &f->elf, err);
+        if (rc != SDSINF_OK)
+            return rc;
+        j = -1; /* its needed list again, from the new reading */
+    }
+    return SDSINF_OK;
+}
+
 /* The bootstrap's price table (at sdsinf_prices_path of it, real: its
  * real path), read into p->prices; none found is no error (its runs'
  * cost_usd is then null on Lambda). */
@@ -443,6 +469,8 @@ int sdsinf__package_gather(const char *bootstrap,
     for (int i = 0; rc == SDSINF_OK && i < p->nfiles; i++)
         for (int j = 0; rc == SDSINF_OK && j < p->files[i].elf.nneeded; j++)
             rc = need(&g, &p->files[i], p->files[i].elf.needed[j], err);
+    for (int i = 0; rc == SDSINF_OK && i < p->nfiles; i++)
+        rc = drop_unversioned(&p->files[i], progress, arg, err);
     if (rc == SDSINF_OK)
         rc = prices_find(real, p, info, err);
     return rc == SDSINF_OK ? glibc_check(p, progress, arg, info, err) : rc;

@@ -43,5 +43,8 @@ int sdsinf__glibc_version_ok(const char *v, unsigned *major,
                              unsigned *minor);
 /* Whether a provided.al2023 function has library soname (al2023.c). */
 int sdsinf__al2023_has(const char *soname);
+/* Whether AL2023's soname defines no symbol versions (the package drops a
+ * file's version needs of it: the loader would warn at every start). */
+int sdsinf__al2023_unversioned(const char *soname);
 
 #endif /* SDSINF_PACKAGE_PACKAGE_H */
