@@ -841,6 +841,7 @@ typedef struct sdsinf_run_stats {
     uint64_t lambda_invocations;
     double lambda_gb_seconds;
     int lambda_arch;
+    double lambda_seconds; /* that billed duration, summed over workers */
 } sdsinf_run_stats;
 SDSINF_API void sdsinf_run_stats_free(sdsinf_run_stats *st);
 
@@ -1138,6 +1139,14 @@ typedef struct sdsinf_prices {
     size_t ninstances;
 } sdsinf_prices;
 SDSINF_API void sdsinf_prices_init(sdsinf_prices *p); /* all free */
+
+/* Where the price table of executable `exe` (NULL: this program) is:
+ * $SDSINF_PRICES when set, else the one installed with it
+ * (PREFIX/share/sdsinf/aws.json beside its bin/), else prices/aws.json
+ * beside it (a build tree's, or a Lambda package's: the function's code
+ * carries it); its path into out (cap bytes): 1, or 0 when neither is a
+ * readable file (or the path does not fit). */
+SDSINF_API int sdsinf_prices_path(const char *exe, char *out, size_t cap);
 
 /* What a run used.  Requests by service, sdsinf_requests' fields read as
  *   sqs: send SendMessage(Batch), receive ReceiveMessage (empty ones
@@ -1471,11 +1480,16 @@ typedef struct sdsinf_package_info {
     uint64_t nbytes;       /* the zip's size, or the recipe's files' */
     int nlibs;             /* the libraries needed, bundled or not */
     sdsinf_package_lib libs[SDSINF_PACKAGE_MAX_LIBS];
+    char prices[512];      /* the price table packaged as prices/aws.json
+                              (sdsinf_prices_path of the bootstrap, so a
+                              coordinator on Lambda prices its runs), or
+                              "": none found, none packaged */
+    uint64_t prices_nbytes;
 } sdsinf_package_info;
 
 /* Writes the package of `bootstrap` (NULL: this program) as a zip at out
  * (a path or s3:// location, written whole): bootstrap (0755), lib/...
- * (0644). */
+ * and prices/aws.json (0644). */
 SDSINF_API int sdsinf_lambda_package(const char *bootstrap, const char *out,
                                      sdsinf_stack_progress progress,
                                      void *arg, sdsinf_package_info *info,

@@ -2,18 +2,19 @@
 # cli_aws_run.sh SDSINF DATA - `sdsinf aws run`: the coordinator on the
 # stack's function, against the private ministack tests/with_aws.sh starts
 # (its Lambda runs the function's bootstrap as a local process).  The
-# package is a zip made here (build/sdsinf as `bootstrap`, 0755), deployed
-# by `sdsinf aws deploy --package KEY`.  After `sdsinf aws upload`, the
-# local model, plan, images and golden file are moved away, and a run from
-# the printed s3:// locations equals `sdsinf infer` bit for bit (the
-# function read S3 only), its JSON, categories and metrics written under
-# s3://BUCKET/runs/NAME/ and the local --out, --scores and --metrics
+# package is `sdsinf aws package`'s zip (the bootstrap, its libraries and
+# the price table), deployed by `sdsinf aws deploy --package KEY`.  After
+# `sdsinf aws upload`, the local model, plan, images and golden file are
+# moved away, and a run from the printed s3:// locations equals `sdsinf
+# infer` bit for bit (the function read S3 only), its JSON (cost_usd
+# priced by the package's price table), categories and metrics written
+# under s3://BUCKET/runs/NAME/ and the local --out, --scores and --metrics
 # fetched; a run from local paths stages them first (0 bytes: uploaded
 # already); a run that fails on Lambda exits 1 with its error, recorded as
-# failed in
-# `sdsinf aws status`; a stack without its function is refused saying how
-# to deploy it.  With the shared data, the real 1024x120 network's first
-# 6,000 images on 8 workers reproduce the golden categories.
+# failed in `sdsinf aws status`; a stack without its function is refused
+# saying how to deploy it.  With the shared data, the real 1024x120
+# network's first 6,000 images on 8 workers reproduce the golden
+# categories.
 sdsinf=$1 data=${2:-} stack=sdsinf-run
 . "$(dirname "$0")/stack_test.sh"
 
@@ -31,16 +32,12 @@ rc=0
     2>"$tmp/err" || rc=$?
 [ "$rc" = 1 ] && grep -q "no function.*--package" "$tmp/err" ||
     fail "aws run without the function: exit $rc: $(cat "$tmp/err")"
-"$py" - "$sdsinf" "$bucket" <<'PY'
-import io, os, sys, zipfile, botocore.session
-b = io.BytesIO()
-with zipfile.ZipFile(b, "w", zipfile.ZIP_DEFLATED) as z:
-    info = zipfile.ZipInfo("bootstrap")
-    info.external_attr = 0o755 << 16
-    z.writestr(info, open(sys.argv[1], "rb").read())
+"$sdsinf" aws package --out "$tmp/package.zip" >/dev/null
+"$py" - "$tmp/package.zip" "$bucket" <<'PY'
+import os, sys, botocore.session
 s3 = botocore.session.get_session().create_client(
     "s3", endpoint_url=os.environ["AWS_ENDPOINT_URL"], region_name=os.environ["AWS_REGION"])
-s3.put_object(Bucket=sys.argv[2], Key="package/sdsinf.zip", Body=b.getvalue())
+s3.put_object(Bucket=sys.argv[2], Key="package/sdsinf.zip", Body=open(sys.argv[1], "rb").read())
 PY
 "$sdsinf" aws deploy --stack $stack --max-workers 8 --package package/sdsinf.zip >/dev/null 2>&1
 echo "ok: deployed with the function; without it, aws run said: $(tail -n 1 "$tmp/err")"
@@ -57,6 +54,7 @@ loc() { field "$tmp/up.j" "r['$1']"; }
 cmp "$tmp/a.tsv" "$tmp/single.tsv" || fail "the scores differ from infer's"
 cmp "$tmp/a-cats.tsv" "$tmp/single-cats.tsv" || fail "the categories differ from infer's"
 [ "$(field "$tmp/a.j" "r['check']")" = pass ] && [ "$(field "$tmp/a.j" "r['coordinator']")" = lambda ] &&
+    [ "$(field "$tmp/a.j" "isinstance(r['cost_usd'], (int, float)) and r['cost_usd'] > 0")" = True ] &&
     [ "$(field "$tmp/a.j" "r['workers']")" = 3 ] && [ "$(field "$tmp/a.j" "r['scores']")" = "$tmp/a.tsv" ] ||
     fail "the run's JSON: $(cat "$tmp/a.j")"
 record=$(field "$tmp/a.j" "r['record']")

@@ -55,6 +55,39 @@ same "S3 at eu-west-2's prices" \
     "$(sed -n 's/.*"s3":\([0-9.e+-]*\).*/\1/p' "$tmp/stdout" | tail -1)" \
     "$(awk 'BEGIN { printf "%.12g", 10*5.3e-6 + 10*4.2e-7 }')"
 
+echo "== a Lambda run: its metrics PREFIX bills as its run JSON"
+# us-east-1: Lambda 4 x 0.2e-6 + 12.5 GB-s x 0.0000133334 (arm64); SQS 520
+# units x 0.4e-6; S3 2 PUT x 5e-6 + (2 + 14) GET x 4e-7 (its claim check,
+# and its workers' fetches of their plan, shards and inputs)
+cat >"$tmp/lam.json" <<'EOF'
+{"workers":4,"channel":"sqs","launcher":"lambda","bytes_sent":2000000,
+ "requests":{"send":100,"receive":300,"empty":50,"remove":90,"list":0,"retries":0,"units":520,
+             "send_units":0,"s3_put":2,"s3_get":2,"s3_list":0,"s3_remove":2,"lambda_invocations":4},
+ "lambda":{"invocations":4,"gb_seconds":12.5,"arch":"arm64"},
+ "storage_requests":{"send":0,"receive":14,"empty":0,"remove":0,"list":0,"retries":0,"units":0,
+                     "send_units":0,"s3_put":0,"s3_get":0,"s3_list":0,"s3_remove":0}}
+EOF
+# the run record of its --metrics PREFIX.json (the columns cost reads)
+cat >"$tmp/lam-m.json" <<'EOF'
+{"run":{"CONFIG":"lam","TOTAL_NWORKERS":4,"METRIC_SIZE_MESSAGES_SENT":2000000,
+ "METRIC_LAMBDA_RUNTIME":12.5,"CHANNEL":"sqs","LAUNCHER":"lambda",
+ "REQUESTS_SEND":100,"REQUESTS_RECEIVE":300,"REQUESTS_EMPTY":50,"REQUESTS_REMOVE":90,
+ "REQUESTS_LIST":0,"REQUESTS_RETRIES":0,"REQUESTS_UNITS":520,"REQUESTS_SEND_UNITS":0,
+ "REQUESTS_S3_PUT":2,"REQUESTS_S3_GET":2,"REQUESTS_S3_LIST":0,"REQUESTS_S3_REMOVE":2,
+ "STORAGE_SEND":0,"STORAGE_RECEIVE":14,"STORAGE_REMOVE":0,"STORAGE_LIST":0,"STORAGE_RETRIES":0,
+ "LAMBDA_INVOCATIONS":4,"LAMBDA_GB_SECONDS":12.5,"LAMBDA_ARCH":"arm64"},"layers":[]}
+EOF
+lam_usd=$(awk 'BEGIN { printf "%.12g", 4*0.2e-6 + 12.5*0.0000133334 + 520*0.4e-6 + 2*5e-6 + 16*4e-7 }')
+check 0 '"billed":true' "a Lambda run's JSON" "$sdsinf" cost "$tmp/lam.json" --prices "$prices" --json
+same "Lambda (arm64) + SQS + S3, the run JSON" "$(usd "$tmp/stdout")" "$lam_usd"
+check 0 '"billed":true' "a Lambda run's metrics" "$sdsinf" cost "$tmp/lam-m" --prices "$prices" --json
+same "the metrics PREFIX: the same bill" "$(usd "$tmp/stdout")" "$lam_usd"
+check 0 "lambda   GB-seconds" "the metrics' table itemises Lambda" \
+    "$sdsinf" cost "$tmp/lam-m" --prices "$prices"
+sed 's/"arm64"/"sparc"/' "$tmp/lam-m.json" >"$tmp/lam-bad.json"
+check 1 "run.LAMBDA_ARCH is 'sparc'" "metrics with an unknown architecture" \
+    "$sdsinf" cost "$tmp/lam-bad" --prices "$prices"
+
 echo "== one channel's requests (sqs): every call billed, the units from the bytes"
 cat >"$tmp/sqs.json" <<'EOF'
 {"channel":"sqs","workers":2,"bytes_sent":2000000,

@@ -6,8 +6,10 @@
 # images uploaded and the local copies moved away; then runs over sqs, sns
 # and s3 equal `sdsinf infer` byte for byte (scores and categories), with
 # the invocations and billed GB-seconds in the JSON's requests, lambda and
-# cost_usd; a launch tree (bfr 2, 2 levels) starts all its workers; the
-# real 1024 x 120 network's 6,000 images on 8 workers over each channel
+# cost_usd, and in the metrics (METRIC_LAMBDA_RUNTIME, LAMBDA_*), `sdsinf
+# cost` of the JSON and of the metrics giving its cost_usd; a launch tree
+# (bfr 2, 2 levels) starts all its workers; the real 1024 x 120 network's
+# 6,000 images on 8 workers over each channel
 # reproduce the golden categories and infer's scores (when DATA has it);
 # local inputs, no plan and a missing function fail clearly; a worker
 # process killed mid-run (SDSINF_TEST_KILL in the function's environment)
@@ -84,21 +86,33 @@ run() { # tag channel plan [args]: scores $tmp/TAG.tsv, categories, JSON $tmp/TA
     (cd "$tmp" && "$sdsinf" run --launcher lambda --stack $stack --channel "$ch" \
         --weights "s3://$B/model.sdsinf" --images "s3://$B/in/images.tsv" \
         --plan "s3://$B/$plan" --scores "$tmp/$tag.tsv" --out "$tmp/$tag-cats.tsv" \
-        --json "$@") 2>"$tmp/$tag.err" | tail -n 1 >"$tmp/$tag.j" ||
+        --metrics "$tmp/$tag-m" --json "$@") 2>"$tmp/$tag.err" | tail -n 1 >"$tmp/$tag.j" ||
         { cat "$tmp/$tag.err"; fail "$tag: the run failed"; }
 }
 same() { # tag: equal to infer
     cmp "$tmp/$1.tsv" "$tmp/single.tsv" || fail "$1: scores differ from infer"
     cmp "$tmp/$1-cats.tsv" "$tmp/single-cats.tsv" || fail "$1: categories differ"
 }
-billed() { # tag workers: the invocations and their bill in the JSON
-    local j=$tmp/$1.j
+billed() { # tag workers: the invocations and their bill in the JSON and the metrics
+    local j=$tmp/$1.j m=$tmp/$1-m.json
     [ "$(field "$j" "r['lambda']['invocations']")" = "$2" ] &&
         [ "$(field "$j" "r['requests']['lambda_invocations']")" = "$2" ] &&
         [ "$(field "$j" "r['lambda']['gb_seconds'] > 0 and r['cost_usd'] > 0")" = True ] ||
         fail "$1: invocations or bill: $(cat "$j")"
     "$sdsinf" cost "$j" >"$tmp/cost" || fail "$1: sdsinf cost"
     grep -q "lambda" "$tmp/cost" || fail "$1: no lambda in its bill: $(cat "$tmp/cost")"
+    # the metrics: the workers' billed seconds summed (SDS-Inf's unit), and
+    # `sdsinf cost` of the JSON and of the PREFIX give the run's cost_usd
+    # (to the metrics' 9 digits)
+    [ "$(field "$m" "r['run']['LAMBDA_INVOCATIONS'] == $2 and r['run']['METRIC_LAMBDA_RUNTIME'] > 0 and abs(r['run']['LAMBDA_GB_SECONDS'] - $(field "$j" "r['lambda']['gb_seconds']")) < 1e-6")" = True ] ||
+        fail "$1: the metrics' Lambda columns: $(head -c 600 "$m")"
+    "$sdsinf" cost "$j" --json | tail -n 1 >"$tmp/cost-j.j" &&
+        "$sdsinf" cost "$tmp/$1-m" --json | tail -n 1 >"$tmp/cost-m.j" || fail "$1: sdsinf cost --json"
+    local want; want=$(field "$j" "r['cost_usd']")
+    [ "$(field "$tmp/cost-j.j" "abs(r['cost_usd'] - $want) <= 1e-12")" = True ] ||
+        fail "$1: sdsinf cost RUN.json $(field "$tmp/cost-j.j" "r['cost_usd']"), the run's cost_usd $want"
+    [ "$(field "$tmp/cost-m.j" "abs(r['cost_usd'] - $want) <= 1e-8 * $want")" = True ] ||
+        fail "$1: sdsinf cost PREFIX $(field "$tmp/cost-m.j" "r['cost_usd']"), the run's cost_usd $want"
 }
 untouched() { # label: the queues hold nothing, the bucket only the inputs
     "$py" - "$1" <<'PY'

@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # cli_package.sh SDSINF DATA CC - sdsinf aws package: the zip holds the
-# bootstrap (0755) and, under lib/, exactly the libraries it needs that
-# Amazon Linux 2023 lacks, and is the same bytes when made again; unpacked
+# bootstrap (0755), under lib/ exactly the libraries it needs that Amazon
+# Linux 2023 lacks, and the price table (prices/aws.json, which the
+# unpacked bootstrap prices with), and is the same bytes when made again; unpacked
 # in an empty directory and run with nothing but LD_LIBRARY_PATH=<dir>/lib
 # and the Runtime API's variables (env -i), the loader takes those
 # libraries from <dir>/lib and the bootstrap answers a coordinator's
 # invocation with a run equal to `sdsinf infer` (the cold start, process
 # start to its first `next`, is printed); the container recipe (--image);
-# executables built here with CC: one whose library asks for a glibc
+# the bootstrap asks no version of libcurl.so.4 (AL2023's defines none:
+# the loader would warn at each start), shown with stand-ins built here
+# with CC; executables built here: one whose library asks for a glibc
 # symbol newer than 2.34 (arc4random, 2.36) or whose link asks for
 # GLIBC_ABI_DT_RELR is refused naming the symbol and the file, and leaves
 # no zip; one linking a library of a version script, found by its RUNPATH
@@ -39,15 +42,19 @@ names = z.namelist()
 bundled = sorted("lib/" + b["soname"] for b in j["bundled"])
 assert names[0] == "bootstrap", names
 assert sorted(n for n in names if n.startswith("lib/") and n != "lib/") == bundled, (names, bundled)
-assert set(names) - set(bundled) <= {"bootstrap", "lib/"}, names
+assert set(names) - set(bundled) <= {"bootstrap", "lib/", "prices/", "prices/aws.json"}, names
 modes = {i.filename: i.external_attr >> 16 for i in z.infolist()}
 assert modes["bootstrap"] == 0o100755, oct(modes["bootstrap"])
 assert all(modes[n] == 0o100644 for n in bundled), modes
+# the price table found beside the build's sdsinf, so that a coordinator
+# on Lambda prices its runs
+assert j["prices"] and z.read("prices/aws.json") == open(j["prices"], "rb").read(), j["prices"]
+assert modes["prices/aws.json"] == 0o100644, modes
 assert z.getinfo("bootstrap").file_size == j["bootstrap"]["nbytes"]
 assert "libc.so.6" in j["provided"] and j["glibc"] <= "GLIBC_2.34" or j["glibc"].startswith("GLIBC_2.")
-print("ok: %s bytes: bootstrap %d bytes, bundled %s, from AL2023 %s, newest glibc need %s"
+print("ok: %s bytes: bootstrap %d bytes, bundled %s, from AL2023 %s, newest glibc need %s, prices %s"
       % (j["nbytes"], j["bootstrap"]["nbytes"], [b["soname"] for b in j["bundled"]],
-         j["provided"], j["glibc"]))
+         j["provided"], j["glibc"], j["prices"]))
 PY
 grep -q "^  lib/" "$tmp/p2.out" || [ "$(field "$tmp/p.j" "len(r['bundled'])")" = 0 ] ||
     fail "the listing names no bundled library: $(cat "$tmp/p2.out")"
@@ -63,6 +70,19 @@ for lib in $(field "$tmp/p.j" "' '.join(b['soname'] for b in r['bundled'])"); do
         { cat "$tmp/ldd"; fail "$lib is not loaded from the package"; }
 done
 echo "ok: the loader takes $(field "$tmp/p.j" "len(r['bundled'])") libraries from $d/lib"
+if command -v readelf >/dev/null && readelf -V "$sdsinf" | grep -q "File: libcurl.so.4"; then
+    ! readelf -V "$d/bootstrap" | grep -q "File: libcurl.so.4" ||
+        fail "the packaged bootstrap still asks libcurl.so.4 for versions"
+    env -i LD_LIBRARY_PATH="$d/lib" "$d/bootstrap" --version 2>"$tmp/warn" >/dev/null &&
+        [ ! -s "$tmp/warn" ] || fail "the packaged bootstrap: $(cat "$tmp/warn")"
+    echo "ok: the bootstrap asks libcurl.so.4 (AL2023's defines none) for no version; it runs without a word"
+fi
+printf '{"channel":"sqs","requests":{"send":1}}\n' >"$tmp/one.json"
+env -i LD_LIBRARY_PATH="$d/lib" "$d/bootstrap" cost "$tmp/one.json" --json >"$tmp/cost.j" ||
+    fail "cost from the unpacked package"
+[ "$(field "$tmp/cost.j" "r['prices']")" = "$d/prices/aws.json" ] ||
+    fail "the unpacked bootstrap's price table: $(cat "$tmp/cost.j")"
+echo "ok: the unpacked bootstrap prices with its own prices/aws.json"
 "$sdsinf" generate --neurons 128 --layers 8 --images 40 --seed 3 --out "$tmp/g" >/dev/null
 img=$tmp/g/sparse-images-128.tsv
 "$sdsinf" infer --weights "$tmp/g" --images "$img" --scores "$tmp/single.tsv" --quiet
@@ -89,6 +109,8 @@ echo "== the container recipe"
 "$sdsinf" aws package --image "$tmp/img" >"$tmp/img.out"
 grep -q "^FROM public.ecr.aws/lambda/provided:al2023$" "$tmp/img/Dockerfile"
 grep -q '^COPY bootstrap ${LAMBDA_RUNTIME_DIR}/bootstrap$' "$tmp/img/Dockerfile"
+grep -q '^COPY prices/ ${LAMBDA_RUNTIME_DIR}/prices/$' "$tmp/img/Dockerfile"
+cmp "$tmp/img/prices/aws.json" "$d/prices/aws.json"
 [ "$(stat -c %a "$tmp/img/bootstrap")" = 755 ] || fail "the recipe's bootstrap is not 0755"
 cmp "$tmp/img/bootstrap" "$d/bootstrap"
 for lib in $(field "$tmp/p.j" "' '.join(b['soname'] for b in r['bundled'])"); do
@@ -131,6 +153,33 @@ EOF
         fail "the RUNPATH library: $(cat "$tmp/good.j")"
     python3 -c "import sys, zipfile; assert 'lib/libsdsinf-ok.so.1' in zipfile.ZipFile(sys.argv[1]).namelist()" "$tmp/good.zip"
     echo "ok: a library of a version script found by RUNPATH \$ORIGIN is bundled"
+    # a program asking a libcurl.so.4 of a version script for CURL_OPENSSL_4
+    # (as Debian's build does), run where libcurl.so.4 defines no versions
+    # (AL2023's): the packaged one has no such need, so no warning
+    mkdir "$b/deb" "$b/al2023" "$tmp/curly"
+    # (calling glibc, as a real library does: versioned needs of its own)
+    printf '#include <unistd.h>\nint sdsinf_test_curl(void) { return getpid() > 0 ? 7 : 0; }\n' >"$b/curl.c"
+    echo 'CURL_OPENSSL_4 { global: sdsinf_test_curl; local: *; };' >"$b/curl.map"
+    printf 'int sdsinf_test_curl(void);\nint main(void) { return sdsinf_test_curl() == 7 ? 0 : 1; }\n' >"$b/curly.c"
+    "$cc" -shared -fPIC -o "$b/deb/libcurl.so.4" -Wl,-soname,libcurl.so.4 \
+        -Wl,--version-script,"$b/curl.map" "$b/curl.c"
+    "$cc" -shared -fPIC -o "$b/al2023/libcurl.so.4" -Wl,-soname,libcurl.so.4 "$b/curl.c"
+    "$cc" -o "$b/curly" "$b/curly.c" "$b/deb/libcurl.so.4"
+    env -i LD_LIBRARY_PATH="$b/al2023" "$b/curly" 2>"$tmp/warn" || fail "the unpackaged program"
+    grep -q "libcurl.so.4: no version information available" "$tmp/warn" ||
+        fail "no loader warning to fix: $(cat "$tmp/warn")"
+    "$sdsinf" aws package --bootstrap "$b/curly" --out "$tmp/curly.zip" 2>"$tmp/err" >/dev/null ||
+        { cat "$tmp/err"; fail "aws package --bootstrap curly"; }
+    grep -q "bootstrap: its symbol versions of libcurl.so.4 dropped (AL2023's defines none)" "$tmp/err" ||
+        fail "the dropped versions are not said: $(cat "$tmp/err")"
+    (cd "$tmp/curly" && python3 -m zipfile -e "$tmp/curly.zip" .)
+    chmod 0755 "$tmp/curly/bootstrap"
+    env -i LD_LIBRARY_PATH="$b/al2023" "$tmp/curly/bootstrap" 2>"$tmp/warn" ||
+        fail "the packaged program on the unversioned libcurl.so.4"
+    [ ! -s "$tmp/warn" ] || fail "the packaged program still warns: $(cat "$tmp/warn")"
+    env -i LD_LIBRARY_PATH="$b/deb" "$tmp/curly/bootstrap" ||
+        fail "the packaged program on the versioned libcurl.so.4"
+    echo "ok: the versions asked of libcurl.so.4 are dropped: no warning on an unversioned one, the versioned one still binds"
     if "$cc" -shared -fPIC -o "$b/libsdsinf-newer.so.1" -Wl,-soname,libsdsinf-newer.so.1 \
         "$b/newer.c" 2>/dev/null; then
         "$cc" -o "$b/newer" "$b/main_newer.c" "$b/libsdsinf-newer.so.1" -Wl,-rpath,'$ORIGIN'

@@ -1,13 +1,14 @@
 /* test_aws.c - the AWS client without a service: the configuration chain
  * (environment, profiles in config and credentials files under a
  * temporary HOME), error answers and their statuses, forms, JSON strings,
- * base64, the EC2 launch request. */
+ * base64, the EC2 launch request, the CA bundle's fallback. */
 #include "testutil.h"
 
 #include "aws/aws.h"
 
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static const char *const vars[] = {
     "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_ACCESS_KEY_ID",
@@ -436,6 +437,39 @@ static void test_retries(void **state)
     sdsinf__aws_free(a);
 }
 
+/* The CA bundle when libcurl's own is not there (a libcurl built for
+ * another system): the first readable file of the places, AL2023's before
+ * Debian's; libcurl's own when it is readable or names none. */
+static void test_ca_pick(void **state)
+{
+    (void)state;
+    char *dir = tu_mkdtemp(), none[4096], later[4096];
+    char *a = tu_write(dir, "a.crt", "x"), *b = tu_write(dir, "b.crt", "x");
+    snprintf(none, sizeof none, "%s/none.crt", dir);
+    snprintf(later, sizeof later, "%s/later.crt", dir);
+    const char *places[] = {none, a, b, NULL}, *missing[] = {none, later,
+                                                             NULL};
+    assert_ptr_equal(sdsinf__aws_ca_pick(later, places), a);
+    assert_null(sdsinf__aws_ca_pick(b, places)); /* its own is there */
+    assert_null(sdsinf__aws_ca_pick(NULL, places)); /* it names none */
+    assert_null(sdsinf__aws_ca_pick(later, missing));
+    assert_string_equal(sdsinf__aws_ca_places[0],
+                        "/etc/pki/tls/certs/ca-bundle.crt");
+    assert_string_equal(sdsinf__aws_ca_places[1],
+                        "/etc/ssl/certs/ca-certificates.crt");
+    /* a Debian libcurl on AL2023 (its own missing) takes AL2023's bundle;
+     * AL2023's on Debian takes Debian's: here, whichever this system has */
+    const char *here = sdsinf__aws_ca_pick(none, sdsinf__aws_ca_places);
+    if (access("/etc/pki/tls/certs/ca-bundle.crt", R_OK) == 0)
+        assert_string_equal(here, "/etc/pki/tls/certs/ca-bundle.crt");
+    else if (access("/etc/ssl/certs/ca-certificates.crt", R_OK) == 0)
+        assert_string_equal(here, "/etc/ssl/certs/ca-certificates.crt");
+    free(a);
+    free(b);
+    tu_rmdir(dir);
+    free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -449,6 +483,7 @@ int main(void)
         cmocka_unit_test(test_encodings),
         cmocka_unit_test(test_ec2_request),
         cmocka_unit_test_setup_teardown(test_retries, setup, teardown),
+        cmocka_unit_test(test_ca_pick),
     };
     return cmocka_run_group_tests_name("aws", tests, NULL, NULL);
 }

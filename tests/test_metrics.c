@@ -1,6 +1,6 @@
 /* test_metrics.c - the metrics files of the command line (tools/metrics.c):
  * SDS-Inf's column names, then ours; one row per worker per layer with the
- * records' values; CSV and JSON agreeing; all three files or none; and,
+ * records' values; a Lambda run's runtime, invocations and GB-seconds; CSV and JSON agreeing; all three files or none; and,
  * from a real distributed run, layer records that add up to the run's
  * totals. */
 #include "testutil.h"
@@ -35,14 +35,17 @@
 #define OUR_RUN                                                               \
     "EXPT_ID,CHANNEL,LAUNCHER,CODEC,CATEGORIES,CHECK,RUN_SECONDS,"            \
     "STARTUP_SECONDS,BYTES_PER_IMAGE,DUPLICATES,DROPPED,ENCODE_SECONDS,"      \
-    "DECODE_SECONDS,SEND_SECONDS,WAIT_SECONDS," OUR_REQUESTS
+    "DECODE_SECONDS,SEND_SECONDS,WAIT_SECONDS," OUR_REQUESTS ","               \
+    "STORAGE_SEND,STORAGE_RECEIVE,STORAGE_REMOVE,STORAGE_LIST,"              \
+    "STORAGE_RETRIES,LAMBDA_INVOCATIONS,LAMBDA_GB_SECONDS,LAMBDA_ARCH"
 #define OUR_LAYER                                                             \
     "RECEIVED_NUM,RECEIVED_TOTAL_SIZE,RECEIVED_MAX_SIZE,RECEIVED_MIN_SIZE,"   \
     "RECEIVED_AVG_SIZE,COMPUTE_SECONDS,ENCODE_SECONDS,DECODE_SECONDS,"        \
     "SEND_SECONDS,WAIT_SECONDS," OUR_REQUESTS
 #define OUR_REQUESTS                                                          \
     "REQUESTS_SEND,REQUESTS_RECEIVE,REQUESTS_EMPTY,REQUESTS_REMOVE,"          \
-    "REQUESTS_LIST,REQUESTS_RETRIES,REQUESTS_UNITS"
+    "REQUESTS_LIST,REQUESTS_RETRIES,REQUESTS_UNITS,REQUESTS_SEND_UNITS,"      \
+    "REQUESTS_S3_PUT,REQUESTS_S3_GET,REQUESTS_S3_LIST,REQUESTS_S3_REMOVE"
 
 #define WORKERS 2
 #define LAYERS 2
@@ -334,6 +337,9 @@ static void test_rows(void **state)
     assert_true(cell(run, 1, "METRIC_ELAPSED_TIME_COMPUTATION") == 1);
     assert_true(cell(run, 1, "METRIC_ELAPSED_TIME_COMPRESSION") == 0.1875);
     assert_true(cell(run, 1, "METRIC_LAMBDA_RUNTIME") == -1); /* empty */
+    assert_true(cell(run, 1, "LAMBDA_INVOCATIONS") == -1); /* no Lambda */
+    assert_true(cell(run, 1, "LAMBDA_ARCH") == -1);
+    assert_true(cell(run, 1, "STORAGE_RECEIVE") == -1); /* no s3:// */
     assert_true(cell(run, 1, "METRIC_DYNAMODB_ITEMS_WRITTEN") == -1);
     assert_true(cell(run, 1, "EXPT_ID") == 7);
     assert_true(cell(run, 1, "BYTES_PER_IMAGE") == 60);
@@ -388,6 +394,57 @@ static void test_no_records(void **state)
                 0.5 * WORKERS); /* each worker the whole run */
     assert_non_null(strstr(json, "\"layers\":[]"));
     free3(run, layers, json);
+}
+
+/* A run on Lambda: METRIC_LAMBDA_RUNTIME is the workers' billed seconds,
+ * summed (SDS-Inf's "Lambda runtime summed over workers, in seconds"),
+ * LAMBDA_* its invocations, GB-seconds and architecture; STORAGE_* the S3
+ * requests of its s3:// locations; the channel's claim-check requests and
+ * publish units in REQUESTS_*. */
+static void test_lambda(void **state)
+{
+    sdsinf_run_stats st;
+    sdsinf_layer_record rec[NREC];
+    metrics_run mr = fake_run("c1");
+    sdsinf_requests storage = {0};
+    sdsinf_err err = {0};
+    char prefix[4096], p[4096];
+    fake_stats(&st, rec);
+    st.lambda_invocations = WORKERS;
+    st.lambda_seconds = 568.612;
+    st.lambda_gb_seconds = 568.612; /* at 1024 MB */
+    st.lambda_arch = SDSINF_ARCH_ARM64;
+    st.requests.send_units = 5;
+    st.requests.s3_put = 2;
+    st.requests.s3_get = 3;
+    storage.send = 4;
+    storage.receive = 12;
+    storage.list = 1;
+    mr.storage = &storage;
+    assert_int_equal(metrics_write(at(prefix, *state, "m"), &mr, &st, &err),
+                     SDSINF_OK);
+    char *run = slurp(at(p, *state, "m.csv")), *json = slurp(at(p, *state,
+                                                                  "m.json"));
+    assert_true(cell(run, 1, "METRIC_LAMBDA_RUNTIME") == 568.612);
+    assert_true(cell(run, 1, "LAMBDA_INVOCATIONS") == WORKERS);
+    assert_true(cell(run, 1, "LAMBDA_GB_SECONDS") == 568.612);
+    assert_true(cell(run, 1, "STORAGE_SEND") == 4);
+    assert_true(cell(run, 1, "STORAGE_RECEIVE") == 12);
+    assert_true(cell(run, 1, "STORAGE_REMOVE") == 0);
+    assert_true(cell(run, 1, "STORAGE_LIST") == 1);
+    assert_true(cell(run, 1, "REQUESTS_SEND_UNITS") == 5);
+    assert_true(cell(run, 1, "REQUESTS_S3_PUT") == 2);
+    assert_true(cell(run, 1, "REQUESTS_S3_GET") == 3);
+    cJSON *doc = cJSON_Parse(json);
+    assert_non_null(doc);
+    cJSON *r = cJSON_GetObjectItemCaseSensitive(doc, "run");
+    assert_string_equal(cJSON_GetObjectItem(r, "LAMBDA_ARCH")->valuestring,
+                        "arm64");
+    assert_true(cJSON_GetObjectItem(r, "METRIC_LAMBDA_RUNTIME")
+                    ->valuedouble == 568.612);
+    cJSON_Delete(doc);
+    free(run);
+    free(json);
 }
 
 /* A prefix that cannot be written: an error naming it, and no file (nor a
@@ -503,6 +560,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_rows, setup_dir, teardown_dir),
         cmocka_unit_test_setup_teardown(test_json, setup_dir, teardown_dir),
         cmocka_unit_test_setup_teardown(test_no_records, setup_dir,
+                                        teardown_dir),
+        cmocka_unit_test_setup_teardown(test_lambda, setup_dir,
                                         teardown_dir),
         cmocka_unit_test_setup_teardown(test_all_or_none, setup_dir,
                                         teardown_dir),

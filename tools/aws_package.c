@@ -22,6 +22,13 @@ void aws_package_print(const sdsinf_package_info *in, FILE *f)
         if (in->libs[i].path[0])
             fprintf(f, "  lib/%-20s %10llu bytes  %s\n", in->libs[i].soname,
                     (unsigned long long)in->libs[i].nbytes, in->libs[i].path);
+    if (in->prices[0])
+        fprintf(f, "  %-24s %10llu bytes  %s\n", "prices/aws.json",
+                (unsigned long long)in->prices_nbytes, in->prices);
+    else
+        fputs("  no price table found (SDSINF_PRICES, or share/sdsinf/aws.json "
+              "or prices/aws.json beside the bootstrap): its runs on Lambda "
+              "will have no cost_usd\n", f);
     fputs("  from Amazon Linux 2023:", f);
     for (int i = 0; i < in->nlibs; i++)
         if (!in->libs[i].path[0])
@@ -39,6 +46,7 @@ cJSON *aws_package_json(const sdsinf_package_info *in)
     cJSON_AddNumberToObject(j, "nbytes", (double)in->nbytes);
     cJSON_AddStringToObject(j, "arch", in->arch);
     cli_json_add_string(j, "glibc", in->glibc[0] ? in->glibc : NULL);
+    cli_json_add_string(j, "prices", in->prices[0] ? in->prices : NULL);
     cJSON *bundled = cJSON_AddArrayToObject(j, "bundled");
     cJSON *provided = cJSON_AddArrayToObject(j, "provided");
     for (int i = 0; i < in->nlibs; i++) {

@@ -258,6 +258,7 @@ static int usage_of_run(const json_reader *r, const cJSON *run,
                         const char *as, run_usage *ru)
 {
     const cJSON *req, *storage;
+    sdsinf_requests sq = {0}; /* storage_requests */
     long long workers = 0, bytes = 0;
     int rc;
     if ((rc = json_string_member(r, run, "", "channel", 1, &ru->channel)) ||
@@ -271,12 +272,11 @@ static int usage_of_run(const json_reader *r, const cJSON *run,
         (rc = read_lambda_instance(r, run, &ru->u)))
         return rc;
     ru->workers = (int)workers;
-    if (storage) { /* S3 requests of its s3:// inputs and outputs */
-        sdsinf_requests q = {0};
-        if ((rc = read_requests(r, storage, "storage_requests", &q, NULL)))
+    if (storage) { /* S3 requests of its s3:// inputs and outputs, added
+                      once the channel's are in */
+        if ((rc = read_requests(r, storage, "storage_requests", &sq, NULL)))
             return rc;
-        ru->requests += q.send + q.receive + q.remove + q.list;
-        usage_of_storage(&q, &ru->u);
+        ru->requests += sq.send + sq.receive + sq.remove + sq.list;
     }
     int nested = req->child && cJSON_IsObject(req->child);
     if (!nested) {
@@ -287,6 +287,7 @@ static int usage_of_run(const json_reader *r, const cJSON *run,
         ru->priced_as = s == SVC_NONE ? NULL : as ? as : ru->channel;
         ru->requests += q.send + q.receive + q.remove + q.list;
         usage_of_channel(s, &q, (uint64_t)bytes, &ru->u);
+        usage_of_storage(&sq, &ru->u);
         return SDSINF_OK;
     }
     if (as)
@@ -319,21 +320,78 @@ static int usage_of_run(const json_reader *r, const cJSON *run,
             ru->u.s3 = q;
         }
     }
+    usage_of_storage(&sq, &ru->u);
     return SDSINF_OK;
 }
 
+/* Whether a metrics column holds a value: present and not null (an empty
+ * CSV cell: a run without Lambda, without s3:// locations, or metrics of
+ * an older sdsinf without the column). */
+static int metrics_has(const cJSON *run, const char *col)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(run, col);
+    return v && !cJSON_IsNull(v);
+}
+
+/* The counts of columns col[0..n) into *field[k] (0 where empty). */
+static int metrics_counts(const json_reader *r, const cJSON *run,
+                          const char *const *col, uint64_t *const *field,
+                          int n)
+{
+    int rc = SDSINF_OK;
+    for (int k = 0; rc == SDSINF_OK && k < n; k++) {
+        long long v = 0;
+        if (metrics_has(run, col[k]))
+            rc = json_integer_member(r, run, "run", col[k], 0, MAX_EXACT, 1,
+                                     &v);
+        *field[k] = (uint64_t)v;
+    }
+    return rc;
+}
+
+/* A metrics run's Lambda usage (LAMBDA_*), when it has one. */
+static int metrics_lambda(const json_reader *r, const cJSON *run,
+                          sdsinf_usage *u)
+{
+    static const char *const col[] = {"LAMBDA_INVOCATIONS"};
+    uint64_t *field[] = {&u->lambda_invocations};
+    const char *arch = NULL;
+    int rc = metrics_counts(r, run, col, field, 1);
+    if (rc == SDSINF_OK && metrics_has(run, "LAMBDA_GB_SECONDS"))
+        rc = json_number_member(r, run, "run", "LAMBDA_GB_SECONDS", 0, 1e15,
+                                1, &u->lambda_gb_seconds);
+    if (rc == SDSINF_OK && metrics_has(run, "LAMBDA_ARCH"))
+        rc = json_string_member(r, run, "run", "LAMBDA_ARCH", 1, &arch);
+    if (rc == SDSINF_OK && arch && strcmp(arch, "x86_64") &&
+        strcmp(arch, "arm64"))
+        rc = cli_fail(r->err, SDSINF_EPARSE, "%s: run.LAMBDA_ARCH is '%s', "
+                      "not x86_64 or arm64", r->name, arch);
+    u->lambda_arch = arch && !strcmp(arch, "arm64") ? SDSINF_ARCH_ARM64
+                                                    : SDSINF_ARCH_X86_64;
+    return rc;
+}
+
 /* The usage recorded in metrics (`--metrics PREFIX`: PREFIX.json's run,
- * keyed by the CSV's column names). */
+ * keyed by the CSV's column names): the channel's requests (REQUESTS_*),
+ * its s3:// locations' (STORAGE_*) and Lambda's (LAMBDA_*). */
 static int usage_of_metrics(const json_reader *r, const cJSON *run,
                             const char *as, run_usage *ru)
 {
-    static const char *const col[] = {"REQUESTS_SEND",    "REQUESTS_RECEIVE",
-                                      "REQUESTS_EMPTY",   "REQUESTS_REMOVE",
-                                      "REQUESTS_LIST",    "REQUESTS_RETRIES",
-                                      "REQUESTS_UNITS"};
-    sdsinf_requests q = {0};
-    uint64_t *field[] = {&q.send, &q.receive, &q.empty, &q.remove,
-                         &q.list, &q.retries, &q.units};
+    static const char *const col[] = {
+        "REQUESTS_SEND",       "REQUESTS_RECEIVE", "REQUESTS_EMPTY",
+        "REQUESTS_REMOVE",     "REQUESTS_LIST",    "REQUESTS_RETRIES",
+        "REQUESTS_UNITS",      "REQUESTS_SEND_UNITS", "REQUESTS_S3_PUT",
+        "REQUESTS_S3_GET",     "REQUESTS_S3_LIST", "REQUESTS_S3_REMOVE"};
+    static const char *const storage_col[] = {
+        "STORAGE_SEND", "STORAGE_RECEIVE", "STORAGE_REMOVE", "STORAGE_LIST",
+        "STORAGE_RETRIES"};
+    sdsinf_requests q = {0}, sq = {0};
+    uint64_t *field[] = {&q.send,       &q.receive, &q.empty,  &q.remove,
+                         &q.list,       &q.retries, &q.units,
+                         &q.send_units, &q.s3_put,  &q.s3_get, &q.s3_list,
+                         &q.s3_remove};
+    uint64_t *storage[] = {&sq.send, &sq.receive, &sq.remove, &sq.list,
+                           &sq.retries};
     long long bytes = 0, workers = 0, n;
     int rc;
     if ((rc = json_string_member(r, run, "run", "CHANNEL", 1,
@@ -343,18 +401,24 @@ static int usage_of_metrics(const json_reader *r, const cJSON *run,
         (rc = json_integer_member(r, run, "run", "METRIC_SIZE_MESSAGES_SENT",
                                   0, MAX_EXACT, 0, &bytes)))
         return rc;
-    for (int k = 0; k < 7; k++) {
+    for (int k = 0; k < 7; k++) { /* the kinds every sdsinf has written */
         n = 0;
         if ((rc = json_integer_member(r, run, "run", col[k], 0, MAX_EXACT, 1,
                                       &n)))
             return rc;
         *field[k] = (uint64_t)n;
     }
+    if ((rc = metrics_counts(r, run, col + 7, field + 7, 5)) ||
+        (rc = metrics_counts(r, run, storage_col, storage, 5)) ||
+        (rc = metrics_lambda(r, run, &ru->u)))
+        return rc;
     ru->workers = (int)workers;
     svc s = service_named(as ? as : ru->channel);
     ru->priced_as = s == SVC_NONE ? NULL : as ? as : ru->channel;
-    ru->requests = q.send + q.receive + q.remove + q.list;
+    ru->requests = q.send + q.receive + q.remove + q.list + sq.send +
+                   sq.receive + sq.remove + sq.list;
     usage_of_channel(s, &q, (uint64_t)bytes, &ru->u);
+    usage_of_storage(&sq, &ru->u);
     return SDSINF_OK;
 }
 

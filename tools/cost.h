@@ -4,7 +4,8 @@
  *
  * A recorded run is what `sdsinf run --json` printed (its last line, or
  * the whole file: one JSON object with channel, requests and bytes_sent)
- * or the metrics of `--metrics PREFIX` (PREFIX or PREFIX.json).  requests
+ * or the metrics of `--metrics PREFIX` (PREFIX or PREFIX.json: its run's
+ * REQUESTS_*, STORAGE_* and LAMBDA_* columns, the same usage).  requests
  * is either one map of kinds (send, receive, empty, remove, list, retries,
  * units; a Lambda run's lambda_invocations too), the requests of the run's
  * channel, or a map of services to such

@@ -83,7 +83,7 @@ typedef struct totals {
     X(METRIC_ELAPSED_TIME_COMPUTATION, real(st->compute_seconds))             \
     X(METRIC_ELAPSED_TIME_COMPRESSION,                                        \
       real(st->encode_seconds + st->decode_seconds))                          \
-    X(METRIC_LAMBDA_RUNTIME, none())                                          \
+    X(METRIC_LAMBDA_RUNTIME, LAMBDA_IF(real(st->lambda_seconds)))            \
     X(METRIC_DYNAMODB_ITEMS_WRITTEN, none())                                  \
     X(METRIC_DYNAMODB_TOTAL_ITEMS_READ, none())                               \
     X(METRIC_DYNAMODB_UNIQUE_ITEMS_READ, none())                              \
@@ -107,7 +107,23 @@ typedef struct totals {
     X(DECODE_SECONDS, real(st->decode_seconds))                               \
     X(SEND_SECONDS, real(st->send_seconds))                                   \
     X(WAIT_SECONDS, real(st->wait_seconds))                                   \
-    REQUEST_COLUMNS(X, st->requests)
+    REQUEST_COLUMNS(X, st->requests)                                          \
+    X(STORAGE_SEND, STORAGE_IF(send))                                         \
+    X(STORAGE_RECEIVE, STORAGE_IF(receive))                                   \
+    X(STORAGE_REMOVE, STORAGE_IF(remove))                                     \
+    X(STORAGE_LIST, STORAGE_IF(list))                                         \
+    X(STORAGE_RETRIES, STORAGE_IF(retries))                                   \
+    X(LAMBDA_INVOCATIONS, LAMBDA_IF(count(st->lambda_invocations)))           \
+    X(LAMBDA_GB_SECONDS, LAMBDA_IF(real(st->lambda_gb_seconds)))              \
+    X(LAMBDA_ARCH, LAMBDA_IF(text(st->lambda_arch == SDSINF_ARCH_ARM64        \
+                                      ? "arm64"                               \
+                                      : "x86_64")))
+
+/* A Lambda run's value, empty for a run without Lambda. */
+#define LAMBDA_IF(v) (st->lambda_invocations ? (v) : none())
+/* A kind of the S3 requests of the run's s3:// locations (mr->storage),
+ * empty when it made none. */
+#define STORAGE_IF(kind) (mr->storage ? count(mr->storage->kind) : none())
 
 /* The channel's billable requests by kind (sdsinf_requests), from rq. */
 #define REQUEST_COLUMNS(X, rq)                                                \
@@ -117,7 +133,12 @@ typedef struct totals {
     X(REQUESTS_REMOVE, count((rq).remove))                                    \
     X(REQUESTS_LIST, count((rq).list))                                        \
     X(REQUESTS_RETRIES, count((rq).retries))                                  \
-    X(REQUESTS_UNITS, count((rq).units))
+    X(REQUESTS_UNITS, count((rq).units))                                      \
+    X(REQUESTS_SEND_UNITS, count((rq).send_units))                            \
+    X(REQUESTS_S3_PUT, count((rq).s3_put))                                    \
+    X(REQUESTS_S3_GET, count((rq).s3_get))                                    \
+    X(REQUESTS_S3_LIST, count((rq).s3_list))                                  \
+    X(REQUESTS_S3_REMOVE, count((rq).s3_remove))
 
 /* A size over n messages: 0 when there were none (SDS-Inf's "unset"). */
 #define SIZE_IF(n, size) count((n) ? (size) : 0)

@@ -5,8 +5,10 @@
  *                      master_layerstats_*.csv columns, then sdsinf's);
  *   PREFIX.json        {"run": {...}, "layers": [{...}, ...]}: the same
  *                      columns as keys, null where the CSV cell is empty.
- * Columns with no meaning here (Lambda runtime, DynamoDB, poll calls) stay
- * empty.  Times are summed over workers, as SDS-Inf sums them.  LAYER is
+ * Columns with no meaning here (DynamoDB, poll calls) stay empty, and the
+ * Lambda ones (METRIC_LAMBDA_RUNTIME: the workers' billed seconds, summed;
+ * LAMBDA_*) for a run without Lambda.  Times are summed over workers, as
+ * SDS-Inf sums them.  LAYER is
  * 0-based as in SDS-Inf: 0..L-1 are the model's layers, L the results'
  * trip to worker 0.  As in SDS-Inf, MSG_* and CHUNK_* count the messages
  * a worker sent (one message per send here, so PUBLISH_* too); what it
@@ -31,6 +33,9 @@ typedef struct metrics_run {
     const char *channel, *launcher, *codec;
     int64_t categories;
     int check;            /* 1 passed, 0 failed, -1 not checked */
+    const sdsinf_requests *storage; /* the S3 requests of its s3://
+                                       locations so far (STORAGE_*), or
+                                       NULL: none */
 } metrics_run;
 
 /* Writes the three files for a finished run, all of them or none (each is

@@ -19,36 +19,10 @@
 
 /* ---- where the table is ------------------------------------------------- */
 
-/* dir/rel, when it is a readable file: a malloc'd path, else NULL. */
-static char *file_in(const char *dir, const char *rel)
-{
-    size_t n = strlen(dir) + strlen(rel) + 2;
-    char *p = malloc(n);
-    if (!p)
-        return NULL;
-    snprintf(p, n, "%s/%s", dir, rel);
-    if (access(p, R_OK) == 0)
-        return p;
-    free(p);
-    return NULL;
-}
-
 char *prices_default_path(void)
 {
-    const char *env = getenv("SDSINF_PRICES");
-    char exe[PATH_MAX];
-    if (env && *env)
-        return strdup(env);
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (n <= 0)
-        return NULL;
-    exe[n] = '\0';
-    char *slash = strrchr(exe, '/');
-    if (!slash)
-        return NULL;
-    *slash = '\0';
-    char *p = file_in(exe, "../share/sdsinf/aws.json");
-    return p ? p : file_in(exe, "prices/aws.json");
+    char path[PATH_MAX];
+    return sdsinf_prices_path(NULL, path, sizeof path) ? strdup(path) : NULL;
 }
 
 /* ---- one region --------------------------------------------------------- */

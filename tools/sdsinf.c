@@ -1411,6 +1411,16 @@ static const char *channel_name(const opts *o)
     return sdsinf_run_channel(&ro);
 }
 
+/* The S3 requests this process counted for s3:// locations so far (its
+ * own and its workers', sdsinf_location_requests) into *sr: sr, or NULL
+ * when there were none. */
+static const sdsinf_requests *storage_requests(sdsinf_requests *sr)
+{
+    memset(sr, 0, sizeof *sr);
+    sdsinf_location_requests(sr);
+    return sr->send || sr->receive || sr->list || sr->remove ? sr : NULL;
+}
+
 /* PREFIX.csv, PREFIX-layers.csv and PREFIX.json of a finished run. */
 static int write_run_metrics(const char *prefix, const opts *o,
                              const run_setup *rs, const run_inputs *in,
@@ -1419,6 +1429,7 @@ static int write_run_metrics(const char *prefix, const opts *o,
 {
     const char *base = strrchr(prefix, '/');
     metrics_run mr = {0};
+    sdsinf_requests sr;
     mr.config = rs->config ? rs->config : base ? base + 1 : prefix;
     mr.expt_id = rs->expt_id;
     mr.bfr = (int)o->bfr;
@@ -1432,6 +1443,7 @@ static int write_run_metrics(const char *prefix, const opts *o,
     mr.codec = o->codec ? o->codec : "zstd";
     mr.categories = ncats;
     mr.check = check;
+    mr.storage = storage_requests(&sr);
     return metrics_write(prefix, &mr, st, err);
 }
 
@@ -1521,12 +1533,11 @@ static cJSON *run_json(const opts *o, const run_inputs *in,
     json_requests(req, &st->requests);
     if (st->lambda_invocations)
         json_lambda(j, req, st);
-    sdsinf_requests sr = {0}; /* this process's, for s3:// locations */
-    sdsinf_location_requests(&sr);
-    int stored = sr.send || sr.receive || sr.list || sr.remove;
+    sdsinf_requests sr;
+    const sdsinf_requests *stored = storage_requests(&sr);
     if (stored)
-        json_requests(cJSON_AddObjectToObject(j, "storage_requests"), &sr);
-    json_cost(j, o, st, stored ? &sr : NULL);
+        json_requests(cJSON_AddObjectToObject(j, "storage_requests"), stored);
+    json_cost(j, o, st, stored);
     cli_json_add_string(j, "metrics", o->metrics);
     json_outputs(j, o);
     json_staged(j, &st->staged);

@@ -92,6 +92,14 @@ int sdsinf__aws_type_init(const sdsinf_channel_methods *m, void **state,
 void sdsinf__aws_type_cleanup(void *state);
 /* The client's configuration (borrowed for the client's life). */
 const sdsinf_aws_config *sdsinf__aws_config(const sdsinf_aws *a);
+/* The CA bundle the client gives libcurl (CURLOPT_CAINFO) when libcurl's
+ * own, `own` (CURLINFO_CAINFO; NULL: none), names a file that is not
+ * there, as a libcurl built for another system does (Debian's looks in
+ * /etc/ssl/certs, Amazon Linux keeps its bundle in /etc/pki/tls/certs):
+ * the first readable file of the NULL-ended `places`; NULL (libcurl's
+ * own) when own is readable or NULL, or none of them is. */
+const char *sdsinf__aws_ca_pick(const char *own, const char *const *places);
+extern const char *const sdsinf__aws_ca_places[]; /* the usual places */
 
 #define SDSINF_AWS_REQUEST_VERSION 1
 typedef struct sdsinf_aws_request {

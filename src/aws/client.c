@@ -46,27 +46,34 @@ static pthread_once_t global_once = PTHREAD_ONCE_INIT;
 static CURLcode global_rc = CURLE_FAILED_INIT;
 static const char *ca_file; /* NULL: libcurl's own CA bundle */
 
-/* The CA bundle to use where libcurl's own names a file that is not there
- * (a libcurl built for another system, linked in or bundled: Debian's
- * looks in /etc/ssl/certs, Amazon Linux keeps it in /etc/pki/tls/certs):
- * the first of the usual places that is; else NULL. */
-static const char *ca_fallback(void)
+const char *const sdsinf__aws_ca_places[] = {
+    "/etc/pki/tls/certs/ca-bundle.crt",   /* Amazon Linux, RHEL, Fedora */
+    "/etc/ssl/certs/ca-certificates.crt", /* Debian, Ubuntu, Alpine */
+    "/etc/ssl/cert.pem", NULL};           /* macOS, the BSDs, Arch */
+
+const char *sdsinf__aws_ca_pick(const char *own, const char *const *places)
 {
-#if LIBCURL_VERSION_NUM >= 0x075400 /* CURLINFO_CAINFO: 7.84 */
-    static const char *const places[] = {"/etc/pki/tls/certs/ca-bundle.crt",
-                                         "/etc/ssl/certs/ca-certificates.crt",
-                                         "/etc/ssl/cert.pem"};
-    char *own = NULL;
-    CURL *h = curl_easy_init();
-    int missing = h && curl_easy_getinfo(h, CURLINFO_CAINFO, &own) ==
-                           CURLE_OK &&
-                  own && access(own, R_OK) != 0;
-    curl_easy_cleanup(h);
-    for (size_t i = 0; missing && i < sizeof places / sizeof *places; i++)
+    for (size_t i = 0; own && access(own, R_OK) != 0 && places[i]; i++)
         if (access(places[i], R_OK) == 0)
             return places[i];
-#endif
     return NULL;
+}
+
+/* The CA bundle to use where libcurl's own names a file that is not there
+ * (sdsinf__aws_ca_pick of the usual places); else NULL. */
+static const char *ca_fallback(void)
+{
+    char *own = NULL;
+#if LIBCURL_VERSION_NUM >= 0x075400 /* CURLINFO_CAINFO: 7.84 */
+    CURL *h = curl_easy_init();
+    if (!h || curl_easy_getinfo(h, CURLINFO_CAINFO, &own) != CURLE_OK)
+        own = NULL;
+    own = own ? strdup(own) : NULL; /* (the handle's, freed next) */
+    curl_easy_cleanup(h);
+#endif
+    const char *pick = sdsinf__aws_ca_pick(own, sdsinf__aws_ca_places);
+    free(own);
+    return pick;
 }
 
 static void global_init(void)

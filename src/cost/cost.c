@@ -1,18 +1,49 @@
 /* cost.c - a run's bill under a price table (sdsinf_cost_compute): each
  * service's items, their billing units (SQS and SNS: 64 KiB chunks of a
  * call's payload) counted or estimated from the bytes, and the totals.
+ * Where the price table is (sdsinf_prices_path).
  * Sections: checks, billing units, the bill. */
+#define _DEFAULT_SOURCE /* realpath */
 #include "channels/sqs_queue.h"
 #include "core/core.h"
 
+#include <limits.h>
 #include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 void sdsinf_prices_init(sdsinf_prices *p)
 {
     memset(p, 0, sizeof *p);
     p->version = SDSINF_PRICES_VERSION;
     p->sqs_unit_bytes = p->sns_unit_bytes = 65536;
+}
+
+/* dir/rel into out when it fits and is a readable file. */
+static int file_in(const char *dir, const char *rel, char *out, size_t cap)
+{
+    int n = snprintf(out, cap, "%s/%s", dir, rel);
+    return n > 0 && (size_t)n < cap && access(out, R_OK) == 0;
+}
+
+int sdsinf_prices_path(const char *exe, char *out, size_t cap)
+{
+    const char *env = getenv("SDSINF_PRICES");
+    char dir[PATH_MAX];
+    if (env && *env) {
+        int n = snprintf(out, cap, "%s", env);
+        return n > 0 && (size_t)n < cap;
+    }
+    if (!realpath(exe ? exe : "/proc/self/exe", dir))
+        return 0;
+    char *slash = strrchr(dir, '/');
+    if (!slash)
+        return 0;
+    *slash = '\0';
+    return file_in(dir, "../share/sdsinf/aws.json", out, cap) ||
+           file_in(dir, "prices/aws.json", out, cap);
 }
 
 void sdsinf_usage_init(sdsinf_usage *u)

@@ -50,6 +50,14 @@ static const char *const AL2023_LIBS[] = { /* sorted (strcmp) */
     "libz.so.1", "libzstd.so.1",
 };
 
+/* Those of them that define no symbol versions, where Debian's build does:
+ * a program linked on Debian asks libcurl.so.4 for CURL_OPENSSL_4, and
+ * AL2023's (curl-minimal, built without --enable-versioned-symbols) has
+ * none, so the loader writes "/lib64/libcurl.so.4: no version information
+ * available (required by ...)" at every start (Orange-OpenSource/hurl
+ * issue 1890 shows it on amazonlinux:2023).  Sorted (strcmp). */
+static const char *const AL2023_UNVERSIONED[] = {"libcurl.so.4"};
+
 static int by_name(const void *a, const void *b)
 {
     return strcmp(*(const char *const *)a, *(const char *const *)b);
@@ -60,4 +68,11 @@ int sdsinf__al2023_has(const char *soname)
     return bsearch(&soname, AL2023_LIBS,
                    sizeof AL2023_LIBS / sizeof *AL2023_LIBS,
                    sizeof *AL2023_LIBS, by_name) != NULL;
+}
+
+int sdsinf__al2023_unversioned(const char *soname)
+{
+    return bsearch(&soname, AL2023_UNVERSIONED,
+                   sizeof AL2023_UNVERSIONED / sizeof *AL2023_UNVERSIONED,
+                   sizeof *AL2023_UNVERSIONED, by_name) != NULL;
 }

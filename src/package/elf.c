@@ -1,7 +1,9 @@
 /* package/elf.c - an ELF file's dynamic dependencies and version needs
  * (elf.h), every offset and count checked against the file's size before
- * it is read.  Sections: reading, the header and segments, the dynamic
- * section, version needs, symbols. */
+ * it is read, and the version needs of a library dropped (the package's
+ * fix for a library of the target system that has none).  Sections:
+ * reading, the header and segments, the dynamic section, version needs,
+ * symbols. */
 #include "package/elf.h"
 
 #include <stdint.h>
@@ -42,6 +44,24 @@ static uint32_t rd32(const unsigned char *p)
 static uint64_t rd64(const unsigned char *p)
 {
     return (uint64_t)rd32(p) | (uint64_t)rd32(p + 4) << 32;
+}
+
+static void wr16(unsigned char *p, uint16_t v)
+{
+    p[0] = (unsigned char)v;
+    p[1] = (unsigned char)(v >> 8);
+}
+
+static void wr32(unsigned char *p, uint32_t v)
+{
+    wr16(p, (uint16_t)v);
+    wr16(p + 2, (uint16_t)(v >> 16));
+}
+
+static void wr64(unsigned char *p, uint64_t v)
+{
+    wr32(p, (uint32_t)v);
+    wr32(p + 4, (uint32_t)(v >> 32));
 }
 
 /* Whether n bytes at off lie inside the file. */
@@ -124,6 +144,23 @@ static void dyn_scan(const unsigned char *d, uint64_t n, dyn_values *v)
         case DT_VERNEED_: v->verneed = val, v->has[HAS_VERNEED] = 1; break;
         case DT_VERNEEDNUM_: v->verneednum = val; break;
         default: break;
+        }
+    }
+}
+
+/* The file offset of the value of dynamic entry `tag` (the first) into
+ * *at; 0 when there is none. */
+static void dyn_value_at(const sdsinf__elf *e, uint64_t dyn, uint64_t n,
+                         uint64_t tag, size_t *at)
+{
+    *at = 0;
+    for (uint64_t i = 0; i < n; i++) {
+        uint64_t t = rd64(e->data + dyn + i * DYN_SIZE);
+        if (t == DT_NULL_)
+            return;
+        if (t == tag) {
+            *at = (size_t)(dyn + i * DYN_SIZE + 8);
+            return;
         }
     }
 }
@@ -337,6 +374,9 @@ int sdsinf__elf_read(const void *data, size_t len, const char *name,
         int64_t at = file_offset(e, &s, v.verneed, VERNEED_SIZE);
         rc = at < 0 ? bad(name, "its version needs lie outside the file", err)
                     : read_needs(e, (uint64_t)at, v.verneednum, name, err);
+        e->verneed = at < 0 ? 0 : (size_t)at;
+        dyn_value_at(e, dyn, ndyn, DT_VERNEED_, &e->dt_verneed);
+        dyn_value_at(e, dyn, ndyn, DT_VERNEEDNUM_, &e->dt_verneednum);
     }
     if (rc == SDSINF_OK)
         symbols_find(e, &s, &v);
@@ -352,6 +392,79 @@ void sdsinf__elf_free(sdsinf__elf *e)
     e->needed = NULL;
     e->needs = NULL;
     e->nneeded = e->nneeds = 0;
+}
+
+/* The section header of the version needs (SHT_GNU_verneed) whose data
+ * starts at file offset off, or NULL (stripped, or none). */
+static unsigned char *verneed_section(unsigned char *data, size_t len,
+                                      uint64_t off)
+{
+    uint64_t shoff = rd64(data + 40), shentsize = rd16(data + 58),
+             shnum = rd16(data + 60);
+    if (shentsize != 64 || shoff > len || shnum > (len - shoff) / 64)
+        return NULL;
+    for (uint64_t i = 0; i < shnum; i++) {
+        unsigned char *sh = data + shoff + i * 64;
+        if (rd32(sh + 4) == 0x6ffffffeu && rd64(sh + 24) == off)
+            return sh;
+    }
+    return NULL;
+}
+
+int sdsinf__elf_drop_needs(unsigned char *data, const sdsinf__elf *e,
+                           const char *file)
+{
+    uint64_t off = e->verneed, prev = 0;
+    int first = 1;
+    if (!e->verneed || !e->dt_verneed || !e->nsyms)
+        return 0;
+    for (;; first = 0) {
+        if (!inside(e, off, VERNEED_SIZE))
+            return 0;
+        const char *f = string_at(e, rd32(data + off + 4));
+        uint32_t next = rd32(data + off + 12);
+        if (f && !strcmp(f, file))
+            break;
+        if (!next)
+            return 0;
+        prev = off;
+        off += next;
+    }
+    uint32_t next = rd32(data + off + 12);
+    if (first && !next)
+        return 0; /* the only library asked */
+    /* its versions' indexes: the symbols asking for them ask for none */
+    uint64_t aux = off + rd32(data + off + 8);
+    for (unsigned j = 0; j < rd16(data + off + 2); j++) {
+        if (!inside(e, aux, VERNAUX_SIZE))
+            return 0;
+        unsigned index = rd16(data + aux + 6) & 0x7fffu;
+        for (size_t i = 1; i < e->nsyms; i++) {
+            unsigned char *vs = data + e->versym + 2 * i;
+            if ((rd16(vs) & 0x7fffu) == index)
+                wr16(vs, 1); /* VER_NDX_GLOBAL */
+        }
+        if (!rd32(data + aux + 12))
+            break;
+        aux += rd32(data + aux + 12);
+    }
+    unsigned char *sh = verneed_section(data, e->len, e->verneed);
+    if (first) { /* the chain starts at the next one */
+        wr64(data + e->dt_verneed, rd64(data + e->dt_verneed) + next);
+        if (sh) {
+            wr64(sh + 16, rd64(sh + 16) + next);
+            wr64(sh + 24, rd64(sh + 24) + next);
+            wr64(sh + 32, rd64(sh + 32) - next);
+        }
+    } else {
+        uint32_t skip = rd32(data + prev + 12);
+        wr32(data + prev + 12, next ? skip + next : 0);
+    }
+    if (e->dt_verneednum)
+        wr64(data + e->dt_verneednum, rd64(data + e->dt_verneednum) - 1);
+    if (sh)
+        wr32(sh + 44, rd32(sh + 44) - 1);
+    return 1;
 }
 
 const char *sdsinf__elf_arch(unsigned machine)

@@ -36,6 +36,9 @@ typedef struct sdsinf__elf {
     int nneeds;
     /* the dynamic symbols, for sdsinf__elf_symbols (file offsets) */
     size_t strtab, strsz, symtab, versym, nsyms; /* nsyms 0: unknown */
+    /* the version needs, for sdsinf__elf_drop_needs (file offsets: the
+     * first Verneed, the values of DT_VERNEED and DT_VERNEEDNUM) */
+    size_t verneed, dt_verneed, dt_verneednum;
 } sdsinf__elf;
 
 /* Reads the ELF file data (len bytes, kept by the caller while *e is
@@ -49,6 +52,17 @@ void sdsinf__elf_free(sdsinf__elf *e);
  * `index`, in table order; a nonzero return stops and is returned. */
 int sdsinf__elf_symbols(const sdsinf__elf *e, unsigned index,
                         int (*fn)(void *u, const char *name), void *u);
+
+/* Drops the version needs of library `file` from the file's bytes (data,
+ * which e was read from): its Verneed entry leaves the chain (DT_VERNEED
+ * moves past it when it is the first; DT_VERNEEDNUM and the section
+ * header's count are one less) and the symbols that asked for its
+ * versions ask for none (VER_NDX_GLOBAL), so the loader binds them to the
+ * library's defaults and checks no version of it.  1 when dropped (read e
+ * again), 0 when the file asks none of it, or it is the only library
+ * asked (the chain cannot be empty), or the symbols' count is unknown. */
+int sdsinf__elf_drop_needs(unsigned char *data, const sdsinf__elf *e,
+                           const char *file);
 
 /* "x86_64" or "arm64" for a machine Lambda runs, else NULL. */
 const char *sdsinf__elf_arch(unsigned machine);

@@ -2,8 +2,9 @@
  * sdsinf_lambda_package and sdsinf_lambda_image; package.h): the
  * bootstrap, the libraries it needs that Amazon Linux 2023 lacks (found as
  * the dynamic loader finds them: RPATH, LD_LIBRARY_PATH, RUNPATH, the
- * directories of /etc/ld.so.conf, the system's), and the check of every
- * file's glibc needs.  Sections: files, finding libraries, gathering, the
+ * directories of /etc/ld.so.conf, the system's), its price table beside
+ * it (prices/aws.json, where sdsinf_prices_path looks on Lambda), and the
+ * check of every file's glibc needs.  Sections: files, finding libraries, gathering, the
  * glibc check, the zip, the container recipe. */
 #define _DEFAULT_SOURCE /* realpath */
 #include "package/package.h"
@@ -386,6 +387,52 @@ static int glibc_check(const sdsinf__package *p, sdsinf_stack_progress progress,
                         GLIBC_MINOR);
 }
 
+/* Drops f's version needs of the libraries AL2023 has without symbol
+ * versions (so the loader binds their defaults and does not warn), each
+ * said to progress; f is read again after. */
+static int drop_unversioned(sdsinf__package_file *f,
+                            sdsinf_stack_progress progress, void *arg,
+                            sdsinf_err *err)
+{
+    char line[400];
+    for (int j = 0; j < f->elf.nneeded; j++) {
+        const char *lib = f->elf.needed[j];
+        if (!sdsinf__al2023_has(lib) || !sdsinf__al2023_unversioned(lib) ||
+            !sdsinf__elf_drop_needs(f->data, &f->elf, lib))
+            continue;
+        snprintf(line, sizeof line, "  %.100s: its symbol versions of "
+                 "%.60s dropped (AL2023's defines none)", f->name, lib);
+        if (progress)
+            progress(line, arg);
+        sdsinf__elf_free(&f->elf);
+        int rc = sdsinf__elf_read(f->data, f->len, f->path, &f->elf, err);
+        if (rc != SDSINF_OK)
+            return rc;
+        j = -1; /* its needed list again, from the new reading */
+    }
+    return SDSINF_OK;
+}
+
+/* The bootstrap's price table (at sdsinf_prices_path of it, real: its
+ * real path), read into p->prices; none found is no error (its runs'
+ * cost_usd is then null on Lambda). */
+static int prices_find(const char *real, sdsinf__package *p,
+                       sdsinf_package_info *info, sdsinf_err *err)
+{
+    char path[sizeof info->prices];
+    sdsinf__package_file *f = &p->prices;
+    if (!sdsinf_prices_path(real, path, sizeof path))
+        return SDSINF_OK;
+    if (slurp(path, &f->data, &f->len) != 0)
+        return sdsinf__fail(err, SDSINF_EIO, "%.300s (the price table): "
+                            "cannot read it: %s", path, strerror(errno));
+    if (!(f->path = copy(path)) || !(f->name = copy("prices/aws.json")))
+        return sdsinf__fail(err, SDSINF_ENOMEM, "no memory");
+    memcpy(info->prices, path, strlen(path) + 1);
+    info->prices_nbytes = f->len;
+    return SDSINF_OK;
+}
+
 int sdsinf__package_gather(const char *bootstrap,
                            sdsinf_stack_progress progress, void *arg,
                            sdsinf__package *p, sdsinf_package_info *info,
@@ -422,17 +469,28 @@ int sdsinf__package_gather(const char *bootstrap,
     for (int i = 0; rc == SDSINF_OK && i < p->nfiles; i++)
         for (int j = 0; rc == SDSINF_OK && j < p->files[i].elf.nneeded; j++)
             rc = need(&g, &p->files[i], p->files[i].elf.needed[j], err);
+    for (int i = 0; rc == SDSINF_OK && i < p->nfiles; i++)
+        rc = drop_unversioned(&p->files[i], progress, arg, err);
+    if (rc == SDSINF_OK)
+        rc = prices_find(real, p, info, err);
     return rc == SDSINF_OK ? glibc_check(p, progress, arg, info, err) : rc;
+}
+
+/* Frees one file's bytes, names and reading. */
+static void file_free(sdsinf__package_file *f)
+{
+    sdsinf__elf_free(&f->elf);
+    sdsinf__free(f->data);
+    sdsinf__free(f->path);
+    sdsinf__free(f->name);
+    memset(f, 0, sizeof *f);
 }
 
 void sdsinf__package_free(sdsinf__package *p)
 {
-    for (int i = 0; i < p->nfiles; i++) {
-        sdsinf__elf_free(&p->files[i].elf);
-        sdsinf__free(p->files[i].data);
-        sdsinf__free(p->files[i].path);
-        sdsinf__free(p->files[i].name);
-    }
+    for (int i = 0; i < p->nfiles; i++)
+        file_free(&p->files[i]);
+    file_free(&p->prices);
     p->nfiles = 0;
 }
 
@@ -453,6 +511,11 @@ int sdsinf__package_zip(const sdsinf__package *p, FILE *f, uint64_t *nbytes,
         rc = sdsinf__zip_add(&z, name, 0644, p->files[i].data,
                              p->files[i].len, err);
     }
+    if (rc == SDSINF_OK && p->prices.data)
+        rc = sdsinf__zip_add(&z, "prices/", 0755, NULL, 0, err);
+    if (rc == SDSINF_OK && p->prices.data)
+        rc = sdsinf__zip_add(&z, p->prices.name, 0644, p->prices.data,
+                             p->prices.len, err);
     if (rc != SDSINF_OK) {
         sdsinf__zip_free(&z);
         return rc;
@@ -500,7 +563,8 @@ int sdsinf_lambda_package(const char *bootstrap, const char *out,
 /* ---- The container recipe ----------------------------------------------------------- */
 
 /* The Dockerfile: the base image, the bootstrap where the runtime looks
- * for it, the libraries on the function's LD_LIBRARY_PATH. */
+ * for it, the libraries on the function's LD_LIBRARY_PATH, the price
+ * table beside the bootstrap. */
 static int dockerfile(const sdsinf__package *p, const char *arch, char *out,
                       size_t cap)
 {
@@ -510,7 +574,7 @@ static int dockerfile(const sdsinf__package *p, const char *arch, char *out,
                      "#   docker build --platform linux/%s -t sdsinf-lambda "
                      ".\n# then push it to ECR and make the function from "
                      "it.\nFROM %s\n"
-                     "COPY bootstrap ${LAMBDA_RUNTIME_DIR}/bootstrap\n%s"
+                     "COPY bootstrap ${LAMBDA_RUNTIME_DIR}/bootstrap\n%s%s"
                      "CMD [\"sdsinf\"]\n",
                      sdsinf_version(),
                      p->nfiles > 1 ? ", with the libraries it needs that the "
@@ -518,33 +582,48 @@ static int dockerfile(const sdsinf__package *p, const char *arch, char *out,
                                    : "",
                      !strcmp(arch, "arm64") ? "arm64" : "amd64", BASE_IMAGE,
                      p->nfiles > 1 ? "COPY lib/ ${LAMBDA_TASK_ROOT}/lib/\n"
-                                   : "");
+                                   : "",
+                     p->prices.data ? "COPY prices/ ${LAMBDA_RUNTIME_DIR}/"
+                                      "prices/\n"
+                                    : "");
     return n < 0 || (size_t)n >= cap ? -1 : n;
+}
+
+/* File f of the recipe at dir/name with mode, after making directory
+ * dir/sub when sub is not NULL (its first file there); its size added to
+ * *nbytes. */
+static int recipe_file(const char *dir, const char *sub, const char *name,
+                       const sdsinf__package_file *f, mode_t mode,
+                       uint64_t *nbytes, sdsinf_err *err)
+{
+    char path[PATH_MAX];
+    int len = snprintf(path, sizeof path, "%s/%s", dir, sub ? sub : "");
+    if (sub && (size_t)len < sizeof path && mkdir(path, 0755) != 0)
+        return sdsinf__fail(err, SDSINF_EIO, "%.300s: cannot make it: %s",
+                            path, strerror(errno));
+    len = snprintf(path, sizeof path, "%s/%s", dir, name);
+    if (len < 0 || (size_t)len >= sizeof path)
+        return sdsinf__fail(err, SDSINF_EINVAL, "%.200s: too long a path",
+                            dir);
+    *nbytes += f->len;
+    return write_file(path, f->data, f->len, mode, err);
 }
 
 /* The recipe's files into directory dir (the output's temporary one). */
 static int recipe(const sdsinf__package *p, const char *dir, const char *arch,
                   uint64_t *nbytes, sdsinf_err *err)
 {
-    char path[PATH_MAX], text[1024];
+    char path[PATH_MAX], text[1024], name[200];
     int n = dockerfile(p, arch, text, sizeof text), rc = SDSINF_OK;
     for (int i = 0; rc == SDSINF_OK && i < p->nfiles; i++) {
-        const sdsinf__package_file *f = &p->files[i];
-        if (i == 1) {
-            snprintf(path, sizeof path, "%s/lib", dir);
-            if (mkdir(path, 0755) != 0)
-                rc = sdsinf__fail(err, SDSINF_EIO, "%.300s: cannot make it: "
-                                  "%s", path, strerror(errno));
-        }
-        int len = snprintf(path, sizeof path, "%s/%s%s", dir, i ? "lib/" : "",
-                           f->name);
-        if (rc == SDSINF_OK && (len < 0 || (size_t)len >= sizeof path))
-            rc = sdsinf__fail(err, SDSINF_EINVAL, "%.200s: too long a path",
-                              dir);
-        if (rc == SDSINF_OK)
-            rc = write_file(path, f->data, f->len, i ? 0644 : 0755, err);
-        *nbytes += f->len;
+        snprintf(name, sizeof name, "%s%s", i ? "lib/" : "",
+                 p->files[i].name);
+        rc = recipe_file(dir, i == 1 ? "lib" : NULL, name, &p->files[i],
+                         i ? 0644 : 0755, nbytes, err);
     }
+    if (rc == SDSINF_OK && p->prices.data)
+        rc = recipe_file(dir, "prices", p->prices.name, &p->prices, 0644,
+                         nbytes, err);
     snprintf(path, sizeof path, "%s/Dockerfile", dir);
     if (rc == SDSINF_OK && n < 0)
         rc = sdsinf__fail(err, SDSINF_EINVAL, "the Dockerfile is too long");

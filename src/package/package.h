@@ -20,11 +20,12 @@ typedef struct sdsinf__package {
     sdsinf__package_file files[1 + SDSINF_PACKAGE_MAX_LIBS]; /* [0]: the
                                                                 bootstrap */
     int nfiles;
+    sdsinf__package_file prices; /* prices/aws.json (data NULL: none) */
 } sdsinf__package;
 
 /* Reads bootstrap (NULL: this program), finds the libraries it needs that
- * AL2023 lacks and checks every file's glibc needs (offenders to
- * progress); *info describes it.  Free *p with sdsinf__package_free
+ * AL2023 lacks and its price table (sdsinf_prices_path), and checks every
+ * file's glibc needs (offenders to progress); *info describes it.  Free *p with sdsinf__package_free
  * either way. */
 int sdsinf__package_gather(const char *bootstrap,
                            sdsinf_stack_progress progress, void *arg,
@@ -42,5 +43,8 @@ int sdsinf__glibc_version_ok(const char *v, unsigned *major,
                              unsigned *minor);
 /* Whether a provided.al2023 function has library soname (al2023.c). */
 int sdsinf__al2023_has(const char *soname);
+/* Whether AL2023's soname defines no symbol versions (the package drops a
+ * file's version needs of it: the loader would warn at every start). */
+int sdsinf__al2023_unversioned(const char *soname);
 
 #endif /* SDSINF_PACKAGE_PACKAGE_H */

@@ -347,6 +347,7 @@ static void gather_results(gather *g)
         sdsinf__location_requests_add(&s->storage);
         if (r->billed_mb) { /* a Lambda invocation: GB = 1024 MB */
             st->lambda_invocations++;
+            st->lambda_seconds += (double)r->billed_ms / 1e3;
             st->lambda_gb_seconds += (double)r->billed_ms / 1e3 *
                                      r->billed_mb / 1024.0;
             st->lambda_arch = (int)r->arch;
