@@ -70,19 +70,16 @@ int sdsinf__location_fetch(const char *loc, sdsinf__fetched *f,
     /* named after this process (pid, start time), so that the sweep
      * (run/sweep.c) removes the copy of one killed while it read */
     unsigned long long start = 0;
-    char state;
+    char state, prefix[64];
     sdsinf__proc_stat((int)getpid(), &state, &start);
-    int w = snprintf(f->temp, sizeof f->temp, "%s/sdsinf-fetch-%d-%llu.XXXXXX",
-                     sdsinf__scratch_dir(), (int)getpid(), start);
-    if (w < 0 || (size_t)w >= sizeof f->temp || !mkdtemp(f->temp)) {
-        f->temp[0] = 0;
-        return sdsinf__fail(err, SDSINF_EIO, "%.200s: cannot make a private "
-                            "directory to fetch it into under %s: %s (set "
-                            "SDSINF_SCRATCH to a writable one)", loc,
-                            sdsinf__scratch_dir(), strerror(errno));
-    }
-    w = snprintf(f->path, sizeof f->path, "%s/%.*s", f->temp,
-                 (int)(loc + n - base), base);
+    snprintf(prefix, sizeof prefix, "sdsinf-fetch-%d-%llu", (int)getpid(),
+             start);
+    int rc = sdsinf__scratch_make(prefix, loc, f->temp, sizeof f->temp, NULL,
+                                  err);
+    if (rc != SDSINF_OK)
+        return rc;
+    int w = snprintf(f->path, sizeof f->path, "%s/%.*s", f->temp,
+                     (int)(loc + n - base), base);
     if (w < 0 || (size_t)w >= sizeof f->path)
         return sdsinf__fail(err, SDSINF_EINVAL, "%.200s: too long a name",
                             loc);
