@@ -14,8 +14,7 @@
 # emulator holds nothing.
 set -eu
 sdsinf=$1 data=$2
-: "${AWS_ENDPOINT_URL:?run me through tests/with_aws.sh}"
-py=${SDSINF_VENVS:-/opt/sdsinf-venvs}/ministack/bin/python
+. "$(dirname "$0")/aws_cli.sh"
 objects() { # bucket (or "" for all buckets): the count of buckets and objects
     "$py" - "$1" <<'PY'
 import os, sys, botocore.session
@@ -38,13 +37,7 @@ held() { # what the emulator holds: buckets and objects
     n=$(objects "")
     [ "$n" = 0 ] || echo "$n buckets or objects"
 }
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-. "$(dirname "$0")/aws_cli.sh"
-"$sdsinf" generate --neurons 128 --layers 8 --images 60 --seed 5 --out "$tmp/g" >/dev/null
-img=$tmp/g/sparse-images-128.tsv
-"$sdsinf" infer --weights "$tmp/g" --images "$img" --scores "$tmp/single.tsv" \
-    --out "$tmp/single-cats.tsv" --quiet
+small_network
 check() { # label, run arguments... ($KEEP set: buckets may stay)
     local label=$1; shift
     "$sdsinf" run --weights "$tmp/g" --images "$img" --scores "$tmp/s.tsv" \

@@ -14,7 +14,7 @@
 # reproduce the golden categories and the run's requests are printed.
 set -eu
 sdsinf=$1 data=$2
-: "${AWS_ENDPOINT_URL:?run me through tests/with_aws.sh}"
+. "$(dirname "$0")/aws_cli.sh"
 aws() { # service, form: the answer
     curl -s -X POST "$AWS_ENDPOINT_URL/" --aws-sigv4 "aws:amz:$AWS_REGION:$1" \
         -u "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY" -d "$2"
@@ -30,13 +30,7 @@ left() { # label, what may stay
     h=$(held | grep -v -x -F "${2:-none}" || true)
     [ -z "$h" ] || { echo "FAIL: $1 left:"; echo "$h" | head; exit 1; }
 }
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-. "$(dirname "$0")/aws_cli.sh"
-"$sdsinf" generate --neurons 128 --layers 8 --images 60 --seed 5 --out "$tmp/g" >/dev/null
-img=$tmp/g/sparse-images-128.tsv
-"$sdsinf" infer --weights "$tmp/g" --images "$img" --scores "$tmp/single.tsv" \
-    --out "$tmp/single-cats.tsv" --quiet
+small_network
 run() { # tag, run arguments...: a run's scores into $tmp/TAG.tsv, JSON $tmp/TAG.j
     local tag=$1; shift
     "$sdsinf" run --weights "$tmp/g" --images "$img" --scores "$tmp/$tag.tsv" \

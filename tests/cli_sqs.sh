@@ -12,7 +12,7 @@
 # emulator holds nothing at all.
 set -eu
 sdsinf=$1 data=$2
-: "${AWS_ENDPOINT_URL:?run me through tests/with_aws.sh}"
+. "$(dirname "$0")/aws_cli.sh"
 queues() { # the emulator's queue URLs
     curl -s -X POST "$AWS_ENDPOINT_URL/" \
         --aws-sigv4 "aws:amz:$AWS_REGION:sqs" \
@@ -25,13 +25,7 @@ no_queues() { # label
     q=$(queues)
     [ -z "$q" ] || { echo "FAIL: $1 left queues:"; echo "$q" | head; exit 1; }
 }
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-. "$(dirname "$0")/aws_cli.sh"
-"$sdsinf" generate --neurons 128 --layers 8 --images 60 --seed 5 --out "$tmp/g" >/dev/null
-img=$tmp/g/sparse-images-128.tsv
-"$sdsinf" infer --weights "$tmp/g" --images "$img" --scores "$tmp/single.tsv" \
-    --out "$tmp/single-cats.tsv" --quiet
+small_network
 check() { # label, run arguments...
     local label=$1; shift
     local t0=$(date +%s.%N)
