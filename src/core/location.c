@@ -120,6 +120,23 @@ static int by_name(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+int sdsinf__names_add(char ***v, size_t *n, size_t *cap, const char *name)
+{
+    size_t len = strlen(name) + 1;
+    if (*n == *cap) {
+        size_t nc = *cap ? 2 * *cap : 64;
+        char **nv = sdsinf__realloc(*v, nc * sizeof *nv);
+        if (!nv)
+            return -1;
+        *v = nv;
+        *cap = nc;
+    }
+    if (!((*v)[*n] = sdsinf__malloc(len)))
+        return -1;
+    memcpy((*v)[(*n)++], name, len);
+    return 0;
+}
+
 void sdsinf__dir_files_free(char **names, size_t n)
 {
     for (size_t i = 0; names && i < n; i++)
@@ -148,24 +165,9 @@ int sdsinf__dir_files(const char *dir, char ***names, size_t *n,
             break;
         if (stat(path, &st) != 0 || !S_ISREG(st.st_mode))
             continue;
-        size_t len = strlen(e->d_name) + 1;
-        if (k == cap) {
-            size_t nc = cap ? 2 * cap : 64;
-            char **nv = sdsinf__realloc(v, nc * sizeof *nv);
-            if (!nv) {
-                rc = sdsinf__fail(err, SDSINF_ENOMEM, "no memory to list "
-                                  "%.200s", dir);
-                break;
-            }
-            v = nv;
-            cap = nc;
-        }
-        if (!(v[k] = sdsinf__malloc(len))) {
+        if (sdsinf__names_add(&v, &k, &cap, e->d_name) != 0)
             rc = sdsinf__fail(err, SDSINF_ENOMEM, "no memory to list %.200s",
                               dir);
-            break;
-        }
-        memcpy(v[k++], e->d_name, len);
     }
     closedir(d);
     if (rc != SDSINF_OK) {
