@@ -28,6 +28,43 @@ throttled_open() {
     echo "ok: throttled open: $refused of the requests holding $text refused, each retry counted"
 }
 
+# throttled_run CHANNEL WORKERS LEFT: a run of WORKERS workers on CHANNEL
+# through aws_throttle_proxy.py refusing every 5th request (503 SlowDown,
+# 400 Throttling) must equal infer (scores and categories) with retries
+# counted, and then `LEFT LABEL` (the test's check that the emulator holds
+# nothing of the run) pass.
+throttled_run() {
+    local retries
+    AWS_MAX_ATTEMPTS=10 python3 "$aws_cli_proxy" --every 5 \
+        --stats "$tmp/proxy" -- "$sdsinf" run --weights "$tmp/g" --images "$img" \
+        --scores "$tmp/s.tsv" --out "$tmp/cats.tsv" --workers "$2" --channel "$1" --json |
+        tail -n 1 >"$tmp/j"
+    cmp "$tmp/s.tsv" "$tmp/single.tsv" || fail "throttled: scores differ"
+    cmp "$tmp/cats.tsv" "$tmp/single-cats.tsv" || fail "throttled: categories differ"
+    retries=$(grep -o '"retries":[0-9]*' "$tmp/j" | head -n 1 | cut -d: -f2)
+    [ "${retries:-0}" -gt 0 ] || fail "no retry counted: $(cat "$tmp/j")"
+    $3 "the throttled run"
+    echo "ok: throttled run: $(cat "$tmp/proxy"), $retries retries counted: $(grep -o '"requests":{[^}]*}' "$tmp/j")"
+}
+
+# killed_worker CHANNEL LEFT: a run of 6 workers on CHANNEL whose worker 2
+# is killed at layer 3 must fail within 40 s naming it, leave no process
+# behind, and then `LEFT LABEL` pass.
+killed_worker() {
+    local start
+    start=$(date +%s)
+    if SDSINF_TEST_KILL=2:3 "$sdsinf" run --weights "$tmp/g" --images "$img" --workers 6 \
+            --channel "$1" --timeout-ms 5000 2>"$tmp/err"; then
+        fail "the run succeeded"
+    fi
+    grep -q "worker 2 died" "$tmp/err" || { cat "$tmp/err"; fail "the run did not name the killed worker"; }
+    [ $(( $(date +%s) - start )) -le 40 ] || fail "the killed run took over 40 s"
+    sleep 0.2
+    if pgrep -f "$tmp/g" >/dev/null; then fail "processes left behind"; fi
+    $2 "the killed run"
+    echo "ok: killed run"
+}
+
 # alive PID: the process is there and not a zombie.
 alive() {
     local s
