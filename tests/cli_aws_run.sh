@@ -15,13 +15,12 @@
 # saying how to deploy it.  With the shared data, the real 1024x120
 # network's first 6,000 images on 8 workers reproduce the golden
 # categories.
+set -euo pipefail
 sdsinf=$1 data=${2:-} stack=sdsinf-run
-. "$(dirname "$0")/stack_test.sh"
+. "$(dirname "$0")/aws_test.sh"
 
-"$sdsinf" generate --neurons 128 --layers 8 --images 60 --seed 5 --out "$tmp/g" >/dev/null
-img=$tmp/g/sparse-images-128.tsv gold=$tmp/g/n128-l8-categories.tsv
-"$sdsinf" infer --weights "$tmp/g" --images "$img" --scores "$tmp/single.tsv" \
-    --out "$tmp/single-cats.tsv" --quiet
+small_network
+gold=$tmp/g/n128-l8-categories.tsv
 "$sdsinf" partition --weights "$tmp/g" --workers 3 --out "$tmp/plan" >/dev/null
 
 echo "== deploy, the function from a zip made here"

@@ -20,24 +20,15 @@
 set -euo pipefail
 sdsinf=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
 data=${2:-}
-: "${AWS_ENDPOINT_URL:?run me through tests/with_aws.sh}"
-if [ "${SDSINF_AWS_EMULATOR:-}" != ministack ]; then
-    echo "SKIP: needs ministack's CloudFormation, EC2 and metadata service"; exit 77
-fi
-py=${SDSINF_VENVS:-/opt/sdsinf-venvs}/ministack/bin/python
-tmp=$(mktemp -d)
-stack=sdsinf-srv
+ministack_for="CloudFormation, EC2 and metadata service"
+. "$(dirname "$0")/aws_test.sh"
+stack=sdsinf-srv # destroyed here, once deployed
 deployed=
-cleanup() {
+on_exit() {
     [ -z "$deployed" ] || "$sdsinf" aws destroy --stack $stack >/dev/null 2>&1 || true
-    rm -rf "$tmp"
 }
-trap cleanup EXIT
-fail() { echo "FAIL: $*"; exit 1; }
 
-"$sdsinf" generate --neurons 128 --layers 8 --images 60 --seed 5 --out "$tmp/g" >/dev/null
-"$sdsinf" infer --weights "$tmp/g" --images "$tmp/g/sparse-images-128.tsv" \
-    --out "$tmp/single-cats.tsv" --quiet >/dev/null
+small_network
 
 echo "== bad usage: exit 2 with a reason"
 own="--bucket bk1 --profile arn:aws:iam::1:instance-profile/p --package p.zip --region us-east-1"

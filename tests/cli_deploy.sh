@@ -11,17 +11,8 @@
 # role or log group is left).  Prints the deploy's time and the first
 # invoke's.
 set -euo pipefail
-sdsinf=$1
-: "${AWS_ENDPOINT_URL:?run me through tests/with_aws.sh}"
-if [ "${SDSINF_AWS_EMULATOR:-}" != ministack ]; then
-    echo "SKIP: needs ministack's CloudFormation and Lambda"; exit 77
-fi
-py=${SDSINF_VENVS:-/opt/sdsinf-venvs}/ministack/bin/python
-tmp=$(mktemp -d)
-stack=sdsinf-fn
-trap '"$sdsinf" aws destroy --stack $stack >/dev/null 2>&1 || true; rm -rf "$tmp"' EXIT
-fail() { echo "FAIL: $*"; exit 1; }
-field() { python3 -c "import json,sys; r=json.load(open(sys.argv[1])); print($2)" "$1"; }
+sdsinf=$1 stack=sdsinf-fn
+. "$(dirname "$0")/aws_test.sh"
 "$sdsinf" generate --neurons 128 --layers 8 --images 40 --seed 4 --out "$tmp/g" >/dev/null
 img=$tmp/g/sparse-images-128.tsv
 "$sdsinf" infer --weights "$tmp/g" --images "$img" --scores "$tmp/single.tsv" --quiet

@@ -21,20 +21,8 @@
 set -euo pipefail
 sdsinf=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
 data=$2
-test_lambda=$3
-: "${AWS_ENDPOINT_URL:?run me through tests/with_aws.sh}"
-if [ "${SDSINF_AWS_EMULATOR:-}" != ministack ]; then
-    echo "SKIP: needs ministack's Lambda and CloudFormation"; exit 77
-fi
-py=${SDSINF_VENVS:-/opt/sdsinf-venvs}/ministack/bin/python
-stack=sdsinf-lt
-tmp=$(mktemp -d)
-trap '"$sdsinf" aws destroy --stack $stack >/dev/null 2>&1 || true; rm -rf "$tmp"' EXIT
-export SDSINF_SCRATCH=$tmp/scratch
-mkdir "$SDSINF_SCRATCH"
-fail() { echo "FAIL: $*"; exit 1; }
-# field FILE EXPR: a value of the JSON in FILE, by a Python expression over r
-field() { python3 -c "import json,sys; r=json.load(open(sys.argv[1])); print($2)" "$1"; }
+test_lambda=$3 stack=sdsinf-lt
+. "$(dirname "$0")/aws_test.sh"
 elapsed() { echo "$(date +%s.%N) - $1" | bc; }
 
 echo "== a stack with its worker function"
@@ -64,10 +52,7 @@ fn=$(field "$tmp/status.j" "r['outputs']['FunctionName']")
 [ "$fn" = $stack-worker ] || fail "the function is '$fn'"
 echo "ok: deployed with function $fn in $(elapsed "$t0") s"
 
-"$sdsinf" generate --neurons 128 --layers 8 --images 60 --seed 5 --out "$tmp/g" >/dev/null
-img=$tmp/g/sparse-images-128.tsv
-"$sdsinf" infer --weights "$tmp/g" --images "$img" --scores "$tmp/single.tsv" \
-    --out "$tmp/single-cats.tsv" --quiet
+small_network
 "$sdsinf" convert --weights "$tmp/g" --out "s3://$B/model.sdsinf" >/dev/null
 "$sdsinf" partition --weights "$tmp/g" --workers 4 --out "s3://$B/plan4" >/dev/null
 "$sdsinf" partition --weights "$tmp/g" --workers 6 --out "s3://$B/plan6" >/dev/null

@@ -14,8 +14,7 @@
 # emulator holds nothing.
 set -eu
 sdsinf=$1 data=$2
-: "${AWS_ENDPOINT_URL:?run me through tests/with_aws.sh}"
-py=${SDSINF_VENVS:-/opt/sdsinf-venvs}/ministack/bin/python
+. "$(dirname "$0")/aws_cli.sh"
 objects() { # bucket (or "" for all buckets): the count of buckets and objects
     "$py" - "$1" <<'PY'
 import os, sys, botocore.session
@@ -38,13 +37,7 @@ held() { # what the emulator holds: buckets and objects
     n=$(objects "")
     [ "$n" = 0 ] || echo "$n buckets or objects"
 }
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-. "$(dirname "$0")/aws_cli.sh"
-"$sdsinf" generate --neurons 128 --layers 8 --images 60 --seed 5 --out "$tmp/g" >/dev/null
-img=$tmp/g/sparse-images-128.tsv
-"$sdsinf" infer --weights "$tmp/g" --images "$img" --scores "$tmp/single.tsv" \
-    --out "$tmp/single-cats.tsv" --quiet
+small_network
 check() { # label, run arguments... ($KEEP set: buckets may stay)
     local label=$1; shift
     "$sdsinf" run --weights "$tmp/g" --images "$img" --scores "$tmp/s.tsv" \
@@ -64,16 +57,7 @@ check "W=1" --workers 1
 check "batches" --workers 5 --batch-size 16
 
 echo "== throttled: every 5th request refused (503 SlowDown, 400 Throttling)"
-AWS_MAX_ATTEMPTS=10 python3 "$(dirname "$0")/aws_throttle_proxy.py" --every 5 \
-    --stats "$tmp/proxy" -- "$sdsinf" run --weights "$tmp/g" --images "$img" \
-    --scores "$tmp/s.tsv" --out "$tmp/cats.tsv" --workers 4 --channel s3 --json |
-    tail -n 1 >"$tmp/j"
-cmp "$tmp/s.tsv" "$tmp/single.tsv" || { echo "FAIL: throttled: scores differ"; exit 1; }
-cmp "$tmp/cats.tsv" "$tmp/single-cats.tsv" || { echo "FAIL: throttled: categories differ"; exit 1; }
-retries=$(grep -o '"retries":[0-9]*' "$tmp/j" | head -n 1 | cut -d: -f2)
-[ "${retries:-0}" -gt 0 ] || { echo "FAIL: no retry counted: $(cat "$tmp/j")"; exit 1; }
-nothing_left "the throttled run"
-echo "ok: throttled run: $(cat "$tmp/proxy"), $retries retries counted: $(grep -o '"requests":{[^}]*}' "$tmp/j")"
+throttled_run s3 4 nothing_left
 
 echo "== a throttled open: every 2nd request for the run's mark (the workers' opens) refused"
 throttled_open s3 created
@@ -107,19 +91,11 @@ n=$(objects sdsinf-test-existing)
 [ "$n" = 1 ] || { echo "FAIL: the concurrent runs left $(( n - 1 )) objects"; exit 1; }
 echo "ok: two concurrent runs in one bucket, each equal to infer"
 
-echo "== a worker killed at layer 3"
-if SDSINF_TEST_KILL=2:3 "$sdsinf" run --weights "$tmp/g" --images "$img" --workers 6 \
-        --channel s3 --timeout-ms 5000 2>"$tmp/err"; then
-    echo "FAIL: the run succeeded"; exit 1
-fi
-cat "$tmp/err"
-grep -q "worker 2 died" "$tmp/err"
-sleep 0.2
-if pgrep -f "$tmp/g" >/dev/null; then echo "FAIL: processes left behind"; exit 1; fi
 curl -s -f -X DELETE "$AWS_ENDPOINT_URL/sdsinf-test-existing/other/keep" >/dev/null
 curl -s -f -X DELETE "$AWS_ENDPOINT_URL/sdsinf-test-existing" >/dev/null
-nothing_left "the killed run"
-echo "ok: killed run"
+
+echo "== a worker killed at layer 3"
+killed_worker s3 nothing_left
 
 echo "== bad settings"
 fails() { # label, text the error must hold, run arguments...

@@ -14,7 +14,7 @@
 # reproduce the golden categories and the run's requests are printed.
 set -eu
 sdsinf=$1 data=$2
-: "${AWS_ENDPOINT_URL:?run me through tests/with_aws.sh}"
+. "$(dirname "$0")/aws_cli.sh"
 aws() { # service, form: the answer
     curl -s -X POST "$AWS_ENDPOINT_URL/" --aws-sigv4 "aws:amz:$AWS_REGION:$1" \
         -u "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY" -d "$2"
@@ -30,13 +30,7 @@ left() { # label, what may stay
     h=$(held | grep -v -x -F "${2:-none}" || true)
     [ -z "$h" ] || { echo "FAIL: $1 left:"; echo "$h" | head; exit 1; }
 }
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-. "$(dirname "$0")/aws_cli.sh"
-"$sdsinf" generate --neurons 128 --layers 8 --images 60 --seed 5 --out "$tmp/g" >/dev/null
-img=$tmp/g/sparse-images-128.tsv
-"$sdsinf" infer --weights "$tmp/g" --images "$img" --scores "$tmp/single.tsv" \
-    --out "$tmp/single-cats.tsv" --quiet
+small_network
 run() { # tag, run arguments...: a run's scores into $tmp/TAG.tsv, JSON $tmp/TAG.j
     local tag=$1; shift
     "$sdsinf" run --weights "$tmp/g" --images "$img" --scores "$tmp/$tag.tsv" \
@@ -64,16 +58,7 @@ check "4 x 2 levels, batches, own settings" --workers 20 --bfr 4 --nlevels 2 \
 check "chunks of 20 KiB" --workers 4 --max-message 20000
 
 echo "== throttled: every 5th request refused (503 SlowDown, 400 Throttling)"
-AWS_MAX_ATTEMPTS=10 python3 "$(dirname "$0")/aws_throttle_proxy.py" --every 5 \
-    --stats "$tmp/proxy" -- "$sdsinf" run --weights "$tmp/g" --images "$img" \
-    --scores "$tmp/s.tsv" --out "$tmp/cats.tsv" --workers 4 --channel sns --json |
-    tail -n 1 >"$tmp/j"
-cmp "$tmp/s.tsv" "$tmp/single.tsv" || { echo "FAIL: throttled: scores differ"; exit 1; }
-cmp "$tmp/cats.tsv" "$tmp/single-cats.tsv" || { echo "FAIL: throttled: categories differ"; exit 1; }
-retries=$(grep -o '"retries":[0-9]*' "$tmp/j" | head -n 1 | cut -d: -f2)
-[ "${retries:-0}" -gt 0 ] || { echo "FAIL: no retry counted: $(cat "$tmp/j")"; exit 1; }
-left "the throttled run"
-echo "ok: throttled run: $(cat "$tmp/proxy"), $retries retries counted: $(grep -o '"requests":{[^}]*}' "$tmp/j")"
+throttled_run sns 4 left
 
 echo "== a throttled open: every 2nd GetQueueUrl (the workers find their queues) refused"
 throttled_open sns Action=GetQueueUrl
@@ -99,17 +84,7 @@ aws sns "Action=DeleteTopic&Version=2010-03-31&TopicArn=$topic" >/dev/null
 echo "ok: two runs at once on $topic, the topic kept"
 
 echo "== a worker killed at layer 3"
-start=$(date +%s)
-if SDSINF_TEST_KILL=2:3 "$sdsinf" run --weights "$tmp/g" --images "$img" --workers 6 \
-        --channel sns --timeout-ms 5000 2>"$tmp/err"; then
-    echo "FAIL: the run succeeded"; exit 1
-fi
-grep -q "worker 2 died" "$tmp/err" || { cat "$tmp/err"; exit 1; }
-[ $(( $(date +%s) - start )) -le 40 ]
-sleep 0.2
-if pgrep -f "$tmp/g" >/dev/null; then echo "FAIL: processes left behind"; exit 1; fi
-left "the killed run"
-echo "ok: killed run"
+killed_worker sns left
 
 echo "== bad settings"
 if "$sdsinf" run --weights "$tmp/g" --images "$img" --workers 2 --channel sns \

@@ -12,7 +12,7 @@
 # emulator holds nothing at all.
 set -eu
 sdsinf=$1 data=$2
-: "${AWS_ENDPOINT_URL:?run me through tests/with_aws.sh}"
+. "$(dirname "$0")/aws_cli.sh"
 queues() { # the emulator's queue URLs
     curl -s -X POST "$AWS_ENDPOINT_URL/" \
         --aws-sigv4 "aws:amz:$AWS_REGION:sqs" \
@@ -25,13 +25,7 @@ no_queues() { # label
     q=$(queues)
     [ -z "$q" ] || { echo "FAIL: $1 left queues:"; echo "$q" | head; exit 1; }
 }
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-. "$(dirname "$0")/aws_cli.sh"
-"$sdsinf" generate --neurons 128 --layers 8 --images 60 --seed 5 --out "$tmp/g" >/dev/null
-img=$tmp/g/sparse-images-128.tsv
-"$sdsinf" infer --weights "$tmp/g" --images "$img" --scores "$tmp/single.tsv" \
-    --out "$tmp/single-cats.tsv" --quiet
+small_network
 check() { # label, run arguments...
     local label=$1; shift
     local t0=$(date +%s.%N)
@@ -52,14 +46,7 @@ check "4 x 2 levels, batches, own settings" --workers 20 --bfr 4 --nlevels 2 \
 check "chunks of 20 KiB" --workers 4 --max-message 20000
 
 echo "== throttled: every 5th request refused (503 SlowDown, 400 Throttling)"
-AWS_MAX_ATTEMPTS=10 python3 "$(dirname "$0")/aws_throttle_proxy.py" --every 5 \
-    --stats "$tmp/proxy" -- "$sdsinf" run --weights "$tmp/g" --images "$img" \
-    --scores "$tmp/s.tsv" --workers 3 --channel sqs --json | tail -n 1 >"$tmp/j"
-cmp "$tmp/s.tsv" "$tmp/single.tsv" || { echo "FAIL: throttled: scores differ"; exit 1; }
-retries=$(grep -o '"retries":[0-9]*' "$tmp/j" | head -n 1 | cut -d: -f2)
-[ "${retries:-0}" -gt 0 ] || { echo "FAIL: no retry counted: $(cat "$tmp/j")"; exit 1; }
-no_queues "the throttled run"
-echo "ok: throttled run: $(cat "$tmp/proxy"), $retries retries counted: $(grep -o '"requests":{[^}]*}' "$tmp/j")"
+throttled_run sqs 3 no_queues
 
 echo "== a throttled open: every 2nd GetQueueUrl (the workers find their queues) refused"
 throttled_open sqs Action=GetQueueUrl
@@ -69,18 +56,7 @@ echo "== the coordinator killed mid-run (SIGKILL), then sdsinf clean"
 kill_mid_run sqs queues 5 # the workers' queues and the coordinator's
 
 echo "== a worker killed at layer 3"
-start=$(date +%s)
-if SDSINF_TEST_KILL=2:3 "$sdsinf" run --weights "$tmp/g" --images "$img" --workers 6 \
-        --channel sqs --timeout-ms 5000 2>"$tmp/err"; then
-    echo "FAIL: the run succeeded"; exit 1
-fi
-cat "$tmp/err"
-grep -q "worker 2 died" "$tmp/err"
-[ $(( $(date +%s) - start )) -le 40 ]
-sleep 0.2
-if pgrep -f "$tmp/g" >/dev/null; then echo "FAIL: processes left behind"; exit 1; fi
-no_queues "the killed run"
-echo "ok: killed run"
+killed_worker sqs no_queues
 
 echo "== bad settings"
 via=() # a command fails runs sdsinf through, if any

@@ -13,12 +13,10 @@
 # names the failing resource; destroy removes it all (with_aws.sh checks
 # no stack, queue, topic, subscription, bucket, role or log group is
 # left), also with objects in the bucket.
+set -euo pipefail
 sdsinf=$1 stack=sdsinf-test
-. "$(dirname "$0")/stack_test.sh"
-"$sdsinf" generate --neurons 128 --layers 8 --images 60 --seed 5 --out "$tmp/g" >/dev/null
-img=$tmp/g/sparse-images-128.tsv
-"$sdsinf" infer --weights "$tmp/g" --images "$img" --scores "$tmp/single.tsv" \
-    --out "$tmp/single-cats.tsv" --quiet
+. "$(dirname "$0")/aws_test.sh"
+small_network
 
 echo "== deploy"
 t0=$(date +%s.%N)

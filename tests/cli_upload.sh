@@ -12,12 +12,12 @@
 # locations (the local files gone) equals infer too.  Every run on the
 # stack is recorded under runs/, and `sdsinf aws status` lists them, a
 # failed one as failed.  with_aws.sh checks that destroy left nothing.
+set -euo pipefail
 sdsinf=$1 stack=sdsinf-up
-. "$(dirname "$0")/stack_test.sh"
+. "$(dirname "$0")/aws_test.sh"
 
-"$sdsinf" generate --neurons 128 --layers 8 --images 60 --seed 5 --out "$tmp/g" >/dev/null
-img=$tmp/g/sparse-images-128.tsv gold=$tmp/g/n128-l8-categories.tsv
-"$sdsinf" infer --weights "$tmp/g" --images "$img" --scores "$tmp/single.tsv" --quiet
+small_network
+gold=$tmp/g/n128-l8-categories.tsv
 "$sdsinf" partition --weights "$tmp/g" --workers 3 --out "$tmp/plan" >/dev/null
 "$sdsinf" aws deploy --stack $stack --max-workers 4 --no-function >/dev/null 2>&1
 

@@ -119,26 +119,8 @@ static int add_name(void *u, const char *key)
     const char *name = key + s->prefix;
     if (strlen(key) <= s->prefix || strchr(name, '/') || name[0] == '.')
         return SDSINF_OK; /* deeper, or hidden: not the directory's */
-    if (s->n == s->cap) {
-        size_t nc = s->cap ? 2 * s->cap : 64;
-        char **nv = sdsinf__realloc(s->v, nc * sizeof *nv);
-        if (!nv)
-            return SDSINF_ENOMEM;
-        s->v = nv;
-        s->cap = nc;
-    }
-    size_t len = strlen(name) + 1;
-    if (!(s->v[s->n] = sdsinf__malloc(len)))
-        return SDSINF_ENOMEM;
-    memcpy(s->v[s->n++], name, len);
-    return SDSINF_OK;
-}
-
-static void names_free(names *s)
-{
-    for (size_t i = 0; i < s->n; i++)
-        sdsinf__free(s->v[i]);
-    sdsinf__free(s->v);
+    return sdsinf__names_add(&s->v, &s->n, &s->cap, name) ? SDSINF_ENOMEM
+                                                          : SDSINF_OK;
 }
 
 /* Every key under prefix (listing pages) into s. */
@@ -217,7 +199,7 @@ int sdsinf__remote_fetch(const char *loc, const char *dest,
                               l.bucket, key, code);
     }
 done:
-    names_free(&s);
+    sdsinf__dir_files_free(s.v, s.n);
     sdsinf__aws_free(a);
     return rc == SDSINF_OK ? rc : fetch_failed(loc, &l, code, rc, err);
 }
@@ -279,7 +261,7 @@ int sdsinf__remote_remove(const char *loc, sdsinf_requests *r,
             rc = sdsinf__s3_delete(a, l.bucket, keys, n, &r->retries, err);
         }
     }
-    names_free(&s);
+    sdsinf__dir_files_free(s.v, s.n);
     sdsinf__aws_free(a);
     return rc;
 }

@@ -7,8 +7,10 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -205,4 +207,39 @@ void sdsinf__presence_removed(const char *dir)
     snprintf(path, sizeof path, "%s", dir);
     sdsinf__rm_tree(path, sizeof path, 0, NULL, NULL, NULL);
     pthread_mutex_unlock(&mu);
+}
+
+int sdsinf__standalone_join(sdsinf__standalone *s, const char *channel,
+                            const char *name, uint64_t run, int self,
+                            sdsinf_err *err)
+{
+    snprintf(s->dir, sizeof s->dir, "%s/sdsinf-%s-%s-%016" PRIx64,
+             sdsinf__scratch_dir(), channel, name, run);
+    return sdsinf__presence_join(channel, s->dir, self, &s->presence, err);
+}
+
+int sdsinf__standalone_leave(sdsinf__standalone *s, int cleanup,
+                             sdsinf__standalone_remove remove, void *ctx,
+                             sdsinf_err *err)
+{
+    int code = SDSINF_OK;
+    sdsinf__presence *p = s->presence;
+    s->presence = NULL;
+    if (sdsinf__presence_leave(p, cleanup) == 1) {
+        if (remove)
+            code = remove(ctx, err);
+        sdsinf__presence_removed(s->dir);
+    }
+    return code;
+}
+
+int sdsinf__standalone_opened(sdsinf__standalone *s, int code, int created,
+                              int cleanup, sdsinf__standalone_remove remove,
+                              void *ctx)
+{
+    if (code == SDSINF_OK && created)
+        sdsinf__standalone_leave(s, 0, NULL, NULL, NULL);
+    else if (code != SDSINF_OK)
+        sdsinf__standalone_leave(s, cleanup, remove, ctx, NULL);
+    return code;
 }

@@ -33,4 +33,34 @@ int sdsinf__presence_leave(sdsinf__presence *p, int cleanup);
  * and releases the lock; dir is the one entered. */
 void sdsinf__presence_removed(const char *dir);
 
+/* ---- A channel instance's part in a standalone run (one made without
+ * run_create), as the sqs, sns and s3 channels keep it ---- */
+
+typedef struct sdsinf__standalone {
+    sdsinf__presence *presence; /* NULL once left or let go */
+    char dir[4096];
+} sdsinf__standalone;
+
+/* Removes a standalone run's state (its last instance's, on leaving). */
+typedef int (*sdsinf__standalone_remove)(void *ctx, sdsinf_err *err);
+
+/* Joins the run at <scratch>/sdsinf-<channel>-<name>-<run as 16 hex>
+ * as worker self (sdsinf__presence_join). */
+int sdsinf__standalone_join(sdsinf__standalone *s, const char *channel,
+                            const char *name, uint64_t run, int self,
+                            sdsinf_err *err);
+/* Leaves the run (nothing when left already); cleanup asks for its
+ * removal, which the last instance to leave makes: remove(ctx, err) (NULL:
+ * the marks alone), its status returned. */
+int sdsinf__standalone_leave(sdsinf__standalone *s, int cleanup,
+                             sdsinf__standalone_remove remove, void *ctx,
+                             sdsinf_err *err);
+/* The end of an open whose finding of the run gave `code`: a run that
+ * run_create made (created) is let go (run_destroy's to remove); a failed
+ * open leaves as if it never opened, removing the run when it asks
+ * (cleanup) and no other instance is open.  Returns code. */
+int sdsinf__standalone_opened(sdsinf__standalone *s, int code, int created,
+                              int cleanup, sdsinf__standalone_remove remove,
+                              void *ctx);
+
 #endif /* SDSINF_PRESENCE_H */

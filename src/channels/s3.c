@@ -98,8 +98,7 @@ typedef struct s3_channel {
     pid_t pid;
     int created;          /* the run was made by run_create */
     int listing;
-    sdsinf__presence *presence;
-    char presence_dir[4096];
+    sdsinf__standalone alone; /* runs made without run_create */
     /* layout=source, sending */
     s3_block *out;        /* per target */
     uint32_t out_batch, out_layer;
@@ -292,19 +291,13 @@ static void release(s3_channel *sc)
     sc->seen = NULL;
 }
 
-/* Leaves a run made without run_create; the last to leave removes it if
- * asked. */
-static int leave_run(s3_channel *sc, int cleanup, sdsinf_err *err)
+/* Removes the run made without run_create that sc left last
+ * (sdsinf__standalone_remove). */
+static int remove_alone(void *sc_, sdsinf_err *err)
 {
-    int code = SDSINF_OK;
-    sdsinf__presence *p = sc->presence;
-    sc->presence = NULL;
-    if (sdsinf__presence_leave(p, cleanup) == 1) {
-        code = remove_run(sc->aws, &sc->set, sc->base.run, &sc->base.requests,
-                          err);
-        sdsinf__presence_removed(sc->presence_dir);
-    }
-    return code;
+    s3_channel *sc = sc_;
+    return remove_run(sc->aws, &sc->set, sc->base.run, &sc->base.requests,
+                      err);
 }
 
 /* Learns whether run_create made the run (its mark); else makes the
@@ -338,10 +331,9 @@ static int s3_open(sdsinf_channel *ch, const char *config, sdsinf_err *err)
         return code;
     sc->aws = ch->type_state;
     sc->pid = getpid();
+    char name[sizeof sc->bucket + sizeof sc->set.prefix];
     run_names(&sc->set, ch->run, sc->bucket, sc->root);
-    snprintf(sc->presence_dir, sizeof sc->presence_dir,
-             "%s/sdsinf-s3-%s-%s-%016" PRIx64, sdsinf__scratch_dir(),
-             sc->bucket, sc->set.prefix, ch->run);
+    snprintf(name, sizeof name, "%s-%s", sc->bucket, sc->set.prefix);
     sc->out = sdsinf__calloc((size_t)ch->workers, sizeof *sc->out);
     sc->tail = sdsinf__calloc((size_t)ch->workers, sizeof *sc->tail);
     sc->seen = sdsinf__calloc(((size_t)ch->workers + 7) / 8, 1);
@@ -351,20 +343,15 @@ static int s3_open(sdsinf_channel *ch, const char *config, sdsinf_err *err)
                             "channel 's3': no memory to open worker %d",
                             ch->self);
     }
-    if ((code = sdsinf__presence_join("s3", sc->presence_dir, ch->self,
-                                      &sc->presence, err)) != SDSINF_OK) {
+    if ((code = sdsinf__standalone_join(&sc->alone, "s3", name, ch->run,
+                                        ch->self, err)) != SDSINF_OK) {
         release(sc);
         return code;
     }
     code = find_run(sc, err);
-    if (code == SDSINF_OK && sc->created) { /* run_destroy's to remove */
-        sdsinf__presence_leave(sc->presence, 0);
-        sc->presence = NULL;
-    }
-    if (code != SDSINF_OK) { /* as if it never opened (or was the last) */
-        leave_run(sc, 1, NULL);
+    if (sdsinf__standalone_opened(&sc->alone, code, sc->created, 1,
+                                  remove_alone, sc) != SDSINF_OK)
         release(sc);
-    }
     return code;
 }
 
@@ -377,7 +364,8 @@ static int s3_close(sdsinf_channel *ch, int cleanup, sdsinf_err *err)
     if (sc->pid == getpid()) { /* a fork()ed child only lets go */
         code = flush_held(sc, err);
         sdsinf_err e2 = {0};
-        int r = leave_run(sc, cleanup, &e2);
+        int r = sdsinf__standalone_leave(&sc->alone, cleanup, remove_alone,
+                                         sc, &e2);
         if (code == SDSINF_OK && r != SDSINF_OK)
             code = sdsinf__fail(err, r, "%s", e2.msg);
     }

@@ -96,8 +96,7 @@ typedef struct sns_channel {
     size_t held_bytes;    /* billed bytes, attributes included */
     unsigned char *known; /* per target: its queue is subscribed
                              (standalone) */
-    sdsinf__presence *presence; /* standalone runs */
-    char presence_dir[4096];
+    sdsinf__standalone alone; /* standalone runs */
     sdsinf__claim claim;  /* blocks over the limit as S3 objects */
     sdsinf_sqsq_inbox in; /* this worker's queue and what it received */
 } sns_channel;
@@ -490,18 +489,12 @@ static void release(sns_channel *sc, int forked)
     sdsinf__sqsq_inbox_release(&sc->in, forked);
 }
 
-/* Leaves a standalone run; the last to leave removes it if asked. */
-static int leave_run(sns_channel *sc, int cleanup, sdsinf_err *err)
+/* Removes the standalone run sc left last (sdsinf__standalone_remove). */
+static int remove_alone(void *sc_, sdsinf_err *err)
 {
-    int code = SDSINF_OK;
-    sdsinf__presence *p = sc->presence;
-    sc->presence = NULL;
-    if (sdsinf__presence_leave(p, cleanup) == 1) {
-        code = remove_run(sc->aws, &sc->set, sc->base.run, sc->base.workers,
-                          &sc->base.requests, err);
-        sdsinf__presence_removed(sc->presence_dir);
-    }
-    return code;
+    sns_channel *sc = sc_;
+    return remove_run(sc->aws, &sc->set, sc->base.run, sc->base.workers,
+                      &sc->base.requests, err);
 }
 
 static int sns_open(sdsinf_channel *ch, const char *config, sdsinf_err *err)
@@ -512,23 +505,14 @@ static int sns_open(sdsinf_channel *ch, const char *config, sdsinf_err *err)
         return code;
     sc->aws = ch->type_state;
     sc->pid = getpid();
-    sc->in.ch = ch;
-    sc->in.aws = sc->aws;
-    sc->in.channel = "sns";
-    sc->in.claim = &sc->claim;
-    sc->in.wait_s = sc->set.q.wait_s;
-    sc->in.shared = sc->set.q.queues[0] != 0;
-    sc->in.visibility_s = sc->set.q.visibility_s;
-    sdsinf__sqsq_name(&sc->set.q, ch->run, ch->self, sc->in.name);
-    snprintf(sc->presence_dir, sizeof sc->presence_dir,
-             "%s/sdsinf-sns-%s-%016" PRIx64, sdsinf__scratch_dir(),
-             sc->set.q.prefix, ch->run);
+    sdsinf__sqsq_inbox_init(&sc->in, ch, "sns", &sc->set.q, &sc->claim);
     if (!(sc->known = sdsinf__calloc((size_t)ch->workers, 1)))
         return sdsinf__fail(err, SDSINF_ENOMEM,
                             "channel 'sns': no memory to open worker %d",
                             ch->self);
-    if ((code = sdsinf__presence_join("sns", sc->presence_dir, ch->self,
-                                      &sc->presence, err)) != SDSINF_OK) {
+    if ((code = sdsinf__standalone_join(&sc->alone, "sns", sc->set.q.prefix,
+                                        ch->run, ch->self, err)) !=
+        SDSINF_OK) {
         release(sc, 0);
         return code;
     }
@@ -538,15 +522,10 @@ static int sns_open(sdsinf_channel *ch, const char *config, sdsinf_err *err)
                                   &sc->set.q.claim, sc->set.q.prefix,
                                   MAX_MESSAGE, SDSINF__CLAIM_ABOVE_SNS,
                                   sc->created, err);
-    if (code == SDSINF_OK && sc->created) { /* run_destroy's to remove */
-        sdsinf__presence_leave(sc->presence, 0);
-        sc->presence = NULL;
-    }
-    if (code != SDSINF_OK) { /* as if it never opened: what it made goes
-                                when no other instance is open */
-        leave_run(sc, sc->made, NULL);
+    /* failed: what it made goes when no other instance is open */
+    if (sdsinf__standalone_opened(&sc->alone, code, sc->created, sc->made,
+                                  remove_alone, sc) != SDSINF_OK)
         release(sc, 0);
-    }
     return code;
 }
 
@@ -556,16 +535,9 @@ static int sns_close(sdsinf_channel *ch, int cleanup, sdsinf_err *err)
 {
     sns_channel *sc = (sns_channel *)ch;
     int code = SDSINF_OK, forked = sc->pid != getpid();
-    if (!forked) { /* a fork()ed child only lets go */
-        code = publish(sc, err);
-        sdsinf_err e2 = {0};
-        int r = sdsinf__sqsq_inbox_settle(&sc->in, &e2);
-        if (code == SDSINF_OK && r != SDSINF_OK)
-            code = sdsinf__fail(err, r, "%s", e2.msg);
-        r = leave_run(sc, cleanup, &e2);
-        if (code == SDSINF_OK && r != SDSINF_OK)
-            code = sdsinf__fail(err, r, "%s", e2.msg);
-    }
+    if (!forked) /* a fork()ed child only lets go */
+        code = sdsinf__sqsq_close(&sc->in, &sc->alone, publish(sc, err), cleanup,
+                                  remove_alone, sc, err);
     release(sc, forked);
     return code;
 }

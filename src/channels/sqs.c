@@ -98,8 +98,7 @@ typedef struct sqs_channel {
     size_t base_len;      /* in.url's length up to the name */
     sqs_out **out;        /* per target, made on first send */
     unsigned char *known; /* per target: its queue exists (standalone) */
-    sdsinf__presence *presence; /* standalone runs */
-    char presence_dir[4096];
+    sdsinf__standalone alone; /* standalone runs */
     sdsinf__claim claim;  /* blocks over the limit as S3 objects */
     sdsinf_sqsq_inbox in; /* this worker's queue and what it received */
 } sqs_channel;
@@ -184,18 +183,12 @@ static void release(sqs_channel *sc, int forked)
     sdsinf__sqsq_inbox_release(&sc->in, forked);
 }
 
-/* Leaves a standalone run; the last to leave removes it if asked. */
-static int leave_run(sqs_channel *sc, int cleanup, sdsinf_err *err)
+/* Removes the standalone run sc left last (sdsinf__standalone_remove). */
+static int remove_alone(void *sc_, sdsinf_err *err)
 {
-    int code = SDSINF_OK;
-    sdsinf__presence *p = sc->presence;
-    sc->presence = NULL;
-    if (sdsinf__presence_leave(p, cleanup) == 1) {
-        code = remove_run(sc->aws, &sc->set, sc->base.run, sc->base.workers,
-                          &sc->base.requests, err);
-        sdsinf__presence_removed(sc->presence_dir);
-    }
-    return code;
+    sqs_channel *sc = sc_;
+    return remove_run(sc->aws, &sc->set, sc->base.run, sc->base.workers,
+                      &sc->base.requests, err);
 }
 
 static int sqs_open(sdsinf_channel *ch, const char *config, sdsinf_err *err)
@@ -206,17 +199,7 @@ static int sqs_open(sdsinf_channel *ch, const char *config, sdsinf_err *err)
         return code;
     sc->aws = ch->type_state;
     sc->pid = getpid();
-    sc->in.ch = ch;
-    sc->in.aws = sc->aws;
-    sc->in.channel = "sqs";
-    sc->in.claim = &sc->claim;
-    sc->in.wait_s = sc->set.wait_s;
-    sc->in.shared = sc->set.queues[0] != 0;
-    sc->in.visibility_s = sc->set.visibility_s;
-    sdsinf__sqsq_name(&sc->set, ch->run, ch->self, sc->in.name);
-    snprintf(sc->presence_dir, sizeof sc->presence_dir,
-             "%s/sdsinf-sqs-%s-%016" PRIx64, sdsinf__scratch_dir(),
-             sc->set.prefix, ch->run);
+    sdsinf__sqsq_inbox_init(&sc->in, ch, "sqs", &sc->set, &sc->claim);
     sc->out = sdsinf__calloc((size_t)ch->workers, sizeof *sc->out);
     sc->known = sdsinf__calloc((size_t)ch->workers, 1);
     if (!sc->out || !sc->known) {
@@ -225,8 +208,9 @@ static int sqs_open(sdsinf_channel *ch, const char *config, sdsinf_err *err)
                             "channel 'sqs': no memory to open worker %d",
                             ch->self);
     }
-    if ((code = sdsinf__presence_join("sqs", sc->presence_dir, ch->self,
-                                      &sc->presence, err)) != SDSINF_OK) {
+    if ((code = sdsinf__standalone_join(&sc->alone, "sqs", sc->set.prefix,
+                                        ch->run, ch->self, err)) !=
+        SDSINF_OK) {
         release(sc, 0);
         return code;
     }
@@ -235,15 +219,10 @@ static int sqs_open(sdsinf_channel *ch, const char *config, sdsinf_err *err)
         code = sdsinf__claim_open(&sc->claim, ch, sc->aws, "sqs",
                                   &sc->set.claim, sc->set.prefix, MAX_MESSAGE,
                                   SDSINF__CLAIM_ABOVE_SQS, sc->created, err);
-    if (code == SDSINF_OK && sc->created) { /* run_destroy's to remove */
-        sdsinf__presence_leave(sc->presence, 0);
-        sc->presence = NULL;
-    }
-    if (code != SDSINF_OK) { /* as if it never opened: what it made goes
-                                when no other instance is open */
-        leave_run(sc, sc->made, NULL);
+    /* failed: what it made goes when no other instance is open */
+    if (sdsinf__standalone_opened(&sc->alone, code, sc->created, sc->made,
+                                  remove_alone, sc) != SDSINF_OK)
         release(sc, 0);
-    }
     return code;
 }
 
@@ -253,16 +232,9 @@ static int sqs_close(sdsinf_channel *ch, int cleanup, sdsinf_err *err)
 {
     sqs_channel *sc = (sqs_channel *)ch;
     int code = SDSINF_OK, forked = sc->pid != getpid();
-    if (!forked) { /* a fork()ed child only lets go */
-        code = flush_all(sc, err);
-        sdsinf_err e2 = {0};
-        int r = sdsinf__sqsq_inbox_settle(&sc->in, &e2);
-        if (code == SDSINF_OK && r != SDSINF_OK)
-            code = sdsinf__fail(err, r, "%s", e2.msg);
-        r = leave_run(sc, cleanup, &e2);
-        if (code == SDSINF_OK && r != SDSINF_OK)
-            code = sdsinf__fail(err, r, "%s", e2.msg);
-    }
+    if (!forked) /* a fork()ed child only lets go */
+        code = sdsinf__sqsq_close(&sc->in, &sc->alone, flush_all(sc, err), cleanup,
+                                  remove_alone, sc, err);
     release(sc, forked);
     return code;
 }

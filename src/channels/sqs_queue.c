@@ -767,6 +767,36 @@ int sdsinf__sqsq_inbox_settle(sdsinf_sqsq_inbox *in, sdsinf_err *err)
     return code;
 }
 
+void sdsinf__sqsq_inbox_init(sdsinf_sqsq_inbox *in, sdsinf_channel *ch,
+                             const char *channel,
+                             const sdsinf_sqsq_settings *st,
+                             sdsinf__claim *claim)
+{
+    in->ch = ch;
+    in->aws = ch->type_state;
+    in->channel = channel;
+    in->claim = claim;
+    in->wait_s = st->wait_s;
+    in->shared = st->queues[0] != 0;
+    in->visibility_s = st->visibility_s;
+    sdsinf__sqsq_name(st, ch->run, ch->self, in->name);
+}
+
+int sdsinf__sqsq_close(sdsinf_sqsq_inbox *in, sdsinf__standalone *alone,
+                       int code, int cleanup,
+                       sdsinf__standalone_remove remove, void *ctx,
+                       sdsinf_err *err)
+{
+    sdsinf_err e2 = {0};
+    int r = sdsinf__sqsq_inbox_settle(in, &e2);
+    if (code == SDSINF_OK && r != SDSINF_OK)
+        code = sdsinf__fail(err, r, "%s", e2.msg);
+    r = sdsinf__standalone_leave(alone, cleanup, remove, ctx, &e2);
+    if (code == SDSINF_OK && r != SDSINF_OK)
+        code = sdsinf__fail(err, r, "%s", e2.msg);
+    return code;
+}
+
 void sdsinf__sqsq_inbox_release(sdsinf_sqsq_inbox *in, int forked)
 {
     for (; in->ngot > 0;

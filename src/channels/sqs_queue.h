@@ -18,6 +18,7 @@
 
 #include "aws/aws.h"
 #include "channels/claim.h"
+#include "channels/presence.h"
 #include "channels/settings.h"
 #include "core/core.h"
 
@@ -157,8 +158,9 @@ typedef struct sdsinf_sqsq_msg {
 int sdsinf__sqsq_hold(sdsinf__claim *c, const void *msg, size_t len,
                       sdsinf_sqsq_msg *m, sdsinf_err *err);
 
-/* The receive state of one instance: set ch, aws, channel, name, url,
- * wait_s, shared and visibility_s, the rest zero. */
+/* The receive state of one instance: sdsinf__sqsq_inbox_init sets ch,
+ * aws, channel, claim, name, wait_s, shared and visibility_s, the channel
+ * url (once it found the queue), the rest zero. */
 typedef struct sdsinf_sqsq_inbox {
     sdsinf_channel *ch;   /* counts its requests (borrowed) */
     sdsinf_aws *aws;
@@ -181,6 +183,13 @@ typedef struct sdsinf_sqsq_inbox {
     int poll_wait_s;
 } sdsinf_sqsq_inbox;
 
+/* Sets up the (zeroed) inbox of channel instance ch of channel `channel`
+ * ("sqs", "sns"), its AWS client ch->type_state, on the queue that
+ * settings st name for it; claim resolves pointers (borrowed). */
+void sdsinf__sqsq_inbox_init(sdsinf_sqsq_inbox *in, sdsinf_channel *ch,
+                             const char *channel,
+                             const sdsinf_sqsq_settings *st,
+                             sdsinf__claim *claim);
 /* The next message on the inbox's queue within timeout_ms, as the
  * channel's recv (sdsinf.h); receives are counted as receive/empty,
  * deletes as remove.  A long poll may outlive the call (the next picks it
@@ -201,6 +210,13 @@ int sdsinf__sqsq_recv(sdsinf_sqsq_inbox *in, const sdsinf_msg_key *want,
  * stay hidden for the visibility timeout, stalling the run they are for;
  * elsewhere it cuts the poll short. */
 int sdsinf__sqsq_inbox_settle(sdsinf_sqsq_inbox *in, sdsinf_err *err);
+/* An instance's close after its flush gave `code` (not in a fork()ed
+ * child): the inbox settled and the standalone run `alone` left
+ * (sdsinf__standalone_leave); the first failure is returned. */
+int sdsinf__sqsq_close(sdsinf_sqsq_inbox *in, sdsinf__standalone *alone,
+                       int code, int cleanup,
+                       sdsinf__standalone_remove remove, void *ctx,
+                       sdsinf_err *err);
 /* Frees what the inbox holds and cuts its poll short; `forked`: this is a
  * fork()ed child whose poll's connection is the parent's (left alone). */
 void sdsinf__sqsq_inbox_release(sdsinf_sqsq_inbox *in, int forked);

@@ -73,6 +73,13 @@ void sdsinf__sleep_ms(double ms);
  * /dev/shm (memory: a journaled disk makes every create and rename wait),
  * else $TMPDIR, else /tmp. */
 const char *sdsinf__scratch_dir(void);
+/* A new private file (mode 0600, its descriptor in *fd) or, with fd NULL,
+ * directory (mode 0700) under the scratch directory, prefix.XXXXXX with the
+ * X's filled in, its path into out (cap bytes), for what goes to or comes
+ * from `what`; SDSINF_EIO naming what and the scratch directory when it
+ * cannot be made (nothing made, out ""). */
+int sdsinf__scratch_make(const char *prefix, const char *what, char *out,
+                         size_t cap, int *fd, sdsinf_err *err);
 /* path made absolute against the working directory ("./" dropped) into
  * out (cap bytes): 0, or -1 (errno ENAMETOOLONG, or getcwd's). */
 int sdsinf__absolute_path(const char *path, char *out, size_t cap);

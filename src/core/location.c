@@ -70,19 +70,16 @@ int sdsinf__location_fetch(const char *loc, sdsinf__fetched *f,
     /* named after this process (pid, start time), so that the sweep
      * (run/sweep.c) removes the copy of one killed while it read */
     unsigned long long start = 0;
-    char state;
+    char state, prefix[64];
     sdsinf__proc_stat((int)getpid(), &state, &start);
-    int w = snprintf(f->temp, sizeof f->temp, "%s/sdsinf-fetch-%d-%llu.XXXXXX",
-                     sdsinf__scratch_dir(), (int)getpid(), start);
-    if (w < 0 || (size_t)w >= sizeof f->temp || !mkdtemp(f->temp)) {
-        f->temp[0] = 0;
-        return sdsinf__fail(err, SDSINF_EIO, "%.200s: cannot make a private "
-                            "directory to fetch it into under %s: %s (set "
-                            "SDSINF_SCRATCH to a writable one)", loc,
-                            sdsinf__scratch_dir(), strerror(errno));
-    }
-    w = snprintf(f->path, sizeof f->path, "%s/%.*s", f->temp,
-                 (int)(loc + n - base), base);
+    snprintf(prefix, sizeof prefix, "sdsinf-fetch-%d-%llu", (int)getpid(),
+             start);
+    int rc = sdsinf__scratch_make(prefix, loc, f->temp, sizeof f->temp, NULL,
+                                  err);
+    if (rc != SDSINF_OK)
+        return rc;
+    int w = snprintf(f->path, sizeof f->path, "%s/%.*s", f->temp,
+                     (int)(loc + n - base), base);
     if (w < 0 || (size_t)w >= sizeof f->path)
         return sdsinf__fail(err, SDSINF_EINVAL, "%.200s: too long a name",
                             loc);
@@ -123,6 +120,23 @@ static int by_name(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+int sdsinf__names_add(char ***v, size_t *n, size_t *cap, const char *name)
+{
+    size_t len = strlen(name) + 1;
+    if (*n == *cap) {
+        size_t nc = *cap ? 2 * *cap : 64;
+        char **nv = sdsinf__realloc(*v, nc * sizeof *nv);
+        if (!nv)
+            return -1;
+        *v = nv;
+        *cap = nc;
+    }
+    if (!((*v)[*n] = sdsinf__malloc(len)))
+        return -1;
+    memcpy((*v)[(*n)++], name, len);
+    return 0;
+}
+
 void sdsinf__dir_files_free(char **names, size_t n)
 {
     for (size_t i = 0; names && i < n; i++)
@@ -151,24 +165,9 @@ int sdsinf__dir_files(const char *dir, char ***names, size_t *n,
             break;
         if (stat(path, &st) != 0 || !S_ISREG(st.st_mode))
             continue;
-        size_t len = strlen(e->d_name) + 1;
-        if (k == cap) {
-            size_t nc = cap ? 2 * cap : 64;
-            char **nv = sdsinf__realloc(v, nc * sizeof *nv);
-            if (!nv) {
-                rc = sdsinf__fail(err, SDSINF_ENOMEM, "no memory to list "
-                                  "%.200s", dir);
-                break;
-            }
-            v = nv;
-            cap = nc;
-        }
-        if (!(v[k] = sdsinf__malloc(len))) {
+        if (sdsinf__names_add(&v, &k, &cap, e->d_name) != 0)
             rc = sdsinf__fail(err, SDSINF_ENOMEM, "no memory to list %.200s",
                               dir);
-            break;
-        }
-        memcpy(v[k++], e->d_name, len);
     }
     closedir(d);
     if (rc != SDSINF_OK) {

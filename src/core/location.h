@@ -66,6 +66,10 @@ int sdsinf__location_store(const char *file, const char *loc,
 int sdsinf__dir_files(const char *dir, char ***names, size_t *n,
                       sdsinf_err *err);
 void sdsinf__dir_files_free(char **names, size_t n);
+/* Appends a copy of name to the *n names of array *v (room for *cap,
+ * grown as needed; free them with sdsinf__dir_files_free): 0, or -1 for
+ * want of memory (nothing added). */
+int sdsinf__names_add(char ***v, size_t *n, size_t *cap, const char *name);
 /* Stores every regular file of local directory dir at loc/NAME, the file
  * named `last` (may be NULL) after the others (a plan's plan.bin: a reader
  * that finds it finds the rest). */

@@ -110,29 +110,25 @@ static int make_file(const char *name)
  * location path, stored there by commit. */
 static int remote_open(const char *path, sdsinf_output *o, sdsinf_err *err)
 {
-    const char *scratch = sdsinf__scratch_dir();
-    size_t n = strlen(scratch) + 32;
-    int fd = -1;
+    size_t n = strlen(sdsinf__scratch_dir()) + 32;
+    int fd = -1, rc = SDSINF_OK;
     o->name = dup_n(path, strlen(path));
     o->final = dup_n(path, strlen(path));
-    if ((o->temp = sdsinf__malloc(n)) != NULL) {
-        snprintf(o->temp, n, "%s/sdsinf-out.XXXXXX", scratch);
-        if ((fd = mkstemp(o->temp)) < 0) {
-            sdsinf__free(o->temp);
-            o->temp = NULL; /* nothing made: nothing to remove */
-        }
+    o->temp = sdsinf__malloc(n);
+    if (!o->name || !o->final || !o->temp)
+        rc = sdsinf__fail(err, SDSINF_ENOMEM, "%s: no memory", path);
+    else if ((rc = sdsinf__scratch_make("sdsinf-out", path, o->temp, n, &fd,
+                                        err)) != SDSINF_OK) {
+        sdsinf__free(o->temp);
+        o->temp = NULL; /* nothing made: nothing to remove */
+    } else if (!(o->f = fdopen(fd, "w"))) {
+        rc = sdsinf__fail(err, SDSINF_EIO, "%s: cannot write %s: %s", path,
+                          o->temp, strerror(errno));
+        close(fd);
     }
-    if (!o->name || !o->final || fd < 0 || !(o->f = fdopen(fd, "w"))) {
-        int e = fd < 0 && o->name && o->final ? errno : ENOMEM;
-        if (fd >= 0 && !o->f)
-            close(fd);
+    if (rc != SDSINF_OK)
         sdsinf_output_abort(o);
-        return sdsinf__fail(err, SDSINF_EIO, "%s: cannot make a file to "
-                            "write it in under %s: %s (set SDSINF_SCRATCH to "
-                            "a writable directory)", path, scratch,
-                            strerror(e));
-    }
-    return SDSINF_OK;
+    return rc;
 }
 
 int sdsinf_output_open(const char *path, sdsinf_output *o, sdsinf_err *err)
@@ -247,22 +243,19 @@ static int replaceable(const char *dir, const char *marker)
 static int remote_dir_begin(const char *dir, const char *marker,
                             sdsinf_output_dir *d, sdsinf_err *err)
 {
-    const char *scratch = sdsinf__scratch_dir();
-    size_t n = strlen(scratch) + 32;
+    size_t n = strlen(sdsinf__scratch_dir()) + 32;
+    int rc = SDSINF_OK;
     d->marker = marker;
-    if ((d->path = dup_n(dir, strlen(dir))) &&
-        (d->temp = sdsinf__malloc(n))) {
-        snprintf(d->temp, n, "%s/sdsinf-out.XXXXXX", scratch);
-        if (mkdtemp(d->temp))
-            return SDSINF_OK;
-    }
-    int e = d->temp ? errno : ENOMEM;
+    if (!(d->path = dup_n(dir, strlen(dir))) || !(d->temp = sdsinf__malloc(n)))
+        rc = sdsinf__fail(err, SDSINF_ENOMEM, "%s: no memory", dir);
+    else
+        rc = sdsinf__scratch_make("sdsinf-out", dir, d->temp, n, NULL, err);
+    if (rc == SDSINF_OK)
+        return SDSINF_OK;
     sdsinf__free(d->temp);
     d->temp = NULL; /* nothing made: nothing to remove */
     sdsinf_output_dir_abort(d);
-    return sdsinf__fail(err, SDSINF_EIO, "%s: cannot make a directory to "
-                        "write it in under %s: %s (set SDSINF_SCRATCH to a "
-                        "writable one)", dir, scratch, strerror(e));
+    return rc;
 }
 
 int sdsinf_output_dir_begin(const char *dir, const char *marker,

@@ -158,17 +158,26 @@ int sdsinf__tok_word(sdsinf__lines *ls, const char *what, char *buf,
     return SDSINF_OK;
 }
 
+/* sdsinf__tok_word of a value that must be there: SDSINF_EPARSE saying
+ * `what` is missing when the line has no more. */
+static int tok_present(sdsinf__lines *ls, const char *what, char *tok,
+                       size_t cap, size_t *n, sdsinf_err *err)
+{
+    int rc = sdsinf__tok_word(ls, what, tok, cap, n, err);
+    if (rc == SDSINF_OK && *n == 0)
+        rc = sdsinf__fail(err, SDSINF_EPARSE, "%s:%lld: missing %s",
+                          ls->path, (long long)ls->line, what);
+    return rc;
+}
+
 int sdsinf__tok_u64(sdsinf__lines *ls, const char *what, uint64_t *v,
                     sdsinf_err *err)
 {
     char tok[32];
     size_t n = 0;
-    int rc = sdsinf__tok_word(ls, what, tok, sizeof tok, &n, err);
+    int rc = tok_present(ls, what, tok, sizeof tok, &n, err);
     if (rc != SDSINF_OK)
         return rc;
-    if (n == 0)
-        return sdsinf__fail(err, SDSINF_EPARSE, "%s:%lld: missing %s",
-                            ls->path, (long long)ls->line, what);
     uint64_t x = 0;
     size_t i = 0;
     for (; i < n && i < sizeof tok - 1; i++) {
@@ -203,12 +212,9 @@ int sdsinf__tok_f32(sdsinf__lines *ls, const char *what, float *v,
 {
     char tok[64];
     size_t n = 0;
-    int rc = sdsinf__tok_word(ls, what, tok, sizeof tok, &n, err);
+    int rc = tok_present(ls, what, tok, sizeof tok, &n, err);
     if (rc != SDSINF_OK)
         return rc;
-    if (n == 0)
-        return sdsinf__fail(err, SDSINF_EPARSE, "%s:%lld: missing %s",
-                            ls->path, (long long)ls->line, what);
     if (n >= sizeof tok || sdsinf__parse_float(tok, v) != SDSINF_OK)
         return sdsinf__fail(err, SDSINF_EPARSE,
                             "%s:%lld: %s is not a finite number: '%s'",

@@ -189,6 +189,24 @@ const char *sdsinf__scratch_dir(void)
     return t && t[0] ? t : "/tmp";
 }
 
+int sdsinf__scratch_make(const char *prefix, const char *what, char *out,
+                         size_t cap, int *fd, sdsinf_err *err)
+{
+    const char *scratch = sdsinf__scratch_dir();
+    int n = snprintf(out, cap, "%s/%s.XXXXXX", scratch, prefix);
+    int made = n >= 0 && (size_t)n < cap &&
+               (fd ? (*fd = mkstemp(out)) >= 0 : mkdtemp(out) != NULL);
+    if (made)
+        return SDSINF_OK;
+    int e = n >= 0 && (size_t)n < cap ? errno : ENAMETOOLONG;
+    if (cap)
+        out[0] = 0;
+    return sdsinf__fail(err, SDSINF_EIO, "%.200s: cannot make a private %s "
+                        "for it under %s: %s (set SDSINF_SCRATCH to a "
+                        "writable directory)", what, fd ? "file" : "directory",
+                        scratch, strerror(e));
+}
+
 const char *sdsinf_scratch_dir(void)
 {
     return sdsinf__scratch_dir();
