@@ -141,13 +141,20 @@ int sdsinf__run_create(run_ctx *c, sdsinf_err *err);
 int sdsinf__coordinator_open(run_ctx *c, sdsinf_err *err);
 /* Collects the W workers' reports at c->coord while the launcher tells of
  * ends (lm->poll), until every worker has reported or the first failure,
- * which stops the others (lm->stop): the first failure wins, but a
+ * which stops the others (lm->stop, or else a stop over the channel to
+ * each, which ends its waits at once): the first failure wins, but a
  * worker's own error over a timeout and either over a weaker one (a lost
  * report, a worker stopped because another failed).  On success the
  * totals, records and result are the run's; a cancel (c->cancel) gives
  * SDSINF_ECANCELED with c->canceled set. */
 int sdsinf__gather(run_ctx *c, sdsinf_launch *l,
                    const sdsinf_launcher_methods *lm, sdsinf_err *err);
+/* Sends the coordinator's stop (run/codec.h) over c->coord to the workers
+ * whose tell[w] is set, or, with tell NULL, to all of them where the
+ * channel keeps a message for a receiver not open yet (else to none: a
+ * send would wait for it), and flushes: for a launcher that cannot stop
+ * its workers, whose run failed.  Best effort: 1 when every stop went. */
+int sdsinf__stop_workers(run_ctx *c, const uint8_t *tell);
 
 /* What the run writes for workers that start from their specs (stage.c):
  * under <scratch>/sdsinf-<run>/ (beside the run's owner record, so a killed
