@@ -267,14 +267,22 @@ static int next_owed(const gather *g, int started, int *next)
     return 0;
 }
 
-int sdsinf__stop_workers(run_ctx *c, const uint8_t *tell)
+/* After a failure or a cancel, on a launcher that cannot stop its
+ * workers: tells those started and not settled (nor known to have ended)
+ * to stop, a stop at each one's key, so that they end within a wait and
+ * report (as stopped) instead of waiting for their peers until the run's
+ * timeout.  Not those never heard of: a send to one not open would wait
+ * for it on some channels, and on a stack's shared queues a stop nobody
+ * takes would stay.  Best effort; 1 when every stop went. */
+static int stop_started(gather *g)
 {
-    int detached = (c->coord->methods->caps & SDSINF_CAP_DETACHED) != 0;
+    run_ctx *c = g->c;
     int rc = SDSINF_OK;
     for (int w = 0; w < c->W; w++) {
+        const owed *o = &g->w[w];
         unsigned char stop[SDSINF__MSG_HEADER];
         sdsinf__msg_key key = sdsinf__stop_key(c->run, c->W, w);
-        if (tell ? !tell[w] : !detached)
+        if (!o->started || o->settled || o->ended)
             continue;
         sdsinf__stop_encode(&key, stop);
         if (sdsinf_channel_send(c->coord, &key, stop, sizeof stop, NULL) !=
@@ -283,25 +291,6 @@ int sdsinf__stop_workers(run_ctx *c, const uint8_t *tell)
     }
     return sdsinf_channel_flush(c->coord, NULL) == SDSINF_OK &&
            rc == SDSINF_OK;
-}
-
-/* After a failure or a cancel, on a launcher that cannot stop its
- * workers: tells those not settled (nor known to have ended) to stop, so
- * that they end within a wait and report (as stopped) instead of waiting
- * for their peers until the run's timeout; on a channel where a message
- * cannot wait for a receiver not open yet, only those started.  1 when
- * every stop went. */
-static int stop_unsettled(gather *g)
-{
-    run_ctx *c = g->c;
-    int detached = (c->coord->methods->caps & SDSINF_CAP_DETACHED) != 0;
-    uint8_t *tell = sdsinf__calloc((size_t)c->W, 1);
-    for (int w = 0; tell && w < c->W; w++)
-        tell[w] = !g->w[w].settled && !g->w[w].ended &&
-                  (detached || g->w[w].started);
-    int told = tell && sdsinf__stop_workers(c, tell);
-    sdsinf__free(tell);
-    return told;
 }
 
 /* After a failure, on a launcher that cannot stop its workers: takes the
@@ -507,7 +496,7 @@ int sdsinf__gather(run_ctx *c, sdsinf_launch *l,
         never_started(&g, start_ms); /* the others waited for them */
     int own_stop = lm->stop || (lm->caps & SDSINF_LAUNCH_IN_JOB);
     int stopped = (rc != SDSINF_OK || g.have) && !own_stop &&
-                  stop_unsettled(&g);
+                  stop_started(&g);
     if (rc == SDSINF_OK && g.have && !own_stop) {
         settle_started(&g, keyed, timeout_ms, stopped);
         name_silent(&g);

@@ -17,9 +17,10 @@
  * its workers from their start notes and reports (gather.c), so one not
  * heard from within the start timeout (by default the run's timeout) is
  * named, and one that dies is named by the peers that wait for it, each
- * wait bounded by the run's timeout.  Once the run fails (an invocation
- * refused, a worker's error or death, a cancel) the coordinator tells
- * every worker still running to stop over the run's channel, so that the
+ * wait bounded by the run's timeout.  Once the run fails (a worker's
+ * invocation of its children refused, a worker's error or death, a
+ * cancel) the coordinator tells every worker it has heard from and that
+ * is still running to stop over the run's channel, so that the
  * invocations end (and stop billing) within a wait, not at the run's
  * timeout.  Each report carries the invocation's duration and the
  * function's memory: the run's Lambda usage. */
@@ -131,6 +132,18 @@ static int lambda_start(sdsinf_launch *l, sdsinf_err *err)
 
 /* ---- In a worker: its children ------------------------------------------------ */
 
+/* A test hook: SDSINF_TEST_CHILD_FUNCTION=w:NAME has worker w invoke its
+ * children on function NAME (one refused: an Invoke that fails mid-tree,
+ * for cli.lambda_launch); fn for the others. */
+static const char *child_function(int self, const char *fn)
+{
+    const char *s = getenv("SDSINF_TEST_CHILD_FUNCTION");
+    int w, at = 0;
+    return s && sscanf(s, "%d:%n", &w, &at) == 1 && at > 0 && w == self
+               ? s + at
+               : fn;
+}
+
 /* Invokes the worker's children on the function it runs in; they run on
  * their own (nothing to wait for: *kids stays NULL). */
 static int lambda_start_children(const sdsinf_worker_spec *s, void **kids,
@@ -143,7 +156,7 @@ static int lambda_start_children(const sdsinf_worker_spec *s, void **kids,
                             "but not in a Lambda function "
                             "($AWS_LAMBDA_FUNCTION_NAME unset): its children "
                             "cannot be invoked", s->worker);
-    return invoke_children(fn, s, s->worker, err);
+    return invoke_children(child_function(s->worker, fn), s, s->worker, err);
 }
 
 static int lambda_end_children(void *kids)

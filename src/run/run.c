@@ -250,12 +250,9 @@ static int run_launch(run_ctx *c, const sdsinf_launcher_methods *lm,
     if (rc == SDSINF_OK && !(lm->caps & SDSINF_LAUNCH_IN_JOB) &&
         (rc = sdsinf__run_create(c, err)) == SDSINF_OK)
         rc = sdsinf__coordinator_open(c, err);
-    if (rc == SDSINF_OK && (rc = lm->start(&l, err)) != SDSINF_OK) {
-        if (lm->stop) /* those it started before it failed */
-            lm->stop(&l);
-        else if (c->coord) /* told over the channel, started or not */
-            sdsinf__stop_workers(c, NULL);
-    }
+    if (rc == SDSINF_OK && (rc = lm->start(&l, err)) != SDSINF_OK &&
+        lm->stop)
+        lm->stop(&l); /* those it started before it failed */
     if (rc == SDSINF_OK && c->coord)
         rc = sdsinf__gather(c, &l, lm, err);
     if (lm->wait)

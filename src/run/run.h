@@ -149,12 +149,6 @@ int sdsinf__coordinator_open(run_ctx *c, sdsinf_err *err);
  * SDSINF_ECANCELED with c->canceled set. */
 int sdsinf__gather(run_ctx *c, sdsinf_launch *l,
                    const sdsinf_launcher_methods *lm, sdsinf_err *err);
-/* Sends the coordinator's stop (run/codec.h) over c->coord to the workers
- * whose tell[w] is set, or, with tell NULL, to all of them where the
- * channel keeps a message for a receiver not open yet (else to none: a
- * send would wait for it), and flushes: for a launcher that cannot stop
- * its workers, whose run failed.  Best effort: 1 when every stop went. */
-int sdsinf__stop_workers(run_ctx *c, const uint8_t *tell);
 
 /* What the run writes for workers that start from their specs (stage.c):
  * under <scratch>/sdsinf-<run>/ (beside the run's owner record, so a killed
