@@ -3,7 +3,8 @@
  * reassembled into the blocks sent; messages of later layers kept for
  * their turn; other runs', damaged and unexpected ones dropped; the keyed
  * fetch order on an object store; the bounded wait, cancel and a check
- * that refuses a chunk. */
+ * that refuses a chunk; the coordinator's stop, on a queue channel and at
+ * its key on an object store. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -132,21 +133,22 @@ static void parts_free(sdsinf__rows *parts, int64_t n)
 }
 
 typedef struct fixture {
-    sdsinf_channel *ch[W];
+    sdsinf_channel *ch[W + 1]; /* a run's: the last the coordinator's */
     sdsinf__msg_ctx codec;
     sdsinf__inbox *ib;
     volatile sig_atomic_t cancel;
     char *dir;
 } fixture;
 
-/* W instances of `channel` (config as given) and worker 0's inbox. */
+/* The W + 1 instances of a run of W workers on `channel` (config as
+ * given) and worker 0's inbox. */
 static void open_all(fixture *f, const char *channel, const char *config,
                      int timeout_ms)
 {
     sdsinf_err err = {0};
     memset(f, 0, sizeof *f);
-    for (int w = 0; w < W; w++)
-        assert_int_equal(sdsinf_channel_open(channel, config, w, W, RUN,
+    for (int w = 0; w <= W; w++)
+        assert_int_equal(sdsinf_channel_open(channel, config, w, W + 1, RUN,
                                              &f->ch[w], &err),
                          SDSINF_OK);
     sdsinf__inbox_opts io = {f->ch[0], RUN, W, NEURONS,
@@ -158,7 +160,7 @@ static void close_all(fixture *f)
 {
     sdsinf__inbox_free(f->ib);
     sdsinf__msg_ctx_free(&f->codec);
-    for (int w = 0; w < W; w++)
+    for (int w = 0; w <= W; w++)
         sdsinf_channel_close(f->ch[w], 1, NULL);
 }
 
@@ -342,6 +344,65 @@ static void test_keyed_order(void **state)
     free(dir);
 }
 
+/* Sends worker 0, at its stop's key, the coordinator's stop of run `run`
+ * for worker `target` (another's: a misrouted one). */
+static void send_stop(const fixture *f, uint64_t run, int target)
+{
+    unsigned char stop[SDSINF__MSG_HEADER];
+    sdsinf__msg_key key = sdsinf__stop_key(run, W, target);
+    sdsinf__stop_encode(&key, stop);
+    key = sdsinf__stop_key(RUN, W, 0);
+    assert_int_equal(sdsinf_channel_send(f->ch[W], &key, stop, sizeof stop,
+                                         NULL),
+                     SDSINF_OK);
+}
+
+/* The coordinator's stop ends a worker's wait with SDSINF_ECANCELED long
+ * before its timeout, without a cancel flag: on a queue channel (local)
+ * at once, on a keyed one (fs) within the second after which the worker
+ * looks for it at its key; a stop of another run, or for another worker,
+ * is dropped (the wait goes on to the block owed). */
+static void test_stop(void **state)
+{
+    (void)state;
+    static const char *const channels[] = {"local", "fs"};
+    for (int i = 0; i < 2; i++) {
+        fixture f;
+        sdsinf_err err = {0};
+        char *dir = tu_mkdtemp();
+        uint8_t expect[W] = {0, 1, 0};
+        sdsinf_layer_record rec = {0};
+        sdsinf__rows *parts = NULL;
+        int64_t nparts = 0;
+        open_all(&f, channels[i], dir, 60000);
+        sdsinf__inbox_free(f.ib); /* no cancel flag: the stop alone */
+        sdsinf__inbox_opts io = {f.ch[0], RUN, W, NEURONS, 60000, NULL,
+                                 &f.codec};
+        assert_int_equal(sdsinf__inbox_new(&io, &f.ib, &err), SDSINF_OK);
+        send_stop(&f, RUN + 1, 0); /* another run's */
+        if (i == 0)
+            send_stop(&f, RUN, 1); /* another worker's (a key holds one) */
+        send_block(f.ch[1], RUN, 0, 1, 0);
+        assert_int_equal(sdsinf__inbox_receive(f.ib, 0, 1, expect, SAMPLES,
+                                               NULL, &rec, &parts, &nparts,
+                                               &err),
+                         SDSINF_OK);
+        parts_free(parts, nparts);
+        send_stop(&f, RUN, 0);
+        double t = sdsinf__now();
+        assert_int_equal(sdsinf__inbox_receive(f.ib, 0, 2, expect, SAMPLES,
+                                               NULL, &rec, &parts, &nparts,
+                                               &err),
+                         SDSINF_ECANCELED);
+        assert_true(sdsinf__now() - t < 3);
+        assert_non_null(strstr(err.msg, "worker 0: stopped by the run's "
+                                        "coordinator"));
+        close_all(&f);
+        tu_rmdir(dir);
+        free(dir);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -350,6 +411,7 @@ int main(void)
         cmocka_unit_test(test_cancel),
         cmocka_unit_test(test_hooks),
         cmocka_unit_test(test_keyed_order),
+        cmocka_unit_test(test_stop),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

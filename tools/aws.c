@@ -21,6 +21,7 @@
 
 #include <cjson/cJSON.h>
 #include <ctype.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -75,6 +76,35 @@ static int number(const char *sub, const char *flag, const char *s, long lo,
     return 0;
 }
 
+/* Every flag of the aws commands (cli_util.h; into aws_opts: a count is
+ * a long); each command names those it takes. */
+#define T(n, f) {n, CLI_TEXT, offsetof(aws_opts, f), 0, 0, NULL, NULL}
+#define C(n, f, lo, hi) {n, CLI_COUNT, offsetof(aws_opts, f), lo, hi, NULL, NULL}
+#define S(n, f) {n, CLI_SWITCH, offsetof(aws_opts, f), 0, 0, NULL, NULL}
+static const cli_flag AWS_FLAGS[] = {
+    S("--json", json),
+    S("--progress", progress),
+    S("--no-progress", no_progress),
+    S("--no-function", no_function),
+    S("--server", server),
+    T("--stack", stack),
+    T("--package", package),
+    T("--out", out),
+    T("--image", image),
+    T("--bootstrap", bootstrap),
+    T("--arch", arch),
+    T("--weights", weights),
+    T("--plan", plan),
+    T("--images", images),
+    T("--check", check),
+    C("--max-workers", max_workers, 1, WORKERS_MAX),
+    C("--workers", max_workers, 1, WORKERS_MAX),
+    C("--memory", memory_mb, 128, 10240),
+    {NULL, CLI_TEXT, 0, 0, 0, NULL, NULL}};
+#undef T
+#undef C
+#undef S
+
 int aws_flags(const char *sub, int argc, char **argv, const char *allowed,
               aws_opts *o)
 {
@@ -84,48 +114,22 @@ int aws_flags(const char *sub, int argc, char **argv, const char *allowed,
     o->arch = THIS_ARCH;
     for (int i = 0; i < argc; i++) {
         const char *f = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        int rc = 0, takes = 1;
-        if (!listed(allowed, f))
+        const cli_flag *x = cli_flag_find(AWS_FLAGS, f, strlen(f));
+        int rc;
+        if (!x || !listed(allowed, f))
             return aws_usage_error(sub, "takes no '%s'", f);
-        if (!strcmp(f, "--json"))
-            o->json = 1, takes = 0;
-        else if (!strcmp(f, "--progress"))
-            o->progress = 1, takes = 0;
-        else if (!strcmp(f, "--no-progress"))
-            o->no_progress = 1, takes = 0;
-        else if (!strcmp(f, "--no-function"))
-            o->no_function = 1, takes = 0;
-        else if (!strcmp(f, "--server"))
-            o->server = 1, takes = 0;
-        else if (!v)
+        if (x->kind == CLI_SWITCH) {
+            cli_flag_set(x, o, NULL);
+            continue;
+        }
+        if (!v)
             return aws_usage_error(sub, "%s needs a value", f);
-        else if (!strcmp(f, "--stack"))
-            o->stack = v;
-        else if (!strcmp(f, "--package"))
-            o->package = v;
-        else if (!strcmp(f, "--out"))
-            o->out = v;
-        else if (!strcmp(f, "--image"))
-            o->image = v;
-        else if (!strcmp(f, "--bootstrap"))
-            o->bootstrap = v;
-        else if (!strcmp(f, "--arch"))
-            o->arch = v;
-        else if (!strcmp(f, "--weights"))
-            o->weights = v;
-        else if (!strcmp(f, "--plan"))
-            o->plan = v;
-        else if (!strcmp(f, "--images"))
-            o->images = v;
-        else if (!strcmp(f, "--check"))
-            o->check = v;
-        else if (!strcmp(f, "--max-workers") || !strcmp(f, "--workers"))
-            rc = number(sub, f, v, 1, WORKERS_MAX, &o->max_workers);
-        else if (!strcmp(f, "--memory"))
-            rc = number(sub, f, v, 128, 10240, &o->memory_mb);
-        if (rc)
+        i++;
+        if (x->kind == CLI_TEXT)
+            cli_flag_set(x, o, v);
+        else if ((rc = number(sub, f, v, (long)x->min, (long)x->max,
+                              (long *)((char *)o + x->at))))
             return rc;
-        i += takes;
     }
     if (o->arch && strcmp(o->arch, "x86_64") && strcmp(o->arch, "arm64"))
         return aws_usage_error(sub, "--arch is x86_64 or arm64, not '%s'",

@@ -54,20 +54,15 @@ typedef struct server_opts {
     int ready;
 } server_opts;
 
-typedef enum { TEXT, COUNT, REAL, SWITCH } flag_kind;
-typedef struct flag {
-    const char *name;
-    flag_kind kind;
-    size_t at;     /* offsetof into server_opts */
-    double lo, hi; /* COUNT and REAL */
-    const char *help;
-} flag;
-
-#define T(n, f, h) {n, TEXT, offsetof(server_opts, f), 0, 0, h}
-#define C(n, f, lo, hi, h) {n, COUNT, offsetof(server_opts, f), lo, hi, h}
-#define R(n, f, lo, hi, h) {n, REAL, offsetof(server_opts, f), lo, hi, h}
-#define S(n, f, h) {n, SWITCH, offsetof(server_opts, f), 0, 0, h}
-static const flag SERVER_FLAGS[] = {
+/* The flags of server and server-report (cli_util.h; into server_opts:
+ * a count is a long, a real a double). */
+#define T(n, f, h) {n, CLI_TEXT, offsetof(server_opts, f), 0, 0, NULL, h}
+#define C(n, f, lo, hi, h)                                                   \
+    {n, CLI_COUNT, offsetof(server_opts, f), lo, hi, NULL, h}
+#define R(n, f, lo, hi, h)                                                   \
+    {n, CLI_REAL, offsetof(server_opts, f), lo, hi, NULL, h}
+#define S(n, f, h) {n, CLI_SWITCH, offsetof(server_opts, f), 0, 0, NULL, h}
+static const cli_flag SERVER_FLAGS[] = {
     T("--stack", stack, "the stack (deployed with --server): its bucket "
                         "and instance profile"),
     T("--bucket", bucket, "instead of --stack: a bucket of your own"),
@@ -110,8 +105,8 @@ static const flag SERVER_FLAGS[] = {
     T("--prices", prices, "the price table (default prices/aws.json)"),
     T("--region", region, "its region (default: AWS's configuration's)"),
     S("--json", json, "one JSON object on stdout, last"),
-    {NULL, TEXT, 0, 0, 0, NULL}};
-static const flag REPORT_FLAGS[] = {
+    {NULL, CLI_TEXT, 0, 0, 0, NULL, NULL}};
+static const cli_flag REPORT_FLAGS[] = {
     T("--out", out, "s3://BUCKET/runs/RUN: where it writes"),
     T("--dir", dir, "the job's directory: infer.json, categories.tsv, "
                     "log.txt"),
@@ -124,23 +119,23 @@ static const flag REPORT_FLAGS[] = {
     R("--boot-seconds", boot_s, 0, 1e9, "the boot, before the user data"),
     R("--started", started, 0, 1e11, "the user data's start, Unix time"),
     S("--json", json, "print the result too"),
-    {NULL, TEXT, 0, 0, 0, NULL}};
+    {NULL, CLI_TEXT, 0, 0, 0, NULL, NULL}};
 #undef T
 #undef C
 #undef R
 #undef S
 
 static void flags_help(const char *sub, const char *synopsis,
-                       const flag *table, FILE *f)
+                       const cli_flag *table, FILE *f)
 {
     fprintf(f, "usage: sdsinf aws %s %s\n\n", sub, synopsis);
-    for (const flag *x = table; x->name; x++)
+    for (const cli_flag *x = table; x->name; x++)
         fprintf(f, "  %-18s %s\n", x->name, x->help);
 }
 
 /* argv into *o by `table`; 0, 1 (--help, printed) or 2 (bad usage). */
 static int flags_read(const char *sub, const char *synopsis,
-                      const flag *table, int argc, char **argv,
+                      const cli_flag *table, int argc, char **argv,
                       server_opts *o)
 {
     memset(o, 0, sizeof *o);
@@ -148,36 +143,34 @@ static int flags_read(const char *sub, const char *synopsis,
     o->status = -1;
     o->timeout_s = TIMEOUT_DEFAULT_S;
     for (int i = 0; i < argc; i++) {
-        const flag *x = table;
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             flags_help(sub, synopsis, table, stdout);
             return 1;
         }
-        while (x->name && strcmp(x->name, argv[i]))
-            x++;
-        if (!x->name)
+        const cli_flag *x = cli_flag_find(table, argv[i], strlen(argv[i]));
+        if (!x)
             return aws_usage_error(sub, "takes no '%s'", argv[i]);
         char *field = (char *)o + x->at, *end;
-        if (x->kind == SWITCH) {
-            *(int *)field = 1;
+        if (x->kind == CLI_SWITCH) {
+            cli_flag_set(x, o, NULL);
             continue;
         }
         const char *v = ++i < argc ? argv[i] : NULL;
         if (!v)
             return aws_usage_error(sub, "%s needs a value", x->name);
-        if (x->kind == TEXT) {
-            *(const char **)field = v;
+        if (x->kind == CLI_TEXT) {
+            cli_flag_set(x, o, v);
             continue;
         }
         double d = strtod(v, &end);
-        if (*end || end == v || !(d >= x->lo && d <= x->hi) ||
-            (x->kind == COUNT && d != floor(d))) {
+        if (*end || end == v || !(d >= x->min && d <= x->max) ||
+            (x->kind == CLI_COUNT && d != floor(d))) {
             char what[96];
             snprintf(what, sizeof what, "%s needs a number %g..%g, not '%%s'",
-                     x->name, x->lo, x->hi);
+                     x->name, x->min, x->max);
             return aws_usage_error(sub, what, v);
         }
-        if (x->kind == COUNT)
+        if (x->kind == CLI_COUNT)
             *(long *)field = (long)d;
         else
             *(double *)field = d;

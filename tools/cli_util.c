@@ -1,6 +1,6 @@
 /* cli_util.c - small helpers the command-line modules share: filling an
- * sdsinf_err, writing JSON through cJSON, writing files atomically and
- * reading them whole. */
+ * sdsinf_err, flag tables, writing JSON through cJSON, writing files
+ * atomically and reading them whole. */
 #include "cli_util.h"
 
 #include <errno.h>
@@ -177,4 +177,24 @@ int cli_error(const sdsinf_err *err)
     fprintf(stderr, "sdsinf: error %s: %s\n", sdsinf_status_name(err->code),
             err->msg);
     return 1;
+}
+
+const cli_flag *cli_flag_find(const cli_flag *table, const char *name,
+                              size_t len)
+{
+    for (const cli_flag *f = table; f->name; f++)
+        if (strlen(f->name) == len && !strncmp(f->name, name, len))
+            return f;
+    return NULL;
+}
+
+void cli_flag_set(const cli_flag *f, void *opts, const char *v)
+{
+    char *field = (char *)opts + f->at;
+    if (f->kind == CLI_SWITCH) {
+        int on = 1;
+        memcpy(field, &on, sizeof on);
+    } else {
+        memcpy(field, &v, sizeof v);
+    }
 }

@@ -1,6 +1,6 @@
 /* cli_util.h - small helpers the command-line modules share: filling an
- * sdsinf_err, writing JSON through cJSON, writing files atomically and
- * reading them whole. */
+ * sdsinf_err, flag tables, writing JSON through cJSON, writing files
+ * atomically and reading them whole. */
 #ifndef SDSINF_CLI_UTIL_H
 #define SDSINF_CLI_UTIL_H
 
@@ -15,6 +15,35 @@
 /* Prints err as `sdsinf: error NAME: message` on stderr; returns 1, a
  * failed command's exit status. */
 int cli_error(const sdsinf_err *err);
+
+/* A flag of a command's table (sdsinf's, sdsinf aws's, sdsinf aws
+ * server's): its name, the kind of value it takes, where that goes
+ * (offsetof into the command's options: an int for a switch, a const
+ * char * for text, a number as the table's reader stores it), the range a
+ * number must be in, the value as the usage names it (NULL: not named)
+ * and what it does (NULL: told elsewhere).  A table ends with an entry
+ * whose name is NULL. */
+typedef enum {
+    CLI_SWITCH,
+    CLI_TEXT,
+    CLI_COUNT,
+    CLI_REAL,
+    CLI_SIZE
+} cli_flag_kind;
+typedef struct cli_flag {
+    const char *name;
+    cli_flag_kind kind;
+    size_t at;
+    double min, max;
+    const char *arg;
+    const char *help;
+} cli_flag;
+
+/* The entry of `table` named by the len bytes at name, or NULL. */
+const cli_flag *cli_flag_find(const cli_flag *table, const char *name,
+                              size_t len);
+/* Sets a switch's field in opts to 1, or a text's to v. */
+void cli_flag_set(const cli_flag *f, void *opts, const char *v);
 
 /* Adds key: s to the object, a string, or null when s is NULL (cJSON
  * would leave the key out). */

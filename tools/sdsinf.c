@@ -121,22 +121,16 @@ static int parse_ll(const char *flag, const char *s, long long min,
     return 0;
 }
 
-/* Every flag: where it goes, what it accepts, and its line in the usage
- * (one description, whichever commands take it). */
-typedef struct flag {
-    const char *name;
-    enum { SWITCH, TEXT, COUNT, REAL, SIZE } kind;
-    size_t at;           /* offsetof(opts, field); a SWITCH's is an int */
-    double min, max;     /* accepted range (COUNT, REAL, SIZE) */
-    const char *arg;     /* the value, as the usage names it; NULL: none */
-    const char *help;    /* what it does, and its default */
-} flag;
-
-#define SWITCH_FLAG(n, f, help) {n, SWITCH, offsetof(opts, f), 0, 0, NULL, help}
-#define TEXT_FLAG(n, f, arg, help) {n, TEXT, offsetof(opts, f), 0, 0, arg, help}
+/* Every flag: where it goes (a count or a size: a long long, a real: a
+ * double), what it accepts, and its line in the usage (one description,
+ * whichever commands take it). */
+#define SWITCH_FLAG(n, f, help)                                              \
+    {n, CLI_SWITCH, offsetof(opts, f), 0, 0, NULL, help}
+#define TEXT_FLAG(n, f, arg, help)                                           \
+    {n, CLI_TEXT, offsetof(opts, f), 0, 0, arg, help}
 #define COUNT_FLAG(n, f, lo, hi, arg, help)                                  \
-    {n, COUNT, offsetof(opts, f), lo, hi, arg, help}
-static const flag FLAGS[] = {
+    {n, CLI_COUNT, offsetof(opts, f), lo, hi, arg, help}
+static const cli_flag FLAGS[] = {
     TEXT_FLAG("--weights", weights, "DIR|BUNDLE",
               "the model: a directory of layer files (nN-lL.tsv or *lL.mtx, "
               "and a bias.tsv) or a bundle from convert; sdsinf-import: the "
@@ -262,17 +256,17 @@ static const flag FLAGS[] = {
     COUNT_FLAG("--images-count", images_count, 1, 4294967295.0, "M",
                "the images file holds images 1..M (default: its largest "
                "image)"),
-    {"--max-memory", SIZE, offsetof(opts, max_memory), 1, 9.2e18, "SIZE",
+    {"--max-memory", CLI_SIZE, offsetof(opts, max_memory), 1, 9.2e18, "SIZE",
      "refuse up front what needs more memory: bytes, or 512M, 8G (default "
      "the available memory)"},
-    {"--ymax", REAL, offsetof(opts, ymax), 1e-30, 3e38, "Y",
+    {"--ymax", CLI_REAL, offsetof(opts, ymax), 1e-30, 3e38, "Y",
      "the activations' cap (default 32)"},
-    {"--imbalance", REAL, offsetof(opts, imbalance), 1e-9, 10, "X",
+    {"--imbalance", CLI_REAL, offsetof(opts, imbalance), 1e-9, 10, "X",
      "the load imbalance allowed per layer (default 0.03)"},
-    {"--max-seconds", REAL, offsetof(opts, max_seconds), 1e-6, 1e9, "S",
+    {"--max-seconds", CLI_REAL, offsetof(opts, max_seconds), 1e-6, 1e9, "S",
      "plan: the latency bound: recommend the cheapest configuration that "
      "takes at most S seconds"},
-    {"--max-usd", REAL, offsetof(opts, max_usd), 1e-12, 1e9, "USD",
+    {"--max-usd", CLI_REAL, offsetof(opts, max_usd), 1e-12, 1e9, "USD",
      "plan: the budget: recommend the fastest configuration that costs at "
      "most USD dollars"},
     TEXT_FLAG("--calibration", calibration, "FILE",
@@ -302,7 +296,7 @@ static const flag FLAGS[] = {
                 "show progress on standard error even when it is not a "
                 "terminal (default: only on a terminal, and not with --json)"),
     SWITCH_FLAG("--no-progress", no_progress, "never show progress"),
-};
+    {NULL, CLI_TEXT, 0, 0, 0, NULL, NULL}};
 
 /* A command: what it runs, its usage, and the flags it takes. */
 typedef struct command {
@@ -313,15 +307,6 @@ typedef struct command {
     const char *flags;    /* the flags it takes, in its usage's order */
     int operand;          /* takes one argument that is not a flag */
 } command;
-
-/* The flag named by the len bytes at name, or NULL. */
-static const flag *flag_named(const char *name, size_t len)
-{
-    for (size_t k = 0; k < sizeof FLAGS / sizeof *FLAGS; k++)
-        if (strlen(FLAGS[k].name) == len && !strncmp(FLAGS[k].name, name, len))
-            return &FLAGS[k];
-    return NULL;
-}
 
 /* 1 when c takes the flag: its name is a word of c->flags. */
 static int takes_flag(const command *c, const char *name)
@@ -380,41 +365,40 @@ static int parse_args(const command *c, int argc, char **argv, opts *o)
         if (strncmp(a, "--", 2))
             return usage_error("unexpected argument '%s' (after '%s')", a,
                                o->payload);
-        const flag *f = flag_named(a, strlen(a));
+        const cli_flag *f = cli_flag_find(FLAGS, a, strlen(a));
         if (!f || !takes_flag(c, a))
             return refuse_option(c, a, f != NULL);
         char *field = (char *)o + f->at, *end;
-        if (f->kind == SWITCH) {
-            int on = 1;
-            memcpy(field, &on, sizeof on);
+        if (f->kind == CLI_SWITCH) {
+            cli_flag_set(f, o, NULL);
             continue;
         }
         if (!v)
             return usage_error("%s needs a value", a);
         i++;
-        if (f->kind == TEXT) {
-            memcpy(field, &v, sizeof v);
+        if (f->kind == CLI_TEXT) {
+            cli_flag_set(f, o, v);
             continue;
         }
         errno = 0;
-        double x = f->kind == COUNT ? (double)strtoll(v, &end, 10)
-                                    : strtod(v, &end);
-        if (f->kind == SIZE)
+        double x = f->kind == CLI_COUNT ? (double)strtoll(v, &end, 10)
+                                        : strtod(v, &end);
+        if (f->kind == CLI_SIZE)
             x *= size_unit(&end);
         if (errno || *end || end == v || !(x >= f->min) || x > f->max)
-            return f->kind == COUNT
+            return f->kind == CLI_COUNT
                        ? usage_error("%s needs an integer from %.0f to %.0f, "
                                      "not '%s'", a, f->min, f->max, v)
-                   : f->kind == SIZE
+                   : f->kind == CLI_SIZE
                        ? usage_error("%s needs a size: bytes, or a number "
                                      "with K, M, G or T (KiB .. TiB), e.g. "
                                      "512M or 8G, not '%s'", a, v)
                        : usage_error("%s needs a number from %g to %g, not "
                                      "'%s'", a, f->min, f->max, v);
-        if (f->kind == SIZE) {
+        if (f->kind == CLI_SIZE) {
             long long n = (long long)x;
             memcpy(field, &n, sizeof n);
-        } else if (f->kind == COUNT) {
+        } else if (f->kind == CLI_COUNT) {
             long long n = strtoll(v, NULL, 10);
             memcpy(field, &n, sizeof n);
         } else {
@@ -2357,10 +2341,10 @@ static int run_in_process(int argc, char **argv)
 /* For aws run: whether `name` is a flag of run's (aws.h). */
 static int run_flag_kind(const char *name)
 {
-    const flag *f = flag_named(name, strlen(name));
+    const cli_flag *f = cli_flag_find(FLAGS, name, strlen(name));
     if (!f || !takes_flag(command_named("run"), name))
         return -1;
-    return f->kind != SWITCH;
+    return f->kind != CLI_SWITCH;
 }
 
 /* The Lambda bootstrap (what `sdsinf` with $AWS_LAMBDA_RUNTIME_API set and
@@ -2553,7 +2537,7 @@ static const struct {
 };
 
 /* Flag fl's help for command c. */
-static const char *flag_help(const command *c, const flag *fl)
+static const char *flag_help(const command *c, const cli_flag *fl)
 {
     for (size_t i = 0; i < sizeof FLAG_HELP / sizeof *FLAG_HELP; i++)
         if (!strcmp(FLAG_HELP[i].command, c->name) &&
@@ -2569,7 +2553,7 @@ static int command_usage(const command *c, FILE *f)
     put_wrapped(f, c->about, 0, 0);
     fputs("\noptions:\n", f);
     for (const char *p = c->flags; *(p += strspn(p, " ")); p += n) {
-        const flag *fl = flag_named(p, n = strcspn(p, " "));
+        const cli_flag *fl = cli_flag_find(FLAGS, p, n = strcspn(p, " "));
         char label[64];
         if (!fl) { /* a mistake in COMMANDS */
             fprintf(stderr, "sdsinf: %s lists %.*s, no flag\n", c->name,

@@ -24,6 +24,7 @@
 
 #define MAGIC "SDM1"        /* a block of rows */
 #define MAGIC_REPORT "SDR1" /* a worker's report */
+#define MAGIC_STOP "SDX1"   /* the coordinator's word to stop */
 /* Header fields (byte offsets). */
 #define H_VERSION 4
 #define H_CODEC 6
@@ -1573,7 +1574,8 @@ int sdsinf__msg_length(const void *data, size_t size, size_t *len,
         return sdsinf__fail(err, SDSINF_ECORRUPT, "message: %zu bytes, "
                             "shorter than the %d-byte header", data ? size : 0,
                             SDSINF__MSG_HEADER);
-    if (memcmp(h, MAGIC, 4) != 0 && memcmp(h, MAGIC_REPORT, 4) != 0)
+    if (memcmp(h, MAGIC, 4) != 0 && memcmp(h, MAGIC_REPORT, 4) != 0 &&
+        memcmp(h, MAGIC_STOP, 4) != 0)
         return sdsinf__fail(err, SDSINF_ECORRUPT, "message: bad magic at "
                             "byte 0 (not an sdsinf message)");
     uint64_t n = get64(h + H_LENGTH);
@@ -1615,6 +1617,11 @@ int sdsinf__msg_peek(const void *data, size_t size, sdsinf__msg_key *key,
         return sdsinf__fail(err, SDSINF_ECORRUPT, "message: chunk %u of %u, "
                             "reserved %u (bytes 32-47)", k.chunk, k.nchunks,
                             le32(h + H_RESERVED));
+    if (sdsinf__msg_kind(h) == SDSINF__KIND_STOP &&
+        (size != SDSINF__MSG_HEADER || k.nchunks != 1))
+        return sdsinf__fail(err, SDSINF_ECORRUPT, "message: a stop of %zu "
+                            "bytes in %u chunks (it is a header alone)", size,
+                            k.nchunks);
     if (key)
         *key = k;
     return SDSINF_OK;
@@ -1649,7 +1656,7 @@ int sdsinf__msg_decode(const void *data, size_t size, int64_t samples,
         return rc;
     if (sdsinf__msg_kind(data) != SDSINF__KIND_ROWS)
         return sdsinf__fail(err, SDSINF_ECORRUPT, "message (layer %u, %u -> "
-                            "%u): a worker's report, not a block of rows",
+                            "%u): a report or a stop, not a block of rows",
                             key.layer, key.source, key.target);
     if (!work_of(ctx, err))
         return SDSINF_ENOMEM;
@@ -1706,8 +1713,9 @@ done:
 
 unsigned sdsinf__msg_kind(const void *data)
 {
-    return memcmp(data, MAGIC_REPORT, 4) ? SDSINF__KIND_ROWS
-                                         : SDSINF__KIND_REPORT;
+    return !memcmp(data, MAGIC_REPORT, 4) ? SDSINF__KIND_REPORT
+           : !memcmp(data, MAGIC_STOP, 4) ? SDSINF__KIND_STOP
+                                          : SDSINF__KIND_ROWS;
 }
 
 /* ---- Reports ------------------------------------------------------------------
@@ -1821,13 +1829,15 @@ static void report_payload(writer *w, const sdsinf__report *r, int64_t nrec)
         w_f32(w, r->res.max[i]);
 }
 
-/* Writes a report's header (chunk c of n, len payload bytes that follow
- * it) at h, its checksum included. */
-static void report_header(unsigned char *h, const sdsinf__msg_key *key,
-                          int codec, size_t c, size_t n, size_t len)
+/* Writes the header of a message of kind `magic` that is no block of rows
+ * (chunk c of n, len payload bytes that follow it) at h, its checksum
+ * included. */
+static void control_header(unsigned char *h, const char *magic,
+                           const sdsinf__msg_key *key, int codec, size_t c,
+                           size_t n, size_t len)
 {
     memset(h, 0, SDSINF__MSG_HEADER);
-    memcpy(h, MAGIC_REPORT, 4);
+    memcpy(h, magic, 4);
     put16(h + H_VERSION, SDSINF__MSG_VERSION);
     put16(h + H_CODEC, (uint32_t)codec);
     put64(h + H_RUN, key->run);
@@ -1846,7 +1856,7 @@ void sdsinf__note_encode(const sdsinf__msg_key *key,
 {
     sdsinf__msg_key k = *key;
     k.layer = 0;
-    report_header(out, &k, SDSINF__CODEC_RAW, 0, 1, 0);
+    control_header(out, MAGIC_REPORT, &k, SDSINF__CODEC_RAW, 0, 1, 0);
 }
 
 size_t sdsinf__fail_note_encode(const sdsinf__msg_key *key, int rc,
@@ -1858,7 +1868,7 @@ size_t sdsinf__fail_note_encode(const sdsinf__msg_key *key, int rc,
     k.layer = 0;
     k.batch = (uint32_t)(rc < 0 ? -rc : -SDSINF_EIO); /* as a positive */
     memcpy(out + SDSINF__MSG_HEADER, msg, n);
-    report_header(out, &k, SDSINF__CODEC_RAW, 0, 1, n);
+    control_header(out, MAGIC_REPORT, &k, SDSINF__CODEC_RAW, 0, 1, n);
     return SDSINF__MSG_HEADER + n;
 }
 
@@ -1877,6 +1887,18 @@ int sdsinf__note_failure(const void *note, size_t len, sdsinf_err *err)
     }
     err->msg[n] = 0;
     return 1;
+}
+
+sdsinf__msg_key sdsinf__stop_key(uint64_t run, int workers, int target)
+{
+    return (sdsinf__msg_key){run, 0, SDSINF__STOP_LAYER, (uint32_t)workers,
+                             (uint32_t)target, 0, 1};
+}
+
+void sdsinf__stop_encode(const sdsinf__msg_key *key,
+                         unsigned char out[SDSINF__MSG_HEADER])
+{
+    control_header(out, MAGIC_STOP, key, SDSINF__CODEC_RAW, 0, 1, 0);
 }
 
 int sdsinf__report_encode(const sdsinf__report *r, int32_t layers,
@@ -1929,7 +1951,8 @@ int sdsinf__report_encode(const sdsinf__report *r, int32_t layers,
         size_t len = body->len - at < piece ? body->len - at : piece;
         unsigned char *h = out->data + out->len;
         memcpy(h + SDSINF__MSG_HEADER, body->data + at, len);
-        report_header(h, key, codec, c, n, len); /* the checksum covers it */
+        /* the checksum covers it */
+        control_header(h, MAGIC_REPORT, key, codec, c, n, len);
         out->len += SDSINF__MSG_HEADER + len;
         at += len;
     }

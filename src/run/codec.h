@@ -80,7 +80,13 @@
  * A worker's first message to the coordinator, once its channel is open,
  * is its start note: a report header at layer 0, chunk 0 of 1, raw, with
  * no payload (a coordinator whose launcher cannot see the workers learns
- * from it which have started). */
+ * from it which have started).
+ *
+ * A stop (magic "SDX1", the same header, no payload, raw, chunk 0 of 1)
+ * is the coordinator's word to a worker that the run failed (or was
+ * canceled) and that it is to end at once: at the key sdsinf__stop_key
+ * gives, source the coordinator's endpoint and layer SDSINF__STOP_LAYER,
+ * where a worker on a keyed channel looks for it. */
 #ifndef SDSINF_MSG_H
 #define SDSINF_MSG_H
 
@@ -96,7 +102,8 @@ enum { /* payload codecs */
 
 enum { /* message kinds (the magic says which) */
     SDSINF__KIND_ROWS = 0,   /* a block of activation rows */
-    SDSINF__KIND_REPORT = 1  /* a worker's report to the coordinator */
+    SDSINF__KIND_REPORT = 1, /* a worker's report to the coordinator */
+    SDSINF__KIND_STOP = 2    /* the coordinator's word to stop */
 };
 
 typedef sdsinf_msg_key sdsinf__msg_key; /* public: channels see it */
@@ -174,8 +181,9 @@ int sdsinf__msg_length(const void *data, size_t size, size_t *len,
                        sdsinf_err *err);
 
 /* Checks a message of exactly `size` bytes (magic, version, codec, length,
- * checksum, chunk numbers) and reads its key: SDSINF_ECORRUPT, or
- * SDSINF_ENOTSUP for another format version or an unknown codec. */
+ * checksum, chunk numbers; a stop is a header alone) and reads its key:
+ * SDSINF_ECORRUPT, or SDSINF_ENOTSUP for another format version or an
+ * unknown codec. */
 int sdsinf__msg_peek(const void *data, size_t size, sdsinf__msg_key *key,
                      sdsinf_err *err);
 
@@ -221,6 +229,14 @@ size_t sdsinf__fail_note_encode(const sdsinf__msg_key *key, int rc,
  * with its status (SDSINF_EIO when out of range) and message (printable
  * bytes only) in *err; 0 for a start note. */
 int sdsinf__note_failure(const void *note, size_t len, sdsinf_err *err);
+
+/* The key of the stop for worker `target` of run `run` of `workers`
+ * workers (source: the coordinator's endpoint, `workers`), and the stop
+ * itself at that key into out. */
+#define SDSINF__STOP_LAYER UINT32_MAX
+sdsinf__msg_key sdsinf__stop_key(uint64_t run, int workers, int target);
+void sdsinf__stop_encode(const sdsinf__msg_key *key,
+                         unsigned char out[SDSINF__MSG_HEADER]);
 
 /* Decodes a report from its n chunks (whole messages that peek accepted,
  * in chunk order) sent by `worker` in a run of `layers` layers over

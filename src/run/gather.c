@@ -9,11 +9,12 @@
  * the start timeout is past, naming those that never started.  Between
  * messages the coordinator checks the caller's cancel flag and asks the
  * launcher which workers have ended (a death is told at once, with the
- * layer it reached); the first failure stops the rest, or, on a launcher
- * that cannot stop its workers (external, lambda), is told once those
- * still running have reported (they end on their own, their waits
- * bounded), so that nothing of theirs comes after the run's channel state
- * is removed. */
+ * layer it reached); the first failure stops the rest: the launcher
+ * stops them, or, on one that cannot (external, lambda), the coordinator
+ * sends each a stop over the channel, and the failure is told once those
+ * still running have reported (stopped, or ended on their own, their
+ * waits bounded), so that nothing of theirs comes after the run's channel
+ * state is removed. */
 #include "channels/channels.h"
 #include "core/location.h"
 #include "run/codec.h"
@@ -266,19 +267,45 @@ static int next_owed(const gather *g, int started, int *next)
     return 0;
 }
 
+/* After a failure or a cancel, on a launcher that cannot stop its
+ * workers: tells those started and not settled (nor known to have ended)
+ * to stop, a stop at each one's key, so that they end within a wait and
+ * report (as stopped) instead of waiting for their peers until the run's
+ * timeout.  Not those never heard of: a send to one not open would wait
+ * for it on some channels, and on a stack's shared queues a stop nobody
+ * takes would stay.  Best effort; 1 when every stop went. */
+static int stop_started(gather *g)
+{
+    run_ctx *c = g->c;
+    int rc = SDSINF_OK;
+    for (int w = 0; w < c->W; w++) {
+        const owed *o = &g->w[w];
+        unsigned char stop[SDSINF__MSG_HEADER];
+        sdsinf__msg_key key = sdsinf__stop_key(c->run, c->W, w);
+        if (!o->started || o->settled || o->ended)
+            continue;
+        sdsinf__stop_encode(&key, stop);
+        if (sdsinf_channel_send(c->coord, &key, stop, sizeof stop, NULL) !=
+            SDSINF_OK)
+            rc = SDSINF_EIO;
+    }
+    return sdsinf_channel_flush(c->coord, NULL) == SDSINF_OK &&
+           rc == SDSINF_OK;
+}
+
 /* After a failure, on a launcher that cannot stop its workers: takes the
  * reports of those that started and have not reported, until each has or
  * none came for `quiet` s (a dead worker never reports) -- from the
- * start, after a timeout (the others' follow at once); after the run's
- * timeout, after a worker's own error (the others wait that long for
- * it). */
-static void settle_started(gather *g, int keyed, int timeout_ms)
+ * start, after a timeout (the others' follow at once) or once they were
+ * told to stop (`told`: they end at once); after the run's timeout, after
+ * a worker's own error (the others wait that long for it). */
+static void settle_started(gather *g, int keyed, int timeout_ms, int told)
 {
     run_ctx *c = g->c;
     double quiet = (timeout_ms < LOST_AFTER_MS ? timeout_ms
                                                : LOST_AFTER_MS) / 1e3;
-    double until = sdsinf__now() + quiet + (g->rank >= 2 ? timeout_ms / 1e3
-                                                         : 0);
+    double until = sdsinf__now() + quiet +
+                   (g->rank >= 2 && !told ? timeout_ms / 1e3 : 0);
     int next = 0;
     while (sdsinf__now() < until && !sdsinf__flag_set(c->cancel)) {
         int left = 0, settled = g->settled;
@@ -468,9 +495,11 @@ int sdsinf__gather(run_ctx *c, sdsinf_launch *l,
         drain_notes(&g, keyed);
     if (rc == SDSINF_OK && g.have && g.rank < 2 && blind && g.started < c->W)
         never_started(&g, start_ms); /* the others waited for them */
-    if (rc == SDSINF_OK && g.have && !lm->stop &&
-        !(lm->caps & SDSINF_LAUNCH_IN_JOB)) {
-        settle_started(&g, keyed, timeout_ms);
+    int own_stop = lm->stop || (lm->caps & SDSINF_LAUNCH_IN_JOB);
+    int stopped = (rc != SDSINF_OK || g.have) && !own_stop &&
+                  stop_started(&g);
+    if (rc == SDSINF_OK && g.have && !own_stop) {
+        settle_started(&g, keyed, timeout_ms, stopped);
         name_silent(&g);
     }
     if (rc == SDSINF_OK && g.have) {

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 
 #define CANCEL_SLICE_MS 100 /* a cancelable wait checks the flag this often */
+#define STOP_CHECK_MS 1000  /* a keyed channel's wait looks for a stop so
+                               often (a GET on an object store) */
 
 typedef struct pending {
     sdsinf_msg_key key;
@@ -109,22 +111,31 @@ static int take_later(sdsinf__inbox *ib, uint32_t batch, uint32_t layer,
 }
 
 /* A receive that waits at most timeout_ms; a cancelable run waits in
- * slices of CANCEL_SLICE_MS, so that a cancel ends it within one. */
+ * slices of CANCEL_SLICE_MS, so that a cancel ends it within one, and on a
+ * keyed channel (which returns only the key asked for) every
+ * STOP_CHECK_MS also looks for the coordinator's stop at its key. */
 static int recv_or_cancel(const sdsinf__inbox *ib, const sdsinf_msg_key *want,
                           void **msg, size_t *len, sdsinf_err *err)
 {
     const sdsinf__inbox_opts *o = &ib->o;
-    if (!o->cancel)
+    int keyed = (o->channel->methods->caps & SDSINF_CAP_KEYED) != 0;
+    if (!o->cancel && !keyed)
         return sdsinf_channel_recv(o->channel, want, msg, len, o->timeout_ms,
                                    err);
+    sdsinf_msg_key stop = sdsinf__stop_key(o->run, ib->W, ib->self);
+    int most = o->cancel ? CANCEL_SLICE_MS : STOP_CHECK_MS;
     double deadline = sdsinf__now() + o->timeout_ms / 1e3;
+    double check_at = sdsinf__now() + STOP_CHECK_MS / 1e3;
     for (;;) {
         int rc = sdsinf__inbox_canceled(ib, err);
         double left_ms = (deadline - sdsinf__now()) * 1e3;
-        int slice = left_ms < CANCEL_SLICE_MS ? (int)left_ms + 1
-                                              : CANCEL_SLICE_MS;
+        int slice = left_ms < most ? (int)left_ms + 1 : most;
         if (rc == SDSINF_OK)
             rc = sdsinf_channel_recv(o->channel, want, msg, len, slice, err);
+        if (rc == SDSINF_ETIMEDOUT && keyed && sdsinf__now() >= check_at) {
+            check_at = sdsinf__now() + STOP_CHECK_MS / 1e3;
+            rc = sdsinf_channel_recv(o->channel, &stop, msg, len, 0, err);
+        }
         if (rc != SDSINF_ETIMEDOUT || sdsinf__now() >= deadline)
             return rc;
     }
@@ -279,10 +290,18 @@ int sdsinf__inbox_receive(sdsinf__inbox *ib, uint32_t batch, uint32_t layer,
         if ((rc = next_message(ib, &t, expect, batch, layer, &next_keyed, rec,
                                &msg, &len, err)) != SDSINF_OK)
             goto done;
-        if (sdsinf__msg_peek(msg, len, &k, NULL) != SDSINF_OK ||
-            sdsinf__msg_kind(msg) != SDSINF__KIND_ROWS) {
-            free(msg); /* damaged, or not rows */
-            ib->dropped++;
+        int ok = sdsinf__msg_peek(msg, len, &k, NULL) == SDSINF_OK;
+        unsigned kind = ok ? sdsinf__msg_kind(msg) : SDSINF__KIND_ROWS;
+        if (!ok || kind != SDSINF__KIND_ROWS) {
+            free(msg); /* damaged, a stop, or not rows */
+            if (kind == SDSINF__KIND_STOP && k.run == ib->o.run &&
+                k.target == (uint32_t)ib->self) {
+                rc = sdsinf__fail(err, SDSINF_ECANCELED, "worker %d: stopped "
+                                  "by the run's coordinator (the run failed "
+                                  "or was canceled)", ib->self);
+                goto done;
+            }
+            ib->dropped++; /* another run's stop among them */
             continue;
         }
         if ((rc = sort_message(ib, &t, expect, batch, layer, &k, msg, len,

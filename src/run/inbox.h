@@ -3,7 +3,9 @@
  * decoded; messages of other runs, past layers or unexpected sources
  * dropped, those of later layers kept for their turn; on keyed channels
  * the sources fetched in order; every wait bounded, with an error naming
- * the sources still owed. */
+ * the sources still owed; the coordinator's stop for this worker and run
+ * (looked for at its key every second on a keyed channel) ends the
+ * receive with SDSINF_ECANCELED. */
 #ifndef SDSINF_INBOX_H
 #define SDSINF_INBOX_H
 

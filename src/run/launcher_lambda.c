@@ -17,8 +17,13 @@
  * its workers from their start notes and reports (gather.c), so one not
  * heard from within the start timeout (by default the run's timeout) is
  * named, and one that dies is named by the peers that wait for it, each
- * wait bounded by the run's timeout.  Each report carries the invocation's
- * duration and the function's memory: the run's Lambda usage. */
+ * wait bounded by the run's timeout.  Once the run fails (a worker's
+ * invocation of its children refused, a worker's error or death, a
+ * cancel) the coordinator tells every worker it has heard from and that
+ * is still running to stop over the run's channel, so that the
+ * invocations end (and stop billing) within a wait, not at the run's
+ * timeout.  Each report carries the invocation's duration and the
+ * function's memory: the run's Lambda usage. */
 #include "aws/lambda.h"
 #include "run/run.h"
 

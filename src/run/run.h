@@ -141,7 +141,8 @@ int sdsinf__run_create(run_ctx *c, sdsinf_err *err);
 int sdsinf__coordinator_open(run_ctx *c, sdsinf_err *err);
 /* Collects the W workers' reports at c->coord while the launcher tells of
  * ends (lm->poll), until every worker has reported or the first failure,
- * which stops the others (lm->stop): the first failure wins, but a
+ * which stops the others (lm->stop, or else a stop over the channel to
+ * each, which ends its waits at once): the first failure wins, but a
  * worker's own error over a timeout and either over a weaker one (a lost
  * report, a worker stopped because another failed).  On success the
  * totals, records and result are the run's; a cancel (c->cancel) gives

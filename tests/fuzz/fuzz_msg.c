@@ -1,7 +1,8 @@
 /* fuzz_msg.c - fuzz target: the message codec between workers.  Each input
  * is used three ways:
  *   1. as a message (a concatenation of them): msg_length splits it,
- *      msg_peek and msg_decode run on every piece;
+ *      msg_peek and msg_decode run on every piece (a stop that peek
+ *      accepts is a header alone, and no block of rows);
  *   2. as one message with its header made plausible (magic, version,
  *      codec, chunk numbers, length) and its checksum made right, so
  *      mutations reach the payload decoder behind the checksum;
@@ -76,7 +77,9 @@ static void as_messages(const uint8_t *data, size_t size)
            sdsinf__msg_length(data + at, size - at, &len, &err) == SDSINF_OK) {
         check(len >= SDSINF__MSG_HEADER && len <= size - at);
         if (sdsinf__msg_peek(data + at, len, &key, &err) == SDSINF_OK)
-            check(key.chunk < key.nchunks);
+            check(key.chunk < key.nchunks &&
+                  (sdsinf__msg_kind(data + at) != SDSINF__KIND_STOP ||
+                   (len == SDSINF__MSG_HEADER && key.nchunks == 1)));
         decode_one(data + at, len, SAMPLES, NEURONS);
         decode_one(data + at, len, 3, 5); /* tight bounds */
         at += len;
