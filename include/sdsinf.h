@@ -385,7 +385,9 @@ typedef struct sdsinf_plan_stats {
     int64_t row_target_pairs;       /* over all layers */
     const int64_t *pairs_per_layer; /* layers entries, borrowed */
     double imbalance; /* max over layers of max worker nonzeros / mean - 1 */
-    double seconds;   /* time the partitioner took */
+    double seconds;   /* time the partitioner took; 0 for a plan loaded
+                         from its files (plan.bin leaves the time out, so
+                         the same plan made again is the same bytes) */
 } sdsinf_plan_stats;
 SDSINF_API void sdsinf_plan_get_stats(const sdsinf_plan *p,
                                       sdsinf_plan_stats *s);
