@@ -385,7 +385,9 @@ typedef struct sdsinf_plan_stats {
     int64_t row_target_pairs;       /* over all layers */
     const int64_t *pairs_per_layer; /* layers entries, borrowed */
     double imbalance; /* max over layers of max worker nonzeros / mean - 1 */
-    double seconds;   /* time the partitioner took */
+    double seconds;   /* time the partitioner took; 0 for a plan loaded
+                         from its files (plan.bin leaves the time out, so
+                         the same plan made again is the same bytes) */
 } sdsinf_plan_stats;
 SDSINF_API void sdsinf_plan_get_stats(const sdsinf_plan *p,
                                       sdsinf_plan_stats *s);
@@ -936,10 +938,11 @@ SDSINF_API int sdsinf_worker_main(const sdsinf_worker_spec *spec,
 
 /* A process that runs workers one after another (a warm Lambda function)
  * keeps the last one's plan and shard in a cache, for the next worker of
- * the same plan, shard, bias and cap: the files named by path and
- * identity (device, inode, size, modification time), so a plan made again
- * in the same place is loaded again.  The cache owns what it keeps; one
- * thread at a time. */
+ * the same plan, shard, bias and cap: the files named by location and
+ * identity (a local file's device, inode, size and modification time; an
+ * s3:// object's ETag, size and Last-Modified, one HEAD each), so a plan
+ * made again in the same place is loaded again.  The cache owns what it
+ * keeps; one thread at a time. */
 typedef struct sdsinf_worker_cache sdsinf_worker_cache;
 SDSINF_API int sdsinf_worker_cache_new(sdsinf_worker_cache **out,
                                        sdsinf_err *err);

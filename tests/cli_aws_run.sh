@@ -10,11 +10,12 @@
 # priced by the package's price table), categories and metrics written
 # under s3://BUCKET/runs/NAME/ and the local --out, --scores and --metrics
 # fetched; a run from local paths stages them first (0 bytes: uploaded
-# already); a run that fails on Lambda exits 1 with its error, recorded as
-# failed in `sdsinf aws status`; a stack without its function is refused
-# saying how to deploy it.  With the shared data, the real 1024x120
-# network's first 6,000 images on 8 workers reproduce the golden
-# categories.
+# already); the coordinator's JSON and record carry what it staged itself
+# (the plan it made, the workers' inputs); a run that fails on Lambda
+# exits 1 with its error, recorded as failed in `sdsinf aws status`; a
+# stack without its function is refused saying how to deploy it.  With
+# the shared data, the real 1024x120 network's first 6,000 images on 8
+# workers reproduce the golden categories.
 set -euo pipefail
 sdsinf=$1 data=${2:-} stack=sdsinf-run
 . "$(dirname "$0")/aws_test.sh"
@@ -56,6 +57,10 @@ cmp "$tmp/a-cats.tsv" "$tmp/single-cats.tsv" || fail "the categories differ from
     [ "$(field "$tmp/a.j" "isinstance(r['cost_usd'], (int, float)) and r['cost_usd'] > 0")" = True ] &&
     [ "$(field "$tmp/a.j" "r['workers']")" = 3 ] && [ "$(field "$tmp/a.j" "r['scores']")" = "$tmp/a.tsv" ] ||
     fail "the run's JSON: $(cat "$tmp/a.j")"
+# nothing of aws run's own to stage; the coordinator staged the workers'
+# inputs (3 and their manifest), and its staged is the JSON's
+[ "$(field "$tmp/a.j" "r['staged']['uploaded'] + r['staged']['skipped']")" = 4 ] ||
+    fail "the run's JSON lacks the coordinator's staged: $(cat "$tmp/a.j")"
 record=$(field "$tmp/a.j" "r['record']")
 "$py" - "$bucket" "$record" <<'PY'
 import os, sys, json, botocore.session
@@ -103,7 +108,11 @@ rc=0
 "$sdsinf" aws status --stack $stack --json >"$tmp/st.j"
 [ "$(field "$tmp/st.j" "[x['state'] for x in r['runs']]")" = "['done', 'done', 'failed']" ] ||
     fail "status's runs: $(field "$tmp/st.j" "[(x['name'], x['state']) for x in r['runs']]")"
-echo "ok: status: $(field "$tmp/st.j" "[(x['name'], x['state']) for x in r['runs']]")"
+# the coordinator staged the plan it made (plan.bin, 3 shards, the
+# manifest) and the workers' inputs: its own record says so
+[ "$(field "$tmp/st.j" "r['runs'][1]['result']['staged']['uploaded'] + r['runs'][1]['result']['staged']['skipped'] >= 5")" = True ] ||
+    fail "the coordinator's record has no staged: $(field "$tmp/st.j" "r['runs'][1]['result']")"
+echo "ok: status: $(field "$tmp/st.j" "[(x['name'], x['state']) for x in r['runs']]"); the coordinator staged $(field "$tmp/st.j" "r['runs'][1]['result']['staged']")"
 
 if [ -n "$data" ] && [ -f "$data/graphchallenge/neuron1024/n1024-l120.tsv" ]; then
     echo "== the real 1024x120 network, first 6,000 images, 8 workers, coordinator on Lambda"

@@ -25,7 +25,7 @@ t0=$(date +%s.%N)
 "$sdsinf" aws deploy --stack $stack --max-workers 2 --json 2>"$tmp/deploy.err" |
     tail -n 1 >"$tmp/deploy.j" || { cat "$tmp/deploy.err"; fail "deploy"; }
 t1=$(date +%s.%N)
-grep -q "its bucket first" "$tmp/deploy.err" && grep -q ": uploading$" "$tmp/deploy.err" ||
+grep -q "its bucket first" "$tmp/deploy.err" && grep -q ": uploaded$" "$tmp/deploy.err" ||
     { cat "$tmp/deploy.err"; fail "deploy's progress"; }
 key=$(field "$tmp/deploy.j" "r['package']['key']")
 [ "$(field "$tmp/deploy.j" "r['package']['uploaded']")" = True ] || fail "nothing uploaded"

@@ -8,8 +8,10 @@
 # the invocations and billed GB-seconds in the JSON's requests, lambda and
 # cost_usd, and in the metrics (METRIC_LAMBDA_RUNTIME, LAMBDA_*), `sdsinf
 # cost` of the JSON and of the metrics giving its cost_usd; a launch tree
-# (bfr 2, 2 levels) starts all its workers; the real 1024 x 120 network's
-# 6,000 images on 8 workers over each channel
+# (bfr 2, 2 levels) starts all its workers; a warm worker keeps its plan
+# in S3 (only HEADs of plan.bin and its shard), and loads it again once
+# its objects change; the real 1024 x 120 network's 6,000 images on 8
+# workers over each channel
 # reproduce the golden categories and infer's scores (when DATA has it);
 # local inputs, no plan and a missing function fail clearly; a worker
 # process killed mid-run (SDSINF_TEST_KILL in the function's environment)
@@ -129,6 +131,25 @@ same tree
 billed tree 6
 untouched "the tree"
 echo "ok: a launch tree of 2 x 2 levels, 6 workers ($(elapsed "$t0") s)"
+
+echo "== a warm worker keeps its plan in S3; a changed plan is loaded again"
+# one worker, so the emulator's first warm process serves it each time: a
+# worker that loads HEADs and GETs plan.bin and its shard, a warm one only
+# HEADs them (their ETag, size and Last-Modified); both GET their inputs
+# (the first run also stages them: their HEADs and PUTs)
+plan1() { "$sdsinf" partition --weights "s3://$B/model.sdsinf" --workers 1 --method "$1" \
+    --out "s3://$B/plan1" >/dev/null; }
+plan1 block
+inputs=$(keys)
+receives() { field "$tmp/$1.j" "r['storage_requests']['receive']"; }
+for tag in cold warm; do run $tag sqs plan1; same $tag; done
+plan1 random # the same keys, other content
+run changed sqs plan1
+same changed
+untouched "the warm runs"
+[ "$(( $(receives changed) - $(receives warm) ))" = 2 ] ||
+    fail "storage receives: cold $(receives cold), warm $(receives warm), changed $(receives changed)"
+echo "ok: storage receives: cold $(receives cold) (its inputs staged), warm $(receives warm) (plan and shard kept), changed $(receives changed) (loaded again)"
 
 echo "== refused"
 expect() { # label exit pattern args...: a run that fails so

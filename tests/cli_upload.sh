@@ -9,7 +9,8 @@
 # launcher the local model, plan and images are moved away before the
 # workers start, and the run still equals `sdsinf infer` bit for bit; a
 # second run stages nothing new.  A run given only the printed s3://
-# locations (the local files gone) equals infer too.  Every run on the
+# locations (the local files gone) equals infer too.  A run that makes its
+# plan (no --plan), run again, uploads nothing.  Every run on the
 # stack is recorded under runs/, and `sdsinf aws status` lists them, a
 # failed one as failed.  with_aws.sh checks that destroy left nothing.
 set -euo pipefail
@@ -108,6 +109,17 @@ mv "$tmp/g" "$tmp/g.away" && mv "$tmp/plan" "$tmp/plan.away"
 cmp "$tmp/s3.tsv" "$tmp/single.tsv" || fail "the run from the s3:// locations differs"
 echo "ok: a run from the uploaded s3:// locations alone equals infer: check $(field "$tmp/s3.j" "r['check']")"
 mv "$tmp/g.away" "$tmp/g" && mv "$tmp/plan.away" "$tmp/plan"
+
+# no --plan: the plan a run makes is the same bytes each time (plan.bin
+# keeps no timing), so a second run of the same model uploads nothing
+made() { "$sdsinf" run --stack $stack --stage --channel s3 --workers 3 --weights "$tmp/g" \
+    --images "$img" --scores "$tmp/$1.tsv" --json >"$tmp/$1.j"; }
+made made1 && made made2 || fail "a run that makes its plan"
+cmp "$tmp/made2.tsv" "$tmp/single.tsv" || fail "the run that made its plan differs from infer"
+[ "$(field "$tmp/made2.j" "r['staged']['bytes_uploaded']")" = 0 ] &&
+    [ "$(field "$tmp/made2.j" "r['staged']['skipped']")" = "$(field "$tmp/made1.j" "r['staged']['uploaded'] + r['staged']['skipped']")" ] ||
+    fail "the plan made again was uploaded again: $(field "$tmp/made1.j" "r['staged']") then $(field "$tmp/made2.j" "r['staged']")"
+echo "ok: a run that makes its plan, again: 0 bytes uploaded ($(field "$tmp/made1.j" "r['staged']['bytes_uploaded']") the first time)"
 rc=0
 "$sdsinf" run --stage --weights "$tmp/g" --images "$img" --workers 2 2>"$tmp/err" || rc=$?
 [ "$rc" = 2 ] && grep -q "needs --stack" "$tmp/err" || fail "--stage without --stack: exit $rc"
@@ -121,14 +133,14 @@ echo "== status: the last runs"
 "$sdsinf" aws status --stack $stack >"$tmp/status.txt"
 "$sdsinf" aws status --stack $stack --json >"$tmp/status.j"
 sed -n '/^runs/,$p' "$tmp/status.txt"
-[ "$(field "$tmp/status.j" "len(r['runs'])")" = 4 ] &&
-    [ "$(field "$tmp/status.j" "[x['state'] for x in r['runs']]")" = "['done', 'done', 'done', 'failed']" ] &&
+[ "$(field "$tmp/status.j" "len(r['runs'])")" = 6 ] &&
+    [ "$(field "$tmp/status.j" "[x['state'] for x in r['runs']]")" = "['done', 'done', 'done', 'done', 'done', 'failed']" ] &&
     [ "$(field "$tmp/status.j" "r['runs'][1]['result']['check']")" = pass ] &&
-    field "$tmp/status.j" "r['runs'][3]['result']['error']['message']" | grep -q "3 workers" ||
+    field "$tmp/status.j" "r['runs'][5]['result']['error']['message']" | grep -q "3 workers" ||
     fail "status's runs: $(field "$tmp/status.j" "r['runs']")"
-[ "$(grep -c ' done ' "$tmp/status.txt")" = 3 ] && grep -q ' failed .*3 workers' "$tmp/status.txt" ||
+[ "$(grep -c ' done ' "$tmp/status.txt")" = 5 ] && grep -q ' failed .*3 workers' "$tmp/status.txt" ||
     fail "status's lines"
-echo "ok: status lists the 4 runs, the failed one as failed"
+echo "ok: status lists the 6 runs, the failed one as failed"
 
 "$sdsinf" aws destroy --stack $stack >/dev/null 2>&1
 [ -z "$(find "$SDSINF_SCRATCH" -mindepth 1)" ] || { find "$SDSINF_SCRATCH"; fail "files left"; }

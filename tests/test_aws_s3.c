@@ -2,13 +2,17 @@
  * (with_aws.sh): buckets made and deleted (twice: no error), objects put
  * and fetched whole, by a range and by a suffix range with the whole
  * size, absent keys and buckets told apart from failures, listings paged,
- * DeleteObjects in one batch of 1000 and beyond; and the s3 channel's
+ * DeleteObjects in one batch of 1000 and beyond; an object's identity
+ * (HeadObject's ETag, size, Last-Modified; sdsinf__location_identity) that
+ * changes with its content, and put-once (absent or shorter: put; there
+ * whole: not), each request counted; and the s3 channel's
  * reading of objects others wrote under a run's keys: bytes that are no
  * block object are SDSINF_EPARSE naming the key, never a crash.  Skipped
  * (77) elsewhere. */
 #include "testutil.h"
 
 #include "aws/s3.h"
+#include "core/location.h"
 
 #include <inttypes.h>
 #include <stdlib.h>
@@ -100,6 +104,62 @@ static void test_objects(void **state)
     assert_int_equal(sdsinf__s3_bucket_delete(g_aws, BUCKET, &retries, &err),
                      SDSINF_OK); /* already gone */
     assert_int_equal(retries, 0);
+}
+
+/* HeadObject, an object's identity and put-once, each request counted. */
+static void test_identity_put_once(void **state)
+{
+    (void)state;
+    sdsinf_err err = {0};
+    sdsinf__s3_object o;
+    sdsinf_requests r = {0}, *tally = sdsinf__location_tally(), before;
+    char id1[256], id2[256], id3[256];
+    const char *loc = "s3://" BUCKET "/p/plan.bin";
+    int put = -1;
+    assert_int_equal(sdsinf__s3_bucket_create(g_aws, BUCKET, NULL, &err),
+                     SDSINF_OK);
+    assert_int_equal(sdsinf__s3_head(g_aws, BUCKET, "p/plan.bin", &o, NULL,
+                                     &err), SDSINF_S3_NOT_FOUND);
+    assert_int_equal(sdsinf__s3_put_once(g_aws, BUCKET, "p/plan.bin", "12345",
+                                         5, &r, &put, &err), SDSINF_OK);
+    assert_int_equal(put, 1);
+    assert_int_equal(sdsinf__s3_put_once(g_aws, BUCKET, "p/plan.bin", "12345",
+                                         5, &r, &put, &err), SDSINF_OK);
+    assert_int_equal(put, 0); /* there whole */
+    assert_int_equal(sdsinf__s3_present(g_aws, BUCKET, "p/plan.bin", 6, &r,
+                                        &err), 0); /* shorter: cut short */
+    assert_int_equal(r.receive, 3);
+    assert_int_equal(r.send, 1);
+    assert_int_equal(sdsinf__s3_head(g_aws, BUCKET, "p/plan.bin", &o, NULL,
+                                     &err), SDSINF_OK);
+    assert_int_equal(o.size, 5);
+    assert_true(o.etag[0] && o.modified[0]);
+    /* the identity: one HEAD (a receive) each, the same until the content
+     * changes under the same key */
+    memcpy(&before, tally, sizeof before);
+    assert_int_equal(sdsinf__location_identity(loc, id1, sizeof id1, &err),
+                     SDSINF_OK);
+    assert_int_equal(sdsinf__location_identity(loc, id2, sizeof id2, &err),
+                     SDSINF_OK);
+    assert_string_equal(id1, id2);
+    assert_int_equal(tally->receive - before.receive, 2);
+    assert_int_equal(tally->send, before.send);
+    assert_int_equal(sdsinf__s3_put(g_aws, BUCKET, "p/plan.bin", "54321", 5,
+                                    NULL, &err), SDSINF_OK);
+    assert_int_equal(sdsinf__location_identity(loc, id3, sizeof id3, &err),
+                     SDSINF_OK);
+    assert_string_not_equal(id1, id3);
+    assert_int_equal(sdsinf__location_identity("s3://" BUCKET "/p/none", id3,
+                                               sizeof id3, &err),
+                     SDSINF_EIO);
+    assert_non_null(strstr(err.msg, "p/none: no such object"));
+    assert_int_equal(sdsinf__location_identity(loc, id3, 8, &err),
+                     SDSINF_EINVAL);
+    const char *keys[] = {"p/plan.bin"};
+    assert_int_equal(sdsinf__s3_delete(g_aws, BUCKET, keys, 1, NULL, &err),
+                     SDSINF_OK);
+    assert_int_equal(sdsinf__s3_bucket_delete(g_aws, BUCKET, NULL, &err),
+                     SDSINF_OK);
 }
 
 /* 1,205 keys: listed in pages of 500 (three, the last of 205), deleted in
@@ -226,6 +286,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_objects, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pages, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_identity_put_once, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_foreign_objects, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -204,6 +204,33 @@ done:
     return rc == SDSINF_OK ? rc : fetch_failed(loc, &l, code, rc, err);
 }
 
+int sdsinf__remote_identity(const char *loc, char *out, size_t cap,
+                            sdsinf_requests *r, sdsinf_err *err)
+{
+    sdsinf__s3_object o;
+    sdsinf_aws *a = NULL;
+    s3loc l;
+    int rc = parse(loc, &l, err), n;
+    if (rc == SDSINF_OK && (rc = sdsinf__aws_new(&a, err)) == SDSINF_OK) {
+        count(&r->receive);
+        rc = sdsinf__s3_head(a, l.bucket, l.key, &o, &r->retries, err);
+    }
+    sdsinf__aws_free(a);
+    if (rc == SDSINF_S3_NOT_FOUND)
+        return sdsinf__fail(err, SDSINF_EIO, "%.200s: no such object: "
+                            "upload it, or correct the location", loc);
+    if (rc == SDSINF_OK && !o.etag[0] && !o.modified[0])
+        return sdsinf__fail(err, SDSINF_EIO, "%.200s: S3 gave neither its "
+                            "ETag nor its Last-Modified", loc);
+    if (rc == SDSINF_OK &&
+        ((n = snprintf(out, cap, "%s:%" PRIu64 ":%s", o.etag, o.size,
+                       o.modified)) < 0 ||
+         (size_t)n >= cap))
+        rc = sdsinf__fail(err, SDSINF_EINVAL, "%.200s: no room for its "
+                          "identity", loc);
+    return rc;
+}
+
 int sdsinf__remote_store(const char *file, const char *loc,
                          sdsinf_requests *r, sdsinf_err *err)
 {

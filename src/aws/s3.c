@@ -117,7 +117,7 @@ int sdsinf__s3_get(sdsinf_aws *a, const char *bucket, const char *key,
 }
 
 int sdsinf__s3_head(sdsinf_aws *a, const char *bucket, const char *key,
-                    uint64_t *size, uint64_t *retries, sdsinf_err *err)
+                    sdsinf__s3_object *o, uint64_t *retries, sdsinf_err *err)
 {
     char path[PATH_CAP], what[160], len[32];
     snprintf(what, sizeof what, "HeadObject %.60s/%.80s", bucket, key);
@@ -130,16 +130,55 @@ int sdsinf__s3_head(sdsinf_aws *a, const char *bucket, const char *key,
     if (code != SDSINF_OK)
         code = not_found(&rs) ? SDSINF_S3_NOT_FOUND
                               : sdsinf__fail(err, code, "%s", quiet.msg);
-    else if (!size)
+    else if (!o)
         ;
     else if (sdsinf__aws_response_header(&rs, "Content-Length", len,
                                          sizeof len) != 0)
         code = sdsinf__fail(err, SDSINF_EPARSE, "AWS s3: %s: an answer "
                             "without a Content-Length", what);
     else
-        *size = strtoull(len, NULL, 10);
+        o->size = strtoull(len, NULL, 10);
+    if (code == SDSINF_OK && o &&
+        sdsinf__aws_response_header(&rs, "ETag", o->etag, sizeof o->etag))
+        o->etag[0] = 0;
+    if (code == SDSINF_OK && o &&
+        sdsinf__aws_response_header(&rs, "Last-Modified", o->modified,
+                                    sizeof o->modified))
+        o->modified[0] = 0;
     sdsinf__aws_response_free(&rs);
     return code;
+}
+
+static void count(uint64_t *n)
+{
+    __atomic_fetch_add(n, 1, __ATOMIC_RELAXED);
+}
+
+int sdsinf__s3_present(sdsinf_aws *a, const char *bucket, const char *key,
+                       uint64_t size, sdsinf_requests *r, sdsinf_err *err)
+{
+    sdsinf__s3_object o;
+    count(&r->receive);
+    int rc = sdsinf__s3_head(a, bucket, key, &o, &r->retries, err);
+    if (rc == SDSINF_S3_NOT_FOUND)
+        return 0;
+    if (rc != SDSINF_OK)
+        return rc;
+    return o.size == size; /* a shorter one: an upload cut short */
+}
+
+int sdsinf__s3_put_once(sdsinf_aws *a, const char *bucket, const char *key,
+                        const void *body, size_t len, sdsinf_requests *r,
+                        int *put, sdsinf_err *err)
+{
+    int rc = sdsinf__s3_present(a, bucket, key, len, r, err);
+    *put = 0;
+    if (rc < 0 || rc == 1)
+        return rc < 0 ? rc : SDSINF_OK;
+    count(&r->send);
+    rc = sdsinf__s3_put(a, bucket, key, body, len, &r->retries, err);
+    *put = rc == SDSINF_OK;
+    return rc;
 }
 
 int sdsinf__s3_list(sdsinf_aws *a, const char *bucket, const char *prefix,

@@ -27,11 +27,31 @@ int sdsinf__s3_get(sdsinf_aws *a, const char *bucket, const char *key,
                    const char *range, sdsinf_aws_response *rs, uint64_t *size,
                    uint64_t *retries, sdsinf_err *err);
 
-/* Whether bucket/key is there (HeadObject): SDSINF_OK with *size its
- * bytes (may be NULL), SDSINF_S3_NOT_FOUND when no such key or bucket (no
- * message set), else a failure. */
+/* What HeadObject says of an object: what changes when its content does. */
+typedef struct sdsinf__s3_object {
+    uint64_t size;     /* Content-Length */
+    char etag[128];    /* ETag, quotes kept; "" when S3 gave none */
+    char modified[64]; /* Last-Modified (an HTTP date); "" when none */
+} sdsinf__s3_object;
+
+/* Whether bucket/key is there (HeadObject): SDSINF_OK with *o filled (may
+ * be NULL), SDSINF_S3_NOT_FOUND when no such key or bucket (no message
+ * set), else a failure. */
 int sdsinf__s3_head(sdsinf_aws *a, const char *bucket, const char *key,
-                    uint64_t *size, uint64_t *retries, sdsinf_err *err);
+                    sdsinf__s3_object *o, uint64_t *retries, sdsinf_err *err);
+
+/* Whether bucket/key is there whole, `size` bytes (one HeadObject,
+ * counted into r->receive, its repeats into r->retries, atomically: r
+ * may be a process's tally, sdsinf__location_tally): 1, 0 (absent, or
+ * shorter: an upload cut short), or a failure. */
+int sdsinf__s3_present(sdsinf_aws *a, const char *bucket, const char *key,
+                       uint64_t size, sdsinf_requests *r, sdsinf_err *err);
+/* Puts body (len bytes, borrowed) at bucket/key unless it is there whole
+ * (sdsinf__s3_present: for keys that name their content), the PUT counted
+ * into r->send; *put 1 when it was put, 0 when it was there. */
+int sdsinf__s3_put_once(sdsinf_aws *a, const char *bucket, const char *key,
+                        const void *body, size_t len, sdsinf_requests *r,
+                        int *put, sdsinf_err *err);
 
 /* One page (up to max_keys, 1..1000) of the keys under prefix, in key
  * order: fn(u, key) for each (a nonzero return stops the page and is

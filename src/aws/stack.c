@@ -6,6 +6,7 @@
 #include "aws/cloudformation.h"
 #include "aws/ec2.h"
 #include "aws/s3.h"
+#include "core/location.h"
 #include "package/package.h"
 
 #include <stdio.h>
@@ -512,16 +513,11 @@ int sdsinf_stack_put_package(const char *stack, const char *bootstrap,
                              char *key, size_t cap, int *uploaded,
                              sdsinf_package_info *info, sdsinf_err *err)
 {
-    char *zip = NULL, hex[65], line[300];
+    char *zip = NULL, hex[65], line[300], bucket[64];
     size_t len = 0;
-    uint64_t size = 0;
     sdsinf_aws *a = NULL;
-    sdsinf_stack_info *st = sdsinf__calloc(1, sizeof *st);
-    const char *bucket = NULL;
     *uploaded = 0;
-    int rc = st ? package_bytes(bootstrap, progress, arg, &zip, &len, info,
-                                err)
-                : sdsinf__fail(err, SDSINF_ENOMEM, "no memory");
+    int rc = package_bytes(bootstrap, progress, arg, &zip, &len, info, err);
     if (rc == SDSINF_OK) {
         sdsinf__aws_sha256_hex(zip, len, hex);
         int n = snprintf(key, cap, PACKAGE_PREFIX "%s.zip", hex);
@@ -529,28 +525,20 @@ int sdsinf_stack_put_package(const char *stack, const char *bootstrap,
             rc = sdsinf__fail(err, SDSINF_EINVAL, "no room for the "
                               "package's key");
     }
-    if (rc == SDSINF_OK && (rc = sdsinf_stack_describe(stack, st, err)) ==
-                               SDSINF_OK &&
-        !(bucket = output(st, SDSINF_STACK_OUT_BUCKET)))
-        rc = sdsinf__fail(err, SDSINF_EINVAL, "stack %.100s has no output %s: "
-                          "not one sdsinf aws deploy made", stack,
-                          SDSINF_STACK_OUT_BUCKET);
+    if (rc == SDSINF_OK)
+        rc = sdsinf_stack_output(stack, SDSINF_STACK_OUT_BUCKET, bucket,
+                                 sizeof bucket, err);
     if (rc == SDSINF_OK && (rc = client(&a, err)) == SDSINF_OK)
-        rc = sdsinf__s3_head(a, bucket, key, &size, NULL, err);
-    int there = rc == SDSINF_OK && size == len; /* (the key names content) */
-    if (there || rc == SDSINF_S3_NOT_FOUND || rc == SDSINF_OK) {
+        rc = sdsinf__s3_put_once(a, bucket, key, zip, len,
+                                 sdsinf__location_tally(), uploaded, err);
+    if (rc == SDSINF_OK && progress) { /* (the key names the content) */
         snprintf(line, sizeof line, "package s3://%.63s/%.100s (%zu bytes)%s",
-                 bucket, key, len, there ? ": there already, nothing to "
-                                           "upload"
-                                         : ": uploading");
-        if (progress)
-            progress(line, arg);
-        rc = there ? SDSINF_OK
-                   : sdsinf__s3_put(a, bucket, key, zip, len, NULL, err);
-        *uploaded = !there && rc == SDSINF_OK;
+                 bucket, key, len, *uploaded ? ": uploaded"
+                                             : ": there already, nothing to "
+                                               "upload");
+        progress(line, arg);
     }
     sdsinf__aws_free(a);
-    sdsinf__free(st);
     free(zip);
     return rc;
 }

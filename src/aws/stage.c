@@ -58,44 +58,22 @@ typedef struct stager {
     sdsinf_requests *r; /* the process's location requests */
 } stager;
 
-static void count(uint64_t *n)
-{
-    __atomic_fetch_add(n, 1, __ATOMIC_RELAXED);
-}
-
-/* Whether key is there already (of `size` bytes): 1, 0, or a failure. */
-static int present(stager *s, const char *key, uint64_t size,
-                   sdsinf_err *err)
-{
-    uint64_t have = 0;
-    count(&s->r->receive);
-    int rc = sdsinf__s3_head(s->a, s->bucket, key, &have, &s->r->retries,
-                             err);
-    if (rc == SDSINF_S3_NOT_FOUND)
-        return 0;
-    if (rc != SDSINF_OK)
-        return rc;
-    return have == size; /* a shorter one: an upload cut short */
-}
-
 /* Puts body at key unless it is there; counts which. */
 static int put_once(stager *s, const char *key, const void *body,
                     size_t size, sdsinf_err *err)
 {
-    int rc = present(s, key, size, err);
-    if (rc < 0)
+    int put = 0;
+    int rc = sdsinf__s3_put_once(s->a, s->bucket, key, body, size, s->r,
+                                 &put, err);
+    if (rc != SDSINF_OK)
         return rc;
-    if (rc == 1) {
+    if (put) {
+        s->st.uploaded++;
+        s->st.bytes_uploaded += size;
+    } else {
         s->st.skipped++;
         s->st.bytes_skipped += size;
-        return SDSINF_OK;
     }
-    count(&s->r->send);
-    if ((rc = sdsinf__s3_put(s->a, s->bucket, key, body, size,
-                             &s->r->retries, err)) != SDSINF_OK)
-        return rc;
-    s->st.uploaded++;
-    s->st.bytes_uploaded += size;
     return SDSINF_OK;
 }
 
@@ -206,7 +184,8 @@ static int stage_dir(stager *s, const char *dir, char *key, size_t cap,
     snprintf(prefix, sizeof prefix, "%s%s/", SDSINF_STAGE_PREFIX, hex);
     snprintf(key, cap, "%.*s", (int)strlen(prefix) - 1, prefix);
     snprintf(k, sizeof k, "%s%s", prefix, MANIFEST);
-    if ((rc = present(s, k, len, err)) == 1) { /* all of it is there */
+    if ((rc = sdsinf__s3_present(s->a, s->bucket, k, len, s->r, err)) ==
+        1) { /* all of it is there */
         for (size_t i = 0; i < n; i++)
             s->st.bytes_skipped += v[i].size;
         s->st.skipped += (int64_t)n + 1;

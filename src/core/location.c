@@ -109,6 +109,25 @@ void sdsinf__location_release(sdsinf__fetched *f, sdsinf_err *err)
     f->temp[0] = 0;
 }
 
+int sdsinf__location_identity(const char *loc, char *out, size_t cap,
+                              sdsinf_err *err)
+{
+    struct stat st;
+    if (sdsinf_location_remote(loc))
+        return sdsinf__remote_identity(loc, out, cap, &g_requests, err);
+    if (stat(loc, &st) != 0)
+        return sdsinf__fail(err, SDSINF_EIO, "%.200s: cannot see it: %s", loc,
+                            strerror(errno));
+    int n = snprintf(out, cap, "%llu:%llu:%lld:%lld.%09ld",
+                     (unsigned long long)st.st_dev,
+                     (unsigned long long)st.st_ino, (long long)st.st_size,
+                     (long long)st.st_mtim.tv_sec, (long)st.st_mtim.tv_nsec);
+    if (n < 0 || (size_t)n >= cap)
+        return sdsinf__fail(err, SDSINF_EINVAL, "%.200s: no room for its "
+                            "identity", loc);
+    return SDSINF_OK;
+}
+
 int sdsinf__location_store(const char *file, const char *loc,
                            sdsinf_err *err)
 {

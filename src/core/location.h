@@ -55,6 +55,14 @@ int sdsinf__location_fetch(const char *loc, sdsinf__fetched *f,
  * may be one fetch never filled (zeroed). */
 void sdsinf__location_release(sdsinf__fetched *f, sdsinf_err *err);
 
+/* What identifies the content of file loc, into out (cap bytes): a local
+ * file's device, inode, size and modification time (stat), an s3://
+ * object's ETag, size and Last-Modified (one HEAD, counted as a receive,
+ * not a GET); it changes when the content does.  SDSINF_EIO naming loc
+ * when it cannot be seen, SDSINF_EINVAL when out is too small. */
+int sdsinf__location_identity(const char *loc, char *out, size_t cap,
+                              sdsinf_err *err);
+
 /* Stores local file `file` whole at remote location loc (one PUT, or a
  * multipart upload for a big file: readers see all of it or the object
  * as it was). */
@@ -93,6 +101,9 @@ int sdsinf__location_remove(const char *loc, sdsinf_err *err);
  * them; counts its requests into *r (atomically). */
 int sdsinf__remote_fetch(const char *loc, const char *dest,
                          sdsinf_requests *r, sdsinf_err *err);
+/* Remote object loc's identity (sdsinf__location_identity) into out. */
+int sdsinf__remote_identity(const char *loc, char *out, size_t cap,
+                            sdsinf_requests *r, sdsinf_err *err);
 /* Stores local file `file` at remote loc, whole. */
 int sdsinf__remote_store(const char *file, const char *loc,
                          sdsinf_requests *r, sdsinf_err *err);

@@ -18,6 +18,13 @@ int sdsinf__remote_fetch(const char *loc, const char *dest,
     return no_aws(loc, err);
 }
 
+int sdsinf__remote_identity(const char *loc, char *out, size_t cap,
+                            sdsinf_requests *r, sdsinf_err *err)
+{
+    (void)out, (void)cap, (void)r;
+    return no_aws(loc, err);
+}
+
 int sdsinf__remote_store(const char *file, const char *loc,
                          sdsinf_requests *r, sdsinf_err *err)
 {

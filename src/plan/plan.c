@@ -38,7 +38,8 @@ struct plan_header {
     uint32_t version, neurons, layers, workers;
     char method[16];
     uint64_t seed, model_sum;
-    double imbalance, seconds;
+    double imbalance, seconds; /* seconds: written 0; older files hold
+                                  the partitioner's time, read as it is */
     uint64_t ntgt;     /* entries of tgt */
     uint64_t checksum; /* of everything after the header, then the header
                           with this field zero */
@@ -399,7 +400,8 @@ int sdsinf_plan_save(const sdsinf_plan *p, const sdsinf_model *m,
     h.seed = p->seed;
     h.model_sum = p->model_sum;
     h.imbalance = p->imbalance;
-    h.seconds = p->seconds;
+    h.seconds = 0; /* not the timing: the same plan made again is the same
+                      bytes (staged once, sdsinf_stage) */
     h.ntgt = (uint64_t)p->tgt_ptr[L * (N + 1) - 1];
     h.checksum = header_checksum(h, body_checksum(p, h.ntgt));
     snprintf(path, sizeof path, "%s/plan.bin", dir);

@@ -1,27 +1,27 @@
 /* run/worker_cache.c - the cache of a process that runs workers one after
  * another (a warm Lambda function): the last worker's plan and shard, and
- * their key.  The key names the files by identity (device, inode, size,
- * modification time) besides their path, so a plan partitioned again in
- * the same place is loaded again, and holds the spec's settings that
- * shape the loaded shard (worker, workers, bias, ymax). */
+ * their key.  The key names the files by identity besides their location
+ * (a local file's device, inode, size and modification time; an s3://
+ * object's ETag, size and Last-Modified, one HEAD each: location.h), so a
+ * plan partitioned again in the same place is loaded again, and holds the
+ * spec's settings that shape the loaded shard (worker, workers, bias,
+ * ymax). */
+#include "core/location.h"
 #include "run/run.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
-/* Appends file path's identity to buf (len of cap bytes used); 0 when it
- * cannot be seen or buf is full. */
-static int add_identity(char *buf, size_t cap, size_t *len, const char *path)
+/* Appends location loc's identity to buf (len of cap bytes used); 0 when
+ * it cannot be seen or buf is full. */
+static int add_identity(char *buf, size_t cap, size_t *len, const char *loc)
 {
-    struct stat st;
-    if (stat(path, &st) != 0 || *len >= cap)
+    char id[256];
+    if (*len >= cap ||
+        sdsinf__location_identity(loc, id, sizeof id, NULL) != SDSINF_OK)
         return 0;
-    int n = snprintf(buf + *len, cap - *len, "|%s@%llu:%llu:%lld:%lld.%09ld",
-                     path, (unsigned long long)st.st_dev,
-                     (unsigned long long)st.st_ino, (long long)st.st_size,
-                     (long long)st.st_mtim.tv_sec, (long)st.st_mtim.tv_nsec);
+    int n = snprintf(buf + *len, cap - *len, "|%s@%s", loc, id);
     if (n < 0 || (size_t)n >= cap - *len)
         return 0;
     *len += (size_t)n;
