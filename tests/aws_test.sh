@@ -34,7 +34,14 @@ if [ -n "$aws_test_ministack" ]; then
     mkdir "$SDSINF_SCRATCH"
 fi
 fail() { echo "FAIL: $*"; exit 1; }
-field() { tail -n 1 "$1" | "$py" -c "import json,sys; r=json.load(sys.stdin); print($2)"; }
+# field FILE EXPR: EXPR of r, the file's JSON (a document, or its last line)
+field() {
+    "$py" -c "import json,sys
+s = open(sys.argv[1]).read()
+try: r = json.loads(s)
+except ValueError: r = json.loads(s.strip().splitlines()[-1])
+print($2)" "$1"
+}
 
 # small_network: the network of 128 neurons and 8 layers with 60 images
 # (seed 5) in $tmp/g, the images' file in img, and `sdsinf infer`'s scores
