@@ -844,6 +844,12 @@ typedef struct sdsinf_run_stats {
     double lambda_gb_seconds;
     int lambda_arch;
     double lambda_seconds; /* that billed duration, summed over workers */
+    int lambda_warm;       /* workers a warm process served with the plan
+                              and shard it held (loaded nothing) */
+    uint32_t lambda_memory_mb; /* the function's memory, as billed */
+    uint32_t peak_mb;      /* the largest peak resident memory (MB) of a
+                              process a worker ran in, as the workers
+                              report it (threads: this process's) */
 } sdsinf_run_stats;
 SDSINF_API void sdsinf_run_stats_free(sdsinf_run_stats *st);
 

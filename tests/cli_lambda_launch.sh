@@ -8,11 +8,11 @@
 # the invocations and billed GB-seconds in the JSON's requests, lambda and
 # cost_usd, and in the metrics (METRIC_LAMBDA_RUNTIME, LAMBDA_*), `sdsinf
 # cost` of the JSON and of the metrics giving its cost_usd; a launch tree
-# (bfr 2, 2 levels) starts all its workers; a warm worker keeps its plan
-# in S3 (only HEADs of plan.bin and its shard), and loads it again once
-# its objects change; the real 1024 x 120 network's 6,000 images on 8
-# workers over each channel
-# reproduce the golden categories and infer's scores (when DATA has it);
+# (bfr 2, 2 levels) starts all its workers; the workers' peak memory is
+# under the function's; a warm worker (lambda.warm) keeps its plan in S3
+# (only HEADs of plan.bin and its shard), and loads it again once its
+# objects change; the real 1024 x 120 network's 6,000 images on 8 workers
+# over each channel reproduce the golden categories and infer's scores (when DATA has it);
 # local inputs, no plan and a missing function fail clearly; a worker
 # process killed mid-run (SDSINF_TEST_KILL in the function's environment)
 # ends the run naming it, within the run's timeout and a few seconds, and
@@ -84,7 +84,8 @@ billed() { # tag workers: the invocations and their bill in the JSON and the met
     local j=$tmp/$1.j m=$tmp/$1-m.json
     [ "$(field "$j" "r['lambda']['invocations']")" = "$2" ] &&
         [ "$(field "$j" "r['requests']['lambda_invocations']")" = "$2" ] &&
-        [ "$(field "$j" "r['lambda']['gb_seconds'] > 0 and r['cost_usd'] > 0")" = True ] ||
+        [ "$(field "$j" "r['lambda']['gb_seconds'] > 0 and r['cost_usd'] > 0")" = True ] &&
+        [ "$(field "$j" "0 < r['peak_mb'] < r['lambda']['memory_mb']")" = True ] ||
         fail "$1: invocations or bill: $(cat "$j")"
     "$sdsinf" cost "$j" >"$tmp/cost" || fail "$1: sdsinf cost"
     grep -q "lambda" "$tmp/cost" || fail "$1: no lambda in its bill: $(cat "$tmp/cost")"
@@ -147,6 +148,9 @@ plan1 random # the same keys, other content
 run changed sqs plan1
 same changed
 untouched "the warm runs"
+warm() { field "$tmp/$1.j" "r['lambda']['warm']"; }
+[ "$(warm warm)" = 1 ] && [ "$(warm changed)" = 0 ] ||
+    fail "warm invocations: cold $(warm cold), warm $(warm warm), changed $(warm changed)"
 [ "$(( $(receives changed) - $(receives warm) ))" = 2 ] ||
     fail "storage receives: cold $(receives cold), warm $(receives warm), changed $(receives changed)"
 echo "ok: storage receives: cold $(receives cold) (its inputs staged), warm $(receives warm) (plan and shard kept), changed $(receives changed) (loaded again)"

@@ -72,9 +72,11 @@ void cli_run_summary(const cJSON *j, FILE *f)
                                      : "; CHECK FAILED");
     const cJSON *lambda = cJSON_GetObjectItemCaseSensitive(j, "lambda");
     if (lambda)
-        fprintf(f, "lambda: %.0f invocations, %.3f GB-s billed; cost $%.6f "
-                "at list prices\n", num(lambda, "invocations"),
-                num(lambda, "gb_seconds"), num(j, "cost_usd"));
+        fprintf(f, "lambda: %.0f invocations (%.0f warm), %.3f GB-s billed "
+                "at %.0f MB (the workers' peak: %.0f MB); cost $%.6f at list "
+                "prices\n", num(lambda, "invocations"), num(lambda, "warm"),
+                num(lambda, "gb_seconds"), num(lambda, "memory_mb"),
+                num(j, "peak_mb"), num(j, "cost_usd"));
     if (metrics)
         fprintf(f, "metrics: %s.csv, %s-layers.csv, %s.json\n", metrics,
                 metrics, metrics);

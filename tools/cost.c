@@ -224,7 +224,7 @@ static int read_lambda_instance(const json_reader *r, const cJSON *run,
     const char *arch = NULL;
     long long inv = 0;
     static const char *const lkeys[] = {"invocations", "gb_seconds", "arch",
-                                        NULL};
+                                        "memory_mb", "warm", NULL};
     static const char *const ikeys[] = {"type", "seconds", NULL};
     int rc;
     if ((rc = json_object_member(r, run, "", "lambda", 0, &o)))

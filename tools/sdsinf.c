@@ -1460,6 +1460,8 @@ static void json_lambda(cJSON *j, cJSON *requests, const sdsinf_run_stats *st)
     cJSON *l = cJSON_AddObjectToObject(j, "lambda");
     cJSON_AddNumberToObject(l, "invocations", (double)st->lambda_invocations);
     cJSON_AddNumberToObject(l, "gb_seconds", st->lambda_gb_seconds);
+    cJSON_AddNumberToObject(l, "memory_mb", st->lambda_memory_mb);
+    cJSON_AddNumberToObject(l, "warm", st->lambda_warm);
     cli_json_add_string(l, "arch", st->lambda_arch == SDSINF_ARCH_ARM64
                                        ? "arm64"
                                        : "x86_64");
@@ -1517,6 +1519,8 @@ static cJSON *run_json(const opts *o, const run_inputs *in,
     json_requests(req, &st->requests);
     if (st->lambda_invocations)
         json_lambda(j, req, st);
+    if (st->peak_mb) /* the workers' processes' */
+        cJSON_AddNumberToObject(j, "peak_mb", st->peak_mb);
     sdsinf_requests sr;
     const sdsinf_requests *stored = storage_requests(&sr);
     if (stored)

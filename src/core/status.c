@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -168,6 +169,15 @@ double sdsinf__wall_now(void)
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+uint32_t sdsinf__peak_mb(void)
+{
+    struct rusage u;
+    if (getrusage(RUSAGE_SELF, &u) != 0 || u.ru_maxrss <= 0)
+        return 0;
+    long mb = (u.ru_maxrss + 1023) / 1024; /* Linux: KiB */
+    return mb < (1L << 24) ? (uint32_t)mb : (1u << 24) - 1;
 }
 
 void sdsinf__sleep_ms(double ms)

@@ -1721,11 +1721,12 @@ unsigned sdsinf__msg_kind(const void *data)
 /* ---- Reports ------------------------------------------------------------------
  * A worker's last message, to the coordinator (layout in codec.h). */
 
-#define REPORT_FORMAT 3u
+#define REPORT_FORMAT 4u
 #define RECORD_BYTES (3 * 4 + 11 * 8 + 6 * 8 + 12 * 8) /* a record, written */
 #define REPORT_FIXED \
-    (4 + 4 + 4 + 255 + 8 + 6 * 8 + 6 * 8 + 12 * 8 + 16 + 4 + 8)
+    (4 + 4 + 4 + 255 + 8 + 6 * 8 + 6 * 8 + 12 * 8 + 16 + 8 + 4 + 8)
 #define BILLED_MB_MAX (1u << 20) /* a function's memory, bounded */
+#define PEAK_MB_MAX (1u << 24)   /* a process's peak memory, bounded */
 
 /* Little-endian fields of a report, written and read. */
 static void w_u32(writer *w, uint32_t v)
@@ -1810,6 +1811,8 @@ static void report_payload(writer *w, const sdsinf__report *r, int64_t nrec)
     w_u64(w, r->billed_ms);
     w_u32(w, r->billed_mb);
     w_u32(w, r->arch);
+    w_u32(w, r->peak_mb);
+    w_u32(w, r->warm);
     w_u32(w, (uint32_t)nrec);
     for (int64_t i = 0; i < nrec; i++) {
         const sdsinf_layer_record *rec = &r->st.records[i];
@@ -2008,6 +2011,11 @@ static int parse_report(const unsigned char *p, size_t n, int32_t worker,
     rep.arch = r_u32(&r);
     if (r.bad || rep.billed_mb >= BILLED_MB_MAX ||
         rep.arch > SDSINF_ARCH_ARM64 || (!rep.billed_mb && rep.billed_ms))
+        return SDSINF_ECORRUPT;
+    *where = "the peak memory or the warm flag";
+    rep.peak_mb = r_u32(&r);
+    rep.warm = r_u32(&r);
+    if (r.bad || rep.peak_mb >= PEAK_MB_MAX || rep.warm > 1)
         return SDSINF_ECORRUPT;
     uint32_t nrec = r_u32(&r);
     *where = "the record count (0, or layers + 1 from a worker that ran)";

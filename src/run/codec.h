@@ -56,7 +56,7 @@
  * Reports (magic "SDR1", the same header, rows 0) are a worker's last
  * message, to the run's coordinator: its status, totals,
  * per-layer records and (worker 0) the result.  Little-endian fields:
- *   u32 format (3), i32 status, u32 m (< 256) and m bytes: the error
+ *   u32 format (4), i32 status, u32 m (< 256) and m bytes: the error
  *   message (no NUL); f64 ready (CLOCK_REALTIME seconds when the worker
  *   had loaded; 0: it never did); f64 seconds, compute, encode, decode,
  *   send, wait; u64 messages sent, bytes sent, messages received, bytes
@@ -65,7 +65,9 @@
  *   s3_list, s3_remove (the s3:// locations' requests of a worker in a
  *   process of its own);
  *   u64 billed ms, u32 billed MB (< 2^20;
- *   0: not a Lambda invocation), u32 arch (SDSINF_ARCH_*);
+ *   0: not a Lambda invocation), u32 arch (SDSINF_ARCH_*); u32 peak MB
+ *   (< 2^24: its process's peak resident memory; 0: unknown), u32 warm
+ *   (1: its plan and shard were a warm process's, not loaded; else 0);
  *   u32 R: records, 0 or layers + 1; per record: i32 worker, layer, u32
  *   targets, u64 sent, sent_bytes, sent_max, sent_min, received,
  *   received_bytes, received_max, received_min, rows_sent, nnz_sent, nnz,
@@ -201,6 +203,8 @@ typedef struct sdsinf__report {
                                 (rounded up), the function's memory (MB;
                                 0: not one) and architecture */
     uint32_t billed_mb, arch;
+    uint32_t peak_mb;        /* its process's peak resident memory (MB) */
+    uint32_t warm;           /* 1: its plan and shard were the cache's */
     sdsinf_result res;       /* worker 0's result, or none (images 0) */
 } sdsinf__report;
 void sdsinf__report_free(sdsinf__report *r);

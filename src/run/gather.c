@@ -378,7 +378,11 @@ static void gather_results(gather *g)
             st->lambda_gb_seconds += (double)r->billed_ms / 1e3 *
                                      r->billed_mb / 1024.0;
             st->lambda_arch = (int)r->arch;
+            st->lambda_warm += (int)r->warm;
+            st->lambda_memory_mb = r->billed_mb;
         }
+        if (r->peak_mb > st->peak_mb)
+            st->peak_mb = r->peak_mb;
         for (int32_t i = 0; s->records && i <= st->layers; i++) {
             const sdsinf_layer_record *rec = &s->records[i];
             st->records[(int64_t)w * (st->layers + 1) + i] = *rec;

@@ -57,6 +57,7 @@ typedef struct one_worker {
                                 (wall clock s), and the function's memory
                                 (MB; 0: not an invocation), reported */
     uint32_t billed_mb;
+    int warm;                /* 1: its plan and shard were the cache's */
 } one_worker;
 
 /* The built-in launchers (one file each) and the registry's lookup: the

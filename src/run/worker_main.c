@@ -289,6 +289,7 @@ static int model_get(const sdsinf_worker_spec *s, sdsinf__worker_env *env,
         t->wo.plan = c->plan;
         t->wo.shard = &c->shard;
         env->loaded = 0;
+        t->warm = 1;
         return SDSINF_OK;
     }
     if ((rc = model_load(s, t, err)) == SDSINF_OK && key) {
@@ -353,6 +354,8 @@ void sdsinf__worker_report(one_worker *t)
         r.billed_ms = ms > 0 ? (uint64_t)ceil(ms) : 0;
         r.billed_mb = t->billed_mb;
     }
+    r.peak_mb = sdsinf__peak_mb();
+    r.warm = (uint32_t)t->warm;
 #if defined(__aarch64__)
     r.arch = SDSINF_ARCH_ARM64;
 #else
