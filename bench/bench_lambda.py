@@ -226,7 +226,8 @@ def one_run(args, stack, ch, tag, gold, ref, work, failures):
     bill = sdsinf(args.sdsinf, "cost", pre + ".json", "--json",
                   what=f"cost {ch} {tag}")
     r.update({k: res.get(k) for k in ("seconds", "startup_seconds", "check",
-                                      "images", "bytes_sent", "cost_usd")})
+                                      "images", "bytes_sent", "cost_usd",
+                                      "peak_mb")})
     r["requests"] = res.get("requests") or {}
     r["lambda"] = res.get("lambda") or {}
     r["services"] = bill.get("services") or {}
@@ -263,12 +264,14 @@ def report(args, stack, runs, failures, setup):
       f"bytes), destroy {setup['destroy_s']} s. $/10k: the run on "
       f"{args.cost_images:,} images (else the 6,000, scaled), by `sdsinf "
       "cost` at the price table's list prices; Lambda's share bills the "
-      "durations the workers took on this shared machine.\n")
+      "durations the workers took on this shared machine; warm: the "
+      "invocations a warm process served with the plan it held; peak MB: "
+      "the largest worker process's peak resident memory.\n")
     p("| channel | images | check | = infer | run s | start-up s | "
-      "invocations | GB-s | requests | units | cost_usd | $/10k | "
+      "invocations | warm | GB-s | peak MB | requests | units | cost_usd | $/10k | "
       "Lambda $/10k | comm $/10k | SDS-Inf $/10k | share |")
     p("|---|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
-      "---:|---:|")
+      "---:|---:|---:|---:|")
     targets = []
     for ch in [c for c in args.channels.split(",") if c]:
         mine = [r for r in ok if r["channel"] == ch]
@@ -282,7 +285,8 @@ def report(args, stack, runs, failures, setup):
             p(f"| {ch} | {r['images']:,} | {r['check']} | "
               f"{'yes' if r['equal_infer'] else 'NO'} | {r['seconds']:.2f} | "
               f"{r['startup_seconds']:.2f} | {lam.get('invocations')} | "
-              f"{lam.get('gb_seconds', 0):.1f} | "
+              f"{lam.get('warm', '')} | {lam.get('gb_seconds', 0):.1f} | "
+              f"{r.get('peak_mb') or ''} | "
               f"{sum(q.get(k, 0) for k in BILLABLE):,} | "
               f"{q.get('units', 0):,} | ${r['cost_usd']:.5f} | "
               + (f"${d['total']:.5f} | ${d['lambda']:.5f} | ${d['comm']:.5f}"
