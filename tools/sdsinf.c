@@ -1543,22 +1543,31 @@ static cJSON *run_json(const opts *o, const run_inputs *in,
     return j;
 }
 
-/* Stores a run's JSON (or, j NULL, its error e) as its record in the
- * stack's bucket (run --stack), for sdsinf aws status; a failure to is
+/* Stores a run's record in the stack's bucket (run --stack), for sdsinf
+ * aws status: its state (running, done, failed, interrupted), when it
+ * started, and its JSON j or (j NULL) its error e, if any; a failure to is
  * only said. */
-static void record_run(const opts *o, cJSON *j, const sdsinf_err *e)
+static void record_run(const opts *o, const char *state, cJSON *j,
+                       const sdsinf_err *e)
 {
+    static double started; /* the wall time of the first record */
     sdsinf_err err = {0};
     cJSON *r = j ? j : cJSON_CreateObject();
     if (!o->record || !r)
         return;
-    if (!j) {
+    if (!started)
+        started = (double)time(NULL);
+    if (!j && e && e->code) {
         cJSON *x = cJSON_AddObjectToObject(r, "error");
         cJSON_AddStringToObject(x, "status", sdsinf_status_name(e->code));
         cJSON_AddStringToObject(x, "message", e->msg);
+    }
+    if (!j) {
         cli_json_add_string(r, "channel", channel_name(o));
         cli_json_add_string(r, "launcher", launcher_name(o));
     }
+    cJSON_AddStringToObject(r, "state", state);
+    cJSON_AddNumberToObject(r, "started", started);
     cli_json_add_string(r, "record", o->record);
     if (cli_json_store(r, o->record, &err) != SDSINF_OK && !o->quiet)
         fprintf(stderr, "sdsinf: the run's record was not stored: %s\n",
@@ -1613,6 +1622,7 @@ static int run_distributed(const opts *o, const run_setup *rs)
     if (check_run_opts(o, (int)o->workers))
         return EXIT_USAGE; /* before loading anything */
     run_opts_from(o, &ro);
+    record_run(o, "running", NULL, NULL);
     if (load_run_inputs(o, rs, &in, &err))
         goto fail;
     sdsinf_plan_stats ps;
@@ -1650,7 +1660,7 @@ static int run_distributed(const opts *o, const run_setup *rs)
     if (cli_files_commit(&outs, &err))
         goto fail;
     cJSON *j = run_json(o, &in, &st, ncats, check);
-    record_run(o, j, NULL);
+    record_run(o, "done", j, NULL);
     rc = print_run(o, j);
     if (check == 0) {
         note_check_failed(o);
@@ -1661,10 +1671,11 @@ done_quiet:
     rc = 0;
     goto done;
 stopped:
+    record_run(o, "interrupted", NULL, &err);
     rc = interrupted(&err);
     goto done;
 fail:
-    record_run(o, NULL, &err);
+    record_run(o, "failed", NULL, &err);
     rc = cli_error(&err);
 done:
     cli_files_discard(&outs);
