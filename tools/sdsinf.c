@@ -1622,16 +1622,18 @@ static int run_distributed(const opts *o, const run_setup *rs)
     if (check_run_opts(o, (int)o->workers))
         return EXIT_USAGE; /* before loading anything */
     run_opts_from(o, &ro);
+    catch_stop_signals(); /* from here a stop is recorded as interrupted */
     record_run(o, "running", NULL, NULL);
     if (load_run_inputs(o, rs, &in, &err))
         goto fail;
+    if (stop_signal) /* during the load */
+        goto stopped;
     sdsinf_plan_stats ps;
     sdsinf_plan_get_stats(in.plan, &ps);
     if (!o->workers && check_run_opts(o, ps.workers)) {
         rc = EXIT_USAGE; /* the plan's worker count: a tree that fits */
         goto done;
     }
-    catch_stop_signals();
     meter prog = {0};
     run_opts_progress(o, &ro, &prog);
     int run_rc = sdsinf_run(in.m, in.plan, &in.images, &ro, &res, &st, &err);
