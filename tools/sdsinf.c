@@ -1552,8 +1552,8 @@ static void record_run(const opts *o, const char *state, cJSON *j,
 {
     static double started; /* the wall time of the first record */
     sdsinf_err err = {0};
-    cJSON *r = j ? j : cJSON_CreateObject();
-    if (!o->record || !r)
+    cJSON *r = !o->record ? NULL : j ? j : cJSON_CreateObject();
+    if (!r)
         return;
     if (!started)
         started = (double)time(NULL);
