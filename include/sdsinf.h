@@ -204,6 +204,12 @@ typedef struct sdsinf_output {
 } sdsinf_output;
 SDSINF_API int sdsinf_output_open(const char *path, sdsinf_output *o,
                                   sdsinf_err *err);
+/* Whether sdsinf_output_open(path) can work, checked before any work and
+ * touching nothing: SDSINF_EINVAL, naming path, when it is a directory or
+ * its directory is missing or not writable (an existing device, FIFO or
+ * link to an open file is written straight through; an s3:// location is
+ * not checked here). */
+SDSINF_API int sdsinf_output_check(const char *path, sdsinf_err *err);
 /* Closes the file, checking every write, and renames it into place; on
  * failure removes the temporary file.  Either way *o is then empty. */
 SDSINF_API int sdsinf_output_commit(sdsinf_output *o, sdsinf_err *err);

@@ -81,6 +81,29 @@ echo "ok: the same package: $(grep 'there already' "$tmp/again.err")"
 "$sdsinf" aws deploy --stack $stack --max-workers 2 --package "$key" 2>"$tmp/err" >/dev/null
 grep -q "up to date" "$tmp/err" || { cat "$tmp/err"; fail "deploy --package KEY"; }
 echo "ok: deploy --package KEY (a zip in the bucket already): the same stack"
+
+echo "== a redeploy keeps the function's memory unless given again"
+[ "$(field "$tmp/deploy.j" "r['function']['memory_mb']")" = 2048 ] ||
+    fail "the default memory is not 2048 MB"
+"$sdsinf" aws deploy --stack $stack --max-workers 2 --memory 1024 --json 2>"$tmp/err" |
+    tail -n 1 >"$tmp/mem.j" || { cat "$tmp/err"; fail "deploy --memory 1024"; }
+"$sdsinf" aws deploy --stack $stack --max-workers 2 2>"$tmp/err" >"$tmp/mem.txt" ||
+    { cat "$tmp/err"; fail "deploy again without --memory"; }
+"$sdsinf" aws status --stack $stack --json | tail -n 1 >"$tmp/status.j"
+grep -q ", 1024 MB, " "$tmp/mem.txt" || { cat "$tmp/mem.txt"; fail "deploy does not show 1024 MB"; }
+[ "$(field "$tmp/mem.j" "r['function']['memory_mb']")" = 1024 ] &&
+    [ "$(field "$tmp/status.j" "r['outputs']['FunctionMemory']")" = 1024 ] &&
+    [ "$(field "$tmp/status.j" "r['outputs']['FunctionArch']")" = "$(field "$tmp/deploy.j" "r['package']['arch']")" ] ||
+    fail "status does not show the function's 1024 MB and arch"
+"$py" - <<'PY' || fail "the function's MemorySize after the redeploy"
+import os, botocore.session
+lam = botocore.session.get_session().create_client(
+    "lambda", endpoint_url=os.environ["AWS_ENDPOINT_URL"], region_name=os.environ["AWS_REGION"])
+f = lam.get_function(FunctionName="sdsinf-fn-worker")["Configuration"]
+assert f["MemorySize"] == 1024 and f["Timeout"] == 900, f
+print("ok: MemorySize %d and Timeout %d kept by a redeploy without --memory" % (f["MemorySize"], f["Timeout"]))
+PY
+
 other=arm64
 [ "$(field "$tmp/deploy.j" "r['package']['arch']")" = arm64 ] && other=x86_64
 rc=0; "$sdsinf" aws deploy --stack $stack --arch $other 2>"$tmp/err" || rc=$?

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # cli_files.sh - where the command line's outputs go: --out on a device, a
 # FIFO, a symlink or `-` (standard output) keeps what it names (a device
-# stays a device, a link a link), --metrics on a FIFO or directory is bad
-# usage, and the commands that write a directory (generate, demo,
+# stays a device, a link a link), --metrics on a FIFO or directory, and an
+# output in a missing or read-only directory, are bad usage up front, and the commands that write a directory (generate, demo,
 # partition, sdsinf-export, sdsinf-import) leave nothing of it when a write
 # fails (a full disk, made with ulimit -f) and keep an existing good one.
 # usage: cli_files.sh SDSINF [DATA_DIR]   (the data directory is unused)
@@ -105,6 +105,48 @@ check 2 "is a directory" "infer --out DIR" \
     "$bin" infer --weights m --images "$img" --out sub
 check 2 "is a directory" "convert --out DIR" \
     "$bin" convert --weights m --out sub
+
+echo "== an output's directory must exist and be writable, checked up front"
+run2=("$bin" run --weights m --images "$img" --workers 2 --launcher threads)
+check 2 "--out nodir/cats.tsv: its directory nodir does not exist" \
+    "infer --out in a missing directory" \
+    "$bin" infer --weights m --images "$img" --out nodir/cats.tsv
+check 2 "--scores /proc/nope/x: its directory /proc/nope does not exist" \
+    "infer --scores in a missing directory" \
+    "$bin" infer --weights m --images "$img" --scores /proc/nope/x
+check 2 "--metrics m2/real8: its directory m2 does not exist" \
+    "run --metrics PREFIX in a missing directory" \
+    "${run2[@]}" --out cats.tsv --metrics m2/real8 --json
+expect "run wrote nothing (no cats.tsv, no summary)" \
+    "$(test ! -e cats.tsv && test ! -s "$tmp/stdout" && echo yes)" = yes
+check 2 "--out nodir/cats.tsv: its directory nodir" \
+    "run --out in a missing directory" "${run2[@]}" --out nodir/cats.tsv
+check 2 "--metrics m2/x: its directory m2 does not exist" \
+    "demo --metrics in a missing directory" \
+    "$bin" demo --neurons 64 --layers 4 --images 50 --metrics m2/x
+check 2 "--out nodir/m: its directory nodir does not exist" \
+    "generate --out in a missing directory" \
+    "$bin" generate --neurons 64 --layers 4 --images 50 --out nodir/m
+check 2 "--out nodir/plan: its directory nodir does not exist" \
+    "partition --out in a missing directory" \
+    "$bin" partition --weights m --workers 2 --method block --out nodir/plan
+check 2 "--out nodir/d: its directory nodir does not exist" \
+    "demo --out in a missing directory" \
+    "$bin" demo --neurons 64 --layers 4 --images 50 --out nodir/d
+check 2 "--out nodir/r.html: its directory nodir does not exist" \
+    "report --out in a missing directory" "$bin" report m --out nodir/r.html
+check 2 "--out want.tsv/x: its directory want.tsv is not a directory" \
+    "infer --out under a file" \
+    "$bin" infer --weights m --images "$img" --out want.tsv/x
+expect "no directory was made" \
+    "$(test ! -e nodir && test ! -e m2 && test ! -e /proc/nope && echo yes)" = yes
+if [ "$(id -u)" -ne 0 ]; then
+    mkdir ro && chmod 555 ro
+    check 2 "--out ro/cats.tsv: its directory ro is not writable" \
+        "infer --out in a read-only directory" \
+        "$bin" infer --weights m --images "$img" --out ro/cats.tsv
+    chmod 755 ro
+fi
 
 echo "== --metrics PREFIX names three files"
 check 2 "--metrics takes a prefix for three files" "run --metrics FIFO" \

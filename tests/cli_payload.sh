@@ -204,7 +204,8 @@ check 1 "" "a run whose model cannot be read" \
     env -C "$tmp/fail" "$sdsinf" run "$tmp/p.json" --weights "$tmp/nowhere" \
     --images "$img" --quiet
 expect "nothing written" "$(ls -A "$tmp/fail" | wc -l)" = 0
-check 1 "$tmp/no-dir/m.csv: cannot write" "a metrics prefix in a missing directory" \
+check 2 "--metrics $tmp/no-dir/m: its directory $tmp/no-dir does not exist" \
+    "a metrics prefix in a missing directory, refused up front" \
     "$sdsinf" run "$tmp/p.json" --weights "$tmp/g" --images "$img" \
     --metrics "$tmp/no-dir/m" --quiet
 

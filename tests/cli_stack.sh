@@ -151,6 +151,30 @@ rc=0
 untouched "refused runs"
 echo "ok: too many workers, no such stack, a channel --stack does not serve"
 
+echo "== status lists a run --stack while it runs, and as interrupted after SIGINT"
+"$sdsinf" generate --neurons 1024 --layers 60 --images 1000 --out "$tmp/big" >/dev/null
+last_state() { # the state and age of the last run aws status lists
+    "$sdsinf" aws status --stack $stack --json | tail -n 1 >"$tmp/st.j"
+    field "$tmp/st.j" "r['runs'][-1]['state'] + ' ' + str(r['runs'][-1].get('age_s', -1) >= 0)"
+}
+set -m # the run in its own process group, SIGINT not ignored
+"$sdsinf" run --weights "$tmp/big" --images "$tmp/big/sparse-images-1024.tsv" \
+    --workers 2 --channel sqs --stack $stack --quiet >/dev/null 2>"$tmp/int.err" &
+pid=$!
+for _ in $(seq 100); do
+    [ "$(last_state)" = "running True" ] && break
+    sleep 0.2
+done
+[ "$(last_state)" = "running True" ] || { echo "FAIL: the run is not listed as running"; cat "$tmp/st.j"; exit 1; }
+"$sdsinf" aws status --stack $stack | grep -q " running  *started [0-9]* s ago" ||
+    { echo "FAIL: status does not show the running run's age"; exit 1; }
+kill -INT "$pid"
+rc=0; wait "$pid" || rc=$?
+set +m
+[ "$rc" = 130 ] && [ "$(last_state)" = "interrupted True" ] ||
+    { echo "FAIL: after SIGINT: exit $rc, $(last_state)"; cat "$tmp/int.err"; exit 1; }
+echo "ok: a run --stack is listed as running (with its age), then as interrupted"
+
 echo "== deploy again (nothing to change), status, destroy with objects in the bucket"
 "$sdsinf" aws deploy --stack $stack --max-workers 4 --no-function 2>"$tmp/err" >/dev/null
 grep -q "up to date" "$tmp/err"

@@ -926,7 +926,44 @@ static void test_err_set(void **state)
     assert_string_equal(err.msg, "f: 7");
     assert_int_equal(sdsinf_err_set(NULL, SDSINF_EPARSE, "x"), SDSINF_EPARSE);
     sdsinf_err_set(&err, SDSINF_EINVAL, "%s", long_text);
-    assert_int_equal(strlen(err.msg), sizeof err.msg - 1);
+    assert_true(strlen(err.msg) < sizeof err.msg);
+    assert_non_null(strstr(err.msg, "x ... x"));
+}
+
+/* A chain of causes over the message's size keeps its head (the thing at
+ * fault) and its tail (the innermost cause and the advice), cut between
+ * words; text without spaces is cut between UTF-8 characters. */
+static void test_err_set_keeps_ends(void **state)
+{
+    (void)state;
+    sdsinf_err inner = {0}, err = {0};
+    const char *loc = "s3://sdsinf-demo-bucket-9f1bb4c051a8e/runs/"
+                      "20261204T190925.358Z-fbff67ab/result.json";
+    sdsinf_err_set(&inner, SDSINF_EIO, "AWS s3: PutObject %s: HTTP 404 "
+                   "NoSuchBucket: The specified bucket does not exist "
+                   "(request 1F2E3D4C5B6A7980)", loc + 5);
+    assert_non_null(strstr(inner.msg, "does not exist (request"));
+    sdsinf_err_set(&err, SDSINF_EIO, "%s: not written: %s (does the bucket "
+                   "exist, and may these credentials write it?)", loc,
+                   inner.msg);
+    assert_true(strlen(err.msg) < sizeof err.msg);
+    assert_memory_equal(err.msg, loc, strlen(loc));
+    assert_non_null(strstr(err.msg, "HTTP 404 NoSuchBucket: The specified "
+                                    "bucket does not exist (request "
+                                    "1F2E3D4C5B6A7980) (does the bucket "
+                                    "exist, and may these credentials "
+                                    "write it?)"));
+    const char *gap = strstr(err.msg, " ... ");
+    assert_non_null(gap);
+    assert_true(gap[5] != ' ' && gap[-1] != ' ');
+    char wide[900] = "";
+    for (int i = 0; i < 400; i++)
+        strcat(wide, "\xc3\xa9"); /* é */
+    sdsinf_err_set(&err, SDSINF_EINVAL, "%s", wide);
+    gap = strstr(err.msg, " ... ");
+    assert_non_null(gap);
+    assert_true((gap - err.msg) % 2 == 0 && strlen(gap + 5) % 2 == 0);
+    assert_true((unsigned char)gap[5] == 0xc3);
 }
 
 int main(void)
@@ -934,6 +971,7 @@ int main(void)
 #define T(f) cmocka_unit_test_setup_teardown(f, setup_dir, teardown_dir)
     const struct CMUnitTest tests[] = {
         T(test_err_set),
+        T(test_err_set_keeps_ends),
         T(test_bad_layer_files),
         T(test_bad_second_layer),
         T(test_missing_layer),

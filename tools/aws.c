@@ -34,6 +34,9 @@
 #define STACK_NAME_MAX 40   /* <stack>-<w> is a queue name, and the
                                channels' queues= takes up to 47 */
 #define LOG_RETENTION_DAYS 14
+#define MEMORY_DEFAULT 2048 /* the worker function's MB, unless given */
+#define OUT_MEMORY "FunctionMemory" /* the stack's outputs of them */
+#define OUT_ARCH "FunctionArch"
 /* The architecture of this build: what deploy packages runs on */
 #if defined(__aarch64__)
 #define THIS_ARCH "arm64"
@@ -109,9 +112,7 @@ int aws_flags(const char *sub, int argc, char **argv, const char *allowed,
               aws_opts *o)
 {
     memset(o, 0, sizeof *o);
-    o->max_workers = WORKERS_DEFAULT;
-    o->memory_mb = 2048;
-    o->arch = THIS_ARCH;
+    o->max_workers = WORKERS_DEFAULT; /* memory_mb 0, arch NULL: not given */
     for (int i = 0; i < argc; i++) {
         const char *f = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         const cli_flag *x = cli_flag_find(AWS_FLAGS, f, strlen(f));
@@ -384,7 +385,7 @@ static void output(cJSON *outs, const char *key, const char *about,
 /* The whole template (NULL: no memory). */
 static cJSON *template_make(const aws_opts *o)
 {
-    char about[400], workers[24];
+    char about[400], workers[24], memory[24];
     cJSON *t = cJSON_CreateObject();
     cJSON_AddStringToObject(t, "AWSTemplateFormatVersion", "2010-09-09");
     snprintf(about, sizeof about,
@@ -443,9 +444,15 @@ static cJSON *template_make(const aws_opts *o)
            att("WorkerRole", "Arn"));
     output(outs, "LogGroupName", "the worker function's logs",
            ref("LogGroup"));
-    if (o->package)
+    if (o->package) {
+        snprintf(memory, sizeof memory, "%ld", o->memory_mb);
         output(outs, "FunctionName", "the worker function",
                ref("WorkerFunction"));
+        output(outs, OUT_MEMORY, "the worker function's memory (MB)",
+               str(memory));
+        output(outs, OUT_ARCH, "the worker function's architecture",
+               str(o->arch));
+    }
     if (o->server)
         output(outs, SDSINF_STACK_OUT_SERVER_PROFILE,
                "the instance profile of sdsinf aws server's instances",
@@ -500,6 +507,24 @@ static double now_s(void)
     return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+/* The function's memory and architecture when not given: the deployed
+ * one's (the stack's outputs; with this build's package, its own arch),
+ * else MEMORY_DEFAULT and this build's, so a redeploy changes only what
+ * it is given. */
+static void function_defaults(aws_opts *o, const sdsinf_stack_info *was)
+{
+    for (int i = 0; was && i < was->noutputs; i++) {
+        const char *k = was->outputs[i].key, *v = was->outputs[i].value;
+        if (!o->memory_mb && !strcmp(k, OUT_MEMORY))
+            o->memory_mb = atol(v) >= 128 && atol(v) <= 10240 ? atol(v) : 0;
+        if (!o->arch && o->package && !strcmp(k, OUT_ARCH) &&
+            (!strcmp(v, "x86_64") || !strcmp(v, "arm64")))
+            o->arch = !strcmp(v, "arm64") ? "arm64" : "x86_64";
+    }
+    o->memory_mb = o->memory_mb ? o->memory_mb : MEMORY_DEFAULT;
+    o->arch = o->arch ? o->arch : THIS_ARCH;
+}
+
 static int aws_template(int argc, char **argv)
 {
     aws_opts o;
@@ -507,6 +532,8 @@ static int aws_template(int argc, char **argv)
                        "--max-workers --workers --package --memory --arch "
                        "--server",
                        &o);
+    if (!rc)
+        function_defaults(&o, NULL);
     char *s = rc ? NULL : aws_template_text(&o, 1, NULL);
     if (rc || !s)
         return rc ? rc : 1;
@@ -548,6 +575,9 @@ static int aws_deploy(int argc, char **argv)
     if (o.package && o.no_function)
         return aws_usage_error("deploy", "--package and --no-function%s: give "
                            "one of them", "");
+    function_defaults(&o, sdsinf_stack_describe(o.stack, &st, &err) == SDSINF_OK
+                              ? &st
+                              : NULL); /* none yet: the defaults */
     if (!o.package && !o.no_function && strcmp(o.arch, THIS_ARCH))
         return aws_usage_error("deploy", "--arch %s: deploy packages this "
                            "sdsinf, built for " THIS_ARCH " (deploy from a "
@@ -579,9 +609,11 @@ static int aws_deploy(int argc, char **argv)
     if (!o.json) {
         printf("stack %s: %s in %.1f s\n", o.stack, st.status, secs);
         if (o.package)
-            printf("function %s-worker: %s%s\n", o.stack, o.package,
+            printf("function %s-worker: %s%s, %ld MB, %s\n", o.stack,
+                   o.package,
                    built ? (uploaded ? " (uploaded)" : " (there already)")
-                         : "");
+                         : "",
+                   o.memory_mb, o.arch);
         if (built)
             aws_package_print(&pkg, stdout);
         printf("outputs:\n");
@@ -602,6 +634,13 @@ static int aws_deploy(int argc, char **argv)
             cJSON_AddBoolToObject(fn, "uploaded", uploaded);
     }
     cJSON_AddItemToObject(j, "package", fn ? fn : cJSON_CreateNull());
+    cJSON *f = o.package ? cJSON_AddObjectToObject(j, "function") : NULL;
+    if (f) {
+        cJSON_AddNumberToObject(f, "memory_mb", (double)o.memory_mb);
+        cJSON_AddStringToObject(f, "arch", o.arch);
+    } else {
+        cJSON_AddNullToObject(j, "function");
+    }
     outputs_json(j, &st);
     rc = cli_json_write(j, stdout, &err);
     putchar('\n');

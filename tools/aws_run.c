@@ -439,19 +439,28 @@ static int run_out(const char *name, const char *json, size_t len, void *arg)
     runs_out *o = arg;
     cJSON *j = json ? cJSON_ParseWithLength(json, len) : NULL;
     const cJSON *e = cJSON_GetObjectItemCaseSensitive(j, "error");
-    const char *state = !json ? "running" : e || !j ? "failed" : "done";
+    const char *state = !json ? "running"
+                        : text(j, "state", e || !j ? "failed" : "done");
+    const cJSON *started = cJSON_GetObjectItemCaseSensitive(j, "started");
+    double age = cJSON_IsNumber(started) ? (double)time(NULL) -
+                                               started->valuedouble
+                                         : -1;
     o->n++;
     if (o->list) {
         cJSON *r = cJSON_CreateObject();
         cJSON_AddStringToObject(r, "name", name);
         cJSON_AddStringToObject(r, "state", state);
+        if (age >= 0) /* a running one this old may have been killed */
+            cJSON_AddNumberToObject(r, "age_s", age);
         cJSON_AddItemToObject(r, "result", j ? j : cJSON_CreateNull());
         cJSON_AddItemToArray(o->list, r);
         return 0;
     }
     const cJSON *msg = cJSON_GetObjectItemCaseSensitive(e, "message");
     const cJSON *cost = cJSON_GetObjectItemCaseSensitive(j, "cost_usd");
-    printf("  %s %-7s", name, state);
+    printf("  %s %-11s", name, state);
+    if (age >= 0 && !strcmp(state, "running"))
+        printf(" started %.0f s ago", age);
     if (cJSON_HasObjectItem(j, "categories")) {
         printf(" %.0f workers, %s on %s, %.0f images, %.3f s, check %s",
                num(j, "workers"), text(j, "channel", "?"),

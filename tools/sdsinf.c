@@ -664,13 +664,26 @@ static int save_results(const opts *o, const sdsinf_result *res,
     return rc;
 }
 
+/* An output flag's path that cannot be written (sdsinf_output_check:
+ * a directory, or in a missing or read-only one), refused as bad usage
+ * before any work; `-` is standard output. */
+static int check_output(const char *flag, const char *path)
+{
+    sdsinf_err err = {0};
+    if (!path || !strcmp(path, "-") || !sdsinf_output_check(path, &err))
+        return 0;
+    return err.code == SDSINF_EINVAL ? usage_error("%s %s", flag, err.msg)
+                                     : cli_error(&err);
+}
+
 /* A --metrics PREFIX names three files: one that is itself a directory,
- * device or FIFO is refused before any work. */
+ * device or FIFO, or in a directory that cannot be written, is refused
+ * before any work. */
 static int check_metrics(const char *prefix)
 {
     struct stat st;
     if (!prefix || stat(prefix, &st) != 0 || S_ISREG(st.st_mode))
-        return 0;
+        return check_output("--metrics", prefix);
     return usage_error("--metrics takes a prefix for three files (PREFIX.csv, "
                        "PREFIX-layers.csv, PREFIX.json), but %s is %s: give "
                        "e.g. %s%s", prefix,
@@ -681,19 +694,16 @@ static int check_metrics(const char *prefix)
 }
 
 /* Output flags that cannot work, refused before any work: --out and
- * --scores both `-`, either a directory, and check_metrics. */
+ * --scores both `-`, either one check_output refuses, and check_metrics. */
 static int check_outputs(const opts *o)
 {
-    const char *flag[2] = {"--out", "--scores"}, *path[2] = {o->out, o->scores};
-    struct stat st;
     if (o->out && o->scores && !strcmp(o->out, "-") && !strcmp(o->scores, "-"))
         return usage_error("--out and --scores cannot both be - (standard "
                            "output): give one of them a file");
-    for (int i = 0; i < 2; i++)
-        if (path[i] && stat(path[i], &st) == 0 && S_ISDIR(st.st_mode))
-            return usage_error("%s %s is a directory: give a file name",
-                               flag[i], path[i]);
-    return check_metrics(o->metrics);
+    int rc = check_output("--out", o->out);
+    return rc ? rc
+              : (rc = check_output("--scores", o->scores)) ? rc
+                                                           : check_metrics(o->metrics);
 }
 
 /* A failure inside a directory being built names the file by where it was
@@ -714,14 +724,15 @@ static void name_in_dir(const sdsinf_output_dir *d, sdsinf_err *err)
 #define PLAN_DIR_MARKER "plan.bin"   /* sdsinf_plan_save */
 #define LEGACY_DIR_MARKER "conn.0"   /* sdsinf_legacy_save */
 
-/* Starts a directory written whole (--out DIR of the commands that write
- * one): refused as bad usage when DIR is not ours to replace. */
-static int begin_dir(const char *dir, const char *marker,
+/* Starts a directory written whole (flag's DIR, of the commands that
+ * write one): refused as bad usage, naming flag, when DIR is not ours to
+ * replace or its directory is missing or read-only. */
+static int begin_dir(const char *flag, const char *dir, const char *marker,
                      sdsinf_output_dir *d)
 {
     sdsinf_err err = {0};
     int rc = sdsinf_output_dir_begin(dir, marker, d, &err);
-    return rc == SDSINF_EINVAL ? usage_error("%s", err.msg)
+    return rc == SDSINF_EINVAL ? usage_error("%s %s", flag, err.msg)
            : rc                ? cli_error(&err)
                                : 0;
 }
@@ -909,7 +920,7 @@ static int cmd_generate(const opts *o)
     ms.batch_size = GEN_BATCH;
     if (check_memory("generate", &ms, o, &err))
         return cli_error(&err);
-    if ((rc = begin_dir(o->out, MODEL_DIR_MARKER, &dir)))
+    if ((rc = begin_dir("--out", o->out, MODEL_DIR_MARKER, &dir)))
         return rc;
     double t = now();
     if (generate_into(dir.temp, &g, (int)o->threads, progress_on(o), &ncats,
@@ -1025,7 +1036,7 @@ static int cmd_partition(const opts *o)
     ms.hypergraph = !o->method || !strcmp(o->method, "hypergraph");
     if (check_memory("partition", &ms, o, &err))
         goto fail;
-    if (o->out && (rc = begin_dir(o->out, PLAN_DIR_MARKER, &dir)))
+    if (o->out && (rc = begin_dir("--out", o->out, PLAN_DIR_MARKER, &dir)))
         return rc;
     if (load_model(o, &m, &load_s, &err) != SDSINF_OK)
         goto fail;
@@ -1097,7 +1108,7 @@ static int cmd_sdsinf_export(const opts *o)
     int rc = 1;
     if (!o->weights || !o->plan || !o->out)
         return usage_error("sdsinf-export needs --weights, --plan and --out");
-    if ((rc = begin_dir(o->out, LEGACY_DIR_MARKER, &dir)))
+    if ((rc = begin_dir("--out", o->out, LEGACY_DIR_MARKER, &dir)))
         return rc;
     if (load_model(o, &m, &load_s, &err) ||
         sdsinf_plan_load(o->plan, m, &plan, &err) ||
@@ -1139,9 +1150,9 @@ static int cmd_sdsinf_import(const opts *o)
     if (!o->from || !(o->neurons || o->weights) || !o->out)
         return usage_error("sdsinf-import needs --from, --neurons or "
                            "--weights, and --out");
-    if ((rc = begin_dir(o->out, PLAN_DIR_MARKER, &dir)) ||
+    if ((rc = begin_dir("--out", o->out, PLAN_DIR_MARKER, &dir)) ||
         (o->weights_out &&
-         (rc = begin_dir(o->weights_out, MODEL_DIR_MARKER, &wdir)))) {
+         (rc = begin_dir("--weights-out", o->weights_out, MODEL_DIR_MARKER, &wdir)))) {
         sdsinf_output_dir_abort(&dir);
         return rc;
     }
@@ -1532,22 +1543,31 @@ static cJSON *run_json(const opts *o, const run_inputs *in,
     return j;
 }
 
-/* Stores a run's JSON (or, j NULL, its error e) as its record in the
- * stack's bucket (run --stack), for sdsinf aws status; a failure to is
+/* Stores a run's record in the stack's bucket (run --stack), for sdsinf
+ * aws status: its state (running, done, failed, interrupted), when it
+ * started, and its JSON j or (j NULL) its error e, if any; a failure to is
  * only said. */
-static void record_run(const opts *o, cJSON *j, const sdsinf_err *e)
+static void record_run(const opts *o, const char *state, cJSON *j,
+                       const sdsinf_err *e)
 {
+    static double started; /* the wall time of the first record */
     sdsinf_err err = {0};
-    cJSON *r = j ? j : cJSON_CreateObject();
-    if (!o->record || !r)
+    cJSON *r = !o->record ? NULL : j ? j : cJSON_CreateObject();
+    if (!r)
         return;
-    if (!j) {
+    if (!started)
+        started = (double)time(NULL);
+    if (!j && e && e->code) {
         cJSON *x = cJSON_AddObjectToObject(r, "error");
         cJSON_AddStringToObject(x, "status", sdsinf_status_name(e->code));
         cJSON_AddStringToObject(x, "message", e->msg);
+    }
+    if (!j) {
         cli_json_add_string(r, "channel", channel_name(o));
         cli_json_add_string(r, "launcher", launcher_name(o));
     }
+    cJSON_AddStringToObject(r, "state", state);
+    cJSON_AddNumberToObject(r, "started", started);
     cli_json_add_string(r, "record", o->record);
     if (cli_json_store(r, o->record, &err) != SDSINF_OK && !o->quiet)
         fprintf(stderr, "sdsinf: the run's record was not stored: %s\n",
@@ -1602,15 +1622,18 @@ static int run_distributed(const opts *o, const run_setup *rs)
     if (check_run_opts(o, (int)o->workers))
         return EXIT_USAGE; /* before loading anything */
     run_opts_from(o, &ro);
+    catch_stop_signals(); /* from here a stop is recorded as interrupted */
+    record_run(o, "running", NULL, NULL);
     if (load_run_inputs(o, rs, &in, &err))
         goto fail;
+    if (stop_signal) /* during the load */
+        goto stopped;
     sdsinf_plan_stats ps;
     sdsinf_plan_get_stats(in.plan, &ps);
     if (!o->workers && check_run_opts(o, ps.workers)) {
         rc = EXIT_USAGE; /* the plan's worker count: a tree that fits */
         goto done;
     }
-    catch_stop_signals();
     meter prog = {0};
     run_opts_progress(o, &ro, &prog);
     int run_rc = sdsinf_run(in.m, in.plan, &in.images, &ro, &res, &st, &err);
@@ -1639,7 +1662,7 @@ static int run_distributed(const opts *o, const run_setup *rs)
     if (cli_files_commit(&outs, &err))
         goto fail;
     cJSON *j = run_json(o, &in, &st, ncats, check);
-    record_run(o, j, NULL);
+    record_run(o, "done", j, NULL);
     rc = print_run(o, j);
     if (check == 0) {
         note_check_failed(o);
@@ -1650,10 +1673,11 @@ done_quiet:
     rc = 0;
     goto done;
 stopped:
+    record_run(o, "interrupted", NULL, &err);
     rc = interrupted(&err);
     goto done;
 fail:
-    record_run(o, NULL, &err);
+    record_run(o, "failed", NULL, &err);
     rc = cli_error(&err);
 done:
     cli_files_discard(&outs);
@@ -1758,7 +1782,7 @@ static int demo_paths(demo *d, const opts *o)
     int rc;
     if (o->out) {
         snprintf(d->dir, sizeof d->dir, "%s", o->out);
-        if ((rc = begin_dir(o->out, MODEL_DIR_MARKER, &d->out)))
+        if ((rc = begin_dir("--out", o->out, MODEL_DIR_MARKER, &d->out)))
             return rc;
         work = d->out.temp;
     } else {
@@ -2275,6 +2299,8 @@ static int cmd_report(const opts *o)
     if (!o->payload)
         return usage_error("report needs a run directory or a metrics PREFIX "
                            "(of sdsinf run --metrics PREFIX)");
+    if (check_output("--out", o->out))
+        return EXIT_USAGE;
     if (report_write(&ro, path, sizeof path, &err))
         return cli_error(&err);
     if (!o->json) {

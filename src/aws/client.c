@@ -392,7 +392,7 @@ static int call_fail(const sdsinf_aws_request *rq, int code,
     const char *what = rq->what ? rq->what : "a request";
     if (transport)
         return sdsinf__fail(err, code,
-                            "AWS %s: %.60s failed: %.60s (endpoint %.60s); "
+                            "AWS %s: %s failed: %s (endpoint %s); "
                             "set AWS_ENDPOINT_URL to a reachable endpoint",
                             svc, what, transport, url);
     const char *hint = code == SDSINF_EACCES
@@ -401,7 +401,7 @@ static int call_fail(const sdsinf_aws_request *rq, int code,
                            ? "; retried, still throttled: lower the request "
                              "rate or raise the quota"
                            : "";
-    return sdsinf__fail(err, code, "AWS %s: %.60s: HTTP %ld %.60s: %.70s%s%s%s%s",
+    return sdsinf__fail(err, code, "AWS %s: %s: HTTP %ld %s: %s%s%s%s%s",
                         svc, what, rs->status,
                         rs->error_code[0] ? rs->error_code : "(no code)",
                         message, rs->request_id[0] ? " (request " : "",

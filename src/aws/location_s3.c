@@ -154,10 +154,10 @@ static int fetch_failed(const char *loc, const s3loc *l, const char *code,
                             "objects under it (%s): upload it, or correct "
                             "the location", loc, code);
     if (rc == SDSINF_EACCES) {
-        char msg[sizeof err->msg];
-        snprintf(msg, sizeof msg, "%.180s; allow these credentials "
-                 "s3:GetObject and s3:ListBucket", err->msg);
-        return sdsinf__fail(err, rc, "%s", msg);
+        char was[sizeof err->msg];
+        memcpy(was, err->msg, sizeof was);
+        return sdsinf__fail(err, rc, "%s; allow these credentials "
+                            "s3:GetObject and s3:ListBucket", was);
     }
     return rc;
 }
@@ -245,7 +245,7 @@ int sdsinf__remote_store(const char *file, const char *loc,
         count(&r->send);
         if ((rc = sdsinf__s3_put(a, l.bucket, l.key, body.data, body.size,
                                  &r->retries, &e)) != SDSINF_OK)
-            sdsinf__fail(err, rc, "%.80s: not written: %.120s (does the "
+            sdsinf__fail(err, rc, "%s: not written: %s (does the "
                          "bucket exist, and may these credentials write "
                          "it?)", loc, e.msg);
     }

@@ -251,9 +251,9 @@ int sdsinf_stage(const char *bucket, const char *path, char *loc, size_t cap,
     sdsinf__aws_free(s.a);
     if (rc == SDSINF_S3_NOT_FOUND || rc == SDSINF_EACCES) {
         char msg[sizeof err->msg];
-        snprintf(msg, sizeof msg, "%.200s", err->msg);
+        memcpy(msg, err->msg, sizeof msg);
         return sdsinf__fail(err, rc == SDSINF_EACCES ? rc : SDSINF_EIO,
-                            "staging %.120s in bucket %.63s: %.150s (does "
+                            "staging %s in bucket %s: %s (does "
                             "the bucket exist, and may these credentials "
                             "read and write it?)", path, bucket,
                             msg[0] ? msg : "no such bucket");

@@ -256,7 +256,7 @@ static int s3_run_create(void *state, const char *config, uint64_t run,
         strstr(err->msg, "NoSuchBucket")) {
         char was[sizeof err->msg];
         memcpy(was, err->msg, sizeof was);
-        sdsinf__fail(err, code, "%.160s; create bucket %s first, or leave "
+        sdsinf__fail(err, code, "%s; create bucket %s first, or leave "
                      "bucket= out for a bucket of the run's own",
                      was, st.bucket);
     }

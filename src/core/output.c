@@ -131,6 +131,52 @@ static int remote_open(const char *path, sdsinf_output *o, sdsinf_err *err)
     return rc;
 }
 
+/* SDSINF_EINVAL, naming path, unless the directory final (where a write of
+ * path lands) goes in exists and may be written: checked before a file or
+ * directory is made beside final. */
+static int parent_check(const char *path, const char *final, sdsinf_err *err)
+{
+    struct stat ds;
+    int rc = SDSINF_OK;
+    const char *slash = strrchr(final, '/');
+    char *dir = slash == final ? dup_n("/", 1)
+                : slash        ? dup_n(final, (size_t)(slash - final))
+                               : dup_n(".", 1);
+    if (!dir)
+        rc = sdsinf__fail(err, SDSINF_ENOMEM, "%s: no memory", path);
+    else if ((errno = 0, stat(dir, &ds) != 0) || !S_ISDIR(ds.st_mode))
+        rc = sdsinf__fail(err, SDSINF_EINVAL, "%s: its directory %s %s: "
+                          "create it first (mkdir -p %s) or choose another "
+                          "path", path, dir, errno == ENOENT ? "does not "
+                          "exist" : "is not a directory", dir);
+    else if (access(dir, W_OK | X_OK) != 0)
+        rc = sdsinf__fail(err, SDSINF_EINVAL, "%s: its directory %s is not "
+                          "writable (%s): choose another path", path, dir,
+                          strerror(errno));
+    sdsinf__free(dir);
+    return rc;
+}
+
+int sdsinf_output_check(const char *path, sdsinf_err *err)
+{
+    struct stat st;
+    int magic = 0, rc = SDSINF_OK;
+    if (sdsinf_location_remote(path))
+        return SDSINF_OK;
+    char *final = final_target(path, &magic);
+    if (!final)
+        return sdsinf__fail(err, SDSINF_EINVAL, "%s: cannot write: %s", path,
+                            strerror(errno));
+    int exists = stat(final, &st) == 0;
+    if (exists && S_ISDIR(st.st_mode))
+        rc = sdsinf__fail(err, SDSINF_EINVAL, "%s is a directory: give a "
+                          "file name", path);
+    else if (!exists || (!magic && S_ISREG(st.st_mode)))
+        rc = parent_check(path, final, err); /* made or replaced beside */
+    sdsinf__free(final);
+    return rc;
+}
+
 int sdsinf_output_open(const char *path, sdsinf_output *o, sdsinf_err *err)
 {
     struct stat st;
@@ -141,9 +187,8 @@ int sdsinf_output_open(const char *path, sdsinf_output *o, sdsinf_err *err)
     if (!exists && errno != ENOENT)
         return sdsinf__fail(err, SDSINF_EIO, "%s: cannot write: %s", path,
                             strerror(errno));
-    if (exists && S_ISDIR(st.st_mode))
-        return sdsinf__fail(err, SDSINF_EINVAL, "%s is a directory: give a "
-                            "file name", path);
+    if ((rc = sdsinf_output_check(path, err)) != SDSINF_OK)
+        return rc;
     if (!(o->name = dup_n(path, strlen(path))))
         return sdsinf__fail(err, SDSINF_ENOMEM, "%s: no memory", path);
     /* a regular file or a new path goes through a temporary file */
@@ -292,6 +337,8 @@ int sdsinf_output_dir_begin(const char *dir, const char *marker,
                           "choose another path", dir, marker);
         goto done;
     }
+    if ((rc = parent_check(dir, d->path, err)) != SDSINF_OK)
+        goto done;
     if (!(d->temp = fresh_beside(d->path, ".", make_dir)))
         rc = sdsinf__fail(err, SDSINF_EIO, "%s: cannot create a directory "
                           "beside it: %s", dir, strerror(errno));

@@ -44,11 +44,54 @@ const char *sdsinf_status_text(int code)
     return "unknown status";
 }
 
+/* Where to cut text (n bytes) near at, going back (dir -1) or forward
+ * (+1): just after a space within 24 bytes, else at a UTF-8 character's
+ * first byte, so the kept part starts or ends on a whole word. */
+static size_t cut_near(const char *text, size_t n, size_t at, int dir)
+{
+    for (size_t k = 0; k < 24; k++) {
+        size_t i = dir < 0 ? at - k : at + k;
+        if (i == 0 || i >= n)
+            break;
+        if (text[i - 1] == ' ')
+            return i;
+    }
+    while (at > 0 && at < n && ((unsigned char)text[at] & 0xC0) == 0x80)
+        at = dir < 0 ? at - 1 : at + 1;
+    return at;
+}
+
+/* Copies text (n bytes) into msg (cap bytes): whole when it fits, else its
+ * head and tail around " ... ", since a chain of causes names the thing at
+ * fault first and ends with the innermost cause and the advice. */
+static void err_keep_ends(char *msg, size_t cap, const char *text, size_t n)
+{
+    static const char gap[] = " ... ";
+    if (n < cap) {
+        memcpy(msg, text, n + 1);
+        return;
+    }
+    size_t room = cap - sizeof gap; /* for head and tail, less the NUL */
+    size_t head = cut_near(text, n, room * 2 / 5, -1);
+    size_t from = cut_near(text, n, n - (room - head), 1);
+    size_t keep = head;
+    while (keep > 0 && text[keep - 1] == ' ')
+        keep--;
+    memcpy(msg, text, keep);
+    memcpy(msg + keep, gap, sizeof gap - 1);
+    memcpy(msg + keep + sizeof gap - 1, text + from, n - from + 1);
+}
+
 int sdsinf__err_vset(sdsinf_err *err, int code, const char *fmt, va_list ap)
 {
+    char text[4096];
     if (err) {
         err->code = code;
-        vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+        int n = vsnprintf(text, sizeof text, fmt, ap);
+        size_t len = n < 0 ? 0 : (size_t)n < sizeof text ? (size_t)n
+                                                        : sizeof text - 1;
+        text[len] = 0;
+        err_keep_ends(err->msg, sizeof err->msg, text, len);
     }
     return code;
 }
