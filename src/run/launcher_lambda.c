@@ -132,13 +132,18 @@ static int lambda_start(sdsinf_launch *l, sdsinf_err *err)
 
 /* ---- In a worker: its children ------------------------------------------------ */
 
-/* A test hook: SDSINF_TEST_CHILD_FUNCTION=w:NAME has worker w invoke its
- * children on function NAME (one that does not exist: an Invoke refused
- * mid-tree, for cli.lambda_launch); fn for the others. */
+/* Test hooks (cli.lambda_launch): SDSINF_TEST_CHILD_FUNCTION=w:NAME has
+ * worker w invoke its children on function NAME (one that does not exist:
+ * an Invoke refused mid-tree), fn for the others; SDSINF_TEST_CHILD_DELAY=
+ * w:MS has worker w wait MS ms first (its subtree invoked late: after its
+ * run ended). */
 static const char *child_function(int self, const char *fn)
 {
     const char *s = getenv("SDSINF_TEST_CHILD_FUNCTION");
-    int w, at = 0;
+    const char *d = getenv("SDSINF_TEST_CHILD_DELAY");
+    int w, at = 0, ms;
+    if (d && sscanf(d, "%d:%d", &w, &ms) == 2 && w == self)
+        sdsinf__sleep_ms(ms);
     return s && sscanf(s, "%d:%n", &w, &at) == 1 && at > 0 && w == self
                ? s + at
                : fn;
