@@ -19,6 +19,7 @@
                                   that their run's receiver takes them */
 #define DRAIN_WAIT_S 1          /* a drain's polls: long enough that an
                                   empty answer means an empty queue */
+#define DRAIN_SLICE_MS 5        /* a drain's wait on one poll at a time */
 #define ERR_NONEXISTENT "AWS.SimpleQueueService.NonExistentQueue"
 #define ERR_NONEXISTENT_JSON "QueueDoesNotExist"
 
@@ -770,33 +771,35 @@ int sdsinf__sqsq_inbox_settle(sdsinf_sqsq_inbox *in, sdsinf_err *err)
 }
 
 /* One round of a drain: a poll on each queue of `in` (n) not done yet
- * (bit w of *todo), all at once, each waited for until `deadline`; a
- * queue whose poll brought none of the run's messages is done.  The
- * first failure is returned. */
+ * (bit w of *todo), all at once, and each waited for in turn in slices
+ * (a request progresses only while waited on) until `deadline`; a queue
+ * whose poll brought none of the run's messages is done.  The first
+ * failure is returned. */
 static int drain_round(sdsinf_sqsq_inbox *in, int n, unsigned char *todo,
                        double deadline, sdsinf_err *err)
 {
-    int code = SDSINF_OK;
+    int code = SDSINF_OK, left = 0;
     for (int w = 0; w < n && code == SDSINF_OK; w++)
-        if (todo[w])
-            code = poll_start(&in[w], DRAIN_WAIT_S, err);
-    for (int w = 0; w < n; w++) {
-        sdsinf_aws_response rs;
-        double left_ms = (deadline - sdsinf__now()) * 1e3;
-        int r = in[w].poll ? sdsinf__aws_wait(&in[w].poll,
-                                              left_ms > 0 ? (int)left_ms : 0,
-                                              &rs, code == SDSINF_OK ? err
-                                                                   : NULL)
-                           : SDSINF_AWS_PENDING;
-        if (r == SDSINF_AWS_PENDING)
-            continue; /* out of time: abandoned with the inbox */
-        if (r == SDSINF_OK)
-            r = poll_done(&in[w], &rs, code == SDSINF_OK ? err : NULL);
-        sdsinf__aws_response_free(&rs);
-        todo[w] = r == SDSINF_OK && in[w].ngot > 0;
-        sdsinf__sqsq_inbox_release(&in[w], 0); /* what came: dropped */
-        code = code != SDSINF_OK ? code : r;
-    }
+        if (todo[w] && (code = poll_start(&in[w], DRAIN_WAIT_S, err)) ==
+                           SDSINF_OK)
+            left++;
+    while (left > 0 && sdsinf__now() < deadline)
+        for (int w = 0; w < n; w++) {
+            sdsinf_aws_response rs;
+            sdsinf_err *e = code == SDSINF_OK ? err : NULL;
+            int r = in[w].poll ? sdsinf__aws_wait(&in[w].poll, DRAIN_SLICE_MS,
+                                                  &rs, e)
+                               : SDSINF_AWS_PENDING;
+            if (r == SDSINF_AWS_PENDING)
+                continue; /* (out of time: abandoned with the inbox) */
+            left--;
+            if (r == SDSINF_OK)
+                r = poll_done(&in[w], &rs, e);
+            sdsinf__aws_response_free(&rs);
+            todo[w] = r == SDSINF_OK && in[w].ngot > 0;
+            sdsinf__sqsq_inbox_release(&in[w], 0); /* what came: dropped */
+            code = code != SDSINF_OK ? code : r;
+        }
     return code;
 }
 
