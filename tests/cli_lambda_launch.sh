@@ -208,14 +208,17 @@ for _ in range(100):
     time.sleep(0.1)
 PY
 }
-killed() { # label, run arguments...
-    local label=$1 rc=0; shift
+failing() { # run arguments...: a run of the model (timeout 5 s) that fails: its exit in rc, its seconds in took, its error shown and in $tmp/err
     t0=$(date +%s)
+    rc=0
     (cd "$tmp" && "$sdsinf" run --launcher lambda --weights "s3://$B/model.sdsinf" \
-        --images "s3://$B/in/images.tsv" --plan "s3://$B/plan4" --timeout-ms 5000 "$@") \
-        >/dev/null 2>"$tmp/err" || rc=$?
+        --images "s3://$B/in/images.tsv" --timeout-ms 5000 "$@") >/dev/null 2>"$tmp/err" || rc=$?
     took=$(( $(date +%s) - t0 ))
     cat "$tmp/err"
+}
+killed() { # label, run arguments...
+    local label=$1; shift
+    failing --plan "s3://$B/plan4" "$@"
     [ "$rc" = 1 ] || fail "$label: exit $rc"
     grep -q "^sdsinf: error ETIMEDOUT: worker(s) 2 fell silent on channel" "$tmp/err" ||
         fail "$label: the error does not name worker 2"
@@ -233,13 +236,7 @@ echo "== an Invoke refused mid-tree (worker 3's children, on no function)"
 # (SDSINF_TEST_CHILD_DELAY), opens once the coordinator removed the run's
 # queues: it fails and makes none again
 function_env '{"SDSINF_TEST_CHILD_FUNCTION": "3:sdsinf-none", "SDSINF_TEST_CHILD_DELAY": "0:4000"}'
-t0=$(date +%s)
-rc=0
-(cd "$tmp" && "$sdsinf" run --launcher lambda --function "$fn" --channel sqs \
-    --weights "s3://$B/model.sdsinf" --images "s3://$B/in/images.tsv" \
-    --plan "s3://$B/plan6" --bfr 2 --nlevels 2 --timeout-ms 5000) >/dev/null 2>"$tmp/err" || rc=$?
-took=$(( $(date +%s) - t0 ))
-cat "$tmp/err"
+failing --function "$fn" --channel sqs --plan "s3://$B/plan6" --bfr 2 --nlevels 2
 [ "$rc" = 1 ] && grep -q "^sdsinf: error EIO: worker [45]: not invoked: AWS lambda: Invoke sdsinf-none (Event): HTTP 404" "$tmp/err" ||
     fail "refused mid-tree: exit $rc"
 [ "$took" -le 20 ] || fail "refused mid-tree: told after $took s"
@@ -252,14 +249,8 @@ echo "ok: an Invoke refused mid-tree named in $took s, nothing left 10 s after"
 
 echo "== workers that never start (their SQS endpoint unreachable)"
 function_env '{"AWS_ENDPOINT_URL_SQS": "http://127.0.0.1:9"}'
-t0=$(date +%s)
-rc=0
-(cd "$tmp" && "$sdsinf" run --launcher lambda --function "$fn" --channel sqs \
-    --weights "s3://$B/model.sdsinf" --images "s3://$B/in/images.tsv" \
-    --plan "s3://$B/plan4" --timeout-ms 5000) >/dev/null 2>"$tmp/err" || rc=$?
-took=$(( $(date +%s) - t0 ))
+failing --function "$fn" --channel sqs --plan "s3://$B/plan4"
 function_env '{}'
-cat "$tmp/err"
 [ "$rc" = 1 ] && grep -q "worker(s) 0,1,2,3 never started: no word from them on channel sqs within 5000 ms (their invocations failed" "$tmp/err" ||
     fail "never started: exit $rc"
 [ "$took" -le 20 ] || fail "never started: told after $took s"
