@@ -619,6 +619,12 @@ struct sdsinf_channel {
                             run hands over uncut the blocks over this (or
                             whose chunks together are) and cuts the others
                             into chunks; 0: none over max_message */
+    /* set by the core before open: nonzero for the runtime's own
+     * instances (a run's workers and coordinator; sdsinf_channel_open
+     * sets 0), whose run its coordinator made with run_create before any
+     * of them opened: open finds the run's state and makes none, so one
+     * that finds it gone fails (the run has ended) and leaves nothing */
+    int run_made;
 };
 
 /* Contract details every channel keeps:

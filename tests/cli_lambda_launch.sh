@@ -16,8 +16,11 @@
 # local inputs, no plan and a missing function fail clearly; a worker
 # process killed mid-run (SDSINF_TEST_KILL in the function's environment)
 # ends the run naming it, within the run's timeout and a few seconds, and
-# leaves nothing behind, as do workers that never start (the function
-# cannot reach SQS), named once the run's timeout is past.  TEST_LAMBDA (test_lambda.c) checks Invoke itself
+# leaves nothing behind (on a stack's shared queues too), as do workers
+# that never start (the function cannot reach SQS), named once the run's
+# timeout is past, and an Invoke refused mid-tree
+# (SDSINF_TEST_CHILD_FUNCTION), whose workers invoked late
+# (SDSINF_TEST_CHILD_DELAY) make nothing again.  TEST_LAMBDA (test_lambda.c) checks Invoke itself
 # on the function.  The stack is destroyed at the end; with_aws.sh then
 # checks that the emulator holds nothing.
 set -euo pipefail
@@ -102,16 +105,19 @@ billed() { # tag workers: the invocations and their bill in the JSON and the met
     [ "$(field "$tmp/cost-m.j" "abs(r['cost_usd'] - $want) <= 1e-8 * $want")" = True ] ||
         fail "$1: sdsinf cost PREFIX $(field "$tmp/cost-m.j" "r['cost_usd']"), the run's cost_usd $want"
 }
-untouched() { # label: the queues hold nothing, the bucket only the inputs
+untouched() { # label: no run's own queue or topic, the queues hold nothing, the bucket only the inputs
     "$py" - "$1" <<'PY'
-import os, sys, botocore.session
+import os, re, sys, botocore.session
 s = botocore.session.get_session()
-sqs = s.create_client("sqs", endpoint_url=os.environ["AWS_ENDPOINT_URL"],
-                      region_name=os.environ["AWS_REGION"])
+kw = dict(endpoint_url=os.environ["AWS_ENDPOINT_URL"], region_name=os.environ["AWS_REGION"])
+sqs, sns = s.create_client("sqs", **kw), s.create_client("sns", **kw)
 for u in sqs.list_queues().get("QueueUrls", []):
+    assert not re.search(r"/sdsinf-[0-9a-f]{16}-[0-9]+$", u), "%s: a run's queue %s is left" % (sys.argv[1], u)
     a = sqs.get_queue_attributes(QueueUrl=u, AttributeNames=["All"])["Attributes"]
     n = int(a["ApproximateNumberOfMessages"]) + int(a["ApproximateNumberOfMessagesNotVisible"])
     assert n == 0, "%s: %s holds %d messages" % (sys.argv[1], u, n)
+for t in sns.list_topics().get("Topics", []):
+    assert not re.search(r":sdsinf-[0-9a-f]{16}$", t["TopicArn"]), "%s: a run's topic %s is left" % (sys.argv[1], t["TopicArn"])
 PY
     [ "$(keys)" = "$inputs" ] || fail "$1: the bucket holds $(diff <(echo "$inputs") <(keys) | grep '^>' | head -5)"
     [ -z "$(find "$SDSINF_SCRATCH" -mindepth 1)" ] || fail "$1: files left in the scratch directory"
@@ -186,9 +192,9 @@ same staged
 echo "ok: local inputs staged ($(field "$tmp/staged.j" "r['staged']"))"
 
 echo "== a worker process killed at layer 3"
-# over the stack's bucket, and over queues of the run's own (the stack's
-# queues are shared by runs and keep what was sent to a dead worker until
-# their retention ends, an hour)
+# over the stack's bucket, the stack's queues (shared by runs: the failed
+# run's coordinator drains its messages, those sent to the dead worker
+# too) and queues of the run's own
 function_env() { # JSON of the function's environment variables
     "$py" - "$fn" "$1" <<'PY'
 import json, os, sys, time, botocore.session
@@ -202,14 +208,17 @@ for _ in range(100):
     time.sleep(0.1)
 PY
 }
-killed() { # label, run arguments...
-    local label=$1 rc=0; shift
+failing() { # run arguments...: a run of the model (timeout 5 s) that fails: its exit in rc, its seconds in took, its error shown and in $tmp/err
     t0=$(date +%s)
+    rc=0
     (cd "$tmp" && "$sdsinf" run --launcher lambda --weights "s3://$B/model.sdsinf" \
-        --images "s3://$B/in/images.tsv" --plan "s3://$B/plan4" --timeout-ms 5000 "$@") \
-        >/dev/null 2>"$tmp/err" || rc=$?
+        --images "s3://$B/in/images.tsv" --timeout-ms 5000 "$@") >/dev/null 2>"$tmp/err" || rc=$?
     took=$(( $(date +%s) - t0 ))
     cat "$tmp/err"
+}
+killed() { # label, run arguments...
+    local label=$1; shift
+    failing --plan "s3://$B/plan4" "$@"
     [ "$rc" = 1 ] || fail "$label: exit $rc"
     grep -q "^sdsinf: error ETIMEDOUT: worker(s) 2 fell silent on channel" "$tmp/err" ||
         fail "$label: the error does not name worker 2"
@@ -219,18 +228,29 @@ killed() { # label, run arguments...
 }
 function_env '{"SDSINF_TEST_KILL": "2:3"}'
 killed "killed, s3 on the stack" --stack $stack --channel s3
+killed "killed, sqs on the stack" --stack $stack --channel sqs
 killed "killed, sqs on the run's queues" --function "$fn" --channel sqs
+
+echo "== an Invoke refused mid-tree (worker 3's children, on no function)"
+# the run ends at once naming it, and worker 0's subtree, invoked 4 s late
+# (SDSINF_TEST_CHILD_DELAY), opens once the coordinator removed the run's
+# queues: it fails and makes none again
+function_env '{"SDSINF_TEST_CHILD_FUNCTION": "3:sdsinf-none", "SDSINF_TEST_CHILD_DELAY": "0:4000"}'
+failing --function "$fn" --channel sqs --plan "s3://$B/plan6" --bfr 2 --nlevels 2
+[ "$rc" = 1 ] && grep -q "^sdsinf: error EIO: worker [45]: not invoked: AWS lambda: Invoke sdsinf-none (Event): HTTP 404" "$tmp/err" ||
+    fail "refused mid-tree: exit $rc"
+[ "$took" -le 20 ] || fail "refused mid-tree: told after $took s"
+for i in $(seq 10); do # the late workers' time to open (and, before, to make queues)
+    untouched "refused mid-tree, ${i} s after"
+    sleep 1
+done
+function_env '{}'
+echo "ok: an Invoke refused mid-tree named in $took s, nothing left 10 s after"
 
 echo "== workers that never start (their SQS endpoint unreachable)"
 function_env '{"AWS_ENDPOINT_URL_SQS": "http://127.0.0.1:9"}'
-t0=$(date +%s)
-rc=0
-(cd "$tmp" && "$sdsinf" run --launcher lambda --function "$fn" --channel sqs \
-    --weights "s3://$B/model.sdsinf" --images "s3://$B/in/images.tsv" \
-    --plan "s3://$B/plan4" --timeout-ms 5000) >/dev/null 2>"$tmp/err" || rc=$?
-took=$(( $(date +%s) - t0 ))
+failing --function "$fn" --channel sqs --plan "s3://$B/plan4"
 function_env '{}'
-cat "$tmp/err"
 [ "$rc" = 1 ] && grep -q "worker(s) 0,1,2,3 never started: no word from them on channel sqs within 5000 ms (their invocations failed" "$tmp/err" ||
     fail "never started: exit $rc"
 [ "$took" -le 20 ] || fail "never started: told after $took s"

@@ -17,6 +17,7 @@
  * are printed (ctest -V shows them). */
 #include "testutil.h"
 
+#include "channels/channels.h"
 #include "core/core.h"
 
 #include <dirent.h>
@@ -1576,6 +1577,36 @@ static void test_run_destroy_after_crash(void **state)
     assert_nothing_left(f, f->run);
 }
 
+/* An instance of the runtime's (run_made: its coordinator made the run
+ * with run_create) that opens once run_destroy is done leaves nothing: its
+ * open fails, saying the run has ended, or (a channel whose open makes
+ * nothing that lasts) its close leaves nothing either.  Before that it
+ * opens as any worker does. */
+static void test_run_made_late(void **state)
+{
+    fixture *f = *state;
+    sdsinf_err err = {0};
+    sdsinf_channel *ch = NULL;
+    if (g_m->version < 2 || !g_m->run_create)
+        skip();
+    run_create_ok(f->config, f->run, 2);
+    if (sdsinf__channel_open(g_name, f->config, 0, 2, f->run, 1, &ch, &err) !=
+        SDSINF_OK)
+        fail_msg("%s: worker 0 of a run made: %s", g_name, err.msg);
+    close_w(ch, 1);
+    run_destroy_ok(f->config, f->run, 2);
+    int rc = sdsinf__channel_open(g_name, f->config, 1, 2, f->run, 1, &ch,
+                                  &err);
+    if (rc == SDSINF_OK)
+        close_w(ch, 0);
+    else if (rc != SDSINF_ECANCELED || !strstr(err.msg, "the run has ended"))
+        fail_msg("%s: a late worker's open gave %s: %s", g_name,
+                 sdsinf_status_name(rc), err.msg);
+    else
+        print_message("%s: %s\n", g_name, err.msg);
+    assert_nothing_left(f, f->run);
+}
+
 /* Sends held back for a batch go with flush (and every channel takes a
  * flush, with or without batches). */
 static void test_flush(void **state)
@@ -1858,6 +1889,7 @@ int main(int argc, char **argv)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_run_destroy_after_crash, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_run_made_late, setup, teardown),
         cmocka_unit_test_setup_teardown(test_flush, setup, teardown),
         cmocka_unit_test_setup_teardown(test_requests, setup, teardown),
         cmocka_unit_test_setup_teardown(test_v1_table, setup, teardown),

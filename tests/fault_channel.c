@@ -27,8 +27,10 @@
  * is still delivered: only drop loses one).  Other control ops go to the
  * inner channel (fs's listing works through the wrapper), and so do flush,
  * a run's create, destroy and residue (the table is its shared state:
- * type_init) and the inner instance's request counters (copied after
- * each call).  Instances are thread-safe when the inner channel is. */
+ * type_init), the instance's run_made (set on the inner one) and the
+ * inner instance's request counters (copied after each call).
+ * Instances are thread-safe when the inner channel is. */
+#include "channels/channels.h"
 #include "core/core.h"
 
 #include <pthread.h>
@@ -166,8 +168,9 @@ static int fault_open(sdsinf_channel *ch, const char *config, sdsinf_err *err)
     if (rc != SDSINF_OK)
         return rc;
     fc->rng = fc->o.seed + (uint64_t)ch->self * 0x632be59bd9b4e019ull;
-    rc = sdsinf_channel_open(inner_name(ch), inner_cfg, ch->self, ch->workers,
-                             ch->run, &fc->inner, err);
+    rc = sdsinf__channel_open(inner_name(ch), inner_cfg, ch->self,
+                              ch->workers, ch->run, ch->run_made, &fc->inner,
+                              err);
     if (rc == SDSINF_OK) { /* the messages the inner instance takes */
         ch->max_message = fc->inner->max_message;
         ch->whole_above = fc->inner->whole_above;

@@ -3,9 +3,11 @@
  * hands another run's message back by its age (sqs_queue.h): a young one
  * visible again at once, so its own run's receiver gets it, and the next
  * poll held back a moment; an old one (its run must be dead) hidden for
- * the visibility timeout.  Skipped (77) without an emulator. */
+ * the visibility timeout; a failed run's coordinator drains its run's
+ * messages and leaves another run's.  Skipped (77) without an emulator. */
 #include "testutil.h"
 
+#include "channels/channels.h"
 #include "core/core.h"
 
 #include <inttypes.h>
@@ -151,6 +153,49 @@ static void test_old_hidden(void **state)
     close_w(b1);
 }
 
+/* A failed run's coordinator drains its run's messages from the queues
+ * (SDSINF__CONTROL_DRAIN): 12 that run a sent its dead worker 1 (more
+ * than one receive takes) go, within the drain's bound, while run b's
+ * message on the same queue stays for b's receiver. */
+static void test_drain(void **state)
+{
+    fixture *f = *state;
+    uint64_t a = ++g_run, b = ++g_run;
+    sdsinf_channel *a0 = open_w(f, 0, a), *b0 = open_w(f, 0, b);
+    char text[32];
+    for (int i = 0; i < 12; i++) {
+        snprintf(text, sizeof text, "for a's dead worker, %d", i);
+        send_text(a0, text);
+    }
+    send_text(b0, "for b");
+    sdsinf_err err = {0};
+    sdsinf_requests r;
+    int ms = 5000;
+    double t0 = sdsinf__now();
+    if (sdsinf_channel_control(a0, SDSINF__CONTROL_DRAIN, &ms, &err) !=
+        SDSINF_OK)
+        fail_msg("drain: %s", err.msg);
+    double took = sdsinf__now() - t0;
+    sdsinf_channel_requests(a0, &r);
+    print_message("drained in %.1f s: %" PRIu64 " receives, %" PRIu64
+                  " removes\n",
+                  took, r.receive, r.remove);
+    assert_true(took < 5.5);
+    assert_true(r.remove >= 2); /* 12 messages: two deletes at least */
+    sdsinf_channel *a1 = open_w(f, 1, a), *b1 = open_w(f, 1, b);
+    expect(a1, 1500, NULL); /* nothing of a's left */
+    close_w(a1);            /* (its poll under way settled: b's back) */
+    expect(b1, 5000, "for b");
+    assert_int_equal(sdsinf_channel_control(a0, SDSINF__CONTROL_DRAIN, NULL,
+                                            &err),
+                     SDSINF_EINVAL);
+    assert_int_equal(sdsinf_channel_control(a0, 199, &ms, &err),
+                     SDSINF_ENOTSUP);
+    close_w(a0);
+    close_w(b0);
+    close_w(b1);
+}
+
 int main(void)
 {
     if (!getenv("AWS_ENDPOINT_URL") || !getenv("SDSINF_AWS_EMULATOR")) {
@@ -161,6 +206,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_young_back_at_once, setup_young,
                                         teardown),
-        cmocka_unit_test_setup_teardown(test_old_hidden, setup_old, teardown)};
+        cmocka_unit_test_setup_teardown(test_old_hidden, setup_old, teardown),
+        cmocka_unit_test_setup_teardown(test_drain, setup_young, teardown)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -61,6 +61,16 @@ int sdsinf__channel_resolve(const char *name,
 int sdsinf__channel_config_prepare(const sdsinf_channel_methods *m,
                                    const char *config, char *out, size_t cap,
                                    sdsinf_err *err);
+/* The runtime's control op on a failed run's coordinator instance (arg:
+ * int *ms, the time it may take): the run's messages removed from where
+ * they would outlive run_destroy (a stack's shared queues, sqs and sns);
+ * SDSINF_ENOTSUP where a channel keeps none so. */
+#define SDSINF__CONTROL_DRAIN 190
+/* sdsinf_channel_open with the instance's run_made set (the runtime's
+ * opens: the run's coordinator made it with run_create). */
+int sdsinf__channel_open(const char *name, const char *config, int self,
+                         int workers, uint64_t run, int run_made,
+                         sdsinf_channel **out, sdsinf_err *err);
 /* The shared state of channel table m (type_init run on first use, as for
  * its instances), held until exit: for code that needs it without an
  * instance (the mpi launcher starts MPI through the mpi channel's). */

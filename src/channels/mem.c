@@ -7,7 +7,8 @@
  * files outlive their writers: a worker may send and close before its
  * peer opens.  A hub made by run_create goes with run_destroy; another,
  * once some instance has closed with cleanup=1, when its last instance
- * closes (so every worker may clean up as it finishes).  Instances are
+ * closes (so every worker may clean up as it finishes); an instance of
+ * the runtime's (run_made) never makes one.  Instances are
  * thread-safe: any thread may send to any worker at any time.  Requests
  * are calls (send, receive; empty: a receive that timed out). */
 #include "channels/channels.h"
@@ -148,12 +149,20 @@ static int hub_get(uint64_t run, const char *config, int workers, int self,
     return SDSINF_OK;
 }
 
+/* Takes the run's hub, made if missing, but for an instance of the
+ * runtime's (run_made): its run has ended when the hub is gone. */
 static int mem_open(sdsinf_channel *ch, const char *config, sdsinf_err *err)
 {
     mem_channel *mc = (mem_channel *)ch;
+    const char *c = config ? config : "";
     pthread_mutex_lock(&hubs_mu);
-    int rc = hub_get(ch->run, config ? config : "", ch->workers, ch->self,
-                     &mc->hub, err);
+    int rc = ch->run_made && !hub_find(ch->run, c)
+                 ? sdsinf__fail(err, SDSINF_ECANCELED,
+                                "channel 'mem': worker %d: the run has ended: "
+                                "run_destroy removed its queues (run %" PRIu64
+                                ")",
+                                ch->self, ch->run)
+                 : hub_get(ch->run, c, ch->workers, ch->self, &mc->hub, err);
     if (rc == SDSINF_OK)
         mc->hub->refs++;
     pthread_mutex_unlock(&hubs_mu);

@@ -356,6 +356,14 @@ int sdsinf_channel_open(const char *name, const char *config, int self,
                         int workers, uint64_t run, sdsinf_channel **out,
                         sdsinf_err *err)
 {
+    return sdsinf__channel_open(name, config, self, workers, run, 0, out,
+                                err);
+}
+
+int sdsinf__channel_open(const char *name, const char *config, int self,
+                         int workers, uint64_t run, int run_made,
+                         sdsinf_channel **out, sdsinf_err *err)
+{
     if (!out)
         return sdsinf__fail(err, SDSINF_EINVAL, "sdsinf_channel_open: NULL out");
     const sdsinf_channel_methods *m;
@@ -386,6 +394,7 @@ int sdsinf_channel_open(const char *name, const char *config, int self,
     ch->type_ = t;
     ch->max_message = m->max_message; /* an open may change them */
     ch->whole_above = 0;
+    ch->run_made = run_made;
     rc = m->open(ch, config, err);
     if (rc != SDSINF_OK) {
         sdsinf__free(ch);

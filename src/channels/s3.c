@@ -38,7 +38,8 @@
  * sdsinf-<run as 16 hex>, made by run_create and deleted by run_destroy;
  * with bucket= only the run's keys are made and removed.  run_create PUTs
  * <root>created, which open GETs to learn the run is run_destroy's to
- * remove; without it (a program using the channel directly) open makes
+ * remove (an instance of the runtime's, run_made, that finds it gone
+ * fails, making nothing: the run has ended); without it (a program using the channel directly) open makes
  * the run's bucket if it is its own, and cleanup is as the sqs channel's:
  * the instances of a run on this machine hold lock files
  * (channels/presence.h), and the last to close removes the run's objects
@@ -301,7 +302,8 @@ static int remove_alone(void *sc_, sdsinf_err *err)
 }
 
 /* Learns whether run_create made the run (its mark); else makes the
- * run's own bucket. */
+ * run's own bucket, unless its coordinator made it (run_made): then the
+ * run has ended. */
 static int find_run(s3_channel *sc, sdsinf_err *err)
 {
     char key[KEY_CAP + 16];
@@ -317,6 +319,12 @@ static int find_run(s3_channel *sc, sdsinf_err *err)
     if (code != SDSINF_S3_NOT_FOUND)
         return code;
     SDSINF__COUNT(&sc->base, empty, 1);
+    if (sc->base.run_made)
+        return sdsinf__fail(err, SDSINF_ECANCELED,
+                            "channel 's3': worker %d: the run has ended: its "
+                            "mark s3://%s/%.100s is gone (its coordinator "
+                            "removed the run before this worker opened)",
+                            sc->base.self, sc->bucket, key);
     if (sc->set.bucket[0])
         return SDSINF_OK;
     SDSINF__COUNT(&sc->base, send, 1);

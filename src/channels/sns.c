@@ -26,7 +26,10 @@
  * (tagged sdsinf=created) with a policy that lets the topic send to it,
  * and its subscription; run_destroy removes the run's subscriptions, its
  * queues and its topic (never a given one), whatever became of the
- * workers; run_residue counts them.  Without run_create (a program using
+ * workers; run_residue counts them; an instance of the runtime's
+ * (run_made) whose queue is gone fails, making nothing (the run has
+ * ended), and a failed run's coordinator drains the run's messages from a
+ * stack's queues (sdsinf__sqsq_drain).  Without run_create (a program using
  * the channel directly), open makes the topic, its queue and
  * subscription, a send its target's, and the last instance to close on
  * this machine removes the run if asked (channels/presence.h), as the
@@ -452,12 +455,7 @@ static int derive_topic(sns_channel *sc, sdsinf_err *err)
 static int find_queue(sns_channel *sc, sdsinf_err *err)
 {
     sdsinf_requests *req = &sc->base.requests;
-    int code = sc->set.q.queues[0]
-                   ? sdsinf__sqsq_find_shared(sc->aws, "sns", sc->in.name,
-                                              sc->in.url, req, err)
-                   : sdsinf__sqsq_find(sc->aws, sc->in.name, sc->in.url,
-                                       &sc->created, req, err);
-    sc->created |= sc->set.q.queues[0] != 0;
+    int code = sdsinf__sqsq_inbox_find(&sc->in, &sc->created, err);
     if (code == SDSINF_OK && sc->created)
         return sc->set.topic[0] ? (strcpy(sc->topic, sc->set.topic), SDSINF_OK)
                                 : derive_topic(sc, err);
@@ -694,6 +692,18 @@ static int sns_recv(sdsinf_channel *ch, const sdsinf_msg_key *want,
                                                  timeout_ms, err);
 }
 
+/* The control ops (sdsinf__sqsq_control), a drain after the held
+ * messages were published. */
+static int sns_control(sdsinf_channel *ch, int op, void *arg,
+                       sdsinf_err *err)
+{
+    sns_channel *sc = (sns_channel *)ch;
+    int code = op == SDSINF__CONTROL_DRAIN ? publish(sc, err) : SDSINF_OK;
+    return code != SDSINF_OK ? code
+                             : sdsinf__sqsq_control(&sc->in, &sc->set.q, op,
+                                                    arg, err);
+}
+
 /* ---- The run (the coordinator's) ------------------------------------------------ */
 
 static int sns_run_create(void *state, const char *config, uint64_t run,
@@ -774,6 +784,7 @@ const sdsinf_channel_methods sdsinf__channel_sns = {
     .send = sns_send,
     .recv = sns_recv,
     .close = sns_close,
+    .control = sns_control,
     .config_prepare = sns_config_prepare,
     .type_init = sdsinf__aws_type_init,
     .type_cleanup = sdsinf__aws_type_cleanup,

@@ -32,7 +32,10 @@
  * Runs: run_create (the coordinator) makes the run's queues, tagged
  * sdsinf=created, and run_destroy deletes them, whatever became of the
  * workers; open finds its queue (GetQueueUrl, and ListQueueTags for the
- * tag).  Without run_create (a program using the channel directly), open
+ * tag), and an instance of the runtime's (run_made) whose queue is gone
+ * fails, making nothing: the run has ended.  A failed run's coordinator
+ * drains the run's messages from a stack's queues, which outlive it
+ * (sdsinf__sqsq_drain).  Without run_create (a program using the channel directly), open
  * creates its queue and a send its target's if missing, and cleanup is as
  * the fs channel's: the instances of a run on this machine hold lock
  * files (channels/presence.h) in <scratch>/sdsinf-sqs-<prefix>-<run>, and
@@ -132,12 +135,7 @@ static void queue_url(const sqs_channel *sc, int w, char *out)
 static int find_queue(sqs_channel *sc, sdsinf_err *err)
 {
     sdsinf_requests *req = &sc->base.requests;
-    int code = sc->set.queues[0]
-                   ? sdsinf__sqsq_find_shared(sc->aws, "sqs", sc->in.name,
-                                              sc->in.url, req, err)
-                   : sdsinf__sqsq_find(sc->aws, sc->in.name, sc->in.url,
-                                       &sc->created, req, err);
-    sc->created |= sc->set.queues[0] != 0;
+    int code = sdsinf__sqsq_inbox_find(&sc->in, &sc->created, err);
     if (code == 1) { /* not there: a standalone run */
         sc->made = 1;
         code = sdsinf__sqsq_create(sc->aws, &sc->set, sc->in.name, 0,
@@ -415,6 +413,18 @@ static int sqs_recv(sdsinf_channel *ch, const sdsinf_msg_key *want,
                                                  timeout_ms, err);
 }
 
+/* The control ops (sdsinf__sqsq_control), a drain after the held sends
+ * went. */
+static int sqs_control(sdsinf_channel *ch, int op, void *arg,
+                       sdsinf_err *err)
+{
+    sqs_channel *sc = (sqs_channel *)ch;
+    int code = op == SDSINF__CONTROL_DRAIN ? flush_all(sc, err) : SDSINF_OK;
+    return code != SDSINF_OK ? code
+                             : sdsinf__sqsq_control(&sc->in, &sc->set, op, arg,
+                                                    err);
+}
+
 /* ---- The run's queues (the coordinator's) -------------------------------------- */
 
 static int sqs_run_create(void *state, const char *config, uint64_t run,
@@ -469,6 +479,7 @@ const sdsinf_channel_methods sdsinf__channel_sqs = {
     .send = sqs_send,
     .recv = sqs_recv,
     .close = sqs_close,
+    .control = sqs_control,
     .type_init = sdsinf__aws_type_init,
     .type_cleanup = sdsinf__aws_type_cleanup,
     .run_create = sqs_run_create,

@@ -17,6 +17,9 @@
 #define HAND_BACK_PAUSE_MS 50  /* after handing another run's young
                                   messages back, the next poll waits so
                                   that their run's receiver takes them */
+#define DRAIN_WAIT_S 1          /* a drain's polls: long enough that an
+                                  empty answer means an empty queue */
+#define DRAIN_SLICE_MS 5        /* a drain's wait on one poll at a time */
 #define ERR_NONEXISTENT "AWS.SimpleQueueService.NonExistentQueue"
 #define ERR_NONEXISTENT_JSON "QueueDoesNotExist"
 
@@ -764,6 +767,112 @@ int sdsinf__sqsq_inbox_settle(sdsinf_sqsq_inbox *in, sdsinf_err *err)
     sdsinf__aws_abandon(in->poll);
     in->poll = NULL;
     sdsinf__aws_form_free(&in->poll_form);
+    return code;
+}
+
+/* One round of a drain: a poll on each queue of `in` (n) not done yet
+ * (bit w of *todo), all at once, and each waited for in turn in slices
+ * (a request progresses only while waited on) until `deadline`; a queue
+ * whose poll brought none of the run's messages is done.  The first
+ * failure is returned. */
+static int drain_round(sdsinf_sqsq_inbox *in, int n, unsigned char *todo,
+                       double deadline, sdsinf_err *err)
+{
+    int code = SDSINF_OK, left = 0;
+    for (int w = 0; w < n && code == SDSINF_OK; w++)
+        if (todo[w] && (code = poll_start(&in[w], DRAIN_WAIT_S, err)) ==
+                           SDSINF_OK)
+            left++;
+    while (left > 0 && sdsinf__now() < deadline)
+        for (int w = 0; w < n; w++) {
+            sdsinf_aws_response rs;
+            sdsinf_err *e = code == SDSINF_OK ? err : NULL;
+            int r = in[w].poll ? sdsinf__aws_wait(&in[w].poll, DRAIN_SLICE_MS,
+                                                  &rs, e)
+                               : SDSINF_AWS_PENDING;
+            if (r == SDSINF_AWS_PENDING)
+                continue; /* (out of time: abandoned with the inbox) */
+            left--;
+            if (r == SDSINF_OK)
+                r = poll_done(&in[w], &rs, e);
+            sdsinf__aws_response_free(&rs);
+            todo[w] = r == SDSINF_OK && in[w].ngot > 0;
+            sdsinf__sqsq_inbox_release(&in[w], 0); /* what came: dropped */
+            code = code != SDSINF_OK ? code : r;
+        }
+    return code;
+}
+
+int sdsinf__sqsq_drain(sdsinf_sqsq_inbox *own, const sdsinf_sqsq_settings *st,
+                       int ms, sdsinf_err *err)
+{
+    sdsinf_channel *ch = own->ch;
+    const char *slash = strrchr(own->url, '/');
+    int n = ch->workers, code;
+    if (!own->shared || !slash ||
+        (code = sdsinf__sqsq_inbox_settle(own, err)) != SDSINF_OK)
+        return own->shared && slash ? code : SDSINF_OK;
+    sdsinf_sqsq_inbox *in = sdsinf__calloc((size_t)n, sizeof *in);
+    unsigned char *todo = sdsinf__malloc((size_t)n);
+    if (!in || !todo) {
+        sdsinf__free(in);
+        sdsinf__free(todo);
+        return sdsinf__fail(err, SDSINF_ENOMEM,
+                            "channel '%s': no memory to drain the run's "
+                            "queues",
+                            own->channel);
+    }
+    for (int w = 0; w < n; w++) { /* worker w's queue, as own is its own */
+        sdsinf__sqsq_inbox_init(&in[w], ch, own->channel, st, own->claim);
+        sdsinf__sqsq_name(st, ch->run, w, in[w].name);
+        snprintf(in[w].url, sizeof in[w].url, "%.*s%s",
+                 (int)(slash + 1 - own->url), own->url, in[w].name);
+        todo[w] = 1;
+    }
+    double deadline = sdsinf__now() + ms / 1e3;
+    while (code == SDSINF_OK && memchr(todo, 1, (size_t)n) &&
+           sdsinf__now() < deadline)
+        code = drain_round(in, n, todo, deadline, err);
+    for (int w = 0; w < n; w++)
+        sdsinf__sqsq_inbox_release(&in[w], 0);
+    sdsinf__free(in);
+    sdsinf__free(todo);
+    return code;
+}
+
+int sdsinf__sqsq_control(sdsinf_sqsq_inbox *in,
+                         const sdsinf_sqsq_settings *st, int op, void *arg,
+                         sdsinf_err *err)
+{
+    if (op == SDSINF__CONTROL_DRAIN && arg)
+        return sdsinf__sqsq_drain(in, st, *(int *)arg, err);
+    if (op == SDSINF__CONTROL_DRAIN)
+        return sdsinf__fail(err, SDSINF_EINVAL,
+                            "channel '%s', worker %d: a drain needs an int * "
+                            "(the milliseconds it may take)",
+                            in->channel, in->ch->self);
+    return sdsinf__fail(err, SDSINF_ENOTSUP,
+                        "channel '%s', worker %d: no control operation %d",
+                        in->channel, in->ch->self, op);
+}
+
+int sdsinf__sqsq_inbox_find(sdsinf_sqsq_inbox *in, int *created,
+                            sdsinf_err *err)
+{
+    sdsinf_requests *req = &in->ch->requests;
+    *created = in->shared;
+    if (in->shared)
+        return sdsinf__sqsq_find_shared(in->aws, in->channel, in->name,
+                                        in->url, req, err);
+    int code = sdsinf__sqsq_find(in->aws, in->name, in->url, created, req,
+                                 err);
+    if (code == 1 && in->ch->run_made)
+        return sdsinf__fail(err, SDSINF_ECANCELED,
+                            "channel '%s': worker %d: the run has ended: its "
+                            "queue %s is gone (its coordinator removed the "
+                            "run's queues before this worker opened)",
+                            in->channel, in->ch->self, in->name);
+    *created |= in->ch->run_made;
     return code;
 }
 

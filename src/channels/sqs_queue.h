@@ -190,6 +190,14 @@ void sdsinf__sqsq_inbox_init(sdsinf_sqsq_inbox *in, sdsinf_channel *ch,
                              const char *channel,
                              const sdsinf_sqsq_settings *st,
                              sdsinf__claim *claim);
+/* Finds the inbox's queue as an open does: a stack's (missing: as
+ * sdsinf__sqsq_find_shared), else the run's, its URL into in->url, and
+ * whether run_create made it into *created (a stack's: 1); 1 when a
+ * standalone run lacks it (the open makes it).  A run its coordinator made
+ * (ch->run_made) whose queue is gone has ended: SDSINF_ECANCELED saying
+ * so. */
+int sdsinf__sqsq_inbox_find(sdsinf_sqsq_inbox *in, int *created,
+                            sdsinf_err *err);
 /* The next message on the inbox's queue within timeout_ms, as the
  * channel's recv (sdsinf.h); receives are counted as receive/empty,
  * deletes as remove.  A long poll may outlive the call (the next picks it
@@ -217,6 +225,20 @@ int sdsinf__sqsq_close(sdsinf_sqsq_inbox *in, sdsinf__standalone *alone,
                        int code, int cleanup,
                        sdsinf__standalone_remove remove, void *ctx,
                        sdsinf_err *err);
+/* Removes the run's messages from its workers' shared queues (the
+ * instance's run, workers 0..ch->workers-1; in is an instance's inbox on
+ * one of them, settled first) for up to ms: polls of 1 s on all at once,
+ * again on each that brought some of the run's, until one brings none;
+ * another run's messages are handed back as a receive does, and messages
+ * a dead receiver took stay hidden until their visibility timeout ends.
+ * On a run's own queues (which run_destroy deletes) nothing. */
+int sdsinf__sqsq_drain(sdsinf_sqsq_inbox *in, const sdsinf_sqsq_settings *st,
+                       int ms, sdsinf_err *err);
+/* The control ops of both channels: SDSINF__CONTROL_DRAIN (arg: int *ms)
+ * as sdsinf__sqsq_drain; SDSINF_ENOTSUP for others. */
+int sdsinf__sqsq_control(sdsinf_sqsq_inbox *in,
+                         const sdsinf_sqsq_settings *st, int op, void *arg,
+                         sdsinf_err *err);
 /* Frees what the inbox holds and cuts its poll short; `forked`: this is a
  * fork()ed child whose poll's connection is the parent's (left alone). */
 void sdsinf__sqsq_inbox_release(sdsinf_sqsq_inbox *in, int forked);

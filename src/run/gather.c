@@ -60,8 +60,8 @@ typedef struct gather {
 
 int sdsinf__coordinator_open(run_ctx *c, sdsinf_err *err)
 {
-    return sdsinf_channel_open(c->channel, c->o->channel_config, c->W,
-                               c->W + 1, c->run, &c->coord, err);
+    return sdsinf__channel_open(c->channel, c->o->channel_config, c->W,
+                                c->W + 1, c->run, 1, &c->coord, err);
 }
 
 /* How much a failure says of its own: 0 a consequence of another (a

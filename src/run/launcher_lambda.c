@@ -132,6 +132,23 @@ static int lambda_start(sdsinf_launch *l, sdsinf_err *err)
 
 /* ---- In a worker: its children ------------------------------------------------ */
 
+/* Test hooks (cli.lambda_launch): SDSINF_TEST_CHILD_FUNCTION=w:NAME has
+ * worker w invoke its children on function NAME (one that does not exist:
+ * an Invoke refused mid-tree), fn for the others; SDSINF_TEST_CHILD_DELAY=
+ * w:MS has worker w wait MS ms first (its subtree invoked late: after its
+ * run ended). */
+static const char *child_function(int self, const char *fn)
+{
+    const char *s = getenv("SDSINF_TEST_CHILD_FUNCTION");
+    const char *d = getenv("SDSINF_TEST_CHILD_DELAY");
+    int w, at = 0, ms;
+    if (d && sscanf(d, "%d:%d", &w, &ms) == 2 && w == self)
+        sdsinf__sleep_ms(ms);
+    return s && sscanf(s, "%d:%n", &w, &at) == 1 && at > 0 && w == self
+               ? s + at
+               : fn;
+}
+
 /* Invokes the worker's children on the function it runs in; they run on
  * their own (nothing to wait for: *kids stays NULL). */
 static int lambda_start_children(const sdsinf_worker_spec *s, void **kids,
@@ -144,7 +161,8 @@ static int lambda_start_children(const sdsinf_worker_spec *s, void **kids,
                             "but not in a Lambda function "
                             "($AWS_LAMBDA_FUNCTION_NAME unset): its children "
                             "cannot be invoked", s->worker);
-    return invoke_children(fn, s, s->worker, err);
+    return invoke_children(child_function(s->worker, fn), s, s->worker,
+                           err);
 }
 
 static int lambda_end_children(void *kids)

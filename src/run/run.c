@@ -18,6 +18,8 @@
 #include <unistd.h>
 
 #define MIN_MESSAGE 256         /* the least a limit may be: a header, a row */
+#define DRAIN_MS 5000           /* the longest a failed run's coordinator
+                                   drains what would outlive the run */
 
 void sdsinf_run_opts_init(sdsinf_run_opts *o)
 {
@@ -222,6 +224,7 @@ int sdsinf__run_create(run_ctx *c, sdsinf_err *err)
 
 /* Starts the workers with launcher lm, gathers their reports at the
  * coordinator's endpoint, and waits until every worker is gone; then
+ * (a failed run's first draining its messages from a stack's queues)
  * removes the run's channel state (closing the endpoint, the last one
  * open, with cleanup) and its files. */
 static int run_launch(run_ctx *c, const sdsinf_launcher_methods *lm,
@@ -258,6 +261,11 @@ static int run_launch(run_ctx *c, const sdsinf_launcher_methods *lm,
     if (lm->wait)
         lm->wait(&l);
     c->st->seconds = sdsinf__now() - c->ready;
+    int drain_ms = DRAIN_MS;
+    if ((rc != SDSINF_OK || c->canceled) && c->coord) /* the run's messages
+        on queues that outlive it (a stack's; none elsewhere: ENOTSUP) */
+        sdsinf_channel_control(c->coord, SDSINF__CONTROL_DRAIN, &drain_ms,
+                               NULL);
     if (c->coord) { /* the coordinator's own requests count too */
         sdsinf_requests q;
         sdsinf_channel_requests(c->coord, &q);

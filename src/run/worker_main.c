@@ -169,8 +169,8 @@ static int worker_open(one_worker *t, int w, int W, const char *channel,
     const sdsinf__local_shard *sh = t->wo.shard;
     int rc;
     t->layers = sh->layers;
-    if ((rc = sdsinf_channel_open(channel, config, w, W + 1, t->wo.run,
-                                  &t->wo.channel, err)) != SDSINF_OK)
+    if ((rc = sdsinf__channel_open(channel, config, w, W + 1, t->wo.run, 1,
+                                   &t->wo.channel, err)) != SDSINF_OK)
         return rc;
     t->wo.max_message = sdsinf__message_limit(t->wo.channel, max_message);
     t->wo.whole_above = sdsinf__whole_above(t->wo.channel,
@@ -408,9 +408,11 @@ static void tell_failure(const sdsinf_worker_spec *s, const sdsinf_err *e)
     unsigned char note[SDSINF__MSG_HEADER + SDSINF__NOTE_MSG];
     char msg[SDSINF__NOTE_MSG + 1];
     int w = s->worker;
-    if (sdsinf_channel_open(s->channel, s->channel_config, w, s->workers + 1,
-                            s->run, &ch, NULL) != SDSINF_OK)
-        return; /* nobody to tell: the run's start timeout will */
+    if (sdsinf__channel_open(s->channel, s->channel_config, w,
+                             s->workers + 1, s->run, 1, &ch, NULL) !=
+        SDSINF_OK)
+        return; /* nobody to tell (the run's start timeout will), or the
+                   run has ended */
     if (!strncmp(e->msg, "worker ", 7))
         snprintf(msg, sizeof msg, "%s", e->msg);
     else
