@@ -3,8 +3,9 @@
  * hands another run's message back by its age (sqs_queue.h): a young one
  * visible again at once, so its own run's receiver gets it, and the next
  * poll held back a moment; an old one (its run must be dead) hidden for
- * the visibility timeout; a failed run's coordinator drains its run's
- * messages and leaves another run's.  Skipped (77) without an emulator. */
+ * the visibility timeout; a full answer of another run's young messages
+ * hidden a moment, so a receiver behind them gets its own; a failed run's
+ * coordinator drains its run's messages and leaves another run's.  Skipped (77) without an emulator. */
 #include "testutil.h"
 
 #include "channels/channels.h"
@@ -128,6 +129,27 @@ static void test_young_back_at_once(void **state)
     close_w(b1);
 }
 
+/* A queue crowded with 12 young messages of run b (dead, or not polling),
+ * sent before run a's: a's receiver gets its own all the same (answers of
+ * b's alone are hidden a moment, and what is behind them comes up). */
+static void test_crowded(void **state)
+{
+    fixture *f = *state;
+    uint64_t a = ++g_run, b = ++g_run;
+    sdsinf_channel *a0 = open_w(f, 0, a), *a1 = open_w(f, 1, a),
+                   *b0 = open_w(f, 0, b);
+    for (int i = 0; i < 12; i++)
+        send_text(b0, "for b");
+    send_text(a0, "for a");
+    double t0 = sdsinf__now();
+    expect(a1, 15000, "for a");
+    print_message("a got its own behind 12 of b's in %.0f ms\n",
+                  (sdsinf__now() - t0) * 1e3);
+    close_w(a0);
+    close_w(a1);
+    close_w(b0);
+}
+
 /* Run b's message, older than the visibility timeout (3 s here): b is
  * taken for dead, the message hidden for 3 s, then visible to b again. */
 static void test_old_hidden(void **state)
@@ -207,6 +229,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_young_back_at_once, setup_young,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_old_hidden, setup_old, teardown),
-        cmocka_unit_test_setup_teardown(test_drain, setup_young, teardown)};
+        cmocka_unit_test_setup_teardown(test_drain, setup_young, teardown),
+        cmocka_unit_test_setup_teardown(test_crowded, setup_young, teardown)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -17,6 +17,9 @@
 #define HAND_BACK_PAUSE_MS 50  /* after handing another run's young
                                   messages back, the next poll waits so
                                   that their run's receiver takes them */
+#define CROWDED_HIDE_S 2       /* a full answer of other runs' messages is
+                                  hidden this long, so that what is behind
+                                  it (this run's) comes up */
 #define DRAIN_WAIT_S 1          /* a drain's polls: long enough that an
                                   empty answer means an empty queue */
 #define DRAIN_SLICE_MS 5        /* a drain's wait on one poll at a time */
@@ -642,6 +645,13 @@ static int poll_done(sdsinf_sqsq_inbox *in, sdsinf_aws_response *rs,
         else if (code == 1) /* another run's pointer: dropped */
             code = SDSINF_OK;
     }
+    /* a full answer of young ones only: handed back at once they would
+     * come again at the next poll, and this run's, behind them, never (a
+     * dead run's leftovers crowd a shared queue); hidden a moment, they
+     * delay their own run, if alive, by that much */
+    if (i == SDSINF_SQSQ_BATCH && theirs == (1u << SDSINF_SQSQ_BATCH) - 1)
+        for (int k = 0; k < i; k++)
+            again_s[k] = again_s[k] ? again_s[k] : CROWDED_HIDE_S;
     SDSINF__COUNT(in->ch, units, sdsinf__sqsq_units(bytes));
     in->got0 = 0;
     in->ngot = n;
