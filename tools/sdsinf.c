@@ -1388,6 +1388,16 @@ static int check_run_opts(const opts *o, int workers)
     return rc == SDSINF_EINVAL ? usage_error("%s", err.msg) : 0;
 }
 
+/* An unknown launcher or channel (or one this build left out) is bad
+ * usage, said before the files or a stack are looked at: 0 when known. */
+static int unknown_names(const opts *o)
+{
+    return (o->launcher && !sdsinf_launcher_find(o->launcher)) ||
+                   (o->channel && !sdsinf_channel_find(o->channel))
+               ? check_run_opts(o, 0)
+               : 0;
+}
+
 static const char *channel_name(const opts *o)
 {
     sdsinf_run_opts ro;
@@ -1480,7 +1490,7 @@ static void json_cost(cJSON *j, const opts *o, const sdsinf_run_stats *st,
         return;
     }
     cJSON_AddNullToObject(j, "cost_usd");
-    if (o->json && !o->quiet) /* (the summary shows no cost) */
+    if (o->json && !o->quiet) /* (the summary says so itself) */
         fprintf(stderr, "sdsinf: no cost_usd: %s\n", err.msg);
 }
 
@@ -2645,6 +2655,8 @@ int main(int argc, char **argv)
     if (o.payload && !c->operand)
         return usage_error("%s takes no argument '%s' (only run, cost and "
                            "report take a file)", c->name, o.payload);
+    if ((rc = unknown_names(&o)))
+        return rc;
     if (missing_input(c, &o))
         return 1;
     return c->run(&o);
