@@ -682,17 +682,26 @@ static int aws_destroy(int argc, char **argv)
     if (rc || (rc = aws_stack_check("destroy", &o)))
         return rc;
     double t0 = now_s();
-    fprintf(stderr, "destroying stack %s\n", o.stack);
-    if (sdsinf_stack_destroy(o.stack, aws_to_stderr, NULL, &err) != SDSINF_OK)
+    sdsinf_stack_info st;
+    /* no such stack (describe's EINVAL): one answer, "none"; any other
+     * failure destroy itself reports */
+    int none = sdsinf_stack_describe(o.stack, &st, &err) == SDSINF_EINVAL;
+    if (!none)
+        fprintf(stderr, "destroying stack %s\n", o.stack);
+    if (sdsinf_stack_destroy(o.stack, none ? NULL : aws_to_stderr, NULL,
+                             &err) != SDSINF_OK)
         return cli_error(&err);
     double secs = now_s() - t0;
     if (!o.json) {
-        printf("stack %s: removed in %.1f s\n", o.stack, secs);
+        if (none)
+            printf("stack %s: none (nothing to remove)\n", o.stack);
+        else
+            printf("stack %s: removed in %.1f s\n", o.stack, secs);
         return 0;
     }
     cJSON *j = cJSON_CreateObject();
     cJSON_AddStringToObject(j, "stack", o.stack);
-    cJSON_AddStringToObject(j, "status", "DELETE_COMPLETE");
+    cJSON_AddStringToObject(j, "status", none ? "NONE" : "DELETE_COMPLETE");
     cJSON_AddNumberToObject(j, "seconds", secs);
     rc = cli_json_write(j, stdout, &err);
     putchar('\n');

@@ -2227,9 +2227,13 @@ static int cmd_plan(const opts *o)
     calibration cal = {0};
     sdsinf_model *m = NULL;
     long long images = 0;
-    int bound = o->max_seconds > 0 || o->max_usd > 0, rc;
+    int bound = o->max_seconds > 0 || o->max_usd > 0, rc, usage;
     if (o->images && parse_ll("--images", o->images, 1, &images))
         return EXIT_USAGE;
+    if (o->max_seconds > 0 && o->max_usd > 0)
+        return usage_error("--max-seconds and --max-usd: give one of them "
+                           "(the cheapest within a time, or the fastest "
+                           "within a budget)");
     if (o->calibrate && o->calibration)
         return usage_error("--calibrate measures; --calibration reads "
                            "measurements: one of them");
@@ -2243,6 +2247,10 @@ static int cmd_plan(const opts *o)
         return usage_error("plan needs --images M: the images to plan for");
     if (o->out && !o->calibrate)
         return usage_error("--out is where --calibrate writes");
+    plan_opts po = {images, o->max_seconds, o->max_usd, o->prices,
+                    o->region, o->plot, o->machines, o->json};
+    if (o->machines && plan_machines_check(&po, &usage, &err))
+        return usage ? usage_error("%s", err.msg) : cli_error(&err);
     if (o->calibration) {
         rc = calibrate_load(o->calibration, &cal, &err);
     } else {
@@ -2264,11 +2272,8 @@ static int cmd_plan(const opts *o)
         if (!rc && !bound)
             rc = calibration_summary(o, &cal, &err);
     }
-    if (!rc && bound) {
-        plan_opts po = {images, o->max_seconds, o->max_usd, o->prices,
-                        o->region, o->plot, o->machines, o->json};
+    if (!rc && bound)
         rc = plan_report(&po, &cal, &err);
-    }
     calibrate_free(&cal);
     sdsinf_model_free(m);
     return rc == SDSINF_OK ? 0 : cli_error(&err);
