@@ -132,7 +132,8 @@ for _ in $(seq 120); do # its coordinator ends it before the stack goes
     [ "$(field "$tmp/st.j" "r['runs'][-1]['state']")" = done ] && break
     sleep 1
 done
-[ "$(field "$tmp/st.j" "r['runs'][-1]['state']")" = done ] || fail "the interrupted run did not end"
+[ "$(field "$tmp/st.j" "r['runs'][-1]['state']")" = done ] ||
+    fail "the interrupted run did not end: $(field "$tmp/st.j" "r['runs'][-1]")"
 echo "ok: exit 143: $(tail -n 1 "$tmp/i.err")"
 
 if [ -n "$data" ] && [ -f "$data/graphchallenge/neuron1024/n1024-l120.tsv" ]; then

@@ -312,23 +312,13 @@ static void on_stop(int sig)
     _exit(128 + sig);
 }
 
-/* Catches SIGINT and SIGTERM (unless ignored on entry) with on_stop, its
- * words from r. */
+/* Catches SIGINT and SIGTERM with on_stop, its words from r. */
 static void say_on_stop(const run_call *r)
 {
-    int sigs[2] = {SIGINT, SIGTERM};
     snprintf(gone_on, sizeof gone_on, "): the run goes on on Lambda; its "
              "record will be %s, and `sdsinf aws status --stack %s` shows "
              "it\n", r->where, r->stack);
-    for (int i = 0; i < 2; i++) {
-        struct sigaction sa;
-        if (sigaction(sigs[i], NULL, &sa) != 0 || sa.sa_handler == SIG_IGN)
-            continue;
-        memset(&sa, 0, sizeof sa);
-        sa.sa_handler = on_stop;
-        sigemptyset(&sa.sa_mask);
-        sigaction(sigs[i], &sa, NULL);
-    }
+    cli_catch_stop_signals(on_stop);
 }
 
 /* Invokes the stack's function with the coordinator's event, after

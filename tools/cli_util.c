@@ -4,6 +4,7 @@
 #include "cli_util.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,6 +42,20 @@ int cli_json_store(const cJSON *o, const char *path, sdsinf_err *err)
     }
     sdsinf_output_abort(&out);
     return rc;
+}
+
+void cli_catch_stop_signals(void (*handler)(int sig))
+{
+    int sigs[2] = {SIGINT, SIGTERM};
+    for (int i = 0; i < 2; i++) {
+        struct sigaction sa;
+        if (sigaction(sigs[i], NULL, &sa) != 0 || sa.sa_handler == SIG_IGN)
+            continue;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = handler;
+        sigemptyset(&sa.sa_mask);
+        sigaction(sigs[i], &sa, NULL);
+    }
 }
 
 /* j's number `key`, 0 when absent. */

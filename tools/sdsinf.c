@@ -80,21 +80,6 @@ static void on_stop_signal(int sig)
     stop_signal = sig;
 }
 
-/* Catches SIGINT and SIGTERM, unless ignored on entry (a background job's
- * SIGINT stays ignored); no SA_RESTART: a wait returns at once. */
-static void catch_stop_signals(void)
-{
-    int sigs[2] = {SIGINT, SIGTERM};
-    for (int i = 0; i < 2; i++) {
-        struct sigaction sa;
-        if (sigaction(sigs[i], NULL, &sa) != 0 || sa.sa_handler == SIG_IGN)
-            continue;
-        memset(&sa, 0, sizeof sa);
-        sa.sa_handler = on_stop_signal;
-        sigemptyset(&sa.sa_mask);
-        sigaction(sigs[i], &sa, NULL);
-    }
-}
 
 /* Says what an interrupted command did (err: the run's cancel, or NULL
  * when it came after the run) and gives its exit status. */
@@ -1620,7 +1605,7 @@ static int run_distributed(const opts *o, const run_setup *rs)
         rc = EXIT_USAGE; /* the plan's worker count: a tree that fits */
         goto done;
     }
-    catch_stop_signals();
+    cli_catch_stop_signals(on_stop_signal);
     meter prog = {0};
     run_opts_progress(o, &ro, &prog);
     int run_rc = sdsinf_run(in.m, in.plan, &in.images, &ro, &res, &st, &err);
@@ -1871,7 +1856,7 @@ static int demo_run(demo *d, const opts *o, sdsinf_err *err)
     meter prog = {0};
     run_opts_from(o, &ro);
     run_opts_progress(o, &ro, &prog);
-    catch_stop_signals();
+    cli_catch_stop_signals(on_stop_signal);
     rc = sdsinf_run(d->in.m, d->in.plan, &d->in.images, &ro, &d->dist,
                     &d->st, err);
     meter_end(&prog);
