@@ -118,7 +118,7 @@ echo "ok: status: $(field "$tmp/st.j" "[(x['name'], x['state']) for x in r['runs
 
 echo "== interrupted while waiting: the run goes on, where its record will be"
 "$sdsinf" aws run --stack $stack --weights "$tmp/g" --images "$img" --workers 2 \
-    --channel sqs >"$tmp/i.txt" 2>"$tmp/i.err" &
+    --method block --channel sqs >"$tmp/i.txt" 2>"$tmp/i.err" &
 pid=$!
 for _ in $(seq 300); do grep -q "^invoked" "$tmp/i.err" && break; sleep 0.1; done
 kill -TERM $pid # (a background job ignores SIGINT)
