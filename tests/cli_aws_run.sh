@@ -12,8 +12,10 @@
 # fetched; a run from local paths stages them first (0 bytes: uploaded
 # already); the coordinator's JSON and record carry what it staged itself
 # (the plan it made, the workers' inputs); a run that fails on Lambda
-# exits 1 with its error, recorded as failed in `sdsinf aws status`; a
-# stack without its function is refused saying how to deploy it.  With
+# exits 1 with its error, recorded as failed in `sdsinf aws status`; one
+# interrupted (SIGTERM) while it waits exits 143 saying where the record
+# will be, and the run ends on its own; a stack without its function is
+# refused saying how to deploy it.  With
 # the shared data, the real 1024x120 network's first 6,000 images on 8
 # workers reproduce the golden categories.
 set -euo pipefail
@@ -113,6 +115,26 @@ rc=0
 [ "$(field "$tmp/st.j" "r['runs'][1]['result']['staged']['uploaded'] + r['runs'][1]['result']['staged']['skipped'] >= 5")" = True ] ||
     fail "the coordinator's record has no staged: $(field "$tmp/st.j" "r['runs'][1]['result']")"
 echo "ok: status: $(field "$tmp/st.j" "[(x['name'], x['state']) for x in r['runs']]"); the coordinator staged $(field "$tmp/st.j" "r['runs'][1]['result']['staged']")"
+
+echo "== interrupted while waiting: the run goes on, where its record will be"
+"$sdsinf" aws run --stack $stack --weights "$tmp/g" --images "$img" --workers 2 \
+    --method block --channel sqs >"$tmp/i.txt" 2>"$tmp/i.err" &
+pid=$!
+for _ in $(seq 300); do grep -q "^invoked" "$tmp/i.err" && break; sleep 0.1; done
+kill -TERM $pid # (a background job ignores SIGINT)
+rc=0; wait $pid || rc=$?
+where=$(sed -n 's/^invoked .*; waiting for //p' "$tmp/i.err")
+[ "$rc" = 143 ] && [ -n "$where" ] &&
+    grep -qF "interrupted (SIGTERM): the run goes on on Lambda; its record will be $where, and \`sdsinf aws status --stack $stack\` shows it" "$tmp/i.err" ||
+    fail "SIGTERM: exit $rc: $(cat "$tmp/i.err")"
+for _ in $(seq 120); do # its coordinator ends it before the stack goes
+    "$sdsinf" aws status --stack $stack --json >"$tmp/st.j"
+    [ "$(field "$tmp/st.j" "r['runs'][-1]['state']")" = done ] && break
+    sleep 1
+done
+[ "$(field "$tmp/st.j" "r['runs'][-1]['state']")" = done ] ||
+    fail "the interrupted run did not end: $(field "$tmp/st.j" "r['runs'][-1]")"
+echo "ok: exit 143: $(tail -n 1 "$tmp/i.err")"
 
 if [ -n "$data" ] && [ -f "$data/graphchallenge/neuron1024/n1024-l120.tsv" ]; then
     echo "== the real 1024x120 network, first 6,000 images, 8 workers, coordinator on Lambda"

@@ -81,6 +81,13 @@ check 2 "unknown launcher 'nope'" "run --launcher nope" \
     "${run_good[@]}" --launcher nope
 check 2 "unknown channel 'nope'" "run --channel nope" \
     "${run_good[@]}" --channel nope
+# an unknown name is said first, whatever else is wrong (a stack, files)
+check 2 "unknown launcher 'lamda'" "run --launcher lamda --stack S, no files" \
+    "$bin" run --launcher lamda --stack S --workers 8 --weights "$tmp/none" \
+    --images "$tmp/none"
+check 2 "unknown channel 'sqq'" "run --channel sqq --stack S, no files" \
+    "$bin" run --channel sqq --stack S --workers 8 --weights "$tmp/none" \
+    --images "$tmp/none"
 check 2 "channel mem does not work between processes" \
     "run --launcher local --channel mem" \
     "${run_good[@]}" --launcher local --channel mem

@@ -118,6 +118,9 @@ for lib in $(field "$tmp/p.j" "' '.join(b['soname'] for b in r['bundled'])"); do
 done
 "$sdsinf" aws package --image "$tmp/img" >/dev/null # its own kind: replaced
 mkdir "$tmp/mine" && echo keep >"$tmp/mine/notes"
+rc=0; "$sdsinf" aws package --out "$tmp/mine" 2>"$tmp/err" || rc=$?
+[ "$rc" = 2 ] && grep -q -- "--out $tmp/mine is a directory: give a file name" "$tmp/err" ||
+    fail "--out a directory: exit $rc, $(cat "$tmp/err")"
 rc=0; "$sdsinf" aws package --image "$tmp/mine" 2>"$tmp/err" || rc=$?
 [ "$rc" = 1 ] && grep -q "not what this command writes" "$tmp/err" && [ "$(cat "$tmp/mine/notes")" = keep ] ||
     fail "a directory of someone else's: exit $rc, $(cat "$tmp/err")"

@@ -7,7 +7,8 @@
 # bound is reported with the nearest configuration; a budget picks the
 # fastest within it; --plot draws a PNG and an SVG with gnuplot, and
 # without gnuplot says so and succeeds;
-# a bad calibration file fails naming the file; usage errors exit 2;
+# a bad calibration file fails naming the file; usage errors exit 2 (an
+# unpriced --machines type, both bounds at once);
 # bench/probe_latency.py measures request latencies on the AWS emulator
 # into a price table plan takes.
 set -u
@@ -91,9 +92,16 @@ check 0 '"achievable"' "plan --machines c5.xlarge" "$sdsinf" plan \
     --machines c5.xlarge --json
 expect "... no other EC2 type" \
     "$(tail -1 "$tmp/stdout" | grep -o '"instance":"[^"]*"' | sort -u | grep -vc c5.xlarge)" -eq 0
-check 1 "'t2.nano' is not an instance type" "plan --machines t2.nano" \
+check 2 "'t2.nano' is not an instance type" "plan --machines t2.nano" \
     "$sdsinf" plan --calibration "$tmp/cal.json" --images 10 \
     --max-seconds 60 --machines t2.nano
+check 2 "'c9.bogus' is not an instance type" \
+    "plan --machines c9.bogus, before calibrating" \
+    "$sdsinf" plan --neurons 64 --layers 4 --images 10 --max-seconds 60 \
+    --machines c9.bogus
+check 2 "--max-seconds and --max-usd: give one of them" "plan: both bounds" \
+    "$sdsinf" plan --calibration "$tmp/cal.json" --images 10 \
+    --max-seconds 60 --max-usd 0.01
 
 echo "== calibrate and plan at once, from --neurons --layers"
 check 0 '"achievable":true' "plan --neurons 64 --layers 4 --json" \

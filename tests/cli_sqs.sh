@@ -6,7 +6,7 @@
 # fails on a bad option leave no queue either, and a coordinator killed
 # mid-run (SIGKILL) leaves its queues to `sdsinf clean`, which removes
 # them; a throttled open (every 2nd GetQueueUrl refused) has each retry
-# counted; bad settings fail with a clear error.  With SDSINF_SQS_REAL=1 and the shared data, the real 6,000
+# counted; a run without a price table says its cost is unknown; bad settings fail with a clear error.  With SDSINF_SQS_REAL=1 and the shared data, the real 6,000
 # images on 8 workers (hypergraph plan) reproduce the golden categories,
 # and the run's requests are printed.  with_aws.sh then checks that the
 # emulator holds nothing at all.
@@ -44,6 +44,13 @@ check "W=6 threads" --workers 6 --launcher threads
 check "4 x 2 levels, batches, own settings" --workers 20 --bfr 4 --nlevels 2 \
     --batch-size 16 --channel-config "prefix=sdsinf-test,visibility=120,wait=5"
 check "chunks of 20 KiB" --workers 4 --max-message 20000
+# no price table: the summary says the cost is unknown and how to price it
+SDSINF_PRICES=$tmp/none "$sdsinf" run --weights "$tmp/g" --images "$img" \
+    --channel sqs --workers 2 >"$tmp/sum" 2>&1
+grep -q "^cost unknown: .*sdsinf cost RUN.json --prices FILE" "$tmp/sum" &&
+    ! grep -q 'cost \$' "$tmp/sum" || { cat "$tmp/sum"; echo "FAIL: no price table"; exit 1; }
+no_queues "no price table"
+echo "ok: no price table: $(grep '^cost' "$tmp/sum")"
 
 echo "== throttled: every 5th request refused (503 SlowDown, 400 Throttling)"
 throttled_run sqs 3 no_queues

@@ -193,8 +193,10 @@ t0=$(date +%s.%N)
 "$sdsinf" aws destroy --stack $stack 2>"$tmp/err"
 grep -q "emptied bucket $bucket: $objects objects" "$tmp/err"
 echo "ok: destroyed in $(echo "$(date +%s.%N) - $t0" | bc) s with $objects objects in the bucket"
-"$sdsinf" aws destroy --stack $stack 2>"$tmp/err"
-grep -q "nothing to remove" "$tmp/err"
+"$sdsinf" aws destroy --stack $stack >"$tmp/out" 2>"$tmp/err"
+[ "$(cat "$tmp/out")" = "stack $stack: none (nothing to remove)" ] && [ ! -s "$tmp/err" ] ||
+    { cat "$tmp/out" "$tmp/err"; echo "FAIL: destroy of no stack"; exit 1; }
+"$sdsinf" aws destroy --stack $stack --json | grep -q '"status":"NONE"'
 rc=0
 "$sdsinf" aws status --stack $stack 2>"$tmp/err" || rc=$?
 [ "$rc" -eq 1 ] && grep -q "no stack" "$tmp/err"

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # cli_usage.sh - the command line's usage and JSON: each command takes only
 # its own flags (another command's is bad usage naming both), `CMD --help`
-# and `help CMD` print the command's usage, `help` an unknown command is
-# bad usage listing the known ones, a channel the build left out is bad
-# usage saying how to get it, before anything is loaded (as is an s3://
+# (`aws SUBCOMMAND --help` too) and `help CMD` print the command's usage,
+# `help` an unknown command is bad usage listing the known ones, a channel
+# the build left out is bad usage saying how to get it, before anything is loaded (as is an s3://
 # location in a build without the AWS client: a failure), and --json stays
 # valid JSON whatever a path holds (a double quote, a backslash, a tab).
 # usage: cli_usage.sh SDSINF [DATA_DIR]   (the data directory is unused)
@@ -84,6 +84,11 @@ for c in infer generate convert partition sdsinf-export sdsinf-import run \
          demo clean version; do
     check 0 "usage: sdsinf $c" "$c --help" "$bin" "$c" --help
 done
+for c in package template deploy upload run status destroy; do
+    check 0 "sdsinf aws $c " "aws $c --help" "$bin" aws $c --help
+    check 0 "sdsinf aws $c " "aws $c -h, after a flag" "$bin" aws $c --json -h
+done
+check 0 "--always-on" "aws server --help: its flags" "$bin" aws server --help
 check 0 "" "help generate" "$bin" help generate
 expect "... has no run flag" "$(grep -c -- '--channel' "$tmp/stdout")" = 0
 check 0 "commands:" "help" "$bin" help

@@ -652,12 +652,16 @@ typedef struct status_out {
     cJSON *list; /* --json */
 } status_out;
 
+/* The width of the type column: the longest type a template of aws.c has
+ * (AWS::Lambda::EventInvokeConfig). */
+#define TYPE_WIDTH 30
+
 static int resource_out(const sdsinf_stack_item *it, void *arg)
 {
     status_out *s = arg;
     if (!s->list) {
-        printf("  %-28s %-22s %-16s %s\n", it->type, it->logical, it->status,
-               it->physical);
+        printf("  %-*s %-22s %-16s %s\n", TYPE_WIDTH, it->type, it->logical,
+               it->status, it->physical);
         return 0;
     }
     cJSON *r = cJSON_CreateObject();
@@ -717,17 +721,26 @@ static int aws_destroy(int argc, char **argv)
     if (rc || (rc = aws_stack_check("destroy", &o)))
         return rc;
     double t0 = now_s();
-    fprintf(stderr, "destroying stack %s\n", o.stack);
-    if (sdsinf_stack_destroy(o.stack, aws_to_stderr, NULL, &err) != SDSINF_OK)
+    sdsinf_stack_info st;
+    /* no such stack (describe's EINVAL): one answer, "none"; any other
+     * failure destroy itself reports */
+    int none = sdsinf_stack_describe(o.stack, &st, &err) == SDSINF_EINVAL;
+    if (!none)
+        fprintf(stderr, "destroying stack %s\n", o.stack);
+    if (sdsinf_stack_destroy(o.stack, none ? NULL : aws_to_stderr, NULL,
+                             &err) != SDSINF_OK)
         return cli_error(&err);
     double secs = now_s() - t0;
     if (!o.json) {
-        printf("stack %s: removed in %.1f s\n", o.stack, secs);
+        if (none)
+            printf("stack %s: none (nothing to remove)\n", o.stack);
+        else
+            printf("stack %s: removed in %.1f s\n", o.stack, secs);
         return 0;
     }
     cJSON *j = cJSON_CreateObject();
     cJSON_AddStringToObject(j, "stack", o.stack);
-    cJSON_AddStringToObject(j, "status", "DELETE_COMPLETE");
+    cJSON_AddStringToObject(j, "status", none ? "NONE" : "DELETE_COMPLETE");
     cJSON_AddNumberToObject(j, "seconds", secs);
     rc = cli_json_write(j, stdout, &err);
     putchar('\n');
@@ -740,6 +753,7 @@ typedef struct aws_command {
     const char *name;
     int (*run)(int argc, char **argv); /* argv after the subcommand */
     const char *synopsis, *about;
+    int own_help; /* answers --help itself (its flags' table) */
 } aws_command;
 
 static const aws_command AWS_COMMANDS[] = {
@@ -748,13 +762,13 @@ static const aws_command AWS_COMMANDS[] = {
      "the Lambda function's code: a zip of the bootstrap (this program, or "
      "EXE) and the libraries it needs that Amazon Linux 2023 lacks (lib/), "
      "checked against AL2023's glibc 2.34; or, with --image, a directory "
-     "with a Dockerfile on the provided.al2023 image and those files"},
+     "with a Dockerfile on the provided.al2023 image and those files", 0},
     {"template", aws_template,
      "[--max-workers N] [--package KEY [--memory MB] [--arch A]] [--server]",
      "print the CloudFormation template sdsinf deploys: a bucket, a topic, "
      "queues 0..N subscribed to it, the worker role; with --package the "
      "worker function from the zip at KEY in the stack's bucket; with "
-     "--server the role and instance profile of sdsinf aws server"},
+     "--server the role and instance profile of sdsinf aws server", 0},
     {"deploy", aws_deploy,
      "--stack NAME [--max-workers N] [--memory MB] [--arch A] "
      "[--package KEY | --no-function] [--server] [--json] "
@@ -765,26 +779,26 @@ static const aws_command AWS_COMMANDS[] = {
      "The worker function's code is this program's package, stored in the "
      "stack's bucket under its hash (the same package uploads nothing); "
      "--package KEY: a zip there already; --no-function: the channels' "
-     "resources only"},
+     "resources only", 0},
     {"upload", aws_upload,
      "--stack NAME [--weights P] [--plan P] [--images P] [--check P] "
      "[--json]",
      "stage a model, plan, images and golden file in the stack's bucket, "
      "content-addressed (what is there already is not uploaded again), and "
-     "print their s3:// locations for run"},
+     "print their s3:// locations for run", 0},
     {"run", aws_run, "--stack NAME [--wait-s S] [--json] RUN'S FLAGS",
      "a run whose coordinator is the stack's function too: local data "
      "staged first, the run's JSON, categories and metrics written to "
      "s3://BUCKET/runs/NAME/, waited for there (default 960 s) and printed "
-     "as sdsinf run prints it (local --out, --scores, --metrics fetched)"},
+     "as sdsinf run prints it (local --out, --scores, --metrics fetched)", 0},
     {"status", aws_status, "--stack NAME [--json]",
-     "the stack's state, its outputs, its resources and its last runs"},
+     "the stack's state, its outputs, its resources and its last runs", 0},
     {"destroy", aws_destroy, "--stack NAME [--json]",
      "empty the stack's bucket, terminate its server instances, delete the "
-     "stack and wait until it is gone"},
-    {"server", aws_server, AWS_SERVER_SYNOPSIS, AWS_SERVER_ABOUT},
+     "stack and wait until it is gone", 0},
+    {"server", aws_server, AWS_SERVER_SYNOPSIS, AWS_SERVER_ABOUT, 1},
     {"server-report", aws_server_report, AWS_SERVER_REPORT_SYNOPSIS,
-     AWS_SERVER_REPORT_ABOUT},
+     AWS_SERVER_REPORT_ABOUT, 1},
 };
 #define NAWS (sizeof AWS_COMMANDS / sizeof *AWS_COMMANDS)
 
@@ -799,26 +813,46 @@ void aws_usage(FILE *f)
           f);
 }
 
-static void aws_help(FILE *f)
+/* The usage of every subcommand, or of `only` (NULL: all). */
+static void aws_help(FILE *f, const aws_command *only)
 {
-    fputs("usage: sdsinf aws SUBCOMMAND [options]\n\n", f);
+    fputs(only ? "usage:\n" : "usage: sdsinf aws SUBCOMMAND [options]\n\n",
+          f);
     for (size_t i = 0; i < NAWS; i++)
-        fprintf(f, "  sdsinf aws %s %s\n      %s\n", AWS_COMMANDS[i].name,
-                AWS_COMMANDS[i].synopsis, AWS_COMMANDS[i].about);
+        if (!only || only == &AWS_COMMANDS[i])
+            fprintf(f, "  sdsinf aws %s %s\n      %s\n",
+                    AWS_COMMANDS[i].name, AWS_COMMANDS[i].synopsis,
+                    AWS_COMMANDS[i].about);
     fputs("\nEndpoint, region and credentials: the standard AWS configuration "
           "(AWS_ENDPOINT_URL, AWS_REGION, AWS_PROFILE, ~/.aws).\n",
           f);
 }
 
+/* 1 when the arguments ask for the usage (--help or -h). */
+static int help_asked(int argc, char **argv)
+{
+    for (int i = 0; i < argc; i++)
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))
+            return 1;
+    return 0;
+}
+
 int aws_main(int argc, char **argv)
 {
-    if (argc < 1 || !strcmp(argv[0], "help") || !strcmp(argv[0], "--help")) {
-        aws_help(argc < 1 ? stderr : stdout);
+    if (argc < 1 || !strcmp(argv[0], "help") || !strcmp(argv[0], "--help") ||
+        !strcmp(argv[0], "-h")) {
+        aws_help(argc < 1 ? stderr : stdout, NULL);
         return argc < 1 ? EXIT_USAGE : 0;
     }
-    for (size_t i = 0; i < NAWS; i++)
-        if (!strcmp(argv[0], AWS_COMMANDS[i].name))
-            return AWS_COMMANDS[i].run(argc - 1, argv + 1);
+    for (size_t i = 0; i < NAWS; i++) {
+        if (strcmp(argv[0], AWS_COMMANDS[i].name))
+            continue;
+        if (!AWS_COMMANDS[i].own_help && help_asked(argc - 1, argv + 1)) {
+            aws_help(stdout, &AWS_COMMANDS[i]);
+            return 0;
+        }
+        return AWS_COMMANDS[i].run(argc - 1, argv + 1);
+    }
     fprintf(stderr, "sdsinf aws: unknown subcommand '%s' (known:", argv[0]);
     for (size_t i = 0; i < NAWS; i++)
         fprintf(stderr, "%s %s", i ? "," : "", AWS_COMMANDS[i].name);

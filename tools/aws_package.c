@@ -5,6 +5,8 @@
 #include "aws.h"
 #include "cli_util.h"
 
+#include <sys/stat.h>
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -78,6 +80,10 @@ int aws_package(int argc, char **argv)
                 "--image DIR (a container recipe), one of them\n");
         return 2;
     }
+    struct stat st;
+    if (o.out && stat(o.out, &st) == 0 && S_ISDIR(st.st_mode))
+        return aws_usage_error("package", "--out %s is a directory: give a "
+                               "file name", o.out);
     const char *where = o.out ? o.out : o.image;
     rc = o.out ? sdsinf_lambda_package(o.bootstrap, o.out, aws_to_stderr, NULL,
                                        &info, &err)

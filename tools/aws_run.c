@@ -8,9 +8,11 @@
 #include "aws.h"
 #include "cli_util.h"
 
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #define EXIT_USAGE 2
 #define WAIT_DEFAULT_S 960.0 /* Lambda's longest timeout (900 s), and a
@@ -294,6 +296,31 @@ static int run_prepare(run_call *r, sdsinf_err *err)
     return rc;
 }
 
+/* ---- interrupted while waiting --------------------------------------------------------
+ * Once invoked, the run goes on on Lambda whatever this process does (the
+ * coordinator listens to nothing but its workers), so SIGINT and SIGTERM
+ * say where its record will be and exit 128 + the signal. */
+static char gone_on[3 * LOC_CAP]; /* what the handler writes */
+
+static void on_stop(int sig)
+{
+    const char *name = sig == SIGINT ? "SIGINT" : "SIGTERM";
+    ssize_t w = write(2, "sdsinf aws run: interrupted (", 29);
+    w = write(2, name, strlen(name));
+    w = write(2, gone_on, strlen(gone_on));
+    (void)w;
+    _exit(128 + sig);
+}
+
+/* Catches SIGINT and SIGTERM with on_stop, its words from r. */
+static void say_on_stop(const run_call *r)
+{
+    snprintf(gone_on, sizeof gone_on, "): the run goes on on Lambda; its "
+             "record will be %s, and `sdsinf aws status --stack %s` shows "
+             "it\n", r->where, r->stack);
+    cli_catch_stop_signals(on_stop);
+}
+
 /* Invokes the stack's function with the coordinator's event, after
  * storing it beside the record (request.json: the run shows as under way
  * in aws status). */
@@ -315,6 +342,8 @@ static int run_invoke(run_call *r, sdsinf_err *err)
     if (rc == SDSINF_OK)
         rc = sdsinf_lambda_invoke(function, text, strlen(text), 1, NULL, NULL,
                                   err);
+    if (rc == SDSINF_OK)
+        say_on_stop(r);
     if (rc == SDSINF_OK && !r->quiet)
         fprintf(stderr, "invoked %s: run %s; waiting for %s\n", function,
                 r->name, r->where);

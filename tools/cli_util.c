@@ -4,6 +4,7 @@
 #include "cli_util.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,6 +44,20 @@ int cli_json_store(const cJSON *o, const char *path, sdsinf_err *err)
     return rc;
 }
 
+void cli_catch_stop_signals(void (*handler)(int sig))
+{
+    int sigs[2] = {SIGINT, SIGTERM};
+    for (int i = 0; i < 2; i++) {
+        struct sigaction sa;
+        if (sigaction(sigs[i], NULL, &sa) != 0 || sa.sa_handler == SIG_IGN)
+            continue;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = handler;
+        sigemptyset(&sa.sa_mask);
+        sigaction(sigs[i], &sa, NULL);
+    }
+}
+
 /* j's number `key`, 0 when absent. */
 static double num(const cJSON *j, const char *key)
 {
@@ -71,12 +86,21 @@ void cli_run_summary(const cJSON *j, FILE *f)
             : !strcmp(check, "pass") ? "; check passed"
                                      : "; CHECK FAILED");
     const cJSON *lambda = cJSON_GetObjectItemCaseSensitive(j, "lambda");
+    /* a null cost_usd: the run had no price table, and $0 would be wrong */
+    int priced = !cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(j, "cost_usd"));
+    char cost[64];
+    snprintf(cost, sizeof cost, "cost $%.6f at list prices",
+             num(j, "cost_usd"));
     if (lambda)
         fprintf(f, "lambda: %.0f invocations (%.0f warm), %.3f GB-s billed "
-                "at %.0f MB (the workers' peak: %.0f MB); cost $%.6f at list "
-                "prices\n", num(lambda, "invocations"), num(lambda, "warm"),
+                "at %.0f MB (the workers' peak: %.0f MB); %s\n",
+                num(lambda, "invocations"), num(lambda, "warm"),
                 num(lambda, "gb_seconds"), num(lambda, "memory_mb"),
-                num(j, "peak_mb"), num(j, "cost_usd"));
+                num(j, "peak_mb"), priced ? cost : "cost unknown");
+    if (!priced)
+        fprintf(f, "cost unknown: the run found no price table; save its "
+                "--json as RUN.json and run `sdsinf cost RUN.json --prices "
+                "FILE` (FILE: a table such as prices/aws.json)\n");
     if (metrics)
         fprintf(f, "metrics: %s.csv, %s-layers.csv, %s.json\n", metrics,
                 metrics, metrics);

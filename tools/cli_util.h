@@ -56,6 +56,11 @@ int cli_json_write(cJSON *o, FILE *f, sdsinf_err *err);
  * s3:// location, whole or not at all. */
 int cli_json_store(const cJSON *o, const char *path, sdsinf_err *err);
 
+/* Catches SIGINT and SIGTERM with handler, unless ignored on entry (a
+ * background job's SIGINT stays ignored); no SA_RESTART: a wait returns
+ * at once. */
+void cli_catch_stop_signals(void (*handler)(int sig));
+
 /* The summary lines `sdsinf run` prints, from its JSON object j (what
  * run --json prints: workers, images, categories, check, seconds, ...). */
 void cli_run_summary(const cJSON *j, FILE *f);

@@ -201,6 +201,17 @@ static int keep_machines(const char *list, price_table *t, sdsinf_err *err)
     return SDSINF_OK;
 }
 
+int plan_machines_check(const plan_opts *o, int *usage, sdsinf_err *err)
+{
+    price_table t = {0};
+    int rc = prices_load(o->prices, o->region, &t, err);
+    *usage = 0;
+    if (rc == SDSINF_OK && (rc = keep_machines(o->machines, &t, err)))
+        *usage = 1;
+    prices_free(&t);
+    return rc;
+}
+
 /* ---- entry ------------------------------------------------------------------ */
 
 static void print_table(const plan_opts *o, const calibration *c,

@@ -22,5 +22,8 @@ typedef struct plan_opts {
 
 /* Prints the frontier and the recommendation for calibration c. */
 int plan_report(const plan_opts *o, const calibration *c, sdsinf_err *err);
+/* Checks o->machines against the price table, before any work: *usage is
+ * 1 when the list names a type the table does not price (bad usage). */
+int plan_machines_check(const plan_opts *o, int *usage, sdsinf_err *err);
 
 #endif /* SDSINF_PLAN_H */

@@ -80,22 +80,6 @@ static void on_stop_signal(int sig)
     stop_signal = sig;
 }
 
-/* Catches SIGINT and SIGTERM, unless ignored on entry (a background job's
- * SIGINT stays ignored); no SA_RESTART: a wait returns at once. */
-static void catch_stop_signals(void)
-{
-    int sigs[2] = {SIGINT, SIGTERM};
-    for (int i = 0; i < 2; i++) {
-        struct sigaction sa;
-        if (sigaction(sigs[i], NULL, &sa) != 0 || sa.sa_handler == SIG_IGN)
-            continue;
-        memset(&sa, 0, sizeof sa);
-        sa.sa_handler = on_stop_signal;
-        sigemptyset(&sa.sa_mask);
-        sigaction(sigs[i], &sa, NULL);
-    }
-}
-
 /* Says what an interrupted command did (err: the run's cancel, or NULL
  * when it came after the run) and gives its exit status. */
 static int interrupted(const sdsinf_err *err)
@@ -1399,6 +1383,16 @@ static int check_run_opts(const opts *o, int workers)
     return rc == SDSINF_EINVAL ? usage_error("%s", err.msg) : 0;
 }
 
+/* An unknown launcher or channel (or one this build left out) is bad
+ * usage, said before the files or a stack are looked at: 0 when known. */
+static int unknown_names(const opts *o)
+{
+    return (o->launcher && !sdsinf_launcher_find(o->launcher)) ||
+                   (o->channel && !sdsinf_channel_find(o->channel))
+               ? check_run_opts(o, 0)
+               : 0;
+}
+
 static const char *channel_name(const opts *o)
 {
     sdsinf_run_opts ro;
@@ -1491,7 +1485,7 @@ static void json_cost(cJSON *j, const opts *o, const sdsinf_run_stats *st,
         return;
     }
     cJSON_AddNullToObject(j, "cost_usd");
-    if (o->json && !o->quiet) /* (the summary shows no cost) */
+    if (o->json && !o->quiet) /* (the summary says so itself) */
         fprintf(stderr, "sdsinf: no cost_usd: %s\n", err.msg);
 }
 
@@ -1622,7 +1616,8 @@ static int run_distributed(const opts *o, const run_setup *rs)
     if (check_run_opts(o, (int)o->workers))
         return EXIT_USAGE; /* before loading anything */
     run_opts_from(o, &ro);
-    catch_stop_signals(); /* from here a stop is recorded as interrupted */
+    cli_catch_stop_signals(on_stop_signal); /* from here a stop is recorded
+                                               as interrupted */
     record_run(o, "running", NULL, NULL);
     if (load_run_inputs(o, rs, &in, &err))
         goto fail;
@@ -1885,7 +1880,7 @@ static int demo_run(demo *d, const opts *o, sdsinf_err *err)
     meter prog = {0};
     run_opts_from(o, &ro);
     run_opts_progress(o, &ro, &prog);
-    catch_stop_signals();
+    cli_catch_stop_signals(on_stop_signal);
     rc = sdsinf_run(d->in.m, d->in.plan, &d->in.images, &ro, &d->dist,
                     &d->st, err);
     meter_end(&prog);
@@ -2241,9 +2236,13 @@ static int cmd_plan(const opts *o)
     calibration cal = {0};
     sdsinf_model *m = NULL;
     long long images = 0;
-    int bound = o->max_seconds > 0 || o->max_usd > 0, rc;
+    int bound = o->max_seconds > 0 || o->max_usd > 0, rc, usage;
     if (o->images && parse_ll("--images", o->images, 1, &images))
         return EXIT_USAGE;
+    if (o->max_seconds > 0 && o->max_usd > 0)
+        return usage_error("--max-seconds and --max-usd: give one of them "
+                           "(the cheapest within a time, or the fastest "
+                           "within a budget)");
     if (o->calibrate && o->calibration)
         return usage_error("--calibrate measures; --calibration reads "
                            "measurements: one of them");
@@ -2257,6 +2256,10 @@ static int cmd_plan(const opts *o)
         return usage_error("plan needs --images M: the images to plan for");
     if (o->out && !o->calibrate)
         return usage_error("--out is where --calibrate writes");
+    plan_opts po = {images, o->max_seconds, o->max_usd, o->prices,
+                    o->region, o->plot, o->machines, o->json};
+    if (o->machines && plan_machines_check(&po, &usage, &err))
+        return usage ? usage_error("%s", err.msg) : cli_error(&err);
     if (o->calibration) {
         rc = calibrate_load(o->calibration, &cal, &err);
     } else {
@@ -2278,11 +2281,8 @@ static int cmd_plan(const opts *o)
         if (!rc && !bound)
             rc = calibration_summary(o, &cal, &err);
     }
-    if (!rc && bound) {
-        plan_opts po = {images, o->max_seconds, o->max_usd, o->prices,
-                        o->region, o->plot, o->machines, o->json};
+    if (!rc && bound)
         rc = plan_report(&po, &cal, &err);
-    }
     calibrate_free(&cal);
     sdsinf_model_free(m);
     return rc == SDSINF_OK ? 0 : cli_error(&err);
@@ -2671,6 +2671,8 @@ int main(int argc, char **argv)
     if (o.payload && !c->operand)
         return usage_error("%s takes no argument '%s' (only run, cost and "
                            "report take a file)", c->name, o.payload);
+    if ((rc = unknown_names(&o)))
+        return rc;
     if (missing_input(c, &o))
         return 1;
     return c->run(&o);
