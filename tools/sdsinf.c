@@ -71,7 +71,8 @@ static int usage_error(const char *fmt, ...)
  * SIGINT and SIGTERM during a run set a flag (all a handler may safely
  * do); the run's wait loops read it as their cancel flag, stop the
  * workers and remove the run's channel state, and the command exits with
- * 128 + the signal.  Before the run nothing needs undoing: the default
+ * 128 + the signal.  `run` catches them from before its loading on (its
+ * record on a stack then says interrupted); before that the default
  * action (dying) stays. */
 static volatile sig_atomic_t stop_signal;
 
