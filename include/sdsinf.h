@@ -60,7 +60,8 @@ enum {
 
 typedef struct sdsinf_err {
     int code;      /* the status the failing call returned */
-    char msg[256]; /* what went wrong and where, for a human */
+    char msg[512]; /* what went wrong and where, for a human: a chain of
+                      causes fits; a longer one keeps its ends */
 } sdsinf_err;
 
 /* Fills *err (when not NULL) with code and a formatted message; returns

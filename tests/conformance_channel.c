@@ -1106,7 +1106,7 @@ typedef struct exchange_arg {
     uint64_t run;
     int self, workers, layers;
     size_t len;
-    char fail[512];
+    char fail[1024];
 } exchange_arg;
 
 static void *exchange_main(void *p)
@@ -1245,7 +1245,7 @@ typedef struct echo_arg {
     const char *config;
     uint64_t run;
     int count;
-    char fail[512];
+    char fail[1024];
 } echo_arg;
 
 static void *echo_main(void *p)

@@ -480,8 +480,7 @@ static int reply_status(const char *reply, int dflt)
 static const char *refusal_hint(int code)
 {
     return code == SDSINF_EACCES
-               ? "; the server denies access: give the password (and user) "
-                 "of one allowed the list commands: "
+               ? "; give a user allowed the list commands and its password: "
                  "redis://[USER]:PASSWORD@host:port or $SDSINF_REDIS_PASSWORD"
            : code == SDSINF_ETHROTTLED
                ? "; the server sheds load (busy, out of memory, or at its "
@@ -496,7 +495,8 @@ static int refused(const redis_channel *rc, const char *what,
                    const char *reply, int dflt, sdsinf_err *err)
 {
     int code = reply_status(reply, dflt);
-    return sdsinf__fail(err, code, "channel 'redis': %s refused %s: %.100s%s",
+    /* the reply (the cause) short enough that all of it fits */
+    return sdsinf__fail(err, code, "channel 'redis': %s refused %s: %.80s%s",
                         rc->where, what, reply, refusal_hint(code));
 }
 
@@ -580,9 +580,7 @@ static int connect_server(redis_channel *rc, sdsinf_err *err)
                                 rc->where);
         } else if (step < 0 && is_err && code == SDSINF_OK) {
             int auth = rc->pass[0] && i == 0;
-            code = refused(rc, auth ? "the credentials (the URL's or "
-                                      "$SDSINF_REDIS_PASSWORD)"
-                                    : "the database number",
+            code = refused(rc, auth ? "the credentials" : "the database number",
                            r->str, SDSINF_EINVAL, err);
         } else if (is_err && code == SDSINF_OK &&
                    reply_status(r->str, SDSINF_OK) == SDSINF_ETHROTTLED) {

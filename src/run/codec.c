@@ -1724,7 +1724,7 @@ unsigned sdsinf__msg_kind(const void *data)
 #define REPORT_FORMAT 4u
 #define RECORD_BYTES (3 * 4 + 11 * 8 + 6 * 8 + 12 * 8) /* a record, written */
 #define REPORT_FIXED \
-    (4 + 4 + 4 + 255 + 8 + 6 * 8 + 6 * 8 + 12 * 8 + 16 + 8 + 4 + 8)
+    (4 + 4 + 4 + 511 + 8 + 6 * 8 + 6 * 8 + 12 * 8 + 16 + 8 + 4 + 8)
 #define BILLED_MB_MAX (1u << 20) /* a function's memory, bounded */
 #define PEAK_MB_MAX (1u << 24)   /* a process's peak memory, bounded */
 

@@ -56,7 +56,7 @@
  * Reports (magic "SDR1", the same header, rows 0) are a worker's last
  * message, to the run's coordinator: its status, totals,
  * per-layer records and (worker 0) the result.  Little-endian fields:
- *   u32 format (4), i32 status, u32 m (< 256) and m bytes: the error
+ *   u32 format (4), i32 status, u32 m (< 512) and m bytes: the error
  *   message (no NUL); f64 ready (CLOCK_REALTIME seconds when the worker
  *   had loaded; 0: it never did); f64 seconds, compute, encode, decode,
  *   send, wait; u64 messages sent, bytes sent, messages received, bytes
@@ -195,7 +195,7 @@ unsigned sdsinf__msg_kind(const void *data);
 /* A worker's report to the coordinator (layout above). */
 typedef struct sdsinf__report {
     int rc;                  /* the worker's status */
-    char msg[256];           /* its error, when rc != SDSINF_OK */
+    char msg[512];           /* its error, when rc != SDSINF_OK */
     double ready;            /* CLOCK_REALTIME s when loaded; 0: never */
     sdsinf__worker_stats st; /* its totals; records: layers + 1 entries,
                                 or NULL (a failed worker) */

@@ -215,7 +215,7 @@ static void never_started(gather *g, int start_ms)
                            : "start every worker from its spec within the "
                              "start timeout: run option start_timeout_ms, "
                              "--start-timeout-ms";
-    char list[256], m[600];
+    char list[256], m[sizeof list + sizeof g->first.msg + 200];
     owed_list(g, OWED_UNSTARTED, list, sizeof list);
     if (g->have)
         snprintf(m, sizeof m, "worker(s) %s never started (no word from "

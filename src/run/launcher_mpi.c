@@ -45,7 +45,7 @@ static int mpi_start(sdsinf_launch *l, sdsinf_err *err)
     one_worker t;
     struct {
         int rc;
-        char msg[256];
+        char msg[sizeof err->msg];
     } failed;
     if ((rc = sdsinf__plugin_get(SDSINF__PLUGIN_MPI, WHAT, &pl, err)) !=
             SDSINF_OK ||

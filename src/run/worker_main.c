@@ -414,7 +414,7 @@ static void tell_failure(const sdsinf_worker_spec *s, const sdsinf_err *e)
         return; /* nobody to tell (the run's start timeout will), or the
                    run has ended */
     if (!strncmp(e->msg, "worker ", 7))
-        snprintf(msg, sizeof msg, "%s", e->msg);
+        snprintf(msg, sizeof msg, "%.255s", e->msg); /* SDSINF__NOTE_MSG */
     else
         snprintf(msg, sizeof msg, "worker %d: %.230s", w, e->msg);
     sdsinf__msg_key key = {s->run, 0, 0, (uint32_t)w, (uint32_t)s->workers,
