@@ -285,7 +285,7 @@ if [ -d "$gc/neuron1024" ]; then
         [ "$(field "$real/$ch.j" "0 < r['peak_mb'] < 100")" = True ] ||
             fail "real, $ch: the workers' peak_mb $(field "$real/$ch.j" "r['peak_mb']")"
         untouched "real, $ch"
-        echo "ok: real, $ch: golden, equal to infer ($(elapsed "$t0") s): $(grep -o '"requests":{[^}]*}' "$real/$ch.j"), $(grep -o '"lambda":{[^}]*}' "$real/$ch.j"), cost_usd $(field "$real/$ch.j" "r['cost_usd']")"
+        echo "ok: real, $ch: golden, equal to infer ($(elapsed "$t0") s): $(grep -o '"requests":{[^}]*}' "$real/$ch.j"), $(grep -o '"lambda":{[^}]*}' "$real/$ch.j"), cost_usd $(field "$real/$ch.j" "r['cost_usd']"), peak_mb $(field "$real/$ch.j" "r['peak_mb']")"
     done
 else
     echo "SKIP (real data): $gc not found"
