@@ -12,7 +12,9 @@
 # under the function's; a warm worker (lambda.warm) keeps its plan in S3
 # (only HEADs of plan.bin and its shard), and loads it again once its
 # objects change; the real 1024 x 120 network's 6,000 images on 8 workers
-# over each channel reproduce the golden categories and infer's scores (when DATA has it);
+# over each channel reproduce the golden categories and infer's scores,
+# their workers' peak under 100 MB (45-57 measured; not the 270+ MB of
+# ministack's interpreter, which execs them) (when DATA has it);
 # local inputs, no plan and a missing function fail clearly; a worker
 # process killed mid-run (SDSINF_TEST_KILL in the function's environment)
 # ends the run naming it, within the run's timeout and a few seconds, and
@@ -280,8 +282,10 @@ if [ -d "$gc/neuron1024" ]; then
         cmp "$real/$ch.tsv" "$real/single.tsv" || fail "real, $ch: scores differ from infer"
         billed_real=$(field "$real/$ch.j" "r['lambda']['invocations']")
         [ "$billed_real" = 8 ] || fail "real, $ch: $billed_real invocations"
+        [ "$(field "$real/$ch.j" "0 < r['peak_mb'] < 100")" = True ] ||
+            fail "real, $ch: the workers' peak_mb $(field "$real/$ch.j" "r['peak_mb']")"
         untouched "real, $ch"
-        echo "ok: real, $ch: golden, equal to infer ($(elapsed "$t0") s): $(grep -o '"requests":{[^}]*}' "$real/$ch.j"), $(grep -o '"lambda":{[^}]*}' "$real/$ch.j"), cost_usd $(field "$real/$ch.j" "r['cost_usd']")"
+        echo "ok: real, $ch: golden, equal to infer ($(elapsed "$t0") s): $(grep -o '"requests":{[^}]*}' "$real/$ch.j"), $(grep -o '"lambda":{[^}]*}' "$real/$ch.j"), cost_usd $(field "$real/$ch.j" "r['cost_usd']"), peak_mb $(field "$real/$ch.j" "r['peak_mb']")"
     done
 else
     echo "SKIP (real data): $gc not found"

@@ -97,8 +97,8 @@ int sdsinf__rm_tree(char *path, size_t cap, int dry_run, const char *suffix,
 double sdsinf__now(void);
 /* Wall-clock seconds (CLOCK_REALTIME): comparable between machines. */
 double sdsinf__wall_now(void);
-/* This process's peak resident memory so far, in MB rounded up (0: not
- * known): what a Lambda function's memory must hold. */
+/* This process's peak resident memory since its exec, in MB rounded up
+ * (0: not known): what a Lambda function's memory must hold. */
 uint32_t sdsinf__peak_mb(void);
 /* 1 when process pid has ended: gone, or a zombie nobody reaped yet. */
 int sdsinf__process_ended(int pid);

@@ -214,12 +214,26 @@ double sdsinf__wall_now(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+/* VmHWM of /proc/self/status, this program's own peak since its exec;
+ * ru_maxrss only where /proc is absent: it keeps across exec the peak of
+ * the process that forked this one (a Lambda emulator's interpreter, a
+ * coordinator), so a worker seemed to need hundreds of MB it never held. */
 uint32_t sdsinf__peak_mb(void)
 {
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    long kb = -1;
     struct rusage u;
-    if (getrusage(RUSAGE_SELF, &u) != 0 || u.ru_maxrss <= 0)
+    while (f && kb < 0 && fgets(line, sizeof line, f))
+        if (sscanf(line, "VmHWM: %ld kB", &kb) != 1)
+            kb = -1;
+    if (f)
+        fclose(f);
+    if (kb < 0 && getrusage(RUSAGE_SELF, &u) == 0)
+        kb = u.ru_maxrss; /* Linux: KiB */
+    if (kb <= 0)
         return 0;
-    long mb = (u.ru_maxrss + 1023) / 1024; /* Linux: KiB */
+    long mb = (kb + 1023) / 1024;
     return mb < (1L << 24) ? (uint32_t)mb : (1u << 24) - 1;
 }
 
