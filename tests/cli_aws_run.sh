@@ -85,7 +85,7 @@ mv "$tmp/g.away" "$tmp/g" && mv "$tmp/plan.away" "$tmp/plan"
 
 echo "== from local paths: staged first (nothing new), the summary as run prints it"
 "$sdsinf" aws run --stack $stack --weights "$tmp/g" --images "$img" --check "$gold" \
-    --workers 3 --method block --channel s3 --out "$tmp/b-cats.tsv" --metrics "$tmp/m" \
+    --workers 3 --channel s3 --out "$tmp/b-cats.tsv" --metrics "$tmp/m" \
     >"$tmp/b.txt" 2>"$tmp/b.err" || { cat "$tmp/b.err"; fail "aws run from local paths"; }
 cmp "$tmp/b-cats.tsv" "$tmp/single-cats.tsv" || fail "the categories differ (local paths)"
 [ -s "$tmp/m.csv" ] && [ -s "$tmp/m-layers.csv" ] && [ -s "$tmp/m.json" ] &&

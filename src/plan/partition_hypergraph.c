@@ -22,9 +22,10 @@
  *      bounds, kept if it helps (anneal);
  *   5. the neurons: the clusters' parts projected, every stage rebalanced to
  *      the exact bound, greedy moves and swaps (refine).
- * Without Zoltan (a build without it, or MPI finalised) step 2 places
- * greedily and 3 is skipped; Zoltan's steps come from the MPI plugin
- * (zoltan_plugin.c), and a build with Zoltan fails where it is missing.
+ * Without Zoltan (a build without it, a Lambda function, or MPI
+ * finalised) step 2 places greedily and 3 is skipped; Zoltan's steps come
+ * from the MPI plugin (zoltan_plugin.c), and a build with Zoltan fails
+ * where it is missing, but in a Lambda function.
  * The same seed gives the same plan (Zoltan's generator is seeded per
  * call).  Zoltan keeps global state: its use is serialised by a mutex.
  *

@@ -1,8 +1,11 @@
 /* plan/zoltan_plugin.c - the partitioner's way to Zoltan: the MPI plugin's
  * steps (plan/zoltan.c), loaded on the first session; none in a build
- * without Zoltan (the partitioner then places greedily). */
+ * without Zoltan, nor in a Lambda function, whose package leaves the MPI
+ * plugin out (the partitioner then places greedily). */
 #include "plan/zoltan.h"
 #include "plugin/plugin.h"
+
+#include <stdlib.h>
 
 #define WHAT "the hypergraph partitioner (its Zoltan steps)"
 
@@ -19,7 +22,8 @@ int sdsinf__zoltan_open(sdsinf__zoltan **out, const plan *p, int window,
 {
     const sdsinf__plugin *pl;
     *out = NULL;
-    if (!(sdsinf__plugin_built() & SDSINF__PLUGIN_ZOLTAN))
+    if (!(sdsinf__plugin_built() & SDSINF__PLUGIN_ZOLTAN) ||
+        getenv("AWS_LAMBDA_RUNTIME_API")) /* sdsinf aws package's */
         return SDSINF_OK;
     int rc = sdsinf__plugin_get(SDSINF__PLUGIN_ZOLTAN, WHAT, &pl, err);
     return rc == SDSINF_OK ? pl->zoltan->open(out, p, window, err) : rc;
