@@ -87,14 +87,15 @@ echo "== a redeploy keeps the function's memory unless given again"
     fail "the default memory is not 2048 MB"
 "$sdsinf" aws deploy --stack $stack --max-workers 2 --memory 1024 --json 2>"$tmp/err" |
     tail -n 1 >"$tmp/mem.j" || { cat "$tmp/err"; fail "deploy --memory 1024"; }
-"$sdsinf" aws deploy --stack $stack --max-workers 2 2>"$tmp/err" >"$tmp/mem.txt" ||
-    { cat "$tmp/err"; fail "deploy again without --memory"; }
+"$sdsinf" aws deploy --stack $stack 2>"$tmp/err" >"$tmp/mem.txt" ||
+    { cat "$tmp/err"; fail "deploy again without --memory or --max-workers"; }
 "$sdsinf" aws status --stack $stack --json | tail -n 1 >"$tmp/status.j"
 grep -q ", 1024 MB, " "$tmp/mem.txt" || { cat "$tmp/mem.txt"; fail "deploy does not show 1024 MB"; }
 [ "$(field "$tmp/mem.j" "r['function']['memory_mb']")" = 1024 ] &&
     [ "$(field "$tmp/status.j" "r['outputs']['FunctionMemory']")" = 1024 ] &&
+    [ "$(field "$tmp/status.j" "r['outputs']['MaxWorkers']")" = 2 ] &&
     [ "$(field "$tmp/status.j" "r['outputs']['FunctionArch']")" = "$(field "$tmp/deploy.j" "r['package']['arch']")" ] ||
-    fail "status does not show the function's 1024 MB and arch"
+    fail "status does not show the function's 1024 MB and arch, or the stack's 2 workers"
 "$py" - <<'PY' || fail "the function's MemorySize after the redeploy"
 import os, botocore.session
 lam = botocore.session.get_session().create_client(

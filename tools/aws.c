@@ -112,7 +112,7 @@ int aws_flags(const char *sub, int argc, char **argv, const char *allowed,
               aws_opts *o)
 {
     memset(o, 0, sizeof *o);
-    o->max_workers = WORKERS_DEFAULT; /* memory_mb 0, arch NULL: not given */
+    o->max_workers = 0; /* 0, memory_mb 0, arch NULL: not given */
     for (int i = 0; i < argc; i++) {
         const char *f = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         const cli_flag *x = cli_flag_find(AWS_FLAGS, f, strlen(f));
@@ -507,20 +507,24 @@ static double now_s(void)
     return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-/* The function's memory and architecture when not given: the deployed
- * one's (the stack's outputs; with this build's package, its own arch),
- * else MEMORY_DEFAULT and this build's, so a redeploy changes only what
- * it is given. */
+/* The stack's workers and the function's memory and architecture when
+ * not given: the deployed one's (the stack's outputs; with this build's
+ * package, its own arch), else WORKERS_DEFAULT, MEMORY_DEFAULT and this
+ * build's, so a redeploy changes only what it is given. */
 static void function_defaults(aws_opts *o, const sdsinf_stack_info *was)
 {
     for (int i = 0; was && i < was->noutputs; i++) {
         const char *k = was->outputs[i].key, *v = was->outputs[i].value;
+        if (!o->max_workers && !strcmp(k, SDSINF_STACK_OUT_WORKERS))
+            o->max_workers = atol(v) >= 1 && atol(v) <= WORKERS_MAX ? atol(v)
+                                                                   : 0;
         if (!o->memory_mb && !strcmp(k, OUT_MEMORY))
             o->memory_mb = atol(v) >= 128 && atol(v) <= 10240 ? atol(v) : 0;
         if (!o->arch && o->package && !strcmp(k, OUT_ARCH) &&
             (!strcmp(v, "x86_64") || !strcmp(v, "arm64")))
             o->arch = !strcmp(v, "arm64") ? "arm64" : "x86_64";
     }
+    o->max_workers = o->max_workers ? o->max_workers : WORKERS_DEFAULT;
     o->memory_mb = o->memory_mb ? o->memory_mb : MEMORY_DEFAULT;
     o->arch = o->arch ? o->arch : THIS_ARCH;
 }

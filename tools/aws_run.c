@@ -235,10 +235,21 @@ static int run_flags(int argc, char **argv, run_call *r)
                       "staged in the stack's bucket first)%s", "");
     for (size_t k = 0; k < NOUTPUTS; k++) {
         const char *p = run_opt(r, OUTPUTS[k].key);
+        char file[4200], why[sizeof file + 600];
+        sdsinf_err e = {0};
         if (p && !strcmp(p, "-"))
             return refuse("--%s -: the function's standard output is not "
                           "yours: give a file (fetched when the run ends) or "
                           "an s3:// location", OUTPUTS[k].key);
+        if (!p || sdsinf_location_remote(p))
+            continue;
+        /* fetched there once the run ends: checked before it starts */
+        snprintf(file, sizeof file, "%s%s", p,
+                 strcmp(OUTPUTS[k].key, "metrics") ? "" : ".csv");
+        if (sdsinf_output_check(file, &e) != SDSINF_OK) {
+            snprintf(why, sizeof why, "--%s %s", OUTPUTS[k].key, e.msg);
+            return refuse("%s", why);
+        }
     }
     aws_opts o = {.stack = r->stack};
     return aws_stack_check("run", &o);

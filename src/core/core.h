@@ -100,6 +100,9 @@ double sdsinf__wall_now(void);
 /* This process's peak resident memory since its exec, in MB rounded up
  * (0: not known): what a Lambda function's memory must hold. */
 uint32_t sdsinf__peak_mb(void);
+/* Starts that peak again from what the process holds now (best effort): a
+ * warm process's next invocation reports its own. */
+void sdsinf__peak_reset(void);
 /* 1 when process pid has ended: gone, or a zombie nobody reaped yet. */
 int sdsinf__process_ended(int pid);
 /* Process pid's state letter and start time (clock ticks after boot) from

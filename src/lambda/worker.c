@@ -64,6 +64,7 @@ int sdsinf_lambda_worker(const sdsinf_lambda_invocation *inv,
     sdsinf__worker_env env = {&past_deadline, 0, inv->cache, 0, 0, 0};
     double t0 = sdsinf__wall_now();
     const char *mb = getenv("AWS_LAMBDA_FUNCTION_MEMORY_SIZE");
+    sdsinf__peak_reset(); /* this invocation's peak, what it kept included */
     long mbv = mb ? strtol(mb, NULL, 10) : 0;
     env.billed_from = t0; /* its report bills from here, at this memory */
     env.billed_mb = mbv > 0 && mbv < (1L << 20) ? (uint32_t)mbv : 0;

@@ -293,12 +293,14 @@ static int stop_started(gather *g)
            rc == SDSINF_OK;
 }
 
-/* After a failure, on a launcher that cannot stop its workers: takes the
- * reports of those that started and have not reported, until each has or
- * none came for `quiet` s (a dead worker never reports) -- from the
- * start, after a timeout (the others' follow at once) or once they were
- * told to stop (`told`: they end at once); after the run's timeout, after
- * a worker's own error (the others wait that long for it). */
+/* After a failure or a cancel, on a launcher that cannot stop its
+ * workers: takes the reports of those that started and have not
+ * reported, until each has or none came for `quiet` s (a dead worker
+ * never reports) -- from the start, after a timeout (the others' follow at
+ * once) or once they were told to stop (`told`: they end at once, and
+ * only then does a cancel wait: a stop on a keyed channel is an object the
+ * run's teardown would remove before they read it); after the run's
+ * timeout, after a worker's own error (the others wait that long). */
 static void settle_started(gather *g, int keyed, int timeout_ms, int told)
 {
     run_ctx *c = g->c;
@@ -307,7 +309,7 @@ static void settle_started(gather *g, int keyed, int timeout_ms, int told)
     double until = sdsinf__now() + quiet +
                    (g->rank >= 2 && !told ? timeout_ms / 1e3 : 0);
     int next = 0;
-    while (sdsinf__now() < until && !sdsinf__flag_set(c->cancel)) {
+    while (sdsinf__now() < until && (told || !sdsinf__flag_set(c->cancel))) {
         int left = 0, settled = g->settled;
         for (int w = 0; w < c->W; w++)
             left += g->w[w].started && !g->w[w].settled;
@@ -505,6 +507,8 @@ int sdsinf__gather(run_ctx *c, sdsinf_launch *l,
     if (rc == SDSINF_OK && g.have && !own_stop) {
         settle_started(&g, keyed, timeout_ms, stopped);
         name_silent(&g);
+    } else if (c->canceled && stopped) { /* they take the stops first */
+        settle_started(&g, keyed, timeout_ms, 1);
     }
     if (rc == SDSINF_OK && g.have) {
         rc = g.first.code;
