@@ -106,6 +106,11 @@ echo "ok: exit 1: $(tail -n 1 "$tmp/c.err")"
 rc=0
 "$sdsinf" aws run --stack $stack --weights "$tmp/g" --images "$img" --scores - 2>"$tmp/err" || rc=$?
 [ "$rc" = 2 ] && grep -q "give a file" "$tmp/err" || fail "--scores -: exit $rc"
+rc=0 # an output it could not fetch into: refused before anything is staged
+"$sdsinf" aws run --stack $stack --weights "$tmp/g" --images "$img" --out "$tmp/nodir/c.tsv" \
+    2>"$tmp/err" || rc=$?
+[ "$rc" = 2 ] && grep -q -- "--out $tmp/nodir/c.tsv: its directory" "$tmp/err" &&
+    ! grep -q "staged\|invoked" "$tmp/err" || fail "--out in no directory: exit $rc: $(cat "$tmp/err")"
 
 "$sdsinf" aws status --stack $stack --json >"$tmp/st.j"
 [ "$(field "$tmp/st.j" "[x['state'] for x in r['runs']]")" = "['done', 'done', 'failed']" ] ||
