@@ -249,6 +249,23 @@ done
 function_env '{}'
 echo "ok: an Invoke refused mid-tree named in $took s, nothing left 10 s after"
 
+echo "== an interrupted run on s3: its workers take their stops"
+# a stop on a keyed channel is an object: the coordinator waits for the
+# workers' answers before its teardown removes it (they ran on to their
+# timeout); a background job ignores SIGINT, so SIGTERM, the same handler
+"$sdsinf" generate --neurons 512 --layers 120 --images 3000 --seed 9 --out "$tmp/long" >/dev/null
+"$sdsinf" run --launcher lambda --stack $stack --channel s3 --workers 4 --method block \
+    --weights "$tmp/long" --images "$tmp/long/sparse-images-512.tsv" --timeout-ms 30000 \
+    >/dev/null 2>"$tmp/int.err" &
+pid=$!
+sleep 4
+kill -TERM $pid
+rc=0; wait $pid || rc=$?
+[ "$rc" = 143 ] && grep -q "interrupted (SIGTERM): stopped 4 workers and removed" "$tmp/int.err" &&
+    ! grep -q "did not answer" "$tmp/int.err" || fail "interrupted s3 run: exit $rc: $(cat "$tmp/int.err")"
+untouched "the interrupted s3 run"
+echo "ok: $(tail -n 1 "$tmp/int.err")"
+
 echo "== workers that never start (their SQS endpoint unreachable)"
 function_env '{"AWS_ENDPOINT_URL_SQS": "http://127.0.0.1:9"}'
 failing --function "$fn" --channel sqs --plan "s3://$B/plan4"

@@ -509,6 +509,8 @@ int sdsinf__gather(run_ctx *c, sdsinf_launch *l,
         name_silent(&g);
     } else if (c->canceled && stopped) { /* they take the stops first */
         settle_started(&g, keyed, timeout_ms, 1);
+        for (int w = 0; w < c->W; w++)
+            c->unconfirmed += g.w[w].started && !g.w[w].settled;
     }
     if (rc == SDSINF_OK && g.have) {
         rc = g.first.code;

@@ -96,6 +96,12 @@ int sdsinf__canceled(const run_ctx *c, int cleaned, sdsinf_err *err)
         return sdsinf__fail(err, SDSINF_ECANCELED, "stopped %d workers; the "
                             "run's channel state (channel %s) could not be "
                             "removed: run `sdsinf clean`", c->W, c->channel);
+    if (c->unconfirmed) /* told over the channel: they may not have heard */
+        return sdsinf__fail(err, SDSINF_ECANCELED, "stopped %d workers and "
+                            "removed the run's channel state (channel %s); "
+                            "%d of them told to stop did not answer and may "
+                            "run on to their timeout", c->W, c->channel,
+                            c->unconfirmed);
     return sdsinf__fail(err, SDSINF_ECANCELED, "stopped %d workers and "
                         "removed the run's channel state (channel %s)", c->W,
                         c->channel);

@@ -28,6 +28,8 @@ typedef struct run_ctx {
     const volatile sig_atomic_t *cancel; /* the caller's flag, or NULL */
     sdsinf_channel *coord; /* the coordinator's endpoint (id W), once open */
     int canceled;          /* the caller's flag stopped the run */
+    int unconfirmed;       /* then, workers told to stop over the channel
+                              (a launcher that cannot) that never said so */
     int made;              /* sdsinf__run_create made the channel's state */
     const sdsinf__progress *progress; /* the launcher's progress file, where
                                          it keeps one (local), or NULL */
