@@ -18,7 +18,8 @@
 # local inputs, no plan and a missing function fail clearly; a worker
 # process killed mid-run (SDSINF_TEST_KILL in the function's environment)
 # ends the run naming it, within the run's timeout and a few seconds, and
-# leaves nothing behind (on a stack's shared queues too), as do workers
+# leaves nothing behind (on a stack's shared queues too), as do an s3
+# run interrupted (SIGTERM: every worker answers its stop), workers
 # that never start (the function cannot reach SQS), named once the run's
 # timeout is past, and an Invoke refused mid-tree
 # (SDSINF_TEST_CHILD_FUNCTION), whose workers invoked late
