@@ -1622,8 +1622,12 @@ static int run_distributed(const opts *o, const run_setup *rs)
     record_run(o, "running", NULL, NULL);
     if (load_run_inputs(o, rs, &in, &err))
         goto fail;
-    if (stop_signal) /* during the load */
+    if (stop_signal) { /* during the load */
+        sdsinf_err_set(&err, SDSINF_ECANCELED, "while loading the model and "
+                       "images: no worker had started, no output was "
+                       "written");
         goto stopped;
+    }
     sdsinf_plan_stats ps;
     sdsinf_plan_get_stats(in.plan, &ps);
     if (!o->workers && check_run_opts(o, ps.workers)) {
