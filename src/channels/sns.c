@@ -311,7 +311,7 @@ static int remove_arn(sdsinf_aws *a, const char *action, const char *param,
     char what[ARN_CAP + 16];
     snprintf(what, sizeof what, "%s %s", action, arn);
     sdsinf__aws_form_init(&f, action, SNS_VERSION);
-    sdsinf__aws_form_add(&f, arn, strlen(arn), param);
+    sdsinf__aws_form_add(&f, arn, strlen(arn), "%s", param);
     req->remove++;
     int code = post_sns(a, &f, what, 1, req, &rs, NULL, err);
     if (code != SDSINF_OK && !strcmp(rs.error_code, "NotFound"))
