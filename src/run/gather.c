@@ -293,6 +293,15 @@ static int stop_started(gather *g)
            rc == SDSINF_OK;
 }
 
+/* The workers started that have not settled (reported, or ended). */
+static int unsettled(const gather *g)
+{
+    int left = 0;
+    for (int w = 0; w < g->c->W; w++)
+        left += g->w[w].started && !g->w[w].settled;
+    return left;
+}
+
 /* After a failure or a cancel, on a launcher that cannot stop its
  * workers: takes the reports of those that started and have not
  * reported, until each has or none came for `quiet` s (a dead worker
@@ -310,10 +319,8 @@ static void settle_started(gather *g, int keyed, int timeout_ms, int told)
                    (g->rank >= 2 && !told ? timeout_ms / 1e3 : 0);
     int next = 0;
     while (sdsinf__now() < until && (told || !sdsinf__flag_set(c->cancel))) {
-        int left = 0, settled = g->settled;
-        for (int w = 0; w < c->W; w++)
-            left += g->w[w].started && !g->w[w].settled;
-        if (!left)
+        int settled = g->settled;
+        if (!unsettled(g))
             return;
         void *msg = NULL;
         size_t len = 0;
@@ -509,8 +516,7 @@ int sdsinf__gather(run_ctx *c, sdsinf_launch *l,
         name_silent(&g);
     } else if (c->canceled && stopped) { /* they take the stops first */
         settle_started(&g, keyed, timeout_ms, 1);
-        for (int w = 0; w < c->W; w++)
-            c->unconfirmed += g.w[w].started && !g.w[w].settled;
+        c->unconfirmed = unsettled(&g);
     }
     if (rc == SDSINF_OK && g.have) {
         rc = g.first.code;
